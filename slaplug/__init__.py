@@ -1,0 +1,1 @@
+"""slaplug: an SLA engine that plugs into the helpdesks teams already run."""

@@ -1,0 +1,173 @@
+"""The platform-neutral records that flow through slaplug: tickets, their events, SLA measures.
+
+Connectors fill `Ticket` and `TicketEvent` from their platform's API; the clocks in
+`slaplug.sla` turn them into `SlaMeasure`s. Every record is frozen: a new state is a new record.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from enum import StrEnum
+from types import MappingProxyType
+from typing import Any
+
+from slaplug.errors import TimeError
+
+__all__ = ["EventKind", "Metric", "MeasureState", "SlaMeasure", "Ticket", "TicketEvent"]
+
+
+class EventKind(StrEnum):
+    """What happened to a ticket, as far as SLA clocks care."""
+
+    CREATED = "created"
+    #: A public reply by an agent (internal notes are not replies).
+    AGENT_REPLY = "agent_reply"
+    #: A message from the requester (after the one that opened the ticket).
+    REQUESTER_MESSAGE = "requester_message"
+    #: The status changed; ``value`` holds the new status as the platform names it.
+    STATUS_CHANGED = "status_changed"
+    #: The priority changed; ``value`` holds the new priority as the platform names it.
+    PRIORITY_CHANGED = "priority_changed"
+    SOLVED = "solved"
+    REOPENED = "reopened"
+
+
+class Metric(StrEnum):
+    """The SLA metrics slaplug measures."""
+
+    #: From creation to the first public agent reply (measured once per ticket).
+    FIRST_RESPONSE = "first_response"
+    #: From the oldest unanswered requester message to the next public agent reply.
+    NEXT_REPLY = "next_reply"
+    #: From creation (or reopening) to solved; one cycle per reopening.
+    RESOLUTION = "resolution"
+    #: The longest an open ticket may go without a public agent update.
+    PERIODIC_UPDATE = "periodic_update"
+
+
+class MeasureState(StrEnum):
+    """Where a clock stands."""
+
+    RUNNING = "running"
+    PAUSED = "paused"
+    ACHIEVED = "achieved"
+    BREACHED = "breached"
+
+
+@dataclass(frozen=True, slots=True)
+class TicketEvent:
+    """One thing that happened to a ticket.
+
+    Attributes:
+        kind: What happened.
+        at: When, timezone-aware.
+        value: The new status or priority for ``STATUS_CHANGED`` and ``PRIORITY_CHANGED``.
+        actor: Who did it, as the platform identifies them (informational).
+    """
+
+    kind: EventKind
+    at: datetime
+    value: str | None = None
+    actor: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.at.tzinfo is None:
+            raise TimeError(f"event {self.kind} at {self.at.isoformat()} has no time zone")
+        if not isinstance(self.kind, EventKind):
+            object.__setattr__(self, "kind", EventKind(self.kind))
+
+
+def _frozen_mapping(value: Mapping[str, Any] | None) -> Mapping[str, Any]:
+    return MappingProxyType(dict(value or {}))
+
+
+@dataclass(frozen=True, slots=True)
+class Ticket:
+    """A ticket as slaplug sees it, whatever platform it came from.
+
+    Attributes:
+        id: The platform's id, as a string (``"4711"``, ``"SUP-12"``).
+        connector: Name of the configured connector it came from (``"zendesk"``).
+        created_at: When the ticket was opened, timezone-aware.
+        status: The platform's current status name (``"open"``, ``"pending"``).
+        priority: The platform's current priority name (``"urgent"``, ``"P1"``), or None.
+        events: The history the clocks need, in any order (sorted on construction).
+        fields: Custom fields by name.
+    """
+
+    id: str
+    connector: str
+    created_at: datetime
+    status: str
+    priority: str | None = None
+    subject: str = ""
+    type: str | None = None
+    group: str | None = None
+    assignee: str | None = None
+    organization: str | None = None
+    requester: str | None = None
+    tags: frozenset[str] = frozenset()
+    fields: Mapping[str, Any] = field(default_factory=dict)
+    updated_at: datetime | None = None
+    url: str | None = None
+    events: tuple[TicketEvent, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.created_at.tzinfo is None:
+            raise TimeError(f"ticket {self.id}: created_at {self.created_at.isoformat()} has no time zone")
+        object.__setattr__(self, "id", str(self.id))
+        object.__setattr__(self, "tags", frozenset(self.tags))
+        object.__setattr__(self, "fields", _frozen_mapping(self.fields))
+        object.__setattr__(self, "events", tuple(sorted(self.events, key=lambda e: e.at)))
+
+    @property
+    def key(self) -> str:
+        """``connector:id``, unique across helpdesks."""
+        return f"{self.connector}:{self.id}"
+
+
+@dataclass(frozen=True, slots=True)
+class SlaMeasure:
+    """One SLA clock of one ticket at one moment.
+
+    Attributes:
+        policy: The policy that set the target.
+        metric: What is measured.
+        cycle: 1 for the first run of this metric; reopenings (resolution), requester messages
+            (next reply) and agent updates (periodic update) start further cycles.
+        state: Running, paused, achieved or breached.
+        target: The business time allowed, for the priority in force.
+        start: When the clock started.
+        deadline: When the target runs out; None while paused (it moves when the pause ends).
+        elapsed: Business time counted so far (or until the clock stopped).
+        remaining: ``target - elapsed``, negative once breached.
+        percent: ``elapsed / target`` in percent (can exceed 100).
+        breached_at: When the target ran out, if it has.
+        stopped_at: When the clock stopped (achieved, or solved after a breach), if it has.
+        calendar: Name of the business calendar used.
+        priority: The priority whose target applies.
+        pauses: The wall-clock intervals during which the clock was paused.
+    """
+
+    policy: str
+    metric: Metric
+    cycle: int
+    state: MeasureState
+    target: timedelta
+    start: datetime
+    deadline: datetime | None
+    elapsed: timedelta
+    remaining: timedelta
+    percent: float
+    breached_at: datetime | None
+    stopped_at: datetime | None
+    calendar: str
+    priority: str | None
+    pauses: tuple[tuple[datetime, datetime], ...] = ()
+
+    @property
+    def breached(self) -> bool:
+        """Whether the target was missed, whether or not the clock still runs."""
+        return self.breached_at is not None

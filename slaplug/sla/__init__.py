@@ -1,0 +1,1 @@
+"""Business time and SLA clocks."""
