@@ -1,0 +1,1 @@
+"""Declarative SLA policies and escalations: YAML, schema, compiler, engines."""
