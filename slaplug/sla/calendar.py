@@ -89,7 +89,9 @@ class BusinessCalendar:
         self.zone = ZoneInfo(spec.timezone)
         self._week = spec.week()
         if not any(self._week):
-            raise CalendarError([Problem("has no working hours on any day; add windows under hours", name)])
+            raise CalendarError(
+                [Problem("has no working hours on any day; add windows under hours", name)]
+            )
         hol = spec.holidays
         self._explicit_holidays: frozenset[date] = frozenset(hol.dates) if hol else frozenset()
         self._holiday_country = hol.country if hol else None
@@ -250,7 +252,9 @@ class BusinessCalendar:
         for ps_dt, pe_dt in pauses:
             ps, pe = _to_us(ps_dt), _to_us(pe_dt)
             if pe < ps:
-                raise TimeError(f"pause ends ({pe_dt.isoformat()}) before it starts ({ps_dt.isoformat()})")
+                raise TimeError(
+                    f"pause ends ({pe_dt.isoformat()}) before it starts ({ps_dt.isoformat()})"
+                )
             ps = max(ps, lo)
             if hi is not None:
                 pe = min(pe, hi)
@@ -346,7 +350,7 @@ class BusinessCalendar:
     def _holidays_for(self, from_year: int, to_year: int) -> frozenset[date]:
         days = set(self._explicit_holidays)
         if self._holiday_country:
-            import holidays
+            import holidays  # noqa: PLC0415  (slow to import; only calendars with holidays need it)
 
             days.update(
                 holidays.country_holidays(
@@ -404,10 +408,13 @@ def load_calendars(mapping: Mapping[str, Any] | None) -> dict[str, BusinessCalen
     problems: list[Problem] = []
     for name, body in (mapping or {}).items():
         if name == BUILTIN_24X7:
-            problems.append(Problem(f"{BUILTIN_24X7} is built in; give your calendar another name", name))
+            problems.append(
+                Problem(f"{BUILTIN_24X7} is built in; give your calendar another name", name)
+            )
             continue
         try:
-            calendars[name] = BusinessCalendar.from_config(body if body is not None else {}, name=name)
+            mapping_ = body if body is not None else {}
+            calendars[name] = BusinessCalendar.from_config(mapping_, name=name)
         except CalendarError as exc:
             problems.extend(exc.problems)
     if problems:

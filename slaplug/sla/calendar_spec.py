@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import re
 from datetime import date
+from itertools import pairwise
 from typing import Annotated
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -68,7 +69,8 @@ def _expand_day_key(key: str) -> list[int]:
     for p in parts:
         if p not in WEEKDAYS:
             raise ValueError(
-                f'"{key}" is not a weekday; use one of {", ".join(WEEKDAYS)} or a range like "mon-fri"'
+                f'"{key}" is not a weekday; use one of {", ".join(WEEKDAYS)} '
+                'or a range like "mon-fri"'
             )
     if len(parts) == 1:
         return [WEEKDAYS.index(parts[0])]
@@ -107,10 +109,13 @@ class HolidaySpec(BaseModel):
     def _known_country(cls, value: str | None) -> str | None:
         if value is None:
             return value
-        import holidays
+        import holidays  # noqa: PLC0415  (slow to import; only calendars with holidays need it)
 
         if value.upper() not in holidays.list_supported_countries():
-            raise ValueError(f'"{value}" is not a country the holidays package knows; use ISO codes like DE, US, GB')
+            raise ValueError(
+                f'"{value}" is not a country the holidays package knows; '
+                "use ISO codes like DE, US, GB"
+            )
         return value.upper()
 
 
@@ -119,11 +124,16 @@ class CalendarSpec(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    timezone: str = Field(description="IANA time zone the windows are laid out in, e.g. Europe/Berlin.")
-    hours: dict[str, WindowList] = Field(
-        description='Working windows per weekday (mon..sun) or range ("mon-fri"); a day not named is closed.'
+    timezone: str = Field(
+        description="IANA time zone the windows are laid out in, e.g. Europe/Berlin."
     )
-    holidays: HolidaySpec | None = Field(default=None, description="Dates closed for the whole local day.")
+    hours: dict[str, WindowList] = Field(
+        description='Working windows per weekday (mon..sun) or range ("mon-fri"); '
+        "a day not named is closed."
+    )
+    holidays: HolidaySpec | None = Field(
+        default=None, description="Dates closed for the whole local day."
+    )
 
     @field_validator("timezone")
     @classmethod
@@ -143,10 +153,12 @@ class CalendarSpec(BaseModel):
         for key, windows in value.items():
             for day in _expand_day_key(key):
                 if day in seen:
-                    raise ValueError(f'{WEEKDAYS[day]} is given twice, by "{seen[day]}" and "{key}"')
+                    raise ValueError(
+                        f'{WEEKDAYS[day]} is given twice, by "{seen[day]}" and "{key}"'
+                    )
                 seen[day] = key
             spans = sorted(parse_window(w) for w in windows)
-            for (_, end), (start, _) in zip(spans, spans[1:], strict=False):
+            for (_, end), (start, _) in pairwise(spans):
                 if start < end:
                     raise ValueError(f'the windows of "{key}" overlap; merge them into one window')
         return value
