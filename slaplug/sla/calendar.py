@@ -190,6 +190,15 @@ class BusinessCalendar:
         """The end of the working window that contains ``t``, or of the next one."""
         u = self._next_business_us(_to_us(t), ())
         i = bisect_right(self._starts, u) - 1
+        # An interval that reaches the end of the laid-out years may go on into the next ones
+        # (e.g. open all day on Dec 31 and Jan 1): lay out more before naming its end.
+        while self._ends[i] >= self._hi:
+            if self._ends[i] - u > _MAX_EMPTY_YEARS * 366 * 86_400 * _US:
+                raise TimeError(
+                    f"calendar {self.name!r} does not close for years after {t.isoformat()}; "
+                    "it has no next closing time"
+                )
+            self._grow()
         return _from_us(self._ends[i], t.tzinfo)
 
     def open_intervals(self, start: datetime, end: datetime) -> Iterator[tuple[datetime, datetime]]:
