@@ -385,6 +385,8 @@ def problems_from_validation(exc: ValidationError, prefix: str = "") -> list[Pro
     for err in exc.errors():
         parts = [prefix] if prefix else []
         for loc in err["loc"]:
+            if loc == "[key]":  # pydantic's marker for an error in a mapping's key, not value
+                continue
             if isinstance(loc, int):
                 parts[-1:] = [f"{parts[-1]}[{loc}]"] if parts else [f"[{loc}]"]
             else:

@@ -24,7 +24,15 @@ from itertools import pairwise
 from typing import Annotated
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+)
 
 #: Weekday keys in ``hours``, Monday first (``date.weekday()`` order).
 WEEKDAYS: tuple[str, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -88,7 +96,22 @@ def _as_window_list(value: object) -> object:
     return value
 
 
-WindowList = Annotated[list[str], BeforeValidator(_as_window_list)]
+def _check_window(text: str) -> str:
+    parse_window(text)
+    return text
+
+
+def _check_day_key(key: str) -> str:
+    _expand_day_key(key)
+    return key
+
+
+# Each window and each day key is checked on its own, so that every bad one is reported with
+# its own path (``hours.mon[1]``), not just the first one found.
+WindowList = Annotated[
+    list[Annotated[str, AfterValidator(_check_window)]], BeforeValidator(_as_window_list)
+]
+DayKey = Annotated[str, AfterValidator(_check_day_key)]
 
 
 class HolidaySpec(BaseModel):
@@ -118,6 +141,29 @@ class HolidaySpec(BaseModel):
             )
         return value.upper()
 
+    @field_validator("subdivision")
+    @classmethod
+    def _known_subdivision(cls, value: str | None, info: ValidationInfo) -> str | None:
+        # Checked here because the holidays package is only asked lazily, when a year is laid
+        # out: an unknown subdivision would otherwise surface as NotImplementedError mid-query.
+        if value is None:
+            return value
+        if "country" not in info.data:
+            return value  # the country itself is wrong; that problem is reported already
+        country = info.data["country"]
+        if country is None:
+            raise ValueError("needs a country; add country, e.g. country: DE with subdivision: BY")
+        import holidays  # noqa: PLC0415  (slow to import; only calendars with holidays need it)
+
+        known: list[str] = holidays.list_supported_countries()[country]
+        for code in known:
+            if code.upper() == value.upper():
+                return code
+        raise ValueError(
+            f'"{value}" is not a subdivision of {country} the holidays package knows; '
+            f"use one of {', '.join(known)}"
+        )
+
 
 class CalendarSpec(BaseModel):
     """One calendar: a time zone, weekly working windows, and holidays."""
@@ -127,7 +173,7 @@ class CalendarSpec(BaseModel):
     timezone: str = Field(
         description="IANA time zone the windows are laid out in, e.g. Europe/Berlin."
     )
-    hours: dict[str, WindowList] = Field(
+    hours: dict[DayKey, WindowList] = Field(
         description='Working windows per weekday (mon..sun) or range ("mon-fri"); '
         "a day not named is closed."
     )
