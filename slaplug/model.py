@@ -15,7 +15,16 @@ from typing import Any
 
 from slaplug.errors import TimeError
 
-__all__ = ["EventKind", "Metric", "MeasureState", "SlaMeasure", "Ticket", "TicketEvent"]
+__all__ = [
+    "Action",
+    "ActionKind",
+    "EventKind",
+    "MeasureState",
+    "Metric",
+    "SlaMeasure",
+    "Ticket",
+    "TicketEvent",
+]
 
 
 class EventKind(StrEnum):
@@ -89,7 +98,8 @@ class Ticket:
 
     Attributes:
         id: The platform's id, as a string (``"4711"``, ``"SUP-12"``).
-        connector: Name of the configured connector it came from (``"zendesk"``).
+        connector: Name of the configured connector it came from (``"zendesk-eu"``).
+        platform: The kind of helpdesk (``"zendesk"``, ``"jira"``); defaults to ``connector``.
         created_at: When the ticket was opened, timezone-aware.
         status: The platform's current status name (``"open"``, ``"pending"``).
         priority: The platform's current priority name (``"urgent"``, ``"P1"``), or None.
@@ -101,6 +111,7 @@ class Ticket:
     connector: str
     created_at: datetime
     status: str
+    platform: str = ""
     priority: str | None = None
     subject: str = ""
     type: str | None = None
@@ -116,8 +127,12 @@ class Ticket:
 
     def __post_init__(self) -> None:
         if self.created_at.tzinfo is None:
-            raise TimeError(f"ticket {self.id}: created_at {self.created_at.isoformat()} has no time zone")
+            raise TimeError(
+                f"ticket {self.id}: created_at {self.created_at.isoformat()} has no time zone"
+            )
         object.__setattr__(self, "id", str(self.id))
+        if not self.platform:
+            object.__setattr__(self, "platform", self.connector)
         object.__setattr__(self, "tags", frozenset(self.tags))
         object.__setattr__(self, "fields", _frozen_mapping(self.fields))
         object.__setattr__(self, "events", tuple(sorted(self.events, key=lambda e: e.at)))
@@ -171,3 +186,50 @@ class SlaMeasure:
     def breached(self) -> bool:
         """Whether the target was missed, whether or not the clock still runs."""
         return self.breached_at is not None
+
+
+class ActionKind(StrEnum):
+    """What a planned action does on the helpdesk."""
+
+    SET_FIELD = "set_field"
+    ADD_TAG = "add_tag"
+    REMOVE_TAG = "remove_tag"
+    COMMENT = "comment"
+    SET_PRIORITY = "set_priority"
+    ASSIGN = "assign"
+    SET_STATUS = "set_status"
+    NOTIFY = "notify"
+
+
+@dataclass(frozen=True, slots=True)
+class Action:
+    """An action the rules planned for a ticket, not yet applied.
+
+    Attributes:
+        kind: What to do.
+        params: The action's arguments, templates already rendered (``{"tag": "sla_warn"}``).
+        connector: The connector that owns the ticket.
+        ticket_id: The ticket's id on that platform.
+        key: The idempotency key: connector, ticket, policy, metric, cycle, escalation and
+            level. The ledger applies an action with a given key once.
+        escalation: The escalation that planned it.
+        level: Its level in the escalation chain, from 1.
+        policy: The policy of the measure that matched.
+        metric: The metric of the measure that matched.
+        cycle: The cycle of the measure that matched.
+        shadow: Evaluated and logged, never written.
+        explanation: The rule and the values of the fields its condition looked at.
+    """
+
+    kind: ActionKind
+    params: Mapping[str, Any]
+    connector: str
+    ticket_id: str
+    key: str
+    escalation: str
+    level: int
+    policy: str
+    metric: Metric
+    cycle: int
+    shadow: bool = False
+    explanation: Mapping[str, Any] = field(default_factory=dict)

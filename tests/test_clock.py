@@ -29,7 +29,12 @@ def ev(kind: EventKind, t: datetime, value: str | None = None) -> TicketEvent:
     return TicketEvent(kind, t, value)
 
 
-def ticket(*events: TicketEvent, priority: str = "high", status: str = "open", created: datetime | None = None) -> Ticket:
+def ticket(
+    *events: TicketEvent,
+    priority: str = "high",
+    status: str = "open",
+    created: datetime | None = None,
+) -> Ticket:
     created = created or at(2, 9)
     return Ticket(
         id="1",
@@ -58,7 +63,9 @@ def only(measures, metric: Metric, cycle: int = 1):
 
 def test_first_response_achieved_by_first_public_agent_reply() -> None:
     t = ticket(ev(EventKind.AGENT_REPLY, at(2, 11)), ev(EventKind.AGENT_REPLY, at(2, 12)))
-    m = only(measure(t, policy(first_response={"high": 4 * H}), now=at(3, 9)), Metric.FIRST_RESPONSE)
+    m = only(
+        measure(t, policy(first_response={"high": 4 * H}), now=at(3, 9)), Metric.FIRST_RESPONSE
+    )
     assert m.state is MeasureState.ACHIEVED
     assert m.elapsed == 2 * H
     assert m.remaining == 2 * H
@@ -92,7 +99,10 @@ def test_running_clock_breaches_at_its_deadline() -> None:
 def test_reply_exactly_at_deadline_is_achieved_and_after_it_breached() -> None:
     p = policy(first_response={"high": 2 * H})
     on_time = ticket(ev(EventKind.AGENT_REPLY, at(2, 11)))
-    assert only(measure(on_time, p, now=at(2, 15)), Metric.FIRST_RESPONSE).state is MeasureState.ACHIEVED
+    assert (
+        only(measure(on_time, p, now=at(2, 15)), Metric.FIRST_RESPONSE).state
+        is MeasureState.ACHIEVED
+    )
     late = ticket(ev(EventKind.AGENT_REPLY, at(2, 11, 1)))
     m = only(measure(late, p, now=at(2, 15)), Metric.FIRST_RESPONSE)
     assert m.state is MeasureState.BREACHED
@@ -157,7 +167,11 @@ def test_each_requester_message_after_a_reply_starts_a_next_reply_clock() -> Non
     )
     ms = measure(t, policy(next_reply={"*": H}), now=at(2, 15, 30))
     first = only(ms, Metric.NEXT_REPLY, 1)
-    assert (first.start, first.stopped_at, first.state) == (at(2, 11), at(2, 13), MeasureState.BREACHED)
+    assert (first.start, first.stopped_at, first.state) == (
+        at(2, 11),
+        at(2, 13),
+        MeasureState.BREACHED,
+    )
     assert first.breached_at == at(2, 12)
     second = only(ms, Metric.NEXT_REPLY, 2)
     assert (second.start, second.state, second.percent) == (at(2, 15), MeasureState.RUNNING, 50.0)
@@ -235,7 +249,10 @@ def test_solving_stops_every_clock() -> None:
 
 def test_ticket_without_status_history_uses_current_status_for_pauses() -> None:
     t = ticket(status="hold")
-    m = only(measure(t, policy(cal=builtin_24x7(), resolution={"*": H}), now=at(2, 12)), Metric.RESOLUTION)
+    m = only(
+        measure(t, policy(cal=builtin_24x7(), resolution={"*": H}), now=at(2, 12)),
+        Metric.RESOLUTION,
+    )
     assert m.state is MeasureState.PAUSED
     assert m.elapsed == timedelta(0)
 
@@ -243,7 +260,10 @@ def test_ticket_without_status_history_uses_current_status_for_pauses() -> None:
 def test_measures_across_dst_use_local_hours() -> None:
     # Friday 27 March 16:00 + 3h in office hours: 1h Friday, 2h Monday after DST (CEST).
     t = ticket(created=datetime(2026, 3, 27, 16, tzinfo=BERLIN))
-    m = only(measure(t, policy(resolution={"*": 3 * H}), now=datetime(2026, 3, 30, 8, tzinfo=BERLIN)), Metric.RESOLUTION)
+    m = only(
+        measure(t, policy(resolution={"*": 3 * H}), now=datetime(2026, 3, 30, 8, tzinfo=BERLIN)),
+        Metric.RESOLUTION,
+    )
     assert m.deadline == datetime(2026, 3, 30, 11, tzinfo=BERLIN)
     assert m.deadline.utcoffset() == 2 * H
 

@@ -49,7 +49,9 @@ class _History:
         self.status_changes = [e for e in self.events if e.kind is EventKind.STATUS_CHANGED]
         self.priority_changes = [e for e in self.events if e.kind is EventKind.PRIORITY_CHANGED]
 
-    def priority_segments(self, start: datetime, end: datetime) -> list[tuple[datetime, str | None]]:
+    def priority_segments(
+        self, start: datetime, end: datetime
+    ) -> list[tuple[datetime, str | None]]:
         """``[(from, priority), ...]`` covering ``[start, end]``, first one from ``start``.
 
         Before the first recorded change the ticket's current priority applies: connectors
@@ -131,11 +133,14 @@ class _History:
                 yield _Run(metric, cycle, start, None)
 
 
-def measure(ticket: Ticket, policy: SlaPolicy, now: datetime) -> list[SlaMeasure]:
+def measure(
+    ticket: Ticket, policy: SlaPolicy, now: datetime, stop_at: datetime | None = None
+) -> list[SlaMeasure]:
     """Every SLA measure of ``ticket`` under ``policy`` as of ``now``.
 
     Events after ``now`` are ignored, so the same call answers "what did the clocks say at
     time T" for any past T. Metrics without a target for the ticket's priority are left out.
+    ``stop_at`` stops every clock still running at that time (a policy's ``stop_when``).
 
     Returns:
         Measures ordered by metric (in `Metric` order), then cycle.
@@ -144,7 +149,10 @@ def measure(ticket: Ticket, policy: SlaPolicy, now: datetime) -> list[SlaMeasure
     all_pauses = history.pauses(policy.pause_statuses)
     measures: list[SlaMeasure] = []
     for metric in (m for m in Metric if m in policy.targets):
-        for run in history.runs(metric):
+        for found in history.runs(metric):
+            run = found
+            if stop_at is not None and found.stop is None:
+                run = _Run(found.metric, found.cycle, found.start, max(stop_at, found.start))
             m = _measure_run(history, policy, run, all_pauses)
             if m is not None:
                 measures.append(m)
@@ -156,7 +164,9 @@ def _measure_run(
 ) -> SlaMeasure | None:
     cal = policy.calendar
     end = run.stop if run.stop is not None else history.now
-    pauses = tuple((max(a, run.start), min(b, end)) for a, b in all_pauses if b > run.start and a < end)
+    pauses = tuple(
+        (max(a, run.start), min(b, end)) for a, b in all_pauses if b > run.start and a < end
+    )
     segments = history.priority_segments(run.start, end)
     priority = segments[-1][1]
     target = policy.target(run.metric, priority)
@@ -179,7 +189,12 @@ def _measure_run(
             break
 
     elapsed = cal.elapsed(run.start, end, pauses)
-    paused_now = run.stop is None and bool(pauses) and pauses[-1][1] == end and _in_pause_status(history, policy)
+    paused_now = (
+        run.stop is None
+        and bool(pauses)
+        and pauses[-1][1] == end
+        and _in_pause_status(history, policy)
+    )
     deadline = None if paused_now else cal.add(run.start, target, pauses)
     if run.stop is not None:
         state = MeasureState.BREACHED if breached_at else MeasureState.ACHIEVED
@@ -211,4 +226,3 @@ def _in_pause_status(history: _History, policy: SlaPolicy) -> bool:
     if history.status_changes:
         return history.status_changes[-1].value in policy.pause_statuses
     return history.ticket.status in policy.pause_statuses
-

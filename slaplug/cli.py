@@ -1,0 +1,206 @@
+"""The ``slaplug`` command line. Thin: it parses arguments and wires the parts together.
+
+Exit codes: 0 success, 1 a check failed (policy tests), 2 bad input (rules, tickets, options).
+Errors print as messages, never as tracebacks.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from datetime import UTC, datetime
+from functools import wraps
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from slaplug.errors import ProblemsError, SlaplugError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _friendly_errors(func: F) -> F:
+    """Turn slaplug's errors into messages and exit code 2."""
+
+    @wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except ProblemsError as exc:
+            for problem in exc.problems:
+                click.echo(str(problem), err=True)
+            click.echo(f"{len(exc.problems)} problem(s) found.", err=True)
+            sys.exit(2)
+        except SlaplugError as exc:
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(2)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _parse_time(value: str | None) -> datetime:
+    if value is None:
+        return datetime.now(UTC)
+    try:
+        t = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise click.BadParameter(
+            f"{value!r} is not an ISO 8601 time, e.g. 2026-03-04T15:00:00+01:00"
+        ) from None
+    if t.tzinfo is None:
+        raise click.BadParameter(
+            f"{value!r} has no offset; add one, e.g. {value}+01:00 or {value}Z"
+        )
+    return t
+
+
+@click.group()
+@click.version_option(package_name="slaplug")
+def main() -> None:
+    """slaplug: SLA clocks, escalations and service credits for your helpdesk."""
+
+
+@main.command()
+@click.option(
+    "--rules",
+    "rules",
+    multiple=True,
+    required=True,
+    type=click.Path(dir_okay=False),
+    help="Rules file (repeat for several).",
+)
+@click.option(
+    "--tickets", required=True, type=click.File("r"), help="JSON file with a list of tickets."
+)
+@click.option("--at", "at", help="Evaluate as of this time (ISO 8601 with offset); default now.")
+@click.option(
+    "--engine", type=click.Choice(["durable", "python"]), help="Override the pack's engine."
+)
+@_friendly_errors
+def assess(rules: tuple[str, ...], tickets: Any, at: str | None, engine: str | None) -> None:
+    """Print the SLA state of every ticket in a file and the escalations that would fire."""
+    from slaplug.rules.fields import human_duration
+    from slaplug.rules.pack import RulePack
+    from slaplug.serialize import ticket_from_dict
+
+    now = _parse_time(at)
+    docs = json.load(tickets)
+    items = [ticket_from_dict(d, source=f"{tickets.name}[{i}]") for i, d in enumerate(docs)]
+    with RulePack.load(rules, engine=engine) as pack:  # type: ignore[arg-type]
+        results = pack.assess_many(items, now)
+    click.echo(f"SLA states at {now.isoformat()} ({len(items)} tickets, engine {pack.engine})")
+    click.echo("")
+    header = f"{'ticket':<14}{'policy':<17}{'metric':<16}{'cyc':>3}  {'state':<9}{'used':>8}  {'remaining':>10}  deadline"
+    click.echo(header)
+    click.echo("-" * len(header))
+    for r in results:
+        for m in r.measures:
+            deadline = m.deadline.strftime("%a %d %b %H:%M") if m.deadline else "(paused)"
+            click.echo(
+                f"{r.ticket.key:<14}{m.policy:<17}{m.metric.value:<16}{m.cycle:>3}  "
+                f"{m.state.value:<9}{m.percent:>7.0f}%  {human_duration(m.remaining):>10}  {deadline}"
+            )
+    click.echo("")
+    actions = [a for r in results for a in r.actions]
+    click.echo(f"Escalations planned: {len(actions)}")
+    for a in actions:
+        shadow = " [shadow]" if a.shadow else ""
+        params = ", ".join(f"{k}={v}" for k, v in a.params.items())
+        click.echo(
+            f"  {a.connector}:{a.ticket_id:<6} {a.escalation} L{a.level}: {a.kind.value} {params}{shadow}"
+        )
+
+
+@main.command()
+@click.option(
+    "--rules",
+    "rules",
+    multiple=True,
+    required=True,
+    type=click.Path(dir_okay=False),
+    help="Rules file (repeat for several).",
+)
+@click.option(
+    "--ticket",
+    required=True,
+    type=click.File("r"),
+    help="A ticket as JSON (see docs/rules/language.md).",
+)
+@click.option("--at", "at", help="Explain as of this time (ISO 8601 with offset); default now.")
+@click.option("--json", "as_json", is_flag=True, help="Print the explanation as JSON.")
+@click.option(
+    "--engine", type=click.Choice(["durable", "python"]), help="Override the pack's engine."
+)
+@_friendly_errors
+def explain(
+    rules: tuple[str, ...], ticket: Any, at: str | None, as_json: bool, engine: str | None
+) -> None:
+    """Explain one ticket's clocks: counted and paused time, closures, state, escalations."""
+    from slaplug.explain import explain as build
+    from slaplug.explain import render_text
+    from slaplug.rules.pack import RulePack
+    from slaplug.serialize import ticket_from_dict
+
+    try:
+        doc = json.load(ticket)
+    except json.JSONDecodeError as exc:
+        raise click.BadParameter(f"{ticket.name}:{exc.lineno}:{exc.colno}: {exc.msg}") from None
+    item = ticket_from_dict(doc, source=ticket.name)
+    with RulePack.load(rules, engine=engine) as pack:  # type: ignore[arg-type]
+        data = build(pack, item, _parse_time(at))
+    click.echo(json.dumps(data, indent=2) if as_json else render_text(data))
+
+
+@main.group()
+def rules() -> None:
+    """Check, test and describe rules files."""
+
+
+@rules.command("check")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@_friendly_errors
+def rules_check(paths: tuple[str, ...]) -> None:
+    """Check rules files; print every problem as file:line:col and exit 2 if any."""
+    from slaplug.rules.compile import compile_files
+
+    src = compile_files(paths)
+    click.echo(
+        f"ok: {len(src.policies)} policies, {len(src.escalations)} escalations, "
+        f"{len(src.calendars) - 1} calendars in {len(paths)} file(s)"
+    )
+
+
+@rules.command("schema")
+def rules_schema() -> None:
+    """Print the JSON Schema of rules files (for editors and docs)."""
+    from slaplug.rules.schema import RulePackSpec
+
+    click.echo(json.dumps(RulePackSpec.model_json_schema(), indent=2))
+
+
+@rules.command("test")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
+@click.option(
+    "--engine", type=click.Choice(["durable", "python"]), help="Override the pack's engine."
+)
+@_friendly_errors
+def rules_test(paths: tuple[str, ...], engine: str | None) -> None:
+    """Run policy tests (YAML cases); exit 1 if any fails."""
+    from slaplug.rules.policytest import run_policy_tests
+
+    failed = passed = 0
+    for p in paths:
+        for r in run_policy_tests(Path(p), engine=engine):
+            if r.passed:
+                passed += 1
+                click.echo(f"PASS {r.file}:{r.line} {r.name}")
+            else:
+                failed += 1
+                click.echo(f"FAIL {r.file}:{r.line} {r.name}")
+                for f in r.failures:
+                    click.echo(f"    {f}")
+    click.echo(f"{passed} passed, {failed} failed")
+    if failed:
+        sys.exit(1)

@@ -1,0 +1,123 @@
+"""Why a clock says what it says: counted and paused intervals, closures, holidays, escalations.
+
+`explain` returns plain data (the JSON of ``slaplug explain --json`` and, later, of the web
+view); `render_text` prints it for people.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from slaplug.model import SlaMeasure, Ticket
+from slaplug.rules.fields import human_duration
+from slaplug.rules.pack import RulePack
+from slaplug.serialize import action_to_dict, measure_to_dict
+from slaplug.sla.calendar import BusinessCalendar
+
+__all__ = ["explain", "render_text"]
+
+
+def _segments(cal: BusinessCalendar, m: SlaMeasure, end: datetime) -> list[dict[str, Any]]:
+    """The timeline of one clock run: counted, paused and closed stretches, in order."""
+    out: list[dict[str, Any]] = []
+    cursor = m.start
+    for a, b in cal.open_intervals(m.start, end):
+        if a > cursor:
+            out.extend(_closures(cal, cursor, a))
+        # Split the open stretch by the pauses that overlap it.
+        t = a
+        for pause_start, pause_end in m.pauses:
+            ps, pe = max(pause_start, a), min(pause_end, b)
+            if pe <= ps:
+                continue
+            if ps > t:
+                out.append({"kind": "counted", "from": t, "to": ps})
+            out.append({"kind": "paused", "from": ps, "to": pe, "why": "pause status"})
+            t = pe
+        if t < b:
+            out.append({"kind": "counted", "from": t, "to": b})
+        cursor = b
+    if cursor < end:
+        out.extend(_closures(cal, cursor, end))
+    for seg in out:
+        seg["duration"] = human_duration(seg["to"] - seg["from"])
+        seg["from"], seg["to"] = seg["from"].isoformat(), seg["to"].isoformat()
+    return out
+
+
+def _closures(cal: BusinessCalendar, a: datetime, b: datetime) -> list[dict[str, Any]]:
+    """A closed stretch, naming the holidays it contains."""
+    la, lb = a.astimezone(cal.zone).date(), b.astimezone(cal.zone).date()
+    holidays = [
+        (la + timedelta(days=i)).isoformat()
+        for i in range((lb - la).days + 1)
+        if cal.is_holiday(la + timedelta(days=i))
+    ]
+    why = "closed: holiday " + ", ".join(holidays) if holidays else "closed: outside working hours"
+    return [{"kind": "closed", "from": a, "to": b, "why": why}]
+
+
+def explain(pack: RulePack, ticket: Ticket, now: datetime) -> dict[str, Any]:
+    """Everything ``slaplug explain`` shows for one ticket at ``now``, as plain data."""
+    assessment = pack.assess(ticket, now)
+    calendars = {p.name: p.calendar for p in pack.sla_policies}
+    clocks = []
+    for m in assessment.measures:
+        cal = calendars[m.policy]
+        end = m.stopped_at or now
+        clock = measure_to_dict(m)
+        clock["timeline"] = _segments(cal, m, end) if end > m.start else []
+        clocks.append(clock)
+    return {
+        "ticket": {
+            "id": ticket.id,
+            "connector": ticket.connector,
+            "subject": ticket.subject,
+            "status": ticket.status,
+            "priority": ticket.priority,
+        },
+        "at": now.isoformat(),
+        "policies": list(assessment.policies),
+        "clocks": clocks,
+        "actions": [action_to_dict(a) for a in assessment.actions],
+    }
+
+
+def render_text(doc: dict[str, Any]) -> str:
+    """A readable report of `explain`'s data."""
+    t = doc["ticket"]
+    lines = [
+        f"Ticket {t['connector']}:{t['id']} {t['subject']!r} ({t['status']}, priority {t['priority']})",
+        f"At {doc['at']}; policies: {', '.join(doc['policies']) or 'none matched'}",
+    ]
+    for c in doc["clocks"]:
+        lines.append("")
+        target = human_duration(timedelta(seconds=c["target_s"]))
+        elapsed = human_duration(timedelta(seconds=c["elapsed_s"]))
+        lines.append(
+            f"{c['policy']} / {c['metric']} (cycle {c['cycle']}): {c['state'].upper()}, "
+            f"{elapsed} of {target} ({c['percent']:g}%), calendar {c['calendar']}"
+        )
+        lines.append(f"  started {c['start']}; deadline {c['deadline'] or 'none while paused'}")
+        if c["breached_at"]:
+            lines.append(f"  breached at {c['breached_at']}")
+        if c["stopped_at"]:
+            lines.append(f"  stopped at {c['stopped_at']}")
+        for seg in c["timeline"]:
+            why = f"  ({seg['why']})" if seg.get("why") else ""
+            lines.append(
+                f"    {seg['kind']:<8} {seg['from']} .. {seg['to']}  {seg['duration']}{why}"
+            )
+    lines.append("")
+    if doc["actions"]:
+        lines.append("Escalations that would fire:")
+        for a in doc["actions"]:
+            shadow = " [shadow]" if a["shadow"] else ""
+            lines.append(
+                f"  {a['escalation']} level {a['level']}: {a['kind']} {a['params']}{shadow}"
+            )
+            lines.append(f"    because {a['explanation']['matched']}")
+    else:
+        lines.append("No escalation would fire.")
+    return "\n".join(lines)

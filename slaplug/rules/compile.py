@@ -1,0 +1,480 @@
+"""From rules files to a checked `RulePackSource`: every problem found, each at ``file:line:col``.
+
+One small function per construct: conditions (`condition`), templates (`check_template`),
+policies and escalations (`compile_files`). Nothing here evaluates anything; `slaplug.rules.pack`
+does that.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from slaplug.errors import CalendarError, Problem, RuleError
+from slaplug.rules.conditions import (
+    All,
+    AnyOf,
+    Compare,
+    Condition,
+    Contains,
+    Exists,
+    FieldType,
+    In,
+    Not,
+)
+from slaplug.rules.fields import (
+    CUSTOM_PREFIX,
+    DURATION_FIELDS,
+    ENUM_VALUES,
+    MEASURE_FIELDS,
+    TEMPLATE_NAMES,
+    TICKET_FIELDS,
+)
+from slaplug.rules.schema import EscalationSpec, PolicySpec, RulePackSpec, parse_duration
+from slaplug.rules.yamlpos import Located, load_located
+from slaplug.rules.yamlpos import Path as YPath
+from slaplug.sla.calendar import BUILTIN_24X7, BusinessCalendar, builtin_24x7
+from slaplug.sla.calendar_spec import CalendarSpec
+
+__all__ = ["RulePackSource", "check_template", "compile_files", "render_template"]
+
+
+def _suggest(name: str, options: Iterable[str]) -> str:
+    """``'; did you mean "percent"?'`` for a likely typo, else ``""``."""
+    close = difflib.get_close_matches(name, list(options), n=1, cutoff=0.7)
+    return f'; did you mean "{close[0]}"?' if close else ""
+
+
+_OPS = {
+    "eq",
+    "ne",
+    "in",
+    "not_in",
+    "lt",
+    "lte",
+    "gt",
+    "gte",
+    "contains",
+    "not_contains",
+    "exists",
+}
+_ORDER_OPS = {"lt": "lt", "lte": "le", "gt": "gt", "gte": "ge"}
+_TEMPLATE = re.compile(r"\{\{\s*([^{}]*?)\s*\}\}")
+
+
+@dataclass
+class RulePackSource:
+    """A checked rules pack: specs, built calendars, compiled conditions, field types."""
+
+    files: list[str]
+    engine: str | None
+    shadow: bool
+    types: dict[str, FieldType]
+    calendars: dict[str, BusinessCalendar]
+    policies: list[PolicySpec]
+    policy_match: list[Condition | None]
+    policy_stop: list[Condition | None]
+    escalations: list[EscalationSpec]
+    #: Per escalation, per level, the condition of that level (escalation's ``when`` and level's).
+    escalation_levels: list[list[Condition]] = field(default_factory=list)
+
+
+class _Ctx:
+    """Where we are while compiling: file, path, the field types known, problems so far."""
+
+    def __init__(self, located: Located, types: Mapping[str, FieldType], problems: list[Problem]):
+        self.located = located
+        self.types = types
+        self.problems = problems
+
+    def error(self, path: YPath, message: str) -> None:
+        self.problems.append(self.located.problem(path, message))
+
+
+def condition(spec: Any, path: YPath, ctx: _Ctx, allow_measure: bool) -> Condition | None:
+    """Compile one YAML condition; report problems to ``ctx`` and return None on any."""
+    if not isinstance(spec, Mapping):
+        ctx.error(
+            path, "a condition is a mapping of field names to values, e.g. {priority: urgent}"
+        )
+        return None
+    before = len(ctx.problems)
+    parts: list[Condition] = []
+    for key, value in spec.items():
+        sub = (*path, key)
+        if key in ("all", "any"):
+            if not isinstance(value, list) or not value:
+                ctx.error(sub, f"{key} takes a non-empty list of conditions")
+                continue
+            items = [condition(v, (*sub, i), ctx, allow_measure) for i, v in enumerate(value)]
+            ok = tuple(c for c in items if c is not None)
+            parts.append(All(ok) if key == "all" else AnyOf(ok))
+        elif key == "not":
+            inner = condition(value, sub, ctx, allow_measure)
+            if inner is not None:
+                parts.append(Not(inner))
+        else:
+            c = _field_condition(key, value, sub, ctx, allow_measure)
+            if c is not None:
+                parts.append(c)
+    if len(ctx.problems) > before:
+        return None
+    return parts[0] if len(parts) == 1 else All(tuple(parts))
+
+
+def _field_type(name: str, path: YPath, ctx: _Ctx, allow_measure: bool) -> FieldType | None:
+    if name in TICKET_FIELDS:
+        return TICKET_FIELDS[name]
+    if name in MEASURE_FIELDS:
+        if allow_measure:
+            return MEASURE_FIELDS[name]
+        ctx.error(path, f'"{name}" is a measure field; policies match on ticket fields only')
+        return None
+    if name.startswith(CUSTOM_PREFIX) and len(name) > len(CUSTOM_PREFIX):
+        return ctx.types.get(name, FieldType.STR)
+    known = sorted(TICKET_FIELDS) + (sorted(MEASURE_FIELDS) if allow_measure else [])
+    hint = _suggest(name, known) or f"; use one of {', '.join(known)} or fields.<custom field>"
+    ctx.error(path, f'unknown field "{name}"{hint}')
+    return None
+
+
+def _literal(name: str, ftype: FieldType, value: Any, path: YPath, ctx: _Ctx) -> Any:
+    """Check and convert one literal for field ``name``; report and return None if wrong."""
+    if ftype is FieldType.NUM:
+        if name in DURATION_FIELDS and isinstance(value, str):
+            try:
+                return parse_duration(value).total_seconds()
+            except ValueError as exc:
+                ctx.error(path, str(exc))
+                return None
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            ctx.error(path, f"{name} is a number; {value!r} is not one")
+            return None
+        return value
+    if ftype is FieldType.BOOL:
+        if not isinstance(value, bool):
+            ctx.error(path, f"{name} is true or false; {value!r} is neither")
+            return None
+        return value
+    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+        ctx.error(path, f"{name} takes text; {value!r} is not")
+        return None
+    text = str(value)
+    allowed = ENUM_VALUES.get(name)
+    if allowed is not None and text not in allowed:
+        hint = _suggest(text, allowed) or f"; use one of {', '.join(sorted(allowed))}"
+        ctx.error(path, f'"{text}" is not a {name}{hint}')
+        return None
+    return text
+
+
+def _field_condition(
+    name: str, spec: Any, path: YPath, ctx: _Ctx, allow_measure: bool
+) -> Condition | None:
+    ftype = _field_type(name, path, ctx, allow_measure)
+    if ftype is None:
+        return None
+    if not isinstance(spec, Mapping):
+        spec = {"in": spec} if isinstance(spec, list) else {"eq": spec}
+        if ftype is FieldType.LIST:
+            spec = {"contains": spec.get("eq", spec.get("in"))}
+    parts: list[Condition] = []
+    for op, value in spec.items():
+        sub = (*path, op)
+        if op not in _OPS:
+            ctx.error(sub, f'unknown operator "{op}"; use one of {", ".join(sorted(_OPS))}')
+            continue
+        c = _operator(name, ftype, op, value, sub, ctx)
+        if c is not None:
+            parts.append(c)
+    return parts[0] if len(parts) == 1 else All(tuple(parts))
+
+
+def _operator(
+    name: str, ftype: FieldType, op: str, value: Any, path: YPath, ctx: _Ctx
+) -> Condition | None:
+    if op == "exists":
+        if not isinstance(value, bool):
+            ctx.error(path, "exists takes true or false")
+            return None
+        return Exists(name, negate=not value)
+    if ftype is FieldType.LIST:
+        if op not in ("contains", "not_contains"):
+            ctx.error(
+                path,
+                f"{name} is a list; use contains or not_contains (a value or a list of values)",
+            )
+            return None
+        values = value if isinstance(value, list) else [value]
+        items = [_literal(name, FieldType.STR, v, (*path, i), ctx) for i, v in enumerate(values)]
+        if any(v is None for v in items) or not items:
+            return None
+        if op == "contains":  # contains any of the values
+            cs = tuple(Contains(name, v) for v in items)
+            return cs[0] if len(cs) == 1 else AnyOf(cs)
+        return All(tuple(Contains(name, v, negate=True) for v in items))
+    if op in ("contains", "not_contains"):
+        ctx.error(
+            path, f"{op} is for list fields such as tags; {name} holds one value, use eq or in"
+        )
+        return None
+    if op in ("in", "not_in"):
+        if not isinstance(value, list) or not value:
+            ctx.error(path, f"{op} takes a non-empty list")
+            return None
+        lits = [_literal(name, ftype, v, (*path, i), ctx) for i, v in enumerate(value)]
+        if any(v is None for v in lits):
+            return None
+        return In(name, tuple(lits), negate=op == "not_in")
+    lit = _literal(name, ftype, value, path, ctx)
+    if lit is None:
+        return None
+    if op in _ORDER_OPS:
+        if ftype is FieldType.BOOL:
+            ctx.error(path, f"{name} is true or false; {op} does not apply")
+            return None
+        return Compare(name, _ORDER_OPS[op], lit)  # type: ignore[arg-type]
+    return Compare(name, "eq" if op == "eq" else "ne", lit)
+
+
+def check_template(text: str, path: YPath, ctx: _Ctx) -> None:
+    """Report every ``{{ name }}`` in ``text`` that no template value provides."""
+    for m in _TEMPLATE.finditer(text):
+        name = m.group(1)
+        if name in TEMPLATE_NAMES or (name.startswith("ticket.fields.") and len(name) > 14):
+            continue
+        hint = _suggest(name, TEMPLATE_NAMES) or (
+            f"; known: {', '.join(sorted(TEMPLATE_NAMES))}, ticket.fields.<name>"
+        )
+        ctx.error(path, f'template names unknown field "{name}"{hint}')
+
+
+def render_template(text: str, values: Mapping[str, str]) -> str:
+    """Replace each ``{{ name }}`` with its value (unknown names were rejected at load)."""
+    return _TEMPLATE.sub(lambda m: values.get(m.group(1), ""), text)
+
+
+def _templates_of(esc: EscalationSpec) -> Iterable[tuple[YPath, str]]:
+    for li, level in enumerate(esc.level_specs()):
+        base: YPath = ("levels", li, "actions") if esc.levels is not None else ("actions",)
+        for ai, action in enumerate(level.actions):
+            p = (*base, ai, action.kind)
+            if action.comment is not None:
+                yield p, action.comment
+            if action.notify is not None:
+                yield (*p, "message"), action.notify.message
+            if action.set_field is not None and isinstance(action.set_field.value, str):
+                yield (*p, "value"), action.set_field.value
+
+
+def _validation_problems(exc: ValidationError, located: Located, prefix: YPath) -> list[Problem]:
+    problems = []
+    for err in exc.errors():
+        path = (*prefix, *err["loc"])
+        msg = err["msg"].removeprefix("Value error, ")
+        if err["type"] == "extra_forbidden":
+            msg = f'unknown key "{path[-1]}"; check its spelling'
+        elif err["type"] == "missing":
+            msg = f'"{path[-1]}" is required'
+        elif err["type"] == "enum" and len(path) >= 3 and path[-3] == "targets":
+            msg = f'"{path[-2]}" is not a metric; use one of {", ".join(sorted(ENUM_VALUES["metric"]))}'
+        # pydantic reports dict-key errors at [..., key, "[key]"]; point at the key itself
+        path = tuple(p for p in path if not (isinstance(p, str) and p.endswith("[key]")))
+        problems.append(located.problem(path, msg))
+    return problems
+
+
+def _validate_pack(located: Located, problems: list[Problem]) -> RulePackSpec | None:
+    """Validate one file, each calendar, policy and escalation on its own, so that one broken
+    item neither hides the problems of the others nor keeps them from the semantic checks."""
+    data = dict(located.data)
+    items: dict[str, Any] = {}
+    for key, model in (
+        ("calendars", CalendarSpec),
+        ("policies", PolicySpec),
+        ("escalations", EscalationSpec),
+    ):
+        raw = data.pop(key, None)
+        if raw is None:
+            continue
+        if key == "calendars" and not isinstance(raw, Mapping):
+            problems.append(located.problem((key,), "calendars is a mapping of names to calendars"))
+            continue
+        if key != "calendars" and not isinstance(raw, list):
+            problems.append(located.problem((key,), f"{key} is a list"))
+            continue
+        entries = raw.items() if isinstance(raw, Mapping) else enumerate(raw)
+        good: Any = {} if isinstance(raw, Mapping) else []
+        for k, body in entries:
+            try:
+                item = model.model_validate(body if body is not None else {})
+            except ValidationError as exc:
+                problems.extend(_validation_problems(exc, located, (key, k)))
+                if key == "calendars":
+                    good[k] = None  # declared, though broken: not an "unknown calendar"
+                continue
+            if isinstance(good, dict):
+                good[k] = item
+            else:
+                good.append(item)
+        items[key] = good
+    try:
+        head = RulePackSpec.model_validate(data)
+    except ValidationError as exc:
+        problems.extend(_validation_problems(exc, located, ()))
+        return None
+    return head.model_copy(update=items)
+
+
+def compile_files(paths: Sequence[str | Path]) -> RulePackSource:
+    """Load, validate and compile rules files into one pack.
+
+    Raises:
+        RuleError: Every problem in every file, each at ``file:line:col``.
+    """
+    problems: list[Problem] = []
+    parts: list[tuple[Located, RulePackSpec]] = []
+    for p in paths:
+        name = str(p)
+        try:
+            text = Path(p).read_text(encoding="utf-8")
+        except OSError as exc:
+            problems.append(Problem(f"cannot read: {exc.strerror}", "", name, 1, 1))
+            continue
+        located = load_located(text, name)
+        problems.extend(located.problems)
+        if located.data is None:
+            if not located.problems:
+                problems.append(
+                    Problem(
+                        "file is empty; a rules file declares calendars, policies or escalations",
+                        "",
+                        name,
+                        1,
+                        1,
+                    )
+                )
+            continue
+        if not isinstance(located.data, Mapping):
+            problems.append(
+                located.problem(
+                    (), "a rules file is a mapping with calendars, policies, escalations"
+                )
+            )
+            continue
+        spec = _validate_pack(located, problems)
+        if spec is not None:
+            parts.append((located, spec))
+    return _compile(parts, problems)
+
+
+def _compile(parts: list[tuple[Located, RulePackSpec]], problems: list[Problem]) -> RulePackSource:
+    calendars: dict[str, BusinessCalendar] = {BUILTIN_24X7: builtin_24x7()}
+    types: dict[str, FieldType] = {}
+    broken: set[str] = set()
+    engines = {spec.engine for _, spec in parts if spec.engine}
+    for located, spec in parts:
+        ctx = _Ctx(located, types, problems)
+        for fname, ftype in spec.fields.items():
+            types[fname if fname.startswith(CUSTOM_PREFIX) else CUSTOM_PREFIX + fname] = FieldType(
+                ftype
+            )
+        for cname, cspec in spec.calendars.items():
+            if cspec is None:  # invalid; its problems are reported already
+                broken.add(cname)
+                continue
+            if cname in calendars:
+                ctx.error(
+                    ("calendars", cname),
+                    f'calendar "{cname}" is declared twice (or is built in); rename one',
+                )
+                continue
+            try:
+                calendars[cname] = BusinessCalendar(cspec, name=cname)
+            except CalendarError as exc:
+                for pr in exc.problems:
+                    ctx.error(("calendars", cname), pr.message)
+    if len(engines) > 1:
+        problems.append(parts[0][0].problem(("engine",), "files disagree on engine; choose one"))
+
+    src = RulePackSource(
+        files=[loc.file for loc, _ in parts],
+        engine=engines.pop() if len(engines) == 1 else None,
+        shadow=any(spec.shadow for _, spec in parts),
+        types=types,
+        calendars=calendars,
+        policies=[],
+        policy_match=[],
+        policy_stop=[],
+        escalations=[],
+    )
+    seen_policies: dict[str, str] = {}
+    seen_escalations: set[str] = set()
+    catch_all: str | None = None
+    for located, spec in parts:
+        ctx = _Ctx(located, types, problems)
+        for i, pol in enumerate(spec.policies):
+            path: YPath = ("policies", i)
+            if pol.name in seen_policies:
+                ctx.error(
+                    (*path, "name"), f'policy "{pol.name}" is declared twice; names must be unique'
+                )
+            seen_policies[pol.name] = pol.kind
+            if pol.calendar not in calendars and pol.calendar not in broken:
+                known = ", ".join(sorted(calendars))
+                hint = (
+                    _suggest(pol.calendar, calendars)
+                    or f"; declare it under calendars: or use one of {known}"
+                )
+                ctx.error((*path, "calendar"), f'unknown calendar "{pol.calendar}"{hint}')
+            if pol.kind == "sla":
+                if catch_all is not None:
+                    ctx.error(
+                        path,
+                        f'policy "{pol.name}" can never apply: the catch-all policy "{catch_all}" '
+                        "before it matches every ticket; move it up or give the catch-all a match",
+                    )
+                elif not pol.match:
+                    catch_all = pol.name
+            if not pol.targets:
+                ctx.error((*path, "targets"), "a policy needs at least one target")
+            match = condition(pol.match, (*path, "match"), ctx, False) if pol.match else None
+            stop = (
+                condition(pol.stop_when, (*path, "stop_when"), ctx, False)
+                if pol.stop_when
+                else None
+            )
+            src.policies.append(pol)
+            src.policy_match.append(match)
+            src.policy_stop.append(stop)
+        for i, esc in enumerate(spec.escalations):
+            path = ("escalations", i)
+            if esc.name in seen_escalations:
+                ctx.error(
+                    (*path, "name"),
+                    f'escalation "{esc.name}" is declared twice; names must be unique',
+                )
+            seen_escalations.add(esc.name)
+            when = condition(esc.when, (*path, "when"), ctx, True)
+            levels: list[Condition] = []
+            for li, level in enumerate(esc.level_specs()):
+                extra = (
+                    condition(level.when, (*path, "levels", li, "when"), ctx, True)
+                    if level.when
+                    else None
+                )
+                if when is not None:
+                    levels.append(when if extra is None else All((when, extra)))
+            for tpath, text in _templates_of(esc):
+                check_template(text, (*path, *tpath), ctx)
+            src.escalations.append(esc)
+            src.escalation_levels.append(levels)
+    if problems:
+        raise RuleError(problems)
+    return src

@@ -1,0 +1,182 @@
+"""The fields rule conditions and templates may name, and the facts built from tickets and measures.
+
+Ticket fields are available everywhere; measure fields only in escalations, where each fact is
+one (ticket, measure) pair. Durations enter facts as seconds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from typing import Any
+
+from slaplug.model import MeasureState, Metric, SlaMeasure, Ticket
+from slaplug.rules.conditions import FieldType
+
+__all__ = [
+    "DURATION_FIELDS",
+    "MEASURE_FIELDS",
+    "TICKET_FIELDS",
+    "measure_fact",
+    "template_values",
+    "ticket_fact",
+]
+
+S, N, B, L = FieldType.STR, FieldType.NUM, FieldType.BOOL, FieldType.LIST
+
+#: Fields of every ticket, by the name conditions use.
+TICKET_FIELDS: Mapping[str, FieldType] = {
+    "id": S,
+    "connector": S,
+    "platform": S,
+    "status": S,
+    "priority": S,
+    "type": S,
+    "group": S,
+    "assignee": S,
+    "organization": S,
+    "requester": S,
+    "subject": S,
+    "tags": L,
+}
+
+#: Fields of an SLA measure, usable in escalation conditions.
+MEASURE_FIELDS: Mapping[str, FieldType] = {
+    "policy": S,
+    "policy_kind": S,
+    "metric": S,
+    "state": S,
+    "cycle": N,
+    "percent": N,
+    "elapsed": N,
+    "remaining": N,
+    "target": N,
+    "overdue": N,
+    "breached": B,
+}
+
+#: Measure fields holding a duration: conditions may write ``"30m"``; facts carry seconds.
+DURATION_FIELDS = frozenset({"elapsed", "remaining", "target", "overdue"})
+
+#: Allowed values of enumerated fields, for precise errors on typos.
+ENUM_VALUES: Mapping[str, frozenset[str]] = {
+    "metric": frozenset(m.value for m in Metric),
+    "state": frozenset(s.value for s in MeasureState),
+    "policy_kind": frozenset({"sla", "ola"}),
+}
+
+CUSTOM_PREFIX = "fields."
+
+
+def ticket_fact(ticket: Ticket) -> dict[str, Any]:
+    """The ticket's fields as a raw fact (normalize it before matching)."""
+    fact: dict[str, Any] = {
+        "id": ticket.id,
+        "connector": ticket.connector,
+        "platform": ticket.platform,
+        "status": ticket.status,
+        "priority": ticket.priority,
+        "type": ticket.type,
+        "group": ticket.group,
+        "assignee": ticket.assignee,
+        "organization": ticket.organization,
+        "requester": ticket.requester,
+        "subject": ticket.subject,
+        "tags": ticket.tags,
+    }
+    for name, value in ticket.fields.items():
+        fact[CUSTOM_PREFIX + name] = value
+    return fact
+
+
+def measure_fact(
+    base: Mapping[str, Any], m: SlaMeasure, policy_kind: str, now: datetime
+) -> dict[str, Any]:
+    """A ticket fact extended with one measure's fields."""
+    fact = dict(base)
+    fact.update(
+        policy=m.policy,
+        policy_kind=policy_kind,
+        metric=m.metric.value,
+        state=m.state.value,
+        cycle=m.cycle,
+        percent=m.percent,
+        elapsed=m.elapsed.total_seconds(),
+        remaining=m.remaining.total_seconds(),
+        target=m.target.total_seconds(),
+        breached=m.breached,
+        overdue=(m.elapsed - m.target).total_seconds() if m.breached else None,
+    )
+    return fact
+
+
+def human_duration(d: timedelta) -> str:
+    """``timedelta(hours=2, minutes=30)`` -> ``"2h 30m"``; negative values get a minus sign."""
+    total = int(d.total_seconds())
+    sign, total = ("-", -total) if total < 0 else ("", total)
+    h, rest = divmod(total, 3600)
+    m = rest // 60
+    if h and m:
+        return f"{sign}{h}h {m}m"
+    return f"{sign}{h}h" if h else f"{sign}{m}m"
+
+
+def _when(t: datetime | None) -> str:
+    return t.strftime("%Y-%m-%d %H:%M %Z").strip() if t else ""
+
+
+#: Names a ``{{ template }}`` may use, besides ``ticket.fields.<name>``.
+TEMPLATE_NAMES = frozenset(
+    [f"ticket.{f}" for f in ("id", "url", *TICKET_FIELDS)]
+    + [
+        f"measure.{f}"
+        for f in (
+            "policy",
+            "metric",
+            "state",
+            "cycle",
+            "percent",
+            "elapsed",
+            "remaining",
+            "target",
+            "deadline",
+            "start",
+            "breached_at",
+            "calendar",
+            "priority",
+        )
+    ]
+    + ["escalation.name", "escalation.level"]
+)
+
+
+def template_values(ticket: Ticket, m: SlaMeasure, escalation: str, level: int) -> dict[str, str]:
+    """The rendered value of every template name for one ticket, measure and escalation level."""
+    values = {
+        f"ticket.{k}": "" if v is None else (", ".join(sorted(v)) if k == "tags" else str(v))
+        for k, v in ticket_fact(ticket).items()
+        if not k.startswith(CUSTOM_PREFIX)
+    }
+    values["ticket.url"] = ticket.url or ""
+    for name, value in ticket.fields.items():
+        values[f"ticket.fields.{name}"] = "" if value is None else str(value)
+    values.update(
+        {
+            "measure.policy": m.policy,
+            "measure.metric": m.metric.value.replace("_", " "),
+            "measure.state": m.state.value,
+            "measure.cycle": str(m.cycle),
+            "measure.percent": f"{m.percent:g}",
+            "measure.elapsed": human_duration(m.elapsed),
+            "measure.remaining": human_duration(m.remaining),
+            "measure.target": human_duration(m.target),
+            "measure.deadline": _when(m.deadline),
+            "measure.start": _when(m.start),
+            "measure.breached_at": _when(m.breached_at),
+            "measure.calendar": m.calendar,
+            "measure.priority": m.priority or "",
+            "escalation.name": escalation,
+            "escalation.level": str(level),
+        }
+    )
+    return values

@@ -1,0 +1,161 @@
+"""Policy-as-code tests: YAML cases of a ticket, a time, and the measures and actions expected.
+
+A test file::
+
+    rules: [default.yaml]            # relative to this file
+    cases:
+      - name: urgent ticket breaches after 8 business hours
+        at: 2026-03-03T12:00:00+01:00
+        ticket: {id: "1", created_at: "2026-03-02T09:00:00+01:00", status: open, priority: urgent}
+        expect:
+          measures:                  # each must match one measure on the keys given
+            - {policy: customer-sla, metric: resolution, state: breached, elapsed: 9h}
+          actions:                   # exactly the actions planned (keys given must match)
+            - {escalation: resolution-breached, level: 1, kind: add_tag, params: {tag: sla_breached}}
+
+Durations (``elapsed``, ``remaining``, ``target``) are written like targets, times as ISO 8601.
+Leave ``actions`` out to not check actions; write ``actions: []`` to expect none.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from slaplug.errors import ConfigError, Problem, RuleError
+from slaplug.rules.pack import RulePack
+from slaplug.rules.schema import parse_duration
+from slaplug.rules.yamlpos import load_located
+from slaplug.serialize import action_to_dict, measure_to_dict, ticket_from_dict
+
+__all__ = ["CaseResult", "run_policy_tests"]
+
+_DURATION_KEYS = {"elapsed": "elapsed_s", "remaining": "remaining_s", "target": "target_s"}
+_TIME_KEYS = {"start", "deadline", "breached_at", "stopped_at"}
+
+
+@dataclass
+class CaseResult:
+    """The outcome of one case: passed when ``failures`` is empty."""
+
+    name: str
+    file: str
+    line: int
+    failures: list[str] = field(default_factory=list)
+
+    @property
+    def passed(self) -> bool:
+        """No expectation failed."""
+        return not self.failures
+
+
+def _same_time(a: Any, b: Any) -> bool:
+    try:
+        ta = a if isinstance(a, datetime) else datetime.fromisoformat(str(a))
+        tb = datetime.fromisoformat(str(b))
+    except ValueError:
+        return False
+    return ta == tb
+
+
+def _matches(expected: Mapping[str, Any], actual: Mapping[str, Any]) -> list[str]:
+    """Differences between the keys given in ``expected`` and ``actual``."""
+    diffs = []
+    for key, want in expected.items():
+        if key in _DURATION_KEYS:
+            got_s = actual.get(_DURATION_KEYS[key])
+            want_s = (
+                parse_duration(want).total_seconds() if not isinstance(want, int | float) else want
+            )
+            if got_s != want_s:
+                diffs.append(f"{key}: expected {want}, got {got_s}s")
+        elif key in _TIME_KEYS:
+            if want is None and actual.get(key) is None:
+                continue
+            if not _same_time(want, actual.get(key)):
+                diffs.append(f"{key}: expected {want}, got {actual.get(key)}")
+        elif key == "params":
+            got = actual.get("params", {})
+            for pk, pv in want.items():
+                if got.get(pk) != pv:
+                    diffs.append(f"params.{pk}: expected {pv!r}, got {got.get(pk)!r}")
+        elif actual.get(key) != want:
+            diffs.append(f"{key}: expected {want!r}, got {actual.get(key)!r}")
+    return diffs
+
+
+def _short(d: Mapping[str, Any], keys: tuple[str, ...]) -> str:
+    return "{" + ", ".join(f"{k}: {d.get(k)}" for k in keys if k in d) + "}"
+
+
+def run_policy_tests(path: str | Path, engine: str | None = None) -> list[CaseResult]:
+    """Run every case of one test file.
+
+    Raises:
+        RuleError: The test file (or the rules it names) is malformed.
+    """
+    path = Path(path)
+    located = load_located(path.read_text(encoding="utf-8"), str(path))
+    if located.problems:
+        raise RuleError(located.problems)
+    doc = located.data
+    if not isinstance(doc, Mapping) or not isinstance(doc.get("cases"), list) or "rules" not in doc:
+        raise RuleError(
+            [located.problem((), "a policy test file has rules: [files] and cases: [...]")]
+        )
+    rules = doc["rules"] if isinstance(doc["rules"], list) else [doc["rules"]]
+    pack = RulePack.load([path.parent / r for r in rules], engine=engine)  # type: ignore[arg-type]
+    results = []
+    try:
+        for i, case in enumerate(doc["cases"]):
+            where = ("cases", i)
+            line = located.where(where)[0]
+            if not isinstance(case, Mapping) or not {"ticket", "at", "expect"} <= set(case):
+                raise RuleError([located.problem(where, "a case has name, at, ticket and expect")])
+            result = CaseResult(str(case.get("name", f"case {i + 1}")), str(path), line)
+            try:
+                ticket = ticket_from_dict(case["ticket"], source=f"{path}:{line}: ticket")
+                at = (
+                    case["at"]
+                    if isinstance(case["at"], datetime)
+                    else datetime.fromisoformat(str(case["at"]))
+                )
+            except (ConfigError, ValueError) as exc:
+                raise RuleError([Problem(str(exc), "ticket", str(path), line, 1)]) from None
+            _check(pack, ticket, at, case["expect"], result)
+            results.append(result)
+    finally:
+        pack.close()
+    return results
+
+
+def _check(
+    pack: RulePack, ticket: Any, at: datetime, expect: Mapping[str, Any], result: CaseResult
+) -> None:
+    assessment = pack.assess(ticket, at)
+    measures = [measure_to_dict(m) for m in assessment.measures]
+    for want in expect.get("measures") or []:
+        if not any(not _matches(want, got) for got in measures):
+            closest = [
+                _matches(want, got) for got in measures if got["metric"] == want.get("metric")
+            ]
+            detail = "; ".join(min(closest, key=len)) if closest else "no such measure"
+            result.failures.append(
+                f"measure {_short(want, ('policy', 'metric', 'cycle'))}: {detail}"
+            )
+    if "actions" in expect:
+        planned = [action_to_dict(a) for a in assessment.actions]
+        unmatched = list(planned)
+        for want in expect["actions"] or []:
+            hit = next((a for a in unmatched if not _matches(want, a)), None)
+            if hit is None:
+                result.failures.append(f"expected action not planned: {dict(want)}")
+            else:
+                unmatched.remove(hit)
+        for extra in unmatched:
+            result.failures.append(
+                "unexpected action: " + _short(extra, ("escalation", "level", "kind", "params"))
+            )

@@ -1,0 +1,209 @@
+"""The YAML rules language as pydantic models; ``slaplug rules schema`` prints their JSON Schema.
+
+Conditions (``match``, ``when``, ``stop_when``) are kept as plain mappings here and checked by
+`slaplug.rules.compile`, which knows the fields they may name.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+
+from slaplug.model import Metric
+from slaplug.sla.calendar_spec import CalendarSpec
+
+__all__ = [
+    "ActionSpec",
+    "AssignSpec",
+    "EscalationSpec",
+    "LevelSpec",
+    "NotifySpec",
+    "PolicySpec",
+    "RulePackSpec",
+    "SetFieldSpec",
+    "parse_duration",
+]
+
+_DURATION = re.compile(
+    r"^\s*(?:(\d+(?:\.\d+)?)h)?\s*(?:(\d+(?:\.\d+)?)m)?\s*(?:(\d+(?:\.\d+)?)s)?\s*$"
+)
+
+
+def parse_duration(value: object) -> timedelta:
+    """``"4h"``, ``"30m"``, ``"1h30m"``, ``"90s"`` -> timedelta. Durations count business time.
+
+    Raises:
+        ValueError: The value is not a duration; the message shows the accepted forms.
+    """
+    if isinstance(value, timedelta):
+        return value
+    if isinstance(value, bool) or not isinstance(value, str):
+        raise ValueError(f'{value!r} needs a unit; write a duration like "4h", "30m" or "1h30m"')
+    text = value.strip().lower()
+    if re.fullmatch(r"\d+(\.\d+)?\s*(d|w|days?|weeks?)", text):
+        raise ValueError(
+            f'"{value}": days are ambiguous in business time; write hours, e.g. "8h" for one 8-hour day'
+        )
+    m = _DURATION.match(text)
+    if not text or not m or not any(m.groups()):
+        raise ValueError(
+            f'"{value}" is not a duration; write it like "4h", "30m", "1h30m" or "90s"'
+        )
+    h, mi, s = (float(g) if g else 0.0 for g in m.groups())
+    return timedelta(hours=h, minutes=mi, seconds=s)
+
+
+Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
+#: A condition mapping, checked by the compiler: ``{field: value | [values] | {op: value}}``,
+#: plus ``all: [...]``, ``any: [...]`` and ``not: {...}``.
+ConditionSpec = dict[str, Any]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class PolicySpec(_Strict):
+    """An SLA (or OLA) policy: which tickets, which targets, on which calendar."""
+
+    name: str = Field(description="Unique name; part of every measure and idempotency key.")
+    kind: Literal["sla", "ola"] = Field(
+        default="sla",
+        description="sla: first matching sla policy wins. ola: every matching ola is measured "
+        "beside it (internal targets for a team).",
+    )
+    description: str = ""
+    match: ConditionSpec | None = Field(
+        default=None,
+        description="Condition on ticket fields; absent means every ticket (a catch-all).",
+    )
+    calendar: str = Field(
+        default="24x7", description="Name of a calendar under calendars:, or 24x7."
+    )
+    pause_statuses: list[str] = Field(
+        default_factory=list,
+        description="Statuses during which the clocks pause, e.g. pending, hold.",
+    )
+    targets: dict[Metric, dict[str, Duration]] = Field(
+        description='Per metric, business time per priority; "*" for every other priority.'
+    )
+    stop_when: ConditionSpec | None = Field(
+        default=None,
+        description="Condition on ticket fields; while it holds, running clocks stop at the "
+        "ticket's last update (e.g. a tag that takes the ticket out of SLA).",
+    )
+
+
+class SetFieldSpec(_Strict):
+    field: str = Field(description="The custom field's name as the connector maps it.")
+    value: str | int | float | bool | None = Field(
+        description="Value; strings may use {{ templates }}."
+    )
+
+
+class AssignSpec(_Strict):
+    user: str | None = None
+    group: str | None = None
+
+    @model_validator(mode="after")
+    def _one(self) -> AssignSpec:
+        if (self.user is None) == (self.group is None):
+            raise ValueError("assign takes exactly one of user or group")
+        return self
+
+
+class NotifySpec(_Strict):
+    channel: str = Field(
+        description="Delivered by the notifier plugin registered for this channel."
+    )
+    message: str = Field(description="Text; may use {{ templates }}.")
+
+
+class ActionSpec(_Strict):
+    """Exactly one action, written as a one-key mapping, e.g. ``- add_tag: sla_breached``."""
+
+    set_field: SetFieldSpec | None = None
+    add_tag: str | None = None
+    remove_tag: str | None = None
+    comment: str | None = Field(
+        default=None, description="Internal comment; may use {{ templates }}."
+    )
+    set_priority: str | None = None
+    assign: AssignSpec | None = None
+    set_status: str | None = None
+    notify: NotifySpec | None = None
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> ActionSpec:
+        given = [k for k, v in self if v is not None]
+        if len(given) != 1:
+            names = ", ".join(type(self).model_fields)
+            raise ValueError(f"each action is one of {names}; this one has {len(given) or 'none'}")
+        return self
+
+    @property
+    def kind(self) -> str:
+        """The name of the one action given."""
+        return next(k for k, v in self if v is not None)
+
+    @property
+    def value(self) -> Any:
+        """The one action's argument."""
+        return getattr(self, self.kind)
+
+
+class LevelSpec(_Strict):
+    """One step of a multi-level escalation chain."""
+
+    when: ConditionSpec | None = Field(
+        default=None, description="Added to the escalation's own condition."
+    )
+    actions: list[ActionSpec]
+    shadow: bool = False
+
+
+class EscalationSpec(_Strict):
+    """Actions to take when an SLA measure meets a condition; each level fires once per clock cycle."""
+
+    name: str
+    description: str = ""
+    when: ConditionSpec = Field(description="Condition on ticket and measure fields.")
+    actions: list[ActionSpec] | None = Field(default=None, description="A one-level escalation.")
+    levels: list[LevelSpec] | None = Field(default=None, description="A chain, level 1 first.")
+    shadow: bool = Field(default=False, description="Evaluate and log, never write.")
+
+    @model_validator(mode="after")
+    def _actions_or_levels(self) -> EscalationSpec:
+        if (self.actions is None) == (self.levels is None):
+            raise ValueError(
+                "an escalation has either actions (one level) or levels (a chain), not both"
+            )
+        return self
+
+    def level_specs(self) -> list[LevelSpec]:
+        """The levels, with a one-level escalation as a chain of one."""
+        if self.levels is not None:
+            return self.levels
+        return [LevelSpec(actions=self.actions or [])]
+
+
+class RulePackSpec(_Strict):
+    """A rules file. Several files load as one pack, in the order given."""
+
+    version: Literal[1] = 1
+    engine: Literal["durable", "python"] | None = Field(
+        default=None,
+        description="Matching engine: durable (durable_rules, the default) or python, chosen explicitly.",
+    )
+    shadow: bool = Field(
+        default=False, description="The whole pack is evaluated and logged, never written."
+    )
+    fields: dict[str, Literal["str", "num", "bool", "list"]] = Field(
+        default_factory=dict, description="Types of custom fields used in conditions (default str)."
+    )
+    calendars: dict[str, CalendarSpec] = Field(default_factory=dict)
+    policies: list[PolicySpec] = Field(default_factory=list)
+    escalations: list[EscalationSpec] = Field(default_factory=list)

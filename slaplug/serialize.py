@@ -1,0 +1,199 @@
+"""Tickets, measures and actions to and from plain JSON-able dicts.
+
+The ticket form is what ``slaplug explain --ticket TICKET.json`` and policy tests read::
+
+    {"id": "1001", "connector": "zendesk", "created_at": "2026-03-02T09:00:00+01:00",
+     "status": "open", "priority": "high", "tags": ["vip"], "fields": {"tier": "gold"},
+     "events": [{"kind": "agent_reply", "at": "2026-03-02T10:00:00+01:00"},
+                {"kind": "status_changed", "at": "...", "value": "pending"}]}
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from slaplug.errors import ConfigError
+from slaplug.model import Action, EventKind, SlaMeasure, Ticket, TicketEvent
+
+__all__ = ["action_to_dict", "measure_to_dict", "ticket_from_dict", "ticket_to_dict"]
+
+_TICKET_KEYS = {
+    "id",
+    "connector",
+    "platform",
+    "created_at",
+    "updated_at",
+    "status",
+    "priority",
+    "subject",
+    "type",
+    "group",
+    "assignee",
+    "organization",
+    "requester",
+    "tags",
+    "fields",
+    "url",
+    "events",
+}
+
+
+class TicketFormatError(ConfigError):
+    """A ticket document is malformed; the message names the field."""
+
+    __module__ = "slaplug"
+
+
+def _time(value: Any, where: str) -> datetime:
+    if not isinstance(value, str):
+        raise TicketFormatError(f"{where}: expected an ISO 8601 time with offset, got {value!r}")
+    try:
+        t = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise TicketFormatError(f"{where}: {value!r} is not an ISO 8601 time") from None
+    if t.tzinfo is None:
+        raise TicketFormatError(
+            f"{where}: {value!r} has no offset; add one, e.g. {value}+01:00 or {value}Z"
+        )
+    return t
+
+
+def ticket_from_dict(doc: Mapping[str, Any], source: str = "ticket") -> Ticket:
+    """Build a `Ticket` from its JSON form.
+
+    Raises:
+        TicketFormatError: A field is missing or malformed; the message names it.
+    """
+    if not isinstance(doc, Mapping):
+        raise TicketFormatError(f"{source}: a ticket is a JSON object")
+    unknown = set(doc) - _TICKET_KEYS
+    if unknown:
+        raise TicketFormatError(
+            f"{source}: unknown keys {', '.join(sorted(unknown))}; known: {', '.join(sorted(_TICKET_KEYS))}"
+        )
+    for key in ("id", "created_at", "status"):
+        if key not in doc:
+            raise TicketFormatError(f"{source}: {key} is required")
+    events = []
+    for i, e in enumerate(doc.get("events") or []):
+        where = f"{source}: events[{i}]"
+        if not isinstance(e, Mapping) or "kind" not in e or "at" not in e:
+            raise TicketFormatError(f"{where}: an event is an object with kind and at")
+        try:
+            kind = EventKind(e["kind"])
+        except ValueError:
+            kinds = ", ".join(k.value for k in EventKind)
+            raise TicketFormatError(f"{where}.kind: {e['kind']!r} is not one of {kinds}") from None
+        events.append(
+            TicketEvent(kind, _time(e["at"], f"{where}.at"), e.get("value"), e.get("actor"))
+        )
+    created = _time(doc["created_at"], f"{source}: created_at")
+    if not any(e.kind is EventKind.CREATED for e in events):
+        events.append(TicketEvent(EventKind.CREATED, created))
+    return Ticket(
+        id=str(doc["id"]),
+        connector=doc.get("connector", "file"),
+        platform=doc.get("platform", ""),
+        created_at=created,
+        updated_at=_time(doc["updated_at"], f"{source}: updated_at")
+        if doc.get("updated_at")
+        else None,
+        status=str(doc["status"]),
+        priority=doc.get("priority"),
+        subject=doc.get("subject", ""),
+        type=doc.get("type"),
+        group=doc.get("group"),
+        assignee=doc.get("assignee"),
+        organization=doc.get("organization"),
+        requester=doc.get("requester"),
+        tags=frozenset(doc.get("tags") or ()),
+        fields=doc.get("fields") or {},
+        url=doc.get("url"),
+        events=tuple(events),
+    )
+
+
+def ticket_to_dict(t: Ticket) -> dict[str, Any]:
+    """The JSON form of a ticket (inverse of `ticket_from_dict`)."""
+    out: dict[str, Any] = {
+        "id": t.id,
+        "connector": t.connector,
+        "platform": t.platform,
+        "created_at": t.created_at.isoformat(),
+        "status": t.status,
+    }
+    for key in (
+        "priority",
+        "subject",
+        "type",
+        "group",
+        "assignee",
+        "organization",
+        "requester",
+        "url",
+    ):
+        value = getattr(t, key)
+        if value:
+            out[key] = value
+    if t.updated_at:
+        out["updated_at"] = t.updated_at.isoformat()
+    if t.tags:
+        out["tags"] = sorted(t.tags)
+    if t.fields:
+        out["fields"] = dict(t.fields)
+    out["events"] = [
+        {
+            k: v
+            for k, v in (
+                ("kind", e.kind.value),
+                ("at", e.at.isoformat()),
+                ("value", e.value),
+                ("actor", e.actor),
+            )
+            if v is not None
+        }
+        for e in t.events
+    ]
+    return out
+
+
+def _iso(t: datetime | None) -> str | None:
+    return t.isoformat() if t else None
+
+
+def measure_to_dict(m: SlaMeasure) -> dict[str, Any]:
+    """The JSON form of a measure; durations in seconds."""
+    return {
+        "policy": m.policy,
+        "metric": m.metric.value,
+        "cycle": m.cycle,
+        "state": m.state.value,
+        "priority": m.priority,
+        "calendar": m.calendar,
+        "target_s": m.target.total_seconds(),
+        "elapsed_s": m.elapsed.total_seconds(),
+        "remaining_s": m.remaining.total_seconds(),
+        "percent": m.percent,
+        "start": _iso(m.start),
+        "deadline": _iso(m.deadline),
+        "breached_at": _iso(m.breached_at),
+        "stopped_at": _iso(m.stopped_at),
+        "pauses": [[a.isoformat(), b.isoformat()] for a, b in m.pauses],
+    }
+
+
+def action_to_dict(a: Action) -> dict[str, Any]:
+    """The JSON form of a planned action."""
+    return {
+        "kind": a.kind.value,
+        "params": dict(a.params),
+        "connector": a.connector,
+        "ticket_id": a.ticket_id,
+        "key": a.key,
+        "escalation": a.escalation,
+        "level": a.level,
+        "shadow": a.shadow,
+        "explanation": dict(a.explanation),
+    }
