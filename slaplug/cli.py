@@ -204,3 +204,5 @@ def rules_test(paths: tuple[str, ...], engine: str | None) -> None:
     click.echo(f"{passed} passed, {failed} failed")
     if failed:
         sys.exit(1)
+if __name__ == "__main__":
+    main()

@@ -93,8 +93,8 @@ class _Ctx:
         self.types = types
         self.problems = problems
 
-    def error(self, path: YPath, message: str) -> None:
-        self.problems.append(self.located.problem(path, message))
+    def error(self, path: YPath, message: str, at_key: bool = False) -> None:
+        self.problems.append(self.located.problem(path, message, at_key))
 
 
 def condition(spec: Any, path: YPath, ctx: _Ctx, allow_measure: bool) -> Condition | None:
@@ -134,13 +134,15 @@ def _field_type(name: str, path: YPath, ctx: _Ctx, allow_measure: bool) -> Field
     if name in MEASURE_FIELDS:
         if allow_measure:
             return MEASURE_FIELDS[name]
-        ctx.error(path, f'"{name}" is a measure field; policies match on ticket fields only')
+        ctx.error(
+            path, f'"{name}" is a measure field; policies match on ticket fields only', at_key=True
+        )
         return None
     if name.startswith(CUSTOM_PREFIX) and len(name) > len(CUSTOM_PREFIX):
         return ctx.types.get(name, FieldType.STR)
     known = sorted(TICKET_FIELDS) + (sorted(MEASURE_FIELDS) if allow_measure else [])
     hint = _suggest(name, known) or f"; use one of {', '.join(known)} or fields.<custom field>"
-    ctx.error(path, f'unknown field "{name}"{hint}')
+    ctx.error(path, f'unknown field "{name}"{hint}', at_key=True)
     return None
 
 
@@ -188,7 +190,9 @@ def _field_condition(
     for op, value in spec.items():
         sub = (*path, op)
         if op not in _OPS:
-            ctx.error(sub, f'unknown operator "{op}"; use one of {", ".join(sorted(_OPS))}')
+            ctx.error(
+                sub, f'unknown operator "{op}"; use one of {", ".join(sorted(_OPS))}', at_key=True
+            )
             continue
         c = _operator(name, ftype, op, value, sub, ctx)
         if c is not None:
@@ -278,7 +282,8 @@ def _validation_problems(exc: ValidationError, located: Located, prefix: YPath) 
     for err in exc.errors():
         path = (*prefix, *err["loc"])
         msg = err["msg"].removeprefix("Value error, ")
-        if err["type"] == "extra_forbidden":
+        at_key = err["type"] == "extra_forbidden"
+        if at_key:
             msg = f'unknown key "{path[-1]}"; check its spelling'
         elif err["type"] == "missing":
             msg = f'"{path[-1]}" is required'
@@ -286,7 +291,7 @@ def _validation_problems(exc: ValidationError, located: Located, prefix: YPath) 
             msg = f'"{path[-2]}" is not a metric; use one of {", ".join(sorted(ENUM_VALUES["metric"]))}'
         # pydantic reports dict-key errors at [..., key, "[key]"]; point at the key itself
         path = tuple(p for p in path if not (isinstance(p, str) and p.endswith("[key]")))
-        problems.append(located.problem(path, msg))
+        problems.append(located.problem(path, msg, at_key))
     return problems
 
 

@@ -26,6 +26,8 @@ class Located:
     data: Any
     file: str
     positions: dict[Path, tuple[int, int]] = field(default_factory=dict)
+    #: Where the key of each mapping entry stands (``positions`` has where its value starts).
+    key_positions: dict[Path, tuple[int, int]] = field(default_factory=dict)
     problems: list[Problem] = field(default_factory=list)
 
     def where(self, path: Path) -> tuple[int, int]:
@@ -37,9 +39,13 @@ class Located:
             p = p[:-1]
         return self.positions.get((), (1, 1))
 
-    def problem(self, path: Path, message: str) -> Problem:
-        """A `Problem` at ``path``, with this file's name and the path's position."""
-        line, col = self.where(path)
+    def problem(self, path: Path, message: str, at_key: bool = False) -> Problem:
+        """A `Problem` at ``path`` (at its key with ``at_key``), with this file's name."""
+        line, col = (
+            self.key_positions.get(tuple(path))
+            if at_key and tuple(path) in self.key_positions
+            else self.where(path)
+        )  # type: ignore[misc]
         return Problem(message, dotted(path), self.file, line, col)
 
 
@@ -100,6 +106,10 @@ def _build(node: yaml.Node, path: Path, out: Located, loader: yaml.SafeLoader) -
                         key_node.start_mark.column + 1,
                     )
                 )
+            out.key_positions[(*path, key)] = (
+                key_node.start_mark.line + 1,
+                key_node.start_mark.column + 1,
+            )
             result[key] = _build(value_node, (*path, key), out, loader)
         return result
     if isinstance(node, yaml.SequenceNode):

@@ -1,0 +1,221 @@
+"""The rules compiler: every problem at file:line:col, conditions compiled to the tree."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from slaplug.errors import RuleError
+from slaplug.rules.compile import compile_files
+from slaplug.rules.conditions import All, AnyOf, Compare, Contains, Exists, In, Not
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def write(tmp_path: Path, text: str, name: str = "rules.yaml") -> Path:
+    p = tmp_path / name
+    p.write_text(textwrap.dedent(text).lstrip(), encoding="utf-8")
+    return p
+
+
+def problems(path: Path) -> list[str]:
+    with pytest.raises(RuleError) as info:
+        compile_files([path])
+    return [str(p) for p in info.value.problems]
+
+
+def test_shipped_pack_compiles() -> None:
+    src = compile_files([REPO / "rules" / "default.yaml"])
+    assert [p.name for p in src.policies] == ["customer-sla", "second-line-ola"]
+    assert {"support-berlin", "second-line", "24x7"} <= set(src.calendars)
+
+
+def test_conditions_compile_to_the_tree(tmp_path: Path) -> None:
+    p = write(
+        tmp_path,
+        """
+        fields: {tier: str, seats: num}
+        policies:
+          - name: p
+            match:
+              priority: [urgent, high]
+              tags: vip
+              fields.seats: {gte: 100}
+              not: {status: closed}
+              any: [{group: a}, {assignee: {exists: false}}]
+            targets: {resolution: {"*": 4h}}
+        escalations:
+          - name: e
+            when: {remaining: {lte: 30m}, tags: {not_contains: [x, y]}, breached: false}
+            actions: [{add_tag: t}]
+        """,
+    )
+    src = compile_files([p])
+    assert src.policy_match[0] == All(
+        (
+            In("priority", ("urgent", "high")),
+            Contains("tags", "vip"),
+            Compare("fields.seats", "ge", 100),
+            Not(Compare("status", "eq", "closed")),
+            AnyOf((Compare("group", "eq", "a"), Exists("assignee", negate=True))),
+        )
+    )
+    assert src.escalation_levels[0][0] == All(
+        (
+            Compare("remaining", "le", 1800.0),
+            All((Contains("tags", "x", negate=True), Contains("tags", "y", negate=True))),
+            Compare("breached", "eq", False),
+        )
+    )
+
+
+def test_every_schema_problem_is_reported_with_file_line_col(tmp_path: Path) -> None:
+    p = write(
+        tmp_path,
+        """
+        calendars:
+          office:
+            timezone: Europe/Berln
+            hours: {mon-fri: "22:00-06:00"}
+        policies:
+          - name: all
+            targets:
+              first_response: {urgent: 1d}
+        escalations:
+          - name: e
+            when: {breached: true}
+            actions:
+              - add_tag: x
+                remove_tag: y
+            colour: red
+        """,
+    )
+    found = problems(p)
+    f = str(p)
+    assert (
+        f'{f}:3:15: calendars.office.timezone: "Europe/Berln" is not an IANA time zone; use a name like "Europe/Berlin" or "UTC"'
+        in found
+    )
+    assert any(
+        s.startswith(f"{f}:4:22: calendars.office.hours.mon-fri[0]:") and '"22:00-24:00"' in s
+        for s in found
+    )
+    assert any(
+        s.startswith(f"{f}:8:32: policies[0].targets.first_response.urgent:") and "ambiguous" in s
+        for s in found
+    )
+    assert any(s.startswith(f"{f}:13:9: escalations[0].actions[0]:") for s in found)
+    assert f'{f}:15:5: escalations[0].colour: unknown key "colour"; check its spelling' in found
+    assert len(found) == 5
+
+
+def test_semantic_problems_are_reported_together(tmp_path: Path) -> None:
+    p = write(
+        tmp_path,
+        """
+        policies:
+          - name: all
+            calendar: ofice
+            targets: {first_response: {urgent: 1h}}
+          - name: never
+            match: {priority: urgent}
+            targets: {resolution: {"*": 4h}}
+        escalations:
+          - name: warn
+            when: {metric: first_reponse, percnt: {gte: 75}, tags: {gt: 3}}
+            actions:
+              - comment: "Due {{ measure.dealine }}"
+        """,
+    )
+    found = problems(p)
+    f = str(p)
+    assert (
+        f'{f}:3:15: policies[0].calendar: unknown calendar "ofice"; declare it under calendars: or use one of 24x7'
+        in found
+    )
+    assert any(s.startswith(f"{f}:5:5: policies[1]:") and "can never apply" in s for s in found)
+    assert (
+        f'{f}:10:20: escalations[0].when.metric.eq: "first_reponse" is not a metric; did you mean "first_response"?'
+        in found
+    )
+    assert (
+        f'{f}:10:35: escalations[0].when.percnt: unknown field "percnt"; did you mean "percent"?'
+        in found
+    )
+    assert any(s.startswith(f"{f}:10:65: escalations[0].when.tags.gt:") for s in found)
+    assert (
+        f'{f}:12:18: escalations[0].actions[0].comment: template names unknown field "measure.dealine"; did you mean "measure.deadline"?'
+        in found
+    )
+
+
+def test_yaml_syntax_error_and_duplicate_keys(tmp_path: Path) -> None:
+    broken = write(tmp_path, "policies:\n  - name: [unclosed\n", "a.yaml")
+    assert problems(broken)[0].startswith(f"{broken}:3:1: YAML syntax:")
+    dup = write(tmp_path, "policies: []\npolicies: []\n", "b.yaml")
+    assert problems(dup) == [
+        f'{dup}:2:1: policies: "policies" is given twice in this mapping; keep one'
+    ]
+
+
+def test_measure_fields_are_not_allowed_in_policy_match(tmp_path: Path) -> None:
+    p = write(
+        tmp_path,
+        """
+        policies:
+          - name: p
+            match: {percent: {gte: 5}}
+            targets: {resolution: {"*": 4h}}
+        """,
+    )
+    assert problems(p) == [
+        f'{p}:3:13: policies[0].match.percent: "percent" is a measure field; policies match on ticket fields only'
+    ]
+
+
+def test_rules_check_cli_exits_2_with_no_traceback(tmp_path: Path) -> None:
+    p = write(tmp_path, "policies:\n  - name: x\n    targets: {resolution: {'*': 4}}\n")
+    run = subprocess.run(
+        [sys.executable, "-m", "slaplug.cli", "rules", "check", str(p)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert run.returncode == 2
+    assert "Traceback" not in run.stderr
+    assert f"{p}:3:33: policies[0].targets.resolution.*: 4 needs a unit" in run.stderr
+
+
+def test_rules_check_cli_accepts_the_shipped_pack() -> None:
+    run = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "slaplug.cli",
+            "rules",
+            "check",
+            str(REPO / "rules" / "default.yaml"),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.startswith("ok: 2 policies, 6 escalations, 2 calendars")
+
+
+def test_rules_schema_is_json_schema() -> None:
+    import json
+
+    run = subprocess.run(
+        [sys.executable, "-m", "slaplug.cli", "rules", "schema"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    schema = json.loads(run.stdout)
+    assert {"calendars", "policies", "escalations"} <= set(schema["properties"])
