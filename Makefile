@@ -15,8 +15,11 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install -q -e '.[test]'
 	@touch $@
 
+# Until the sync job lands, the demo evaluates the bundled example tickets at a fixed moment.
 demo: $(VENV)/.installed
-	$(BIN)/slaplug demo
+	$(BIN)/slaplug rules check rules/default.yaml
+	$(BIN)/slaplug assess --rules rules/default.yaml --tickets examples/tickets.json --at 2026-03-04T15:00:00+01:00
+	$(BIN)/slaplug explain --rules rules/default.yaml --ticket examples/ticket-1003.json --at 2026-03-04T15:00:00+01:00
 
 test: $(VENV)/.installed
 	$(BIN)/ruff check slaplug tests bench
