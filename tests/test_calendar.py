@@ -305,6 +305,13 @@ def test_add_skips_the_working_time_inside_pauses() -> None:
     assert office.add(MON_9, 8 * H, [night]) == berlin(2026, 3, 10, 10)
 
 
+def test_duration_running_out_as_a_pause_begins_ends_there() -> None:
+    office = BusinessCalendar.from_config(BERLIN_OFFICE)
+    pause = (berlin(2026, 3, 9, 11), berlin(2026, 3, 9, 11, 30))
+    assert office.add(MON_9, 2 * H, [pause]) == berlin(2026, 3, 9, 11)
+    assert office.add(MON_9, 2 * H + M, [pause]) == berlin(2026, 3, 9, 11, 31)
+
+
 # -- bad arguments -----------------------------------------------------------------------
 
 
