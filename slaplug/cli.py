@@ -173,8 +173,20 @@ def rules_check(paths: tuple[str, ...]) -> None:
 
 
 @rules.command("schema")
-def rules_schema() -> None:
-    """Print the JSON Schema of rules files (for editors and docs)."""
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["json", "markdown"]),
+    default="json",
+    help="JSON Schema (for editors) or the Markdown reference page.",
+)
+def rules_schema(fmt: str) -> None:
+    """Print the schema of rules files: JSON Schema for editors, or the Markdown reference."""
+    if fmt == "markdown":
+        from slaplug.rules.docgen import render_reference
+
+        click.echo(render_reference(), nl=False)
+        return
     from slaplug.rules.schema import RulePackSpec
 
     click.echo(json.dumps(RulePackSpec.model_json_schema(), indent=2))
@@ -204,5 +216,7 @@ def rules_test(paths: tuple[str, ...], engine: str | None) -> None:
     click.echo(f"{passed} passed, {failed} failed")
     if failed:
         sys.exit(1)
+
+
 if __name__ == "__main__":
     main()

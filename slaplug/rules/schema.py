@@ -98,6 +98,8 @@ class PolicySpec(_Strict):
 
 
 class SetFieldSpec(_Strict):
+    """Set a custom field on the ticket."""
+
     field: str = Field(description="The custom field's name as the connector maps it.")
     value: str | int | float | bool | None = Field(
         description="Value; strings may use {{ templates }}."
@@ -105,8 +107,14 @@ class SetFieldSpec(_Strict):
 
 
 class AssignSpec(_Strict):
-    user: str | None = None
-    group: str | None = None
+    """Assign the ticket to a user or a group (exactly one)."""
+
+    user: str | None = Field(
+        default=None, description="User id or e-mail, as the platform knows it."
+    )
+    group: str | None = Field(
+        default=None, description="Group or team name, as the platform knows it."
+    )
 
     @model_validator(mode="after")
     def _one(self) -> AssignSpec:
@@ -116,6 +124,8 @@ class AssignSpec(_Strict):
 
 
 class NotifySpec(_Strict):
+    """Send a message through a notifier plugin (chat, e-mail, pager)."""
+
     channel: str = Field(
         description="Delivered by the notifier plugin registered for this channel."
     )
@@ -161,14 +171,14 @@ class LevelSpec(_Strict):
     when: ConditionSpec | None = Field(
         default=None, description="Added to the escalation's own condition."
     )
-    actions: list[ActionSpec]
-    shadow: bool = False
+    actions: list[ActionSpec] = Field(description="What this level does, in order.")
+    shadow: bool = Field(default=False, description="Evaluate and log this level, never write.")
 
 
 class EscalationSpec(_Strict):
     """Actions to take when an SLA measure meets a condition; each level fires once per clock cycle."""
 
-    name: str
+    name: str = Field(description="Unique name; part of every idempotency key.")
     description: str = ""
     when: ConditionSpec = Field(description="Condition on ticket and measure fields.")
     actions: list[ActionSpec] | None = Field(default=None, description="A one-level escalation.")
@@ -193,7 +203,7 @@ class EscalationSpec(_Strict):
 class RulePackSpec(_Strict):
     """A rules file. Several files load as one pack, in the order given."""
 
-    version: Literal[1] = 1
+    version: Literal[1] = Field(default=1, description="The language version; 1.")
     engine: Literal["durable", "python"] | None = Field(
         default=None,
         description="Matching engine: durable (durable_rules, the default) or python, chosen explicitly.",
@@ -204,6 +214,13 @@ class RulePackSpec(_Strict):
     fields: dict[str, Literal["str", "num", "bool", "list"]] = Field(
         default_factory=dict, description="Types of custom fields used in conditions (default str)."
     )
-    calendars: dict[str, CalendarSpec] = Field(default_factory=dict)
-    policies: list[PolicySpec] = Field(default_factory=list)
-    escalations: list[EscalationSpec] = Field(default_factory=list)
+    calendars: dict[str, CalendarSpec] = Field(
+        default_factory=dict, description="Business calendars by name; 24x7 is built in."
+    )
+    policies: list[PolicySpec] = Field(
+        default_factory=list,
+        description="In order: the first matching sla policy applies, plus every matching ola.",
+    )
+    escalations: list[EscalationSpec] = Field(
+        default_factory=list, description="Conditions on measures and the actions they call for."
+    )
