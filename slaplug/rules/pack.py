@@ -16,7 +16,7 @@ from typing import Any, Literal
 
 from slaplug.model import Action, ActionKind, SlaMeasure, Ticket
 from slaplug.rules.compile import RulePackSource, compile_files, render_template
-from slaplug.rules.conditions import Condition, FieldType, Rule
+from slaplug.rules.conditions import All, AnyOf, Condition, FieldType, Not, Rule
 from slaplug.rules.facts import normalize
 from slaplug.rules.fields import (
     MEASURE_FIELDS,
@@ -50,11 +50,10 @@ def referenced_fields(c: Condition) -> list[str]:
     out: list[str] = []
 
     def walk(node: Condition) -> None:
-        items = getattr(node, "items", None)
-        if items is not None:
-            for i in items:
+        if isinstance(node, All | AnyOf):
+            for i in node.items:
                 walk(i)
-        elif hasattr(node, "item"):
+        elif isinstance(node, Not):
             walk(node.item)
         elif node.field not in out:
             out.append(node.field)

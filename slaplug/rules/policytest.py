@@ -142,7 +142,7 @@ def _check(
             closest = [
                 _matches(want, got) for got in measures if got["metric"] == want.get("metric")
             ]
-            detail = "; ".join(min(closest, key=len)) if closest else "no such measure"
+            detail = "; ".join(min(closest, key=lambda d: len(d))) if closest else "no such measure"
             result.failures.append(
                 f"measure {_short(want, ('policy', 'metric', 'cycle'))}: {detail}"
             )

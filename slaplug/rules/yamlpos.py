@@ -41,11 +41,8 @@ class Located:
 
     def problem(self, path: Path, message: str, at_key: bool = False) -> Problem:
         """A `Problem` at ``path`` (at its key with ``at_key``), with this file's name."""
-        line, col = (
-            self.key_positions.get(tuple(path))
-            if at_key and tuple(path) in self.key_positions
-            else self.where(path)
-        )  # type: ignore[misc]
+        key_at = self.key_positions.get(tuple(path)) if at_key else None
+        line, col = key_at if key_at is not None else self.where(path)
         return Problem(message, dotted(path), self.file, line, col)
 
 
