@@ -139,10 +139,12 @@ def _check(
     measures = [measure_to_dict(m) for m in assessment.measures]
     for want in expect.get("measures") or []:
         if not any(not _matches(want, got) for got in measures):
-            closest = [
-                _matches(want, got) for got in measures if got["metric"] == want.get("metric")
-            ]
-            detail = "; ".join(min(closest, key=lambda d: len(d))) if closest else "no such measure"
+            # Report the differences to the most similar measure of the same metric.
+            closest = sorted(
+                (_matches(want, got) for got in measures if got["metric"] == want.get("metric")),
+                key=len,
+            )
+            detail = "; ".join(closest[0]) if closest else "no such measure"
             result.failures.append(
                 f"measure {_short(want, ('policy', 'metric', 'cycle'))}: {detail}"
             )
