@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from slaplug.model import EventKind, MeasureState, Metric, SlaMeasure, Ticket, TicketEvent
 from slaplug.sla.policy import SlaPolicy
@@ -57,6 +57,8 @@ class _History:
         Before the first recorded change the ticket's current priority applies: connectors
         report the initial priority as a change at creation time when they know it.
         """
+        if not self.priority_changes:
+            return [(start, self.ticket.priority)]
         current = self.ticket.priority
         before = [e for e in self.priority_changes if e.at <= start]
         if before:
@@ -164,8 +166,11 @@ def _measure_run(
 ) -> SlaMeasure | None:
     cal = policy.calendar
     end = run.stop if run.stop is not None else history.now
-    pauses = tuple(
-        (max(a, run.start), min(b, end)) for a, b in all_pauses if b > run.start and a < end
+    start = run.start
+    pauses = (
+        tuple((max(a, start), min(b, end)) for a, b in all_pauses if b > start and a < end)
+        if all_pauses
+        else ()
     )
     segments = history.priority_segments(run.start, end)
     priority = segments[-1][1]
@@ -174,13 +179,16 @@ def _measure_run(
         return None
 
     breached_at: datetime | None = None
+    due_by_target: dict[timedelta, datetime] = {}  # the common case has one target: add once
     for i, (seg_start, seg_priority) in enumerate(segments):
         seg_target = policy.target(run.metric, seg_priority)
         if seg_target is None:
             continue
         last = i == len(segments) - 1
         seg_end = end if last else segments[i + 1][0]
-        due = cal.add(run.start, seg_target, pauses)
+        due = due_by_target.get(seg_target)
+        if due is None:
+            due = due_by_target[seg_target] = cal.add(run.start, seg_target, pauses)
         # A clock stopped exactly at its deadline made it; a running one at its deadline has
         # no time left, and a priority change at that instant comes too late.
         missed = due < seg_end if (last and run.stop is not None) else due <= seg_end
@@ -195,7 +203,9 @@ def _measure_run(
         and pauses[-1][1] == end
         and _in_pause_status(history, policy)
     )
-    deadline = None if paused_now else cal.add(run.start, target, pauses)
+    deadline = None
+    if not paused_now:
+        deadline = due_by_target.get(target) or cal.add(run.start, target, pauses)
     if run.stop is not None:
         state = MeasureState.BREACHED if breached_at else MeasureState.ACHIEVED
     elif breached_at is not None:
