@@ -13,7 +13,7 @@ All instants are handled internally as integer microseconds since the Unix epoch
 from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta, tzinfo
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -45,6 +45,17 @@ def _to_us(t: datetime) -> int:
         )
     d = t - _EPOCH
     return (d.days * 86_400 + d.seconds) * _US + d.microseconds
+
+
+#: Public aliases for callers inside slaplug that work on epoch microseconds.
+def epoch_us(t: datetime) -> int:
+    """``t`` as integer microseconds since the Unix epoch (``t`` must be aware)."""
+    return _to_us(t)
+
+
+def from_epoch_us(us: int, tz: tzinfo | None) -> datetime:
+    """The instant ``us`` (epoch microseconds) as a datetime in ``tz``."""
+    return _from_us(us, tz)
 
 
 def _td_us(d: timedelta) -> int:
@@ -145,17 +156,7 @@ class BusinessCalendar:
         if d < 0:
             raise TimeError(f"duration {duration} is negative; add takes durations of zero or more")
         merged = self._merge_pauses(pauses, s, None) if pauses else ()
-        if d == 0:
-            return _from_us(self._next_business_us(s, merged), start.tzinfo)
-        self._cover(s)
-        target = self._cum_at(s) + d
-        for ps, pe in merged:
-            self._cover(ps)
-            if self._cum_at(ps) >= target:
-                break  # the duration runs out before this pause begins
-            self._cover(pe)
-            target += self._cum_at(pe) - self._cum_at(ps)
-        return _from_us(self._inverse(target), start.tzinfo)
+        return _from_us(self.add_us(s, d, merged), start.tzinfo)
 
     def elapsed(self, start: datetime, end: datetime, pauses: Iterable[Pause] = ()) -> timedelta:
         """Working time between ``start`` and ``end``, less the working time inside ``pauses``.
@@ -166,13 +167,33 @@ class BusinessCalendar:
         s, e = _to_us(start), _to_us(end)
         if e < s:
             raise TimeError(f"end {end.isoformat()} is before start {start.isoformat()}")
+        merged = self._merge_pauses(pauses, s, e) if pauses else ()
+        return timedelta(microseconds=self.elapsed_us(s, e, merged))
+
+    # -- the same in epoch microseconds, for callers that convert once (the SLA clocks) --------
+
+    def add_us(self, s: int, d: int, merged: Sequence[tuple[int, int]] = ()) -> int:
+        """`add` on epoch microseconds; ``merged`` pauses sorted, disjoint, none before ``s``."""
+        if d == 0:
+            return self._next_business_us(s, merged)
+        self._cover(s)
+        target = self._cum_at(s) + d
+        for ps, pe in merged:
+            self._cover(ps)
+            if self._cum_at(ps) >= target:
+                break  # the duration runs out before this pause begins
+            self._cover(pe)
+            target += self._cum_at(pe) - self._cum_at(ps)
+        return self._inverse(target)
+
+    def elapsed_us(self, s: int, e: int, merged: Sequence[tuple[int, int]] = ()) -> int:
+        """`elapsed` on epoch microseconds; ``merged`` pauses sorted, disjoint, within ``[s, e]``."""
         self._cover(s)
         self._cover(e)
         total = self._cum_at(e) - self._cum_at(s)
-        if pauses:
-            for ps, pe in self._merge_pauses(pauses, s, e):
-                total -= self._cum_at(pe) - self._cum_at(ps)
-        return timedelta(microseconds=total)
+        for ps, pe in merged:
+            total -= self._cum_at(pe) - self._cum_at(ps)
+        return total
 
     def is_open(self, t: datetime) -> bool:
         """Whether ``t`` falls inside a working window (windows include their opening minute

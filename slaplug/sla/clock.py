@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from slaplug.model import EventKind, MeasureState, Metric, SlaMeasure, Ticket, TicketEvent
+from slaplug.sla.calendar import epoch_us, from_epoch_us
 from slaplug.sla.policy import SlaPolicy
 
 __all__ = ["measure"]
@@ -45,6 +46,7 @@ class _History:
     def __init__(self, ticket: Ticket, now: datetime) -> None:
         self.ticket = ticket
         self.now = now
+        self.now_us = epoch_us(now)
         self.events: list[TicketEvent] = [e for e in ticket.events if e.at <= now]
         self.status_changes = [e for e in self.events if e.kind is EventKind.STATUS_CHANGED]
         self.priority_changes = [e for e in self.events if e.kind is EventKind.PRIORITY_CHANGED]
@@ -148,67 +150,78 @@ def measure(
         Measures ordered by metric (in `Metric` order), then cycle.
     """
     history = _History(ticket, now)
-    all_pauses = history.pauses(policy.pause_statuses)
+    # Wall-clock pauses, with their epoch-microsecond form: the calendar works on integers, so
+    # each instant is converted once per ticket rather than once per calendar call.
+    pauses = [(a, b, epoch_us(a), epoch_us(b)) for a, b in history.pauses(policy.pause_statuses)]
     measures: list[SlaMeasure] = []
     for metric in (m for m in Metric if m in policy.targets):
         for found in history.runs(metric):
             run = found
             if stop_at is not None and found.stop is None:
                 run = _Run(found.metric, found.cycle, found.start, max(stop_at, found.start))
-            m = _measure_run(history, policy, run, all_pauses)
+            m = _measure_run(history, policy, run, pauses)
             if m is not None:
                 measures.append(m)
     return measures
 
 
+_Pause = tuple[datetime, datetime, int, int]
+
+
 def _measure_run(
-    history: _History, policy: SlaPolicy, run: _Run, all_pauses: list[tuple[datetime, datetime]]
+    history: _History, policy: SlaPolicy, run: _Run, all_pauses: list[_Pause]
 ) -> SlaMeasure | None:
-    cal = policy.calendar
-    end = run.stop if run.stop is not None else history.now
-    start = run.start
-    pauses = (
-        tuple((max(a, start), min(b, end)) for a, b in all_pauses if b > start and a < end)
-        if all_pauses
-        else ()
+    segments = history.priority_segments(
+        run.start, run.stop if run.stop is not None else history.now
     )
-    segments = history.priority_segments(run.start, end)
     priority = segments[-1][1]
     target = policy.target(run.metric, priority)
     if target is None:
         return None
+    cal = policy.calendar
+    start, end = run.start, run.stop if run.stop is not None else history.now
+    s, e = epoch_us(start), (epoch_us(run.stop) if run.stop is not None else history.now_us)
+    clipped = [
+        (max(a, start), min(b, end), max(au, s), min(bu, e))
+        for a, b, au, bu in all_pauses
+        if bu > s and au < e
+    ]
+    pauses_us = [(au, bu) for _, _, au, bu in clipped]
 
-    breached_at: datetime | None = None
-    due_by_target: dict[timedelta, datetime] = {}  # the common case has one target: add once
+    breached_us: int | None = None
+    due_by_target: dict[timedelta, int] = {}  # the common case has one target: one add
     for i, (seg_start, seg_priority) in enumerate(segments):
         seg_target = policy.target(run.metric, seg_priority)
         if seg_target is None:
             continue
         last = i == len(segments) - 1
-        seg_end = end if last else segments[i + 1][0]
+        seg_end = e if last else epoch_us(segments[i + 1][0])
         due = due_by_target.get(seg_target)
         if due is None:
-            due = due_by_target[seg_target] = cal.add(run.start, seg_target, pauses)
+            due = due_by_target[seg_target] = cal.add_us(s, _us(seg_target), pauses_us)
         # A clock stopped exactly at its deadline made it; a running one at its deadline has
         # no time left, and a priority change at that instant comes too late.
         missed = due < seg_end if (last and run.stop is not None) else due <= seg_end
         if missed:
-            breached_at = max(due, seg_start)
+            breached_us = max(due, epoch_us(seg_start))
             break
 
-    elapsed = cal.elapsed(run.start, end, pauses)
+    elapsed = timedelta(microseconds=cal.elapsed_us(s, e, pauses_us))
     paused_now = (
         run.stop is None
-        and bool(pauses)
-        and pauses[-1][1] == end
+        and bool(clipped)
+        and clipped[-1][3] == e
         and _in_pause_status(history, policy)
     )
     deadline = None
     if not paused_now:
-        deadline = due_by_target.get(target) or cal.add(run.start, target, pauses)
+        due = due_by_target.get(target)
+        deadline = from_epoch_us(
+            due if due is not None else cal.add_us(s, _us(target), pauses_us), start.tzinfo
+        )
     if run.stop is not None:
-        state = MeasureState.BREACHED if breached_at else MeasureState.ACHIEVED
-    elif breached_at is not None:
+        state = MeasureState.BREACHED if breached_us is not None else MeasureState.ACHIEVED
+    elif breached_us is not None:
         state = MeasureState.BREACHED
     else:
         state = MeasureState.PAUSED if paused_now else MeasureState.RUNNING
@@ -219,17 +232,21 @@ def _measure_run(
         cycle=run.cycle,
         state=state,
         target=target,
-        start=run.start,
+        start=start,
         deadline=deadline,
         elapsed=elapsed,
         remaining=target - elapsed,
         percent=round(100.0 * elapsed.total_seconds() / target_s, 2) if target_s else 100.0,
-        breached_at=breached_at,
+        breached_at=from_epoch_us(breached_us, start.tzinfo) if breached_us is not None else None,
         stopped_at=run.stop,
         calendar=cal.name,
         priority=priority,
-        pauses=pauses,
+        pauses=tuple((a, b) for a, b, _, _ in clipped),
     )
+
+
+def _us(d: timedelta) -> int:
+    return (d.days * 86_400 + d.seconds) * 1_000_000 + d.microseconds
 
 
 def _in_pause_status(history: _History, policy: SlaPolicy) -> bool:
