@@ -4,8 +4,19 @@
   x ConfigError            fix configuration, rerun
     + CalendarError          a business calendar is malformed; ``.errors`` lists every problem
     + RuleError              a rules file is malformed; ``.problems`` carry file:line:col
+    + PluginError            a plugin failed to load or registered a taken name; names the plugins
+    + AuthenticationError    401/403: fix the credentials; names the connector and the env var
   x TimeError              a naive datetime or an impossible time range was passed in
   x EngineError            the rules engine failed; the evaluation did not happen
+  x ConnectorError         a helpdesk API call failed; ``.connector``, ``.status``
+    + FatalAPIError          stop this connector for this run (AuthenticationError is one)
+      + PaginationError        a paginated read would never end (repeated cursor, no progress)
+    + RetriableAPIError      back off and retry later; ``.retry_after`` in seconds, or None
+    + SkippableAPIError      log, skip this ticket, carry on with the others
+      + TicketNotFoundError    404 on one ticket
+      + InvalidTicketError     422: the platform rejected the change as invalid
+    + ConflictError          409: re-read the ticket, re-evaluate, then write again
+  x WebhookError           reply to the sender with ``.status`` (400 malformed, 401 bad signature)
 """
 
 from __future__ import annotations
@@ -86,3 +97,114 @@ class EngineError(SlaplugError):
     """The rules engine failed; no actions were planned for the ticket."""
 
     __module__ = "slaplug"
+
+
+class PluginError(ConfigError):
+    """A plugin could not be loaded, or registered a name another plugin already took.
+
+    The message names every plugin involved, so the fix (uninstall one, or narrow
+    ``SLAPLUG_LOAD_PLUGINS``) is obvious.
+    """
+
+    __module__ = "slaplug"
+
+
+class ConnectorError(SlaplugError):
+    """A call to a helpdesk's API failed. Subclasses say what the caller should do next.
+
+    Attributes:
+        connector: The configured connector's name (``"zendesk-eu"``).
+        status: The HTTP status, or None when no response arrived (timeout, connection).
+    """
+
+    __module__ = "slaplug"
+
+    def __init__(self, message: str, *, connector: str = "", status: int | None = None) -> None:
+        super().__init__(message)
+        self.connector = connector
+        self.status = status
+
+
+class FatalAPIError(ConnectorError):
+    """Retrying will not help: stop this connector for this run and report."""
+
+    __module__ = "slaplug"
+
+
+class AuthenticationError(FatalAPIError, ConfigError):
+    """The helpdesk rejected the credentials (401) or their permissions (403).
+
+    Also a `ConfigError`: the fix is in the configuration or the environment variable
+    that holds the credential, never in a retry.
+    """
+
+    __module__ = "slaplug"
+
+
+class PaginationError(FatalAPIError):
+    """A paginated read would not end: the platform returned a cursor it had returned before."""
+
+    __module__ = "slaplug"
+
+
+class RetriableAPIError(ConnectorError):
+    """A transient failure (429, 5xx, timeout, connection): back off and try again.
+
+    Raised once the connector kit's own retries are used up, so the caller (the outbox, the
+    next sync) can reschedule.
+
+    Attributes:
+        retry_after: Seconds the platform asked us to wait (``Retry-After``), or None.
+    """
+
+    __module__ = "slaplug"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        connector: str = "",
+        status: int | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(message, connector=connector, status=status)
+        self.retry_after = retry_after
+
+
+class SkippableAPIError(ConnectorError):
+    """This one ticket cannot be read or written: log it, skip it, carry on with the rest."""
+
+    __module__ = "slaplug"
+
+
+class TicketNotFoundError(SkippableAPIError):
+    """The ticket does not exist (any more) on the platform (404)."""
+
+    __module__ = "slaplug"
+
+
+class InvalidTicketError(SkippableAPIError):
+    """The platform rejected the change as invalid for this ticket (422)."""
+
+    __module__ = "slaplug"
+
+
+class ConflictError(ConnectorError):
+    """The ticket changed under us (409): re-read it, re-evaluate, and write again."""
+
+    __module__ = "slaplug"
+
+
+class WebhookError(SlaplugError):
+    """A webhook delivery is refused; reply to the sender with ``.status``.
+
+    Attributes:
+        status: The HTTP status to answer: 400 for a malformed body, 401 for a bad signature.
+            4xx other than 408/409/425/429 tell senders such as Jira not to retry.
+    """
+
+    __module__ = "slaplug"
+
+    def __init__(self, message: str, *, status: int = 400) -> None:
+        super().__init__(message)
+        self.status = status

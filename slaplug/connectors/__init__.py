@@ -1,0 +1,61 @@
+"""The connector kit: what a helpdesk connector builds on.
+
+* `Connector` and its records (`base`): the contract.
+* `ConnectorConfig` (`config`): pydantic settings, credentials from named env vars.
+* `ApiClient`, `RetryPolicy` (`http`): one session, timeouts, one retry policy.
+* `DEFAULT_RESOLUTIONS` (`resolution`): what each failed status means.
+* paginators (`pagination`), webhook signatures (`signatures`), redaction (`redact`).
+"""
+
+from slaplug.connectors.base import (
+    ApplyResult,
+    ApplyStatus,
+    Capability,
+    Connector,
+    TicketPage,
+    WebhookEvent,
+)
+from slaplug.connectors.config import ConnectorConfig
+from slaplug.connectors.http import ApiClient, CallStats, RetryPolicy, parse_retry_after
+from slaplug.connectors.pagination import (
+    CursorPaginator,
+    NextUrlPaginator,
+    Page,
+    PageInfo,
+    Paginator,
+    TokenPaginator,
+    paginate,
+)
+from slaplug.connectors.redact import REDACTED, RedactingFilter, redact_headers, scrub
+from slaplug.connectors.resolution import DEFAULT_RESOLUTIONS, Outcome, Resolution
+from slaplug.connectors.signatures import sign, verify_signature
+
+__all__ = [
+    "DEFAULT_RESOLUTIONS",
+    "REDACTED",
+    "ApiClient",
+    "ApplyResult",
+    "ApplyStatus",
+    "CallStats",
+    "Capability",
+    "Connector",
+    "ConnectorConfig",
+    "CursorPaginator",
+    "NextUrlPaginator",
+    "Outcome",
+    "Page",
+    "PageInfo",
+    "Paginator",
+    "RedactingFilter",
+    "Resolution",
+    "RetryPolicy",
+    "TicketPage",
+    "TokenPaginator",
+    "WebhookEvent",
+    "paginate",
+    "parse_retry_after",
+    "redact_headers",
+    "scrub",
+    "sign",
+    "verify_signature",
+]

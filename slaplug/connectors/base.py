@@ -1,0 +1,251 @@
+"""The `Connector` contract: what every helpdesk connector implements.
+
+A connector turns one platform's API into slaplug's `Ticket`s and applies planned
+`Action`s back. It talks HTTP through ``self.http`` (an `ApiClient`), so that retries,
+timeouts, error classification and redaction are the same for every platform.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import ClassVar
+
+import requests
+
+from slaplug.connectors.config import ConnectorConfig
+from slaplug.connectors.http import ApiClient
+from slaplug.errors import ConfigError, WebhookError
+from slaplug.model import Action, Ticket
+
+__all__ = [
+    "ApplyResult",
+    "ApplyStatus",
+    "Capability",
+    "Connector",
+    "TicketPage",
+    "WebhookEvent",
+]
+
+
+class Capability(StrEnum):
+    """What a connector can do; the runners check these before calling."""
+
+    #: `Connector.read_changed` and `Connector.read_ticket`.
+    READ = "read"
+    #: `Connector.apply` writes actions back.
+    WRITE_BACK = "write_back"
+    #: `Connector.apply` sends several actions in one call where the platform allows.
+    BULK_WRITE = "bulk_write"
+    #: `Connector.verify_webhook` and `Connector.parse_webhook`.
+    WEBHOOK = "webhook"
+
+
+@dataclass(frozen=True)
+class TicketPage:
+    """One page of changed tickets.
+
+    Attributes:
+        tickets: The tickets, each with the event history the clocks need.
+        cursor: The cursor to resume *after* this page; store it once the page's tickets
+            are durably processed. None when the platform gave none (keep the old one).
+    """
+
+    tickets: list[Ticket]
+    cursor: str | None
+
+
+@dataclass(frozen=True)
+class WebhookEvent:
+    """A verified webhook delivery: a hint that a ticket changed, not its state.
+
+    Attributes:
+        delivery_id: The platform's delivery id, unchanged across its retries (dedupe on it).
+        ticket_id: The ticket concerned, if the delivery names one.
+        kind: The platform's event name (``"ticket.status_changed"``).
+        received_at: When slaplug received it, timezone-aware.
+    """
+
+    delivery_id: str
+    ticket_id: str | None
+    kind: str
+    received_at: datetime
+
+
+class ApplyStatus(StrEnum):
+    """What became of one action."""
+
+    #: Written now.
+    APPLIED = "applied"
+    #: Already in place (an earlier try wrote it, or the ticket already had it): no write.
+    ALREADY = "already"
+    #: Not applicable here (read-only connector, unsupported action, shadow mode).
+    SKIPPED = "skipped"
+    #: Failed for good for this ticket (404, 422); ``detail`` says why.
+    FAILED = "failed"
+    #: The ticket changed meanwhile (409): re-read, re-evaluate, try again.
+    CONFLICT = "conflict"
+
+
+@dataclass(frozen=True)
+class ApplyResult:
+    """The outcome of one action, matched to it by the action's idempotency key.
+
+    Attributes:
+        key: `Action.key`.
+        status: What happened.
+        detail: Why, for anything but APPLIED and ALREADY (never a secret).
+    """
+
+    key: str
+    status: ApplyStatus
+    detail: str = ""
+
+
+class Connector(ABC):
+    """Base class of helpdesk connectors.
+
+    Subclasses set the class attributes, implement the abstract methods and, when they
+    authenticate, override `auth`. Register the class through the ``register_connectors``
+    hook, under an entry point named like `name`.
+
+    Args:
+        config: A validated instance of `Config`.
+        session: The requests session to use (inject one in tests).
+        instance: The configured connector's name (`Ticket.connector`); defaults to `name`.
+
+    Attributes:
+        config: The configuration.
+        instance: The configured connector's name.
+        http: The HTTP client every request goes through.
+    """
+
+    #: The platform's name: the entry-point name and `Ticket.platform` (``"zendesk"``).
+    name: ClassVar[str]
+    #: The configuration class.
+    Config: ClassVar[type[ConnectorConfig]] = ConnectorConfig
+    #: What this connector can do.
+    capabilities: ClassVar[frozenset[Capability]] = frozenset({Capability.READ})
+
+    def __init__(
+        self,
+        config: ConnectorConfig,
+        *,
+        session: requests.Session | None = None,
+        instance: str | None = None,
+    ) -> None:
+        if not isinstance(config, self.Config):
+            raise ConfigError(
+                f"connector {self.name!r} needs a {self.Config.__name__}, "
+                f"not a {type(config).__name__}"
+            )
+        self.config = config
+        self.instance = instance or self.name
+        self.http = ApiClient(
+            config.base_url,
+            connector=self.instance,
+            session=session,
+            auth=self.auth(),
+            headers=self.default_headers(),
+            timeout=config.timeout,
+            retry=config.retry,
+            secrets=config.secret_values(),
+            credentials=" / ".join(config.credential_env_vars()),
+        )
+
+    # -- override points ------------------------------------------------------------------
+
+    def auth(self) -> requests.auth.AuthBase | None:
+        """The requests auth for every call (basic, bearer...); None by default.
+
+        Called once, from ``__init__``, after ``self.config`` is set.
+        """
+        return None
+
+    def default_headers(self) -> Mapping[str, str]:
+        """Headers sent with every call (``Accept``, a ``User-Agent``...)."""
+        return {"Accept": "application/json", "User-Agent": "slaplug"}
+
+    # -- reading --------------------------------------------------------------------------
+
+    @abstractmethod
+    def read_changed(self, cursor: str | None) -> Iterator[TicketPage]:
+        """Yield the tickets changed since ``cursor``, page by page, to the end.
+
+        Args:
+            cursor: A cursor from an earlier `TicketPage`, or None for a first full read.
+
+        Yields:
+            Pages in order; each ticket carries the event history its clocks need.
+
+        Raises:
+            ConnectorError: A subclass saying what to do (see `slaplug.errors`).
+        """
+
+    @abstractmethod
+    def read_ticket(self, ticket_id: str) -> Ticket:
+        """Read one ticket with its event history.
+
+        Raises:
+            TicketNotFoundError: The ticket does not exist.
+        """
+
+    # -- writing --------------------------------------------------------------------------
+
+    def apply(self, actions: Sequence[Action]) -> list[ApplyResult]:
+        """Apply actions to the platform, in bulk where it allows; one result per action.
+
+        Must be idempotent per `Action.key`: applying the same actions again makes no
+        write and reports ALREADY. Non-idempotent writes (comments) carry the key so a
+        retry can see that the write happened. Read-only connectors skip everything.
+
+        Args:
+            actions: Actions for tickets of this connector.
+
+        Returns:
+            One `ApplyResult` per action, in order.
+        """
+        return [
+            ApplyResult(a.key, ApplyStatus.SKIPPED, f"connector {self.instance!r} is read-only")
+            for a in actions
+        ]
+
+    # -- webhooks -------------------------------------------------------------------------
+
+    def verify_webhook(self, headers: Mapping[str, str], body: bytes) -> None:
+        """Check a delivery's signature against the raw body, before parsing it.
+
+        Compare in constant time and accept any of the configured secrets (rotation);
+        `slaplug.connectors.signatures.verify_signature` does both.
+
+        Raises:
+            WebhookError: Status 401 on a missing or bad signature; 404 when the connector
+                takes no webhooks.
+        """
+        raise WebhookError(f"connector {self.instance!r} does not accept webhooks", status=404)
+
+    def parse_webhook(self, headers: Mapping[str, str], body: bytes) -> WebhookEvent:
+        """Turn a verified delivery into a `WebhookEvent`.
+
+        Raises:
+            WebhookError: Status 400 on a malformed body.
+        """
+        raise WebhookError(f"connector {self.instance!r} does not accept webhooks", status=404)
+
+    # -- lifecycle ------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Release the HTTP session."""
+        self.http.close()
+
+    def __enter__(self) -> Connector:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.instance!r} {self.config!r}>"

@@ -1,0 +1,200 @@
+"""`ConnectorConfig`: the validated settings of one configured connector.
+
+Credentials never sit in configuration files. A config names the *environment variable*
+that holds each one, in a field ending in ``_env``::
+
+    base_url: https://acme.zendesk.com
+    email: ops@acme.example
+    api_token_env: ZENDESK_TOKEN        # resolved to secret("api_token")
+
+Resolution happens at validation, so a missing variable fails at startup, before the first
+API call, with a `ConfigError` naming the variable and the connector.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Mapping
+from typing import Any, ClassVar
+from urllib.parse import urlsplit
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    SecretStr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+
+from slaplug.connectors.http import RetryPolicy
+from slaplug.connectors.redact import add_secret
+from slaplug.errors import ConfigError, Problem, ProblemsError
+
+__all__ = ["ConnectorConfig"]
+
+_ENV_SUFFIX = "_env"
+
+
+class ConnectorConfig(BaseModel):
+    """Base class of every connector's configuration (pydantic, unknown keys rejected).
+
+    Subclass it per connector and declare credentials as ``<name>_env: str`` fields (or
+    ``list[str]`` for secrets that rotate: every listed variable that is set is accepted).
+    Read them back with `secret` / `secrets`.
+
+    Attributes:
+        base_url: The helpdesk's API root, ``http(s)://host[/prefix]``; no trailing slash.
+        timeout: Seconds to wait for a response (reading); connecting waits at most 10 s.
+        retry: How transient failures are retried (see `RetryPolicy`).
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    #: Used in error messages when no connector name is passed in the validation context.
+    connector_name: ClassVar[str] = ""
+
+    base_url: str = Field(description="The helpdesk's API root, e.g. https://acme.zendesk.com.")
+    timeout: float = Field(default=30.0, gt=0, description="Seconds to wait for a response.")
+    retry: RetryPolicy = Field(default_factory=RetryPolicy)
+
+    _secrets: dict[str, tuple[SecretStr, ...]] = PrivateAttr(default_factory=dict)
+    _env_vars: dict[str, tuple[str, ...]] = PrivateAttr(default_factory=dict)
+
+    @field_validator("base_url")
+    @classmethod
+    def _check_base_url(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ValueError(f"{value!r} is not an http(s) URL, e.g. https://acme.zendesk.com")
+        return value.rstrip("/")
+
+    @model_validator(mode="after")
+    def _resolve_credentials(self, info: ValidationInfo) -> ConnectorConfig:
+        context = info.context if isinstance(info.context, Mapping) else {}
+        environ: Mapping[str, str] = context.get("environ", os.environ)
+        connector = context.get("connector") or self.connector_name or type(self).__name__
+        missing: list[Problem] = []
+        for field_name, names in self._env_fields():
+            secret = field_name.removesuffix(_ENV_SUFFIX)
+            values = tuple(SecretStr(environ[n]) for n in names if environ.get(n))
+            if not values:
+                wanted = " or ".join(names) or "(none listed)"
+                missing.append(
+                    Problem(
+                        f"connector {connector!r}: environment variable {wanted} is not set; "
+                        f"set it to the {secret.replace('_', ' ')}",
+                        where=field_name,
+                    )
+                )
+                continue
+            self._secrets[secret] = values
+            self._env_vars[secret] = names
+            for v in values:
+                add_secret(v.get_secret_value())
+        for name in type(self).model_fields:
+            value = getattr(self, name)
+            if isinstance(value, SecretStr):  # a literal secret (tests): still never logged
+                add_secret(value.get_secret_value())
+        if missing:
+            raise ProblemsError(missing)
+        return self
+
+    def _env_fields(self) -> Iterator[tuple[str, tuple[str, ...]]]:
+        for name in type(self).model_fields:
+            if not name.endswith(_ENV_SUFFIX):
+                continue
+            value = getattr(self, name)
+            if value is None:  # an optional credential left out
+                continue
+            yield name, (value,) if isinstance(value, str) else tuple(value)
+
+    @classmethod
+    def load(
+        cls,
+        data: Mapping[str, Any],
+        *,
+        connector: str,
+        environ: Mapping[str, str] | None = None,
+    ) -> ConnectorConfig:
+        """Validate ``data`` and resolve its credentials, reporting every problem at once.
+
+        Args:
+            data: The connector's section of the configuration file.
+            connector: The configured connector's name, used in messages.
+            environ: Where to read credentials; defaults to ``os.environ``.
+
+        Returns:
+            The validated configuration.
+
+        Raises:
+            ProblemsError: One `Problem` per invalid or unknown key, or per missing
+                environment variable, each naming the connector.
+        """
+        context = {"connector": connector, "environ": os.environ if environ is None else environ}
+        try:
+            return cls.model_validate(data, context=context)
+        except ValidationError as exc:
+            raise ProblemsError(
+                [
+                    Problem(
+                        f"connector {connector!r}: {err['msg']}",
+                        where=".".join(str(p) for p in err["loc"]),
+                    )
+                    for err in exc.errors()
+                ]
+            ) from None
+
+    def secret(self, name: str) -> SecretStr:
+        """The credential resolved from the ``<name>_env`` field (the first, when several).
+
+        Args:
+            name: The field's name without ``_env`` (``"api_token"``), or the name of a
+                ``SecretStr`` field.
+
+        Raises:
+            ConfigError: No such credential is configured.
+        """
+        return self.secrets(name)[0]
+
+    def secrets(self, name: str) -> tuple[SecretStr, ...]:
+        """Every value resolved for ``name``: several during a rotation of webhook secrets.
+
+        Raises:
+            ConfigError: No such credential is configured.
+        """
+        if name in self._secrets:
+            return self._secrets[name]
+        value = getattr(self, name, None)
+        if isinstance(value, SecretStr):
+            return (value,)
+        raise ConfigError(
+            f"{type(self).__name__} has no credential {name!r}; declare a field {name}_env"
+        )
+
+    def env_var(self, name: str) -> str:
+        """The environment variable(s) a credential was read from, for error messages."""
+        return " or ".join(self._env_vars.get(name, ()))
+
+    def credential_env_vars(self) -> tuple[str, ...]:
+        """Every environment variable this config reads credentials from."""
+        return tuple(n for names in self._env_vars.values() for n in names)
+
+    def secret_values(self) -> tuple[str, ...]:
+        """Every credential's plain value, so the HTTP layer can scrub them from errors."""
+        plain = [s.get_secret_value() for values in self._secrets.values() for s in values]
+        plain += [
+            v.get_secret_value()
+            for n in type(self).model_fields
+            if isinstance(v := getattr(self, n), SecretStr)
+        ]
+        return tuple(plain)
+
+    def __repr_args__(self) -> Iterator[tuple[str | None, Any]]:
+        yield from super().__repr_args__()
+        # Show which credentials were resolved, masked, so a repr in a log is still useful.
+        for name, values in self._secrets.items():
+            yield name, values[0] if len(values) == 1 else values

@@ -1,0 +1,363 @@
+"""`ApiClient`: one requests session per connector, with timeouts, retries and call counts.
+
+Every connector talks HTTP through this one client, so every connector retries the same
+way (one tenacity policy, built here):
+
+* 429 and 503 (and any retried status carrying it) wait exactly ``Retry-After``, given in
+  seconds or as an HTTP date;
+* other 5xx, 408, timeouts and connection errors back off exponentially with jitter;
+* 4xx other than 408/429 never retry: they are classified by `resolve` and raised at once;
+* retries stop after ``max_attempts`` calls or when the next wait would push the total
+  waited past ``max_wait``; the caller then gets a `RetriableAPIError` to reschedule.
+
+Waiting goes through `ApiClient.sleep`, an attribute, so tests replace it with a recorder
+and assert the waits without sleeping.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from typing import Any
+from urllib.parse import urljoin, urlsplit
+
+import requests
+from pydantic import BaseModel, ConfigDict, Field
+from tenacity import RetryCallState, Retrying, retry_if_exception_type
+
+from slaplug.connectors.redact import RedactingFilter, scrub
+from slaplug.connectors.resolution import DEFAULT_RESOLUTIONS, Resolution, resolve_status
+from slaplug.errors import ConnectorError, FatalAPIError, RetriableAPIError
+
+__all__ = ["ApiClient", "CallStats", "RetryPolicy", "parse_retry_after"]
+
+logger = logging.getLogger(__name__)
+logger.addFilter(RedactingFilter())
+
+_READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+_CONNECT_TIMEOUT = 10.0
+# Error bodies can be whole HTML pages; a message needs the first sentence or so.
+_DETAIL_CHARS = 200
+
+
+class RetryPolicy(BaseModel):
+    """How transient failures are retried; part of every connector's configuration.
+
+    Attributes:
+        max_attempts: Calls at most, the first one included.
+        max_wait: Seconds waited at most across the retries of one call. A ``Retry-After``
+            that does not fit is not waited: the call fails with ``.retry_after`` set.
+        backoff_initial: First exponential wait, in seconds (then 2x, 4x, ...).
+        backoff_max: Cap on one exponential wait, in seconds.
+        jitter: Up to this many random seconds added to each exponential wait, so that
+            clients hit by the same outage do not retry in step. ``Retry-After`` is
+            honoured exactly, without jitter.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    max_attempts: int = Field(default=5, ge=1)
+    max_wait: float = Field(default=120.0, ge=0)
+    backoff_initial: float = Field(default=1.0, ge=0)
+    backoff_max: float = Field(default=30.0, ge=0)
+    jitter: float = Field(default=1.0, ge=0)
+
+
+@dataclass
+class CallStats:
+    """API calls made through one client, for sync summaries.
+
+    Attributes:
+        reads: GET/HEAD/OPTIONS requests sent, retries included.
+        writes: Other requests sent, retries included.
+        retries: Requests that were retries of an earlier one.
+        waited: Seconds spent waiting between retries.
+    """
+
+    reads: int = 0
+    writes: int = 0
+    retries: int = 0
+    waited: float = 0.0
+
+    @property
+    def calls(self) -> int:
+        """Every request sent."""
+        return self.reads + self.writes
+
+
+def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
+    """Seconds to wait according to a ``Retry-After`` header.
+
+    Args:
+        value: The header: delay seconds (``"7"``) or an HTTP date
+            (``"Wed, 21 Oct 2026 07:28:00 GMT"``).
+        now: The current time, for HTTP dates; defaults to the clock.
+
+    Returns:
+        Seconds, never negative (a date in the past means "now"), or None when the header
+        is absent or unreadable.
+    """
+    if value is None or not value.strip():
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:  # RFC 9110 dates are GMT; the parser leaves "-0000" naive
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
+
+
+class ApiClient:
+    """A requests session bound to one helpdesk, with timeouts, retries and classification.
+
+    Args:
+        base_url: The API root; relative paths are joined to it.
+        connector: The configured connector's name, for messages.
+        session: The session to send through (inject one in tests); a new one by default.
+        auth: requests auth applied to every request (basic, bearer, ...).
+        headers: Headers sent with every request.
+        timeout: Seconds to wait for a response.
+        retry: The retry policy.
+        resolutions: Status table; see `slaplug.connectors.resolution`.
+        secrets: Plain secret values to scrub from messages (registered ones always are).
+        credentials: The environment variable(s) holding the credentials, for messages.
+
+    Attributes:
+        sleep: Called with the seconds to wait before each retry; replace it in tests.
+        clock: Returns the current aware time, for ``Retry-After`` dates.
+        rng: Source of jitter.
+        stats: Calls made so far.
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        connector: str,
+        session: requests.Session | None = None,
+        auth: requests.auth.AuthBase | None = None,
+        headers: Mapping[str, str] | None = None,
+        timeout: float = 30.0,
+        retry: RetryPolicy | None = None,
+        resolutions: Mapping[int, Resolution] = DEFAULT_RESOLUTIONS,
+        secrets: Iterable[str] = (),
+        credentials: str = "",
+    ) -> None:
+        self.base_url = base_url.rstrip("/") + "/"
+        self.connector = connector
+        self.session = session if session is not None else requests.Session()
+        self.auth = auth
+        self.headers = dict(headers or {})
+        self.timeout = (_CONNECT_TIMEOUT, timeout)
+        self.retry = retry or RetryPolicy()
+        self.resolutions = resolutions
+        self.secrets = tuple(secrets)
+        self.credentials = credentials or "the connector's credentials"
+        self.sleep: Callable[[float], None] = time.sleep
+        self.clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+        self.rng = random.Random()
+        self.stats = CallStats()
+
+    # -- the override point ---------------------------------------------------------------
+
+    def resolve(self, response: requests.Response) -> Resolution:
+        """Classify a failed response. Override for platform quirks; default: the table.
+
+        Args:
+            response: A response with status 400 or more.
+        """
+        return resolve_status(response.status_code, self.resolutions)
+
+    # -- requests -------------------------------------------------------------------------
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        json: Any = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> requests.Response:
+        """Send a request, retrying transient failures; return the successful response.
+
+        Args:
+            method: HTTP method.
+            path: A path relative to ``base_url``, or an absolute URL on the same origin
+                (next-page links); other origins are refused so credentials stay home.
+            params: Query parameters.
+            json: A JSON body.
+            headers: Extra headers for this request.
+
+        Raises:
+            AuthenticationError: 401/403, at once.
+            RetriableAPIError: Still failing transiently when the retry budget ran out.
+            SkippableAPIError: 404/422 for this ticket.
+            ConflictError: 409.
+            FatalAPIError: Other failures.
+        """
+        url = self._url(path)
+        method = method.upper()
+        retrying = Retrying(
+            retry=retry_if_exception_type(RetriableAPIError),
+            stop=self._stop,
+            wait=self._wait,
+            sleep=self._sleep,
+            before_sleep=self._log_retry,
+            reraise=True,
+        )
+        try:
+            return retrying(self._send, method, url, params, json, headers)
+        except RetriableAPIError as exc:
+            attempts = retrying.statistics.get("attempt_number", 1)
+            raise RetriableAPIError(
+                f"{exc} (gave up after {attempts} attempt(s))",
+                connector=exc.connector,
+                status=exc.status,
+                retry_after=exc.retry_after,
+            ) from exc
+
+    def get_json(self, path: str, *, params: Mapping[str, Any] | None = None) -> Any:
+        """GET ``path`` and decode its JSON body (see `request`)."""
+        response = self.request("GET", path, params=params)
+        try:
+            return response.json()
+        except ValueError:
+            raise FatalAPIError(
+                f"connector {self.connector!r}: GET {self._where(response.url)} answered "
+                f"{response.status_code} without a JSON body",
+                connector=self.connector,
+                status=response.status_code,
+            ) from None
+
+    def close(self) -> None:
+        """Close the session."""
+        self.session.close()
+
+    # -- internals ------------------------------------------------------------------------
+
+    def _url(self, path: str) -> str:
+        url = urljoin(self.base_url, path.lstrip("/")) if "://" not in path else path
+        base, target = urlsplit(self.base_url), urlsplit(url)
+        if (target.scheme, target.netloc) != (base.scheme, base.netloc):
+            raise FatalAPIError(
+                f"connector {self.connector!r}: refusing to send credentials to "
+                f"{target.scheme}://{target.netloc}, outside {base.scheme}://{base.netloc}",
+                connector=self.connector,
+            )
+        return url
+
+    def _send(
+        self,
+        method: str,
+        url: str,
+        params: Mapping[str, Any] | None,
+        json: Any,
+        headers: Mapping[str, str] | None,
+    ) -> requests.Response:
+        if method in _READ_METHODS:
+            self.stats.reads += 1
+        else:
+            self.stats.writes += 1
+        try:
+            response = self.session.request(
+                method,
+                url,
+                params=params,
+                json=json,
+                headers={**self.headers, **(headers or {})},
+                auth=self.auth,
+                timeout=self.timeout,
+            )
+        except (requests.Timeout, requests.ConnectionError) as exc:
+            # The exception text can carry the URL with its query; scrub it.
+            raise RetriableAPIError(
+                f"connector {self.connector!r}: {method} {self._where(url)} failed: "
+                f"{self._scrub(type(exc).__name__ + ': ' + str(exc))}",
+                connector=self.connector,
+            ) from None
+        if response.status_code < 400:
+            return response
+        raise self._error(method, response)
+
+    def _error(self, method: str, response: requests.Response) -> ConnectorError:
+        resolution = self.resolve(response)
+        status = response.status_code
+        text = resolution.message.replace("{credentials}", self.credentials)
+        message = (
+            f"connector {self.connector!r}: {method} {self._where(response.url)} answered "
+            f"{status}: {text}"
+        )
+        detail = self._detail(response)
+        if detail:
+            message += f" (helpdesk says: {detail})"
+        if issubclass(resolution.error, RetriableAPIError):
+            return RetriableAPIError(
+                message,
+                connector=self.connector,
+                status=status,
+                retry_after=parse_retry_after(response.headers.get("Retry-After"), self.clock()),
+            )
+        return resolution.error(message, connector=self.connector, status=status)
+
+    def _detail(self, response: requests.Response) -> str:
+        try:
+            body = response.json()
+        except ValueError:
+            text = response.text
+        else:
+            text = str(body)
+            if isinstance(body, Mapping):
+                for key in ("description", "errorMessages", "message", "error", "errors"):
+                    if body.get(key):
+                        text = str(body[key])
+                        break
+        return self._scrub(" ".join(text.split())[:_DETAIL_CHARS])
+
+    def _where(self, url: str | None) -> str:
+        # Path only: query strings may carry tokens, and the host is in the config.
+        return urlsplit(url or "").path or "/"
+
+    def _scrub(self, text: str) -> str:
+        return scrub(text, self.secrets)
+
+    def _wait(self, state: RetryCallState) -> float:
+        exc = state.outcome.exception() if state.outcome else None
+        if isinstance(exc, RetriableAPIError) and exc.retry_after is not None:
+            return exc.retry_after
+        policy = self.retry
+        exponential = policy.backoff_initial * 2.0 ** (state.attempt_number - 1)
+        return min(policy.backoff_max, exponential) + self.rng.uniform(0, policy.jitter)
+
+    def _stop(self, state: RetryCallState) -> bool:
+        if state.attempt_number >= self.retry.max_attempts:
+            return True
+        # tenacity (>= 8.3) computes the upcoming wait before asking whether to stop, so a
+        # Retry-After that would overrun the budget is refused rather than half-waited.
+        return state.idle_for + state.upcoming_sleep > self.retry.max_wait
+
+    def _sleep(self, seconds: float) -> None:
+        self.stats.retries += 1
+        self.stats.waited += seconds
+        self.sleep(seconds)
+
+    def _log_retry(self, state: RetryCallState) -> None:
+        exc = state.outcome.exception() if state.outcome else None
+        logger.warning(
+            "%s; retrying in %.1fs (attempt %d of %d)",
+            exc,
+            state.upcoming_sleep,
+            state.attempt_number + 1,
+            self.retry.max_attempts,
+        )
