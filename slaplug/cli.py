@@ -218,5 +218,26 @@ def rules_test(paths: tuple[str, ...], engine: str | None) -> None:
         sys.exit(1)
 
 
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="Print the list as JSON.")
+@_friendly_errors
+def plugins(as_json: bool) -> None:
+    """List installed plugins with their versions and the hooks they implement."""
+    from dataclasses import asdict
+
+    from slaplug.plugins import plugin_list
+
+    infos = plugin_list()
+    if as_json:
+        click.echo(json.dumps([asdict(i) for i in infos], indent=2))
+        return
+    if not infos:
+        click.echo("No plugins installed. See docs/plugins/index.md.")
+        return
+    for info in infos:
+        origin = f" ({info.distribution} {info.version})" if info.distribution else ""
+        click.echo(f"{info.name}{origin}: {', '.join(info.hooks) or 'no hooks'}")
+
+
 if __name__ == "__main__":
     main()

@@ -1,0 +1,136 @@
+"""The contract between slaplug and its plugins (documented in docs/plugins/hooks.md).
+
+Implementations may accept *fewer* arguments than a spec, never more, so specs can grow.
+Names follow one convention: ``register_*`` for contributions, a noun for hooks where
+the first answer wins (``firstresult``), ``on_*`` for notifications.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from datetime import date
+from typing import TYPE_CHECKING, Any, Protocol
+
+from pluggy import HookimplMarker, HookspecMarker
+
+if TYPE_CHECKING:  # free at runtime, and no import cycle with the connector kit
+    from slaplug.connectors.base import ApplyResult, Connector
+    from slaplug.model import Action, SlaMeasure, Ticket
+
+__all__ = ["Notifier", "hookimpl", "hookspec"]
+
+hookspec = HookspecMarker("slaplug")
+#: Mark a plugin's hook implementations; re-exported as ``slaplug.hookimpl``.
+hookimpl = HookimplMarker("slaplug")
+
+
+class Notifier(Protocol):
+    """Delivers the ``notify`` action on one channel (chat, e-mail, pager)."""
+
+    def __call__(self, channel: str, message: str, action: Action, ticket: Ticket | None) -> None:
+        """Deliver ``message`` to ``channel``.
+
+        Args:
+            channel: The channel named in the rules (``"slack:#support-leads"``).
+            message: The rendered text.
+            action: The planned action; ``action.key`` is its idempotency key, so a
+                notifier that can look up earlier sends can skip a duplicate.
+            ticket: The ticket, when the caller has it.
+        """
+
+
+# -- Registration: called when slaplug gathers contributions ----------------------------
+
+
+@hookspec
+def register_connectors(register: Callable[[type[Connector]], None]) -> None:
+    """Register connector classes.
+
+    Called by `slaplug.plugins.get_connectors`.
+
+    Args:
+        register: Call once per class, e.g. ``register(JiraConnector)``. Raises
+            ``PluginError`` naming both plugins if another plugin took the class's ``name``.
+    """
+
+
+@hookspec
+def register_notifiers(register: Callable[[str, Notifier], None]) -> None:
+    """Register notifiers, the deliverers of the ``notify`` action, by channel name.
+
+    Called by `slaplug.plugins.get_notifiers`. A rule's ``channel: slack:#leads`` goes to
+    the notifier registered as ``"slack:#leads"`` if there is one, else as ``"slack"``.
+
+    Args:
+        register: Call as ``register(name, deliver)`` where ``deliver`` is a `Notifier`:
+            ``deliver(channel, message, action, ticket)``.
+    """
+
+
+# -- Providers: the first plugin to answer wins -----------------------------------------
+
+
+@hookspec(firstresult=True)
+def holidays(
+    calendar_name: str, country: str | None, subdivision: str | None, years: range
+) -> Iterable[date] | None:
+    """Provide the holidays of a business calendar, instead of the built-in tables.
+
+    For company shutdowns, regional days the ``holidays`` package lacks, or a calendar
+    kept in an HR system. Return None to leave the calendar to other plugins or the
+    built-ins; the first non-None answer wins.
+
+    Args:
+        calendar_name: The calendar's name in the rules (``"support-de"``).
+        country: Its ISO country code, if one is declared.
+        subdivision: Its subdivision (``"BY"``), if one is declared.
+        years: The years wanted.
+
+    Returns:
+        The closed dates, or None.
+    """
+
+
+# -- Evaluation: called per ticket ------------------------------------------------------
+
+
+@hookspec
+def enrich_ticket(ticket: Ticket) -> Mapping[str, Any] | None:
+    """Add custom fields to a ticket before it is measured (a customer tier from a CRM).
+
+    The mappings returned are merged into ``ticket.fields``, overriding the platform's
+    values; when two plugins set the same field, the one called first wins (pluggy calls
+    the most recently registered first, ``tryfirst`` before that).
+
+    Args:
+        ticket: The ticket as the connector read it.
+
+    Returns:
+        Fields to add, or None.
+    """
+
+
+# -- Notifications: every implementation is called; return values are ignored ----------
+
+
+@hookspec
+def on_breach(ticket: Ticket, measure: SlaMeasure) -> None:
+    """React to an SLA target being missed (page someone, open an incident).
+
+    Called once per breached measure when the breach is first seen; it may be called
+    again after a crash or a replayed webhook, so be idempotent.
+
+    Args:
+        ticket: The ticket.
+        measure: The breached measure (``measure.breached_at`` is set).
+    """
+
+
+@hookspec
+def on_action_applied(action: Action, result: ApplyResult) -> None:
+    """React to a planned action having been applied, skipped or refused by the platform.
+
+    Args:
+        action: The action.
+        result: What the connector reported for it.
+    """
