@@ -179,9 +179,19 @@ class ConnectorConfig(BaseModel):
         """The environment variable(s) a credential was read from, for error messages."""
         return " or ".join(self._env_vars.get(name, ()))
 
-    def credential_env_vars(self) -> tuple[str, ...]:
-        """Every environment variable this config reads credentials from."""
-        return tuple(n for names in self._env_vars.values() for n in names)
+    def credential_env_vars(self, *, webhooks: bool = False) -> tuple[str, ...]:
+        """The environment variables this config reads API credentials from.
+
+        Args:
+            webhooks: Include webhook signing secrets (fields named ``webhook_*``), which
+                play no part in API calls and so are left out of their error messages.
+        """
+        return tuple(
+            n
+            for secret, names in self._env_vars.items()
+            if webhooks or not secret.startswith("webhook")
+            for n in names
+        )
 
     def secret_values(self) -> tuple[str, ...]:
         """Every credential's plain value, so the HTTP layer can scrub them from errors."""

@@ -56,7 +56,7 @@ class Resolution:
     message: str
 
 
-_RETRY = Resolution(Outcome.RETRY, RetriableAPIError, "the helpdesk is unavailable; retrying")
+_RETRY = Resolution(Outcome.RETRY, RetriableAPIError, "the helpdesk is unavailable")
 
 #: The default handling of each status. Anything missing: 5xx retries, other 4xx fail.
 DEFAULT_RESOLUTIONS: Mapping[int, Resolution] = MappingProxyType(
@@ -86,7 +86,7 @@ DEFAULT_RESOLUTIONS: Mapping[int, Resolution] = MappingProxyType(
         422: Resolution(
             Outcome.SKIP, InvalidTicketError, "the helpdesk rejected the change as invalid"
         ),
-        429: Resolution(Outcome.RETRY, RetriableAPIError, "rate limited; retrying"),
+        429: Resolution(Outcome.RETRY, RetriableAPIError, "rate limited"),
         500: _RETRY,
         502: _RETRY,
         503: _RETRY,
