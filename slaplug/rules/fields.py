@@ -7,7 +7,7 @@ one (ticket, measure) pair. Durations enter facts as seconds.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, tzinfo
 from typing import Any
 
 from slaplug.model import MeasureState, Metric, SlaMeasure, Ticket
@@ -121,8 +121,11 @@ def human_duration(d: timedelta) -> str:
     return f"{sign}{h}h" if h else f"{sign}{m}m"
 
 
-def _when(t: datetime | None) -> str:
-    return t.strftime("%Y-%m-%d %H:%M %Z").strip() if t else ""
+def _when(t: datetime | None, zone: tzinfo | None) -> str:
+    """A time as people read it in the calendar's zone: ``2026-03-02 17:15 CET``."""
+    if t is None:
+        return ""
+    return (t.astimezone(zone) if zone else t).strftime("%Y-%m-%d %H:%M %Z").strip()
 
 
 #: Names a ``{{ template }}`` may use, besides ``ticket.fields.<name>``.
@@ -144,14 +147,20 @@ TEMPLATE_NAMES = frozenset(
             "breached_at",
             "calendar",
             "priority",
+            "overdue",
         )
     ]
     + ["escalation.name", "escalation.level"]
 )
 
 
-def template_values(ticket: Ticket, m: SlaMeasure, escalation: str, level: int) -> dict[str, str]:
-    """The rendered value of every template name for one ticket, measure and escalation level."""
+def template_values(
+    ticket: Ticket, m: SlaMeasure, escalation: str, level: int, zone: tzinfo | None = None
+) -> dict[str, str]:
+    """The rendered value of every template name for one ticket, measure and escalation level.
+
+    Times are shown in ``zone`` (the measure's calendar zone) when given.
+    """
     values = {
         f"ticket.{k}": "" if v is None else (", ".join(sorted(v)) if k == "tags" else str(v))
         for k, v in ticket_fact(ticket).items()
@@ -170,9 +179,10 @@ def template_values(ticket: Ticket, m: SlaMeasure, escalation: str, level: int) 
             "measure.elapsed": human_duration(m.elapsed),
             "measure.remaining": human_duration(m.remaining),
             "measure.target": human_duration(m.target),
-            "measure.deadline": _when(m.deadline),
-            "measure.start": _when(m.start),
-            "measure.breached_at": _when(m.breached_at),
+            "measure.deadline": _when(m.deadline, zone),
+            "measure.start": _when(m.start, zone),
+            "measure.breached_at": _when(m.breached_at, zone),
+            "measure.overdue": human_duration(max(m.elapsed - m.target, timedelta(0))),
             "measure.calendar": m.calendar,
             "measure.priority": m.priority or "",
             "escalation.name": escalation,

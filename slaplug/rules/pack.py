@@ -7,6 +7,7 @@ Matching (policy ``match``, ``stop_when`` and escalation conditions) runs on the
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -33,6 +34,8 @@ from slaplug.sla.policy import SlaPolicy
 __all__ = ["Assessment", "RulePack", "referenced_fields"]
 
 EngineName = Literal["durable", "python"]
+
+log = logging.getLogger("slaplug.rules")
 
 
 @dataclass(frozen=True)
@@ -90,7 +93,8 @@ class RulePack:
                 ticket_rules.append(Rule(f"match:{i}", match))
             if stop is not None:
                 ticket_rules.append(Rule(f"stop:{i}", stop))
-        self._escalation_rules = [
+        #: One rule per escalation level, id ``"<escalation index>:<level index>"``.
+        self.escalation_rules: list[Rule] = [
             Rule(f"{ei}:{li}", cond)
             for ei, levels in enumerate(source.escalation_levels)
             for li, cond in enumerate(levels)
@@ -99,11 +103,12 @@ class RulePack:
             make_matcher(ticket_rules, self.types, engine=self.engine) if ticket_rules else None
         )
         self._escalation_matcher: Matcher | None = (
-            make_matcher(self._escalation_rules, self.types, engine=self.engine)
-            if self._escalation_rules
+            make_matcher(self.escalation_rules, self.types, engine=self.engine)
+            if self.escalation_rules
             else None
         )
-        self._conditions = {r.id: r.condition for r in self._escalation_rules}
+        self._conditions = {r.id: r.condition for r in self.escalation_rules}
+        self._zones = {name: cal.zone for name, cal in source.calendars.items()}
 
     @classmethod
     def load(cls, paths: Sequence[str | Path], engine: EngineName | None = None) -> RulePack:
@@ -224,7 +229,19 @@ class RulePack:
         ):
             for rule_id in hits:
                 ei, li = (int(x) for x in rule_id.split(":"))
-                out[ti].extend(self._actions(tickets[ti], m, fact, rule_id, ei, li))
+                planned = self._actions(tickets[ti], m, fact, rule_id, ei, li)
+                for a in planned:
+                    if a.shadow:  # shadow mode: visible in logs and explain, never written
+                        log.info(
+                            "shadow: %s level %d would %s %s on %s:%s",
+                            a.escalation,
+                            a.level,
+                            a.kind.value,
+                            dict(a.params),
+                            a.connector,
+                            a.ticket_id,
+                        )
+                out[ti].extend(planned)
         return out
 
     def _actions(
@@ -233,7 +250,7 @@ class RulePack:
         esc = self.source.escalations[ei]
         level = esc.level_specs()[li]
         shadow = self.source.shadow or esc.shadow or level.shadow
-        values = template_values(ticket, m, esc.name, li + 1)
+        values = template_values(ticket, m, esc.name, li + 1, self._zones.get(m.calendar))
         cond = self._conditions[rule_id]
         explanation = {
             "escalation": esc.name,

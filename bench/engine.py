@@ -1,0 +1,138 @@
+"""Benchmark the engine: tickets through clocks and rules, rules alone, memory over 1M matches.
+
+Run ``python bench/engine.py [n]``; it prints one JSON line::
+
+    {"n": 50000, "tickets_per_s": ..., "tickets_per_s_python": ..., "rules_per_s": ...,
+     "baseline_rules_per_s": ..., "rules_ratio": ..., "rss_growth_mb": ..., "evaluations": ...}
+
+- ``tickets_per_s``: ``n`` synthetic tickets (three weeks of history each) through policy
+  matching, SLA clocks and escalation matching against the shipped pack ``rules/default.yaml``,
+  in batches of 1000 as the sync job feeds them, on durable_rules. ``tickets_per_s_python`` is
+  the same on the plain-Python reference, in the same process.
+- ``rules_per_s`` / ``baseline_rules_per_s``: escalation facts per second through the pack's
+  escalation rules alone, on durable_rules and on the plain-Python reference, same facts, same
+  process; ``rules_ratio`` is baseline over durable (goal: at most 10).
+- ``rss_growth_mb``: resident memory after one million escalation-fact evaluations on
+  durable_rules, less the resident memory after a warm-up (goal: under 20 MB).
+
+Goals (from the issue): 20,000 tickets per second end to end on one core.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+if __name__ == "__main__":
+    # This folder holds calendar.py, which would shadow the standard library's module.
+    _HERE = os.path.dirname(os.path.abspath(__file__))
+    sys.path[:] = [p for p in sys.path if os.path.abspath(p or os.curdir) != _HERE]
+
+import gc
+import json
+import platform
+import time
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from slaplug.rules.facts import normalize
+from slaplug.rules.fields import measure_fact, ticket_fact
+from slaplug.rules.matcher import make_matcher
+from slaplug.rules.pack import RulePack
+from slaplug.testing.synthetic import synthetic_tickets
+
+PACK = Path(__file__).resolve().parent.parent / "rules" / "default.yaml"
+NOW = datetime(2026, 3, 20, 12, 0, tzinfo=ZoneInfo("Europe/Berlin"))
+BATCH = 1000
+
+
+def _rss_mb() -> float:
+    with open("/proc/self/statm") as f:
+        pages = int(f.read().split()[1])
+    return pages * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+def _tickets_per_s(engine: str, tickets: list[Any]) -> float:
+    with RulePack.load([PACK], engine=engine) as pack:  # type: ignore[arg-type]
+        pack.assess_many(tickets[:BATCH], NOW)  # warm: calendars laid out, engine compiled
+        start = time.perf_counter()
+        for i in range(0, len(tickets), BATCH):
+            pack.assess_many(tickets[i : i + BATCH], NOW)
+        return len(tickets) / (time.perf_counter() - start)
+
+
+def _escalation_facts(pack: RulePack, tickets: list[Any]) -> list[dict[str, Any]]:
+    kinds = {p.name: p.kind for p in pack.policies}
+    facts = []
+    for a in pack.assess_many(tickets, NOW):
+        base = ticket_fact(a.ticket)
+        for m in a.measures:
+            facts.append(normalize(measure_fact(base, m, kinds[m.policy], NOW), pack.types))
+    return facts
+
+
+def _rules_per_s(pack: RulePack, engine: str, facts: list[dict[str, Any]]) -> float:
+    rules = pack.escalation_rules
+    matcher = make_matcher(rules, pack.types, engine=engine)  # type: ignore[arg-type]
+    try:
+        matcher.match(facts[:BATCH])
+        best = 0.0
+        for _ in range(3):
+            start = time.perf_counter()
+            for i in range(0, len(facts), BATCH):
+                matcher.match(facts[i : i + BATCH])
+            best = max(best, len(facts) / (time.perf_counter() - start))
+        return best
+    finally:
+        matcher.close()
+
+
+def _rss_growth(pack: RulePack, facts: list[dict[str, Any]], evaluations: int) -> float:
+    matcher = make_matcher(pack.escalation_rules, pack.types, engine="durable")
+    try:
+        for i in range(0, min(len(facts), 20 * BATCH), BATCH):  # warm-up
+            matcher.match(facts[i : i + BATCH])
+        gc.collect()
+        before = _rss_mb()
+        done = 0
+        while done < evaluations:
+            for i in range(0, len(facts), BATCH):
+                matcher.match(facts[i : i + BATCH])
+                done += len(facts[i : i + BATCH])
+                if done >= evaluations:
+                    break
+        gc.collect()
+        return _rss_mb() - before
+    finally:
+        matcher.close()
+
+
+def run(n: int = 50_000, evaluations: int = 1_000_000) -> dict[str, Any]:
+    """Measure everything once; returns the JSON-able figures."""
+    tickets = synthetic_tickets(n, NOW)
+    durable_tps = _tickets_per_s("durable", tickets)
+    python_tps = _tickets_per_s("python", tickets)
+    with RulePack.load([PACK], engine="python") as pack:
+        facts = _escalation_facts(pack, tickets[: min(n, 20_000)])
+        rules_durable = _rules_per_s(pack, "durable", facts)
+        rules_python = _rules_per_s(pack, "python", facts)
+        growth = _rss_growth(pack, facts, evaluations)
+    return {
+        "n": n,
+        "tickets_per_s": round(durable_tps),
+        "tickets_per_s_python": round(python_tps),
+        "rules_per_s": round(rules_durable),
+        "baseline_rules_per_s": round(rules_python),
+        "rules_ratio": round(rules_python / rules_durable, 2),
+        "rss_growth_mb": round(growth, 1),
+        "evaluations": evaluations,
+        "escalation_rules": len(pack.escalation_rules),
+        "python": platform.python_version(),
+    }
+
+
+if __name__ == "__main__":
+    args = [int(a) for a in sys.argv[1:]]
+    print(json.dumps(run(*args)))
