@@ -93,7 +93,7 @@ def _selected_entry_points(allow: str | None) -> list[importlib.metadata.EntryPo
     found = list(importlib.metadata.entry_points(group=ENTRY_POINT_GROUP))
     if allow is None:
         return found
-    wanted = {_normalize(n) for n in allow.split(",") if n.strip()}
+    wanted = {_normalize(n.strip()) for n in allow.split(",") if n.strip()}
 
     def names(ep: importlib.metadata.EntryPoint) -> set[str]:
         dist = ep.dist.name if ep.dist is not None else ""
