@@ -261,7 +261,7 @@ def check_template(text: str, path: YPath, ctx: _Ctx) -> None:
 
 def render_template(text: str, values: Mapping[str, str]) -> str:
     """Replace each ``{{ name }}`` with its value (unknown names were rejected at load)."""
-    return _TEMPLATE.sub(lambda m: values.get(m.group(1), ""), text)
+    return _TEMPLATE.sub(lambda m: values.get(m.group(1)) or "", text)
 
 
 def _templates_of(esc: EscalationSpec) -> Iterable[tuple[YPath, str]]:

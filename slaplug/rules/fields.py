@@ -6,7 +6,7 @@ one (ticket, measure) pair. Durations enter facts as seconds.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime, timedelta, tzinfo
 from typing import Any
 
@@ -154,39 +154,73 @@ TEMPLATE_NAMES = frozenset(
 )
 
 
-def template_values(
-    ticket: Ticket, m: SlaMeasure, escalation: str, level: int, zone: tzinfo | None = None
-) -> dict[str, str]:
-    """The rendered value of every template name for one ticket, measure and escalation level.
+def _text(v: Any) -> str:
+    if v is None:
+        return ""
+    if isinstance(v, frozenset | set | tuple | list):
+        return ", ".join(sorted(str(x) for x in v))
+    return str(v)
 
+
+_MEASURE_VALUES: dict[str, Callable[[SlaMeasure, tzinfo | None], str]] = {
+    "measure.policy": lambda m, z: m.policy,
+    "measure.metric": lambda m, z: m.metric.value.replace("_", " "),
+    "measure.state": lambda m, z: m.state.value,
+    "measure.cycle": lambda m, z: str(m.cycle),
+    "measure.percent": lambda m, z: f"{m.percent:g}",
+    "measure.elapsed": lambda m, z: human_duration(m.elapsed),
+    "measure.remaining": lambda m, z: human_duration(m.remaining),
+    "measure.target": lambda m, z: human_duration(m.target),
+    "measure.deadline": lambda m, z: _when(m.deadline, z),
+    "measure.start": lambda m, z: _when(m.start, z),
+    "measure.breached_at": lambda m, z: _when(m.breached_at, z),
+    "measure.overdue": lambda m, z: human_duration(max(m.elapsed - m.target, timedelta(0))),
+    "measure.calendar": lambda m, z: m.calendar,
+    "measure.priority": lambda m, z: m.priority or "",
+}
+
+
+class TemplateValues(Mapping[str, str]):
+    """The value of each template name for one ticket, measure and escalation level.
+
+    Values are rendered when asked for: a comment that names two values formats two.
     Times are shown in ``zone`` (the measure's calendar zone) when given.
     """
-    values = {
-        f"ticket.{k}": "" if v is None else (", ".join(sorted(v)) if k == "tags" else str(v))
-        for k, v in ticket_fact(ticket).items()
-        if not k.startswith(CUSTOM_PREFIX)
-    }
-    values["ticket.url"] = ticket.url or ""
-    for name, value in ticket.fields.items():
-        values[f"ticket.fields.{name}"] = "" if value is None else str(value)
-    values.update(
-        {
-            "measure.policy": m.policy,
-            "measure.metric": m.metric.value.replace("_", " "),
-            "measure.state": m.state.value,
-            "measure.cycle": str(m.cycle),
-            "measure.percent": f"{m.percent:g}",
-            "measure.elapsed": human_duration(m.elapsed),
-            "measure.remaining": human_duration(m.remaining),
-            "measure.target": human_duration(m.target),
-            "measure.deadline": _when(m.deadline, zone),
-            "measure.start": _when(m.start, zone),
-            "measure.breached_at": _when(m.breached_at, zone),
-            "measure.overdue": human_duration(max(m.elapsed - m.target, timedelta(0))),
-            "measure.calendar": m.calendar,
-            "measure.priority": m.priority or "",
-            "escalation.name": escalation,
-            "escalation.level": str(level),
-        }
-    )
-    return values
+
+    def __init__(
+        self, ticket: Ticket, m: SlaMeasure, escalation: str, level: int, zone: tzinfo | None = None
+    ) -> None:
+        self._ticket, self._m, self._zone = ticket, m, zone
+        self._fixed = {"escalation.name": escalation, "escalation.level": str(level)}
+
+    def __getitem__(self, name: str) -> str:
+        if name in self._fixed:
+            return self._fixed[name]
+        if name in _MEASURE_VALUES:
+            return _MEASURE_VALUES[name](self._m, self._zone)
+        t = self._ticket
+        if name.startswith("ticket.fields."):
+            key = name[len("ticket.fields.") :]
+            if key in t.fields:
+                return _text(t.fields[key])
+        elif name == "ticket.url":
+            return t.url or ""
+        elif name.startswith("ticket.") and name[7:] in TICKET_FIELDS:
+            return _text(getattr(t, name[7:]))
+        raise KeyError(name)
+
+    def __iter__(self) -> Iterator[str]:
+        yield from self._fixed
+        yield from _MEASURE_VALUES
+        yield from (n for n in TEMPLATE_NAMES if n.startswith("ticket."))
+        yield from (f"ticket.fields.{k}" for k in self._ticket.fields)
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+
+def template_values(
+    ticket: Ticket, m: SlaMeasure, escalation: str, level: int, zone: tzinfo | None = None
+) -> Mapping[str, str]:
+    """The value of every template name for one ticket, measure and escalation level."""
+    return TemplateValues(ticket, m, escalation, level, zone)

@@ -8,7 +8,7 @@ Matching (policy ``match``, ``stop_when`` and escalation conditions) runs on the
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -27,7 +27,7 @@ from slaplug.rules.fields import (
     ticket_fact,
 )
 from slaplug.rules.matcher import Matcher, make_matcher
-from slaplug.rules.schema import ActionSpec, PolicySpec
+from slaplug.rules.schema import ActionSpec, EscalationSpec, PolicySpec
 from slaplug.sla.clock import measure
 from slaplug.sla.policy import SlaPolicy
 
@@ -99,16 +99,34 @@ class RulePack:
             for ei, levels in enumerate(source.escalation_levels)
             for li, cond in enumerate(levels)
         ]
+        # Facts carry only the fields some rule looks at: less to normalize and to ship to
+        # the engine, and nothing the rules cannot use.
+        self._ticket_types = self._types_for(ticket_rules)
+        self._escalation_types = self._types_for(self.escalation_rules)
         self._ticket_matcher: Matcher | None = (
-            make_matcher(ticket_rules, self.types, engine=self.engine) if ticket_rules else None
+            make_matcher(ticket_rules, self._ticket_types, engine=self.engine)
+            if ticket_rules
+            else None
         )
         self._escalation_matcher: Matcher | None = (
-            make_matcher(self.escalation_rules, self.types, engine=self.engine)
+            make_matcher(self.escalation_rules, self._escalation_types, engine=self.engine)
             if self.escalation_rules
             else None
         )
-        self._conditions = {r.id: r.condition for r in self.escalation_rules}
         self._zones = {name: cal.zone for name, cal in source.calendars.items()}
+        self._levels = {
+            f"{ei}:{li}": _CompiledLevel.build(
+                esc, li, cond, shadow=self.source.shadow or esc.shadow or spec.shadow
+            )
+            for ei, (esc, levels) in enumerate(
+                zip(source.escalations, source.escalation_levels, strict=True)
+            )
+            for li, (spec, cond) in enumerate(zip(esc.level_specs(), levels, strict=True))
+        }
+
+    def _types_for(self, rules: Sequence[Rule]) -> dict[str, FieldType]:
+        used = {f for r in rules for f in referenced_fields(r.condition)}
+        return {f: t for f, t in self.types.items() if f in used}
 
     @classmethod
     def load(cls, paths: Sequence[str | Path], engine: EngineName | None = None) -> RulePack:
@@ -155,7 +173,7 @@ class RulePack:
     def assess_many(self, tickets: Sequence[Ticket], now: datetime) -> list[Assessment]:
         """`assess` for many tickets, entering each matching engine once for the whole batch."""
         bases = [ticket_fact(t) for t in tickets]
-        matched = self._match(self._ticket_matcher, bases)
+        matched = self._match(self._ticket_matcher, bases, self._ticket_types)
         per_ticket: list[tuple[list[int], list[SlaMeasure]]] = []
         for ticket, hits in zip(tickets, matched, strict=True):
             chosen = self._choose(set(hits))
@@ -201,13 +219,13 @@ class RulePack:
             chosen.append(i)
         return chosen
 
+    @staticmethod
     def _match(
-        self, matcher: Matcher | None, raws: Iterable[dict[str, Any]]
+        matcher: Matcher | None, raws: Sequence[dict[str, Any]], types: Mapping[str, FieldType]
     ) -> list[tuple[str, ...]]:
-        raws = list(raws)
         if matcher is None:
             return [() for _ in raws]
-        return matcher.match([normalize(r, self.types) for r in raws])
+        return matcher.match([normalize(r, types) for r in raws])
 
     def _plan(
         self,
@@ -224,14 +242,18 @@ class RulePack:
                 facts.append(measure_fact(base, m, kinds.get(m.policy, "sla"), now))
                 owners.append((ti, m))
         out: list[list[Action]] = [[] for _ in tickets]
-        for (ti, m), fact, hits in zip(
-            owners, facts, self._match(self._escalation_matcher, facts), strict=True
-        ):
+        hits_per_fact = self._match(self._escalation_matcher, facts, self._escalation_types)
+        for (ti, m), fact, hits in zip(owners, facts, hits_per_fact, strict=True):
+            values: Mapping[str, str] | None = None  # rendered lazily, per measure
             for rule_id in hits:
-                ei, li = (int(x) for x in rule_id.split(":"))
-                planned = self._actions(tickets[ti], m, fact, rule_id, ei, li)
-                for a in planned:
-                    if a.shadow:  # shadow mode: visible in logs and explain, never written
+                level = self._levels[rule_id]
+                if level.templated and values is None:
+                    values = template_values(
+                        tickets[ti], m, level.escalation, level.number, self._zones.get(m.calendar)
+                    )
+                planned = level.plan(tickets[ti], m, fact, values)
+                if level.shadow:  # shadow mode: visible in logs and explain, never written
+                    for a in planned:
                         log.info(
                             "shadow: %s level %d would %s %s on %s:%s",
                             a.escalation,
@@ -244,39 +266,62 @@ class RulePack:
                 out[ti].extend(planned)
         return out
 
-    def _actions(
-        self, ticket: Ticket, m: SlaMeasure, fact: dict[str, Any], rule_id: str, ei: int, li: int
+
+@dataclass(frozen=True)
+class _CompiledLevel:
+    """One escalation level, with its actions' kinds and arguments worked out once."""
+
+    escalation: str
+    number: int
+    shadow: bool
+    fields: tuple[str, ...]
+    actions: tuple[tuple[ActionKind, ActionSpec], ...]
+    templated: bool
+
+    @classmethod
+    def build(cls, esc: EscalationSpec, li: int, cond: Condition, shadow: bool) -> _CompiledLevel:
+        specs = esc.level_specs()[li].actions
+        return cls(
+            escalation=esc.name,
+            number=li + 1,
+            shadow=shadow,
+            fields=tuple(referenced_fields(cond)),
+            actions=tuple((ActionKind(a.kind), a) for a in specs),
+            templated=any("{{" in str(a.value) for a in specs),
+        )
+
+    def plan(
+        self,
+        ticket: Ticket,
+        m: SlaMeasure,
+        fact: Mapping[str, Any],
+        values: Mapping[str, str] | None,
     ) -> list[Action]:
-        esc = self.source.escalations[ei]
-        level = esc.level_specs()[li]
-        shadow = self.source.shadow or esc.shadow or level.shadow
-        values = template_values(ticket, m, esc.name, li + 1, self._zones.get(m.calendar))
-        cond = self._conditions[rule_id]
         explanation = {
-            "escalation": esc.name,
-            "level": li + 1,
+            "escalation": self.escalation,
+            "level": self.number,
             "policy": m.policy,
             "metric": m.metric.value,
             "cycle": m.cycle,
-            "matched": {f: _plain(fact.get(f)) for f in referenced_fields(cond)},
+            "matched": {f: _plain(fact.get(f)) for f in self.fields},
         }
-        key = f"{ticket.connector}:{ticket.id}:{m.policy}:{m.metric.value}:{m.cycle}:{esc.name}:{li + 1}"
+        key = f"{ticket.connector}:{ticket.id}:{m.policy}:{m.metric.value}:{m.cycle}:{self.escalation}:{self.number}"
         return [
             Action(
-                kind=ActionKind(spec.kind),
-                params=_params(spec, values),
+                kind=kind,
+                params=_params(kind, spec, values or {}),
                 connector=ticket.connector,
                 ticket_id=ticket.id,
                 key=f"{key}:{ai + 1}",
-                escalation=esc.name,
-                level=li + 1,
+                escalation=self.escalation,
+                level=self.number,
                 policy=m.policy,
                 metric=m.metric,
                 cycle=m.cycle,
-                shadow=shadow,
+                shadow=self.shadow,
                 explanation=explanation,
             )
-            for ai, spec in enumerate(level.actions)
+            for ai, (kind, spec) in enumerate(self.actions)
         ]
 
 
@@ -286,21 +331,27 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def _params(spec: ActionSpec, values: dict[str, str]) -> dict[str, Any]:
+def _params(kind: ActionKind, spec: ActionSpec, values: Mapping[str, str]) -> dict[str, Any]:
     """An action's arguments with templates rendered."""
-    kind, value = spec.kind, spec.value
-    if kind in ("add_tag", "remove_tag"):
-        return {"tag": value}
-    if kind == "comment":
-        return {"body": render_template(value, values), "public": False}
-    if kind == "set_priority":
-        return {"priority": value}
-    if kind == "set_status":
-        return {"status": value}
-    if kind == "assign":
-        return {k: v for k, v in (("user", value.user), ("group", value.group)) if v is not None}
-    if kind == "notify":
-        return {"channel": value.channel, "message": render_template(value.message, values)}
-    # set_field
-    v = value.value
-    return {"field": value.field, "value": render_template(v, values) if isinstance(v, str) else v}
+    if kind in (ActionKind.ADD_TAG, ActionKind.REMOVE_TAG):
+        return {"tag": spec.add_tag or spec.remove_tag}
+    if kind is ActionKind.COMMENT:
+        return {"body": render_template(spec.comment or "", values), "public": False}
+    if kind is ActionKind.SET_PRIORITY:
+        return {"priority": spec.set_priority}
+    if kind is ActionKind.SET_STATUS:
+        return {"status": spec.set_status}
+    if kind is ActionKind.ASSIGN and spec.assign is not None:
+        a = spec.assign
+        return {k: v for k, v in (("user", a.user), ("group", a.group)) if v is not None}
+    if kind is ActionKind.NOTIFY and spec.notify is not None:
+        return {
+            "channel": spec.notify.channel,
+            "message": render_template(spec.notify.message, values),
+        }
+    assert spec.set_field is not None  # the schema admits exactly one action per spec
+    v = spec.set_field.value
+    return {
+        "field": spec.set_field.field,
+        "value": render_template(v, values) if isinstance(v, str) else v,
+    }
