@@ -1,0 +1,550 @@
+"""Pieces every fake helpdesk server shares: the server thread, a movable clock, fault
+injection, write recording and a signed webhook sender.
+
+Nothing here knows about Zendesk or Jira. A fake is an ``app``: a callable from
+:class:`Request` to :class:`Response`, served by :class:`ServerThread` on 127.0.0.1.
+Only the standard library is used, so the fakes add no dependency to slaplug.
+"""
+
+from __future__ import annotations
+
+import calendar
+import contextlib
+import json
+import logging
+import random
+import re
+import socket
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+log = logging.getLogger(__name__)
+
+
+def iso_z(ts: float) -> str:
+    """Format a Unix time as ISO 8601 UTC with a ``Z`` and whole seconds, as helpdesks do."""
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ts))
+
+
+def parse_iso_z(value: str) -> int:
+    """Parse ``2026-03-02T12:00:00Z`` (or with ``+00:00``) to Unix seconds.
+
+    Raises:
+        ValueError: if the text is not such a time.
+    """
+    text = value.strip().replace("+00:00", "Z")
+    if text.endswith("Z") and "." in text:  # fractional seconds: helpdesks compare whole seconds
+        text = text.split(".", 1)[0] + "Z"
+    return calendar.timegm(time.strptime(text, "%Y-%m-%dT%H:%M:%SZ"))
+
+
+class FakeClock:
+    """The fake's idea of "now": real time plus an offset that tests can move.
+
+    A clock that keeps ticking (rather than a frozen one) lets a user watch the fake live;
+    :meth:`advance` lets a test step past rules such as Zendesk's one-minute export lag
+    without sleeping.
+    """
+
+    def __init__(self, start: float | None = None) -> None:
+        self._lock = threading.Lock()
+        self._offset = 0.0 if start is None else start - time.time()
+
+    def now(self) -> float:
+        """Return the fake's current Unix time."""
+        with self._lock:
+            return time.time() + self._offset
+
+    def advance(self, seconds: float) -> float:
+        """Move the clock forward (or back, if negative) and return the new time."""
+        with self._lock:
+            self._offset += seconds
+            return time.time() + self._offset
+
+    def set(self, ts: float) -> None:
+        """Make ``now()`` equal ``ts``; the clock keeps ticking from there."""
+        with self._lock:
+            self._offset = ts - time.time()
+
+
+@dataclass(frozen=True)
+class Request:
+    """One parsed HTTP request as an app sees it."""
+
+    method: str
+    path: str
+    #: First value of each query parameter.
+    query: Mapping[str, str]
+    #: Header names lower-cased.
+    headers: Mapping[str, str]
+    body: bytes
+
+    def json(self) -> Any:
+        """Decode the body as JSON.
+
+        Raises:
+            HttpError: 400 if the body is not JSON.
+        """
+        if not self.body:
+            return None
+        try:
+            return json.loads(self.body)
+        except ValueError:
+            raise HttpError(
+                400, {"error": "InvalidJSON", "description": "The request body is not valid JSON"}
+            ) from None
+
+
+@dataclass
+class Response:
+    """What an app answers. ``body`` is JSON-able, raw bytes, or None for no body."""
+
+    status: int
+    body: Any = None
+    headers: dict[str, str] = field(default_factory=dict)
+
+    def encode(self) -> bytes:
+        """Serialise the body (JSON unless it is already bytes)."""
+        if self.body is None:
+            return b""
+        if isinstance(self.body, bytes):
+            return self.body
+        self.headers.setdefault("Content-Type", "application/json; charset=utf-8")
+        return json.dumps(self.body, separators=(",", ":")).encode()
+
+
+class HttpError(Exception):
+    """Raised inside an app to answer with an error status and body."""
+
+    def __init__(self, status: int, body: Any, headers: Mapping[str, str] | None = None) -> None:
+        super().__init__(f"{status} {body}")
+        self.status = status
+        self.body = body
+        self.headers = dict(headers or {})
+
+    def response(self) -> Response:
+        """This error as a :class:`Response`."""
+        return Response(self.status, self.body, dict(self.headers))
+
+
+Handler = Callable[..., Response]
+
+
+class Router:
+    """Method + regex routing. Handlers get the request then the path's named groups."""
+
+    def __init__(self) -> None:
+        self._routes: list[tuple[str, re.Pattern[str], Handler]] = []
+
+    def add(self, method: str, pattern: str, handler: Handler) -> None:
+        """Route ``method`` on paths fully matching ``pattern`` to ``handler``."""
+        self._routes.append((method, re.compile(pattern), handler))
+
+    def resolve(self, method: str, path: str) -> tuple[Handler, dict[str, str]] | None:
+        """Return the handler and path parameters, or None when no route matches."""
+        for route_method, pattern, handler in self._routes:
+            m = pattern.fullmatch(path)
+            if m and route_method == method:
+                return handler, m.groupdict()
+        return None
+
+    def knows_path(self, path: str) -> bool:
+        """True if some method is routed for ``path`` (to answer 405 rather than 404)."""
+        return any(p.fullmatch(path) for _, p, _ in self._routes)
+
+
+# -- Faults --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FaultPolicy:
+    """Which requests get an injected error, and which error.
+
+    A request is *eligible* when its method is in ``methods`` (or ``methods`` is None) and
+    ``path_pattern`` (a regex, searched) matches its path (or is None). Each eligible
+    request draws once from a ``random.Random(seed)``: the same sequence of requests gets
+    the same faults on every run.
+    """
+
+    rate: float = 0.0
+    statuses: tuple[int, ...] = (429,)
+    retry_after: int = 1
+    methods: frozenset[str] | None = None
+    path_pattern: str | None = None
+    seed: int = 0
+
+    def to_json(self) -> dict[str, Any]:
+        """This policy as JSON (for the admin surface)."""
+        return {
+            "rate": self.rate,
+            "statuses": list(self.statuses),
+            "retry_after": self.retry_after,
+            "methods": sorted(self.methods) if self.methods is not None else None,
+            "path_pattern": self.path_pattern,
+            "seed": self.seed,
+        }
+
+
+class FaultInjector:
+    """Decides, per request, whether to answer with an injected 429/5xx."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.policy = FaultPolicy()
+        self._rng = random.Random(0)
+        self._pattern: re.Pattern[str] | None = None
+        #: Injected faults so far, by status.
+        self.injected: Counter[int] = Counter()
+
+    def configure(self, policy: FaultPolicy) -> None:
+        """Replace the policy and restart its random sequence from ``policy.seed``.
+
+        Raises:
+            ValueError: for a rate outside [0, 1] or no statuses.
+        """
+        if not 0.0 <= policy.rate <= 1.0:
+            raise ValueError(f"fault rate must be between 0 and 1, got {policy.rate}")
+        if policy.rate and not policy.statuses:
+            raise ValueError("fault statuses must not be empty")
+        with self._lock:
+            self.policy = policy
+            self._rng = random.Random(policy.seed)
+            self._pattern = re.compile(policy.path_pattern) if policy.path_pattern else None
+
+    def reset(self) -> None:
+        """No more faults; the injected counts are kept."""
+        self.configure(FaultPolicy())
+
+    def decide(self, method: str, path: str) -> Response | None:
+        """Return the fault response for this request, or None to serve it normally."""
+        with self._lock:
+            p = self.policy
+            if p.rate <= 0.0:
+                return None
+            if p.methods is not None and method not in p.methods:
+                return None
+            if self._pattern is not None and not self._pattern.search(path):
+                return None
+            if self._rng.random() >= p.rate:
+                return None
+            status = p.statuses[self._rng.randrange(len(p.statuses))]
+            self.injected[status] += 1
+        # Zendesk sends Retry-After in seconds on 429 and on 503 alike (reference §3).
+        body = {
+            "error": "APIRateLimitExceeded" if status == 429 else "ServiceUnavailable",
+            "description": "Injected by the fake server's fault policy",
+        }
+        return Response(status, body, {"Retry-After": str(p.retry_after)})
+
+
+# -- Recording -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class WriteRecord:
+    """One write request the fake received, whatever became of it."""
+
+    method: str
+    path: str
+    query: Mapping[str, str]
+    #: The parsed JSON body (None when empty or not JSON).
+    body: Any
+    #: Fake-clock Unix time when it arrived.
+    time: float
+    status: int
+    #: True when the platform applied (or queued) it: a 2xx answer.
+    accepted: bool
+    #: True when the answer was an injected fault.
+    faulted: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        """This record as JSON (for ``GET /_fake/writes``)."""
+        return {
+            "method": self.method,
+            "path": self.path,
+            "query": dict(self.query),
+            "body": self.body,
+            "time": iso_z(self.time),
+            "status": self.status,
+            "accepted": self.accepted,
+            "faulted": self.faulted,
+        }
+
+
+class RequestCounter:
+    """Thread-safe counts of requests by kind (``read``, ``write``, ``poll``, ``fault``...)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._counts: Counter[str] = Counter()
+
+    def add(self, kind: str) -> None:
+        """Count one request of ``kind``."""
+        with self._lock:
+            self._counts[kind] += 1
+
+    def snapshot(self) -> dict[str, int]:
+        """The counts so far (a copy)."""
+        with self._lock:
+            return dict(self._counts)
+
+    def clear(self) -> None:
+        """Forget all counts."""
+        with self._lock:
+            self._counts.clear()
+
+
+# -- Webhooks ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One HTTP attempt at delivering a webhook."""
+
+    event_id: str
+    url: str
+    headers: Mapping[str, str]
+    body: bytes
+    attempt: int
+    duplicate: bool
+    status: int | None
+    error: str | None
+
+    def to_json(self) -> dict[str, Any]:
+        """This attempt as JSON (for ``GET /_fake/webhooks``)."""
+        return {
+            "event_id": self.event_id,
+            "url": self.url,
+            "headers": dict(self.headers),
+            "body": self.body.decode(),
+            "attempt": self.attempt,
+            "duplicate": self.duplicate,
+            "status": self.status,
+            "error": self.error,
+        }
+
+
+#: Signs a body: returns the headers to send with it (signature, timestamp, ...).
+Signer = Callable[[bytes], dict[str, str]]
+
+
+class WebhookSender:
+    """Posts webhook bodies from a background thread, at least once.
+
+    Each body is signed afresh at every attempt (a real sender does the same, so a receiver
+    must not treat a new signature as a new event). With ``duplicate_rate`` > 0 some
+    bodies are delivered twice on purpose, for tests of de-duplication; the choice comes
+    from a seeded RNG, so it is the same on every run.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        signer: Signer,
+        *,
+        duplicate_rate: float = 0.0,
+        seed: int = 0,
+        max_attempts: int = 3,
+        retry_delay: float = 0.2,
+        timeout: float = 10.0,
+    ) -> None:
+        self.url = url
+        self._signer = signer
+        self._duplicate_rate = duplicate_rate
+        self._rng = random.Random(seed)
+        self._max_attempts = max_attempts
+        self._retry_delay = retry_delay
+        self._timeout = timeout
+        self._cond = threading.Condition()
+        self._queue: list[tuple[str, bytes]] = []
+        self._busy = False
+        self._stopping = False
+        #: Every attempt made so far, in order.
+        self.deliveries: list[Delivery] = []
+        self._thread = threading.Thread(target=self._run, name="fake-webhook-sender", daemon=True)
+        self._thread.start()
+
+    def send(self, event_id: str, body: bytes) -> None:
+        """Queue one body for delivery (plus, by chance, a duplicate)."""
+        with self._cond:
+            self._queue.append((event_id, body))
+            if self._duplicate_rate and self._rng.random() < self._duplicate_rate:
+                self._queue.append((event_id + "#dup", body))
+            self._cond.notify_all()
+
+    def wait_idle(self, timeout: float = 5.0) -> bool:
+        """Block until everything queued was attempted; False on timeout."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while self._queue or self._busy:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self._cond.wait(left)
+        return True
+
+    def stop(self) -> None:
+        """Stop the sender thread (queued bodies not yet sent are dropped)."""
+        with self._cond:
+            self._stopping = True
+            self._cond.notify_all()
+        self._thread.join(timeout=self._timeout + 1)
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                while not self._queue and not self._stopping:
+                    self._cond.wait()
+                if self._stopping:
+                    return
+                event_id, body = self._queue.pop(0)
+                self._busy = True
+            try:
+                self._deliver(event_id, body)
+            finally:
+                with self._cond:
+                    self._busy = False
+                    self._cond.notify_all()
+
+    def _deliver(self, tagged_id: str, body: bytes) -> None:
+        duplicate = tagged_id.endswith("#dup")
+        event_id = tagged_id.removesuffix("#dup")
+        for attempt in range(1, self._max_attempts + 1):
+            headers = {"Content-Type": "application/json", "User-Agent": "Zendesk Webhook"}
+            headers.update(self._signer(body))
+            status: int | None = None
+            error: str | None = None
+            req = urllib.request.Request(self.url, data=body, headers=headers, method="POST")
+            try:
+                with urllib.request.urlopen(req, timeout=self._timeout) as resp:
+                    status = int(resp.status)
+            except urllib.error.HTTPError as exc:
+                status = exc.code
+            except (OSError, ValueError) as exc:
+                error = f"{type(exc).__name__}: {exc}"
+            self.deliveries.append(
+                Delivery(event_id, self.url, headers, body, attempt, duplicate, status, error)
+            )
+            # Retry connection failures, 429 and 5xx; a 4xx means the receiver said no.
+            if status is not None and status < 500 and status != 429:
+                return
+            with self._cond:
+                if self._stopping:
+                    return
+            time.sleep(self._retry_delay * attempt)
+
+
+# -- The server thread ---------------------------------------------------------------------
+
+App = Callable[[Request], Response]
+
+
+class _Server(ThreadingHTTPServer):
+    # Join handler threads on close, after their sockets are shut down (see stop()), so a
+    # ``with`` block leaves no threads behind.
+    daemon_threads = False
+    block_on_close = True
+    allow_reuse_address = True
+
+    def __init__(self, address: tuple[str, int], app: App) -> None:
+        super().__init__(address, _Handler)
+        self.app = app
+        self.connections: set[socket.socket] = set()
+        self.connections_lock = threading.Lock()
+
+
+class _Handler(BaseHTTPRequestHandler):
+    # HTTP/1.1 keeps connections alive: a client paging 50 times reuses one socket.
+    protocol_version = "HTTP/1.1"
+    server: _Server
+    timeout = 30
+
+    # Buffer the response so headers and body leave in one segment; written separately,
+    # the client's delayed ACK adds ~40 ms to every keep-alive request.
+    wbufsize = -1
+
+    def setup(self) -> None:
+        super().setup()
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        with self.server.connections_lock:
+            self.server.connections.add(self.connection)
+
+    def finish(self) -> None:
+        try:
+            super().finish()
+        finally:
+            with self.server.connections_lock:
+                self.server.connections.discard(self.connection)
+
+    def _dispatch(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length else b""
+        parts = urlsplit(self.path)
+        query = {k: v[0] for k, v in parse_qs(parts.query, keep_blank_values=True).items()}
+        headers = {k.lower(): v for k, v in self.headers.items()}
+        req = Request(self.command, parts.path, query, headers, body)
+        try:
+            resp = self.server.app(req)
+        except HttpError as exc:
+            resp = exc.response()
+        except Exception:  # a bug in the fake must answer, not hang the client
+            log.exception("fake server error on %s %s", self.command, self.path)
+            resp = Response(500, {"error": "InternalError", "description": "fake server bug"})
+        payload = resp.encode()
+        self.send_response(resp.status)
+        for name, value in resp.headers.items():
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(payload)
+
+    # BaseHTTPRequestHandler looks handlers up by these names.
+    do_GET = do_PUT = do_POST = do_DELETE = do_PATCH = do_HEAD = _dispatch  # noqa: N815
+
+    def log_message(self, format: str, *args: Any) -> None:
+        log.debug("%s - %s", self.address_string(), format % args)
+
+
+class ServerThread:
+    """Serves an app on ``host:port`` from a background thread.
+
+    Port 0 picks a free port; :attr:`base_url` tells which. :meth:`stop` closes open
+    keep-alive connections too, so it returns promptly and leaves no thread running.
+    """
+
+    def __init__(self, app: App, host: str = "127.0.0.1", port: int = 0) -> None:
+        self._server = _Server((host, port), app)
+        self.host = host
+        self.port = int(self._server.server_address[1])
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
+
+    @property
+    def base_url(self) -> str:
+        """``http://host:port``, without a trailing slash."""
+        return f"http://{self.host}:{self.port}"
+
+    def start(self) -> None:
+        """Start serving."""
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop serving, close connections and join every thread."""
+        self._server.shutdown()
+        with self._server.connections_lock:
+            conns: Iterable[socket.socket] = list(self._server.connections)
+        for conn in conns:
+            with contextlib.suppress(OSError):  # already closed by the client
+                conn.shutdown(socket.SHUT_RDWR)
+        self._server.server_close()
+        self._thread.join(timeout=5)
