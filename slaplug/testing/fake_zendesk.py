@@ -1,0 +1,430 @@
+"""A faithful fake Zendesk Support API on 127.0.0.1, for connector tests, plugin authors
+and trying slaplug without a Zendesk account.
+
+::
+
+    with FakeZendesk.start() as fake:
+        session = requests.Session()
+        session.auth = fake.auth                    # ("admin@fake-zendesk.test/token", token)
+        r = session.get(f"{fake.base_url}/api/v2/incremental/tickets/cursor.json",
+                        params={"start_time": 0})
+
+From the command line: ``slaplug fake zendesk --port 8765``. The behaviour, the seed-file
+format and the ``/_fake/`` admin surface are documented in docs/testing/fake-zendesk.md.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sys
+import threading
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import click
+
+from slaplug.testing.fakes.base import (
+    Delivery,
+    FakeClock,
+    FaultPolicy,
+    HttpError,
+    ServerThread,
+    WriteRecord,
+    iso_z,
+)
+from slaplug.testing.fakes.zendesk_data import (
+    ADMIN_EMAIL,
+    History,
+    ZendeskStore,
+    build_dataset,
+    load_seed,
+)
+from slaplug.testing.fakes.zendesk_server import AppConfig, WebhookConfig, ZendeskApp
+
+__all__ = ["FakeZendesk", "fake_zendesk_command", "main_fake_zendesk"]
+
+Seed = str | Path | Mapping[str, Any] | None
+
+
+class FakeZendesk:
+    """A running fake Zendesk. Create it with :meth:`start` (or :meth:`from_seed_file`).
+
+    Attributes:
+        base_url: ``http://127.0.0.1:PORT``; also the base of every URL the fake returns.
+        email: An admin's email; any agent's email works with :attr:`api_token`.
+        api_token: The API token (Basic ``{email}/token:{api_token}``).
+        oauth_token: The OAuth token (``Authorization: Bearer ...``).
+        store: The account's state (tickets, audits, users...); read it under :attr:`lock`.
+        clock: The fake's clock; see :meth:`advance`.
+    """
+
+    def __init__(self, app: ZendeskApp, server: ServerThread) -> None:
+        self._app = app
+        self._server = server
+        self.base_url = server.base_url
+        self.email = ADMIN_EMAIL
+        self.api_token = app.config.api_token
+        self.oauth_token = app.config.oauth_token
+        self.store: ZendeskStore = app.store
+        self.clock: FakeClock = app.clock
+        self.lock = app.lock
+        self._stopped = False
+
+    # -- life cycle ------------------------------------------------------------------------
+
+    @classmethod
+    def start(
+        cls,
+        port: int = 0,
+        seed: Seed = None,
+        *,
+        host: str = "127.0.0.1",
+        now: datetime | float | None = None,
+        tickets: int = 300,
+        days: int = 28,
+        random_seed: int = 0,
+        history: History = "auto",
+        api_token: str = "fake-api-token",
+        oauth_token: str = "fake-oauth-token",
+        job_polls: int = 3,
+        job_complete_after: float = 2.0,
+        enforce_rate_limit: bool = False,
+        fault_rate: float = 0.0,
+        fault_statuses: Sequence[int] = (429, 503),
+        retry_after: int = 1,
+        fault_seed: int = 0,
+        webhook_url: str | None = None,
+        webhook_secret: str | None = None,
+        webhook_duplicate_rate: float = 0.0,
+    ) -> FakeZendesk:
+        """Build the account, start serving it, and return the running fake.
+
+        Args:
+            port: TCP port; 0 picks a free one (see :attr:`base_url`).
+            seed: None for the built-in generated account, else a seed file path or the
+                parsed seed mapping (format in docs/testing/fake-zendesk.md).
+            now: Where the fake's clock starts (it keeps ticking); default the real time.
+                The generated account ends shortly before it.
+            tickets, days, random_seed, history: Shape of the generated account
+                (see :func:`~slaplug.testing.fakes.zendesk_data.build_dataset`).
+            api_token, oauth_token: The credentials the fake accepts.
+            job_polls: Polls until a bulk job reports ``completed``.
+            job_complete_after: Seconds after which a job completes unpolled.
+            enforce_rate_limit: Answer 429 past 700/min, or 10/min on incremental exports.
+            fault_rate, fault_statuses, retry_after, fault_seed: Initial fault policy.
+            webhook_url, webhook_secret, webhook_duplicate_rate: Send signed webhooks.
+        """
+        start_ts = now.timestamp() if isinstance(now, datetime) else now
+        clock = FakeClock(start_ts)
+        if seed is None:
+            store = build_dataset(random_seed, tickets, days, int(clock.now()), history)
+        else:
+            store, seed_now = load_seed(seed)
+            if seed_now is not None and now is None:
+                clock.set(seed_now)
+        config = AppConfig(
+            api_token=api_token,
+            oauth_token=oauth_token,
+            job_polls=job_polls,
+            job_complete_after=job_complete_after,
+            enforce_rate_limit=enforce_rate_limit,
+        )
+        app = ZendeskApp(store, clock, config)
+        server = ServerThread(app, host, port)
+        app.base_url = server.base_url
+        fake = cls(app, server)
+        if fault_rate:
+            fake.set_faults(fault_rate, fault_statuses, retry_after, seed=fault_seed)
+        if webhook_url:
+            fake.configure_webhook(webhook_url, webhook_secret or "", webhook_duplicate_rate)
+        server.start()
+        return fake
+
+    @classmethod
+    def from_seed_file(cls, path: str | Path, **kwargs: Any) -> FakeZendesk:
+        """:meth:`start` with the account read from a seed JSON file."""
+        return cls.start(seed=Path(path), **kwargs)
+
+    def stop(self) -> None:
+        """Stop the server and the webhook sender; idempotent."""
+        if self._stopped:
+            return
+        self._stopped = True
+        self._server.stop()
+        self._app.configure_webhook(None)
+
+    def __enter__(self) -> FakeZendesk:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    # -- credentials and reads -----------------------------------------------------------
+
+    @property
+    def auth(self) -> tuple[str, str]:
+        """``(username, password)`` for HTTP Basic: ``("{email}/token", api_token)``."""
+        return (f"{self.email}/token", self.api_token)
+
+    @property
+    def now(self) -> float:
+        """The fake clock's current Unix time."""
+        return self.clock.now()
+
+    def advance(self, seconds: float) -> float:
+        """Move the fake clock forward, e.g. 61 s past the export's one-minute lag."""
+        return self.clock.advance(seconds)
+
+    def ticket(self, ticket_id: int) -> dict[str, Any]:
+        """The ticket as the API would show it.
+
+        Raises:
+            KeyError: for an unknown id.
+        """
+        with self.lock:
+            return self._app.ticket_json(self.store.tickets[ticket_id])
+
+    def audits(self, ticket_id: int) -> list[dict[str, Any]]:
+        """The ticket's audits as the API would show them, oldest first."""
+        with self.lock:
+            return [self._app.audit_json(a) for a in self.store.audits_by_ticket.get(ticket_id, [])]
+
+    def dump_seed(self, path: str | Path) -> None:
+        """Write the current account as a seed file (see docs for the format)."""
+        with self.lock:
+            data = self.store.to_seed(self.clock.now())
+        Path(path).write_text(json.dumps(data, indent=1), encoding="utf-8")
+
+    # -- what the platform saw --------------------------------------------------------------
+
+    @property
+    def writes(self) -> list[WriteRecord]:
+        """Every write request received (accepted, rejected or faulted), in order."""
+        with self.lock:
+            return list(self._app.writes)
+
+    @property
+    def requests(self) -> dict[str, int]:
+        """Requests by kind: ``read``, ``write``, ``poll`` (job statuses), ``fault``
+        (answered by an injected fault, also counted in its kind), ``admin``."""
+        return self._app.requests.snapshot()
+
+    def clear_records(self) -> None:
+        """Forget recorded writes and request counts."""
+        with self.lock:
+            self._app.writes.clear()
+        self._app.requests.clear()
+
+    # -- faults -----------------------------------------------------------------------------
+
+    def set_faults(
+        self,
+        rate: float,
+        statuses: Sequence[int] = (429, 503),
+        retry_after: int = 1,
+        *,
+        methods: Sequence[str] | None = None,
+        path_pattern: str | None = None,
+        seed: int = 0,
+    ) -> None:
+        """Answer a fraction ``rate`` of API requests with one of ``statuses`` and a
+        ``Retry-After: retry_after`` header. Deterministic for a given ``seed``.
+
+        Args:
+            methods: Only these HTTP methods (e.g. ``["PUT"]``); None for all.
+            path_pattern: Only paths matching this regex (searched); None for all.
+        """
+        self._app.faults.configure(
+            FaultPolicy(
+                rate,
+                tuple(statuses),
+                retry_after,
+                frozenset(m.upper() for m in methods) if methods else None,
+                path_pattern,
+                seed,
+            )
+        )
+
+    def reset_faults(self) -> None:
+        """Stop injecting faults."""
+        self._app.faults.reset()
+
+    @property
+    def faults_injected(self) -> dict[int, int]:
+        """Injected faults so far, by status."""
+        return dict(self._app.faults.injected)
+
+    # -- platform activity ----------------------------------------------------------------
+
+    def simulate(self, kind: str, ticket_id: int | None = None, **params: Any) -> dict[str, Any]:
+        """Change the account as its users would (not recorded in :attr:`writes`).
+
+        Kinds: ``requester_reply`` (reopens a pending or solved ticket), ``agent_reply``
+        (``status=`` optional; a new ticket becomes open), ``internal_note``, ``status``,
+        ``priority``, ``assignee_id``, ``group_id``, ``tags`` (each with ``value=``),
+        ``update`` (``ticket={...}`` as in a PUT), ``create`` (``subject``, ``body``,
+        ``priority``, ``requester_id``, ``group_id``, ``tags``). ``body=`` sets comment text.
+
+        Returns:
+            ``{"ticket": ..., "audit": ...}`` as the API shows them.
+
+        Raises:
+            ValueError: for an unknown kind, ticket or invalid value.
+        """
+        try:
+            return self._app.simulate(kind, ticket_id, **params)
+        except HttpError as exc:
+            raise ValueError(f"simulate {kind!r}: {exc.status} {exc.body}") from None
+
+    def complete_jobs(self) -> None:
+        """Complete every pending bulk job now."""
+        self._app.complete_jobs()
+
+    # -- webhooks ---------------------------------------------------------------------------
+
+    def configure_webhook(
+        self, url: str | None, secret: str = "", duplicate_rate: float = 0.0, seed: int = 0
+    ) -> None:
+        """Send a signed event webhook to ``url`` after each ticket change (None stops)."""
+        self._app.configure_webhook(
+            WebhookConfig(url, secret, duplicate_rate=duplicate_rate, seed=seed) if url else None
+        )
+
+    @property
+    def webhook_deliveries(self) -> list[Delivery]:
+        """Every webhook delivery attempt so far."""
+        sender = self._app.sender
+        return list(sender.deliveries) if sender else []
+
+    def wait_for_webhooks(self, timeout: float = 5.0) -> bool:
+        """Block until every queued webhook was attempted; False on timeout."""
+        sender = self._app.sender
+        return sender.wait_idle(timeout) if sender else True
+
+
+# -- Command line ---------------------------------------------------------------------------
+
+
+@click.command("zendesk")
+@click.option("--port", default=8765, show_default=True, help="Port on 127.0.0.1 (0: any free).")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to bind.")
+@click.option(
+    "--seed",
+    "seed_file",
+    type=click.Path(exists=True, dir_okay=False),
+    help="Seed JSON file (see docs/testing/fake-zendesk.md); default: the built-in account.",
+)
+@click.option("--tickets", default=300, show_default=True, help="Tickets to generate.")
+@click.option("--days", default=28, show_default=True, help="Days of generated history.")
+@click.option("--random-seed", default=0, show_default=True, help="Seed of the generator.")
+@click.option(
+    "--fault-rate", default=0.0, show_default=True, help="Fraction of API requests to fail."
+)
+@click.option(
+    "--fault-status",
+    "fault_statuses",
+    multiple=True,
+    type=int,
+    default=(429, 503),
+    show_default=True,
+    help="Status of injected faults (repeat for several).",
+)
+@click.option("--retry-after", default=1, show_default=True, help="Retry-After seconds on faults.")
+@click.option("--fault-seed", default=0, show_default=True, help="Seed of the fault sequence.")
+@click.option("--webhook-url", help="Send signed event webhooks here after each change.")
+@click.option(
+    "--webhook-secret-env", help="Environment variable holding the webhook signing secret."
+)
+@click.option(
+    "--api-token", default="fake-api-token", show_default=True, help="Accepted API token."
+)
+@click.option("--enforce-rate-limit", is_flag=True, help="Answer 429 past Zendesk's limits.")
+def fake_zendesk_command(
+    port: int,
+    host: str,
+    seed_file: str | None,
+    tickets: int,
+    days: int,
+    random_seed: int,
+    fault_rate: float,
+    fault_statuses: tuple[int, ...],
+    retry_after: int,
+    fault_seed: int,
+    webhook_url: str | None,
+    webhook_secret_env: str | None,
+    api_token: str,
+    enforce_rate_limit: bool,
+) -> None:
+    """Serve a fake Zendesk on HOST:PORT until interrupted (Ctrl-C)."""
+    secret = ""
+    if webhook_url:
+        if not webhook_secret_env or webhook_secret_env not in os.environ:
+            raise click.UsageError("--webhook-url needs --webhook-secret-env naming a set variable")
+        secret = os.environ[webhook_secret_env]
+    try:
+        fake = FakeZendesk.start(
+            port,
+            Path(seed_file) if seed_file else None,
+            host=host,
+            tickets=tickets,
+            days=days,
+            random_seed=random_seed,
+            api_token=api_token,
+            fault_rate=fault_rate,
+            fault_statuses=fault_statuses,
+            retry_after=retry_after,
+            fault_seed=fault_seed,
+            webhook_url=webhook_url,
+            webhook_secret=secret,
+            enforce_rate_limit=enforce_rate_limit,
+        )
+    except (OSError, ValueError) as exc:
+        raise click.ClickException(str(exc)) from None
+    stop = threading.Event()
+    # SIGTERM (from a test harness or a container) stops as cleanly as Ctrl-C.
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    click.echo(f"Fake Zendesk listening on {fake.base_url}")
+    click.echo(f"  auth: {fake.email}/token : {fake.api_token}   (or Bearer {fake.oauth_token})")
+    click.echo(
+        f"  {len(fake.store.tickets)} tickets, clock {iso_z(fake.now)}; admin: /_fake/health"
+    )
+    sys.stdout.flush()
+    try:
+        while not stop.wait(0.5):
+            pass
+    except KeyboardInterrupt:
+        pass
+    finally:
+        fake.stop()
+
+
+def main_fake_zendesk(argv: Sequence[str] | None = None) -> int:
+    """Run ``slaplug fake zendesk`` with ``argv``; return the exit code."""
+    try:
+        fake_zendesk_command.main(
+            args=list(argv) if argv is not None else None,
+            prog_name="slaplug fake zendesk",
+            standalone_mode=False,
+        )
+    except click.exceptions.Exit as exc:  # --help
+        return int(exc.exit_code)
+    except click.ClickException as exc:
+        exc.show()
+        return exc.exit_code
+    except click.Abort:
+        return 1
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main_fake_zendesk())
