@@ -61,8 +61,10 @@ class _Codegen:
             return f"({v} is None)" if node.negate else f"({v} is not None)"
         if isinstance(node, Contains):
             c = self.const(node.value)
-            return f"({v} is None or {c} not in {v})" if node.negate else (
-                f"({v} is not None and {c} in {v})"
+            return (
+                f"({v} is None or {c} not in {v})"
+                if node.negate
+                else (f"({v} is not None and {c} in {v})")
             )
         if isinstance(node, In):
             # A missing field is None, which no literal equals: "not in" then holds, as specified.
