@@ -20,7 +20,7 @@ import pytest
 import requests
 
 from slaplug.testing.fake_zendesk import FakeZendesk, main_fake_zendesk
-from slaplug.testing.fakes.zendesk_data import FIELD_SLA_STATUS, build_dataset
+from slaplug.testing.fakes.zendesk_generate import FIELD_SLA_STATUS, build_dataset
 
 NOW = 1_772_452_800.0  # 2026-03-02T12:00:00Z: the built-in set's reference end
 

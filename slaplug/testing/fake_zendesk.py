@@ -37,13 +37,8 @@ from slaplug.testing.fakes.base import (
     WriteRecord,
     iso_z,
 )
-from slaplug.testing.fakes.zendesk_data import (
-    ADMIN_EMAIL,
-    History,
-    ZendeskStore,
-    build_dataset,
-    load_seed,
-)
+from slaplug.testing.fakes.zendesk_data import ZendeskStore, load_seed
+from slaplug.testing.fakes.zendesk_generate import ADMIN_EMAIL, History, build_dataset
 from slaplug.testing.fakes.zendesk_server import AppConfig, WebhookConfig, ZendeskApp
 
 __all__ = ["FakeZendesk", "fake_zendesk_command", "main_fake_zendesk"]
