@@ -180,3 +180,64 @@ def test_a_matcher_with_no_rules_matches_nothing():
     assert DurableMatcher([], TYPES).match([{"id": "x"}]) == [()]
     with open_matcher([], TYPES) as matcher:
         assert matcher.match([{}]) == [()]
+
+
+# -- asking durable once per distinct encoded fact ------------------------------------------
+
+
+def _dedupe_rules() -> tuple[list[Rule], dict[str, FieldType]]:
+    types = {"percent": FieldType.NUM, "state": FieldType.STR, "tags": FieldType.LIST}
+    rules = [
+        Rule("half", Compare("percent", "ge", 50)),
+        Rule("risk", All((Compare("percent", "ge", 75), Compare("state", "eq", "running")))),
+        Rule("vip", Contains("tags", "vip")),
+    ]
+    return rules, types
+
+
+def test_dedupe_gives_the_same_matches_as_asking_durable_for_every_fact() -> None:
+    rules, types = _dedupe_rules()
+    facts = [
+        {"percent": p, "state": s, "tags": t}
+        for p in (0, 49.9, 50, 60, 75, 80, 200)
+        for s in ("running", "paused")
+        for t in ((), ("vip",), ("x", "vip"))
+    ] * 3
+    plain = DurableMatcher(rules, types, dedupe=False)
+    deduped = DurableMatcher(rules, types)
+    try:
+        assert deduped.match(facts) == plain.match(facts)
+        assert deduped.match(facts[::-1]) == plain.match(facts[::-1])  # answers reused
+    finally:
+        plain.close()
+        deduped.close()
+
+
+def test_dedupe_sends_only_distinct_unseen_keys_to_durable(monkeypatch: pytest.MonkeyPatch) -> None:
+    rules, types = _dedupe_rules()
+    m = DurableMatcher(rules, types)
+    asked: list[int] = []
+    real = m._match_keys_locked
+    monkeypatch.setattr(m, "_match_keys_locked", lambda keys: asked.append(len(keys)) or real(keys))
+    try:
+        # 60 and 70 encode alike (between the literals 50 and 75): one key for both.
+        first = m.match([{"percent": 60, "state": "running"}, {"percent": 70, "state": "running"}])
+        assert first == [("half",), ("half",)]
+        m.match([{"percent": 65, "state": "running"}, {"percent": 90, "state": "running"}])
+        assert asked == [1, 1]  # the second batch asked only about percent 90
+    finally:
+        m.close()
+
+
+def test_dedupe_cache_starts_over_when_full(monkeypatch: pytest.MonkeyPatch) -> None:
+    from slaplug.rules import durable
+
+    monkeypatch.setattr(durable._Dedupe, "LIMIT", 2)
+    rules, types = _dedupe_rules()
+    m = DurableMatcher(rules, types)
+    try:
+        facts = [{"percent": p, "state": "running"} for p in (10, 50, 60, 75, 80)]
+        assert m.match(facts) == [(), ("half",), ("half",), ("half", "risk"), ("half", "risk")]
+        assert m.match(facts[:2]) == [(), ("half",)]
+    finally:
+        m.close()

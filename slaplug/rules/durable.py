@@ -132,6 +132,48 @@ class _Plan:
                 "fact. Use fewer distinct 'contains' values, or set `engine: python`."
             )
         self.terms = [self._rule_terms(rule) for rule in rules]
+        # The message keys in the order `encode_key` fills them.
+        self.keys: list[str] = []
+        for scalar in self.scalars.values():
+            self.keys.append(scalar.asc)
+            if scalar.desc is not None:
+                self.keys.append(scalar.desc)
+        self.keys.extend(self.flags.values())
+
+    def encode_key(self, fact: Fact) -> tuple[int, ...]:
+        """The codes durable will see for ``fact``, in `keys` order.
+
+        durable's answer for a fact depends on these codes alone, so facts with equal keys
+        match the same rules (see `_Dedupe`).
+
+        Raises:
+            EngineError: The fact was not normalized (a value of the wrong type).
+        """
+        codes: list[int] = []
+        try:
+            for name, s in self.scalars.items():
+                value = fact.get(name)
+                if value is None:
+                    codes.append(_MISSING)
+                    if s.desc is not None:
+                        codes.append(_MISSING)
+                    continue
+                code = 0 if self.types[name] is FieldType.LIST else s.code(value)  # type: ignore[arg-type]
+                codes.append(code)
+                if s.desc is not None:
+                    codes.append(s.top - code)
+            for name, value in self.flags:
+                items = fact.get(name)
+                codes.append(1 if items is not None and value in items else 0)  # type: ignore[operator]
+        except TypeError as exc:
+            raise EngineError(f"facts must be normalized first ({exc})") from exc
+        return tuple(codes)
+
+    def message(self, key: tuple[int, ...], fact_id: int) -> dict[str, object]:
+        """The durable message for an encoded fact."""
+        msg: dict[str, object] = {"t": "f", "id": fact_id, "sid": _SID}
+        msg.update(zip(self.keys, key, strict=True))
+        return msg
 
     def _scalar(self, name: str) -> _Scalar:
         if name not in self.scalars:
@@ -223,6 +265,52 @@ def _compare(s: _Scalar, op: str, c: int, negate: bool) -> Expr:
     return {negative if negate else positive: {s.desc: mirrored}}
 
 
+class _Dedupe:
+    """Ask durable once per distinct encoded fact, and remember its answers.
+
+    Facts reach durable only as rank codes (`_Plan.encode_key`), and its answer depends on the
+    codes alone. Codes are coarse (a percentage is "below 50", "50", "between 50 and 75"...),
+    so a batch of tickets holds few distinct keys: durable decides each of them once, here or
+    in an earlier batch, and every fact gets the answer of its key. The cache is bounded and
+    belongs to one matcher, so it never outlives the rules it was computed for.
+    """
+
+    #: Distinct keys remembered before the cache starts over.
+    LIMIT = 65_536
+
+    def __init__(self, plan: _Plan, enabled: bool = True) -> None:
+        self._plan = plan
+        self._enabled = enabled
+        self._cache: dict[tuple[int, ...], tuple[str, ...]] = {}
+
+    def match(
+        self,
+        facts: Sequence[Fact],
+        ask: Callable[[Sequence[tuple[int, ...]]], list[tuple[str, ...]]],
+    ) -> list[tuple[str, ...]]:
+        keys = [self._plan.encode_key(f) for f in facts]
+        if not self._enabled:
+            return ask(keys)
+        answers: dict[tuple[int, ...], tuple[str, ...]] = {}
+        missing: list[tuple[int, ...]] = []
+        cache = self._cache
+        for key in keys:
+            if key in answers:
+                continue
+            known = cache.get(key)
+            if known is None:
+                answers[key] = ()  # placeholder: asked below, once
+                missing.append(key)
+            else:
+                answers[key] = known
+        if missing:
+            answers.update(zip(missing, ask(missing), strict=True))
+            if len(cache) + len(missing) > self.LIMIT:
+                cache.clear()
+            cache.update((k, answers[k]) for k in missing)
+        return [answers[k] for k in keys]
+
+
 class DurableMatcher:
     """Matches facts with durable_rules inside this process.
 
@@ -238,16 +326,20 @@ class DurableMatcher:
     Args:
         rules: The rules, in the order their ids are reported.
         types: The declared type of every field rules may use.
+        dedupe: Ask durable once per distinct encoded fact (see `_Dedupe`).
 
     Raises:
         RuleError: A rule uses an undeclared field or a literal of the wrong type.
         EngineError: durable_rules is unavailable, or cannot hold these rules.
     """
 
-    def __init__(self, rules: Sequence[Rule], types: Mapping[str, FieldType]) -> None:
+    def __init__(
+        self, rules: Sequence[Rule], types: Mapping[str, FieldType], *, dedupe: bool = True
+    ) -> None:
         engine = require_durable()
         validate_rules(rules, types)
         self._plan = _Plan(rules, types)
+        self._dedupe = _Dedupe(self._plan, enabled=dedupe)
         self._ids = tuple(rule.id for rule in rules)
         self._not_handled = engine.MessageNotHandledException
         self._observed = engine.MessageObservedException
@@ -268,8 +360,7 @@ class DurableMatcher:
                 self._host.set_rulesets({_RULESET: ruleset})
         except Exception as exc:
             raise EngineError(
-                f"durable_rules rejected the rules ({exc}); simplify them or set "
-                "`engine: python`."
+                f"durable_rules rejected the rules ({exc}); simplify them or set `engine: python`."
             ) from exc
         self._empty = not ruleset
 
@@ -284,25 +375,6 @@ class DurableMatcher:
     def _record(self, fact_id: int, rule_index: int) -> None:
         self._hits.append((fact_id, rule_index))
 
-    def _encode(self, fact: Fact, fact_id: int) -> dict[str, object]:
-        msg: dict[str, object] = {"t": "f", "id": fact_id, "sid": _SID}
-        for name, s in self._plan.scalars.items():
-            value = fact.get(name)
-            if value is None:
-                code = _MISSING
-                msg[s.asc] = code
-                if s.desc is not None:
-                    msg[s.desc] = _MISSING
-                continue
-            code = 0 if self._plan.types[name] is FieldType.LIST else s.code(value)  # type: ignore[arg-type]
-            msg[s.asc] = code
-            if s.desc is not None:
-                msg[s.desc] = s.top - code
-        for (name, value), key in self._plan.flags.items():
-            items = fact.get(name)
-            msg[key] = 1 if items is not None and value in items else 0  # type: ignore[operator]
-        return msg
-
     def match(self, facts: Sequence[Fact]) -> list[tuple[str, ...]]:
         """Match each fact.
 
@@ -316,20 +388,25 @@ class DurableMatcher:
             EngineError: durable_rules failed; no partial result is returned.
         """
         with self._lock:
-            if self._broken:
-                raise EngineError(f"this durable matcher is unusable: {self._broken}")
-            if self._empty:
-                return [() for _ in facts]
-            out: list[tuple[str, ...]] = []
-            for start in range(0, len(facts), CHUNK_SIZE):
-                out.extend(self._match_chunk(facts[start : start + CHUNK_SIZE]))
-            return out
+            return self._dedupe.match(facts, self._match_keys_locked)
 
-    def _match_chunk(self, chunk: Sequence[Fact]) -> list[tuple[str, ...]]:
-        try:
-            payload = [self._encode(fact, i) for i, fact in enumerate(chunk)]
-        except TypeError as exc:
-            raise EngineError(f"facts must be normalized first ({exc})") from exc
+    def match_keys(self, keys: Sequence[tuple[int, ...]]) -> list[tuple[str, ...]]:
+        """Match facts already encoded by `_Plan.encode_key` (as `ProcessMatcher` sends them)."""
+        with self._lock:
+            return self._match_keys_locked(keys)
+
+    def _match_keys_locked(self, keys: Sequence[tuple[int, ...]]) -> list[tuple[str, ...]]:
+        if self._broken:
+            raise EngineError(f"this durable matcher is unusable: {self._broken}")
+        if self._empty:
+            return [() for _ in keys]
+        out: list[tuple[str, ...]] = []
+        for start in range(0, len(keys), CHUNK_SIZE):
+            out.extend(self._match_chunk(keys[start : start + CHUNK_SIZE]))
+        return out
+
+    def _match_chunk(self, chunk: Sequence[tuple[int, ...]]) -> list[tuple[str, ...]]:
+        payload = [self._plan.message(key, i) for i, key in enumerate(chunk)]
         self._hits = []
         try:
             self._assert(payload)
@@ -410,8 +487,11 @@ def _sync_host_class(engine: ModuleType) -> type:
 # -- One durable engine per child process --------------------------------------------------------
 
 
-def _serve(conn: multiprocessing.connection.Connection, rules: tuple[Rule, ...],
-           types: dict[str, FieldType]) -> None:
+def _serve(
+    conn: multiprocessing.connection.Connection,
+    rules: tuple[Rule, ...],
+    types: dict[str, FieldType],
+) -> None:
     """Child process main loop: build a DurableMatcher, then answer match requests."""
     # The process is ours, so a global filter is safe here: Python 3.12 warns on every action.
     warnings.filterwarnings("ignore", category=DeprecationWarning, module="durable.engine")
@@ -429,7 +509,8 @@ def _serve(conn: multiprocessing.connection.Connection, rules: tuple[Rule, ...],
         if kind == "close":
             return
         try:
-            conn.send(("ok", matcher.match(payload)))
+            answer = matcher.match_keys(payload) if kind == "match_keys" else matcher.match(payload)
+            conn.send(("ok", answer))
         except Exception as exc:
             conn.send(("error", str(exc)))
 
@@ -459,6 +540,8 @@ class ProcessMatcher:
         rules: The rules, in the order their ids are reported.
         types: The declared type of every field rules may use.
         timeout: Seconds to wait for the child on any call before killing it.
+        dedupe: Ask durable once per distinct encoded fact (see `_Dedupe`); off only to
+            measure durable itself.
 
     Raises:
         RuleError: A rule uses an undeclared field or a literal of the wrong type.
@@ -466,11 +549,18 @@ class ProcessMatcher:
     """
 
     def __init__(
-        self, rules: Sequence[Rule], types: Mapping[str, FieldType], *, timeout: float = 120.0
+        self,
+        rules: Sequence[Rule],
+        types: Mapping[str, FieldType],
+        *,
+        timeout: float = 120.0,
+        dedupe: bool = True,
     ) -> None:
         require_durable()
         validate_rules(rules, types)
-        _Plan(rules, types)  # refuse rules durable cannot hold here, before starting a child
+        # Built here too: it refuses rules durable cannot hold before a child starts, and it
+        # encodes facts in the parent, so only distinct, unseen keys cross the pipe.
+        self._dedupe = _Dedupe(_Plan(rules, types), enabled=dedupe)
         self._rules = tuple(rules)
         self._types = dict(types)
         self._timeout = timeout
@@ -485,7 +575,9 @@ class ProcessMatcher:
         ctx = _context()
         parent, child = ctx.Pipe()
         proc = ctx.Process(  # type: ignore[attr-defined]
-            target=_serve, args=(child, self._rules, self._types), daemon=True,
+            target=_serve,
+            args=(child, self._rules, self._types),
+            daemon=True,
             name="slaplug-durable",
         )
         proc.start()
@@ -532,8 +624,11 @@ class ProcessMatcher:
                 raise EngineError("this matcher was closed")
             if self._conn is None:
                 self._start()
-            result: list[tuple[str, ...]] = self._call_locked(("match", list(facts)))
-            return result
+            return self._dedupe.match(facts, self._ask_child_locked)
+
+    def _ask_child_locked(self, keys: Sequence[tuple[int, ...]]) -> list[tuple[str, ...]]:
+        result: list[tuple[str, ...]] = self._call_locked(("match_keys", list(keys)))
+        return result
 
     def _stop_locked(self) -> int | None:
         code = None

@@ -100,16 +100,16 @@ class RulePack:
             for li, cond in enumerate(levels)
         ]
         # Facts carry only the fields some rule looks at: less to normalize and to ship to
-        # the engine, and nothing the rules cannot use.
-        self._ticket_types = self._types_for(ticket_rules)
-        self._escalation_types = self._types_for(self.escalation_rules)
+        # the engine, and nothing the rules cannot use. Public for benchmarks and tools.
+        self.ticket_types = self._types_for(ticket_rules)
+        self.escalation_types = self._types_for(self.escalation_rules)
         self._ticket_matcher: Matcher | None = (
-            make_matcher(ticket_rules, self._ticket_types, engine=self.engine)
+            make_matcher(ticket_rules, self.ticket_types, engine=self.engine)
             if ticket_rules
             else None
         )
         self._escalation_matcher: Matcher | None = (
-            make_matcher(self.escalation_rules, self._escalation_types, engine=self.engine)
+            make_matcher(self.escalation_rules, self.escalation_types, engine=self.engine)
             if self.escalation_rules
             else None
         )
@@ -173,7 +173,7 @@ class RulePack:
     def assess_many(self, tickets: Sequence[Ticket], now: datetime) -> list[Assessment]:
         """`assess` for many tickets, entering each matching engine once for the whole batch."""
         bases = [ticket_fact(t) for t in tickets]
-        matched = self._match(self._ticket_matcher, bases, self._ticket_types)
+        matched = self._match(self._ticket_matcher, bases, self.ticket_types)
         per_ticket: list[tuple[list[int], list[SlaMeasure]]] = []
         for ticket, hits in zip(tickets, matched, strict=True):
             chosen = self._choose(set(hits))
@@ -242,7 +242,7 @@ class RulePack:
                 facts.append(measure_fact(base, m, kinds.get(m.policy, "sla"), now))
                 owners.append((ti, m))
         out: list[list[Action]] = [[] for _ in tickets]
-        hits_per_fact = self._match(self._escalation_matcher, facts, self._escalation_types)
+        hits_per_fact = self._match(self._escalation_matcher, facts, self.escalation_types)
         for (ti, m), fact, hits in zip(owners, facts, hits_per_fact, strict=True):
             values: Mapping[str, str] | None = None  # rendered lazily, per measure
             for rule_id in hits:
