@@ -578,3 +578,19 @@ def test_stop_leaves_no_threads_behind() -> None:
 def test_cli_help_runs(capsys: pytest.CaptureFixture[str]) -> None:
     assert main_fake_zendesk(["--help"]) == 0
     assert "--webhook-secret-env" in capsys.readouterr().out
+
+
+def test_cli_serves_until_sigterm() -> None:
+    import subprocess
+    import sys
+
+    argv = [sys.executable, "-m", "slaplug.testing.fake_zendesk", "--port", "0", "--tickets", "20"]
+    with subprocess.Popen(argv, stdout=subprocess.PIPE, text=True) as proc:
+        try:
+            assert proc.stdout is not None
+            base = proc.stdout.readline().rsplit(" ", 1)[-1].strip()
+            assert base.startswith("http://127.0.0.1:")
+            assert requests.get(f"{base}/_fake/health", timeout=5).json()["tickets"] == 20
+        finally:
+            proc.terminate()
+            assert proc.wait(timeout=10) == 0

@@ -418,8 +418,8 @@ class WebhookSender:
         duplicate = tagged_id.endswith("#dup")
         event_id = tagged_id.removesuffix("#dup")
         for attempt in range(1, self._max_attempts + 1):
-            headers = {"Content-Type": "application/json", "User-Agent": "Zendesk Webhook"}
-            headers.update(self._signer(body))
+            headers = {"Content-Type": "application/json", "User-Agent": "slaplug-fake"}
+            headers.update(self._signer(body))  # the platform's own headers win
             status: int | None = None
             error: str | None = None
             req = urllib.request.Request(self.url, data=body, headers=headers, method="POST")

@@ -9,7 +9,7 @@ from __future__ import annotations
 import base64
 import binascii
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from slaplug.testing.fakes.base import FakeClock, HttpError, iso_z
@@ -74,7 +74,6 @@ class AppConfig:
     #: When True, answer 429 once ``rate_limit`` (or 10/min on incremental exports) is used up.
     enforce_rate_limit: bool = False
     account_id: int = 12514403
-    extra: J = field(default_factory=dict)
 
 
 class ZendeskRendering:

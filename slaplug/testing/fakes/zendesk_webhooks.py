@@ -61,6 +61,7 @@ class ZendeskWebhooks(ZendeskRendering):
             ts = iso_z(time.time())  # real time: receivers check freshness on their clock
             digest = hmac.new(key, ts.encode() + body, hashlib.sha256).digest()
             return {
+                "User-Agent": "Zendesk Webhook",  # as in a recorded delivery (Prismatic sample)
                 "X-Zendesk-Webhook-Id": config.webhook_id,
                 "X-Zendesk-Webhook-Signature": base64.b64encode(digest).decode(),
                 "X-Zendesk-Webhook-Signature-Timestamp": ts,
