@@ -239,5 +239,23 @@ def plugins(as_json: bool) -> None:
         click.echo(f"{info.name}{origin}: {', '.join(info.hooks) or 'no hooks'}")
 
 
+@main.group()
+def fake() -> None:
+    """Run a fake helpdesk on 127.0.0.1 for tests, demos and trying slaplug."""
+
+
+@fake.command(
+    "zendesk",
+    context_settings={"ignore_unknown_options": True, "allow_extra_args": True},
+    add_help_option=False,
+)
+@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+def fake_zendesk(args: tuple[str, ...]) -> None:
+    """Serve a fake Zendesk API (see: slaplug fake zendesk --help)."""
+    from slaplug.testing.fake_zendesk import main_fake_zendesk
+
+    sys.exit(main_fake_zendesk(list(args)))
+
+
 if __name__ == "__main__":
     main()

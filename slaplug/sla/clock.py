@@ -46,29 +46,35 @@ class _History:
     def __init__(self, ticket: Ticket, now: datetime) -> None:
         self.ticket = ticket
         self.now = now
-        self.now_us = epoch_us(now)
-        self.events: list[TicketEvent] = [e for e in ticket.events if e.at <= now]
+        self.now_us = now_us = epoch_us(now)
+        # Instants as integers: comparing aware datetimes asks both for their UTC offset.
+        timed = [(epoch_us(e.at), e) for e in ticket.events]
+        self.events: list[TicketEvent] = [e for us, e in timed if us <= now_us]
         self.status_changes = [e for e in self.events if e.kind is EventKind.STATUS_CHANGED]
-        self.priority_changes = [e for e in self.events if e.kind is EventKind.PRIORITY_CHANGED]
+        self.priority_changes: list[tuple[int, str | None]] = [
+            (us, e.value)
+            for us, e in timed
+            if us <= now_us and e.kind is EventKind.PRIORITY_CHANGED
+        ]
 
-    def priority_segments(
-        self, start: datetime, end: datetime
-    ) -> list[tuple[datetime, str | None]]:
-        """``[(from, priority), ...]`` covering ``[start, end]``, first one from ``start``.
+    def priority_segments(self, start: int, end: int) -> list[tuple[int, str | None]]:
+        """``[(from, priority), ...]`` covering ``[start, end]`` (epoch microseconds).
 
         Before the first recorded change the ticket's current priority applies: connectors
         report the initial priority as a change at creation time when they know it.
         """
-        if not self.priority_changes:
-            return [(start, self.ticket.priority)]
+        changes = self.priority_changes
         current = self.ticket.priority
-        before = [e for e in self.priority_changes if e.at <= start]
-        if before:
-            current = before[-1].value
+        if not changes:
+            return [(start, current)]
+        for at, value in changes:
+            if at > start:
+                break
+            current = value
         segments = [(start, current)]
-        for e in self.priority_changes:
-            if start < e.at <= end and e.value != segments[-1][1]:
-                segments.append((e.at, e.value))
+        for at, value in changes:
+            if start < at <= end and value != segments[-1][1]:
+                segments.append((at, value))
         return segments
 
     def pauses(self, statuses: frozenset[str]) -> list[tuple[datetime, datetime]]:
@@ -171,18 +177,18 @@ _Pause = tuple[datetime, datetime, int, int]
 def _measure_run(
     history: _History, policy: SlaPolicy, run: _Run, all_pauses: list[_Pause]
 ) -> SlaMeasure | None:
-    segments = history.priority_segments(
-        run.start, run.stop if run.stop is not None else history.now
-    )
+    start = run.start
+    s = epoch_us(start)
+    e = epoch_us(run.stop) if run.stop is not None else history.now_us
+    segments = history.priority_segments(s, e)
     priority = segments[-1][1]
     target = policy.target(run.metric, priority)
     if target is None:
         return None
     cal = policy.calendar
-    start, end = run.start, run.stop if run.stop is not None else history.now
-    s, e = epoch_us(start), (epoch_us(run.stop) if run.stop is not None else history.now_us)
+    end = run.stop if run.stop is not None else history.now
     clipped = [
-        (max(a, start), min(b, end), max(au, s), min(bu, e))
+        (a if au >= s else start, b if bu <= e else end, max(au, s), min(bu, e))
         for a, b, au, bu in all_pauses
         if bu > s and au < e
     ]
@@ -195,7 +201,7 @@ def _measure_run(
         if seg_target is None:
             continue
         last = i == len(segments) - 1
-        seg_end = e if last else epoch_us(segments[i + 1][0])
+        seg_end = e if last else segments[i + 1][0]
         due = due_by_target.get(seg_target)
         if due is None:
             due = due_by_target[seg_target] = cal.add_us(s, _us(seg_target), pauses_us)
@@ -203,7 +209,7 @@ def _measure_run(
         # no time left, and a priority change at that instant comes too late.
         missed = due < seg_end if (last and run.stop is not None) else due <= seg_end
         if missed:
-            breached_us = max(due, epoch_us(seg_start))
+            breached_us = max(due, seg_start)
             break
 
     elapsed = timedelta(microseconds=cal.elapsed_us(s, e, pauses_us))
