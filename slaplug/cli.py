@@ -56,14 +56,8 @@ def _parse_time(value: str | None) -> datetime:
     return t
 
 
-@click.group()
-@click.version_option(package_name="slaplug")
-def main() -> None:
-    """slaplug: SLA clocks, escalations and service credits for your helpdesk."""
-
-
-@main.command()
-@click.option(
+#: Options several commands share.
+RULES_OPTION = click.option(
     "--rules",
     "rules",
     multiple=True,
@@ -71,13 +65,24 @@ def main() -> None:
     type=click.Path(dir_okay=False),
     help="Rules file (repeat for several).",
 )
+ENGINE_OPTION = click.option(
+    "--engine", type=click.Choice(["durable", "python"]), help="Override the pack's engine."
+)
+
+
+@click.group()
+@click.version_option(package_name="slaplug")
+def main() -> None:
+    """slaplug: SLA clocks, escalations and service credits for your helpdesk."""
+
+
+@main.command()
+@RULES_OPTION
 @click.option(
     "--tickets", required=True, type=click.File("r"), help="JSON file with a list of tickets."
 )
 @click.option("--at", "at", help="Evaluate as of this time (ISO 8601 with offset); default now.")
-@click.option(
-    "--engine", type=click.Choice(["durable", "python"]), help="Override the pack's engine."
-)
+@ENGINE_OPTION
 @_friendly_errors
 def assess(rules: tuple[str, ...], tickets: Any, at: str | None, engine: str | None) -> None:
     """Print the SLA state of every ticket in a file and the escalations that would fire."""
@@ -114,14 +119,7 @@ def assess(rules: tuple[str, ...], tickets: Any, at: str | None, engine: str | N
 
 
 @main.command()
-@click.option(
-    "--rules",
-    "rules",
-    multiple=True,
-    required=True,
-    type=click.Path(dir_okay=False),
-    help="Rules file (repeat for several).",
-)
+@RULES_OPTION
 @click.option(
     "--ticket",
     required=True,
@@ -130,9 +128,7 @@ def assess(rules: tuple[str, ...], tickets: Any, at: str | None, engine: str | N
 )
 @click.option("--at", "at", help="Explain as of this time (ISO 8601 with offset); default now.")
 @click.option("--json", "as_json", is_flag=True, help="Print the explanation as JSON.")
-@click.option(
-    "--engine", type=click.Choice(["durable", "python"]), help="Override the pack's engine."
-)
+@ENGINE_OPTION
 @_friendly_errors
 def explain(
     rules: tuple[str, ...], ticket: Any, at: str | None, as_json: bool, engine: str | None
@@ -194,9 +190,7 @@ def rules_schema(fmt: str) -> None:
 
 @rules.command("test")
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
-@click.option(
-    "--engine", type=click.Choice(["durable", "python"]), help="Override the pack's engine."
-)
+@ENGINE_OPTION
 @_friendly_errors
 def rules_test(paths: tuple[str, ...], engine: str | None) -> None:
     """Run policy tests (YAML cases); exit 1 if any fails."""
