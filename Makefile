@@ -11,8 +11,12 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 
-$(VENV)/.installed: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install -q -e '.[test]'
+# Built-in connectors are separate distributions under plugins/, installed like third-party
+# plugins; one pip call, so their dependency on slaplug resolves to this checkout.
+PLUGINS := $(wildcard plugins/*/pyproject.toml)
+
+$(VENV)/.installed: pyproject.toml $(PLUGINS) | $(BIN)/python
+	$(BIN)/python -m pip install -q -e '.[test]' $(foreach p,$(PLUGINS),-e $(dir $(p)))
 	@touch $@
 
 # Until the sync job lands, the demo evaluates the bundled example tickets at a fixed moment.
@@ -22,16 +26,18 @@ demo: $(VENV)/.installed
 	$(BIN)/slaplug explain --rules rules/default.yaml --ticket examples/ticket-1003.json --at 2026-03-04T15:00:00+01:00
 
 test: $(VENV)/.installed
-	$(BIN)/ruff check slaplug tests bench
+	$(BIN)/ruff check slaplug tests bench plugins
 	$(BIN)/mypy
 	$(BIN)/python -m pytest -q
 
 lint: $(VENV)/.installed
-	$(BIN)/ruff check slaplug tests bench
+	$(BIN)/ruff check slaplug tests bench plugins
 	$(BIN)/mypy
 
 bench: $(VENV)/.installed
 	$(BIN)/python bench/calendar.py
+	$(BIN)/python bench/rules.py
+	$(BIN)/python bench/engine.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache
