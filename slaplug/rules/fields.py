@@ -89,24 +89,30 @@ def ticket_fact(ticket: Ticket) -> dict[str, Any]:
     return fact
 
 
+#: Each measure field's value, already of its `FieldType` (None: missing), from a measure and
+#: its policy's kind. One table serves raw facts and the pack's ready-normalized ones.
+MEASURE_VALUES: Mapping[str, Callable[[SlaMeasure, str], Any]] = {
+    "policy": lambda m, kind: m.policy,
+    "policy_kind": lambda m, kind: kind,
+    "metric": lambda m, kind: m.metric.value,
+    "state": lambda m, kind: m.state.value,
+    "cycle": lambda m, kind: m.cycle,
+    "percent": lambda m, kind: m.percent,
+    "elapsed": lambda m, kind: m.elapsed.total_seconds(),
+    "remaining": lambda m, kind: m.remaining.total_seconds(),
+    "target": lambda m, kind: m.target.total_seconds(),
+    "breached": lambda m, kind: m.breached,
+    "overdue": lambda m, kind: (m.elapsed - m.target).total_seconds() if m.breached else None,
+}
+
+
 def measure_fact(
     base: Mapping[str, Any], m: SlaMeasure, policy_kind: str, now: datetime
 ) -> dict[str, Any]:
     """A ticket fact extended with one measure's fields."""
     fact = dict(base)
-    fact.update(
-        policy=m.policy,
-        policy_kind=policy_kind,
-        metric=m.metric.value,
-        state=m.state.value,
-        cycle=m.cycle,
-        percent=m.percent,
-        elapsed=m.elapsed.total_seconds(),
-        remaining=m.remaining.total_seconds(),
-        target=m.target.total_seconds(),
-        breached=m.breached,
-        overdue=(m.elapsed - m.target).total_seconds() if m.breached else None,
-    )
+    for name, value in MEASURE_VALUES.items():
+        fact[name] = value(m, policy_kind)
     return fact
 
 

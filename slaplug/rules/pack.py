@@ -21,8 +21,8 @@ from slaplug.rules.conditions import All, AnyOf, Condition, FieldType, Not, Rule
 from slaplug.rules.facts import normalize
 from slaplug.rules.fields import (
     MEASURE_FIELDS,
+    MEASURE_VALUES,
     TICKET_FIELDS,
-    measure_fact,
     template_values,
     ticket_fact,
 )
@@ -36,6 +36,7 @@ __all__ = ["Assessment", "RulePack", "referenced_fields"]
 EngineName = Literal["durable", "python"]
 
 log = logging.getLogger("slaplug.rules")
+_NO_VALUES: Mapping[str, str] = {}
 
 
 @dataclass(frozen=True)
@@ -103,6 +104,14 @@ class RulePack:
         # the engine, and nothing the rules cannot use. Public for benchmarks and tools.
         self.ticket_types = self._types_for(ticket_rules)
         self.escalation_types = self._types_for(self.escalation_rules)
+        # Escalation facts are built ready-normalized: the ticket's part once per ticket, then
+        # each measure's referenced fields from typed getters.
+        self._fact_ticket_types = {
+            f: t for f, t in self.escalation_types.items() if f not in MEASURE_FIELDS
+        }
+        self._fact_measure_values = [
+            (f, MEASURE_VALUES[f]) for f in self.escalation_types if f in MEASURE_FIELDS
+        ]
         self._ticket_matcher: Matcher | None = (
             make_matcher(ticket_rules, self.ticket_types, engine=self.engine)
             if ticket_rules
@@ -114,6 +123,7 @@ class RulePack:
             else None
         )
         self._zones = {name: cal.zone for name, cal in source.calendars.items()}
+        self._policy_kinds = {p.name: p.kind for p in source.policies}
         self._levels = {
             f"{ei}:{li}": _CompiledLevel.build(
                 esc, li, cond, shadow=self.source.shadow or esc.shadow or spec.shadow
@@ -234,15 +244,29 @@ class RulePack:
         measures: Sequence[Sequence[SlaMeasure]],
         now: datetime,
     ) -> list[list[Action]]:
-        kinds = {p.name: p.kind for p in self.source.policies}
+        kinds = self._policy_kinds
         facts: list[dict[str, Any]] = []
         owners: list[tuple[int, SlaMeasure]] = []
+        getters = self._fact_measure_values
         for ti, (base, ms) in enumerate(zip(bases, measures, strict=True)):
+            if not ms:
+                continue
+            ticket_part = normalize(base, self._fact_ticket_types)
             for m in ms:
-                facts.append(measure_fact(base, m, kinds.get(m.policy, "sla"), now))
+                fact = dict(ticket_part)
+                kind = kinds.get(m.policy, "sla")
+                for name, value in getters:
+                    v = value(m, kind)
+                    if v is not None:
+                        fact[name] = v
+                facts.append(fact)
                 owners.append((ti, m))
         out: list[list[Action]] = [[] for _ in tickets]
-        hits_per_fact = self._match(self._escalation_matcher, facts, self.escalation_types)
+        hits_per_fact = (
+            self._escalation_matcher.match(facts)
+            if self._escalation_matcher
+            else [() for _ in facts]
+        )
         for (ti, m), fact, hits in zip(owners, facts, hits_per_fact, strict=True):
             values: Mapping[str, str] | None = None  # rendered lazily, per measure
             for rule_id in hits:
@@ -309,7 +333,7 @@ class _CompiledLevel:
         return [
             Action(
                 kind=kind,
-                params=_params(kind, spec, values or {}),
+                params=_params(kind, spec, values if values is not None else _NO_VALUES),
                 connector=ticket.connector,
                 ticket_id=ticket.id,
                 key=f"{key}:{ai + 1}",
