@@ -52,10 +52,15 @@ class TicketPage:
         tickets: The tickets, each with the event history the clocks need.
         cursor: The cursor to resume *after* this page; store it once the page's tickets
             are durably processed. None when the platform gave none (keep the old one).
+        complete_history: True when each ticket's ``events`` is its whole history (a first
+            full read, `Connector.read_ticket`). False when they are only the events since
+            the cursor (an incremental read that does not re-read each ticket's log): the
+            sync store then merges them with the history it stored for the ticket.
     """
 
     tickets: list[Ticket]
     cursor: str | None
+    complete_history: bool = True
 
 
 @dataclass(frozen=True)
