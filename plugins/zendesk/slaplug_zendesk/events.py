@@ -1,0 +1,174 @@
+"""From Zendesk audits to slaplug's `TicketEvent`s: the mapping the clocks depend on.
+
+Pure functions, fed either by the ticket audits API (``GET /api/v2/tickets/{id}/audits``)
+or by the incremental ticket events export (``include=comment_events``); both are reduced
+to `Audit` first, since they name the same things differently (``author_id`` vs
+``updater_id``, ``type`` vs ``event_type``).
+
+=========================================================  ==============================
+Zendesk                                                    slaplug
+=========================================================  ==============================
+audit with a ``Create`` child event                        CREATED
+``Create`` of ``status`` / ``priority``                    STATUS_CHANGED / PRIORITY_CHANGED
+the ``Comment`` in the creating audit (the description)    nothing: it is the creation
+``Change`` of ``status``                                   STATUS_CHANGED (value: new)
+status to ``solved``/``closed`` from an open status         + SOLVED (once: solved->closed adds none)
+status ``solved`` -> ``new``/``open``/``pending``/``hold``  + REOPENED
+``Change`` of ``priority``                                 PRIORITY_CHANGED (value: new or None)
+public ``Comment`` by an agent or admin                    AGENT_REPLY
+public ``Comment`` by the requester or another end-user    REQUESTER_MESSAGE
+private ``Comment`` (internal note)                        nothing
+=========================================================  ==============================
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from slaplug.model import EventKind, TicketEvent
+from slaplug_zendesk.directory import User
+
+__all__ = ["Audit", "Child", "map_events", "parse_time"]
+
+DONE = frozenset({"solved", "closed"})
+REOPEN_TO = frozenset({"new", "open", "pending", "hold"})
+
+
+def parse_time(value: Any) -> datetime:
+    """A Zendesk time (ISO 8601 with ``Z``, or Unix seconds) as an aware UTC datetime."""
+    if isinstance(value, int | float):
+        return datetime.fromtimestamp(value, UTC)
+    parsed = datetime.fromisoformat(str(value))
+    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class Child:
+    """One child event of an audit, as far as the mapping cares."""
+
+    kind: str
+    field: str | None = None
+    value: Any = None
+    previous: Any = None
+    public: bool = True
+    author_id: int | None = None
+
+    @classmethod
+    def from_json(cls, raw: Mapping[str, Any]) -> Child:
+        """Read a child event from either API.
+
+        The events export names the kind ``event_type``; its ``type`` can be overwritten
+        by the new value of a field called ``type``, so ``event_type`` is read first.
+        """
+        author = raw.get("author_id")
+        return cls(
+            kind=str(raw.get("event_type") or raw.get("type") or ""),
+            field=raw.get("field_name"),
+            value=raw.get("value"),
+            previous=raw.get("previous_value"),
+            public=bool(raw.get("public", True)),
+            author_id=int(author) if author is not None else None,
+        )
+
+
+@dataclass(frozen=True)
+class Audit:
+    """One audit: an accepted change of one ticket, with its child events."""
+
+    id: int
+    ticket_id: int
+    at: datetime
+    author_id: int | None
+    children: tuple[Child, ...]
+
+    @classmethod
+    def from_api(cls, raw: Mapping[str, Any], ticket_id: int | None = None) -> Audit:
+        """An audit from ``GET /api/v2/tickets/{id}/audits``."""
+        return cls(
+            id=int(raw["id"]),
+            ticket_id=int(raw.get("ticket_id") or ticket_id or 0),
+            at=parse_time(raw["created_at"]),
+            author_id=raw.get("author_id"),
+            children=tuple(Child.from_json(e) for e in raw.get("events") or ()),
+        )
+
+    @classmethod
+    def from_export(cls, raw: Mapping[str, Any]) -> Audit:
+        """An audit from the incremental ticket events export."""
+        stamp = raw.get("timestamp")
+        return cls(
+            id=int(raw["id"]),
+            ticket_id=int(raw["ticket_id"]),
+            at=parse_time(stamp if stamp is not None else raw["created_at"]),
+            author_id=raw.get("updater_id"),
+            children=tuple(Child.from_json(e) for e in raw.get("child_events") or ()),
+        )
+
+    @property
+    def creates(self) -> bool:
+        """Whether this audit created the ticket."""
+        return any(c.kind == "Create" for c in self.children)
+
+
+def map_events(
+    audits: Iterable[Audit],
+    requester_id: int | None,
+    user: Callable[[int], User | None],
+) -> list[TicketEvent]:
+    """The slaplug events of one ticket's audits (see the table in the module docstring).
+
+    Args:
+        audits: The ticket's audits, in any order; all of them, or those since a cursor.
+        requester_id: The ticket's requester.
+        user: Looks a user up by id (None when unknown); tells agents from end-users.
+
+    Returns:
+        The events in time order (audit order within a second).
+    """
+    out: list[TicketEvent] = []
+    status: str | None = None  # the last status seen, when previous_value is missing
+    for audit in sorted(audits, key=lambda a: (a.at, a.id)):
+        at, actor = audit.at, _actor(audit.author_id)
+        creating = audit.creates
+        if creating:
+            out.append(TicketEvent(EventKind.CREATED, at, actor=actor))
+        for child in audit.children:
+            if child.kind in ("Create", "Change") and child.field == "status":
+                before = child.previous if child.kind == "Change" else None
+                before = before if before is not None else status
+                status = str(child.value)
+                out.append(TicketEvent(EventKind.STATUS_CHANGED, at, status, actor))
+                if status in DONE and before not in DONE:
+                    out.append(TicketEvent(EventKind.SOLVED, at, actor=actor))
+                elif before == "solved" and status in REOPEN_TO:
+                    out.append(TicketEvent(EventKind.REOPENED, at, actor=actor))
+            elif child.kind in ("Create", "Change") and child.field == "priority":
+                if child.kind == "Create" and not child.value:
+                    continue  # created without a priority: nothing to record
+                value = str(child.value) if child.value else None
+                out.append(TicketEvent(EventKind.PRIORITY_CHANGED, at, value, actor))
+            elif child.kind == "Comment" and child.public and not creating:
+                kind = _comment_kind(child.author_id or audit.author_id, requester_id, user)
+                if kind is not None:
+                    out.append(TicketEvent(kind, at, actor=_actor(child.author_id)))
+    return out
+
+
+def _comment_kind(
+    author: int | None, requester_id: int | None, user: Callable[[int], User | None]
+) -> EventKind | None:
+    if author is None:
+        return None
+    if author == requester_id:
+        return EventKind.REQUESTER_MESSAGE
+    found = user(author)
+    if found is None:
+        return None  # the system user, or a deleted one: not a conversation turn
+    return EventKind.AGENT_REPLY if found.is_agent else EventKind.REQUESTER_MESSAGE
+
+
+def _actor(user_id: int | None) -> str | None:
+    return None if user_id is None else str(user_id)

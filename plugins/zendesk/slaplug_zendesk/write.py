@@ -1,0 +1,342 @@
+"""Writing to Zendesk: actions merged into one update per ticket, in bulk where there are many.
+
+`Writer.apply` does, in order:
+
+1. reads the tickets' current state with ``GET /api/v2/tickets/show_many.json`` (100 ids a
+   call) and, for tickets that get a comment, their audits once, to find the comment markers;
+2. works out, per ticket, the *net* change: for each tag, field, priority, status, assignee
+   and group the last action wins, and nothing is written when the ticket already has it
+   (ALREADY). This is what makes applying the same actions twice write nothing, and keeps
+   Zendesk's limit of 30 updates per ticket per 10 minutes out of reach;
+3. sends the updates: one ticket -> ``PUT /api/v2/tickets/{id}.json`` (with ``safe_update``
+   and ``updated_stamp`` when the ticket's ``updated_at`` is known from the last read; 409 ->
+   CONFLICT); several -> ``PUT /api/v2/tickets/update_many.json`` in chunks of 100, each
+   job polled at ``/api/v2/job_statuses/{id}.json`` until it completes.
+
+Comments are not idempotent on the platform, so every internal note ends with a marker
+carrying a short hash of its action's key, ``[slaplug 1a2b3c4d]``; a marker already in the
+ticket's comments means the note was posted (before a crash, say) and is reported ALREADY.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import math
+import re
+from collections.abc import Callable, Mapping, MutableMapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from slaplug.connectors import ApiClient, ApplyResult, ApplyStatus
+from slaplug.errors import ConflictError, SkippableAPIError
+from slaplug.model import Action, ActionKind
+from slaplug_zendesk.config import ZendeskConfig
+from slaplug_zendesk.directory import Directory
+
+__all__ = ["Writer", "marker"]
+
+log = logging.getLogger(__name__)
+
+BULK_LIMIT = 100  # update_many takes at most 100 tickets (reference §2.1)
+_DONE_JOB = frozenset({"completed", "failed", "killed"})
+_MARKER = re.compile(r"\[slaplug [0-9a-f]{8}\]")
+
+
+def marker(key: str) -> str:
+    """The marker ending the internal note of the action with idempotency key ``key``."""
+    return f"[slaplug {hashlib.sha256(key.encode()).hexdigest()[:8]}]"
+
+
+@dataclass
+class _Plan:
+    """One ticket's update: the body to send and the actions it applies."""
+
+    ticket_id: int
+    body: dict[str, Any] = field(default_factory=dict)
+    applies: list[int] = field(default_factory=list)
+
+
+class Writer:
+    """Applies actions for one connector.
+
+    Args:
+        http: The connector's client.
+        config: The connector's configuration.
+        directory: Field, user and group ids.
+        stamps: ``updated_at`` (as Zendesk writes it) of tickets by id, from the last read;
+            used for ``safe_update`` and kept up to date here.
+        comment_bodies: Yields the comment bodies of one ticket (read from its audits).
+        sleep: Waits between job status polls (replace it in tests).
+    """
+
+    def __init__(
+        self,
+        http: ApiClient,
+        config: ZendeskConfig,
+        directory: Directory,
+        stamps: MutableMapping[int, str],
+        comment_bodies: Callable[[int], Sequence[str]],
+        sleep: Callable[[float], None],
+    ) -> None:
+        self.http = http
+        self.config = config
+        self.directory = directory
+        self.stamps = stamps
+        self._comment_bodies = comment_bodies
+        self._sleep = sleep
+
+    def apply(self, actions: Sequence[Action]) -> list[ApplyResult]:
+        """Apply ``actions``; one result per action, in order (see the module docstring)."""
+        results: dict[int, ApplyResult] = {}
+        by_ticket: dict[int, list[int]] = {}
+        for i, a in enumerate(actions):
+            if a.shadow:
+                results[i] = ApplyResult(a.key, ApplyStatus.SKIPPED, "shadow mode: never written")
+            elif a.kind is ActionKind.NOTIFY:
+                results[i] = ApplyResult(
+                    a.key,
+                    ApplyStatus.SKIPPED,
+                    "notify is not a Zendesk write: slaplug's notifier plugins deliver it",
+                )
+            elif not str(a.ticket_id).isdigit():
+                results[i] = ApplyResult(
+                    a.key, ApplyStatus.FAILED, f"{a.ticket_id!r} is not a Zendesk ticket id"
+                )
+            else:
+                by_ticket.setdefault(int(a.ticket_id), []).append(i)
+        current = self._current(sorted(by_ticket))
+        plans: list[_Plan] = []
+        for tid, indices in by_ticket.items():
+            raw = current.get(tid)
+            if raw is None:
+                for i in indices:
+                    results[i] = ApplyResult(
+                        actions[i].key, ApplyStatus.FAILED, f"ticket {tid} not found"
+                    )
+                continue
+            plan = self._plan(raw, [(i, actions[i]) for i in indices], results)
+            if plan.body:
+                plans.append(plan)
+        if len(plans) == 1:
+            self._put_one(plans[0], actions, results)
+        elif plans:
+            for n in range(0, len(plans), BULK_LIMIT):
+                self._put_many(plans[n : n + BULK_LIMIT], actions, results)
+        return [results[i] for i in range(len(actions))]
+
+    # -- planning -------------------------------------------------------------------------
+
+    def _current(self, ids: Sequence[int]) -> dict[int, Mapping[str, Any]]:
+        found: dict[int, Mapping[str, Any]] = {}
+        for n in range(0, len(ids), BULK_LIMIT):
+            chunk = ids[n : n + BULK_LIMIT]
+            data = self.http.get_json(
+                "api/v2/tickets/show_many.json", params={"ids": ",".join(map(str, chunk))}
+            )
+            found.update({int(t["id"]): t for t in data.get("tickets") or []})
+        return found
+
+    def _plan(
+        self,
+        raw: Mapping[str, Any],
+        items: Sequence[tuple[int, Action]],
+        results: dict[int, ApplyResult],
+    ) -> _Plan:
+        """The net update for one ticket; fills ``results`` for actions needing no write."""
+        plan = _Plan(int(raw["id"]))
+        # slot -> (desired value, actions that want it); the last action for a slot wins.
+        slots: dict[tuple[str, Any], tuple[Any, list[int]]] = {}
+        comments: list[tuple[int, Action]] = []
+
+        def want(slot: tuple[str, Any], value: Any, i: int) -> None:
+            before = slots.get(slot, (None, []))[1]
+            slots[slot] = (value, [*before, i])
+
+        for i, a in items:
+            p, kind = a.params, a.kind
+            if kind in (ActionKind.ADD_TAG, ActionKind.REMOVE_TAG):
+                want(("tag", str(p["tag"])), kind is ActionKind.ADD_TAG, i)
+            elif kind is ActionKind.SET_FIELD:
+                fid = self.directory.field_id(str(p["field"]))
+                if fid is None:
+                    results[i] = _failed(
+                        a, f"no custom field {p['field']!r}; map it under `fields:` in the config"
+                    )
+                    continue
+                want(("field", fid), p.get("value"), i)
+            elif kind is ActionKind.SET_PRIORITY:
+                want(("priority", None), p["priority"], i)
+            elif kind is ActionKind.SET_STATUS:
+                want(("status", None), p["status"], i)
+            elif kind is ActionKind.ASSIGN:
+                if not self._want_assignment(a, i, want, results):
+                    continue
+            elif kind is ActionKind.COMMENT:
+                comments.append((i, a))
+            else:
+                results[i] = ApplyResult(a.key, ApplyStatus.SKIPPED, f"{kind} is not supported")
+        self._fill_body(raw, slots, plan)
+        self._add_comments(plan, comments, results)
+        for i, a in items:
+            if i not in results and i not in plan.applies:
+                results[i] = ApplyResult(a.key, ApplyStatus.ALREADY)
+        return plan
+
+    def _want_assignment(
+        self,
+        a: Action,
+        i: int,
+        want: Callable[[tuple[str, Any], Any, int], None],
+        results: dict[int, ApplyResult],
+    ) -> bool:
+        p = a.params
+        wanted: list[tuple[str, int]] = []
+        if "user" in p:
+            uid = self.directory.agent_id(p["user"])
+            if uid is None:
+                results[i] = _failed(a, f"no agent {p['user']!r} to assign to")
+                return False
+            wanted.append(("assignee_id", uid))
+        if "group" in p:
+            gid = self.directory.group_id(str(p["group"]))
+            if gid is None:
+                results[i] = _failed(a, f"no group named {p['group']!r} to assign to")
+                return False
+            wanted.append(("group_id", gid))
+        for slot, ident in wanted:  # only once both resolved: all or nothing
+            want((slot, None), ident, i)
+        return True
+
+    def _fill_body(
+        self,
+        raw: Mapping[str, Any],
+        slots: Mapping[tuple[str, Any], tuple[Any, list[int]]],
+        plan: _Plan,
+    ) -> None:
+        tags = set(raw.get("tags") or ())
+        values = {int(cf["id"]): cf.get("value") for cf in raw.get("custom_fields") or ()}
+        body = plan.body
+        for (kind, name), (desired, indices) in slots.items():
+            if kind == "tag":
+                if (name in tags) == desired:
+                    continue
+                # additional_tags / remove_tags leave other tags alone; `tags` would replace them.
+                body.setdefault("additional_tags" if desired else "remove_tags", []).append(name)
+            elif kind == "field":
+                if _same(values.get(name), desired):
+                    continue
+                body.setdefault("custom_fields", []).append({"id": name, "value": desired})
+            else:
+                if _same(raw.get(kind), desired):
+                    continue
+                body[kind] = desired
+            plan.applies.extend(indices)
+
+    def _add_comments(
+        self, plan: _Plan, comments: Sequence[tuple[int, Action]], results: dict[int, ApplyResult]
+    ) -> None:
+        if not comments:
+            return
+        present = {
+            m for body in self._comment_bodies(plan.ticket_id) for m in _MARKER.findall(body)
+        }
+        notes: list[str] = []
+        for i, a in comments:
+            tag = marker(a.key)
+            if tag in present or any(n.endswith(tag) for n in notes):
+                results[i] = ApplyResult(a.key, ApplyStatus.ALREADY)
+                continue
+            notes.append(f"{str(a.params.get('body', '')).rstrip()}\n\n{tag}")
+            plan.applies.append(i)
+        if notes:
+            # One update holds one comment: several notes go out as one, each with its marker.
+            plan.body["comment"] = {"body": "\n\n".join(notes), "public": False}
+
+    # -- sending --------------------------------------------------------------------------
+
+    def _put_one(
+        self, plan: _Plan, actions: Sequence[Action], results: dict[int, ApplyResult]
+    ) -> None:
+        update = dict(plan.body)
+        stamp = self.stamps.get(plan.ticket_id)
+        if stamp is not None:
+            update.update(safe_update=True, updated_stamp=stamp)
+        try:
+            response = self.http.request(
+                "PUT", f"api/v2/tickets/{plan.ticket_id}.json", json={"ticket": update}
+            )
+        except ConflictError as exc:
+            self.stamps.pop(plan.ticket_id, None)
+            self._settle(plan, actions, results, ApplyStatus.CONFLICT, str(exc))
+            return
+        except SkippableAPIError as exc:
+            self._settle(plan, actions, results, ApplyStatus.FAILED, str(exc))
+            return
+        try:
+            self.stamps[plan.ticket_id] = str(response.json()["ticket"]["updated_at"])
+        except (ValueError, KeyError, TypeError):
+            self.stamps.pop(plan.ticket_id, None)
+        self._settle(plan, actions, results, ApplyStatus.APPLIED)
+
+    def _put_many(
+        self, plans: Sequence[_Plan], actions: Sequence[Action], results: dict[int, ApplyResult]
+    ) -> None:
+        tickets = [{"id": p.ticket_id, **p.body} for p in plans]
+        for p in plans:
+            # Zendesk applies the job later; the ticket's updated_at moves then.
+            self.stamps.pop(p.ticket_id, None)
+        response = self.http.request(
+            "PUT", "api/v2/tickets/update_many.json", json={"tickets": tickets}
+        )
+        job = self._wait_for_job(response.json()["job_status"])
+        by_id = {int(r["id"]): r for r in job.get("results") or () if r.get("id") is not None}
+        for p in plans:
+            result = by_id.get(p.ticket_id)
+            if result is None:
+                why = (
+                    f"bulk job {job.get('id')} is {job.get('status')} after "
+                    f"{self.config.job_timeout:g}s without a result for this ticket; it may "
+                    "still apply (the next apply sees it)"
+                )
+                self._settle(p, actions, results, ApplyStatus.FAILED, why)
+            elif result.get("success", result.get("status") != "Failed"):
+                self._settle(p, actions, results, ApplyStatus.APPLIED)
+            else:
+                error = str(result.get("error") or "Failed")
+                details = str(result.get("details") or "").strip()
+                status = ApplyStatus.CONFLICT if error == "UpdateConflict" else ApplyStatus.FAILED
+                why = f"Zendesk: {error}" + (f": {details}" if details else "")
+                self._settle(p, actions, results, status, why)
+
+    def _wait_for_job(self, job: Mapping[str, Any]) -> Mapping[str, Any]:
+        interval = self.config.job_poll_interval
+        polls = math.ceil(self.config.job_timeout / interval) if interval > 0 else 1000
+        for _ in range(polls):
+            if job.get("status") in _DONE_JOB:
+                break
+            self._sleep(interval)
+            job = self.http.get_json(f"api/v2/job_statuses/{job['id']}.json")["job_status"]
+        return job
+
+    @staticmethod
+    def _settle(
+        plan: _Plan,
+        actions: Sequence[Action],
+        results: dict[int, ApplyResult],
+        status: ApplyStatus,
+        detail: str = "",
+    ) -> None:
+        for i in plan.applies:
+            results[i] = ApplyResult(actions[i].key, status, detail)
+
+
+def _failed(action: Action, detail: str) -> ApplyResult:
+    return ApplyResult(action.key, ApplyStatus.FAILED, detail)
+
+
+def _same(current: Any, desired: Any) -> bool:
+    """Zendesk returns numbers in text fields as strings; compare loosely, None exactly."""
+    if current is None or desired is None:
+        return current is desired or (current in ("", None) and desired in ("", None))
+    return bool(current == desired or str(current) == str(desired))
