@@ -8,12 +8,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from types import MappingProxyType
 from typing import Any
 
 from slaplug.errors import TimeError
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 __all__ = [
     "Action",
@@ -80,12 +82,19 @@ class TicketEvent:
     at: datetime
     value: str | None = None
     actor: str | None = None
+    #: ``at`` in microseconds since the Unix epoch, computed once: clocks compare instants
+    #: many times, and comparing aware datetimes asks both for their UTC offset each time.
+    at_us: int = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if self.at.tzinfo is None:
             raise TimeError(f"event {self.kind} at {self.at.isoformat()} has no time zone")
         if not isinstance(self.kind, EventKind):
             object.__setattr__(self, "kind", EventKind(self.kind))
+        d = self.at - _EPOCH
+        object.__setattr__(
+            self, "at_us", (d.days * 86_400 + d.seconds) * 1_000_000 + d.microseconds
+        )
 
 
 def _frozen_mapping(value: Mapping[str, Any] | None) -> Mapping[str, Any]:

@@ -8,6 +8,7 @@ does that.
 from __future__ import annotations
 
 import difflib
+import functools
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -259,9 +260,21 @@ def check_template(text: str, path: YPath, ctx: _Ctx) -> None:
         ctx.error(path, f'template names unknown field "{name}"{hint}')
 
 
+@functools.lru_cache(maxsize=1024)
+def parse_template(text: str) -> tuple[str, ...]:
+    """``"Due {{ measure.deadline }}."`` -> ``("Due ", "measure.deadline", ".")``.
+
+    Literal text and names alternate, literal first, so rendering is a join with no regex.
+    """
+    return tuple(_TEMPLATE.split(text))
+
+
 def render_template(text: str, values: Mapping[str, str]) -> str:
     """Replace each ``{{ name }}`` with its value (unknown names were rejected at load)."""
-    return _TEMPLATE.sub(lambda m: values.get(m.group(1)) or "", text)
+    parts = parse_template(text)
+    if len(parts) == 1:
+        return text
+    return "".join(part if i % 2 == 0 else (values.get(part) or "") for i, part in enumerate(parts))
 
 
 def _templates_of(esc: EscalationSpec) -> Iterable[tuple[YPath, str]]:

@@ -48,7 +48,7 @@ class _History:
         self.now = now
         self.now_us = now_us = epoch_us(now)
         # Instants as integers: comparing aware datetimes asks both for their UTC offset.
-        timed = [(epoch_us(e.at), e) for e in ticket.events]
+        timed = [(e.at_us, e) for e in ticket.events]
         self.events: list[TicketEvent] = [e for us, e in timed if us <= now_us]
         self.status_changes = [e for e in self.events if e.kind is EventKind.STATUS_CHANGED]
         self.priority_changes: list[tuple[int, str | None]] = [
