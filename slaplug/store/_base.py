@@ -1,0 +1,177 @@
+"""What every part of the `Store` shares: the engine, settings, transactions, leases."""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, TypeVar
+
+from sqlalchemy import Column, Connection, Engine, Table, and_, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from slaplug.errors import TimeError
+from slaplug.store.engine import WRITE
+
+__all__ = ["StoreBase", "StoreSettings", "chunks", "default_worker_id"]
+
+T = TypeVar("T")
+
+#: Rows per statement for batched reads and IN lists (SQLite allows 32766 parameters).
+BATCH = 500
+
+
+@dataclass(frozen=True)
+class StoreSettings:
+    """How the outbox and inbox retry, and how long a claim is held.
+
+    Attributes:
+        max_attempts: Claims of one action before it becomes a dead letter.
+        backoff_base: The wait after the first failure; it doubles with each attempt.
+        backoff_cap: The longest wait between two attempts.
+        lease: How long a claimed row stays with its worker. A worker that dies holding it
+            makes the row claimable again once the lease expires, so choose it longer than
+            the slowest apply (and than the clock skew between hosts).
+        inbox_max_attempts: Processing attempts of one webhook delivery before it is dead.
+    """
+
+    max_attempts: int = 8
+    backoff_base: timedelta = timedelta(seconds=30)
+    backoff_cap: timedelta = timedelta(hours=1)
+    lease: timedelta = timedelta(minutes=5)
+    inbox_max_attempts: int = 8
+
+    def backoff(self, attempts: int, retry_after: float | None = None) -> timedelta:
+        """The wait before the next try, after ``attempts`` tries.
+
+        Exponential (``base * 2**(attempts-1)``, capped), but never shorter than the
+        platform's ``Retry-After``: the platform knows when it will accept us again.
+        """
+        # The exponent is bounded: timedelta overflows long before anyone waits that long.
+        exp: timedelta = self.backoff_base * (2 ** min(max(attempts - 1, 0), 30))
+        wait: timedelta = min(exp, self.backoff_cap)
+        if retry_after is not None:
+            wait = max(wait, timedelta(seconds=retry_after))
+        return wait
+
+
+def default_worker_id() -> str:
+    """``host:pid``: names the process holding a lease in `dead_letters` and logs."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def chunks(items: Sequence[T], size: int = BATCH) -> Iterator[Sequence[T]]:
+    """``items`` in slices of at most ``size``."""
+    for i in range(0, len(items), size):
+        yield items[i : i + size]
+
+
+def aware(now: datetime | None) -> datetime:
+    """``now``, or the current time; a naive time is refused."""
+    if now is None:
+        return datetime.now(UTC)
+    if now.tzinfo is None:
+        raise TimeError(f"{now.isoformat()} has no time zone; pass an aware datetime")
+    return now
+
+
+class StoreBase:
+    """The engine and the helpers the store's parts build on.
+
+    Args:
+        engine: From `slaplug.store.engine.make_engine`.
+        settings: Retry and lease settings.
+    """
+
+    def __init__(self, engine: Engine, settings: StoreSettings | None = None) -> None:
+        self.engine = engine
+        self.settings = settings or StoreSettings()
+        self.dialect = engine.dialect.name
+
+    @contextmanager
+    def _write(self) -> Iterator[Connection]:
+        """A transaction that writes; on SQLite it holds the write lock from its start."""
+        with self.engine.connect() as conn:
+            conn.execution_options(**{WRITE: True})
+            with conn.begin():
+                yield conn
+
+    @contextmanager
+    def _read(self) -> Iterator[Connection]:
+        """A read-only transaction: one consistent view, no write lock."""
+        with self.engine.connect() as conn, conn.begin():
+            yield conn
+
+    def _insert(self, table: Table) -> Any:
+        """The dialect's INSERT, which has ``on_conflict_do_nothing/update``."""
+        # Typed Any: the two dialects' Insert classes share these methods but no base class.
+        if self.dialect == "postgresql":
+            return postgresql.insert(table)
+        return sqlite.insert(table)
+
+    def _claim(
+        self,
+        conn: Connection,
+        table: Table,
+        id_col: Column[Any],
+        where: Iterable[Any],
+        *,
+        limit: int,
+        now: datetime,
+        worker_id: str,
+        max_attempts: int,
+    ) -> list[Any]:
+        """Lease up to ``limit`` due rows of ``table`` to ``worker_id``; returns their ids.
+
+        Due means pending with ``next_try_at`` passed, or leased with the lease expired (its
+        worker died). Rows whose expired lease used the last attempt become dead letters
+        instead: a row that kills its worker every time must not kill workers forever.
+
+        On PostgreSQL ``FOR UPDATE SKIP LOCKED`` lets concurrent workers take disjoint rows
+        without waiting for each other; on SQLite the caller's ``BEGIN IMMEDIATE`` already
+        makes this transaction the only writer (SQLAlchemy leaves FOR UPDATE out there).
+        """
+        c = table.c
+        candidates = conn.execute(
+            select(id_col, c.attempts, c.state)
+            .where(
+                *where,
+                or_(
+                    and_(c.state == "pending", c.next_try_at <= now),
+                    and_(c.state == "leased", c.lease_until <= now),
+                ),
+            )
+            .order_by(c.next_try_at, id_col)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        ).all()
+        dead = {row[0] for row in candidates if row.state == "leased" and row.attempts >= max_attempts}
+        take = [row[0] for row in candidates if row[0] not in dead]
+        if dead:
+            conn.execute(
+                update(table)
+                .where(id_col.in_(dead))
+                .values(
+                    state="dead",
+                    dead_at=now,
+                    lease_owner=None,
+                    lease_until=None,
+                    last_error=f"the lease of attempt {max_attempts} (the last) expired: "
+                    "the worker stopped while holding it",
+                )
+            )
+        if take:
+            conn.execute(
+                update(table)
+                .where(id_col.in_(take))
+                .values(
+                    state="leased",
+                    lease_owner=worker_id,
+                    lease_until=now + self.settings.lease,
+                    attempts=c.attempts + 1,
+                )
+            )
+        return take

@@ -1,0 +1,178 @@
+"""The webhook inbox: deliveries stored before the 202, de-duplicated, processed at least once.
+
+The web handler calls `inbox_put` and answers 202 only after it returns, so an accepted
+delivery survives a crash; a platform's retry of the same delivery (same id) is recognised
+and dropped. Workers then claim, process and mark items done, with leases and retries as in
+the outbox. Done items are kept (their ids keep catching late retries) until `inbox_purge`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal
+
+from sqlalchemy import delete, func, select, update
+
+from slaplug.store._base import StoreBase, aware, default_worker_id
+from slaplug.store.codec import dumps
+from slaplug.store.schema import inbox
+
+__all__ = ["InboxItem", "InboxMixin"]
+
+
+@dataclass(frozen=True)
+class InboxItem:
+    """A stored webhook delivery, claimed for processing.
+
+    Attributes:
+        id: The inbox row's id (pass it to `inbox_done` or `inbox_fail`).
+        connector: The connector the delivery came to.
+        delivery_id: The platform's delivery id.
+        headers: The request headers as stored.
+        body: The raw request body.
+        received_at: When it was stored.
+        attempts: This claim included.
+    """
+
+    id: int
+    connector: str
+    delivery_id: str
+    headers: Mapping[str, str]
+    body: bytes
+    received_at: datetime
+    attempts: int
+
+
+class InboxMixin(StoreBase):
+    """Webhook inbox."""
+
+    def inbox_put(
+        self,
+        connector: str,
+        delivery_id: str,
+        headers: Mapping[str, str],
+        body: bytes,
+        *,
+        now: datetime | None = None,
+    ) -> bool:
+        """Store a verified delivery, durably, before answering the sender.
+
+        Returns:
+            True if stored; False if a delivery with this id was stored before (a retry).
+        """
+        at = aware(now)
+        stmt = (
+            self._insert(inbox)
+            .values(
+                connector=connector,
+                delivery_id=delivery_id,
+                headers=dumps(dict(headers)),
+                body=bytes(body),
+                received_at=at,
+                state="pending",
+                attempts=0,
+                next_try_at=at,
+            )
+            .on_conflict_do_nothing(index_elements=[inbox.c.connector, inbox.c.delivery_id])
+            .returning(inbox.c.id)
+        )
+        with self._write() as conn:
+            return conn.execute(stmt).first() is not None
+
+    def inbox_claim(
+        self,
+        limit: int = 50,
+        *,
+        connector: str | None = None,
+        now: datetime | None = None,
+        worker_id: str | None = None,
+    ) -> list[InboxItem]:
+        """Lease up to ``limit`` deliveries to process, oldest first (see `OutboxMixin.claim`)."""
+        at = aware(now)
+        where = [] if connector is None else [inbox.c.connector == connector]
+        with self._write() as conn:
+            ids = self._claim(
+                conn,
+                inbox,
+                inbox.c.id,
+                where,
+                limit=limit,
+                now=at,
+                worker_id=worker_id or default_worker_id(),
+                max_attempts=self.settings.inbox_max_attempts,
+            )
+            if not ids:
+                return []
+            rows = conn.execute(select(inbox).where(inbox.c.id.in_(ids)).order_by(inbox.c.id)).all()
+        return [
+            InboxItem(r.id, r.connector, r.delivery_id, json.loads(r.headers), r.body, r.received_at, r.attempts)
+            for r in rows
+        ]
+
+    def inbox_done(self, item_id: int, *, now: datetime | None = None) -> None:
+        """Mark a delivery processed."""
+        with self._write() as conn:
+            conn.execute(
+                update(inbox)
+                .where(inbox.c.id == item_id)
+                .values(state="done", done_at=aware(now), lease_owner=None, lease_until=None)
+            )
+
+    def inbox_fail(
+        self,
+        item_id: int,
+        error: str,
+        *,
+        retry_after: float | None = None,
+        now: datetime | None = None,
+    ) -> Literal["pending", "dead"] | None:
+        """Record a failed processing: retry with backoff, or park it after the last attempt.
+
+        Returns:
+            "pending", "dead", or None if the item is unknown or already done.
+        """
+        at = aware(now)
+        with self._write() as conn:
+            row = conn.execute(
+                select(inbox.c.attempts, inbox.c.state).where(inbox.c.id == item_id).with_for_update()
+            ).one_or_none()
+            if row is None or row.state in ("done", "dead"):
+                return None if row is None or row.state == "done" else "dead"
+            cleared = {"lease_owner": None, "lease_until": None, "last_error": error}
+            if row.attempts >= self.settings.inbox_max_attempts:
+                conn.execute(update(inbox).where(inbox.c.id == item_id).values(state="dead", dead_at=at, **cleared))
+                return "dead"
+            wait = self.settings.backoff(row.attempts, retry_after)
+            conn.execute(
+                update(inbox).where(inbox.c.id == item_id).values(state="pending", next_try_at=at + wait, **cleared)
+            )
+            return "pending"
+
+    def inbox_retry_dead(self, *, now: datetime | None = None) -> int:
+        """Requeue every dead delivery with fresh attempts; returns how many."""
+        with self._write() as conn:
+            return conn.execute(
+                update(inbox)
+                .where(inbox.c.state == "dead")
+                .values(state="pending", attempts=0, next_try_at=aware(now), dead_at=None)
+            ).rowcount
+
+    def inbox_purge(self, before: datetime) -> int:
+        """Delete deliveries done before ``before``; returns how many.
+
+        Keep them longer than the platforms retry (Zendesk and Jira retry for hours, not
+        days): a retry arriving after its item was purged would be processed again, which is
+        harmless (the ledger stops duplicate actions) but wasted work.
+        """
+        with self._write() as conn:
+            return conn.execute(
+                delete(inbox).where(inbox.c.state == "done", inbox.c.done_at < aware(before))
+            ).rowcount
+
+    def inbox_stats(self) -> dict[str, int]:
+        """Deliveries by state (pending, leased, done, dead)."""
+        with self._read() as conn:
+            return dict(conn.execute(select(inbox.c.state, func.count()).group_by(inbox.c.state)).tuples().all())

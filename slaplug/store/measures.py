@@ -1,0 +1,131 @@
+"""The history of SLA measures: one row each time a measure's state, breach or cycle changes."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select, tuple_
+
+from slaplug.model import SlaMeasure
+from slaplug.store._base import BATCH, StoreBase, aware
+from slaplug.store.codec import measure_from_json, measure_to_json
+from slaplug.store.schema import measure_heads, measures
+
+__all__ = ["MeasureRecord", "MeasuresMixin"]
+
+
+@dataclass(frozen=True)
+class MeasureRecord:
+    """One entry of the measures history.
+
+    Attributes:
+        ticket_key: `Ticket.key` (``connector:id``).
+        at: When the change was recorded.
+        measure: The measure as it was then.
+    """
+
+    ticket_key: str
+    at: datetime
+    measure: SlaMeasure
+
+
+class MeasuresMixin(StoreBase):
+    """Measures history."""
+
+    def record_measures(
+        self, ticket_key: str, measures_now: Iterable[SlaMeasure], at: datetime | None = None
+    ) -> int:
+        """Append the measures whose state, breach or cycle changed since last recorded.
+
+        Each measure is compared with the last one recorded for the same ticket, policy, metric
+        and cycle (a new cycle is a change by itself). The comparison and the update are one
+        upsert whose WHERE clause holds only on a change, so two processes recording the same
+        change at once append it once.
+
+        Returns:
+            How many measures were appended.
+        """
+        when = aware(at)
+        latest = {(m.policy, m.metric.value, m.cycle): m for m in measures_now}
+        if not latest:
+            return 0
+        rows = [
+            {
+                "ticket_key": ticket_key,
+                "policy": policy,
+                "metric": metric,
+                "cycle": cycle,
+                "state": m.state.value,
+                "breached": m.breached,
+                "at": when,
+            }
+            for (policy, metric, cycle), m in sorted(latest.items())
+        ]
+        stmt = self._insert(measure_heads)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=[
+                measure_heads.c.ticket_key,
+                measure_heads.c.policy,
+                measure_heads.c.metric,
+                measure_heads.c.cycle,
+            ],
+            set_={"state": stmt.excluded.state, "breached": stmt.excluded.breached, "at": stmt.excluded.at},
+            where=(measure_heads.c.state != stmt.excluded.state)
+            | (measure_heads.c.breached != stmt.excluded.breached),
+        ).returning(measure_heads.c.policy, measure_heads.c.metric, measure_heads.c.cycle)
+        with self._write() as conn:
+            changed = [
+                (r.policy, r.metric, r.cycle)
+                for row in rows
+                # One statement per measure: RETURNING must say which measure changed, and
+                # a ticket has only a handful.
+                for r in conn.execute(stmt.values(**row))
+            ]
+            if changed:
+                conn.execute(
+                    measures.insert(),
+                    [
+                        {
+                            "ticket_key": ticket_key,
+                            "policy": k[0],
+                            "metric": k[1],
+                            "cycle": k[2],
+                            "state": latest[k].state.value,
+                            "breached": latest[k].breached,
+                            "at": when,
+                            "body": measure_to_json(latest[k]),
+                        }
+                        for k in changed
+                    ],
+                )
+        return len(changed)
+
+    def measures_between(
+        self, start: datetime, end: datetime, *, ticket_key: str | None = None, batch: int = BATCH
+    ) -> Iterator[MeasureRecord]:
+        """The history recorded in ``[start, end)``, oldest first, read ``batch`` rows at a time.
+
+        Keyset paging on (at, id), each page its own short transaction: memory stays flat
+        however long the period.
+        """
+        lo, hi = aware(start), aware(end)
+        last: tuple[datetime, int] | None = None
+        order = tuple_(measures.c.at, measures.c.id)
+        while True:
+            query = select(measures.c.id, measures.c.ticket_key, measures.c.at, measures.c.body).where(
+                measures.c.at >= lo, measures.c.at < hi
+            )
+            if ticket_key is not None:
+                query = query.where(measures.c.ticket_key == ticket_key)
+            if last is not None:
+                query = query.where(order > tuple_(*last))
+            query = query.order_by(measures.c.at, measures.c.id).limit(batch)
+            with self._read() as conn:
+                rows = conn.execute(query).all()
+            for r in rows:
+                yield MeasureRecord(r.ticket_key, r.at, measure_from_json(r.body))
+            if len(rows) < batch:
+                return
+            last = (rows[-1].at, rows[-1].id)

@@ -1,0 +1,108 @@
+"""The store's versioned schema: a version table and ordered, idempotent steps.
+
+`migrate` runs in one transaction, under a lock that makes a second process starting at the
+same moment wait and then find nothing left to do: PostgreSQL's transaction-scoped advisory
+lock, SQLite's ``BEGIN IMMEDIATE`` write lock. Both databases roll DDL back with the
+transaction, so a migration that fails half-way leaves the schema as it was.
+
+A fresh database gets the newest schema straight from `slaplug.store.schema` and every step
+recorded as applied; steps run only on databases made by an older slaplug. So a change to
+the schema is two edits: the table in ``schema.py`` and a step here that makes the same
+change to an existing database, written to be harmless if run twice (check before you alter).
+
+Alembic would bring autogeneration and downgrades, but also a second configuration (an
+``env.py``, a script directory shipped as package data) and a dependency, and it would still
+need the lock above for two processes starting at once; a list of functions is enough for a
+handful of tables.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import Connection, Engine, func, inspect, select, text
+
+from slaplug.errors import ConfigError
+from slaplug.store.engine import WRITE
+from slaplug.store.schema import SCHEMA_VERSION, metadata, schema_version
+
+__all__ = ["MIGRATIONS", "Migration", "current_version", "migrate"]
+
+#: The advisory lock that serializes migrations on PostgreSQL ("slaplug" in ASCII).
+_PG_LOCK_KEY = 0x736C61706C7567
+
+
+@dataclass(frozen=True)
+class Migration:
+    """One step of the schema's history.
+
+    Attributes:
+        version: The version the step brings the schema to; steps run in this order.
+        description: What it changes, recorded in the version table.
+        apply: The step itself, run inside the migration's transaction. It must be idempotent.
+    """
+
+    version: int
+    description: str
+    apply: Callable[[Connection], None]
+
+
+def _v1_initial(conn: Connection) -> None:
+    metadata.create_all(conn, checkfirst=True)
+
+
+#: Every step, oldest first; the last one's version is `schema.SCHEMA_VERSION`.
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(1, "cursors, snapshots, due, ledger, outbox, measures, inbox", _v1_initial),
+)
+
+
+def current_version(conn: Connection) -> int:
+    """The schema version recorded in the database, 0 for an empty database."""
+    if not inspect(conn).has_table(schema_version.name):
+        return 0
+    return int(conn.execute(select(func.coalesce(func.max(schema_version.c.version), 0))).scalar_one())
+
+
+def migrate(engine: Engine, *, now: datetime | None = None) -> list[int]:
+    """Bring the store's schema up to date; safe to call from several processes at once.
+
+    Args:
+        engine: An engine from `slaplug.store.engine.make_engine` (its SQLite set-up makes
+            this transaction take the write lock first).
+        now: The time to record; defaults to the current time.
+
+    Returns:
+        The versions applied now, oldest first; empty when the schema was already current.
+
+    Raises:
+        ConfigError: The database was migrated by a newer slaplug than this one.
+    """
+    assert MIGRATIONS[-1].version == SCHEMA_VERSION
+    at = now or datetime.now(UTC)
+    with engine.connect() as conn:
+        conn.execution_options(**{WRITE: True})
+        with conn.begin():
+            if conn.dialect.name == "postgresql":
+                conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_LOCK_KEY})
+            version = current_version(conn)
+            if version > SCHEMA_VERSION:
+                raise ConfigError(
+                    f"the store's schema is version {version}, newer than this slaplug knows "
+                    f"({SCHEMA_VERSION}); upgrade slaplug before using this store"
+                )
+            pending = [m for m in MIGRATIONS if m.version > version]
+            if version == 0:
+                # A fresh database: build the newest schema at once, then stamp every step.
+                metadata.create_all(conn, checkfirst=True)
+            else:
+                for step in pending:
+                    step.apply(conn)
+            if pending:
+                conn.execute(
+                    schema_version.insert(),
+                    [{"version": m.version, "description": m.description, "applied_at": at} for m in pending],
+                )
+    return [m.version for m in pending]

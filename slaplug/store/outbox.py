@@ -1,0 +1,338 @@
+"""The ledger and the outbox: each planned action applied once, retried, or parked as dead.
+
+A key is reserved in the ledger when it is planned and stays there; the outbox holds the work
+for keys still pending. `plan` inserts into the ledger first with ON CONFLICT DO NOTHING and
+queues only the keys that insert took, so a key planned before (pending, dead or applied) is
+never queued again, whichever process plans it. Ledger rows are never deleted once final.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal
+
+from sqlalchemy import delete, func, select, update
+
+from slaplug.model import Action
+from slaplug.store._base import StoreBase, aware, chunks, default_worker_id
+from slaplug.store.codec import action_from_json, action_to_json
+from slaplug.store.schema import due, ledger, outbox
+
+__all__ = ["FINAL_STATUSES", "Claim", "DeadLetter", "OutboxMixin", "OutboxStats"]
+
+#: What `complete` accepts: the `ApplyStatus` values that end an action's life.
+FINAL_STATUSES = frozenset({"applied", "already", "skipped", "failed"})
+
+
+@dataclass(frozen=True)
+class Claim:
+    """An action leased to one worker, to apply and then `complete`, `fail` or `reschedule`.
+
+    Attributes:
+        key: The idempotency key.
+        action: The action, as planned.
+        attempts: This claim included (1 on the first try).
+        lease_until: When the lease lapses and another worker may take the action.
+    """
+
+    key: str
+    action: Action
+    attempts: int
+    lease_until: datetime
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    """An action that used its attempts; it waits for `retry_dead` (or a human).
+
+    Attributes:
+        key: The idempotency key.
+        action: The action.
+        attempts: Attempts made.
+        last_error: The last failure.
+        dead_at: When it was parked.
+    """
+
+    key: str
+    action: Action
+    attempts: int
+    last_error: str | None
+    dead_at: datetime | None
+
+
+@dataclass(frozen=True)
+class OutboxStats:
+    """Counts for monitoring.
+
+    Attributes:
+        pending: Waiting for their next try (new or after a failure).
+        leased: Held by a worker now (or by one that died, until the lease lapses).
+        dead: Dead letters.
+        ledger: Ledger keys by status (pending, applied, already, skipped, failed).
+    """
+
+    pending: int
+    leased: int
+    dead: int
+    ledger: Mapping[str, int]
+
+
+class OutboxMixin(StoreBase):
+    """Ledger and outbox."""
+
+    def plan(self, actions: Iterable[Action], *, now: datetime | None = None) -> list[str]:
+        """Queue actions whose keys were never planned before.
+
+        Shadow actions are not stored: they are only logged, and must stay free to fire for
+        real once shadow mode is switched off.
+
+        Returns:
+            The keys queued now, sorted; keys already in the ledger (pending, dead or done)
+            are left out.
+        """
+        at = aware(now)
+        fresh = {a.key: a for a in actions if not a.shadow}
+        if not fresh:
+            return []
+        rows = [
+            {
+                "key": key,
+                "connector": a.connector,
+                "ticket_id": a.ticket_id,
+                "status": "pending",
+                "detail": "",
+                "action": action_to_json(a),
+                "planned_at": at,
+            }
+            for key, a in sorted(fresh.items())  # one lock order for concurrent planners
+        ]
+        queued: list[str] = []
+        with self._write() as conn:
+            for part in chunks(rows):
+                stmt = (
+                    self._insert(ledger)
+                    .on_conflict_do_nothing(index_elements=[ledger.c.key])
+                    .returning(ledger.c.key)
+                )
+                queued.extend(conn.execute(stmt, list(part)).scalars())
+            queued.sort()
+            if queued:
+                conn.execute(
+                    outbox.insert(),
+                    [
+                        {
+                            "key": key,
+                            "connector": fresh[key].connector,
+                            "ticket_id": fresh[key].ticket_id,
+                            "state": "pending",
+                            "attempts": 0,
+                            "next_try_at": at,
+                        }
+                        for key in queued
+                    ],
+                )
+        return queued
+
+    def claim(
+        self,
+        connector: str,
+        limit: int = 50,
+        *,
+        now: datetime | None = None,
+        worker_id: str | None = None,
+    ) -> list[Claim]:
+        """Lease up to ``limit`` due actions of ``connector`` to this worker.
+
+        No two workers hold the same action: PostgreSQL skips rows another transaction has
+        locked, SQLite runs one writer at a time. An action whose worker died is handed out
+        again once its lease lapses, as a further attempt; after the last attempt it becomes
+        a dead letter instead.
+
+        Args:
+            connector: The connector whose actions to take.
+            limit: At most this many.
+            now: The current time (tests move it); leases run from it.
+            worker_id: Who holds the lease; defaults to ``host:pid``.
+        """
+        at = aware(now)
+        with self._write() as conn:
+            keys = self._claim(
+                conn,
+                outbox,
+                outbox.c.key,
+                [outbox.c.connector == connector],
+                limit=limit,
+                now=at,
+                worker_id=worker_id or default_worker_id(),
+                max_attempts=self.settings.max_attempts,
+            )
+            if not keys:
+                return []
+            rows = conn.execute(
+                select(outbox.c.key, outbox.c.attempts, outbox.c.lease_until, ledger.c.action)
+                .join(ledger, ledger.c.key == outbox.c.key)
+                .where(outbox.c.key.in_(keys))
+                .order_by(outbox.c.next_try_at, outbox.c.key)
+            ).all()
+        return [Claim(r.key, action_from_json(r.action), r.attempts, r.lease_until) for r in rows]
+
+    def complete(
+        self, key: str, status: str = "applied", detail: str = "", *, now: datetime | None = None
+    ) -> bool:
+        """Record an action's final outcome and take it off the outbox, in one transaction.
+
+        Args:
+            key: The action's idempotency key.
+            status: applied, already, skipped or failed (an `ApplyStatus` value). For a
+                conflict use `reschedule`; for a transient failure, `fail`.
+            detail: Why, for skipped and failed.
+            now: The time to record.
+
+        Returns:
+            True if this call recorded the outcome; False if the key had one already (another
+            worker finished it after this one's lease lapsed) or was never planned.
+
+        Raises:
+            ValueError: ``status`` is not final.
+        """
+        status = str(status)
+        if status not in FINAL_STATUSES:
+            raise ValueError(
+                f"complete({key!r}): status {status!r} does not end an action; use one of "
+                f"{', '.join(sorted(FINAL_STATUSES))} (a conflict is reschedule(), a retry fail())"
+            )
+        with self._write() as conn:
+            done = conn.execute(
+                update(ledger)
+                .where(ledger.c.key == key, ledger.c.status == "pending")
+                .values(status=status, detail=detail, done_at=aware(now))
+            ).rowcount
+            conn.execute(delete(outbox).where(outbox.c.key == key))
+        return done == 1
+
+    def fail(
+        self,
+        key: str,
+        error: str,
+        *,
+        retry_after: float | None = None,
+        now: datetime | None = None,
+    ) -> Literal["pending", "dead"] | None:
+        """Record a transient failure: try again later, or park the action after the last try.
+
+        The next try waits ``backoff_base * 2**(attempts-1)`` (capped at ``backoff_cap``) and
+        never less than ``retry_after``. Attempts are counted by `claim`.
+
+        Args:
+            key: The action's idempotency key.
+            error: What went wrong (kept as ``last_error``; never put a secret in it).
+            retry_after: The platform's ``Retry-After`` in seconds, if it sent one.
+            now: The current time.
+
+        Returns:
+            "pending" when it will be retried, "dead" when it was parked, None when the key is
+            not in the outbox (already completed, or unknown).
+        """
+        at = aware(now)
+        with self._write() as conn:
+            row = conn.execute(
+                select(outbox.c.attempts, outbox.c.state)
+                .where(outbox.c.key == key)
+                .with_for_update()
+            ).one_or_none()
+            if row is None or row.state == "dead":
+                return None if row is None else "dead"
+            cleared = {"lease_owner": None, "lease_until": None, "last_error": error}
+            if row.attempts >= self.settings.max_attempts:
+                conn.execute(
+                    update(outbox).where(outbox.c.key == key).values(state="dead", dead_at=at, **cleared)
+                )
+                return "dead"
+            wait = self.settings.backoff(row.attempts, retry_after)
+            conn.execute(
+                update(outbox)
+                .where(outbox.c.key == key)
+                .values(state="pending", next_try_at=at + wait, **cleared)
+            )
+            return "pending"
+
+    def reschedule(self, key: str, *, now: datetime | None = None) -> bool:
+        """Give up a conflicting action (409) and have its ticket re-evaluated.
+
+        The key is released (taken off the outbox and the ledger) so the re-evaluation may plan
+        it again if it still applies, and the ticket is marked due now. Only pending keys are
+        released: an applied key is never planned again.
+
+        Returns:
+            True if the key was pending and is now released.
+        """
+        at = aware(now)
+        with self._write() as conn:
+            row = conn.execute(
+                select(ledger.c.connector, ledger.c.ticket_id).where(
+                    ledger.c.key == key, ledger.c.status == "pending"
+                )
+            ).one_or_none()
+            if row is None:
+                return False
+            conn.execute(delete(outbox).where(outbox.c.key == key))
+            conn.execute(delete(ledger).where(ledger.c.key == key, ledger.c.status == "pending"))
+            stmt = self._insert(due).values(connector=row.connector, ticket_id=row.ticket_id, due_at=at)
+            conn.execute(
+                stmt.on_conflict_do_update(
+                    index_elements=[due.c.connector, due.c.ticket_id], set_={"due_at": at}
+                )
+            )
+        return True
+
+    def dead_letters(self, connector: str | None = None, limit: int = 1000) -> list[DeadLetter]:
+        """The parked actions, oldest first."""
+        query = (
+            select(outbox.c.key, outbox.c.attempts, outbox.c.last_error, outbox.c.dead_at, ledger.c.action)
+            .join(ledger, ledger.c.key == outbox.c.key)
+            .where(outbox.c.state == "dead")
+        )
+        if connector is not None:
+            query = query.where(outbox.c.connector == connector)
+        query = query.order_by(outbox.c.dead_at, outbox.c.key).limit(limit)
+        with self._read() as conn:
+            return [
+                DeadLetter(r.key, action_from_json(r.action), r.attempts, r.last_error, r.dead_at)
+                for r in conn.execute(query)
+            ]
+
+    def retry_dead(self, keys: Iterable[str] | None = None, *, now: datetime | None = None) -> int:
+        """Put dead letters back in the queue with fresh attempts: the given keys, or all.
+
+        Returns:
+            How many were requeued.
+        """
+        values = {"state": "pending", "attempts": 0, "next_try_at": aware(now), "dead_at": None}
+        with self._write() as conn:
+            if keys is None:
+                return conn.execute(update(outbox).where(outbox.c.state == "dead").values(**values)).rowcount
+            count = 0
+            for part in chunks(sorted(set(keys))):
+                count += conn.execute(
+                    update(outbox).where(outbox.c.state == "dead", outbox.c.key.in_(part)).values(**values)
+                ).rowcount
+            return count
+
+    def ledger_status(self, key: str) -> str | None:
+        """The key's status in the ledger (pending or a final one), None if never planned."""
+        with self._read() as conn:
+            return conn.execute(select(ledger.c.status).where(ledger.c.key == key)).scalar_one_or_none()
+
+    def outbox_stats(self) -> OutboxStats:
+        """Outbox counts by state and ledger counts by status."""
+        with self._read() as conn:
+            states: dict[str, int] = dict(conn.execute(select(outbox.c.state, func.count()).group_by(outbox.c.state)).tuples().all())
+            statuses: dict[str, int] = dict(conn.execute(select(ledger.c.status, func.count()).group_by(ledger.c.status)).tuples().all())
+        return OutboxStats(
+            pending=states.get("pending", 0),
+            leased=states.get("leased", 0),
+            dead=states.get("dead", 0),
+            ledger=statuses,
+        )

@@ -1,0 +1,215 @@
+"""The store's tables, as SQLAlchemy Core `Table`s on one `MetaData`.
+
+This module describes the schema at its newest version. `slaplug.store.migrations` creates it
+on a fresh database and brings older databases up to it; a change here needs a migration step
+there (see docs/operations/store.md).
+
+Times are stored in UTC (`UtcDateTime`); JSON documents are stored as text in their canonical
+form (sorted keys, no spaces), so that a content hash over the text is stable.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    Boolean,
+    Column,
+    DateTime,
+    Dialect,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.types import TypeDecorator
+
+from slaplug.errors import TimeError
+
+__all__ = [
+    "SCHEMA_VERSION",
+    "UtcDateTime",
+    "cursors",
+    "due",
+    "inbox",
+    "ledger",
+    "measure_heads",
+    "measures",
+    "metadata",
+    "outbox",
+    "schema_version",
+    "snapshots",
+]
+
+#: The version `schema.py` describes; `migrations.MIGRATIONS` ends at it.
+SCHEMA_VERSION = 1
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """A timezone-aware datetime, stored in UTC and read back as aware UTC.
+
+    PostgreSQL keeps it as ``timestamptz``; SQLite as ISO text without an offset, which sorts
+    and compares correctly only because every value is converted to UTC first.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise TimeError(f"{value.isoformat()} has no time zone; the store keeps aware times")
+        value = value.astimezone(UTC)
+        # SQLite's driver would write the offset into the text and break ordering.
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        assert isinstance(value, datetime)
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+metadata = MetaData()
+
+#: One row per migration applied; the highest ``version`` is the schema's version.
+schema_version = Table(
+    "slaplug_schema_version",
+    metadata,
+    Column("version", Integer, primary_key=True, autoincrement=False),
+    Column("description", String(200), nullable=False),
+    Column("applied_at", UtcDateTime, nullable=False),
+)
+
+#: Where each connector's incremental read resumes.
+cursors = Table(
+    "cursors",
+    metadata,
+    Column("connector", String(200), primary_key=True),
+    Column("cursor", Text, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+)
+
+#: The last normalized state of each ticket, with its event history (`ticket_to_dict` JSON).
+snapshots = Table(
+    "snapshots",
+    metadata,
+    Column("connector", String(200), primary_key=True),
+    Column("ticket_id", String(200), primary_key=True),
+    Column("body", Text, nullable=False),
+    #: sha256 of ``body``: equal hashes mean an unchanged ticket, so nothing to write.
+    Column("content_hash", String(64), nullable=False),
+    Column("ticket_updated_at", UtcDateTime),
+    Column("saved_at", UtcDateTime, nullable=False),
+)
+
+#: Each open ticket's next threshold time: found again when it passes, with no API read.
+due = Table(
+    "due",
+    metadata,
+    Column("connector", String(200), primary_key=True),
+    Column("ticket_id", String(200), primary_key=True),
+    Column("due_at", UtcDateTime, nullable=False),
+    Index("ix_due_due_at", "due_at"),
+)
+
+#: Every idempotency key ever planned, and what became of it. A key is reserved here when it is
+#: planned (status ``pending``) and never deleted once applied, so it is never planned again.
+ledger = Table(
+    "ledger",
+    metadata,
+    Column("key", String(500), primary_key=True),
+    Column("connector", String(200), nullable=False),
+    Column("ticket_id", String(200), nullable=False),
+    #: pending, or the final outcome: applied, already, skipped, failed.
+    Column("status", String(20), nullable=False),
+    Column("detail", Text, nullable=False, default=""),
+    #: The action's JSON form (`slaplug.store.codec.action_to_json`).
+    Column("action", Text, nullable=False),
+    Column("planned_at", UtcDateTime, nullable=False),
+    Column("done_at", UtcDateTime),
+    Index("ix_ledger_ticket", "connector", "ticket_id"),
+)
+
+#: The work still to do for pending ledger keys: scheduling, leases, errors, dead letters.
+outbox = Table(
+    "outbox",
+    metadata,
+    Column("key", String(500), primary_key=True),
+    Column("connector", String(200), nullable=False),
+    Column("ticket_id", String(200), nullable=False),
+    #: pending (waiting for next_try_at), leased (a worker holds it until lease_until), dead.
+    Column("state", String(10), nullable=False),
+    #: Claims so far; a claim whose worker died counts too, so a crash loop ends as a dead letter.
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("next_try_at", UtcDateTime, nullable=False),
+    Column("lease_owner", String(200)),
+    Column("lease_until", UtcDateTime),
+    Column("last_error", Text),
+    Column("dead_at", UtcDateTime),
+    Index("ix_outbox_claim", "connector", "state", "next_try_at"),
+)
+
+#: The latest state of each measure (per ticket, policy, metric and cycle), to detect changes.
+measure_heads = Table(
+    "measure_heads",
+    metadata,
+    Column("ticket_key", String(400), primary_key=True),
+    Column("policy", String(200), primary_key=True),
+    Column("metric", String(40), primary_key=True),
+    Column("cycle", Integer, primary_key=True, autoincrement=False),
+    Column("state", String(20), nullable=False),
+    Column("breached", Boolean, nullable=False),
+    Column("at", UtcDateTime, nullable=False),
+)
+
+#: The history of measures, one row per change of state, breach or cycle (credits, reports).
+measures = Table(
+    "measures",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("ticket_key", String(400), nullable=False),
+    Column("policy", String(200), nullable=False),
+    Column("metric", String(40), nullable=False),
+    Column("cycle", Integer, nullable=False),
+    Column("state", String(20), nullable=False),
+    Column("breached", Boolean, nullable=False),
+    Column("at", UtcDateTime, nullable=False),
+    #: The measure's JSON form (`slaplug.serialize.measure_to_dict`).
+    Column("body", Text, nullable=False),
+    # (at, id): `measures_between` pages through a period in this order, by keyset.
+    Index("ix_measures_at", "at", "id"),
+    Index("ix_measures_ticket", "ticket_key"),
+)
+
+#: Webhook deliveries, stored before answering 202 and de-duplicated by delivery id.
+inbox = Table(
+    "inbox",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("connector", String(200), nullable=False),
+    Column("delivery_id", String(300), nullable=False),
+    #: The request headers as a JSON object (already redacted by the caller if need be).
+    Column("headers", Text, nullable=False),
+    Column("body", LargeBinary, nullable=False),
+    Column("received_at", UtcDateTime, nullable=False),
+    #: pending, leased, done or dead.
+    Column("state", String(10), nullable=False),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("next_try_at", UtcDateTime, nullable=False),
+    Column("lease_owner", String(200)),
+    Column("lease_until", UtcDateTime),
+    Column("last_error", Text),
+    Column("done_at", UtcDateTime),
+    Column("dead_at", UtcDateTime),
+    UniqueConstraint("connector", "delivery_id", name="uq_inbox_delivery"),
+    Index("ix_inbox_claim", "state", "next_try_at"),
+)
