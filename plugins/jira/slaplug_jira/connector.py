@@ -1,0 +1,115 @@
+"""`JiraConnector`: Jira Cloud and Jira Service Management through REST API v3.
+
+The connector only wires the parts together: `JiraReader` (read.py), `JiraWriter`
+(write.py) and the webhook functions (webhooks.py), all sharing the kit's `ApiClient`
+and one `Normalizer` of priority and status names.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from datetime import UTC, datetime
+from typing import ClassVar
+
+import requests
+
+from slaplug.connectors import ApplyResult, Capability, Connector, TicketPage, WebhookEvent
+from slaplug.errors import WebhookError
+from slaplug.model import Action, Ticket
+from slaplug_jira import webhooks
+from slaplug_jira.config import JiraConfig, Normalizer
+from slaplug_jira.read import JiraReader
+from slaplug_jira.write import JiraWriter
+
+__all__ = ["JiraConnector"]
+
+
+class _Bearer(requests.auth.AuthBase):
+    """``Authorization: Bearer`` (OAuth 2.0 access token, or a Data Center PAT)."""
+
+    def __init__(self, token: str) -> None:
+        self._token = token
+
+    def __call__(self, r: requests.PreparedRequest) -> requests.PreparedRequest:
+        r.headers["Authorization"] = f"Bearer {self._token}"
+        return r
+
+    def __repr__(self) -> str:  # never the token
+        return "<Bearer **********>"
+
+
+class _Basic(requests.auth.HTTPBasicAuth):
+    def __repr__(self) -> str:  # HTTPBasicAuth has no repr of its own; keep it that way
+        return "<Basic **********>"
+
+
+class JiraConnector(Connector):
+    """The Jira Cloud / JSM connector (see docs/plugins/jira.md).
+
+    Args:
+        config: A `JiraConfig`.
+        session: The requests session (inject one in tests).
+        instance: The configured connector's name.
+
+    Attributes:
+        norm: The priority and status maps, both ways.
+        reader: Reads issues and their history.
+        writer: Applies actions.
+        clock: Returns the current aware time (webhook ``received_at``).
+    """
+
+    name: ClassVar[str] = "jira"
+    Config = JiraConfig
+    capabilities = frozenset(
+        {Capability.READ, Capability.WRITE_BACK, Capability.BULK_WRITE, Capability.WEBHOOK}
+    )
+    config: JiraConfig
+
+    def __init__(
+        self,
+        config: JiraConfig,
+        *,
+        session: requests.Session | None = None,
+        instance: str | None = None,
+    ) -> None:
+        super().__init__(config, session=session, instance=instance)
+        self.norm = Normalizer(self.config)
+        self.reader = JiraReader(self.http, self.config, self.norm, self.instance)
+        self.writer = JiraWriter(self.http, self.config, self.norm, self.reader)
+        self.clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+
+    def auth(self) -> requests.auth.AuthBase:
+        """Basic (email + API token) or Bearer (OAuth 2.0 token, Data Center PAT)."""
+        c = self.config
+        if c.api_token_env is not None and c.email is not None:
+            return _Basic(c.email, c.secret("api_token").get_secret_value())
+        name = "oauth_token" if c.oauth_token_env is not None else "pat"
+        return _Bearer(c.secret(name).get_secret_value())
+
+    def read_changed(self, cursor: str | None) -> Iterator[TicketPage]:
+        """Issues updated since ``cursor``; see `JiraReader.read_changed`."""
+        return self.reader.read_changed(cursor)
+
+    def read_ticket(self, ticket_id: str) -> Ticket:
+        """One issue by key, with its whole history."""
+        return self.reader.read_ticket(ticket_id)
+
+    def apply(self, actions: Sequence[Action]) -> list[ApplyResult]:
+        """Apply actions; see `JiraWriter.apply`."""
+        return self.writer.apply(actions)
+
+    def verify_webhook(self, headers: Mapping[str, str], body: bytes) -> None:
+        """Check ``X-Hub-Signature`` against every configured secret.
+
+        Raises:
+            WebhookError: 401 on a missing or bad signature; 404 when no secret is set.
+        """
+        if not self.config.webhook_secret_env:
+            raise WebhookError(
+                f"connector {self.instance!r} takes no webhooks: set webhook_secret_env", status=404
+            )
+        webhooks.verify(headers, body, self.config.secrets("webhook_secret"))
+
+    def parse_webhook(self, headers: Mapping[str, str], body: bytes) -> WebhookEvent:
+        """A verified delivery as a `WebhookEvent` whose ``ticket_id`` is the issue key."""
+        return webhooks.parse(headers, body, self.clock())

@@ -1,0 +1,254 @@
+"""From a Jira issue, its changelog and its comments to a slaplug `Ticket`: pure functions.
+
+=====================================================  =====================================
+Jira                                                   slaplug
+=====================================================  =====================================
+``fields.created``                                     CREATED
+first ``status`` change's ``fromString`` (or the       STATUS_CHANGED at creation (initial)
+current status when it never changed)
+first ``priority`` change's ``fromString`` (or the     PRIORITY_CHANGED at creation (initial)
+current priority)
+changelog item ``status``                              STATUS_CHANGED (value: mapped status)
+  ... into a done status from a not-done one           + SOLVED
+  ... out of a done status into a not-done one         + REOPENED
+changelog item ``priority``                            PRIORITY_CHANGED (value: mapped)
+public comment by the reporter or a JSM customer       REQUESTER_MESSAGE
+public comment by anyone else (an agent)               AGENT_REPLY
+internal comment (``jsdPublic: false``, restricted     nothing
+``visibility``, or ``sd.public.comment`` internal)
+comment by an app account (automation, slaplug)        nothing: not a conversation turn
+=====================================================  =====================================
+
+Done statuses: see `Normalizer.is_done`. The issue's description is part of its creation,
+not a requester message.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from slaplug.model import EventKind, Ticket, TicketEvent
+from slaplug_jira.adf import adf_text
+from slaplug_jira.config import Normalizer
+
+__all__ = ["comment_kind", "is_internal", "map_events", "parse_time", "to_millis", "to_ticket"]
+
+#: The JSM entity property that marks a comment internal (``{"internal": true}``).
+SD_PUBLIC_COMMENT = "sd.public.comment"
+
+
+def parse_time(value: Any) -> datetime:
+    """A Jira time as an aware datetime.
+
+    Jira writes ``2026-03-02T10:15:30.123+0000``; the bulk changelog example in the OpenAPI
+    file shows Unix seconds, so numbers are accepted too (milliseconds when very large).
+    """
+    if isinstance(value, int | float):
+        seconds = value / 1000 if value > 10**11 else value
+        return datetime.fromtimestamp(seconds, UTC)
+    parsed = datetime.fromisoformat(str(value))
+    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
+
+
+def to_millis(value: Any) -> int:
+    """A Jira time as Unix milliseconds (the cursor's unit)."""
+    return int(parse_time(value).timestamp() * 1000)
+
+
+def is_internal(comment: Mapping[str, Any]) -> bool:
+    """Whether the customer cannot see a comment.
+
+    JSM reports it as ``jsdPublic: false`` (Comment schema in the OpenAPI file); a comment
+    restricted by ``visibility`` (role or group) is hidden from customers too; and the
+    ``sd.public.comment`` property is returned when comments are read with properties.
+    """
+    if comment.get("jsdPublic") is False or comment.get("visibility"):
+        return True
+    for prop in comment.get("properties") or ():
+        value = prop.get("value")
+        if prop.get("key") == SD_PUBLIC_COMMENT and isinstance(value, Mapping):
+            return bool(value.get("internal"))
+    return False
+
+
+def comment_kind(comment: Mapping[str, Any], reporter: str | None) -> EventKind | None:
+    """What a comment is for the clocks: AGENT_REPLY, REQUESTER_MESSAGE or nothing."""
+    if is_internal(comment):
+        return None
+    author = comment.get("author") or {}
+    account = author.get("accountId")
+    kind = author.get("accountType")
+    if account is not None and account == reporter:
+        return EventKind.REQUESTER_MESSAGE
+    if kind == "customer":
+        return EventKind.REQUESTER_MESSAGE
+    if kind == "app" or account is None:
+        # Automation rules, integrations (slaplug itself) and deleted users are not a
+        # human answering the customer; counting them would stop first_response early.
+        return None
+    return EventKind.AGENT_REPLY
+
+
+def _items(
+    histories: Iterable[Mapping[str, Any]],
+) -> list[tuple[datetime, str, Mapping[str, Any], str | None]]:
+    out = []
+    for h in histories:
+        at = parse_time(h["created"])
+        actor = (h.get("author") or {}).get("accountId")
+        for item in h.get("items") or ():
+            field = item.get("fieldId") or item.get("field")
+            if field in ("status", "priority"):
+                out.append((at, str(h.get("id", "")), item, actor))
+    # Jira returns some histories newest first; the clocks need time order, and within one
+    # history the items' own order.
+    out.sort(key=lambda t: (t[0], _numeric(t[1])))
+    return out
+
+
+def _numeric(history_id: str) -> int:
+    return int(history_id) if history_id.isdigit() else 0
+
+
+def map_events(
+    *,
+    created: datetime,
+    reporter: str | None,
+    status: str,
+    priority: str | None,
+    histories: Iterable[Mapping[str, Any]],
+    comments: Iterable[Mapping[str, Any]],
+    norm: Normalizer,
+) -> list[TicketEvent]:
+    """The slaplug events of one issue (see the table in the module docstring).
+
+    Args:
+        created: ``fields.created``.
+        reporter: The reporter's accountId.
+        status: The current Jira status name.
+        priority: The current Jira priority name, if any.
+        histories: Changelog histories, in any order (only status and priority matter).
+        comments: The issue's comments.
+        norm: The name maps.
+
+    Returns:
+        The events, in time order.
+    """
+    items = _items(histories)
+    first_status = next(
+        (i for _, _, i, _ in items if (i.get("fieldId") or i.get("field")) == "status"), None
+    )
+    first_priority = next(
+        (i for _, _, i, _ in items if (i.get("fieldId") or i.get("field")) == "priority"), None
+    )
+    initial_status = str(first_status.get("fromString") or status) if first_status else status
+    initial_priority = first_priority.get("fromString") if first_priority else priority
+
+    events = [
+        TicketEvent(EventKind.CREATED, created, actor=reporter),
+        TicketEvent(EventKind.STATUS_CHANGED, created, norm.status(initial_status)),
+    ]
+    if initial_priority:
+        events.append(
+            TicketEvent(EventKind.PRIORITY_CHANGED, created, norm.priority(initial_priority))
+        )
+    current = initial_status
+    for at, _, item, actor in items:
+        if (item.get("fieldId") or item.get("field")) == "priority":
+            events.append(
+                TicketEvent(
+                    EventKind.PRIORITY_CHANGED, at, norm.priority(item.get("toString")), actor
+                )
+            )
+            continue
+        new = str(item.get("toString") or "")
+        events.append(TicketEvent(EventKind.STATUS_CHANGED, at, norm.status(new), actor))
+        if norm.is_done(new) and not norm.is_done(current):
+            events.append(TicketEvent(EventKind.SOLVED, at, actor=actor))
+        elif norm.is_done(current) and not norm.is_done(new):
+            events.append(TicketEvent(EventKind.REOPENED, at, actor=actor))
+        current = new
+    for c in comments:
+        kind = comment_kind(c, reporter)
+        if kind is not None:
+            actor = (c.get("author") or {}).get("accountId")
+            events.append(TicketEvent(kind, parse_time(c["created"]), actor=actor))
+    # Ticket sorts by time; a stable sort keeps SOLVED right after its status change.
+    return sorted(events, key=lambda e: e.at)
+
+
+def _plain(value: Any) -> Any:
+    """A custom field's value as rules see it: option values and names, ADF as text."""
+    if isinstance(value, Mapping):
+        if value.get("type") == "doc":
+            return adf_text(value).strip()
+        for key in ("value", "name", "displayName"):
+            if key in value:
+                return value[key]
+        return dict(value)  # e.g. a JSM SLA field: kept whole, read-only input
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value
+
+
+def to_ticket(
+    issue: Mapping[str, Any],
+    *,
+    histories: Sequence[Mapping[str, Any]],
+    comments: Sequence[Mapping[str, Any]],
+    norm: Normalizer,
+    instance: str,
+    base_url: str,
+    field_ids: Mapping[str, str],
+    group_field: str | None = None,
+) -> Ticket:
+    """A slaplug `Ticket` from a Jira issue (search or get-issue JSON) and its history.
+
+    Args:
+        issue: The issue, with at least the fields the connector asks for.
+        histories: Its changelog histories.
+        comments: Its comments.
+        norm: The name maps.
+        instance: The configured connector's name (`Ticket.connector`).
+        base_url: The site, for the browse URL.
+        field_ids: Custom field ids by rule name (`Ticket.fields`).
+        group_field: The custom field holding the group, if configured.
+    """
+    f = issue.get("fields") or {}
+    status_obj = f.get("status") or {}
+    status = str(status_obj.get("name") or "")
+    if (status_obj.get("statusCategory") or {}).get("key") == "done":
+        norm.done.add(status.casefold())  # learn it: older changes into it are SOLVED too
+    priority = (f.get("priority") or {}).get("name")
+    reporter = (f.get("reporter") or {}).get("accountId")
+    created = parse_time(f["created"])
+    return Ticket(
+        id=str(issue["key"]),
+        connector=instance,
+        platform="jira",
+        created_at=created,
+        status=norm.status(status),
+        priority=norm.priority(priority),
+        subject=str(f.get("summary") or ""),
+        type=(f.get("issuetype") or {}).get("name"),
+        group=_plain(f.get(group_field)) if group_field else None,
+        assignee=(f.get("assignee") or {}).get("accountId"),
+        requester=reporter,
+        tags=frozenset(f.get("labels") or ()),
+        fields={name: _plain(f.get(fid)) for name, fid in field_ids.items() if fid in f},
+        updated_at=parse_time(f["updated"]) if f.get("updated") else None,
+        url=f"{base_url}/browse/{issue['key']}",
+        events=tuple(
+            map_events(
+                created=created,
+                reporter=reporter,
+                status=status,
+                priority=priority,
+                histories=histories,
+                comments=comments,
+                norm=norm,
+            )
+        ),
+    )

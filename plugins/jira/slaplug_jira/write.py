@@ -1,0 +1,480 @@
+"""Writing: planned actions merged into as few Jira calls as possible, and only changes.
+
+For each issue with actions, the writer reads the issue once
+(``GET /rest/api/3/issue/{key}`` with labels, priority, status, assignee, comments and the
+configured custom fields), drops what is already in place (ALREADY), and then:
+
+* merges labels, custom fields, priority and assignee into **one**
+  ``PUT /rest/api/3/issue/{key}`` (``update.labels`` add/remove, never the whole list);
+  when many issues get the very same label / text-field edit, one
+  ``POST /rest/api/3/bulk/issues/fields`` task does it for all of them instead;
+* posts each new comment with ``POST /rest/api/3/issue/{key}/comment`` (ADF body, JSM
+  internal through the ``sd.public.comment`` property), carrying a marker made from a
+  hash of `Action.key` so a retry finds it and answers ALREADY;
+* changes the status last through a transition (``GET``, then ``POST``
+  ``/rest/api/3/issue/{key}/transitions``), since a done issue may refuse edits.
+
+``notify`` is SKIPPED: notifiers deliver it. JSM's SLA fields are never written.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from slaplug.connectors import ApiClient, ApplyResult, ApplyStatus
+from slaplug.errors import (
+    AuthenticationError,
+    ConflictError,
+    ConnectorError,
+    FatalAPIError,
+    SkippableAPIError,
+)
+from slaplug.model import Action, ActionKind
+from slaplug_jira.adf import adf_text, text_to_adf
+from slaplug_jira.config import JiraConfig, Normalizer
+from slaplug_jira.events import SD_PUBLIC_COMMENT
+from slaplug_jira.read import JiraReader
+
+__all__ = ["JiraWriter", "comment_marker"]
+
+logger = logging.getLogger(__name__)
+
+_WRITE_FIELDS = ("labels", "priority", "status", "assignee", "comment")
+_BULK_DONE = frozenset({"COMPLETE", "FAILED", "CANCELLED", "DEAD"})
+
+
+def comment_marker(action_key: str) -> str:
+    """The marker a comment carries for `Action.key`: short, stable, and no key in clear."""
+    return f"[slaplug:{hashlib.sha256(action_key.encode()).hexdigest()[:16]}]"
+
+
+@dataclass
+class _Plan:
+    """What one issue needs, once the actions already in place are set aside."""
+
+    key: str
+    id: str
+    fields: dict[str, Any] = field(default_factory=dict)
+    labels: list[dict[str, str]] = field(default_factory=list)
+    edits: list[int] = field(default_factory=list)  # indexes of actions the edit carries
+    comments: list[int] = field(default_factory=list)
+    statuses: list[int] = field(default_factory=list)
+
+    def body(self) -> dict[str, Any]:
+        body: dict[str, Any] = {}
+        if self.fields:
+            body["fields"] = self.fields
+        if self.labels:
+            body["update"] = {"labels": self.labels}
+        return body
+
+    def bulk_signature(self) -> str | None:
+        """A key equal for issues the bulk edit can serve with one payload, else None.
+
+        Only label edits all in one direction and plain-text custom fields qualify:
+        the bulk API takes one option (ADD or REMOVE) per field, and a text value is the
+        only custom-field shape the writer can be sure of.
+        """
+        if not self.edits or any(
+            not (k.startswith("customfield_") and isinstance(v, str))
+            for k, v in self.fields.items()
+        ):
+            return None
+        if len({next(iter(op)) for op in self.labels}) > 1:
+            return None
+        return json.dumps([sorted(self.fields.items()), self.labels], sort_keys=True)
+
+
+class JiraWriter:
+    """Applies actions through one `ApiClient`.
+
+    Args:
+        http: The connector's client.
+        config: The configuration.
+        norm: The name maps.
+        reader: Reads an issue's comments (topping up truncated ones).
+    """
+
+    def __init__(
+        self, http: ApiClient, config: JiraConfig, norm: Normalizer, reader: JiraReader
+    ) -> None:
+        self.http = http
+        self.config = config
+        self.norm = norm
+        self.reader = reader
+        self.bulk_min = config.bulk_edit_min_issues
+        self._users: dict[str, str | None] = {}
+        self._fields = [*_WRITE_FIELDS, *dict.fromkeys(config.fields.values())]
+
+    def apply(self, actions: Sequence[Action]) -> list[ApplyResult]:
+        """Apply ``actions``; one result per action, in order (see the module docstring).
+
+        Raises:
+            AuthenticationError: Credentials or permissions are wrong (fix the config).
+            RetriableAPIError: Jira stayed unavailable; the outbox retries the batch, and
+                what was written already then reports ALREADY.
+        """
+        results: dict[int, ApplyResult] = {}
+        by_issue: dict[str, list[int]] = {}
+        for i, a in enumerate(actions):
+            if a.shadow:
+                results[i] = ApplyResult(
+                    a.key, ApplyStatus.SKIPPED, "shadow action: evaluated, never written"
+                )
+            elif a.kind is ActionKind.NOTIFY:
+                results[i] = ApplyResult(
+                    a.key, ApplyStatus.SKIPPED, "notify is delivered by the notifiers"
+                )
+            else:
+                by_issue.setdefault(a.ticket_id, []).append(i)
+        plans = []
+        for key, indexes in by_issue.items():
+            plan = self._plan(key, indexes, actions, results)
+            if plan is not None:
+                plans.append(plan)
+        for plan in self._bulk(plans, actions, results):
+            self._write(plan, actions, results)
+        return [results[i] for i in range(len(actions))]
+
+    # -- planning -------------------------------------------------------------------------
+
+    def _plan(
+        self,
+        key: str,
+        indexes: list[int],
+        actions: Sequence[Action],
+        results: dict[int, ApplyResult],
+    ) -> _Plan | None:
+        try:
+            issue = self.http.get_json(f"rest/api/3/issue/{key}", params={"fields": self._fields})
+        except (SkippableAPIError, ConflictError) as exc:
+            for i in indexes:
+                results[i] = ApplyResult(actions[i].key, ApplyStatus.FAILED, _detail(exc, key))
+            return None
+        current: Mapping[str, Any] = issue.get("fields") or {}
+        plan = _Plan(key=str(issue.get("key", key)), id=str(issue.get("id", "")))
+        labels = set(current.get("labels") or ())
+        markers: str | None = None  # the issue's comment texts, read once when needed
+        for i in indexes:
+            a = actions[i]
+            done = ApplyResult(a.key, ApplyStatus.ALREADY)
+            if a.kind in (ActionKind.ADD_TAG, ActionKind.REMOVE_TAG):
+                tag = str(a.params["tag"])
+                adding = a.kind is ActionKind.ADD_TAG
+                if (tag in labels) == adding:
+                    results[i] = done
+                    continue
+                op = {"add" if adding else "remove": tag}
+                if op not in plan.labels:
+                    plan.labels.append(op)
+                plan.edits.append(i)
+            elif a.kind is ActionKind.SET_FIELD:
+                outcome = self._set_field(plan, a, current)
+                if outcome is not None:
+                    results[i] = outcome
+                else:
+                    plan.edits.append(i)
+            elif a.kind is ActionKind.SET_PRIORITY:
+                name = self.norm.jira_priority(str(a.params["priority"]))
+                now = (current.get("priority") or {}).get("name") or ""
+                if now.casefold() == name.casefold():
+                    results[i] = done
+                    continue
+                plan.fields["priority"] = {"name": name}
+                plan.edits.append(i)
+            elif a.kind is ActionKind.ASSIGN:
+                account, why = self._account(a.params)
+                if account is None:
+                    results[i] = ApplyResult(a.key, ApplyStatus.FAILED, why)
+                elif (current.get("assignee") or {}).get("accountId") == account:
+                    results[i] = done
+                else:
+                    plan.fields["assignee"] = {"accountId": account}
+                    plan.edits.append(i)
+            elif a.kind is ActionKind.COMMENT:
+                if markers is None:
+                    markers = "\n".join(
+                        adf_text(c.get("body")) for c in self.reader.comments(issue)
+                    )
+                if comment_marker(a.key) in markers:
+                    results[i] = done
+                else:
+                    plan.comments.append(i)
+            elif a.kind is ActionKind.SET_STATUS:
+                names = {n.casefold() for n in self.norm.jira_statuses(str(a.params["status"]))}
+                if str((current.get("status") or {}).get("name") or "").casefold() in names:
+                    results[i] = done
+                else:
+                    plan.statuses.append(i)
+            else:
+                results[i] = ApplyResult(
+                    a.key, ApplyStatus.SKIPPED, f"{a.kind} is not written to Jira"
+                )
+        return plan
+
+    def _set_field(self, plan: _Plan, a: Action, current: Mapping[str, Any]) -> ApplyResult | None:
+        name = str(a.params["field"])
+        fid = self.config.fields.get(name) or (name if name.startswith("customfield_") else None)
+        if fid is None:
+            return ApplyResult(
+                a.key,
+                ApplyStatus.FAILED,
+                f"no Jira field for {name!r}: map it under fields: (e.g. {name}: customfield_10050)",
+            )
+        value = a.params["value"]
+        now = current.get(fid)
+        if isinstance(now, Mapping) and ("ongoingCycle" in now or "completedCycles" in now):
+            # JSM computes its SLA fields itself; there is no write path for integrations.
+            return ApplyResult(
+                a.key,
+                ApplyStatus.FAILED,
+                f"{fid} is a JSM SLA field, which is read-only; map {name!r} to a field of your own",
+            )
+        if isinstance(now, Mapping) and "value" in now:  # a select list: write the option
+            same, wanted = now.get("value") == value, {"value": value}
+        elif isinstance(now, Mapping) and now.get("type") == "doc":  # a multi-line text (ADF)
+            same, wanted = adf_text(now).strip() == str(value), text_to_adf(str(value))
+        else:
+            same, wanted = now == value, value
+        if same:
+            return ApplyResult(a.key, ApplyStatus.ALREADY)
+        plan.fields[fid] = wanted
+        return None
+
+    def _account(self, params: Mapping[str, Any]) -> tuple[str | None, str]:
+        user = params.get("user")
+        if user:
+            user = str(user)
+            if "@" not in user:
+                return user, ""
+            return self._lookup(user), f"no Jira user found for {user!r}"
+        group = params.get("group")
+        if group and str(group) in self.config.groups:
+            return self.config.groups[str(group)], ""
+        return None, (
+            f"Jira assigns issues to users only; map group {group!r} to an accountId under groups:"
+        )
+
+    def _lookup(self, email: str) -> str | None:
+        if email not in self._users:
+            found = self.http.get_json("rest/api/3/user/search", params={"query": email})
+            matches = [
+                u
+                for u in found or ()
+                if str(u.get("emailAddress", "")).casefold() == email.casefold()
+            ]
+            chosen = (matches or list(found or ()))[:1]
+            self._users[email] = chosen[0].get("accountId") if chosen else None
+        return self._users[email]
+
+    # -- writing --------------------------------------------------------------------------
+
+    def _write(
+        self, plan: _Plan, actions: Sequence[Action], results: dict[int, ApplyResult]
+    ) -> None:
+        if plan.edits:
+            self._call(
+                plan.edits,
+                actions,
+                results,
+                plan.key,
+                "PUT",
+                f"rest/api/3/issue/{plan.key}",
+                plan.body(),
+            )
+        for i in plan.comments:
+            a = actions[i]
+            body: dict[str, Any] = {
+                "body": text_to_adf(str(a.params.get("body", "")), marker=comment_marker(a.key))
+            }
+            if not a.params.get("public", False):
+                body["properties"] = [{"key": SD_PUBLIC_COMMENT, "value": {"internal": True}}]
+            self._call(
+                [i],
+                actions,
+                results,
+                plan.key,
+                "POST",
+                f"rest/api/3/issue/{plan.key}/comment",
+                body,
+            )
+        for i in plan.statuses:
+            self._transition(plan.key, i, actions, results)
+
+    def _transition(
+        self, key: str, i: int, actions: Sequence[Action], results: dict[int, ApplyResult]
+    ) -> None:
+        a = actions[i]
+        target = str(a.params["status"])
+        names = {n.casefold() for n in self.norm.jira_statuses(target)}
+        try:
+            listed = self.http.get_json(f"rest/api/3/issue/{key}/transitions")
+        except (SkippableAPIError, ConflictError, FatalAPIError) as exc:
+            if isinstance(exc, AuthenticationError):
+                raise
+            results[i] = ApplyResult(a.key, ApplyStatus.FAILED, _detail(exc, key))
+            return
+        transitions = listed.get("transitions") or []
+        chosen = next(
+            (
+                t
+                for t in transitions
+                if str((t.get("to") or {}).get("name", "")).casefold() in names
+            ),
+            None,
+        )
+        if chosen is None:
+            offered = (
+                ", ".join(sorted({str((t.get("to") or {}).get("name")) for t in transitions}))
+                or "none"
+            )
+            results[i] = ApplyResult(
+                a.key,
+                ApplyStatus.FAILED,
+                f"no transition of {key} leads to {target!r} (reachable: {offered})",
+            )
+            return
+        body = {"transition": {"id": str(chosen["id"])}}
+        self._call([i], actions, results, key, "POST", f"rest/api/3/issue/{key}/transitions", body)
+
+    def _call(
+        self,
+        indexes: list[int],
+        actions: Sequence[Action],
+        results: dict[int, ApplyResult],
+        key: str,
+        method: str,
+        path: str,
+        body: Mapping[str, Any],
+    ) -> None:
+        try:
+            self.http.request(method, path, json=body)
+        except ConflictError as exc:
+            for i in indexes:
+                results[i] = ApplyResult(actions[i].key, ApplyStatus.CONFLICT, _detail(exc, key))
+            return
+        except (SkippableAPIError, FatalAPIError) as exc:
+            if isinstance(exc, AuthenticationError):
+                raise
+            for i in indexes:
+                results[i] = ApplyResult(actions[i].key, ApplyStatus.FAILED, _detail(exc, key))
+            return
+        for i in indexes:
+            results[i] = ApplyResult(actions[i].key, ApplyStatus.APPLIED)
+
+    # -- bulk -----------------------------------------------------------------------------
+
+    def _bulk(
+        self, plans: list[_Plan], actions: Sequence[Action], results: dict[int, ApplyResult]
+    ) -> list[_Plan]:
+        """Run the bulk-editable edits as bulk tasks; return the plans still to write.
+
+        Plans served by a bulk task keep their comments and transitions, which the
+        caller still writes.
+        """
+        if self.bulk_min <= 0:
+            return plans
+        groups: dict[str, list[_Plan]] = {}
+        for plan in plans:
+            sig = plan.bulk_signature()
+            if sig is not None:
+                groups.setdefault(sig, []).append(plan)
+        for group in groups.values():
+            if len(group) < self.bulk_min or self.bulk_min <= 0:
+                continue
+            for start in range(0, len(group), 1000):  # the API takes 1000 issues a task
+                if self._bulk_edit(group[start : start + 1000], actions, results):
+                    for plan in group[start : start + 1000]:
+                        plan.edits = []  # done: the per-issue PUT is skipped
+        return plans
+
+    def _bulk_edit(
+        self, group: list[_Plan], actions: Sequence[Action], results: dict[int, ApplyResult]
+    ) -> bool:
+        first = group[0]
+        edited: dict[str, Any] = {}
+        selected: list[str] = []
+        if first.labels:
+            option = "ADD" if "add" in first.labels[0] else "REMOVE"
+            edited["labelsFields"] = [
+                {
+                    "fieldId": "labels",
+                    "bulkEditMultiSelectFieldOption": option,
+                    "labels": [{"name": next(iter(op.values()))} for op in first.labels],
+                }
+            ]
+            selected.append("labels")
+        if first.fields:
+            edited["singleLineTextFields"] = [
+                {"fieldId": k, "text": v} for k, v in sorted(first.fields.items())
+            ]
+            selected.extend(sorted(first.fields))
+        payload = {
+            "selectedIssueIdsOrKeys": [p.key for p in group],
+            "selectedActions": selected,
+            "editedFieldsInput": edited,
+            "sendBulkNotification": False,
+        }
+        try:
+            task = self.http.request("POST", "rest/api/3/bulk/issues/fields", json=payload).json()
+        except (AuthenticationError, FatalAPIError) as exc:
+            if isinstance(exc, AuthenticationError) and exc.status != 403:
+                raise
+            # Usually the missing global Bulk change permission: edit issue by issue.
+            logger.warning("bulk edit refused (%s); editing issue by issue from now on", exc)
+            self.bulk_min = 0
+            return False
+        status = self._poll(str(task.get("taskId")))
+        if status is None:
+            for p in group:
+                for i in p.edits:
+                    results[i] = ApplyResult(
+                        actions[i].key,
+                        ApplyStatus.CONFLICT,
+                        f"bulk edit task {task.get('taskId')} did not finish in {self.config.bulk_timeout:g}s; re-read and apply again",
+                    )
+            return True
+        processed = {str(x) for x in status.get("processedAccessibleIssues") or ()}
+        failed = {str(k): v for k, v in (status.get("failedAccessibleIssues") or {}).items()}
+        for p in group:
+            for i in p.edits:
+                if p.id in failed or p.key in failed:
+                    why = "; ".join(map(str, failed.get(p.id) or failed.get(p.key) or ()))
+                    results[i] = ApplyResult(
+                        actions[i].key, ApplyStatus.FAILED, f"bulk edit of {p.key} failed: {why}"
+                    )
+                elif p.id in processed or p.key in processed:
+                    results[i] = ApplyResult(actions[i].key, ApplyStatus.APPLIED)
+                else:
+                    results[i] = ApplyResult(
+                        actions[i].key,
+                        ApplyStatus.FAILED,
+                        f"bulk edit skipped {p.key} (invalid or inaccessible)",
+                    )
+        return True
+
+    def _poll(self, task_id: str) -> Mapping[str, Any] | None:
+        """The finished task's progress, or None if it did not finish in time.
+
+        Counts polls rather than reading the clock, so tests that replace the sleep run
+        instantly and deterministically.
+        """
+        interval = self.config.bulk_poll_interval
+        polls = max(1, math.ceil(self.config.bulk_timeout / interval)) if interval else 1
+        for n in range(polls + 1):
+            progress: Mapping[str, Any] = self.http.get_json(f"rest/api/3/bulk/queue/{task_id}")
+            if progress.get("status") in _BULK_DONE:
+                return progress
+            if n < polls:
+                self.http.sleep(interval)
+        return None
+
+
+def _detail(exc: ConnectorError, key: str) -> str:
+    return f"{key}: {exc}" if key not in str(exc) else str(exc)
