@@ -1,0 +1,240 @@
+"""``slaplug.yaml``: which helpdesks, which rules, which store. Validated at start, all at once.
+
+::
+
+    store: sqlite:///slaplug.db
+    rules: [rules/default.yaml]
+    connectors:
+      zendesk-eu:
+        plugin: zendesk
+        base_url: https://acme.zendesk.com
+        email: ops@acme.example
+        api_token_env: ZENDESK_TOKEN
+
+Every problem is reported at once, each at ``file:line:col``; credentials are only ever named
+by the environment variable that holds them, so nothing secret is in the file or its errors.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from slaplug.connectors.config import ConnectorConfig
+from slaplug.errors import ConfigError, Problem, ProblemsError
+from slaplug.plugins import get_connectors, load_plugins
+from slaplug.rules.schema import parse_duration
+from slaplug.rules.yamlpos import Located, load_located
+
+__all__ = ["DEFAULT_CONFIG", "ConnectorSettings", "Settings", "load_settings", "starter_config"]
+
+#: Where slaplug looks for its configuration unless told otherwise (or ``$SLAPLUG_CONFIG``).
+DEFAULT_CONFIG = "slaplug.yaml"
+
+
+class SyncOptions(BaseModel):
+    """How the sync job runs."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    every: str = Field(
+        default="60s", description="Interval of `slaplug sync --every`, e.g. 60s, 5m."
+    )
+    batch: int = Field(default=1000, gt=0, le=10_000, description="Tickets evaluated per batch.")
+
+    def interval_seconds(self) -> float:
+        """``every`` in seconds."""
+        return parse_duration(self.every).total_seconds()
+
+
+class OutboxOptions(BaseModel):
+    """How failed writes are retried before they become dead letters."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    max_attempts: int = Field(default=8, ge=1, le=100, description="Tries before a dead letter.")
+
+
+class _SettingsFile(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    store: str = Field(default="sqlite:///slaplug.db", description="SQLAlchemy URL of the store.")
+    rules: list[str] = Field(default_factory=list, description="Rules files, merged in order.")
+    engine: Literal["durable", "python"] | None = Field(
+        default=None, description="Override the packs' engine."
+    )
+    connectors: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    sync: SyncOptions = Field(default_factory=SyncOptions)
+    outbox: OutboxOptions = Field(default_factory=OutboxOptions)
+
+
+@dataclass(frozen=True)
+class ConnectorSettings:
+    """One configured connector: its name, the plugin that serves it, its validated config."""
+
+    name: str
+    plugin: str
+    config: ConnectorConfig
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Validated settings. Paths are resolved against the configuration file's folder."""
+
+    path: Path
+    store: str
+    rules: list[Path]
+    engine: Literal["durable", "python"] | None
+    connectors: dict[str, ConnectorSettings] = field(default_factory=dict)
+    sync: SyncOptions = field(default_factory=SyncOptions)
+    outbox: OutboxOptions = field(default_factory=OutboxOptions)
+
+
+def _problems(
+    exc: ValidationError, located: Located, prefix: tuple[str | int, ...] = ()
+) -> list[Problem]:
+    out = []
+    for err in exc.errors():
+        path = (*prefix, *err["loc"])
+        if err["type"] == "extra_forbidden":
+            out.append(located.problem(path, f'unknown key "{path[-1]}"; check its spelling', True))
+        else:
+            out.append(located.problem(path, err["msg"].removeprefix("Value error, ")))
+    return out
+
+
+def _resolve_store(url: str, base: Path) -> str:
+    # A relative SQLite file lives beside the configuration, not wherever the process started.
+    prefix = "sqlite:///"
+    if url.startswith(prefix) and not url.startswith(prefix + "/") and url != "sqlite:///:memory:":
+        return prefix + str((base / url[len(prefix) :]).resolve())
+    return url
+
+
+def load_settings(
+    path: str | Path | None = None, environ: Mapping[str, str] | None = None
+) -> Settings:
+    """Read and validate ``slaplug.yaml``.
+
+    Args:
+        path: The file; default ``$SLAPLUG_CONFIG`` or ``slaplug.yaml``.
+        environ: Where credentials are read from; default ``os.environ``.
+
+    Raises:
+        ConfigError: The file is missing (the message says how to make one).
+        ProblemsError: Every problem in the file, at ``file:line:col``.
+    """
+    env = os.environ if environ is None else environ
+    p = Path(path or env.get("SLAPLUG_CONFIG") or DEFAULT_CONFIG)
+    if not p.is_file():
+        raise ConfigError(f"{p}: no such file; write a starting one with `slaplug init`")
+    located = load_located(p.read_text(encoding="utf-8"), str(p))
+    if located.problems:
+        raise ProblemsError(located.problems)
+    data = located.data if located.data is not None else {}
+    if not isinstance(data, Mapping):
+        raise ProblemsError(
+            [located.problem((), "the configuration is a mapping: store, rules, connectors")]
+        )
+    try:
+        raw = _SettingsFile.model_validate(data)
+    except ValidationError as exc:
+        raise ProblemsError(_problems(exc, located)) from None
+
+    problems: list[Problem] = []
+    base = p.resolve().parent
+    rules = [(base / r) for r in raw.rules]
+    for i, r in enumerate(rules):
+        if not r.is_file():
+            problems.append(located.problem(("rules", i), f"rules file {r} does not exist"))
+    load_plugins()
+    plugins = get_connectors()
+    connectors: dict[str, ConnectorSettings] = {}
+    for name, section in raw.connectors.items():
+        where = ("connectors", name)
+        body = dict(section or {})
+        plugin = body.pop("plugin", None)
+        if plugin is None:
+            problems.append(
+                located.problem(
+                    where,
+                    f'connector "{name}" needs plugin: (one of {", ".join(sorted(plugins)) or "none installed"})',
+                )
+            )
+            continue
+        cls = plugins.get(str(plugin))
+        if cls is None:
+            known = ", ".join(sorted(plugins)) or "none installed"
+            problems.append(
+                located.problem(
+                    (*where, "plugin"),
+                    f'no connector plugin "{plugin}"; installed: {known} (see `slaplug plugins`)',
+                )
+            )
+            continue
+        try:
+            config = cls.Config.load(body, connector=name, environ=env)
+        except ProblemsError as exc:
+            for pr in exc.problems:
+                sub = tuple(part for part in pr.where.split(".") if part) if pr.where else ()
+                problems.append(located.problem((*where, *sub), pr.message))
+            continue
+        connectors[name] = ConnectorSettings(name=name, plugin=str(plugin), config=config)
+    if problems:
+        raise ProblemsError(problems)
+    return Settings(
+        path=p,
+        store=_resolve_store(raw.store, base),
+        rules=rules,
+        engine=raw.engine,
+        connectors=connectors,
+        sync=raw.sync,
+        outbox=raw.outbox,
+    )
+
+
+def starter_config() -> str:
+    """The commented starting file `slaplug init` writes."""
+    return """\
+# slaplug configuration. Check it with `slaplug sync --dry-run --once`.
+# Credentials are never written here: each *_env key names the environment variable
+# that holds the secret.
+
+# Where slaplug keeps cursors, ticket snapshots, the action ledger and the outbox.
+# SQLite (a file, nothing to install) for one process; PostgreSQL for several:
+#   store: postgresql+psycopg://slaplug@db.internal/slaplug
+store: sqlite:///slaplug.db
+
+# Rules files, merged in order (check them with `slaplug rules check`).
+rules:
+  - rules/default.yaml
+
+# Helpdesks to measure. The key is your name for the connector; `plugin` is the
+# connector plugin (see `slaplug plugins`).
+connectors:
+  zendesk:
+    plugin: zendesk
+    base_url: https://YOUR-SUBDOMAIN.zendesk.com
+    email: ops@example.com
+    api_token_env: ZENDESK_API_TOKEN
+    # webhook_secret_env: [ZENDESK_WEBHOOK_SECRET]
+
+# jira:
+#   plugin: jira
+#   base_url: https://YOUR-SITE.atlassian.net
+#   email: ops@example.com
+#   api_token_env: JIRA_API_TOKEN
+#   projects: [SUP]
+
+sync:
+  every: 60s      # for `slaplug sync --every`
+  batch: 1000     # tickets evaluated per batch
+
+outbox:
+  max_attempts: 8 # tries before a failed write becomes a dead letter
+"""
