@@ -120,3 +120,29 @@ def test_stop_when_stops_running_clocks(packs) -> None:
            "updated_at": "2026-03-03T15:00:00+01:00", "status": "open", "priority": "low", "tags": ["no_sla"]}
     a = durable.assess(ticket_from_dict(doc), NOW)
     assert {m.state for m in a.measures} == {MeasureState.ACHIEVED}
+
+
+def test_next_due_is_the_next_threshold_a_running_clock_crosses(packs) -> None:
+    durable, _ = packs
+    doc = {"id": "1", "connector": "zendesk", "created_at": "2026-03-02T09:00:00+01:00",
+           "status": "open", "priority": "high",
+           "events": [{"kind": "agent_reply", "at": "2026-03-02T09:30:00+01:00"}]}
+    berlin = ZoneInfo("Europe/Berlin")
+    now = datetime(2026, 3, 2, 12, 0, tzinfo=berlin)
+    a = durable.assess(ticket_from_dict(doc), now)
+    # resolution (high, 20h) has 3h counted: 50 % (10h) comes after 6h Monday + 1h Tuesday.
+    assert durable.next_due(a.measures, now) == datetime(2026, 3, 3, 9, 0, tzinfo=berlin)
+    later = datetime(2026, 3, 4, 18, 0, tzinfo=berlin)  # 29h counted: past 100 %, overdue 9h
+    a = durable.assess(ticket_from_dict(doc), later)
+    assert durable.next_due(a.measures, later) is None  # 4h overdue mark passed; nothing ahead
+
+
+def test_paused_clocks_have_no_due_time(packs) -> None:
+    durable, _ = packs
+    doc = {"id": "1", "connector": "zendesk", "created_at": "2026-03-02T09:00:00+01:00",
+           "status": "pending", "priority": "high",
+           "events": [{"kind": "agent_reply", "at": "2026-03-02T09:30:00+01:00"},
+                      {"kind": "status_changed", "at": "2026-03-02T09:30:00+01:00", "value": "pending"}]}
+    now = datetime(2026, 3, 2, 12, 0, tzinfo=ZoneInfo("Europe/Berlin"))
+    a = durable.assess(ticket_from_dict(doc), now)
+    assert durable.next_due(a.measures, now) is None

@@ -10,14 +10,14 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Literal
 
 from slaplug.model import Action, ActionKind, SlaMeasure, Ticket
 from slaplug.rules.compile import RulePackSource, compile_files, render_template
-from slaplug.rules.conditions import All, AnyOf, Condition, FieldType, Not, Rule
+from slaplug.rules.conditions import All, AnyOf, Compare, Condition, FieldType, In, Not, Rule
 from slaplug.rules.facts import normalize
 from slaplug.rules.fields import (
     MEASURE_FIELDS,
@@ -124,6 +124,8 @@ class RulePack:
         )
         self._zones = {name: cal.zone for name, cal in source.calendars.items()}
         self._policy_kinds = {p.name: p.kind for p in source.policies}
+        self._calendars = dict(source.calendars)
+        self._literals = _time_literals(self.escalation_rules)
         self._levels = {
             f"{ei}:{li}": _CompiledLevel.build(
                 esc, li, cond, shadow=self.source.shadow or esc.shadow or spec.shadow
@@ -133,6 +135,34 @@ class RulePack:
             )
             for li, (spec, cond) in enumerate(zip(esc.level_specs(), levels, strict=True))
         }
+
+    def next_due(self, measures: Sequence[SlaMeasure], now: datetime) -> datetime | None:
+        """The next moment one of these measures crosses a threshold the escalations test.
+
+        Thresholds are the breach itself and every ``percent``, ``remaining``, ``overdue`` and
+        ``elapsed`` literal in the escalation conditions, turned into business time elapsed
+        for each running clock. Paused and stopped clocks change only when the ticket does,
+        which a sync or a webhook notices, so they have no due time. None when nothing is due.
+        """
+        best: datetime | None = None
+        for m in measures:
+            if m.stopped_at is not None or m.deadline is None:
+                continue
+            target = m.target.total_seconds()
+            elapsed = m.elapsed.total_seconds()
+            marks = [target]
+            marks += [p / 100.0 * target for p in self._literals["percent"]]
+            marks += [target - r for r in self._literals["remaining"]]
+            marks += [target + o for o in self._literals["overdue"]]
+            marks += list(self._literals["elapsed"])
+            ahead = [x for x in marks if x > elapsed]
+            if not ahead:
+                continue
+            cal = self._calendars[m.calendar]
+            at = cal.add(now, timedelta(seconds=min(ahead) - elapsed))
+            if best is None or at < best:
+                best = at
+        return best
 
     def _types_for(self, rules: Sequence[Rule]) -> dict[str, FieldType]:
         used = {f for r in rules for f in referenced_fields(r.condition)}
@@ -347,6 +377,31 @@ class _CompiledLevel:
             )
             for ai, (kind, spec) in enumerate(self.actions)
         ]
+
+
+def _time_literals(rules: Sequence[Rule]) -> dict[str, list[float]]:
+    """The numbers escalation conditions compare time-like measure fields with."""
+    found: dict[str, set[float]] = {
+        "percent": set(),
+        "remaining": set(),
+        "overdue": set(),
+        "elapsed": set(),
+    }
+
+    def walk(node: Condition) -> None:
+        if isinstance(node, All | AnyOf):
+            for i in node.items:
+                walk(i)
+        elif isinstance(node, Not):
+            walk(node.item)
+        elif isinstance(node, Compare) and node.field in found and not isinstance(node.value, bool):
+            found[node.field].add(float(node.value))
+        elif isinstance(node, In) and node.field in found:
+            found[node.field].update(float(v) for v in node.values if not isinstance(v, bool | str))
+
+    for r in rules:
+        walk(r.condition)
+    return {k: sorted(v) for k, v in found.items()}
 
 
 def _plain(value: Any) -> Any:
