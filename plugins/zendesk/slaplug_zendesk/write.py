@@ -115,6 +115,15 @@ class Writer:
                         actions[i].key, ApplyStatus.FAILED, f"ticket {tid} not found"
                     )
                 continue
+            if raw.get("status") == "closed":
+                # Zendesk refuses any update to a closed ticket (422); do not spend a write.
+                for i in indices:
+                    results[i] = ApplyResult(
+                        actions[i].key,
+                        ApplyStatus.SKIPPED,
+                        f"ticket {tid} is closed; Zendesk accepts no updates to closed tickets",
+                    )
+                continue
             plan = self._plan(raw, [(i, actions[i]) for i in indices], results)
             if plan.body:
                 plans.append(plan)

@@ -1,0 +1,246 @@
+"""The event mapping and the cursor, on recorded-shape payloads served by `responses`."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+import responses
+from slaplug_zendesk import ZendeskConfig, ZendeskConnector
+from slaplug_zendesk.cursor import ZendeskCursor
+from slaplug_zendesk.directory import User
+from slaplug_zendesk.events import Audit, map_events
+
+from slaplug.errors import ConfigError
+from slaplug.model import EventKind
+
+BASE = "https://acme.zendesk.test"
+REQUESTER, AGENT, OTHER_CUSTOMER = 20001, 10002, 20002
+USERS = {
+    REQUESTER: User(REQUESTER, "end-user", "alice@acme.example"),
+    AGENT: User(AGENT, "agent", "ana@acme.test"),
+    OTHER_CUSTOMER: User(OTHER_CUSTOMER, "end-user", "bob@acme.example"),
+}
+
+
+def at(minute: int) -> str:
+    return f"2026-03-02T10:{minute:02d}:00Z"
+
+
+def audit(n: int, minute: int, author: int, *events: dict) -> dict:
+    return {
+        "id": n,
+        "ticket_id": 7,
+        "created_at": at(minute),
+        "author_id": author,
+        "events": list(events),
+    }
+
+
+def change(field: str, value, previous=None) -> dict:
+    return {"type": "Change", "field_name": field, "value": value, "previous_value": previous}
+
+
+def comment(author: int, public: bool = True) -> dict:
+    return {"type": "Comment", "author_id": author, "body": "text", "public": public}
+
+
+def kinds(raw_audits: list[dict]) -> list[tuple[str, str | None]]:
+    events = map_events([Audit.from_api(a) for a in raw_audits], REQUESTER, USERS.get)
+    return [(e.kind.value, e.value) for e in events]
+
+
+def test_creation_gives_initial_status_and_priority_and_the_description_is_not_a_message() -> None:
+    created = audit(
+        1,
+        0,
+        REQUESTER,
+        {"type": "Create", "field_name": "status", "value": "new"},
+        {"type": "Create", "field_name": "priority", "value": "high"},
+        comment(REQUESTER),
+    )
+    assert kinds([created]) == [
+        ("created", None),
+        ("status_changed", "new"),
+        ("priority_changed", "high"),
+    ]
+
+
+def test_public_comments_by_agents_and_customers_private_notes_ignored() -> None:
+    assert kinds(
+        [
+            audit(2, 5, AGENT, comment(AGENT)),
+            audit(3, 6, AGENT, comment(AGENT, public=False)),
+            audit(4, 7, REQUESTER, comment(REQUESTER)),
+            audit(5, 8, OTHER_CUSTOMER, comment(OTHER_CUSTOMER)),
+            audit(6, 9, -1, comment(-1)),  # the system user: not a conversation turn
+        ]
+    ) == [("agent_reply", None), ("requester_message", None), ("requester_message", None)]
+
+
+def test_status_changes_solve_once_and_reopen() -> None:
+    assert kinds(
+        [
+            audit(2, 1, AGENT, change("status", "open", "new")),
+            audit(3, 2, AGENT, change("status", "solved", "open")),
+            audit(4, 3, REQUESTER, change("status", "open", "solved")),
+            audit(5, 4, AGENT, change("status", "solved", "open")),
+            audit(6, 5, -1, change("status", "closed", "solved")),
+        ]
+    ) == [
+        ("status_changed", "open"),
+        ("status_changed", "solved"),
+        ("solved", None),
+        ("status_changed", "open"),
+        ("reopened", None),
+        ("status_changed", "solved"),
+        ("solved", None),
+        ("status_changed", "closed"),
+    ]
+
+
+def test_priority_changes_and_a_cleared_priority() -> None:
+    assert kinds(
+        [
+            audit(2, 1, AGENT, change("priority", "urgent", "normal")),
+            audit(3, 2, AGENT, change("priority", None, "urgent")),
+        ]
+    ) == [("priority_changed", "urgent"), ("priority_changed", None)]
+
+
+def test_export_child_events_use_event_type_even_when_a_type_field_overwrote_type() -> None:
+    raw = {
+        "id": 9,
+        "ticket_id": 7,
+        "timestamp": 1772445600,
+        "updater_id": AGENT,
+        "event_type": "Audit",
+        "child_events": [
+            {"event_type": "Create", "type": "incident", "field_name": "type", "value": "incident"},
+            {"event_type": "Create", "type": "Create", "field_name": "status", "value": "open"},
+        ],
+    }
+    events = map_events([Audit.from_export(raw)], REQUESTER, USERS.get)
+    assert [e.kind for e in events] == [EventKind.CREATED, EventKind.STATUS_CHANGED]
+    assert events[0].at == datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
+
+
+# -- the cursor ---------------------------------------------------------------------------
+
+
+def test_cursor_round_trips_and_is_one_opaque_string() -> None:
+    cursor = ZendeskCursor("MTY5NTA2MjcyNC4wfHwxNTcxfA==", 1772445600, (9, 10))
+    text = cursor.encode()
+    assert text.startswith("zd1.") and "=" not in text
+    assert ZendeskCursor.decode(text) == cursor
+
+
+@pytest.mark.parametrize("bad", ["", "MTY5NTA2", "zd1.!!!", "zd1.e30"])
+def test_an_unreadable_cursor_says_to_reset_it(bad: str) -> None:
+    with pytest.raises(ConfigError, match="reset"):
+        ZendeskCursor.decode(bad)
+
+
+# -- a steady-state read, on the wire ---------------------------------------------------
+
+
+def ticket_json(tid: int, status: str = "open") -> dict:
+    return {
+        "id": tid,
+        "status": status,
+        "priority": "high",
+        "subject": "Printer on fire",
+        "type": "incident",
+        "requester_id": REQUESTER,
+        "assignee_id": AGENT,
+        "group_id": 201,
+        "organization_id": 501,
+        "tags": ["vip"],
+        "custom_fields": [{"id": 360000000103, "value": "at_risk"}],
+        "created_at": at(0),
+        "updated_at": at(30),
+    }
+
+
+@pytest.fixture
+def connector(monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv("ZD_UNIT_TOKEN", "unit-test-token-0001")
+    config = ZendeskConfig(
+        base_url=BASE,
+        email="ops@acme.test",
+        api_token_env="ZD_UNIT_TOKEN",
+        fields={"sla_resolution_status": 360000000103},
+    )
+    with ZendeskConnector(config, instance="zd") as conn:
+        yield conn
+
+
+@responses.activate
+def test_a_steady_state_read_takes_events_from_the_export_and_marks_history_partial(
+    connector,
+) -> None:
+    start = ZendeskCursor("T0", 1772445000, (41,)).encode()
+    export_event = {
+        "id": 42,
+        "ticket_id": 7,
+        "timestamp": 1772445600,
+        "updater_id": REQUESTER,
+        "event_type": "Audit",
+        "child_events": [
+            {"event_type": "Comment", "author_id": REQUESTER, "public": True, "body": "hello?"},
+            {
+                "event_type": "Change",
+                "field_name": "status",
+                "value": "open",
+                "previous_value": "pending",
+            },
+        ],
+    }
+    repeated = {**export_event, "id": 41}  # delivered by the last sync: must be skipped
+    responses.get(
+        f"{BASE}/api/v2/incremental/ticket_events.json",
+        json={
+            "ticket_events": [repeated, export_event],
+            "count": 2,
+            "end_time": 1772445600,
+            "end_of_stream": True,
+        },
+        match=[
+            responses.matchers.query_param_matcher(
+                {"start_time": "1772445000", "include": "comment_events", "per_page": "1000"}
+            )
+        ],
+    )
+    responses.get(
+        f"{BASE}/api/v2/incremental/tickets/cursor.json",
+        json={
+            "tickets": [ticket_json(7)],
+            "users": [
+                {"id": REQUESTER, "role": "end-user", "email": "alice@acme.example"},
+                {"id": AGENT, "role": "agent", "email": "ana@acme.test"},
+            ],
+            "groups": [{"id": 201, "name": "first-line"}],
+            "organizations": [{"id": 501, "name": "Acme Corp"}],
+            "after_cursor": "T1",
+            "end_of_stream": True,
+        },
+        match=[
+            responses.matchers.query_param_matcher(
+                {"cursor": "T0", "per_page": "1000", "include": "users,groups,organizations"}
+            )
+        ],
+    )
+    (page,) = list(connector.read_changed(start))
+    assert page.complete_history is False
+    (ticket,) = page.tickets
+    assert [(e.kind.value, e.value) for e in ticket.events] == [
+        ("requester_message", None),
+        ("status_changed", "open"),
+    ]
+    assert (ticket.id, ticket.connector, ticket.platform) == ("7", "zd", "zendesk")
+    assert (ticket.group, ticket.organization) == ("first-line", "Acme Corp")
+    assert (ticket.assignee, ticket.requester) == ("ana@acme.test", "alice@acme.example")
+    assert ticket.fields == {"sla_resolution_status": "at_risk"}
+    assert ticket.url == f"{BASE}/agent/tickets/7"
+    assert ZendeskCursor.decode(page.cursor) == ZendeskCursor("T1", 1772445600, (42,))
+    assert len(responses.calls) == 2, "no call per ticket in steady state"

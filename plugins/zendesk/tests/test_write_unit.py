@@ -1,0 +1,227 @@
+"""Writes on the wire: one merged update per ticket, safe_update and 409, bulk jobs, markers."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import responses
+from responses import matchers
+from slaplug_zendesk import ZendeskConfig, ZendeskConnector
+from slaplug_zendesk.write import marker
+from zd_support import action
+
+from slaplug.connectors import ApplyStatus
+from slaplug.model import ActionKind
+
+BASE = "https://acme.zendesk.test"
+STAMP = "2026-03-02T10:30:00Z"
+
+
+@pytest.fixture
+def connector(monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv("ZD_UNIT_TOKEN", "unit-test-token-0001")
+    config = ZendeskConfig(
+        base_url=BASE,
+        email="ops@acme.test",
+        api_token_env="ZD_UNIT_TOKEN",
+        fields={"sla_resolution_status": 360000000103},
+        job_poll_interval=2.0,
+    )
+    with ZendeskConnector(config, instance="zendesk-eu") as conn:
+        conn.sleep = polls.append
+        yield conn
+
+
+polls: list[float] = []
+
+
+def current(*tickets: dict) -> None:
+    ids = ",".join(str(t["id"]) for t in tickets)
+    responses.get(
+        f"{BASE}/api/v2/tickets/show_many.json",
+        json={"tickets": list(tickets)},
+        match=[matchers.query_param_matcher({"ids": ids})],
+    )
+
+
+def ticket(tid: int, **extra) -> dict:
+    return {
+        "id": tid,
+        "status": "open",
+        "priority": "normal",
+        "tags": ["vip", "sla_at_risk"],
+        "assignee_id": None,
+        "group_id": 201,
+        "custom_fields": [{"id": 360000000103, "value": None}],
+        "updated_at": STAMP,
+        **extra,
+    }
+
+
+def audits(tid: int, *bodies: str) -> None:
+    events = [{"type": "Comment", "body": b, "public": False} for b in bodies]
+    responses.get(
+        f"{BASE}/api/v2/tickets/{tid}/audits.json",
+        json={
+            "audits": [{"id": 1, "created_at": STAMP, "events": events}],
+            "meta": {"has_more": False},
+        },
+    )
+
+
+@responses.activate
+def test_one_ticket_gets_one_merged_update_with_safe_update(connector) -> None:
+    current(ticket(7))
+    audits(7)
+    responses.get(
+        f"{BASE}/api/v2/users.json",
+        json={"users": [{"id": 10002, "role": "agent", "email": "ana@acme.test"}]},
+    )
+    responses.get(
+        f"{BASE}/api/v2/groups.json",
+        json={"groups": [{"id": 201, "name": "first-line"}, {"id": 204, "name": "escalations"}]},
+    )
+    put = responses.put(
+        f"{BASE}/api/v2/tickets/7.json",
+        json={"ticket": ticket(7, updated_at="2026-03-02T10:31:00Z")},
+    )
+    connector.stamps[7] = STAMP  # as left by the last read of ticket 7
+    actions = [
+        action(ActionKind.ADD_TAG, {"tag": "sla_breached"}, "7", 1),
+        action(ActionKind.REMOVE_TAG, {"tag": "sla_at_risk"}, "7", 2),
+        action(ActionKind.ADD_TAG, {"tag": "vip"}, "7", 3),  # already there
+        action(
+            ActionKind.SET_FIELD, {"field": "sla_resolution_status", "value": "breached"}, "7", 4
+        ),
+        action(ActionKind.COMMENT, {"body": "SLA breached.", "public": False}, "7", 5),
+        action(ActionKind.SET_PRIORITY, {"priority": "urgent"}, "7", 6),
+        action(ActionKind.SET_STATUS, {"status": "open"}, "7", 7),  # already there
+        action(ActionKind.ASSIGN, {"user": "ana@acme.test"}, "7", 8),
+        action(ActionKind.ASSIGN, {"group": "escalations"}, "7", 9),
+        action(ActionKind.NOTIFY, {"channel": "team-lead", "message": "x"}, "7", 10),
+    ]
+    results = connector.apply(actions)
+    assert [r.status for r in results] == [
+        ApplyStatus.APPLIED,
+        ApplyStatus.APPLIED,
+        ApplyStatus.ALREADY,
+        ApplyStatus.APPLIED,
+        ApplyStatus.APPLIED,
+        ApplyStatus.APPLIED,
+        ApplyStatus.ALREADY,
+        ApplyStatus.APPLIED,
+        ApplyStatus.APPLIED,
+        ApplyStatus.SKIPPED,
+    ]
+    assert "notifier" in results[-1].detail
+    assert put.call_count == 1
+    assert json.loads(put.calls[0].request.body) == {
+        "ticket": {
+            "additional_tags": ["sla_breached"],
+            "remove_tags": ["sla_at_risk"],
+            "custom_fields": [{"id": 360000000103, "value": "breached"}],
+            "priority": "urgent",
+            "assignee_id": 10002,
+            "group_id": 204,
+            "comment": {"body": f"SLA breached.\n\n{marker(actions[4].key)}", "public": False},
+            "safe_update": True,
+            "updated_stamp": STAMP,
+        }
+    }
+    assert connector.stamps[7] == "2026-03-02T10:31:00Z", "the next update uses the new stamp"
+
+
+@responses.activate
+def test_a_409_reports_conflict_for_that_tickets_writes(connector) -> None:
+    current(ticket(7))
+    responses.put(
+        f"{BASE}/api/v2/tickets/7.json",
+        status=409,
+        json={"error": "UpdateConflict", "description": "Safe Update prevented the update"},
+    )
+    connector.stamps[7] = "2026-03-02T09:00:00Z"
+    results = connector.apply(
+        [
+            action(ActionKind.ADD_TAG, {"tag": "sla_breached"}, "7", 1),
+            action(ActionKind.ADD_TAG, {"tag": "vip"}, "7", 2),
+        ]
+    )
+    assert [r.status for r in results] == [ApplyStatus.CONFLICT, ApplyStatus.ALREADY]
+    assert "re-read" in results[0].detail
+    assert 7 not in connector.stamps
+
+
+@responses.activate
+def test_a_note_whose_marker_is_present_is_not_posted_again(connector) -> None:
+    note = action(ActionKind.COMMENT, {"body": "SLA warning", "public": False}, "7", 1)
+    current(ticket(7))
+    audits(7, f"SLA warning\n\n{marker(note.key)}")
+    (result,) = connector.apply([note])
+    assert result.status is ApplyStatus.ALREADY
+    assert not [c for c in responses.calls if c.request.method == "PUT"]
+
+
+@responses.activate
+def test_several_tickets_go_through_update_many_and_its_job(connector) -> None:
+    polls.clear()
+    current(ticket(7), ticket(8))
+    put = responses.put(
+        f"{BASE}/api/v2/tickets/update_many.json",
+        json={"job_status": {"id": "j1", "status": "queued", "results": None}},
+    )
+    job = f"{BASE}/api/v2/job_statuses/j1.json"
+    responses.get(job, json={"job_status": {"id": "j1", "status": "working", "results": None}})
+    responses.get(
+        job,
+        json={
+            "job_status": {
+                "id": "j1",
+                "status": "completed",
+                "results": [
+                    {"id": 7, "action": "update", "status": "Updated", "success": True},
+                    {
+                        "id": 8,
+                        "action": "update",
+                        "status": "Failed",
+                        "success": False,
+                        "error": "RecordInvalid",
+                        "details": "Status: closed prevents ticket update",
+                    },
+                ],
+            }
+        },
+    )
+    results = connector.apply(
+        [
+            action(ActionKind.ADD_TAG, {"tag": "sla_breached"}, "7", 1),
+            action(ActionKind.ADD_TAG, {"tag": "sla_breached"}, "8", 2),
+        ]
+    )
+    assert [r.status for r in results] == [ApplyStatus.APPLIED, ApplyStatus.FAILED]
+    assert "RecordInvalid" in results[1].detail
+    assert json.loads(put.calls[0].request.body) == {
+        "tickets": [
+            {"id": 7, "additional_tags": ["sla_breached"]},
+            {"id": 8, "additional_tags": ["sla_breached"]},
+        ]
+    }
+    assert polls == [2.0, 2.0], "polled with the configured interval, without sleeping"
+
+
+@responses.activate
+def test_an_unknown_field_fails_that_action_only(connector) -> None:
+    current(ticket(7))
+    responses.get(
+        f"{BASE}/api/v2/ticket_fields.json",
+        json={"ticket_fields": [{"id": 360000000101, "title": "Contract tier"}]},
+    )
+    responses.put(f"{BASE}/api/v2/tickets/7.json", json={"ticket": ticket(7)})
+    results = connector.apply(
+        [
+            action(ActionKind.SET_FIELD, {"field": "no_such_field", "value": 1}, "7", 1),
+            action(ActionKind.SET_FIELD, {"field": "Contract tier", "value": "gold"}, "7", 2),
+        ]
+    )
+    assert [r.status for r in results] == [ApplyStatus.FAILED, ApplyStatus.APPLIED]
+    assert "fields:" in results[0].detail
