@@ -233,6 +233,122 @@ def plugins(as_json: bool) -> None:
         click.echo(f"{info.name}{origin}: {', '.join(info.hooks) or 'no hooks'}")
 
 
+CONFIG_OPTION = click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False),
+    help="The configuration file (default: $SLAPLUG_CONFIG or ./slaplug.yaml).",
+)
+
+
+@main.command()
+@click.option("--path", default="slaplug.yaml", type=click.Path(dir_okay=False), show_default=True)
+@click.option("--force", is_flag=True, help="Overwrite an existing file.")
+def init(path: str, force: bool) -> None:
+    """Write a commented starting configuration."""
+    from slaplug.config import starter_config
+
+    target = Path(path)
+    if target.exists() and not force:
+        click.echo(f"error: {target} exists; use --force to overwrite it", err=True)
+        sys.exit(2)
+    target.write_text(starter_config(), encoding="utf-8")
+    click.echo(f"wrote {target}; edit the connectors, then run: slaplug sync --once --dry-run")
+
+
+@main.command()
+@CONFIG_OPTION
+@click.option("--once", "once", is_flag=True, help="One pass, then exit (the default).")
+@click.option("--every", "every", help="Run a pass every DURATION (e.g. 60s, 5m) until stopped.")
+@click.option("--dry-run", is_flag=True, help="Plan and print; write nothing, move no cursor.")
+@click.option("--connector", "only", help="Sync only this configured connector.")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as one JSON line.")
+@ENGINE_OPTION
+@_friendly_errors
+def sync(
+    config_path: str | None,
+    once: bool,
+    every: str | None,
+    dry_run: bool,
+    only: str | None,
+    as_json: bool,
+    engine: str | None,
+) -> None:
+    """Read changed tickets, evaluate them, write results back exactly once."""
+    import time
+
+    from slaplug.config import load_settings
+    from slaplug.progress import print_summary, reporter
+    from slaplug.rules.schema import parse_duration
+    from slaplug.runtime import open_runtime
+    from slaplug.sync import Sync
+
+    if once and every:
+        raise click.UsageError("choose --once or --every, not both")
+    interval = parse_duration(every).total_seconds() if every else None
+    settings = load_settings(config_path)
+    with open_runtime(settings, engine=engine, only=only) as rt:  # type: ignore[arg-type]
+        job = Sync(
+            rt.store,
+            rt.pack,
+            rt.connectors,
+            dry_run=dry_run,
+            batch=settings.sync.batch,
+            progress=reporter(),
+        )
+        while True:
+            summary = job.run_once(only)
+            print_summary(summary, as_json=as_json, dry_run=dry_run)
+            if interval is None:
+                return
+            time.sleep(interval)
+
+
+@main.group()
+def outbox() -> None:
+    """Inspect and retry writes that failed (dead letters)."""
+
+
+@outbox.command("list")
+@CONFIG_OPTION
+@click.option("--connector", "only", help="Only this connector's.")
+@_friendly_errors
+def outbox_list(config_path: str | None, only: str | None) -> None:
+    """List dead letters and the outbox counts."""
+    from slaplug.config import load_settings
+    from slaplug.store import Store
+
+    settings = load_settings(config_path)
+    with Store.open(settings.store) as store:
+        stats = store.outbox_stats()
+        click.echo(
+            f"pending {stats.pending}, leased {stats.leased}, dead {stats.dead}; ledger {dict(stats.ledger)}"
+        )
+        for d in store.dead_letters(only):
+            click.echo(
+                f"DEAD {d.key}  attempts={d.attempts}  {d.action.kind.value} {dict(d.action.params)}"
+            )
+            click.echo(f"     last error: {d.last_error}")
+
+
+@outbox.command("retry")
+@CONFIG_OPTION
+@click.argument("keys", nargs=-1)
+@click.option("--all", "retry_all", is_flag=True, help="Retry every dead letter.")
+@_friendly_errors
+def outbox_retry(config_path: str | None, keys: tuple[str, ...], retry_all: bool) -> None:
+    """Put dead letters back in the outbox; the next sync tries them again."""
+    from slaplug.config import load_settings
+    from slaplug.store import Store
+
+    if not keys and not retry_all:
+        raise click.UsageError("name the keys to retry, or --all")
+    settings = load_settings(config_path)
+    with Store.open(settings.store) as store:
+        n = store.retry_dead(None if retry_all else list(keys))
+    click.echo(f"{n} dead letter(s) back in the outbox")
+
+
 @main.group()
 def fake() -> None:
     """Run a fake helpdesk on 127.0.0.1 for tests, demos and trying slaplug."""

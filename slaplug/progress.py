@@ -1,0 +1,81 @@
+"""Progress and summaries for long syncs: a live line on a terminal, log lines elsewhere."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import time
+from collections.abc import Callable
+from typing import TextIO
+
+import click
+
+from slaplug.sync import Summary
+
+__all__ = ["print_summary", "reporter"]
+
+log = logging.getLogger("slaplug.sync")
+
+
+def reporter(
+    stream: TextIO | None = None, min_interval: float = 0.2
+) -> Callable[[str, Summary], None]:
+    """A progress callback for `Sync`.
+
+    On a terminal it rewrites one status line (at most every ``min_interval`` seconds);
+    otherwise (cron, systemd, Kubernetes) it logs ``key=value`` lines that log collectors parse.
+    """
+    out = stream or sys.stderr
+    tty = out.isatty()
+    last = [0.0]
+
+    def report(message: str, s: Summary) -> None:
+        now = time.monotonic()
+        if tty:
+            if now - last[0] < min_interval:
+                return
+            last[0] = now
+            out.write(
+                f"\r\033[K{message} | planned {s.planned}, applied {s.applied}, failed {s.failed}"
+            )
+            out.flush()
+        else:
+            log.info(
+                "progress %s tickets_read=%d planned=%d applied=%d failed=%d",
+                message.split(":", maxsplit=1)[0],
+                s.tickets_read,
+                s.planned,
+                s.applied,
+                s.failed,
+            )
+
+    return report
+
+
+def print_summary(s: Summary, *, as_json: bool = False, dry_run: bool = False) -> None:
+    """The end-of-run summary: counts, then what was breached and written where."""
+    if sys.stderr.isatty():
+        sys.stderr.write("\r\033[K")
+    if as_json:
+        click.echo(json.dumps({"dry_run": dry_run, **s.as_dict()}))
+        return
+    title = "Dry run: nothing written" if dry_run else "Sync done"
+    click.echo(
+        f"{title} in {s.seconds:.1f}s: {s.tickets_read} tickets read ({s.tickets_changed} changed, "
+        f"{s.reevaluated} re-evaluated from snapshots), {s.measures_changed} measures changed"
+    )
+    click.echo(
+        f"  actions: {s.planned} planned, {s.applied} applied, {s.already} already there, "
+        f"{s.skipped} skipped, {s.failed} failed, {s.conflicts} conflicts, "
+        f"{s.retried_later} to retry, {s.dead_lettered} dead-lettered, {s.shadow} shadow"
+    )
+    click.echo(f"  API calls: {s.api_reads} reads, {s.api_writes} writes")
+    if dry_run and s.would_plan:
+        click.echo("  would plan:")
+        for a in s.would_plan[:50]:
+            click.echo(
+                f"    {a.connector}:{a.ticket_id} {a.escalation} L{a.level}: {a.kind.value} {dict(a.params)}"
+            )
+        if len(s.would_plan) > 50:
+            click.echo(f"    ... and {len(s.would_plan) - 50} more")

@@ -1,0 +1,66 @@
+"""Wiring for the runners: settings in, a ready store, rules pack and connectors out."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
+from typing import Literal
+
+from slaplug import plugins
+from slaplug.config import Settings
+from slaplug.connectors.base import Connector
+from slaplug.errors import ConfigError
+from slaplug.rules.pack import RulePack
+from slaplug.store import Store, StoreSettings
+
+__all__ = ["Runtime", "open_runtime"]
+
+
+@dataclass
+class Runtime:
+    """Everything a sync pass or a webhook worker needs, opened from one settings file."""
+
+    settings: Settings
+    store: Store
+    pack: RulePack
+    connectors: dict[str, Connector]
+
+
+@contextmanager
+def open_runtime(
+    settings: Settings,
+    *,
+    engine: Literal["durable", "python"] | None = None,
+    only: str | None = None,
+) -> Iterator[Runtime]:
+    """Open the store, load the rules and build the configured connectors; close them after.
+
+    Args:
+        settings: Validated settings.
+        engine: Override the rules' engine.
+        only: Build only this connector.
+
+    Raises:
+        ConfigError: ``only`` names no configured connector, or no rules are configured.
+    """
+    if only is not None and only not in settings.connectors:
+        known = ", ".join(settings.connectors) or "none"
+        raise ConfigError(f"no connector named {only!r} in {settings.path}; configured: {known}")
+    if not settings.rules:
+        raise ConfigError(f"{settings.path}: no rules files; add them under rules:")
+    with ExitStack() as stack:
+        store = Store.open(
+            settings.store, settings=StoreSettings(max_attempts=settings.outbox.max_attempts)
+        )
+        stack.callback(store.close)
+        pack = stack.enter_context(RulePack.load(settings.rules, engine=engine or settings.engine))
+        classes = plugins.get_connectors()
+        connectors: dict[str, Connector] = {}
+        for name, cs in settings.connectors.items():
+            if only is not None and name != only:
+                continue
+            conn = classes[cs.plugin](cs.config, instance=name)
+            stack.callback(conn.close)
+            connectors[name] = conn
+        yield Runtime(settings=settings, store=store, pack=pack, connectors=connectors)

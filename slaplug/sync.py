@@ -1,0 +1,284 @@
+"""The sync job: read changed tickets, evaluate them, write back exactly once.
+
+One pass, per connector:
+
+1. Read the tickets changed since the stored cursor, page by page. Partial histories are merged
+   with the stored ones; plugins enrich the tickets; snapshots are saved.
+2. Evaluate the page (policies, clocks, escalations), record the measures that changed, set
+   each ticket's next threshold in the due index, and *plan* the actions: the ledger drops
+   every key planned before, the rest go to the outbox. Only then is the page's cursor
+   committed: a crash before that re-reads the page, and planning it again adds nothing.
+3. Re-evaluate, from their snapshots and without an API read, the tickets whose next
+   threshold has passed since the last run.
+4. Deliver the outbox: claim actions (a lease: two processes never take the same one), apply
+   them through the connector (in bulk where it can), and complete or fail each. A crash
+   after a write and before `complete` lets the lease lapse and the action is applied again;
+   connectors make that second write a no-op (comments carry their key).
+
+``--dry-run`` does 1 to 3 without writing anything anywhere, and prints what it would plan.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from slaplug import plugins
+from slaplug.connectors.base import ApplyResult, ApplyStatus, Connector
+from slaplug.errors import ConnectorError, FatalAPIError, PluginError, RetriableAPIError
+from slaplug.model import Action, ActionKind, MeasureState, Ticket
+from slaplug.rules.pack import Assessment, RulePack
+from slaplug.store import Store
+from slaplug.testing.crash import crashpoint
+
+__all__ = ["Summary", "Sync"]
+
+log = logging.getLogger("slaplug.sync")
+
+
+@dataclass
+class Summary:
+    """What one sync pass did; printed at the end of every run."""
+
+    tickets_read: int = 0
+    tickets_changed: int = 0
+    reevaluated: int = 0
+    measures_changed: int = 0
+    planned: int = 0
+    shadow: int = 0
+    applied: int = 0
+    already: int = 0
+    skipped: int = 0
+    failed: int = 0
+    conflicts: int = 0
+    retried_later: int = 0
+    dead_lettered: int = 0
+    api_reads: int = 0
+    api_writes: int = 0
+    seconds: float = 0.0
+    #: ``(connector, ticket id, policy/metric)`` of clocks breached at the end of the pass.
+    breaches: list[tuple[str, str, str]] = field(default_factory=list)
+    #: ``(connector, ticket id, action kind, params)`` of what this pass wrote.
+    written: list[tuple[str, str, str, dict[str, Any]]] = field(default_factory=list)
+    #: What a dry run would have planned.
+    would_plan: list[Action] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        """The counters, for structured logs and JSON output."""
+        return {k: v for k, v in self.__dict__.items() if isinstance(v, int | float)}
+
+
+Progress = Callable[[str, Summary], None]
+
+
+class Sync:
+    """One sync job over configured connectors, a rules pack and a store.
+
+    Args:
+        store: Where cursors, snapshots, the ledger and the outbox live.
+        pack: The rules.
+        connectors: Configured connectors by name (`Ticket.connector`).
+        dry_run: Plan and report, write nothing, commit no cursor.
+        batch: Tickets evaluated together (one engine call per batch).
+        progress: Called with a short message and the running summary as work advances.
+        clock: The current time (tests move it).
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        pack: RulePack,
+        connectors: Mapping[str, Connector],
+        *,
+        dry_run: bool = False,
+        batch: int = 1000,
+        progress: Progress | None = None,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.store = store
+        self.pack = pack
+        self.connectors = dict(connectors)
+        self.dry_run = dry_run
+        self.batch = batch
+        self.progress = progress or (lambda message, summary: None)
+        self.clock = clock
+
+    def run_once(self, only: str | None = None) -> Summary:
+        """One full pass over every connector (or ``only`` the one named).
+
+        Raises:
+            FatalAPIError: A connector cannot go on (credentials rejected...); the message
+                names it and what to fix. Work already done stays done.
+        """
+        started = time.monotonic()
+        summary = Summary()
+        names = [only] if only else list(self.connectors)
+        before = {n: self._calls(n) for n in names}
+        for name in names:
+            conn = self.connectors[name]
+            self._read(name, conn, summary)
+            self._reevaluate_due(name, summary)
+            if not self.dry_run:
+                self._deliver(name, conn, summary)
+        for name in names:
+            reads, writes = self._calls(name)
+            summary.api_reads += reads - before[name][0]
+            summary.api_writes += writes - before[name][1]
+        summary.seconds = round(time.monotonic() - started, 3)
+        return summary
+
+    # -- reading and evaluating ----------------------------------------------------------------
+
+    def _read(self, name: str, conn: Connector, summary: Summary) -> None:
+        cursor = self.store.get_cursor(name)
+        for page in conn.read_changed(cursor):
+            crashpoint("page-read")
+            tickets = page.tickets
+            if not page.complete_history:
+                tickets = self.store.merge_histories(tickets)
+            tickets = [plugins.enrich_ticket(t) for t in tickets]
+            summary.tickets_read += len(tickets)
+            if self.dry_run:
+                self._evaluate(tickets, summary)
+                continue
+            changed = self.store.save_snapshots(tickets, now=self.clock())
+            summary.tickets_changed += sum(changed)
+            crashpoint("snapshots-saved")
+            for start in range(0, len(tickets), self.batch):
+                self._evaluate(tickets[start : start + self.batch], summary)
+            if page.cursor is not None:
+                crashpoint("before-cursor")
+                self.store.commit_cursor(name, page.cursor, now=self.clock())
+                crashpoint("cursor-committed")
+            self.progress(f"{name}: {summary.tickets_read} tickets read", summary)
+
+    def _reevaluate_due(self, name: str, summary: Summary) -> None:
+        """Tickets whose next threshold passed: re-evaluated from snapshots, no API read."""
+        seen: set[str] = set()
+        while True:
+            due = [
+                d
+                for d in self.store.due_before(self.clock(), self.batch, connector=name)
+                if d.ticket_id not in seen
+            ]
+            if not due:
+                return
+            seen.update(d.ticket_id for d in due)
+            snapshots = self.store.load_snapshots(name, [d.ticket_id for d in due])
+            tickets = [snapshots[d.ticket_id] for d in due if d.ticket_id in snapshots]
+            summary.reevaluated += len(tickets)
+            crashpoint("due-loaded")
+            self._evaluate(tickets, summary)
+            if self.dry_run:
+                return  # the due index is not updated, so the same tickets would come again
+
+    def _evaluate(self, tickets: Sequence[Ticket], summary: Summary) -> None:
+        now = self.clock()
+        assessments = self.pack.assess_many(tickets, now)
+        actions: list[Action] = []
+        for a in assessments:
+            live = [x for x in a.actions if not x.shadow]
+            summary.shadow += len(a.actions) - len(live)
+            actions.extend(live)
+        if self.dry_run:
+            new = [x for x in actions if self.store.ledger_status(x.key) is None]
+            summary.would_plan.extend(new)
+            summary.planned += len(new)
+            return
+        for a in assessments:
+            summary.measures_changed += self.store.record_measures(a.ticket.key, a.measures, at=now)
+        crashpoint("measures-recorded")
+        planned = self.store.plan(actions, now=now)
+        summary.planned += len(planned)
+        crashpoint("actions-planned")
+        self.store.set_due_many(
+            (a.ticket.connector, a.ticket.id, self.pack.next_due(a.measures, now))
+            for a in assessments
+        )
+        _note_breaches(assessments, summary)
+
+    # -- writing back --------------------------------------------------------------------------
+
+    def _deliver(self, name: str, conn: Connector, summary: Summary) -> None:
+        while True:
+            claims = self.store.claim(name, limit=100, now=self.clock())
+            if not claims:
+                return
+            crashpoint("claimed")
+            by_key = {c.key: c for c in claims}
+            notify = [c.action for c in claims if c.action.kind is ActionKind.NOTIFY]
+            platform = [c.action for c in claims if c.action.kind is not ActionKind.NOTIFY]
+            results: list[ApplyResult] = [self._notify(a) for a in notify]
+            try:
+                if platform:
+                    results += conn.apply(platform)
+            except FatalAPIError:
+                raise  # the message says what to fix; leases lapse and nothing is lost
+            except (RetriableAPIError, ConnectorError) as exc:
+                retry_after = getattr(exc, "retry_after", None)
+                for a in platform:
+                    self._fail(a.key, str(exc), retry_after, summary)
+            crashpoint("applied")
+            for r in results:
+                self._settle(by_key[r.key].action, r, summary)
+            crashpoint("completed")
+            self.progress(f"{name}: {summary.applied} actions applied", summary)
+
+    def _notify(self, action: Action) -> ApplyResult:
+        channel = str(action.params.get("channel", ""))
+        try:
+            deliver = plugins.notifier_for(channel)
+        except PluginError as exc:
+            return ApplyResult(action.key, ApplyStatus.SKIPPED, str(exc))
+        try:
+            deliver(channel, str(action.params.get("message", "")), action, None)
+        except Exception as exc:  # a notifier is third-party code: its failure is retried
+            return ApplyResult(action.key, ApplyStatus.CONFLICT, f"notifier failed: {exc}")
+        return ApplyResult(action.key, ApplyStatus.APPLIED)
+
+    def _settle(self, action: Action, r: ApplyResult, summary: Summary) -> None:
+        if r.status is ApplyStatus.CONFLICT:
+            # The ticket changed under us (409), or a notifier failed: try again later; the
+            # next read re-evaluates the ticket.
+            summary.conflicts += 1
+            self.store.reschedule(r.key, now=self.clock())
+            return
+        self.store.complete(r.key, r.status.value, r.detail, now=self.clock())
+        if r.status is ApplyStatus.APPLIED:
+            summary.applied += 1
+            summary.written.append(
+                (action.connector, action.ticket_id, action.kind.value, dict(action.params))
+            )
+        elif r.status is ApplyStatus.ALREADY:
+            summary.already += 1
+        elif r.status is ApplyStatus.SKIPPED:
+            summary.skipped += 1
+        else:
+            summary.failed += 1
+            log.warning("action %s failed for good: %s", r.key, r.detail)
+        plugins.pm.hook.on_action_applied(action=action, result=r)
+
+    def _fail(self, key: str, error: str, retry_after: float | None, summary: Summary) -> None:
+        state = self.store.fail(key, error, retry_after=retry_after, now=self.clock())
+        if state == "dead":
+            summary.dead_lettered += 1
+            log.error("action %s is a dead letter after its last try: %s", key, error)
+        else:
+            summary.retried_later += 1
+
+    def _calls(self, name: str) -> tuple[int, int]:
+        stats = self.connectors[name].http.stats
+        return stats.reads, stats.writes
+
+
+def _note_breaches(assessments: Iterable[Assessment], summary: Summary) -> None:
+    for a in assessments:
+        for m in a.measures:
+            if m.state is MeasureState.BREACHED:
+                summary.breaches.append(
+                    (a.ticket.connector, a.ticket.id, f"{m.policy}/{m.metric.value}")
+                )
