@@ -86,6 +86,8 @@ class Request:
     #: Header names lower-cased.
     headers: Mapping[str, str]
     body: bytes
+    #: Every value of each query parameter, for APIs that repeat one (Jira's ``fields=``).
+    query_lists: Mapping[str, list[str]] = field(default_factory=dict)
 
     def json(self) -> Any:
         """Decode the body as JSON.
@@ -334,6 +336,9 @@ class Delivery:
 
 #: Signs a body: returns the headers to send with it (signature, timestamp, ...).
 Signer = Callable[[bytes], dict[str, str]]
+#: Headers that depend on the delivery, not the body: called with the event id and the
+#: attempt number (1 for the first), e.g. Jira's delivery id and retry count.
+AttemptHeaders = Callable[[str, int], dict[str, str]]
 
 
 class WebhookSender:
@@ -343,6 +348,9 @@ class WebhookSender:
     must not treat a new signature as a new event). With ``duplicate_rate`` > 0 some
     bodies are delivered twice on purpose, for tests of de-duplication; the choice comes
     from a seeded RNG, so it is the same on every run.
+
+    A failed attempt is retried when the connection fails, on 5xx, and on the statuses in
+    ``retry_statuses`` (Zendesk: 429; Jira also 408, 409 and 425).
     """
 
     def __init__(
@@ -355,9 +363,13 @@ class WebhookSender:
         max_attempts: int = 3,
         retry_delay: float = 0.2,
         timeout: float = 10.0,
+        attempt_headers: AttemptHeaders | None = None,
+        retry_statuses: Iterable[int] = (429,),
     ) -> None:
         self.url = url
         self._signer = signer
+        self._attempt_headers = attempt_headers
+        self._retry_statuses = frozenset(retry_statuses)
         self._duplicate_rate = duplicate_rate
         self._rng = random.Random(seed)
         self._max_attempts = max_attempts
@@ -420,6 +432,8 @@ class WebhookSender:
         for attempt in range(1, self._max_attempts + 1):
             headers = {"Content-Type": "application/json", "User-Agent": "slaplug-fake"}
             headers.update(self._signer(body))  # the platform's own headers win
+            if self._attempt_headers is not None:
+                headers.update(self._attempt_headers(event_id, attempt))
             status: int | None = None
             error: str | None = None
             req = urllib.request.Request(self.url, data=body, headers=headers, method="POST")
@@ -433,8 +447,9 @@ class WebhookSender:
             self.deliveries.append(
                 Delivery(event_id, self.url, headers, body, attempt, duplicate, status, error)
             )
-            # Retry connection failures, 429 and 5xx; a 4xx means the receiver said no.
-            if status is not None and status < 500 and status != 429:
+            # Retry connection failures, 5xx and the platform's retry statuses; any other
+            # answer means the receiver took it or said no.
+            if status is not None and status < 500 and status not in self._retry_statuses:
                 return
             with self._cond:
                 if self._stopping:
@@ -488,9 +503,10 @@ class _Handler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
         parts = urlsplit(self.path)
-        query = {k: v[0] for k, v in parse_qs(parts.query, keep_blank_values=True).items()}
+        lists = parse_qs(parts.query, keep_blank_values=True)
+        query = {k: v[0] for k, v in lists.items()}
         headers = {k.lower(): v for k, v in self.headers.items()}
-        req = Request(self.command, parts.path, query, headers, body)
+        req = Request(self.command, parts.path, query, headers, body, lists)
         try:
             resp = self.server.app(req)
         except HttpError as exc:
