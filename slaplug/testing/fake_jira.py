@@ -1,0 +1,455 @@
+"""A faithful fake Jira Cloud (with Jira Service Management bits) on 127.0.0.1, for connector
+tests, plugin authors and trying slaplug without a Jira site.
+
+::
+
+    with FakeJira.start() as fake:
+        session = requests.Session()
+        session.auth = fake.auth                    # ("admin@fake-jira.test", api token)
+        r = session.get(f"{fake.base_url}/rest/api/3/search/jql",
+                        params={"jql": 'project = SUP AND updated >= "2026-02-01 00:00"',
+                                "fields": "summary,status,updated"})
+
+From the command line: ``slaplug fake jira --port 8766``. The behaviour, the seed-file
+format and the ``/_fake/`` admin surface are documented in docs/testing/fake-jira.md.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sys
+import threading
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import click
+
+from slaplug.testing.fakes.base import (
+    Delivery,
+    FakeClock,
+    FaultPolicy,
+    HttpError,
+    ServerThread,
+    WriteRecord,
+    iso_z,
+)
+from slaplug.testing.fakes.jira_data import JiraStore
+from slaplug.testing.fakes.jira_generate import ADMIN_EMAIL, History, build_dataset
+from slaplug.testing.fakes.jira_history import HistoryEvent, TicketHistory, play_history
+from slaplug.testing.fakes.jira_seed import load_seed, to_seed
+from slaplug.testing.fakes.jira_server import AppConfig, JiraApp
+from slaplug.testing.fakes.jira_webhooks import WebhookConfig
+
+__all__ = [
+    "FakeJira",
+    "HistoryEvent",
+    "TicketHistory",
+    "fake_jira_command",
+    "main_fake_jira",
+]
+
+Seed = str | Path | Mapping[str, Any] | None
+
+
+class FakeJira:
+    """A running fake Jira Cloud site. Create it with :meth:`start`.
+
+    Attributes:
+        base_url: ``http://127.0.0.1:PORT``; also the base of every ``self`` link.
+        email: The admin's email; any agent's email works with :attr:`api_token`.
+        api_token: The API token (Basic ``email:api_token``).
+        oauth_token: An OAuth 2.0 access token (``Authorization: Bearer ...``).
+        pat: A Data Center style Personal Access Token (also ``Bearer``).
+        time_zone: The users' time zone: JQL date literals are read in it.
+        store: The site's state (issues, comments, changelogs, users); read it under
+            :attr:`lock`.
+        clock: The fake's clock; see :meth:`advance`.
+    """
+
+    def __init__(self, app: JiraApp, server: ServerThread) -> None:
+        self._app = app
+        self._server = server
+        self.base_url = server.base_url
+        self.email = ADMIN_EMAIL
+        self.api_token = app.config.api_token
+        self.oauth_token = app.config.oauth_token
+        self.pat = app.config.pat
+        self.time_zone = app.time.name
+        self.store: JiraStore = app.store
+        self.clock: FakeClock = app.clock
+        self.lock = app.lock
+        self._stopped = False
+
+    # -- life cycle ------------------------------------------------------------------------
+
+    @classmethod
+    def start(
+        cls,
+        port: int = 0,
+        seed: Seed = None,
+        *,
+        host: str = "127.0.0.1",
+        now: datetime | float | None = None,
+        issues: int = 250,
+        days: int = 28,
+        random_seed: int = 0,
+        history: History = "auto",
+        time_zone: str | None = None,
+        api_token: str = "fake-api-token",
+        oauth_token: str = "fake-oauth-token",
+        pat: str = "fake-personal-access-token",
+        bulk_polls: int = 2,
+        fault_rate: float = 0.0,
+        fault_statuses: Sequence[int] = (429, 503),
+        retry_after: int = 1,
+        fault_seed: int = 0,
+        webhook_url: str | None = None,
+        webhook_secret: str | None = None,
+        webhook_duplicate_rate: float = 0.0,
+    ) -> FakeJira:
+        """Build the site, start serving it, and return the running fake.
+
+        Args:
+            port: TCP port; 0 picks a free one (see :attr:`base_url`).
+            seed: None for the built-in generated site, else a seed file path or the
+                parsed seed mapping (format in docs/testing/fake-jira.md).
+            now: Where the fake's clock starts (it keeps ticking); default the real time.
+                The generated site ends shortly before it.
+            issues, days, random_seed, history: Shape of the generated site (see
+                :func:`~slaplug.testing.fakes.jira_generate.build_dataset`); ``issues=0``
+                gives an empty project for :meth:`add_issue`.
+            time_zone: IANA zone of the users (default the seed's, else ``UTC``).
+            api_token, oauth_token, pat: The credentials the fake accepts.
+            bulk_polls: Polls until a bulk edit task reports ``COMPLETE``.
+            fault_rate, fault_statuses, retry_after, fault_seed: Initial fault policy.
+            webhook_url, webhook_secret, webhook_duplicate_rate: Send signed webhooks.
+        """
+        start_ts = now.timestamp() if isinstance(now, datetime) else now
+        clock = FakeClock(start_ts)
+        zone = time_zone
+        if seed is None:
+            store = build_dataset(random_seed, issues, days, int(clock.now()), history)
+        else:
+            store, seed_now, seed_zone = load_seed(seed)
+            zone = zone or seed_zone
+            if seed_now is not None and now is None:
+                clock.set(seed_now)
+        config = AppConfig(api_token, oauth_token, pat, bulk_polls)
+        app = JiraApp(store, clock, config, zone or "UTC")
+        server = ServerThread(app, host, port)
+        app.base_url = server.base_url
+        fake = cls(app, server)
+        if fault_rate:
+            fake.set_faults(fault_rate, fault_statuses, retry_after, seed=fault_seed)
+        if webhook_url:
+            fake.configure_webhook(webhook_url, webhook_secret or "", webhook_duplicate_rate)
+        server.start()
+        return fake
+
+    def stop(self) -> None:
+        """Stop the server and the webhook sender; idempotent."""
+        if self._stopped:
+            return
+        self._stopped = True
+        self._server.stop()
+        self._app.configure_webhook(None)
+
+    def __enter__(self) -> FakeJira:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    # -- credentials and reads -------------------------------------------------------------
+
+    @property
+    def auth(self) -> tuple[str, str]:
+        """``(email, api_token)`` for HTTP Basic, as Jira Cloud API tokens are used."""
+        return (self.email, self.api_token)
+
+    @property
+    def now(self) -> float:
+        """The fake clock's current Unix time (seconds)."""
+        return self.clock.now()
+
+    def advance(self, seconds: float) -> float:
+        """Move the fake clock forward (JQL dates are minute-precise: step past a minute)."""
+        return self.clock.advance(seconds)
+
+    def issue(self, key: str, version: str = "3") -> dict[str, Any]:
+        """The issue with all fields, as ``GET /rest/api/{version}/issue/{key}`` shows it.
+
+        Raises:
+            KeyError: for an unknown key.
+        """
+        with self.lock:
+            found = self.store.issue(key)
+            if found is None:
+                raise KeyError(key)
+            return self._app.issue_json(found, version, self.store.fields, ["changelog"])
+
+    def add_issue(self, history: TicketHistory | None = None, **kwargs: Any) -> str:
+        """Create one issue from a platform-neutral history and return its key.
+
+        Pass a :class:`TicketHistory`, or its fields as keywords (``events`` may hold
+        :class:`HistoryEvent` objects or their seed-file dicts). No webhooks are sent and
+        nothing is recorded as an API write: the history is the site's past.
+
+        Raises:
+            ValueError: for unknown statuses, priorities, fields or options.
+        """
+        if history is None:
+            events = tuple(
+                e if isinstance(e, HistoryEvent) else HistoryEvent.from_json(e)
+                for e in kwargs.pop("events", ())
+            )
+            history = TicketHistory(events=events, **kwargs)
+        with self.lock:
+            return play_history(self.store, history).key
+
+    def dump_seed(self, path: str | Path) -> None:
+        """Write the current site as a seed file (see docs for the format)."""
+        with self.lock:
+            data = to_seed(self.store, self.clock.now(), self.time_zone)
+        Path(path).write_text(json.dumps(data, indent=1), encoding="utf-8")
+
+    # -- what the platform saw -------------------------------------------------------------
+
+    @property
+    def writes(self) -> list[WriteRecord]:
+        """Every write request received (accepted, rejected or faulted), in order."""
+        with self.lock:
+            return list(self._app.writes)
+
+    @property
+    def requests(self) -> dict[str, int]:
+        """Requests by kind: ``read`` (including POST search and bulk changelog),
+        ``write``, ``poll`` (bulk task progress), ``fault``, ``admin``."""
+        return self._app.requests.snapshot()
+
+    def clear_records(self) -> None:
+        """Forget recorded writes and request counts."""
+        with self.lock:
+            self._app.writes.clear()
+        self._app.requests.clear()
+
+    # -- faults ----------------------------------------------------------------------------
+
+    def set_faults(
+        self,
+        rate: float,
+        statuses: Sequence[int] = (429, 503),
+        retry_after: int = 1,
+        *,
+        methods: Sequence[str] | None = None,
+        path_pattern: str | None = None,
+        seed: int = 0,
+    ) -> None:
+        """Answer a fraction ``rate`` of API requests with one of ``statuses`` (429 with
+        ``Retry-After`` and ``X-RateLimit-*``, 503 with ``Retry-After``, 409 with Jira's
+        conflict body). Deterministic for a given ``seed``.
+
+        Args:
+            methods: Only these HTTP methods (e.g. ``["PUT"]``); None for all.
+            path_pattern: Only paths matching this regex (searched); None for all.
+        """
+        self._app.faults.configure(
+            FaultPolicy(
+                rate,
+                tuple(statuses),
+                retry_after,
+                frozenset(m.upper() for m in methods) if methods else None,
+                path_pattern,
+                seed,
+            )
+        )
+
+    def reset_faults(self) -> None:
+        """Stop injecting faults."""
+        self._app.faults.reset()
+
+    @property
+    def faults_injected(self) -> dict[int, int]:
+        """Injected faults so far, by status."""
+        return dict(self._app.faults.injected)
+
+    # -- platform activity -----------------------------------------------------------------
+
+    def simulate(self, kind: str, key: str | None = None, **params: Any) -> dict[str, Any]:
+        """Change the site as its users would (not recorded in :attr:`writes`).
+
+        Kinds: ``customer_reply`` (a public comment by the reporter; *Waiting for customer*
+        goes back to *In Progress*), ``agent_reply`` (``status=`` optional),
+        ``internal_note``, ``status``, ``priority``, ``assignee``, ``labels`` or a
+        ``customfield_...`` id (each with ``value=``), ``conflict`` (the next ``times=1``
+        edits or transitions of the issue get 409), ``create`` (``summary``,
+        ``description``, ``priority``, ``reporter``, ``labels``). ``body=`` sets comment
+        text, ``author=`` the acting agent.
+
+        Returns:
+            The issue as ``GET /rest/api/3/issue/{key}`` shows it.
+
+        Raises:
+            ValueError: for an unknown kind, issue or invalid value.
+        """
+        try:
+            return self._app.simulate(kind, key, **params)
+        except HttpError as exc:
+            raise ValueError(f"simulate {kind!r}: {exc.status} {exc.body}") from None
+
+    def complete_tasks(self) -> None:
+        """Complete every pending bulk edit task now."""
+        self._app.complete_tasks()
+
+    # -- webhooks --------------------------------------------------------------------------
+
+    def configure_webhook(
+        self, url: str | None, secret: str = "", duplicate_rate: float = 0.0, seed: int = 0
+    ) -> None:
+        """Send signed webhooks to ``url`` after each change (None stops)."""
+        self._app.configure_webhook(
+            WebhookConfig(url, secret, duplicate_rate, seed) if url else None
+        )
+
+    @property
+    def webhook_deliveries(self) -> list[Delivery]:
+        """Every webhook delivery attempt so far."""
+        sender = self._app.sender
+        return list(sender.deliveries) if sender else []
+
+    def wait_for_webhooks(self, timeout: float = 5.0) -> bool:
+        """Block until every queued webhook was attempted; False on timeout."""
+        sender = self._app.sender
+        return sender.wait_idle(timeout) if sender else True
+
+
+# -- Command line ---------------------------------------------------------------------------
+
+
+@click.command("jira")
+@click.option("--port", default=8766, show_default=True, help="Port on 127.0.0.1 (0: any free).")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to bind.")
+@click.option(
+    "--seed",
+    "seed_file",
+    type=click.Path(exists=True, dir_okay=False),
+    help="Seed JSON file (see docs/testing/fake-jira.md); default: the built-in site.",
+)
+@click.option("--issues", default=250, show_default=True, help="Issues to generate.")
+@click.option("--days", default=28, show_default=True, help="Days of generated history.")
+@click.option("--random-seed", default=0, show_default=True, help="Seed of the generator.")
+@click.option("--time-zone", help="Users' time zone, for JQL dates (default UTC).")
+@click.option(
+    "--fault-rate", default=0.0, show_default=True, help="Fraction of API requests to fail."
+)
+@click.option(
+    "--fault-status",
+    "fault_statuses",
+    multiple=True,
+    type=int,
+    default=(429, 503),
+    show_default=True,
+    help="Status of injected faults (repeat for several).",
+)
+@click.option("--retry-after", default=1, show_default=True, help="Retry-After seconds on faults.")
+@click.option("--fault-seed", default=0, show_default=True, help="Seed of the fault sequence.")
+@click.option("--webhook-url", help="Send signed webhooks here after each change.")
+@click.option(
+    "--webhook-secret-env", help="Environment variable holding the webhook signing secret."
+)
+@click.option(
+    "--api-token", default="fake-api-token", show_default=True, help="Accepted API token."
+)
+def fake_jira_command(
+    port: int,
+    host: str,
+    seed_file: str | None,
+    issues: int,
+    days: int,
+    random_seed: int,
+    time_zone: str | None,
+    fault_rate: float,
+    fault_statuses: tuple[int, ...],
+    retry_after: int,
+    fault_seed: int,
+    webhook_url: str | None,
+    webhook_secret_env: str | None,
+    api_token: str,
+) -> None:
+    """Serve a fake Jira Cloud site on HOST:PORT until interrupted (Ctrl-C)."""
+    secret = ""
+    if webhook_url:
+        if not webhook_secret_env or webhook_secret_env not in os.environ:
+            raise click.UsageError("--webhook-url needs --webhook-secret-env naming a set variable")
+        secret = os.environ[webhook_secret_env]
+    try:
+        fake = FakeJira.start(
+            port,
+            Path(seed_file) if seed_file else None,
+            host=host,
+            issues=issues,
+            days=days,
+            random_seed=random_seed,
+            time_zone=time_zone,
+            api_token=api_token,
+            fault_rate=fault_rate,
+            fault_statuses=fault_statuses,
+            retry_after=retry_after,
+            fault_seed=fault_seed,
+            webhook_url=webhook_url,
+            webhook_secret=secret,
+        )
+    except (OSError, ValueError, LookupError) as exc:  # LookupError: unknown time zone
+        raise click.ClickException(str(exc)) from None
+    stop = threading.Event()
+    # SIGTERM (from a test harness or a container) stops as cleanly as Ctrl-C.
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    click.echo(f"Fake Jira listening on {fake.base_url}")
+    click.echo(
+        f"  auth: {fake.email} : {fake.api_token}   (or Bearer {fake.oauth_token}, "
+        f"or Bearer {fake.pat})"
+    )
+    click.echo(
+        f"  {len(fake.store.issues)} issues in {fake.store.project_key}, clock "
+        f"{iso_z(fake.now)}, time zone {fake.time_zone}; admin: /_fake/health"
+    )
+    sys.stdout.flush()
+    try:
+        while not stop.wait(0.5):
+            pass
+    except KeyboardInterrupt:
+        pass
+    finally:
+        fake.stop()
+
+
+def main_fake_jira(argv: Sequence[str] | None = None) -> int:
+    """Run ``slaplug fake jira`` with ``argv``; return the exit code."""
+    try:
+        fake_jira_command.main(
+            args=list(argv) if argv is not None else None,
+            prog_name="slaplug fake jira",
+            standalone_mode=False,
+        )
+    except click.exceptions.Exit as exc:  # --help
+        return int(exc.exit_code)
+    except click.ClickException as exc:
+        exc.show()
+        return exc.exit_code
+    except click.Abort:
+        return 1
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main_fake_jira())
