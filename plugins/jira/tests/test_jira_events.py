@@ -9,8 +9,6 @@ from jira_support import AGENT, AUTOMATION, CUSTOMER, comment, history, item, us
 from slaplug_jira.config import JiraConfig, Normalizer
 from slaplug_jira.events import map_events
 
-from slaplug.model import EventKind
-
 T0 = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
 
 
@@ -40,7 +38,9 @@ def test_creation_carries_the_initial_status_and_priority_from_the_first_changes
     got = events(
         histories=[
             history("2", "2026-03-02T10:00:00.000+0000", item("priority", "Medium", "Highest")),
-            history("1", "2026-03-02T09:00:00.000+0000", item("status", "Open", "Waiting for customer")),
+            history(
+                "1", "2026-03-02T09:00:00.000+0000", item("status", "Open", "Waiting for customer")
+            ),
         ],
         status="Waiting for customer",
         priority="Highest",
@@ -64,9 +64,15 @@ def test_without_changes_the_current_status_and_priority_held_since_creation() -
 def test_entering_done_solves_and_leaving_it_reopens_once() -> None:
     got = events(
         histories=[
-            history("1", "2026-03-02T09:00:00.000+0000", item("status", "Waiting for support", "Resolved")),
+            history(
+                "1",
+                "2026-03-02T09:00:00.000+0000",
+                item("status", "Waiting for support", "Resolved"),
+            ),
             history("2", "2026-03-02T10:00:00.000+0000", item("status", "Resolved", "Closed")),
-            history("3", "2026-03-03T09:00:00.000+0000", item("status", "Closed", "Waiting for support")),
+            history(
+                "3", "2026-03-03T09:00:00.000+0000", item("status", "Closed", "Waiting for support")
+            ),
         ]
     )
     kinds = [(k, at) for k, at, _ in got if k in ("solved", "reopened")]
@@ -80,7 +86,8 @@ def test_a_status_in_the_done_category_counts_as_solved_once_learned() -> None:
     assert not n.is_done("Fixed")
     n.done.add("fixed")  # what to_ticket does on seeing statusCategory.key == "done"
     got = events(
-        histories=[history("1", "2026-03-02T09:00:00.000+0000", item("status", "Open", "Fixed"))], n=n
+        histories=[history("1", "2026-03-02T09:00:00.000+0000", item("status", "Open", "Fixed"))],
+        n=n,
     )
     assert ("solved", "02 09:00", None) in got
 
@@ -90,10 +97,16 @@ def test_public_comments_are_replies_or_requester_messages_and_internal_ones_not
         comments=[
             comment("1", user(AGENT), "2026-03-02T09:00:00.000+0000"),
             comment("2", user(AGENT), "2026-03-02T09:10:00.000+0000", public=False),
-            {**comment("3", user(AGENT), "2026-03-02T09:20:00.000+0000"), "jsdPublic": None,
-             "visibility": {"type": "role", "value": "Administrators"}},
-            {**comment("4", user(AGENT), "2026-03-02T09:30:00.000+0000"), "jsdPublic": None,
-             "properties": [{"key": "sd.public.comment", "value": {"internal": True}}]},
+            {
+                **comment("3", user(AGENT), "2026-03-02T09:20:00.000+0000"),
+                "jsdPublic": None,
+                "visibility": {"type": "role", "value": "Administrators"},
+            },
+            {
+                **comment("4", user(AGENT), "2026-03-02T09:30:00.000+0000"),
+                "jsdPublic": None,
+                "properties": [{"key": "sd.public.comment", "value": {"internal": True}}],
+            },
             comment("5", user(CUSTOMER, "customer"), "2026-03-02T10:00:00.000+0000"),
             comment("6", user("other-customer", "customer"), "2026-03-02T10:30:00.000+0000"),
             comment("7", user(AUTOMATION, "app"), "2026-03-02T11:00:00.000+0000"),
@@ -107,14 +120,23 @@ def test_public_comments_are_replies_or_requester_messages_and_internal_ones_not
 
 
 def test_the_reporters_comments_are_requester_messages_even_from_an_atlassian_account() -> None:
-    got = events(comments=[comment("1", user(CUSTOMER, "atlassian"), "2026-03-02T09:00:00.000+0000")])
+    got = events(
+        comments=[comment("1", user(CUSTOMER, "atlassian"), "2026-03-02T09:00:00.000+0000")]
+    )
     assert got[-1][0] == "requester_message"
 
 
 @pytest.mark.parametrize(
     ("jira", "ours"),
-    [("Highest", "urgent"), ("High", "high"), ("Medium", "normal"), ("Low", "low"),
-     ("Lowest", "low"), ("highest", "urgent"), ("P2 - Custom", "p2 - custom")],
+    [
+        ("Highest", "urgent"),
+        ("High", "high"),
+        ("Medium", "normal"),
+        ("Low", "low"),
+        ("Lowest", "low"),
+        ("highest", "urgent"),
+        ("P2 - Custom", "p2 - custom"),
+    ],
 )
 def test_priorities_normalize_case_insensitively_and_unmapped_ones_lower_case(jira, ours) -> None:
     assert norm().priority(jira) == ours

@@ -33,7 +33,11 @@ def serve_search(rsps, pages: list[list[dict]], first_token: str | None = None) 
     """Register a search answered page by page, tokens t1, t2, ..."""
     for n, issues in enumerate(pages):
         token = f"t{n + 1}" if n + 1 < len(pages) else None
-        match = [matchers.query_param_matcher({"nextPageToken": f"t{n}"}, strict_match=False)] if n else []
+        match = (
+            [matchers.query_param_matcher({"nextPageToken": f"t{n}"}, strict_match=False)]
+            if n
+            else []
+        )
         rsps.get(f"{API}/search/jql", json=search_page(issues, token), match=match)
 
 
@@ -45,7 +49,9 @@ def test_first_read_is_bounded_selects_fields_and_pages_to_the_end(rsps, jira) -
     assert all(p.complete_history for p in pages)
     searches = calls(rsps, "GET", "/search/jql")
     first = query(searches[0])
-    assert first["jql"] == ['project in ("SUP") AND updated >= "2000/01/01 00:00" ORDER BY updated ASC, key ASC']
+    assert first["jql"] == [
+        'project in ("SUP") AND updated >= "2000/01/01 00:00" ORDER BY updated ASC, key ASC'
+    ]
     assert "nextPageToken" not in first
     assert "comment" in first["fields"] and "customfield_10050" in first["fields"]
     assert [query(c).get("nextPageToken") for c in searches[1:]] == [["t1"], ["t2"]]
@@ -57,13 +63,31 @@ def test_history_comes_from_one_bulk_changelog_call_per_page_not_per_issue(rsps,
     rsps.post(
         f"{API}/changelog/bulkfetch",
         json=changelogs(
-            {"10001": [history("1", "2026-03-02T09:00:00.000+0000", item("status", "Waiting for support", "Waiting for customer"))]},
+            {
+                "10001": [
+                    history(
+                        "1",
+                        "2026-03-02T09:00:00.000+0000",
+                        item("status", "Waiting for support", "Waiting for customer"),
+                    )
+                ]
+            },
             token="c2",
         ),
     )
     rsps.post(
         f"{API}/changelog/bulkfetch",
-        json=changelogs({"10001": [history("2", "2026-03-02T09:30:00.000+0000", item("status", "Waiting for customer", "Resolved"))]}),
+        json=changelogs(
+            {
+                "10001": [
+                    history(
+                        "2",
+                        "2026-03-02T09:30:00.000+0000",
+                        item("status", "Waiting for customer", "Resolved"),
+                    )
+                ]
+            }
+        ),
         match=[matchers.json_params_matcher({"nextPageToken": "c2"}, strict_match=False)],
     )
     (page,) = list(jira.read_changed(None))
@@ -126,9 +150,14 @@ def test_jql_dates_are_written_in_the_configured_time_zone(rsps) -> None:
 def test_truncated_comments_are_topped_up_for_that_issue_only(rsps, jira) -> None:
     c1 = comment("1", user(AGENT), "2026-03-02T09:00:00.000+0000")
     c2 = comment("2", user(AGENT), "2026-03-02T09:30:00.000+0000")
-    serve_search(rsps, [[issue("SUP-1", "10001", comments=(c1,), comment_total=2), issue("SUP-2", "10002")]])
+    serve_search(
+        rsps, [[issue("SUP-1", "10001", comments=(c1,), comment_total=2), issue("SUP-2", "10002")]]
+    )
     rsps.post(f"{API}/changelog/bulkfetch", json=changelogs({}))
-    rsps.get(f"{API}/issue/SUP-1/comment", json={"comments": [c1, c2], "startAt": 0, "maxResults": 100, "total": 2})
+    rsps.get(
+        f"{API}/issue/SUP-1/comment",
+        json={"comments": [c1, c2], "startAt": 0, "maxResults": 100, "total": 2},
+    )
     (page,) = list(jira.read_changed(None))
     assert [e.kind.value for e in page.tickets[0].events].count("agent_reply") == 2
     assert len([c for c in rsps.calls if "/comment" in c.request.url]) == 1
@@ -136,8 +165,18 @@ def test_truncated_comments_are_topped_up_for_that_issue_only(rsps, jira) -> Non
 
 def test_read_ticket_is_one_call_and_pages_a_long_changelog(rsps, jira) -> None:
     short = issue("SUP-1", "10001")
-    short["changelog"] = {"startAt": 0, "maxResults": 100, "total": 1, "histories": [
-        history("1", "2026-03-02T09:00:00.000+0000", item("status", "Waiting for support", "Resolved"))]}
+    short["changelog"] = {
+        "startAt": 0,
+        "maxResults": 100,
+        "total": 1,
+        "histories": [
+            history(
+                "1",
+                "2026-03-02T09:00:00.000+0000",
+                item("status", "Waiting for support", "Resolved"),
+            )
+        ],
+    }
     rsps.get(f"{API}/issue/SUP-1", json=short)
     ticket = jira.read_ticket("SUP-1")
     assert len(rsps.calls) == 1
@@ -149,22 +188,49 @@ def test_read_ticket_is_one_call_and_pages_a_long_changelog(rsps, jira) -> None:
     long = issue("SUP-2", "10002")
     long["changelog"] = {"startAt": 0, "maxResults": 1, "total": 2, "histories": []}
     rsps.get(f"{API}/issue/SUP-2", json=long)
-    rsps.get(f"{API}/issue/SUP-2/changelog", json={"values": [
-        history("1", "2026-03-02T09:00:00.000+0000", item("status", "Waiting for support", "Resolved")),
-        history("2", "2026-03-02T10:00:00.000+0000", item("status", "Resolved", "Waiting for support")),
-    ], "startAt": 0, "maxResults": 100, "total": 2, "isLast": True})
+    rsps.get(
+        f"{API}/issue/SUP-2/changelog",
+        json={
+            "values": [
+                history(
+                    "1",
+                    "2026-03-02T09:00:00.000+0000",
+                    item("status", "Waiting for support", "Resolved"),
+                ),
+                history(
+                    "2",
+                    "2026-03-02T10:00:00.000+0000",
+                    item("status", "Resolved", "Waiting for support"),
+                ),
+            ],
+            "startAt": 0,
+            "maxResults": 100,
+            "total": 2,
+            "isLast": True,
+        },
+    )
     kinds = [e.kind.value for e in jira.read_ticket("SUP-2").events]
     assert kinds.count("solved") == 1 and kinds.count("reopened") == 1
 
 
 def test_ticket_fields_tags_and_custom_fields(rsps, jira) -> None:
-    raw = issue("SUP-1", "10001", labels=("vip", "sla_at_risk"), customfield_10050={"value": "at_risk", "id": "1"})
+    raw = issue(
+        "SUP-1",
+        "10001",
+        labels=("vip", "sla_at_risk"),
+        customfield_10050={"value": "at_risk", "id": "1"},
+    )
     raw["changelog"] = {"total": 0, "histories": []}
     rsps.get(f"{API}/issue/SUP-1", json=raw)
     t = jira.read_ticket("SUP-1")
     assert t.tags == {"vip", "sla_at_risk"}
     assert t.fields == {"sla_resolution_status": "at_risk"}
-    assert (t.status, t.priority, t.requester, t.type) == ("open", "high", "qm:1a2b3c4d-customer", "Service Request")
+    assert (t.status, t.priority, t.requester, t.type) == (
+        "open",
+        "high",
+        "qm:1a2b3c4d-customer",
+        "Service Request",
+    )
 
 
 @pytest.mark.parametrize("text", ["zd1.abc", "jira1.!!!", "jira1." + "e30"])

@@ -10,23 +10,42 @@ import logging
 
 import pytest
 from jira_support import API, HOOK, HOOK_OLD, TOKEN, issue, make_connector
+from slaplug_jira import JiraConfig
 
-from slaplug.errors import AuthenticationError, WebhookError
+from slaplug.errors import AuthenticationError, ConfigError, WebhookError
 
-BODY = json.dumps({
-    "timestamp": 1772445600000,
-    "webhookEvent": "jira:issue_updated",
-    "issue_event_type_name": "issue_generic",
-    "user": {"accountId": "5b10a2844c20165700ede21g"},
-    "issue": {"id": "10001", "key": "SUP-1", "self": f"{API}/issue/10001", "fields": {}},
-    "changelog": {"id": "10500", "items": [{"field": "status", "fieldtype": "jira", "fieldId": "status",
-                  "from": "1", "fromString": "Open", "to": "3", "toString": "Waiting for customer"}]},
-}).encode()
+BODY = json.dumps(
+    {
+        "timestamp": 1772445600000,
+        "webhookEvent": "jira:issue_updated",
+        "issue_event_type_name": "issue_generic",
+        "user": {"accountId": "5b10a2844c20165700ede21g"},
+        "issue": {"id": "10001", "key": "SUP-1", "self": f"{API}/issue/10001", "fields": {}},
+        "changelog": {
+            "id": "10500",
+            "items": [
+                {
+                    "field": "status",
+                    "fieldtype": "jira",
+                    "fieldId": "status",
+                    "from": "1",
+                    "fromString": "Open",
+                    "to": "3",
+                    "toString": "Waiting for customer",
+                }
+            ],
+        },
+    }
+).encode()
 
 
 def signed(body: bytes, secret: str, **headers: str) -> dict[str, str]:
     digest = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
-    return {"X-Hub-Signature": f"sha256={digest}", "X-Atlassian-Webhook-Identifier": "d-42", **headers}
+    return {
+        "X-Hub-Signature": f"sha256={digest}",
+        "X-Atlassian-Webhook-Identifier": "d-42",
+        **headers,
+    }
 
 
 @pytest.mark.parametrize("secret", [HOOK, HOOK_OLD], ids=["current", "rotated-out"])
@@ -34,7 +53,11 @@ def test_a_delivery_signed_with_any_active_secret_is_accepted(jira, secret) -> N
     headers = signed(BODY, secret)
     jira.verify_webhook(headers, BODY)
     event = jira.parse_webhook(headers, BODY)
-    assert (event.delivery_id, event.ticket_id, event.kind) == ("d-42", "SUP-1", "jira:issue_updated")
+    assert (event.delivery_id, event.ticket_id, event.kind) == (
+        "d-42",
+        "SUP-1",
+        "jira:issue_updated",
+    )
     assert event.received_at.tzinfo is not None
 
 
@@ -72,8 +95,13 @@ def test_without_secrets_the_connector_takes_no_webhooks() -> None:
 
 
 def test_comment_events_name_their_issue_and_no_identifier_falls_back_to_a_body_hash(jira) -> None:
-    body = json.dumps({"webhookEvent": "comment_created", "comment": {"id": "1"},
-                       "issue": {"id": "10002", "key": "SUP-2"}}).encode()
+    body = json.dumps(
+        {
+            "webhookEvent": "comment_created",
+            "comment": {"id": "1"},
+            "issue": {"id": "10002", "key": "SUP-2"},
+        }
+    ).encode()
     event = jira.parse_webhook({}, body)
     assert (event.ticket_id, event.kind) == ("SUP-2", "comment_created")
     assert event.delivery_id == "sha256:" + hashlib.sha256(body).hexdigest()
@@ -90,7 +118,10 @@ def test_secrets_never_reach_logs_errors_or_reprs(rsps, caplog) -> None:
     caplog.set_level(logging.DEBUG)
     jira = make_connector()
     rsps.get(f"{API}/issue/SUP-1", status=429, headers={"Retry-After": "1"})
-    rsps.get(f"{API}/issue/SUP-1", json={**issue("SUP-1", "10001"), "changelog": {"total": 0, "histories": []}})
+    rsps.get(
+        f"{API}/issue/SUP-1",
+        json={**issue("SUP-1", "10001"), "changelog": {"total": 0, "histories": []}},
+    )
     jira.read_ticket("SUP-1")
     rsps.get(f"{API}/issue/SUP-2", status=401, json={"errorMessages": [f"bad token {TOKEN}"]})
     with pytest.raises(AuthenticationError) as excinfo:
@@ -99,7 +130,14 @@ def test_secrets_never_reach_logs_errors_or_reprs(rsps, caplog) -> None:
     assert "JIRA_TEST_TOKEN" in message  # says which variable to check
     with pytest.raises(WebhookError) as bad:
         jira.verify_webhook({"X-Hub-Signature": "sha256=00"}, BODY)
-    seen = caplog.text + message + repr(excinfo.value) + str(bad.value) + repr(jira) + repr(jira.config)
+    seen = (
+        caplog.text
+        + message
+        + repr(excinfo.value)
+        + str(bad.value)
+        + repr(jira)
+        + repr(jira.config)
+    )
     seen += repr(jira.http.auth)
     for secret in (TOKEN, HOOK, HOOK_OLD):
         assert secret not in seen
@@ -118,13 +156,12 @@ def test_secrets_never_reach_logs_errors_or_reprs(rsps, caplog) -> None:
     ],
 )
 def test_config_problems_are_reported_before_any_call(settings, problem) -> None:
-    from slaplug_jira import JiraConfig
-
-    from slaplug.errors import ConfigError
-
     with pytest.raises(ConfigError, match=problem):
-        JiraConfig.load({"base_url": "https://a.atlassian.net", **settings}, connector="jira",
-                        environ={"T": "a-long-token-value"})
+        JiraConfig.load(
+            {"base_url": "https://a.atlassian.net", **settings},
+            connector="jira",
+            environ={"T": "a-long-token-value"},
+        )
 
 
 @pytest.mark.parametrize("kind", ["oauth_token_env", "pat_env"])

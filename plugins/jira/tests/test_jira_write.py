@@ -3,7 +3,20 @@ bulk edit with task polling, and the statuses each outcome reports."""
 
 from __future__ import annotations
 
-from jira_support import API, SLA_FIELD, action, adf, calls, comment, issue, make_connector, sent, user
+from dataclasses import replace
+
+from jira_support import (
+    API,
+    SLA_FIELD,
+    action,
+    adf,
+    calls,
+    comment,
+    issue,
+    make_connector,
+    sent,
+    user,
+)
 from responses import matchers
 from slaplug_jira.write import comment_marker
 
@@ -32,7 +45,11 @@ def test_edits_of_one_issue_merge_into_one_put_of_jira_operations(rsps, jira) ->
     assert statuses(jira.apply(actions)) == ["applied"] * 5
     (put,) = calls(rsps, "PUT", "/issue/SUP-1")
     assert sent(put) == {
-        "fields": {SLA_FIELD: "breached", "priority": {"name": "Highest"}, "assignee": {"accountId": "acc-escalations"}},
+        "fields": {
+            SLA_FIELD: "breached",
+            "priority": {"name": "Highest"},
+            "assignee": {"accountId": "acc-escalations"},
+        },
         "update": {"labels": [{"add": "sla_breached"}, {"remove": "sla_at_risk"}]},
     }
 
@@ -50,24 +67,41 @@ def test_what_is_already_in_place_is_not_written(rsps, jira) -> None:
 
 
 def test_select_fields_get_the_option_and_jsm_sla_fields_are_never_written(rsps) -> None:
-    jira = make_connector(fields={"sla_resolution_status": SLA_FIELD, "time_to_resolution": "customfield_10030"})
-    current(rsps, **{SLA_FIELD: {"value": "at_risk", "id": "1"},
-                     "customfield_10030": {"id": "2", "name": "Time to resolution", "ongoingCycle": {}}})
+    jira = make_connector(
+        fields={"sla_resolution_status": SLA_FIELD, "time_to_resolution": "customfield_10030"}
+    )
+    current(
+        rsps,
+        **{
+            SLA_FIELD: {"value": "at_risk", "id": "1"},
+            "customfield_10030": {"id": "2", "name": "Time to resolution", "ongoingCycle": {}},
+        },
+    )
     rsps.put(f"{API}/issue/SUP-1", status=204)
-    results = jira.apply([
-        action(K.SET_FIELD, {"field": "sla_resolution_status", "value": "breached"}, n=1),
-        action(K.SET_FIELD, {"field": "time_to_resolution", "value": "x"}, n=2),
-        action(K.SET_FIELD, {"field": "unmapped", "value": "x"}, n=3),
-    ])
+    results = jira.apply(
+        [
+            action(K.SET_FIELD, {"field": "sla_resolution_status", "value": "breached"}, n=1),
+            action(K.SET_FIELD, {"field": "time_to_resolution", "value": "x"}, n=2),
+            action(K.SET_FIELD, {"field": "unmapped", "value": "x"}, n=3),
+        ]
+    )
     assert statuses(results) == ["applied", "failed", "failed"]
     assert "read-only" in results[1].detail and "fields:" in results[2].detail
-    assert sent(calls(rsps, "PUT", "/issue/SUP-1")[0]) == {"fields": {SLA_FIELD: {"value": "breached"}}}
+    assert sent(calls(rsps, "PUT", "/issue/SUP-1")[0]) == {
+        "fields": {SLA_FIELD: {"value": "breached"}}
+    }
 
 
 def test_comments_are_internal_adf_with_a_marker_and_not_posted_twice(rsps, jira) -> None:
-    first = action(K.COMMENT, {"body": "SLA breached.\n\nTeam lead notified.", "public": False}, n=1)
+    first = action(
+        K.COMMENT, {"body": "SLA breached.\n\nTeam lead notified.", "public": False}, n=1
+    )
     current(rsps)
-    rsps.post(f"{API}/issue/SUP-1/comment", status=201, json=comment("9", user("me"), "2026-03-05T12:00:00.000+0000"))
+    rsps.post(
+        f"{API}/issue/SUP-1/comment",
+        status=201,
+        json=comment("9", user("me"), "2026-03-05T12:00:00.000+0000"),
+    )
     assert statuses(jira.apply([first])) == ["applied"]
     body = sent(calls(rsps, "POST", "/comment")[0])
     assert body["properties"] == [{"key": "sd.public.comment", "value": {"internal": True}}]
@@ -86,19 +120,28 @@ def test_comments_are_internal_adf_with_a_marker_and_not_posted_twice(rsps, jira
 
 def test_set_status_goes_through_the_transition_to_that_status(rsps, jira) -> None:
     current(rsps, status_name="Waiting for support")
-    rsps.get(f"{API}/issue/SUP-1/transitions", json={"transitions": [
-        {"id": "11", "name": "Respond to customer", "to": {"name": "Waiting for customer"}},
-        {"id": "21", "name": "Resolve", "to": {"name": "Resolved"}},
-    ]})
+    rsps.get(
+        f"{API}/issue/SUP-1/transitions",
+        json={
+            "transitions": [
+                {"id": "11", "name": "Respond to customer", "to": {"name": "Waiting for customer"}},
+                {"id": "21", "name": "Resolve", "to": {"name": "Resolved"}},
+            ]
+        },
+    )
     rsps.post(f"{API}/issue/SUP-1/transitions", status=204)
     assert statuses(jira.apply([action(K.SET_STATUS, {"status": "pending"})])) == ["applied"]
     assert sent(calls(rsps, "POST", "/transitions")[0]) == {"transition": {"id": "11"}}
 
 
-def test_set_status_fails_clearly_without_a_transition_and_is_already_when_there(rsps, jira) -> None:
+def test_set_status_fails_clearly_without_a_transition_and_is_already_when_there(
+    rsps, jira
+) -> None:
     current(rsps, status_name="Waiting for support")
-    rsps.get(f"{API}/issue/SUP-1/transitions", json={"transitions": [
-        {"id": "21", "name": "Resolve", "to": {"name": "Resolved"}}]})
+    rsps.get(
+        f"{API}/issue/SUP-1/transitions",
+        json={"transitions": [{"id": "21", "name": "Resolve", "to": {"name": "Resolved"}}]},
+    )
     (result,) = jira.apply([action(K.SET_STATUS, {"status": "hold"})])
     assert result.status is ApplyStatus.FAILED
     assert "no transition of SUP-1 leads to 'hold' (reachable: Resolved)" in result.detail
@@ -109,40 +152,59 @@ def test_set_status_fails_clearly_without_a_transition_and_is_already_when_there
 def test_assign_by_email_looks_the_user_up_once(rsps, jira) -> None:
     current(rsps)
     current(rsps, "SUP-2", "10002")
-    rsps.get(f"{API}/user/search", json=[{"accountId": "acc-ann", "emailAddress": "ann@acme.example", "accountType": "atlassian"}],
-             match=[matchers.query_param_matcher({"query": "ann@acme.example"})])
+    rsps.get(
+        f"{API}/user/search",
+        json=[
+            {"accountId": "acc-ann", "emailAddress": "ann@acme.example", "accountType": "atlassian"}
+        ],
+        match=[matchers.query_param_matcher({"query": "ann@acme.example"})],
+    )
     rsps.put(f"{API}/issue/SUP-1", status=204)
     rsps.put(f"{API}/issue/SUP-2", status=204)
-    results = jira.apply([
-        action(K.ASSIGN, {"user": "ann@acme.example"}, "SUP-1"),
-        action(K.ASSIGN, {"user": "ann@acme.example"}, "SUP-2"),
-        action(K.ASSIGN, {"group": "nobody-mapped"}, "SUP-2", n=2),
-    ])
+    results = jira.apply(
+        [
+            action(K.ASSIGN, {"user": "ann@acme.example"}, "SUP-1"),
+            action(K.ASSIGN, {"user": "ann@acme.example"}, "SUP-2"),
+            action(K.ASSIGN, {"group": "nobody-mapped"}, "SUP-2", n=2),
+        ]
+    )
     assert statuses(results) == ["applied", "applied", "failed"]
     assert "map group 'nobody-mapped'" in results[2].detail
     assert len(calls(rsps, "GET", "/user/search")) == 1
-    assert sent(calls(rsps, "PUT", "/issue/SUP-2")[0]) == {"fields": {"assignee": {"accountId": "acc-ann"}}}
+    assert sent(calls(rsps, "PUT", "/issue/SUP-2")[0]) == {
+        "fields": {"assignee": {"accountId": "acc-ann"}}
+    }
 
 
 def test_a_409_is_a_conflict_and_a_missing_issue_a_failure(rsps, jira) -> None:
     current(rsps)
-    rsps.put(f"{API}/issue/SUP-1", status=409, json={"errorMessages": ["conflicting update"], "errors": {}})
-    rsps.get(f"{API}/issue/SUP-404", status=404, json={"errorMessages": ["Issue does not exist"], "errors": {}})
-    results = jira.apply([
-        action(K.ADD_TAG, {"tag": "x"}, "SUP-1"),
-        action(K.ADD_TAG, {"tag": "x"}, "SUP-404"),
-    ])
+    rsps.put(
+        f"{API}/issue/SUP-1",
+        status=409,
+        json={"errorMessages": ["conflicting update"], "errors": {}},
+    )
+    rsps.get(
+        f"{API}/issue/SUP-404",
+        status=404,
+        json={"errorMessages": ["Issue does not exist"], "errors": {}},
+    )
+    results = jira.apply(
+        [
+            action(K.ADD_TAG, {"tag": "x"}, "SUP-1"),
+            action(K.ADD_TAG, {"tag": "x"}, "SUP-404"),
+        ]
+    )
     assert statuses(results) == ["conflict", "failed"]
     assert "SUP-404" in results[1].detail
 
 
 def test_notify_and_shadow_actions_are_skipped_without_a_call(rsps, jira) -> None:
-    from dataclasses import replace
-
-    results = jira.apply([
-        action(K.NOTIFY, {"channel": "team-lead", "message": "hi"}),
-        replace(action(K.ADD_TAG, {"tag": "x"}), shadow=True),
-    ])
+    results = jira.apply(
+        [
+            action(K.NOTIFY, {"channel": "team-lead", "message": "hi"}),
+            replace(action(K.ADD_TAG, {"tag": "x"}), shadow=True),
+        ]
+    )
     assert statuses(results) == ["skipped", "skipped"]
     assert not rsps.calls
 
@@ -155,13 +217,27 @@ def test_many_issues_with_the_same_edit_use_one_bulk_task_polled_to_completion(r
     for n, key in enumerate(keys, 1):
         current(rsps, key, f"1000{n}")
     rsps.post(f"{API}/bulk/issues/fields", status=201, json={"taskId": "10641"})
-    rsps.get(f"{API}/bulk/queue/10641", json={"taskId": "10641", "status": "RUNNING", "progressPercent": 50})
-    rsps.get(f"{API}/bulk/queue/10641", json={
-        "taskId": "10641", "status": "COMPLETE", "progressPercent": 100,
-        "processedAccessibleIssues": [10001, 10002], "failedAccessibleIssues": {"10003": ["Field is not on the screen"]},
-        "invalidOrInaccessibleIssueCount": 0, "totalIssueCount": 3})
+    rsps.get(
+        f"{API}/bulk/queue/10641",
+        json={"taskId": "10641", "status": "RUNNING", "progressPercent": 50},
+    )
+    rsps.get(
+        f"{API}/bulk/queue/10641",
+        json={
+            "taskId": "10641",
+            "status": "COMPLETE",
+            "progressPercent": 100,
+            "processedAccessibleIssues": [10001, 10002],
+            "failedAccessibleIssues": {"10003": ["Field is not on the screen"]},
+            "invalidOrInaccessibleIssueCount": 0,
+            "totalIssueCount": 3,
+        },
+    )
     actions = [action(K.ADD_TAG, {"tag": "sla_breached"}, k) for k in keys]
-    actions += [action(K.SET_FIELD, {"field": "sla_resolution_status", "value": "breached"}, k, n=2) for k in keys]
+    actions += [
+        action(K.SET_FIELD, {"field": "sla_resolution_status", "value": "breached"}, k, n=2)
+        for k in keys
+    ]
     results = jira.apply(actions)
     assert statuses(results) == ["applied", "applied", "failed"] * 2
     assert "Field is not on the screen" in results[2].detail
@@ -171,7 +247,13 @@ def test_many_issues_with_the_same_edit_use_one_bulk_task_polled_to_completion(r
         "selectedIssueIdsOrKeys": keys,
         "selectedActions": ["labels", SLA_FIELD],
         "editedFieldsInput": {
-            "labelsFields": [{"fieldId": "labels", "bulkEditMultiSelectFieldOption": "ADD", "labels": [{"name": "sla_breached"}]}],
+            "labelsFields": [
+                {
+                    "fieldId": "labels",
+                    "bulkEditMultiSelectFieldOption": "ADD",
+                    "labels": [{"name": "sla_breached"}],
+                }
+            ],
             "singleLineTextFields": [{"fieldId": SLA_FIELD, "text": "breached"}],
         },
         "sendBulkNotification": False,
@@ -184,7 +266,11 @@ def test_without_the_bulk_permission_it_falls_back_to_one_put_per_issue(rsps) ->
     for n in (1, 2):
         current(rsps, f"SUP-{n}", f"1000{n}")
         rsps.put(f"{API}/issue/SUP-{n}", status=204)
-    rsps.post(f"{API}/bulk/issues/fields", status=403, json={"errorMessages": ["You need the Bulk change permission"]})
+    rsps.post(
+        f"{API}/bulk/issues/fields",
+        status=403,
+        json={"errorMessages": ["You need the Bulk change permission"]},
+    )
     results = jira.apply([action(K.ADD_TAG, {"tag": "t"}, f"SUP-{n}") for n in (1, 2)])
     assert statuses(results) == ["applied", "applied"]
     assert len(calls(rsps, "PUT", "")) == 2
@@ -206,14 +292,21 @@ def test_edits_then_comments_then_transition_in_that_order(rsps, jira) -> None:
     current(rsps)
     rsps.put(f"{API}/issue/SUP-1", status=204)
     rsps.post(f"{API}/issue/SUP-1/comment", status=201, json={"id": "1", "body": adf("x")})
-    rsps.get(f"{API}/issue/SUP-1/transitions", json={"transitions": [{"id": "21", "to": {"name": "Resolved"}}]})
+    rsps.get(
+        f"{API}/issue/SUP-1/transitions",
+        json={"transitions": [{"id": "21", "to": {"name": "Resolved"}}]},
+    )
     rsps.post(f"{API}/issue/SUP-1/transitions", status=204)
-    jira.apply([
-        action(K.SET_STATUS, {"status": "solved"}, n=1),
-        action(K.COMMENT, {"body": "done", "public": False}, n=2),
-        action(K.ADD_TAG, {"tag": "t"}, n=3),
-    ])
-    order = [(c.request.method, c.request.url.split("/rest/api/3/")[1].split("?")[0]) for c in rsps.calls]
+    jira.apply(
+        [
+            action(K.SET_STATUS, {"status": "solved"}, n=1),
+            action(K.COMMENT, {"body": "done", "public": False}, n=2),
+            action(K.ADD_TAG, {"tag": "t"}, n=3),
+        ]
+    )
+    order = [
+        (c.request.method, c.request.url.split("/rest/api/3/")[1].split("?")[0]) for c in rsps.calls
+    ]
     assert order == [
         ("GET", "issue/SUP-1"),
         ("PUT", "issue/SUP-1"),

@@ -1,0 +1,253 @@
+"""Contract tests: every request the connector sends, and every canned answer it is fed,
+validated against Atlassian's OpenAPI description of the Jira Cloud platform REST API v3.
+
+The spec is ``../shared/specs/jira-platform-v3.openapi.json`` beside the repository, or the
+file named by ``SLAPLUG_JIRA_SPEC``; the tests skip, saying so, when it is absent. It is
+loaded once per session from a patched copy in memory: its four enum defaults of ``''``
+(which strict validators reject) are dropped, and its placeholder server is replaced by the
+test site. The shared file itself is never touched.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+import requests
+import responses
+from jira_support import (
+    AGENT,
+    API,
+    BASE,
+    SLA_FIELD,
+    action,
+    changelogs,
+    comment,
+    history,
+    issue,
+    item,
+    make_connector,
+    search_page,
+    user,
+)
+from responses import matchers
+
+from slaplug.model import ActionKind as K
+
+openapi_core = pytest.importorskip(
+    "openapi_core", reason="pip install openapi-core for the contract tests"
+)
+from openapi_core import OpenAPI  # noqa: E402
+from openapi_core.contrib.requests import RequestsOpenAPIRequest, RequestsOpenAPIResponse  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[3]
+SPEC = Path(
+    os.environ.get("SLAPLUG_JIRA_SPEC")
+    or REPO / ".." / "shared" / "specs" / "jira-platform-v3.openapi.json"
+)
+
+
+def _drop_empty_enum_defaults(node: Any) -> int:
+    """Remove ``default: ''`` where ``''`` is not among the enum values; return how many."""
+    dropped = 0
+    if isinstance(node, dict):
+        if node.get("default") == "" and "enum" in node and "" not in node["enum"]:
+            del node["default"]
+            dropped += 1
+        for value in node.values():
+            dropped += _drop_empty_enum_defaults(value)
+    elif isinstance(node, list):
+        for value in node:
+            dropped += _drop_empty_enum_defaults(value)
+    return dropped
+
+
+@pytest.fixture(scope="session")
+def spec() -> OpenAPI:
+    """The Jira platform spec, loaded once, patched in memory."""
+    if not SPEC.is_file():
+        pytest.skip(f"Jira OpenAPI spec not found at {SPEC}; set SLAPLUG_JIRA_SPEC to its path")
+    data = json.loads(SPEC.read_text(encoding="utf-8"))
+    assert _drop_empty_enum_defaults(data) == 4, "the spec changed: re-check the enum defaults"
+    data["servers"] = [{"url": BASE}]
+    return OpenAPI.from_dict(data)
+
+
+@pytest.fixture
+def checked(spec: OpenAPI) -> Iterator[responses.RequestsMock]:
+    """A RequestsMock whose every call is validated against the spec after the test."""
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+        yield mock
+        assert mock.calls, "the test made no request to check"
+        for call in mock.calls:
+            validate(spec, call)
+
+
+def validate(spec: OpenAPI, call: Any) -> None:
+    request = RequestsOpenAPIRequest(call.request)
+    where = f"{call.request.method} {call.request.url}"
+    try:
+        spec.validate_request(request)
+    except Exception as exc:
+        pytest.fail(
+            f"request does not match the spec: {where}: {exc!r} {getattr(exc, '__cause__', '')!r}"
+        )
+    if isinstance(call.response, Exception):
+        pytest.fail(f"no canned response for {where}: {call.response}")
+    if call.response.status_code == 204:
+        return  # the spec gives its 204s a JSON media type, but a 204 has no body (RFC 9110)
+    # Jira writes offsets as +0000 (so do the spec's own examples), which the spec's
+    # "date-time" (RFC 3339) refuses; the canned answers keep Jira's form for the unit
+    # tests, so the response check sees them in RFC 3339 form.
+    call.response._content = call.response.content.replace(b'+0000"', b'+00:00"')
+    try:
+        spec.validate_response(request, RequestsOpenAPIResponse(call.response))
+    except Exception as exc:
+        pytest.fail(
+            f"canned response does not match the spec: {where}: {exc!r} {getattr(exc, '__cause__', '')!r}"
+        )
+
+
+def test_incremental_reads_conform(checked) -> None:
+    jira = make_connector()
+    c1 = comment("1", user(AGENT), "2026-03-02T09:00:00.000+0000")
+    served = {
+        None: search_page([issue("SUP-1", "10001", comments=(c1,), comment_total=2)], "t1"),
+        "t1": search_page([issue("SUP-2", "10002")]),
+    }
+
+    def search(request: Any) -> tuple[int, dict[str, str], str]:
+        token = parse_qs(urlsplit(request.url).query).get("nextPageToken", [None])[0]
+        return 200, {}, json.dumps(served[token])
+
+    checked.add_callback(
+        responses.GET, f"{API}/search/jql", callback=search, content_type="application/json"
+    )
+    first = {"fieldIds": ["status", "priority"], "maxResults": 1000}
+    checked.post(
+        f"{API}/changelog/bulkfetch",
+        json=changelogs(
+            {
+                "10001": [
+                    history("1", "2026-03-02T09:30:00.000+0000", item("status", "Open", "Resolved"))
+                ]
+            },
+            "c1",
+        ),
+        match=[matchers.json_params_matcher({**first, "issueIdsOrKeys": ["10001"]})],
+    )
+    checked.post(
+        f"{API}/changelog/bulkfetch",
+        json=changelogs({}),
+        match=[matchers.json_params_matcher({"nextPageToken": "c1"}, strict_match=False)],
+    )
+    checked.post(
+        f"{API}/changelog/bulkfetch",
+        json=changelogs({}),
+        match=[matchers.json_params_matcher({**first, "issueIdsOrKeys": ["10002"]})],
+    )
+    checked.get(
+        f"{API}/issue/SUP-1/comment",
+        json={"comments": [c1], "startAt": 0, "maxResults": 100, "total": 1},
+    )
+    pages = list(jira.read_changed(None))
+    list(jira.read_changed(pages[-1].cursor))
+
+
+def test_reading_one_issue_conforms(checked) -> None:
+    jira = make_connector()
+    raw = issue("SUP-1", "10001")
+    raw["changelog"] = {"startAt": 0, "maxResults": 1, "total": 2, "histories": []}
+    checked.get(f"{API}/issue/SUP-1", json=raw)
+    checked.get(
+        f"{API}/issue/SUP-1/changelog",
+        json={
+            "values": [
+                history("1", "2026-03-02T09:00:00.000+0000", item("priority", "High", "Highest"))
+            ],
+            "startAt": 0,
+            "maxResults": 100,
+            "total": 1,
+            "isLast": True,
+        },
+    )
+    jira.read_ticket("SUP-1")
+
+
+def test_writes_conform(checked) -> None:
+    jira = make_connector()
+    checked.get(f"{API}/issue/SUP-1", json=issue("SUP-1", "10001", labels=("sla_at_risk",)))
+    checked.put(f"{API}/issue/SUP-1", status=204)
+    checked.get(
+        f"{API}/user/search",
+        json=[
+            {"accountId": "acc-ann", "accountType": "atlassian", "emailAddress": "ann@acme.example"}
+        ],
+    )
+    checked.post(
+        f"{API}/issue/SUP-1/comment",
+        status=201,
+        json=comment("9", user("me", "app"), "2026-03-05T12:00:00.000+0000", public=False),
+    )
+    checked.get(
+        f"{API}/issue/SUP-1/transitions",
+        json={
+            "transitions": [{"id": "21", "name": "Resolve", "to": {"name": "Resolved", "id": "5"}}]
+        },
+    )
+    checked.post(f"{API}/issue/SUP-1/transitions", status=204)
+    results = jira.apply(
+        [
+            action(K.ADD_TAG, {"tag": "sla_breached"}, n=1),
+            action(K.REMOVE_TAG, {"tag": "sla_at_risk"}, n=2),
+            action(K.SET_FIELD, {"field": "sla_resolution_status", "value": "breached"}, n=3),
+            action(K.SET_PRIORITY, {"priority": "urgent"}, n=4),
+            action(K.ASSIGN, {"user": "ann@acme.example"}, n=5),
+            action(K.COMMENT, {"body": "SLA breached.", "public": False}, n=6),
+            action(K.SET_STATUS, {"status": "solved"}, n=7),
+        ]
+    )
+    assert {r.status.value for r in results} == {"applied"}
+
+
+def test_bulk_edit_conforms(checked) -> None:
+    jira = make_connector(bulk_edit_min_issues=2)
+    for n in (1, 2):
+        checked.get(f"{API}/issue/SUP-{n}", json=issue(f"SUP-{n}", f"1000{n}"))
+    checked.post(f"{API}/bulk/issues/fields", status=201, json={"taskId": "10641"})
+    checked.get(
+        f"{API}/bulk/queue/10641",
+        json={
+            "taskId": "10641",
+            "status": "COMPLETE",
+            "progressPercent": 100,
+            "processedAccessibleIssues": [10001, 10002],
+            "totalIssueCount": 2,
+        },
+    )
+    results = jira.apply(
+        [
+            action(K.SET_FIELD, {"field": "sla_resolution_status", "value": "breached"}, f"SUP-{n}")
+            for n in (1, 2)
+        ]
+    )
+    assert {r.status.value for r in results} == {"applied"}
+    assert SLA_FIELD in checked.calls[2].request.body.decode()
+
+
+def test_the_validator_catches_a_request_jira_would_refuse(spec) -> None:
+    """The check is live: an unknown body property of the bulk changelog is reported."""
+    with responses.RequestsMock() as mock:
+        mock.post(f"{API}/changelog/bulkfetch", json=changelogs({}))
+        requests.post(
+            f"{API}/changelog/bulkfetch",
+            json={"issueIdsOrKeys": ["1"], "fields": ["status"]},
+            timeout=5,
+        )
+        with pytest.raises(pytest.fail.Exception, match="request does not match"):
+            validate(spec, mock.calls[0])
