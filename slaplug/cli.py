@@ -304,6 +304,31 @@ def sync(
             time.sleep(interval)
 
 
+@main.command()
+@click.option(
+    "--dir",
+    "folder",
+    default=".slaplug-demo",
+    type=click.Path(file_okay=False),
+    show_default=True,
+    help="Where the demo writes its configuration and store.",
+)
+@click.option(
+    "--rules",
+    "rules",
+    default="rules/default.yaml",
+    type=click.Path(dir_okay=False),
+    show_default=True,
+    help="The rules pack to run.",
+)
+@_friendly_errors
+def demo(folder: str, rules: str) -> None:
+    """Run the whole job against bundled fake helpdesks: no credentials, nothing to install."""
+    from slaplug.demo import run_demo
+
+    run_demo(Path(folder), Path(rules))
+
+
 @main.group()
 def outbox() -> None:
     """Inspect and retry writes that failed (dead letters)."""

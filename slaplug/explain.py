@@ -42,7 +42,8 @@ def _segments(cal: BusinessCalendar, m: SlaMeasure, end: datetime) -> list[dict[
         out.extend(_closures(cal, cursor, end))
     for seg in out:
         seg["duration"] = human_duration(seg["to"] - seg["from"])
-        seg["from"], seg["to"] = seg["from"].isoformat(), seg["to"].isoformat()
+        seg["from"] = seg["from"].astimezone(cal.zone).isoformat()
+        seg["to"] = seg["to"].astimezone(cal.zone).isoformat()
     return out
 
 
@@ -67,6 +68,10 @@ def explain(pack: RulePack, ticket: Ticket, now: datetime) -> dict[str, Any]:
         cal = calendars[m.policy]
         end = m.stopped_at or now
         clock = measure_to_dict(m)
+        for key in ("start", "deadline", "breached_at", "stopped_at"):
+            # People read a clock in its calendar's zone, whatever zone the API reported in.
+            if clock[key] is not None:
+                clock[key] = datetime.fromisoformat(clock[key]).astimezone(cal.zone).isoformat()
         clock["timeline"] = _segments(cal, m, end) if end > m.start else []
         clocks.append(clock)
     return {

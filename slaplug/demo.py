@@ -1,0 +1,137 @@
+"""``slaplug demo``: the whole job against the bundled fake helpdesks, nothing to install.
+
+It starts the fake helpdesks on 127.0.0.1 (a few weeks of tickets each), writes a
+configuration and a SQLite store into a folder, runs one sync, shows what was breached and what
+was written where, runs a second sync to show that nothing is written twice, and explains one
+breached ticket.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import click
+import yaml
+
+from slaplug.config import load_settings
+from slaplug.explain import explain, render_text
+from slaplug.runtime import open_runtime
+from slaplug.sync import Summary, Sync
+from slaplug.testing.fake_zendesk import FakeZendesk
+
+__all__ = ["run_demo"]
+
+_ZENDESK_TOKEN_ENV = "SLAPLUG_DEMO_ZENDESK_TOKEN"
+_JIRA_TOKEN_ENV = "SLAPLUG_DEMO_JIRA_TOKEN"
+
+
+@contextmanager
+def _fakes(stack: ExitStack) -> Iterator[dict[str, Any]]:
+    """Start every fake helpdesk this install has; yield connector sections by name."""
+    zendesk = stack.enter_context(FakeZendesk.start(tickets=300, days=28, job_complete_after=0.2))
+    os.environ[_ZENDESK_TOKEN_ENV] = zendesk.api_token
+    sections: dict[str, Any] = {
+        "zendesk": {
+            "plugin": "zendesk",
+            "base_url": zendesk.base_url,
+            "email": zendesk.email,
+            "api_token_env": _ZENDESK_TOKEN_ENV,
+            "fields": {"sla_resolution_status": 360000000103},
+        }
+    }
+    jira = _start_fake_jira(stack)
+    if jira is not None:
+        sections["jira"] = jira
+    yield sections
+
+
+def _start_fake_jira(stack: ExitStack) -> dict[str, Any] | None:
+    try:  # optional: the fake Jira ships with the Jira connector's test support
+        from slaplug.testing.fake_jira import FakeJira  # noqa: PLC0415
+    except ImportError:
+        return None
+    jira = stack.enter_context(FakeJira.start())
+    os.environ[_JIRA_TOKEN_ENV] = jira.api_token
+    return {
+        "plugin": "jira",
+        "base_url": jira.base_url,
+        "email": jira.email,
+        "api_token_env": _JIRA_TOKEN_ENV,
+        "projects": ["SUP"],
+        "fields": {"sla_resolution_status": "customfield_10050"},
+    }
+
+
+def _write_config(folder: Path, rules: Path, sections: dict[str, Any]) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    store = (folder / "slaplug.db").resolve()
+    for leftover in folder.glob("slaplug.db*"):
+        leftover.unlink()  # every demo starts from an empty store, like a first install
+    config = folder / "slaplug.yaml"
+    config.write_text(
+        yaml.safe_dump(
+            {
+                "store": f"sqlite:///{store}",
+                "rules": [str(rules.resolve())],
+                "connectors": sections,
+            },
+            sort_keys=False,
+        ),
+        encoding="utf-8",
+    )
+    return config
+
+
+def _show(summary: Summary, title: str) -> None:
+    click.echo(
+        f"{title}: {summary.tickets_read} tickets read, {summary.planned} actions planned, "
+        f"{summary.applied} written, {summary.already} already there, {summary.skipped} skipped "
+        f"(notifications without a notifier plugin), {summary.failed} failed; "
+        f"API calls {summary.api_reads} reads / {summary.api_writes} writes; {summary.seconds:.1f}s"
+    )
+
+
+def run_demo(folder: Path, rules: Path) -> None:
+    """Run the demo, printing as it goes."""
+    with ExitStack() as stack:
+        sections = stack.enter_context(_fakes(stack))
+        config = _write_config(folder, rules, sections)
+        click.echo(
+            f"slaplug demo: fake helpdesks on 127.0.0.1, configuration and store in {folder}/"
+        )
+        for name, section in sections.items():
+            click.echo(f"  {name:<8} {section['base_url']}")
+        settings = load_settings(config)
+        with open_runtime(settings) as rt:
+            job = Sync(rt.store, rt.pack, rt.connectors)
+            first = job.run_once()
+            _show(first, "\nFirst sync")
+            breaches = Counter((c, m) for c, _, m in first.breaches)
+            click.echo("\nBreached clocks:")
+            for (conn, metric), n in sorted(breaches.items()):
+                click.echo(f"  {conn:<8} {metric:<30} {n}")
+            click.echo("\nWritten back:")
+            for conn, ticket, kind, params in first.written[:15]:
+                shown = {
+                    k: (v[:70] + "...") if isinstance(v, str) and len(v) > 70 else v
+                    for k, v in params.items()
+                }
+                click.echo(f"  {conn:<8} #{ticket:<6} {kind:<12} {shown}")
+            if len(first.written) > 15:
+                click.echo(f"  ... and {len(first.written) - 15} more")
+            second = job.run_once()
+            _show(second, "\nSecond sync (the platform changed only by our own writes)")
+            # Explain a ticket we wrote to, so what it says can be checked on the fake.
+            picked = [(c, t) for c, t, _, _ in first.written] or [(c, t) for c, t, _ in first.breaches]
+            if picked:
+                conn, ticket_id = picked[0]
+                snapshot = rt.store.load_snapshot(conn, ticket_id)
+                if snapshot is not None:
+                    click.echo(f"\n$ slaplug explain ... {conn}:{ticket_id}\n")
+                    click.echo(render_text(explain(rt.pack, snapshot, datetime.now(UTC))))
