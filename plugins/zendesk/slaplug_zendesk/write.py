@@ -31,6 +31,7 @@ from typing import Any
 from slaplug.connectors import ApiClient, ApplyResult, ApplyStatus
 from slaplug.errors import ConflictError, SkippableAPIError
 from slaplug.model import Action, ActionKind
+from slaplug.testing.crash import crashpoint
 from slaplug_zendesk.config import ZendeskConfig
 from slaplug_zendesk.directory import Directory
 
@@ -298,6 +299,8 @@ class Writer:
         response = self.http.request(
             "PUT", "api/v2/tickets/update_many.json", json={"tickets": tickets}
         )
+        # The crash tests kill the sync here: the job is queued, nothing is recorded yet.
+        crashpoint("zendesk-job-submitted")
         job = self._wait_for_job(response.json()["job_status"])
         by_id = {int(r["id"]): r for r in job.get("results") or () if r.get("id") is not None}
         for p in plans:
@@ -308,7 +311,10 @@ class Writer:
                     f"{self.config.job_timeout:g}s without a result for this ticket; it may "
                     "still apply (the next apply sees it)"
                 )
-                self._settle(p, actions, results, ApplyStatus.FAILED, why)
+                # Not FAILED, which is final: the job may never run, and then the write
+                # would be lost. CONFLICT sends it back for another try, which reads the
+                # ticket first and finds the write if the job did run.
+                self._settle(p, actions, results, ApplyStatus.CONFLICT, why)
             elif result.get("success", result.get("status") != "Failed"):
                 self._settle(p, actions, results, ApplyStatus.APPLIED)
             else:

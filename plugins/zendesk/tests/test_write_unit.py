@@ -210,6 +210,30 @@ def test_several_tickets_go_through_update_many_and_its_job(connector) -> None:
 
 
 @responses.activate
+def test_a_job_that_never_finishes_is_tried_again_not_failed_for_good(connector) -> None:
+    # FAILED is final in the ledger; a job still queued may never run, so the write would be
+    # lost. CONFLICT sends it back to the outbox, whose next try reads the ticket first.
+    polls.clear()
+    current(ticket(7), ticket(8))
+    responses.put(
+        f"{BASE}/api/v2/tickets/update_many.json",
+        json={"job_status": {"id": "j9", "status": "queued", "results": None}},
+    )
+    responses.get(
+        f"{BASE}/api/v2/job_statuses/j9.json",
+        json={"job_status": {"id": "j9", "status": "queued", "results": None}},
+    )
+    results = connector.apply(
+        [
+            action(ActionKind.ADD_TAG, {"tag": "sla_breached"}, "7", 1),
+            action(ActionKind.ADD_TAG, {"tag": "sla_breached"}, "8", 2),
+        ]
+    )
+    assert [r.status for r in results] == [ApplyStatus.CONFLICT, ApplyStatus.CONFLICT]
+    assert "may still apply" in results[0].detail
+
+
+@responses.activate
 def test_an_unknown_field_fails_that_action_only(connector) -> None:
     current(ticket(7))
     responses.get(
