@@ -186,6 +186,10 @@ class FakeJira:
         """Move the fake clock forward (JQL dates are minute-precise: step past a minute)."""
         return self.clock.advance(seconds)
 
+    def handles(self, method: str, path: str) -> bool:
+        """True if the fake implements ``method`` on ``path`` (e.g. ``/rest/api/3/field``)."""
+        return self._app.router.resolve(method.upper(), path) is not None
+
     def issue(self, key: str, version: str = "3") -> dict[str, Any]:
         """The issue with all fields, as ``GET /rest/api/{version}/issue/{key}`` shows it.
 

@@ -101,7 +101,7 @@ class JiraApp(JiraWrites):
         r("GET", rf"{V}/myself", self.get_myself)
         r("GET", rf"{V}/field", self.get_fields)
         r("GET", rf"{V}/priority", self.get_priorities)
-        r("GET", rf"{V}/priority/(?P<id>\w+)", self.get_priority)
+        r("GET", rf"{V}/priority/(?P<id>\d+)", self.get_priority)
         r("GET", rf"{V}/status", self.get_statuses)
         r("GET", rf"{V}/status/(?P<id>[^/]+)", self.get_status)
         r("GET", rf"{V}/statuscategory", self.get_status_categories)
