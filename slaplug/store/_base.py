@@ -148,7 +148,9 @@ class StoreBase:
             .limit(limit)
             .with_for_update(skip_locked=True)
         ).all()
-        dead = {row[0] for row in candidates if row.state == "leased" and row.attempts >= max_attempts}
+        dead = {
+            row[0] for row in candidates if row.state == "leased" and row.attempts >= max_attempts
+        }
         take = [row[0] for row in candidates if row[0] not in dead]
         if dead:
             conn.execute(

@@ -7,13 +7,23 @@ action form adds them.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
-from slaplug.model import Action, ActionKind, MeasureState, Metric, SlaMeasure, Ticket, TicketEvent
+from slaplug.model import (
+    Action,
+    ActionKind,
+    EventKind,
+    MeasureState,
+    Metric,
+    SlaMeasure,
+    Ticket,
+    TicketEvent,
+)
 from slaplug.serialize import action_to_dict, measure_to_dict, ticket_from_dict, ticket_to_dict
 
 __all__ = [
@@ -38,8 +48,18 @@ def dumps(doc: Any) -> str:
 
 
 def ticket_to_json(ticket: Ticket) -> str:
-    """The canonical JSON text of a ticket snapshot, events included."""
-    return dumps(ticket_to_dict(ticket))
+    """The canonical JSON text of a ticket snapshot, events included.
+
+    Events at the same instant are put in one order (kind, value, actor), whatever order the
+    platform listed them in; and a ticket without a ``created`` event gets one at
+    ``created_at``, as `ticket_from_dict` adds when it reads the text back. Either would
+    otherwise make an unchanged ticket look changed next to its stored copy.
+    """
+    events = list(ticket.events)
+    if not any(e.kind is EventKind.CREATED for e in events):
+        events.append(TicketEvent(EventKind.CREATED, ticket.created_at))
+    events.sort(key=lambda e: (e.at, e.kind.value, e.value or "", e.actor or ""))
+    return dumps(ticket_to_dict(dataclasses.replace(ticket, events=tuple(events))))
 
 
 def ticket_from_json(text: str) -> Ticket:
@@ -53,7 +73,9 @@ def snapshot_hash(ticket_or_text: Ticket | str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def merge_events(stored: Iterable[TicketEvent], new: Iterable[TicketEvent]) -> tuple[TicketEvent, ...]:
+def merge_events(
+    stored: Iterable[TicketEvent], new: Iterable[TicketEvent]
+) -> tuple[TicketEvent, ...]:
     """The union of two event histories, de-duplicated by (kind, at, value).
 
     ``at`` is compared as an instant, so the same event read with two UTC offsets is one event.

@@ -7,6 +7,8 @@ what to write or install instead.
 
 from __future__ import annotations
 
+import sqlite3
+import time
 from typing import Any
 
 from sqlalchemy import URL, Engine, create_engine, event, make_url
@@ -87,9 +89,7 @@ def make_engine(
     parsed = parse_url(url)
     try:
         if parsed.get_backend_name() == "sqlite":
-            engine = create_engine(
-                parsed, echo=echo, connect_args={"timeout": busy_timeout_s}
-            )
+            engine = create_engine(parsed, echo=echo, connect_args={"timeout": busy_timeout_s})
             _configure_sqlite(engine, busy_timeout_s)
         else:
             engine = create_engine(
@@ -108,6 +108,21 @@ def make_engine(
     return engine
 
 
+def _set_wal(cur: Any, busy_timeout_s: float) -> None:
+    # Switching a file to WAL needs it to itself. When two processes open a brand-new file
+    # at once, SQLite answers "database is locked" here at once, without calling the busy
+    # handler, so wait for the other process ourselves (once the file is WAL, it stays WAL).
+    deadline = time.monotonic() + busy_timeout_s
+    while True:
+        try:
+            cur.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.02)
+
+
 def _configure_sqlite(engine: Engine, busy_timeout_s: float) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:
@@ -116,9 +131,9 @@ def _configure_sqlite(engine: Engine, busy_timeout_s: float) -> None:
         dbapi_connection.isolation_level = None
         cur = dbapi_connection.cursor()
         try:
-            # WAL: readers never block the writer, and the writer never blocks readers.
-            cur.execute("PRAGMA journal_mode=WAL")
             cur.execute(f"PRAGMA busy_timeout={int(busy_timeout_s * 1000)}")
+            # WAL: readers never block the writer, and the writer never blocks readers.
+            _set_wal(cur, busy_timeout_s)
             # FULL: a committed cursor or ledger row survives a power cut, not only a crash.
             cur.execute("PRAGMA synchronous=FULL")
             cur.execute("PRAGMA foreign_keys=ON")

@@ -108,7 +108,15 @@ class InboxMixin(StoreBase):
                 return []
             rows = conn.execute(select(inbox).where(inbox.c.id.in_(ids)).order_by(inbox.c.id)).all()
         return [
-            InboxItem(r.id, r.connector, r.delivery_id, json.loads(r.headers), r.body, r.received_at, r.attempts)
+            InboxItem(
+                r.id,
+                r.connector,
+                r.delivery_id,
+                json.loads(r.headers),
+                r.body,
+                r.received_at,
+                r.attempts,
+            )
             for r in rows
         ]
 
@@ -137,17 +145,25 @@ class InboxMixin(StoreBase):
         at = aware(now)
         with self._write() as conn:
             row = conn.execute(
-                select(inbox.c.attempts, inbox.c.state).where(inbox.c.id == item_id).with_for_update()
+                select(inbox.c.attempts, inbox.c.state)
+                .where(inbox.c.id == item_id)
+                .with_for_update()
             ).one_or_none()
             if row is None or row.state in ("done", "dead"):
                 return None if row is None or row.state == "done" else "dead"
             cleared = {"lease_owner": None, "lease_until": None, "last_error": error}
             if row.attempts >= self.settings.inbox_max_attempts:
-                conn.execute(update(inbox).where(inbox.c.id == item_id).values(state="dead", dead_at=at, **cleared))
+                conn.execute(
+                    update(inbox)
+                    .where(inbox.c.id == item_id)
+                    .values(state="dead", dead_at=at, **cleared)
+                )
                 return "dead"
             wait = self.settings.backoff(row.attempts, retry_after)
             conn.execute(
-                update(inbox).where(inbox.c.id == item_id).values(state="pending", next_try_at=at + wait, **cleared)
+                update(inbox)
+                .where(inbox.c.id == item_id)
+                .values(state="pending", next_try_at=at + wait, **cleared)
             )
             return "pending"
 
@@ -175,4 +191,7 @@ class InboxMixin(StoreBase):
     def inbox_stats(self) -> dict[str, int]:
         """Deliveries by state (pending, leased, done, dead)."""
         with self._read() as conn:
-            return dict(conn.execute(select(inbox.c.state, func.count()).group_by(inbox.c.state)).tuples().all())
+            return {
+                row[0]: row[1]
+                for row in conn.execute(select(inbox.c.state, func.count()).group_by(inbox.c.state))
+            }

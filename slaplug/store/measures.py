@@ -71,7 +71,11 @@ class MeasuresMixin(StoreBase):
                 measure_heads.c.metric,
                 measure_heads.c.cycle,
             ],
-            set_={"state": stmt.excluded.state, "breached": stmt.excluded.breached, "at": stmt.excluded.at},
+            set_={
+                "state": stmt.excluded.state,
+                "breached": stmt.excluded.breached,
+                "at": stmt.excluded.at,
+            },
             where=(measure_heads.c.state != stmt.excluded.state)
             | (measure_heads.c.breached != stmt.excluded.breached),
         ).returning(measure_heads.c.policy, measure_heads.c.metric, measure_heads.c.cycle)
@@ -114,9 +118,9 @@ class MeasuresMixin(StoreBase):
         last: tuple[datetime, int] | None = None
         order = tuple_(measures.c.at, measures.c.id)
         while True:
-            query = select(measures.c.id, measures.c.ticket_key, measures.c.at, measures.c.body).where(
-                measures.c.at >= lo, measures.c.at < hi
-            )
+            query = select(
+                measures.c.id, measures.c.ticket_key, measures.c.at, measures.c.body
+            ).where(measures.c.at >= lo, measures.c.at < hi)
             if ticket_key is not None:
                 query = query.where(measures.c.ticket_key == ticket_key)
             if last is not None:

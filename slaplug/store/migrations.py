@@ -63,7 +63,9 @@ def current_version(conn: Connection) -> int:
     """The schema version recorded in the database, 0 for an empty database."""
     if not inspect(conn).has_table(schema_version.name):
         return 0
-    return int(conn.execute(select(func.coalesce(func.max(schema_version.c.version), 0))).scalar_one())
+    return int(
+        conn.execute(select(func.coalesce(func.max(schema_version.c.version), 0))).scalar_one()
+    )
 
 
 def migrate(engine: Engine, *, now: datetime | None = None) -> list[int]:
@@ -103,6 +105,9 @@ def migrate(engine: Engine, *, now: datetime | None = None) -> list[int]:
             if pending:
                 conn.execute(
                     schema_version.insert(),
-                    [{"version": m.version, "description": m.description, "applied_at": at} for m in pending],
+                    [
+                        {"version": m.version, "description": m.description, "applied_at": at}
+                        for m in pending
+                    ],
                 )
     return [m.version for m in pending]

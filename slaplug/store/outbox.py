@@ -247,7 +247,9 @@ class OutboxMixin(StoreBase):
             cleared = {"lease_owner": None, "lease_until": None, "last_error": error}
             if row.attempts >= self.settings.max_attempts:
                 conn.execute(
-                    update(outbox).where(outbox.c.key == key).values(state="dead", dead_at=at, **cleared)
+                    update(outbox)
+                    .where(outbox.c.key == key)
+                    .values(state="dead", dead_at=at, **cleared)
                 )
                 return "dead"
             wait = self.settings.backoff(row.attempts, retry_after)
@@ -279,7 +281,9 @@ class OutboxMixin(StoreBase):
                 return False
             conn.execute(delete(outbox).where(outbox.c.key == key))
             conn.execute(delete(ledger).where(ledger.c.key == key, ledger.c.status == "pending"))
-            stmt = self._insert(due).values(connector=row.connector, ticket_id=row.ticket_id, due_at=at)
+            stmt = self._insert(due).values(
+                connector=row.connector, ticket_id=row.ticket_id, due_at=at
+            )
             conn.execute(
                 stmt.on_conflict_do_update(
                     index_elements=[due.c.connector, due.c.ticket_id], set_={"due_at": at}
@@ -290,7 +294,13 @@ class OutboxMixin(StoreBase):
     def dead_letters(self, connector: str | None = None, limit: int = 1000) -> list[DeadLetter]:
         """The parked actions, oldest first."""
         query = (
-            select(outbox.c.key, outbox.c.attempts, outbox.c.last_error, outbox.c.dead_at, ledger.c.action)
+            select(
+                outbox.c.key,
+                outbox.c.attempts,
+                outbox.c.last_error,
+                outbox.c.dead_at,
+                ledger.c.action,
+            )
             .join(ledger, ledger.c.key == outbox.c.key)
             .where(outbox.c.state == "dead")
         )
@@ -312,24 +322,40 @@ class OutboxMixin(StoreBase):
         values = {"state": "pending", "attempts": 0, "next_try_at": aware(now), "dead_at": None}
         with self._write() as conn:
             if keys is None:
-                return conn.execute(update(outbox).where(outbox.c.state == "dead").values(**values)).rowcount
+                return conn.execute(
+                    update(outbox).where(outbox.c.state == "dead").values(**values)
+                ).rowcount
             count = 0
             for part in chunks(sorted(set(keys))):
                 count += conn.execute(
-                    update(outbox).where(outbox.c.state == "dead", outbox.c.key.in_(part)).values(**values)
+                    update(outbox)
+                    .where(outbox.c.state == "dead", outbox.c.key.in_(part))
+                    .values(**values)
                 ).rowcount
             return count
 
     def ledger_status(self, key: str) -> str | None:
         """The key's status in the ledger (pending or a final one), None if never planned."""
         with self._read() as conn:
-            return conn.execute(select(ledger.c.status).where(ledger.c.key == key)).scalar_one_or_none()
+            return conn.execute(
+                select(ledger.c.status).where(ledger.c.key == key)
+            ).scalar_one_or_none()
 
     def outbox_stats(self) -> OutboxStats:
         """Outbox counts by state and ledger counts by status."""
         with self._read() as conn:
-            states: dict[str, int] = dict(conn.execute(select(outbox.c.state, func.count()).group_by(outbox.c.state)).tuples().all())
-            statuses: dict[str, int] = dict(conn.execute(select(ledger.c.status, func.count()).group_by(ledger.c.status)).tuples().all())
+            states: dict[str, int] = {
+                row[0]: row[1]
+                for row in conn.execute(
+                    select(outbox.c.state, func.count()).group_by(outbox.c.state)
+                )
+            }
+            statuses: dict[str, int] = {
+                row[0]: row[1]
+                for row in conn.execute(
+                    select(ledger.c.status, func.count()).group_by(ledger.c.status)
+                )
+            }
         return OutboxStats(
             pending=states.get("pending", 0),
             leased=states.get("leased", 0),

@@ -55,7 +55,9 @@ class Store(TicketsMixin, OutboxMixin, MeasuresMixin, InboxMixin):
             ConfigError: The URL is malformed, its driver is not installed, the database
                 cannot be reached or opened, or its schema is newer than this slaplug.
         """
-        engine = make_engine(url, busy_timeout_s=busy_timeout_s, pool_size=pool_size, max_overflow=max_overflow)
+        engine = make_engine(
+            url, busy_timeout_s=busy_timeout_s, pool_size=pool_size, max_overflow=max_overflow
+        )
         if migrate_schema:
             try:
                 migrate(engine)
@@ -65,7 +67,7 @@ class Store(TicketsMixin, OutboxMixin, MeasuresMixin, InboxMixin):
                 raise ConfigError(
                     f"cannot open the store at {shown}: {exc.orig}; check the URL, that the "
                     "server runs and accepts this user, or that the file's directory exists"
-                ) from None
+                ) from exc
             except BaseException:
                 engine.dispose()
                 raise

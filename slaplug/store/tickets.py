@@ -52,7 +52,9 @@ class TicketsMixin(StoreBase):
         actions planned, measures recorded): a crash before this call re-reads them, which is
         harmless; a cursor stored before them would skip them for good.
         """
-        stmt = self._insert(cursors).values(connector=connector, cursor=cursor, updated_at=aware(now))
+        stmt = self._insert(cursors).values(
+            connector=connector, cursor=cursor, updated_at=aware(now)
+        )
         stmt = stmt.on_conflict_do_update(
             index_elements=[cursors.c.connector],
             set_={"cursor": stmt.excluded.cursor, "updated_at": stmt.excluded.updated_at},
@@ -62,7 +64,9 @@ class TicketsMixin(StoreBase):
 
     # -- snapshots -------------------------------------------------------------------------
 
-    def save_snapshots(self, tickets: Iterable[Ticket], *, now: datetime | None = None) -> list[bool]:
+    def save_snapshots(
+        self, tickets: Iterable[Ticket], *, now: datetime | None = None
+    ) -> list[bool]:
         """Store each ticket's normalized state and history, writing only those that changed.
 
         A ticket is unchanged when its canonical JSON hashes to the stored hash; unchanged
@@ -111,7 +115,9 @@ class TicketsMixin(StoreBase):
                 conn.execute(stmt, [rows[k] for k in sorted(rows)])
         return changed
 
-    def _hashes(self, conn: Connection, idents: list[tuple[str, str]]) -> dict[tuple[str, str], str]:
+    def _hashes(
+        self, conn: Connection, idents: list[tuple[str, str]]
+    ) -> dict[tuple[str, str], str]:
         by_connector: dict[str, list[str]] = defaultdict(list)
         for connector, ticket_id in idents:
             by_connector[connector].append(ticket_id)
@@ -149,7 +155,9 @@ class TicketsMixin(StoreBase):
                     out[row.ticket_id] = ticket_from_json(row.body)
         return out
 
-    def iter_snapshots(self, connector: str | None = None, *, batch: int = BATCH) -> Iterator[Ticket]:
+    def iter_snapshots(
+        self, connector: str | None = None, *, batch: int = BATCH
+    ) -> Iterator[Ticket]:
         """Every stored ticket (of one connector, or all), ``batch`` rows at a time.
 
         Pages by keyset on the primary key, each page in its own short transaction: memory
@@ -196,7 +204,11 @@ class TicketsMixin(StoreBase):
         out = []
         for t in tickets:
             old = stored.get((t.connector, t.id))
-            out.append(t if old is None else dataclasses.replace(t, events=merge_events(old.events, t.events)))
+            out.append(
+                t
+                if old is None
+                else dataclasses.replace(t, events=merge_events(old.events, t.events))
+            )
         return out
 
     def delete_snapshot(self, connector: str, ticket_id: str) -> None:
@@ -204,7 +216,9 @@ class TicketsMixin(StoreBase):
         with self._write() as conn:
             for table in (snapshots, due):
                 conn.execute(
-                    delete(table).where(table.c.connector == connector, table.c.ticket_id == ticket_id)
+                    delete(table).where(
+                        table.c.connector == connector, table.c.ticket_id == ticket_id
+                    )
                 )
 
     # -- due index -------------------------------------------------------------------------
@@ -235,13 +249,17 @@ class TicketsMixin(StoreBase):
                     delete(due).where(tuple_(due.c.connector, due.c.ticket_id).in_(list(part)))
                 )
 
-    def due_before(self, now: datetime | None = None, limit: int = BATCH, *, connector: str | None = None) -> list[DueTicket]:
+    def due_before(
+        self, now: datetime | None = None, limit: int = BATCH, *, connector: str | None = None
+    ) -> list[DueTicket]:
         """Tickets whose next threshold is at or before ``now``, earliest first.
 
         The caller re-evaluates each from its snapshot (no API read) and then calls `set_due`
         with the ticket's new next threshold, or None, which takes it off this list.
         """
-        query = select(due.c.connector, due.c.ticket_id, due.c.due_at).where(due.c.due_at <= aware(now))
+        query = select(due.c.connector, due.c.ticket_id, due.c.due_at).where(
+            due.c.due_at <= aware(now)
+        )
         if connector is not None:
             query = query.where(due.c.connector == connector)
         query = query.order_by(due.c.due_at, due.c.connector, due.c.ticket_id).limit(limit)
