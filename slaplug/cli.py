@@ -294,6 +294,7 @@ def sync(
             rt.connectors,
             dry_run=dry_run,
             batch=settings.sync.batch,
+            claim_batch=settings.outbox.batch,
             progress=reporter(),
         )
         while True:
@@ -390,6 +391,19 @@ def fake_zendesk(args: tuple[str, ...]) -> None:
     from slaplug.testing.fake_zendesk import main_fake_zendesk
 
     sys.exit(main_fake_zendesk(list(args)))
+
+
+@fake.command(
+    "jira",
+    context_settings={"ignore_unknown_options": True, "allow_extra_args": True},
+    add_help_option=False,
+)
+@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+def fake_jira(args: tuple[str, ...]) -> None:
+    """Serve a fake Jira Cloud API (see: slaplug fake jira --help)."""
+    from slaplug.testing.fake_jira import main_fake_jira
+
+    sys.exit(main_fake_jira(list(args)))
 
 
 if __name__ == "__main__":

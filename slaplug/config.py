@@ -20,6 +20,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, Literal
 
@@ -58,6 +59,16 @@ class OutboxOptions(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     max_attempts: int = Field(default=8, ge=1, le=100, description="Tries before a dead letter.")
+    batch: int = Field(default=100, ge=1, le=1000, description="Actions claimed and applied together.")
+    lease: str = Field(
+        default="5m",
+        description="How long a sync holds an action it is applying. A sync killed mid-write "
+        "leaves its actions to the next sync after this; keep it longer than the slowest write.",
+    )
+
+    def lease_delta(self) -> timedelta:
+        """``lease`` as a duration."""
+        return parse_duration(self.lease)
 
 
 class _SettingsFile(BaseModel):
@@ -237,4 +248,5 @@ sync:
 
 outbox:
   max_attempts: 8 # tries before a failed write becomes a dead letter
+  lease: 5m       # a sync killed mid-write leaves its actions to a sync after this
 """

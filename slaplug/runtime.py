@@ -51,7 +51,10 @@ def open_runtime(
         raise ConfigError(f"{settings.path}: no rules files; add them under rules:")
     with ExitStack() as stack:
         store = Store.open(
-            settings.store, settings=StoreSettings(max_attempts=settings.outbox.max_attempts)
+            settings.store,
+            settings=StoreSettings(
+                max_attempts=settings.outbox.max_attempts, lease=settings.outbox.lease_delta()
+            ),
         )
         stack.callback(store.close)
         pack = stack.enter_context(RulePack.load(settings.rules, engine=engine or settings.engine))

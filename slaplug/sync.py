@@ -84,6 +84,7 @@ class Sync:
         connectors: Configured connectors by name (`Ticket.connector`).
         dry_run: Plan and report, write nothing, commit no cursor.
         batch: Tickets evaluated together (one engine call per batch).
+        claim_batch: Actions claimed from the outbox and applied together.
         progress: Called with a short message and the running summary as work advances.
         clock: The current time (tests move it).
     """
@@ -96,6 +97,7 @@ class Sync:
         *,
         dry_run: bool = False,
         batch: int = 1000,
+        claim_batch: int = 100,
         progress: Progress | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
@@ -104,6 +106,7 @@ class Sync:
         self.connectors = dict(connectors)
         self.dry_run = dry_run
         self.batch = batch
+        self.claim_batch = claim_batch
         self.progress = progress or (lambda message, summary: None)
         self.clock = clock
 
@@ -205,7 +208,7 @@ class Sync:
 
     def _deliver(self, name: str, conn: Connector, summary: Summary) -> None:
         while True:
-            claims = self.store.claim(name, limit=100, now=self.clock())
+            claims = self.store.claim(name, limit=self.claim_batch, now=self.clock())
             if not claims:
                 return
             crashpoint("claimed")
