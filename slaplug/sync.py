@@ -134,6 +134,29 @@ class Sync:
         summary.seconds = round(time.monotonic() - started, 3)
         return summary
 
+    def process(self, name: str, tickets: Sequence[Ticket]) -> Summary:
+        """Evaluate tickets read outside a sync pass (a webhook's re-read) and write back.
+
+        The same pipeline as `run_once`: snapshots saved, measures recorded, actions planned
+        through the ledger (a ticket processed twice plans nothing new), then the connector's
+        outbox delivered. Tickets must carry their full history (`Connector.read_ticket`).
+        """
+        started = time.monotonic()
+        summary = Summary()
+        conn = self.connectors[name]
+        reads, writes = self._calls(name)
+        tickets = [plugins.enrich_ticket(t) for t in tickets]
+        summary.tickets_read = len(tickets)
+        if not self.dry_run:
+            summary.tickets_changed = sum(self.store.save_snapshots(tickets, now=self.clock()))
+        self._evaluate(tickets, summary)
+        if not self.dry_run:
+            self._deliver(name, conn, summary)
+        after = self._calls(name)
+        summary.api_reads, summary.api_writes = after[0] - reads, after[1] - writes
+        summary.seconds = round(time.monotonic() - started, 3)
+        return summary
+
     # -- reading and evaluating ----------------------------------------------------------------
 
     def _read(self, name: str, conn: Connector, summary: Summary) -> None:
