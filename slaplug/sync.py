@@ -241,7 +241,9 @@ class Sync:
             results: list[ApplyResult] = [self._notify(a) for a in notify]
             try:
                 if platform:
-                    results += conn.apply(platform)
+                    # First claims were never handed to a connector: nothing to look for.
+                    fresh = {c.key for c in claims if c.attempts == 1}
+                    results += conn.apply(platform, fresh=fresh)
             except FatalAPIError:
                 raise  # the message says what to fix; leases lapse and nothing is lost
             except (RetriableAPIError, ConnectorError) as exc:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
@@ -130,7 +130,9 @@ class TinyConnector(Connector):
     def read_ticket(self, ticket_id: str) -> Ticket:
         return self._ticket(self.http.get_json(f"tickets/{ticket_id}"))
 
-    def apply(self, actions: Sequence[Action]) -> list[ApplyResult]:
+    def apply(
+        self, actions: Sequence[Action], *, fresh: Collection[str] = frozenset()
+    ) -> list[ApplyResult]:
         return [self._apply_one(a) for a in actions]
 
     def _apply_one(self, action: Action) -> ApplyResult:

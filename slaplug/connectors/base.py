@@ -8,7 +8,7 @@ timeouts, error classification and redaction are the same for every platform.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -200,7 +200,9 @@ class Connector(ABC):
 
     # -- writing --------------------------------------------------------------------------
 
-    def apply(self, actions: Sequence[Action]) -> list[ApplyResult]:
+    def apply(
+        self, actions: Sequence[Action], *, fresh: Collection[str] = frozenset()
+    ) -> list[ApplyResult]:
         """Apply actions to the platform, in bulk where it allows; one result per action.
 
         Must be idempotent per `Action.key`: applying the same actions again makes no
@@ -209,6 +211,10 @@ class Connector(ABC):
 
         Args:
             actions: Actions for tickets of this connector.
+            fresh: Keys of actions that were never handed to any ``apply`` before (the
+                outbox knows: first claim). They cannot have been written yet, so checks that
+                only protect a retry (reading a ticket's comments for a key's marker) may be
+                skipped for them. Keys not named here must be checked.
 
         Returns:
             One `ApplyResult` per action, in order.

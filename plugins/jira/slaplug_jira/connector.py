@@ -7,7 +7,7 @@ and one `Normalizer` of priority and status names.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import ClassVar
 
@@ -94,8 +94,12 @@ class JiraConnector(Connector):
         """One issue by key, with its whole history."""
         return self.reader.read_ticket(ticket_id)
 
-    def apply(self, actions: Sequence[Action]) -> list[ApplyResult]:
+    def apply(
+        self, actions: Sequence[Action], *, fresh: Collection[str] = frozenset()
+    ) -> list[ApplyResult]:
         """Apply actions; see `JiraWriter.apply`."""
+        # The Jira writer reads each issue once anyway (its fields and comment markers
+        # come in one call), so knowing which keys are fresh saves nothing here.
         return self.writer.apply(actions)
 
     def verify_webhook(self, headers: Mapping[str, str], body: bytes) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import ClassVar
 
@@ -123,13 +123,15 @@ class ZendeskConnector(Connector):
 
     # -- writing --------------------------------------------------------------------------
 
-    def apply(self, actions: Sequence[Action]) -> list[ApplyResult]:
+    def apply(
+        self, actions: Sequence[Action], *, fresh: Collection[str] = frozenset()
+    ) -> list[ApplyResult]:
         """Apply actions, one merged update per ticket, in bulk for several tickets.
 
         Idempotent per `Action.key` (see `slaplug_zendesk.write`). Transient failures that
         outlast the kit's retries raise `RetriableAPIError`; applying again is then safe.
         """
-        return self.writer.apply(actions)
+        return self.writer.apply(actions, fresh=fresh)
 
     # -- webhooks -------------------------------------------------------------------------
 

@@ -24,7 +24,7 @@ import hashlib
 import logging
 import math
 import re
-from collections.abc import Callable, Mapping, MutableMapping, Sequence
+from collections.abc import Callable, Collection, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -86,9 +86,16 @@ class Writer:
         self.stamps = stamps
         self._comment_bodies = comment_bodies
         self._sleep = sleep
+        self._fresh: frozenset[str] = frozenset()
 
-    def apply(self, actions: Sequence[Action]) -> list[ApplyResult]:
-        """Apply ``actions``; one result per action, in order (see the module docstring)."""
+    def apply(
+        self, actions: Sequence[Action], *, fresh: Collection[str] = frozenset()
+    ) -> list[ApplyResult]:
+        """Apply ``actions``; one result per action, in order (see the module docstring).
+
+        ``fresh`` keys were never applied before: their comments need no marker search.
+        """
+        self._fresh = frozenset(fresh)
         results: dict[int, ApplyResult] = {}
         by_ticket: dict[int, list[int]] = {}
         for i, a in enumerate(actions):
@@ -248,9 +255,14 @@ class Writer:
     ) -> None:
         if not comments:
             return
-        present = {
-            m for body in self._comment_bodies(plan.ticket_id) for m in _MARKER.findall(body)
-        }
+        # Reading the ticket's comments is one call per ticket: spend it only when a comment
+        # may have been posted by an earlier try (a key the outbox handed out before).
+        if all(a.key in self._fresh for _, a in comments):
+            present: set[str] = set()
+        else:
+            present = {
+                m for body in self._comment_bodies(plan.ticket_id) for m in _MARKER.findall(body)
+            }
         notes: list[str] = []
         for i, a in comments:
             tag = marker(a.key)

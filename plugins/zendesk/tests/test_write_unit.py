@@ -249,3 +249,21 @@ def test_an_unknown_field_fails_that_action_only(connector) -> None:
     )
     assert [r.status for r in results] == [ApplyStatus.FAILED, ApplyStatus.APPLIED]
     assert "fields:" in results[0].detail
+
+
+@responses.activate
+def test_fresh_comments_skip_the_marker_search_and_retries_do_not(connector) -> None:
+    # The outbox names the keys it hands out for the first time ("fresh"): they cannot have
+    # been posted, so their ticket's comments are not read. A retried key is looked for.
+    note = action(ActionKind.COMMENT, {"body": "SLA warning", "public": False}, "7", 1)
+    current(ticket(7))
+    responses.put(f"{BASE}/api/v2/tickets/7.json", json={"ticket": ticket(7), "audit": None})
+    connector.apply([note], fresh={note.key})
+    assert not any("/audits" in c.request.url for c in responses.calls)
+
+    responses.calls.reset()
+    current(ticket(7))
+    audits(7, f"SLA warning\n\n{marker(note.key)}")
+    (result,) = connector.apply([note])  # a retry: the earlier try posted it
+    assert result.status is ApplyStatus.ALREADY
+    assert any("/audits" in c.request.url for c in responses.calls)
