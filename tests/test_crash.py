@@ -196,3 +196,37 @@ def test_sync_killed_at_a_step_then_rerun_applies_every_action_exactly_once(
                     for r in ledger
                 )
                 assert removed or action["params"]["tag"] in ticket["tags"], (row["key"], ticket["tags"])
+
+
+def test_two_syncs_at_once_on_one_postgresql_store_never_write_twice(tmp_path: Path) -> None:
+    if not _pg_reachable():
+        pytest.skip("PostgreSQL is not reachable at 127.0.0.1:5432 (trust auth, database test)")
+    name = f"slaplug_pair_{uuid.uuid4().hex[:12]}"
+    admin = sa.create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    url = f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
+    try:
+        now = datetime.now(UTC) - timedelta(days=4)
+        with FakeZendesk.start(now=now, tickets=120, days=14, job_complete_after=0.1, job_polls=1) as fake:
+            config = _configure(tmp_path, fake, url)
+            env = {**os.environ, "CRASH_ZD_TOKEN": fake.api_token, "SLAPLUG_LOAD_PLUGINS": "slaplug-zendesk"}
+            env.pop("SLAPLUG_CRASH_AT", None)
+            cmd = [sys.executable, "-m", "slaplug.cli", "sync", "--once", "--json", "--config", str(config)]
+            procs = [subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                     for _ in range(2)]
+            outs = [p.communicate(timeout=240) for p in procs]
+            assert [p.returncode for p in procs] == [0, 0], [o[1][-2000:] for o in outs]
+            applied = [json.loads(o[0].strip().splitlines()[-1])["applied"] for o in outs]
+            assert sum(applied) > 0
+            bodies = _accepted_bodies(fake)
+            markers = [m for b in bodies for m in MARKER.findall((b.get("comment") or {}).get("body", ""))]
+            assert markers and [m for m, n in Counter(markers).items() if n > 1] == []
+            tag_adds = Counter((b["id"], t) for b in bodies for t in b.get("additional_tags", []))
+            assert [k for k, n in tag_adds.items() if n > 1] == []
+            ledger = _ledger(url)
+            assert all(r["status"] in ("applied", "already", "skipped", "failed") for r in ledger)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
