@@ -406,5 +406,42 @@ def fake_jira(args: tuple[str, ...]) -> None:
     sys.exit(main_fake_jira(list(args)))
 
 
+@main.command()
+@CONFIG_OPTION
+@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to bind.")
+@click.option("--port", default=8080, show_default=True, type=int, help="Port to listen on.")
+@click.option(
+    "--max-body",
+    default=1024 * 1024,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Largest webhook body accepted, in bytes (larger ones get 413).",
+)
+@click.option(
+    "--log-level",
+    default="info",
+    show_default=True,
+    type=click.Choice(["critical", "error", "warning", "info", "debug"]),
+)
+@_friendly_errors
+def serve(config_path: str | None, host: str, port: int, max_body: int, log_level: str) -> None:
+    """Receive helpdesk webhooks: SLA fields and escalations follow within seconds."""
+    import logging
+
+    import uvicorn
+
+    from slaplug.config import load_settings
+    from slaplug.runtime import open_runtime
+    from slaplug.web.app import create_app
+
+    settings = load_settings(config_path)
+    logging.basicConfig(level=log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
+    # Opened here, not in the app, so a configuration problem is reported before the port
+    # is bound; the app's worker then finishes whatever the inbox holds from an earlier run.
+    with open_runtime(settings) as rt:
+        app = create_app(settings, runtime=rt, max_body=max_body)
+        uvicorn.run(app, host=host, port=port, log_level=log_level, access_log=False)
+
+
 if __name__ == "__main__":
     main()

@@ -1,0 +1,274 @@
+"""The ASGI app of ``slaplug serve``: a thin FastAPI adapter over `slaplug.web.events`.
+
+FastAPI because it publishes an OpenAPI document from the routes (docs/webhooks-openapi.json)
+and runs on uvicorn; the webhook route reads the raw body itself (signatures are over the
+exact bytes) and leaves every decision to the sans-I/O core.
+
+Routes: ``POST /webhooks/{connector}``, ``GET /healthz``, ``GET /metrics`` and
+``GET /tickets/{connector}/{ticket_id}/sla``. Every error answers
+``{"error": ..., "detail": ...}``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import ExitStack, asynccontextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from fastapi import FastAPI, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel, Field
+from starlette.exceptions import HTTPException
+from starlette.requests import ClientDisconnect
+
+from slaplug.config import Settings
+from slaplug.explain import explain
+from slaplug.runtime import Runtime, open_runtime
+from slaplug.web.events import DEFAULT_MAX_BODY, Reply, error_reply, receive, too_large
+from slaplug.web.metrics import CONTENT_TYPE_LATEST, Metrics
+from slaplug.web.worker import Worker
+
+__all__ = ["create_app", "openapi_document"]
+
+log = logging.getLogger("slaplug.web")
+
+
+class Accepted(BaseModel):
+    """A delivery stored in the inbox (202), or one stored before (200, a retry or replay)."""
+
+    status: Literal["accepted", "duplicate"]
+    delivery_id: str = Field(description="The platform's delivery id, as de-duplicated.")
+
+
+class ErrorBody(BaseModel):
+    """Every error's body."""
+
+    error: str = Field(description="A stable code: malformed, bad_signature, unknown_connector...")
+    detail: str = Field(description="What went wrong, for people; never a secret.")
+
+
+class Health(BaseModel):
+    """The server is up, its worker runs and its store answers."""
+
+    status: Literal["ok"]
+    worker: bool
+    inbox: dict[str, int] = Field(description="Inbox deliveries by state.")
+
+
+def _errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    return {s: {"model": ErrorBody} for s in statuses}
+
+
+_ERROR_CODES = {
+    400: "bad_request",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "too_large",
+    503: "unavailable",
+}
+
+
+@dataclass
+class _State:
+    runtime: Runtime
+    worker: Worker
+    metrics: Metrics
+
+
+def _json(reply: Reply) -> JSONResponse:
+    return JSONResponse(reply.body, status_code=reply.status, headers=reply.headers or None)
+
+
+async def _read_body(request: Request, limit: int) -> bytes | None:
+    """The raw body, or None as soon as it exceeds ``limit`` (never read whole)."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        return None
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def create_app(
+    settings: Settings | None,
+    *,
+    runtime: Runtime | None = None,
+    max_body: int = DEFAULT_MAX_BODY,
+    worker_options: dict[str, Any] | None = None,
+) -> FastAPI:
+    """Build the app. The store, rules and connectors open when it starts, the worker too.
+
+    Args:
+        settings: Validated settings; the app opens its runtime from them at start-up and
+            closes it at shutdown. None only to render the OpenAPI document.
+        runtime: An already open runtime to use instead (the caller closes it); ``slaplug
+            serve`` opens it first so configuration errors show before the port is bound.
+        max_body: The body-size limit of a delivery, in bytes.
+        worker_options: Keyword arguments of `Worker` (batch, poll_interval...).
+    """
+    holder: dict[str, _State] = {}
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        with ExitStack() as stack:
+            rt = runtime
+            if rt is None:
+                if settings is None:
+                    raise RuntimeError("create_app(None) only renders the OpenAPI document")
+                rt = stack.enter_context(open_runtime(settings))
+            metrics = Metrics(rt.store.inbox_stats)
+            options = dict(worker_options or {})
+            if settings is not None:
+                options.setdefault("claim_batch", settings.outbox.batch)
+            worker = Worker(rt.store, rt.pack, rt.connectors, metrics=metrics, **options)
+            worker.start()
+            stack.callback(worker.stop)
+            holder["state"] = _State(rt, worker, metrics)
+            yield
+
+    app = FastAPI(
+        title="slaplug webhooks",
+        version="1",
+        summary="Helpdesk webhooks in, SLA fields and escalations out within seconds.",
+        description='See docs/webhooks.md. Every error answers `{"error": ..., "detail": ...}`.',
+        lifespan=lifespan,
+    )
+
+    def state() -> _State:
+        return holder["state"]
+
+    @app.exception_handler(HTTPException)
+    async def http_error(request: Request, exc: HTTPException) -> JSONResponse:
+        code = _ERROR_CODES.get(exc.status_code, "error")
+        return JSONResponse({"error": code, "detail": str(exc.detail)}, exc.status_code)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        return JSONResponse({"error": "bad_request", "detail": "invalid request"}, 400)
+
+    @app.exception_handler(Exception)
+    async def crashed(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unexpected error on %s %s", request.method, request.url.path)
+        return JSONResponse({"error": "internal", "detail": "unexpected error; see the log"}, 500)
+
+    @app.post(
+        "/webhooks/{connector}",
+        status_code=202,
+        response_model=Accepted,
+        responses={
+            200: {"model": Accepted, "description": "A duplicate of a stored delivery."},
+            **_errors(400, 401, 404, 413, 503),
+        },
+        openapi_extra={
+            "requestBody": {
+                "required": True,
+                "description": "The platform's webhook body, exactly as signed.",
+                "content": {"application/json": {"schema": {"type": "object"}}},
+            }
+        },
+        summary="Receive a helpdesk webhook",
+    )
+    async def webhook(connector: str, request: Request) -> Response:
+        """Verify, de-duplicate and store a delivery; the work happens after the answer.
+
+        202: stored in the inbox. 200: a delivery with this id was stored before (never 409,
+        which Jira retries). 401: bad signature. 400: malformed body. 404: unknown connector.
+        413: body over the limit. 503: the inbox cannot store it now; retry.
+        """
+        started = time.perf_counter()
+        st = state()
+        try:
+            body = await _read_body(request, max_body)
+        except ClientDisconnect:
+            return _json(error_reply(400, "the client went away before sending the body"))
+        if body is None:
+            reply = too_large(max_body)
+        else:
+            reply = await run_in_threadpool(
+                receive,
+                st.runtime.connectors,
+                st.runtime.store,
+                connector,
+                dict(request.headers.items()),
+                body,
+                max_body=max_body,
+            )
+        if reply.status == 202:
+            st.worker.wake()
+        label = connector if connector in st.runtime.connectors else "unknown"
+        st.metrics.deliveries.labels(label, reply.outcome).inc()
+        st.metrics.ack_seconds.labels(label).observe(time.perf_counter() - started)
+        if reply.status >= 400:
+            log.info("webhook to %s refused %d: %s", label, reply.status, reply.body["detail"])
+        return _json(reply)
+
+    @app.get("/healthz", response_model=Health, responses=_errors(503), summary="Health")
+    async def healthz() -> Response:
+        """200 when the worker runs and the store answers, else 503."""
+        st = state()
+        try:
+            inbox = await run_in_threadpool(st.runtime.store.inbox_stats)
+        except Exception:
+            return _json(error_reply(503, "the store does not answer"))
+        if not st.worker.alive:
+            return _json(error_reply(503, "the webhook worker is not running"))
+        return JSONResponse({"status": "ok", "worker": True, "inbox": inbox})
+
+    @app.get(
+        "/metrics",
+        response_class=Response,
+        responses={200: {"content": {CONTENT_TYPE_LATEST: {}}}},
+        summary="Prometheus metrics",
+    )
+    async def metrics() -> Response:
+        """Deliveries by outcome, acknowledgement latency, inbox depth, worker lag."""
+        text = await run_in_threadpool(state().metrics.render)
+        return Response(text, media_type=CONTENT_TYPE_LATEST)
+
+    @app.get(
+        "/tickets/{connector}/{ticket_id}/sla",
+        responses=_errors(404, 503),
+        summary="Explain a ticket's SLA clocks",
+    )
+    async def sla(connector: str, ticket_id: str) -> Response:
+        """The explain view of the ticket's stored snapshot, now, as JSON (as ``slaplug explain
+        --json``): clocks, counted and paused time, closures, escalations that would fire."""
+        st = state()
+        if connector not in st.runtime.connectors:
+            return _json(error_reply(404, f"no connector named {connector!r}"))
+        snapshot = await run_in_threadpool(st.runtime.store.load_snapshot, connector, ticket_id)
+        if snapshot is None:
+            return _json(
+                error_reply(
+                    404,
+                    f"no snapshot of {connector} ticket {ticket_id!r} yet",
+                    error="unknown_ticket",
+                )
+            )
+        pack = st.runtime.pack
+        job: Callable[[], dict[str, Any]] = lambda: explain(pack, snapshot, datetime.now(UTC))  # noqa: E731
+        try:
+            # On the worker's thread: the rules pack is used from one thread at a time.
+            future = st.worker.call(job)
+        except RuntimeError:
+            return _json(error_reply(503, "the webhook worker is not running"))
+        return JSONResponse(await asyncio.wrap_future(future))
+
+    return app
+
+
+def openapi_document() -> dict[str, Any]:
+    """The app's OpenAPI document, as published in docs/webhooks-openapi.json."""
+    return create_app(None).openapi()

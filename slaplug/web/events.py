@@ -1,0 +1,198 @@
+"""The webhook core, sans I/O: one delivery in, one answer out (status and JSON body).
+
+No web framework here (gidgethub's shape): the adapter in `slaplug.web.app` reads the body,
+calls `receive` and sends what it returns. The order of the checks matters:
+
+1. the connector must exist (404), so nothing else is done for a path nobody configured;
+2. the body must fit the size limit (413), checked before any hashing or parsing;
+3. the connector checks the signature against the raw bytes (401), in constant time, with its
+   timestamp tolerance and every secret of a rotation;
+4. the connector parses the delivery (400 for a malformed body);
+5. the delivery is stored in the inbox, durably, keyed by its delivery id: 202 when it is
+   new, 200 when that id was stored before (a retry or a replay). Never 409: Jira retries
+   on 409 (reference §4), and a duplicate is a success, not a conflict.
+
+Every refusal is a 4xx other than 408/409/425/429, so senders do not retry what can never
+succeed; only a store that cannot take the delivery answers 503, which senders do retry.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+
+from slaplug.connectors.base import WebhookEvent
+from slaplug.errors import WebhookError
+
+__all__ = [
+    "DEFAULT_MAX_BODY",
+    "STORED_HEADERS_DROPPED",
+    "Inbox",
+    "Reply",
+    "WebhookReceiver",
+    "error_reply",
+    "receive",
+    "stored_headers",
+    "too_large",
+]
+
+log = logging.getLogger("slaplug.web")
+
+#: The default body-size limit: Zendesk event envelopes and Jira issue bodies are a few KB;
+#: 1 MiB leaves room for long comments without letting a sender fill the inbox.
+DEFAULT_MAX_BODY = 1024 * 1024
+
+#: Headers never stored in the inbox: credentials a proxy or a platform may add (a Jira
+#: dynamic webhook's JWT, basic auth in front of slaplug). Signatures are not secrets.
+STORED_HEADERS_DROPPED = frozenset({"authorization", "proxy-authorization", "cookie"})
+
+#: Delivery ids longer than this, or with unprintable characters, are stored as their hash:
+#: the inbox column holds 300 characters and PostgreSQL text refuses NUL.
+_MAX_DELIVERY_ID = 200
+
+
+class WebhookReceiver(Protocol):
+    """What the core needs from a connector (`slaplug.connectors.Connector` has it)."""
+
+    def verify_webhook(self, headers: Mapping[str, str], body: bytes) -> None:
+        """Raise `WebhookError` (401) unless the delivery is signed by the platform."""
+
+    def parse_webhook(self, headers: Mapping[str, str], body: bytes) -> WebhookEvent:
+        """Raise `WebhookError` (400) unless the body is a delivery of the platform's."""
+
+
+class Inbox(Protocol):
+    """What the core needs from the store (`slaplug.store.Store` has it)."""
+
+    def inbox_put(
+        self,
+        connector: str,
+        delivery_id: str,
+        headers: Mapping[str, str],
+        body: bytes,
+        *,
+        now: datetime | None = None,
+    ) -> bool:
+        """Store a delivery durably; False when its id was stored before."""
+
+
+@dataclass(frozen=True)
+class Reply:
+    """The answer to one delivery.
+
+    Attributes:
+        status: The HTTP status.
+        body: The JSON body: ``{"status", "delivery_id"}`` on success, ``{"error", "detail"}``
+            on refusal. Never a secret: details come from slaplug's own messages.
+        outcome: A short label for metrics and logs (``accepted``, ``duplicate``,
+            ``bad_signature``...).
+        event: The parsed delivery, when it got that far.
+        headers: Extra response headers (``Retry-After`` on 503).
+    """
+
+    status: int
+    body: dict[str, Any]
+    outcome: str
+    event: WebhookEvent | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+#: The ``error`` code and the metrics outcome of each refusal status.
+_ERRORS: dict[int, str] = {
+    400: "malformed",
+    401: "bad_signature",
+    404: "unknown_connector",
+    413: "too_large",
+    503: "unavailable",
+}
+
+
+def error_reply(status: int, detail: str, *, error: str | None = None) -> Reply:
+    """A refusal with the JSON body every error has: ``{"error": ..., "detail": ...}``."""
+    code = error or _ERRORS.get(status, "error")
+    return Reply(status, {"error": code, "detail": detail}, code)
+
+
+def too_large(limit: int) -> Reply:
+    """The 413 answer for a body over ``limit`` bytes (also used by the adapter while streaming)."""
+    return error_reply(413, f"the body is larger than the limit of {limit} bytes")
+
+
+def stored_headers(headers: Mapping[str, str]) -> dict[str, str]:
+    """The headers kept with a delivery: lower-cased names, credentials left out."""
+    return {k.lower(): v for k, v in headers.items() if k.lower() not in STORED_HEADERS_DROPPED}
+
+
+def _storable_id(delivery_id: str) -> str:
+    if len(delivery_id) <= _MAX_DELIVERY_ID and delivery_id.isprintable():
+        return delivery_id
+    return "sha256:" + hashlib.sha256(delivery_id.encode("utf-8", "replace")).hexdigest()
+
+
+def receive(
+    connectors: Mapping[str, WebhookReceiver],
+    inbox: Inbox,
+    connector: str,
+    headers: Mapping[str, str],
+    body: bytes,
+    *,
+    max_body: int = DEFAULT_MAX_BODY,
+    now: datetime | None = None,
+) -> Reply:
+    """Check one delivery and store it in the inbox; return the answer to send.
+
+    Args:
+        connectors: Configured connectors by name.
+        inbox: Where accepted deliveries are stored.
+        connector: The name in the URL, ``/webhooks/{connector}``.
+        headers: The request headers (any case).
+        body: The raw body, exactly as received (the adapter may stop reading at
+            ``max_body + 1`` bytes).
+        max_body: The size limit in bytes.
+        now: When the delivery is stored (tests fix it); default the current time.
+
+    Returns:
+        202 stored, 200 a duplicate of a stored delivery, 400/401/404/413 refused, 503 the
+        inbox could not store it (the sender should retry).
+    """
+    receiver = connectors.get(connector)
+    if receiver is None:
+        # The configured names are not listed: the URL is public, the configuration is not.
+        return error_reply(404, f"no connector named {connector!r} takes webhooks here")
+    if len(body) > max_body:
+        return too_large(max_body)
+    try:
+        receiver.verify_webhook(headers, body)
+    except WebhookError as exc:
+        status = exc.status if exc.status in (401, 404) else 401
+        return error_reply(status, str(exc))
+    except Exception:
+        # A connector bug must not crash the server or pass an unchecked delivery: refuse it.
+        log.exception("connector %s failed while verifying a webhook; refused", connector)
+        return error_reply(401, "the signature could not be checked")
+    try:
+        event = receiver.parse_webhook(headers, body)
+        delivery_id = event.delivery_id
+    except WebhookError as exc:
+        return error_reply(exc.status if exc.status in (400, 404) else 400, str(exc))
+    except Exception:
+        # Signed by the platform but unreadable by a buggy connector: keep it rather than lose
+        # a valid delivery. Its id is the body's hash, so the platform's retries still dedupe;
+        # the worker's own parse fails the same way and parks it as dead for a later retry.
+        log.exception("connector %s failed while parsing a signed webhook; kept", connector)
+        event = None
+        delivery_id = "sha256:" + hashlib.sha256(body).hexdigest()
+    delivery_id = _storable_id(delivery_id)
+    try:
+        stored = inbox.inbox_put(connector, delivery_id, stored_headers(headers), body, now=now)
+    except Exception:
+        log.exception("the inbox could not store delivery %s of %s", delivery_id, connector)
+        reply = error_reply(503, "the inbox is unavailable; retry later")
+        return Reply(reply.status, reply.body, reply.outcome, event, {"Retry-After": "5"})
+    if stored:
+        return Reply(202, {"status": "accepted", "delivery_id": delivery_id}, "accepted", event)
+    return Reply(200, {"status": "duplicate", "delivery_id": delivery_id}, "duplicate", event)
