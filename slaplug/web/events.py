@@ -25,6 +25,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
+from requests.structures import CaseInsensitiveDict
+
 from slaplug.connectors.base import WebhookEvent
 from slaplug.errors import WebhookError
 
@@ -35,6 +37,7 @@ __all__ = [
     "Reply",
     "WebhookReceiver",
     "error_reply",
+    "header_map",
     "receive",
     "stored_headers",
     "too_large",
@@ -122,6 +125,12 @@ def too_large(limit: int) -> Reply:
     return error_reply(413, f"the body is larger than the limit of {limit} bytes")
 
 
+def header_map(headers: Mapping[str, str]) -> Mapping[str, str]:
+    """``headers`` looked up in any case: ASGI servers lower-case names, and a connector may
+    ask for ``X-Hub-Signature`` as the platform spells it."""
+    return CaseInsensitiveDict(headers)
+
+
 def stored_headers(headers: Mapping[str, str]) -> dict[str, str]:
     """The headers kept with a delivery: lower-cased names, credentials left out."""
     return {k.lower(): v for k, v in headers.items() if k.lower() not in STORED_HEADERS_DROPPED}
@@ -160,6 +169,7 @@ def receive(
         inbox could not store it (the sender should retry).
     """
     receiver = connectors.get(connector)
+    headers = header_map(headers)
     if receiver is None:
         # The configured names are not listed: the URL is public, the configuration is not.
         return error_reply(404, f"no connector named {connector!r} takes webhooks here")

@@ -39,6 +39,7 @@ from slaplug.rules.pack import RulePack
 from slaplug.store import InboxItem, Store
 from slaplug.sync import Sync
 from slaplug.testing.crash import crashpoint
+from slaplug.web.events import header_map
 from slaplug.web.metrics import Metrics
 
 __all__ = ["Worker"]
@@ -215,7 +216,7 @@ class Worker:
         by_ticket: dict[str, list[InboxItem]] = {}
         for item in items:
             try:
-                event = conn.parse_webhook(item.headers, item.body)
+                event = conn.parse_webhook(header_map(item.headers), item.body)
             except Exception as exc:
                 self._fail(item, f"the stored delivery cannot be parsed: {exc}")
                 continue
