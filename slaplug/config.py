@@ -59,7 +59,13 @@ class OutboxOptions(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     max_attempts: int = Field(default=8, ge=1, le=100, description="Tries before a dead letter.")
-    batch: int = Field(default=100, ge=1, le=1000, description="Actions claimed and applied together.")
+    batch: int = Field(
+        default=1000,
+        ge=1,
+        le=10_000,
+        description="Actions claimed and applied together (connectors bulk them: Zendesk "
+        "update_many takes 100 tickets per call).",
+    )
     lease: str = Field(
         default="5m",
         description="How long a sync holds an action it is applying. A sync killed mid-write "

@@ -97,7 +97,7 @@ class Sync:
         *,
         dry_run: bool = False,
         batch: int = 1000,
-        claim_batch: int = 100,
+        claim_batch: int = 1000,
         progress: Progress | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
@@ -181,6 +181,9 @@ class Sync:
                 self.store.commit_cursor(name, page.cursor, now=self.clock())
                 crashpoint("cursor-committed")
             self.progress(f"{name}: {summary.tickets_read} tickets read", summary)
+            # Write each page's actions back before reading the next: escalations reach the
+            # helpdesk sooner, and the connector still holds the page it planned them from.
+            self._deliver(name, conn, summary)
 
     def _reevaluate_due(self, name: str, summary: Summary) -> None:
         """Tickets whose next threshold passed: re-evaluated from snapshots, no API read."""
@@ -215,8 +218,9 @@ class Sync:
             summary.would_plan.extend(new)
             summary.planned += len(new)
             return
-        for a in assessments:
-            summary.measures_changed += self.store.record_measures(a.ticket.key, a.measures, at=now)
+        summary.measures_changed += self.store.record_measures_many(
+            ((a.ticket.key, a.measures) for a in assessments), at=now
+        )
         crashpoint("measures-recorded")
         planned = self.store.plan(actions, now=now)
         summary.planned += len(planned)
@@ -251,8 +255,7 @@ class Sync:
                 for a in platform:
                     self._fail(a.key, str(exc), retry_after, summary)
             crashpoint("applied")
-            for r in results:
-                self._settle(by_key[r.key].action, r, summary)
+            self._settle_all([(by_key[r.key].action, r) for r in results], summary)
             crashpoint("completed")
             self.progress(f"{name}: {summary.applied} actions applied", summary)
 
@@ -268,27 +271,32 @@ class Sync:
             return ApplyResult(action.key, ApplyStatus.CONFLICT, f"notifier failed: {exc}")
         return ApplyResult(action.key, ApplyStatus.APPLIED)
 
-    def _settle(self, action: Action, r: ApplyResult, summary: Summary) -> None:
-        if r.status is ApplyStatus.CONFLICT:
-            # The ticket changed under us (409), or a notifier failed: try again later; the
-            # next read re-evaluates the ticket.
-            summary.conflicts += 1
-            self.store.reschedule(r.key, now=self.clock())
-            return
-        self.store.complete(r.key, r.status.value, r.detail, now=self.clock())
-        if r.status is ApplyStatus.APPLIED:
-            summary.applied += 1
-            summary.written.append(
-                (action.connector, action.ticket_id, action.kind.value, dict(action.params))
-            )
-        elif r.status is ApplyStatus.ALREADY:
-            summary.already += 1
-        elif r.status is ApplyStatus.SKIPPED:
-            summary.skipped += 1
-        else:
-            summary.failed += 1
-            log.warning("action %s failed for good: %s", r.key, r.detail)
-        plugins.pm.hook.on_action_applied(action=action, result=r)
+    def _settle_all(self, outcomes: Sequence[tuple[Action, ApplyResult]], summary: Summary) -> None:
+        """Record a batch's outcomes: finals in one transaction, conflicts back to the outbox."""
+        final = [(a, r) for a, r in outcomes if r.status is not ApplyStatus.CONFLICT]
+        for _, r in outcomes:
+            if r.status is ApplyStatus.CONFLICT:
+                # The ticket changed under us (409), a bulk job did not finish, or a notifier
+                # failed: try again later; the next read re-evaluates the ticket.
+                summary.conflicts += 1
+                self.store.reschedule(r.key, now=self.clock())
+        self.store.complete_many(
+            ((r.key, r.status.value, r.detail) for _, r in final), now=self.clock()
+        )
+        for action, r in final:
+            if r.status is ApplyStatus.APPLIED:
+                summary.applied += 1
+                summary.written.append(
+                    (action.connector, action.ticket_id, action.kind.value, dict(action.params))
+                )
+            elif r.status is ApplyStatus.ALREADY:
+                summary.already += 1
+            elif r.status is ApplyStatus.SKIPPED:
+                summary.skipped += 1
+            else:
+                summary.failed += 1
+                log.warning("action %s failed for good: %s", r.key, r.detail)
+            plugins.pm.hook.on_action_applied(action=action, result=r)
 
     def _fail(self, key: str, error: str, retry_after: float | None, summary: Summary) -> None:
         state = self.store.fail(key, error, retry_after=retry_after, now=self.clock())

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select, tuple_
 
@@ -47,22 +48,23 @@ class MeasuresMixin(StoreBase):
         Returns:
             How many measures were appended.
         """
+        return self.record_measures_many([(ticket_key, measures_now)], at=at)
+
+    def record_measures_many(
+        self,
+        items: Iterable[tuple[str, Iterable[SlaMeasure]]],
+        at: datetime | None = None,
+    ) -> int:
+        """`record_measures` for many tickets in one transaction (one commit per batch).
+
+        Args:
+            items: ``(ticket_key, measures)`` per ticket.
+            at: The time to record.
+
+        Returns:
+            How many measures were appended, in all.
+        """
         when = aware(at)
-        latest = {(m.policy, m.metric.value, m.cycle): m for m in measures_now}
-        if not latest:
-            return 0
-        rows = [
-            {
-                "ticket_key": ticket_key,
-                "policy": policy,
-                "metric": metric,
-                "cycle": cycle,
-                "state": m.state.value,
-                "breached": m.breached,
-                "at": when,
-            }
-            for (policy, metric, cycle), m in sorted(latest.items())
-        ]
         stmt = self._insert(measure_heads)
         stmt = stmt.on_conflict_do_update(
             index_elements=[
@@ -79,32 +81,26 @@ class MeasuresMixin(StoreBase):
             where=(measure_heads.c.state != stmt.excluded.state)
             | (measure_heads.c.breached != stmt.excluded.breached),
         ).returning(measure_heads.c.policy, measure_heads.c.metric, measure_heads.c.cycle)
+        appended: list[dict[str, Any]] = []
         with self._write() as conn:
-            changed = [
-                (r.policy, r.metric, r.cycle)
-                for row in rows
-                # One statement per measure: RETURNING must say which measure changed, and
-                # a ticket has only a handful.
-                for r in conn.execute(stmt.values(**row))
-            ]
-            if changed:
-                conn.execute(
-                    measures.insert(),
-                    [
-                        {
-                            "ticket_key": ticket_key,
-                            "policy": k[0],
-                            "metric": k[1],
-                            "cycle": k[2],
-                            "state": latest[k].state.value,
-                            "breached": latest[k].breached,
-                            "at": when,
-                            "body": measure_to_json(latest[k]),
-                        }
-                        for k in changed
-                    ],
-                )
-        return len(changed)
+            for ticket_key, measures_now in items:
+                latest = {(m.policy, m.metric.value, m.cycle): m for m in measures_now}
+                for (policy, metric, cycle), m in sorted(latest.items()):
+                    row = {
+                        "ticket_key": ticket_key,
+                        "policy": policy,
+                        "metric": metric,
+                        "cycle": cycle,
+                        "state": m.state.value,
+                        "breached": m.breached,
+                        "at": when,
+                    }
+                    # One statement per measure: RETURNING must say whether it changed.
+                    if conn.execute(stmt.values(**row)).first() is not None:
+                        appended.append({**row, "body": measure_to_json(m)})
+            if appended:
+                conn.execute(measures.insert(), appended)
+        return len(appended)
 
     def measures_between(
         self, start: datetime, end: datetime, *, ticket_key: str | None = None, batch: int = BATCH

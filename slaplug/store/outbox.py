@@ -197,20 +197,45 @@ class OutboxMixin(StoreBase):
         Raises:
             ValueError: ``status`` is not final.
         """
-        status = str(status)
-        if status not in FINAL_STATUSES:
-            raise ValueError(
-                f"complete({key!r}): status {status!r} does not end an action; use one of "
-                f"{', '.join(sorted(FINAL_STATUSES))} (a conflict is reschedule(), a retry fail())"
-            )
+        return self.complete_many([(key, status, detail)], now=now)[0]
+
+    def complete_many(
+        self, outcomes: Iterable[tuple[str, str, str]], *, now: datetime | None = None
+    ) -> list[bool]:
+        """`complete` for many actions in one transaction (one commit, not one per action).
+
+        Args:
+            outcomes: ``(key, status, detail)`` per action.
+            now: The time to record.
+
+        Returns:
+            Per outcome, in order, what `complete` would return.
+
+        Raises:
+            ValueError: A status is not final; nothing is recorded then.
+        """
+        outcomes = [(key, str(status), detail) for key, status, detail in outcomes]
+        for key, status, _ in outcomes:
+            if status not in FINAL_STATUSES:
+                raise ValueError(
+                    f"complete({key!r}): status {status!r} does not end an action; use one of "
+                    f"{', '.join(sorted(FINAL_STATUSES))} (a conflict is reschedule(), a retry fail())"
+                )
+        done_at = aware(now)
+        done: list[bool] = []
         with self._write() as conn:
-            done = conn.execute(
-                update(ledger)
-                .where(ledger.c.key == key, ledger.c.status == "pending")
-                .values(status=status, detail=detail, done_at=aware(now))
-            ).rowcount
-            conn.execute(delete(outbox).where(outbox.c.key == key))
-        return done == 1
+            for key, status, detail in outcomes:
+                done.append(
+                    conn.execute(
+                        update(ledger)
+                        .where(ledger.c.key == key, ledger.c.status == "pending")
+                        .values(status=status, detail=detail, done_at=done_at)
+                    ).rowcount
+                    == 1
+                )
+            for chunk in chunks([key for key, _, _ in outcomes]):
+                conn.execute(delete(outbox).where(outbox.c.key.in_(chunk)))
+        return done
 
     def fail(
         self,

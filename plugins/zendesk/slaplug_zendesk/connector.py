@@ -96,6 +96,7 @@ class ZendeskConnector(Connector):
             self.stamps,
             self._comment_bodies,
             self._poll_wait,
+            page_raw=lambda: self.reader.page_raw,
         )
 
     def auth(self) -> AuthBase:

@@ -70,6 +70,9 @@ class Reader:
         self.directory = directory
         self.instance = instance
         self._seen = seen
+        #: The raw tickets of the page `read_changed` yielded last, by id. The writer uses them
+        #: in place of a fresh read for actions planned from that very page (see `Writer`).
+        self.page_raw: dict[int, Mapping[str, Any]] = {}
 
     # -- the incremental read -------------------------------------------------------------
 
@@ -89,17 +92,22 @@ class Reader:
             return ZendeskCursor(tickets, old_events, old_seen).encode()
 
         pending: tuple[list[Ticket], str | None] | None = None
+        pending_raw: dict[int, Mapping[str, Any]] = {}
         after: str | None = state.tickets if state else None
         for page in paginate(self._fetch_tickets, _TICKET_PAGINATOR, after):
             if pending is not None:
+                self.page_raw = pending_raw
                 yield TicketPage(pending[0], cursor_for(pending[1], False), complete)
             data = page.data
             self._remember_sideloads(data)
-            tickets = self._tickets(data.get("tickets") or [], buffered, complete)
+            raws = data.get("tickets") or []
+            tickets = self._tickets(raws, buffered, complete)
             pending, after = (tickets, page.resume), page.resume
+            pending_raw = {int(r["id"]): r for r in raws}
         leftovers = sorted(buffered)  # tickets with new events the export did not list
         chunks = [leftovers[n : n + _SHOW_MANY] for n in range(0, len(leftovers), _SHOW_MANY)]
         if pending is not None:
+            self.page_raw = pending_raw
             yield TicketPage(pending[0], cursor_for(pending[1], not chunks), complete)
         for n, chunk in enumerate(chunks):
             data = self.http.get_json(
@@ -107,7 +115,9 @@ class Reader:
                 params={"ids": ",".join(map(str, chunk)), "include": SIDELOADS},
             )
             self._remember_sideloads(data)
-            tickets = self._tickets(data.get("tickets") or [], buffered, complete)
+            raws = data.get("tickets") or []
+            tickets = self._tickets(raws, buffered, complete)
+            self.page_raw = {int(r["id"]): r for r in raws}
             yield TicketPage(tickets, cursor_for(after, n == len(chunks) - 1), complete)
 
     def _fetch_tickets(self, token: str | None) -> Any:

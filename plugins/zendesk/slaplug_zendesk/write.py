@@ -69,6 +69,7 @@ class Writer:
             used for ``safe_update`` and kept up to date here.
         comment_bodies: Yields the comment bodies of one ticket (read from its audits).
         sleep: Waits between job status polls (replace it in tests).
+        page_raw: The raw tickets of the export page read last (`Reader.page_raw`).
     """
 
     def __init__(
@@ -79,6 +80,7 @@ class Writer:
         stamps: MutableMapping[int, str],
         comment_bodies: Callable[[int], Sequence[str]],
         sleep: Callable[[float], None],
+        page_raw: Callable[[], Mapping[int, Mapping[str, Any]]] = dict,
     ) -> None:
         self.http = http
         self.config = config
@@ -86,6 +88,7 @@ class Writer:
         self.stamps = stamps
         self._comment_bodies = comment_bodies
         self._sleep = sleep
+        self._page_raw = page_raw
         self._fresh: frozenset[str] = frozenset()
 
     def apply(
@@ -113,7 +116,16 @@ class Writer:
                 )
             else:
                 by_ticket.setdefault(int(a.ticket_id), []).append(i)
-        current = self._current(sorted(by_ticket))
+        # A ticket whose actions are all fresh was planned from the page just read: its state
+        # from that page is as new as the evaluation, so it needs no second read. Anything
+        # retried is read again, as it may have changed since (or been written by us).
+        known = self._page_raw()
+        reuse = {
+            tid: known[tid]
+            for tid, indices in by_ticket.items()
+            if tid in known and all(actions[i].key in self._fresh for i in indices)
+        }
+        current = {**reuse, **self._current(sorted(set(by_ticket) - set(reuse)))}
         plans: list[_Plan] = []
         for tid, indices in by_ticket.items():
             raw = current.get(tid)
