@@ -12,7 +12,7 @@ from slaplug.rules.docgen import render_reference
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 _YAML_BLOCK = re.compile(r"^```yaml\n(.*?)^```", re.S | re.M)
-_RULES_KEYS = re.compile(r"^(calendars|policies|escalations):", re.M)
+_RULES_KEYS = re.compile(r"^(calendars|policies|escalations|contracts):", re.M)
 
 
 def yaml_rule_snippets() -> list[tuple[str, int, str]]:

@@ -29,6 +29,8 @@ from slaplug.rules.conditions import (
     In,
     Not,
 )
+from slaplug.rules.contract_check import check_contract
+from slaplug.rules.contract_spec import ContractSpec
 from slaplug.rules.fields import (
     CUSTOM_PREFIX,
     DURATION_FIELDS,
@@ -84,6 +86,9 @@ class RulePackSource:
     escalations: list[EscalationSpec]
     #: Per escalation, per level, the condition of that level (escalation's ``when`` and level's).
     escalation_levels: list[list[Condition]] = field(default_factory=list)
+    #: Customer contracts, in order, and each one's compiled ``match`` (None: every ticket).
+    contracts: list[ContractSpec] = field(default_factory=list)
+    contract_match: list[Condition | None] = field(default_factory=list)
 
 
 class _Ctx:
@@ -300,6 +305,8 @@ def _validation_problems(exc: ValidationError, located: Located, prefix: YPath) 
             msg = f'unknown key "{path[-1]}"; check its spelling'
         elif err["type"] == "missing":
             msg = f'"{path[-1]}" is required'
+        elif err["type"] == "enum" and path[-1] == "metric":
+            msg = f'unknown metric; use one of {", ".join(sorted(ENUM_VALUES["metric"]))}'
         elif err["type"] == "enum" and len(path) >= 3 and path[-3] == "targets":
             msg = f'"{path[-2]}" is not a metric; use one of {", ".join(sorted(ENUM_VALUES["metric"]))}'
         # pydantic reports dict-key errors at [..., key, "[key]"]; point at the key itself
@@ -317,6 +324,7 @@ def _validate_pack(located: Located, problems: list[Problem]) -> RulePackSpec | 
         ("calendars", CalendarSpec),
         ("policies", PolicySpec),
         ("escalations", EscalationSpec),
+        ("contracts", ContractSpec),
     ):
         raw = data.pop(key, None)
         if raw is None:
@@ -493,6 +501,54 @@ def _compile(parts: list[tuple[Located, RulePackSpec]], problems: list[Problem])
                 check_template(text, (*path, *tpath), ctx)
             src.escalations.append(esc)
             src.escalation_levels.append(levels)
+    _compile_contracts(parts, problems, src)
     if problems:
         raise RuleError(problems)
     return src
+
+
+def _compile_contracts(
+    parts: list[tuple[Located, RulePackSpec]], problems: list[Problem], src: RulePackSource
+) -> None:
+    """Check every contract against the whole pack (after all policies are known)."""
+    seen: set[str] = set()
+    for located, spec in parts:
+        ctx = _Ctx(located, src.types, problems)
+        for i, contract in zip(_valid_positions(located, "contracts"), spec.contracts, strict=True):
+            path: YPath = ("contracts", i)
+            if contract.name in seen:
+                ctx.error(
+                    (*path, "name"),
+                    f'contract "{contract.name}" is declared twice; names must be unique',
+                )
+            seen.add(contract.name)
+            match = check_contract(
+                contract,
+                path,
+                ctx,
+                calendars=list(src.calendars),
+                policies=src.policies,
+                condition=functools.partial(_ticket_condition, ctx=ctx),
+            )
+            src.contracts.append(contract)
+            src.contract_match.append(match)
+
+
+def _ticket_condition(spec: Any, path: YPath, ctx: _Ctx) -> Condition | None:
+    return condition(spec, path, ctx, False)
+
+
+def _valid_positions(located: Located, key: str) -> list[int]:
+    """Positions in the file of the ``key`` items that validated (broken ones are left out of
+    the spec, so the spec's own indexes would point problems at the wrong item)."""
+    raw = located.data.get(key) if isinstance(located.data, Mapping) else None
+    if not isinstance(raw, list):
+        return []
+    out = []
+    for i, body in enumerate(raw):
+        try:
+            ContractSpec.model_validate(body if body is not None else {})
+        except ValidationError:
+            continue
+        out.append(i)
+    return out

@@ -9,6 +9,13 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from slaplug.rules.contract_spec import (
+    ContractSpec,
+    ExclusionsSpec,
+    MaintenanceSpec,
+    ObjectiveSpec,
+    TierSpec,
+)
 from slaplug.rules.fields import DURATION_FIELDS, MEASURE_FIELDS, TEMPLATE_NAMES, TICKET_FIELDS
 from slaplug.rules.schema import (
     ActionSpec,
@@ -35,6 +42,11 @@ _SECTIONS: list[tuple[str, type[BaseModel]]] = [
     ("`set_field`", SetFieldSpec),
     ("`assign`", AssignSpec),
     ("`notify`", NotifySpec),
+    ("Contract (`contracts[]`)", ContractSpec),
+    ("Objective (`contracts[].objectives[]`)", ObjectiveSpec),
+    ("Credit tier (`contracts[].tiers[]`, `objectives[].tiers[]`)", TierSpec),
+    ("Exclusions (`contracts[].exclusions`)", ExclusionsSpec),
+    ("Maintenance window (`exclusions.maintenance[]`)", MaintenanceSpec),
 ]
 
 

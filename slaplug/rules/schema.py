@@ -13,11 +13,13 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 from slaplug.model import Metric
+from slaplug.rules.contract_spec import ContractSpec
 from slaplug.sla.calendar_spec import CalendarSpec
 
 __all__ = [
     "ActionSpec",
     "AssignSpec",
+    "ContractSpec",
     "EscalationSpec",
     "LevelSpec",
     "NotifySpec",
@@ -223,4 +225,9 @@ class RulePackSpec(_Strict):
     )
     escalations: list[EscalationSpec] = Field(
         default_factory=list, description="Conditions on measures and the actions they call for."
+    )
+    contracts: list[ContractSpec] = Field(
+        default_factory=list,
+        description="Customer contracts: objectives, credit tiers, caps and exclusions "
+        "(see docs/concepts/service-credits.md).",
     )
