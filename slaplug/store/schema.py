@@ -34,6 +34,7 @@ from slaplug.errors import TimeError
 __all__ = [
     "SCHEMA_VERSION",
     "UtcDateTime",
+    "credit_periods",
     "cursors",
     "due",
     "inbox",
@@ -47,7 +48,7 @@ __all__ = [
 ]
 
 #: The version `schema.py` describes; `migrations.MIGRATIONS` ends at it.
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 
 class UtcDateTime(TypeDecorator[datetime]):
@@ -212,4 +213,20 @@ inbox = Table(
     Column("dead_at", UtcDateTime),
     UniqueConstraint("connector", "delivery_id", name="uq_inbox_delivery"),
     Index("ix_inbox_claim", "state", "next_try_at"),
+)
+
+#: Frozen credit results of closed periods, one row per computation (added in version 2).
+#: Append-only: revision 1 is the first freeze, each explicit recalculation adds the next, so
+#: the result a customer was shown is never overwritten.
+credit_periods = Table(
+    "credit_periods",
+    metadata,
+    Column("contract", String(200), primary_key=True),
+    Column("period", String(20), primary_key=True),
+    Column("revision", Integer, primary_key=True, autoincrement=False),
+    Column("computed_at", UtcDateTime, nullable=False),
+    #: Why this revision exists: "frozen" or the recalculation's reason.
+    Column("reason", Text, nullable=False),
+    #: The `PeriodResult` as canonical JSON (`slaplug.credits.freeze.result_to_dict`).
+    Column("body", Text, nullable=False),
 )

@@ -9,6 +9,7 @@ from sqlalchemy.exc import OperationalError
 
 from slaplug.errors import ConfigError
 from slaplug.store._base import StoreSettings
+from slaplug.store.credits import CreditsMixin
 from slaplug.store.engine import make_engine
 from slaplug.store.inbox import InboxMixin
 from slaplug.store.measures import MeasuresMixin
@@ -19,7 +20,7 @@ from slaplug.store.tickets import TicketsMixin
 __all__ = ["Store"]
 
 
-class Store(TicketsMixin, OutboxMixin, MeasuresMixin, InboxMixin):
+class Store(TicketsMixin, OutboxMixin, MeasuresMixin, InboxMixin, CreditsMixin):
     """slaplug's durable state, in SQLite or PostgreSQL.
 
     Every method runs its own transaction and is safe to call from several threads and
