@@ -15,6 +15,7 @@ from pluggy import HookimplMarker, HookspecMarker
 
 if TYPE_CHECKING:  # free at runtime, and no import cycle with the connector kit
     from slaplug.connectors.base import ApplyResult, Connector
+    from slaplug.credits.statement import CreditStatement
     from slaplug.model import Action, SlaMeasure, Ticket
 
 __all__ = ["Notifier", "hookimpl", "hookspec"]
@@ -133,4 +134,17 @@ def on_action_applied(action: Action, result: ApplyResult) -> None:
     Args:
         action: The action.
         result: What the connector reported for it.
+    """
+
+
+@hookspec
+def on_credit_statement(statement: CreditStatement) -> None:
+    """Deliver a contract's credit statement for a period (an internal note, a mail, a booking).
+
+    Called by ``slaplug credits --deliver`` once per contract computed; running it again
+    delivers again, so key on ``statement.key`` to write each revision once.
+
+    Args:
+        statement: The period's result (``statement.result``), its plain text
+            (``statement.text``) and its idempotency key (``statement.key``).
     """

@@ -52,6 +52,7 @@ def test_the_contract_has_the_hooks_we_document() -> None:
         "holidays",
         "on_action_applied",
         "on_breach",
+        "on_credit_statement",
         "register_connectors",
         "register_notifiers",
     ]
@@ -217,3 +218,25 @@ def test_hook_on_action_applied(plugin) -> None:
     plugin(Audit())
     pm.hook.on_action_applied(action=ACTION, result=ApplyResult(ACTION.key, ApplyStatus.APPLIED))
     assert seen == [(ACTION.key, ApplyStatus.APPLIED)]
+
+
+def test_hook_on_credit_statement(plugin) -> None:
+    from test_credits import CONTRACT, NOW, OCT, worked_example
+
+    from slaplug.credits.compute import compute
+    from slaplug.credits.statement import statement_for
+
+    notes = {}
+
+    class Notes:
+        @hookimpl
+        def on_credit_statement(self, statement):
+            notes[statement.key] = statement.text
+
+    plugin(Notes())
+    result = compute(CONTRACT, OCT, worked_example(), computed_at=NOW)
+    pm.hook.on_credit_statement(statement=statement_for(result))
+    assert list(notes) == ["credit:enterprise:2026-10:0"]
+    assert notes["credit:enterprise:2026-10:0"].startswith(
+        "Service credit enterprise 2026-10: 20 % = 2000.00 EUR"
+    )

@@ -1,0 +1,317 @@
+"""Frozen periods: a closed period's result is computed once, stored, and read back unchanged.
+
+A period may be frozen once it is closed: its end plus the contract's ``freeze_after`` has
+passed (so that a sync running late still counts). From then on ``slaplug credits`` reads the
+stored result, whatever happens to the rules: an edited policy, a new holiday, a contract whose
+tiers changed. A recalculation happens only when asked for (``--recalculate``); it stores a
+new revision beside the old one and reports what changed.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from slaplug.credits.compute import compute
+from slaplug.credits.model import (
+    BreachLine,
+    Contract,
+    ExclusionLine,
+    ObjectiveResult,
+    PeriodResult,
+    Sample,
+    Tier,
+    percent_text,
+)
+from slaplug.credits.periods import Period, parse_period
+from slaplug.credits.source import ContractBook
+from slaplug.errors import ConfigError
+from slaplug.model import Metric, Ticket
+from slaplug.store import Store
+
+__all__ = ["Settled", "differences", "result_from_dict", "result_to_dict", "settle"]
+
+
+@dataclass(frozen=True)
+class Settled:
+    """A period's result as ``slaplug credits`` shows it.
+
+    Attributes:
+        result: The result: frozen (``revision`` > 0) or live (0, the period is still open).
+        previous: For a recalculation, the revision it replaces.
+        changes: For a recalculation, what differs, one line each (empty: nothing).
+    """
+
+    result: PeriodResult
+    previous: PeriodResult | None = None
+    changes: tuple[str, ...] = ()
+
+
+def settle(
+    store: Store,
+    book: ContractBook,
+    label: str,
+    *,
+    now: datetime,
+    digest: str,
+    only: str | None = None,
+    recalculate: bool = False,
+    reason: str = "",
+    tickets: Iterable[Ticket] | None = None,
+) -> list[Settled]:
+    """Each contract's result for the period ``label``: read if frozen, else computed.
+
+    A closed period computed for the first time is frozen (stored as revision 1).
+
+    Args:
+        store: The store (snapshots in, frozen results in and out).
+        book: The contracts of the rules pack in force.
+        label: ``2026-10`` or ``2026-Q4``.
+        now: The time to compute at.
+        digest: The rules' fingerprint, recorded with each result.
+        only: One contract's name; default every contract of the pack.
+        recalculate: Compute closed periods again, storing a new revision with its changes.
+        reason: Recorded with a recalculation.
+        tickets: The tickets to measure; default every stored snapshot.
+
+    Raises:
+        ConfigError: ``only`` names no contract; a recalculation of a period not closed yet.
+    """
+    contracts = book.contracts
+    if only is not None:
+        picked = book.get(only)
+        if picked is None:
+            known = ", ".join(c.name for c in contracts) or "none"
+            raise ConfigError(f"no contract named {only!r} in the rules; contracts: {known}")
+        contracts = [picked]
+    plans: list[tuple[Contract, Period, bool, PeriodResult | None]] = []
+    for c in contracts:
+        period = parse_period(label, c.zone, c.period_kind)
+        closed = period.closed(now, c.freeze_after)
+        if recalculate and not closed:
+            raise ConfigError(
+                f"{c.name} {period.label} is not closed until "
+                f"{(period.end + c.freeze_after).isoformat()}; there is nothing frozen to recalculate"
+            )
+        row = store.credit_period(c.name, period.label)
+        stored = _from_row(row.body, row.revision) if row is not None else None
+        plans.append((c, period, closed, stored))
+    todo = {c.name for c, _, _, stored in plans if stored is None or recalculate}
+    samples = _samples(book, todo, store.iter_snapshots() if tickets is None else tickets, now)
+    out: list[Settled] = []
+    for c, period, closed, stored in plans:
+        if c.name not in todo:
+            assert stored is not None
+            out.append(Settled(stored))
+            continue
+        fresh = compute(c, period, samples.get(c.name, []), computed_at=now, rules_digest=digest)
+        if not closed:
+            out.append(Settled(fresh))
+            continue
+        revision = 1 if stored is None else stored.revision + 1
+        body = json.dumps(result_to_dict(fresh), sort_keys=True, separators=(",", ":"))
+        why = "frozen" if stored is None else (reason or "recalculated")
+        row = store.add_credit_period(
+            c.name, period.label, body, reason=why, expect_revision=revision, now=now
+        )
+        kept = _from_row(row.body, row.revision, stored.revision if stored else None)
+        if stored is None:
+            out.append(Settled(kept))
+        else:
+            out.append(Settled(kept, stored, tuple(differences(stored, kept))))
+    return out
+
+
+def _samples(
+    book: ContractBook, names: set[str], tickets: Iterable[Ticket], now: datetime
+) -> dict[str, list[Sample]]:
+    out: dict[str, list[Sample]] = {}
+    if not names:
+        return out
+    for contract, sample in book.samples(tickets, now):
+        if contract.name in names:
+            out.setdefault(contract.name, []).append(sample)
+    return out
+
+
+def _from_row(body: str, revision: int, previous: int | None = None) -> PeriodResult:
+    result = result_from_dict(json.loads(body))
+    return replace(result, revision=revision, recalculation_of=previous)
+
+
+# -- changes -------------------------------------------------------------------------------------
+
+
+def differences(old: PeriodResult, new: PeriodResult) -> list[str]:
+    """What changed between two results of one period, one line per figure."""
+    out: list[str] = []
+    olds = {(o.severity, o.metric): o for o in old.objectives}
+    news = {(o.severity, o.metric): o for o in new.objectives}
+    for key in [*olds, *(k for k in news if k not in olds)]:
+        a, b = olds.get(key), news.get(key)
+        name = f"{key[0]} {key[1].value}"
+        if a is None or b is None:
+            out.append(f"{name}: objective {'added' if a is None else 'removed'}")
+            continue
+        if (a.counted, a.met, a.credit) != (b.counted, b.met, b.credit):
+            out.append(
+                f"{name}: {_share(a)} -> {_share(b)}; credit {_pct(a.credit)} -> {_pct(b.credit)}"
+            )
+    if (old.credit, old.amount) != (new.credit, new.amount):
+        cur = f" {new.currency}" if new.currency else ""
+        money = f" ({old.amount}{cur} -> {new.amount}{cur})" if new.amount is not None else ""
+        out.append(f"credit {_pct(old.credit)} -> {_pct(new.credit)}{money}")
+    a_keys = {(b.ticket_key, b.metric, b.cycle) for b in old.breaches}
+    b_keys = {(b.ticket_key, b.metric, b.cycle) for b in new.breaches}
+    for label, keys in (("breach added", b_keys - a_keys), ("breach gone", a_keys - b_keys)):
+        for t, m, cyc in sorted(keys):
+            out.append(f"{label}: {t} {m.value} cycle {cyc}")
+    return out
+
+
+def _share(o: ObjectiveResult) -> str:
+    c = o.compliance
+    return f"{o.met}/{o.counted} ({percent_text(c)})" if c is not None else "0/0"
+
+
+def _pct(d: Decimal) -> str:
+    return f"{d.normalize():f} %"
+
+
+# -- JSON ----------------------------------------------------------------------------------------
+
+
+def _t(d: datetime) -> str:
+    return d.isoformat()
+
+
+def _dec(d: Decimal | None) -> str | None:
+    return None if d is None else str(d)
+
+
+def result_to_dict(r: PeriodResult) -> dict[str, Any]:
+    """The result as plain JSON data (decimals as strings, times ISO 8601, durations seconds)."""
+    return {
+        "contract": r.contract,
+        "period": r.period,
+        "start": _t(r.start),
+        "end": _t(r.end),
+        "timezone": r.timezone,
+        "objectives": [
+            {
+                "severity": o.severity,
+                "metric": o.metric.value,
+                "target": str(o.target),
+                "counted": o.counted,
+                "met": o.met,
+                "compliance": None if o.compliance is None else percent_text(o.compliance)[:-2],
+                "tier": None
+                if o.tier is None
+                else {k: str(getattr(o.tier, k)) for k in ("at_least", "below", "credit")},
+                "credit": str(o.credit),
+                "why": o.why,
+            }
+            for o in r.objectives
+        ],
+        "breaches": [
+            {
+                "ticket": b.ticket_key,
+                "url": b.url,
+                "subject": b.subject,
+                "severity": b.severity,
+                "metric": b.metric.value,
+                "cycle": b.cycle,
+                "breached_at": _t(b.breached_at),
+                "overdue_seconds": b.overdue.total_seconds(),
+            }
+            for b in r.breaches
+        ],
+        "exclusions": [
+            {
+                "ticket": e.ticket_key,
+                "url": e.url,
+                "severity": e.severity,
+                "metric": e.metric.value,
+                "cycle": e.cycle,
+                "reason": e.reason,
+            }
+            for e in r.exclusions
+        ],
+        "credit_sum": str(r.credit_sum),
+        "cap": _dec(r.cap),
+        "credit": str(r.credit),
+        "fee": _dec(r.fee),
+        "currency": r.currency,
+        "amount": _dec(r.amount),
+        "why": list(r.why),
+        "computed_at": _t(r.computed_at),
+        "rules_digest": r.rules_digest,
+        "revision": r.revision,
+        "frozen": r.frozen,
+        "recalculation_of": r.recalculation_of,
+    }
+
+
+def _opt_dec(v: str | None) -> Decimal | None:
+    return None if v is None else Decimal(v)
+
+
+def result_from_dict(d: dict[str, Any]) -> PeriodResult:
+    """The inverse of `result_to_dict`."""
+    when = datetime.fromisoformat
+    return PeriodResult(
+        contract=d["contract"],
+        period=d["period"],
+        start=when(d["start"]),
+        end=when(d["end"]),
+        timezone=d["timezone"],
+        objectives=tuple(
+            ObjectiveResult(
+                severity=o["severity"],
+                metric=Metric(o["metric"]),
+                target=Decimal(o["target"]),
+                counted=o["counted"],
+                met=o["met"],
+                tier=None
+                if o["tier"] is None
+                else Tier(*(Decimal(o["tier"][k]) for k in ("at_least", "below", "credit"))),
+                credit=Decimal(o["credit"]),
+                why=o["why"],
+            )
+            for o in d["objectives"]
+        ),
+        breaches=tuple(
+            BreachLine(
+                b["ticket"],
+                b["url"],
+                b["subject"],
+                b["severity"],
+                Metric(b["metric"]),
+                b["cycle"],
+                when(b["breached_at"]),
+                timedelta(seconds=b["overdue_seconds"]),
+            )
+            for b in d["breaches"]
+        ),
+        exclusions=tuple(
+            ExclusionLine(
+                e["ticket"], e["url"], e["severity"], Metric(e["metric"]), e["cycle"], e["reason"]
+            )
+            for e in d["exclusions"]
+        ),
+        credit_sum=Decimal(d["credit_sum"]),
+        cap=_opt_dec(d["cap"]),
+        credit=Decimal(d["credit"]),
+        fee=_opt_dec(d["fee"]),
+        currency=d["currency"],
+        amount=_opt_dec(d["amount"]),
+        why=tuple(d["why"]),
+        computed_at=when(d["computed_at"]),
+        rules_digest=d.get("rules_digest", ""),
+        revision=d.get("revision", 0),
+        recalculation_of=d.get("recalculation_of"),
+    )

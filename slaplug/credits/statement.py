@@ -1,0 +1,42 @@
+"""A credit statement: one contract's period result with a plain-text rendering, for write-back.
+
+``slaplug credits --deliver`` hands each statement to the ``on_credit_statement`` plugins,
+which can post it as an internal note, mail it to the account manager, or book it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from slaplug.credits.model import PeriodResult
+
+__all__ = ["CreditStatement", "statement_for"]
+
+
+@dataclass(frozen=True)
+class CreditStatement:
+    """What is delivered through ``on_credit_statement``.
+
+    Attributes:
+        result: The period's result (frozen when ``result.frozen``).
+        text: The statement as plain text, ready for an internal note.
+        key: ``credit:<contract>:<period>:<revision>``, stable across retries: a plugin that
+            can look up earlier notes uses it to deliver each revision once.
+    """
+
+    result: PeriodResult
+    text: str
+    key: str
+
+
+def statement_for(result: PeriodResult) -> CreditStatement:
+    """The statement of ``result``: totals first, then the reasons, one line each."""
+    cur = f" {result.currency}" if result.currency else ""
+    head = f"Service credit {result.contract} {result.period}: {result.credit.normalize():f} %"
+    if result.amount is not None:
+        head += f" = {result.amount}{cur}"
+    state = f"frozen (revision {result.revision})" if result.frozen else "provisional"
+    lines = [head, f"Status: {state}; {len(result.breaches)} breach(es) counted.", ""]
+    lines += [f"- {w}" for w in result.why]
+    key = f"credit:{result.contract}:{result.period}:{result.revision}"
+    return CreditStatement(result=result, text="\n".join(lines), key=key)
