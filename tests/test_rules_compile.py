@@ -219,3 +219,17 @@ def test_rules_schema_is_json_schema() -> None:
     )
     schema = json.loads(run.stdout)
     assert {"calendars", "policies", "escalations"} <= set(schema["properties"])
+
+
+def test_problems_after_a_broken_item_name_the_right_index(tmp_path: Path) -> None:
+    # The broken policy is left out of the spec; the one after it must still be policies[1].
+    p = write(tmp_path, """
+        policies:
+          - name: broken
+            targets: {resolution: {"*": 1d}}
+          - name: ok
+            calendar: nope
+            targets: {resolution: {"*": 4h}}
+        """)
+    found = problems(p)
+    assert found[1] == f'{p}:5:15: policies[1].calendar: unknown calendar "nope"; declare it under calendars: or use one of 24x7'

@@ -349,6 +349,7 @@ def _validate_pack(located: Located, problems: list[Problem]) -> RulePackSpec | 
                 good[k] = item
             else:
                 good.append(item)
+                located.valid.setdefault(key, []).append(int(k))
         items[key] = good
     try:
         head = RulePackSpec.model_validate(data)
@@ -445,7 +446,7 @@ def _compile(parts: list[tuple[Located, RulePackSpec]], problems: list[Problem])
     catch_all: str | None = None
     for located, spec in parts:
         ctx = _Ctx(located, types, problems)
-        for i, pol in enumerate(spec.policies):
+        for i, pol in zip(_valid_positions(located, "policies"), spec.policies, strict=True):
             path: YPath = ("policies", i)
             if pol.name in seen_policies:
                 ctx.error(
@@ -479,7 +480,7 @@ def _compile(parts: list[tuple[Located, RulePackSpec]], problems: list[Problem])
             src.policies.append(pol)
             src.policy_match.append(match)
             src.policy_stop.append(stop)
-        for i, esc in enumerate(spec.escalations):
+        for i, esc in zip(_valid_positions(located, "escalations"), spec.escalations, strict=True):
             path = ("escalations", i)
             if esc.name in seen_escalations:
                 ctx.error(
@@ -539,16 +540,5 @@ def _ticket_condition(spec: Any, path: YPath, ctx: _Ctx) -> Condition | None:
 
 
 def _valid_positions(located: Located, key: str) -> list[int]:
-    """Positions in the file of the ``key`` items that validated (broken ones are left out of
-    the spec, so the spec's own indexes would point problems at the wrong item)."""
-    raw = located.data.get(key) if isinstance(located.data, Mapping) else None
-    if not isinstance(raw, list):
-        return []
-    out = []
-    for i, body in enumerate(raw):
-        try:
-            ContractSpec.model_validate(body if body is not None else {})
-        except ValidationError:
-            continue
-        out.append(i)
-    return out
+    """Positions in the file of the ``key`` items that validated (see `Located.valid`)."""
+    return located.valid.get(key, [])

@@ -29,6 +29,9 @@ class Located:
     #: Where the key of each mapping entry stands (``positions`` has where its value starts).
     key_positions: dict[Path, tuple[int, int]] = field(default_factory=dict)
     problems: list[Problem] = field(default_factory=list)
+    #: For list sections (``policies``...), the file positions of the items that validated:
+    #: broken items are left out of the spec, so its own indexes would misplace problems.
+    valid: dict[str, list[int]] = field(default_factory=dict)
 
     def where(self, path: Path) -> tuple[int, int]:
         """Line and column of ``path``, or of its nearest ancestor that has one."""
