@@ -60,9 +60,9 @@ class OutboxOptions(BaseModel):
 
     max_attempts: int = Field(default=8, ge=1, le=100, description="Tries before a dead letter.")
     batch: int = Field(
-        default=1000,
+        default=5000,
         ge=1,
-        le=10_000,
+        le=20_000,
         description="Actions claimed and applied together (connectors bulk them: Zendesk "
         "update_many takes 100 tickets per call).",
     )

@@ -60,12 +60,16 @@ class Summary:
     api_reads: int = 0
     api_writes: int = 0
     seconds: float = 0.0
-    #: ``(connector, ticket id, policy/metric)`` of clocks breached at the end of the pass.
+    #: ``(connector, ticket id, policy/metric)`` of clocks seen breached (the first
+    #: `SAMPLE` of them: a summary must not grow with the number of tickets).
     breaches: list[tuple[str, str, str]] = field(default_factory=list)
-    #: ``(connector, ticket id, action kind, params)`` of what this pass wrote.
+    #: ``(connector, ticket id, action kind, params)`` of writes (the first `SAMPLE`).
     written: list[tuple[str, str, str, dict[str, Any]]] = field(default_factory=list)
-    #: What a dry run would have planned.
+    #: What a dry run would have planned (the first `SAMPLE`).
     would_plan: list[Action] = field(default_factory=list)
+
+    #: How many examples the lists above keep.
+    SAMPLE = 1000
 
     def as_dict(self) -> dict[str, Any]:
         """The counters, for structured logs and JSON output."""
@@ -97,7 +101,7 @@ class Sync:
         *,
         dry_run: bool = False,
         batch: int = 1000,
-        claim_batch: int = 1000,
+        claim_batch: int = 5000,
         progress: Progress | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
@@ -215,7 +219,7 @@ class Sync:
             actions.extend(live)
         if self.dry_run:
             new = [x for x in actions if self.store.ledger_status(x.key) is None]
-            summary.would_plan.extend(new)
+            summary.would_plan.extend(new[: max(0, Summary.SAMPLE - len(summary.would_plan))])
             summary.planned += len(new)
             return
         summary.measures_changed += self.store.record_measures_many(
@@ -286,9 +290,10 @@ class Sync:
         for action, r in final:
             if r.status is ApplyStatus.APPLIED:
                 summary.applied += 1
-                summary.written.append(
-                    (action.connector, action.ticket_id, action.kind.value, dict(action.params))
-                )
+                if len(summary.written) < Summary.SAMPLE:
+                    summary.written.append(
+                        (action.connector, action.ticket_id, action.kind.value, dict(action.params))
+                    )
             elif r.status is ApplyStatus.ALREADY:
                 summary.already += 1
             elif r.status is ApplyStatus.SKIPPED:
@@ -314,7 +319,7 @@ class Sync:
 def _note_breaches(assessments: Iterable[Assessment], summary: Summary) -> None:
     for a in assessments:
         for m in a.measures:
-            if m.state is MeasureState.BREACHED:
+            if m.state is MeasureState.BREACHED and len(summary.breaches) < Summary.SAMPLE:
                 summary.breaches.append(
                     (a.ticket.connector, a.ticket.id, f"{m.policy}/{m.metric.value}")
                 )

@@ -23,6 +23,7 @@ private ``Comment`` (internal note)                        nothing
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -45,7 +46,7 @@ def parse_time(value: Any) -> datetime:
     return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Child:
     """One child event of an audit, as far as the mapping cares."""
 
@@ -64,9 +65,12 @@ class Child:
         by the new value of a field called ``type``, so ``event_type`` is read first.
         """
         author = raw.get("author_id")
+        field = raw.get("field_name")
+        # A first read buffers every audit of the export; the same few kind and field names
+        # recur in all of them, so one shared string each keeps that buffer small.
         return cls(
-            kind=str(raw.get("event_type") or raw.get("type") or ""),
-            field=raw.get("field_name"),
+            kind=sys.intern(str(raw.get("event_type") or raw.get("type") or "")),
+            field=sys.intern(field) if isinstance(field, str) else field,
             value=raw.get("value"),
             previous=raw.get("previous_value"),
             public=bool(raw.get("public", True)),
@@ -74,7 +78,7 @@ class Child:
         )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Audit:
     """One audit: an accepted change of one ticket, with its child events."""
 
