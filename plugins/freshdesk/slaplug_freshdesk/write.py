@@ -1,0 +1,174 @@
+"""Writing back to Freshdesk, idempotently.
+
+Per ticket, the writer reads the ticket once, works out which actions are already in place
+(a tag present, the priority already set...) and sends *one* ``PUT /api/v2/tickets/{id}``
+for the rest: Freshdesk counts Ticket Update calls against a tight per-minute sub-limit.
+``tags`` in that PUT replaces the whole list (Freshdesk has no add-tag call), so the list
+sent is the one just read plus or minus the action's tag.
+
+Notes are not idempotent on the platform, so each ends with a marker carrying a hash of its
+action's key, ``[slaplug 1a2b3c4d5e6f]``; before posting a note whose key is not ``fresh``,
+the writer reads the ticket's conversations and skips the note if its marker is there.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import html
+from collections.abc import Collection, Mapping, Sequence
+from typing import Any
+
+from slaplug.connectors import ApiClient, ApplyResult, ApplyStatus
+from slaplug.errors import ConflictError, SkippableAPIError
+from slaplug.model import Action, ActionKind
+
+__all__ = ["PRIORITIES", "STATUSES", "Writer", "marker"]
+
+#: Freshdesk's status codes, named as slaplug's rules see them.
+STATUSES: Mapping[int, str] = {2: "open", 3: "pending", 4: "resolved", 5: "closed"}
+#: Freshdesk's priority codes.
+PRIORITIES: Mapping[int, str] = {1: "low", 2: "medium", 3: "high", 4: "urgent"}
+_STATUS_CODES = {v: k for k, v in STATUSES.items()}
+_PRIORITY_CODES = {v: k for k, v in PRIORITIES.items()}
+
+
+def marker(key: str) -> str:
+    """The marker ending the note of the action with idempotency key ``key``."""
+    return f"[slaplug {hashlib.sha256(key.encode()).hexdigest()[:12]}]"
+
+
+def _code(value: Any, codes: Mapping[str, int], what: str) -> int:
+    """A status or priority given by name (``"urgent"``) or by Freshdesk's number."""
+    if isinstance(value, int) or (isinstance(value, str) and value.isdigit()):
+        return int(value)
+    try:
+        return codes[str(value).lower()]
+    except KeyError:
+        raise ValueError(
+            f"unknown Freshdesk {what} {value!r}; use one of {sorted(codes)}"
+        ) from None
+
+
+class Writer:
+    """Applies one `Connector.apply` call's actions through ``http``."""
+
+    def __init__(self, http: ApiClient) -> None:
+        self.http = http
+
+    def apply(self, actions: Sequence[Action], *, fresh: Collection[str]) -> list[ApplyResult]:
+        """One result per action, in order; see the module docstring."""
+        results: dict[int, ApplyResult] = {}
+        by_ticket: dict[str, list[int]] = {}
+        for i, a in enumerate(actions):
+            by_ticket.setdefault(a.ticket_id, []).append(i)
+        for ticket_id, indexes in by_ticket.items():
+            batch = [actions[i] for i in indexes]
+            try:
+                outcome = self._apply_ticket(ticket_id, batch, fresh)
+            except SkippableAPIError as exc:
+                outcome = [ApplyResult(a.key, ApplyStatus.FAILED, str(exc)) for a in batch]
+            except ConflictError as exc:
+                outcome = [ApplyResult(a.key, ApplyStatus.CONFLICT, str(exc)) for a in batch]
+            results.update(zip(indexes, outcome, strict=True))
+        return [results[i] for i in range(len(actions))]
+
+    def _apply_ticket(
+        self, ticket_id: str, actions: Sequence[Action], fresh: Collection[str]
+    ) -> list[ApplyResult]:
+        raw = self.http.get_json(f"api/v2/tickets/{ticket_id}")
+        tags: list[str] = list(raw.get("tags") or [])
+        fields: dict[str, Any] = {}
+        update: dict[str, Any] = {}
+        notes: list[Action] = []
+        statuses: list[ApplyStatus | ApplyResult] = []
+        for a in actions:
+            try:
+                statuses.append(self._plan(a, raw, tags, fields, update, notes))
+            except (ValueError, KeyError) as exc:
+                statuses.append(ApplyResult(a.key, ApplyStatus.FAILED, f"bad action: {exc}"))
+        if tags != list(raw.get("tags") or []):
+            update["tags"] = tags
+        if fields:
+            update["custom_fields"] = fields
+        if update:
+            self.http.request("PUT", f"api/v2/tickets/{ticket_id}", json=update)
+        if notes:
+            self._post_notes(ticket_id, notes, fresh, statuses, actions)
+        return [
+            s if isinstance(s, ApplyResult) else ApplyResult(a.key, s)
+            for a, s in zip(actions, statuses, strict=True)
+        ]
+
+    @staticmethod
+    def _plan(
+        a: Action,
+        raw: Mapping[str, Any],
+        tags: list[str],
+        fields: dict[str, Any],
+        update: dict[str, Any],
+        notes: list[Action],
+    ) -> ApplyStatus | ApplyResult:
+        """Fold ``a`` into the pending update; APPLIED if it needs a write, else ALREADY."""
+        p = a.params
+        if a.kind is ActionKind.ADD_TAG:
+            if p["tag"] in tags:
+                return ApplyStatus.ALREADY
+            tags.append(p["tag"])
+        elif a.kind is ActionKind.REMOVE_TAG:
+            if p["tag"] not in tags:
+                return ApplyStatus.ALREADY
+            tags.remove(p["tag"])
+        elif a.kind is ActionKind.SET_PRIORITY:
+            code = _code(p["priority"], _PRIORITY_CODES, "priority")
+            if raw.get("priority") == code:
+                return ApplyStatus.ALREADY
+            update["priority"] = code
+        elif a.kind is ActionKind.SET_STATUS:
+            code = _code(p["status"], _STATUS_CODES, "status")
+            if raw.get("status") == code:
+                return ApplyStatus.ALREADY
+            update["status"] = code
+        elif a.kind is ActionKind.SET_FIELD:
+            # Custom fields are named cf_<label> by Freshdesk; accept the label alone too.
+            name = p["field"] if str(p["field"]).startswith("cf_") else f"cf_{p['field']}"
+            if (raw.get("custom_fields") or {}).get(name) == p["value"]:
+                return ApplyStatus.ALREADY
+            fields[name] = p["value"]
+        elif a.kind is ActionKind.COMMENT:
+            notes.append(a)
+        else:
+            return ApplyResult(a.key, ApplyStatus.SKIPPED, f"Freshdesk connector does not {a.kind}")
+        return ApplyStatus.APPLIED
+
+    def _post_notes(
+        self,
+        ticket_id: str,
+        notes: Sequence[Action],
+        fresh: Collection[str],
+        statuses: list[ApplyStatus | ApplyResult],
+        actions: Sequence[Action],
+    ) -> None:
+        seen = ""
+        if any(a.key not in fresh for a in notes):
+            # A retry: the earlier try may have posted the note before failing.
+            seen = "\n".join(
+                f"{c.get('body_text', '')}\n{c.get('body', '')}"
+                for c in self.http.get_json(
+                    f"api/v2/tickets/{ticket_id}/conversations", params={"per_page": "100"}
+                )
+            )
+        for a in notes:
+            index = actions.index(a)
+            tag = marker(a.key)
+            if tag in seen:
+                statuses[index] = ApplyStatus.ALREADY
+                continue
+            body = f"<p>{html.escape(str(a.params['body']))}</p><p>{tag}</p>"
+            if a.params.get("public"):
+                self.http.request("POST", f"api/v2/tickets/{ticket_id}/reply", json={"body": body})
+            else:
+                self.http.request(
+                    "POST",
+                    f"api/v2/tickets/{ticket_id}/notes",
+                    json={"body": body, "private": True},
+                )

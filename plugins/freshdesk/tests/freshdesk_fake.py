@@ -1,0 +1,200 @@
+"""A small, faithful fake of the Freshdesk API v2 endpoints the connector uses.
+
+Faithful where the connector depends on it (Freshdesk's API reference, v2):
+
+- Basic auth ``<api key>:X``; a wrong key gets 401 ``{"code": "invalid_credentials", ...}``.
+- ``GET /api/v2/tickets`` with ``updated_since`` (inclusive), ``order_by=updated_at``,
+  ``order_type``, ``per_page`` (max 100), ``page`` and ``include=stats``. The body is a bare
+  JSON array; the next page is announced only in a ``Link: <url>; rel="next"`` header.
+- ``GET /api/v2/tickets/{id}`` (``include=stats``), ``GET .../conversations`` (paged the same way).
+- ``PUT /api/v2/tickets/{id}``: ``tags`` replaces the list, ``custom_fields`` merges, status
+  2-5 and priority 1-4; anything else is a 400 "Validation failed" as Freshdesk answers.
+- ``POST .../notes`` ``{"body", "private"}`` and ``POST .../reply`` ``{"body"}``: 201.
+
+Every write moves the ticket's ``updated_at`` forward one minute on a fake clock.
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import urlencode
+
+from freshdesk_fakehttp import FakeHelpdesk, FakeRequest, Reply
+
+API_KEY = "fd-api-key-s3cret-0042"
+_START = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+_TICKET_FIELDS = {"tags", "custom_fields", "priority", "status", "responder_id", "group_id"}
+
+
+def iso(t: datetime) -> str:
+    """Freshdesk's timestamp format: UTC with a ``Z``."""
+    return t.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class FakeFreshdesk(FakeHelpdesk):
+    """``count`` tickets in memory, each changed an hour after the previous one."""
+
+    def __init__(self, count: int = 5) -> None:
+        super().__init__()
+        self.clock = _START + timedelta(days=10)
+        self.tickets: dict[int, dict[str, Any]] = {}
+        self.conversations: dict[int, list[dict[str, Any]]] = {}
+        for i in range(1, count + 1):
+            created = _START + timedelta(hours=i)
+            self.tickets[i] = {
+                "id": i,
+                "subject": f"Printer {i} is on fire",
+                "status": 3 if i == 2 else 4 if i == 3 else 2,
+                "priority": 1 + i % 4,
+                "type": "Incident",
+                "requester_id": 100 + i,
+                "responder_id": None,
+                "group_id": 7,
+                "company_id": None,
+                "tags": ["vip"] if i == 1 else [],
+                "custom_fields": {"cf_sla_state": None},
+                "created_at": iso(created),
+                "updated_at": iso(created + timedelta(hours=2)),
+                "due_by": iso(created + timedelta(days=1)),
+                "fr_due_by": iso(created + timedelta(hours=4)),
+                "stats": {
+                    "first_responded_at": iso(created + timedelta(hours=1)),
+                    "pending_since": iso(created + timedelta(hours=2)) if i == 2 else None,
+                    "resolved_at": iso(created + timedelta(hours=2)) if i == 3 else None,
+                    "closed_at": None,
+                    "reopened_at": None,
+                },
+            }
+            self.conversations[i] = [
+                # Deliberately newest first: the connector must not rely on the order.
+                self._conversation(i, created + timedelta(hours=1), incoming=False),
+                self._conversation(i, created + timedelta(minutes=30), incoming=True),
+            ]
+
+    @staticmethod
+    def _conversation(
+        ticket: int, at: datetime, *, incoming: bool, private: bool = False, body: str = "Hi"
+    ) -> dict[str, Any]:
+        return {
+            "id": int(at.timestamp()),
+            "ticket_id": ticket,
+            "body": body,
+            "body_text": re.sub(r"<[^>]+>", " ", body),
+            "incoming": incoming,
+            "private": private,
+            "user_id": 100 + ticket if incoming else 9,
+            "created_at": iso(at),
+        }
+
+    # -- routing --------------------------------------------------------------------------
+
+    def handle(self, request: FakeRequest) -> Reply:
+        expected = "Basic " + base64.b64encode(f"{API_KEY}:X".encode()).decode()
+        if request.headers.get("Authorization") != expected:
+            return Reply(
+                401,
+                {
+                    "code": "invalid_credentials",
+                    "message": "You have to be logged in to perform this action.",
+                },
+            )
+        parts = request.path.strip("/").split("/")
+        if parts[:2] != ["api", "v2"] or len(parts) < 3 or parts[2] != "tickets":
+            return Reply(404, {"code": "not_found"})
+        rest = parts[3:]
+        if not rest and request.method == "GET":
+            return self._list(request)
+        ticket = self.tickets.get(int(rest[0])) if rest and rest[0].isdigit() else None
+        if ticket is None:
+            return Reply(404, {"code": "access_denied", "message": "not found"})
+        if len(rest) == 1 and request.method == "GET":
+            return Reply(body=self._shown(ticket, request))
+        if len(rest) == 1 and request.method == "PUT":
+            return self._update(ticket, request.json() or {})
+        if rest[1:] == ["conversations"] and request.method == "GET":
+            items = sorted(
+                self.conversations[ticket["id"]], key=lambda c: c["created_at"], reverse=True
+            )
+            return self._paged(request, items)
+        if rest[1:] in (["notes"], ["reply"]) and request.method == "POST":
+            body = (request.json() or {}).get("body")
+            if not body:
+                return self._invalid("body", "It should not be blank")
+            note = rest[1] == "notes"
+            private = bool((request.json() or {}).get("private", True)) if note else False
+            conv = self._conversation(
+                ticket["id"], self._tick(ticket), incoming=False, private=private, body=body
+            )
+            self.conversations[ticket["id"]].append(conv)
+            return Reply(201, conv)
+        return Reply(404, {"code": "not_found"})
+
+    # -- endpoints ------------------------------------------------------------------------
+
+    def _list(self, request: FakeRequest) -> Reply:
+        since = request.param("updated_since")
+        tickets = [
+            t
+            for t in self.tickets.values()
+            if since is None or t["updated_at"] >= iso(_parse(since))
+        ]
+        tickets.sort(
+            key=lambda t: (t["updated_at"], t["id"]), reverse=request.param("order_type") == "desc"
+        )
+        return self._paged(request, [self._shown(t, request) for t in tickets])
+
+    def _paged(self, request: FakeRequest, items: list[dict[str, Any]]) -> Reply:
+        per_page = int(request.param("per_page") or 30)
+        if per_page > 100:
+            return self._invalid("per_page", "Has to be less than or equal to 100")
+        page = int(request.param("page") or 1)
+        chunk = items[(page - 1) * per_page : page * per_page]
+        headers = {}
+        if page * per_page < len(items):
+            query = {k: v[0] for k, v in request.query.items()} | {"page": str(page + 1)}
+            headers["Link"] = f'<{self.base_url}{request.path}?{urlencode(query)}>; rel="next"'
+        return Reply(body=chunk, headers=headers)
+
+    def _update(self, ticket: dict[str, Any], body: dict[str, Any]) -> Reply:
+        unknown = sorted(set(body) - _TICKET_FIELDS)
+        if unknown:
+            return self._invalid(unknown[0], "Unexpected/invalid field in request")
+        if "status" in body and body["status"] not in (2, 3, 4, 5):
+            return self._invalid("status", "It should be one of these values: '2,3,4,5'")
+        if "priority" in body and body["priority"] not in (1, 2, 3, 4):
+            return self._invalid("priority", "It should be one of these values: '1,2,3,4'")
+        fields = body.pop("custom_fields", {})
+        ticket.update(body)
+        ticket["custom_fields"] = {**ticket["custom_fields"], **fields}
+        self._tick(ticket)
+        return Reply(body=ticket)
+
+    # -- helpers --------------------------------------------------------------------------
+
+    def _shown(self, ticket: dict[str, Any], request: FakeRequest) -> dict[str, Any]:
+        # ``stats`` costs extra API credits, so Freshdesk sends it only when asked.
+        if "stats" in (request.param("include") or ""):
+            return dict(ticket)
+        return {k: v for k, v in ticket.items() if k != "stats"}
+
+    def _tick(self, ticket: dict[str, Any]) -> datetime:
+        self.clock += timedelta(minutes=1)
+        ticket["updated_at"] = iso(self.clock)
+        return self.clock
+
+    @staticmethod
+    def _invalid(field: str, message: str) -> Reply:
+        return Reply(
+            400,
+            {
+                "description": "Validation failed",
+                "errors": [{"field": field, "message": message, "code": "invalid_value"}],
+            },
+        )
+
+
+def _parse(value: str) -> datetime:
+    return datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(UTC)
