@@ -564,5 +564,27 @@ def backtest(config_path: str | None, rules: tuple[str, ...], since: str, at: st
     click.echo(render_text(diffs, start, now), nl=False)
 
 
+@main.command("new-connector")
+@click.argument("name")
+@click.option(
+    "--dir",
+    "directory",
+    type=click.Path(file_okay=False),
+    help="Where to create the project (default: ./slaplug-NAME); must be empty.",
+)
+@_friendly_errors
+def new_connector(name: str, directory: str | None) -> None:
+    """Create a connector plugin project: pyproject, connector skeleton, conformance tests."""
+    from slaplug.scaffold import generate
+
+    target = Path(directory) if directory else Path(f"slaplug-{name}")
+    for path in generate(name, target):
+        click.echo(f"created {path}")
+    click.echo(
+        f"next: cd {target} && pip install -e . && pytest "
+        "(docs/plugins/tutorial.md walks through the code)"
+    )
+
+
 if __name__ == "__main__":
     main()

@@ -1,7 +1,7 @@
 """slaplug-freshdesk: a Freshdesk connector built on slaplug's public API only.
 
 Loaded through the ``slaplug`` entry-point group like any third-party plugin
-(docs/plugins/freshdesk.md).
+(plugins/freshdesk/README.md).
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """`FreshdeskConnector`: Freshdesk API v2 as slaplug tickets, and slaplug actions back.
 
-Reading (docs/plugins/freshdesk.md has the whole story):
+Reading (plugins/freshdesk/README.md has the whole story):
 
 * ``GET /api/v2/tickets?updated_since=…&order_by=updated_at&order_type=asc&include=stats``
   lists changed tickets oldest change first, ``per_page`` at most 100, the next page named

@@ -1,0 +1,454 @@
+"""`slaplug new-connector NAME`: the starting point of a connector plugin, in a new folder.
+
+The generated project is the one docs/plugins/tutorial.md builds step by step for the toy
+helpdesk "Tinydesk" (a test holds the two equal): a ``pyproject.toml`` with the ``slaplug``
+entry point, a package with a working connector for a Tinydesk-shaped API, and tests that
+run `slaplug.testing.ConnectorSuite` against a small fake server on 127.0.0.1. Replace the
+Tinydesk API calls with your helpdesk's, keeping the suite green.
+
+The templates are Python strings rather than package data: they are short, and a string
+in the module is one less thing a packaging mistake can leave out of the wheel.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from string import Template
+
+from slaplug.errors import ConfigError
+
+__all__ = ["files", "generate", "validate_name"]
+
+_NAME = re.compile(r"^[a-z][a-z0-9]*$")
+
+PYPROJECT = """\
+[build-system]
+requires = ["setuptools>=69", "wheel"]
+build-backend = "setuptools.build_meta"
+
+[project]
+name = "slaplug-${name}"
+version = "0.1.0"
+description = "A slaplug connector for ${Name}."
+requires-python = ">=3.11"
+dependencies = ["slaplug"]
+
+# slaplug finds plugins in this entry-point group; the name must equal Connector.name.
+[project.entry-points.slaplug]
+${name} = "slaplug_${name}"
+
+[tool.setuptools.packages.find]
+include = ["slaplug_${name}*"]
+
+[tool.pytest.ini_options]
+pythonpath = ["tests"]
+"""
+
+INIT = '''\
+"""slaplug-${name}: a slaplug connector for ${Name}."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from slaplug import hookimpl
+from slaplug.connectors import Connector
+from slaplug_${name}.connector import ${Name}Config, ${Name}Connector
+
+__all__ = ["${Name}Config", "${Name}Connector", "register_connectors"]
+
+
+@hookimpl
+def register_connectors(register: Callable[[type[Connector]], None]) -> None:
+    """Register `${Name}Connector` under the name ``${name}``."""
+    register(${Name}Connector)
+'''
+
+CONNECTOR = '''\
+"""The ${Name} connector: reads changed tickets, writes tags and internal notes back.
+
+The API it talks to (a toy: replace these calls with your helpdesk's):
+
+- ``GET /api/tickets?updated_since=<ISO 8601>&page=N``:
+  ``{"tickets": [...], "next_page": N + 1}``, ``next_page`` null on the last page.
+- ``GET /api/tickets/<id>`` and ``GET /api/tickets/<id>/notes``.
+- ``POST /api/tickets/<id>/tags`` ``{"tag": ...}``, ``POST /api/tickets/<id>/notes``
+  ``{"body": ...}``.
+- Every call carries ``Authorization: Bearer <token>``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterator, Mapping, Sequence
+from datetime import datetime
+from typing import Any, ClassVar
+
+import requests
+
+from slaplug.connectors import (
+    ApplyResult,
+    ApplyStatus,
+    Capability,
+    Connector,
+    ConnectorConfig,
+    CursorPaginator,
+    TicketPage,
+    paginate,
+)
+from slaplug.errors import SkippableAPIError
+from slaplug.model import Action, ActionKind, EventKind, Ticket, TicketEvent
+
+#: A first read asks for everything changed since this instant.
+EPOCH = "1970-01-01T00:00:00Z"
+
+
+class ${Name}Config(ConnectorConfig):
+    """Settings of one ${Name} account.
+
+    Attributes:
+        api_token_env: The environment variable holding the API token (never the token).
+    """
+
+    connector_name: ClassVar[str] = "${name}"
+
+    api_token_env: str
+
+
+class BearerAuth(requests.auth.AuthBase):
+    """Sends ``Authorization: Bearer <token>`` with every request."""
+
+    def __init__(self, token: str) -> None:
+        self.token = token
+
+    def __call__(self, r: requests.PreparedRequest) -> requests.PreparedRequest:
+        r.headers["Authorization"] = f"Bearer {self.token}"
+        return r
+
+
+class ${Name}Connector(Connector):
+    """Reads ${Name} tickets changed since a cursor; writes tags and notes back."""
+
+    name: ClassVar[str] = "${name}"
+    Config = ${Name}Config
+    capabilities = frozenset({Capability.READ, Capability.WRITE_BACK})
+
+    config: ${Name}Config
+
+    def auth(self) -> requests.auth.AuthBase:
+        """Bearer auth with the token read from the configured environment variable."""
+        return BearerAuth(self.config.secret("api_token").get_secret_value())
+
+    def read_changed(self, cursor: str | None) -> Iterator[TicketPage]:
+        """Yield the tickets changed since ``cursor`` (an ``updated_at``), page by page."""
+        since = cursor or EPOCH
+
+        def fetch(page: str | None) -> Any:
+            params = {"updated_since": since, "page": page or "1"}
+            return self.http.get_json("api/tickets", params=params)
+
+        watermark = cursor
+        for page in paginate(fetch, CursorPaginator("next_page")):
+            raw_tickets = page.data["tickets"]
+            for raw in raw_tickets:
+                # The newest change read so far is where the next sync starts.
+                if watermark is None or _time(raw["updated_at"]) > _time(watermark):
+                    watermark = raw["updated_at"]
+            yield TicketPage([self._ticket(raw) for raw in raw_tickets], watermark)
+
+    def read_ticket(self, ticket_id: str) -> Ticket:
+        """Read one ticket with its history."""
+        return self._ticket(self.http.get_json(f"api/tickets/{ticket_id}"))
+
+    def apply(
+        self, actions: Sequence[Action], *, fresh: Collection[str] = frozenset()
+    ) -> list[ApplyResult]:
+        """Apply each action once: applying the same actions again writes nothing."""
+        return [self._apply_one(a, fresh) for a in actions]
+
+    def _apply_one(self, action: Action, fresh: Collection[str]) -> ApplyResult:
+        path = f"api/tickets/{action.ticket_id}"
+        try:
+            if action.kind is ActionKind.ADD_TAG:
+                tag = action.params["tag"]
+                # Tags are a set: look first, so that a retry writes nothing.
+                if tag in self.http.get_json(path)["tags"]:
+                    return ApplyResult(action.key, ApplyStatus.ALREADY)
+                self.http.request("POST", f"{path}/tags", json={"tag": tag})
+            elif action.kind is ActionKind.COMMENT:
+                # Notes are not idempotent: each carries its action's key, so that a retry
+                # finds it. A fresh key was never tried, so there is nothing to look for.
+                marker = f"[slaplug {action.key}]"
+                if action.key not in fresh:
+                    notes = self.http.get_json(f"{path}/notes")
+                    if any(marker in note["body"] for note in notes):
+                        return ApplyResult(action.key, ApplyStatus.ALREADY)
+                body = f"{action.params['body']}\\n\\n{marker}"
+                self.http.request("POST", f"{path}/notes", json={"body": body})
+            else:
+                detail = f"${name} cannot {action.kind}"
+                return ApplyResult(action.key, ApplyStatus.SKIPPED, detail)
+        except SkippableAPIError as exc:  # 404, 422: this ticket only
+            return ApplyResult(action.key, ApplyStatus.FAILED, str(exc))
+        return ApplyResult(action.key, ApplyStatus.APPLIED)
+
+    def _ticket(self, raw: Mapping[str, Any]) -> Ticket:
+        return Ticket(
+            id=str(raw["id"]),
+            connector=self.instance,
+            platform=self.name,
+            created_at=_time(raw["created_at"]),
+            updated_at=_time(raw["updated_at"]),
+            status=raw["status"],
+            priority=raw.get("priority"),
+            tags=frozenset(raw["tags"]),
+            events=tuple(
+                TicketEvent(EventKind(e["kind"]), _time(e["at"]), e.get("value"))
+                for e in raw["events"]
+            ),
+        )
+
+
+def _time(value: str) -> datetime:
+    """An ISO 8601 time with its offset (``Z`` included) as an aware datetime."""
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+'''
+
+FAKE = '''\
+"""A fake ${Name} on 127.0.0.1 for the tests: five tickets in memory, real HTTP.
+
+It implements what `slaplug.testing.ConnectorSuite` drives (`FakeControl`): ``inject``
+answers the next requests with a fault, ``request_count`` and ``write_count`` count.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+TOKEN = "${name}-test-token-0042"
+PER_PAGE = 2
+
+
+class Fake${Name}:
+    """The ${Name} API of connector.py, from memory. Use as a context manager."""
+
+    def __init__(self) -> None:
+        self.tickets: dict[str, dict[str, Any]] = {
+            str(i): {
+                "id": i,
+                "created_at": f"2026-03-0{i}T08:00:00Z",
+                "updated_at": f"2026-03-0{i}T12:00:00Z",
+                "status": "open",
+                "priority": "normal",
+                "tags": [],
+                "notes": [],
+                "events": [
+                    {"kind": "created", "at": f"2026-03-0{i}T08:00:00Z"},
+                    {"kind": "agent_reply", "at": f"2026-03-0{i}T11:00:00Z"},
+                ],
+            }
+            for i in range(1, 6)
+        }
+        self.faults: list[tuple[int, dict[str, str], Any]] = []
+        self.request_count = 0
+        self.write_count = 0
+        self.lock = threading.Lock()
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
+        self.base_url = f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def inject(
+        self, status: int, *, headers: Any = None, body: Any = None, times: int = 1
+    ) -> None:
+        """Answer the next ``times`` requests with ``status`` instead of handling them."""
+        self.faults.extend([(status, dict(headers or {}), body)] * times)
+
+    def __enter__(self) -> Fake${Name}:
+        threading.Thread(target=self.server.serve_forever, args=(0.01,), daemon=True).start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+    def handle(self, method: str, url: str, auth: str, body: Any) -> tuple[int, Any]:
+        """Answer one request: ``(status, JSON body)``."""
+        if auth != f"Bearer {TOKEN}":
+            return 401, {"error": "invalid token"}
+        parts = urlsplit(url)
+        path = parts.path.strip("/").split("/")
+        query = {k: v[0] for k, v in parse_qs(parts.query).items()}
+        if path == ["api", "tickets"] and method == "GET":
+            changed = [
+                t for t in self.tickets.values() if t["updated_at"] >= query["updated_since"]
+            ]
+            changed.sort(key=lambda t: t["updated_at"])
+            page = int(query.get("page", "1"))
+            more = page * PER_PAGE < len(changed)
+            shown = changed[(page - 1) * PER_PAGE : page * PER_PAGE]
+            return 200, {"tickets": shown, "next_page": page + 1 if more else None}
+        ticket = self.tickets.get(path[2]) if path[:2] == ["api", "tickets"] else None
+        if ticket is None:
+            return 404, {"error": "no such ticket"}
+        if path[3:] == [] and method == "GET":
+            return 200, ticket
+        if path[3:] == ["notes"] and method == "GET":
+            return 200, ticket["notes"]
+        if path[3:] == ["tags"] and method == "POST":
+            ticket["tags"].append(body["tag"])
+            return 201, {}
+        if path[3:] == ["notes"] and method == "POST":
+            ticket["notes"].append({"body": body["body"]})
+            return 201, {}
+        return 404, {"error": "no such route"}
+
+
+def _handler(fake: Fake${Name}) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def serve(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            body = json.loads(self.rfile.read(length)) if length else None
+            headers: dict[str, str] = {}
+            with fake.lock:
+                fake.request_count += 1
+                if fake.faults:
+                    status, headers, reply = fake.faults.pop(0)
+                else:
+                    auth = self.headers.get("Authorization", "")
+                    status, reply = fake.handle(self.command, self.path, auth, body)
+                    if self.command != "GET" and status < 300:
+                        fake.write_count += 1
+            payload = json.dumps(reply).encode()
+            self.send_response(status)
+            for name, value in {"Content-Type": "application/json", **headers}.items():
+                self.send_header(name, value)
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+
+        do_GET = do_POST = serve  # noqa: N815 - the names http.server looks for
+
+        def log_message(self, format: str, *args: Any) -> None:
+            """Stay quiet: test output is for failures."""
+
+    return Handler
+'''
+
+CONFORMANCE = '''\
+"""slaplug's conformance suite, run against the fake ${Name}."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from fake_${name} import TOKEN, Fake${Name}
+from slaplug_${name} import ${Name}Config, ${Name}Connector
+
+from slaplug.model import Action, ActionKind, Metric
+from slaplug.testing import ConnectorSuite, Scenario
+
+
+def action(kind: ActionKind, params: dict[str, object], ticket_id: str) -> Action:
+    """An action as slaplug's rules would plan it."""
+    return Action(
+        kind=kind,
+        params=params,
+        connector="${name}",
+        ticket_id=ticket_id,
+        key=f"${name}:{ticket_id}:p:first_response:1:warn:1:{kind}",
+        escalation="warn",
+        level=1,
+        policy="p",
+        metric=Metric.FIRST_RESPONSE,
+        cycle=1,
+    )
+
+
+class Test${Name}Connector(ConnectorSuite):
+    connector = ${Name}Connector
+
+    @pytest.fixture
+    def scenario(self, monkeypatch: pytest.MonkeyPatch) -> Iterator[Scenario]:
+        monkeypatch.setenv("${NAME}_TOKEN", TOKEN)
+        with Fake${Name}() as fake:
+            config = ${Name}Config(
+                base_url=fake.base_url, api_token_env="${NAME}_TOKEN", retry={"jitter": 0}
+            )
+            with ${Name}Connector(config) as connector:
+                yield Scenario(
+                    connector=connector,
+                    control=fake,
+                    ticket_id="1",
+                    actions=[
+                        action(ActionKind.ADD_TAG, {"tag": "sla_warn"}, "1"),
+                        action(ActionKind.COMMENT, {"body": "SLA at 75 %"}, "2"),
+                    ],
+                )
+'''
+
+
+def validate_name(name: str) -> str:
+    """Check a connector name: lower-case letters and digits, starting with a letter.
+
+    It becomes the entry-point name, ``Connector.name``, the module ``slaplug_<name>`` and
+    the distribution ``slaplug-<name>``, so it must be valid as all four.
+
+    Raises:
+        ConfigError: The name is not usable; the message says what is.
+    """
+    if not _NAME.match(name):
+        raise ConfigError(
+            f"connector name {name!r} must be lower-case letters and digits, starting with "
+            "a letter (e.g. tinydesk): it names the module slaplug_<name>"
+        )
+    return name
+
+
+def files(name: str) -> dict[str, str]:
+    """The generated project's files: relative path -> content.
+
+    Args:
+        name: The connector's name (see `validate_name`).
+    """
+    validate_name(name)
+    values = {"name": name, "Name": name.capitalize(), "NAME": name.upper()}
+    templates = {
+        "pyproject.toml": PYPROJECT,
+        f"slaplug_{name}/__init__.py": INIT,
+        f"slaplug_{name}/connector.py": CONNECTOR,
+        f"slaplug_{name}/py.typed": "",
+        f"tests/fake_{name}.py": FAKE,
+        f"tests/test_{name}_conformance.py": CONFORMANCE,
+    }
+    return {path: Template(text).substitute(values) for path, text in templates.items()}
+
+
+def generate(name: str, directory: Path) -> list[Path]:
+    """Write the project for connector ``name`` into ``directory``.
+
+    Args:
+        name: The connector's name (see `validate_name`).
+        directory: Where to write; created if missing, and must be empty if it exists.
+
+    Returns:
+        The files written.
+
+    Raises:
+        ConfigError: A bad name, or ``directory`` is not empty (nothing is overwritten).
+    """
+    content = files(name)
+    if directory.exists() and (not directory.is_dir() or any(directory.iterdir())):
+        raise ConfigError(f"{directory} exists and is not empty; choose another --dir")
+    written = []
+    for relative, text in content.items():
+        path = directory / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+        written.append(path)
+    return written

@@ -1,0 +1,80 @@
+"""`slaplug new-connector`: the generated project is complete, compiles and passes the suite."""
+
+from __future__ import annotations
+
+import os
+import py_compile
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from slaplug.cli import main
+from slaplug.errors import ConfigError
+from slaplug.scaffold import files, generate
+
+EXPECTED = {
+    "pyproject.toml",
+    "slaplug_acme/__init__.py",
+    "slaplug_acme/connector.py",
+    "slaplug_acme/py.typed",
+    "tests/fake_acme.py",
+    "tests/test_acme_conformance.py",
+}
+
+
+def run_generated_suite(folder: Path) -> subprocess.CompletedProcess[str]:
+    """Run the generated project's tests in a fresh interpreter, the project on the path."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(folder), str(folder / "tests")])}
+    return subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests"],
+        check=False,  # the caller asserts, showing the output
+        cwd=folder,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_new_connector_writes_the_project(tmp_path: Path) -> None:
+    target = tmp_path / "slaplug-acme"
+    result = CliRunner().invoke(main, ["new-connector", "acme", "--dir", str(target)])
+    assert result.exit_code == 0, result.output
+    written = {p.relative_to(target).as_posix() for p in target.rglob("*") if p.is_file()}
+    assert written == EXPECTED
+    assert 'acme = "slaplug_acme"' in (target / "pyproject.toml").read_text()
+    assert "[project.entry-points.slaplug]" in (target / "pyproject.toml").read_text()
+    for path in target.rglob("*.py"):
+        py_compile.compile(str(path), doraise=True)
+
+
+def test_generated_conformance_suite_passes(tmp_path: Path) -> None:
+    generate("acme", tmp_path)
+    done = run_generated_suite(tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "10 passed, 2 skipped" in done.stdout  # the two webhook tests: no webhooks
+
+
+def test_generated_connector_names_follow_the_name() -> None:
+    generated = files("acme")
+    assert 'name: ClassVar[str] = "acme"' in generated["slaplug_acme/connector.py"]
+    assert "class AcmeConnector(Connector)" in generated["slaplug_acme/connector.py"]
+    assert "ACME_TOKEN" in generated["tests/test_acme_conformance.py"]
+
+
+@pytest.mark.parametrize("name", ["Acme", "my-desk", "1desk", ""])
+def test_new_connector_rejects_a_name_that_cannot_be_a_module(name: str) -> None:
+    with pytest.raises(ConfigError, match="lower-case letters and digits"):
+        files(name)
+
+
+def test_new_connector_never_overwrites(tmp_path: Path) -> None:
+    (tmp_path / "keep.txt").write_text("mine")
+    result = CliRunner().invoke(main, ["new-connector", "acme", "--dir", str(tmp_path)])
+    assert result.exit_code == 2
+    assert "is not empty" in result.output
+    assert (tmp_path / "keep.txt").read_text() == "mine"
+    assert not (tmp_path / "pyproject.toml").exists()
