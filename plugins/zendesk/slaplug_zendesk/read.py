@@ -22,13 +22,13 @@ rather than losing them (the sync store merges events as values, so duplicates a
 from __future__ import annotations
 
 import logging
-from collections import defaultdict
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 from slaplug.connectors import ApiClient, CursorPaginator, TicketPage, paginate
 from slaplug.errors import PaginationError
 from slaplug.model import Ticket, TicketEvent
+from slaplug_zendesk.buffer import AuditBuffer
 from slaplug_zendesk.config import ZendeskConfig
 from slaplug_zendesk.cursor import ZendeskCursor
 from slaplug_zendesk.directory import Directory
@@ -83,42 +83,47 @@ class Reader:
         old_events = state.events if state else self.config.start_time
         old_seen = state.seen if state else ()
         buffered, new_events, new_seen = self._read_events(old_events, old_seen)
+        try:
 
-        def cursor_for(tickets: str | None, final: bool) -> str | None:
-            if tickets is None:
-                return None
-            if final:
-                return ZendeskCursor(tickets, new_events, new_seen).encode()
-            return ZendeskCursor(tickets, old_events, old_seen).encode()
+            def cursor_for(tickets: str | None, final: bool) -> str | None:
+                if tickets is None:
+                    return None
+                if final:
+                    return ZendeskCursor(tickets, new_events, new_seen).encode()
+                return ZendeskCursor(tickets, old_events, old_seen).encode()
 
-        pending: tuple[list[Ticket], str | None] | None = None
-        pending_raw: dict[int, Mapping[str, Any]] = {}
-        after: str | None = state.tickets if state else None
-        for page in paginate(self._fetch_tickets, _TICKET_PAGINATOR, after):
+            pending: tuple[list[Ticket], str | None] | None = None
+            pending_raw: dict[int, Mapping[str, Any]] = {}
+            after: str | None = state.tickets if state else None
+            for page in paginate(self._fetch_tickets, _TICKET_PAGINATOR, after):
+                if pending is not None:
+                    self.page_raw = pending_raw
+                    yield TicketPage(pending[0], cursor_for(pending[1], False), complete)
+                data = page.data
+                self._remember_sideloads(data)
+                raws = data.get("tickets") or []
+                tickets = self._tickets(raws, buffered, complete)
+                pending, after = (tickets, page.resume), page.resume
+                pending_raw = {int(r["id"]): r for r in raws}
+            leftovers = list(
+                buffered.ticket_ids()
+            )  # tickets with new events the export did not list
+            chunks = [leftovers[n : n + _SHOW_MANY] for n in range(0, len(leftovers), _SHOW_MANY)]
             if pending is not None:
                 self.page_raw = pending_raw
-                yield TicketPage(pending[0], cursor_for(pending[1], False), complete)
-            data = page.data
-            self._remember_sideloads(data)
-            raws = data.get("tickets") or []
-            tickets = self._tickets(raws, buffered, complete)
-            pending, after = (tickets, page.resume), page.resume
-            pending_raw = {int(r["id"]): r for r in raws}
-        leftovers = sorted(buffered)  # tickets with new events the export did not list
-        chunks = [leftovers[n : n + _SHOW_MANY] for n in range(0, len(leftovers), _SHOW_MANY)]
-        if pending is not None:
-            self.page_raw = pending_raw
-            yield TicketPage(pending[0], cursor_for(pending[1], not chunks), complete)
-        for n, chunk in enumerate(chunks):
-            data = self.http.get_json(
-                "api/v2/tickets/show_many.json",
-                params={"ids": ",".join(map(str, chunk)), "include": SIDELOADS},
-            )
-            self._remember_sideloads(data)
-            raws = data.get("tickets") or []
-            tickets = self._tickets(raws, buffered, complete)
-            self.page_raw = {int(r["id"]): r for r in raws}
-            yield TicketPage(tickets, cursor_for(after, n == len(chunks) - 1), complete)
+                yield TicketPage(pending[0], cursor_for(pending[1], not chunks), complete)
+            for n, chunk in enumerate(chunks):
+                data = self.http.get_json(
+                    "api/v2/tickets/show_many.json",
+                    params={"ids": ",".join(map(str, chunk)), "include": SIDELOADS},
+                )
+                self._remember_sideloads(data)
+                raws = data.get("tickets") or []
+                tickets = self._tickets(raws, buffered, complete)
+                self.page_raw = {int(r["id"]): r for r in raws}
+                yield TicketPage(tickets, cursor_for(after, n == len(chunks) - 1), complete)
+        finally:
+            buffered.close()  # and its temporary file, if it spilled
 
     def _fetch_tickets(self, token: str | None) -> Any:
         params: dict[str, Any] = {"per_page": self.config.page_size, "include": SIDELOADS}
@@ -130,14 +135,14 @@ class Reader:
 
     def _read_events(
         self, start: int, seen: Sequence[int]
-    ) -> tuple[dict[int, list[Audit]], int, tuple[int, ...]]:
+    ) -> tuple[AuditBuffer, int, tuple[int, ...]]:
         """Read the events export from ``start`` to its end.
 
         Returns:
             The audits by ticket id, the next ``start_time`` and the ids of the audits at
             exactly that second (the export repeats them; see `ZendeskCursor`).
         """
-        buffered: dict[int, list[Audit]] = defaultdict(list)
+        buffered = AuditBuffer()
         skip = set(seen)
         seconds: dict[int, int] = {}  # audit id -> its second, for the boundary ids
         position = start
@@ -158,7 +163,7 @@ class Reader:
                     continue  # the boundary second, delivered by an earlier page or sync
                 skip.add(audit.id)
                 seconds[audit.id] = int(audit.at.timestamp())
-                buffered[audit.ticket_id].append(audit)
+                buffered.add(audit)
             end = int(data.get("end_time") or position)
             if data.get("end_of_stream"):
                 at_end = [i for i, second in seconds.items() if second == end]
@@ -203,9 +208,9 @@ class Reader:
     # -- normalization --------------------------------------------------------------------
 
     def _tickets(
-        self, raws: Sequence[Mapping[str, Any]], buffered: dict[int, list[Audit]], complete: bool
+        self, raws: Sequence[Mapping[str, Any]], buffered: AuditBuffer, complete: bool
     ) -> list[Ticket]:
-        audits = {int(r["id"]): buffered.pop(int(r["id"]), []) for r in raws}
+        audits = {int(r["id"]): buffered.pop(int(r["id"])) for r in raws}
         if complete and self.config.start_time:
             # Created before the first read's start: the export holds only part of its log.
             for r in raws:

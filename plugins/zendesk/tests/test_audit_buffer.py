@@ -1,0 +1,33 @@
+"""The audit buffer keeps memory flat on a first read: past its limit, audits go to disk."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+from slaplug_zendesk.buffer import AuditBuffer
+from slaplug_zendesk.events import Audit, Child
+
+
+def audit(i: int, ticket: int) -> Audit:
+    return Audit(i, ticket, datetime(2026, 3, 2, 9, i % 60, tzinfo=UTC), 7, (Child("Comment", public=True, author_id=7),))
+
+
+def test_spilled_and_in_memory_audits_come_back_in_order_per_ticket() -> None:
+    buf = AuditBuffer(limit=3)
+    for i in range(10):
+        buf.add(audit(i, ticket=100 + i % 2))
+    assert list(buf.ticket_ids()) == [100, 101]
+    assert [a.id for a in buf.pop(100)] == [0, 2, 4, 6, 8]
+    assert [a.id for a in buf.pop(101)] == [1, 3, 5, 7, 9]
+    assert buf.pop(100) == [] and list(buf.ticket_ids()) == []
+    buf.close()
+
+
+def test_the_temporary_file_goes_away_on_close() -> None:
+    buf = AuditBuffer(limit=1)
+    buf.add(audit(1, ticket=5))
+    folder = Path(buf._tmp.name)  # type: ignore[union-attr]
+    assert folder.exists()
+    buf.close()
+    assert not folder.exists()
