@@ -1,0 +1,139 @@
+"""docs/plugins/tutorial.md is true: its files build a connector that passes the suite.
+
+The tutorial marks file contents with an info string, ```python no-run file=PATH (``no-run``
+so that tests/test_docs_examples.py only shows them); a later block for the same PATH
+replaces the earlier one, as the reader's editor would. ``excerpt=PATH`` blocks show part
+of a file and must appear in it verbatim. Nothing is pip-installed: the extracted folder
+goes on sys.path, and the plugin is registered in-process.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from slaplug.errors import AuthenticationError, ProblemsError
+from slaplug.plugins import get_connectors, plugin_list
+from slaplug.scaffold import files
+
+TUTORIAL = Path(__file__).resolve().parent.parent / "docs" / "plugins" / "tutorial.md"
+_BLOCK = re.compile(r"^```(?P<info>[^\n`]*)\n(?P<body>.*?)^```$", re.S | re.M)
+
+
+def blocks() -> Iterator[tuple[str, str]]:
+    """``(info string, body)`` of every fenced block of the tutorial, in order."""
+    for m in _BLOCK.finditer(TUTORIAL.read_text(encoding="utf-8")):
+        yield m["info"].strip(), m["body"]
+
+
+def attribute(info: str, name: str) -> str | None:
+    """The value of ``name=value`` in an info string, or None."""
+    found = re.search(rf"(?:^|\s){name}=(\S+)", info)
+    return found[1] if found else None
+
+
+def versions() -> dict[str, list[str]]:
+    """Each file's successive versions in the tutorial."""
+    out: dict[str, list[str]] = {}
+    for info, body in blocks():
+        if path := attribute(info, "file"):
+            out.setdefault(path, []).append(body)
+    return out
+
+
+@pytest.fixture
+def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """The tutorial's final files in a folder on sys.path; its modules unloaded after."""
+    for path, bodies in versions().items():
+        (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / path).write_text(bodies[-1], encoding="utf-8")
+    (tmp_path / "slaplug_tinydesk" / "py.typed").write_text("")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.syspath_prepend(str(tmp_path / "tests"))
+    yield tmp_path
+    for name in [m for m in sys.modules if m.startswith(("slaplug_tinydesk", "fake_tinydesk"))]:
+        del sys.modules[name]
+
+
+def test_every_file_block_is_marked_not_to_run() -> None:
+    for info, _ in blocks():
+        if info.startswith("python") and (attribute(info, "file") or attribute(info, "excerpt")):
+            assert "no-run" in info.split(), info
+
+
+def test_every_python_version_compiles() -> None:
+    for path, bodies in versions().items():
+        if path.endswith(".py"):
+            for i, body in enumerate(bodies):
+                compile(body, f"{path} (version {i + 1})", "exec")
+
+
+def test_excerpts_appear_in_their_files() -> None:
+    final = {path: bodies[-1] for path, bodies in versions().items()}
+    excerpts = [(attribute(i, "excerpt"), b) for i, b in blocks() if attribute(i, "excerpt")]
+    assert excerpts
+    for path, body in excerpts:
+        assert body in final[str(path)], f"an excerpt of {path} is not in the final file"
+
+
+def test_tutorial_ends_where_new_connector_starts() -> None:
+    final = {path: bodies[-1] for path, bodies in versions().items()}
+    generated = files("tinydesk")
+    assert set(final) == set(generated) - {"slaplug_tinydesk/py.typed"}
+    for path, text in final.items():
+        assert text == generated[path], f"{path} differs from `slaplug new-connector tinydesk`"
+
+
+def test_tutorial_conformance_suite_passes(project: Path) -> None:
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(project), str(project / "tests")])}
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests"],
+        check=False,  # asserted below, with the output
+        cwd=project,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "10 passed, 2 skipped" in done.stdout
+
+
+def test_tutorial_plugin_registers_its_connector(project: Path, slaplug_register) -> None:
+    import slaplug_tinydesk
+
+    slaplug_register(slaplug_tinydesk, name="tinydesk")
+    assert get_connectors()["tinydesk"] is slaplug_tinydesk.TinydeskConnector
+    shown = {p.name: p.hooks for p in plugin_list()}
+    assert shown["tinydesk"] == ("register_connectors",)
+
+
+def test_when_it_breaks_shows_the_real_messages(project: Path) -> None:
+    from fake_tinydesk import FakeTinydesk
+    from slaplug_tinydesk import TinydeskConfig, TinydeskConnector
+
+    text = TUTORIAL.read_text(encoding="utf-8")
+    good = {"base_url": "https://tinydesk.example", "api_token_env": "TINYDESK_TOKEN"}
+    with pytest.raises(ProblemsError) as missing:
+        TinydeskConfig.load(good, connector="tinydesk", environ={})
+    bad = {"base_url": "tinydesk.example", "api_token_env": "TINYDESK_TOKEN", "token": "x"}
+    with pytest.raises(ProblemsError) as typo:
+        TinydeskConfig.load(bad, connector="tinydesk", environ={"TINYDESK_TOKEN": "t"})
+    messages = [str(p) for p in missing.value.problems + typo.value.problems]
+    with FakeTinydesk() as fake:
+        config = TinydeskConfig.load(
+            {**good, "base_url": fake.base_url},
+            connector="tinydesk",
+            environ={"TINYDESK_TOKEN": "wrong"},
+        )
+        with TinydeskConnector(config) as connector, pytest.raises(AuthenticationError) as denied:
+            connector.read_ticket("1")
+    messages.append(str(denied.value))
+    for message in messages:
+        assert f"\n{message}\n" in text, f"the tutorial does not show: {message}"
