@@ -1,0 +1,130 @@
+"""Unit tests of the Freshdesk connector with `responses`: the exact requests it sends."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import responses
+from slaplug_freshdesk import FreshdeskConfig, FreshdeskConnector
+from slaplug_freshdesk.write import marker
+
+from slaplug.connectors import ApplyStatus
+from slaplug.model import Action, ActionKind, EventKind, Metric
+
+BASE = "https://acme.freshdesk.com"
+TICKET = {
+    "id": 7,
+    "subject": "Down",
+    "status": 3,
+    "priority": 4,
+    "created_at": "2026-03-02T09:00:00Z",
+    "updated_at": "2026-03-02T12:00:00Z",
+    "tags": ["vip"],
+    "custom_fields": {"cf_sla_state": None},
+    "stats": {"pending_since": "2026-03-02T11:00:00Z"},
+}
+CONVERSATIONS = [
+    {"incoming": False, "private": False, "created_at": "2026-03-02T10:00:00Z", "user_id": 9},
+    {"incoming": True, "private": False, "created_at": "2026-03-02T09:30:00Z", "user_id": 5},
+    {"incoming": False, "private": True, "created_at": "2026-03-02T09:40:00Z", "user_id": 9},
+]
+
+
+@pytest.fixture
+def connector(monkeypatch: pytest.MonkeyPatch) -> FreshdeskConnector:
+    monkeypatch.setenv("FD_KEY", "fd-key-unit-0042")
+    return FreshdeskConnector(FreshdeskConfig(base_url=BASE, api_key_env="FD_KEY"))
+
+
+def action(kind: ActionKind, params: dict[str, object]) -> Action:
+    return Action(kind, params, "freshdesk", "7", f"k:{kind}", "warn", 1, "p",
+                  Metric.FIRST_RESPONSE, 1)  # fmt: skip
+
+
+@responses.activate
+def test_reads_history_from_conversations_and_stats(connector: FreshdeskConnector) -> None:
+    responses.get(f"{BASE}/api/v2/tickets/7", json=TICKET)
+    responses.get(f"{BASE}/api/v2/tickets/7/conversations", json=CONVERSATIONS)
+    ticket = connector.read_ticket("7")
+    assert (ticket.status, ticket.priority, ticket.tags) == ("pending", "urgent", {"vip"})
+    assert [e.kind for e in ticket.events] == [
+        EventKind.CREATED,
+        EventKind.REQUESTER_MESSAGE,
+        EventKind.AGENT_REPLY,  # the private note in between is no reply
+        EventKind.STATUS_CHANGED,
+    ]
+    assert responses.calls[0].request.url.endswith("include=stats")
+
+
+@responses.activate
+def test_first_read_asks_everything_and_follows_the_link_header(
+    connector: FreshdeskConnector,
+) -> None:
+    page2 = f"{BASE}/api/v2/tickets?page=2"
+    responses.get(
+        f"{BASE}/api/v2/tickets", json=[TICKET], headers={"Link": f'<{page2}>; rel="next"'}
+    )
+    later = {**TICKET, "id": 8, "updated_at": "2026-03-03T08:00:00Z"}
+    responses.get(page2, json=[later])
+    responses.get(f"{BASE}/api/v2/tickets/7/conversations", json=[])
+    responses.get(f"{BASE}/api/v2/tickets/8/conversations", json=[])
+    pages = list(connector.read_changed(None))
+    assert [p.cursor for p in pages] == ["2026-03-02T12:00:00Z", "2026-03-03T08:00:00Z"]
+    assert pages[0].complete_history
+    first = responses.calls[0].request.url
+    assert "updated_since=2000-01-01T00%3A00%3A00Z" in first
+    assert "order_by=updated_at" in first and "order_type=asc" in first
+
+
+@responses.activate
+def test_one_put_per_ticket_with_only_what_changed(connector: FreshdeskConnector) -> None:
+    responses.get(f"{BASE}/api/v2/tickets/7", json=TICKET)
+    put = responses.put(f"{BASE}/api/v2/tickets/7", json={})
+    results = connector.apply(
+        [
+            action(ActionKind.ADD_TAG, {"tag": "sla_warn"}),
+            action(ActionKind.ADD_TAG, {"tag": "vip"}),
+            action(ActionKind.SET_PRIORITY, {"priority": "urgent"}),
+            action(ActionKind.SET_STATUS, {"status": "open"}),
+            action(ActionKind.SET_FIELD, {"field": "sla_state", "value": "breached"}),
+            action(ActionKind.ASSIGN, {"to": "tier2"}),
+        ]
+    )
+    assert [r.status for r in results] == [
+        ApplyStatus.APPLIED,
+        ApplyStatus.ALREADY,
+        ApplyStatus.ALREADY,
+        ApplyStatus.APPLIED,
+        ApplyStatus.APPLIED,
+        ApplyStatus.SKIPPED,
+    ]
+    assert put.call_count == 1
+    assert json.loads(put.calls[0].request.body) == {
+        "tags": ["vip", "sla_warn"],
+        "status": 2,
+        "custom_fields": {"cf_sla_state": "breached"},
+    }
+
+
+@responses.activate
+def test_note_is_private_marked_and_not_posted_twice(connector: FreshdeskConnector) -> None:
+    note = action(ActionKind.COMMENT, {"body": "SLA <75 %>"})
+    responses.get(f"{BASE}/api/v2/tickets/7", json=TICKET)
+    posted = responses.post(f"{BASE}/api/v2/tickets/7/notes", status=201, json={})
+    assert connector.apply([note], fresh={note.key})[0].status is ApplyStatus.APPLIED
+    body = json.loads(posted.calls[0].request.body)
+    assert body["private"] is True
+    assert "SLA &lt;75 %&gt;" in body["body"] and marker(note.key) in body["body"]
+    # A retry (the key is no longer fresh) finds the marker and writes nothing.
+    responses.get(f"{BASE}/api/v2/tickets/7/conversations", json=[{"body": body["body"]}])
+    assert connector.apply([note])[0].status is ApplyStatus.ALREADY
+    assert posted.call_count == 1
+
+
+@responses.activate
+def test_missing_ticket_fails_only_its_actions(connector: FreshdeskConnector) -> None:
+    responses.get(f"{BASE}/api/v2/tickets/7", status=404, json={"code": "access_denied"})
+    result = connector.apply([action(ActionKind.ADD_TAG, {"tag": "x"})])[0]
+    assert result.status is ApplyStatus.FAILED
+    assert "not found" in result.detail
