@@ -307,3 +307,17 @@ def test_server_killed_with_a_delivery_in_its_inbox_finishes_it_after_a_restart(
     assert server.inbox().get("dead", 0) == 0
     markers = _markers(_zendesk_writes(zd, ticket_id))
     assert markers and len(markers) == len(set(markers)), markers
+
+
+def test_bench_webhooks_prints_the_figures_the_issue_asks_for() -> None:
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "slaplug_bench_webhooks", REPO / "bench" / "webhooks.py"
+    )
+    assert spec is not None and spec.loader is not None
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    figures = bench.run(rate=20, seconds=1, duplicates=0.2, drain_timeout=30)
+    assert {"p50_ms", "p99_ms", "rps", "lost", "doubled"} <= set(figures)
+    assert figures["sent"] == 20 and figures["lost"] == 0 and figures["doubled"] == 0
