@@ -21,7 +21,7 @@ __all__ = ["AuditBuffer"]
 class AuditBuffer:
     """Audits grouped by ticket id; in memory up to ``limit`` audits, on disk past it."""
 
-    def __init__(self, limit: int = 50_000) -> None:
+    def __init__(self, limit: int = 20_000) -> None:
         self._limit = limit
         self._memory: dict[int, list[Audit]] = defaultdict(list)
         self._count = 0

@@ -143,8 +143,10 @@ class Reader:
             exactly that second (the export repeats them; see `ZendeskCursor`).
         """
         buffered = AuditBuffer()
+        # The export restarts each page at the previous page's end_time, inclusive, so only
+        # audits of that one second can come twice: remembering just their ids keeps this
+        # bounded by a page, however long the export.
         skip = set(seen)
-        seconds: dict[int, int] = {}  # audit id -> its second, for the boundary ids
         position = start
         for _ in range(_MAX_EVENT_PAGES):
             data = self.http.get_json(
@@ -155,21 +157,20 @@ class Reader:
                     "per_page": self.config.page_size,
                 },
             )
+            end = int(data.get("end_time") or position)
+            at_end = set(skip) if end == position else set()
             for raw in data.get("ticket_events") or []:
                 if "child_events" not in raw:
                     continue  # audits only; other event types carry no history
                 audit = Audit.from_export(raw)
                 if audit.id in skip:
                     continue  # the boundary second, delivered by an earlier page or sync
-                skip.add(audit.id)
-                seconds[audit.id] = int(audit.at.timestamp())
+                if int(audit.at.timestamp()) == end:
+                    at_end.add(audit.id)
                 buffered.add(audit)
-            end = int(data.get("end_time") or position)
             if data.get("end_of_stream"):
-                at_end = [i for i, second in seconds.items() if second == end]
-                if end == start:
-                    at_end = [*seen, *at_end]
-                return buffered, end, tuple(at_end)
+                return buffered, end, tuple(sorted(at_end))
+            skip = at_end
             if end <= position:
                 raise PaginationError(
                     f"connector {self.instance!r}: the ticket events export did not move on "
