@@ -222,9 +222,14 @@ class Sync:
             summary.would_plan.extend(new[: max(0, Summary.SAMPLE - len(summary.would_plan))])
             summary.planned += len(new)
             return
-        summary.measures_changed += self.store.record_measures_many(
+        changes = self.store.record_measure_changes(
             ((a.ticket.key, a.measures) for a in assessments), at=now
         )
+        summary.measures_changed += len(changes)
+        by_key = {a.ticket.key: a.ticket for a in assessments}
+        for key, m in changes:
+            if m.breached:  # recorded once per clock: the moment it was first seen breached
+                plugins.pm.hook.on_breach(ticket=by_key[key], measure=m)
         crashpoint("measures-recorded")
         planned = self.store.plan(actions, now=now)
         summary.planned += len(planned)

@@ -64,6 +64,18 @@ class MeasuresMixin(StoreBase):
         Returns:
             How many measures were appended, in all.
         """
+        return len(self.record_measure_changes(items, at=at))
+
+    def record_measure_changes(
+        self,
+        items: Iterable[tuple[str, Iterable[SlaMeasure]]],
+        at: datetime | None = None,
+    ) -> list[tuple[str, SlaMeasure]]:
+        """`record_measures_many`, returning the ``(ticket_key, measure)`` pairs appended.
+
+        A measure that turns breached is appended exactly once (a breach never changes state
+        again), so callers can tell new breaches from ones seen before.
+        """
         when = aware(at)
         stmt = self._insert(measure_heads)
         stmt = stmt.on_conflict_do_update(
@@ -82,6 +94,7 @@ class MeasuresMixin(StoreBase):
             | (measure_heads.c.breached != stmt.excluded.breached),
         ).returning(measure_heads.c.policy, measure_heads.c.metric, measure_heads.c.cycle)
         appended: list[dict[str, Any]] = []
+        changes: list[tuple[str, SlaMeasure]] = []
         with self._write() as conn:
             for ticket_key, measures_now in items:
                 latest = {(m.policy, m.metric.value, m.cycle): m for m in measures_now}
@@ -98,9 +111,10 @@ class MeasuresMixin(StoreBase):
                     # One statement per measure: RETURNING must say whether it changed.
                     if conn.execute(stmt.values(**row)).first() is not None:
                         appended.append({**row, "body": measure_to_json(m)})
+                        changes.append((ticket_key, m))
             if appended:
                 conn.execute(measures.insert(), appended)
-        return len(appended)
+        return changes
 
     def measures_between(
         self, start: datetime, end: datetime, *, ticket_key: str | None = None, batch: int = BATCH
