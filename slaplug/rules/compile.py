@@ -18,6 +18,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from slaplug.errors import CalendarError, Problem, RuleError
+from slaplug.plugins import holidays_for
 from slaplug.rules.conditions import (
     All,
     AnyOf,
@@ -306,7 +307,7 @@ def _validation_problems(exc: ValidationError, located: Located, prefix: YPath) 
         elif err["type"] == "missing":
             msg = f'"{path[-1]}" is required'
         elif err["type"] == "enum" and path[-1] == "metric":
-            msg = f'unknown metric; use one of {", ".join(sorted(ENUM_VALUES["metric"]))}'
+            msg = f"unknown metric; use one of {', '.join(sorted(ENUM_VALUES['metric']))}"
         elif err["type"] == "enum" and len(path) >= 3 and path[-3] == "targets":
             msg = f'"{path[-2]}" is not a metric; use one of {", ".join(sorted(ENUM_VALUES["metric"]))}'
         # pydantic reports dict-key errors at [..., key, "[key]"]; point at the key itself
@@ -423,7 +424,9 @@ def _compile(parts: list[tuple[Located, RulePackSpec]], problems: list[Problem])
                 )
                 continue
             try:
-                calendars[cname] = BusinessCalendar(cspec, name=cname)
+                calendars[cname] = BusinessCalendar(
+                    cspec, name=cname, holiday_provider=holidays_for
+                )
             except CalendarError as exc:
                 for pr in exc.problems:
                     ctx.error(("calendars", cname), pr.message)

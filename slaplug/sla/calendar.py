@@ -13,7 +13,7 @@ All instants are handled internally as integer microseconds since the Unix epoch
 from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta, tzinfo
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -26,6 +26,9 @@ from slaplug.sla.calendar_spec import CalendarSpec
 __all__ = ["BUILTIN_24X7", "BusinessCalendar", "Pause", "load_calendars"]
 
 Pause = tuple[datetime, datetime]
+#: ``provider(calendar_name, country, subdivision, years)`` -> closed dates, or None to use the
+#: `holidays` package's tables (plugins answer through the ``holidays`` hook).
+HolidayProvider = Callable[[str, str | None, str | None, range], Iterable[date] | None]
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _US = 1_000_000
@@ -86,6 +89,7 @@ class BusinessCalendar:
         "_holiday_subdivision",
         "_lo",
         "_lo_year",
+        "_provider",
         "_starts",
         "_week",
         "name",
@@ -93,9 +97,15 @@ class BusinessCalendar:
         "zone",
     )
 
-    def __init__(self, spec: CalendarSpec, name: str = "calendar") -> None:
+    def __init__(
+        self,
+        spec: CalendarSpec,
+        name: str = "calendar",
+        holiday_provider: HolidayProvider | None = None,
+    ) -> None:
         """Use `from_config`; this takes an already validated `CalendarSpec`."""
         self.name = name
+        self._provider = holiday_provider
         self.spec = spec
         self.zone = ZoneInfo(spec.timezone)
         self._week = spec.week()
@@ -119,12 +129,19 @@ class BusinessCalendar:
     # -- construction -----------------------------------------------------------------------
 
     @classmethod
-    def from_config(cls, mapping: Mapping[str, Any], name: str = "calendar") -> BusinessCalendar:
+    def from_config(
+        cls,
+        mapping: Mapping[str, Any],
+        name: str = "calendar",
+        holiday_provider: HolidayProvider | None = None,
+    ) -> BusinessCalendar:
         """Build a calendar from the YAML mapping of one calendar.
 
         Args:
             mapping: ``{"timezone": ..., "hours": {...}, "holidays": {...}}`` as in the YAML.
             name: The calendar's name, used in error messages and explanations.
+            holiday_provider: Asked for the closed dates of each year first; its answer
+                replaces the `holidays` package's tables (explicit ``dates`` still apply).
 
         Raises:
             CalendarError: Every problem in the mapping, each with its field path.
@@ -133,7 +150,7 @@ class BusinessCalendar:
             spec = CalendarSpec.model_validate(mapping)
         except ValidationError as exc:
             raise CalendarError(problems_from_validation(exc, prefix=name)) from None
-        return cls(spec, name=name)
+        return cls(spec, name=name, holiday_provider=holiday_provider)
 
     def __repr__(self) -> str:
         return f"<BusinessCalendar {self.name!r} {self.spec.timezone}>"
@@ -379,7 +396,15 @@ class BusinessCalendar:
 
     def _holidays_for(self, from_year: int, to_year: int) -> frozenset[date]:
         days = set(self._explicit_holidays)
-        if self._holiday_country:
+        years = range(from_year, to_year)
+        provided = (
+            self._provider(self.name, self._holiday_country, self._holiday_subdivision, years)
+            if self._provider is not None
+            else None
+        )
+        if provided is not None:
+            days.update(provided)
+        elif self._holiday_country:
             import holidays  # noqa: PLC0415  (slow to import; only calendars with holidays need it)
 
             days.update(
