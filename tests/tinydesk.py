@@ -18,7 +18,6 @@ from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 import requests
-from fakehttp import FakeHelpdesk, FakeRequest, Reply
 
 from slaplug.connectors import (
     ApplyResult,
@@ -35,6 +34,7 @@ from slaplug.connectors import (
 )
 from slaplug.errors import ConflictError, SkippableAPIError, WebhookError
 from slaplug.model import Action, ActionKind, EventKind, Metric, Ticket, TicketEvent
+from slaplug.testing.fakehttp import FakeHelpdesk, FakeRequest, Reply
 
 TOKEN = "tiny-s3cret-token-0042"
 WEBHOOK_SECRET = "tiny-webhook-secret-0042"

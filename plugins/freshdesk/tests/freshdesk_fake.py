@@ -22,7 +22,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
-from freshdesk_fakehttp import FakeHelpdesk, FakeRequest, Reply
+from slaplug.testing.fakehttp import FakeHelpdesk, FakeRequest, Reply
 
 API_KEY = "fd-api-key-s3cret-0042"
 _START = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)

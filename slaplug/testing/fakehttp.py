@@ -1,4 +1,7 @@
-"""A minimal fake-server base for the suite's self-test: real HTTP on 127.0.0.1, from memory.
+"""A minimal fake-server base for connector tests: real HTTP on 127.0.0.1, from memory.
+
+Public, so a plugin outside this repository can test against a fake of its platform without
+copying this module (the Freshdesk plugin and the suite's own self-test both use it).
 
 Subclass `FakeHelpdesk` and implement `handle`; the base records every request, counts
 accepted writes and answers injected faults first. It implements the
