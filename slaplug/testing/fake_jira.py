@@ -18,9 +18,7 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import sys
-import threading
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
@@ -37,6 +35,8 @@ from slaplug.testing.fakes.base import (
     ServerThread,
     WriteRecord,
     iso_z,
+    run_command,
+    serve_until_stopped,
 )
 from slaplug.testing.fakes.jira_data import JiraStore
 from slaplug.testing.fakes.jira_generate import ADMIN_EMAIL, History, build_dataset
@@ -415,9 +415,6 @@ def fake_jira_command(
         )
     except (OSError, ValueError, LookupError) as exc:  # LookupError: unknown time zone
         raise click.ClickException(str(exc)) from None
-    stop = threading.Event()
-    # SIGTERM (from a test harness or a container) stops as cleanly as Ctrl-C.
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
     click.echo(f"Fake Jira listening on {fake.base_url}")
     click.echo(
         f"  auth: {fake.email} : {fake.api_token}   (or Bearer {fake.oauth_token}, "
@@ -428,31 +425,12 @@ def fake_jira_command(
         f"{iso_z(fake.now)}, time zone {fake.time_zone}; admin: /_fake/health"
     )
     sys.stdout.flush()
-    try:
-        while not stop.wait(0.5):
-            pass
-    except KeyboardInterrupt:
-        pass
-    finally:
-        fake.stop()
+    serve_until_stopped(fake.stop)
 
 
 def main_fake_jira(argv: Sequence[str] | None = None) -> int:
     """Run ``slaplug fake jira`` with ``argv``; return the exit code."""
-    try:
-        fake_jira_command.main(
-            args=list(argv) if argv is not None else None,
-            prog_name="slaplug fake jira",
-            standalone_mode=False,
-        )
-    except click.exceptions.Exit as exc:  # --help
-        return int(exc.exit_code)
-    except click.ClickException as exc:
-        exc.show()
-        return exc.exit_code
-    except click.Abort:
-        return 1
-    return 0
+    return run_command(fake_jira_command, argv, "slaplug fake jira")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -17,9 +17,7 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import sys
-import threading
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
@@ -36,6 +34,8 @@ from slaplug.testing.fakes.base import (
     ServerThread,
     WriteRecord,
     iso_z,
+    run_command,
+    serve_until_stopped,
 )
 from slaplug.testing.fakes.zendesk_data import ZendeskStore, load_seed
 from slaplug.testing.fakes.zendesk_generate import ADMIN_EMAIL, History, build_dataset
@@ -385,40 +385,18 @@ def fake_zendesk_command(
         )
     except (OSError, ValueError) as exc:
         raise click.ClickException(str(exc)) from None
-    stop = threading.Event()
-    # SIGTERM (from a test harness or a container) stops as cleanly as Ctrl-C.
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
     click.echo(f"Fake Zendesk listening on {fake.base_url}")
     click.echo(f"  auth: {fake.email}/token : {fake.api_token}   (or Bearer {fake.oauth_token})")
     click.echo(
         f"  {len(fake.store.tickets)} tickets, clock {iso_z(fake.now)}; admin: /_fake/health"
     )
     sys.stdout.flush()
-    try:
-        while not stop.wait(0.5):
-            pass
-    except KeyboardInterrupt:
-        pass
-    finally:
-        fake.stop()
+    serve_until_stopped(fake.stop)
 
 
 def main_fake_zendesk(argv: Sequence[str] | None = None) -> int:
     """Run ``slaplug fake zendesk`` with ``argv``; return the exit code."""
-    try:
-        fake_zendesk_command.main(
-            args=list(argv) if argv is not None else None,
-            prog_name="slaplug fake zendesk",
-            standalone_mode=False,
-        )
-    except click.exceptions.Exit as exc:  # --help
-        return int(exc.exit_code)
-    except click.ClickException as exc:
-        exc.show()
-        return exc.exit_code
-    except click.Abort:
-        return 1
-    return 0
+    return run_command(fake_zendesk_command, argv, "slaplug fake zendesk")
 
 
 if __name__ == "__main__":  # pragma: no cover

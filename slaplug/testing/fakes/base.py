@@ -14,17 +14,20 @@ import json
 import logging
 import random
 import re
+import signal
 import socket
 import threading
 import time
 import urllib.error
 import urllib.request
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
+
+import click
 
 log = logging.getLogger(__name__)
 
@@ -564,3 +567,40 @@ class ServerThread:
                 conn.shutdown(socket.SHUT_RDWR)
         self._server.server_close()
         self._thread.join(timeout=5)
+
+
+# -- running a fake from the command line ------------------------------------------------------
+
+
+def serve_until_stopped(stop_server: Callable[[], None]) -> None:
+    """Block until Ctrl-C or SIGTERM, then call ``stop_server``.
+
+    SIGTERM (from a test harness or a container) stops as cleanly as Ctrl-C.
+    """
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        while not stop.wait(0.5):
+            pass
+    except KeyboardInterrupt:
+        pass
+    finally:
+        stop_server()
+
+
+def run_command(command: click.Command, argv: Sequence[str] | None, prog_name: str) -> int:
+    """Run a fake's click command with ``argv`` and return its exit code instead of exiting."""
+    try:
+        command.main(
+            args=list(argv) if argv is not None else None,
+            prog_name=prog_name,
+            standalone_mode=False,
+        )
+    except click.exceptions.Exit as exc:  # --help
+        return int(exc.exit_code)
+    except click.ClickException as exc:
+        exc.show()
+        return exc.exit_code
+    except click.Abort:
+        return 1
+    return 0
