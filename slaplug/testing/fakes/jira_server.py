@@ -12,7 +12,6 @@ from __future__ import annotations
 import base64
 import binascii
 import hmac
-import json
 import threading
 import time
 from collections.abc import Mapping
@@ -29,6 +28,7 @@ from slaplug.testing.fakes.base import (
     Response,
     Router,
     WriteRecord,
+    write_record,
 )
 from slaplug.testing.fakes.jira_admin import JiraAdmin
 from slaplug.testing.fakes.jira_data import (
@@ -175,20 +175,7 @@ class JiraApp(JiraReads):
     def _record_write(self, req: Request, kind: str, status: int, faulted: bool = False) -> None:
         if kind != "write":
             return
-        try:
-            body = json.loads(req.body) if req.body else None
-        except ValueError:
-            body = req.body.decode(errors="replace")
-        record = WriteRecord(
-            req.method,
-            req.path,
-            dict(req.query),
-            body,
-            self.clock.now(),
-            status,
-            200 <= status < 300,
-            faulted,
-        )
+        record = write_record(req, self.clock.now(), status, faulted)
         with self.lock:
             self.writes.append(record)
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 import base64
 import binascii
 import hmac
-import json
 import threading
 import time
 import uuid
@@ -30,6 +29,7 @@ from slaplug.testing.fakes.base import (
     WriteRecord,
     iso_z,
     parse_iso_z,
+    write_record,
 )
 from slaplug.testing.fakes.zendesk_admin import ZendeskAdmin
 from slaplug.testing.fakes.zendesk_data import (
@@ -154,20 +154,7 @@ class ZendeskApp(ZendeskExports, ZendeskWebhooks):
     def _record_write(self, req: Request, status: int, faulted: bool = False) -> None:
         if req.method in {"GET", "HEAD"}:
             return
-        try:
-            body = json.loads(req.body) if req.body else None
-        except ValueError:
-            body = req.body.decode(errors="replace")
-        record = WriteRecord(
-            req.method,
-            req.path,
-            dict(req.query),
-            body,
-            self.clock.now(),
-            status,
-            200 <= status < 300,
-            faulted,
-        )
+        record = write_record(req, self.clock.now(), status, faulted)
         with self.lock:
             self.writes.append(record)
 
