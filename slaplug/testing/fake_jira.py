@@ -22,18 +22,15 @@ import sys
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 
 import click
 
 from slaplug.testing.fakes.base import (
-    Delivery,
     FakeClock,
-    FaultPolicy,
     HttpError,
+    RunningFake,
     ServerThread,
-    WriteRecord,
     iso_z,
     run_command,
     serve_until_stopped,
@@ -56,7 +53,7 @@ __all__ = [
 Seed = str | Path | Mapping[str, Any] | None
 
 
-class FakeJira:
+class FakeJira(RunningFake):
     """A running fake Jira Cloud site. Create it with :meth:`start`.
 
     Attributes:
@@ -71,19 +68,19 @@ class FakeJira:
         clock: The fake's clock; see :meth:`advance`.
     """
 
+    # Recorded traffic and faults come from `RunningFake`: ``requests`` counts POST search and
+    # bulk changelog as ``read`` and bulk task progress as ``poll``; injected 429s carry
+    # ``X-RateLimit-*`` too, and 409s Jira's conflict body.
+
     def __init__(self, app: JiraApp, server: ServerThread) -> None:
-        self._app = app
-        self._server = server
-        self.base_url = server.base_url
+        super().__init__(app, server)
+        self._app: JiraApp = app
         self.email = ADMIN_EMAIL
         self.api_token = app.config.api_token
         self.oauth_token = app.config.oauth_token
         self.pat = app.config.pat
         self.time_zone = app.time.name
         self.store: JiraStore = app.store
-        self.clock: FakeClock = app.clock
-        self.lock = app.lock
-        self._stopped = False
 
     # -- life cycle ------------------------------------------------------------------------
 
@@ -151,40 +148,12 @@ class FakeJira:
         server.start()
         return fake
 
-    def stop(self) -> None:
-        """Stop the server and the webhook sender; idempotent."""
-        if self._stopped:
-            return
-        self._stopped = True
-        self._server.stop()
-        self._app.configure_webhook(None)
-
-    def __enter__(self) -> FakeJira:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
-
     # -- credentials and reads -------------------------------------------------------------
 
     @property
     def auth(self) -> tuple[str, str]:
         """``(email, api_token)`` for HTTP Basic, as Jira Cloud API tokens are used."""
         return (self.email, self.api_token)
-
-    @property
-    def now(self) -> float:
-        """The fake clock's current Unix time (seconds)."""
-        return self.clock.now()
-
-    def advance(self, seconds: float) -> float:
-        """Move the fake clock forward (JQL dates are minute-precise: step past a minute)."""
-        return self.clock.advance(seconds)
 
     def handles(self, method: str, path: str) -> bool:
         """True if the fake implements ``method`` on ``path`` (e.g. ``/rest/api/3/field``)."""
@@ -227,66 +196,6 @@ class FakeJira:
             data = to_seed(self.store, self.clock.now(), self.time_zone)
         Path(path).write_text(json.dumps(data, indent=1), encoding="utf-8")
 
-    # -- what the platform saw -------------------------------------------------------------
-
-    @property
-    def writes(self) -> list[WriteRecord]:
-        """Every write request received (accepted, rejected or faulted), in order."""
-        with self.lock:
-            return list(self._app.writes)
-
-    @property
-    def requests(self) -> dict[str, int]:
-        """Requests by kind: ``read`` (including POST search and bulk changelog),
-        ``write``, ``poll`` (bulk task progress), ``fault``, ``admin``."""
-        return self._app.requests.snapshot()
-
-    def clear_records(self) -> None:
-        """Forget recorded writes and request counts."""
-        with self.lock:
-            self._app.writes.clear()
-        self._app.requests.clear()
-
-    # -- faults ----------------------------------------------------------------------------
-
-    def set_faults(
-        self,
-        rate: float,
-        statuses: Sequence[int] = (429, 503),
-        retry_after: int = 1,
-        *,
-        methods: Sequence[str] | None = None,
-        path_pattern: str | None = None,
-        seed: int = 0,
-    ) -> None:
-        """Answer a fraction ``rate`` of API requests with one of ``statuses`` (429 with
-        ``Retry-After`` and ``X-RateLimit-*``, 503 with ``Retry-After``, 409 with Jira's
-        conflict body). Deterministic for a given ``seed``.
-
-        Args:
-            methods: Only these HTTP methods (e.g. ``["PUT"]``); None for all.
-            path_pattern: Only paths matching this regex (searched); None for all.
-        """
-        self._app.faults.configure(
-            FaultPolicy(
-                rate,
-                tuple(statuses),
-                retry_after,
-                frozenset(m.upper() for m in methods) if methods else None,
-                path_pattern,
-                seed,
-            )
-        )
-
-    def reset_faults(self) -> None:
-        """Stop injecting faults."""
-        self._app.faults.reset()
-
-    @property
-    def faults_injected(self) -> dict[int, int]:
-        """Injected faults so far, by status."""
-        return dict(self._app.faults.injected)
-
     # -- platform activity -----------------------------------------------------------------
 
     def simulate(self, kind: str, key: str | None = None, **params: Any) -> dict[str, Any]:
@@ -324,17 +233,6 @@ class FakeJira:
         self._app.configure_webhook(
             WebhookConfig(url, secret, duplicate_rate, seed) if url else None
         )
-
-    @property
-    def webhook_deliveries(self) -> list[Delivery]:
-        """Every webhook delivery attempt so far."""
-        sender = self._app.sender
-        return list(sender.deliveries) if sender else []
-
-    def wait_for_webhooks(self, timeout: float = 5.0) -> bool:
-        """Block until every queued webhook was attempted; False on timeout."""
-        sender = self._app.sender
-        return sender.wait_idle(timeout) if sender else True
 
 
 # -- Command line ---------------------------------------------------------------------------

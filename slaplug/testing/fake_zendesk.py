@@ -21,18 +21,15 @@ import sys
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 
 import click
 
 from slaplug.testing.fakes.base import (
-    Delivery,
     FakeClock,
-    FaultPolicy,
     HttpError,
+    RunningFake,
     ServerThread,
-    WriteRecord,
     iso_z,
     run_command,
     serve_until_stopped,
@@ -46,7 +43,7 @@ __all__ = ["FakeZendesk", "fake_zendesk_command", "main_fake_zendesk"]
 Seed = str | Path | Mapping[str, Any] | None
 
 
-class FakeZendesk:
+class FakeZendesk(RunningFake):
     """A running fake Zendesk. Create it with :meth:`start` (or :meth:`from_seed_file`).
 
     Attributes:
@@ -55,20 +52,19 @@ class FakeZendesk:
         api_token: The API token (Basic ``{email}/token:{api_token}``).
         oauth_token: The OAuth token (``Authorization: Bearer ...``).
         store: The account's state (tickets, audits, users...); read it under :attr:`lock`.
-        clock: The fake's clock; see :meth:`advance`.
+        clock: The fake's clock; see :meth:`advance` (exports lag it by a minute).
+
+    Recorded traffic and faults come from `RunningFake`: ``requests`` counts ``poll`` for job
+    status reads; injected faults answer 429 or 503 with ``Retry-After``.
     """
 
     def __init__(self, app: ZendeskApp, server: ServerThread) -> None:
-        self._app = app
-        self._server = server
-        self.base_url = server.base_url
+        super().__init__(app, server)
+        self._app: ZendeskApp = app
         self.email = ADMIN_EMAIL
         self.api_token = app.config.api_token
         self.oauth_token = app.config.oauth_token
         self.store: ZendeskStore = app.store
-        self.clock: FakeClock = app.clock
-        self.lock = app.lock
-        self._stopped = False
 
     # -- life cycle ------------------------------------------------------------------------
 
@@ -145,40 +141,12 @@ class FakeZendesk:
         """:meth:`start` with the account read from a seed JSON file."""
         return cls.start(seed=Path(path), **kwargs)
 
-    def stop(self) -> None:
-        """Stop the server and the webhook sender; idempotent."""
-        if self._stopped:
-            return
-        self._stopped = True
-        self._server.stop()
-        self._app.configure_webhook(None)
-
-    def __enter__(self) -> FakeZendesk:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
-
     # -- credentials and reads -----------------------------------------------------------
 
     @property
     def auth(self) -> tuple[str, str]:
         """``(username, password)`` for HTTP Basic: ``("{email}/token", api_token)``."""
         return (f"{self.email}/token", self.api_token)
-
-    @property
-    def now(self) -> float:
-        """The fake clock's current Unix time."""
-        return self.clock.now()
-
-    def advance(self, seconds: float) -> float:
-        """Move the fake clock forward, e.g. 61 s past the export's one-minute lag."""
-        return self.clock.advance(seconds)
 
     def ticket(self, ticket_id: int) -> dict[str, Any]:
         """The ticket as the API would show it.
@@ -199,65 +167,6 @@ class FakeZendesk:
         with self.lock:
             data = self.store.to_seed(self.clock.now())
         Path(path).write_text(json.dumps(data, indent=1), encoding="utf-8")
-
-    # -- what the platform saw --------------------------------------------------------------
-
-    @property
-    def writes(self) -> list[WriteRecord]:
-        """Every write request received (accepted, rejected or faulted), in order."""
-        with self.lock:
-            return list(self._app.writes)
-
-    @property
-    def requests(self) -> dict[str, int]:
-        """Requests by kind: ``read``, ``write``, ``poll`` (job statuses), ``fault``
-        (answered by an injected fault, also counted in its kind), ``admin``."""
-        return self._app.requests.snapshot()
-
-    def clear_records(self) -> None:
-        """Forget recorded writes and request counts."""
-        with self.lock:
-            self._app.writes.clear()
-        self._app.requests.clear()
-
-    # -- faults -----------------------------------------------------------------------------
-
-    def set_faults(
-        self,
-        rate: float,
-        statuses: Sequence[int] = (429, 503),
-        retry_after: int = 1,
-        *,
-        methods: Sequence[str] | None = None,
-        path_pattern: str | None = None,
-        seed: int = 0,
-    ) -> None:
-        """Answer a fraction ``rate`` of API requests with one of ``statuses`` and a
-        ``Retry-After: retry_after`` header. Deterministic for a given ``seed``.
-
-        Args:
-            methods: Only these HTTP methods (e.g. ``["PUT"]``); None for all.
-            path_pattern: Only paths matching this regex (searched); None for all.
-        """
-        self._app.faults.configure(
-            FaultPolicy(
-                rate,
-                tuple(statuses),
-                retry_after,
-                frozenset(m.upper() for m in methods) if methods else None,
-                path_pattern,
-                seed,
-            )
-        )
-
-    def reset_faults(self) -> None:
-        """Stop injecting faults."""
-        self._app.faults.reset()
-
-    @property
-    def faults_injected(self) -> dict[int, int]:
-        """Injected faults so far, by status."""
-        return dict(self._app.faults.injected)
 
     # -- platform activity ----------------------------------------------------------------
 
@@ -294,17 +203,6 @@ class FakeZendesk:
         self._app.configure_webhook(
             WebhookConfig(url, secret, duplicate_rate=duplicate_rate, seed=seed) if url else None
         )
-
-    @property
-    def webhook_deliveries(self) -> list[Delivery]:
-        """Every webhook delivery attempt so far."""
-        sender = self._app.sender
-        return list(sender.deliveries) if sender else []
-
-    def wait_for_webhooks(self, timeout: float = 5.0) -> bool:
-        """Block until every queued webhook was attempted; False on timeout."""
-        sender = self._app.sender
-        return sender.wait_idle(timeout) if sender else True
 
 
 # -- Command line ---------------------------------------------------------------------------

@@ -24,7 +24,8 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Protocol
+from types import TracebackType
+from typing import Any, Protocol, Self
 from urllib.parse import parse_qs, urlsplit
 
 import click
@@ -720,3 +721,120 @@ class FakeAdmin:
         """``GET /_fake/webhooks``: every delivery attempt."""
         deliveries = list(self.app.sender.deliveries) if self.app.sender else []
         return Response(200, {"deliveries": [d.to_json() for d in deliveries]})
+
+
+class RunningApp(AdminApp, Protocol):
+    """What `RunningFake` needs of a fake's app, beyond the admin handlers' needs."""
+
+    lock: threading.RLock
+
+    def configure_webhook(self, config: Any) -> None:
+        """Start sending webhooks with ``config``, or stop with None."""
+
+
+class RunningFake:
+    """The test-facing side every fake shares: life cycle, clock, recorded traffic, faults and
+    webhook deliveries. A fake subclasses it and adds its platform's reads and activity."""
+
+    def __init__(self, app: RunningApp, server: ServerThread) -> None:
+        self._app = app
+        self._server = server
+        self.base_url = server.base_url
+        self.clock: FakeClock = app.clock
+        self.lock = app.lock
+        self._stopped = False
+
+    def stop(self) -> None:
+        """Stop the server and the webhook sender; idempotent."""
+        if self._stopped:
+            return
+        self._stopped = True
+        self._server.stop()
+        self._app.configure_webhook(None)
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    @property
+    def now(self) -> float:
+        """The fake clock's current Unix time (seconds)."""
+        return self._app.clock.now()
+
+    def advance(self, seconds: float) -> float:
+        """Move the fake clock forward (exports lag a minute; JQL dates are minute-precise)."""
+        return self._app.clock.advance(seconds)
+
+    @property
+    def writes(self) -> list[WriteRecord]:
+        """Every write request received (accepted, rejected or faulted), in order."""
+        with self.lock:
+            return list(self._app.writes)
+
+    @property
+    def requests(self) -> dict[str, int]:
+        """Requests by kind: ``read``, ``write``, ``poll``, ``fault`` (answered by an injected
+        fault, also counted in its kind), ``admin``; the fake's docs say what each counts."""
+        return self._app.requests.snapshot()
+
+    def clear_records(self) -> None:
+        """Forget recorded writes and request counts."""
+        with self.lock:
+            self._app.writes.clear()
+        self._app.requests.clear()
+
+    def set_faults(
+        self,
+        rate: float,
+        statuses: Sequence[int] = (429, 503),
+        retry_after: int = 1,
+        *,
+        methods: Sequence[str] | None = None,
+        path_pattern: str | None = None,
+        seed: int = 0,
+    ) -> None:
+        """Answer a fraction ``rate`` of API requests with one of ``statuses`` (with a
+        ``Retry-After: retry_after`` header, and the platform's own headers and body).
+        Deterministic for a given ``seed``.
+
+        Args:
+            methods: Only these HTTP methods (e.g. ``["PUT"]``); None for all.
+            path_pattern: Only paths matching this regex (searched); None for all.
+        """
+        self._app.faults.configure(
+            FaultPolicy(
+                rate,
+                tuple(statuses),
+                retry_after,
+                frozenset(m.upper() for m in methods) if methods else None,
+                path_pattern,
+                seed,
+            )
+        )
+
+    def reset_faults(self) -> None:
+        """Stop injecting faults."""
+        self._app.faults.reset()
+
+    @property
+    def faults_injected(self) -> dict[int, int]:
+        """Injected faults so far, by status."""
+        return dict(self._app.faults.injected)
+
+    @property
+    def webhook_deliveries(self) -> list[Delivery]:
+        """Every webhook delivery attempt so far."""
+        sender = self._app.sender
+        return list(sender.deliveries) if sender else []
+
+    def wait_for_webhooks(self, timeout: float = 5.0) -> bool:
+        """Block until every queued webhook was attempted; False on timeout."""
+        sender = self._app.sender
+        return sender.wait_idle(timeout) if sender else True
