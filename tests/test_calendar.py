@@ -16,7 +16,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from slaplug.errors import CalendarError, TimeError
-from slaplug.sla.calendar import BUILTIN_24X7, BusinessCalendar, load_calendars
+from slaplug.sla.calendar import (
+    BUILTIN_24X7,
+    BusinessCalendar,
+    epoch_us,
+    from_epoch_us,
+    load_calendars,
+)
 
 BERLIN = ZoneInfo("Europe/Berlin")
 NEW_YORK = ZoneInfo("America/New_York")
@@ -645,3 +651,16 @@ def test_property_add_lands_in_open_time_or_exactly_at_a_closing(
 ) -> None:
     end = c.add(s, d)
     assert c.is_open(end) or (d > timedelta(0) and c.is_open(end - US))
+
+
+@settings(deadline=None, max_examples=500)
+@given(
+    st.integers(min_value=-(2**32) * 10**6 + 1, max_value=2**32 * 10**6 - 1),
+    st.sampled_from([UTC, ZoneInfo("Europe/Berlin"), ZoneInfo("America/New_York")]),
+)
+def test_property_epoch_microseconds_convert_back_exactly(us: int, tz: ZoneInfo) -> None:
+    # from_epoch_us takes a float fast path below 2**32 s; it must agree to the microsecond
+    # with the exact integer arithmetic, in every zone.
+    exact = (datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=us)).astimezone(tz)
+    got = from_epoch_us(us, tz)
+    assert got == exact and got.utcoffset() == exact.utcoffset() and epoch_us(got) == us

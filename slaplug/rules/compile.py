@@ -280,7 +280,11 @@ def render_template(text: str, values: Mapping[str, str]) -> str:
     parts = parse_template(text)
     if len(parts) == 1:
         return text
-    return "".join(part if i % 2 == 0 else (values.get(part) or "") for i, part in enumerate(parts))
+    out = list(parts)
+    get = values.get
+    for i in range(1, len(out), 2):
+        out[i] = get(parts[i]) or ""
+    return "".join(out)
 
 
 def _templates_of(esc: EscalationSpec) -> Iterable[tuple[YPath, str]]:

@@ -10,25 +10,32 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, tzinfo
 from pathlib import Path
-from types import TracebackType
+from types import MappingProxyType, TracebackType
 from typing import Any, Literal
 
-from slaplug.model import Action, ActionKind, SlaMeasure, Ticket
-from slaplug.rules.compile import RulePackSource, compile_files, render_template
+from slaplug._records import builder
+from slaplug.model import Action, ActionKind, Metric, SlaMeasure, Ticket
+from slaplug.rules.compile import (
+    RulePackSource,
+    compile_files,
+    parse_template,
+    render_template,
+)
 from slaplug.rules.conditions import All, AnyOf, Compare, Condition, FieldType, In, Not, Rule
 from slaplug.rules.facts import normalize
 from slaplug.rules.fields import (
     MEASURE_FIELDS,
     MEASURE_VALUES,
     TICKET_FIELDS,
-    template_values,
+    ValueGetter,
+    template_value_getter,
     ticket_fact,
 )
 from slaplug.rules.matcher import Matcher, make_matcher
 from slaplug.rules.schema import ActionSpec, EscalationSpec, PolicySpec
-from slaplug.sla.clock import measure
+from slaplug.sla.clock import TicketClocks
 from slaplug.sla.policy import SlaPolicy
 
 __all__ = ["Assessment", "RulePack", "referenced_fields"]
@@ -128,7 +135,7 @@ class RulePack:
         self._literals = _time_literals(self.escalation_rules)
         self._levels = {
             f"{ei}:{li}": _CompiledLevel.build(
-                esc, li, cond, shadow=self.source.shadow or esc.shadow or spec.shadow
+                esc, li, cond, self.source.shadow or esc.shadow or spec.shadow, self.types
             )
             for ei, (esc, levels) in enumerate(
                 zip(source.escalations, source.escalation_levels, strict=True)
@@ -219,9 +226,10 @@ class RulePack:
             chosen = self._choose(set(hits))
             stopped = {i for i in chosen if f"stop:{i}" in hits}
             measures: list[SlaMeasure] = []
+            clocks = TicketClocks(ticket, now)  # the history is read once for every policy
             for i in chosen:
                 stop_at = (ticket.updated_at or now) if i in stopped else None
-                measures.extend(measure(ticket, self.sla_policies[i], now, stop_at=stop_at))
+                measures.extend(clocks.measure(self.sla_policies[i], stop_at))
             per_ticket.append((chosen, measures))
         actions = self._plan(tickets, bases, [m for _, m in per_ticket], now)
         return [
@@ -298,14 +306,9 @@ class RulePack:
             else [() for _ in facts]
         )
         for (ti, m), fact, hits in zip(owners, facts, hits_per_fact, strict=True):
-            values: Mapping[str, str] | None = None  # rendered lazily, per measure
             for rule_id in hits:
                 level = self._levels[rule_id]
-                if level.templated and values is None:
-                    values = template_values(
-                        tickets[ti], m, level.escalation, level.number, self._zones.get(m.calendar)
-                    )
-                planned = level.plan(tickets[ti], m, fact, values)
+                planned = level.plan(tickets[ti], m, fact, self._zones.get(m.calendar))
                 if level.shadow:  # shadow mode: visible in logs and explain, never written
                     for a in planned:
                         log.info(
@@ -321,6 +324,33 @@ class RulePack:
         return out
 
 
+# The engine builds millions of actions; see slaplug._records for why not Action(...).
+_new_action = builder(Action)
+_METRIC_VALUE = {m: m.value for m in Metric}
+
+
+@dataclass(frozen=True)
+class _PlannedAction:
+    """One action of a level, ready to stamp: its arguments fixed, or how to render them."""
+
+    kind: ActionKind
+    #: ``:<n>``, the action's place in its level, appended to the level's key.
+    suffix: str
+    #: The arguments, when no template is involved: worked out once, shared, read-only.
+    fixed: Mapping[str, Any] | None
+    #: Otherwise the arguments but one, and that one (``templated``) as a `str.format` string
+    #: whose ``{i}`` is the level's i-th template value: rendering is one C call.
+    base: Mapping[str, Any]
+    templated: str = ""
+    form: str = ""
+
+    def params(self, values: Sequence[str]) -> Mapping[str, Any]:
+        """The action's arguments given its level's template values."""
+        if self.fixed is not None:
+            return self.fixed
+        return {**self.base, self.templated: self.form.format(*values)}
+
+
 @dataclass(frozen=True)
 class _CompiledLevel:
     """One escalation level, with its actions' kinds and arguments worked out once."""
@@ -329,19 +359,54 @@ class _CompiledLevel:
     number: int
     shadow: bool
     fields: tuple[str, ...]
-    actions: tuple[tuple[ActionKind, ActionSpec], ...]
-    templated: bool
+    #: The fields among them holding lists, shown sorted in explanations.
+    list_fields: frozenset[str]
+    actions: tuple[_PlannedAction, ...]
+    #: How to work out each template value the level's actions name, in their ``{i}`` order.
+    getters: tuple[ValueGetter, ...]
 
     @classmethod
-    def build(cls, esc: EscalationSpec, li: int, cond: Condition, shadow: bool) -> _CompiledLevel:
+    def build(
+        cls,
+        esc: EscalationSpec,
+        li: int,
+        cond: Condition,
+        shadow: bool,
+        types: Mapping[str, FieldType],
+    ) -> _CompiledLevel:
         specs = esc.level_specs()[li].actions
+        fields = referenced_fields(cond)
+        names = sorted({n for a in specs for n in parse_template(str(a.value))[1::2]})
+        fixed_values = {"escalation.name": esc.name, "escalation.level": str(li + 1)}
+        getters = [_getter(n, fixed_values) for n in names]
+        index = {n: i for i, n in enumerate(names)}
+        actions = []
+        for ai, spec in enumerate(specs):
+            kind = ActionKind(spec.kind)
+            params = _params(kind, spec, _NO_VALUES)  # templates rendered empty, for the rest
+            text = _template_of(kind, spec)
+            if text is None or "{{" not in text:
+                actions.append(_PlannedAction(kind, f":{ai + 1}", MappingProxyType(params), {}))
+                continue
+            templated = {
+                ActionKind.COMMENT: "body",
+                ActionKind.NOTIFY: "message",
+                ActionKind.SET_FIELD: "value",
+            }[kind]
+            parts = parse_template(text)
+            form = "".join(
+                p.replace("{", "{{").replace("}", "}}") if i % 2 == 0 else f"{{{index[p]}}}"
+                for i, p in enumerate(parts)
+            )
+            actions.append(_PlannedAction(kind, f":{ai + 1}", None, params, templated, form))
         return cls(
             escalation=esc.name,
             number=li + 1,
             shadow=shadow,
-            fields=tuple(referenced_fields(cond)),
-            actions=tuple((ActionKind(a.kind), a) for a in specs),
-            templated=any("{{" in str(a.value) for a in specs),
+            fields=tuple(fields),
+            list_fields=frozenset(f for f in fields if types.get(f) is FieldType.LIST),
+            actions=tuple(actions),
+            getters=tuple(getters),
         )
 
     def plan(
@@ -349,33 +414,39 @@ class _CompiledLevel:
         ticket: Ticket,
         m: SlaMeasure,
         fact: Mapping[str, Any],
-        values: Mapping[str, str] | None,
+        zone: tzinfo | None,
     ) -> list[Action]:
+        values = [get(ticket, m, zone) for get in self.getters]
+        metric = _METRIC_VALUE[m.metric]
         explanation = {
             "escalation": self.escalation,
             "level": self.number,
             "policy": m.policy,
-            "metric": m.metric.value,
+            "metric": metric,
             "cycle": m.cycle,
-            "matched": {f: _plain(fact.get(f)) for f in self.fields},
+            "matched": {
+                f: sorted(fact[f]) if f in self.list_fields and f in fact else fact.get(f)
+                for f in self.fields
+            },
         }
-        key = f"{ticket.connector}:{ticket.id}:{m.policy}:{m.metric.value}:{m.cycle}:{self.escalation}:{self.number}"
+        connector, tid = ticket.connector, ticket.id
+        key = f"{connector}:{tid}:{m.policy}:{metric}:{m.cycle}:{self.escalation}:{self.number}"
         return [
-            Action(
-                kind=kind,
-                params=_params(kind, spec, values if values is not None else _NO_VALUES),
-                connector=ticket.connector,
-                ticket_id=ticket.id,
-                key=f"{key}:{ai + 1}",
-                escalation=self.escalation,
-                level=self.number,
-                policy=m.policy,
-                metric=m.metric,
-                cycle=m.cycle,
-                shadow=self.shadow,
-                explanation=explanation,
+            _new_action(
+                a.kind,
+                a.params(values),
+                connector,
+                tid,
+                key + a.suffix,
+                self.escalation,
+                self.number,
+                m.policy,
+                m.metric,
+                m.cycle,
+                self.shadow,
+                explanation,
             )
-            for ai, (kind, spec) in enumerate(self.actions)
+            for a in self.actions
         ]
 
 
@@ -404,10 +475,27 @@ def _time_literals(rules: Sequence[Rule]) -> dict[str, list[float]]:
     return {k: sorted(v) for k, v in found.items()}
 
 
-def _plain(value: Any) -> Any:
-    if isinstance(value, frozenset | set | tuple):
-        return sorted(value)
-    return value
+def _getter(name: str, fixed: Mapping[str, str]) -> ValueGetter:
+    """How to work out template value ``name``; ``fixed`` holds the level's own values."""
+    if name in fixed:
+        value = fixed[name]
+        return lambda t, m, z: value
+    found = template_value_getter(name)
+    if found is None:  # a name the checks let through but nothing provides renders empty
+        return lambda t, m, z: ""
+    return found
+
+
+def _template_of(kind: ActionKind, spec: ActionSpec) -> str | None:
+    """The text of an action that may hold ``{{ templates }}``."""
+    if kind is ActionKind.COMMENT:
+        return spec.comment
+    if kind is ActionKind.NOTIFY and spec.notify is not None:
+        return spec.notify.message
+    if kind is ActionKind.SET_FIELD and spec.set_field is not None:
+        v = spec.set_field.value
+        return v if isinstance(v, str) else None
+    return None
 
 
 def _params(kind: ActionKind, spec: ActionSpec, values: Mapping[str, str]) -> dict[str, Any]:

@@ -19,128 +19,33 @@ The rules, documented with worked examples in docs/concepts/sla-clock.md:
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 
-from slaplug.model import EventKind, MeasureState, Metric, SlaMeasure, Ticket, TicketEvent
+from slaplug._records import builder
+from slaplug.model import EventKind, MeasureState, Metric, SlaMeasure, Ticket
 from slaplug.sla.calendar import epoch_us, from_epoch_us
-from slaplug.sla.policy import SlaPolicy
+from slaplug.sla.policy import ANY_PRIORITY, SlaPolicy
 
-__all__ = ["measure"]
+__all__ = ["TicketClocks", "measure"]
 
+# The engine builds millions of measures; see slaplug._records for why not SlaMeasure(...).
+_new_measure = builder(SlaMeasure)
 
-@dataclass(frozen=True, slots=True)
-class _Run:
-    """One run of one clock: when it started and, if it has, when it stopped."""
+_AGENT_REPLY = EventKind.AGENT_REPLY
+_SOLVED = EventKind.SOLVED
+_REOPENED = EventKind.REOPENED
+_REQUESTER = EventKind.REQUESTER_MESSAGE
+_STATUS = EventKind.STATUS_CHANGED
+_PRIORITY = EventKind.PRIORITY_CHANGED
+_RUNNING, _PAUSED = MeasureState.RUNNING, MeasureState.PAUSED
+_ACHIEVED, _BREACHED = MeasureState.ACHIEVED, MeasureState.BREACHED
+_METRICS = tuple(Metric)  # measures come in this order, as documented
 
-    metric: Metric
-    cycle: int
-    start: datetime
-    stop: datetime | None
-
-
-class _History:
-    """A ticket's history up to ``now``, indexed for the clocks."""
-
-    def __init__(self, ticket: Ticket, now: datetime) -> None:
-        self.ticket = ticket
-        self.now = now
-        self.now_us = now_us = epoch_us(now)
-        # Instants as integers: comparing aware datetimes asks both for their UTC offset.
-        timed = [(e.at_us, e) for e in ticket.events]
-        self.events: list[TicketEvent] = [e for us, e in timed if us <= now_us]
-        self.status_changes = [e for e in self.events if e.kind is EventKind.STATUS_CHANGED]
-        self.priority_changes: list[tuple[int, str | None]] = [
-            (us, e.value)
-            for us, e in timed
-            if us <= now_us and e.kind is EventKind.PRIORITY_CHANGED
-        ]
-
-    def priority_segments(self, start: int, end: int) -> list[tuple[int, str | None]]:
-        """``[(from, priority), ...]`` covering ``[start, end]`` (epoch microseconds).
-
-        Before the first recorded change the ticket's current priority applies: connectors
-        report the initial priority as a change at creation time when they know it.
-        """
-        changes = self.priority_changes
-        current = self.ticket.priority
-        if not changes:
-            return [(start, current)]
-        for at, value in changes:
-            if at > start:
-                break
-            current = value
-        segments = [(start, current)]
-        for at, value in changes:
-            if start < at <= end and value != segments[-1][1]:
-                segments.append((at, value))
-        return segments
-
-    def pauses(self, statuses: frozenset[str]) -> list[tuple[datetime, datetime]]:
-        """Wall-clock intervals spent in a pause status, up to ``now``."""
-        if not statuses:
-            return []
-        if not self.status_changes:
-            # No history of statuses: the current one is the only one we know.
-            created = self.ticket.created_at
-            return [(created, self.now)] if self.ticket.status in statuses else []
-        spans: list[tuple[datetime, datetime]] = []
-        paused_since: datetime | None = None
-        for e in self.status_changes:
-            if e.value in statuses:
-                if paused_since is None:
-                    paused_since = e.at
-            elif paused_since is not None:
-                spans.append((paused_since, e.at))
-                paused_since = None
-        if paused_since is not None:
-            spans.append((paused_since, self.now))
-        return spans
-
-    def runs(self, metric: Metric) -> Iterator[_Run]:
-        """Every run of ``metric`` the history contains, in order."""
-        kinds = EventKind
-        if metric is Metric.RESOLUTION:
-            cycle, start = 1, self.ticket.created_at
-            open_ = True
-            for e in self.events:
-                if e.kind is kinds.SOLVED and open_:
-                    yield _Run(metric, cycle, start, e.at)
-                    open_ = False
-                elif e.kind is kinds.REOPENED and not open_:
-                    cycle, start, open_ = cycle + 1, e.at, True
-            if open_:
-                yield _Run(metric, cycle, start, None)
-        elif metric is Metric.FIRST_RESPONSE:
-            stop = next(
-                (e.at for e in self.events if e.kind in (kinds.AGENT_REPLY, kinds.SOLVED)), None
-            )
-            yield _Run(metric, 1, self.ticket.created_at, stop)
-        elif metric is Metric.NEXT_REPLY:
-            cycle, start, replied = 0, None, False
-            for e in self.events:
-                if e.kind in (kinds.AGENT_REPLY, kinds.SOLVED):
-                    if start is not None:
-                        yield _Run(metric, cycle, start, e.at)
-                        start = None
-                    replied = replied or e.kind is kinds.AGENT_REPLY
-                elif e.kind is kinds.REQUESTER_MESSAGE and replied and start is None:
-                    cycle, start = cycle + 1, e.at
-            if start is not None:
-                yield _Run(metric, cycle, start, None)
-        elif metric is Metric.PERIODIC_UPDATE:
-            cycle, start = 0, None
-            for e in self.events:
-                if e.kind in (kinds.AGENT_REPLY, kinds.SOLVED) and start is not None:
-                    yield _Run(metric, cycle, start, e.at)
-                    start = None
-                if e.kind is kinds.AGENT_REPLY:
-                    cycle, start = cycle + 1, e.at
-                elif e.kind is kinds.REOPENED:
-                    start = None
-            if start is not None:
-                yield _Run(metric, cycle, start, None)
+#: One run of one clock: (cycle, start, start in epoch µs, stop or None, stop in epoch µs or 0).
+_Run = tuple[int, datetime, int, datetime | None, int]
+#: A wall-clock pause: (from, to, from in epoch µs, to in epoch µs).
+_Pause = tuple[datetime, datetime, int, int]
 
 
 def measure(
@@ -151,111 +56,284 @@ def measure(
     Events after ``now`` are ignored, so the same call answers "what did the clocks say at
     time T" for any past T. Metrics without a target for the ticket's priority are left out.
     ``stop_at`` stops every clock still running at that time (a policy's ``stop_when``).
+    To measure one ticket under several policies, `TicketClocks` reads its history once.
 
     Returns:
         Measures ordered by metric (in `Metric` order), then cycle.
     """
-    history = _History(ticket, now)
-    # Wall-clock pauses, with their epoch-microsecond form: the calendar works on integers, so
-    # each instant is converted once per ticket rather than once per calendar call.
-    pauses = [(a, b, epoch_us(a), epoch_us(b)) for a, b in history.pauses(policy.pause_statuses)]
-    measures: list[SlaMeasure] = []
-    for metric in (m for m in Metric if m in policy.targets):
-        for found in history.runs(metric):
-            run = found
-            if stop_at is not None and found.stop is None:
-                run = _Run(found.metric, found.cycle, found.start, max(stop_at, found.start))
-            m = _measure_run(history, policy, run, pauses)
-            if m is not None:
-                measures.append(m)
-    return measures
+    return TicketClocks(ticket, now).measure(policy, stop_at)
 
 
-_Pause = tuple[datetime, datetime, int, int]
+class TicketClocks:
+    """One ticket's history up to ``now``, read once, measured under any number of policies.
 
+    The history is read in a single pass into the runs of every metric (the rules are in
+    this module's docstring), the status and priority changes; each instant is kept both as
+    the datetime the measures report and as epoch microseconds, which the calendar works in.
+    """
 
-def _measure_run(
-    history: _History, policy: SlaPolicy, run: _Run, all_pauses: list[_Pause]
-) -> SlaMeasure | None:
-    start = run.start
-    s = epoch_us(start)
-    e = epoch_us(run.stop) if run.stop is not None else history.now_us
-    segments = history.priority_segments(s, e)
-    priority = segments[-1][1]
-    target = policy.target(run.metric, priority)
-    if target is None:
-        return None
-    cal = policy.calendar
-    end = run.stop if run.stop is not None else history.now
-    clipped = [
-        (a if au >= s else start, b if bu <= e else end, max(au, s), min(bu, e))
-        for a, b, au, bu in all_pauses
-        if bu > s and au < e
-    ]
-    pauses_us = [(au, bu) for _, _, au, bu in clipped]
+    __slots__ = (
+        "_pauses",
+        "_priority_changes",
+        "_runs",
+        "_status_changes",
+        "now",
+        "now_us",
+        "ticket",
+    )
 
-    breached_us: int | None = None
-    due_by_target: dict[timedelta, int] = {}  # the common case has one target: one add
-    for i, (seg_start, seg_priority) in enumerate(segments):
-        seg_target = policy.target(run.metric, seg_priority)
-        if seg_target is None:
-            continue
-        last = i == len(segments) - 1
-        seg_end = e if last else segments[i + 1][0]
-        due = due_by_target.get(seg_target)
-        if due is None:
-            due = due_by_target[seg_target] = cal.add_us(s, _us(seg_target), pauses_us)
+    def __init__(self, ticket: Ticket, now: datetime) -> None:
+        self.ticket = ticket
+        self.now = now
+        self.now_us = now_us = epoch_us(now)
+        events = ticket.events  # sorted by time on construction
+        if events and events[-1].at_us > now_us:
+            events = tuple(e for e in events if e.at_us <= now_us)
+        created = ticket.created_at
+        created_us = epoch_us(created)
+        status: list[tuple[int, datetime, str | None]] = []
+        priority: list[tuple[int, str | None]] = []
+        resolution: list[_Run] = []
+        next_reply: list[_Run] = []
+        periodic: list[_Run] = []
+        first_stop: tuple[datetime, int] | None = None
+        # Resolution: one cycle per reopening. Next reply: runs from the oldest requester
+        # message after an agent reply. Periodic update: runs from each public agent reply.
+        r_cycle, r_start, r_start_us, r_open = 1, created, created_us, True
+        n_cycle, n_start, n_start_us, replied = 0, None, 0, False
+        p_cycle, p_start, p_start_us = 0, None, 0
+        for e in events:
+            kind, at, us = e.kind, e.at, e.at_us
+            if kind is _STATUS:
+                status.append((us, at, e.value))
+            elif kind is _PRIORITY:
+                priority.append((us, e.value))
+            elif kind is _AGENT_REPLY or kind is _SOLVED:
+                if first_stop is None:
+                    first_stop = (at, us)
+                if n_start is not None:
+                    next_reply.append((n_cycle, n_start, n_start_us, at, us))
+                    n_start = None
+                if p_start is not None:
+                    periodic.append((p_cycle, p_start, p_start_us, at, us))
+                    p_start = None
+                if kind is _AGENT_REPLY:
+                    replied = True
+                    p_cycle, p_start, p_start_us = p_cycle + 1, at, us
+                elif r_open:
+                    resolution.append((r_cycle, r_start, r_start_us, at, us))
+                    r_open = False
+            elif kind is _REQUESTER:
+                if replied and n_start is None:
+                    n_cycle, n_start, n_start_us = n_cycle + 1, at, us
+            elif kind is _REOPENED:
+                p_start = None
+                if not r_open:
+                    r_cycle, r_start, r_start_us, r_open = r_cycle + 1, at, us, True
+        if r_open:
+            resolution.append((r_cycle, r_start, r_start_us, None, 0))
+        if n_start is not None:
+            next_reply.append((n_cycle, n_start, n_start_us, None, 0))
+        if p_start is not None:
+            periodic.append((p_cycle, p_start, p_start_us, None, 0))
+        first = (
+            (1, created, created_us, first_stop[0], first_stop[1])
+            if first_stop is not None
+            else (1, created, created_us, None, 0)
+        )
+        self._runs: dict[Metric, list[_Run]] = {
+            Metric.FIRST_RESPONSE: [first],
+            Metric.NEXT_REPLY: next_reply,
+            Metric.RESOLUTION: resolution,
+            Metric.PERIODIC_UPDATE: periodic,
+        }
+        self._status_changes = status
+        self._priority_changes = priority
+        self._pauses: dict[frozenset[str], list[_Pause]] = {}
+
+    def measure(self, policy: SlaPolicy, stop_at: datetime | None = None) -> list[SlaMeasure]:
+        """Every measure under ``policy``; see `measure`."""
+        pauses = self._pauses_in(policy.pause_statuses)
+        paused_status = self._in_pause_status(policy.pause_statuses)
+        stop_us = epoch_us(stop_at) if stop_at is not None else 0
+        measures: list[SlaMeasure] = []
+        targets = policy.targets
+        for metric in _METRICS:
+            if metric not in targets:
+                continue
+            for cycle, start, s, ended, e in self._runs[metric]:
+                stop = ended
+                if stop_at is not None and ended is None:
+                    stop, e = (stop_at, stop_us) if stop_us >= s else (start, s)  # noqa: PLW2901
+                m = self._measure_run(
+                    policy, metric, cycle, start, s, stop, e, pauses, paused_status
+                )
+                if m is not None:
+                    measures.append(m)
+        return measures
+
+    def _pauses_in(self, statuses: frozenset[str]) -> list[_Pause]:
+        """Wall-clock intervals spent in one of ``statuses``, up to ``now`` (cached)."""
+        found = self._pauses.get(statuses)
+        if found is not None:
+            return found
+        spans: list[_Pause] = []
+        if not statuses:
+            pass
+        elif not self._status_changes:
+            # No history of statuses: the current one is the only one we know.
+            t = self.ticket
+            if t.status in statuses:
+                spans.append((t.created_at, self.now, epoch_us(t.created_at), self.now_us))
+        else:
+            since: tuple[datetime, int] | None = None
+            for us, at, value in self._status_changes:
+                if value in statuses:
+                    if since is None:
+                        since = (at, us)
+                elif since is not None:
+                    spans.append((since[0], at, since[1], us))
+                    since = None
+            if since is not None:
+                spans.append((since[0], self.now, since[1], self.now_us))
+        self._pauses[statuses] = spans
+        return spans
+
+    def _in_pause_status(self, statuses: frozenset[str]) -> bool:
+        if self._status_changes:
+            return self._status_changes[-1][2] in statuses
+        return self.ticket.status in statuses
+
+    def _priority_segments(self, start: int, end: int) -> list[tuple[int, str | None]]:
+        """``[(from, priority), ...]`` covering ``[start, end]`` (epoch microseconds).
+
+        Before the first recorded change the ticket's current priority applies: connectors
+        report the initial priority as a change at creation time when they know it.
+        """
+        current = self.ticket.priority
+        changes = self._priority_changes
+        for at, value in changes:
+            if at > start:
+                break
+            current = value
+        segments = [(start, current)]
+        for at, value in changes:
+            if start < at <= end and value != segments[-1][1]:
+                segments.append((at, value))
+        return segments
+
+    def _measure_run(
+        self,
+        policy: SlaPolicy,
+        metric: Metric,
+        cycle: int,
+        start: datetime,
+        s: int,
+        stop: datetime | None,
+        stop_us: int,
+        all_pauses: list[_Pause],
+        paused_status: bool,
+    ) -> SlaMeasure | None:
+        running = stop is None
+        e = self.now_us if running else stop_us
+        per_priority = policy.targets[metric]
+        segments = self._priority_segments(s, e)
+        priority = segments[-1][1]
+        target = _target(per_priority, priority)
+        if target is None:
+            return None
+        target_us = _us(target)
+        cal = policy.calendar
+        clipped = [p for p in all_pauses if p[3] > s and p[2] < e]
+        if clipped:
+            end = self.now if stop is None else stop
+            clipped = [
+                (a if au >= s else start, b if bu <= e else end, max(au, s), min(bu, e))
+                for a, b, au, bu in clipped
+            ]
+        pauses_us = [(au, bu) for _, _, au, bu in clipped]
+
+        due, elapsed_us = cal.due_and_elapsed_us(s, e, target_us, pauses_us)
         # A clock stopped exactly at its deadline made it; a running one at its deadline has
         # no time left, and a priority change at that instant comes too late.
-        missed = due < seg_end if (last and run.stop is not None) else due <= seg_end
-        if missed:
-            breached_us = max(due, seg_start)
-            break
+        breached_us: int | None = None
+        if len(segments) == 1:
+            if due <= e if running else due < e:
+                breached_us = due
+        else:
+            breached_us = self._breach_across(
+                segments, per_priority, policy, s, e, running, pauses_us
+            )
 
-    elapsed = timedelta(microseconds=cal.elapsed_us(s, e, pauses_us))
-    paused_now = (
-        run.stop is None
-        and bool(clipped)
-        and clipped[-1][3] == e
-        and _in_pause_status(history, policy)
-    )
-    deadline = None
-    if not paused_now:
-        due = due_by_target.get(target)
-        deadline = from_epoch_us(
-            due if due is not None else cal.add_us(s, _us(target), pauses_us), start.tzinfo
+        paused_now = running and paused_status and bool(clipped) and clipped[-1][3] == e
+        tz = start.tzinfo
+        if not running:
+            state = _ACHIEVED if breached_us is None else _BREACHED
+        elif breached_us is not None:
+            state = _BREACHED
+        else:
+            state = _PAUSED if paused_now else _RUNNING
+        elapsed = timedelta(microseconds=elapsed_us)
+        return _new_measure(
+            policy.name,
+            metric,
+            cycle,
+            state,
+            target,
+            start,
+            None if paused_now else from_epoch_us(due, tz),
+            elapsed,
+            target - elapsed,
+            round(100.0 * elapsed_us / target_us, 2) if target_us else 100.0,
+            from_epoch_us(breached_us, tz) if breached_us is not None else None,
+            stop,
+            cal.name,
+            priority,
+            tuple([(a, b) for a, b, _, _ in clipped]) if clipped else (),
         )
-    if run.stop is not None:
-        state = MeasureState.BREACHED if breached_us is not None else MeasureState.ACHIEVED
-    elif breached_us is not None:
-        state = MeasureState.BREACHED
-    else:
-        state = MeasureState.PAUSED if paused_now else MeasureState.RUNNING
-    target_s = target.total_seconds()
-    return SlaMeasure(
-        policy=policy.name,
-        metric=run.metric,
-        cycle=run.cycle,
-        state=state,
-        target=target,
-        start=start,
-        deadline=deadline,
-        elapsed=elapsed,
-        remaining=target - elapsed,
-        percent=round(100.0 * elapsed.total_seconds() / target_s, 2) if target_s else 100.0,
-        breached_at=from_epoch_us(breached_us, start.tzinfo) if breached_us is not None else None,
-        stopped_at=run.stop,
-        calendar=cal.name,
-        priority=priority,
-        pauses=tuple((a, b) for a, b, _, _ in clipped),
-    )
+
+    def _breach_across(
+        self,
+        segments: list[tuple[int, str | None]],
+        per_priority: Mapping[str, timedelta],
+        policy: SlaPolicy,
+        s: int,
+        e: int,
+        running: bool,
+        pauses_us: list[tuple[int, int]],
+    ) -> int | None:
+        """When a clock whose priority changed while it ran breached, if it has.
+
+        Each stretch of one priority is held to that priority's deadline (``start + target``,
+        less pauses); the first stretch that reaches its deadline breaches, at the deadline
+        or, if the deadline had already passed, at the change.
+        """
+        cal = policy.calendar
+        due_by_target: dict[timedelta, int] = {}
+        last_i = len(segments) - 1
+        for i, (seg_start, seg_priority) in enumerate(segments):
+            seg_target = _target(per_priority, seg_priority)
+            if seg_target is None:
+                continue
+            seg_end = e if i == last_i else segments[i + 1][0]
+            due = due_by_target.get(seg_target)
+            if due is None:
+                due = due_by_target[seg_target] = cal.add_us(s, _us(seg_target), pauses_us)
+            if due <= seg_end if (running or i != last_i) else due < seg_end:
+                return max(due, seg_start)
+        return None
+
+
+def _target(table: Mapping[str, timedelta], priority: str | None) -> timedelta | None:
+    """`SlaPolicy.target` for one metric's table (inlined here: it runs for every clock)."""
+    if not table:
+        return None
+    if priority is not None:
+        found = table.get(priority)
+        if found is not None:
+            return found
+    return table.get(ANY_PRIORITY)
 
 
 def _us(d: timedelta) -> int:
     return (d.days * 86_400 + d.seconds) * 1_000_000 + d.microseconds
-
-
-def _in_pause_status(history: _History, policy: SlaPolicy) -> bool:
-    if history.status_changes:
-        return history.status_changes[-1].value in policy.pause_statuses
-    return history.ticket.status in policy.pause_statuses
