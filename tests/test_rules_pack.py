@@ -146,3 +146,30 @@ def test_paused_clocks_have_no_due_time(packs) -> None:
     now = datetime(2026, 3, 2, 12, 0, tzinfo=ZoneInfo("Europe/Berlin"))
     a = durable.assess(ticket_from_dict(doc), now)
     assert durable.next_due(a.measures, now) is None
+
+
+@pytest.mark.parametrize("engine", ["durable", "python"])
+def test_templates_render_each_levels_own_values(tmp_path: Path, engine: str) -> None:
+    # Both levels match the same breached measure; each comment names its own level, and
+    # braces and unknown custom fields in the text survive rendering as written.
+    rules = tmp_path / "levels.yaml"
+    rules.write_text(
+        "policies:\n  - name: p\n    targets: {resolution: {'*': 1h}}\n"
+        "escalations:\n  - name: chain\n    when: {breached: true}\n    levels:\n"
+        "      - actions:\n"
+        "          - comment: 'L{{ escalation.level }} of {{ escalation.name }} {x} "
+        "[{{ ticket.fields.missing }}] {{ measure.target }} {{ ticket.id }}'\n"
+        "      - actions:\n"
+        "          - notify: {channel: c, message: 'L{{ escalation.level }} {{ measure.overdue }}'}\n"
+        "          - set_field: {field: f, value: 'at {{ measure.breached_at }}'}\n",
+        encoding="utf-8",
+    )
+    doc = {"id": "7", "connector": "zendesk", "created_at": "2026-03-19T09:00:00+01:00", "status": "open"}
+    with RulePack.load([rules], engine=engine) as pack:
+        a = pack.assess(ticket_from_dict(doc), NOW)
+    got = {x.kind.value: dict(x.params) for x in a.actions}
+    assert got == {
+        "comment": {"body": "L1 of chain {x} [] 1h 7", "public": False},
+        "notify": {"channel": "c", "message": "L2 26h"},
+        "set_field": {"field": "f", "value": "at 2026-03-19 09:00 UTC"},
+    }

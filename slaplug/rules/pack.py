@@ -35,6 +35,7 @@ from slaplug.rules.fields import (
 )
 from slaplug.rules.matcher import Matcher, make_matcher
 from slaplug.rules.schema import ActionSpec, EscalationSpec, PolicySpec
+from slaplug.sla.calendar import epoch_us
 from slaplug.sla.clock import TicketClocks
 from slaplug.sla.policy import SlaPolicy
 
@@ -220,13 +221,14 @@ class RulePack:
     def assess_many(self, tickets: Sequence[Ticket], now: datetime) -> list[Assessment]:
         """`assess` for many tickets, entering each matching engine once for the whole batch."""
         bases = [ticket_fact(t) for t in tickets]
+        now_us = epoch_us(now)
         matched = self._match(self._ticket_matcher, bases, self.ticket_types)
         per_ticket: list[tuple[list[int], list[SlaMeasure]]] = []
         for ticket, hits in zip(tickets, matched, strict=True):
             chosen = self._choose(set(hits))
             stopped = {i for i in chosen if f"stop:{i}" in hits}
             measures: list[SlaMeasure] = []
-            clocks = TicketClocks(ticket, now)  # the history is read once for every policy
+            clocks = TicketClocks(ticket, now, now_us)  # one read of the history per ticket
             for i in chosen:
                 stop_at = (ticket.updated_at or now) if i in stopped else None
                 measures.extend(clocks.measure(self.sla_policies[i], stop_at))
@@ -434,7 +436,7 @@ class _CompiledLevel:
         return [
             _new_action(
                 a.kind,
-                a.params(values),
+                a.fixed if a.fixed is not None else a.params(values),
                 connector,
                 tid,
                 key + a.suffix,

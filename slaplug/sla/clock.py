@@ -44,6 +44,8 @@ _METRICS = tuple(Metric)  # measures come in this order, as documented
 
 #: One run of one clock: (cycle, start, start in epoch µs, stop or None, stop in epoch µs or 0).
 _Run = tuple[int, datetime, int, datetime | None, int]
+#: A stretch of one priority: (from in epoch µs, priority).
+_Segment = tuple[int, str | None]
 #: A wall-clock pause: (from, to, from in epoch µs, to in epoch µs).
 _Pause = tuple[datetime, datetime, int, int]
 
@@ -82,10 +84,12 @@ class TicketClocks:
         "ticket",
     )
 
-    def __init__(self, ticket: Ticket, now: datetime) -> None:
+    def __init__(self, ticket: Ticket, now: datetime, now_us: int | None = None) -> None:
+        """Read ``ticket``'s history up to ``now`` (``now_us``: the same in epoch µs, if the
+        caller has it: a batch converts its one ``now`` once)."""
         self.ticket = ticket
         self.now = now
-        self.now_us = now_us = epoch_us(now)
+        self.now_us = now_us = epoch_us(now) if now_us is None else now_us
         events = ticket.events  # sorted by time on construction
         if events and events[-1].at_us > now_us:
             events = tuple(e for e in events if e.at_us <= now_us)
@@ -204,23 +208,28 @@ class TicketClocks:
             return self._status_changes[-1][2] in statuses
         return self.ticket.status in statuses
 
-    def _priority_segments(self, start: int, end: int) -> list[tuple[int, str | None]]:
-        """``[(from, priority), ...]`` covering ``[start, end]`` (epoch microseconds).
+    def _priority_segments(self, start: int, end: int) -> tuple[str | None, list[_Segment] | None]:
+        """The priority at ``end`` and, if it changed within ``[start, end]``, the stretches
+        ``[(from, priority), ...]`` covering it (epoch microseconds); None when it did not.
 
         Before the first recorded change the ticket's current priority applies: connectors
         report the initial priority as a change at creation time when they know it.
         """
         current = self.ticket.priority
-        changes = self._priority_changes
-        for at, value in changes:
-            if at > start:
+        segments: list[_Segment] | None = None
+        for at, value in self._priority_changes:  # in time order
+            if at <= start:
+                current = value
+            elif at <= end:
+                if segments is None:
+                    segments = [(start, current)]
+                if value != segments[-1][1]:
+                    segments.append((at, value))
+            else:
                 break
-            current = value
-        segments = [(start, current)]
-        for at, value in changes:
-            if start < at <= end and value != segments[-1][1]:
-                segments.append((at, value))
-        return segments
+        if segments is None or len(segments) == 1:
+            return current, None
+        return segments[-1][1], segments
 
     def _measure_run(
         self,
@@ -237,8 +246,7 @@ class TicketClocks:
         running = stop is None
         e = self.now_us if running else stop_us
         per_priority = policy.targets[metric]
-        segments = self._priority_segments(s, e)
-        priority = segments[-1][1]
+        priority, segments = self._priority_segments(s, e)
         target = _target(per_priority, priority)
         if target is None:
             return None
@@ -257,7 +265,7 @@ class TicketClocks:
         # A clock stopped exactly at its deadline made it; a running one at its deadline has
         # no time left, and a priority change at that instant comes too late.
         breached_us: int | None = None
-        if len(segments) == 1:
+        if segments is None:
             if due <= e if running else due < e:
                 breached_us = due
         else:
@@ -294,7 +302,7 @@ class TicketClocks:
 
     def _breach_across(
         self,
-        segments: list[tuple[int, str | None]],
+        segments: list[_Segment],
         per_priority: Mapping[str, timedelta],
         policy: SlaPolicy,
         s: int,
