@@ -4,12 +4,21 @@ from __future__ import annotations
 
 import logging
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 import requests
 import responses
+import urllib3
 
-from slaplug.connectors import ApiClient, RetryPolicy, parse_retry_after
+from slaplug.connectors import (
+    NOTHING_TO_SEND,
+    AlreadySent,
+    ApiClient,
+    LostAnswer,
+    RetryPolicy,
+    parse_retry_after,
+)
 from slaplug.connectors.redact import REDACTED, RedactingFilter, add_secret, redact_headers, scrub
 from slaplug.errors import (
     AuthenticationError,
@@ -271,3 +280,127 @@ def test_redacting_filter_scrubs_args_and_tracebacks(caplog: pytest.LogCaptureFi
         log.filters.clear()
     assert "filter-only-secret" not in caplog.text
     assert caplog.text.count(REDACTED) >= 2
+
+
+# -- before_retry: writes that must not be sent twice ------------------------------------------
+
+
+@responses.activate
+def test_before_retry_is_asked_after_a_5xx_and_its_body_is_sent(client: ApiClient) -> None:
+    responses.post(URL, status=502)
+    responses.post(URL, json={"ok": True})
+    seen: list[LostAnswer] = []
+
+    def check(lost: LostAnswer) -> object:
+        seen.append(lost)
+        return {"notes": ["b"]}  # "a" turned out to be posted already
+
+    response = client.request("POST", URL, json={"notes": ["a", "b"]}, before_retry=check)
+    assert response.json() == {"ok": True}
+    assert [(x.method, x.path, x.json, x.error.status, x.attempt) for x in seen] == [
+        ("POST", "/api/tickets/1", {"notes": ["a", "b"]}, 502, 1)
+    ]
+    assert [c.request.body for c in responses.calls] == [
+        b'{"notes": ["a", "b"]}',
+        b'{"notes": ["b"]}',
+    ]
+    assert client.waits == [1.0]  # type: ignore[attr-defined]
+
+
+@responses.activate
+def test_before_retry_nothing_to_send_raises_already_sent(client: ApiClient) -> None:
+    responses.put(URL, status=500)
+    with pytest.raises(AlreadySent) as excinfo:
+        client.request("PUT", URL, json={"c": 1}, before_retry=lambda lost: NOTHING_TO_SEND)
+    assert excinfo.value.lost.error.status == 500
+    assert len(responses.calls) == 1, "nothing is sent again"
+    assert TOKEN not in str(excinfo.value)
+
+
+@responses.activate
+def test_before_retry_is_not_asked_after_429_or_408(client: ApiClient) -> None:
+    responses.post(URL, status=429, headers={"Retry-After": "2"})
+    responses.post(URL, status=408)
+    responses.post(URL, json={})
+    asked: list[LostAnswer] = []
+    client.request("POST", URL, json={"n": 1}, before_retry=asked.append)
+    assert asked == []
+    assert [c.request.body for c in responses.calls] == [b'{"n": 1}'] * 3
+
+
+@responses.activate
+def test_before_retry_is_asked_after_a_read_timeout_not_after_a_refused_connection(
+    client: ApiClient,
+) -> None:
+    refused = requests.ConnectionError(
+        urllib3.exceptions.MaxRetryError(
+            None,  # type: ignore[arg-type]
+            URL,
+            urllib3.exceptions.NewConnectionError(None, "refused"),  # type: ignore[arg-type]
+        )
+    )
+    responses.post(URL, body=refused)
+    responses.post(URL, body=requests.ConnectTimeout("connect timed out"))
+    responses.post(URL, body=requests.ReadTimeout("read timed out"))
+    responses.post(URL, json={})
+    asked: list[LostAnswer] = []
+
+    def check(lost: LostAnswer) -> object:
+        asked.append(lost)
+        return lost.json
+
+    client.request("POST", URL, json={"n": 1}, before_retry=check)
+    assert [(x.error.status, x.attempt) for x in asked] == [(None, 3)]
+    assert len(responses.calls) == 4
+
+
+@responses.activate
+def test_before_retry_body_carries_on_through_later_retries(client: ApiClient) -> None:
+    responses.post(URL, status=504)
+    responses.post(URL, status=429, headers={"Retry-After": "1"})
+    responses.post(URL, status=500)
+    responses.post(URL, json={})
+    asked: list[Any] = []
+
+    def check(lost: LostAnswer) -> object:
+        asked.append(lost.json)
+        return {"n": len(asked) + 1}
+
+    client.request("POST", URL, json={"n": 1}, before_retry=check)
+    assert asked == [{"n": 1}, {"n": 2}]
+    bodies = [c.request.body for c in responses.calls]
+    assert bodies == [b'{"n": 1}', b'{"n": 2}', b'{"n": 2}', b'{"n": 3}']
+
+
+@responses.activate
+def test_before_retry_errors_reach_the_caller_unretried(client: ApiClient) -> None:
+    responses.post(URL, status=500)
+
+    def check(lost: LostAnswer) -> object:
+        raise RetriableAPIError("could not re-read the ticket", connector="zendesk-eu")
+
+    with pytest.raises(RetriableAPIError, match="could not re-read"):
+        client.request("POST", URL, json={}, before_retry=check)
+    assert len(responses.calls) == 1
+
+
+@responses.activate
+def test_without_before_retry_a_5xx_resends_the_same_body(client: ApiClient) -> None:
+    responses.put(URL, status=500)
+    responses.put(URL, json={})
+    client.request("PUT", URL, json={"tags": ["x"]})
+    assert [c.request.body for c in responses.calls] == [b'{"tags": ["x"]}'] * 2
+
+
+@responses.activate
+def test_before_retry_is_not_asked_when_retries_run_out(client: ApiClient) -> None:
+    responses.post(URL, status=500)
+    asked: list[LostAnswer] = []
+
+    def check(lost: LostAnswer) -> object:
+        asked.append(lost)
+        return lost.json
+
+    with pytest.raises(RetriableAPIError, match="gave up after 4"):
+        client.request("POST", URL, json={}, before_retry=check)
+    assert [x.attempt for x in asked] == [1, 2, 3]

@@ -2,7 +2,8 @@
 
 * `Connector` and its records (`base`): the contract.
 * `ConnectorConfig` (`config`): pydantic settings, credentials from named env vars.
-* `ApiClient`, `RetryPolicy` (`http`): one session, timeouts, one retry policy.
+* `ApiClient`, `RetryPolicy` (`http`): one session, timeouts, one retry policy; a
+  ``before_retry`` hook (`LostAnswer`, `NOTHING_TO_SEND`) for writes that must not repeat.
 * `DEFAULT_RESOLUTIONS` (`resolution`): what each failed status means.
 * paginators (`pagination`), webhook signatures (`signatures`), redaction (`redact`).
 """
@@ -16,7 +17,16 @@ from slaplug.connectors.base import (
     WebhookEvent,
 )
 from slaplug.connectors.config import ConnectorConfig
-from slaplug.connectors.http import ApiClient, CallStats, RetryPolicy, parse_retry_after
+from slaplug.connectors.http import (
+    NOTHING_TO_SEND,
+    AlreadySent,
+    ApiClient,
+    BeforeRetry,
+    CallStats,
+    LostAnswer,
+    RetryPolicy,
+    parse_retry_after,
+)
 from slaplug.connectors.pagination import (
     CursorPaginator,
     NextUrlPaginator,
@@ -32,15 +42,19 @@ from slaplug.connectors.signatures import sign, verify_signature
 
 __all__ = [
     "DEFAULT_RESOLUTIONS",
+    "NOTHING_TO_SEND",
     "REDACTED",
+    "AlreadySent",
     "ApiClient",
     "ApplyResult",
     "ApplyStatus",
+    "BeforeRetry",
     "CallStats",
     "Capability",
     "Connector",
     "ConnectorConfig",
     "CursorPaginator",
+    "LostAnswer",
     "NextUrlPaginator",
     "Outcome",
     "Page",

@@ -12,6 +12,15 @@ way (one tenacity policy, built here):
 
 Waiting goes through `ApiClient.sleep`, an attribute, so tests replace it with a recorder
 and assert the waits without sleeping.
+
+Retrying a request is only safe when sending it twice does no harm. Most writes slaplug
+makes are idempotent (set a field, add a tag); a comment is not. When a write is *lost*
+after the platform applied it (a 500/502/504, a read timeout, a dropped connection), the
+inline retry would post the comment a second time. A caller makes such a write safe with a
+``before_retry`` hook (see `ApiClient.request` and `LostAnswer`): it is called before each
+retry that follows an *ambiguous* failure, re-reads the platform's state and returns the
+body still to send, or `NOTHING_TO_SEND`. Failures that prove the request was not processed
+(429, 408, a connection that was never opened) are retried without asking the hook.
 """
 
 from __future__ import annotations
@@ -23,18 +32,29 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from typing import Any
+from enum import Enum
+from typing import Any, Final
 from urllib.parse import urljoin, urlsplit
 
 import requests
 from pydantic import BaseModel, ConfigDict, Field
 from tenacity import RetryCallState, Retrying, retry_if_exception_type
+from urllib3.exceptions import NewConnectionError
 
 from slaplug.connectors.redact import RedactingFilter, scrub
 from slaplug.connectors.resolution import DEFAULT_RESOLUTIONS, Resolution, resolve_status
 from slaplug.errors import ConnectorError, FatalAPIError, RetriableAPIError
 
-__all__ = ["ApiClient", "CallStats", "RetryPolicy", "parse_retry_after"]
+__all__ = [
+    "NOTHING_TO_SEND",
+    "AlreadySent",
+    "ApiClient",
+    "BeforeRetry",
+    "CallStats",
+    "LostAnswer",
+    "RetryPolicy",
+    "parse_retry_after",
+]
 
 logger = logging.getLogger(__name__)
 logger.addFilter(RedactingFilter())
@@ -88,6 +108,82 @@ class CallStats:
     def calls(self) -> int:
         """Every request sent."""
         return self.reads + self.writes
+
+
+class _Nothing(Enum):
+    NOTHING_TO_SEND = "nothing to send"
+
+
+#: Returned by a ``before_retry`` hook when the lost attempt already did everything: the
+#: request is not sent again and `ApiClient.request` raises `AlreadySent`.
+NOTHING_TO_SEND: Final = _Nothing.NOTHING_TO_SEND
+
+
+@dataclass(frozen=True)
+class LostAnswer:
+    """A failed attempt that the platform may nevertheless have processed.
+
+    Handed to a ``before_retry`` hook (see `ApiClient.request`) before the request is sent
+    again, so the hook can look at the platform's state first.
+
+    Attributes:
+        method: The HTTP method, upper case.
+        path: The URL path the attempt went to (no host, no query).
+        json: The JSON body the failed attempt sent.
+        error: Why the attempt failed (its ``status`` is None for timeouts and dropped
+            connections).
+        attempt: Attempts made so far, the failed one included (1 after the first).
+    """
+
+    method: str
+    path: str
+    json: Any
+    error: RetriableAPIError
+    attempt: int
+
+
+#: Called before retrying after a `LostAnswer`; returns the JSON body to send now (the same
+#: ``json``, or only what is still missing), or `NOTHING_TO_SEND`. Exceptions it raises end
+#: the request and reach the caller unchanged (they are not retried).
+BeforeRetry = Callable[[LostAnswer], Any]
+
+
+class AlreadySent(Exception):  # noqa: N818 - an outcome, not an error
+    """Raised by `ApiClient.request` when its ``before_retry`` hook found that an earlier,
+    lost attempt had already done everything (it returned `NOTHING_TO_SEND`).
+
+    Not a `ConnectorError`: the write happened. The caller reports it as done.
+
+    Attributes:
+        lost: The lost attempt the hook looked at.
+    """
+
+    def __init__(self, lost: LostAnswer) -> None:
+        super().__init__(
+            f"{lost.method} {lost.path}: attempt {lost.attempt} failed ({lost.error.status or 'no answer'}) "
+            "but had been applied; not sent again"
+        )
+        self.lost = lost
+
+
+class _HookFailed(Exception):  # noqa: N818 - internal carrier, never escapes `request`
+    """Carries an exception out of a ``before_retry`` hook past tenacity, unretried."""
+
+    def __init__(self, error: BaseException) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+class _NotSentError(RetriableAPIError):
+    """A transport failure before the request left: nothing can have been processed."""
+
+
+def _never_sent(exc: requests.RequestException) -> bool:
+    """True when the connection was never established (so the request was not sent)."""
+    if isinstance(exc, requests.ConnectTimeout):
+        return True
+    reason = getattr(exc.args[0], "reason", None) if exc.args else None
+    return isinstance(reason, NewConnectionError)
 
 
 def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
@@ -169,6 +265,13 @@ class ApiClient:
         self.rng = random.Random()
         self.stats = CallStats()
 
+    #: Retried statuses that mean the platform did not process the request: 429 (rejected
+    #: by a rate limiter) and 408 (the server gave up before reading all of it). Other
+    #: retried statuses (5xx: a proxy may answer 502/503/504 after forwarding the request)
+    #: count as possibly processed, and a ``before_retry`` hook is asked. Override in a
+    #: subclass when a platform documents that its 503 always means "not processed".
+    unprocessed_statuses: frozenset[int] = frozenset({408, 429})
+
     # -- the override point ---------------------------------------------------------------
 
     def resolve(self, response: requests.Response) -> Resolution:
@@ -189,6 +292,7 @@ class ApiClient:
         params: Mapping[str, Any] | None = None,
         json: Any = None,
         headers: Mapping[str, str] | None = None,
+        before_retry: BeforeRetry | None = None,
     ) -> requests.Response:
         """Send a request, retrying transient failures; return the successful response.
 
@@ -199,8 +303,15 @@ class ApiClient:
             params: Query parameters.
             json: A JSON body.
             headers: Extra headers for this request.
+            before_retry: For a write that must not happen twice (a comment): called with
+                a `LostAnswer` after the wait and before each retry that follows a failure
+                the platform may have processed (a 5xx, a read timeout, a dropped
+                connection; not 429 or 408, see `unprocessed_statuses`). It returns the
+                JSON body to send now, or `NOTHING_TO_SEND`. Without it, retries resend
+                ``json`` as it is, which is right for idempotent requests.
 
         Raises:
+            AlreadySent: ``before_retry`` returned `NOTHING_TO_SEND`.
             AuthenticationError: 401/403, at once.
             RetriableAPIError: Still failing transiently when the retry budget ran out.
             SkippableAPIError: 404/422 for this ticket.
@@ -217,8 +328,32 @@ class ApiClient:
             before_sleep=self._log_retry,
             reraise=True,
         )
+        body = json
+        lost: LostAnswer | None = None  # the last attempt, when it may have been processed
+        sent = 0
+
+        def attempt() -> requests.Response:
+            nonlocal body, lost, sent
+            if lost is not None and before_retry is not None:
+                try:
+                    body = before_retry(lost)
+                except Exception as exc:
+                    raise _HookFailed(exc) from exc
+                if body is NOTHING_TO_SEND:
+                    raise AlreadySent(lost)
+            lost = None
+            sent += 1
+            try:
+                return self._send(method, url, params, body, headers)
+            except RetriableAPIError as exc:
+                if self._maybe_processed(exc):
+                    lost = LostAnswer(method, self._where(url), body, exc, sent)
+                raise
+
         try:
-            return retrying(self._send, method, url, params, json, headers)
+            return retrying(attempt)
+        except _HookFailed as failed:
+            raise failed.error from None
         except RetriableAPIError as exc:
             attempts = retrying.statistics.get("attempt_number", 1)
             raise RetriableAPIError(
@@ -282,7 +417,8 @@ class ApiClient:
             )
         except (requests.Timeout, requests.ConnectionError) as exc:
             # The exception text can carry the URL with its query; scrub it.
-            raise RetriableAPIError(
+            error = _NotSentError if _never_sent(exc) else RetriableAPIError
+            raise error(
                 f"connector {self.connector!r}: {method} {self._where(url)} failed: "
                 f"{self._scrub(type(exc).__name__ + ': ' + str(exc))}",
                 connector=self.connector,
@@ -331,6 +467,12 @@ class ApiClient:
 
     def _scrub(self, text: str) -> str:
         return scrub(text, self.secrets)
+
+    def _maybe_processed(self, exc: RetriableAPIError) -> bool:
+        """Whether the failed attempt may have been processed by the platform."""
+        if isinstance(exc, _NotSentError):
+            return False
+        return exc.status is None or exc.status not in self.unprocessed_statuses
 
     def _wait(self, state: RetryCallState) -> float:
         exc = state.outcome.exception() if state.outcome else None
