@@ -6,6 +6,7 @@ one (ticket, measure) pair. Durations enter facts as seconds.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime, timedelta, tzinfo
 from typing import Any
@@ -132,6 +133,12 @@ def human_duration(d: timedelta) -> str:
     return f"{sign}{h}h" if h else f"{sign}{m}m"
 
 
+@functools.lru_cache(maxsize=256)
+def _target_text(d: timedelta) -> str:
+    """`human_duration` of a target: a pack has few, and every templated action shows one."""
+    return human_duration(d)
+
+
 def _when(t: datetime | None, zone: tzinfo | None) -> str:
     """A time as people read it in the calendar's zone: ``2026-03-02 17:15 CET``."""
     if t is None:
@@ -186,7 +193,7 @@ _MEASURE_VALUES: dict[str, Callable[[SlaMeasure, tzinfo | None], str]] = {
     "measure.percent": lambda m, z: f"{m.percent:g}",
     "measure.elapsed": lambda m, z: human_duration(m.elapsed),
     "measure.remaining": lambda m, z: human_duration(m.remaining),
-    "measure.target": lambda m, z: human_duration(m.target),
+    "measure.target": lambda m, z: _target_text(m.target),
     "measure.deadline": lambda m, z: _when(m.deadline, z),
     "measure.start": lambda m, z: _when(m.start, z),
     "measure.breached_at": lambda m, z: _when(m.breached_at, z),

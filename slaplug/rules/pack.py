@@ -47,7 +47,7 @@ log = logging.getLogger("slaplug.rules")
 _NO_VALUES: Mapping[str, str] = {}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Assessment:
     """What the pack says about one ticket at one moment."""
 
@@ -131,6 +131,11 @@ class RulePack:
             else None
         )
         self._zones = {name: cal.zone for name, cal in source.calendars.items()}
+        # Per policy: its index, the id of its match rule (None: matches every ticket), SLA?
+        self._choices = [
+            (i, None if source.policy_match[i] is None else f"match:{i}", p.kind == "sla")
+            for i, p in enumerate(source.policies)
+        ]
         self._policy_kinds = {p.name: p.kind for p in source.policies}
         self._calendars = dict(source.calendars)
         self._literals = _time_literals(self.escalation_rules)
@@ -226,7 +231,7 @@ class RulePack:
         per_ticket: list[tuple[list[int], list[SlaMeasure]]] = []
         for ticket, hits in zip(tickets, matched, strict=True):
             chosen = self._choose(set(hits))
-            stopped = {i for i in chosen if f"stop:{i}" in hits}
+            stopped = {i for i in chosen if f"stop:{i}" in hits} if hits else ()
             measures: list[SlaMeasure] = []
             clocks = TicketClocks(ticket, now, now_us)  # one read of the history per ticket
             for i in chosen:
@@ -234,13 +239,9 @@ class RulePack:
                 measures.extend(clocks.measure(self.sla_policies[i], stop_at))
             per_ticket.append((chosen, measures))
         actions = self._plan(tickets, bases, [m for _, m in per_ticket], now)
+        names = [p.name for p in self.sla_policies]
         return [
-            Assessment(
-                ticket=t,
-                policies=tuple(self.sla_policies[i].name for i in chosen),
-                measures=tuple(ms),
-                actions=tuple(acts),
-            )
+            _new_assessment(t, tuple([names[i] for i in chosen]), tuple(ms), tuple(acts))
             for t, (chosen, ms), acts in zip(tickets, per_ticket, actions, strict=True)
         ]
 
@@ -258,11 +259,10 @@ class RulePack:
         """The first matching SLA policy, then every matching OLA, as policy indexes."""
         chosen: list[int] = []
         sla_found = False
-        for i, pol in enumerate(self.source.policies):
-            matches = self.source.policy_match[i] is None or f"match:{i}" in hits
-            if not matches:
+        for i, rule_id, is_sla in self._choices:
+            if rule_id is not None and rule_id not in hits:
                 continue
-            if pol.kind == "sla":
+            if is_sla:
                 if sla_found:
                     continue
                 sla_found = True
@@ -328,6 +328,7 @@ class RulePack:
 
 # The engine builds millions of actions; see slaplug._records for why not Action(...).
 _new_action = builder(Action)
+_new_assessment = builder(Assessment)
 _METRIC_VALUE = {m: m.value for m in Metric}
 
 
