@@ -240,6 +240,25 @@ def test_merge_history_deduplicates_by_kind_time_and_value(store: Store) -> None
     assert store.merge_histories([unknown]) == [unknown]
 
 
+def test_a_large_first_import_refreshes_postgresql_statistics(store: Store) -> None:
+    # Until a table is analyzed PostgreSQL plans its look-ups for an empty table; a first
+    # import must not wait for autovacuum to notice (reltuples is -1 before any ANALYZE).
+    if store.dialect != "postgresql":
+        pytest.skip("statistics are PostgreSQL's concern; SQLite plans these by its indexes")
+
+    def estimated_rows() -> float:
+        with store.engine.connect() as conn:
+            return float(
+                conn.execute(
+                    text("SELECT reltuples FROM pg_class WHERE oid = to_regclass('snapshots')")
+                ).scalar_one()
+            )
+
+    for start in range(0, 6000, 1000):
+        store.save_snapshots([ticket(str(i)) for i in range(start, start + 1000)])
+    assert estimated_rows() >= 5000
+
+
 def test_iter_snapshots_pages_through_every_ticket(store: Store) -> None:
     store.save_snapshots(
         [ticket(str(i)) for i in range(7)] + [ticket(str(i), "jira") for i in range(4)]
