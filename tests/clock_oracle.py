@@ -1,20 +1,9 @@
-"""SLA clocks: from a ticket's event history to one `SlaMeasure` per metric and cycle.
+"""The first, plain implementation of slaplug's SLA clocks, kept as their specification.
 
-The rules, documented with worked examples in docs/concepts/sla-clock.md:
-
-* ``first_response`` runs once per ticket, from creation to the first public agent reply.
-* ``resolution`` runs from creation to solved; each reopening starts a new cycle, and earlier
-  cycles stay on record as they ended.
-* ``next_reply`` starts at a requester message that follows an agent reply (earlier messages
-  are covered by ``first_response``) and runs to the next public agent reply. Further
-  requester messages while it runs do not restart it: it measures the oldest unanswered one.
-* ``periodic_update`` starts at each public agent reply and runs to the next one.
-* Every clock stops when the ticket is solved, and pauses while the ticket's status is one of
-  the policy's pause statuses.
-* A priority change re-targets a running clock and keeps the elapsed time: the deadline
-  becomes ``start + new target`` (in business time, less pauses). If the new target is already
-  used up, the clock breaches at the moment of the change, not retroactively.
-* Once breached, a clock stays breached, whatever the priority does later.
+One generator per metric, datetimes throughout, a history read again for every policy: easy to
+check against the rules in slaplug/sla/clock.py's docstring and docs/concepts/sla-clock.md,
+and too slow for the engine. tests/test_clock_oracle.py holds the two equal on random
+histories. Do not optimize this file; change it only when the rules change.
 """
 
 from __future__ import annotations
