@@ -7,8 +7,8 @@ Run ``python bench/engine.py [n]``; it prints one JSON line::
 
 - ``tickets_per_s``: ``n`` synthetic tickets (three weeks of history each) through policy
   matching, SLA clocks and escalation matching against the shipped pack ``rules/default.yaml``,
-  in batches of 1000 as the sync job feeds them, on durable_rules. ``tickets_per_s_python`` is
-  the same on the plain-Python reference, in the same process.
+  in batches of 1000 as the sync job feeds them, on durable_rules; best of three passes.
+  ``tickets_per_s_python`` is the same on the plain-Python reference, in the same process.
 - ``rules_per_s`` / ``baseline_rules_per_s``: escalation facts per second through the pack's
   escalation rules alone, on durable_rules (as shipped: one question per distinct encoded
   fact, fresh cache each round) and on the plain-Python reference, same facts, same process;
@@ -57,13 +57,21 @@ def _rss_mb() -> float:
     return pages * os.sysconf("SC_PAGE_SIZE") / 2**20
 
 
-def _tickets_per_s(engine: str, tickets: list[Any]) -> float:
+def _tickets_per_s(engine: str, tickets: list[Any], rounds: int = 3) -> float:
+    """Tickets per second through the whole pack; best of ``rounds`` passes over all of them.
+
+    The best pass, as for the rules alone: on a shared machine the others measure the
+    neighbours as much as slaplug.
+    """
+    best = 0.0
     with RulePack.load([PACK], engine=engine) as pack:  # type: ignore[arg-type]
         pack.assess_many(tickets[:BATCH], NOW)  # warm: calendars laid out, engine compiled
-        start = time.perf_counter()
-        for i in range(0, len(tickets), BATCH):
-            pack.assess_many(tickets[i : i + BATCH], NOW)
-        return len(tickets) / (time.perf_counter() - start)
+        for _ in range(rounds):
+            start = time.perf_counter()
+            for i in range(0, len(tickets), BATCH):
+                pack.assess_many(tickets[i : i + BATCH], NOW)
+            best = max(best, len(tickets) / (time.perf_counter() - start))
+    return best
 
 
 def _escalation_facts(pack: RulePack, tickets: list[Any]) -> list[dict[str, Any]]:
