@@ -4,7 +4,8 @@ Public, so a plugin outside this repository can test against a fake of its platf
 copying this module (the Freshdesk plugin and the suite's own self-test both use it).
 
 Subclass `FakeHelpdesk` and implement `handle`; the base records every request, counts
-accepted writes and answers injected faults first. It implements the
+accepted writes and answers injected faults first (or, for a lost answer injected with
+``after_apply=True``, serves the request and then answers the fault). It implements the
 `slaplug.testing.FakeControl` protocol that `ConnectorSuite` drives.
 """
 
@@ -72,7 +73,7 @@ class FakeHelpdesk:
     def __init__(self) -> None:
         self.requests: list[FakeRequest] = []
         self.write_count = 0
-        self._faults: deque[Reply] = deque()
+        self._faults: deque[tuple[Reply, bool]] = deque()
         self._lock = threading.Lock()
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -92,6 +93,7 @@ class FakeHelpdesk:
         headers: Mapping[str, str] | None = None,
         body: Any = None,
         times: int = 1,
+        after_apply: bool = False,
     ) -> None:
         """Answer the next ``times`` requests with ``status`` instead of handling them.
 
@@ -100,9 +102,18 @@ class FakeHelpdesk:
             headers: Headers to send with it (``{"Retry-After": "3"}``).
             body: A JSON body to send with it.
             times: How many requests in a row get it.
+            after_apply: Lose the answer instead: handle the request (a write is applied
+                and counted in `write_count`), then answer ``status`` (a 5xx) in place of
+                the real reply, as a gateway that timed out on a processed request does.
+
+        Raises:
+            ValueError: ``after_apply`` with a status below 500 (a 4xx such as 429 says
+                the request was not processed).
         """
+        if after_apply and status < 500:
+            raise ValueError("after_apply faults must be 5xx")
         with self._lock:
-            self._faults.extend([Reply(status, body, dict(headers or {}))] * times)
+            self._faults.extend([(Reply(status, body, dict(headers or {})), after_apply)] * times)
 
     @property
     def request_count(self) -> int:
@@ -145,13 +156,13 @@ class FakeHelpdesk:
         with self._lock:
             self.requests.append(request)
             fault = self._faults.popleft() if self._faults else None
-        if fault is not None:
-            return fault
+        if fault is not None and not fault[1]:
+            return fault[0]
         reply = self.handle(request)
         if request.method not in _READS and 200 <= reply.status < 300:
             with self._lock:
                 self.write_count += 1
-        return reply
+        return reply if fault is None else fault[0]
 
 
 def _handler_for(fake: FakeHelpdesk) -> type[BaseHTTPRequestHandler]:

@@ -47,7 +47,9 @@ class ZendeskControl:
                 return policy_decide(method, path)
             injector.injected[queued.status] += 1
             # A fresh copy: the server adds rate-limit headers to the response it sends.
-            return Response(queued.status, queued.body, dict(queued.headers))
+            return Response(
+                queued.status, queued.body, dict(queued.headers), after_apply=queued.after_apply
+            )
 
         injector.decide = decide  # type: ignore[method-assign]
 
@@ -58,17 +60,27 @@ class ZendeskControl:
         headers: Mapping[str, str] | None = None,
         body: Any = None,
         times: int = 1,
+        after_apply: bool = False,
     ) -> None:
         """Answer the next ``times`` API requests with ``status`` (and ``headers``, ``body``).
 
         Without a body, Zendesk's error envelope is used (``{"error", "description"}``).
+        With ``after_apply`` the answer is lost instead: the request is served (a write
+        applied, a job queued) and ``status`` (a 5xx) answered in place of the real reply.
+
+        Raises:
+            ValueError: ``after_apply`` with a status below 500.
         """
+        if after_apply and status < 500:
+            raise ValueError("after_apply faults must be 5xx")
         if body is None:
             error = _ERRORS.get(status, "ServiceUnavailable" if status >= 500 else "Error")
             body = {"error": error, "description": "Injected by ZendeskControl"}
         with self._lock:
             for _ in range(times):
-                self._queue.append(Response(status, body, dict(headers or {})))
+                self._queue.append(
+                    Response(status, body, dict(headers or {}), after_apply=after_apply)
+                )
 
     @property
     def request_count(self) -> int:
@@ -78,5 +90,5 @@ class ZendeskControl:
 
     @property
     def write_count(self) -> int:
-        """Writes the platform accepted (2xx answers to non-GET requests)."""
-        return sum(1 for w in self.fake.writes if w.accepted and not w.faulted)
+        """Writes the platform accepted (applied or queued), lost answers included."""
+        return sum(1 for w in self.fake.writes if w.accepted)

@@ -116,6 +116,9 @@ class Response:
     status: int
     body: Any = None
     headers: dict[str, str] = field(default_factory=dict)
+    #: For an injected fault: serve the request first, then answer this instead (the
+    #: platform applied the write and the answer was lost). Never sent on the wire.
+    after_apply: bool = False
 
     def encode(self) -> bytes:
         """Serialise the body (JSON unless it is already bytes)."""
@@ -178,6 +181,14 @@ class FaultPolicy:
     ``path_pattern`` (a regex, searched) matches its path (or is None). Each eligible
     request draws once from a ``random.Random(seed)``: the same sequence of requests gets
     the same faults on every run.
+
+    With ``after_apply`` the fault is a *lost answer*: the request is served as usual (a
+    write is applied, a bulk job queued) and the client then gets the 5xx instead of the
+    real answer, as when a gateway times out on a request the platform went on to process.
+    Only 5xx statuses may be lost answers (a 429 means the request was not processed).
+
+    ``times`` stops the policy after that many faults (None: no limit), for "lose exactly
+    the first answer" tests.
     """
 
     rate: float = 0.0
@@ -186,6 +197,8 @@ class FaultPolicy:
     methods: frozenset[str] | None = None
     path_pattern: str | None = None
     seed: int = 0
+    after_apply: bool = False
+    times: int | None = None
 
     def to_json(self) -> dict[str, Any]:
         """This policy as JSON (for the admin surface)."""
@@ -196,6 +209,8 @@ class FaultPolicy:
             "methods": sorted(self.methods) if self.methods is not None else None,
             "path_pattern": self.path_pattern,
             "seed": self.seed,
+            "after_apply": self.after_apply,
+            "times": self.times,
         }
 
 
@@ -209,6 +224,7 @@ class FaultInjector:
         self._pattern: re.Pattern[str] | None = None
         #: Injected faults so far, by status.
         self.injected: Counter[int] = Counter()
+        self._left: int | None = None  # faults the policy may still inject
 
     def configure(self, policy: FaultPolicy) -> None:
         """Replace the policy and restart its random sequence from ``policy.seed``.
@@ -220,20 +236,29 @@ class FaultInjector:
             raise ValueError(f"fault rate must be between 0 and 1, got {policy.rate}")
         if policy.rate and not policy.statuses:
             raise ValueError("fault statuses must not be empty")
+        if policy.after_apply and any(s < 500 for s in policy.statuses):
+            raise ValueError(
+                "after_apply faults must be 5xx: a 4xx such as 429 says the request was not "
+                "processed, so it cannot follow an applied write"
+            )
         with self._lock:
             self.policy = policy
             self._rng = random.Random(policy.seed)
             self._pattern = re.compile(policy.path_pattern) if policy.path_pattern else None
+            self._left = policy.times
 
     def reset(self) -> None:
         """No more faults; the injected counts are kept."""
         self.configure(FaultPolicy())
 
     def decide(self, method: str, path: str) -> Response | None:
-        """Return the fault response for this request, or None to serve it normally."""
+        """Return the fault response for this request, or None to serve it normally.
+
+        A fault with ``after_apply`` set is answered only after the request was served.
+        """
         with self._lock:
             p = self.policy
-            if p.rate <= 0.0:
+            if p.rate <= 0.0 or self._left == 0:
                 return None
             if p.methods is not None and method not in p.methods:
                 return None
@@ -243,6 +268,15 @@ class FaultInjector:
                 return None
             status = p.statuses[self._rng.randrange(len(p.statuses))]
             self.injected[status] += 1
+            if self._left is not None:
+                self._left -= 1
+        if p.after_apply:
+            # A gateway's answer to a request it forwarded and then lost: no Retry-After.
+            lost = {
+                "error": "InternalError",
+                "description": "Injected by the fake server after applying the request",
+            }
+            return Response(status, lost, after_apply=True)
         # Zendesk sends Retry-After in seconds on 429 and on 503 alike (reference §3).
         body = {
             "error": "APIRateLimitExceeded" if status == 429 else "ServiceUnavailable",
@@ -268,7 +302,8 @@ class WriteRecord:
     status: int
     #: True when the platform applied (or queued) it: a 2xx answer.
     accepted: bool
-    #: True when the answer was an injected fault.
+    #: True when the answer was an injected fault (with ``accepted`` too: a lost answer,
+    #: the write was applied and the client got the fault instead).
     faulted: bool = False
 
     def to_json(self) -> dict[str, Any]:
@@ -610,14 +645,21 @@ def run_command(command: click.Command, argv: Sequence[str] | None, prog_name: s
 # -- what both fakes record and expose ----------------------------------------------------------
 
 
-def write_record(req: Request, now: float, status: int, faulted: bool) -> WriteRecord:
-    """The `WriteRecord` of one request: its body parsed as JSON where it is JSON."""
+def write_record(
+    req: Request, now: float, status: int, faulted: bool, applied: int | None = None
+) -> WriteRecord:
+    """The `WriteRecord` of one request: its body parsed as JSON where it is JSON.
+
+    ``applied`` is the status the platform really answered when a lost-answer fault replaced
+    it (``status`` is then the fault's).
+    """
     try:
         body: Any = json.loads(req.body) if req.body else None
     except ValueError:
         body = req.body.decode(errors="replace")
+    real = status if applied is None else applied
     return WriteRecord(
-        req.method, req.path, dict(req.query), body, now, status, 200 <= status < 300, faulted
+        req.method, req.path, dict(req.query), body, now, status, 200 <= real < 300, faulted
     )
 
 
@@ -693,6 +735,8 @@ class FakeAdmin:
                     else None,
                     path_pattern=body.get("path_pattern"),
                     seed=int(body.get("seed", 0)),
+                    after_apply=bool(body.get("after_apply", False)),
+                    times=int(body["times"]) if body.get("times") is not None else None,
                 )
             )
         except (TypeError, ValueError) as exc:
@@ -799,6 +843,8 @@ class RunningFake:
         methods: Sequence[str] | None = None,
         path_pattern: str | None = None,
         seed: int = 0,
+        after_apply: bool = False,
+        times: int | None = None,
     ) -> None:
         """Answer a fraction ``rate`` of API requests with one of ``statuses`` (with a
         ``Retry-After: retry_after`` header, and the platform's own headers and body).
@@ -807,6 +853,12 @@ class RunningFake:
         Args:
             methods: Only these HTTP methods (e.g. ``["PUT"]``); None for all.
             path_pattern: Only paths matching this regex (searched); None for all.
+            after_apply: Lose the answer instead: serve the request (apply the write, queue
+                the job), then answer the 5xx from ``statuses`` (no ``Retry-After``).
+            times: Stop after this many faults; None for no limit.
+
+        Raises:
+            ValueError: ``after_apply`` with a status below 500.
         """
         self._app.faults.configure(
             FaultPolicy(
@@ -816,6 +868,8 @@ class RunningFake:
                 frozenset(m.upper() for m in methods) if methods else None,
                 path_pattern,
                 seed,
+                after_apply,
+                times,
             )
         )
 

@@ -125,6 +125,7 @@ class JiraApp(JiraReads):
         fault = self.faults.decide(req.method, req.path)
         if fault is not None:
             self.requests.add("fault")
+        if fault is not None and not fault.after_apply:
             fault = self._jira_fault(fault.status)
             self._record_write(req, kind, fault.status, faulted=True)
             return fault
@@ -133,6 +134,10 @@ class JiraApp(JiraReads):
             resp = self._dispatch(self.router, req, {"user": user})
         except HttpError as exc:
             resp = exc.response()
+        if fault is not None:  # served, and the answer lost on its way back
+            lost = jira_error(fault.status, "Internal server error").response()
+            self._record_write(req, kind, lost.status, faulted=True, applied=resp.status)
+            return lost
         self._record_write(req, kind, resp.status)
         return resp
 
@@ -172,10 +177,17 @@ class JiraApp(JiraReads):
         headers["Retry-After"] = str(retry_after)
         return jira_error(status, message, headers=headers).response()
 
-    def _record_write(self, req: Request, kind: str, status: int, faulted: bool = False) -> None:
+    def _record_write(
+        self,
+        req: Request,
+        kind: str,
+        status: int,
+        faulted: bool = False,
+        applied: int | None = None,
+    ) -> None:
         if kind != "write":
             return
-        record = write_record(req, self.clock.now(), status, faulted)
+        record = write_record(req, self.clock.now(), status, faulted, applied)
         with self.lock:
             self.writes.append(record)
 

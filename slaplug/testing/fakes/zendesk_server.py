@@ -101,6 +101,7 @@ class ZendeskApp(ZendeskExports, ZendeskWebhooks):
         r("GET", rf"{v2}/tickets/(?P<id>\d+)/audits(?:\.json)?", self.get_audits)
         for method in ("GET", "POST", "PUT", "DELETE"):
             r(method, rf"{v2}/tickets/(?P<id>\d+)/tags(?:\.json)?", self.tags)
+        r("GET", rf"{v2}/job_statuses(?:\.json)?", self.list_jobs)
         r("GET", rf"{v2}/job_statuses/(?P<id>\w+)(?:\.json)?", self.get_job)
         r("GET", rf"{v2}/incremental/tickets/cursor(?:\.json)?", self.export_cursor)
         r("GET", rf"{v2}/incremental/tickets(?:\.json)?", self.export_tickets_time)
@@ -121,6 +122,7 @@ class ZendeskApp(ZendeskExports, ZendeskWebhooks):
         if fault is not None:
             self.requests.add("fault")
             fault.headers.update(limits)
+        if fault is not None and not fault.after_apply:
             self._record_write(req, fault.status, faulted=True)
             return fault
         try:
@@ -135,6 +137,9 @@ class ZendeskApp(ZendeskExports, ZendeskWebhooks):
         except HttpError as exc:
             resp = exc.response()
         resp.headers.update(limits)
+        if fault is not None:  # served, and the answer lost on its way back
+            self._record_write(req, fault.status, faulted=True, applied=resp.status)
+            return fault
         self._record_write(req, resp.status)
         return resp
 
@@ -151,10 +156,12 @@ class ZendeskApp(ZendeskExports, ZendeskWebhooks):
         except HttpError as exc:
             return exc.response()
 
-    def _record_write(self, req: Request, status: int, faulted: bool = False) -> None:
+    def _record_write(
+        self, req: Request, status: int, faulted: bool = False, applied: int | None = None
+    ) -> None:
         if req.method in {"GET", "HEAD"}:
             return
-        record = write_record(req, self.clock.now(), status, faulted)
+        record = write_record(req, self.clock.now(), status, faulted, applied)
         with self.lock:
             self.writes.append(record)
 
@@ -507,6 +514,12 @@ class ZendeskApp(ZendeskExports, ZendeskWebhooks):
             else None,
             "results": job.results,
         }
+
+    def list_jobs(self, req: Request, user: User) -> Response:
+        """``GET /api/v2/job_statuses.json``: the account's recent jobs, newest first (at most
+        100; Zendesk keeps job statuses for a day). Listing does not advance a job."""
+        jobs = [self.job_json(j) for j in reversed(self.jobs.values())][:MAX_BULK]
+        return Response(200, {"job_statuses": jobs, "meta": {"has_more": False}})
 
     def get_job(self, req: Request, id: str, user: User) -> Response:
         """``GET /api/v2/job_statuses/{id}.json``: queued, working..., completed, one step
