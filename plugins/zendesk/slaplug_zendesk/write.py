@@ -16,6 +16,18 @@
 Comments are not idempotent on the platform, so every internal note ends with a marker
 carrying a short hash of its action's key, ``[slaplug 1a2b3c4d]``; a marker already in the
 ticket's comments means the note was posted (before a crash, say) and is reported ALREADY.
+
+The same check guards the client's inline retries. When a PUT carrying a note fails in a
+way that Zendesk may nevertheless have applied (a 500/502/504, a read timeout, a dropped
+connection), `ApiClient.request` calls the writer's ``before_retry`` hook before resending:
+the hook re-reads the markers of the tickets whose notes are in the body and drops those
+tickets' updates (a Zendesk ticket update is atomic: its comment and its changes land in
+one audit, so a posted marker means the whole update was applied). Their notes report
+ALREADY and their other actions APPLIED; the rest is resent. For ``update_many`` the lost
+submission may have queued a job that has not run yet, so the hook first waits for the
+account's pending jobs (``GET /api/v2/job_statuses.json``) and only then reads markers; if a
+job is still pending after ``job_timeout``, the apply fails with `RetriableAPIError` and the
+outbox retries it later (which reads the markers again).
 """
 
 from __future__ import annotations
@@ -28,8 +40,15 @@ from collections.abc import Callable, Collection, Mapping, MutableMapping, Seque
 from dataclasses import dataclass, field
 from typing import Any
 
-from slaplug.connectors import ApiClient, ApplyResult, ApplyStatus
-from slaplug.errors import ConflictError, SkippableAPIError
+from slaplug.connectors import (
+    NOTHING_TO_SEND,
+    AlreadySent,
+    ApiClient,
+    ApplyResult,
+    ApplyStatus,
+    LostAnswer,
+)
+from slaplug.errors import ConflictError, RetriableAPIError, SkippableAPIError
 from slaplug.model import Action, ActionKind
 from slaplug.testing.crash import crashpoint
 from slaplug_zendesk.config import ZendeskConfig
@@ -56,6 +75,9 @@ class _Plan:
     ticket_id: int
     body: dict[str, Any] = field(default_factory=dict)
     applies: list[int] = field(default_factory=list)
+    #: The actions whose notes the body's comment carries, and those notes' markers.
+    notes: list[int] = field(default_factory=list)
+    markers: list[str] = field(default_factory=list)
 
 
 class Writer:
@@ -283,6 +305,8 @@ class Writer:
                 continue
             notes.append(f"{str(a.params.get('body', '')).rstrip()}\n\n{tag}")
             plan.applies.append(i)
+            plan.notes.append(i)
+            plan.markers.append(tag)
         if notes:
             # One update holds one comment: several notes go out as one, each with its marker.
             plan.body["comment"] = {"body": "\n\n".join(notes), "public": False}
@@ -296,10 +320,22 @@ class Writer:
         stamp = self.stamps.get(plan.ticket_id)
         if stamp is not None:
             update.update(safe_update=True, updated_stamp=stamp)
+
+        def before_retry(lost: LostAnswer) -> Any:
+            # The update is atomic: its note posted means all of it was applied.
+            return NOTHING_TO_SEND if self._posted(plan) else lost.json
+
         try:
             response = self.http.request(
-                "PUT", f"api/v2/tickets/{plan.ticket_id}.json", json={"ticket": update}
+                "PUT",
+                f"api/v2/tickets/{plan.ticket_id}.json",
+                json={"ticket": update},
+                before_retry=before_retry if plan.markers else None,
             )
+        except AlreadySent:
+            self.stamps.pop(plan.ticket_id, None)
+            self._settle_sent(plan, actions, results)
+            return
         except ConflictError as exc:
             self.stamps.pop(plan.ticket_id, None)
             self._settle(plan, actions, results, ApplyStatus.CONFLICT, str(exc))
@@ -320,14 +356,42 @@ class Writer:
         for p in plans:
             # Zendesk applies the job later; the ticket's updated_at moves then.
             self.stamps.pop(p.ticket_id, None)
-        response = self.http.request(
-            "PUT", "api/v2/tickets/update_many.json", json={"tickets": tickets}
-        )
+        by_ticket = {p.ticket_id: p for p in plans}
+        sent_before: set[int] = set()  # tickets a lost submission's job had updated
+
+        def before_retry(lost: LostAnswer) -> Any:
+            # The lost submission may have queued a job: let it run before reading markers.
+            self._wait_for_pending_jobs()
+            keep = []
+            for entry in lost.json["tickets"]:
+                plan = by_ticket[int(entry["id"])]
+                if plan.markers and self._posted(plan):
+                    sent_before.add(plan.ticket_id)
+                else:
+                    keep.append(entry)
+            return {"tickets": keep} if keep else NOTHING_TO_SEND
+
+        noted = any(p.markers for p in plans)
+        try:
+            response = self.http.request(
+                "PUT",
+                "api/v2/tickets/update_many.json",
+                json={"tickets": tickets},
+                before_retry=before_retry if noted else None,
+            )
+        except AlreadySent:
+            response = None
+        for tid in sent_before:
+            self._settle_sent(by_ticket[tid], actions, results)
+        if response is None:
+            return
         # The crash tests kill the sync here: the job is queued, nothing is recorded yet.
         crashpoint("zendesk-job-submitted")
         job = self._wait_for_job(response.json()["job_status"])
         by_id = {int(r["id"]): r for r in job.get("results") or () if r.get("id") is not None}
         for p in plans:
+            if p.ticket_id in sent_before:
+                continue
             result = by_id.get(p.ticket_id)
             if result is None:
                 why = (
@@ -347,6 +411,43 @@ class Writer:
                 status = ApplyStatus.CONFLICT if error == "UpdateConflict" else ApplyStatus.FAILED
                 why = f"Zendesk: {error}" + (f": {details}" if details else "")
                 self._settle(p, actions, results, status, why)
+
+    def _posted(self, plan: _Plan) -> bool:
+        """Whether the ticket's comments already carry every note of ``plan`` (re-read)."""
+        present = {
+            m for body in self._comment_bodies(plan.ticket_id) for m in _MARKER.findall(body)
+        }
+        return all(m in present for m in plan.markers)
+
+    def _wait_for_pending_jobs(self) -> None:
+        """Wait until no job of the account is queued or working (at most ``job_timeout``
+        for each), so that a job queued by a lost submission has run.
+
+        Raises:
+            RetriableAPIError: A job is still pending: whether it carries our notes cannot
+                be known now (the outbox retries the apply later).
+        """
+        listed = self.http.get_json("api/v2/job_statuses.json")
+        for job in listed.get("job_statuses") or ():
+            if job.get("status") in _DONE_JOB:
+                continue
+            if self._wait_for_job(job).get("status") not in _DONE_JOB:
+                raise RetriableAPIError(
+                    f"connector {self.http.connector!r}: an update_many answer was lost and "
+                    f"bulk job {job.get('id')} is still {job.get('status')} after "
+                    f"{self.config.job_timeout:g}s; not resending notes it may carry",
+                    connector=self.http.connector,
+                )
+
+    def _settle_sent(
+        self, plan: _Plan, actions: Sequence[Action], results: dict[int, ApplyResult]
+    ) -> None:
+        """``plan`` was applied by an attempt whose answer was lost: its notes were there
+        already when checked (ALREADY), its other changes went with them (APPLIED)."""
+        detail = "applied by an earlier attempt whose answer was lost"
+        for i in plan.applies:
+            status = ApplyStatus.ALREADY if i in plan.notes else ApplyStatus.APPLIED
+            results[i] = ApplyResult(actions[i].key, status, detail)
 
     def _wait_for_job(self, job: Mapping[str, Any]) -> Mapping[str, Any]:
         interval = self.config.job_poll_interval
