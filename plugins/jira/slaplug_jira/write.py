@@ -14,6 +14,12 @@ configured custom fields), drops what is already in place (ALREADY), and then:
 * changes the status last through a transition (``GET``, then ``POST``
   ``/rest/api/3/issue/{key}/transitions``), since a done issue may refuse edits.
 
+A comment POST (and a transition) whose answer is lost after Jira may have applied it (a
+5xx, a read timeout, a dropped connection) is not resent blindly: the client's
+``before_retry`` hook re-reads the issue first and resends only if the comment's marker is
+missing (the transition's target status not reached). A comment found posted reports
+ALREADY; a transition found done reports APPLIED.
+
 ``notify`` is SKIPPED: notifiers deliver it. JSM's SLA fields are never written.
 """
 
@@ -27,7 +33,15 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from slaplug.connectors import ApiClient, ApplyResult, ApplyStatus
+from slaplug.connectors import (
+    NOTHING_TO_SEND,
+    AlreadySent,
+    ApiClient,
+    ApplyResult,
+    ApplyStatus,
+    BeforeRetry,
+    LostAnswer,
+)
 from slaplug.errors import (
     AuthenticationError,
     ConflictError,
@@ -303,6 +317,7 @@ class JiraWriter:
                 "POST",
                 f"rest/api/3/issue/{plan.key}/comment",
                 body,
+                before_retry=self._unless_commented(plan.key, comment_marker(a.key)),
             )
         for i in plan.statuses:
             self._transition(plan.key, i, actions, results)
@@ -341,7 +356,37 @@ class JiraWriter:
             )
             return
         body = {"transition": {"id": str(chosen["id"])}}
-        self._call([i], actions, results, key, "POST", f"rest/api/3/issue/{key}/transitions", body)
+        self._call(
+            [i],
+            actions,
+            results,
+            key,
+            "POST",
+            f"rest/api/3/issue/{key}/transitions",
+            body,
+            before_retry=self._unless_in_status(key, names),
+            sent=ApplyStatus.APPLIED,
+        )
+
+    def _unless_commented(self, key: str, marker: str) -> BeforeRetry:
+        """A ``before_retry`` hook: resend the comment unless ``marker`` is on the issue."""
+
+        def check(lost: LostAnswer) -> Any:
+            issue = self.http.get_json(f"rest/api/3/issue/{key}", params={"fields": "comment"})
+            texts = (adf_text(c.get("body")) for c in self.reader.comments(issue))
+            return NOTHING_TO_SEND if any(marker in t for t in texts) else lost.json
+
+        return check
+
+    def _unless_in_status(self, key: str, names: set[str]) -> BeforeRetry:
+        """A ``before_retry`` hook: resend the transition unless the issue reached it."""
+
+        def check(lost: LostAnswer) -> Any:
+            issue = self.http.get_json(f"rest/api/3/issue/{key}", params={"fields": "status"})
+            now = str(((issue.get("fields") or {}).get("status") or {}).get("name") or "")
+            return NOTHING_TO_SEND if now.casefold() in names else lost.json
+
+        return check
 
     def _call(
         self,
@@ -352,9 +397,20 @@ class JiraWriter:
         method: str,
         path: str,
         body: Mapping[str, Any],
+        *,
+        before_retry: BeforeRetry | None = None,
+        sent: ApplyStatus = ApplyStatus.ALREADY,
     ) -> None:
+        """Send one write for the actions at ``indexes``; ``sent`` is their status when the
+        hook finds that a lost attempt had already applied it."""
         try:
-            self.http.request(method, path, json=body)
+            self.http.request(method, path, json=body, before_retry=before_retry)
+        except AlreadySent:
+            for i in indexes:
+                results[i] = ApplyResult(
+                    actions[i].key, sent, "applied by an earlier attempt whose answer was lost"
+                )
+            return
         except ConflictError as exc:
             for i in indexes:
                 results[i] = ApplyResult(actions[i].key, ApplyStatus.CONFLICT, _detail(exc, key))
