@@ -73,7 +73,8 @@ class FakeHelpdesk:
     def __init__(self) -> None:
         self.requests: list[FakeRequest] = []
         self.write_count = 0
-        self._faults: deque[tuple[Reply, bool]] = deque()
+        self._faults: deque[Reply] = deque()
+        self._lost: deque[Reply] = deque()  # answers to lose, write by write
         self._lock = threading.Lock()
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -102,9 +103,10 @@ class FakeHelpdesk:
             headers: Headers to send with it (``{"Retry-After": "3"}``).
             body: A JSON body to send with it.
             times: How many requests in a row get it.
-            after_apply: Lose the answer instead: handle the request (a write is applied
-                and counted in `write_count`), then answer ``status`` (a 5xx) in place of
-                the real reply, as a gateway that timed out on a processed request does.
+            after_apply: Lose answers instead: handle each of the next ``times`` *writes*
+                (non-GET requests; reads are served normally) so it is applied and counted
+                in `write_count`, then answer ``status`` (a 5xx) in place of the real
+                reply, as a gateway that timed out on a processed request does.
 
         Raises:
             ValueError: ``after_apply`` with a status below 500 (a 4xx such as 429 says
@@ -112,8 +114,9 @@ class FakeHelpdesk:
         """
         if after_apply and status < 500:
             raise ValueError("after_apply faults must be 5xx")
+        queue = self._lost if after_apply else self._faults
         with self._lock:
-            self._faults.extend([(Reply(status, body, dict(headers or {})), after_apply)] * times)
+            queue.extend([Reply(status, body, dict(headers or {}))] * times)
 
     @property
     def request_count(self) -> int:
@@ -156,13 +159,16 @@ class FakeHelpdesk:
         with self._lock:
             self.requests.append(request)
             fault = self._faults.popleft() if self._faults else None
-        if fault is not None and not fault[1]:
-            return fault[0]
+            lost = None
+            if fault is None and request.method not in _READS and self._lost:
+                lost = self._lost.popleft()
+        if fault is not None:
+            return fault
         reply = self.handle(request)
         if request.method not in _READS and 200 <= reply.status < 300:
             with self._lock:
                 self.write_count += 1
-        return reply if fault is None else fault[0]
+        return reply if lost is None else lost
 
 
 def _handler_for(fake: FakeHelpdesk) -> type[BaseHTTPRequestHandler]:

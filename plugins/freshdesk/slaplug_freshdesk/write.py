@@ -9,6 +9,9 @@ sent is the one just read plus or minus the action's tag.
 Notes are not idempotent on the platform, so each ends with a marker carrying a hash of its
 action's key, ``[slaplug 1a2b3c4d5e6f]``; before posting a note whose key is not ``fresh``,
 the writer reads the ticket's conversations and skips the note if its marker is there.
+The same check runs before the client's inline retry of a note whose answer was lost after
+Freshdesk may have posted it (a 5xx, a read timeout, a dropped connection: the
+``before_retry`` hook of `ApiClient.request`); a note found posted then reports ALREADY.
 """
 
 from __future__ import annotations
@@ -18,7 +21,14 @@ import html
 from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
-from slaplug.connectors import ApiClient, ApplyResult, ApplyStatus
+from slaplug.connectors import (
+    NOTHING_TO_SEND,
+    AlreadySent,
+    ApiClient,
+    ApplyResult,
+    ApplyStatus,
+    LostAnswer,
+)
 from slaplug.errors import ConflictError, SkippableAPIError
 from slaplug.model import Action, ActionKind
 
@@ -151,12 +161,7 @@ class Writer:
         seen = ""
         if any(a.key not in fresh for a in notes):
             # A retry: the earlier try may have posted the note before failing.
-            seen = "\n".join(
-                f"{c.get('body_text', '')}\n{c.get('body', '')}"
-                for c in self.http.get_json(
-                    f"api/v2/tickets/{ticket_id}/conversations", params={"per_page": "100"}
-                )
-            )
+            seen = self._conversations(ticket_id)
         for a in notes:
             index = actions.index(a)
             tag = marker(a.key)
@@ -164,11 +169,30 @@ class Writer:
                 statuses[index] = ApplyStatus.ALREADY
                 continue
             body = f"<p>{html.escape(str(a.params['body']))}</p><p>{tag}</p>"
-            if a.params.get("public"):
-                self.http.request("POST", f"api/v2/tickets/{ticket_id}/reply", json={"body": body})
-            else:
+            public = bool(a.params.get("public"))
+            path = f"api/v2/tickets/{ticket_id}/{'reply' if public else 'notes'}"
+
+            def unless_posted(lost: LostAnswer, tag: str = tag) -> Any:
+                return NOTHING_TO_SEND if tag in self._conversations(ticket_id) else lost.json
+
+            try:
                 self.http.request(
                     "POST",
-                    f"api/v2/tickets/{ticket_id}/notes",
-                    json={"body": body, "private": True},
+                    path,
+                    json={"body": body} if public else {"body": body, "private": True},
+                    before_retry=unless_posted,
                 )
+            except AlreadySent:
+                statuses[index] = ApplyStatus.ALREADY
+
+    def _conversations(self, ticket_id: str) -> str:
+        """The text of the ticket's conversations, to look for markers in.
+
+        Only the first page (100 conversations) is read, as for the check before a retry.
+        """
+        return "\n".join(
+            f"{c.get('body_text', '')}\n{c.get('body', '')}"
+            for c in self.http.get_json(
+                f"api/v2/tickets/{ticket_id}/conversations", params={"per_page": "100"}
+            )
+        )
