@@ -87,12 +87,15 @@ from typing import Any, ClassVar
 import requests
 
 from slaplug.connectors import (
+    NOTHING_TO_SEND,
+    AlreadySent,
     ApplyResult,
     ApplyStatus,
     Capability,
     Connector,
     ConnectorConfig,
     CursorPaginator,
+    LostAnswer,
     TicketPage,
     paginate,
 )
@@ -179,18 +182,30 @@ class ${Name}Connector(Connector):
                 # Notes are not idempotent: each carries its action's key, so that a retry
                 # finds it. A fresh key was never tried, so there is nothing to look for.
                 marker = f"[slaplug {action.key}]"
-                if action.key not in fresh:
-                    notes = self.http.get_json(f"{path}/notes")
-                    if any(marker in note["body"] for note in notes):
-                        return ApplyResult(action.key, ApplyStatus.ALREADY)
+                if action.key not in fresh and self._posted(path, marker):
+                    return ApplyResult(action.key, ApplyStatus.ALREADY)
                 body = f"{action.params['body']}\\n\\n{marker}"
-                self.http.request("POST", f"{path}/notes", json={"body": body})
+
+                def unless_posted(lost: LostAnswer) -> Any:
+                    # The answer was lost (5xx, timeout): the note may be there already.
+                    return NOTHING_TO_SEND if self._posted(path, marker) else lost.json
+
+                try:
+                    self.http.request(
+                        "POST", f"{path}/notes", json={"body": body}, before_retry=unless_posted
+                    )
+                except AlreadySent:
+                    return ApplyResult(action.key, ApplyStatus.ALREADY)
             else:
                 detail = f"${name} cannot {action.kind}"
                 return ApplyResult(action.key, ApplyStatus.SKIPPED, detail)
         except SkippableAPIError as exc:  # 404, 422: this ticket only
             return ApplyResult(action.key, ApplyStatus.FAILED, str(exc))
         return ApplyResult(action.key, ApplyStatus.APPLIED)
+
+    def _posted(self, path: str, marker: str) -> bool:
+        """Whether a note carrying ``marker`` is on the ticket at ``path``."""
+        return any(marker in note["body"] for note in self.http.get_json(f"{path}/notes"))
 
     def _ticket(self, raw: Mapping[str, Any]) -> Ticket:
         return Ticket(
