@@ -10,12 +10,15 @@ What it does:
 - starts a fake Zendesk whose clock is ten days back and creates one urgent ticket per unique
   delivery (each is then days past its first-response target, so the shipped pack writes a tag
   and a comment to it: every delivery has a write to show for it);
-- starts a real ``slaplug serve`` process (uvicorn, SQLite store, the Zendesk connector with a
-  webhook secret) on loopback;
+- starts a real ``slaplug serve`` process (uvicorn and its worker process, the store given by
+  ``--store``, SQLite by default, the Zendesk connector with a webhook secret) on loopback;
 - sends signed Zendesk event envelopes open-loop at ``--rate`` per second for ``--seconds``
   (each request starts on its schedule, whether or not earlier ones were answered), a fraction
   ``--duplicates`` of them re-sending an earlier delivery id, as a platform's retry would;
-- ``p50_ms`` / ``p99_ms``: from sending a request to its answer; ``rps``: answers per second;
+- ``p50_ms`` / ``p99_ms``: from sending a request to its answer, measured by a load generator
+  in a process of its own (it shares no GIL with the server or the fake); ``rps``: answers per
+  second; ``server_acks``: the share of answers the server itself timed within 10/20/50/100 ms
+  (a gap between the two is time a request waited before the handler ran);
 - waits for the worker to finish the inbox (``drain_s``), then reads what the fake received:
   ``lost`` counts unique deliveries not acknowledged with a 2xx, or acknowledged but never
   written back (beyond ``unfinished``, those still in the inbox when ``--drain-timeout``
@@ -225,6 +228,28 @@ def _written(fake: FakeZendesk) -> tuple[Counter[int], Counter[tuple[int, str]]]
     return bodies, effects
 
 
+def _server_acks(metrics: str) -> dict[str, float]:
+    """The server's own acknowledgement histogram, as fractions answered within each bound.
+
+    It times a request from the handler's start to its answer, so comparing it with
+    ``p99_ms`` (send to answer, seen by the client) tells the handler's own time (parsing,
+    signature, the inbox commit) from the time a request waits before it runs.
+    """
+    counts: dict[str, float] = {}
+    for line in metrics.splitlines():
+        found = re.match(r'slaplug_webhook_ack_seconds_bucket\{.*le="([^"]+)"\} (\S+)', line)
+        if found:
+            counts[found.group(1)] = counts.get(found.group(1), 0.0) + float(found.group(2))
+    total = counts.get("+Inf", 0.0)
+    if not total:
+        return {}
+    return {
+        f"le_{float(le) * 1000:g}ms": round(n / total, 4)
+        for le, n in counts.items()
+        if le != "+Inf" and float(le) in (0.01, 0.02, 0.05, 0.1)
+    }
+
+
 def run(
     rate: float = 200.0,
     seconds: float = 60.0,
@@ -319,12 +344,15 @@ def run(
                 f"{base}/webhooks/zendesk", plan, rate
             )
             drain_started = time.monotonic()
+            inbox: dict[str, int] = {}
             while time.monotonic() - drain_started < drain_timeout:
-                inbox = httpx.get(f"{base}/healthz", timeout=10).json()["inbox"]
-                if inbox.get("pending", 0) + inbox.get("leased", 0) == 0:
+                health = httpx.get(f"{base}/healthz", timeout=10).json()
+                inbox = health.get("inbox", inbox)  # a 503 (a worker restarting) has none
+                if "inbox" in health and inbox.get("pending", 0) + inbox.get("leased", 0) == 0:
                     break
                 time.sleep(0.2)
             drain_s = time.monotonic() - drain_started
+            server_acks = _server_acks(httpx.get(f"{base}/metrics", timeout=10).text)
         finally:
             server.send_signal(signal.SIGTERM)
             try:
@@ -350,6 +378,7 @@ def run(
             "unique": len(unique),
             "statuses": {str(k): v for k, v in sorted(statuses.items())},
             "drain_s": round(drain_s, 2),
+            "server_acks": server_acks,
             "unfinished": unfinished,
             "inbox": inbox,
             "store": "postgresql" if store and store.startswith("postgres") else "sqlite",

@@ -424,28 +424,72 @@ def fake_jira(args: tuple[str, ...]) -> None:
     help="Largest webhook body accepted, in bytes (larger ones get 413).",
 )
 @click.option(
+    "--workers",
+    default=1,
+    show_default=True,
+    type=click.IntRange(min=0),
+    help="Worker processes started beside the web server (restarted if they die); 0 for "
+    "none, when workers run elsewhere (--worker-only).",
+)
+@click.option(
+    "--worker-only",
+    is_flag=True,
+    help="Run one worker in this process and no web server (to scale workers apart).",
+)
+@click.option(
+    "--worker-nice",
+    default=10,
+    show_default=True,
+    type=click.IntRange(0, 19),
+    help="Lower the worker processes' CPU priority by this much, so acknowledgements get "
+    "the CPU first; 0 to leave it.",
+)
+@click.option("--supervised", is_flag=True, hidden=True)
+@click.option(
     "--log-level",
     default="info",
     show_default=True,
     type=click.Choice(["critical", "error", "warning", "info", "debug"]),
 )
 @_friendly_errors
-def serve(config_path: str | None, host: str, port: int, max_body: int, log_level: str) -> None:
+def serve(
+    config_path: str | None,
+    host: str,
+    port: int,
+    max_body: int,
+    workers: int,
+    worker_only: bool,
+    worker_nice: int,
+    supervised: bool,
+    log_level: str,
+) -> None:
     """Receive helpdesk webhooks: SLA fields and escalations follow within seconds."""
     import logging
 
-    import uvicorn
-
     from slaplug.config import load_settings
-    from slaplug.runtime import open_runtime
-    from slaplug.web.app import create_app
 
     settings = load_settings(config_path)
     logging.basicConfig(level=log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
+    if worker_only:
+        from slaplug.web.processes import run_worker_process
+
+        sys.exit(run_worker_process(settings, supervised=supervised))
+
+    import uvicorn
+
+    from slaplug.runtime import open_runtime
+    from slaplug.web.app import create_app
+    from slaplug.web.processes import WorkerSupervisor
+
+    # The workers run in processes of their own: rules evaluation is CPU-bound Python, and
+    # sharing this process's GIL with it delays every acknowledgement (docs/webhooks.md).
+    argv = [sys.executable, "-m", "slaplug.cli", "serve", "--worker-only", "--supervised"]
+    argv += ["--config", str(settings.path), "--log-level", log_level]
+    supervisor = WorkerSupervisor(argv, workers, nice=worker_nice)
     # Opened here, not in the app, so a configuration problem is reported before the port
-    # is bound; the app's worker then finishes whatever the inbox holds from an earlier run.
+    # is bound; the workers then finish whatever the inbox holds from an earlier run.
     with open_runtime(settings) as rt:
-        app = create_app(settings, runtime=rt, max_body=max_body)
+        app = create_app(settings, runtime=rt, max_body=max_body, workers=supervisor)
         uvicorn.run(app, host=host, port=port, log_level=log_level, access_log=False)
 
 

@@ -3,7 +3,9 @@ signed webhooks on ticket changes.
 
 * A change on each helpdesk is written back to it within a second of the change.
 * Duplicated and replayed deliveries are answered 200 and write nothing a second time.
-* A server killed with SIGKILL holding a delivery in its inbox finishes it once restarted.
+* A worker process killed with SIGKILL holding a delivery is restarted and finishes it, while
+  the server goes on acknowledging; a server killed with SIGKILL takes its workers with it,
+  and finishes its inbox once restarted.
 
 The fakes' clocks start four days back, so a ticket created "now" on them is days old to slaplug:
 its first-response clock is breached and the shipped pack writes tags and a comment at once.
@@ -78,7 +80,7 @@ class Server:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self, crash_at: str | None = None) -> None:
+    def start(self, crash_at: str | None = None, *extra: str) -> None:
         env = {**os.environ, **ENV}
         env.pop("SLAPLUG_CRASH_AT", None)
         if crash_at:
@@ -86,7 +88,7 @@ class Server:
         args = [sys.executable, "-m", "slaplug.cli", "serve", "--config", str(self.config)]
         with self.log.open("ab") as out:
             self.proc = subprocess.Popen(
-                [*args, "--port", str(self.port), "--log-level", "warning"],
+                [*args, "--port", str(self.port), "--log-level", "info", *extra],
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 env=env,
@@ -280,21 +282,84 @@ def test_bad_signature_is_refused_401_and_unknown_connector_404(setup: Setup) ->
     assert NEW_SECRET not in log and OLD_SECRET not in log
 
 
-def test_server_killed_with_a_delivery_in_its_inbox_finishes_it_after_a_restart(
+def _workers(pid: int) -> list[int]:
+    """The webhook worker processes `slaplug serve` ``pid`` started (Linux)."""
+    found: list[int] = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        for child in (task / "children").read_text().split():
+            cmdline = Path(f"/proc/{child}/cmdline").read_bytes()
+            if b"--worker-only" in cmdline.split(b"\0"):
+                found.append(int(child))
+    return found
+
+
+def _gone(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return True
+    return state == "Z"
+
+
+def test_worker_killed_mid_delivery_is_restarted_and_finishes_it_while_acks_go_on(
     setup: Setup,
 ) -> None:
     zd, server = setup.zendesk, setup.server
     server.stop()
-    # The server kills itself (SIGKILL) the moment its worker claims a delivery: the delivery
-    # is stored and leased to a process that no longer exists.
-    server.start(crash_at="inbox-claimed")
+    # The worker process kills itself (SIGKILL) the moment it claims a delivery: the delivery
+    # is stored and leased to a process that no longer exists. The web server lives on.
+    server.start("inbox-claimed")
+    assert server.proc is not None
+    [first_worker] = _wait_for(lambda: _workers(server.proc.pid), 10, "the worker process")
     zd.configure_webhook(f"{server.url}/webhooks/zendesk", NEW_SECRET)
     ticket_id = int(
         zd.simulate("create", subject="Lost in a crash?", priority="urgent")["ticket"]["id"]
     )
+    _wait_for(lambda: _gone(first_worker), 10, "the worker to kill itself")
+    assert server.proc.poll() is None, "the web server must outlive its worker"
+    other = int(
+        zd.simulate("create", subject="During the restart", priority="urgent")["ticket"]["id"]
+    )
+    assert zd.wait_for_webhooks(10)
+    assert {d.status for d in zd.webhook_deliveries} == {202}, "acknowledged while restarting"
+
+    # Restarted (without the crash point); the lapsed lease makes the item claimable again.
+    _wait_for(lambda: _zendesk_writes(zd, ticket_id), 15, "the restarted worker's write-back")
+    _wait_for(lambda: _zendesk_writes(zd, other), 15, "the write-back of the next delivery")
+    _wait_for(
+        lambda: server.inbox().get("pending", 0) + server.inbox().get("leased", 0) == 0,
+        15,
+        "the inbox to be finished",
+    )
+    assert server.inbox().get("dead", 0) == 0
+    for tid in (ticket_id, other):
+        markers = _markers(_zendesk_writes(zd, tid))
+        assert markers and len(markers) == len(set(markers)), markers
+    assert "exited with signal 9; restarting it" in server.log.read_text()
+    assert httpx.get(f"{server.url}/healthz", timeout=5).json()["worker"] is True
+
+
+def test_server_killed_with_sigkill_takes_its_workers_and_finishes_its_inbox_after_a_restart(
+    setup: Setup,
+) -> None:
+    zd, server = setup.zendesk, setup.server
     assert server.proc is not None
-    assert server.proc.wait(15) == -signal.SIGKILL
-    zd.wait_for_webhooks(10)  # the sender's retries find nobody listening
+    [worker] = _wait_for(lambda: _workers(server.proc.pid), 10, "the worker process")
+    server.proc.kill()
+    server.proc.wait(10)
+    # The worker sees its pipe to the server close and stops: no orphan runs unsupervised.
+    _wait_for(lambda: _gone(worker), 10, "the orphaned worker to stop")
+
+    # A server without workers stores deliveries; killed, it leaves them in the inbox.
+    server.start(None, "--workers", "0")
+    zd.configure_webhook(f"{server.url}/webhooks/zendesk", NEW_SECRET)
+    ticket_id = int(
+        zd.simulate("create", subject="Lost in a crash?", priority="urgent")["ticket"]["id"]
+    )
+    assert zd.wait_for_webhooks(10)
+    assert server.inbox().get("pending", 0) >= 1
+    server.proc.kill()
+    server.proc.wait(10)
     assert _zendesk_writes(zd, ticket_id) == []
 
     server.start()

@@ -9,7 +9,7 @@ the outbox. Done items are kept (their ids keep catching late retries) until `in
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
@@ -81,6 +81,54 @@ class InboxMixin(StoreBase):
         )
         with self._write() as conn:
             return conn.execute(stmt).first() is not None
+
+    def inbox_put_many(
+        self,
+        deliveries: Sequence[tuple[str, str, Mapping[str, str], bytes]],
+        *,
+        now: datetime | None = None,
+    ) -> list[bool]:
+        """Store several verified deliveries in one transaction (one commit, one fsync).
+
+        Args:
+            deliveries: ``(connector, delivery_id, headers, body)`` each.
+
+        Returns:
+            For each delivery, in order, what `inbox_put` would have returned: True if it was
+            stored, False if its id was stored before, or earlier in ``deliveries``.
+        """
+        at = aware(now)
+        first: dict[tuple[str, str], int] = {}
+        rows = []
+        for i, (connector, delivery_id, headers, body) in enumerate(deliveries):
+            if (connector, delivery_id) in first:
+                continue
+            first[(connector, delivery_id)] = i
+            rows.append(
+                {
+                    "connector": connector,
+                    "delivery_id": delivery_id,
+                    "headers": dumps(dict(headers)),
+                    "body": bytes(body),
+                    "received_at": at,
+                    "state": "pending",
+                    "attempts": 0,
+                    "next_try_at": at,
+                }
+            )
+        stored: set[int] = set()
+        if rows:
+            # An executemany: SQLAlchemy compiles it once (cached) and sends the rows as
+            # multi-row VALUES batches; RETURNING names the rows that were new.
+            stmt = (
+                self._insert(inbox)
+                .on_conflict_do_nothing(index_elements=[inbox.c.connector, inbox.c.delivery_id])
+                .returning(inbox.c.connector, inbox.c.delivery_id)
+            )
+            with self._write() as conn:
+                result = conn.execute(stmt, rows)
+                stored.update(first[(r.connector, r.delivery_id)] for r in result)
+        return [i in stored for i in range(len(deliveries))]
 
     def inbox_claim(
         self,

@@ -13,13 +13,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import threading
 import time
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack, asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 from fastapi import FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
@@ -32,8 +32,8 @@ from starlette.requests import ClientDisconnect
 from slaplug.config import Settings
 from slaplug.explain import explain
 from slaplug.runtime import Runtime, open_runtime
-from slaplug.store import Store
-from slaplug.web.events import DEFAULT_MAX_BODY, Inbox, Reply, error_reply, receive, too_large
+from slaplug.web.events import DEFAULT_MAX_BODY, Reply, check, error_reply, stored, too_large
+from slaplug.web.inbox_writer import InboxWriter
 from slaplug.web.metrics import CONTENT_TYPE_LATEST, Metrics
 from slaplug.web.worker import Worker
 
@@ -77,39 +77,54 @@ _ERROR_CODES = {
 }
 
 
-class _SerialInbox:
-    """The store's inbox with one writer at a time from this process (SQLite).
+class _WorkerPool(Protocol):
+    """What the app needs from workers running elsewhere (`WorkerSupervisor` has it)."""
 
-    SQLite takes one writer at a time, and a writer that finds the lock taken sleeps in
-    growing steps (1, 2, 5, 10, 25... ms) before trying again. Forty request threads racing
-    for it turn a 3 ms insert into seconds; queueing them on a Python lock hands the database
-    from one to the next at once.
-    """
+    @property
+    def alive(self) -> bool:
+        """True while the workers run (or are being restarted)."""
 
-    def __init__(self, store: Store) -> None:
-        self._store = store
-        self._lock = threading.Lock()
+    @property
+    def count(self) -> int:
+        """Worker processes wanted (0: they run elsewhere)."""
 
-    def inbox_put(
-        self,
-        connector: str,
-        delivery_id: str,
-        headers: Mapping[str, str],
-        body: bytes,
-        *,
-        now: datetime | None = None,
-    ) -> bool:
-        """`Store.inbox_put`, serialized."""
-        with self._lock:
-            return self._store.inbox_put(connector, delivery_id, headers, body, now=now)
+    @property
+    def running(self) -> int:
+        """Worker processes running and ready now."""
+
+    def wake(self) -> None:
+        """A delivery was stored."""
+
+    def start(self) -> None:
+        """Start the workers."""
+
+    def stop(self) -> None:
+        """Stop the workers."""
 
 
 @dataclass
 class _State:
     runtime: Runtime
-    worker: Worker
     metrics: Metrics
-    inbox: Inbox
+    inbox: InboxWriter
+    #: The worker thread in this process, or None when workers run in their own processes.
+    worker: Worker | None
+    workers: _WorkerPool | None
+    #: Runs the explain view when no worker thread does: the rules pack is used from one
+    #: thread at a time.
+    explainer: ThreadPoolExecutor | None
+
+    def wake(self) -> None:
+        if self.worker is not None:
+            self.worker.wake()
+        elif self.workers is not None:
+            self.workers.wake()
+
+    @property
+    def worker_alive(self) -> bool:
+        if self.worker is not None:
+            return self.worker.alive
+        return self.workers is not None and self.workers.alive
 
 
 def _json(reply: Reply) -> JSONResponse:
@@ -137,6 +152,7 @@ def create_app(
     runtime: Runtime | None = None,
     max_body: int = DEFAULT_MAX_BODY,
     worker_options: dict[str, Any] | None = None,
+    workers: _WorkerPool | None = None,
 ) -> FastAPI:
     """Build the app. The store, rules and connectors open when it starts, the worker too.
 
@@ -147,6 +163,9 @@ def create_app(
             serve`` opens it first so configuration errors show before the port is bound.
         max_body: The body-size limit of a delivery, in bytes.
         worker_options: Keyword arguments of `Worker` (batch, poll_interval...).
+        workers: Workers in processes of their own (`slaplug.web.processes.WorkerSupervisor`),
+            started and stopped with the app and woken when a delivery is stored. None (the
+            default, for embedding and tests) runs one worker thread in this process.
     """
     holder: dict[str, _State] = {}
 
@@ -159,14 +178,23 @@ def create_app(
                     raise RuntimeError("create_app(None) only renders the OpenAPI document")
                 rt = stack.enter_context(open_runtime(settings))
             metrics = Metrics(rt.store.inbox_stats)
-            options = dict(worker_options or {})
-            if settings is not None:
-                options.setdefault("claim_batch", settings.outbox.batch)
-            worker = Worker(rt.store, rt.pack, rt.connectors, metrics=metrics, **options)
-            worker.start()
-            stack.callback(worker.stop)
-            inbox: Inbox = _SerialInbox(rt.store) if rt.store.dialect == "sqlite" else rt.store
-            holder["state"] = _State(rt, worker, metrics, inbox)
+            writer = InboxWriter(rt.store)
+            stack.callback(writer.stop)
+            worker: Worker | None = None
+            explainer: ThreadPoolExecutor | None = None
+            if workers is None:
+                options = dict(worker_options or {})
+                if settings is not None:
+                    options.setdefault("claim_batch", settings.outbox.batch)
+                worker = Worker(rt.store, rt.pack, rt.connectors, metrics=metrics, **options)
+                worker.start()
+                stack.callback(worker.stop)
+            else:
+                explainer = ThreadPoolExecutor(1, thread_name_prefix="slaplug-explain")
+                stack.callback(explainer.shutdown, cancel_futures=True)
+                workers.start()
+                stack.callback(workers.stop)
+            holder["state"] = _State(rt, metrics, writer, worker, workers, explainer)
             yield
 
     app = FastAPI(
@@ -227,17 +255,27 @@ def create_app(
         if body is None:
             reply = too_large(max_body)
         else:
-            reply = await run_in_threadpool(
-                receive,
+            # On the event loop: checking is a HMAC and a JSON parse, cheaper than the hop to
+            # a thread and back. Only the store write leaves the loop, to the batching writer.
+            checked = check(
                 st.runtime.connectors,
-                st.inbox,
                 connector,
                 dict(request.headers.items()),
                 body,
                 max_body=max_body,
             )
+            if isinstance(checked, Reply):
+                reply = checked
+            else:
+                result: bool | BaseException
+                try:
+                    future = st.inbox.submit(connector, checked.delivery_id, checked.headers, body)
+                    result = await asyncio.wrap_future(future)
+                except Exception as exc:
+                    result = exc
+                reply = stored(checked, result)
         if reply.status == 202:
-            st.worker.wake()
+            st.wake()
         label = connector if connector in st.runtime.connectors else "unknown"
         st.metrics.deliveries.labels(label, reply.outcome).inc()
         st.metrics.ack_seconds.labels(label).observe(time.perf_counter() - started)
@@ -253,9 +291,13 @@ def create_app(
             inbox = await run_in_threadpool(st.runtime.store.inbox_stats)
         except Exception:
             return _json(error_reply(503, "the store does not answer"))
-        if not st.worker.alive:
+        if not st.worker_alive:
             return _json(error_reply(503, "the webhook worker is not running"))
-        return JSONResponse({"status": "ok", "worker": True, "inbox": inbox})
+        if st.workers is not None and st.workers.count > 0 and st.workers.running == 0:
+            # Starting, or every worker is being restarted: deliveries are still stored.
+            return _json(error_reply(503, "no webhook worker is ready yet"))
+        running = st.worker is not None or (st.workers is not None and st.workers.running > 0)
+        return JSONResponse({"status": "ok", "worker": running, "inbox": inbox})
 
     @app.get(
         "/metrics",
@@ -290,8 +332,11 @@ def create_app(
             )
         pack = st.runtime.pack
         job: Callable[[], dict[str, Any]] = lambda: explain(pack, snapshot, datetime.now(UTC))  # noqa: E731
+        if st.explainer is not None:
+            return JSONResponse(await asyncio.wrap_future(st.explainer.submit(job)))
         try:
             # On the worker's thread: the rules pack is used from one thread at a time.
+            assert st.worker is not None
             future = st.worker.call(job)
         except RuntimeError:
             return _json(error_reply(503, "the webhook worker is not running"))

@@ -33,12 +33,15 @@ from slaplug.errors import WebhookError
 __all__ = [
     "DEFAULT_MAX_BODY",
     "STORED_HEADERS_DROPPED",
+    "Checked",
     "Inbox",
     "Reply",
     "WebhookReceiver",
+    "check",
     "error_reply",
     "header_map",
     "receive",
+    "stored",
     "stored_headers",
     "too_large",
 ]
@@ -142,6 +145,90 @@ def _storable_id(delivery_id: str) -> str:
     return "sha256:" + hashlib.sha256(delivery_id.encode("utf-8", "replace")).hexdigest()
 
 
+@dataclass(frozen=True)
+class Checked:
+    """A delivery that passed every check and is ready for the inbox (see `check`).
+
+    Attributes:
+        connector: The connector's name.
+        delivery_id: The id to de-duplicate on, as it will be stored.
+        headers: The headers to store (`stored_headers`).
+        event: The parsed delivery; None when the connector could not parse a signed body.
+    """
+
+    connector: str
+    delivery_id: str
+    headers: dict[str, str]
+    event: WebhookEvent | None
+
+
+def check(
+    connectors: Mapping[str, WebhookReceiver],
+    connector: str,
+    headers: Mapping[str, str],
+    body: bytes,
+    *,
+    max_body: int = DEFAULT_MAX_BODY,
+) -> Reply | Checked:
+    """Steps 1 to 4 of `receive`, without the store: a refusal to send, or what to store.
+
+    Pure CPU (a HMAC and a JSON parse for the shipped connectors), so an event loop may call
+    it directly; `stored` then makes the answer once the inbox has the delivery.
+    """
+    receiver = connectors.get(connector)
+    headers = header_map(headers)
+    if receiver is None:
+        # The configured names are not listed: the URL is public, the configuration is not.
+        return error_reply(404, f"no connector named {connector!r} takes webhooks here")
+    if len(body) > max_body:
+        return too_large(max_body)
+    try:
+        receiver.verify_webhook(headers, body)
+    except WebhookError as exc:
+        status = exc.status if exc.status in (401, 404) else 401
+        return error_reply(status, str(exc))
+    except Exception:
+        # A connector bug must not crash the server or pass an unchecked delivery: refuse it.
+        log.exception("connector %s failed while verifying a webhook; refused", connector)
+        return error_reply(401, "the signature could not be checked")
+    event: WebhookEvent | None
+    try:
+        event = receiver.parse_webhook(headers, body)
+        delivery_id = event.delivery_id
+    except WebhookError as exc:
+        return error_reply(exc.status if exc.status in (400, 404) else 400, str(exc))
+    except Exception:
+        # Signed by the platform but unreadable by a buggy connector: keep it rather than lose
+        # a valid delivery. Its id is the body's hash, so the platform's retries still dedupe;
+        # the worker's own parse fails the same way and parks it as dead for a later retry.
+        log.exception("connector %s failed while parsing a signed webhook; kept", connector)
+        event = None
+        delivery_id = "sha256:" + hashlib.sha256(body).hexdigest()
+    return Checked(connector, _storable_id(delivery_id), stored_headers(headers), event)
+
+
+def stored(checked: Checked, result: bool | BaseException) -> Reply:
+    """The answer once the inbox was asked to store ``checked``.
+
+    Args:
+        checked: From `check`.
+        result: The inbox's answer (True stored, False stored before), or what it raised.
+    """
+    if isinstance(result, BaseException):
+        log.error(
+            "the inbox could not store delivery %s of %s",
+            checked.delivery_id,
+            checked.connector,
+            exc_info=result,
+        )
+        reply = error_reply(503, "the inbox is unavailable; retry later")
+        return Reply(reply.status, reply.body, reply.outcome, checked.event, {"Retry-After": "5"})
+    body = {"delivery_id": checked.delivery_id}
+    if result:
+        return Reply(202, {"status": "accepted", **body}, "accepted", checked.event)
+    return Reply(200, {"status": "duplicate", **body}, "duplicate", checked.event)
+
+
 def receive(
     connectors: Mapping[str, WebhookReceiver],
     inbox: Inbox,
@@ -168,41 +255,13 @@ def receive(
         202 stored, 200 a duplicate of a stored delivery, 400/401/404/413 refused, 503 the
         inbox could not store it (the sender should retry).
     """
-    receiver = connectors.get(connector)
-    headers = header_map(headers)
-    if receiver is None:
-        # The configured names are not listed: the URL is public, the configuration is not.
-        return error_reply(404, f"no connector named {connector!r} takes webhooks here")
-    if len(body) > max_body:
-        return too_large(max_body)
+    checked = check(connectors, connector, headers, body, max_body=max_body)
+    if isinstance(checked, Reply):
+        return checked
     try:
-        receiver.verify_webhook(headers, body)
-    except WebhookError as exc:
-        status = exc.status if exc.status in (401, 404) else 401
-        return error_reply(status, str(exc))
-    except Exception:
-        # A connector bug must not crash the server or pass an unchecked delivery: refuse it.
-        log.exception("connector %s failed while verifying a webhook; refused", connector)
-        return error_reply(401, "the signature could not be checked")
-    try:
-        event = receiver.parse_webhook(headers, body)
-        delivery_id = event.delivery_id
-    except WebhookError as exc:
-        return error_reply(exc.status if exc.status in (400, 404) else 400, str(exc))
-    except Exception:
-        # Signed by the platform but unreadable by a buggy connector: keep it rather than lose
-        # a valid delivery. Its id is the body's hash, so the platform's retries still dedupe;
-        # the worker's own parse fails the same way and parks it as dead for a later retry.
-        log.exception("connector %s failed while parsing a signed webhook; kept", connector)
-        event = None
-        delivery_id = "sha256:" + hashlib.sha256(body).hexdigest()
-    delivery_id = _storable_id(delivery_id)
-    try:
-        stored = inbox.inbox_put(connector, delivery_id, stored_headers(headers), body, now=now)
-    except Exception:
-        log.exception("the inbox could not store delivery %s of %s", delivery_id, connector)
-        reply = error_reply(503, "the inbox is unavailable; retry later")
-        return Reply(reply.status, reply.body, reply.outcome, event, {"Retry-After": "5"})
-    if stored:
-        return Reply(202, {"status": "accepted", "delivery_id": delivery_id}, "accepted", event)
-    return Reply(200, {"status": "duplicate", "delivery_id": delivery_id}, "duplicate", event)
+        result: bool | BaseException = inbox.inbox_put(
+            connector, checked.delivery_id, checked.headers, body, now=now
+        )
+    except Exception as exc:
+        result = exc
+    return stored(checked, result)
