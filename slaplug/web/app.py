@@ -194,6 +194,9 @@ def create_app(
                 stack.callback(explainer.shutdown, cancel_futures=True)
                 workers.start()
                 stack.callback(workers.stop)
+                # The worker processes keep their own item metrics; this process counts them.
+                pool = workers
+                metrics.worker_alive.set_function(lambda: float(pool.running))
             holder["state"] = _State(rt, metrics, writer, worker, workers, explainer)
             yield
 

@@ -15,7 +15,8 @@ slaplug_inbox_items                        gauge       state (pending, leased, d
 slaplug_worker_items_total                 counter     connector, outcome (done, retry, dead)
 slaplug_worker_lag_seconds                 histogram   connector: stored to processed
 slaplug_worker_batch_seconds               histogram   one drained batch, reads to write-back
-slaplug_worker_alive                       gauge       1 while the worker thread runs
+slaplug_worker_alive                       gauge       worker processes running (1 while an
+                                                       in-process worker thread runs)
 =========================================  ==========  ============================================
 """
 
@@ -91,7 +92,9 @@ class Metrics:
             registry=self.registry,
         )
         self.worker_alive = Gauge(
-            "slaplug_worker_alive", "1 while the worker thread runs.", registry=self.registry
+            "slaplug_worker_alive",
+            "Webhook workers running (threads or processes).",
+            registry=self.registry,
         )
 
     def render(self) -> bytes:
