@@ -17,6 +17,10 @@ from slaplug.cli import main
 
 @pytest.fixture
 def fresh_plugins(monkeypatch: pytest.MonkeyPatch):
+    # Tests that ran before may have loaded the plugins already (the connector registered,
+    # its distribution recorded); start from nothing so the entry point is what loads it.
+    if plugins.pm.get_plugin("zendesk") is not None:
+        plugins.pm.unregister(name="zendesk")
     monkeypatch.setattr(plugins, "_loaded", False)
     monkeypatch.setattr(plugins, "_distributions", {})
     monkeypatch.setenv("SLAPLUG_LOAD_PLUGINS", "slaplug-zendesk")
