@@ -148,6 +148,7 @@ class WorkerSupervisor:
                 proc.kill()
                 proc.wait()
             self._close_stdin(proc)
+            self._close_ready(slot)
 
     @property
     def alive(self) -> bool:
