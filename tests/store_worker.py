@@ -8,6 +8,8 @@ Modes:
     open: open the store (migrating it).
     claim WORKER: claim, in threes, and complete every due action of connector ``zd``.
     plan: plan actions ``0/warn`` .. ``199/warn`` in batches of 20.
+    complete STATUS: complete every planned action ``0/warn`` .. ``199/warn`` with STATUS,
+        in batches of 50 (`Store.complete_many`), and print which ones this worker ended.
     crash: claim one action, print its key, then hold the lease until killed.
 """
 
@@ -73,6 +75,14 @@ def main(mode: str, url: str, *args: str) -> None:
                     [action(f"{i}/warn") for i in range(start, start + 20)], now=T0
                 )
             print(json.dumps(queued))
+        elif mode == "complete":
+            _wait_for_go()
+            ended: list[str] = []
+            for start in range(0, 200, 50):
+                keys = [f"{i}/warn" for i in range(start, start + 50)]
+                done = store.complete_many([(k, args[0], f"by {args[0]}") for k in keys])
+                ended += [k for k, d in zip(keys, done, strict=True) if d]
+            print(json.dumps(ended))
         else:
             raise SystemExit(f"unknown mode {mode!r}")
 

@@ -305,6 +305,43 @@ def test_plan_refuses_keys_already_in_the_outbox_or_the_ledger(store: Store) -> 
     assert stats.ledger == {"applied": 2, "pending": 1}
 
 
+def test_complete_many_ends_each_pending_key_once(store: Store) -> None:
+    store.plan([action("1/warn"), action("2/warn"), action("3/warn")], now=T0)
+    assert store.complete("3/warn", "skipped")
+    done = store.complete_many(
+        [
+            ("1/warn", "applied", ""),
+            ("2/warn", "failed", "422: no such field"),
+            ("1/warn", "failed", "a second outcome for one key does not count"),
+            ("3/warn", "applied", "already final"),
+            ("9/warn", "applied", "never planned"),
+        ],
+        now=T0,
+    )
+    assert done == [True, True, False, False, False]
+    assert [store.ledger_status(k) for k in ("1/warn", "2/warn", "3/warn", "9/warn")] == [
+        "applied",
+        "failed",
+        "skipped",
+        None,
+    ]
+    stats = store.outbox_stats()
+    assert (stats.pending, stats.leased, stats.dead) == (0, 0, 0)
+    with pytest.raises(ValueError, match="does not end an action"):
+        store.complete_many([("1/warn", "pending", "")])
+
+
+def test_two_processes_completing_the_same_keys_end_each_once(url: str) -> None:
+    with Store.open(url) as store:
+        store.plan([action(f"{i}/warn") for i in range(200)], now=T0)
+    first, second = _run_together(["complete", url, "applied"], ["complete", url, "skipped"])
+    assert not set(first) & set(second)
+    assert sorted(first + second) == sorted(f"{i}/warn" for i in range(200))
+    with Store.open(url) as store:
+        statuses = [store.ledger_status(f"{i}/warn") for i in range(200)]
+    assert statuses == ["applied" if f"{i}/warn" in first else "skipped" for i in range(200)]
+
+
 def test_claimed_actions_round_trip(store: Store) -> None:
     a = action("7/warn")
     store.plan([a], now=T0)
@@ -427,6 +464,21 @@ def test_reschedule_releases_a_conflicting_key_and_marks_the_ticket_due(store: S
 
 
 # -- measures ------------------------------------------------------------------------------
+
+
+def test_record_measure_changes_in_one_batch_names_exactly_the_changed_heads(store: Store) -> None:
+    # Hundreds of tickets in one call (more than one statement's worth of rows), half of
+    # them changed since the last call: exactly those come back, and are appended once.
+    first = [(f"zd:{i}", [measure()]) for i in range(700)]
+    assert len(store.record_measure_changes(first, T0)) == 700
+    breached = measure(MeasureState.BREACHED, breached=True)
+    second = [(f"zd:{i}", [breached if i % 2 else measure()]) for i in range(700)]
+    second.append(("zd:1", [breached]))  # one ticket twice in the batch counts once
+    changes = store.record_measure_changes(second, T0 + timedelta(minutes=1))
+    assert sorted(k for k, _ in changes) == sorted(f"zd:{i}" for i in range(1, 700, 2))
+    assert all(m == breached for _, m in changes)
+    assert store.record_measure_changes(second, T0 + timedelta(minutes=2)) == []
+    assert len(list(store.measures_between(T0, T0 + timedelta(hours=1)))) == 700 + 350
 
 
 def test_record_measures_appends_only_changes(store: Store) -> None:

@@ -92,26 +92,35 @@ class MeasuresMixin(StoreBase):
             },
             where=(measure_heads.c.state != stmt.excluded.state)
             | (measure_heads.c.breached != stmt.excluded.breached),
-        ).returning(measure_heads.c.policy, measure_heads.c.metric, measure_heads.c.cycle)
-        appended: list[dict[str, Any]] = []
+        ).returning(
+            measure_heads.c.ticket_key,
+            measure_heads.c.policy,
+            measure_heads.c.metric,
+            measure_heads.c.cycle,
+        )
+        # The latest measure per head; one head twice in a batch counts once, as it stands
+        # last (one multi-row upsert may not touch a row twice).
+        latest: dict[tuple[str, str, str, int], SlaMeasure] = {}
+        for ticket_key, measures_now in items:
+            for m in measures_now:
+                latest[(ticket_key, m.policy, m.metric.value, m.cycle)] = m
+        rows = [_head_row(head, m, when) for head, m in sorted(latest.items())]
         changes: list[tuple[str, SlaMeasure]] = []
+        if not rows:
+            return changes
         with self._write() as conn:
-            for ticket_key, measures_now in items:
-                latest = {(m.policy, m.metric.value, m.cycle): m for m in measures_now}
-                for (policy, metric, cycle), m in sorted(latest.items()):
-                    row = {
-                        "ticket_key": ticket_key,
-                        "policy": policy,
-                        "metric": metric,
-                        "cycle": cycle,
-                        "state": m.state.value,
-                        "breached": m.breached,
-                        "at": when,
-                    }
-                    # One statement per measure: RETURNING must say whether it changed.
-                    if conn.execute(stmt.values(**row)).first() is not None:
-                        appended.append({**row, "body": measure_to_json(m)})
-                        changes.append((ticket_key, m))
+            # One upsert for the batch (sorted rows: two processes lock heads in one order);
+            # RETURNING names the heads it inserted or changed, and only those.
+            changed = {
+                (r.ticket_key, r.policy, r.metric, r.cycle)
+                for part in _parts(rows)
+                for r in conn.execute(stmt, part)
+            }
+            appended: list[dict[str, Any]] = []
+            for head, m in sorted(latest.items()):
+                if head in changed:
+                    appended.append({**_head_row(head, m, when), "body": measure_to_json(m)})
+                    changes.append((head[0], m))
             if appended:
                 conn.execute(measures.insert(), appended)
         return changes
@@ -143,3 +152,22 @@ class MeasuresMixin(StoreBase):
             if len(rows) < batch:
                 return
             last = (rows[-1].at, rows[-1].id)
+
+
+def _head_row(head: tuple[str, str, str, int], m: SlaMeasure, when: datetime) -> dict[str, Any]:
+    ticket_key, policy, metric, cycle = head
+    return {
+        "ticket_key": ticket_key,
+        "policy": policy,
+        "metric": metric,
+        "cycle": cycle,
+        "state": m.state.value,
+        "breached": m.breached,
+        "at": when,
+    }
+
+
+def _parts(rows: list[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:
+    """``rows`` in slices of `BATCH`, each one statement's worth of parameters."""
+    for start in range(0, len(rows), BATCH):
+        yield rows[start : start + BATCH]

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import bindparam, delete, func, select, update
 
 from slaplug.model import Action
 from slaplug.store._base import StoreBase, aware, chunks, default_worker_id
@@ -24,6 +24,13 @@ __all__ = ["FINAL_STATUSES", "Claim", "DeadLetter", "OutboxMixin", "OutboxStats"
 
 #: What `complete` accepts: the `ApplyStatus` values that end an action's life.
 FINAL_STATUSES = frozenset({"applied", "already", "skipped", "failed"})
+
+# Ends one pending ledger row; run with executemany by `complete_many`.
+_COMPLETE = (
+    update(ledger)
+    .where(ledger.c.key == bindparam("k"), ledger.c.status == "pending")
+    .values(status=bindparam("status"), detail=bindparam("detail"))
+)
 
 
 @dataclass(frozen=True)
@@ -222,18 +229,30 @@ class OutboxMixin(StoreBase):
                     f"{', '.join(sorted(FINAL_STATUSES))} (a conflict is reschedule(), a retry fail())"
                 )
         done_at = aware(now)
-        done: list[bool] = []
+        keys = [key for key, _, _ in outcomes]
         with self._write() as conn:
-            for key, status, detail in outcomes:
-                done.append(
-                    conn.execute(
-                        update(ledger)
-                        .where(ledger.c.key == key, ledger.c.status == "pending")
-                        .values(status=status, detail=detail, done_at=done_at)
-                    ).rowcount
-                    == 1
+            # Which keys are still pending, then one executemany: a statement per action held
+            # SQLite's one write lock for up to 0.7 s per batch, and the webhook acks with it.
+            # On PostgreSQL the rows stay locked until commit, so the answer stays exact when
+            # two workers complete the same key at once (one of them sees it final).
+            pending: set[str] = set()
+            for chunk in chunks(sorted(set(keys))):
+                query = select(ledger.c.key).where(
+                    ledger.c.key.in_(chunk), ledger.c.status == "pending"
                 )
-            for chunk in chunks([key for key, _, _ in outcomes]):
+                if self.dialect == "postgresql":
+                    query = query.with_for_update()
+                pending.update(conn.execute(query).scalars())
+            done: list[bool] = []
+            rows: dict[str, dict[str, object]] = {}
+            for key, status, detail in outcomes:
+                first = key in pending and key not in rows  # a key twice: the first one ends it
+                if first:
+                    rows[key] = {"k": key, "status": status, "detail": detail}
+                done.append(first)
+            if rows:
+                conn.execute(_COMPLETE.values(done_at=done_at), list(rows.values()))
+            for chunk in chunks(keys):
                 conn.execute(delete(outbox).where(outbox.c.key.in_(chunk)))
         return done
 
