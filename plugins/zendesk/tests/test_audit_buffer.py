@@ -10,7 +10,13 @@ from slaplug_zendesk.events import Audit, Child
 
 
 def audit(i: int, ticket: int) -> Audit:
-    return Audit(i, ticket, datetime(2026, 3, 2, 9, i % 60, tzinfo=UTC), 7, (Child("Comment", public=True, author_id=7),))
+    return Audit(
+        i,
+        ticket,
+        datetime(2026, 3, 2, 9, i % 60, tzinfo=UTC),
+        7,
+        (Child("Comment", public=True, author_id=7),),
+    )
 
 
 def test_spilled_and_in_memory_audits_come_back_in_order_per_ticket() -> None:
