@@ -173,3 +173,15 @@ def test_templates_render_each_levels_own_values(tmp_path: Path, engine: str) ->
         "notify": {"channel": "c", "message": "L2 26h"},
         "set_field": {"field": "f", "value": "at 2026-03-19 09:00 UTC"},
     }
+
+
+def test_planned_actions_are_independent_and_picklable(packs) -> None:
+    import pickle
+
+    _, python = packs
+    actions = [a for x in python.assess_many(synthetic_tickets(50, NOW, seed=2), NOW) for a in x.actions]
+    tags = [a for a in actions if a.kind.value == "add_tag"]
+    assert len(tags) >= 2
+    assert pickle.loads(pickle.dumps(actions)) == actions
+    tags[0].params["tag"] = "changed"  # type: ignore[index]
+    assert all(a.params["tag"] != "changed" for a in tags[1:])

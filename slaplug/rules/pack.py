@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, tzinfo
 from pathlib import Path
-from types import MappingProxyType, TracebackType
+from types import TracebackType
 from typing import Any, Literal
 
 from slaplug._records import builder
@@ -339,7 +339,8 @@ class _PlannedAction:
     kind: ActionKind
     #: ``:<n>``, the action's place in its level, appended to the level's key.
     suffix: str
-    #: The arguments, when no template is involved: worked out once, shared, read-only.
+    #: The arguments, when no template is involved: worked out once, copied per action
+    #: (a copy, not a shared read-only view: actions stay picklable and independent).
     fixed: Mapping[str, Any] | None
     #: Otherwise the arguments but one, and that one (``templated``) as a `str.format` string
     #: whose ``{i}`` is the level's i-th template value: rendering is one C call.
@@ -350,7 +351,7 @@ class _PlannedAction:
     def params(self, values: Sequence[str]) -> Mapping[str, Any]:
         """The action's arguments given its level's template values."""
         if self.fixed is not None:
-            return self.fixed
+            return dict(self.fixed)
         return {**self.base, self.templated: self.form.format(*values)}
 
 
@@ -389,7 +390,7 @@ class _CompiledLevel:
             params = _params(kind, spec, _NO_VALUES)  # templates rendered empty, for the rest
             text = _template_of(kind, spec)
             if text is None or "{{" not in text:
-                actions.append(_PlannedAction(kind, f":{ai + 1}", MappingProxyType(params), {}))
+                actions.append(_PlannedAction(kind, f":{ai + 1}", params, {}))
                 continue
             templated = {
                 ActionKind.COMMENT: "body",
@@ -437,7 +438,7 @@ class _CompiledLevel:
         return [
             _new_action(
                 a.kind,
-                a.fixed if a.fixed is not None else a.params(values),
+                a.params(values),
                 connector,
                 tid,
                 key + a.suffix,
