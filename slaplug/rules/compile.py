@@ -46,7 +46,7 @@ from slaplug.rules.yamlpos import Path as YPath
 from slaplug.sla.calendar import BUILTIN_24X7, BusinessCalendar, builtin_24x7
 from slaplug.sla.calendar_spec import CalendarSpec
 
-__all__ = ["RulePackSource", "check_template", "compile_files", "render_template"]
+__all__ = ["RulePackSource", "check_template", "compile_files", "parse_template"]
 
 
 def _suggest(name: str, options: Iterable[str]) -> str:
@@ -273,18 +273,6 @@ def parse_template(text: str) -> tuple[str, ...]:
     Literal text and names alternate, literal first, so rendering is a join with no regex.
     """
     return tuple(_TEMPLATE.split(text))
-
-
-def render_template(text: str, values: Mapping[str, str]) -> str:
-    """Replace each ``{{ name }}`` with its value (unknown names were rejected at load)."""
-    parts = parse_template(text)
-    if len(parts) == 1:
-        return text
-    out = list(parts)
-    get = values.get
-    for i in range(1, len(out), 2):
-        out[i] = get(parts[i]) or ""
-    return "".join(out)
 
 
 def _templates_of(esc: EscalationSpec) -> Iterable[tuple[YPath, str]]:

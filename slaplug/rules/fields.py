@@ -7,7 +7,7 @@ one (ticket, measure) pair. Durations enter facts as seconds.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta, tzinfo
 from typing import Any
 
@@ -20,7 +20,6 @@ __all__ = [
     "TICKET_FIELDS",
     "measure_fact",
     "template_value_getter",
-    "template_values",
     "ticket_fact",
 ]
 
@@ -226,64 +225,3 @@ def template_value_getter(name: str) -> ValueGetter | None:
         attr = name[7:]
         return lambda t, m, z: _text(getattr(t, attr))
     return None
-
-
-class TemplateValues(Mapping[str, str]):
-    """The value of each template name for one ticket, measure and escalation level.
-
-    Values are rendered when asked for, once each: a comment that names two values formats
-    two, and a level whose comment and notification both name the deadline formats it once.
-    Times are shown in ``zone`` (the measure's calendar zone) when given.
-    """
-
-    __slots__ = ("_known", "_m", "_ticket", "_zone")
-
-    def __init__(
-        self, ticket: Ticket, m: SlaMeasure, escalation: str, level: int, zone: tzinfo | None = None
-    ) -> None:
-        self._ticket, self._m, self._zone = ticket, m, zone
-        self._known = {"escalation.name": escalation, "escalation.level": str(level)}
-
-    def get(self, name: str, default: str | None = None) -> str | None:  # type: ignore[override]
-        """The value of ``name``, or ``default`` for a name no template may use."""
-        found = self._known.get(name)
-        if found is not None:
-            return found
-        try:
-            return self[name]
-        except KeyError:
-            return default
-
-    def __getitem__(self, name: str) -> str:
-        found = self._known.get(name)
-        if found is not None:
-            return found
-        if name in _MEASURE_VALUES:
-            found = self._known[name] = _MEASURE_VALUES[name](self._m, self._zone)
-            return found
-        t = self._ticket
-        if name.startswith("ticket.fields."):
-            key = name[len("ticket.fields.") :]
-            if key in t.fields:
-                return _text(t.fields[key])
-        elif name == "ticket.url":
-            return t.url or ""
-        elif name.startswith("ticket.") and name[7:] in TICKET_FIELDS:
-            return _text(getattr(t, name[7:]))
-        raise KeyError(name)
-
-    def __iter__(self) -> Iterator[str]:
-        yield from ("escalation.name", "escalation.level")
-        yield from _MEASURE_VALUES
-        yield from (n for n in TEMPLATE_NAMES if n.startswith("ticket."))
-        yield from (f"ticket.fields.{k}" for k in self._ticket.fields)
-
-    def __len__(self) -> int:
-        return sum(1 for _ in self)
-
-
-def template_values(
-    ticket: Ticket, m: SlaMeasure, escalation: str, level: int, zone: tzinfo | None = None
-) -> Mapping[str, str]:
-    """The value of every template name for one ticket, measure and escalation level."""
-    return TemplateValues(ticket, m, escalation, level, zone)

@@ -21,7 +21,6 @@ from slaplug.rules.compile import (
     RulePackSource,
     compile_files,
     parse_template,
-    render_template,
 )
 from slaplug.rules.conditions import All, AnyOf, Compare, Condition, FieldType, In, Not, Rule
 from slaplug.rules.facts import normalize
@@ -44,7 +43,6 @@ __all__ = ["Assessment", "RulePack", "referenced_fields"]
 EngineName = Literal["durable", "python"]
 
 log = logging.getLogger("slaplug.rules")
-_NO_VALUES: Mapping[str, str] = {}
 
 
 @dataclass(frozen=True, slots=True)
@@ -387,7 +385,7 @@ class _CompiledLevel:
         actions = []
         for ai, spec in enumerate(specs):
             kind = ActionKind(spec.kind)
-            params = _params(kind, spec, _NO_VALUES)  # templates rendered empty, for the rest
+            params = _params(kind, spec)
             text = _template_of(kind, spec)
             if text is None or "{{" not in text:
                 actions.append(_PlannedAction(kind, f":{ai + 1}", params, {}))
@@ -502,12 +500,12 @@ def _template_of(kind: ActionKind, spec: ActionSpec) -> str | None:
     return None
 
 
-def _params(kind: ActionKind, spec: ActionSpec, values: Mapping[str, str]) -> dict[str, Any]:
-    """An action's arguments with templates rendered."""
+def _params(kind: ActionKind, spec: ActionSpec) -> dict[str, Any]:
+    """An action's arguments as written (a templated one is replaced when rendered)."""
     if kind in (ActionKind.ADD_TAG, ActionKind.REMOVE_TAG):
         return {"tag": spec.add_tag or spec.remove_tag}
     if kind is ActionKind.COMMENT:
-        return {"body": render_template(spec.comment or "", values), "public": False}
+        return {"body": spec.comment or "", "public": False}
     if kind is ActionKind.SET_PRIORITY:
         return {"priority": spec.set_priority}
     if kind is ActionKind.SET_STATUS:
@@ -518,11 +516,7 @@ def _params(kind: ActionKind, spec: ActionSpec, values: Mapping[str, str]) -> di
     if kind is ActionKind.NOTIFY and spec.notify is not None:
         return {
             "channel": spec.notify.channel,
-            "message": render_template(spec.notify.message, values),
+            "message": spec.notify.message,
         }
     assert spec.set_field is not None  # the schema admits exactly one action per spec
-    v = spec.set_field.value
-    return {
-        "field": spec.set_field.field,
-        "value": render_template(v, values) if isinstance(v, str) else v,
-    }
+    return {"field": spec.set_field.field, "value": spec.set_field.value}
