@@ -220,42 +220,6 @@ class BusinessCalendar:
             total -= self._cum_at(pe) - self._cum_at(ps)
         return total
 
-    def due_and_elapsed_us(
-        self, s: int, e: int, d: int, merged: Sequence[tuple[int, int]] = ()
-    ) -> tuple[int, int]:
-        """``(add_us(s, d, merged), elapsed_us(s, e, merged))`` in one pass.
-
-        What an SLA clock asks for every run: its deadline and the time counted so far. Both
-        start from the running total at ``s``, looked up once here. ``merged`` pauses must lie
-        within ``[s, e]`` (as for `elapsed_us`).
-        """
-        lo, hi = self._lo, self._hi
-        if not (lo <= s < hi and lo <= e < hi):
-            self._cover(s)
-            self._cover(e)
-        starts, ends, cum = self._starts, self._ends, self._cum
-        i = bisect_right(starts, s) - 1
-        at_s = 0 if i < 0 else cum[i] + (s if s < ends[i] else ends[i]) - starts[i]
-        i = bisect_right(starts, e) - 1
-        at_e = 0 if i < 0 else cum[i] + (e if e < ends[i] else ends[i]) - starts[i]
-        elapsed = at_e - at_s
-        if d == 0:
-            due = self._next_business_us(s, merged)
-            for ps, pe in merged:
-                elapsed -= self._cum_at(pe) - self._cum_at(ps)
-            return due, elapsed
-        target = at_s + d
-        counting = True
-        for ps, pe in merged:
-            paused = self._cum_at(pe) - self._cum_at(ps)
-            elapsed -= paused
-            if counting:
-                if self._cum_at(ps) >= target:
-                    counting = False  # the duration runs out before this pause begins
-                else:
-                    target += paused
-        return self._inverse(target), elapsed
-
     def is_open(self, t: datetime) -> bool:
         """Whether ``t`` falls inside a working window (windows include their opening minute
         and exclude their closing minute)."""

@@ -261,7 +261,8 @@ class TicketClocks:
             ]
         pauses_us = [(au, bu) for _, _, au, bu in clipped]
 
-        due, elapsed_us = cal.due_and_elapsed_us(s, e, target_us, pauses_us)
+        due = cal.add_us(s, target_us, pauses_us)
+        elapsed_us = cal.elapsed_us(s, e, pauses_us)
         # A clock stopped exactly at its deadline made it; a running one at its deadline has
         # no time left, and a priority change at that instant comes too late.
         breached_us: int | None = None
