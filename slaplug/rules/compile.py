@@ -40,13 +40,25 @@ from slaplug.rules.fields import (
     TEMPLATE_NAMES,
     TICKET_FIELDS,
 )
-from slaplug.rules.schema import EscalationSpec, PolicySpec, RulePackSpec, parse_duration
+from slaplug.rules.schema import (
+    ActionSpec,
+    EscalationSpec,
+    PolicySpec,
+    RulePackSpec,
+    parse_duration,
+)
 from slaplug.rules.yamlpos import Located, load_located
 from slaplug.rules.yamlpos import Path as YPath
 from slaplug.sla.calendar import BUILTIN_24X7, BusinessCalendar, builtin_24x7
 from slaplug.sla.calendar_spec import CalendarSpec
 
-__all__ = ["RulePackSource", "check_template", "compile_files", "parse_template"]
+__all__ = [
+    "RulePackSource",
+    "action_template",
+    "check_template",
+    "compile_files",
+    "parse_template",
+]
 
 
 def _suggest(name: str, options: Iterable[str]) -> str:
@@ -275,17 +287,28 @@ def parse_template(text: str) -> tuple[str, ...]:
     return tuple(_TEMPLATE.split(text))
 
 
+def action_template(action: ActionSpec) -> tuple[str, str] | None:
+    """The argument of ``action`` that may hold ``{{ templates }}``: its name among the
+    action's arguments (``body``, ``message`` or ``value``) and its text; None if none can."""
+    if action.comment is not None:
+        return "body", action.comment
+    if action.notify is not None:
+        return "message", action.notify.message
+    if action.set_field is not None and isinstance(action.set_field.value, str):
+        return "value", action.set_field.value
+    return None
+
+
 def _templates_of(esc: EscalationSpec) -> Iterable[tuple[YPath, str]]:
     for li, level in enumerate(esc.level_specs()):
         base: YPath = ("levels", li, "actions") if esc.levels is not None else ("actions",)
         for ai, action in enumerate(level.actions):
-            p = (*base, ai, action.kind)
-            if action.comment is not None:
-                yield p, action.comment
-            if action.notify is not None:
-                yield (*p, "message"), action.notify.message
-            if action.set_field is not None and isinstance(action.set_field.value, str):
-                yield (*p, "value"), action.set_field.value
+            found = action_template(action)
+            if found is not None:
+                argument, text = found
+                p: YPath = (*base, ai, action.kind)
+                # A comment is its own text; notify and set_field hold it under a key.
+                yield (p if argument == "body" else (*p, argument)), text
 
 
 def _validation_problems(exc: ValidationError, located: Located, prefix: YPath) -> list[Problem]:

@@ -19,6 +19,7 @@ from slaplug._records import builder
 from slaplug.model import Action, ActionKind, Metric, SlaMeasure, Ticket
 from slaplug.rules.compile import (
     RulePackSource,
+    action_template,
     compile_files,
     parse_template,
 )
@@ -386,15 +387,11 @@ class _CompiledLevel:
         for ai, spec in enumerate(specs):
             kind = ActionKind(spec.kind)
             params = _params(kind, spec)
-            text = _template_of(kind, spec)
-            if text is None or "{{" not in text:
+            found = action_template(spec)
+            if found is None or "{{" not in found[1]:
                 actions.append(_PlannedAction(kind, f":{ai + 1}", params, {}))
                 continue
-            templated = {
-                ActionKind.COMMENT: "body",
-                ActionKind.NOTIFY: "message",
-                ActionKind.SET_FIELD: "value",
-            }[kind]
+            templated, text = found
             parts = parse_template(text)
             form = "".join(
                 p.replace("{", "{{").replace("}", "}}") if i % 2 == 0 else f"{{{index[p]}}}"
@@ -486,18 +483,6 @@ def _getter(name: str, fixed: Mapping[str, str]) -> ValueGetter:
     if found is None:  # a name the checks let through but nothing provides renders empty
         return lambda t, m, z: ""
     return found
-
-
-def _template_of(kind: ActionKind, spec: ActionSpec) -> str | None:
-    """The text of an action that may hold ``{{ templates }}``."""
-    if kind is ActionKind.COMMENT:
-        return spec.comment
-    if kind is ActionKind.NOTIFY and spec.notify is not None:
-        return spec.notify.message
-    if kind is ActionKind.SET_FIELD and spec.set_field is not None:
-        v = spec.set_field.value
-        return v if isinstance(v, str) else None
-    return None
 
 
 def _params(kind: ActionKind, spec: ActionSpec) -> dict[str, Any]:
