@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import select, tuple_
 
 from slaplug.model import SlaMeasure
-from slaplug.store._base import BATCH, StoreBase, aware
+from slaplug.store._base import BATCH, StoreBase, aware, chunks
 from slaplug.store.codec import measure_from_json, measure_to_json
 from slaplug.store.schema import measure_heads, measures
 
@@ -113,7 +113,7 @@ class MeasuresMixin(StoreBase):
             # RETURNING names the heads it inserted or changed, and only those.
             changed = {
                 (r.ticket_key, r.policy, r.metric, r.cycle)
-                for part in _parts(rows)
+                for part in chunks(rows)
                 for r in conn.execute(stmt, part)
             }
             appended: list[dict[str, Any]] = []
@@ -165,9 +165,3 @@ def _head_row(head: tuple[str, str, str, int], m: SlaMeasure, when: datetime) ->
         "breached": m.breached,
         "at": when,
     }
-
-
-def _parts(rows: list[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:
-    """``rows`` in slices of `BATCH`, each one statement's worth of parameters."""
-    for start in range(0, len(rows), BATCH):
-        yield rows[start : start + BATCH]
