@@ -15,6 +15,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Literal
 
+from slaplug._gcpause import paused_gc
 from slaplug._records import builder
 from slaplug.model import Action, ActionKind, Metric, SlaMeasure, Ticket
 from slaplug.rules.compile import (
@@ -223,7 +224,15 @@ class RulePack:
         return self.assess_many([ticket], now)[0]
 
     def assess_many(self, tickets: Sequence[Ticket], now: datetime) -> list[Assessment]:
-        """`assess` for many tickets, entering each matching engine once for the whole batch."""
+        """`assess` for many tickets, entering each matching engine once for the whole batch.
+
+        The cyclic garbage collector is paused for the batch (`slaplug._gcpause`): the
+        engine makes no reference cycles, and the collector's walks cost 40 % of the time.
+        """
+        with paused_gc():
+            return self._assess_many(tickets, now)
+
+    def _assess_many(self, tickets: Sequence[Ticket], now: datetime) -> list[Assessment]:
         bases = [ticket_fact(t) for t in tickets]
         now_us = epoch_us(now)
         matched = self._match(self._ticket_matcher, bases, self.ticket_types)
@@ -252,7 +261,8 @@ class RulePack:
         Every action carries an idempotency key and an explanation; the ledger, not this
         method, makes sure each key is applied once.
         """
-        return self._plan([ticket], [ticket_fact(ticket)], [list(measures)], now)[0]
+        with paused_gc():
+            return self._plan([ticket], [ticket_fact(ticket)], [list(measures)], now)[0]
 
     def _choose(self, hits: set[str]) -> list[int]:
         """The first matching SLA policy, then every matching OLA, as policy indexes."""
