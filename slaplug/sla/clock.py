@@ -246,7 +246,10 @@ class TicketClocks:
         running = stop is None
         e = self.now_us if running else stop_us
         per_priority = policy.targets[metric]
-        priority, segments = self._priority_segments(s, e)
+        if self._priority_changes:
+            priority, segments = self._priority_segments(s, e)
+        else:  # most tickets: one priority throughout
+            priority, segments = self.ticket.priority, None
         target = _target(per_priority, priority)
         if target is None:
             return None
@@ -282,7 +285,7 @@ class TicketClocks:
             state = _BREACHED
         else:
             state = _PAUSED if paused_now else _RUNNING
-        elapsed = timedelta(microseconds=elapsed_us)
+        elapsed = timedelta(0, 0, elapsed_us)  # positional: a third cheaper than by keyword
         return _new_measure(
             policy.name,
             metric,
@@ -344,5 +347,14 @@ def _target(table: Mapping[str, timedelta], priority: str | None) -> timedelta |
     return table.get(ANY_PRIORITY)
 
 
+#: Targets in microseconds: a pack has a few targets, and every clock needs one.
+_TARGET_US: dict[timedelta, int] = {}
+
+
 def _us(d: timedelta) -> int:
-    return (d.days * 86_400 + d.seconds) * 1_000_000 + d.microseconds
+    found = _TARGET_US.get(d)
+    if found is None:
+        if len(_TARGET_US) >= 4096:  # only ever reached by many rules reloads
+            _TARGET_US.clear()
+        found = _TARGET_US[d] = (d.days * 86_400 + d.seconds) * 1_000_000 + d.microseconds
+    return found
