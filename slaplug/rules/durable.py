@@ -173,14 +173,14 @@ class _Plan:
                 elif is_list:
                     code = 0  # a list field's scalar only says whether it is present
                 else:  # `_Scalar.code`, inlined
-                    i = bisect_left(literals, value)
+                    i = bisect_left(literals, value)  # type: ignore[call-overload]
                     code = 2 * i + 1 if i < count and literals[i] == value else 2 * i
                 append(code)
                 if top is not None:
                     append(_MISSING if code == _MISSING else top - code)
             for name, item in self.flags:
                 items = get(name)
-                append(1 if items is not None and item in items else 0)
+                append(1 if items is not None and item in items else 0)  # type: ignore[operator]
         except TypeError as exc:
             raise EngineError(f"facts must be normalized first ({exc})") from exc
         return tuple(codes)
