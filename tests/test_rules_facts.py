@@ -141,3 +141,40 @@ def test_validate_rules_accepts_well_typed_rules():
                         Compare("b", "ne", False), Exists("tags"))))],
         TYPES,
     )
+
+
+def test_generated_measure_facts_equal_normalized_raw_facts():
+    """The pack's generated fact builder gives what normalizing a raw measure fact gives,
+    for every measure field, on running, paused, achieved and breached measures."""
+    from datetime import datetime
+    from pathlib import Path
+    from zoneinfo import ZoneInfo
+
+    from slaplug.rules.fields import (
+        MEASURE_FIELDS,
+        TICKET_FIELDS,
+        measure_fact,
+        measure_fact_builder,
+        ticket_fact,
+    )
+    from slaplug.rules.pack import RulePack
+    from slaplug.testing.synthetic import synthetic_tickets
+
+    now = datetime(2026, 3, 20, 12, 0, tzinfo=ZoneInfo("Europe/Berlin"))
+    pack_file = Path(__file__).resolve().parent.parent / "rules" / "default.yaml"
+    types = {**TICKET_FIELDS, **MEASURE_FIELDS}
+    ticket_types = dict(TICKET_FIELDS)
+    build = measure_fact_builder(list(MEASURE_FIELDS))
+    states, overdue_missing = set(), 0
+    with RulePack.load([pack_file], engine="python") as pack:
+        for a in pack.assess_many(synthetic_tickets(300, now), now):
+            base = ticket_fact(a.ticket)
+            part = normalize(base, ticket_types)
+            for m in a.measures:
+                for kind in ("sla", "ola"):
+                    expected = normalize(measure_fact(base, m, kind, now), types)
+                    assert build(part, m, kind) == expected
+                states.add(m.state.value)
+                overdue_missing += "overdue" not in build(part, m, "sla")
+    assert states == {"running", "paused", "achieved", "breached"}
+    assert overdue_missing > 0  # a missing field is left out, not set to None

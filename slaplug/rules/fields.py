@@ -7,7 +7,7 @@ one (ticket, measure) pair. Durations enter facts as seconds.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta, tzinfo
 from typing import Any
 
@@ -16,9 +16,11 @@ from slaplug.rules.conditions import FieldType
 
 __all__ = [
     "DURATION_FIELDS",
+    "MEASURE_EXPRESSIONS",
     "MEASURE_FIELDS",
     "TICKET_FIELDS",
     "measure_fact",
+    "measure_fact_builder",
     "template_value_getter",
     "ticket_fact",
 ]
@@ -94,21 +96,49 @@ def ticket_fact(ticket: Ticket) -> dict[str, Any]:
 _METRIC_VALUE = {m: m.value for m in Metric}
 _STATE_VALUE = {s: s.value for s in MeasureState}
 
-#: Each measure field's value, already of its `FieldType` (None: missing), from a measure and
-#: its policy's kind. One table serves raw facts and the pack's ready-normalized ones.
-MEASURE_VALUES: Mapping[str, Callable[[SlaMeasure, str], Any]] = {
-    "policy": lambda m, kind: m.policy,
-    "policy_kind": lambda m, kind: kind,
-    "metric": lambda m, kind: _METRIC_VALUE[m.metric],
-    "state": lambda m, kind: _STATE_VALUE[m.state],
-    "cycle": lambda m, kind: m.cycle,
-    "percent": lambda m, kind: m.percent,
-    "elapsed": lambda m, kind: m.elapsed.total_seconds(),
-    "remaining": lambda m, kind: m.remaining.total_seconds(),
-    "target": lambda m, kind: m.target.total_seconds(),
-    "breached": lambda m, kind: m.breached,
-    "overdue": lambda m, kind: (m.elapsed - m.target).total_seconds() if m.breached else None,
+#: Each measure field's value, already of its `FieldType` (None: missing), as a Python
+#: expression of the measure ``m`` and its policy's kind ``kind``. The one table serves raw
+#: facts (`MEASURE_VALUES`) and the pack's ready-normalized ones (`measure_fact_builder`).
+MEASURE_EXPRESSIONS: Mapping[str, str] = {
+    "policy": "m.policy",
+    "policy_kind": "kind",
+    "metric": "_METRIC_VALUE[m.metric]",
+    "state": "_STATE_VALUE[m.state]",
+    "cycle": "m.cycle",
+    "percent": "m.percent",
+    "elapsed": "m.elapsed.total_seconds()",
+    "remaining": "m.remaining.total_seconds()",
+    "target": "m.target.total_seconds()",
+    "breached": "m.breached_at is not None",
+    "overdue": "(m.elapsed - m.target).total_seconds() if m.breached_at is not None else None",
 }
+_EXPRESSION_NAMES = {"_METRIC_VALUE": _METRIC_VALUE, "_STATE_VALUE": _STATE_VALUE}
+
+#: Each measure field's value from a measure and its policy's kind (see `MEASURE_EXPRESSIONS`).
+MEASURE_VALUES: Mapping[str, Callable[[SlaMeasure, str], Any]] = {
+    name: eval(f"lambda m, kind: {expr}", dict(_EXPRESSION_NAMES))  # our own table
+    for name, expr in MEASURE_EXPRESSIONS.items()
+}
+
+#: ``build(ticket_part, m, kind)``: a copy of ``ticket_part`` with some measure fields added.
+MeasureFactBuilder = Callable[[Mapping[str, Any], SlaMeasure, str], dict[str, Any]]
+
+
+def measure_fact_builder(names: Sequence[str]) -> MeasureFactBuilder:
+    """One function that adds the measure fields ``names`` (those the rules look at) to a
+    normalized ticket part, leaving out missing ones, as the matchers expect.
+
+    It is generated from `MEASURE_EXPRESSIONS`, with no call per field: the engine builds a
+    fact for every measure of every ticket, and a getter call per field was most of that.
+    """
+    lines = ["def build(ticket_part, m, kind):", "    fact = dict(ticket_part)"]
+    for name in names:
+        lines += [f"    v = {MEASURE_EXPRESSIONS[name]}", f"    if v is not None: fact[{name!r}] = v"]
+    lines.append("    return fact")
+    namespace: dict[str, Any] = dict(_EXPRESSION_NAMES)
+    exec("\n".join(lines), namespace)  # from our own table and field names only
+    build: MeasureFactBuilder = namespace["build"]
+    return build
 
 
 def measure_fact(

@@ -28,9 +28,9 @@ from slaplug.rules.conditions import All, AnyOf, Compare, Condition, FieldType, 
 from slaplug.rules.facts import normalize
 from slaplug.rules.fields import (
     MEASURE_FIELDS,
-    MEASURE_VALUES,
     TICKET_FIELDS,
     ValueGetter,
+    measure_fact_builder,
     template_value_getter,
     ticket_fact,
 )
@@ -117,9 +117,9 @@ class RulePack:
         self._fact_ticket_types = {
             f: t for f, t in self.escalation_types.items() if f not in MEASURE_FIELDS
         }
-        self._fact_measure_values = [
-            (f, MEASURE_VALUES[f]) for f in self.escalation_types if f in MEASURE_FIELDS
-        ]
+        self._measure_fact = measure_fact_builder(
+            [f for f in self.escalation_types if f in MEASURE_FIELDS]
+        )
         self._ticket_matcher: Matcher | None = (
             make_matcher(ticket_rules, self.ticket_types, engine=self.engine)
             if ticket_rules
@@ -296,19 +296,13 @@ class RulePack:
         kinds = self._policy_kinds
         facts: list[dict[str, Any]] = []
         owners: list[tuple[int, SlaMeasure]] = []
-        getters = self._fact_measure_values
+        build = self._measure_fact
         for ti, (base, ms) in enumerate(zip(bases, measures, strict=True)):
             if not ms:
                 continue
             ticket_part = normalize(base, self._fact_ticket_types)
             for m in ms:
-                fact = dict(ticket_part)
-                kind = kinds.get(m.policy, "sla")
-                for name, value in getters:
-                    v = value(m, kind)
-                    if v is not None:
-                        fact[name] = v
-                facts.append(fact)
+                facts.append(build(ticket_part, m, kinds.get(m.policy, "sla")))
                 owners.append((ti, m))
         out: list[list[Action]] = [[] for _ in tickets]
         hits_per_fact = (
