@@ -214,26 +214,26 @@ def _text(v: Any) -> str:
     return str(v)
 
 
-_MEASURE_VALUES: dict[str, Callable[[SlaMeasure, tzinfo | None], str]] = {
-    "measure.policy": lambda m, z: m.policy,
-    "measure.metric": lambda m, z: _METRIC_VALUE[m.metric].replace("_", " "),
-    "measure.state": lambda m, z: _STATE_VALUE[m.state],
-    "measure.cycle": lambda m, z: str(m.cycle),
-    "measure.percent": lambda m, z: f"{m.percent:g}",
-    "measure.elapsed": lambda m, z: human_duration(m.elapsed),
-    "measure.remaining": lambda m, z: human_duration(m.remaining),
-    "measure.target": lambda m, z: _target_text(m.target),
-    "measure.deadline": lambda m, z: _when(m.deadline, z),
-    "measure.start": lambda m, z: _when(m.start, z),
-    "measure.breached_at": lambda m, z: _when(m.breached_at, z),
-    "measure.overdue": lambda m, z: human_duration(max(m.elapsed - m.target, timedelta(0))),
-    "measure.calendar": lambda m, z: m.calendar,
-    "measure.priority": lambda m, z: m.priority or "",
-}
-
-
 #: How one template value is worked out, from the ticket, the measure and the display zone.
 ValueGetter = Callable[[Ticket, SlaMeasure, tzinfo | None], str]
+
+# Getters of the measure's values take the ticket too, unused: one call per value rendered.
+_TEMPLATE_MEASURE_VALUES: dict[str, ValueGetter] = {
+    "measure.policy": lambda t, m, z: m.policy,
+    "measure.metric": lambda t, m, z: _METRIC_VALUE[m.metric].replace("_", " "),
+    "measure.state": lambda t, m, z: _STATE_VALUE[m.state],
+    "measure.cycle": lambda t, m, z: str(m.cycle),
+    "measure.percent": lambda t, m, z: f"{m.percent:g}",
+    "measure.elapsed": lambda t, m, z: human_duration(m.elapsed),
+    "measure.remaining": lambda t, m, z: human_duration(m.remaining),
+    "measure.target": lambda t, m, z: _target_text(m.target),
+    "measure.deadline": lambda t, m, z: _when(m.deadline, z),
+    "measure.start": lambda t, m, z: _when(m.start, z),
+    "measure.breached_at": lambda t, m, z: _when(m.breached_at, z),
+    "measure.overdue": lambda t, m, z: human_duration(max(m.elapsed - m.target, timedelta(0))),
+    "measure.calendar": lambda t, m, z: m.calendar,
+    "measure.priority": lambda t, m, z: m.priority or "",
+}
 
 
 def template_value_getter(name: str) -> ValueGetter | None:
@@ -243,9 +243,8 @@ def template_value_getter(name: str) -> ValueGetter | None:
     The engine looks each name up once per rules pack, then renders with the getters: a
     lookup per rendering would cost more than most values.
     """
-    if name in _MEASURE_VALUES:
-        by_measure = _MEASURE_VALUES[name]
-        return lambda t, m, z: by_measure(m, z)
+    if name in _TEMPLATE_MEASURE_VALUES:
+        return _TEMPLATE_MEASURE_VALUES[name]
     if name.startswith("ticket.fields.") and len(name) > len("ticket.fields."):
         key = name[len("ticket.fields.") :]
         return lambda t, m, z: _text(t.fields[key]) if key in t.fields else ""
