@@ -21,7 +21,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 
@@ -71,8 +71,17 @@ class ProblemsError(ConfigError):
     __module__ = "slaplug"
 
     def __init__(self, problems: Sequence[Problem]) -> None:
-        self.problems: tuple[Problem, ...] = tuple(problems)
+        #: In reading order, as a compiler lists them: files in the order they first appear,
+        #: then by line and column (a problem of a whole file first); found order otherwise.
+        self.problems: tuple[Problem, ...] = tuple(sorted(problems, key=_reading_order(problems)))
         super().__init__("\n".join(str(p) for p in self.problems))
+
+
+def _reading_order(problems: Sequence[Problem]) -> Callable[[Problem], tuple[int, int, int]]:
+    files: dict[str | None, int] = {}
+    for p in problems:
+        files.setdefault(p.file, len(files))
+    return lambda p: (files[p.file], p.line or 0, p.column or 0)
 
 
 class CalendarError(ProblemsError):

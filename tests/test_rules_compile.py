@@ -190,6 +190,32 @@ def test_rules_check_cli_exits_2_with_no_traceback(tmp_path: Path) -> None:
     assert f"{p}:3:33: policies[0].targets.resolution.*: 4 needs a unit" in run.stderr
 
 
+def test_problems_are_listed_in_reading_order_across_files(tmp_path: Path) -> None:
+    # The schema finds the bad duration (line 5) before the unknown key (line 3): the list
+    # still reads top to bottom, file by file in the order given.
+    first = write(
+        tmp_path,
+        """
+        version: 1
+        policies:
+          - name: x
+            calender: y
+            targets: {first_response: {urgent: 1hour}}
+        """,
+        "a.yaml",
+    )
+    second = write(tmp_path, "version: 1\nbogus: 1\n", "b.yaml")
+    run = subprocess.run(
+        [sys.executable, "-m", "slaplug.cli", "rules", "check", str(first), str(second)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert run.returncode == 2
+    located = [line.split(": ", 1)[0] for line in run.stderr.splitlines()[:-1]]
+    assert located == [f"{first}:4:5", f"{first}:5:40", f"{second}:2:1"], run.stderr
+
+
 def test_rules_check_cli_accepts_the_shipped_pack() -> None:
     run = subprocess.run(
         [
