@@ -418,15 +418,6 @@ class _CompiledLevel:
             getters=tuple(getters),
         )
 
-    def _matched(self, fact: Mapping[str, Any]) -> dict[str, Any]:
-        """The values of the fields the level's condition looked at, for explanations."""
-        if not self.list_fields:  # most levels: one C call
-            return dict(zip(self.fields, map(fact.get, self.fields), strict=True))
-        return {
-            f: sorted(fact[f]) if f in self.list_fields and f in fact else fact.get(f)
-            for f in self.fields
-        }
-
     def plan(
         self,
         ticket: Ticket,
@@ -442,7 +433,10 @@ class _CompiledLevel:
             "policy": m.policy,
             "metric": metric,
             "cycle": m.cycle,
-            "matched": self._matched(fact),
+            "matched": {
+                f: sorted(fact[f]) if f in self.list_fields and f in fact else fact.get(f)
+                for f in self.fields
+            },
         }
         connector, tid = ticket.connector, ticket.id
         key = f"{connector}:{tid}:{m.policy}:{metric}:{m.cycle}:{self.escalation}:{self.number}"
