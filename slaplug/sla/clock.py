@@ -246,10 +246,7 @@ class TicketClocks:
         running = stop is None
         e = self.now_us if running else stop_us
         per_priority = policy.targets[metric]
-        if self._priority_changes:
-            priority, segments = self._priority_segments(s, e)
-        else:  # most tickets: one priority throughout
-            priority, segments = self.ticket.priority, None
+        priority, segments = self._priority_segments(s, e)
         target = _target(per_priority, priority)
         if target is None:
             return None
@@ -347,14 +344,5 @@ def _target(table: Mapping[str, timedelta], priority: str | None) -> timedelta |
     return table.get(ANY_PRIORITY)
 
 
-#: Targets in microseconds: a pack has a few targets, and every clock needs one.
-_TARGET_US: dict[timedelta, int] = {}
-
-
 def _us(d: timedelta) -> int:
-    found = _TARGET_US.get(d)
-    if found is None:
-        if len(_TARGET_US) >= 4096:  # only ever reached by many rules reloads
-            _TARGET_US.clear()
-        found = _TARGET_US[d] = (d.days * 86_400 + d.seconds) * 1_000_000 + d.microseconds
-    return found
+    return (d.days * 86_400 + d.seconds) * 1_000_000 + d.microseconds
