@@ -5,6 +5,7 @@
 * `ApiClient`, `RetryPolicy` (`http`): one session, timeouts, one retry policy; a
   ``before_retry`` hook (`LostAnswer`, `NOTHING_TO_SEND`) for writes that must not repeat.
 * `DEFAULT_RESOLUTIONS` (`resolution`): what each failed status means.
+* `MarkerKey` (`markers`): keyed markers for notes, unguessable by customers.
 * paginators (`pagination`), webhook signatures (`signatures`), redaction (`redact`).
 """
 
@@ -36,6 +37,7 @@ from slaplug.connectors.pagination import (
     TokenPaginator,
     paginate,
 )
+from slaplug.connectors.markers import MarkerKey
 from slaplug.connectors.redact import REDACTED, RedactingFilter, redact_headers, scrub
 from slaplug.connectors.resolution import DEFAULT_RESOLUTIONS, Outcome, Resolution
 from slaplug.connectors.signatures import sign, verify_signature
@@ -55,6 +57,7 @@ __all__ = [
     "ConnectorConfig",
     "CursorPaginator",
     "LostAnswer",
+    "MarkerKey",
     "NextUrlPaginator",
     "Outcome",
     "Page",

@@ -18,6 +18,7 @@ import requests
 
 from slaplug.connectors.config import ConnectorConfig
 from slaplug.connectors.http import ApiClient
+from slaplug.connectors.markers import MarkerKey
 from slaplug.errors import ConfigError, WebhookError
 from slaplug.model import Action, Ticket
 
@@ -126,6 +127,9 @@ class Connector(ABC):
         config: The configuration.
         instance: The configured connector's name.
         http: The HTTP client every request goes through.
+        marker_key: Keys the markers that end the notes this connector posts
+            (`slaplug.connectors.markers`). Derived from the credentials by default; the
+            runtime replaces it with the store's per-install secret.
     """
 
     #: The platform's name: the entry-point name and `Ticket.platform` (``"zendesk"``).
@@ -160,6 +164,7 @@ class Connector(ABC):
             secrets=config.secret_values(),
             credentials=" / ".join(config.credential_env_vars()),
         )
+        self.marker_key = MarkerKey.from_values(str(config.base_url), *config.secret_values())
 
     # -- override points ------------------------------------------------------------------
 
