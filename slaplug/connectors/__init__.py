@@ -28,6 +28,7 @@ from slaplug.connectors.http import (
     RetryPolicy,
     parse_retry_after,
 )
+from slaplug.connectors.markers import MarkerKey
 from slaplug.connectors.pagination import (
     CursorPaginator,
     NextUrlPaginator,
@@ -37,7 +38,6 @@ from slaplug.connectors.pagination import (
     TokenPaginator,
     paginate,
 )
-from slaplug.connectors.markers import MarkerKey
 from slaplug.connectors.redact import REDACTED, RedactingFilter, redact_headers, scrub
 from slaplug.connectors.resolution import DEFAULT_RESOLUTIONS, Outcome, Resolution
 from slaplug.connectors.signatures import sign, verify_signature
