@@ -10,6 +10,7 @@ from typing import Literal
 from slaplug import plugins
 from slaplug.config import Settings
 from slaplug.connectors.base import Connector
+from slaplug.connectors.markers import MarkerKey
 from slaplug.errors import ConfigError
 from slaplug.rules.pack import RulePack
 from slaplug.store import Store, StoreSettings
@@ -59,11 +60,15 @@ def open_runtime(
         stack.callback(store.close)
         pack = stack.enter_context(RulePack.load(settings.rules, engine=engine or settings.engine))
         classes = plugins.get_connectors()
+        # One secret per install keys every connector's note markers, so a customer cannot
+        # forge them and a rerun on another host still recognises the notes it posted.
+        marker_key = MarkerKey(store.install_secret())
         connectors: dict[str, Connector] = {}
         for name, cs in settings.connectors.items():
             if only is not None and name != only:
                 continue
             conn = classes[cs.plugin](cs.config, instance=name)
+            conn.marker_key = marker_key
             stack.callback(conn.close)
             connectors[name] = conn
         yield Runtime(settings=settings, store=store, pack=pack, connectors=connectors)

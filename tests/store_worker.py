@@ -11,6 +11,7 @@ Modes:
     complete STATUS: complete every planned action ``0/warn`` .. ``199/warn`` with STATUS,
         in batches of 50 (`Store.complete_many`), and print which ones this worker ended.
     crash: claim one action, print its key, then hold the lease until killed.
+    secret: print the store's install secret (hex), made by whichever worker asks first.
 """
 
 from __future__ import annotations
@@ -83,6 +84,9 @@ def main(mode: str, url: str, *args: str) -> None:
                 done = store.complete_many([(k, args[0], f"by {args[0]}") for k in keys])
                 ended += [k for k, d in zip(keys, done, strict=True) if d]
             print(json.dumps(ended))
+        elif mode == "secret":
+            _wait_for_go()
+            print(json.dumps(store.install_secret().hex()))
         else:
             raise SystemExit(f"unknown mode {mode!r}")
 

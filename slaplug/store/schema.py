@@ -38,6 +38,7 @@ __all__ = [
     "cursors",
     "due",
     "inbox",
+    "install",
     "ledger",
     "measure_heads",
     "measures",
@@ -48,7 +49,7 @@ __all__ = [
 ]
 
 #: The version `schema.py` describes; `migrations.MIGRATIONS` ends at it.
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 
 class UtcDateTime(TypeDecorator[datetime]):
@@ -229,4 +230,15 @@ credit_periods = Table(
     Column("reason", Text, nullable=False),
     #: The `PeriodResult` as canonical JSON (`slaplug.credits.freeze.result_to_dict`).
     Column("body", Text, nullable=False),
+)
+
+#: Values that belong to this installation, made once and never changed (added in version 3):
+#: ``marker_secret``, the key of the markers that end slaplug's notes
+#: (`slaplug.connectors.markers`).
+install = Table(
+    "install",
+    metadata,
+    Column("name", String(100), primary_key=True),
+    Column("value", Text, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
 )

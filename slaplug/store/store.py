@@ -12,6 +12,7 @@ from slaplug.store._base import StoreSettings
 from slaplug.store.credits import CreditsMixin
 from slaplug.store.engine import make_engine
 from slaplug.store.inbox import InboxMixin
+from slaplug.store.install import InstallMixin
 from slaplug.store.measures import MeasuresMixin
 from slaplug.store.migrations import migrate
 from slaplug.store.outbox import OutboxMixin
@@ -20,7 +21,7 @@ from slaplug.store.tickets import TicketsMixin
 __all__ = ["Store"]
 
 
-class Store(TicketsMixin, OutboxMixin, MeasuresMixin, InboxMixin, CreditsMixin):
+class Store(TicketsMixin, OutboxMixin, MeasuresMixin, InboxMixin, CreditsMixin, InstallMixin):
     """slaplug's durable state, in SQLite or PostgreSQL.
 
     Every method runs its own transaction and is safe to call from several threads and
