@@ -16,6 +16,7 @@ from typing import ClassVar
 
 import requests
 
+from slaplug.connectors.checks import Check, CheckStatus, DoctorNeeds
 from slaplug.connectors.config import ConnectorConfig
 from slaplug.connectors.http import ApiClient
 from slaplug.connectors.markers import MarkerKey
@@ -250,6 +251,26 @@ class Connector(ABC):
             WebhookError: Status 400 on a malformed body.
         """
         raise WebhookError(f"connector {self.instance!r} does not accept webhooks", status=404)
+
+    # -- checks ---------------------------------------------------------------------------
+
+    def doctor(self, needs: DoctorNeeds) -> Iterator[Check]:
+        """Check the live helpdesk before the first sync (`slaplug doctor`).
+
+        Yield one `Check` per thing that must hold: the credentials work, the API user has
+        the role and permissions the reads and ``needs.kinds`` require, and every name in
+        ``needs.writes`` exists and is mapped (report a missing one at
+        ``write.problem(...)``, which names the rules file, line and column). Errors are
+        caught by the caller and reported as a failed check, so a first failing call (the
+        credentials) may simply raise.
+
+        The default says the connector has no checks of its own.
+        """
+        yield Check(
+            "live checks",
+            CheckStatus.SKIP,
+            f"the {self.name!r} connector offers none; only the configuration was checked",
+        )
 
     # -- lifecycle ------------------------------------------------------------------------
 

@@ -47,6 +47,7 @@ from slaplug.rules.schema import (
     RulePackSpec,
     parse_duration,
 )
+from slaplug.rules.writes import RuleWrite, writes_of
 from slaplug.rules.yamlpos import Located, load_located
 from slaplug.rules.yamlpos import Path as YPath
 from slaplug.sla.calendar import BUILTIN_24X7, BusinessCalendar, builtin_24x7
@@ -102,6 +103,8 @@ class RulePackSource:
     #: Customer contracts, in order, and each one's compiled ``match`` (None: every ticket).
     contracts: list[ContractSpec] = field(default_factory=list)
     contract_match: list[Condition | None] = field(default_factory=list)
+    #: What the escalations write that must exist on the helpdesk, with where each is declared.
+    writes: list[RuleWrite] = field(default_factory=list)
 
 
 class _Ctx:
@@ -520,6 +523,7 @@ def _compile(parts: list[tuple[Located, RulePackSpec]], problems: list[Problem])
                 check_template(text, (*path, *tpath), ctx)
             src.escalations.append(esc)
             src.escalation_levels.append(levels)
+            src.writes.extend(writes_of(esc, path, located))
     _compile_contracts(parts, problems, src)
     if problems:
         raise RuleError(problems)
