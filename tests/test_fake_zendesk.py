@@ -195,8 +195,17 @@ def test_ticket_events_stream_has_comments_with_public_flag_and_status_changes(
     comments = [c for c in children if c["event_type"] == "Comment"]
     assert {c["public"] for c in comments} == {True, False}
     assert all({"body", "author_id"} <= set(c) for c in comments)
-    changes = [c for c in children if c["event_type"] == "Change" and c["field_name"] == "status"]
-    assert {(c["previous_value"], c["value"]) for c in changes} >= {
+    # The export's own shape (reference §1.1): the field is named by its key, never the
+    # audits API's field_name/value/type.
+    assert not any({"field_name", "value"} & set(c) for c in children)
+    assert {c["type"] for c in children if "type" in c} <= {
+        "question",
+        "incident",
+        "problem",
+        "task",
+    }
+    changes = [c for c in children if c["event_type"] == "Change" and "status" in c]
+    assert {(c["previous_value"], c["status"]) for c in changes} >= {
         ("new", "open"),
         ("open", "pending"),
         ("pending", "open"),

@@ -128,7 +128,7 @@ class ZendeskExports(ZendeskRendering):
         events = []
         for a in log[begin:stop]:
             children = [
-                self._child(e, a.id * 100 + i, a, True)
+                self.export_child(e, a.id * 100 + i, a)
                 for i, e in enumerate(a.events)
                 if with_comments or e.type != "Comment"
             ]
