@@ -162,7 +162,7 @@ def test_after_cursor_later_returns_only_the_changed_ticket(fake: FakeZendesk) -
         tid = open_ticket_id(own)
         assert (
             api.put(
-                url(own, f"tickets/{tid}.json"), json={"ticket": {"additional_tags": ["seen"]}}
+                url(own, f"tickets/{tid}.json"), json={"ticket": {"priority": "low"}}
             ).status_code
             == 200
         )
@@ -174,7 +174,7 @@ def test_after_cursor_later_returns_only_the_changed_ticket(fake: FakeZendesk) -
             url(own, "incremental/tickets/cursor.json"), params={"cursor": cursor}
         ).json()
         assert [t["id"] for t in body["tickets"]] == [tid]
-        assert "seen" in body["tickets"][0]["tags"]
+        assert body["tickets"][0]["priority"] == "low"
         assert body["end_of_stream"] is True
 
 
@@ -268,23 +268,40 @@ def test_built_in_data_set_is_deterministic_and_varied() -> None:
 # -- writes -----------------------------------------------------------------------------------
 
 
-def test_additional_and_remove_tags_keep_other_tags(
+def test_additional_and_remove_tags_are_ignored_on_a_single_ticket_update(
     fake: FakeZendesk, api: requests.Session
 ) -> None:
+    # additional_tags / remove_tags are documented for Update Many only; Update Ticket's
+    # `tags` replaces the list (reference §1.1, §2.1; developer.zendesk.com guide "Adding
+    # tags to tickets without overwriting existing tags"). Zendesk ignores unknown keys.
     tid = open_ticket_id(fake, 1)
     before = api.get(url(fake, f"tickets/{tid}.json")).json()["ticket"]["tags"]
     r = api.put(
         url(fake, f"tickets/{tid}.json"), json={"ticket": {"additional_tags": ["sla_warning"]}}
     )
-    assert r.json()["ticket"]["tags"] == [*before, "sla_warning"]
+    assert r.status_code == 200 and r.json()["ticket"]["tags"] == before
+    r = api.put(url(fake, f"tickets/{tid}.json"), json={"ticket": {"remove_tags": before[:1]}})
+    assert r.json()["ticket"]["tags"] == before
+
+
+def test_tag_endpoints_and_update_many_add_and_remove_keeping_other_tags(
+    fake: FakeZendesk, api: requests.Session
+) -> None:
+    tid = open_ticket_id(fake, 1)
+    before = api.get(url(fake, f"tickets/{tid}.json")).json()["ticket"]["tags"]
+    r = api.put(url(fake, f"tickets/{tid}/tags.json"), json={"tags": ["sla_warning"]})
+    assert r.json()["tags"] == [*before, "sla_warning"]
     r = api.put(url(fake, f"tickets/{tid}/tags.json"), json={"tags": ["sla_breached"]})
     assert r.json()["tags"] == [*before, "sla_warning", "sla_breached"]
     r = api.delete(url(fake, f"tickets/{tid}/tags.json"), json={"tags": ["sla_warning"]})
     assert r.json()["tags"] == [*before, "sla_breached"]
-    r = api.put(
-        url(fake, f"tickets/{tid}.json"), json={"ticket": {"remove_tags": ["sla_breached"]}}
-    )
-    assert r.json()["ticket"]["tags"] == before
+    job = api.put(
+        url(fake, "tickets/update_many.json"),
+        json={"tickets": [{"id": tid, "remove_tags": ["sla_breached"]}]},
+    ).json()["job_status"]
+    fake.complete_jobs()
+    assert api.get(job["url"]).json()["job_status"]["status"] == "completed"
+    assert api.get(url(fake, f"tickets/{tid}.json")).json()["ticket"]["tags"] == before
 
 
 def test_tags_property_replaces_the_list(fake: FakeZendesk, api: requests.Session) -> None:

@@ -13,6 +13,13 @@
    CONFLICT); several -> ``PUT /api/v2/tickets/update_many.json`` in chunks of 100, each
    job polled at ``/api/v2/job_statuses/{id}.json`` until it completes.
 
+Tags go in each endpoint's documented form only (reference §1.1, §2.1). Update Many takes
+``additional_tags`` / ``remove_tags``, which leave the other tags alone. Update Ticket does
+not document them (Zendesk ignores unknown keys: the tag would be lost silently); its
+``tags`` replaces the list, so a single update sends the whole new list, computed from the
+ticket as just read, with ``safe_update`` and that read's ``updated_at``: a tag someone
+changed meanwhile gives 409 (CONFLICT, re-read and re-evaluated), never a clobbered list.
+
 Comments are not idempotent on the platform, so every internal note ends with a marker
 carrying a short hash of its action's key, ``[slaplug 1a2b3c4d]``; a marker already in the
 ticket's comments means the note was posted (before a crash, say) and is reported ALREADY.
@@ -78,6 +85,36 @@ class _Plan:
     #: The actions whose notes the body's comment carries, and those notes' markers.
     notes: list[int] = field(default_factory=list)
     markers: list[str] = field(default_factory=list)
+    #: The ticket's tags as read, and the tags to add and remove (sent in the form the
+    #: endpoint documents: see the module docstring).
+    tags: list[str] = field(default_factory=list)
+    add_tags: list[str] = field(default_factory=list)
+    remove_tags: list[str] = field(default_factory=list)
+    #: The ticket's ``updated_at`` as read (for ``safe_update``).
+    stamp: str | None = None
+
+    @property
+    def writes(self) -> bool:
+        """Whether there is anything to send."""
+        return bool(self.body or self.add_tags or self.remove_tags)
+
+    def single_update(self) -> dict[str, Any]:
+        """The body of Update Ticket: tags as the whole new list (``tags`` replaces it)."""
+        update = dict(self.body)
+        if self.add_tags or self.remove_tags:
+            gone = set(self.remove_tags)
+            kept = [t for t in self.tags if t not in gone]
+            update["tags"] = kept + [t for t in self.add_tags if t not in kept]
+        return update
+
+    def bulk_update(self) -> dict[str, Any]:
+        """One entry of Update Many: ``additional_tags`` / ``remove_tags`` (documented there)."""
+        update: dict[str, Any] = {"id": self.ticket_id, **self.body}
+        if self.add_tags:
+            update["additional_tags"] = list(self.add_tags)
+        if self.remove_tags:
+            update["remove_tags"] = list(self.remove_tags)
+        return update
 
 
 class Writer:
@@ -167,7 +204,7 @@ class Writer:
                     )
                 continue
             plan = self._plan(raw, [(i, actions[i]) for i in indices], results)
-            if plan.body:
+            if plan.writes:
                 plans.append(plan)
         if len(plans) == 1:
             self._put_one(plans[0], actions, results)
@@ -195,7 +232,12 @@ class Writer:
         results: dict[int, ApplyResult],
     ) -> _Plan:
         """The net update for one ticket; fills ``results`` for actions needing no write."""
-        plan = _Plan(int(raw["id"]))
+        stamp = raw.get("updated_at")
+        plan = _Plan(
+            int(raw["id"]),
+            tags=[str(t) for t in raw.get("tags") or ()],
+            stamp=str(stamp) if stamp else None,
+        )
         # slot -> (desired value, actions that want it); the last action for a slot wins.
         slots: dict[tuple[str, Any], tuple[Any, list[int]]] = {}
         comments: list[tuple[int, Action]] = []
@@ -272,8 +314,7 @@ class Writer:
             if kind == "tag":
                 if (name in tags) == desired:
                     continue
-                # additional_tags / remove_tags leave other tags alone; `tags` would replace them.
-                body.setdefault("additional_tags" if desired else "remove_tags", []).append(name)
+                (plan.add_tags if desired else plan.remove_tags).append(name)
             elif kind == "field":
                 if _same(values.get(name), desired):
                     continue
@@ -316,8 +357,11 @@ class Writer:
     def _put_one(
         self, plan: _Plan, actions: Sequence[Action], results: dict[int, ApplyResult]
     ) -> None:
-        update = dict(plan.body)
+        update = plan.single_update()
         stamp = self.stamps.get(plan.ticket_id)
+        if "tags" in update:
+            # The new list was computed from this read: it must not replace a newer one.
+            stamp = plan.stamp or stamp
         if stamp is not None:
             update.update(safe_update=True, updated_stamp=stamp)
 
@@ -352,7 +396,7 @@ class Writer:
     def _put_many(
         self, plans: Sequence[_Plan], actions: Sequence[Action], results: dict[int, ApplyResult]
     ) -> None:
-        tickets = [{"id": p.ticket_id, **p.body} for p in plans]
+        tickets = [p.bulk_update() for p in plans]
         for p in plans:
             # Zendesk applies the job later; the ticket's updated_at moves then.
             self.stamps.pop(p.ticket_id, None)

@@ -116,15 +116,16 @@ def test_one_ticket_gets_one_merged_update_with_safe_update(connector) -> None:
     ]
     assert "notifier" in results[-1].detail
     assert put.call_count == 1
+    # Update Ticket documents `tags` (it replaces the list), not additional_tags/remove_tags
+    # (Update Many only; reference §1.1, §2.1): the whole new list, guarded by safe_update.
     assert json.loads(put.calls[0].request.body) == {
         "ticket": {
-            "additional_tags": ["sla_breached"],
-            "remove_tags": ["sla_at_risk"],
             "custom_fields": [{"id": 360000000103, "value": "breached"}],
             "priority": "urgent",
             "assignee_id": 10002,
             "group_id": 204,
             "comment": {"body": f"SLA breached.\n\n{marker(actions[4].key)}", "public": False},
+            "tags": ["vip", "sla_breached"],
             "safe_update": True,
             "updated_stamp": STAMP,
         }
