@@ -105,9 +105,7 @@ class Reader:
                 tickets = self._tickets(raws, buffered, complete)
                 pending, after = (tickets, page.resume), page.resume
                 pending_raw = {int(r["id"]): r for r in raws}
-            leftovers = list(
-                buffered.ticket_ids()
-            )  # tickets with new events the export did not list
+            leftovers = list(buffered.pending())  # tickets with new events the export did not list
             chunks = [leftovers[n : n + _SHOW_MANY] for n in range(0, len(leftovers), _SHOW_MANY)]
             if pending is not None:
                 self.page_raw = pending_raw
@@ -211,7 +209,9 @@ class Reader:
     def _tickets(
         self, raws: Sequence[Mapping[str, Any]], buffered: AuditBuffer, complete: bool
     ) -> list[Ticket]:
-        audits = {int(r["id"]): buffered.pop(int(r["id"])) for r in raws}
+        # `take`, not a pop: a ticket that comes again later in this read (written back
+        # meanwhile) must carry its whole history again, as the page says it is complete.
+        audits = {int(r["id"]): buffered.take(int(r["id"])) for r in raws}
         if complete and self.config.start_time:
             # Created before the first read's start: the export holds only part of its log.
             for r in raws:
