@@ -304,6 +304,27 @@ def test_tag_endpoints_and_update_many_add_and_remove_keeping_other_tags(
     assert api.get(url(fake, f"tickets/{tid}.json")).json()["ticket"]["tags"] == before
 
 
+def test_a_comment_is_recorded_with_its_true_author_and_privacy(
+    fake: FakeZendesk, api: requests.Session
+) -> None:
+    # The comment's author is the user the credentials act as ("Show Self",
+    # GET /api/v2/users/me); `public: false` makes an internal note (reference §2.1).
+    tid = open_ticket_id(fake, 3)
+    me = api.get(url(fake, "users/me.json")).json()["user"]["id"]
+    agent = next(u for u in fake.store.users.values() if u.role == "agent")
+    body = {"ticket": {"comment": {"body": "note by the API user", "public": False}}}
+    audit = api.put(url(fake, f"tickets/{tid}.json"), json=body).json()["audit"]
+    (comment,) = [e for e in audit["events"] if e["type"] == "Comment"]
+    assert (comment["author_id"], comment["public"]) == (me, False)
+    as_agent = requests.put(
+        url(fake, f"tickets/{tid}.json"),
+        json={"ticket": {"comment": {"body": "by an agent", "public": True}}},
+        auth=(f"{agent.email}/token", fake.api_token),
+    ).json()["audit"]
+    (comment,) = [e for e in as_agent["events"] if e["type"] == "Comment"]
+    assert (comment["author_id"], comment["public"]) == (agent.id, True)
+
+
 def test_tags_property_replaces_the_list(fake: FakeZendesk, api: requests.Session) -> None:
     tid = open_ticket_id(fake, 2)
     r = api.put(url(fake, f"tickets/{tid}.json"), json={"ticket": {"tags": ["only"]}})

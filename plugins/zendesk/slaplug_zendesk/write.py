@@ -21,8 +21,13 @@ ticket as just read, with ``safe_update`` and that read's ``updated_at``: a tag 
 changed meanwhile gives 409 (CONFLICT, re-read and re-evaluated), never a clobbered list.
 
 Comments are not idempotent on the platform, so every internal note ends with a marker
-carrying a short hash of its action's key, ``[slaplug 1a2b3c4d]``; a marker already in the
-ticket's comments means the note was posted (before a crash, say) and is reported ALREADY.
+carrying a keyed hash of its action's key, ``[slaplug 1a2b3c4d5e6f7a8b]`` (16 hex digits of
+HMAC-SHA256 under the connector's `MarkerKey`, which the runtime derives from a per-install
+secret, so no customer can compute it). A marker already in the ticket's notes means the
+note was posted (before a crash, say) and is reported ALREADY. Only the notes that can be
+slaplug's own count: internal notes (``public: false``) written by the connector's own API
+user (``GET /api/v2/users/me``). A marker in a requester's description or public reply, or
+in another agent's note, is text, not proof: it never suppresses a write.
 
 The same check guards the client's inline retries. When a PUT carrying a note fails in a
 way that Zendesk may nevertheless have applied (a 500/502/504, a read timeout, a dropped
@@ -39,7 +44,6 @@ outbox retries it later (which reads the markers again).
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import math
 import re
@@ -55,6 +59,7 @@ from slaplug.connectors import (
     ApplyStatus,
     LostAnswer,
 )
+from slaplug.connectors.markers import MarkerKey
 from slaplug.errors import ConflictError, RetriableAPIError, SkippableAPIError
 from slaplug.model import Action, ActionKind
 from slaplug.testing.crash import crashpoint
@@ -67,12 +72,13 @@ log = logging.getLogger(__name__)
 
 BULK_LIMIT = 100  # update_many takes at most 100 tickets (reference §2.1)
 _DONE_JOB = frozenset({"completed", "failed", "killed"})
-_MARKER = re.compile(r"\[slaplug [0-9a-f]{8}\]")
+MARKER_DIGITS = 16
+_MARKER = re.compile(rf"\[slaplug [0-9a-f]{{{MARKER_DIGITS}}}\]")
 
 
-def marker(key: str) -> str:
+def marker(key: str, marker_key: MarkerKey) -> str:
     """The marker ending the internal note of the action with idempotency key ``key``."""
-    return f"[slaplug {hashlib.sha256(key.encode()).hexdigest()[:8]}]"
+    return f"[slaplug {marker_key.digest(key, MARKER_DIGITS)}]"
 
 
 @dataclass
@@ -126,7 +132,10 @@ class Writer:
         directory: Field, user and group ids.
         stamps: ``updated_at`` (as Zendesk writes it) of tickets by id, from the last read;
             used for ``safe_update`` and kept up to date here.
-        comment_bodies: Yields the comment bodies of one ticket (read from its audits).
+        own_notes: The bodies of one ticket's internal notes written by the connector's own
+            API user (read from its audits): the only comments whose markers count.
+        marker_key: The connector's current `MarkerKey` (looked up at each use: the
+            runtime may replace it after construction).
         sleep: Waits between job status polls (replace it in tests).
         page_raw: The raw tickets of the export page read last (`Reader.page_raw`).
     """
@@ -137,18 +146,25 @@ class Writer:
         config: ZendeskConfig,
         directory: Directory,
         stamps: MutableMapping[int, str],
-        comment_bodies: Callable[[int], Sequence[str]],
+        own_notes: Callable[[int], Sequence[str]],
         sleep: Callable[[float], None],
         page_raw: Callable[[], Mapping[int, Mapping[str, Any]]] = dict,
+        *,
+        marker_key: Callable[[], MarkerKey],
     ) -> None:
         self.http = http
         self.config = config
         self.directory = directory
         self.stamps = stamps
-        self._comment_bodies = comment_bodies
+        self._own_notes = own_notes
+        self._marker_key = marker_key
         self._sleep = sleep
         self._page_raw = page_raw
         self._fresh: frozenset[str] = frozenset()
+
+    def marker(self, key: str) -> str:
+        """The marker that ends the note of the action keyed ``key``."""
+        return marker(key, self._marker_key())
 
     def apply(
         self, actions: Sequence[Action], *, fresh: Collection[str] = frozenset()
@@ -335,12 +351,10 @@ class Writer:
         if all(a.key in self._fresh for _, a in comments):
             present: set[str] = set()
         else:
-            present = {
-                m for body in self._comment_bodies(plan.ticket_id) for m in _MARKER.findall(body)
-            }
+            present = {m for body in self._own_notes(plan.ticket_id) for m in _MARKER.findall(body)}
         notes: list[str] = []
         for i, a in comments:
-            tag = marker(a.key)
+            tag = self.marker(a.key)
             if tag in present or any(n.endswith(tag) for n in notes):
                 results[i] = ApplyResult(a.key, ApplyStatus.ALREADY)
                 continue
@@ -457,10 +471,8 @@ class Writer:
                 self._settle(p, actions, results, status, why)
 
     def _posted(self, plan: _Plan) -> bool:
-        """Whether the ticket's comments already carry every note of ``plan`` (re-read)."""
-        present = {
-            m for body in self._comment_bodies(plan.ticket_id) for m in _MARKER.findall(body)
-        }
+        """Whether the ticket's own notes already carry every note of ``plan`` (re-read)."""
+        present = {m for body in self._own_notes(plan.ticket_id) for m in _MARKER.findall(body)}
         return all(m in present for m in plan.markers)
 
     def _wait_for_pending_jobs(self) -> None:
