@@ -78,6 +78,26 @@ def test_api_token_and_oauth_authenticate(fake: FakeZendesk, api: requests.Sessi
 
 
 @pytest.mark.parametrize(
+    "path",
+    [
+        "incremental/tickets/cursor.json",
+        "incremental/tickets.json",
+        "incremental/ticket_events.json",
+    ],
+)
+def test_incremental_exports_are_for_admins_only(fake: FakeZendesk, path: str) -> None:
+    # "Allowed For: Admins" on both exports (reference §1.1, incremental-openapi-original.yml);
+    # Zendesk's 403 envelope {"error", "description"} (reference §3).
+    agent = next(u for u in fake.store.users.values() if u.role == "agent")
+    r = requests.get(
+        url(fake, path), params={"start_time": 0}, auth=(f"{agent.email}/token", fake.api_token)
+    )
+    assert r.status_code == 403
+    assert r.json()["error"] == "Forbidden" and r.json()["description"]
+    assert requests.get(url(fake, path), params={"start_time": 0}, auth=fake.auth).ok
+
+
+@pytest.mark.parametrize(
     "auth",
     [None, ("admin@fake-zendesk.test", "fake-api-token"), ("admin@fake-zendesk.test/token", "no")],
 )

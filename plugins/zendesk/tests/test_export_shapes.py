@@ -16,6 +16,7 @@ import responses
 from slaplug_zendesk import ZendeskConfig, ZendeskConnector
 from slaplug_zendesk.cursor import ZendeskCursor
 
+from slaplug.errors import AuthenticationError
 from slaplug.model import EventKind
 from slaplug.testing.fake_zendesk import FakeZendesk
 
@@ -184,3 +185,32 @@ def test_a_status_change_on_the_fake_reaches_the_history_through_the_export(
     assert (EventKind.STATUS_CHANGED, "solved") in events
     assert (EventKind.SOLVED, None) in events
     assert (EventKind.PRIORITY_CHANGED, "urgent") in events
+
+
+# -- admins only (issue 13, item 3) -------------------------------------------------------
+
+
+def test_an_agent_token_is_told_the_exports_need_the_admin_role(fake, make_connector) -> None:
+    # Both incremental exports are "Allowed For: Admins" (reference §1.1,
+    # incremental-openapi-original.yml); the fake answers an agent's token 403.
+    with fake.lock:
+        agent = next(u for u in fake.store.users.values() if u.role == "agent")
+    connector = make_connector(email=agent.email)
+    with pytest.raises(AuthenticationError, match="Admin role") as caught:
+        list(connector.read_changed(None))
+    assert caught.value.status == 403 and agent.email in str(caught.value)
+    assert fake.api_token not in str(caught.value)
+    assert list(make_connector().read_changed(None)), "an admin's token reads"
+
+
+@responses.activate
+def test_a_replayed_403_names_the_missing_role(connector) -> None:
+    # Zendesk's error envelope {"error", "description"} (reference §3); 403 "Forbidden"
+    # (api-evangelist/zendesk errors/zendesk-error-codes.yml).
+    responses.get(
+        f"{BASE}/api/v2/incremental/ticket_events.json",
+        status=403,
+        json={"error": "Forbidden", "description": "You do not have access to this page."},
+    )
+    with pytest.raises(AuthenticationError, match=r"admins only.*ops@acme\.test"):
+        list(connector.read_changed(ZendeskCursor("T0", 1772441000).encode()))
