@@ -580,6 +580,12 @@ def test_webhook_duplicates_keep_the_event_id(fake: FakeZendesk) -> None:
         receiver.server_close()
     ids = [json.loads(body)["id"] for _, body in _Receiver.received]
     assert len(ids) == 2 * len(set(ids))
+    # One invocation id per event, the same on its duplicate (reference, corrections 2026-12).
+    invocations = {
+        (json.loads(body)["id"], headers["X-Zendesk-Webhook-Invocation-Id"])
+        for headers, body in _Receiver.received
+    }
+    assert len(invocations) == len(set(ids)) == len({i for _, i in invocations})
 
 
 # -- scale and life cycle ---------------------------------------------------------------------
