@@ -98,6 +98,11 @@ class Child:
                 author_id=int(author) if author is not None else None,
             )
         field = _export_field(raw)
+        if not kind and field is not None:
+            # zenpy's recorded specification/zendesk/ticket_event.json has a child event
+            # with no event_type at all: {"via": "Email", "via_reference_id": 2,
+            # "status": "solved"}. A field set without a kind is read as a change of it.
+            kind = "Change"
         return cls(
             kind=kind,
             field=field,
