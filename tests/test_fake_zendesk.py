@@ -345,6 +345,19 @@ def test_a_comment_is_recorded_with_its_true_author_and_privacy(
     assert (comment["author_id"], comment["public"]) == (agent.id, True)
 
 
+def test_show_many_lists_the_tickets_asked_for_and_caps_at_100(
+    fake: FakeZendesk, api: requests.Session
+) -> None:
+    # Show Many Tickets takes up to 100 ids (Tickets API; reference §2.1 for the 100 cap and
+    # the TooManyValues body recorded in zenpy's cassettes).
+    ids = sorted(fake.store.tickets)[:3]
+    body = api.get(url(fake, "tickets/show_many.json"), params={"ids": ",".join(map(str, ids))})
+    assert [t["id"] for t in body.json()["tickets"]] == ids
+    many = ",".join(str(i) for i in range(1, 102))
+    r = api.get(url(fake, "tickets/show_many.json"), params={"ids": many})
+    assert r.status_code == 400 and r.json()["error"] == "TooManyValues"
+
+
 def test_tags_property_replaces_the_list(fake: FakeZendesk, api: requests.Session) -> None:
     tid = open_ticket_id(fake, 2)
     r = api.put(url(fake, f"tickets/{tid}.json"), json={"ticket": {"tags": ["only"]}})
