@@ -61,7 +61,7 @@ from slaplug.testing.fake_zendesk import FakeZendesk
 
 REPO = Path(__file__).resolve().parent.parent
 SECRET = "bench-webhook-secret"
-MARKER = re.compile(r"\[slaplug [0-9a-f]{8}\]")
+MARKER = re.compile(r"\[slaplug [0-9a-f]{16}\]")  # keyed markers (slaplug_zendesk.write)
 
 
 def _free_port() -> int:

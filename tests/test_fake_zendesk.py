@@ -78,6 +78,26 @@ def test_api_token_and_oauth_authenticate(fake: FakeZendesk, api: requests.Sessi
 
 
 @pytest.mark.parametrize(
+    "path",
+    [
+        "incremental/tickets/cursor.json",
+        "incremental/tickets.json",
+        "incremental/ticket_events.json",
+    ],
+)
+def test_incremental_exports_are_for_admins_only(fake: FakeZendesk, path: str) -> None:
+    # "Allowed For: Admins" on both exports (reference §1.1, incremental-openapi-original.yml);
+    # Zendesk's 403 envelope {"error", "description"} (reference §3).
+    agent = next(u for u in fake.store.users.values() if u.role == "agent")
+    r = requests.get(
+        url(fake, path), params={"start_time": 0}, auth=(f"{agent.email}/token", fake.api_token)
+    )
+    assert r.status_code == 403
+    assert r.json()["error"] == "Forbidden" and r.json()["description"]
+    assert requests.get(url(fake, path), params={"start_time": 0}, auth=fake.auth).ok
+
+
+@pytest.mark.parametrize(
     "auth",
     [None, ("admin@fake-zendesk.test", "fake-api-token"), ("admin@fake-zendesk.test/token", "no")],
 )
@@ -162,7 +182,7 @@ def test_after_cursor_later_returns_only_the_changed_ticket(fake: FakeZendesk) -
         tid = open_ticket_id(own)
         assert (
             api.put(
-                url(own, f"tickets/{tid}.json"), json={"ticket": {"additional_tags": ["seen"]}}
+                url(own, f"tickets/{tid}.json"), json={"ticket": {"priority": "low"}}
             ).status_code
             == 200
         )
@@ -174,7 +194,7 @@ def test_after_cursor_later_returns_only_the_changed_ticket(fake: FakeZendesk) -
             url(own, "incremental/tickets/cursor.json"), params={"cursor": cursor}
         ).json()
         assert [t["id"] for t in body["tickets"]] == [tid]
-        assert "seen" in body["tickets"][0]["tags"]
+        assert body["tickets"][0]["priority"] == "low"
         assert body["end_of_stream"] is True
 
 
@@ -195,8 +215,17 @@ def test_ticket_events_stream_has_comments_with_public_flag_and_status_changes(
     comments = [c for c in children if c["event_type"] == "Comment"]
     assert {c["public"] for c in comments} == {True, False}
     assert all({"body", "author_id"} <= set(c) for c in comments)
-    changes = [c for c in children if c["event_type"] == "Change" and c["field_name"] == "status"]
-    assert {(c["previous_value"], c["value"]) for c in changes} >= {
+    # The export's own shape (reference §1.1): the field is named by its key, never the
+    # audits API's field_name/value/type.
+    assert not any({"field_name", "value"} & set(c) for c in children)
+    assert {c["type"] for c in children if "type" in c} <= {
+        "question",
+        "incident",
+        "problem",
+        "task",
+    }
+    changes = [c for c in children if c["event_type"] == "Change" and "status" in c]
+    assert {(c["previous_value"], c["status"]) for c in changes} >= {
         ("new", "open"),
         ("open", "pending"),
         ("pending", "open"),
@@ -259,23 +288,74 @@ def test_built_in_data_set_is_deterministic_and_varied() -> None:
 # -- writes -----------------------------------------------------------------------------------
 
 
-def test_additional_and_remove_tags_keep_other_tags(
+def test_additional_and_remove_tags_are_ignored_on_a_single_ticket_update(
     fake: FakeZendesk, api: requests.Session
 ) -> None:
+    # additional_tags / remove_tags are documented for Update Many only; Update Ticket's
+    # `tags` replaces the list (reference §1.1, §2.1; developer.zendesk.com guide "Adding
+    # tags to tickets without overwriting existing tags"). Zendesk ignores unknown keys.
     tid = open_ticket_id(fake, 1)
     before = api.get(url(fake, f"tickets/{tid}.json")).json()["ticket"]["tags"]
     r = api.put(
         url(fake, f"tickets/{tid}.json"), json={"ticket": {"additional_tags": ["sla_warning"]}}
     )
-    assert r.json()["ticket"]["tags"] == [*before, "sla_warning"]
+    assert r.status_code == 200 and r.json()["ticket"]["tags"] == before
+    r = api.put(url(fake, f"tickets/{tid}.json"), json={"ticket": {"remove_tags": before[:1]}})
+    assert r.json()["ticket"]["tags"] == before
+
+
+def test_tag_endpoints_and_update_many_add_and_remove_keeping_other_tags(
+    fake: FakeZendesk, api: requests.Session
+) -> None:
+    tid = open_ticket_id(fake, 1)
+    before = api.get(url(fake, f"tickets/{tid}.json")).json()["ticket"]["tags"]
+    r = api.put(url(fake, f"tickets/{tid}/tags.json"), json={"tags": ["sla_warning"]})
+    assert r.json()["tags"] == [*before, "sla_warning"]
     r = api.put(url(fake, f"tickets/{tid}/tags.json"), json={"tags": ["sla_breached"]})
     assert r.json()["tags"] == [*before, "sla_warning", "sla_breached"]
     r = api.delete(url(fake, f"tickets/{tid}/tags.json"), json={"tags": ["sla_warning"]})
     assert r.json()["tags"] == [*before, "sla_breached"]
-    r = api.put(
-        url(fake, f"tickets/{tid}.json"), json={"ticket": {"remove_tags": ["sla_breached"]}}
-    )
-    assert r.json()["ticket"]["tags"] == before
+    job = api.put(
+        url(fake, "tickets/update_many.json"),
+        json={"tickets": [{"id": tid, "remove_tags": ["sla_breached"]}]},
+    ).json()["job_status"]
+    fake.complete_jobs()
+    assert api.get(job["url"]).json()["job_status"]["status"] == "completed"
+    assert api.get(url(fake, f"tickets/{tid}.json")).json()["ticket"]["tags"] == before
+
+
+def test_a_comment_is_recorded_with_its_true_author_and_privacy(
+    fake: FakeZendesk, api: requests.Session
+) -> None:
+    # The comment's author is the user the credentials act as ("Show Self",
+    # GET /api/v2/users/me); `public: false` makes an internal note (reference §2.1).
+    tid = open_ticket_id(fake, 3)
+    me = api.get(url(fake, "users/me.json")).json()["user"]["id"]
+    agent = next(u for u in fake.store.users.values() if u.role == "agent")
+    body = {"ticket": {"comment": {"body": "note by the API user", "public": False}}}
+    audit = api.put(url(fake, f"tickets/{tid}.json"), json=body).json()["audit"]
+    (comment,) = [e for e in audit["events"] if e["type"] == "Comment"]
+    assert (comment["author_id"], comment["public"]) == (me, False)
+    as_agent = requests.put(
+        url(fake, f"tickets/{tid}.json"),
+        json={"ticket": {"comment": {"body": "by an agent", "public": True}}},
+        auth=(f"{agent.email}/token", fake.api_token),
+    ).json()["audit"]
+    (comment,) = [e for e in as_agent["events"] if e["type"] == "Comment"]
+    assert (comment["author_id"], comment["public"]) == (agent.id, True)
+
+
+def test_show_many_lists_the_tickets_asked_for_and_caps_at_100(
+    fake: FakeZendesk, api: requests.Session
+) -> None:
+    # Show Many Tickets takes up to 100 ids (Tickets API; reference §2.1 for the 100 cap and
+    # the TooManyValues body recorded in zenpy's cassettes).
+    ids = sorted(fake.store.tickets)[:3]
+    body = api.get(url(fake, "tickets/show_many.json"), params={"ids": ",".join(map(str, ids))})
+    assert [t["id"] for t in body.json()["tickets"]] == ids
+    many = ",".join(str(i) for i in range(1, 102))
+    r = api.get(url(fake, "tickets/show_many.json"), params={"ids": many})
+    assert r.status_code == 400 and r.json()["error"] == "TooManyValues"
 
 
 def test_tags_property_replaces_the_list(fake: FakeZendesk, api: requests.Session) -> None:
@@ -513,6 +593,12 @@ def test_webhook_duplicates_keep_the_event_id(fake: FakeZendesk) -> None:
         receiver.server_close()
     ids = [json.loads(body)["id"] for _, body in _Receiver.received]
     assert len(ids) == 2 * len(set(ids))
+    # One invocation id per event, the same on its duplicate (reference, corrections 2026-12).
+    invocations = {
+        (json.loads(body)["id"], headers["X-Zendesk-Webhook-Invocation-Id"])
+        for headers, body in _Receiver.received
+    }
+    assert len(invocations) == len(set(ids)) == len({i for _, i in invocations})
 
 
 # -- scale and life cycle ---------------------------------------------------------------------

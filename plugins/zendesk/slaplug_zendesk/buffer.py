@@ -2,7 +2,13 @@
 
 A first read takes the whole ticket-events export before the ticket pages it belongs to: for a
 large account that is millions of audits. Past a threshold they move to a temporary SQLite
-file (deleted when the buffer closes); `pop` takes one ticket's audits back out.
+file (deleted when the buffer closes); `take` hands one ticket's audits out.
+
+A ticket can come twice in one read: written back (by slaplug, or anyone) after an early
+page, it reappears on a later page once the export's one-minute lag has passed. A complete
+read must give it its whole history both times (the store replaces a complete history
+rather than merging it), so `take` keeps what it hands out; it only marks the ticket as
+handed out, so `pending` lists the tickets never handed out.
 """
 
 from __future__ import annotations
@@ -27,6 +33,7 @@ class AuditBuffer:
         self._count = 0
         self._db: sqlite3.Connection | None = None
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
+        self._handed: set[int] = set()
 
     def add(self, audit: Audit) -> None:
         """Keep ``audit`` under its ticket."""
@@ -35,29 +42,31 @@ class AuditBuffer:
         if self._count >= self._limit:
             self._spill()
 
-    def pop(self, ticket_id: int) -> list[Audit]:
-        """Take out and return the audits of ``ticket_id`` (empty if none)."""
-        found = self._memory.pop(ticket_id, [])
+    def take(self, ticket_id: int) -> list[Audit]:
+        """The audits of ``ticket_id`` (empty if none), in the order added; they stay
+        buffered, so a ticket that comes again gets them again (see the module docstring)."""
+        self._handed.add(ticket_id)
+        found = list(self._memory.get(ticket_id, ()))
         if self._db is not None:
             rows = self._db.execute(
                 "SELECT audits FROM buffered WHERE ticket_id = ? ORDER BY seq", (ticket_id,)
             ).fetchall()
             if rows:
-                self._db.execute("DELETE FROM buffered WHERE ticket_id = ?", (ticket_id,))
                 spilled = [a for (blob,) in rows for a in pickle.loads(blob)]
                 found = spilled + found
         return found
 
-    def ticket_ids(self) -> Iterator[int]:
-        """The ids of tickets with audits still buffered, ascending."""
+    def pending(self) -> Iterator[int]:
+        """The ids of tickets with audits never handed out by `take`, ascending."""
         ids = set(self._memory)
         if self._db is not None:
             ids.update(i for (i,) in self._db.execute("SELECT DISTINCT ticket_id FROM buffered"))
-        return iter(sorted(ids))
+        return iter(sorted(ids - self._handed))
 
     def close(self) -> None:
         """Drop everything, and the temporary file with it."""
         self._memory.clear()
+        self._handed.clear()
         if self._db is not None:
             self._db.close()
             self._db = None

@@ -87,6 +87,7 @@ class ZendeskConnector(Connector):
         self.sleep: Callable[[float], None] = time.sleep
         self.clock: Callable[[], datetime] = lambda: datetime.now(UTC)
         self.stamps: _Stamps = _Stamps()
+        self._api_user: int | None = None
         self.directory = Directory(self.http, config.fields)
         self.reader = Reader(self.http, config, self.directory, self.instance, self._remember)
         self.writer = Writer(
@@ -94,9 +95,10 @@ class ZendeskConnector(Connector):
             config,
             self.directory,
             self.stamps,
-            self._comment_bodies,
+            self._own_notes,
             self._poll_wait,
             page_raw=lambda: self.reader.page_raw,
+            marker_key=lambda: self.marker_key,
         )
 
     def auth(self) -> AuthBase:
@@ -175,10 +177,28 @@ class ZendeskConnector(Connector):
         # Looked up at each call, so a test can replace ``self.sleep`` after construction.
         self.sleep(seconds)
 
-    def _comment_bodies(self, ticket_id: int) -> list[str]:
-        return [
-            str(e.get("body") or e.get("plain_body") or e.get("html_body") or "")
-            for audit in self.reader.raw_audits(ticket_id)
-            for e in audit.get("events") or ()
-            if e.get("type") == "Comment"
-        ]
+    def api_user_id(self) -> int:
+        """The id of the user the connector's credentials act as (``GET /api/v2/users/me``,
+        "Show Self"; read once and kept): the author of every note the connector posts."""
+        if self._api_user is None:
+            self._api_user = int(self.http.get_json("api/v2/users/me.json")["user"]["id"])
+        return self._api_user
+
+    def _own_notes(self, ticket_id: int) -> list[str]:
+        """The bodies of the ticket's internal notes that the connector's API user wrote.
+
+        Only these can carry a marker slaplug posted: a requester's description or reply,
+        or another agent's comment, may hold the same text and must not count.
+        """
+        me: int | None = None
+        out: list[str] = []
+        for audit in self.reader.raw_audits(ticket_id):
+            for e in audit.get("events") or ():
+                if e.get("type") != "Comment" or e.get("public") is not False:
+                    continue
+                me = self.api_user_id() if me is None else me
+                if str(e.get("author_id")) == str(me):
+                    out.append(
+                        str(e.get("body") or e.get("plain_body") or e.get("html_body") or "")
+                    )
+        return out

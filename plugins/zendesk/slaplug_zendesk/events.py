@@ -2,8 +2,19 @@
 
 Pure functions, fed either by the ticket audits API (``GET /api/v2/tickets/{id}/audits``)
 or by the incremental ticket events export (``include=comment_events``); both are reduced
-to `Audit` first, since they name the same things differently (``author_id`` vs
-``updater_id``, ``type`` vs ``event_type``).
+to `Audit` first, since they shape the same things differently (reference §1.1, "Child
+event shape differs from the audits API"):
+
+* audits API: ``author_id``; a child event ``{"type": "Change", "field_name": "status",
+  "value": "solved", "previous_value": "open"}`` (zenpy ``specification/zendesk/audit.json``);
+* events export: ``updater_id``; a child event names the changed field by its key, with no
+  ``field_name``/``value``: ``{"event_type": "Change", "status": "solved",
+  "previous_value": "open"}`` (zenpy ``specification/zendesk/ticket_event.json``; Zendesk's
+  Java client, issue #271: the export "is different to the ticket audit endpoint"); tags
+  come as ``tags`` / ``added_tags`` / ``removed_tags``, comments as
+  ``{"event_type": "Comment", "author_id", "public", "body"}``.
+
+Each reader reads its own endpoint's shape only (`Child.from_api`, `Child.from_export`).
 
 =========================================================  ==============================
 Zendesk                                                    slaplug
@@ -58,24 +69,66 @@ class Child:
     author_id: int | None = None
 
     @classmethod
-    def from_json(cls, raw: Mapping[str, Any]) -> Child:
-        """Read a child event from either API.
-
-        The events export names the kind ``event_type``; its ``type`` can be overwritten
-        by the new value of a field called ``type``, so ``event_type`` is read first.
-        """
+    def from_api(cls, raw: Mapping[str, Any]) -> Child:
+        """A child event of the audits API: ``type``, ``field_name``, ``value``."""
         author = raw.get("author_id")
         field = raw.get("field_name")
-        # A first read buffers every audit of the export; the same few kind and field names
-        # recur in all of them, so one shared string each keeps that buffer small.
+        # A ticket's audits can be many; the same few kind and field names recur in all of
+        # them, so one shared string each keeps a buffer of them small.
         return cls(
-            kind=sys.intern(str(raw.get("event_type") or raw.get("type") or "")),
+            kind=sys.intern(str(raw.get("type") or "")),
             field=sys.intern(field) if isinstance(field, str) else field,
             value=raw.get("value"),
             previous=raw.get("previous_value"),
             public=bool(raw.get("public", True)),
             author_id=int(author) if author is not None else None,
         )
+
+    @classmethod
+    def from_export(cls, raw: Mapping[str, Any]) -> Child:
+        """A child event of the ticket events export: ``event_type``, and the changed field
+        named by its own key (``{"event_type": "Change", "status": "solved",
+        "previous_value": "open"}``). A key ``type`` there is the ticket's *type* field."""
+        kind = sys.intern(str(raw.get("event_type") or ""))
+        if kind == "Comment":
+            author = raw.get("author_id")
+            return cls(
+                kind=kind,
+                public=bool(raw.get("public", True)),
+                author_id=int(author) if author is not None else None,
+            )
+        field = _export_field(raw)
+        if not kind and field is not None:
+            # zenpy's recorded specification/zendesk/ticket_event.json has a child event
+            # with no event_type at all: {"via": "Email", "via_reference_id": 2,
+            # "status": "solved"}. A field set without a kind is read as a change of it.
+            kind = "Change"
+        return cls(
+            kind=kind,
+            field=field,
+            value=raw.get(field) if field is not None else None,
+            previous=raw.get("previous_value"),
+        )
+
+
+#: Keys of an export child event that describe the event, not the field it changed.
+_EXPORT_META = frozenset(
+    {"id", "via", "via_reference_id", "event_type", "previous_value", "created_at", "timestamp"}
+)
+#: Fields the mapping reads, looked for first: a child changes one field.
+_WATCHED = ("status", "priority")
+_TAG_KEYS = ("tags", "added_tags", "removed_tags")
+
+
+def _export_field(raw: Mapping[str, Any]) -> str | None:
+    """The field an export child event changed: the key that is not the event's own."""
+    for name in _WATCHED:
+        if name in raw:
+            return name
+    if any(k in raw for k in _TAG_KEYS):
+        return "tags"
+    other = next((k for k in raw if k not in _EXPORT_META), None)
+    return sys.intern(other) if other is not None else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,7 +149,7 @@ class Audit:
             ticket_id=int(raw.get("ticket_id") or ticket_id or 0),
             at=parse_time(raw["created_at"]),
             author_id=raw.get("author_id"),
-            children=tuple(Child.from_json(e) for e in raw.get("events") or ()),
+            children=tuple(Child.from_api(e) for e in raw.get("events") or ()),
         )
 
     @classmethod
@@ -108,7 +161,7 @@ class Audit:
             ticket_id=int(raw["ticket_id"]),
             at=parse_time(stamp if stamp is not None else raw["created_at"]),
             author_id=raw.get("updater_id"),
-            children=tuple(Child.from_json(e) for e in raw.get("child_events") or ()),
+            children=tuple(Child.from_export(e) for e in raw.get("child_events") or ()),
         )
 
     @property

@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 from slaplug.connectors import ApiClient, CursorPaginator, TicketPage, paginate
-from slaplug.errors import PaginationError
+from slaplug.errors import AuthenticationError, PaginationError
 from slaplug.model import Ticket, TicketEvent
 from slaplug_zendesk.buffer import AuditBuffer
 from slaplug_zendesk.config import ZendeskConfig
@@ -105,9 +105,7 @@ class Reader:
                 tickets = self._tickets(raws, buffered, complete)
                 pending, after = (tickets, page.resume), page.resume
                 pending_raw = {int(r["id"]): r for r in raws}
-            leftovers = list(
-                buffered.ticket_ids()
-            )  # tickets with new events the export did not list
+            leftovers = list(buffered.pending())  # tickets with new events the export did not list
             chunks = [leftovers[n : n + _SHOW_MANY] for n in range(0, len(leftovers), _SHOW_MANY)]
             if pending is not None:
                 self.page_raw = pending_raw
@@ -131,7 +129,28 @@ class Reader:
             params["start_time"] = self.config.start_time
         else:
             params["cursor"] = token
-        return self.http.get_json(TICKET_EXPORT, params=params)
+        return self._export(TICKET_EXPORT, params)
+
+    def _export(self, path: str, params: Mapping[str, Any]) -> Any:
+        """GET one page of an incremental export; a 403 says which role is missing.
+
+        Both exports are "Allowed For: Admins" (reference §1.1,
+        ``incremental-openapi-original.yml``): an agent's token is refused with 403.
+        """
+        try:
+            return self.http.get_json(path, params=params)
+        except AuthenticationError as exc:
+            if exc.status != 403:
+                raise
+            raise AuthenticationError(
+                f"connector {self.instance!r}: Zendesk refused the incremental export "
+                f"({path}) with 403: the exports are for admins only. Give the API user "
+                f"{self.config.email or '(the OAuth token owner)'} the Admin role in Zendesk "
+                "(Admin Center > Team members), or use an admin's credentials; see "
+                "docs/plugins/zendesk.md, 'Permissions'",
+                connector=self.instance,
+                status=403,
+            ) from exc
 
     def _read_events(
         self, start: int, seen: Sequence[int]
@@ -149,9 +168,9 @@ class Reader:
         skip = set(seen)
         position = start
         for _ in range(_MAX_EVENT_PAGES):
-            data = self.http.get_json(
+            data = self._export(
                 EVENTS_EXPORT,
-                params={
+                {
                     "start_time": position,
                     "include": "comment_events",
                     "per_page": self.config.page_size,
@@ -211,7 +230,9 @@ class Reader:
     def _tickets(
         self, raws: Sequence[Mapping[str, Any]], buffered: AuditBuffer, complete: bool
     ) -> list[Ticket]:
-        audits = {int(r["id"]): buffered.pop(int(r["id"])) for r in raws}
+        # `take`, not a pop: a ticket that comes again later in this read (written back
+        # meanwhile) must carry its whole history again, as the page says it is complete.
+        audits = {int(r["id"]): buffered.take(int(r["id"])) for r in raws}
         if complete and self.config.start_time:
             # Created before the first read's start: the export holds only part of its log.
             for r in raws:

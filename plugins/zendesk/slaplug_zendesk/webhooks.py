@@ -12,8 +12,19 @@ the timestamp protects, so the older order is refused; the tests pin the vector 
 documented anomaly.
 
 Bodies: the event-subscribed envelope ``{"id", "type": "zen:event-type:ticket.X",
-"subject": "zen:ticket:ID", "detail": {...}}``, or the minimal body of a trigger-connected
-webhook ``{"ticket_id": ..., "updated_at": ...}``.
+"subject": "zen:ticket:ID", "detail": {...}}``, or the body of a trigger-connected webhook,
+which the admin writes (``{"ticket_id": "{{ticket.id}}", "updated_at": ...}``; it may hold
+any other key, ``type`` included: only a ``type`` of the form ``zen:event-type:...`` makes
+an envelope).
+
+De-duplication: Zendesk sends ``X-Zendesk-Webhook-Invocation-Id`` with every request
+(developer.zendesk.com, "Anatomy of a webhook request"; reference, corrections 2026-12), the
+same across the retries of one invocation. Where it is present it is the delivery id of a
+trigger body; an envelope keeps its own ``id``, which Zendesk documents for de-duplication
+(reference §4).
+
+Ticket ids are ASCII digits only, at most 20 of them (Zendesk ids are 64-bit integers):
+``str.isdigit`` would take ``"٠١٢"`` for 12, and a 4,000-digit id is no ticket.
 """
 
 from __future__ import annotations
@@ -28,6 +39,7 @@ from slaplug.connectors import WebhookEvent, verify_signature
 from slaplug.errors import WebhookError
 
 __all__ = [
+    "INVOCATION_ID",
     "SIGNATURE",
     "TIMESTAMP",
     "WEBHOOK_ID",
@@ -39,6 +51,9 @@ __all__ = [
 SIGNATURE = "X-Zendesk-Webhook-Signature"
 TIMESTAMP = "X-Zendesk-Webhook-Signature-Timestamp"
 WEBHOOK_ID = "X-Zendesk-Webhook-Id"
+INVOCATION_ID = "X-Zendesk-Webhook-Invocation-Id"
+#: Digits of the largest Zendesk id (a 64-bit integer has at most 20).
+MAX_ID_DIGITS = 20
 _EVENT_PREFIX = "zen:event-type:"
 _TICKET_PREFIX = "zen:ticket:"
 
@@ -97,25 +112,28 @@ def parse_delivery(
     """Read a verified delivery.
 
     The delivery id is the envelope's ``id`` (Zendesk keeps it across retries). A trigger
-    body has none, so its id is built from ``X-Zendesk-Webhook-Id`` (the webhook's id), the
-    ticket and the body's ``updated_at`` if given (else the signature timestamp).
+    body has none: its id is ``X-Zendesk-Webhook-Invocation-Id`` (the same across retries)
+    with the webhook's id when Zendesk sends it; otherwise it is built from
+    ``X-Zendesk-Webhook-Id``, the ticket and the body's ``updated_at`` if given (else the
+    signature timestamp).
 
     Raises:
         WebhookError: Status 400 for a body that is not one of the two shapes.
     """
     try:
         doc = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
         raise WebhookError("malformed Zendesk webhook: the body is not JSON", status=400) from None
     if not isinstance(doc, dict):
         raise WebhookError("malformed Zendesk webhook: the body is not a JSON object", status=400)
-    if "subject" in doc or "type" in doc:
+    kind = doc.get("type")
+    if isinstance(kind, str) and kind.startswith(_EVENT_PREFIX):
         return _envelope(doc, received_at)
-    if "ticket_id" in doc:
+    if "ticket_id" in doc:  # a trigger body: the admin's own keys, `type` among them maybe
         return _trigger(doc, headers, received_at)
     raise WebhookError(
-        "malformed Zendesk webhook: neither an event envelope (subject, type) nor a trigger "
-        'body ({"ticket_id": ...})',
+        "malformed Zendesk webhook: neither an event envelope (type "
+        '"zen:event-type:...") nor a trigger body ({"ticket_id": ...})',
         status=400,
     )
 
@@ -139,6 +157,15 @@ def _trigger(
 ) -> WebhookEvent:
     ticket_id = _ticket_id(doc.get("ticket_id"))
     hook = header(headers, WEBHOOK_ID)
+    invocation = (header(headers, INVOCATION_ID) or "").strip()
+    if invocation:
+        if len(invocation) > 200:
+            raise WebhookError(
+                f"malformed Zendesk webhook: {INVOCATION_ID} is longer than 200 characters",
+                status=400,
+            )
+        delivery = f"{hook}:invocation:{invocation}" if hook else f"invocation:{invocation}"
+        return WebhookEvent(delivery, ticket_id, "ticket.trigger", received_at)
     if not hook:
         raise WebhookError(
             f"malformed Zendesk webhook: a trigger body needs the {WEBHOOK_ID} header", status=400
@@ -148,11 +175,20 @@ def _trigger(
 
 
 def _ticket_id(value: object) -> str:
-    text = (
-        str(value).strip() if isinstance(value, str | int) and not isinstance(value, bool) else ""
-    )
-    if not text.isdigit():
-        raise WebhookError(
-            f"malformed Zendesk webhook: ticket id {value!r} is not a number", status=400
+    text = ""
+    if isinstance(value, str):
+        text = value.strip()
+    elif isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        text = str(value) if value.bit_length() <= 64 else "x"
+    if not (text.isascii() and text.isdigit() and len(text) <= MAX_ID_DIGITS):
+        shown = (
+            f"<a {value.bit_length()}-bit integer>"
+            if isinstance(value, int)
+            else repr(value[:40] + "..." if isinstance(value, str) and len(value) > 40 else value)
         )
-    return text
+        raise WebhookError(
+            f"malformed Zendesk webhook: ticket id {shown} is not a Zendesk id (ASCII digits, "
+            f"at most {MAX_ID_DIGITS})",
+            status=400,
+        )
+    return str(int(text))  # one spelling per ticket: "012" is ticket 12

@@ -13,9 +13,21 @@
    CONFLICT); several -> ``PUT /api/v2/tickets/update_many.json`` in chunks of 100, each
    job polled at ``/api/v2/job_statuses/{id}.json`` until it completes.
 
+Tags go in each endpoint's documented form only (reference §1.1, §2.1). Update Many takes
+``additional_tags`` / ``remove_tags``, which leave the other tags alone. Update Ticket does
+not document them (Zendesk ignores unknown keys: the tag would be lost silently); its
+``tags`` replaces the list, so a single update sends the whole new list, computed from the
+ticket as just read, with ``safe_update`` and that read's ``updated_at``: a tag someone
+changed meanwhile gives 409 (CONFLICT, re-read and re-evaluated), never a clobbered list.
+
 Comments are not idempotent on the platform, so every internal note ends with a marker
-carrying a short hash of its action's key, ``[slaplug 1a2b3c4d]``; a marker already in the
-ticket's comments means the note was posted (before a crash, say) and is reported ALREADY.
+carrying a keyed hash of its action's key, ``[slaplug 1a2b3c4d5e6f7a8b]`` (16 hex digits of
+HMAC-SHA256 under the connector's `MarkerKey`, which the runtime derives from a per-install
+secret, so no customer can compute it). A marker already in the ticket's notes means the
+note was posted (before a crash, say) and is reported ALREADY. Only the notes that can be
+slaplug's own count: internal notes (``public: false``) written by the connector's own API
+user (``GET /api/v2/users/me``). A marker in a requester's description or public reply, or
+in another agent's note, is text, not proof: it never suppresses a write.
 
 The same check guards the client's inline retries. When a PUT carrying a note fails in a
 way that Zendesk may nevertheless have applied (a 500/502/504, a read timeout, a dropped
@@ -32,7 +44,6 @@ outbox retries it later (which reads the markers again).
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import math
 import re
@@ -48,6 +59,7 @@ from slaplug.connectors import (
     ApplyStatus,
     LostAnswer,
 )
+from slaplug.connectors.markers import MarkerKey
 from slaplug.errors import ConflictError, RetriableAPIError, SkippableAPIError
 from slaplug.model import Action, ActionKind
 from slaplug.testing.crash import crashpoint
@@ -60,12 +72,13 @@ log = logging.getLogger(__name__)
 
 BULK_LIMIT = 100  # update_many takes at most 100 tickets (reference §2.1)
 _DONE_JOB = frozenset({"completed", "failed", "killed"})
-_MARKER = re.compile(r"\[slaplug [0-9a-f]{8}\]")
+MARKER_DIGITS = 16
+_MARKER = re.compile(rf"\[slaplug [0-9a-f]{{{MARKER_DIGITS}}}\]")
 
 
-def marker(key: str) -> str:
+def marker(key: str, marker_key: MarkerKey) -> str:
     """The marker ending the internal note of the action with idempotency key ``key``."""
-    return f"[slaplug {hashlib.sha256(key.encode()).hexdigest()[:8]}]"
+    return f"[slaplug {marker_key.digest(key, MARKER_DIGITS)}]"
 
 
 @dataclass
@@ -78,6 +91,36 @@ class _Plan:
     #: The actions whose notes the body's comment carries, and those notes' markers.
     notes: list[int] = field(default_factory=list)
     markers: list[str] = field(default_factory=list)
+    #: The ticket's tags as read, and the tags to add and remove (sent in the form the
+    #: endpoint documents: see the module docstring).
+    tags: list[str] = field(default_factory=list)
+    add_tags: list[str] = field(default_factory=list)
+    remove_tags: list[str] = field(default_factory=list)
+    #: The ticket's ``updated_at`` as read (for ``safe_update``).
+    stamp: str | None = None
+
+    @property
+    def writes(self) -> bool:
+        """Whether there is anything to send."""
+        return bool(self.body or self.add_tags or self.remove_tags)
+
+    def single_update(self) -> dict[str, Any]:
+        """The body of Update Ticket: tags as the whole new list (``tags`` replaces it)."""
+        update = dict(self.body)
+        if self.add_tags or self.remove_tags:
+            gone = set(self.remove_tags)
+            kept = [t for t in self.tags if t not in gone]
+            update["tags"] = kept + [t for t in self.add_tags if t not in kept]
+        return update
+
+    def bulk_update(self) -> dict[str, Any]:
+        """One entry of Update Many: ``additional_tags`` / ``remove_tags`` (documented there)."""
+        update: dict[str, Any] = {"id": self.ticket_id, **self.body}
+        if self.add_tags:
+            update["additional_tags"] = list(self.add_tags)
+        if self.remove_tags:
+            update["remove_tags"] = list(self.remove_tags)
+        return update
 
 
 class Writer:
@@ -89,7 +132,10 @@ class Writer:
         directory: Field, user and group ids.
         stamps: ``updated_at`` (as Zendesk writes it) of tickets by id, from the last read;
             used for ``safe_update`` and kept up to date here.
-        comment_bodies: Yields the comment bodies of one ticket (read from its audits).
+        own_notes: The bodies of one ticket's internal notes written by the connector's own
+            API user (read from its audits): the only comments whose markers count.
+        marker_key: The connector's current `MarkerKey` (looked up at each use: the
+            runtime may replace it after construction).
         sleep: Waits between job status polls (replace it in tests).
         page_raw: The raw tickets of the export page read last (`Reader.page_raw`).
     """
@@ -100,18 +146,25 @@ class Writer:
         config: ZendeskConfig,
         directory: Directory,
         stamps: MutableMapping[int, str],
-        comment_bodies: Callable[[int], Sequence[str]],
+        own_notes: Callable[[int], Sequence[str]],
         sleep: Callable[[float], None],
         page_raw: Callable[[], Mapping[int, Mapping[str, Any]]] = dict,
+        *,
+        marker_key: Callable[[], MarkerKey],
     ) -> None:
         self.http = http
         self.config = config
         self.directory = directory
         self.stamps = stamps
-        self._comment_bodies = comment_bodies
+        self._own_notes = own_notes
+        self._marker_key = marker_key
         self._sleep = sleep
         self._page_raw = page_raw
         self._fresh: frozenset[str] = frozenset()
+
+    def marker(self, key: str) -> str:
+        """The marker that ends the note of the action keyed ``key``."""
+        return marker(key, self._marker_key())
 
     def apply(
         self, actions: Sequence[Action], *, fresh: Collection[str] = frozenset()
@@ -167,7 +220,7 @@ class Writer:
                     )
                 continue
             plan = self._plan(raw, [(i, actions[i]) for i in indices], results)
-            if plan.body:
+            if plan.writes:
                 plans.append(plan)
         if len(plans) == 1:
             self._put_one(plans[0], actions, results)
@@ -195,7 +248,12 @@ class Writer:
         results: dict[int, ApplyResult],
     ) -> _Plan:
         """The net update for one ticket; fills ``results`` for actions needing no write."""
-        plan = _Plan(int(raw["id"]))
+        stamp = raw.get("updated_at")
+        plan = _Plan(
+            int(raw["id"]),
+            tags=[str(t) for t in raw.get("tags") or ()],
+            stamp=str(stamp) if stamp else None,
+        )
         # slot -> (desired value, actions that want it); the last action for a slot wins.
         slots: dict[tuple[str, Any], tuple[Any, list[int]]] = {}
         comments: list[tuple[int, Action]] = []
@@ -272,8 +330,7 @@ class Writer:
             if kind == "tag":
                 if (name in tags) == desired:
                     continue
-                # additional_tags / remove_tags leave other tags alone; `tags` would replace them.
-                body.setdefault("additional_tags" if desired else "remove_tags", []).append(name)
+                (plan.add_tags if desired else plan.remove_tags).append(name)
             elif kind == "field":
                 if _same(values.get(name), desired):
                     continue
@@ -294,12 +351,10 @@ class Writer:
         if all(a.key in self._fresh for _, a in comments):
             present: set[str] = set()
         else:
-            present = {
-                m for body in self._comment_bodies(plan.ticket_id) for m in _MARKER.findall(body)
-            }
+            present = {m for body in self._own_notes(plan.ticket_id) for m in _MARKER.findall(body)}
         notes: list[str] = []
         for i, a in comments:
-            tag = marker(a.key)
+            tag = self.marker(a.key)
             if tag in present or any(n.endswith(tag) for n in notes):
                 results[i] = ApplyResult(a.key, ApplyStatus.ALREADY)
                 continue
@@ -316,8 +371,11 @@ class Writer:
     def _put_one(
         self, plan: _Plan, actions: Sequence[Action], results: dict[int, ApplyResult]
     ) -> None:
-        update = dict(plan.body)
+        update = plan.single_update()
         stamp = self.stamps.get(plan.ticket_id)
+        if "tags" in update:
+            # The new list was computed from this read: it must not replace a newer one.
+            stamp = plan.stamp or stamp
         if stamp is not None:
             update.update(safe_update=True, updated_stamp=stamp)
 
@@ -352,7 +410,7 @@ class Writer:
     def _put_many(
         self, plans: Sequence[_Plan], actions: Sequence[Action], results: dict[int, ApplyResult]
     ) -> None:
-        tickets = [{"id": p.ticket_id, **p.body} for p in plans]
+        tickets = [p.bulk_update() for p in plans]
         for p in plans:
             # Zendesk applies the job later; the ticket's updated_at moves then.
             self.stamps.pop(p.ticket_id, None)
@@ -413,10 +471,8 @@ class Writer:
                 self._settle(p, actions, results, status, why)
 
     def _posted(self, plan: _Plan) -> bool:
-        """Whether the ticket's comments already carry every note of ``plan`` (re-read)."""
-        present = {
-            m for body in self._comment_bodies(plan.ticket_id) for m in _MARKER.findall(body)
-        }
+        """Whether the ticket's own notes already carry every note of ``plan`` (re-read)."""
+        present = {m for body in self._own_notes(plan.ticket_id) for m in _MARKER.findall(body)}
         return all(m in present for m in plan.markers)
 
     def _wait_for_pending_jobs(self) -> None:

@@ -6,7 +6,6 @@ from collections import Counter
 from datetime import UTC, datetime
 
 import pytest
-from slaplug_zendesk.write import marker
 
 from slaplug.connectors import ApplyStatus
 from slaplug.model import ActionKind
@@ -69,7 +68,7 @@ def test_read_assess_apply_and_apply_again(fake, make_connector) -> None:
     ]
     assert comments
     bodies = "\n".join(n["body"] for n in notes)
-    assert all(bodies.count(marker(a.key)) == 1 for a in comments)
+    assert all(bodies.count(connector.writer.marker(a.key)) == 1 for a in comments)
     field_sets = [cf for t in sent for cf in t.get("custom_fields", [])]
     assert field_sets and all(cf["id"] == 360000000103 for cf in field_sets)
     for t in sent:
@@ -91,7 +90,7 @@ def test_read_assess_apply_and_apply_again(fake, make_connector) -> None:
             e
             for audit in fake.audits(int(a.ticket_id))
             for e in audit["events"]
-            if e["type"] == "Comment" and marker(a.key) in e["body"]
+            if e["type"] == "Comment" and connector.writer.marker(a.key) in e["body"]
         ]
         assert len(posted) == 1
 

@@ -4,7 +4,7 @@ inline retry must not post a note twice, and every other change must still be ap
 from __future__ import annotations
 
 import pytest
-from slaplug_zendesk.write import marker
+from slaplug_zendesk import ZendeskConnector
 from zd_support import action, open_ticket_ids
 
 from slaplug.connectors import ApplyStatus
@@ -15,9 +15,9 @@ from slaplug.testing.fake_zendesk import FakeZendesk
 APPLIED, ALREADY = ApplyStatus.APPLIED, ApplyStatus.ALREADY
 
 
-def notes(fake: FakeZendesk, ticket_id: str, key: str) -> int:
+def notes(fake: FakeZendesk, connector: ZendeskConnector, ticket_id: str, key: str) -> int:
     """How many comments on the ticket carry the marker of the action keyed ``key``."""
-    tag = marker(key)
+    tag = connector.writer.marker(key)
     return sum(
         str(e.get("body", "")).count(tag)
         for audit in fake.audits(int(ticket_id))
@@ -50,11 +50,11 @@ def test_a_single_put_whose_answer_is_lost_posts_its_note_once(fake, make_connec
     puts = [w for w in fake.writes if w.method == "PUT"]
     assert len(puts) == 1 and puts[0].accepted and puts[0].faulted, "not sent a second time"
     assert [r.status for r in results] == [APPLIED, ALREADY]
-    assert notes(fake, tid, actions[1].key) == 1
+    assert notes(fake, connector, tid, actions[1].key) == 1
     assert "sla_breached" in fake.ticket(int(tid))["tags"]
     again = connector.apply(actions)
     assert [r.status for r in again] == [ALREADY, ALREADY]
-    assert notes(fake, tid, actions[1].key) == 1
+    assert notes(fake, connector, tid, actions[1].key) == 1
 
 
 @pytest.mark.parametrize("status", [500, 502, 504])
@@ -80,7 +80,7 @@ def test_a_lost_update_many_drops_the_posted_notes_and_resends_the_rest(
         assert "sla_breached" in fake.ticket(int(tid))["tags"]
     for a in actions:
         if a.kind is ActionKind.COMMENT:
-            assert notes(fake, a.ticket_id, a.key) == 1
+            assert notes(fake, connector, a.ticket_id, a.key) == 1
     again = connector.apply(actions)
     assert all(r.status is ALREADY for r in again)
 
@@ -98,7 +98,7 @@ def test_a_lost_update_many_of_notes_only_is_not_resent(fake, make_connector) ->
 
     assert len([w for w in fake.writes if "update_many" in w.path]) == 1
     assert [r.status for r in results] == [ALREADY] * 3
-    assert [notes(fake, a.ticket_id, a.key) for a in actions] == [1, 1, 1]
+    assert [notes(fake, connector, a.ticket_id, a.key) for a in actions] == [1, 1, 1]
 
 
 def test_a_job_still_pending_after_a_lost_submission_is_not_guessed_at(make_connector) -> None:
@@ -116,7 +116,9 @@ def test_a_job_still_pending_after_a_lost_submission_is_not_guessed_at(make_conn
         results = connector.apply(actions)
         assert all(r.status is ALREADY for r in results)
         assert [
-            notes(slow, a.ticket_id, a.key) for a in actions if a.kind is ActionKind.COMMENT
+            notes(slow, connector, a.ticket_id, a.key)
+            for a in actions
+            if a.kind is ActionKind.COMMENT
         ] == [1, 1]
 
 

@@ -108,7 +108,9 @@ def test_priority_changes_and_a_cleared_priority() -> None:
     ) == [("priority_changed", "urgent"), ("priority_changed", None)]
 
 
-def test_export_child_events_use_event_type_even_when_a_type_field_overwrote_type() -> None:
+def test_export_child_events_name_the_field_by_its_key_and_type_is_the_ticket_type() -> None:
+    # The events export's own shape (reference §1.1; zenpy specification/zendesk/ticket_event.json):
+    # no field_name/value; a key "type" is the ticket's type field, never the event kind.
     raw = {
         "id": 9,
         "ticket_id": 7,
@@ -116,13 +118,51 @@ def test_export_child_events_use_event_type_even_when_a_type_field_overwrote_typ
         "updater_id": AGENT,
         "event_type": "Audit",
         "child_events": [
-            {"event_type": "Create", "type": "incident", "field_name": "type", "value": "incident"},
-            {"event_type": "Create", "type": "Create", "field_name": "status", "value": "open"},
+            {
+                "id": 1,
+                "via": "Web form",
+                "via_reference_id": None,
+                "event_type": "Create",
+                "type": "incident",
+            },
+            {
+                "id": 2,
+                "via": "Web form",
+                "via_reference_id": None,
+                "event_type": "Create",
+                "status": "open",
+            },
         ],
     }
     events = map_events([Audit.from_export(raw)], REQUESTER, USERS.get)
-    assert [e.kind for e in events] == [EventKind.CREATED, EventKind.STATUS_CHANGED]
+    assert [(e.kind, e.value) for e in events] == [
+        (EventKind.CREATED, None),
+        (EventKind.STATUS_CHANGED, "open"),
+    ]
     assert events[0].at == datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
+
+
+def test_the_audits_api_shape_is_not_read_as_an_export_child_nor_the_reverse() -> None:
+    # Each endpoint's shape is read by its own reader only, so a fake that served the wrong
+    # shape on an endpoint would fail the tests instead of passing silently.
+    api_shaped = {
+        "type": "Change",
+        "field_name": "status",
+        "value": "solved",
+        "previous_value": "open",
+    }
+    export_shaped = {"event_type": "Change", "status": "solved", "previous_value": "open"}
+    exported = {"id": 9, "ticket_id": 7, "timestamp": 1772445600, "updater_id": AGENT}
+    audit_api = {"id": 9, "ticket_id": 7, "created_at": at(0), "author_id": AGENT}
+    solved = (EventKind.STATUS_CHANGED, "solved")
+
+    def read(audit: Audit) -> list[tuple[EventKind, str | None]]:
+        return [(e.kind, e.value) for e in map_events([audit], REQUESTER, USERS.get)]
+
+    assert read(Audit.from_export({**exported, "child_events": [export_shaped]}))[0] == solved
+    assert read(Audit.from_api({**audit_api, "events": [api_shaped]}))[0] == solved
+    assert read(Audit.from_export({**exported, "child_events": [api_shaped]})) == []
+    assert read(Audit.from_api({**audit_api, "events": [export_shaped]})) == []
 
 
 # -- the cursor ---------------------------------------------------------------------------
@@ -188,12 +228,7 @@ def test_a_steady_state_read_takes_events_from_the_export_and_marks_history_part
         "event_type": "Audit",
         "child_events": [
             {"event_type": "Comment", "author_id": REQUESTER, "public": True, "body": "hello?"},
-            {
-                "event_type": "Change",
-                "field_name": "status",
-                "value": "open",
-                "previous_value": "pending",
-            },
+            {"event_type": "Change", "status": "open", "previous_value": "pending"},
         ],
     }
     repeated = {**export_event, "id": 41}  # delivered by the last sync: must be skipped

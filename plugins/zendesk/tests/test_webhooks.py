@@ -112,6 +112,67 @@ def test_a_trigger_body_gets_a_delivery_id_from_the_webhook_ticket_and_version(c
     assert event.kind == "ticket.trigger"
 
 
+def test_retries_of_one_trigger_invocation_share_the_invocation_id(connector) -> None:
+    # Zendesk sends X-Zendesk-Webhook-Invocation-Id, the same across retries of one
+    # invocation ("Anatomy of a webhook request"; reference, corrections 2026-12). A body
+    # without updated_at used to fall back to the signature timestamp, which a retry re-signs.
+    first_headers, body = signed({"ticket_id": "35436"}, at=WHEN)
+    retry_headers, _ = signed({"ticket_id": "35436"}, at=WHEN + timedelta(seconds=20))
+    invocation = {"X-Zendesk-Webhook-Invocation-Id": "8350205582"}
+    first = connector.parse_webhook({**first_headers, **invocation}, body)
+    retry = connector.parse_webhook({**retry_headers, **invocation}, body)
+    assert first.delivery_id == retry.delivery_id == "01HWEBHOOK:invocation:8350205582"
+    other = connector.parse_webhook(
+        {**retry_headers, "x-zendesk-webhook-invocation-id": "8350205583"}, body
+    )
+    assert other.delivery_id != first.delivery_id, "another invocation is another delivery"
+
+
+def test_a_trigger_body_with_a_type_key_is_not_an_event_envelope(connector) -> None:
+    # A trigger-connected webhook's body is whatever the admin wrote (reference §4), e.g.
+    # the ticket's type placeholder beside its id; only "zen:event-type:..." is an envelope.
+    trigger = {"ticket_id": "35436", "type": "incident", "updated_at": "2026-03-02T11:58:00Z"}
+    headers, body = signed(trigger, at=WHEN)
+    event = connector.parse_webhook(headers, body)
+    assert (event.ticket_id, event.kind) == ("35436", "ticket.trigger")
+    assert event.delivery_id == "01HWEBHOOK:35436:2026-03-02T11:58:00Z"
+
+
+@pytest.mark.parametrize(
+    "ticket_id",
+    [
+        "\u0660\u0661\u0662",  # Arabic-Indic digits: str.isdigit() says yes, int() reads 12
+        "\u00b9\u00b2",  # superscript digits
+        "1" * 21,  # longer than any 64-bit id
+        "1" * 4301,
+        "-5",
+        "12 34",
+    ],
+    ids=["arabic-indic", "superscript", "21-digits", "4301-digits", "negative", "space"],
+)
+@pytest.mark.parametrize("shape", ["envelope", "trigger"])
+def test_ticket_ids_other_than_ascii_digits_are_400(connector, ticket_id: str, shape) -> None:
+    raw = (
+        '{"id": "e1", "type": "zen:event-type:ticket.created", "subject": "zen:ticket:%s"}'
+        if shape == "envelope"
+        else '{"ticket_id": "%s"}'
+    ) % ticket_id
+    with pytest.raises(WebhookError) as exc:
+        connector.parse_webhook({"X-Zendesk-Webhook-Id": "01HWEBHOOK"}, raw.encode())
+    assert exc.value.status == 400 and "ASCII digits" in str(exc.value)
+    assert len(str(exc.value)) < 300, "the error does not echo thousands of digits"
+
+
+def test_a_numeric_ticket_id_and_a_deeply_nested_body(connector) -> None:
+    headers, body = signed({"ticket_id": 35436}, at=WHEN)
+    assert connector.parse_webhook(headers, body).ticket_id == "35436"
+    with pytest.raises(WebhookError) as exc:
+        connector.parse_webhook(
+            headers, b'{"ticket_id": 1, "x": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"
+        )
+    assert exc.value.status == 400
+
+
 @pytest.mark.parametrize(
     "body",
     [

@@ -8,7 +8,6 @@ import pytest
 import responses
 from responses import matchers
 from slaplug_zendesk import ZendeskConfig, ZendeskConnector
-from slaplug_zendesk.write import marker
 from zd_support import action
 
 from slaplug.connectors import ApplyStatus
@@ -59,8 +58,18 @@ def ticket(tid: int, **extra) -> dict:
     }
 
 
-def audits(tid: int, *bodies: str) -> None:
-    events = [{"type": "Comment", "body": b, "public": False} for b in bodies]
+#: The connector's API user, as ``GET /api/v2/users/me`` names it.
+ME = 10001
+
+
+def audits(tid: int, *bodies: str, author: int = ME, public: bool = False) -> None:
+    """The ticket's audits: one comment per body, by ``author``; and ``/users/me``."""
+    events = [{"type": "Comment", "body": b, "public": public, "author_id": author} for b in bodies]
+    if not any(c.url.endswith("/users/me.json") for c in responses.registered()):
+        responses.get(
+            f"{BASE}/api/v2/users/me.json",
+            json={"user": {"id": ME, "role": "admin", "email": "ops@acme.test"}},
+        )
     responses.get(
         f"{BASE}/api/v2/tickets/{tid}/audits.json",
         json={
@@ -116,15 +125,19 @@ def test_one_ticket_gets_one_merged_update_with_safe_update(connector) -> None:
     ]
     assert "notifier" in results[-1].detail
     assert put.call_count == 1
+    # Update Ticket documents `tags` (it replaces the list), not additional_tags/remove_tags
+    # (Update Many only; reference §1.1, §2.1): the whole new list, guarded by safe_update.
     assert json.loads(put.calls[0].request.body) == {
         "ticket": {
-            "additional_tags": ["sla_breached"],
-            "remove_tags": ["sla_at_risk"],
             "custom_fields": [{"id": 360000000103, "value": "breached"}],
             "priority": "urgent",
             "assignee_id": 10002,
             "group_id": 204,
-            "comment": {"body": f"SLA breached.\n\n{marker(actions[4].key)}", "public": False},
+            "comment": {
+                "body": f"SLA breached.\n\n{connector.writer.marker(actions[4].key)}",
+                "public": False,
+            },
+            "tags": ["vip", "sla_breached"],
             "safe_update": True,
             "updated_stamp": STAMP,
         }
@@ -156,7 +169,7 @@ def test_a_409_reports_conflict_for_that_tickets_writes(connector) -> None:
 def test_a_note_whose_marker_is_present_is_not_posted_again(connector) -> None:
     note = action(ActionKind.COMMENT, {"body": "SLA warning", "public": False}, "7", 1)
     current(ticket(7))
-    audits(7, f"SLA warning\n\n{marker(note.key)}")
+    audits(7, f"SLA warning\n\n{connector.writer.marker(note.key)}")
     (result,) = connector.apply([note])
     assert result.status is ApplyStatus.ALREADY
     assert not [c for c in responses.calls if c.request.method == "PUT"]
@@ -263,7 +276,7 @@ def test_fresh_comments_skip_the_marker_search_and_retries_do_not(connector) -> 
 
     responses.calls.reset()
     current(ticket(7))
-    audits(7, f"SLA warning\n\n{marker(note.key)}")
+    audits(7, f"SLA warning\n\n{connector.writer.marker(note.key)}")
     (result,) = connector.apply([note])  # a retry: the earlier try posted it
     assert result.status is ApplyStatus.ALREADY
     assert any("/audits" in c.request.url for c in responses.calls)

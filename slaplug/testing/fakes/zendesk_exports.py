@@ -6,7 +6,7 @@ from __future__ import annotations
 import bisect
 from urllib.parse import urlencode
 
-from slaplug.testing.fakes.base import Request, Response, iso_z
+from slaplug.testing.fakes.base import HttpError, Request, Response, iso_z
 from slaplug.testing.fakes.zendesk_data import User
 from slaplug.testing.fakes.zendesk_render import (
     ZendeskRendering,
@@ -15,6 +15,15 @@ from slaplug.testing.fakes.zendesk_render import (
     err,
 )
 
+#: Zendesk's 403: authenticated, but the role may not do this. The envelope is Zendesk's
+#: ``{"error", "description"}`` (reference §3; api-evangelist/zendesk
+#: errors/zendesk-error-codes.yml: 403 "Forbidden"); the text is Zendesk's "Access Denied"
+#: message (support.zendesk.com/hc/en-us/articles/4408820790426).
+FORBIDDEN = {
+    "error": "Forbidden",
+    "description": "You do not have access to this page. Please contact the account owner "
+    "of this help desk for further help.",
+}
 MAX_EXPORT_PAGE = 1000  # incremental exports: per_page up to 1000, default 1000 (reference §1.1)
 EXPORT_LAG = 60  # start_time at least a minute old; the last minute is left out (§1.1)
 _bisect_left = bisect.bisect_left
@@ -23,6 +32,13 @@ _bisect_right = bisect.bisect_right
 
 class ZendeskExports(ZendeskRendering):
     """Handlers of ``/api/v2/incremental/...`` (a base of :class:`ZendeskApp`)."""
+
+    @staticmethod
+    def _admins_only(user: User) -> None:
+        """Both incremental exports are "Allowed For: Admins" (reference §1.1;
+        ``incremental-openapi-original.yml``): an agent's token gets 403."""
+        if user.role != "admin":
+            raise HttpError(403, dict(FORBIDDEN))
 
     def _per_page(self, req: Request) -> int:
         n = self._int(req.query.get("per_page", str(MAX_EXPORT_PAGE)), "per_page")
@@ -42,6 +58,7 @@ class ZendeskExports(ZendeskRendering):
     def export_cursor(self, req: Request, user: User) -> Response:
         """``GET /api/v2/incremental/tickets/cursor.json``: ``start_time`` first, then
         ``cursor``; ordered by (updated time, id); the last minute is held back."""
+        self._admins_only(user)
         per_page = self._per_page(req)
         index = self.store.index
         cutoff = int(self.clock.now()) - EXPORT_LAG
@@ -103,6 +120,7 @@ class ZendeskExports(ZendeskRendering):
 
     def export_tickets_time(self, req: Request, user: User) -> Response:
         """``GET /api/v2/incremental/tickets.json`` (time-based; duplicates possible)."""
+        self._admins_only(user)
         start = self._start_time(req)
         begin, stop, end_time, eos = self._time_page(self.store.index, start, self._per_page(req))
         tickets = [self.ticket_json(self.store.tickets[i]) for _, i in self.store.index[begin:stop]]
@@ -121,6 +139,7 @@ class ZendeskExports(ZendeskRendering):
     def export_events(self, req: Request, user: User) -> Response:
         """``GET /api/v2/incremental/ticket_events.json``: every audit of every ticket since
         ``start_time``; comments only with ``include=comment_events``."""
+        self._admins_only(user)
         start = self._start_time(req)
         with_comments = "comment_events" in req.query.get("include", "").split(",")
         log, keys = self.store.audit_log, self.store.audit_keys
@@ -128,7 +147,7 @@ class ZendeskExports(ZendeskRendering):
         events = []
         for a in log[begin:stop]:
             children = [
-                self._child(e, a.id * 100 + i, a, True)
+                self.export_child(e, a.id * 100 + i, a)
                 for i, e in enumerate(a.events)
                 if with_comments or e.type != "Comment"
             ]

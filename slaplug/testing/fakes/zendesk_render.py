@@ -17,6 +17,10 @@ from slaplug.testing.fakes.zendesk_data import Audit, ChildEvent, Ticket, User, 
 
 J = dict[str, Any]
 
+#: The export writes ``via`` as a display name ("Web form", "Email": zenpy
+#: ``specification/zendesk/ticket_event.json``, reference §1.1), the audits API as a channel.
+_VIA_NAMES = {"web": "Web form", "email": "Email", "api": "Web service", "rule": "Trigger"}
+
 
 def err(status: int, error: str, description: str, **extra: Any) -> HttpError:
     """A Zendesk error envelope ``{"error", "description", ...}`` to raise."""
@@ -149,7 +153,9 @@ class ZendeskRendering:
             "updated_at": iso_z(u.created_at),
         }
 
-    def _child(self, e: ChildEvent, event_id: int, audit: Audit, stream: bool) -> J:
+    def _child(self, e: ChildEvent, event_id: int, audit: Audit) -> J:
+        """A child event as the audits API shows it: ``type``, ``field_name``, ``value``
+        (zenpy ``specification/zendesk/audit.json``, a recorded audit)."""
         out: J = {"id": event_id, "type": e.type}
         if e.type == "Comment":
             out.update(
@@ -165,15 +171,49 @@ class ZendeskRendering:
             out.update(field_name=e.field_name, value=e.value)
             if e.type == "Change":
                 out["previous_value"] = e.previous_value
-        if stream:
-            # The ticket-events stream names the kind ``event_type`` and carries the new
-            # value under the field's own name too, e.g. {"status": "open"}.
-            out["event_type"] = e.type
-            out["via"] = audit.via
-            out["via_reference_id"] = None
-            out["created_at"] = iso_z(audit.created_at)
-            if e.type != "Comment" and e.field_name:
-                out[e.field_name] = e.value
+        return out
+
+    def export_child(self, e: ChildEvent, event_id: int, audit: Audit) -> J:
+        """A child event as the incremental ticket events export shows it.
+
+        Only that endpoint's shape, never the audits API's ``field_name``/``value``/``type``
+        (reference §1.1): the changed field is named by its own key, e.g.
+        ``{"id": 5, "via": "Web form", "via_reference_id": null, "event_type": "Change",
+        "status": "solved", "previous_value": "open"}`` (zenpy
+        ``specification/zendesk/ticket_event.json``: ``{"via": "Email", "via_reference_id":
+        2, "status": "solved"}``; Zendesk Java client issue #271). Tags come as ``tags``
+        with ``added_tags`` / ``removed_tags``; comments (``include=comment_events``) as
+        ``event_type: "Comment"``. Custom fields are keyed by their id, by analogy (not
+        verified against a recorded response; the connector does not read them).
+        """
+        out: J = {
+            "id": event_id,
+            "via": _VIA_NAMES.get(audit.via, audit.via),
+            "via_reference_id": None,
+            "event_type": e.type,
+        }
+        if e.type == "Comment":
+            out.update(
+                author_id=e.author_id,
+                body=e.body,
+                html_body=f"<p>{e.body}</p>",
+                plain_body=e.body,
+                public=e.public,
+                attachments=[],
+                audit_id=audit.id,
+                created_at=iso_z(audit.created_at),
+            )
+            return out
+        if e.field_name == "tags":
+            new = list(e.value or [])
+            old = list(e.previous_value or [])
+            out["tags"] = new
+            out["added_tags"] = [t for t in new if t not in old]
+            out["removed_tags"] = [t for t in old if t not in new]
+        elif e.field_name:
+            out[e.field_name] = e.value
+        if e.type == "Change":
+            out["previous_value"] = e.previous_value
         return out
 
     def audit_json(self, a: Audit) -> J:
@@ -185,7 +225,7 @@ class ZendeskRendering:
             "author_id": a.author_id,
             "metadata": {"system": {}, "custom": {}},
             "via": {"channel": a.via, "source": {"from": {}, "to": {}, "rel": None}},
-            "events": [self._child(e, a.id * 100 + i, a, False) for i, e in enumerate(a.events)],
+            "events": [self._child(e, a.id * 100 + i, a) for i, e in enumerate(a.events)],
         }
 
     def _sideload(self, query: Mapping[str, str], user_ids: Iterable[int | None]) -> J:

@@ -343,15 +343,27 @@ class ZendeskApp(ZendeskExports, ZendeskWebhooks):
         payload = req.json()
         if not isinstance(payload, dict) or not isinstance(payload.get("ticket"), dict):
             raise err(400, "InvalidValue", 'The body must be {"ticket": {...}}')
+        # additional_tags / remove_tags are documented for Update Many only; here Zendesk
+        # ignores them as any unknown key (reference §1.1, §2.1), so tag_ops stays off.
         t, audit = self.update_ticket(int(id), payload["ticket"], user.id, "api")
         return Response(
             200, {"ticket": self.ticket_json(t), "audit": self.audit_json(audit) if audit else None}
         )
 
     def update_ticket(
-        self, ticket_id: int, data: Mapping[str, Any], author_id: int, via: str
+        self,
+        ticket_id: int,
+        data: Mapping[str, Any],
+        author_id: int,
+        via: str,
+        *,
+        tag_ops: bool = False,
     ) -> tuple[Ticket, Audit | None]:
         """Validate and apply one ticket update; notify webhooks.
+
+        ``tag_ops`` honours ``additional_tags`` / ``remove_tags``, which Zendesk documents for
+        Update Many (and which the Tags endpoints amount to); anywhere else they are unknown
+        keys and ignored, as Zendesk ignores them, so a tag sent that way is silently lost.
 
         Raises:
             HttpError: 404, 409 (safe_update conflict) or 422 (invalid values).
@@ -374,7 +386,7 @@ class ZendeskApp(ZendeskExports, ZendeskWebhooks):
                     "Safe Update prevented the update due to outdated ticket data. "
                     "Please fetch the latest ticket data and try again.",
                 )
-        changes = self._changes(t, data)
+        changes = self._changes(t, data, tag_ops)
         comment = self._comment(data.get("comment"))
         author = author_id
         if comment is not None and isinstance(data["comment"].get("author_id"), int):
@@ -384,7 +396,7 @@ class ZendeskApp(ZendeskExports, ZendeskWebhooks):
             self._notify(t, audit)
         return t, audit
 
-    def _changes(self, t: Ticket, data: Mapping[str, Any]) -> dict[str, Any]:
+    def _changes(self, t: Ticket, data: Mapping[str, Any], tag_ops: bool) -> dict[str, Any]:
         changes: dict[str, Any] = {}
         if "status" in data:
             if data["status"] not in STATUSES:
@@ -415,11 +427,13 @@ class ZendeskApp(ZendeskExports, ZendeskWebhooks):
         tags = list(t.tags)
         if "tags" in data:  # replaces the whole list (reference §2.1)
             tags = self._tag_list(data["tags"])
-        for tag in self._tag_list(data.get("additional_tags", [])):
-            if tag not in tags:
-                tags.append(tag)
-        remove = set(self._tag_list(data.get("remove_tags", [])))
-        changes["tags"] = [x for x in tags if x not in remove]
+        if tag_ops:
+            for tag in self._tag_list(data.get("additional_tags", [])):
+                if tag not in tags:
+                    tags.append(tag)
+            remove = set(self._tag_list(data.get("remove_tags", [])))
+            tags = [x for x in tags if x not in remove]
+        changes["tags"] = tags
         for cf in data.get("custom_fields") or []:
             if not isinstance(cf, dict) or "id" not in cf:
                 raise invalid("custom_fields", "Each custom field needs an id and a value")
@@ -463,7 +477,7 @@ class ZendeskApp(ZendeskExports, ZendeskWebhooks):
         update: J = {k: payload[k] for k in ("safe_update", "updated_stamp") if k in payload}
         key = {"POST": "tags", "PUT": "additional_tags", "DELETE": "remove_tags"}[req.method]
         update[key] = payload.get("tags", [])
-        t, _ = self.update_ticket(t.id, update, user.id, "api")
+        t, _ = self.update_ticket(t.id, update, user.id, "api", tag_ops=True)
         return Response(201 if req.method == "POST" else 200, {"tags": list(t.tags)})
 
     def _too_many(self) -> HttpError:
@@ -539,7 +553,7 @@ class ZendeskApp(ZendeskExports, ZendeskWebhooks):
         results: list[J] = []
         for ticket_id, data in job.updates:
             try:
-                self.update_ticket(ticket_id, data, job.author_id, "api")
+                self.update_ticket(ticket_id, data, job.author_id, "api", tag_ops=True)
                 results.append(
                     {"id": ticket_id, "action": "update", "status": "Updated", "success": True}
                 )
