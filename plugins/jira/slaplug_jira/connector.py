@@ -18,6 +18,7 @@ from slaplug.errors import WebhookError
 from slaplug.model import Action, Ticket
 from slaplug_jira import webhooks
 from slaplug_jira.config import JiraConfig, Normalizer
+from slaplug_jira.myself import Myself
 from slaplug_jira.read import JiraReader
 from slaplug_jira.write import JiraWriter
 
@@ -53,6 +54,7 @@ class JiraConnector(Connector):
 
     Attributes:
         norm: The priority and status maps, both ways.
+        myself: The API user (``/myself``): its time zone and accountId, read once.
         reader: Reads issues and their history.
         writer: Applies actions.
         clock: Returns the current aware time (webhook ``received_at``).
@@ -74,7 +76,8 @@ class JiraConnector(Connector):
     ) -> None:
         super().__init__(config, session=session, instance=instance)
         self.norm = Normalizer(self.config)
-        self.reader = JiraReader(self.http, self.config, self.norm, self.instance)
+        self.myself = Myself(self.http, self.instance)
+        self.reader = JiraReader(self.http, self.config, self.norm, self.instance, self.myself)
         self.writer = JiraWriter(self.http, self.config, self.norm, self.reader)
         self.clock: Callable[[], datetime] = lambda: datetime.now(UTC)
 

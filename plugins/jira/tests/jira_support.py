@@ -27,6 +27,30 @@ AUTOMATION = "557058:automation-app"
 SLA_FIELD = "customfield_10050"
 
 
+#: The 200 example of ``GET /rest/api/3/myself`` (operationId ``getCurrentUser``) in the
+#: Jira Cloud platform OpenAPI (../shared/specs/jira-platform-v3.openapi.json), verbatim;
+#: test_contract.py checks this copy against the spec.
+MYSELF_EXAMPLE: dict[str, Any] = {
+    "accountId": "5b10a2844c20165700ede21g",
+    "accountType": "atlassian",
+    "active": True,
+    "applicationRoles": {"items": [], "size": 1},
+    "avatarUrls": {
+        "16x16": "https://avatar-management--avatars.server-location.prod.public.atl-paas.net/initials/MK-5.png?size=16&s=16",
+        "24x24": "https://avatar-management--avatars.server-location.prod.public.atl-paas.net/initials/MK-5.png?size=24&s=24",
+        "32x32": "https://avatar-management--avatars.server-location.prod.public.atl-paas.net/initials/MK-5.png?size=32&s=32",
+        "48x48": "https://avatar-management--avatars.server-location.prod.public.atl-paas.net/initials/MK-5.png?size=48&s=48",
+    },
+    "displayName": "Mia Krystof",
+    "emailAddress": "mia@example.com",
+    "groups": {"items": [], "size": 3},
+    "key": "",
+    "name": "",
+    "self": "https://your-domain.atlassian.net/rest/api/3/user?accountId=5b10a2844c20165700ede21g",
+    "timeZone": "Australia/Sydney",
+}
+
+
 def make_connector(**overrides: Any) -> JiraConnector:
     """A connector on `BASE` with basic auth; nothing sleeps (retries and bulk polls)."""
     settings: dict[str, Any] = {
@@ -55,6 +79,16 @@ def user(account_id: str, kind: str = "atlassian", name: str = "") -> dict[str, 
         "active": True,
         "displayName": name or account_id,
         "self": f"{API}/user?accountId={account_id}",
+    }
+
+
+def myself(account_id: str = AGENT, time_zone: str = "UTC") -> dict[str, Any]:
+    """``GET /rest/api/3/myself``: the API user (a ``User``; shape of the OAS example)."""
+    return {
+        **user(account_id, name="SLA Bot"),
+        "emailAddress": "ops@acme.example",
+        "timeZone": time_zone,
+        "locale": "en_US",
     }
 
 

@@ -24,6 +24,7 @@ from jira_support import (
     AGENT,
     API,
     BASE,
+    MYSELF_EXAMPLE,
     SLA_FIELD,
     action,
     changelogs,
@@ -32,10 +33,12 @@ from jira_support import (
     issue,
     item,
     make_connector,
+    myself,
     search_page,
     user,
 )
 from responses import matchers
+from slaplug_jira.cursor import JiraCursor
 
 from slaplug.model import ActionKind as K
 
@@ -82,6 +85,7 @@ def spec() -> OpenAPI:
 def checked(spec: OpenAPI) -> Iterator[responses.RequestsMock]:
     """A RequestsMock whose every call is validated against the spec after the test."""
     with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+        mock.get(f"{API}/myself", json=myself())
         yield mock
         assert mock.calls, "the test made no request to check"
         for call in mock.calls:
@@ -251,3 +255,17 @@ def test_the_validator_catches_a_request_jira_would_refuse(spec) -> None:
         )
         with pytest.raises(pytest.fail.Exception, match="request does not match"):
             validate(spec, mock.calls[0])
+
+
+def test_the_replayed_myself_answer_is_the_specs_own_example(spec) -> None:
+    """test_jira_timezone.py replays ``getCurrentUser``'s documented 200 example; keep the
+    copy equal to the spec's, and the connector's ``/myself`` read valid against it."""
+    raw = json.loads(SPEC.read_text(encoding="utf-8"))
+    documented = raw["paths"]["/rest/api/3/myself"]["get"]["responses"]["200"]["content"]
+    assert json.loads(documented["application/json"]["example"]) == MYSELF_EXAMPLE
+    with responses.RequestsMock() as mock:
+        mock.get(f"{API}/myself", json=MYSELF_EXAMPLE)
+        mock.get(f"{API}/search/jql", json=search_page([]))
+        list(make_connector().read_changed(JiraCursor(1772445600000).encode()))
+        for call in mock.calls:
+            validate(spec, call)
