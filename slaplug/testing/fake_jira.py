@@ -211,6 +211,13 @@ class FakeJira(RunningFake):
         u = self._app.set_user(user, time_zone=time_zone, admin=admin, project_admin=project_admin)
         return u.account_id
 
+    @property
+    def watcher_emails(self) -> dict[str, int]:
+        """Issue key -> API edits that e-mailed the issue's watchers (sent without
+        ``notifyUsers=false``)."""
+        with self.lock:
+            return dict(self._app.watcher_emails)
+
     def auth_for(self, user: str) -> tuple[str, str]:
         """``(email, api_token)`` of another agent (any agent's email works with the token).
 

@@ -51,6 +51,64 @@ MYSELF_EXAMPLE: dict[str, Any] = {
 }
 
 
+#: ``GET /rest/api/3/field``: the OAS example's two system fields (``getFields``), plus
+#: `SLA_FIELD` (a textfield) and a textarea custom field in the same ``FieldDetails`` shape
+#: (schema ``custom`` and ``customId`` as the OAS ``JsonTypeBean`` describes them).
+FIELDS = [
+    {
+        "clauseNames": ["description"],
+        "custom": False,
+        "id": "description",
+        "name": "Description",
+        "navigable": True,
+        "orderable": True,
+        "schema": {"system": "description", "type": "string"},
+        "searchable": True,
+    },
+    {
+        "clauseNames": ["summary"],
+        "custom": False,
+        "id": "summary",
+        "key": "summary",
+        "name": "Summary",
+        "navigable": True,
+        "orderable": True,
+        "schema": {"system": "summary", "type": "string"},
+        "searchable": True,
+    },
+    {
+        "clauseNames": ["cf[10050]", "SLA status"],
+        "custom": True,
+        "id": SLA_FIELD,
+        "key": SLA_FIELD,
+        "name": "SLA status",
+        "navigable": True,
+        "orderable": True,
+        "schema": {
+            "custom": "com.atlassian.jira.plugin.system.customfieldtypes:textfield",
+            "customId": 10050,
+            "type": "string",
+        },
+        "searchable": True,
+    },
+    {
+        "clauseNames": ["cf[10070]", "SLA notes"],
+        "custom": True,
+        "id": "customfield_10070",
+        "key": "customfield_10070",
+        "name": "SLA notes",
+        "navigable": True,
+        "orderable": True,
+        "schema": {
+            "custom": "com.atlassian.jira.plugin.system.customfieldtypes:textarea",
+            "customId": 10070,
+            "type": "string",
+        },
+        "searchable": True,
+    },
+]
+
+
 def make_connector(**overrides: Any) -> JiraConnector:
     """A connector on `BASE` with basic auth; nothing sleeps (retries and bulk polls)."""
     settings: dict[str, Any] = {

@@ -24,6 +24,7 @@ from jira_support import (
     AGENT,
     API,
     BASE,
+    FIELDS,
     MYSELF_EXAMPLE,
     SLA_FIELD,
     action,
@@ -86,6 +87,7 @@ def checked(spec: OpenAPI) -> Iterator[responses.RequestsMock]:
     """A RequestsMock whose every call is validated against the spec after the test."""
     with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
         mock.get(f"{API}/myself", json=myself())
+        mock.get(f"{API}/field", json=FIELDS)
         yield mock
         assert mock.calls, "the test made no request to check"
         for call in mock.calls:
@@ -241,7 +243,8 @@ def test_bulk_edit_conforms(checked) -> None:
         ]
     )
     assert {r.status.value for r in results} == {"applied"}
-    assert SLA_FIELD in checked.calls[2].request.body.decode()
+    (bulk,) = [c for c in checked.calls if c.request.url.endswith("/bulk/issues/fields")]
+    assert SLA_FIELD in bulk.request.body.decode()
 
 
 def test_the_validator_catches_a_request_jira_would_refuse(spec) -> None:
