@@ -134,6 +134,8 @@ CASES: list[tuple[str, str, str, dict[str, Any], Any, int]] = [
     ("getChangeLogs", "GET", "/issue/SUP-1/changelog", {"maxResults": 2}, None, 200),
     ("getBulkChangelogs", "POST", "/changelog/bulkfetch", {}, {"issueIdsOrKeys": ["SUP-1", "SUP-2", "SUP-3"], "fieldIds": ["status"], "maxResults": 2}, 200),
     ("getComments", "GET", "/issue/SUP-3/comment", {"expand": "properties", "orderBy": "-created"}, None, 200),
+    ("getComment", "GET", "/issue/SUP-3/comment/{comment}", {"expand": "properties"}, None, 200),
+    ("getComment 404", "GET", "/issue/SUP-3/comment/99999999", {}, None, 404),
     ("addComment", "POST", "/issue/{open}/comment", {}, {"body": ADF, "properties": [{"key": "sd.public.comment", "value": {"internal": True}}]}, 201),
     ("editIssue 204", "PUT", "/issue/{open}", {}, {"fields": {"customfield_10050": "breached"}, "update": {"labels": [{"add": "sla-breached"}]}}, 204),
     ("editIssue 200", "PUT", "/issue/{open}", {"returnIssue": "true"}, {"fields": {"priority": {"name": "High"}}}, 200),
@@ -207,6 +209,11 @@ def test_request_and_response_match_the_spec(
     names = {"open": _open_key(fake, len(case) % 7), "me": fake.store.agents()[0].account_id}
     if "{task}" in path:
         names["task"] = _submit_task(fake)
+    if "{comment}" in path:
+        with fake.lock:
+            issue = fake.store.issue("SUP-3")
+            assert issue is not None
+            names["comment"] = str(fake.store.comments[issue.id][0].id)
     r = requests.request(
         method,
         f"{fake.base_url}/rest/api/3{_fill(path, names)}",

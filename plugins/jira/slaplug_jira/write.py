@@ -12,8 +12,9 @@ configured custom fields), drops what is already in place (ALREADY), and then:
   when many issues get the very same label / text-field edit, one
   ``POST /rest/api/3/bulk/issues/fields`` task does it for all of them instead;
 * posts each new comment with ``POST /rest/api/3/issue/{key}/comment`` (ADF body, JSM
-  internal through the ``sd.public.comment`` property), carrying a marker made from a
-  hash of `Action.key` so a retry finds it and answers ALREADY;
+  internal through the ``sd.public.comment`` property), ending with a marker keyed by the
+  connector's `MarkerKey` (notes.py) so a retry finds it and answers ALREADY; a marker
+  counts only in the API user's own comments, internal ones for internal notes;
 * changes the status last through a transition (``GET``, then ``POST``
   ``/rest/api/3/issue/{key}/transitions``), since a done issue may refuse edits.
 
@@ -28,7 +29,6 @@ ALREADY; a transition found done reports APPLIED.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import math
@@ -56,9 +56,10 @@ from slaplug.model import Action, ActionKind
 from slaplug_jira.adf import adf_text, text_to_adf
 from slaplug_jira.config import JiraConfig, Normalizer
 from slaplug_jira.events import SD_PUBLIC_COMMENT
+from slaplug_jira.notes import OwnNotes, comment_marker
 from slaplug_jira.read import JiraReader
 
-__all__ = ["JiraWriter", "comment_marker"]
+__all__ = ["JiraWriter", "comment_marker"]  # comment_marker: re-exported from notes.py
 
 logger = logging.getLogger(__name__)
 
@@ -74,11 +75,6 @@ _QUIET = {"notifyUsers": "false"}
 #: System fields that take ADF in v3, besides ``textarea`` custom fields (OAS ``editIssue``).
 _RICH_SYSTEM_FIELDS = frozenset({"description", "environment"})
 _BULK_DONE = frozenset({"COMPLETE", "FAILED", "CANCELLED", "DEAD"})
-
-
-def comment_marker(action_key: str) -> str:
-    """The marker a comment carries for `Action.key`: short, stable, and no key in clear."""
-    return f"[slaplug:{hashlib.sha256(action_key.encode()).hexdigest()[:16]}]"
 
 
 @dataclass
@@ -126,15 +122,22 @@ class JiraWriter:
         config: The configuration.
         norm: The name maps.
         reader: Reads an issue's comments (topping up truncated ones).
+        notes: Makes comment markers and finds the connector's own comments.
     """
 
     def __init__(
-        self, http: ApiClient, config: JiraConfig, norm: Normalizer, reader: JiraReader
+        self,
+        http: ApiClient,
+        config: JiraConfig,
+        norm: Normalizer,
+        reader: JiraReader,
+        notes: OwnNotes,
     ) -> None:
         self.http = http
         self.config = config
         self.norm = norm
         self.reader = reader
+        self.notes = notes
         self.bulk_min = config.bulk_edit_min_issues
         self._users: dict[str, str | None] = {}
         self._fields = [*_WRITE_FIELDS, *dict.fromkeys(config.fields.values())]
@@ -192,7 +195,7 @@ class JiraWriter:
         current: Mapping[str, Any] = issue.get("fields") or {}
         plan = _Plan(key=str(issue.get("key", key)), id=str(issue.get("id", "")))
         labels = set(current.get("labels") or ())
-        markers: str | None = None  # the issue's comment texts, read once when needed
+        comments: list[Mapping[str, Any]] | None = None  # read once, when needed
         for i in indexes:
             a = actions[i]
             done = ApplyResult(a.key, ApplyStatus.ALREADY)
@@ -230,11 +233,11 @@ class JiraWriter:
                     plan.fields["assignee"] = {"accountId": account}
                     plan.edits.append(i)
             elif a.kind is ActionKind.COMMENT:
-                if markers is None:
-                    markers = "\n".join(
-                        adf_text(c.get("body")) for c in self.reader.comments(issue)
-                    )
-                if comment_marker(a.key) in markers:
+                if comments is None:
+                    comments = self.reader.comments(issue)
+                marker = self.notes.marker(a.key)
+                internal = not a.params.get("public", False)
+                if self.notes.posted(plan.key, comments, marker, internal=internal):
                     results[i] = done
                 else:
                     plan.comments.append(i)
@@ -340,10 +343,12 @@ class JiraWriter:
             self._edit(plan, actions, results)
         for i in plan.comments:
             a = actions[i]
+            marker = self.notes.marker(a.key)
+            internal = not a.params.get("public", False)
             body: dict[str, Any] = {
-                "body": text_to_adf(str(a.params.get("body", "")), marker=comment_marker(a.key))
+                "body": text_to_adf(str(a.params.get("body", "")), marker=marker)
             }
-            if not a.params.get("public", False):
+            if internal:
                 body["properties"] = [{"key": SD_PUBLIC_COMMENT, "value": {"internal": True}}]
             self._call(
                 [i],
@@ -353,7 +358,7 @@ class JiraWriter:
                 "POST",
                 f"rest/api/3/issue/{plan.key}/comment",
                 body,
-                before_retry=self._unless_commented(plan.key, comment_marker(a.key)),
+                before_retry=self._unless_commented(plan.key, marker, internal),
             )
         for i in plan.statuses:
             self._transition(plan.key, i, actions, results)
@@ -435,13 +440,15 @@ class JiraWriter:
             sent=ApplyStatus.APPLIED,
         )
 
-    def _unless_commented(self, key: str, marker: str) -> BeforeRetry:
-        """A ``before_retry`` hook: resend the comment unless ``marker`` is on the issue."""
+    def _unless_commented(self, key: str, marker: str, internal: bool) -> BeforeRetry:
+        """A ``before_retry`` hook: resend the comment unless the connector's own comment
+        ending in ``marker`` is on the issue (see `OwnNotes.posted`)."""
 
         def check(lost: LostAnswer) -> Any:
             issue = self.http.get_json(f"rest/api/3/issue/{key}", params={"fields": "comment"})
-            texts = (adf_text(c.get("body")) for c in self.reader.comments(issue))
-            return NOTHING_TO_SEND if any(marker in t for t in texts) else lost.json
+            comments = self.reader.comments(issue)
+            posted = self.notes.posted(key, comments, marker, internal=internal)
+            return NOTHING_TO_SEND if posted else lost.json
 
         return check
 

@@ -253,6 +253,17 @@ class JiraReads(JiraBulk):
             },
         )
 
+    def get_comment(self, req: Request, v: str, key: str, cid: str, user: JiraUser) -> Response:
+        """``GET /rest/api/3/issue/{key}/comment/{id}`` (OAS ``getComment``);
+        ``expand=properties`` shows ``sd.public.comment``. 404 for a comment of another
+        issue, as for an unknown one."""
+        issue = self.find_issue(key)
+        found = next((c for c in self.store.comments.get(issue.id, []) if c.id == int(cid)), None)
+        if found is None:
+            raise jira_error(404, "Can not find a comment for the id: " + cid + ".")
+        props = "properties" in req.query.get("expand", "")
+        return Response(200, self.comment_json(found, v, props))
+
     def transitions_json(self, issue: Issue, v: str) -> list[J]:
         """The workflow transitions available from the issue's status."""
         return [

@@ -107,6 +107,7 @@ class JiraApp(JiraReads):
         r("POST", rf"{V}/changelog/bulkfetch", self.bulk_changelog)
         r("GET", rf"{V}/issue/{KEY}/comment", self.get_comments)
         r("POST", rf"{V}/issue/{KEY}/comment", self.add_comment)
+        r("GET", rf"{V}/issue/{KEY}/comment/(?P<cid>\d+)", self.get_comment)
         r("GET", rf"{V}/issue/{KEY}/transitions", self.get_transitions)
         r("POST", rf"{V}/issue/{KEY}/transitions", self.do_transition)
         r("PUT", rf"{V}/issue/{KEY}/assignee", self.assign_issue)
