@@ -6,7 +6,9 @@ and the Zendesk plugin's are on the path too when the suites run together).
 
 from __future__ import annotations
 
+import copy
 import json
+from pathlib import Path
 from typing import Any
 
 import responses
@@ -27,55 +29,27 @@ AUTOMATION = "557058:automation-app"
 SLA_FIELD = "customfield_10050"
 
 
-#: The 200 example of ``GET /rest/api/3/myself`` (operationId ``getCurrentUser``) in the
-#: Jira Cloud platform OpenAPI (../shared/specs/jira-platform-v3.openapi.json), verbatim;
-#: test_contract.py checks this copy against the spec.
-MYSELF_EXAMPLE: dict[str, Any] = {
-    "accountId": "5b10a2844c20165700ede21g",
-    "accountType": "atlassian",
-    "active": True,
-    "applicationRoles": {"items": [], "size": 1},
-    "avatarUrls": {
-        "16x16": "https://avatar-management--avatars.server-location.prod.public.atl-paas.net/initials/MK-5.png?size=16&s=16",
-        "24x24": "https://avatar-management--avatars.server-location.prod.public.atl-paas.net/initials/MK-5.png?size=24&s=24",
-        "32x32": "https://avatar-management--avatars.server-location.prod.public.atl-paas.net/initials/MK-5.png?size=32&s=32",
-        "48x48": "https://avatar-management--avatars.server-location.prod.public.atl-paas.net/initials/MK-5.png?size=48&s=48",
-    },
-    "displayName": "Mia Krystof",
-    "emailAddress": "mia@example.com",
-    "groups": {"items": [], "size": 3},
-    "key": "",
-    "name": "",
-    "self": "https://your-domain.atlassian.net/rest/api/3/user?accountId=5b10a2844c20165700ede21g",
-    "timeZone": "Australia/Sydney",
-}
+#: Response examples of the Jira OpenAPI, vendored verbatim in oas_examples.json (its
+#: ``_source`` says where from; test_contract.py checks them against the spec).
+OAS_EXAMPLES: dict[str, Any] = json.loads(
+    (Path(__file__).parent / "oas_examples.json").read_text(encoding="utf-8")
+)["examples"]
 
+
+def oas_example(name: str) -> Any:
+    """A fresh copy of one documented answer, e.g. ``oas_example("getCurrentUser 200")``."""
+    return copy.deepcopy(OAS_EXAMPLES[name]["body"])
+
+
+#: ``GET /rest/api/3/myself`` as documented (``getCurrentUser``): Mia Krystof, whose
+#: accountId is `AGENT`, in Australia/Sydney.
+MYSELF_EXAMPLE: dict[str, Any] = oas_example("getCurrentUser 200")
 
 #: ``GET /rest/api/3/field``: the OAS example's two system fields (``getFields``), plus
 #: `SLA_FIELD` (a textfield) and a textarea custom field in the same ``FieldDetails`` shape
 #: (schema ``custom`` and ``customId`` as the OAS ``JsonTypeBean`` describes them).
 FIELDS = [
-    {
-        "clauseNames": ["description"],
-        "custom": False,
-        "id": "description",
-        "name": "Description",
-        "navigable": True,
-        "orderable": True,
-        "schema": {"system": "description", "type": "string"},
-        "searchable": True,
-    },
-    {
-        "clauseNames": ["summary"],
-        "custom": False,
-        "id": "summary",
-        "key": "summary",
-        "name": "Summary",
-        "navigable": True,
-        "orderable": True,
-        "schema": {"system": "summary", "type": "string"},
-        "searchable": True,
-    },
+    *oas_example("getFields 200"),
     {
         "clauseNames": ["cf[10050]", "SLA status"],
         "custom": True,

@@ -26,6 +26,7 @@ from jira_support import (
     BASE,
     FIELDS,
     MYSELF_EXAMPLE,
+    OAS_EXAMPLES,
     SLA_FIELD,
     action,
     changelogs,
@@ -260,12 +261,20 @@ def test_the_validator_catches_a_request_jira_would_refuse(spec) -> None:
             validate(spec, mock.calls[0])
 
 
-def test_the_replayed_myself_answer_is_the_specs_own_example(spec) -> None:
-    """test_jira_timezone.py replays ``getCurrentUser``'s documented 200 example; keep the
-    copy equal to the spec's, and the connector's ``/myself`` read valid against it."""
+def test_the_vendored_examples_are_the_specs_own(spec) -> None:
+    """oas_examples.json (replayed by test_jira_documented_payloads.py and others) holds the
+    spec's response examples verbatim."""
     raw = json.loads(SPEC.read_text(encoding="utf-8"))
-    documented = raw["paths"]["/rest/api/3/myself"]["get"]["responses"]["200"]["content"]
-    assert json.loads(documented["application/json"]["example"]) == MYSELF_EXAMPLE
+    assert OAS_EXAMPLES
+    for name, example in OAS_EXAMPLES.items():
+        operation_id, status = name.split()
+        op = raw["paths"][example["path"]][example["method"].lower()]
+        assert op["operationId"] == operation_id
+        documented = op["responses"][status]["content"]["application/json"]["example"]
+        assert json.loads(documented) == example["body"], name
+
+
+def test_the_connectors_myself_read_conforms(spec) -> None:
     with responses.RequestsMock() as mock:
         mock.get(f"{API}/myself", json=MYSELF_EXAMPLE)
         mock.get(f"{API}/search/jql", json=search_page([]))
