@@ -660,3 +660,38 @@ def test_cli_help_runs(capsys: pytest.CaptureFixture[str]) -> None:
 
 def test_cli_refuses_a_webhook_without_its_secret_variable() -> None:
     assert main_fake_jira(["--port", "0", "--webhook-url", "http://127.0.0.1:1/x"]) == 2
+
+
+def test_each_users_jql_dates_are_read_in_that_users_profile_zone() -> None:
+    # Jira reads JQL date literals in the searching user's zone, which /myself reports as
+    # timeZone (OAS User.timeZone: the instance's default zone when the profile sets none).
+    with FakeJira.start(now=NOW, issues=0) as f:
+        key = f.add_issue(created="2026-03-02T10:30:00Z", reporter="c@example.com")
+        agent = f.set_user("ben.okafor@fake-jira.test", time_zone="America/Los_Angeles")
+        jql = 'project = SUP AND created >= "2026-03-02 03:00" ORDER BY key'
+        with requests.Session() as admin, requests.Session() as west:
+            admin.auth = f.auth
+            west.auth = f.auth_for(agent)
+            me = west.get(url(f, "myself")).json()
+            assert me["accountId"] == agent and me["timeZone"] == "America/Los_Angeles"
+            assert admin.get(url(f, "myself")).json()["timeZone"] == "UTC"
+            # 03:00 in Los Angeles (UTC-8 on 2 March) is 11:00 UTC: after the issue.
+            found = west.get(url(f, "search/jql"), params={"jql": jql}).json()["issues"]
+            assert found == []
+            # 03:00 UTC is before it.
+            found = admin.get(url(f, "search/jql"), params={"jql": jql}).json()["issues"]
+            assert [i["key"] for i in found] == [key]
+
+
+def test_set_user_refuses_unknown_users_and_zones() -> None:
+    with FakeJira.start(now=NOW, issues=0) as f:
+        with pytest.raises(ValueError, match="IANA"):
+            f.set_user(f.email, time_zone="Mars/Olympus")
+        with pytest.raises(ValueError, match="no user"):
+            f.set_user("nobody@nowhere.test", admin=True)
+        with requests.Session() as s:
+            r = s.post(
+                f"{f.base_url}/_fake/users",
+                json={"user": f.email, "time_zone": "Europe/Berlin", "project_admin": True},
+            )
+            assert r.status_code == 200 and r.json()["timeZone"] == "Europe/Berlin"

@@ -134,10 +134,16 @@ CASES: list[tuple[str, str, str, dict[str, Any], Any, int]] = [
     ("getChangeLogs", "GET", "/issue/SUP-1/changelog", {"maxResults": 2}, None, 200),
     ("getBulkChangelogs", "POST", "/changelog/bulkfetch", {}, {"issueIdsOrKeys": ["SUP-1", "SUP-2", "SUP-3"], "fieldIds": ["status"], "maxResults": 2}, 200),
     ("getComments", "GET", "/issue/SUP-3/comment", {"expand": "properties", "orderBy": "-created"}, None, 200),
+    ("getComment", "GET", "/issue/SUP-3/comment/{comment}", {"expand": "properties"}, None, 200),
+    ("getComment 404", "GET", "/issue/SUP-3/comment/99999999", {}, None, 404),
     ("addComment", "POST", "/issue/{open}/comment", {}, {"body": ADF, "properties": [{"key": "sd.public.comment", "value": {"internal": True}}]}, 201),
     ("editIssue 204", "PUT", "/issue/{open}", {}, {"fields": {"customfield_10050": "breached"}, "update": {"labels": [{"add": "sla-breached"}]}}, 204),
     ("editIssue 200", "PUT", "/issue/{open}", {"returnIssue": "true"}, {"fields": {"priority": {"name": "High"}}}, 200),
     ("editIssue 400", "PUT", "/issue/{open}", {}, {"fields": {"customfield_10030": "x"}}, 400),
+    ("editIssue quiet", "PUT", "/issue/{open}", {"notifyUsers": "false"}, {"update": {"labels": [{"add": "quiet"}]}}, 204),
+    ("editIssue textarea ADF", "PUT", "/issue/{open}", {}, {"fields": {"customfield_10055": ADF}}, 204),
+    ("editIssue textarea emptied", "PUT", "/issue/{open}", {}, {"fields": {"customfield_10055": {"type": "doc", "version": 1, "content": []}}}, 204),
+    ("editIssue textarea string", "PUT", "/issue/{open}", {}, {"fields": {"customfield_10055": ""}}, 400),
     ("getTransitions", "GET", "/issue/{open}/transitions", {}, None, 200),
     ("doTransition", "POST", "/issue/{open}/transitions", {}, {"transition": {"id": "31"}}, 204),
     ("assignIssue", "PUT", "/issue/{open}/assignee", {}, {"accountId": "{me}"}, 204),
@@ -203,6 +209,11 @@ def test_request_and_response_match_the_spec(
     names = {"open": _open_key(fake, len(case) % 7), "me": fake.store.agents()[0].account_id}
     if "{task}" in path:
         names["task"] = _submit_task(fake)
+    if "{comment}" in path:
+        with fake.lock:
+            issue = fake.store.issue("SUP-3")
+            assert issue is not None
+            names["comment"] = str(fake.store.comments[issue.id][0].id)
     r = requests.request(
         method,
         f"{fake.base_url}/rest/api/3{_fill(path, names)}",
@@ -230,6 +241,26 @@ def _submit_task(fake: FakeJira) -> str:
         timeout=10,
     )
     return str(r.json()["taskId"])
+
+
+def test_notify_users_false_without_admin_rights_is_a_documented_403(
+    openapi: Any, raw_spec: dict[str, Any], fake: FakeJira
+) -> None:
+    agent = fake.store.agents()[1]
+    assert not (agent.admin or agent.project_admin)
+    key = _open_key(fake, 3)
+    path = f"/rest/api/3/issue/{key}"
+    r = requests.put(
+        f"{fake.base_url}{path}",
+        params={"notifyUsers": "false"},
+        json={"update": {"labels": [{"add": "quiet"}]}},
+        auth=fake.auth_for(agent.email),
+        timeout=10,
+    )
+    assert r.status_code == 403 and _documented(raw_spec, "PUT", path, 403)
+    assert "admin or project admin" in r.json()["errorMessages"][0]
+    assert "quiet" not in fake.issue(key)["fields"]["labels"]  # the whole edit was refused
+    _validate(openapi, r)
 
 
 def test_401_is_a_documented_response(

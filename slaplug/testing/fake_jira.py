@@ -190,6 +190,46 @@ class FakeJira(RunningFake):
         with self.lock:
             return play_history(self.store, history).key
 
+    def set_user(
+        self,
+        user: str,
+        *,
+        time_zone: str | None = None,
+        admin: bool | None = None,
+        project_admin: bool | None = None,
+    ) -> str:
+        """Set one user's profile time zone and permissions; return the accountId.
+
+        ``time_zone`` is where that user's JQL date literals are read and what ``/myself``
+        reports (``""``: back to the site's zone). ``admin`` (*Administer Jira*) or
+        ``project_admin`` (*Administer projects*) lets the user send ``notifyUsers=false``.
+        None leaves a setting as it is.
+
+        Raises:
+            ValueError: for an unknown user or time zone.
+        """
+        u = self._app.set_user(user, time_zone=time_zone, admin=admin, project_admin=project_admin)
+        return u.account_id
+
+    @property
+    def watcher_emails(self) -> dict[str, int]:
+        """Issue key -> API edits that e-mailed the issue's watchers (sent without
+        ``notifyUsers=false``)."""
+        with self.lock:
+            return dict(self._app.watcher_emails)
+
+    def auth_for(self, user: str) -> tuple[str, str]:
+        """``(email, api_token)`` of another agent (any agent's email works with the token).
+
+        Raises:
+            KeyError: for an unknown user.
+        """
+        with self.lock:
+            u = self.store.user(user)
+        if u is None:
+            raise KeyError(user)
+        return (u.email, self.api_token)
+
     def dump_seed(self, path: str | Path) -> None:
         """Write the current site as a seed file (see docs for the format)."""
         with self.lock:

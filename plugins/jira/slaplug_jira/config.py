@@ -159,9 +159,10 @@ class JiraConfig(ConnectorConfig):
         le=1440,
         description="Minutes re-read before the watermark (JQL dates have minute precision).",
     )
-    jql_timezone: str = Field(
-        default="UTC",
-        description="The API user's Jira time zone: JQL date literals are read in it.",
+    jql_timezone: str | None = Field(
+        default=None,
+        description="The zone JQL date literals are read in: the API user's Jira profile zone. "
+        "Unset, it is read from GET /rest/api/3/myself (timeZone); set it only to override.",
     )
     start_date: date = Field(
         default=date(2000, 1, 1), description="Where the first full read starts (updated >=)."
@@ -187,7 +188,9 @@ class JiraConfig(ConnectorConfig):
 
     @field_validator("jql_timezone")
     @classmethod
-    def _known_zone(cls, value: str) -> str:
+    def _known_zone(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
         try:
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError):

@@ -18,6 +18,8 @@ from slaplug.errors import WebhookError
 from slaplug.model import Action, Ticket
 from slaplug_jira import webhooks
 from slaplug_jira.config import JiraConfig, Normalizer
+from slaplug_jira.myself import Myself
+from slaplug_jira.notes import OwnNotes
 from slaplug_jira.read import JiraReader
 from slaplug_jira.write import JiraWriter
 
@@ -53,6 +55,8 @@ class JiraConnector(Connector):
 
     Attributes:
         norm: The priority and status maps, both ways.
+        myself: The API user (``/myself``): its time zone and accountId, read once.
+        notes: Comment markers (keyed by ``marker_key``) and the own-comment check.
         reader: Reads issues and their history.
         writer: Applies actions.
         clock: Returns the current aware time (webhook ``received_at``).
@@ -74,8 +78,12 @@ class JiraConnector(Connector):
     ) -> None:
         super().__init__(config, session=session, instance=instance)
         self.norm = Normalizer(self.config)
-        self.reader = JiraReader(self.http, self.config, self.norm, self.instance)
-        self.writer = JiraWriter(self.http, self.config, self.norm, self.reader)
+        self.myself = Myself(self.http, self.instance)
+        self.reader = JiraReader(self.http, self.config, self.norm, self.instance, self.myself)
+        # The runtime may replace marker_key after this (the store's install secret), so
+        # the notes look it up at each use.
+        self.notes = OwnNotes(self.http, self.myself, lambda: self.marker_key)
+        self.writer = JiraWriter(self.http, self.config, self.norm, self.reader, self.notes)
         self.clock: Callable[[], datetime] = lambda: datetime.now(UTC)
 
     def auth(self) -> requests.auth.AuthBase:

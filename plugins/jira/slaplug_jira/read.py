@@ -26,6 +26,7 @@ from slaplug.model import Ticket
 from slaplug_jira.config import JiraConfig, Normalizer
 from slaplug_jira.cursor import MAX_SEEN, JiraCursor, seen_key, seen_ms
 from slaplug_jira.events import to_millis, to_ticket
+from slaplug_jira.myself import Myself
 
 __all__ = ["SEARCH", "JiraReader", "jql_for"]
 
@@ -58,13 +59,17 @@ def _quote(value: str) -> str:
     return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def jql_for(config: JiraConfig, since: datetime, keys: Sequence[str] = ()) -> str:
+def jql_for(
+    config: JiraConfig, since: datetime, keys: Sequence[str] = (), zone: str | None = None
+) -> str:
     """The bounded JQL of one read.
 
     Args:
-        config: Projects, the extra condition and the time zone JQL dates are read in.
+        config: Projects and the extra condition.
         since: Read issues updated at or after this instant (floored to the minute).
         keys: Read only these issues instead (``key in (...)``), without a time bound.
+        zone: The zone Jira reads the date in (the API user's); default
+            ``config.jql_timezone``, else UTC.
 
     Returns:
         E.g. ``project in ("SUP") AND updated >= "2026/03/02 09:55" ORDER BY updated ASC, key ASC``.
@@ -77,7 +82,7 @@ def jql_for(config: JiraConfig, since: datetime, keys: Sequence[str] = ()) -> st
     if keys:
         parts.append(f"key in ({', '.join(_quote(k) for k in keys)})")
     else:
-        local = since.astimezone(ZoneInfo(config.jql_timezone))
+        local = since.astimezone(ZoneInfo(zone or config.jql_timezone or "UTC"))
         parts.append(f'updated >= "{local:%Y/%m/%d %H:%M}"')
     return " AND ".join(parts) + " ORDER BY updated ASC, key ASC"
 
@@ -90,15 +95,22 @@ class JiraReader:
         config: The configuration.
         norm: The name maps (shared with the writer).
         instance: The configured connector's name.
+        myself: The API user (its time zone, unless ``jql_timezone`` is set).
     """
 
     def __init__(
-        self, http: ApiClient, config: JiraConfig, norm: Normalizer, instance: str
+        self,
+        http: ApiClient,
+        config: JiraConfig,
+        norm: Normalizer,
+        instance: str,
+        myself: Myself | None = None,
     ) -> None:
         self.http = http
         self.config = config
         self.norm = norm
         self.instance = instance
+        self.myself = myself or Myself(http, instance)
         extra = [*config.fields.values(), *([config.group_field] if config.group_field else [])]
         self.fields = [*BASE_FIELDS, *dict.fromkeys(extra)]
 
@@ -112,7 +124,7 @@ class JiraReader:
             since = datetime.combine(self.config.start_date, datetime.min.time(), UTC)
         else:
             since = datetime.fromtimestamp(state.watermark / 1000, UTC) - overlap
-        jql = jql_for(self.config, since)
+        jql = jql_for(self.config, since, zone=self.jql_zone())
         logger.debug("connector %r: reading %s", self.instance, jql)
         seen = list(state.seen)
         seen_set = set(seen)
@@ -149,6 +161,11 @@ class JiraReader:
             yield TicketPage(
                 tickets, JiraCursor(watermark, tuple(seen)).encode(), complete_history=True
             )
+
+    def jql_zone(self) -> str:
+        """The zone Jira reads this user's JQL dates in: ``jql_timezone`` when set, else
+        the API user's profile zone from ``/myself`` (read once)."""
+        return self.config.jql_timezone or self.myself.time_zone()
 
     # -- one issue ------------------------------------------------------------------------
 

@@ -5,12 +5,16 @@ For each issue with actions, the writer reads the issue once
 configured custom fields), drops what is already in place (ALREADY), and then:
 
 * merges labels, custom fields, priority and assignee into **one**
-  ``PUT /rest/api/3/issue/{key}`` (``update.labels`` add/remove, never the whole list);
+  ``PUT /rest/api/3/issue/{key}?notifyUsers=false`` (``update.labels`` add/remove, never the
+  whole list), so slaplug's edits do not e-mail every watcher; where the API user lacks the
+  rights for that (Jira answers 403), the same edit is sent once more without it, and that
+  project is edited without it from then on;
   when many issues get the very same label / text-field edit, one
   ``POST /rest/api/3/bulk/issues/fields`` task does it for all of them instead;
 * posts each new comment with ``POST /rest/api/3/issue/{key}/comment`` (ADF body, JSM
-  internal through the ``sd.public.comment`` property), carrying a marker made from a
-  hash of `Action.key` so a retry finds it and answers ALREADY;
+  internal through the ``sd.public.comment`` property), ending with a marker keyed by the
+  connector's `MarkerKey` (notes.py) so a retry finds it and answers ALREADY; a marker
+  counts only in the API user's own comments, internal ones for internal notes;
 * changes the status last through a transition (``GET``, then ``POST``
   ``/rest/api/3/issue/{key}/transitions``), since a done issue may refuse edits.
 
@@ -25,7 +29,6 @@ ALREADY; a transition found done reports APPLIED.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import math
@@ -53,19 +56,25 @@ from slaplug.model import Action, ActionKind
 from slaplug_jira.adf import adf_text, text_to_adf
 from slaplug_jira.config import JiraConfig, Normalizer
 from slaplug_jira.events import SD_PUBLIC_COMMENT
+from slaplug_jira.notes import OwnNotes, comment_marker
 from slaplug_jira.read import JiraReader
 
-__all__ = ["JiraWriter", "comment_marker"]
+__all__ = ["JiraWriter", "comment_marker"]  # comment_marker: re-exported from notes.py
 
 logger = logging.getLogger(__name__)
 
 _WRITE_FIELDS = ("labels", "priority", "status", "assignee", "comment")
+#: ``notifyUsers=false``: no e-mail to the watchers. It needs *Administer Jira* or *Administer
+#: projects* (OAS ``editIssue``). The OAS says a request without them "is ignored", but Jira
+#: Cloud refuses the whole edit with 403 "To discard the user notification either admin or
+#: project admin permissions are required." and writes nothing (recorded against a Cloud
+#: site: LetPeopleWork/Lighthouse docs/feature/quiet-jira-writeback/slices/
+#: slice-03-spike-jira-notification-suppression.md; pycontribs users see the same 403,
+#: e.g. gfbio/gfbio-data-submission). Hence the loud retry in `JiraWriter._edit`.
+_QUIET = {"notifyUsers": "false"}
+#: System fields that take ADF in v3, besides ``textarea`` custom fields (OAS ``editIssue``).
+_RICH_SYSTEM_FIELDS = frozenset({"description", "environment"})
 _BULK_DONE = frozenset({"COMPLETE", "FAILED", "CANCELLED", "DEAD"})
-
-
-def comment_marker(action_key: str) -> str:
-    """The marker a comment carries for `Action.key`: short, stable, and no key in clear."""
-    return f"[slaplug:{hashlib.sha256(action_key.encode()).hexdigest()[:16]}]"
 
 
 @dataclass
@@ -113,18 +122,30 @@ class JiraWriter:
         config: The configuration.
         norm: The name maps.
         reader: Reads an issue's comments (topping up truncated ones).
+        notes: Makes comment markers and finds the connector's own comments.
     """
 
     def __init__(
-        self, http: ApiClient, config: JiraConfig, norm: Normalizer, reader: JiraReader
+        self,
+        http: ApiClient,
+        config: JiraConfig,
+        norm: Normalizer,
+        reader: JiraReader,
+        notes: OwnNotes,
     ) -> None:
         self.http = http
         self.config = config
         self.norm = norm
         self.reader = reader
+        self.notes = notes
         self.bulk_min = config.bulk_edit_min_issues
         self._users: dict[str, str | None] = {}
         self._fields = [*_WRITE_FIELDS, *dict.fromkeys(config.fields.values())]
+        #: Projects where ``notifyUsers=false`` was refused (403): edited loud from then on.
+        self._loud: set[str] = set()
+        #: Field id -> the end of its ``schema.custom`` type (or its system name), from
+        #: ``GET /rest/api/3/field``, read once when a field's type is needed.
+        self._field_types: dict[str, str] | None = None
 
     def apply(self, actions: Sequence[Action]) -> list[ApplyResult]:
         """Apply ``actions``; one result per action, in order (see the module docstring).
@@ -174,7 +195,7 @@ class JiraWriter:
         current: Mapping[str, Any] = issue.get("fields") or {}
         plan = _Plan(key=str(issue.get("key", key)), id=str(issue.get("id", "")))
         labels = set(current.get("labels") or ())
-        markers: str | None = None  # the issue's comment texts, read once when needed
+        comments: list[Mapping[str, Any]] | None = None  # read once, when needed
         for i in indexes:
             a = actions[i]
             done = ApplyResult(a.key, ApplyStatus.ALREADY)
@@ -212,11 +233,11 @@ class JiraWriter:
                     plan.fields["assignee"] = {"accountId": account}
                     plan.edits.append(i)
             elif a.kind is ActionKind.COMMENT:
-                if markers is None:
-                    markers = "\n".join(
-                        adf_text(c.get("body")) for c in self.reader.comments(issue)
-                    )
-                if comment_marker(a.key) in markers:
+                if comments is None:
+                    comments = self.reader.comments(issue)
+                marker = self.notes.marker(a.key)
+                internal = not a.params.get("public", False)
+                if self.notes.posted(plan.key, comments, marker, internal=internal):
                     results[i] = done
                 else:
                     plan.comments.append(i)
@@ -252,14 +273,40 @@ class JiraWriter:
             )
         if isinstance(now, Mapping) and "value" in now:  # a select list: write the option
             same, wanted = now.get("value") == value, {"value": value}
-        elif isinstance(now, Mapping) and now.get("type") == "doc":  # a multi-line text (ADF)
-            same, wanted = adf_text(now).strip() == str(value), text_to_adf(str(value))
+        elif (isinstance(now, Mapping) and now.get("type") == "doc") or (
+            now is None and self._is_rich(fid)
+        ):
+            # A multi-line text takes ADF only, also when it is empty now (v3 shows null, so
+            # the field list tells its type) and when it is emptied: "" and a plain string
+            # are refused (OAS editIssue); an empty doc is valid ADF (the doc node's content
+            # is "an array of zero or more nodes").
+            text = "" if value is None else str(value)
+            same, wanted = adf_text(now).strip() == text.strip(), text_to_adf(text)
         else:
             same, wanted = now == value, value
         if same:
             return ApplyResult(a.key, ApplyStatus.ALREADY)
         plan.fields[fid] = wanted
         return None
+
+    def _is_rich(self, fid: str) -> bool:
+        """Whether a field takes ADF: ``description``, ``environment`` and ``textarea``
+        custom fields (OAS ``editIssue``). The custom fields' types come from one
+        ``GET /rest/api/3/field`` per connector (schema ``custom`` ends in ``:textarea``)."""
+        if fid in _RICH_SYSTEM_FIELDS:
+            return True
+        if self._field_types is None:
+            listed = self.http.get_json("rest/api/3/field")
+            self._field_types = {
+                str(f.get("id")): str(
+                    (f.get("schema") or {}).get("custom")
+                    or (f.get("schema") or {}).get("system")
+                    or ""
+                ).rsplit(":", 1)[-1]
+                for f in listed or ()
+                if isinstance(f, Mapping)
+            }
+        return self._field_types.get(fid) == "textarea"
 
     def _account(self, params: Mapping[str, Any]) -> tuple[str | None, str]:
         user = params.get("user")
@@ -293,21 +340,15 @@ class JiraWriter:
         self, plan: _Plan, actions: Sequence[Action], results: dict[int, ApplyResult]
     ) -> None:
         if plan.edits:
-            self._call(
-                plan.edits,
-                actions,
-                results,
-                plan.key,
-                "PUT",
-                f"rest/api/3/issue/{plan.key}",
-                plan.body(),
-            )
+            self._edit(plan, actions, results)
         for i in plan.comments:
             a = actions[i]
+            marker = self.notes.marker(a.key)
+            internal = not a.params.get("public", False)
             body: dict[str, Any] = {
-                "body": text_to_adf(str(a.params.get("body", "")), marker=comment_marker(a.key))
+                "body": text_to_adf(str(a.params.get("body", "")), marker=marker)
             }
-            if not a.params.get("public", False):
+            if internal:
                 body["properties"] = [{"key": SD_PUBLIC_COMMENT, "value": {"internal": True}}]
             self._call(
                 [i],
@@ -317,10 +358,41 @@ class JiraWriter:
                 "POST",
                 f"rest/api/3/issue/{plan.key}/comment",
                 body,
-                before_retry=self._unless_commented(plan.key, comment_marker(a.key)),
+                before_retry=self._unless_commented(plan.key, marker, internal),
             )
         for i in plan.statuses:
             self._transition(plan.key, i, actions, results)
+
+    def _edit(
+        self, plan: _Plan, actions: Sequence[Action], results: dict[int, ApplyResult]
+    ) -> None:
+        """The issue's one edit, without e-mailing its watchers where Jira lets us.
+
+        A 403 to ``notifyUsers=false`` refused the whole edit (see `_QUIET`): the identical
+        edit goes again without it. If that is applied, the 403 was about the e-mails, and
+        the project is edited loud from then on (one warning); a 403 that persists is a
+        permission problem like any other and raises `AuthenticationError`.
+        """
+        project = plan.key.rpartition("-")[0]
+        path = f"rest/api/3/issue/{plan.key}"
+        body = plan.body()
+        if project not in self._loud:
+            try:
+                self._call(plan.edits, actions, results, plan.key, "PUT", path, body, params=_QUIET)
+                return
+            except AuthenticationError as exc:
+                if exc.status != 403:
+                    raise
+        status = self._call(plan.edits, actions, results, plan.key, "PUT", path, body)
+        if status is ApplyStatus.APPLIED and project not in self._loud:
+            self._loud.add(project)
+            logger.warning(
+                "Jira refused notifyUsers=false for %s (the API user lacks Administer Jira "
+                "or Administer projects there): slaplug's edits in project %s e-mail the "
+                "issues' watchers; grant Administer projects to keep them quiet",
+                plan.key,
+                project or "?",
+            )
 
     def _transition(
         self, key: str, i: int, actions: Sequence[Action], results: dict[int, ApplyResult]
@@ -368,13 +440,15 @@ class JiraWriter:
             sent=ApplyStatus.APPLIED,
         )
 
-    def _unless_commented(self, key: str, marker: str) -> BeforeRetry:
-        """A ``before_retry`` hook: resend the comment unless ``marker`` is on the issue."""
+    def _unless_commented(self, key: str, marker: str, internal: bool) -> BeforeRetry:
+        """A ``before_retry`` hook: resend the comment unless the connector's own comment
+        ending in ``marker`` is on the issue (see `OwnNotes.posted`)."""
 
         def check(lost: LostAnswer) -> Any:
             issue = self.http.get_json(f"rest/api/3/issue/{key}", params={"fields": "comment"})
-            texts = (adf_text(c.get("body")) for c in self.reader.comments(issue))
-            return NOTHING_TO_SEND if any(marker in t for t in texts) else lost.json
+            comments = self.reader.comments(issue)
+            posted = self.notes.posted(key, comments, marker, internal=internal)
+            return NOTHING_TO_SEND if posted else lost.json
 
         return check
 
@@ -398,31 +472,31 @@ class JiraWriter:
         path: str,
         body: Mapping[str, Any],
         *,
+        params: Mapping[str, str] | None = None,
         before_retry: BeforeRetry | None = None,
         sent: ApplyStatus = ApplyStatus.ALREADY,
-    ) -> None:
-        """Send one write for the actions at ``indexes``; ``sent`` is their status when the
-        hook finds that a lost attempt had already applied it."""
+    ) -> ApplyStatus:
+        """Send one write for the actions at ``indexes`` and return their status; ``sent``
+        is their status when the hook finds that a lost attempt had already applied it.
+
+        Raises:
+            AuthenticationError: 401/403 (permissions are configuration, not one action's).
+        """
         try:
-            self.http.request(method, path, json=body, before_retry=before_retry)
+            self.http.request(method, path, params=params, json=body, before_retry=before_retry)
         except AlreadySent:
-            for i in indexes:
-                results[i] = ApplyResult(
-                    actions[i].key, sent, "applied by an earlier attempt whose answer was lost"
-                )
-            return
+            outcome = ApplyResult("", sent, "applied by an earlier attempt whose answer was lost")
         except ConflictError as exc:
-            for i in indexes:
-                results[i] = ApplyResult(actions[i].key, ApplyStatus.CONFLICT, _detail(exc, key))
-            return
+            outcome = ApplyResult("", ApplyStatus.CONFLICT, _detail(exc, key))
         except (SkippableAPIError, FatalAPIError) as exc:
             if isinstance(exc, AuthenticationError):
                 raise
-            for i in indexes:
-                results[i] = ApplyResult(actions[i].key, ApplyStatus.FAILED, _detail(exc, key))
-            return
+            outcome = ApplyResult("", ApplyStatus.FAILED, _detail(exc, key))
+        else:
+            outcome = ApplyResult("", ApplyStatus.APPLIED)
         for i in indexes:
-            results[i] = ApplyResult(actions[i].key, ApplyStatus.APPLIED)
+            results[i] = ApplyResult(actions[i].key, outcome.status, outcome.detail)
+        return outcome.status
 
     # -- bulk -----------------------------------------------------------------------------
 

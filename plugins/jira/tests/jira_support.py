@@ -6,7 +6,9 @@ and the Zendesk plugin's are on the path too when the suites run together).
 
 from __future__ import annotations
 
+import copy
 import json
+from pathlib import Path
 from typing import Any
 
 import responses
@@ -25,6 +27,60 @@ AGENT = "5b10a2844c20165700ede21g"
 CUSTOMER = "qm:1a2b3c4d-customer"
 AUTOMATION = "557058:automation-app"
 SLA_FIELD = "customfield_10050"
+
+
+#: Response examples of the Jira OpenAPI, vendored verbatim in oas_examples.json (its
+#: ``_source`` says where from; test_contract.py checks them against the spec).
+OAS_EXAMPLES: dict[str, Any] = json.loads(
+    (Path(__file__).parent / "oas_examples.json").read_text(encoding="utf-8")
+)["examples"]
+
+
+def oas_example(name: str) -> Any:
+    """A fresh copy of one documented answer, e.g. ``oas_example("getCurrentUser 200")``."""
+    return copy.deepcopy(OAS_EXAMPLES[name]["body"])
+
+
+#: ``GET /rest/api/3/myself`` as documented (``getCurrentUser``): Mia Krystof, whose
+#: accountId is `AGENT`, in Australia/Sydney.
+MYSELF_EXAMPLE: dict[str, Any] = oas_example("getCurrentUser 200")
+
+#: ``GET /rest/api/3/field``: the OAS example's two system fields (``getFields``), plus
+#: `SLA_FIELD` (a textfield) and a textarea custom field in the same ``FieldDetails`` shape
+#: (schema ``custom`` and ``customId`` as the OAS ``JsonTypeBean`` describes them).
+FIELDS = [
+    *oas_example("getFields 200"),
+    {
+        "clauseNames": ["cf[10050]", "SLA status"],
+        "custom": True,
+        "id": SLA_FIELD,
+        "key": SLA_FIELD,
+        "name": "SLA status",
+        "navigable": True,
+        "orderable": True,
+        "schema": {
+            "custom": "com.atlassian.jira.plugin.system.customfieldtypes:textfield",
+            "customId": 10050,
+            "type": "string",
+        },
+        "searchable": True,
+    },
+    {
+        "clauseNames": ["cf[10070]", "SLA notes"],
+        "custom": True,
+        "id": "customfield_10070",
+        "key": "customfield_10070",
+        "name": "SLA notes",
+        "navigable": True,
+        "orderable": True,
+        "schema": {
+            "custom": "com.atlassian.jira.plugin.system.customfieldtypes:textarea",
+            "customId": 10070,
+            "type": "string",
+        },
+        "searchable": True,
+    },
+]
 
 
 def make_connector(**overrides: Any) -> JiraConnector:
@@ -55,6 +111,16 @@ def user(account_id: str, kind: str = "atlassian", name: str = "") -> dict[str, 
         "active": True,
         "displayName": name or account_id,
         "self": f"{API}/user?accountId={account_id}",
+    }
+
+
+def myself(account_id: str = AGENT, time_zone: str = "UTC") -> dict[str, Any]:
+    """``GET /rest/api/3/myself``: the API user (a ``User``; shape of the OAS example)."""
+    return {
+        **user(account_id, name="SLA Bot"),
+        "emailAddress": "ops@acme.example",
+        "timeZone": time_zone,
+        "locale": "en_US",
     }
 
 

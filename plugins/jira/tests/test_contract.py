@@ -24,6 +24,9 @@ from jira_support import (
     AGENT,
     API,
     BASE,
+    FIELDS,
+    MYSELF_EXAMPLE,
+    OAS_EXAMPLES,
     SLA_FIELD,
     action,
     changelogs,
@@ -32,10 +35,12 @@ from jira_support import (
     issue,
     item,
     make_connector,
+    myself,
     search_page,
     user,
 )
 from responses import matchers
+from slaplug_jira.cursor import JiraCursor
 
 from slaplug.model import ActionKind as K
 
@@ -82,6 +87,8 @@ def spec() -> OpenAPI:
 def checked(spec: OpenAPI) -> Iterator[responses.RequestsMock]:
     """A RequestsMock whose every call is validated against the spec after the test."""
     with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+        mock.get(f"{API}/myself", json=myself())
+        mock.get(f"{API}/field", json=FIELDS)
         yield mock
         assert mock.calls, "the test made no request to check"
         for call in mock.calls:
@@ -237,7 +244,8 @@ def test_bulk_edit_conforms(checked) -> None:
         ]
     )
     assert {r.status.value for r in results} == {"applied"}
-    assert SLA_FIELD in checked.calls[2].request.body.decode()
+    (bulk,) = [c for c in checked.calls if c.request.url.endswith("/bulk/issues/fields")]
+    assert SLA_FIELD in bulk.request.body.decode()
 
 
 def test_the_validator_catches_a_request_jira_would_refuse(spec) -> None:
@@ -251,3 +259,25 @@ def test_the_validator_catches_a_request_jira_would_refuse(spec) -> None:
         )
         with pytest.raises(pytest.fail.Exception, match="request does not match"):
             validate(spec, mock.calls[0])
+
+
+def test_the_vendored_examples_are_the_specs_own(spec) -> None:
+    """oas_examples.json (replayed by test_jira_documented_payloads.py and others) holds the
+    spec's response examples verbatim."""
+    raw = json.loads(SPEC.read_text(encoding="utf-8"))
+    assert OAS_EXAMPLES
+    for name, example in OAS_EXAMPLES.items():
+        operation_id, status = name.split()
+        op = raw["paths"][example["path"]][example["method"].lower()]
+        assert op["operationId"] == operation_id
+        documented = op["responses"][status]["content"]["application/json"]["example"]
+        assert json.loads(documented) == example["body"], name
+
+
+def test_the_connectors_myself_read_conforms(spec) -> None:
+    with responses.RequestsMock() as mock:
+        mock.get(f"{API}/myself", json=MYSELF_EXAMPLE)
+        mock.get(f"{API}/search/jql", json=search_page([]))
+        list(make_connector().read_changed(JiraCursor(1772445600000).encode()))
+        for call in mock.calls:
+            validate(spec, call)

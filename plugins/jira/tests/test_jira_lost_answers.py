@@ -72,8 +72,8 @@ def test_a_comment_whose_answer_is_lost_is_posted_once(setup, status: int) -> No
         ApplyStatus.ALREADY,  # posted by the attempt whose answer was lost
         ApplyStatus.APPLIED,
     ]
-    assert count(fake, first, comment_marker(actions[1].key)) == 1
-    assert count(fake, second, comment_marker(actions[2].key)) == 1
+    assert count(fake, first, comment_marker(connector.marker_key, actions[1].key)) == 1
+    assert count(fake, second, comment_marker(connector.marker_key, actions[2].key)) == 1
     assert "sla_breached" in fake.issue(first)["fields"]["labels"]
     comment_posts = [w for w in fake.writes if w.path.endswith("/comment")]
     assert len(comment_posts) == 2 and all(w.accepted for w in comment_posts)
@@ -89,7 +89,7 @@ def test_a_comment_lost_before_jira_applied_it_is_resent(setup) -> None:
     results = connector.apply(actions)
 
     assert [r.status for r in results] == [ApplyStatus.APPLIED]
-    assert count(fake, first, comment_marker(actions[0].key)) == 1
+    assert count(fake, first, comment_marker(connector.marker_key, actions[0].key)) == 1
 
 
 def test_a_transition_whose_answer_is_lost_is_not_tried_again(setup) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from jira_support import (
+    AGENT,
     API,
     SLA_FIELD,
     action,
@@ -107,11 +108,13 @@ def test_comments_are_internal_adf_with_a_marker_and_not_posted_twice(rsps, jira
     assert body["properties"] == [{"key": "sd.public.comment", "value": {"internal": True}}]
     assert body["body"]["type"] == "doc" and body["body"]["version"] == 1
     texts = [n["content"][0]["text"] for n in body["body"]["content"]]
-    assert texts == ["SLA breached.", "Team lead notified.", comment_marker(first.key)]
-    assert first.key not in str(body)  # a hash, not the key in clear
+    marker = comment_marker(jira.marker_key, first.key)
+    assert texts == ["SLA breached.", "Team lead notified.", marker]
+    assert first.key not in str(body)  # a keyed hash, not the key in clear
 
     rsps.reset()
-    posted = comment("9", user("me", "app"), "2026-03-05T12:00:00.000+0000", public=False)
+    # The API user's own internal note (AGENT is /myself's accountId, see conftest).
+    posted = comment("9", user(AGENT), "2026-03-05T12:00:00.000+0000", public=False)
     posted["body"] = body["body"]
     current(rsps, comments=(posted,))
     assert statuses(jira.apply([first])) == ["already"]
@@ -309,6 +312,7 @@ def test_edits_then_comments_then_transition_in_that_order(rsps, jira) -> None:
     ]
     assert order == [
         ("GET", "issue/SUP-1"),
+        ("GET", "myself"),  # whose comments count as slaplug's own (read once)
         ("PUT", "issue/SUP-1"),
         ("POST", "issue/SUP-1/comment"),
         ("GET", "issue/SUP-1/transitions"),

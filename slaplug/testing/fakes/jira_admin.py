@@ -37,6 +37,7 @@ class JiraAdmin(FakeAdmin):
         a("POST", r"/_fake/webhooks", self.configure_webhook)
         a("POST", r"/_fake/tasks/complete", self.complete_tasks)
         a("GET", r"/_fake/seed", self.seed)
+        a("POST", r"/_fake/users", self.set_user)
 
     def health(self, req: Request) -> Response:
         """``GET /_fake/health``."""
@@ -60,6 +61,24 @@ class JiraAdmin(FakeAdmin):
             return Response(200, self.app.simulate(kind, key, **body))
         except ValueError as exc:
             raise jira_error(400, str(exc)) from None
+
+    def set_user(self, req: Request) -> Response:
+        """``POST /_fake/users`` ``{"user", "time_zone", "admin", "project_admin"}``: one
+        user's profile zone and permissions (keys left out stay as they are)."""
+        body = req.json() or {}
+        if not isinstance(body, dict) or not body.get("user"):
+            raise jira_error(400, "user is required (an accountId, email or display name).")
+        flags = {k: body[k] for k in ("admin", "project_admin") if k in body}
+        if any(not isinstance(v, bool) for v in flags.values()):
+            raise jira_error(400, "admin and project_admin must be true or false.")
+        zone = body.get("time_zone")
+        if zone is not None and not isinstance(zone, str):
+            raise jira_error(400, 'time_zone must be an IANA zone name or "".')
+        try:
+            u = self.app.set_user(str(body["user"]), time_zone=zone, **flags)
+        except ValueError as exc:
+            raise jira_error(400, str(exc)) from None
+        return Response(200, self.app.user_json(u, "3", full=True))
 
     def configure_webhook(self, req: Request) -> Response:
         """``POST /_fake/webhooks`` ``{"url", "secret", "duplicate_rate", "seed"}`` (url

@@ -86,13 +86,23 @@ def by_id_or_name(table: tuple[tuple[str, ...], ...], value: Any) -> str | None:
 @dataclass(slots=True)
 class JiraUser:
     """A user. ``account_type`` is ``atlassian`` for agents and ``customer`` for JSM portal
-    customers, who cannot use API tokens."""
+    customers, who cannot use API tokens.
+
+    ``time_zone`` is the profile's zone (None: the site's default), which ``/myself``
+    reports as ``timeZone`` and in which JQL date literals of this user's searches are
+    read (OAS ``User.timeZone``: "the instance's default time zone" when none is set).
+    ``admin`` (*Administer Jira*) and ``project_admin`` (*Administer projects*) are the
+    permissions ``notifyUsers=false`` needs (see `JiraWrites.edit_issue`).
+    """
 
     account_id: str
     display_name: str
     email: str
     account_type: str = "atlassian"
     active: bool = True
+    time_zone: str | None = None
+    admin: bool = False
+    project_admin: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -90,7 +90,7 @@ def _custom(fid: str, name: str, kind: str, custom_id: int, **extra: Any) -> Fie
 def base_site(store: JiraStore) -> None:
     """Add the users and fields every fake site has: an admin, agents, the automation
     app, portal customers, and the system and custom fields."""
-    admin = JiraUser(account_id_for(ADMIN_EMAIL), "Ada Admin", ADMIN_EMAIL)
+    admin = JiraUser(account_id_for(ADMIN_EMAIL), "Ada Admin", ADMIN_EMAIL, admin=True)
     store.users[admin.account_id] = admin
     for name in _AGENTS:
         email = name.lower().replace(" ", ".") + "@fake-jira.test"

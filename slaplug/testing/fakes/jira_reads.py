@@ -15,7 +15,7 @@ from slaplug.testing.fakes.base import Request, Response
 from slaplug.testing.fakes.jira_bulk import JiraBulk
 from slaplug.testing.fakes.jira_data import TRANSITIONS, ChangeHistory, FieldDef, Issue, JiraUser
 from slaplug.testing.fakes.jira_jql import JqlError, parse_jql
-from slaplug.testing.fakes.jira_render import J, jira_error, not_found
+from slaplug.testing.fakes.jira_render import J, JiraTime, jira_error, not_found
 
 MAX_SEARCH_PAGE = 100  # fake's choice when fields are requested (see the docs)
 MAX_SEARCH_PAGE_IDS = 5000  # "It returns max 5000 issues" with id/key only (OAS)
@@ -28,6 +28,22 @@ SEARCH_GONE = (
 
 class JiraReads(JiraBulk):
     """Issue read handlers (a base of the app)."""
+
+    def __init__(self, store: Any, clock: Any, time_zone: str) -> None:
+        super().__init__(store, clock, time_zone)
+        self._user_zones: dict[str, JiraTime] = {}
+
+    def user_time(self, user: JiraUser) -> JiraTime:
+        """The zone ``user``'s JQL date literals are read in: the profile's, else the site's.
+
+        Jira reads a JQL date "in the searching user's time zone" (reference §1.2), and
+        ``/myself`` reports that zone as ``timeZone`` (OAS ``User.timeZone``).
+        """
+        if not user.time_zone or user.time_zone == self.time.name:
+            return self.time
+        if user.time_zone not in self._user_zones:
+            self._user_zones[user.time_zone] = JiraTime(user.time_zone)
+        return self._user_zones[user.time_zone]
 
     def _page_params(self, req: Request, default: int, cap: int) -> tuple[int, int]:
         try:
@@ -101,7 +117,9 @@ class JiraReads(JiraBulk):
             max_results = req.query.get("maxResults", "50")
             token = req.query.get("nextPageToken")
         try:
-            query = parse_jql(str(jql), self.store, self.time, self.now_ms(), user.account_id)
+            query = parse_jql(
+                str(jql), self.store, self.user_time(user), self.now_ms(), user.account_id
+            )
         except JqlError as exc:
             raise jira_error(400, str(exc)) from None
         wanted = self.wanted_fields([str(f) for f in fields], "id")
@@ -234,6 +252,17 @@ class JiraReads(JiraBulk):
                 "startAt": start,
             },
         )
+
+    def get_comment(self, req: Request, v: str, key: str, cid: str, user: JiraUser) -> Response:
+        """``GET /rest/api/3/issue/{key}/comment/{id}`` (OAS ``getComment``);
+        ``expand=properties`` shows ``sd.public.comment``. 404 for a comment of another
+        issue, as for an unknown one."""
+        issue = self.find_issue(key)
+        found = next((c for c in self.store.comments.get(issue.id, []) if c.id == int(cid)), None)
+        if found is None:
+            raise jira_error(404, "Can not find a comment for the id: " + cid + ".")
+        props = "properties" in req.query.get("expand", "")
+        return Response(200, self.comment_json(found, v, props))
 
     def transitions_json(self, issue: Issue, v: str) -> list[J]:
         """The workflow transitions available from the issue's status."""

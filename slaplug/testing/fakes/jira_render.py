@@ -179,7 +179,7 @@ class JiraRendering:
             "avatarUrls": self.avatar_urls(u.account_id),
             "displayName": u.display_name,
             "active": u.active,
-            "timeZone": self.time.name,
+            "timeZone": u.time_zone or self.time.name,
         }
         if full:
             body["locale"] = "en_US"

@@ -44,6 +44,9 @@ def load_seed(seed: str | Path | Mapping[str, Any]) -> tuple[JiraStore, float | 
             str(u.get("emailAddress", f"{u['accountId']}@example.com")),
             str(u.get("accountType", "atlassian")),
             bool(u.get("active", True)),
+            u.get("timeZone"),
+            bool(u.get("admin", False)),
+            bool(u.get("projectAdmin", False)),
         )
         store.users[user.account_id] = user
     for n, raw in enumerate(data.get("issues") or []):
@@ -69,6 +72,9 @@ def to_seed(store: JiraStore, now: float, time_zone: str) -> dict[str, Any]:
                 "emailAddress": u.email,
                 "accountType": u.account_type,
                 "active": u.active,
+                **({"timeZone": u.time_zone} if u.time_zone else {}),
+                **({"admin": True} if u.admin else {}),
+                **({"projectAdmin": True} if u.project_admin else {}),
             }
             for u in store.users.values()
         ],

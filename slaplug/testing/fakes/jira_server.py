@@ -18,6 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from slaplug.testing.fakes.base import (
     FakeClock,
@@ -106,6 +107,7 @@ class JiraApp(JiraReads):
         r("POST", rf"{V}/changelog/bulkfetch", self.bulk_changelog)
         r("GET", rf"{V}/issue/{KEY}/comment", self.get_comments)
         r("POST", rf"{V}/issue/{KEY}/comment", self.add_comment)
+        r("GET", rf"{V}/issue/{KEY}/comment/(?P<cid>\d+)", self.get_comment)
         r("GET", rf"{V}/issue/{KEY}/transitions", self.get_transitions)
         r("POST", rf"{V}/issue/{KEY}/transitions", self.do_transition)
         r("PUT", rf"{V}/issue/{KEY}/assignee", self.assign_issue)
@@ -216,6 +218,39 @@ class JiraApp(JiraReads):
     def admin_user(self) -> JiraUser:
         """The site admin (the first Atlassian account)."""
         return self.store.agents()[0]
+
+    def set_user(
+        self,
+        ref: str,
+        *,
+        time_zone: str | None = None,
+        admin: bool | None = None,
+        project_admin: bool | None = None,
+    ) -> JiraUser:
+        """Change one user's profile zone and permissions (None leaves a value as it is;
+        ``time_zone=""`` goes back to the site's default).
+
+        Raises:
+            ValueError: for an unknown user or time zone.
+        """
+        with self.lock:
+            u = self.store.user(ref)
+            if u is None:
+                raise ValueError(f"no user {ref!r}: give an accountId, email or display name")
+            if time_zone is not None:
+                if time_zone:
+                    try:
+                        ZoneInfo(time_zone)
+                    except (ZoneInfoNotFoundError, ValueError):
+                        raise ValueError(
+                            f"{time_zone!r} is not an IANA time zone, e.g. America/Los_Angeles"
+                        ) from None
+                u.time_zone = time_zone or None
+            if admin is not None:
+                u.admin = admin
+            if project_admin is not None:
+                u.project_admin = project_admin
+            return u
 
     # -- small reads -----------------------------------------------------------------------
 

@@ -25,6 +25,17 @@ from slaplug.testing.fakes.jira_webhooks import JiraWebhooks
 MAX_COMMENTS = 5000  # per-issue comment limit, answered 413 (reference §2.2)
 NOT_ADF = "Operation value must be an Atlassian Document (see the Atlassian Document Format)"
 CONFLICT = "The issue was changed by another request. Read it again and retry."
+#: What Jira Cloud answers, with 403, to ``notifyUsers=false`` from a user without *Administer
+#: Jira* or *Administer projects*; the whole edit is refused, nothing is written. The OAS
+#: says only "the request is ignored"; the answer was recorded against a real Cloud site in
+#: LetPeopleWork/Lighthouse docs/feature/quiet-jira-writeback/slices/
+#: slice-03-spike-jira-notification-suppression.md (``PUT /rest/api/2/issue/SPIKEPRM-1?
+#: notifyUsers=false`` -> 403, the field still null afterwards) and seen by pycontribs/jira
+#: users (gfbio/gfbio-data-submission: "JiraError HTTP 403 ...?notifyUsers=false text: To
+#: discard the user notification either admin or project admin permissions are required.").
+NO_DISCARD = (
+    "To discard the user notification either admin or project admin permissions are required."
+)
 
 
 class JiraWrites(JiraWebhooks):
@@ -38,6 +49,8 @@ class JiraWrites(JiraWebhooks):
         super().__init__(store, clock, time_zone)
         #: Issue ids whose next edit or transition answers 409 (``simulate("conflict")``).
         self.conflicts: dict[int, int] = {}
+        #: Issue key -> edits that e-mailed the watchers (sent without ``notifyUsers=false``).
+        self.watcher_emails: dict[str, int] = {}
 
     # -- value coercion --------------------------------------------------------------------
 
@@ -67,11 +80,16 @@ class JiraWrites(JiraWebhooks):
         if fid == "description" or f.kind == "textarea":
             if value is None:
                 return "" if fid == "description" else None
+            # v3 takes ADF only: "" is refused like any string (OAS editIssue: "description,
+            # environment, and any textarea type custom fields ... take Atlassian Document
+            # Format content"); an empty doc (ADF's doc node: "content: an array of zero or
+            # more nodes") empties the field, which then reads back as null.
             if v == "3" and not is_adf(value):
                 raise bad(NOT_ADF)
             if v == "2" and not isinstance(value, str):
                 raise bad("Specify the value as a string.")
-            return adf_text(value)
+            text = adf_text(value)
+            return text if fid == "description" or text.strip() else None
         if fid == "priority":
             ref = value.get("id") or value.get("name") if isinstance(value, dict) else None
             try:
@@ -187,14 +205,26 @@ class JiraWrites(JiraWebhooks):
     # -- endpoints -------------------------------------------------------------------------
 
     def edit_issue(self, req: Request, v: str, key: str, user: JiraUser) -> Response:
-        """``PUT /rest/api/3/issue/{key}``: 204, or 200 with the issue for ``returnIssue``."""
+        """``PUT /rest/api/3/issue/{key}``: 204, or 200 with the issue for ``returnIssue``.
+
+        ``notifyUsers=false`` (no e-mail to the watchers) needs *Administer Jira* or
+        *Administer projects* (OAS ``notifyUsers``); without either the whole edit is
+        refused with 403 `NO_DISCARD` (recorded Cloud behaviour, see there). Each accepted
+        edit without it is counted in ``watcher_emails``.
+        """
         issue = self.find_issue(key)
+        quiet = req.query.get("notifyUsers", "true").lower() == "false"
+        if quiet and not (user.admin or user.project_admin):
+            raise jira_error(403, NO_DISCARD)
         body = req.json()
         if not isinstance(body, dict):
             raise jira_error(400, "The request body must be a JSON object.")
         changes = self._edits(issue, body, v)
         self._check_conflict(issue)
+        before = len(self.store.histories.get(issue.id, []))
         self.apply(issue, user.account_id, changes)
+        if not quiet and len(self.store.histories.get(issue.id, [])) > before:
+            self.watcher_emails[issue.key] = self.watcher_emails.get(issue.key, 0) + 1
         if req.query.get("returnIssue") == "true":
             return Response(200, self.issue_json(issue, v, self.store.fields))
         return Response(204)
