@@ -28,14 +28,18 @@ import requests
 from pydantic import Field
 
 from slaplug.connectors import (
+    DEFAULT_RESOLUTIONS,
     ApplyResult,
     Capability,
     Connector,
     ConnectorConfig,
     NextUrlPaginator,
+    Outcome,
+    Resolution,
     TicketPage,
     paginate,
 )
+from slaplug.errors import InvalidTicketError
 from slaplug.model import Action, EventKind, Ticket, TicketEvent
 from slaplug_freshdesk.write import PRIORITIES, STATUSES, Writer
 
@@ -44,6 +48,21 @@ __all__ = ["FreshdeskConfig", "FreshdeskConnector"]
 #: Freshdesk returns only the last 30 days when ``updated_since`` is left out, so a first
 #: full read asks for everything changed since this instant instead.
 EPOCH = "2000-01-01T00:00:00Z"
+
+#: Freshdesk answers a change it refuses (an unknown custom field, a status or choice the
+#: account lacks) with 400 ``{"description": "Validation failed", "errors": [{"field",
+#: "message", "code"}]}`` (Freshdesk API v2 reference, "Error Handling"; the body shape as
+#: sjkingo/python-freshdesk ``freshdesk/v2/api.py`` ``_action`` reads it). That is about
+#: one ticket's change, not a broken connector: skip it, never stop the batch or the pass.
+RESOLUTIONS = {
+    **DEFAULT_RESOLUTIONS,
+    400: Resolution(
+        Outcome.SKIP,
+        InvalidTicketError,
+        "Freshdesk refused the change as invalid (a field, value or status this account "
+        "does not have); check the rule's action against the account's ticket fields",
+    ),
+}
 
 
 class FreshdeskConfig(ConnectorConfig):
@@ -74,6 +93,10 @@ class FreshdeskConnector(Connector):
     capabilities = frozenset({Capability.READ, Capability.WRITE_BACK})
 
     config: FreshdeskConfig
+
+    def __init__(self, config: ConnectorConfig, **kwargs: Any) -> None:
+        super().__init__(config, **kwargs)
+        self.http.resolutions = RESOLUTIONS
 
     def auth(self) -> requests.auth.AuthBase:
         """Basic auth with the API key as user name and ``X`` as password (Freshdesk's way)."""

@@ -4,7 +4,10 @@ Per ticket, the writer reads the ticket once, works out which actions are alread
 (a tag present, the priority already set...) and sends *one* ``PUT /api/v2/tickets/{id}``
 for the rest: Freshdesk counts Ticket Update calls against a tight per-minute sub-limit.
 ``tags`` in that PUT replaces the whole list (Freshdesk has no add-tag call), so the list
-sent is the one just read plus or minus the action's tag.
+sent is the one just read plus or minus the action's tag. When Freshdesk refuses that PUT
+(400 "Validation failed": an unknown custom field, a status the account lacks), the writer
+sends one PUT per change, so the refused action fails alone and the others are applied; a
+refused note fails alone too. Nothing in one ticket stops the batch.
 
 Notes are not idempotent on the platform, so each ends with a marker carrying a hash of its
 action's key, ``[slaplug 1a2b3c4d5e6f]``; before posting a note whose key is not ``fresh``,
@@ -29,7 +32,7 @@ from slaplug.connectors import (
     ApplyStatus,
     LostAnswer,
 )
-from slaplug.errors import ConflictError, SkippableAPIError
+from slaplug.errors import ConflictError, InvalidTicketError, SkippableAPIError
 from slaplug.model import Action, ActionKind
 
 __all__ = ["PRIORITIES", "STATUSES", "Writer", "marker"]
@@ -57,6 +60,35 @@ def _code(value: Any, codes: Mapping[str, int], what: str) -> int:
         raise ValueError(
             f"unknown Freshdesk {what} {value!r}; use one of {sorted(codes)}"
         ) from None
+
+
+#: One planned change to the ticket: ``(kind, value)`` with kind ``tag+``, ``tag-``,
+#: ``priority``, ``status`` or a custom field's name; folded into one PUT body by `_body`.
+Change = tuple[str, Any]
+
+
+def _body(tags: Sequence[str], changes: Sequence[Change]) -> dict[str, Any]:
+    """The ``PUT /api/v2/tickets/{id}`` body making ``changes`` to a ticket tagged ``tags``.
+
+    ``tags`` in that body replaces the whole list, so it is sent only when it changes.
+    """
+    new_tags = list(tags)
+    body: dict[str, Any] = {}
+    fields: dict[str, Any] = {}
+    for kind, value in changes:
+        if kind == "tag+" and value not in new_tags:
+            new_tags.append(value)
+        elif kind == "tag-" and value in new_tags:
+            new_tags.remove(value)
+        elif kind in ("priority", "status"):
+            body[kind] = value
+        elif kind.startswith("cf_"):
+            fields[kind] = value
+    if new_tags != list(tags):
+        body["tags"] = new_tags
+    if fields:
+        body["custom_fields"] = fields
+    return body
 
 
 class Writer:
@@ -87,21 +119,23 @@ class Writer:
     ) -> list[ApplyResult]:
         raw = self.http.get_json(f"api/v2/tickets/{ticket_id}")
         tags: list[str] = list(raw.get("tags") or [])
-        fields: dict[str, Any] = {}
-        update: dict[str, Any] = {}
+        changes: list[tuple[int, Change]] = []  # (index in actions, its change)
         notes: list[Action] = []
         statuses: list[ApplyStatus | ApplyResult] = []
-        for a in actions:
+        for i, a in enumerate(actions):
             try:
-                statuses.append(self._plan(a, raw, tags, fields, update, notes))
+                planned = self._plan(a, raw, tags)
             except (ValueError, KeyError) as exc:
-                statuses.append(ApplyResult(a.key, ApplyStatus.FAILED, f"bad action: {exc}"))
-        if tags != list(raw.get("tags") or []):
-            update["tags"] = tags
-        if fields:
-            update["custom_fields"] = fields
-        if update:
-            self.http.request("PUT", f"api/v2/tickets/{ticket_id}", json=update)
+                planned = ApplyResult(a.key, ApplyStatus.FAILED, f"bad action: {exc}")
+            if planned is None:
+                notes.append(a)
+                planned = ApplyStatus.APPLIED
+            elif isinstance(planned, tuple):
+                changes.append((i, planned))
+                planned = ApplyStatus.APPLIED
+            statuses.append(planned)
+        if changes:
+            self._put(ticket_id, tags, changes, actions, statuses)
         if notes:
             self._post_notes(ticket_id, notes, fresh, statuses, actions)
         return [
@@ -109,46 +143,66 @@ class Writer:
             for a, s in zip(actions, statuses, strict=True)
         ]
 
+    def _put(
+        self,
+        ticket_id: str,
+        tags: list[str],
+        changes: Sequence[tuple[int, Change]],
+        actions: Sequence[Action],
+        statuses: list[ApplyStatus | ApplyResult],
+    ) -> None:
+        """One PUT for every change; if Freshdesk refuses it (400 "Validation failed"),
+        one PUT per change, so that only the action Freshdesk refuses fails."""
+        path = f"api/v2/tickets/{ticket_id}"
+        body = _body(tags, [c for _, c in changes])
+        if not body:
+            return
+        try:
+            self.http.request("PUT", path, json=body)
+            return
+        except InvalidTicketError as exc:
+            if len(changes) == 1:
+                statuses[changes[0][0]] = ApplyResult(
+                    actions[changes[0][0]].key, ApplyStatus.FAILED, str(exc)
+                )
+                return
+        current = list(tags)
+        for index, change in changes:
+            one = _body(current, [change])
+            if not one:
+                continue
+            try:
+                self.http.request("PUT", path, json=one)
+            except InvalidTicketError as exc:
+                statuses[index] = ApplyResult(actions[index].key, ApplyStatus.FAILED, str(exc))
+                continue
+            current = one.get("tags", current)
+
     @staticmethod
     def _plan(
-        a: Action,
-        raw: Mapping[str, Any],
-        tags: list[str],
-        fields: dict[str, Any],
-        update: dict[str, Any],
-        notes: list[Action],
-    ) -> ApplyStatus | ApplyResult:
-        """Fold ``a`` into the pending update; APPLIED if it needs a write, else ALREADY."""
+        a: Action, raw: Mapping[str, Any], tags: Sequence[str]
+    ) -> Change | ApplyStatus | ApplyResult | None:
+        """What ``a`` needs: a change to PUT, None for a note, ALREADY, or a final result."""
         p = a.params
         if a.kind is ActionKind.ADD_TAG:
-            if p["tag"] in tags:
-                return ApplyStatus.ALREADY
-            tags.append(p["tag"])
-        elif a.kind is ActionKind.REMOVE_TAG:
-            if p["tag"] not in tags:
-                return ApplyStatus.ALREADY
-            tags.remove(p["tag"])
-        elif a.kind is ActionKind.SET_PRIORITY:
+            return ApplyStatus.ALREADY if p["tag"] in tags else ("tag+", p["tag"])
+        if a.kind is ActionKind.REMOVE_TAG:
+            return ("tag-", p["tag"]) if p["tag"] in tags else ApplyStatus.ALREADY
+        if a.kind is ActionKind.SET_PRIORITY:
             code = _code(p["priority"], _PRIORITY_CODES, "priority")
-            if raw.get("priority") == code:
-                return ApplyStatus.ALREADY
-            update["priority"] = code
-        elif a.kind is ActionKind.SET_STATUS:
+            return ApplyStatus.ALREADY if raw.get("priority") == code else ("priority", code)
+        if a.kind is ActionKind.SET_STATUS:
             code = _code(p["status"], _STATUS_CODES, "status")
-            if raw.get("status") == code:
-                return ApplyStatus.ALREADY
-            update["status"] = code
-        elif a.kind is ActionKind.SET_FIELD:
+            return ApplyStatus.ALREADY if raw.get("status") == code else ("status", code)
+        if a.kind is ActionKind.SET_FIELD:
             # Custom fields are named cf_<label> by Freshdesk; accept the label alone too.
             name = p["field"] if str(p["field"]).startswith("cf_") else f"cf_{p['field']}"
             if (raw.get("custom_fields") or {}).get(name) == p["value"]:
                 return ApplyStatus.ALREADY
-            fields[name] = p["value"]
-        elif a.kind is ActionKind.COMMENT:
-            notes.append(a)
-        else:
-            return ApplyResult(a.key, ApplyStatus.SKIPPED, f"Freshdesk connector does not {a.kind}")
-        return ApplyStatus.APPLIED
+            return (name, p["value"])
+        if a.kind is ActionKind.COMMENT:
+            return None
+        return ApplyResult(a.key, ApplyStatus.SKIPPED, f"Freshdesk connector does not {a.kind}")
 
     def _post_notes(
         self,
@@ -184,6 +238,8 @@ class Writer:
                 )
             except AlreadySent:
                 statuses[index] = ApplyStatus.ALREADY
+            except SkippableAPIError as exc:  # a 400 on this note fails this note alone
+                statuses[index] = ApplyResult(a.key, ApplyStatus.FAILED, str(exc))
 
     def _conversations(self, ticket_id: str) -> str:
         """The text of the ticket's conversations, to look for markers in.

@@ -166,7 +166,13 @@ class FakeFreshdesk(FakeHelpdesk):
             return self._invalid("status", "It should be one of these values: '2,3,4,5'")
         if "priority" in body and body["priority"] not in (1, 2, 3, 4):
             return self._invalid("priority", "It should be one of these values: '1,2,3,4'")
+        # An unknown custom field is refused like an unknown top-level one: Freshdesk's
+        # error code ``invalid_field`` ("An unexpected field was part of the request",
+        # developers.freshdesk.com/api/#error).
         fields = body.pop("custom_fields", {})
+        strange = sorted(set(fields) - set(ticket["custom_fields"]))
+        if strange:
+            return self._invalid(strange[0], "Unexpected/invalid field in request", "invalid_field")
         ticket.update(body)
         ticket["custom_fields"] = {**ticket["custom_fields"], **fields}
         self._tick(ticket)
@@ -186,12 +192,12 @@ class FakeFreshdesk(FakeHelpdesk):
         return self.clock
 
     @staticmethod
-    def _invalid(field: str, message: str) -> Reply:
+    def _invalid(field: str, message: str, code: str = "invalid_value") -> Reply:
         return Reply(
             400,
             {
                 "description": "Validation failed",
-                "errors": [{"field": field, "message": message, "code": "invalid_value"}],
+                "errors": [{"field": field, "message": message, "code": code}],
             },
         )
 

@@ -128,3 +128,43 @@ def test_missing_ticket_fails_only_its_actions(connector: FreshdeskConnector) ->
     result = connector.apply([action(ActionKind.ADD_TAG, {"tag": "x"})])[0]
     assert result.status is ApplyStatus.FAILED
     assert "not found" in result.detail
+
+
+#: Freshdesk's validation error, as its API v2 reference documents it ("Error Handling":
+#: ``description`` plus ``errors[]`` of ``field``/``message``/``code``) and as
+#: sjkingo/python-freshdesk ``freshdesk/v2/api.py`` (``_action``) reads it.
+VALIDATION_FAILED = {
+    "description": "Validation failed",
+    "errors": [
+        {"field": "priority", "message": "It should be one of these values: '1,2,3,4'",
+         "code": "invalid_value"},
+    ],
+}  # fmt: skip
+
+
+@responses.activate
+def test_a_400_fails_only_the_refused_action_of_the_put(connector: FreshdeskConnector) -> None:
+    responses.get(f"{BASE}/api/v2/tickets/7", json=TICKET)
+    put = responses.put(f"{BASE}/api/v2/tickets/7", status=400, json=VALIDATION_FAILED)
+    results = connector.apply(
+        [action(ActionKind.SET_PRIORITY, {"priority": 9}), action(ActionKind.ADD_TAG, {"tag": "a"})]
+    )
+    assert [r.status for r in results] == [ApplyStatus.FAILED, ApplyStatus.FAILED]
+    # The combined PUT, then one per action: Freshdesk refused each, so each failed alone.
+    assert [json.loads(c.request.body) for c in put.calls] == [
+        {"priority": 9, "tags": ["vip", "a"]},
+        {"priority": 9},
+        {"tags": ["vip", "a"]},
+    ]
+    assert all("Validation failed" in r.detail for r in results)
+
+
+@responses.activate
+def test_a_400_on_a_note_fails_that_note_alone(connector: FreshdeskConnector) -> None:
+    responses.get(f"{BASE}/api/v2/tickets/7", json=TICKET)
+    responses.post(f"{BASE}/api/v2/tickets/7/notes", status=400, json=VALIDATION_FAILED)
+    put = responses.put(f"{BASE}/api/v2/tickets/7", json={})
+    note, tag = action(ActionKind.COMMENT, {"body": "x"}), action(ActionKind.ADD_TAG, {"tag": "a"})
+    results = connector.apply([note, tag], fresh={note.key})
+    assert [r.status for r in results] == [ApplyStatus.FAILED, ApplyStatus.APPLIED]
+    assert put.call_count == 1
