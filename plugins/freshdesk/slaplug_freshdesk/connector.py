@@ -5,9 +5,11 @@ Reading (plugins/freshdesk/README.md has the whole story):
 * ``GET /api/v2/tickets?updated_since=…&order_by=updated_at&order_type=asc&include=stats``
   lists changed tickets oldest change first, ``per_page`` at most 100, the next page named
   by the ``Link: <…>; rel="next"`` header (Freshdesk puts nothing about paging in the body).
-* The cursor is an ``updated_at`` watermark: the newest change read so far. Freshdesk's
-  filter is inclusive, so a resumed read sees the watermark's own ticket again; slaplug
-  deduplicates by ticket, and re-reading one ticket is cheaper than missing one.
+* The cursor is an ``updated_at`` watermark: the newest change read so far. Each page is
+  read as the first page of a new ``updated_since`` window starting at that watermark, so a
+  ticket changed during the read cannot shift another out of sight, and the 300-page cap
+  is never reached (`FreshdeskConnector.read_changed`). A pass starts ``overlap_seconds``
+  before the stored watermark; tickets read twice are deduplicated.
 * The history the clocks need comes from ``GET /api/v2/tickets/{id}/conversations``
   (requester messages and public agent replies) plus the ticket's ``stats`` (when it was
   last set pending, resolved, closed, reopened). Freshdesk's API v2 has no audit log of
@@ -21,7 +23,7 @@ connector does not declare `Capability.WEBHOOK`: run ``slaplug sync --every 60s`
 from __future__ import annotations
 
 from collections.abc import Collection, Iterator, Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, ClassVar
 
 import requests
@@ -39,7 +41,7 @@ from slaplug.connectors import (
     TicketPage,
     paginate,
 )
-from slaplug.errors import InvalidTicketError
+from slaplug.errors import InvalidTicketError, PaginationError
 from slaplug.model import Action, EventKind, Ticket, TicketEvent
 from slaplug_freshdesk.write import PRIORITIES, STATUSES, Writer
 
@@ -48,6 +50,10 @@ __all__ = ["FreshdeskConfig", "FreshdeskConnector"]
 #: Freshdesk returns only the last 30 days when ``updated_since`` is left out, so a first
 #: full read asks for everything changed since this instant instead.
 EPOCH = "2000-01-01T00:00:00Z"
+#: ``GET /api/v2/tickets`` serves pages 1 to 300 and no further (Freshdesk API v2
+#: reference, "List All Tickets"; also ktsaou/freshdesk_mcp FRESHDESK_API_REFERENCE.md:
+#: "Max 300 pages").
+MAX_PAGE = 300
 
 #: Freshdesk answers a change it refuses (an unknown custom field, a status or choice the
 #: account lacks) with 400 ``{"description": "Validation failed", "errors": [{"field",
@@ -72,12 +78,21 @@ class FreshdeskConfig(ConnectorConfig):
         base_url: ``https://<domain>.freshdesk.com`` (the ``/api/v2`` prefix is added).
         api_key_env: The environment variable holding the agent's API key.
         page_size: Tickets per page, at most 100 (Freshdesk's cap).
+        overlap_seconds: How far before the stored watermark each read starts; tickets
+            read twice are merged by the sync store, a ticket missed is lost.
     """
 
     connector_name: ClassVar[str] = "freshdesk"
 
     api_key_env: str = Field(description="Environment variable holding the API key.")
     page_size: int = Field(default=100, ge=1, le=100, description="Tickets per page (max 100).")
+    overlap_seconds: int = Field(
+        default=60,
+        ge=0,
+        le=86_400,
+        description="Each read starts this long before the last change read, so that a "
+        "change Freshdesk lists late (or in the same second) is not missed.",
+    )
 
 
 def parse_time(value: str) -> datetime:
@@ -107,37 +122,70 @@ class FreshdeskConnector(Connector):
     def read_changed(self, cursor: str | None) -> Iterator[TicketPage]:
         """Yield the tickets changed since the ``updated_at`` watermark ``cursor``.
 
+        Freshdesk pages by number over a list sorted by ``updated_at``. A ticket changed
+        while the pages are read moves to the end of that list and shifts every later
+        ticket one place forward, so the next page number skips one; and ``page`` stops at
+        300. So each page is read as page 1 of a new window, ``updated_since`` = the newest
+        ``updated_at`` read so far (inclusive: its own tickets come again and are dropped
+        here by ``(id, updated_at)``). Only when a whole page shares that one second (a bulk
+        update) does the read go on to page 2, 3... of the same window.
+
         Args:
             cursor: An ISO 8601 watermark from an earlier page, or None for everything.
+                The first window starts ``overlap_seconds`` before it.
 
         Yields:
             One `TicketPage` per Freshdesk page; its cursor is the newest ``updated_at``
             read so far.
+
+        Raises:
+            PaginationError: More than 300 pages of tickets changed in one second.
         """
+        since = EPOCH
+        if cursor is not None:
+            start = parse_time(cursor) - timedelta(seconds=self.config.overlap_seconds)
+            since = start.strftime("%Y-%m-%dT%H:%M:%SZ")
+        watermark = cursor
+        seen: dict[object, str] = {}  # id -> updated_at of tickets read in this window
+        page = 1
+        while True:
+            raw_tickets, more = self._list_page(since, page)
+            fresh = [r for r in raw_tickets if seen.get(r["id"]) != r["updated_at"]]
+            seen.update((r["id"], r["updated_at"]) for r in fresh)
+            tickets = [self._ticket(raw, self._conversations(raw["id"])) for raw in fresh]
+            newest = max((r["updated_at"] for r in raw_tickets), key=parse_time, default=since)
+            if watermark is None or parse_time(newest) > parse_time(watermark):
+                watermark = newest
+            yield TicketPage(tickets, watermark, complete_history=cursor is None)
+            if not more:
+                return
+            if parse_time(newest) > parse_time(since):
+                # A new window from the newest change read: only its second's tickets can
+                # come again, so only they need remembering.
+                since, page = newest, 1
+                seen = {k: v for k, v in seen.items() if v == newest}
+            elif page < MAX_PAGE:
+                page += 1  # a whole page changed in the window's first second: page on
+            else:
+                raise PaginationError(
+                    f"connector {self.instance!r}: more than {MAX_PAGE} pages of tickets "
+                    f"changed at {since}; Freshdesk serves no page beyond {MAX_PAGE}",
+                    connector=self.instance,
+                )
+
+    def _list_page(self, since: str, page: int) -> tuple[list[dict[str, Any]], bool]:
+        """One page of ``GET /api/v2/tickets`` and whether a next one is announced."""
         params = {
-            "updated_since": cursor or EPOCH,
+            "updated_since": since,
             "order_by": "updated_at",
             "order_type": "asc",
             "per_page": str(self.config.page_size),
             "include": "stats",
         }
-
-        def fetch(url: str | None) -> dict[str, Any]:
-            # The next-page URL already carries every parameter.
-            response = self.http.request(
-                "GET", url or "api/v2/tickets", params=None if url else params
-            )
-            return {"tickets": response.json(), "next": response.links.get("next", {}).get("url")}
-
-        watermark = cursor
-        for page in paginate(fetch, NextUrlPaginator("next")):
-            tickets = [
-                self._ticket(raw, self._conversations(raw["id"])) for raw in page.data["tickets"]
-            ]
-            for raw in page.data["tickets"]:
-                if watermark is None or parse_time(raw["updated_at"]) > parse_time(watermark):
-                    watermark = raw["updated_at"]
-            yield TicketPage(tickets, watermark, complete_history=cursor is None)
+        if page > 1:
+            params["page"] = str(page)
+        response = self.http.request("GET", "api/v2/tickets", params=params)
+        return response.json(), "next" in response.links
 
     def read_ticket(self, ticket_id: str) -> Ticket:
         """Read one ticket, its stats and its conversations."""

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import base64
 import re
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
@@ -26,6 +27,7 @@ from slaplug.testing.fakehttp import FakeHelpdesk, FakeRequest, Reply
 
 API_KEY = "fd-api-key-s3cret-0042"
 _START = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+MAX_PAGE = 300
 _TICKET_FIELDS = {"tags", "custom_fields", "priority", "status", "responder_id", "group_id"}
 
 
@@ -40,6 +42,8 @@ class FakeFreshdesk(FakeHelpdesk):
     def __init__(self, count: int = 5) -> None:
         super().__init__()
         self.clock = _START + timedelta(days=10)
+        #: Called with the page number after each ``GET /api/v2/tickets`` page is served.
+        self.after_list_page: Callable[[int], None] | None = None
         self.tickets: dict[int, dict[str, Any]] = {}
         self.conversations: dict[int, list[dict[str, Any]]] = {}
         for i in range(1, count + 1):
@@ -134,7 +138,16 @@ class FakeFreshdesk(FakeHelpdesk):
 
     # -- endpoints ------------------------------------------------------------------------
 
+    def touch(self, ticket_id: int) -> None:
+        """Change a ticket now (as an agent would), moving it to the end of the list."""
+        self._tick(self.tickets[ticket_id])
+
     def _list(self, request: FakeRequest) -> Reply:
+        # ``page`` goes up to 300 and no further (Freshdesk API v2 reference, "List All
+        # Tickets"; ktsaou/freshdesk_mcp FRESHDESK_API_REFERENCE.md: "Max 300 pages").
+        # The error text is ours; the body shape is Freshdesk's validation error.
+        if int(request.param("page") or 1) > MAX_PAGE:
+            return self._invalid("page", f"Has to be less than or equal to {MAX_PAGE}")
         since = request.param("updated_since")
         tickets = [
             t
@@ -144,7 +157,10 @@ class FakeFreshdesk(FakeHelpdesk):
         tickets.sort(
             key=lambda t: (t["updated_at"], t["id"]), reverse=request.param("order_type") == "desc"
         )
-        return self._paged(request, [self._shown(t, request) for t in tickets])
+        reply = self._paged(request, [self._shown(t, request) for t in tickets])
+        if self.after_list_page is not None:  # a test changes tickets between two pages
+            self.after_list_page(int(request.param("page") or 1))
+        return reply
 
     def _paged(self, request: FakeRequest, items: list[dict[str, Any]]) -> Reply:
         per_page = int(request.param("per_page") or 30)

@@ -5,7 +5,9 @@ Each test here failed on the connector before these issues.
 
 from __future__ import annotations
 
-from slaplug_freshdesk import FreshdeskConnector
+import requests
+from freshdesk_fake import API_KEY, FakeFreshdesk
+from slaplug_freshdesk import FreshdeskConfig, FreshdeskConnector
 from test_freshdesk_conformance import action
 
 from slaplug.connectors import ApplyStatus
@@ -41,3 +43,62 @@ def test_a_400_on_one_ticket_fails_that_action_alone(fake, connector: FreshdeskC
         ApplyStatus.FAILED,
         ApplyStatus.ALREADY,
     ]
+
+
+def ids(pages) -> list[str]:
+    return [t.id for p in pages for t in p.tickets]
+
+
+def test_a_ticket_changed_during_paging_skips_no_other(fake, connector) -> None:
+    """Paging by number, a change to ticket 1 after page 1 moved it to the end of the
+    list and shifted ticket 3 from page 2 onto page 1, already read: ticket 3 was lost."""
+    moved: list[int] = []
+
+    def change_ticket_1(page: int) -> None:
+        if not moved:
+            moved.append(page)
+            fake.touch(1)
+
+    fake.after_list_page = change_ticket_1
+    pages = list(connector.read_changed(None))
+    assert sorted(set(ids(pages))) == ["1", "2", "3", "4", "5"]
+    assert ids(pages).count("1") == 2  # before and after its change: both are news
+    assert pages[-1].cursor == fake.tickets[1]["updated_at"]
+
+
+def test_reads_go_past_the_300_page_cap(monkeypatch) -> None:
+    """302 tickets at one a page: page 301 of one listing does not exist on Freshdesk."""
+    monkeypatch.setenv("FRESHDESK_API_KEY", API_KEY)
+    with FakeFreshdesk(count=302) as fake:
+        config = FreshdeskConfig(
+            base_url=fake.base_url, api_key_env="FRESHDESK_API_KEY", page_size=1
+        )
+        with FreshdeskConnector(config) as conn:
+            pages = list(conn.read_changed(None))
+        assert len(set(ids(pages))) == 302
+        assert (
+            max(int(r.param("page") or 1) for r in fake.requests if r.path == "/api/v2/tickets")
+            <= 300
+        )
+
+
+def test_a_bulk_change_in_one_second_is_read_page_by_page(fake, connector) -> None:
+    for t in fake.tickets.values():
+        t["updated_at"] = "2026-03-20T10:00:00Z"
+    pages = list(connector.read_changed(None))
+    assert sorted(ids(pages)) == ["1", "2", "3", "4", "5"]
+
+
+def test_the_fake_refuses_page_301_and_per_page_101(fake) -> None:
+    url = f"{fake.base_url}/api/v2/tickets"
+    for params in ({"page": "301"}, {"per_page": "101"}):
+        r = requests.get(url, params=params, auth=(API_KEY, "X"), timeout=5)
+        assert r.status_code == 400 and r.json()["description"] == "Validation failed"
+
+
+def test_a_resumed_read_starts_overlap_seconds_before_the_cursor(fake, connector) -> None:
+    cursor = fake.tickets[3]["updated_at"]
+    pages = list(connector.read_changed(cursor))
+    first = next(r for r in fake.requests if r.path == "/api/v2/tickets")
+    assert first.param("updated_since") == "2026-03-02T13:59:00Z"  # ticket 3: 14:00, - 60 s
+    assert ids(pages) == ["3", "4", "5"]

@@ -6,6 +6,7 @@ import json
 
 import pytest
 import responses
+from responses import matchers
 from slaplug_freshdesk import FreshdeskConfig, FreshdeskConnector
 from slaplug_freshdesk.write import marker
 
@@ -57,24 +58,54 @@ def test_reads_history_from_conversations_and_stats(connector: FreshdeskConnecto
     assert responses.calls[0].request.url.endswith("include=stats")
 
 
+def listing(since: str, page: int = 1) -> list[object]:
+    """Match ``GET /api/v2/tickets`` with exactly the parameters the connector sends."""
+    params = {
+        "updated_since": since,
+        "order_by": "updated_at",
+        "order_type": "asc",
+        "per_page": "100",
+        "include": "stats",
+    }
+    if page > 1:
+        params["page"] = str(page)
+    return [matchers.query_param_matcher(params)]
+
+
 @responses.activate
-def test_first_read_asks_everything_and_follows_the_link_header(
+def test_first_read_asks_everything_then_windows_from_the_newest_change(
     connector: FreshdeskConnector,
 ) -> None:
-    page2 = f"{BASE}/api/v2/tickets?page=2"
-    responses.get(
-        f"{BASE}/api/v2/tickets", json=[TICKET], headers={"Link": f'<{page2}>; rel="next"'}
-    )
+    # Freshdesk announces a next page only in the Link header (RFC 8288), the body being a
+    # bare array (Freshdesk API v2 reference, "Pagination"). The connector does not follow
+    # it: it asks page 1 again from the newest ``updated_at`` read (see read_changed).
+    link = {"Link": f'<{BASE}/api/v2/tickets?page=2>; rel="next"'}
+    responses.get(f"{BASE}/api/v2/tickets", json=[TICKET], headers=link,
+                  match=listing("2000-01-01T00:00:00Z"))  # fmt: skip
     later = {**TICKET, "id": 8, "updated_at": "2026-03-03T08:00:00Z"}
-    responses.get(page2, json=[later])
+    responses.get(f"{BASE}/api/v2/tickets", json=[TICKET, later],
+                  match=listing("2026-03-02T12:00:00Z"))  # fmt: skip
     responses.get(f"{BASE}/api/v2/tickets/7/conversations", json=[])
     responses.get(f"{BASE}/api/v2/tickets/8/conversations", json=[])
     pages = list(connector.read_changed(None))
     assert [p.cursor for p in pages] == ["2026-03-02T12:00:00Z", "2026-03-03T08:00:00Z"]
+    assert [[t.id for t in p.tickets] for p in pages] == [["7"], ["8"]]  # 7 once
     assert pages[0].complete_history
-    first = responses.calls[0].request.url
-    assert "updated_since=2000-01-01T00%3A00%3A00Z" in first
-    assert "order_by=updated_at" in first and "order_type=asc" in first
+
+
+@responses.activate
+def test_a_full_page_in_one_second_goes_on_to_page_2(connector: FreshdeskConnector) -> None:
+    link = {"Link": f'<{BASE}/api/v2/tickets?page=2>; rel="next"'}
+    same = [{**TICKET, "id": i} for i in range(1, 101)]
+    responses.get(f"{BASE}/api/v2/tickets", json=same, headers=link,
+                  match=listing("2026-03-02T12:00:00Z"))  # fmt: skip
+    responses.get(f"{BASE}/api/v2/tickets", json=[{**TICKET, "id": 101}],
+                  match=listing("2026-03-02T12:00:00Z", page=2))  # fmt: skip
+    for i in range(1, 102):
+        responses.get(f"{BASE}/api/v2/tickets/{i}/conversations", json=[])
+    pages = list(connector.read_changed("2026-03-02T12:01:00Z"))
+    assert sum(len(p.tickets) for p in pages) == 101
+    assert not pages[0].complete_history
 
 
 @responses.activate
