@@ -112,6 +112,7 @@ class FreshdeskConnector(Connector):
     def __init__(self, config: ConnectorConfig, **kwargs: Any) -> None:
         super().__init__(config, **kwargs)
         self.http.resolutions = RESOLUTIONS
+        self._agent_id: int | None = None
 
     def auth(self) -> requests.auth.AuthBase:
         """Basic auth with the API key as user name and ``X`` as password (Freshdesk's way)."""
@@ -257,4 +258,14 @@ class FreshdeskConnector(Connector):
     ) -> list[ApplyResult]:
         """Apply actions: one ``PUT`` per ticket for tags, priority, status and fields,
         one note per comment (see `slaplug_freshdesk.write`)."""
-        return Writer(self.http).apply(actions, fresh=fresh)
+        return Writer(self.http, self.marker_key, self.agent_id).apply(actions, fresh=fresh)
+
+    def agent_id(self) -> int:
+        """The id of the agent the API key belongs to, read once (``GET /api/v2/agents/me``).
+
+        A note counts as slaplug's only if this agent wrote it: its ``user_id`` in
+        ``GET /api/v2/tickets/{id}/conversations`` is the agent's ``id``.
+        """
+        if self._agent_id is None:
+            self._agent_id = int(self.http.get_json("api/v2/agents/me")["id"])
+        return self._agent_id

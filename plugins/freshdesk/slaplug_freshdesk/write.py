@@ -9,9 +9,13 @@ sent is the one just read plus or minus the action's tag. When Freshdesk refuses
 sends one PUT per change, so the refused action fails alone and the others are applied; a
 refused note fails alone too. Nothing in one ticket stops the batch.
 
-Notes are not idempotent on the platform, so each ends with a marker carrying a hash of its
-action's key, ``[slaplug 1a2b3c4d5e6f]``; before posting a note whose key is not ``fresh``,
-the writer reads the ticket's conversations and skips the note if its marker is there.
+Notes are not idempotent on the platform, so each ends with a marker, ``[slaplug <hex>]``:
+an HMAC of its action's key under the connector's `MarkerKey` (a per-install secret), so
+that no customer can compute it. Before posting a note whose key is not ``fresh``, the
+writer reads the ticket's conversations and skips the note if its marker is in a private
+note written by the connector's own agent (``GET /api/v2/agents/me``). Markers anywhere
+else (a requester's reply or description, another agent's note quoting one) count for
+nothing: a requester who types them cannot suppress slaplug's writes (issue 14, item 2).
 The same check runs before the client's inline retry of a note whose answer was lost after
 Freshdesk may have posted it (a 5xx, a read timeout, a dropped connection: the
 ``before_retry`` hook of `ApiClient.request`); a note found posted then reports ALREADY.
@@ -19,9 +23,8 @@ Freshdesk may have posted it (a 5xx, a read timeout, a dropped connection: the
 
 from __future__ import annotations
 
-import hashlib
 import html
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any
 
 from slaplug.connectors import (
@@ -31,6 +34,7 @@ from slaplug.connectors import (
     ApplyResult,
     ApplyStatus,
     LostAnswer,
+    MarkerKey,
 )
 from slaplug.errors import ConflictError, InvalidTicketError, SkippableAPIError
 from slaplug.model import Action, ActionKind
@@ -45,9 +49,9 @@ _STATUS_CODES = {v: k for k, v in STATUSES.items()}
 _PRIORITY_CODES = {v: k for k, v in PRIORITIES.items()}
 
 
-def marker(key: str) -> str:
+def marker(marker_key: MarkerKey, key: str) -> str:
     """The marker ending the note of the action with idempotency key ``key``."""
-    return f"[slaplug {hashlib.sha256(key.encode()).hexdigest()[:12]}]"
+    return f"[slaplug {marker_key.digest(key, 16)}]"
 
 
 def _code(value: Any, codes: Mapping[str, int], what: str) -> int:
@@ -94,8 +98,16 @@ def _body(tags: Sequence[str], changes: Sequence[Change]) -> dict[str, Any]:
 class Writer:
     """Applies one `Connector.apply` call's actions through ``http``."""
 
-    def __init__(self, http: ApiClient) -> None:
+    def __init__(self, http: ApiClient, marker_key: MarkerKey, agent_id: Callable[[], int]) -> None:
+        """
+        Args:
+            http: The connector's client.
+            marker_key: Keys the notes' markers.
+            agent_id: The id of the agent the API key belongs to (read once, cached).
+        """
         self.http = http
+        self.marker_key = marker_key
+        self.agent_id = agent_id
 
     def apply(self, actions: Sequence[Action], *, fresh: Collection[str]) -> list[ApplyResult]:
         """One result per action, in order; see the module docstring."""
@@ -218,7 +230,7 @@ class Writer:
             seen = self._conversations(ticket_id)
         for a in notes:
             index = actions.index(a)
-            tag = marker(a.key)
+            tag = marker(self.marker_key, a.key)
             if tag in seen:
                 statuses[index] = ApplyStatus.ALREADY
                 continue
@@ -242,13 +254,15 @@ class Writer:
                 statuses[index] = ApplyResult(a.key, ApplyStatus.FAILED, str(exc))
 
     def _conversations(self, ticket_id: str) -> str:
-        """The text of the ticket's conversations, to look for markers in.
+        """The text of the private notes the connector's own agent wrote on the ticket.
 
         Only the first page (100 conversations) is read, as for the check before a retry.
         """
+        me = self.agent_id()
         return "\n".join(
             f"{c.get('body_text', '')}\n{c.get('body', '')}"
             for c in self.http.get_json(
                 f"api/v2/tickets/{ticket_id}/conversations", params={"per_page": "100"}
             )
+            if c.get("private") and not c.get("incoming") and c.get("user_id") == me
         )

@@ -26,8 +26,13 @@ from urllib.parse import urlencode
 from slaplug.testing.fakehttp import FakeHelpdesk, FakeRequest, Reply
 
 API_KEY = "fd-api-key-s3cret-0042"
+#: The agent the API key belongs to: the author of every note and reply sent through the API.
+AGENT_ID = 42
+#: Another agent, the author of the tickets' first replies.
+OTHER_AGENT_ID = 9
 _START = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 MAX_PAGE = 300
+_DESCRIPTION = ("description", "description_text")
 _TICKET_FIELDS = {"tags", "custom_fields", "priority", "status", "responder_id", "group_id"}
 
 
@@ -51,6 +56,8 @@ class FakeFreshdesk(FakeHelpdesk):
             self.tickets[i] = {
                 "id": i,
                 "subject": f"Printer {i} is on fire",
+                "description": f"<div>Printer {i} is on fire</div>",
+                "description_text": f"Printer {i} is on fire",
                 "status": 3 if i == 2 else 4 if i == 3 else 2,
                 "priority": 1 + i % 4,
                 "type": "Incident",
@@ -78,10 +85,37 @@ class FakeFreshdesk(FakeHelpdesk):
                 self._conversation(i, created + timedelta(minutes=30), incoming=True),
             ]
 
+    def add_conversation(
+        self,
+        ticket: int,
+        body: str,
+        *,
+        incoming: bool = False,
+        private: bool = False,
+        user_id: int | None = None,
+    ) -> dict[str, Any]:
+        """Add a conversation as someone other than the API's agent would (a requester's
+        reply with ``incoming=True``, another agent's note with ``private=True``)."""
+        conv = self._conversation(
+            ticket, self._tick(self.tickets[ticket]), incoming=incoming, private=private, body=body
+        )
+        if user_id is not None:
+            conv["user_id"] = user_id
+        self.conversations[ticket].append(conv)
+        return conv
+
     @staticmethod
     def _conversation(
-        ticket: int, at: datetime, *, incoming: bool, private: bool = False, body: str = "Hi"
+        ticket: int,
+        at: datetime,
+        *,
+        incoming: bool,
+        private: bool = False,
+        body: str = "Hi",
+        user_id: int | None = None,
     ) -> dict[str, Any]:
+        # The shape of sjkingo/python-freshdesk freshdesk/v2/sample_json_data/conversations.json
+        # (a recorded list): ``user_id`` is the author, an agent's id for agents' notes.
         return {
             "id": int(at.timestamp()),
             "ticket_id": ticket,
@@ -89,7 +123,7 @@ class FakeFreshdesk(FakeHelpdesk):
             "body_text": re.sub(r"<[^>]+>", " ", body),
             "incoming": incoming,
             "private": private,
-            "user_id": 100 + ticket if incoming else 9,
+            "user_id": user_id or (100 + ticket if incoming else OTHER_AGENT_ID),
             "created_at": iso(at),
         }
 
@@ -106,6 +140,8 @@ class FakeFreshdesk(FakeHelpdesk):
                 },
             )
         parts = request.path.strip("/").split("/")
+        if parts == ["api", "v2", "agents", "me"] and request.method == "GET":
+            return Reply(body=self._me())
         if parts[:2] != ["api", "v2"] or len(parts) < 3 or parts[2] != "tickets":
             return Reply(404, {"code": "not_found"})
         rest = parts[3:]
@@ -130,7 +166,12 @@ class FakeFreshdesk(FakeHelpdesk):
             note = rest[1] == "notes"
             private = bool((request.json() or {}).get("private", True)) if note else False
             conv = self._conversation(
-                ticket["id"], self._tick(ticket), incoming=False, private=private, body=body
+                ticket["id"],
+                self._tick(ticket),
+                incoming=False,
+                private=private,
+                body=body,
+                user_id=AGENT_ID,  # the API key's agent writes what comes through the API
             )
             self.conversations[ticket["id"]].append(conv)
             return Reply(201, conv)
@@ -157,7 +198,12 @@ class FakeFreshdesk(FakeHelpdesk):
         tickets.sort(
             key=lambda t: (t["updated_at"], t["id"]), reverse=request.param("order_type") == "desc"
         )
-        reply = self._paged(request, [self._shown(t, request) for t in tickets])
+        # The list leaves the description out unless asked (``include=description``,
+        # Freshdesk API v2 reference, "List All Tickets").
+        hidden = () if "description" in (request.param("include") or "") else _DESCRIPTION
+        shown = [self._shown(t, request) for t in tickets]
+        shown = [{k: v for k, v in t.items() if k not in hidden} for t in shown]
+        reply = self._paged(request, shown)
         if self.after_list_page is not None:  # a test changes tickets between two pages
             self.after_list_page(int(request.param("page") or 1))
         return reply
@@ -195,6 +241,29 @@ class FakeFreshdesk(FakeHelpdesk):
         return Reply(body=ticket)
 
     # -- helpers --------------------------------------------------------------------------
+
+    @staticmethod
+    def _me() -> dict[str, Any]:
+        """``GET /api/v2/agents/me``: the API key's agent, in the shape of
+        sjkingo/python-freshdesk freshdesk/v2/tests/sample_json_data/agent_1.json (``id`` on
+        top, the person under ``contact``)."""
+        return {
+            "available": True,
+            "occasional": False,
+            "id": AGENT_ID,
+            "ticket_scope": 1,
+            "signature": None,
+            "created_at": "2026-01-05T09:00:00Z",
+            "updated_at": "2026-01-05T09:00:00Z",
+            "contact": {
+                "active": True,
+                "email": "slaplug@fake-freshdesk.test",
+                "name": "slaplug",
+                "time_zone": "UTC",
+                "created_at": "2026-01-05T09:00:00Z",
+                "updated_at": "2026-01-05T09:00:00Z",
+            },
+        }
 
     def _shown(self, ticket: dict[str, Any], request: FakeRequest) -> dict[str, Any]:
         # ``stats`` costs extra API credits, so Freshdesk sends it only when asked.

@@ -5,8 +5,10 @@ Each test here failed on the connector before these issues.
 
 from __future__ import annotations
 
+import hashlib
+
 import requests
-from freshdesk_fake import API_KEY, FakeFreshdesk
+from freshdesk_fake import AGENT_ID, API_KEY, FakeFreshdesk
 from slaplug_freshdesk import FreshdeskConfig, FreshdeskConnector
 from test_freshdesk_conformance import action
 
@@ -102,3 +104,51 @@ def test_a_resumed_read_starts_overlap_seconds_before_the_cursor(fake, connector
     first = next(r for r in fake.requests if r.path == "/api/v2/tickets")
     assert first.param("updated_since") == "2026-03-02T13:59:00Z"  # ticket 3: 14:00, - 60 s
     assert ids(pages) == ["3", "4", "5"]
+
+
+def keyed(connector: FreshdeskConnector, key: str) -> str:
+    """The marker the connector puts in its notes (HMAC under its marker key)."""
+    return f"[slaplug {connector.marker_key.digest(key, 16)}]"
+
+
+def legacy(key: str) -> str:
+    """The marker before issue 14: an unkeyed hash anyone could compute."""
+    return f"[slaplug {hashlib.sha256(key.encode()).hexdigest()[:12]}]"
+
+
+def own_notes(fake, connector, ticket: int, key: str) -> int:
+    tag = keyed(connector, key)
+    return sum(
+        tag in c["body"] and c["private"] and c["user_id"] == AGENT_ID
+        for c in fake.conversations[ticket]
+    )
+
+
+def test_markers_typed_by_a_requester_suppress_nothing(fake, connector) -> None:
+    """Issue 14.2: the right markers in the requester's description and reply (and in
+    another agent's note quoting them), plus one lost answer: the note is still posted,
+    exactly once. Before, the marker in the requester's reply made slaplug record the
+    note as already posted without posting it."""
+    connector.http.sleep = lambda seconds: None
+    note = action(ActionKind.COMMENT, {"body": "SLA breached", "public": False}, "2")
+    markers = f"{keyed(connector, note.key)} {legacy(note.key)}"
+    fake.tickets[2]["description"] = f"<div>Ignore these: {markers}</div>"
+    fake.add_conversation(2, f"<div>{markers}</div>", incoming=True)
+    fake.add_conversation(2, f"<div>quoting {markers}</div>", private=True, user_id=9)
+    fake.inject(500, after_apply=True)  # the note is posted, its answer lost
+
+    results = connector.apply([note])  # not fresh: a retry, so the writer looks first
+
+    assert results[0].status is ApplyStatus.ALREADY  # posted, then found by the retry check
+    assert own_notes(fake, connector, 2, note.key) == 1
+    again = connector.apply([note])
+    assert again[0].status is ApplyStatus.ALREADY
+    assert own_notes(fake, connector, 2, note.key) == 1
+    assert sum(r.path == "/api/v2/agents/me" for r in fake.requests) == 1  # cached
+
+
+def test_a_note_is_marked_with_the_keyed_marker(fake, connector) -> None:
+    note = action(ActionKind.COMMENT, {"body": "SLA breached", "public": False}, "2")
+    assert connector.apply([note], fresh={note.key})[0].status is ApplyStatus.APPLIED
+    body = fake.conversations[2][-1]["body"]
+    assert keyed(connector, note.key) in body and legacy(note.key) not in body

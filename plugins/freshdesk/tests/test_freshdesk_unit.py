@@ -25,6 +25,29 @@ TICKET = {
     "custom_fields": {"cf_sla_state": None},
     "stats": {"pending_since": "2026-03-02T11:00:00Z"},
 }
+#: ``GET /api/v2/agents/me``, trimmed from sjkingo/python-freshdesk
+#: freshdesk/v2/tests/sample_json_data/agent_1.json (a recorded agent).
+AGENT_ME = {"available": True, "occasional": False, "id": 1, "ticket_scope": 1,
+            "contact": {"active": True, "email": "rachel@freshdesk.com", "name": "Rachel"}}  # fmt: skip
+#: A private note, as sjkingo/python-freshdesk freshdesk/v2/tests/sample_json_data/note_1.json.
+NOTE = {
+    "body": "<div>This is a private note</div>",
+    "body_text": "This is a private note",
+    "id": 1,
+    "incoming": False,
+    "private": True,
+    "user_id": 1,
+    "support_email": None,
+    "source": 2,
+    "ticket_id": 1,
+    "to_emails": [],
+    "from_email": None,
+    "cc_emails": None,
+    "bcc_emails": None,
+    "created_at": "2016-05-19T05:36:12Z",
+    "updated_at": "2016-05-19T05:36:12Z",
+    "attachments": [],
+}
 CONVERSATIONS = [
     {"incoming": False, "private": False, "created_at": "2026-03-02T10:00:00Z", "user_id": 9},
     {"incoming": True, "private": False, "created_at": "2026-03-02T09:30:00Z", "user_id": 5},
@@ -146,9 +169,14 @@ def test_note_is_private_marked_and_not_posted_twice(connector: FreshdeskConnect
     assert connector.apply([note], fresh={note.key})[0].status is ApplyStatus.APPLIED
     body = json.loads(posted.calls[0].request.body)
     assert body["private"] is True
-    assert "SLA &lt;75 %&gt;" in body["body"] and marker(note.key) in body["body"]
-    # A retry (the key is no longer fresh) finds the marker and writes nothing.
-    responses.get(f"{BASE}/api/v2/tickets/7/conversations", json=[{"body": body["body"]}])
+    assert "SLA &lt;75 %&gt;" in body["body"]
+    assert marker(connector.marker_key, note.key) in body["body"]
+    # A retry (the key is no longer fresh) finds the marker in the agent's own private note
+    # and writes nothing. The shapes: sjkingo/python-freshdesk freshdesk/v2/tests/
+    # sample_json_data/agent_1.json (agents/me) and .../note_1.json (a private note).
+    responses.get(f"{BASE}/api/v2/agents/me", json=AGENT_ME)
+    own = {**NOTE, "body": body["body"], "user_id": AGENT_ME["id"]}
+    responses.get(f"{BASE}/api/v2/tickets/7/conversations", json=[own])
     assert connector.apply([note])[0].status is ApplyStatus.ALREADY
     assert posted.call_count == 1
 
