@@ -152,3 +152,12 @@ def test_a_note_is_marked_with_the_keyed_marker(fake, connector) -> None:
     assert connector.apply([note], fresh={note.key})[0].status is ApplyStatus.APPLIED
     body = fake.conversations[2][-1]["body"]
     assert keyed(connector, note.key) in body and legacy(note.key) not in body
+
+
+def test_a_public_reply_whose_answer_is_lost_is_posted_once(fake, connector) -> None:
+    connector.http.sleep = lambda seconds: None
+    reply = action(ActionKind.COMMENT, {"body": "We are on it", "public": True}, "2")
+    fake.inject(502, after_apply=True)
+    assert connector.apply([reply], fresh={reply.key})[0].status is ApplyStatus.ALREADY
+    tag = keyed(connector, reply.key)
+    assert sum(tag in c["body"] for c in fake.conversations[2]) == 1
