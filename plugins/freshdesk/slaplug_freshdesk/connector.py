@@ -24,10 +24,10 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from datetime import datetime, timedelta
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 import requests
-from pydantic import Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from slaplug.connectors import (
     DEFAULT_RESOLUTIONS,
@@ -45,7 +45,7 @@ from slaplug.errors import InvalidTicketError, PaginationError
 from slaplug.model import Action, EventKind, Ticket, TicketEvent
 from slaplug_freshdesk.write import PRIORITIES, STATUSES, Writer
 
-__all__ = ["FreshdeskConfig", "FreshdeskConnector"]
+__all__ = ["CustomStatus", "FreshdeskConfig", "FreshdeskConnector"]
 
 #: Freshdesk returns only the last 30 days when ``updated_since`` is left out, so a first
 #: full read asks for everything changed since this instant instead.
@@ -71,6 +71,23 @@ RESOLUTIONS = {
 }
 
 
+class CustomStatus(BaseModel):
+    """One of the account's own statuses (Admin > Ticket Fields > Status).
+
+    Attributes:
+        name: Its name in the rules (``set_status: waiting_on_customer`` writes it) and in
+            the ticket's ``status_name`` field.
+        like: How SLA clocks treat it: ``open`` (clocks run), ``pending`` (the ticket is
+            reported as ``pending``, so the policies' ``pause_statuses`` pause it) or
+            ``solved`` (reported as ``resolved``, with a solved event: clocks stop).
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(min_length=1, max_length=100)
+    like: Literal["open", "pending", "solved"] = "open"
+
+
 class FreshdeskConfig(ConnectorConfig):
     """Settings of one Freshdesk account.
 
@@ -86,6 +103,11 @@ class FreshdeskConfig(ConnectorConfig):
 
     api_key_env: str = Field(description="Environment variable holding the API key.")
     page_size: int = Field(default=100, ge=1, le=100, description="Tickets per page (max 100).")
+    custom_statuses: dict[int, CustomStatus] = Field(
+        default_factory=dict,
+        description="The account's own status codes (6 and up): their names and whether "
+        "they are open-, pending- or solved-like.",
+    )
     overlap_seconds: int = Field(
         default=60,
         ge=0,
@@ -93,6 +115,34 @@ class FreshdeskConfig(ConnectorConfig):
         description="Each read starts this long before the last change read, so that a "
         "change Freshdesk lists late (or in the same second) is not missed.",
     )
+
+    @field_validator("custom_statuses")
+    @classmethod
+    def _check_statuses(cls, value: dict[int, CustomStatus]) -> dict[int, CustomStatus]:
+        seen: dict[str, int] = {}
+        for code, status in value.items():
+            if code in STATUSES or code < 2:
+                raise ValueError(
+                    f"status code {code} is Freshdesk's own ({', '.join(map(str, STATUSES))}"
+                    " are open, pending, resolved, closed); custom statuses have codes from 6"
+                )
+            key = status.name.lower()
+            if key in _STATUS_NAMES:
+                raise ValueError(
+                    f"custom status {code} is named {status.name!r}, like Freshdesk's own "
+                    f"status {_STATUS_NAMES[key]}; give it another name"
+                )
+            if key in seen:
+                raise ValueError(
+                    f"custom statuses {seen[key]} and {code} are both named {status.name!r}"
+                )
+            seen[key] = code
+        return value
+
+
+_STATUS_NAMES = {v: k for k, v in STATUSES.items()}
+#: What a custom status's ``like`` makes of it in slaplug's tickets.
+_REPORTED = {"open": "open", "pending": "pending", "solved": "resolved"}
 
 
 def parse_time(value: str) -> datetime:
@@ -113,6 +163,17 @@ class FreshdeskConnector(Connector):
         super().__init__(config, **kwargs)
         self.http.resolutions = RESOLUTIONS
         self._agent_id: int | None = None
+        custom = self.config.custom_statuses
+        #: Status code -> the status slaplug's tickets report.
+        self.status_names: dict[int, str] = {
+            **STATUSES,
+            **{code: _REPORTED[s.like] for code, s in custom.items()},
+        }
+        #: Status name (lower case) -> the code written for it.
+        self.status_codes: dict[str, int] = {
+            **_STATUS_NAMES,
+            **{s.name.lower(): code for code, s in custom.items()},
+        }
 
     def auth(self) -> requests.auth.AuthBase:
         """Basic auth with the API key as user name and ``X`` as password (Freshdesk's way)."""
@@ -206,7 +267,9 @@ class FreshdeskConnector(Connector):
 
     def _ticket(self, raw: Mapping[str, Any], conversations: Sequence[Mapping[str, Any]]) -> Ticket:
         created = parse_time(raw["created_at"])
-        status = STATUSES.get(raw["status"], str(raw["status"]))
+        code = raw["status"]
+        status = self.status_names.get(code, str(code))
+        custom = self.config.custom_statuses.get(code)
         events = [TicketEvent(EventKind.CREATED, created)]
         for c in conversations:
             if c.get("private"):
@@ -215,7 +278,9 @@ class FreshdeskConnector(Connector):
             events.append(
                 TicketEvent(kind, parse_time(c["created_at"]), actor=str(c.get("user_id")))
             )
-        events.extend(self._stats_events(raw.get("stats") or {}, status))
+        events.extend(self._stats_events(raw.get("stats") or {}, status, raw["updated_at"]))
+        fields = dict(raw.get("custom_fields") or {})
+        fields["status_name"] = custom.name if custom else STATUSES.get(code, str(code))
         return Ticket(
             id=str(raw["id"]),
             connector=self.instance,
@@ -231,23 +296,29 @@ class FreshdeskConnector(Connector):
             organization=None if raw.get("company_id") is None else str(raw["company_id"]),
             requester=None if raw.get("requester_id") is None else str(raw["requester_id"]),
             tags=frozenset(raw.get("tags") or ()),
-            fields=dict(raw.get("custom_fields") or {}),
+            fields=fields,
             url=f"{self.config.base_url}/a/tickets/{raw['id']}",
             events=tuple(events),
         )
 
     @staticmethod
-    def _stats_events(stats: Mapping[str, Any], status: str) -> list[TicketEvent]:
-        """The transitions ``stats`` remembers: the latest of each kind only (see module doc)."""
+    def _stats_events(stats: Mapping[str, Any], status: str, updated_at: str) -> list[TicketEvent]:
+        """The transitions ``stats`` remembers: the latest of each kind only (see module doc).
+
+        A custom status sets neither ``pending_since`` nor ``resolved_at`` for certain, so
+        its change time falls back to ``status_updated_at`` (in ``stats``, as in
+        sjkingo/python-freshdesk freshdesk/v2/tests/sample_json_data/ticket_1.json), then to
+        the ticket's ``updated_at``.
+        """
+        changed = stats.get("status_updated_at") or updated_at
         events: list[TicketEvent] = []
         if stats.get("reopened_at"):
             events.append(TicketEvent(EventKind.REOPENED, parse_time(stats["reopened_at"])))
-        if status == "pending" and stats.get("pending_since"):
-            events.append(
-                TicketEvent(EventKind.STATUS_CHANGED, parse_time(stats["pending_since"]), "pending")
-            )
-        solved = stats.get("resolved_at") or stats.get("closed_at")
-        if status in ("resolved", "closed") and solved:
+        if status == "pending":
+            since = stats.get("pending_since") or changed
+            events.append(TicketEvent(EventKind.STATUS_CHANGED, parse_time(since), "pending"))
+        if status in ("resolved", "closed"):
+            solved = stats.get("resolved_at") or stats.get("closed_at") or changed
             events.append(TicketEvent(EventKind.SOLVED, parse_time(solved)))
         return events
 
@@ -258,7 +329,8 @@ class FreshdeskConnector(Connector):
     ) -> list[ApplyResult]:
         """Apply actions: one ``PUT`` per ticket for tags, priority, status and fields,
         one note per comment (see `slaplug_freshdesk.write`)."""
-        return Writer(self.http, self.marker_key, self.agent_id).apply(actions, fresh=fresh)
+        writer = Writer(self.http, self.marker_key, self.agent_id, self.status_codes)
+        return writer.apply(actions, fresh=fresh)
 
     def agent_id(self) -> int:
         """The id of the agent the API key belongs to, read once (``GET /api/v2/agents/me``).

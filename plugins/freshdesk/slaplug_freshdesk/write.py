@@ -12,8 +12,9 @@ refused note fails alone too. Nothing in one ticket stops the batch.
 Notes are not idempotent on the platform, so each ends with a marker, ``[slaplug <hex>]``:
 an HMAC of its action's key under the connector's `MarkerKey` (a per-install secret), so
 that no customer can compute it. Before posting a note whose key is not ``fresh``, the
-writer reads the ticket's conversations and skips the note if its marker is in a private
-note written by the connector's own agent (``GET /api/v2/agents/me``). Markers anywhere
+writer reads the ticket's conversations and skips the note if its marker is in a note (or,
+for a public comment, a reply) written by the connector's own agent
+(``GET /api/v2/agents/me``). Markers anywhere
 else (a requester's reply or description, another agent's note quoting one) count for
 nothing: a requester who types them cannot suppress slaplug's writes (issue 14, item 2).
 The same check runs before the client's inline retry of a note whose answer was lost after
@@ -98,16 +99,24 @@ def _body(tags: Sequence[str], changes: Sequence[Change]) -> dict[str, Any]:
 class Writer:
     """Applies one `Connector.apply` call's actions through ``http``."""
 
-    def __init__(self, http: ApiClient, marker_key: MarkerKey, agent_id: Callable[[], int]) -> None:
+    def __init__(
+        self,
+        http: ApiClient,
+        marker_key: MarkerKey,
+        agent_id: Callable[[], int],
+        status_codes: Mapping[str, int] = _STATUS_CODES,
+    ) -> None:
         """
         Args:
             http: The connector's client.
             marker_key: Keys the notes' markers.
             agent_id: The id of the agent the API key belongs to (read once, cached).
+            status_codes: Status names (lower case) to codes, the account's own included.
         """
         self.http = http
         self.marker_key = marker_key
         self.agent_id = agent_id
+        self.status_codes = status_codes
 
     def apply(self, actions: Sequence[Action], *, fresh: Collection[str]) -> list[ApplyResult]:
         """One result per action, in order; see the module docstring."""
@@ -190,9 +199,8 @@ class Writer:
                 continue
             current = one.get("tags", current)
 
-    @staticmethod
     def _plan(
-        a: Action, raw: Mapping[str, Any], tags: Sequence[str]
+        self, a: Action, raw: Mapping[str, Any], tags: Sequence[str]
     ) -> Change | ApplyStatus | ApplyResult | None:
         """What ``a`` needs: a change to PUT, None for a note, ALREADY, or a final result."""
         p = a.params
@@ -204,7 +212,7 @@ class Writer:
             code = _code(p["priority"], _PRIORITY_CODES, "priority")
             return ApplyStatus.ALREADY if raw.get("priority") == code else ("priority", code)
         if a.kind is ActionKind.SET_STATUS:
-            code = _code(p["status"], _STATUS_CODES, "status")
+            code = _code(p["status"], self.status_codes, "status")
             return ApplyStatus.ALREADY if raw.get("status") == code else ("status", code)
         if a.kind is ActionKind.SET_FIELD:
             # Custom fields are named cf_<label> by Freshdesk; accept the label alone too.
@@ -254,7 +262,7 @@ class Writer:
                 statuses[index] = ApplyResult(a.key, ApplyStatus.FAILED, str(exc))
 
     def _conversations(self, ticket_id: str) -> str:
-        """The text of the private notes the connector's own agent wrote on the ticket.
+        """The text of the notes and replies the connector's own agent wrote on the ticket.
 
         Only the first page (100 conversations) is read, as for the check before a retry.
         """
@@ -264,5 +272,7 @@ class Writer:
             for c in self.http.get_json(
                 f"api/v2/tickets/{ticket_id}/conversations", params={"per_page": "100"}
             )
-            if c.get("private") and not c.get("incoming") and c.get("user_id") == me
+            # Authorship is what a requester cannot fake. Public comments go out as replies
+            # (``private`` false), so replies by the same agent count too.
+            if not c.get("incoming") and c.get("user_id") == me
         )

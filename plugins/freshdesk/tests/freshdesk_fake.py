@@ -44,8 +44,10 @@ def iso(t: datetime) -> str:
 class FakeFreshdesk(FakeHelpdesk):
     """``count`` tickets in memory, each changed an hour after the previous one."""
 
-    def __init__(self, count: int = 5) -> None:
+    def __init__(self, count: int = 5, custom_statuses: tuple[int, ...] = ()) -> None:
         super().__init__()
+        #: The status codes the account has: Freshdesk's own 2-5 and its custom ones.
+        self.statuses = (2, 3, 4, 5, *custom_statuses)
         self.clock = _START + timedelta(days=10)
         #: Called with the page number after each ``GET /api/v2/tickets`` page is served.
         self.after_list_page: Callable[[int], None] | None = None
@@ -224,8 +226,9 @@ class FakeFreshdesk(FakeHelpdesk):
         unknown = sorted(set(body) - _TICKET_FIELDS)
         if unknown:
             return self._invalid(unknown[0], "Unexpected/invalid field in request")
-        if "status" in body and body["status"] not in (2, 3, 4, 5):
-            return self._invalid("status", "It should be one of these values: '2,3,4,5'")
+        if "status" in body and body["status"] not in self.statuses:
+            codes = ",".join(map(str, self.statuses))
+            return self._invalid("status", f"It should be one of these values: '{codes}'")
         if "priority" in body and body["priority"] not in (1, 2, 3, 4):
             return self._invalid("priority", "It should be one of these values: '1,2,3,4'")
         # An unknown custom field is refused like an unknown top-level one: Freshdesk's

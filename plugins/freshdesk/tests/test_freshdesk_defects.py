@@ -6,14 +6,16 @@ Each test here failed on the connector before these issues.
 from __future__ import annotations
 
 import hashlib
+from datetime import UTC, datetime
 
+import pytest
 import requests
 from freshdesk_fake import AGENT_ID, API_KEY, FakeFreshdesk
 from slaplug_freshdesk import FreshdeskConfig, FreshdeskConnector
 from test_freshdesk_conformance import action
 
 from slaplug.connectors import ApplyStatus
-from slaplug.model import ActionKind
+from slaplug.model import ActionKind, EventKind
 
 
 def test_a_400_on_one_ticket_fails_that_action_alone(fake, connector: FreshdeskConnector) -> None:
@@ -161,3 +163,58 @@ def test_a_public_reply_whose_answer_is_lost_is_posted_once(fake, connector) -> 
     assert connector.apply([reply], fresh={reply.key})[0].status is ApplyStatus.ALREADY
     tag = keyed(connector, reply.key)
     assert sum(tag in c["body"] for c in fake.conversations[2]) == 1
+
+
+def custom_connector(fake, monkeypatch, **statuses) -> FreshdeskConnector:
+    monkeypatch.setenv("FRESHDESK_API_KEY", API_KEY)
+    config = FreshdeskConfig(
+        base_url=fake.base_url,
+        api_key_env="FRESHDESK_API_KEY",
+        custom_statuses={
+            6: {"name": "Waiting on customer", "like": "pending"},
+            7: {"name": "awaiting_release", "like": "solved"},
+            8: {"name": "with_engineering"},
+        },
+    )
+    return FreshdeskConnector(config)
+
+
+def test_custom_statuses_read_as_pending_solved_or_open(monkeypatch) -> None:
+    """Issue 13.7: an account's own status codes (6 and up) used to be read as "6", "7":
+    neither pending nor solved, so clocks ran on tickets waiting on the customer and
+    escalations landed on tickets the account considers done."""
+    with FakeFreshdesk(custom_statuses=(6, 7, 8)) as fake:
+        for ticket, code in ((1, 6), (2, 7), (4, 8)):
+            fake.tickets[ticket]["status"] = code
+            fake.tickets[ticket]["stats"]["status_updated_at"] = "2026-03-02T15:00:00Z"
+        with custom_connector(fake, monkeypatch) as conn:
+            waiting, done, engineering = (conn.read_ticket(i) for i in ("1", "2", "4"))
+            assert (waiting.status, waiting.fields["status_name"]) == (
+                "pending",
+                "Waiting on customer",
+            )
+            assert waiting.events[-1].kind is EventKind.STATUS_CHANGED
+            assert waiting.events[-1].at == datetime(2026, 3, 2, 15, tzinfo=UTC)
+            assert done.status == "resolved" and done.events[-1].kind is EventKind.SOLVED
+            assert engineering.status == "open"
+            assert engineering.fields["status_name"] == "with_engineering"
+            # A rule writes a custom status by its name.
+            act = action(ActionKind.SET_STATUS, {"status": "waiting on customer"}, "3")
+            assert conn.apply([act])[0].status is ApplyStatus.APPLIED
+            assert fake.tickets[3]["status"] == 6
+
+
+@pytest.mark.parametrize(
+    ("statuses", "message"),
+    [
+        ({3: {"name": "x"}}, "Freshdesk's own"),
+        ({6: {"name": "Pending"}}, "another name"),
+        ({6: {"name": "a"}, 7: {"name": "A"}}, "both named"),
+        ({6: {"name": "a", "like": "hold"}}, "open"),
+    ],
+)
+def test_custom_statuses_are_checked(statuses, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        FreshdeskConfig(
+            base_url="https://a.freshdesk.com", api_key_env="X", custom_statuses=statuses
+        )
