@@ -10,8 +10,8 @@ from datetime import UTC, datetime
 
 import pytest
 import requests
-from freshdesk_fake import AGENT_ID, API_KEY, FakeFreshdesk
 from slaplug_freshdesk import FreshdeskConfig, FreshdeskConnector
+from slaplug_freshdesk.fake import AGENT_ID, API_KEY, FakeFreshdesk
 from test_freshdesk_conformance import action
 
 from slaplug.connectors import ApplyStatus

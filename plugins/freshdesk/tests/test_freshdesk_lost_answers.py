@@ -4,7 +4,7 @@ client's inline retry re-reads the conversations first, so each note is posted o
 from __future__ import annotations
 
 import pytest
-from freshdesk_fake import AGENT_ID
+from slaplug_freshdesk.fake import AGENT_ID
 from slaplug_freshdesk.write import marker
 from test_freshdesk_conformance import action
 

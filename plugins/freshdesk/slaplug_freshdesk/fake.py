@@ -1,5 +1,8 @@
 """A small, faithful fake of the Freshdesk API v2 endpoints the connector uses.
 
+Run it with ``slaplug fake freshdesk`` (registered through the ``register_fakes`` hook), or
+in tests as ``with FakeFreshdesk() as fake: ...`` on a free port of 127.0.0.1.
+
 Faithful where the connector depends on it (Freshdesk's API reference, v2):
 
 - Basic auth ``<api key>:X``; a wrong key gets 401 ``{"code": "invalid_credentials", ...}``.
@@ -9,7 +12,12 @@ Faithful where the connector depends on it (Freshdesk's API reference, v2):
 - ``GET /api/v2/tickets/{id}`` (``include=stats``), ``GET .../conversations`` (paged the same way).
 - ``PUT /api/v2/tickets/{id}``: ``tags`` replaces the list, ``custom_fields`` merges, status
   2-5 and priority 1-4; anything else is a 400 "Validation failed" as Freshdesk answers.
-- ``POST .../notes`` ``{"body", "private"}`` and ``POST .../reply`` ``{"body"}``: 201.
+- ``POST .../notes`` ``{"body", "private"}`` and ``POST .../reply`` ``{"body"}``: 201,
+  written by the API key's agent (``user_id`` = `AGENT_ID`).
+- ``GET /api/v2/agents/me``: that agent.
+- ``page`` beyond 300 on ``GET /api/v2/tickets`` is a 400, as is ``per_page`` over 100.
+
+docs/plugins/freshdesk.md lists the source of each shape and rule.
 
 Every write moves the ticket's ``updated_at`` forward one minute on a fake clock.
 """
@@ -18,12 +26,18 @@ from __future__ import annotations
 
 import base64
 import re
+import sys
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
+import click
+
 from slaplug.testing.fakehttp import FakeHelpdesk, FakeRequest, Reply
+from slaplug.testing.fakes.base import run_command, serve_until_stopped
+
+__all__ = ["AGENT_ID", "API_KEY", "FakeFreshdesk", "main_fake_freshdesk"]
 
 API_KEY = "fd-api-key-s3cret-0042"
 #: The agent the API key belongs to: the author of every note and reply sent through the API.
@@ -44,8 +58,11 @@ def iso(t: datetime) -> str:
 class FakeFreshdesk(FakeHelpdesk):
     """``count`` tickets in memory, each changed an hour after the previous one."""
 
-    def __init__(self, count: int = 5, custom_statuses: tuple[int, ...] = ()) -> None:
+    def __init__(
+        self, count: int = 5, custom_statuses: tuple[int, ...] = (), api_key: str = API_KEY
+    ) -> None:
         super().__init__()
+        self.api_key = api_key
         #: The status codes the account has: Freshdesk's own 2-5 and its custom ones.
         self.statuses = (2, 3, 4, 5, *custom_statuses)
         self.clock = _START + timedelta(days=10)
@@ -132,7 +149,7 @@ class FakeFreshdesk(FakeHelpdesk):
     # -- routing --------------------------------------------------------------------------
 
     def handle(self, request: FakeRequest) -> Reply:
-        expected = "Basic " + base64.b64encode(f"{API_KEY}:X".encode()).decode()
+        expected = "Basic " + base64.b64encode(f"{self.api_key}:X".encode()).decode()
         if request.headers.get("Authorization") != expected:
             return Reply(
                 401,
@@ -292,3 +309,43 @@ class FakeFreshdesk(FakeHelpdesk):
 
 def _parse(value: str) -> datetime:
     return datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(UTC)
+
+
+# -- Command line -------------------------------------------------------------------------
+
+
+@click.command("freshdesk")
+@click.option("--port", default=8767, show_default=True, help="Port on HOST (0: any free).")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to bind.")
+@click.option("--tickets", default=5, show_default=True, type=click.IntRange(min=0))
+@click.option(
+    "--custom-status",
+    "custom_statuses",
+    multiple=True,
+    type=click.IntRange(min=6),
+    help="A status code of the account's own (6 and up); repeat for several.",
+)
+@click.option("--api-key", default=API_KEY, show_default=True, help="Accepted API key.")
+def fake_freshdesk_command(
+    port: int, host: str, tickets: int, custom_statuses: tuple[int, ...], api_key: str
+) -> None:
+    """Serve a fake Freshdesk API v2 on HOST:PORT until interrupted (Ctrl-C, SIGTERM)."""
+    fake = FakeFreshdesk(tickets, custom_statuses=custom_statuses, api_key=api_key)
+    try:
+        fake.start(host, port)
+    except OSError as exc:
+        raise click.ClickException(f"cannot listen on {host}:{port}: {exc}") from None
+    click.echo(f"Fake Freshdesk listening on {fake.base_url}")
+    click.echo(f"  auth: Basic {api_key}:X   agent id {AGENT_ID}; {tickets} tickets")
+    click.echo("  connector config: base_url above, api_key_env naming a variable set to the key")
+    sys.stdout.flush()
+    serve_until_stopped(fake.stop)
+
+
+def main_fake_freshdesk(argv: list[str] | None = None) -> int:
+    """Serve a fake Freshdesk API v2 on 127.0.0.1 (``slaplug fake freshdesk``)."""
+    return run_command(fake_freshdesk_command, argv, "slaplug fake freshdesk")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main_fake_freshdesk())
