@@ -227,3 +227,83 @@ def test_a_400_on_a_note_fails_that_note_alone(connector: FreshdeskConnector) ->
     results = connector.apply([note, tag], fresh={note.key})
     assert [r.status for r in results] == [ApplyStatus.FAILED, ApplyStatus.APPLIED]
     assert put.call_count == 1
+
+
+#: A ticket as Freshdesk sends it with ``include=stats``: sjkingo/python-freshdesk
+#: freshdesk/v2/tests/sample_json_data/ticket_1.json (attachments and e-mail lists left out).
+RECORDED_TICKET = {
+    "cc_emails": ["test2@example.com"],
+    "fr_escalated": False,
+    "group_id": None,
+    "priority": 1,
+    "requester_id": 6012691534,
+    "responder_id": 6010396333,
+    "source": 2,
+    "spam": False,
+    "status": 2,
+    "subject": "This is a sample ticket",
+    "type": "Question",
+    "company_id": None,
+    "id": 1,
+    "created_at": "2016-05-18T04:36:04Z",
+    "updated_at": "2016-05-18T23:42:50Z",
+    "due_by": "2016-05-18T23:36:04Z",
+    "fr_due_by": "2016-05-18T05:36:04Z",
+    "is_escalated": True,
+    "description_text": "This is a sample ticket, feel free to delete it.",
+    "description": "<div>This is a sample ticket, feel free to delete it.</div>",
+    "custom_fields": {"parent_or_child": None, "parent_ticket_id": None, "child_ticket_id": None},
+    "tags": ["foo", "bar"],
+    "stats": {
+        "agent_responded_at": "2020-06-26T01:23:39Z",
+        "requester_responded_at": "2020-06-25T23:10:15Z",
+        "first_responded_at": "2020-06-17T20:23:43Z",
+        "status_updated_at": "2020-07-24T15:35:21Z",
+        "reopened_at": None,
+        "resolved_at": "2020-07-24T15:35:21Z",
+        "closed_at": None,
+        "pending_since": None,
+    },
+}
+#: Its conversations: sjkingo/python-freshdesk freshdesk/v2/sample_json_data/conversations.json
+#: (a private note, then a public reply, both by agent 1).
+RECORDED_CONVERSATIONS = [
+    NOTE,
+    {**NOTE, "body": "<div>This is a reply</div>", "body_text": "This is a reply", "id": 2,
+     "private": False, "source": 0, "to_emails": ["test@example.com"],
+     "from_email": "Rachel <rachel@freshdesk.com>", "created_at": "2016-05-19T05:36:14Z",
+     "updated_at": "2016-05-19T05:36:14Z"},
+]  # fmt: skip
+
+
+@responses.activate
+def test_reads_a_recorded_ticket_and_its_conversations(connector: FreshdeskConnector) -> None:
+    responses.get(f"{BASE}/api/v2/tickets/1", json=RECORDED_TICKET)
+    responses.get(f"{BASE}/api/v2/tickets/1/conversations", json=RECORDED_CONVERSATIONS)
+    ticket = connector.read_ticket("1")
+    assert (ticket.status, ticket.priority, ticket.type) == ("open", "low", "Question")
+    assert ticket.tags == {"foo", "bar"} and ticket.assignee == "6010396333"
+    assert ticket.fields["status_name"] == "open" and "parent_ticket_id" in ticket.fields
+    # The note is no reply; the public reply is. The ticket is open again, so its stats'
+    # resolved_at (an earlier resolution) stops no clock.
+    assert [(e.kind, e.actor) for e in ticket.events] == [
+        (EventKind.CREATED, None),
+        (EventKind.AGENT_REPLY, "1"),
+    ]
+
+
+@responses.activate
+def test_the_agent_is_read_once_and_only_its_notes_hold_markers(
+    connector: FreshdeskConnector,
+) -> None:
+    note = action(ActionKind.COMMENT, {"body": "x"})
+    tag = marker(connector.marker_key, note.key)
+    responses.get(f"{BASE}/api/v2/tickets/7", json=TICKET)
+    me = responses.get(f"{BASE}/api/v2/agents/me", json=AGENT_ME)
+    # The recorded private note, but by agent 6010396333, not by the API key's agent 1.
+    theirs = {**NOTE, "body": f"<div>{tag}</div>", "user_id": 6010396333}
+    responses.get(f"{BASE}/api/v2/tickets/7/conversations", json=[theirs])
+    posted = responses.post(f"{BASE}/api/v2/tickets/7/notes", status=201, json=NOTE)
+    assert connector.apply([note])[0].status is ApplyStatus.APPLIED
+    assert connector.apply([note])[0].status is ApplyStatus.APPLIED  # still not ours
+    assert posted.call_count == 2 and me.call_count == 1
