@@ -190,7 +190,8 @@ class FreshdeskConnector(Connector):
         300. So each page is read as page 1 of a new window, ``updated_since`` = the newest
         ``updated_at`` read so far (inclusive: its own tickets come again and are dropped
         here by ``(id, updated_at)``). Only when a whole page shares that one second (a bulk
-        update) does the read go on to page 2, 3... of the same window.
+        update) does the read go on to page 2, 3... of the same window, and then reads that
+        second's pages again for a ticket a change shifted out of sight.
 
         Args:
             cursor: An ISO 8601 watermark from an earlier page, or None for everything.
@@ -219,9 +220,19 @@ class FreshdeskConnector(Connector):
             if watermark is None or parse_time(newest) > parse_time(watermark):
                 watermark = newest
             yield TicketPage(tickets, watermark, complete_history=cursor is None)
+            progress = parse_time(newest) > parse_time(since)
+            if page > 1 and (progress or not more):
+                # The window's first second filled several pages; a ticket of that second
+                # changed meanwhile shifted the rest one place, perhaps onto a page read.
+                again = [
+                    self._ticket(raw, self._conversations(raw["id"]))
+                    for raw in self._unseen_in_second(since, page, seen)
+                ]
+                if again:
+                    yield TicketPage(again, watermark, complete_history=cursor is None)
             if not more:
                 return
-            if parse_time(newest) > parse_time(since):
+            if progress:
                 # A new window from the newest change read: only its second's tickets can
                 # come again, so only they need remembering.
                 since, page = newest, 1
@@ -234,6 +245,36 @@ class FreshdeskConnector(Connector):
                     f"changed at {since}; Freshdesk serves no page beyond {MAX_PAGE}",
                     connector=self.instance,
                 )
+
+    def _unseen_in_second(
+        self, since: str, pages: int, seen: dict[object, str]
+    ) -> list[dict[str, Any]]:
+        """Tickets changed at ``since`` exactly that the walk over its pages missed.
+
+        Pages 1 to ``pages`` of the window are read again until a walk finds nothing new
+        (at most three walks). A group of one second only shrinks (a change moves a ticket
+        to a later second, read in a later window), so a walk during which no ticket of the
+        group changes sees all of it.
+        """
+        second = parse_time(since)
+        missed: list[dict[str, Any]] = []
+        for _ in range(3):
+            found = []
+            for page in range(1, pages + 1):
+                raw_tickets, more = self._list_page(since, page)
+                for r in raw_tickets:
+                    if (
+                        parse_time(r["updated_at"]) == second
+                        and seen.get(r["id"]) != r["updated_at"]
+                    ):
+                        seen[r["id"]] = r["updated_at"]
+                        found.append(r)
+                if not more or any(parse_time(r["updated_at"]) > second for r in raw_tickets):
+                    break
+            if not found:
+                break
+            missed.extend(found)
+        return missed
 
     def _list_page(self, since: str, page: int) -> tuple[list[dict[str, Any]], bool]:
         """One page of ``GET /api/v2/tickets`` and whether a next one is announced."""

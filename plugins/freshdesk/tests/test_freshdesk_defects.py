@@ -218,3 +218,21 @@ def test_custom_statuses_are_checked(statuses, message: str) -> None:
         FreshdeskConfig(
             base_url="https://a.freshdesk.com", api_key_env="X", custom_statuses=statuses
         )
+
+
+def test_a_bulk_change_with_a_ticket_changed_during_its_pages(fake, connector) -> None:
+    """Five tickets changed in one second, two a page: the read pages through that second.
+    Ticket 1 changing after the first of those pages shifts ticket 3 onto it, already read;
+    the second's pages are read again, so ticket 3 is not lost."""
+    for t in fake.tickets.values():
+        t["updated_at"] = "2026-03-05T10:00:00Z"  # before the fake's clock: a change moves it last
+    served: list[int] = []
+
+    def change_ticket_1(page: int) -> None:
+        served.append(page)
+        if len(served) == 2:  # page 1 of the window that starts at the bulk second
+            fake.touch(1)
+
+    fake.after_list_page = change_ticket_1
+    pages = list(connector.read_changed(None))
+    assert sorted(set(ids(pages))) == ["1", "2", "3", "4", "5"]
