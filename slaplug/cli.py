@@ -13,11 +13,14 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from functools import wraps
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from slaplug.errors import ProblemsError, SlaplugError
+
+if TYPE_CHECKING:
+    from slaplug.hookspecs import FakeRunner
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -413,35 +416,58 @@ def doctor(config_path: str | None, only: str | None, as_json: bool) -> None:
         sys.exit(1)
 
 
-@main.group()
+class _FakeGroup(click.Group):
+    """``slaplug fake NAME``: the fakes plugins register (hook ``register_fakes``).
+
+    The core names no platform: the subcommands are whatever the installed plugins
+    register, looked up when the command line is parsed.
+    """
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(self._fakes())
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        run = self._fakes().get(cmd_name)
+        if run is None:
+            return None
+        summary = ((run.__doc__ or "").strip().splitlines() or [f"Serve a fake {cmd_name}."])[0]
+
+        @click.command(
+            cmd_name,
+            context_settings={"ignore_unknown_options": True, "allow_extra_args": True},
+            add_help_option=False,  # the fake's own --help lists its options
+            help=f"{summary} (see: slaplug fake {cmd_name} --help)",
+            short_help=summary,
+        )
+        @click.argument("args", nargs=-1, type=click.UNPROCESSED)
+        def command(args: tuple[str, ...]) -> None:
+            sys.exit(run(list(args)))
+
+        return command
+
+    def resolve_command(
+        self, ctx: click.Context, args: list[str]
+    ) -> tuple[str | None, click.Command | None, list[str]]:
+        name = args[0] if args else ""
+        if name and not name.startswith("-") and self.get_command(ctx, name) is None:
+            known = ", ".join(self.list_commands(ctx)) or "none (install a connector plugin)"
+            raise click.UsageError(f"no fake named {name!r}; installed fakes: {known}", ctx)
+        return super().resolve_command(ctx, args)
+
+    @staticmethod
+    def _fakes() -> dict[str, FakeRunner]:
+        from slaplug.plugins import get_fakes
+
+        return get_fakes()
+
+
+@main.group(cls=_FakeGroup)
 def fake() -> None:
-    """Run a fake helpdesk on 127.0.0.1 for tests, demos and trying slaplug."""
+    """Run a fake helpdesk on 127.0.0.1 for tests, demos and trying slaplug.
 
-
-@fake.command(
-    "zendesk",
-    context_settings={"ignore_unknown_options": True, "allow_extra_args": True},
-    add_help_option=False,
-)
-@click.argument("args", nargs=-1, type=click.UNPROCESSED)
-def fake_zendesk(args: tuple[str, ...]) -> None:
-    """Serve a fake Zendesk API (see: slaplug fake zendesk --help)."""
-    from slaplug.testing.fake_zendesk import main_fake_zendesk
-
-    sys.exit(main_fake_zendesk(list(args)))
-
-
-@fake.command(
-    "jira",
-    context_settings={"ignore_unknown_options": True, "allow_extra_args": True},
-    add_help_option=False,
-)
-@click.argument("args", nargs=-1, type=click.UNPROCESSED)
-def fake_jira(args: tuple[str, ...]) -> None:
-    """Serve a fake Jira Cloud API (see: slaplug fake jira --help)."""
-    from slaplug.testing.fake_jira import main_fake_jira
-
-    sys.exit(main_fake_jira(list(args)))
+    Each connector plugin brings its platform's fake (slaplug fake zendesk, jira,
+    freshdesk...); `slaplug fake --help` lists the installed ones.
+    """
 
 
 @main.command()

@@ -18,7 +18,7 @@ if TYPE_CHECKING:  # free at runtime, and no import cycle with the connector kit
     from slaplug.credits.statement import CreditStatement
     from slaplug.model import Action, SlaMeasure, Ticket
 
-__all__ = ["Notifier", "hookimpl", "hookspec"]
+__all__ = ["FakeRunner", "Notifier", "hookimpl", "hookspec"]
 
 hookspec = HookspecMarker("slaplug")
 #: Mark a plugin's hook implementations; re-exported as ``slaplug.hookimpl``.
@@ -37,6 +37,20 @@ class Notifier(Protocol):
             action: The planned action; ``action.key`` is its idempotency key, so a
                 notifier that can look up earlier sends can skip a duplicate.
             ticket: The ticket, when the caller has it.
+        """
+
+
+class FakeRunner(Protocol):
+    """Runs a fake helpdesk server from the command line (``slaplug fake NAME ARGS...``)."""
+
+    def __call__(self, argv: list[str]) -> int:
+        """Serve until stopped (Ctrl-C, SIGTERM); ``--help`` prints the fake's options.
+
+        Args:
+            argv: The arguments after ``slaplug fake NAME``.
+
+        Returns:
+            The exit code.
         """
 
 
@@ -65,6 +79,21 @@ def register_notifiers(register: Callable[[str, Notifier], None]) -> None:
     Args:
         register: Call as ``register(name, deliver)`` where ``deliver`` is a `Notifier`:
             ``deliver(channel, message, action, ticket)``.
+    """
+
+
+@hookspec
+def register_fakes(register: Callable[[str, FakeRunner], None]) -> None:
+    """Register fake helpdesk servers, which ``slaplug fake NAME`` lists and runs.
+
+    Called by `slaplug.plugins.get_fakes`. A connector plugin registers its platform's fake
+    under the platform's name, so users and tests can try the connector without an account.
+
+    Args:
+        register: Call as ``register(name, run)`` where ``run`` is a `FakeRunner`:
+            ``run(argv) -> exit code``; the first line of its docstring is its summary in
+            ``slaplug fake --help``. Import the fake inside ``run``, so that listing the
+            fakes stays cheap.
     """
 
 

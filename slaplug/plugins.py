@@ -30,7 +30,7 @@ from slaplug.connectors.base import Connector
 from slaplug.errors import PluginError
 
 if TYPE_CHECKING:
-    from slaplug.hookspecs import Notifier
+    from slaplug.hookspecs import FakeRunner, Notifier
     from slaplug.model import Ticket
 
 __all__ = [
@@ -38,6 +38,7 @@ __all__ = [
     "PluginInfo",
     "enrich_ticket",
     "get_connectors",
+    "get_fakes",
     "get_notifiers",
     "holidays_for",
     "load_plugins",
@@ -205,6 +206,39 @@ def get_notifiers() -> dict[str, Notifier]:
         return register
 
     _gather("register_notifiers", register_for)
+    return found
+
+
+def get_fakes() -> dict[str, FakeRunner]:
+    """Every fake helpdesk registered by a plugin, by name (``slaplug fake NAME``).
+
+    Raises:
+        PluginError: Two plugins registered the same name (both are named), or a runner
+            is not callable.
+    """
+    load_plugins()
+    found: dict[str, FakeRunner] = {}
+    owners: dict[str, str] = {}
+
+    def register_for(plugin: str) -> Callable[[str, FakeRunner], None]:
+        def register(name: str, run: FakeRunner) -> None:
+            if not isinstance(name, str) or not re.fullmatch(r"[a-z0-9][a-z0-9_-]*", name):
+                raise PluginError(
+                    f"plugin {_describe(plugin)}: fake name {name!r} is not a lower-case "
+                    "word (letters, digits, - and _)"
+                )
+            if not callable(run):
+                raise PluginError(f"plugin {_describe(plugin)}: fake {name!r} is not callable")
+            if name in found:
+                raise PluginError(
+                    f"fake {name!r} is registered twice: by plugin "
+                    f"{_describe(owners[name])} and by plugin {_describe(plugin)}"
+                )
+            found[name], owners[name] = run, plugin
+
+        return register
+
+    _gather("register_fakes", register_for)
     return found
 
 

@@ -54,6 +54,7 @@ def test_the_contract_has_the_hooks_we_document() -> None:
         "on_breach",
         "on_credit_statement",
         "register_connectors",
+        "register_fakes",
         "register_notifiers",
     ]
 
@@ -137,6 +138,22 @@ def test_hook_register_notifiers(plugin) -> None:
     plugin(P())
     notifier_for("slack:#leads")("slack:#leads", "breached", ACTION, TICKET)
     assert sent == [("slack:#leads", "breached")]
+
+
+def test_hook_register_fakes(plugin) -> None:
+    from slaplug.plugins import get_fakes
+
+    class P:
+        @hookimpl
+        def register_fakes(self, register):
+            def run(argv: list[str]) -> int:
+                """Serve a fake AcmeDesk."""
+                return len(argv)
+
+            register("acmedesk", run)
+
+    plugin(P())
+    assert get_fakes()["acmedesk"](["--port", "0"]) == 2
 
 
 def test_hook_holidays(plugin) -> None:

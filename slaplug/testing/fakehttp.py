@@ -131,9 +131,9 @@ class FakeHelpdesk:
         host, port = self._server.server_address[:2]
         return f"http://{host!s}:{port}"
 
-    def start(self) -> FakeHelpdesk:
-        """Serve on a free port of 127.0.0.1, in a daemon thread."""
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
+    def start(self, host: str = "127.0.0.1", port: int = 0) -> FakeHelpdesk:
+        """Serve on ``host:port`` (default: a free port of 127.0.0.1), in a daemon thread."""
+        self._server = ThreadingHTTPServer((host, port), _handler_for(self))
         self._thread = threading.Thread(
             target=self._server.serve_forever, args=(0.01,), daemon=True
         )

@@ -4,11 +4,19 @@ Per ticket, the writer reads the ticket once, works out which actions are alread
 (a tag present, the priority already set...) and sends *one* ``PUT /api/v2/tickets/{id}``
 for the rest: Freshdesk counts Ticket Update calls against a tight per-minute sub-limit.
 ``tags`` in that PUT replaces the whole list (Freshdesk has no add-tag call), so the list
-sent is the one just read plus or minus the action's tag.
+sent is the one just read plus or minus the action's tag. When Freshdesk refuses that PUT
+(400 "Validation failed": an unknown custom field, a status the account lacks), the writer
+sends one PUT per change, so the refused action fails alone and the others are applied; a
+refused note fails alone too. Nothing in one ticket stops the batch.
 
-Notes are not idempotent on the platform, so each ends with a marker carrying a hash of its
-action's key, ``[slaplug 1a2b3c4d5e6f]``; before posting a note whose key is not ``fresh``,
-the writer reads the ticket's conversations and skips the note if its marker is there.
+Notes are not idempotent on the platform, so each ends with a marker, ``[slaplug <hex>]``:
+an HMAC of its action's key under the connector's `MarkerKey` (a per-install secret), so
+that no customer can compute it. Before posting a note whose key is not ``fresh``, the
+writer reads the ticket's conversations and skips the note if its marker is in a note (or,
+for a public comment, a reply) written by the connector's own agent
+(``GET /api/v2/agents/me``). Markers anywhere
+else (a requester's reply or description, another agent's note quoting one) count for
+nothing: a requester who types them cannot suppress slaplug's writes (issue 14, item 2).
 The same check runs before the client's inline retry of a note whose answer was lost after
 Freshdesk may have posted it (a 5xx, a read timeout, a dropped connection: the
 ``before_retry`` hook of `ApiClient.request`); a note found posted then reports ALREADY.
@@ -16,9 +24,8 @@ Freshdesk may have posted it (a 5xx, a read timeout, a dropped connection: the
 
 from __future__ import annotations
 
-import hashlib
 import html
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any
 
 from slaplug.connectors import (
@@ -28,8 +35,9 @@ from slaplug.connectors import (
     ApplyResult,
     ApplyStatus,
     LostAnswer,
+    MarkerKey,
 )
-from slaplug.errors import ConflictError, SkippableAPIError
+from slaplug.errors import ConflictError, InvalidTicketError, SkippableAPIError
 from slaplug.model import Action, ActionKind
 
 __all__ = ["PRIORITIES", "STATUSES", "Writer", "marker"]
@@ -42,9 +50,9 @@ _STATUS_CODES = {v: k for k, v in STATUSES.items()}
 _PRIORITY_CODES = {v: k for k, v in PRIORITIES.items()}
 
 
-def marker(key: str) -> str:
+def marker(marker_key: MarkerKey, key: str) -> str:
     """The marker ending the note of the action with idempotency key ``key``."""
-    return f"[slaplug {hashlib.sha256(key.encode()).hexdigest()[:12]}]"
+    return f"[slaplug {marker_key.digest(key, 16)}]"
 
 
 def _code(value: Any, codes: Mapping[str, int], what: str) -> int:
@@ -59,11 +67,56 @@ def _code(value: Any, codes: Mapping[str, int], what: str) -> int:
         ) from None
 
 
+#: One planned change to the ticket: ``(kind, value)`` with kind ``tag+``, ``tag-``,
+#: ``priority``, ``status`` or a custom field's name; folded into one PUT body by `_body`.
+Change = tuple[str, Any]
+
+
+def _body(tags: Sequence[str], changes: Sequence[Change]) -> dict[str, Any]:
+    """The ``PUT /api/v2/tickets/{id}`` body making ``changes`` to a ticket tagged ``tags``.
+
+    ``tags`` in that body replaces the whole list, so it is sent only when it changes.
+    """
+    new_tags = list(tags)
+    body: dict[str, Any] = {}
+    fields: dict[str, Any] = {}
+    for kind, value in changes:
+        if kind == "tag+" and value not in new_tags:
+            new_tags.append(value)
+        elif kind == "tag-" and value in new_tags:
+            new_tags.remove(value)
+        elif kind in ("priority", "status"):
+            body[kind] = value
+        elif kind.startswith("cf_"):
+            fields[kind] = value
+    if new_tags != list(tags):
+        body["tags"] = new_tags
+    if fields:
+        body["custom_fields"] = fields
+    return body
+
+
 class Writer:
     """Applies one `Connector.apply` call's actions through ``http``."""
 
-    def __init__(self, http: ApiClient) -> None:
+    def __init__(
+        self,
+        http: ApiClient,
+        marker_key: MarkerKey,
+        agent_id: Callable[[], int],
+        status_codes: Mapping[str, int] = _STATUS_CODES,
+    ) -> None:
+        """
+        Args:
+            http: The connector's client.
+            marker_key: Keys the notes' markers.
+            agent_id: The id of the agent the API key belongs to (read once, cached).
+            status_codes: Status names (lower case) to codes, the account's own included.
+        """
         self.http = http
+        self.marker_key = marker_key
+        self.agent_id = agent_id
+        self.status_codes = status_codes
 
     def apply(self, actions: Sequence[Action], *, fresh: Collection[str]) -> list[ApplyResult]:
         """One result per action, in order; see the module docstring."""
@@ -87,21 +140,23 @@ class Writer:
     ) -> list[ApplyResult]:
         raw = self.http.get_json(f"api/v2/tickets/{ticket_id}")
         tags: list[str] = list(raw.get("tags") or [])
-        fields: dict[str, Any] = {}
-        update: dict[str, Any] = {}
+        changes: list[tuple[int, Change]] = []  # (index in actions, its change)
         notes: list[Action] = []
         statuses: list[ApplyStatus | ApplyResult] = []
-        for a in actions:
+        for i, a in enumerate(actions):
             try:
-                statuses.append(self._plan(a, raw, tags, fields, update, notes))
+                planned = self._plan(a, raw, tags)
             except (ValueError, KeyError) as exc:
-                statuses.append(ApplyResult(a.key, ApplyStatus.FAILED, f"bad action: {exc}"))
-        if tags != list(raw.get("tags") or []):
-            update["tags"] = tags
-        if fields:
-            update["custom_fields"] = fields
-        if update:
-            self.http.request("PUT", f"api/v2/tickets/{ticket_id}", json=update)
+                planned = ApplyResult(a.key, ApplyStatus.FAILED, f"bad action: {exc}")
+            if planned is None:
+                notes.append(a)
+                planned = ApplyStatus.APPLIED
+            elif isinstance(planned, tuple):
+                changes.append((i, planned))
+                planned = ApplyStatus.APPLIED
+            statuses.append(planned)
+        if changes:
+            self._put(ticket_id, tags, changes, actions, statuses)
         if notes:
             self._post_notes(ticket_id, notes, fresh, statuses, actions)
         return [
@@ -109,46 +164,65 @@ class Writer:
             for a, s in zip(actions, statuses, strict=True)
         ]
 
-    @staticmethod
-    def _plan(
-        a: Action,
-        raw: Mapping[str, Any],
+    def _put(
+        self,
+        ticket_id: str,
         tags: list[str],
-        fields: dict[str, Any],
-        update: dict[str, Any],
-        notes: list[Action],
-    ) -> ApplyStatus | ApplyResult:
-        """Fold ``a`` into the pending update; APPLIED if it needs a write, else ALREADY."""
+        changes: Sequence[tuple[int, Change]],
+        actions: Sequence[Action],
+        statuses: list[ApplyStatus | ApplyResult],
+    ) -> None:
+        """One PUT for every change; if Freshdesk refuses it (400 "Validation failed"),
+        one PUT per change, so that only the action Freshdesk refuses fails."""
+        path = f"api/v2/tickets/{ticket_id}"
+        body = _body(tags, [c for _, c in changes])
+        if not body:
+            return
+        try:
+            self.http.request("PUT", path, json=body)
+            return
+        except InvalidTicketError as exc:
+            if len(changes) == 1:
+                statuses[changes[0][0]] = ApplyResult(
+                    actions[changes[0][0]].key, ApplyStatus.FAILED, str(exc)
+                )
+                return
+        current = list(tags)
+        for index, change in changes:
+            one = _body(current, [change])
+            if not one:
+                continue
+            try:
+                self.http.request("PUT", path, json=one)
+            except InvalidTicketError as exc:
+                statuses[index] = ApplyResult(actions[index].key, ApplyStatus.FAILED, str(exc))
+                continue
+            current = one.get("tags", current)
+
+    def _plan(
+        self, a: Action, raw: Mapping[str, Any], tags: Sequence[str]
+    ) -> Change | ApplyStatus | ApplyResult | None:
+        """What ``a`` needs: a change to PUT, None for a note, ALREADY, or a final result."""
         p = a.params
         if a.kind is ActionKind.ADD_TAG:
-            if p["tag"] in tags:
-                return ApplyStatus.ALREADY
-            tags.append(p["tag"])
-        elif a.kind is ActionKind.REMOVE_TAG:
-            if p["tag"] not in tags:
-                return ApplyStatus.ALREADY
-            tags.remove(p["tag"])
-        elif a.kind is ActionKind.SET_PRIORITY:
+            return ApplyStatus.ALREADY if p["tag"] in tags else ("tag+", p["tag"])
+        if a.kind is ActionKind.REMOVE_TAG:
+            return ("tag-", p["tag"]) if p["tag"] in tags else ApplyStatus.ALREADY
+        if a.kind is ActionKind.SET_PRIORITY:
             code = _code(p["priority"], _PRIORITY_CODES, "priority")
-            if raw.get("priority") == code:
-                return ApplyStatus.ALREADY
-            update["priority"] = code
-        elif a.kind is ActionKind.SET_STATUS:
-            code = _code(p["status"], _STATUS_CODES, "status")
-            if raw.get("status") == code:
-                return ApplyStatus.ALREADY
-            update["status"] = code
-        elif a.kind is ActionKind.SET_FIELD:
+            return ApplyStatus.ALREADY if raw.get("priority") == code else ("priority", code)
+        if a.kind is ActionKind.SET_STATUS:
+            code = _code(p["status"], self.status_codes, "status")
+            return ApplyStatus.ALREADY if raw.get("status") == code else ("status", code)
+        if a.kind is ActionKind.SET_FIELD:
             # Custom fields are named cf_<label> by Freshdesk; accept the label alone too.
             name = p["field"] if str(p["field"]).startswith("cf_") else f"cf_{p['field']}"
             if (raw.get("custom_fields") or {}).get(name) == p["value"]:
                 return ApplyStatus.ALREADY
-            fields[name] = p["value"]
-        elif a.kind is ActionKind.COMMENT:
-            notes.append(a)
-        else:
-            return ApplyResult(a.key, ApplyStatus.SKIPPED, f"Freshdesk connector does not {a.kind}")
-        return ApplyStatus.APPLIED
+            return (name, p["value"])
+        if a.kind is ActionKind.COMMENT:
+            return None
+        return ApplyResult(a.key, ApplyStatus.SKIPPED, f"Freshdesk connector does not {a.kind}")
 
     def _post_notes(
         self,
@@ -164,7 +238,7 @@ class Writer:
             seen = self._conversations(ticket_id)
         for a in notes:
             index = actions.index(a)
-            tag = marker(a.key)
+            tag = marker(self.marker_key, a.key)
             if tag in seen:
                 statuses[index] = ApplyStatus.ALREADY
                 continue
@@ -184,15 +258,21 @@ class Writer:
                 )
             except AlreadySent:
                 statuses[index] = ApplyStatus.ALREADY
+            except SkippableAPIError as exc:  # a 400 on this note fails this note alone
+                statuses[index] = ApplyResult(a.key, ApplyStatus.FAILED, str(exc))
 
     def _conversations(self, ticket_id: str) -> str:
-        """The text of the ticket's conversations, to look for markers in.
+        """The text of the notes and replies the connector's own agent wrote on the ticket.
 
         Only the first page (100 conversations) is read, as for the check before a retry.
         """
+        me = self.agent_id()
         return "\n".join(
             f"{c.get('body_text', '')}\n{c.get('body', '')}"
             for c in self.http.get_json(
                 f"api/v2/tickets/{ticket_id}/conversations", params={"per_page": "100"}
             )
+            # Authorship is what a requester cannot fake. Public comments go out as replies
+            # (``private`` false), so replies by the same agent count too.
+            if not c.get("incoming") and c.get("user_id") == me
         )

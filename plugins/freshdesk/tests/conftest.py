@@ -9,8 +9,8 @@ import pytest
 # The helpers sit beside the tests; conftest loads before pytest puts this folder on the path.
 sys.path.insert(0, str(Path(__file__).parent))
 
-from freshdesk_fake import API_KEY, FakeFreshdesk
 from slaplug_freshdesk import FreshdeskConfig, FreshdeskConnector
+from slaplug_freshdesk.fake import API_KEY, FakeFreshdesk
 
 
 @pytest.fixture

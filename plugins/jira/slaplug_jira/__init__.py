@@ -9,15 +9,36 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from slaplug.connectors import Connector
-from slaplug.hookspecs import hookimpl
+from slaplug.hookspecs import FakeRunner, hookimpl
 from slaplug_jira.config import JiraConfig, Normalizer
 from slaplug_jira.connector import JiraConnector
 from slaplug_jira.cursor import JiraCursor
 
-__all__ = ["JiraConfig", "JiraConnector", "JiraCursor", "Normalizer", "register_connectors"]
+__all__ = [
+    "JiraConfig",
+    "JiraConnector",
+    "JiraCursor",
+    "Normalizer",
+    "register_connectors",
+    "register_fakes",
+]
 
 
 @hookimpl
 def register_connectors(register: Callable[[type[Connector]], None]) -> None:
     """Register `JiraConnector` under its name, ``jira``."""
     register(JiraConnector)
+
+
+def _run_fake(argv: list[str]) -> int:
+    """Serve a fake Jira Cloud API on 127.0.0.1."""
+    # Imported when run, so that listing the fakes stays cheap.
+    from slaplug.testing.fake_jira import main_fake_jira  # noqa: PLC0415
+
+    return main_fake_jira(argv)
+
+
+@hookimpl
+def register_fakes(register: Callable[[str, FakeRunner], None]) -> None:
+    """Register the fake Jira Cloud (slaplug.testing) as ``slaplug fake jira``."""
+    register("jira", _run_fake)

@@ -33,7 +33,7 @@ def test_the_entry_point_registers_the_connector(fresh_plugins) -> None:
     assert plugins.get_connectors()["zendesk"] is ZendeskConnector
     (info,) = [p for p in plugins.plugin_list() if p.name == "zendesk"]
     assert info.distribution == "slaplug-zendesk"
-    assert info.hooks == ("register_connectors",)
+    assert info.hooks == ("register_connectors", "register_fakes")
 
 
 def test_slaplug_plugins_lists_zendesk(fresh_plugins) -> None:

@@ -1,5 +1,8 @@
 """A small, faithful fake of the Freshdesk API v2 endpoints the connector uses.
 
+Run it with ``slaplug fake freshdesk`` (registered through the ``register_fakes`` hook), or
+in tests as ``with FakeFreshdesk() as fake: ...`` on a free port of 127.0.0.1.
+
 Faithful where the connector depends on it (Freshdesk's API reference, v2):
 
 - Basic auth ``<api key>:X``; a wrong key gets 401 ``{"code": "invalid_credentials", ...}``.
@@ -9,7 +12,12 @@ Faithful where the connector depends on it (Freshdesk's API reference, v2):
 - ``GET /api/v2/tickets/{id}`` (``include=stats``), ``GET .../conversations`` (paged the same way).
 - ``PUT /api/v2/tickets/{id}``: ``tags`` replaces the list, ``custom_fields`` merges, status
   2-5 and priority 1-4; anything else is a 400 "Validation failed" as Freshdesk answers.
-- ``POST .../notes`` ``{"body", "private"}`` and ``POST .../reply`` ``{"body"}``: 201.
+- ``POST .../notes`` ``{"body", "private"}`` and ``POST .../reply`` ``{"body"}``: 201,
+  written by the API key's agent (``user_id`` = `AGENT_ID`).
+- ``GET /api/v2/agents/me``: that agent.
+- ``page`` beyond 300 on ``GET /api/v2/tickets`` is a 400, as is ``per_page`` over 100.
+
+docs/plugins/freshdesk.md lists the source of each shape and rule.
 
 Every write moves the ticket's ``updated_at`` forward one minute on a fake clock.
 """
@@ -18,14 +26,27 @@ from __future__ import annotations
 
 import base64
 import re
+import sys
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
+import click
+
 from slaplug.testing.fakehttp import FakeHelpdesk, FakeRequest, Reply
+from slaplug.testing.fakes.base import run_command, serve_until_stopped
+
+__all__ = ["AGENT_ID", "API_KEY", "FakeFreshdesk", "main_fake_freshdesk"]
 
 API_KEY = "fd-api-key-s3cret-0042"
+#: The agent the API key belongs to: the author of every note and reply sent through the API.
+AGENT_ID = 42
+#: Another agent, the author of the tickets' first replies.
+OTHER_AGENT_ID = 9
 _START = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+MAX_PAGE = 300
+_DESCRIPTION = ("description", "description_text")
 _TICKET_FIELDS = {"tags", "custom_fields", "priority", "status", "responder_id", "group_id"}
 
 
@@ -37,9 +58,16 @@ def iso(t: datetime) -> str:
 class FakeFreshdesk(FakeHelpdesk):
     """``count`` tickets in memory, each changed an hour after the previous one."""
 
-    def __init__(self, count: int = 5) -> None:
+    def __init__(
+        self, count: int = 5, custom_statuses: tuple[int, ...] = (), api_key: str = API_KEY
+    ) -> None:
         super().__init__()
+        self.api_key = api_key
+        #: The status codes the account has: Freshdesk's own 2-5 and its custom ones.
+        self.statuses = (2, 3, 4, 5, *custom_statuses)
         self.clock = _START + timedelta(days=10)
+        #: Called with the page number after each ``GET /api/v2/tickets`` page is served.
+        self.after_list_page: Callable[[int], None] | None = None
         self.tickets: dict[int, dict[str, Any]] = {}
         self.conversations: dict[int, list[dict[str, Any]]] = {}
         for i in range(1, count + 1):
@@ -47,6 +75,8 @@ class FakeFreshdesk(FakeHelpdesk):
             self.tickets[i] = {
                 "id": i,
                 "subject": f"Printer {i} is on fire",
+                "description": f"<div>Printer {i} is on fire</div>",
+                "description_text": f"Printer {i} is on fire",
                 "status": 3 if i == 2 else 4 if i == 3 else 2,
                 "priority": 1 + i % 4,
                 "type": "Incident",
@@ -74,10 +104,37 @@ class FakeFreshdesk(FakeHelpdesk):
                 self._conversation(i, created + timedelta(minutes=30), incoming=True),
             ]
 
+    def add_conversation(
+        self,
+        ticket: int,
+        body: str,
+        *,
+        incoming: bool = False,
+        private: bool = False,
+        user_id: int | None = None,
+    ) -> dict[str, Any]:
+        """Add a conversation as someone other than the API's agent would (a requester's
+        reply with ``incoming=True``, another agent's note with ``private=True``)."""
+        conv = self._conversation(
+            ticket, self._tick(self.tickets[ticket]), incoming=incoming, private=private, body=body
+        )
+        if user_id is not None:
+            conv["user_id"] = user_id
+        self.conversations[ticket].append(conv)
+        return conv
+
     @staticmethod
     def _conversation(
-        ticket: int, at: datetime, *, incoming: bool, private: bool = False, body: str = "Hi"
+        ticket: int,
+        at: datetime,
+        *,
+        incoming: bool,
+        private: bool = False,
+        body: str = "Hi",
+        user_id: int | None = None,
     ) -> dict[str, Any]:
+        # The shape of sjkingo/python-freshdesk freshdesk/v2/sample_json_data/conversations.json
+        # (a recorded list): ``user_id`` is the author, an agent's id for agents' notes.
         return {
             "id": int(at.timestamp()),
             "ticket_id": ticket,
@@ -85,14 +142,14 @@ class FakeFreshdesk(FakeHelpdesk):
             "body_text": re.sub(r"<[^>]+>", " ", body),
             "incoming": incoming,
             "private": private,
-            "user_id": 100 + ticket if incoming else 9,
+            "user_id": user_id or (100 + ticket if incoming else OTHER_AGENT_ID),
             "created_at": iso(at),
         }
 
     # -- routing --------------------------------------------------------------------------
 
     def handle(self, request: FakeRequest) -> Reply:
-        expected = "Basic " + base64.b64encode(f"{API_KEY}:X".encode()).decode()
+        expected = "Basic " + base64.b64encode(f"{self.api_key}:X".encode()).decode()
         if request.headers.get("Authorization") != expected:
             return Reply(
                 401,
@@ -102,6 +159,8 @@ class FakeFreshdesk(FakeHelpdesk):
                 },
             )
         parts = request.path.strip("/").split("/")
+        if parts == ["api", "v2", "agents", "me"] and request.method == "GET":
+            return Reply(body=self._me())
         if parts[:2] != ["api", "v2"] or len(parts) < 3 or parts[2] != "tickets":
             return Reply(404, {"code": "not_found"})
         rest = parts[3:]
@@ -126,7 +185,12 @@ class FakeFreshdesk(FakeHelpdesk):
             note = rest[1] == "notes"
             private = bool((request.json() or {}).get("private", True)) if note else False
             conv = self._conversation(
-                ticket["id"], self._tick(ticket), incoming=False, private=private, body=body
+                ticket["id"],
+                self._tick(ticket),
+                incoming=False,
+                private=private,
+                body=body,
+                user_id=AGENT_ID,  # the API key's agent writes what comes through the API
             )
             self.conversations[ticket["id"]].append(conv)
             return Reply(201, conv)
@@ -134,7 +198,16 @@ class FakeFreshdesk(FakeHelpdesk):
 
     # -- endpoints ------------------------------------------------------------------------
 
+    def touch(self, ticket_id: int) -> None:
+        """Change a ticket now (as an agent would), moving it to the end of the list."""
+        self._tick(self.tickets[ticket_id])
+
     def _list(self, request: FakeRequest) -> Reply:
+        # ``page`` goes up to 300 and no further (Freshdesk API v2 reference, "List All
+        # Tickets"; ktsaou/freshdesk_mcp FRESHDESK_API_REFERENCE.md: "Max 300 pages").
+        # The error text is ours; the body shape is Freshdesk's validation error.
+        if int(request.param("page") or 1) > MAX_PAGE:
+            return self._invalid("page", f"Has to be less than or equal to {MAX_PAGE}")
         since = request.param("updated_since")
         tickets = [
             t
@@ -144,7 +217,15 @@ class FakeFreshdesk(FakeHelpdesk):
         tickets.sort(
             key=lambda t: (t["updated_at"], t["id"]), reverse=request.param("order_type") == "desc"
         )
-        return self._paged(request, [self._shown(t, request) for t in tickets])
+        # The list leaves the description out unless asked (``include=description``,
+        # Freshdesk API v2 reference, "List All Tickets").
+        hidden = () if "description" in (request.param("include") or "") else _DESCRIPTION
+        shown = [self._shown(t, request) for t in tickets]
+        shown = [{k: v for k, v in t.items() if k not in hidden} for t in shown]
+        reply = self._paged(request, shown)
+        if self.after_list_page is not None:  # a test changes tickets between two pages
+            self.after_list_page(int(request.param("page") or 1))
+        return reply
 
     def _paged(self, request: FakeRequest, items: list[dict[str, Any]]) -> Reply:
         per_page = int(request.param("per_page") or 30)
@@ -162,17 +243,47 @@ class FakeFreshdesk(FakeHelpdesk):
         unknown = sorted(set(body) - _TICKET_FIELDS)
         if unknown:
             return self._invalid(unknown[0], "Unexpected/invalid field in request")
-        if "status" in body and body["status"] not in (2, 3, 4, 5):
-            return self._invalid("status", "It should be one of these values: '2,3,4,5'")
+        if "status" in body and body["status"] not in self.statuses:
+            codes = ",".join(map(str, self.statuses))
+            return self._invalid("status", f"It should be one of these values: '{codes}'")
         if "priority" in body and body["priority"] not in (1, 2, 3, 4):
             return self._invalid("priority", "It should be one of these values: '1,2,3,4'")
+        # An unknown custom field is refused like an unknown top-level one: Freshdesk's
+        # error code ``invalid_field`` ("An unexpected field was part of the request",
+        # developers.freshdesk.com/api/#error).
         fields = body.pop("custom_fields", {})
+        strange = sorted(set(fields) - set(ticket["custom_fields"]))
+        if strange:
+            return self._invalid(strange[0], "Unexpected/invalid field in request", "invalid_field")
         ticket.update(body)
         ticket["custom_fields"] = {**ticket["custom_fields"], **fields}
         self._tick(ticket)
         return Reply(body=ticket)
 
     # -- helpers --------------------------------------------------------------------------
+
+    @staticmethod
+    def _me() -> dict[str, Any]:
+        """``GET /api/v2/agents/me``: the API key's agent, in the shape of
+        sjkingo/python-freshdesk freshdesk/v2/tests/sample_json_data/agent_1.json (``id`` on
+        top, the person under ``contact``)."""
+        return {
+            "available": True,
+            "occasional": False,
+            "id": AGENT_ID,
+            "ticket_scope": 1,
+            "signature": None,
+            "created_at": "2026-01-05T09:00:00Z",
+            "updated_at": "2026-01-05T09:00:00Z",
+            "contact": {
+                "active": True,
+                "email": "slaplug@fake-freshdesk.test",
+                "name": "slaplug",
+                "time_zone": "UTC",
+                "created_at": "2026-01-05T09:00:00Z",
+                "updated_at": "2026-01-05T09:00:00Z",
+            },
+        }
 
     def _shown(self, ticket: dict[str, Any], request: FakeRequest) -> dict[str, Any]:
         # ``stats`` costs extra API credits, so Freshdesk sends it only when asked.
@@ -186,15 +297,55 @@ class FakeFreshdesk(FakeHelpdesk):
         return self.clock
 
     @staticmethod
-    def _invalid(field: str, message: str) -> Reply:
+    def _invalid(field: str, message: str, code: str = "invalid_value") -> Reply:
         return Reply(
             400,
             {
                 "description": "Validation failed",
-                "errors": [{"field": field, "message": message, "code": "invalid_value"}],
+                "errors": [{"field": field, "message": message, "code": code}],
             },
         )
 
 
 def _parse(value: str) -> datetime:
     return datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(UTC)
+
+
+# -- Command line -------------------------------------------------------------------------
+
+
+@click.command("freshdesk")
+@click.option("--port", default=8767, show_default=True, help="Port on HOST (0: any free).")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to bind.")
+@click.option("--tickets", default=5, show_default=True, type=click.IntRange(min=0))
+@click.option(
+    "--custom-status",
+    "custom_statuses",
+    multiple=True,
+    type=click.IntRange(min=6),
+    help="A status code of the account's own (6 and up); repeat for several.",
+)
+@click.option("--api-key", default=API_KEY, show_default=True, help="Accepted API key.")
+def fake_freshdesk_command(
+    port: int, host: str, tickets: int, custom_statuses: tuple[int, ...], api_key: str
+) -> None:
+    """Serve a fake Freshdesk API v2 on HOST:PORT until interrupted (Ctrl-C, SIGTERM)."""
+    fake = FakeFreshdesk(tickets, custom_statuses=custom_statuses, api_key=api_key)
+    try:
+        fake.start(host, port)
+    except OSError as exc:
+        raise click.ClickException(f"cannot listen on {host}:{port}: {exc}") from None
+    click.echo(f"Fake Freshdesk listening on {fake.base_url}")
+    click.echo(f"  auth: Basic {api_key}:X   agent id {AGENT_ID}; {tickets} tickets")
+    click.echo("  connector config: base_url above, api_key_env naming a variable set to the key")
+    sys.stdout.flush()
+    serve_until_stopped(fake.stop)
+
+
+def main_fake_freshdesk(argv: list[str] | None = None) -> int:
+    """Serve a fake Freshdesk API v2 on 127.0.0.1 (``slaplug fake freshdesk``)."""
+    return run_command(fake_freshdesk_command, argv, "slaplug fake freshdesk")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main_fake_freshdesk())
