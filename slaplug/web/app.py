@@ -214,7 +214,11 @@ def create_app(
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, exc: HTTPException) -> JSONResponse:
         code = _ERROR_CODES.get(exc.status_code, "error")
-        return JSONResponse({"error": code, "detail": str(exc.detail)}, exc.status_code)
+        # The exception's headers too: a 405 carries the route's ``Allow`` (RFC 9110 §15.5.6:
+        # "MUST generate an Allow header field"), which Starlette puts there.
+        return JSONResponse(
+            {"error": code, "detail": str(exc.detail)}, exc.status_code, headers=exc.headers
+        )
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
