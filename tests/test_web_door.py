@@ -114,7 +114,7 @@ def test_a_zendesk_trigger_delivery_still_parses_from_its_stored_headers() -> No
 def nested(depth: int) -> bytes:
     """A delivery whose ``extra`` field makes the whole body ``depth`` levels deep."""
     inner = "[" * (depth - 1) + "]" * (depth - 1)
-    return ('{"id": "d-%d", "ticket": "7", "extra": %s}' % (depth, inner)).encode()
+    return f'{{"id": "d-{depth}", "ticket": "7", "extra": {inner}}}'.encode()
 
 
 def test_a_body_nested_1000_deep_is_refused_400_and_not_stored(store: Store) -> None:
