@@ -221,3 +221,48 @@ def test_405_answers_carry_an_allow_header(tmp_path: Path) -> None:
         assert response.status_code == 405
         assert response.headers.get("allow") == allowed, response.request.url
         assert response.json()["error"] == "method_not_allowed"
+
+
+def test_deliveries_stored_before_the_allow_list_are_scrubbed_when_the_server_starts(
+    tmp_path: Path, store: Store
+) -> None:
+    import asyncio
+
+    from sqlalchemy import select
+
+    from slaplug.config import Settings
+    from slaplug.runtime import Runtime
+    from slaplug.store.schema import inbox
+    from slaplug.web.app import create_app
+
+    # Rows as the code before issue 14 stored them: every header but three.
+    old = {"x-sig": "sha256=ab", "x-api-key": "canary-key", "content-type": "application/json"}
+    for i in range(3):
+        store.inbox_put("desk", f"d-{i}", old, b"{}")
+    store.inbox_put("gone", "d-x", {"x-sig": "sha256=cd", "x-token": "canary-2"}, b"{}")
+    store.inbox_put("desk", "d-clean", {"content-type": "application/json"}, b"{}")
+
+    class NoWorkers:
+        alive, count, running = True, 0, 0
+
+        def wake(self) -> None: ...
+        def start(self) -> None: ...
+        def stop(self) -> None: ...
+
+    settings = Settings(path=tmp_path / "slaplug.yaml", store="", rules=[], engine="python")
+    runtime = Runtime(settings=settings, store=store, pack=None, connectors=CONNECTORS)  # type: ignore[arg-type]
+    app = create_app(None, runtime=runtime, workers=NoWorkers())
+
+    async def start_and_stop() -> None:
+        async with app.router.lifespan_context(app):
+            pass
+
+    asyncio.run(start_and_stop())
+    with store.engine.connect() as conn:
+        rows = dict(conn.execute(select(inbox.c.delivery_id, inbox.c.headers)).all())
+    assert all("canary" not in text for text in rows.values())
+    # Desk names X-Sig in webhook_headers; an unconfigured connector keeps the allow-list only.
+    assert json.loads(rows["d-0"]) == {"x-sig": "sha256=ab", "content-type": "application/json"}
+    assert json.loads(rows["d-x"]) == {}
+    assert json.loads(rows["d-clean"]) == {"content-type": "application/json"}
+    assert store.inbox_scrub_headers(events.keeps_header(CONNECTORS)) == 0

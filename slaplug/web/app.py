@@ -32,7 +32,15 @@ from starlette.requests import ClientDisconnect
 from slaplug.config import Settings
 from slaplug.explain import explain
 from slaplug.runtime import Runtime, open_runtime
-from slaplug.web.events import DEFAULT_MAX_BODY, Reply, check, error_reply, stored, too_large
+from slaplug.web.events import (
+    DEFAULT_MAX_BODY,
+    Reply,
+    check,
+    error_reply,
+    keeps_header,
+    stored,
+    too_large,
+)
 from slaplug.web.inbox_writer import InboxWriter
 from slaplug.web.metrics import CONTENT_TYPE_LATEST, Metrics
 from slaplug.web.worker import Worker
@@ -177,6 +185,14 @@ def create_app(
                 if settings is None:
                     raise RuntimeError("create_app(None) only renders the OpenAPI document")
                 rt = stack.enter_context(open_runtime(settings))
+            # Stores written before the header allow-list kept credential headers (issue 14):
+            # drop them before serving. Rows that need nothing are only read.
+            keep = keeps_header(rt.connectors)
+            scrubbed = await run_in_threadpool(rt.store.inbox_scrub_headers, keep)
+            if scrubbed:
+                log.warning(
+                    "removed headers outside the allow-list from %d stored deliveries", scrubbed
+                )
             metrics = Metrics(rt.store.inbox_stats)
             writer = InboxWriter(rt.store)
             stack.callback(writer.stop)

@@ -25,7 +25,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from itertools import accumulate
@@ -51,6 +51,7 @@ __all__ = [
     "error_reply",
     "header_map",
     "json_depth",
+    "keeps_header",
     "receive",
     "stored",
     "stored_headers",
@@ -212,6 +213,18 @@ def stored_headers(headers: Mapping[str, str], extra: Iterable[str] = ()) -> dic
     """
     keep = STORED_HEADERS | ({n.lower() for n in extra} - NEVER_STORED_HEADERS)
     return {k.lower(): v for k, v in headers.items() if k.lower() in keep}
+
+
+def keeps_header(connectors: Mapping[str, object]) -> Callable[[str, str], bool]:
+    """``keep(connector, name)``: whether a delivery to ``connector`` keeps header ``name``
+    (lower-case) in the inbox; `Store.inbox_scrub_headers` applies it to older rows."""
+    extras = {
+        name: frozenset(h.lower() for h in getattr(c, "webhook_headers", ())) - NEVER_STORED_HEADERS
+        for name, c in connectors.items()
+    }
+    return lambda connector, name: (
+        name in STORED_HEADERS or name in extras.get(connector, frozenset())
+    )
 
 
 #: 1 for an opening bracket, -1 for a closing one, by byte value.
