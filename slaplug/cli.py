@@ -424,6 +424,34 @@ def fake_jira(args: tuple[str, ...]) -> None:
     help="Largest webhook body accepted, in bytes (larger ones get 413).",
 )
 @click.option(
+    "--header-timeout",
+    default=10.0,
+    show_default=True,
+    type=click.FloatRange(min=0, min_open=True),
+    help="Seconds a client has to send a request's line and headers; then it is closed.",
+)
+@click.option(
+    "--body-timeout",
+    default=10.0,
+    show_default=True,
+    type=click.FloatRange(min=0, min_open=True),
+    help="Seconds a client has to send a request's body once its headers are in.",
+)
+@click.option(
+    "--max-connections",
+    default=None,
+    type=click.IntRange(min=1),
+    help="Open connections at most; past it the one waiting longest on its client is "
+    "closed. Default: the descriptor limit (ulimit -n) less 128, at most 4096.",
+)
+@click.option(
+    "--keep-alive",
+    default=5,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Seconds an idle kept-alive connection stays open.",
+)
+@click.option(
     "--workers",
     default=1,
     show_default=True,
@@ -457,6 +485,10 @@ def serve(
     host: str,
     port: int,
     max_body: int,
+    header_timeout: float,
+    body_timeout: float,
+    max_connections: int | None,
+    keep_alive: int,
     workers: int,
     worker_only: bool,
     worker_nice: int,
@@ -475,11 +507,11 @@ def serve(
 
         sys.exit(run_worker_process(settings, supervised=supervised))
 
-    import uvicorn
-
     from slaplug.runtime import open_runtime
     from slaplug.web.app import create_app
     from slaplug.web.processes import WorkerSupervisor
+    from slaplug.web.server import ServeLimits
+    from slaplug.web.server import serve as run_server
 
     # The workers run in processes of their own: rules evaluation is CPU-bound Python, and
     # sharing this process's GIL with it delays every acknowledgement (docs/webhooks.md).
@@ -490,7 +522,10 @@ def serve(
     # is bound; the workers then finish whatever the inbox holds from an earlier run.
     with open_runtime(settings) as rt:
         app = create_app(settings, runtime=rt, max_body=max_body, workers=supervisor)
-        uvicorn.run(app, host=host, port=port, log_level=log_level, access_log=False)
+        # Header and body timeouts and a connection cap: slow clients must not hold every
+        # descriptor (docs/webhooks.md, "Limits on clients").
+        limits = ServeLimits(header_timeout, body_timeout, max_connections, keep_alive)
+        run_server(app, host=host, port=port, log_level=log_level, limits=limits)
 
 
 @main.command()
