@@ -266,8 +266,9 @@ def create_app(
         """Verify, de-duplicate and store a delivery; the work happens after the answer.
 
         202: stored in the inbox. 200: a delivery with this id was stored before (never 409,
-        which Jira retries). 401: bad signature. 400: malformed body. 404: unknown connector.
-        413: body over the limit. 503: the inbox cannot store it now; retry.
+        which Jira retries). 401: bad signature. 400: malformed body (not the platform's
+        shape, JSON nested deeper than 64 levels, or a ticket id that is not sane). 404:
+        unknown connector. 413: body over the limit. 503: the inbox cannot store it now; retry.
         """
         started = time.perf_counter()
         st = state()
