@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import resource
 import socket
@@ -197,6 +198,8 @@ class GuardedH11Protocol(H11Protocol):
 
     def _enforce_cap(self) -> None:
         cap = self.limits.connections
+        if len(self.connections) <= cap:  # the usual case, without a look at each connection
+            return
         open_ = [
             c
             for c in self.connections
@@ -227,6 +230,8 @@ def uvicorn_options(limits: ServeLimits) -> dict[str, Any]:
     clients would turn each real delivery into a 503. The cap here closes a slow client
     instead.
     """
+    # The cap resolved once (the descriptor limit is read now, not on every connection).
+    limits = dataclasses.replace(limits, max_connections=limits.connections)
     protocol = type("SlaplugH11Protocol", (GuardedH11Protocol,), {"limits": limits, "closed": {}})
     return {
         "http": protocol,
