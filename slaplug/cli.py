@@ -510,7 +510,7 @@ def serve(
     from slaplug.runtime import open_runtime
     from slaplug.web.app import create_app
     from slaplug.web.processes import WorkerSupervisor
-    from slaplug.web.server import ServeLimits
+    from slaplug.web.server import ServeLimits, uvicorn_options
     from slaplug.web.server import serve as run_server
 
     # The workers run in processes of their own: rules evaluation is CPU-bound Python, and
@@ -520,12 +520,19 @@ def serve(
     supervisor = WorkerSupervisor(argv, workers, nice=worker_nice)
     # Opened here, not in the app, so a configuration problem is reported before the port
     # is bound; the workers then finish whatever the inbox holds from an earlier run.
+    # Header and body timeouts and a connection cap: slow clients must not hold every
+    # descriptor (docs/webhooks.md, "Limits on clients").
+    limits = ServeLimits(header_timeout, body_timeout, max_connections, keep_alive)
+    options = uvicorn_options(limits)
     with open_runtime(settings) as rt:
-        app = create_app(settings, runtime=rt, max_body=max_body, workers=supervisor)
-        # Header and body timeouts and a connection cap: slow clients must not hold every
-        # descriptor (docs/webhooks.md, "Limits on clients").
-        limits = ServeLimits(header_timeout, body_timeout, max_connections, keep_alive)
-        run_server(app, host=host, port=port, log_level=log_level, limits=limits)
+        app = create_app(
+            settings,
+            runtime=rt,
+            max_body=max_body,
+            workers=supervisor,
+            connections_closed=options["http"].closed,
+        )
+        run_server(app, host=host, port=port, log_level=log_level, options=options)
 
 
 @main.command()

@@ -321,6 +321,9 @@ def test_silent_trickling_and_slow_body_clients_are_closed_after_their_timeouts(
         for name, took in results.items():
             assert took is not None, f"the {name} client was never closed"
             assert 0.8 < took < 2.5, (name, took)  # after its 1-second timeout, not at once
+        metrics = httpx.get(f"{serve.url}/metrics", timeout=5).text
+        assert 'slaplug_connections_closed_total{reason="head_timeout"} 2.0' in metrics
+        assert 'slaplug_connections_closed_total{reason="body_timeout"} 1.0' in metrics
         # A well-behaved client is unaffected, and its kept-alive connection is reused.
         with httpx.Client(base_url=serve.url, timeout=5) as client:
             for n in (2, 3):
@@ -348,6 +351,8 @@ def test_the_connection_cap_closes_the_longest_waiting_client_first(
         # The fifth connection (the delivery) closed the oldest waiting one, and only it.
         assert _closed_within(first[0], 2) is not None
         assert all(_closed_within(s, 0.2) is None for s in first[1:])
+        metrics = httpx.get(f"{serve.url}/metrics", timeout=5).text
+        assert 'slaplug_connections_closed_total{reason="cap"} 1.0' in metrics
     finally:
         for s in first:
             s.close()

@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack, asynccontextmanager
 from dataclasses import dataclass
@@ -161,6 +161,7 @@ def create_app(
     max_body: int = DEFAULT_MAX_BODY,
     worker_options: dict[str, Any] | None = None,
     workers: _WorkerPool | None = None,
+    connections_closed: Mapping[str, int] | None = None,
 ) -> FastAPI:
     """Build the app. The store, rules and connectors open when it starts, the worker too.
 
@@ -174,6 +175,8 @@ def create_app(
         workers: Workers in processes of their own (`slaplug.web.processes.WorkerSupervisor`),
             started and stopped with the app and woken when a delivery is stored. None (the
             default, for embedding and tests) runs one worker thread in this process.
+        connections_closed: The server protocol's counts of connections it closed, by
+            reason (`slaplug.web.server.uvicorn_options` makes them), for ``/metrics``.
     """
     holder: dict[str, _State] = {}
 
@@ -193,7 +196,7 @@ def create_app(
                 log.warning(
                     "removed headers outside the allow-list from %d stored deliveries", scrubbed
                 )
-            metrics = Metrics(rt.store.inbox_stats)
+            metrics = Metrics(rt.store.inbox_stats, connections_closed=connections_closed)
             writer = InboxWriter(rt.store)
             stack.callback(writer.stop)
             worker: Worker | None = None

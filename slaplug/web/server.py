@@ -259,10 +259,19 @@ class GuardedServer(uvicorn.Server):
                     dup.listen(KERNEL_BACKLOG)
 
 
-def serve(app: Any, *, host: str, port: int, log_level: str, limits: ServeLimits) -> None:
-    """Run ``app`` on uvicorn with ``limits`` until stopped (SIGTERM, Ctrl-C)."""
+def serve(app: Any, *, host: str, port: int, log_level: str, options: dict[str, Any]) -> None:
+    """Run ``app`` on uvicorn until stopped (SIGTERM, Ctrl-C).
+
+    Args:
+        app: The ASGI app.
+        host: Interface to bind.
+        port: Port to listen on.
+        log_level: uvicorn's log level.
+        options: From `uvicorn_options` (its protocol's ``closed`` counts go to the app's
+            metrics, so the same options must be used here).
+    """
     config = uvicorn.Config(
-        app, host=host, port=port, log_level=log_level, access_log=False, **uvicorn_options(limits)
+        app, host=host, port=port, log_level=log_level, access_log=False, **options
     )
     with contextlib.suppress(KeyboardInterrupt):
         GuardedServer(config).run()
