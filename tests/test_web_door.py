@@ -266,3 +266,12 @@ def test_deliveries_stored_before_the_allow_list_are_scrubbed_when_the_server_st
     assert json.loads(rows["d-x"]) == {}
     assert json.loads(rows["d-clean"]) == {"content-type": "application/json"}
     assert store.inbox_scrub_headers(events.keeps_header(CONNECTORS)) == 0
+
+
+def test_a_deep_body_behind_a_bom_or_in_utf16_is_refused_too(store: Store) -> None:
+    # json.loads reads both (it detects UTF-8 with a BOM, UTF-16 and UTF-32 from the bytes).
+    text = nested(1000).decode()
+    for body in (b"\xef\xbb\xbf" + text.encode(), text.encode("utf-16")):
+        reply = receive(CONNECTORS, store, "desk", signed(body), body)
+        assert reply.status == 400 and "deeper than" in reply.body["detail"]
+    assert store.inbox_stats() == {}
