@@ -66,10 +66,11 @@ DEFAULT_MAX_BODY = 1024 * 1024
 
 #: The only headers stored with a delivery (an allow-list, lower-case): what the signature
 #: check, de-duplication, the worker's second parse and debugging need. A deny-list cannot
-#: work: a sender may put a credential under any name. Zendesk's webhook authentication
-#: sends an API key in a header the admin names (``X-Api-Key`` is the usual choice), basic or
-#: bearer credentials in ``Authorization`` (developer.zendesk.com/documentation/webhooks/
-#: creating-and-monitoring-webhooks, "authentication"), and a proxy may add its own.
+#: work: a sender may put a credential under any name. A Zendesk webhook's API-key
+#: authentication sends its key in a header (``X-Api-Key`` in issue 14's probe), basic or
+#: bearer authentication ``Authorization`` (developer.zendesk.com/documentation/webhooks/
+#: creating-and-monitoring-webhooks, "authentication"), its custom headers anything (the
+#: Zendesk Terraform provider's ``custom_headers``), and a proxy may add its own.
 #: Signatures are HMAC outputs, not secrets.
 STORED_HEADERS = frozenset(
     {
