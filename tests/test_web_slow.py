@@ -356,3 +356,21 @@ def test_the_connection_cap_closes_the_longest_waiting_client_first(
     finally:
         for s in first:
             s.close()
+
+
+def test_the_default_cap_leaves_descriptors_for_the_store_and_the_accept_bursts(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import resource
+
+    from slaplug.web import server
+
+    for soft, cap in ((256, 128), (1024, 896), (100_000, 4096), (100, 16)):
+        monkeypatch.setattr(resource, "getrlimit", lambda _which, s=soft: (s, s))
+        assert server.default_max_connections() == cap
+    options = server.uvicorn_options(server.ServeLimits(max_connections=50, keep_alive=7))
+    assert options["http"].limits.connections == 50 and options["http"].closed == {}
+    assert (options["timeout_keep_alive"], options["backlog"]) == (7, 32)
+    assert options["h11_max_incomplete_event_size"] == 16 * 1024
+    with pytest.raises(ValueError, match="positive"):
+        server.ServeLimits(header_timeout=0)
