@@ -482,6 +482,34 @@ def fake() -> None:
     help="Largest webhook body accepted, in bytes (larger ones get 413).",
 )
 @click.option(
+    "--header-timeout",
+    default=10.0,
+    show_default=True,
+    type=click.FloatRange(min=0, min_open=True),
+    help="Seconds a client has to send a request's line and headers; then it is closed.",
+)
+@click.option(
+    "--body-timeout",
+    default=10.0,
+    show_default=True,
+    type=click.FloatRange(min=0, min_open=True),
+    help="Seconds a client has to send a request's body once its headers are in.",
+)
+@click.option(
+    "--max-connections",
+    default=None,
+    type=click.IntRange(min=1),
+    help="Open connections at most; past it the one waiting longest on its client is "
+    "closed. Default: the descriptor limit (ulimit -n) less 128, at most 4096.",
+)
+@click.option(
+    "--keep-alive",
+    default=5,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Seconds an idle kept-alive connection stays open.",
+)
+@click.option(
     "--workers",
     default=1,
     show_default=True,
@@ -515,6 +543,10 @@ def serve(
     host: str,
     port: int,
     max_body: int,
+    header_timeout: float,
+    body_timeout: float,
+    max_connections: int | None,
+    keep_alive: int,
     workers: int,
     worker_only: bool,
     worker_nice: int,
@@ -533,11 +565,11 @@ def serve(
 
         sys.exit(run_worker_process(settings, supervised=supervised))
 
-    import uvicorn
-
     from slaplug.runtime import open_runtime
     from slaplug.web.app import create_app
     from slaplug.web.processes import WorkerSupervisor
+    from slaplug.web.server import ServeLimits, uvicorn_options
+    from slaplug.web.server import serve as run_server
 
     # The workers run in processes of their own: rules evaluation is CPU-bound Python, and
     # sharing this process's GIL with it delays every acknowledgement (docs/webhooks.md).
@@ -546,9 +578,19 @@ def serve(
     supervisor = WorkerSupervisor(argv, workers, nice=worker_nice)
     # Opened here, not in the app, so a configuration problem is reported before the port
     # is bound; the workers then finish whatever the inbox holds from an earlier run.
+    # Header and body timeouts and a connection cap: slow clients must not hold every
+    # descriptor (docs/webhooks.md, "Limits on clients").
+    limits = ServeLimits(header_timeout, body_timeout, max_connections, keep_alive)
+    options = uvicorn_options(limits)
     with open_runtime(settings) as rt:
-        app = create_app(settings, runtime=rt, max_body=max_body, workers=supervisor)
-        uvicorn.run(app, host=host, port=port, log_level=log_level, access_log=False)
+        app = create_app(
+            settings,
+            runtime=rt,
+            max_body=max_body,
+            workers=supervisor,
+            connections_closed=options["http"].closed,
+        )
+        run_server(app, host=host, port=port, log_level=log_level, options=options)
 
 
 @main.command()

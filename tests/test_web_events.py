@@ -40,6 +40,9 @@ NOW = datetime(2026, 3, 4, 12, 0, tzinfo=UTC)
 class Signed:
     """A connector's webhook half: ``X-Sig: sha256=<hex>`` over the body, several secrets."""
 
+    #: Kept with each delivery beside the allow-list (`slaplug.web.events.STORED_HEADERS`).
+    webhook_headers = ("X-Sig",)
+
     def __init__(self, *secrets: str) -> None:
         self.secrets = secrets
 

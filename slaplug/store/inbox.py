@@ -9,7 +9,7 @@ the outbox. Done items are kept (their ids keep catching late retries) until `in
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
@@ -235,6 +235,43 @@ class InboxMixin(StoreBase):
             return conn.execute(
                 delete(inbox).where(inbox.c.state == "done", inbox.c.done_at < aware(before))
             ).rowcount
+
+    def inbox_scrub_headers(self, keep: Callable[[str, str], bool], *, batch: int = 500) -> int:
+        """Drop from stored deliveries every header ``keep(connector, name)`` refuses.
+
+        For stores written before the header allow-list (issue 14), which kept every header
+        but three, credentials such as ``X-Api-Key`` included. Reads the rows in id order,
+        ``batch`` at a time, and rewrites only those that change, each batch in its own short
+        transaction (the acknowledgements share the write lock on SQLite).
+
+        Returns:
+            How many deliveries were rewritten.
+        """
+        last, changed = 0, 0
+        while True:
+            with self._read() as conn:
+                rows = conn.execute(
+                    select(inbox.c.id, inbox.c.connector, inbox.c.headers)
+                    .where(inbox.c.id > last)
+                    .order_by(inbox.c.id)
+                    .limit(batch)
+                ).all()
+            if not rows:
+                return changed
+            last = rows[-1].id
+            updates = []
+            for row in rows:
+                headers = json.loads(row.headers)
+                kept = {k: v for k, v in headers.items() if keep(row.connector, k.lower())}
+                if len(kept) != len(headers):
+                    updates.append((row.id, dumps(kept)))
+            if updates:
+                with self._write() as conn:
+                    for item_id, text in updates:
+                        conn.execute(
+                            update(inbox).where(inbox.c.id == item_id).values(headers=text)
+                        )
+                changed += len(updates)
 
     def inbox_stats(self) -> dict[str, int]:
         """Deliveries by state (pending, leased, done, dead)."""

@@ -9,6 +9,8 @@
 * `slaplug.web.processes`: workers in processes of their own beside the web server (what
   ``slaplug serve`` runs), supervised: restarted if they die, stopped with the server.
 * `slaplug.web.app`: the thin FastAPI adapter (`create_app`).
+* `slaplug.web.server`: how ``slaplug serve`` runs uvicorn: header and body timeouts and a
+  connection cap for slow clients.
 * `slaplug.web.metrics`: Prometheus counters and histograms.
 
 See docs/webhooks.md.

@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack, asynccontextmanager
 from dataclasses import dataclass
@@ -32,7 +32,15 @@ from starlette.requests import ClientDisconnect
 from slaplug.config import Settings
 from slaplug.explain import explain
 from slaplug.runtime import Runtime, open_runtime
-from slaplug.web.events import DEFAULT_MAX_BODY, Reply, check, error_reply, stored, too_large
+from slaplug.web.events import (
+    DEFAULT_MAX_BODY,
+    Reply,
+    check,
+    error_reply,
+    keeps_header,
+    stored,
+    too_large,
+)
 from slaplug.web.inbox_writer import InboxWriter
 from slaplug.web.metrics import CONTENT_TYPE_LATEST, Metrics
 from slaplug.web.worker import Worker
@@ -153,6 +161,7 @@ def create_app(
     max_body: int = DEFAULT_MAX_BODY,
     worker_options: dict[str, Any] | None = None,
     workers: _WorkerPool | None = None,
+    connections_closed: Mapping[str, int] | None = None,
 ) -> FastAPI:
     """Build the app. The store, rules and connectors open when it starts, the worker too.
 
@@ -166,6 +175,8 @@ def create_app(
         workers: Workers in processes of their own (`slaplug.web.processes.WorkerSupervisor`),
             started and stopped with the app and woken when a delivery is stored. None (the
             default, for embedding and tests) runs one worker thread in this process.
+        connections_closed: The server protocol's counts of connections it closed, by
+            reason (`slaplug.web.server.uvicorn_options` makes them), for ``/metrics``.
     """
     holder: dict[str, _State] = {}
 
@@ -177,7 +188,15 @@ def create_app(
                 if settings is None:
                     raise RuntimeError("create_app(None) only renders the OpenAPI document")
                 rt = stack.enter_context(open_runtime(settings))
-            metrics = Metrics(rt.store.inbox_stats)
+            # Stores written before the header allow-list kept credential headers (issue 14):
+            # drop them before serving. Rows that need nothing are only read.
+            keep = keeps_header(rt.connectors)
+            scrubbed = await run_in_threadpool(rt.store.inbox_scrub_headers, keep)
+            if scrubbed:
+                log.warning(
+                    "removed headers outside the allow-list from %d stored deliveries", scrubbed
+                )
+            metrics = Metrics(rt.store.inbox_stats, connections_closed=connections_closed)
             writer = InboxWriter(rt.store)
             stack.callback(writer.stop)
             worker: Worker | None = None
@@ -214,7 +233,11 @@ def create_app(
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, exc: HTTPException) -> JSONResponse:
         code = _ERROR_CODES.get(exc.status_code, "error")
-        return JSONResponse({"error": code, "detail": str(exc.detail)}, exc.status_code)
+        # The exception's headers too: a 405 carries the route's ``Allow`` (RFC 9110 §15.5.6:
+        # "MUST generate an Allow header field"), which Starlette puts there.
+        return JSONResponse(
+            {"error": code, "detail": str(exc.detail)}, exc.status_code, headers=exc.headers
+        )
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -246,8 +269,9 @@ def create_app(
         """Verify, de-duplicate and store a delivery; the work happens after the answer.
 
         202: stored in the inbox. 200: a delivery with this id was stored before (never 409,
-        which Jira retries). 401: bad signature. 400: malformed body. 404: unknown connector.
-        413: body over the limit. 503: the inbox cannot store it now; retry.
+        which Jira retries). 401: bad signature. 400: malformed body (not the platform's
+        shape, JSON nested deeper than 64 levels, or a ticket id that is not sane). 404:
+        unknown connector. 413: body over the limit. 503: the inbox cannot store it now; retry.
         """
         started = time.perf_counter()
         st = state()

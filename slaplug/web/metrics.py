@@ -17,12 +17,15 @@ slaplug_worker_lag_seconds                 histogram   connector: stored to proc
 slaplug_worker_batch_seconds               histogram   one drained batch, reads to write-back
 slaplug_worker_alive                       gauge       worker processes running (1 while an
                                                        in-process worker thread runs)
+slaplug_connections_closed_total           counter     reason (head_timeout, body_timeout, cap):
+                                                       connections closed by ``slaplug serve``'s
+                                                       limits on slow clients
 =========================================  ==========  ============================================
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 
 from prometheus_client import (
     CollectorRegistry,
@@ -32,6 +35,7 @@ from prometheus_client import (
     ProcessCollector,
     generate_latest,
 )
+from prometheus_client.core import CounterMetricFamily, Metric
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 __all__ = ["CONTENT_TYPE_LATEST", "Metrics"]
@@ -42,16 +46,48 @@ _ACK_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5
 _LAG_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 1800.0)
 
 
+#: Why `slaplug.web.server.GuardedH11Protocol` closed a connection.
+CLOSE_REASONS = ("head_timeout", "body_timeout", "cap")
+
+
+class _ClosedConnections:
+    """Reads the counts the server's protocol keeps (a plain dict it updates) at each scrape."""
+
+    def __init__(self, counts: Mapping[str, int]) -> None:
+        self.counts = counts
+
+    def collect(self) -> Iterator[Metric]:
+        family = CounterMetricFamily(
+            "slaplug_connections_closed",
+            "Connections closed by the limits on slow clients, by reason.",
+            labels=["reason"],
+        )
+        for reason in CLOSE_REASONS:
+            family.add_metric([reason], float(self.counts.get(reason, 0)))
+        yield family
+
+
 class Metrics:
     """The server's metrics, in a registry of their own.
 
     Args:
         inbox_stats: Returns the inbox's items by state; called at each scrape.
+        connections_closed: The server protocol's counts of connections closed by its limits
+            (`slaplug.web.server.GuardedH11Protocol.closed`), read at each scrape; None
+            (embedded, tests) shows zeros.
     """
 
-    def __init__(self, inbox_stats: Callable[[], Mapping[str, int]] | None = None) -> None:
+    def __init__(
+        self,
+        inbox_stats: Callable[[], Mapping[str, int]] | None = None,
+        *,
+        connections_closed: Mapping[str, int] | None = None,
+    ) -> None:
         self.registry = CollectorRegistry()
         ProcessCollector(registry=self.registry)
+        # The dict itself, even empty: the protocol fills it later.
+        closed = {} if connections_closed is None else connections_closed
+        self.registry.register(_ClosedConnections(closed))
         self._inbox_stats = inbox_stats
         self.deliveries = Counter(
             "slaplug_webhook_deliveries",
