@@ -109,7 +109,7 @@ def run_demo(folder: Path, rules: Path) -> None:
             click.echo(f"  {name:<8} {section['base_url']}")
         settings = load_settings(config)
         with open_runtime(settings) as rt:
-            job = Sync(rt.store, rt.pack, rt.connectors)
+            job = Sync(rt.store, rt.pack, rt.connectors, channels=rt.settings.notify)
             first = job.run_once()
             _show(first, "\nFirst sync")
             breaches = Counter((c, m) for c, _, m in first.breaches)
@@ -128,7 +128,9 @@ def run_demo(folder: Path, rules: Path) -> None:
             second = job.run_once()
             _show(second, "\nSecond sync (the platform changed only by our own writes)")
             # Explain a ticket we wrote to, so what it says can be checked on the fake.
-            picked = [(c, t) for c, t, _, _ in first.written] or [(c, t) for c, t, _ in first.breaches]
+            picked = [(c, t) for c, t, _, _ in first.written] or [
+                (c, t) for c, t, _ in first.breaches
+            ]
             if picked:
                 conn, ticket_id = picked[0]
                 snapshot = rt.store.load_snapshot(conn, ticket_id)
