@@ -21,7 +21,7 @@ from receivers import HttpReceiver, Mailbox
 from slaplug.config import load_settings
 from slaplug.connectors.redact import scrub
 from slaplug.errors import ProblemsError
-from slaplug.model import Action, ActionKind, EventKind, Metric, Ticket, TicketEvent
+from slaplug.model import Action, ActionKind, EventKind, Ticket, TicketEvent
 from slaplug.notify import Notifications
 from slaplug.notify.channels import ChannelTarget, parse_channels
 from slaplug.notify.deliver import DeliveryError, target_id
@@ -281,7 +281,7 @@ def test_pagerduty_and_slack_get_the_message_and_pagerduty_the_dedup_key(
     monkeypatch: pytest.MonkeyPatch, store: Store, pack: RulePack
 ) -> None:
     import apprise.plugins.pagerduty as pd
-    import apprise.plugins.slack as slack
+    from apprise.plugins import slack
 
     # PagerDuty's Events API v2 answers 202 with {"status": "success", "message": "Event
     # processed", "dedup_key": ...} (developer.pagerduty.com, "Send an Alert Event"); a Slack
