@@ -1,59 +1,20 @@
 """Real receivers on 127.0.0.1 for notification tests: an SMTP server and an HTTP endpoint.
 
-The SMTP server is aiosmtpd's (the maintained asyncio SMTP server of the aio-libs project);
-the HTTP receiver stands in for Slack, Teams, PagerDuty and generic JSON webhooks, recording
+The SMTP server is `slaplug.testing.mailbox.Mailbox` (aiosmtpd, as the demo uses it); the HTTP
+receiver stands in for Slack, Teams, PagerDuty and generic JSON webhooks, recording
 every request. Both collect what they received, thread-safely, for the test to read.
 """
 
 from __future__ import annotations
 
 import json
-import socket
 import threading
-from email import message_from_bytes, policy
-from email.message import EmailMessage
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from aiosmtpd.controller import Controller
+from slaplug.testing.mailbox import Mailbox
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-class Mailbox:
-    """An SMTP server on 127.0.0.1 that keeps every message it accepts."""
-
-    def __init__(self) -> None:
-        self.messages: list[EmailMessage] = []
-        self._lock = threading.Lock()
-        self.port = free_port()
-        self._controller = Controller(self, hostname="127.0.0.1", port=self.port)
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        msg = message_from_bytes(envelope.content, policy=policy.default)
-        assert isinstance(msg, EmailMessage)
-        with self._lock:
-            self.messages.append(msg)
-        return "250 OK"
-
-    def url(self, to: str = "lead@acme.example") -> str:
-        """An apprise ``mailto://`` URL that delivers here (plain SMTP: it is loopback)."""
-        return f"mailto://127.0.0.1:{self.port}?from=slaplug@acme.example&to={to}&mode=insecure"
-
-    def received(self) -> list[EmailMessage]:
-        with self._lock:
-            return list(self.messages)
-
-    def __enter__(self) -> Mailbox:
-        self._controller.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._controller.stop()
+__all__ = ["HttpReceiver", "Mailbox"]
 
 
 class HttpReceiver:

@@ -140,17 +140,18 @@ def build_message(
     rows.append(("Ref", reference(action.key)))
     width = max(len(k) for k, _ in rows) + 1
     text = "\n".join([said, "", *(f"{k + ':':<{width}} {v}" for k, v in rows)])
-    cells = "".join(
-        f"<tr><th align='left'>{html.escape(k)}</th><td>"
+    # Lines with <br>, not a table: apprise derives the e-mail's plain-text part from this
+    # HTML, and lines survive that conversion where table cells do not.
+    lines = "<br>".join(
+        f"<b>{html.escape(k)}:</b> "
         + (
             f"<a href='{html.escape(v, quote=True)}'>{html.escape(v)}</a>"
             if k == "Link"
             else html.escape(v)
         )
-        + "</td></tr>"
         for k, v in rows
     )
-    body = f"<p>{html.escape(said)}</p><table>{cells}</table>"
+    body = f"<p>{html.escape(said)}</p><p>{lines}</p>"
     values = {
         "connector": action.connector,
         "ticket.id": action.ticket_id,
