@@ -49,9 +49,7 @@ class TicketFormatError(ConfigError):
 def _time(value: Any, where: str) -> datetime:
     if isinstance(value, datetime):  # YAML reads timestamps itself
         if value.tzinfo is None:
-            raise TicketFormatError(
-                f"{where}: {value.isoformat()} has no offset; add one, e.g. +01:00 or Z"
-            )
+            raise TicketFormatError(f"{where}: {value.isoformat()} has no offset; add one, e.g. +01:00 or Z")
         return value
     if not isinstance(value, str):
         raise TicketFormatError(f"{where}: expected an ISO 8601 time with offset, got {value!r}")

@@ -34,9 +34,7 @@ import yaml
 
 from slaplug.testing.fake_zendesk import FakeZendesk
 
-slaplug_zendesk_write = pytest.importorskip(
-    "slaplug_zendesk.write", reason="the Zendesk plugin is not installed"
-)
+slaplug_zendesk_write = pytest.importorskip("slaplug_zendesk.write", reason="the Zendesk plugin is not installed")
 marker = slaplug_zendesk_write.marker
 
 REPO = Path(__file__).resolve().parent.parent
@@ -45,27 +43,16 @@ MARKER = re.compile(r"\[slaplug [0-9a-f]{8}\]")
 
 #: Named steps of slaplug/sync.py and the Zendesk connector, with the visit to die on.
 POINTS = [
-    "page-read:1",
-    "page-read:2",
-    "snapshots-saved:1",
-    "snapshots-saved:3",
-    "measures-recorded:1",
-    "measures-recorded:2",
-    "actions-planned:1",
-    "actions-planned:2",
-    "actions-planned:3",
-    "before-cursor:1",
-    "before-cursor:2",
-    "cursor-committed:1",
-    "cursor-committed:3",
-    "claimed:1",
-    "claimed:2",
+    "page-read:1", "page-read:2",
+    "snapshots-saved:1", "snapshots-saved:3",
+    "measures-recorded:1", "measures-recorded:2",
+    "actions-planned:1", "actions-planned:2", "actions-planned:3",
+    "before-cursor:1", "before-cursor:2",
+    "cursor-committed:1", "cursor-committed:3",
+    "claimed:1", "claimed:2",
     "zendesk-job-submitted:1",
-    "applied:1",
-    "applied:2",
-    "applied:3",
-    "completed:1",
-    "completed:2",
+    "applied:1", "applied:2", "applied:3",
+    "completed:1", "completed:2",
 ]
 
 
@@ -101,45 +88,33 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
 
 def _configure(tmp_path: Path, fake: FakeZendesk, store_url: str) -> Path:
     config = tmp_path / "slaplug.yaml"
-    config.write_text(
-        yaml.safe_dump(
-            {
-                "store": store_url,
-                "rules": [str(REPO / "rules" / "default.yaml")],
-                "engine": "python",
-                "connectors": {
-                    "zendesk": {
-                        "plugin": "zendesk",
-                        "base_url": fake.base_url,
-                        "email": fake.email,
-                        "api_token_env": "CRASH_ZD_TOKEN",
-                        "fields": {"sla_resolution_status": 360000000103},
-                        "page_size": 50,
-                        "job_poll_interval": 0.05,
-                    }
-                },
-                # A killed sync's leases lapse after this; the test waits it out before the rerun.
-                "outbox": {"lease": "1s", "batch": 5},
-            }
-        )
-    )
+    config.write_text(yaml.safe_dump({
+        "store": store_url,
+        "rules": [str(REPO / "rules" / "default.yaml")],
+        "engine": "python",
+        "connectors": {"zendesk": {
+            "plugin": "zendesk",
+            "base_url": fake.base_url,
+            "email": fake.email,
+            "api_token_env": "CRASH_ZD_TOKEN",
+            "fields": {"sla_resolution_status": 360000000103},
+            "page_size": 50,
+            "job_poll_interval": 0.05,
+        }},
+        # A killed sync's leases lapse after this; the test waits it out before the rerun.
+        "outbox": {"lease": "1s", "batch": 5},
+    }))
     return config
 
 
-def _sync(
-    config: Path, token: str, crash_at: str | None = None
-) -> subprocess.CompletedProcess[str]:
+def _sync(config: Path, token: str, crash_at: str | None = None) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "CRASH_ZD_TOKEN": token, "SLAPLUG_LOAD_PLUGINS": "slaplug-zendesk"}
     env.pop("SLAPLUG_CRASH_AT", None)
     if crash_at:
         env["SLAPLUG_CRASH_AT"] = crash_at
     return subprocess.run(
         [sys.executable, "-m", "slaplug.cli", "sync", "--once", "--json", "--config", str(config)],
-        capture_output=True,
-        text=True,
-        check=False,
-        env=env,
-        timeout=240,
+        capture_output=True, text=True, check=False, env=env, timeout=240,
     )
 
 
@@ -162,11 +137,7 @@ def _ledger(store_url: str) -> list[dict[str, Any]]:
     engine = sa.create_engine(store_url)
     try:
         with engine.connect() as conn:
-            rows = (
-                conn.execute(sa.text("SELECT key, status, detail, action FROM ledger"))
-                .mappings()
-                .all()
-            )
+            rows = conn.execute(sa.text("SELECT key, status, detail, action FROM ledger")).mappings().all()
             pending = conn.execute(sa.text("SELECT count(*) FROM outbox")).scalar_one()
     finally:
         engine.dispose()
@@ -179,9 +150,7 @@ def test_sync_killed_at_a_step_then_rerun_applies_every_action_exactly_once(
     point: str, store_url: str, tmp_path: Path
 ) -> None:
     now = datetime.now(UTC) - timedelta(days=4)
-    with FakeZendesk.start(
-        now=now, tickets=120, days=14, job_complete_after=0.1, job_polls=1
-    ) as fake:
+    with FakeZendesk.start(now=now, tickets=120, days=14, job_complete_after=0.1, job_polls=1) as fake:
         config = _configure(tmp_path, fake, store_url)
         crashed = _sync(config, fake.api_token, crash_at=point)
         assert crashed.returncode == -signal.SIGKILL, (
@@ -198,9 +167,7 @@ def test_sync_killed_at_a_step_then_rerun_applies_every_action_exactly_once(
 
         bodies = _accepted_bodies(fake)
         # Nothing doubled on the platform.
-        markers = [
-            m for b in bodies for m in MARKER.findall((b.get("comment") or {}).get("body", ""))
-        ]
+        markers = [m for b in bodies for m in MARKER.findall((b.get("comment") or {}).get("body", ""))]
         assert markers, "the scenario must write comments to be meaningful"
         assert [m for m, n in Counter(markers).items() if n > 1] == []
         tag_adds = Counter((b["id"], t) for b in bodies for t in b.get("additional_tags", []))
@@ -228,10 +195,7 @@ def test_sync_killed_at_a_step_then_rerun_applies_every_action_exactly_once(
                     and json.loads(r["action"])["params"]["tag"] == action["params"]["tag"]
                     for r in ledger
                 )
-                assert removed or action["params"]["tag"] in ticket["tags"], (
-                    row["key"],
-                    ticket["tags"],
-                )
+                assert removed or action["params"]["tag"] in ticket["tags"], (row["key"], ticket["tags"])
 
 
 def test_two_syncs_at_once_on_one_postgresql_store_never_write_twice(tmp_path: Path) -> None:
@@ -244,40 +208,19 @@ def test_two_syncs_at_once_on_one_postgresql_store_never_write_twice(tmp_path: P
     url = f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
     try:
         now = datetime.now(UTC) - timedelta(days=4)
-        with FakeZendesk.start(
-            now=now, tickets=120, days=14, job_complete_after=0.1, job_polls=1
-        ) as fake:
+        with FakeZendesk.start(now=now, tickets=120, days=14, job_complete_after=0.1, job_polls=1) as fake:
             config = _configure(tmp_path, fake, url)
-            env = {
-                **os.environ,
-                "CRASH_ZD_TOKEN": fake.api_token,
-                "SLAPLUG_LOAD_PLUGINS": "slaplug-zendesk",
-            }
+            env = {**os.environ, "CRASH_ZD_TOKEN": fake.api_token, "SLAPLUG_LOAD_PLUGINS": "slaplug-zendesk"}
             env.pop("SLAPLUG_CRASH_AT", None)
-            cmd = [
-                sys.executable,
-                "-m",
-                "slaplug.cli",
-                "sync",
-                "--once",
-                "--json",
-                "--config",
-                str(config),
-            ]
-            procs = [
-                subprocess.Popen(
-                    cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-                )
-                for _ in range(2)
-            ]
+            cmd = [sys.executable, "-m", "slaplug.cli", "sync", "--once", "--json", "--config", str(config)]
+            procs = [subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                     for _ in range(2)]
             outs = [p.communicate(timeout=240) for p in procs]
             assert [p.returncode for p in procs] == [0, 0], [o[1][-2000:] for o in outs]
             applied = [json.loads(o[0].strip().splitlines()[-1])["applied"] for o in outs]
             assert sum(applied) > 0
             bodies = _accepted_bodies(fake)
-            markers = [
-                m for b in bodies for m in MARKER.findall((b.get("comment") or {}).get("body", ""))
-            ]
+            markers = [m for b in bodies for m in MARKER.findall((b.get("comment") or {}).get("body", ""))]
             assert markers and [m for m, n in Counter(markers).items() if n > 1] == []
             tag_adds = Counter((b["id"], t) for b in bodies for t in b.get("additional_tags", []))
             assert [k for k, n in tag_adds.items() if n > 1] == []

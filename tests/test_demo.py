@@ -13,11 +13,7 @@ REPO = Path(__file__).resolve().parent.parent
 def test_demo_syncs_writes_back_once_and_explains(tmp_path: Path) -> None:
     run = subprocess.run(
         [sys.executable, "-m", "slaplug.cli", "demo", "--dir", str(tmp_path / "demo")],
-        capture_output=True,
-        text=True,
-        check=False,
-        cwd=REPO,
-        timeout=300,
+        capture_output=True, text=True, check=False, cwd=REPO, timeout=300,
     )
     assert run.returncode == 0, run.stderr
     out = run.stdout

@@ -249,27 +249,19 @@ def test_rules_schema_is_json_schema() -> None:
 
 def test_problems_after_a_broken_item_name_the_right_index(tmp_path: Path) -> None:
     # The broken policy is left out of the spec; the one after it must still be policies[1].
-    p = write(
-        tmp_path,
-        """
+    p = write(tmp_path, """
         policies:
           - name: broken
             targets: {resolution: {"*": 1d}}
           - name: ok
             calendar: nope
             targets: {resolution: {"*": 4h}}
-        """,
-    )
+        """)
     found = problems(p)
-    assert (
-        found[1]
-        == f'{p}:5:15: policies[1].calendar: unknown calendar "nope"; declare it under calendars: or use one of 24x7'
-    )
+    assert found[1] == f'{p}:5:15: policies[1].calendar: unknown calendar "nope"; declare it under calendars: or use one of 24x7'
 
 
-def test_a_holidays_plugin_replaces_the_country_tables_in_rules_calendars(
-    tmp_path: Path, slaplug_register
-) -> None:
+def test_a_holidays_plugin_replaces_the_country_tables_in_rules_calendars(tmp_path: Path, slaplug_register) -> None:
     from datetime import date
 
     from slaplug import hookimpl
@@ -280,9 +272,7 @@ def test_a_holidays_plugin_replaces_the_country_tables_in_rules_calendars(
             return [date(2026, 3, 3)] if calendar_name == "office" else None
 
     slaplug_register(Shutdown(), name="undo-shutdown")
-    p = write(
-        tmp_path,
-        """
+    p = write(tmp_path, """
         calendars:
           office:
             timezone: Europe/Berlin
@@ -292,10 +282,9 @@ def test_a_holidays_plugin_replaces_the_country_tables_in_rules_calendars(
             timezone: Europe/Berlin
             hours: {mon-fri: "09:00-17:00"}
             holidays: {country: DE}
-        """,
-    )
+        """)
     cals = compile_files([p]).calendars
-    assert cals["office"].is_holiday(date(2026, 3, 3))  # the plugin's date
-    assert not cals["office"].is_holiday(date(2026, 1, 1))  # the DE table is replaced
-    assert cals["office"].is_holiday(date(2026, 12, 24))  # the file's own dates still apply
-    assert cals["plain"].is_holiday(date(2026, 1, 1))  # no answer: the built-in table
+    assert cals["office"].is_holiday(date(2026, 3, 3))        # the plugin's date
+    assert not cals["office"].is_holiday(date(2026, 1, 1))    # the DE table is replaced
+    assert cals["office"].is_holiday(date(2026, 12, 24))      # the file's own dates still apply
+    assert cals["plain"].is_holiday(date(2026, 1, 1))         # no answer: the built-in table

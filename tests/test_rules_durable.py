@@ -56,14 +56,8 @@ def test_more_than_1024_distinct_facts_over_many_calls():
     # durable caps live sessions at 1024 and segfaults past it: we use one session, retracted.
     matcher = DurableMatcher(RULES, TYPES)
     for call in range(40):
-        facts = [
-            {
-                "id": f"TCK-{call}-{i}",
-                "n": (call * 7 + i) % 150,
-                "tags": ("vip",) if i % 3 == 0 else (),
-            }
-            for i in range(60)
-        ]
+        facts = [{"id": f"TCK-{call}-{i}", "n": (call * 7 + i) % 150,
+                  "tags": ("vip",) if i % 3 == 0 else ()} for i in range(60)]
         assert matcher.match(facts) == [expected(f) for f in facts]
     big = [{"id": f"TCK-{i}", "n": i} for i in range(3 * CHUNK_SIZE + 17)]
     assert matcher.match(big) == [expected(f) for f in big]
@@ -79,16 +73,11 @@ def test_every_fact_of_a_full_batch_matches_despite_32_bit_id_hashes():
 
 def test_colliding_ticket_ids_in_one_batch_both_match():
     # TCK-310447 and TCK-1038500 share a 32-bit FNV-1 hash: durable calls the second a duplicate.
-    rules = [
-        Rule("a", Compare("id", "eq", "TCK-310447")),
-        Rule("b", In("id", ("TCK-1038500",))),
-        Rule("any", Exists("id")),
-    ]
+    rules = [Rule("a", Compare("id", "eq", "TCK-310447")), Rule("b", In("id", ("TCK-1038500",))),
+             Rule("any", Exists("id"))]
     matcher = DurableMatcher(rules, TYPES)
     assert matcher.match([{"id": "TCK-310447"}, {"id": "TCK-1038500"}]) == [
-        ("a", "any"),
-        ("b", "any"),
-    ]
+        ("a", "any"), ("b", "any")]
 
 
 def test_an_action_error_surfaces_as_engine_error_and_the_matcher_recovers(monkeypatch):
@@ -105,19 +94,10 @@ def test_an_action_error_surfaces_as_engine_error_and_the_matcher_recovers(monke
 
 
 def test_fields_named_like_durable_keys_or_dot_paths_are_plain_fields():
-    types = {
-        "id": FieldType.STR,
-        "sid": FieldType.STR,
-        "$s": FieldType.NUM,
-        "fields.tier": FieldType.STR,
-        "t": FieldType.STR,
-    }
-    rules = [
-        Rule("tier", Compare("fields.tier", "eq", "gold")),
-        Rule("sid", Exists("sid")),
-        Rule("s", Compare("$s", "gt", 0)),
-        Rule("t", Compare("t", "ne", "f")),
-    ]
+    types = {"id": FieldType.STR, "sid": FieldType.STR, "$s": FieldType.NUM,
+             "fields.tier": FieldType.STR, "t": FieldType.STR}
+    rules = [Rule("tier", Compare("fields.tier", "eq", "gold")), Rule("sid", Exists("sid")),
+             Rule("s", Compare("$s", "gt", 0)), Rule("t", Compare("t", "ne", "f"))]
     facts = [{"fields.tier": "gold", "sid": "x", "$s": 1, "t": "f", "id": "sid-slaplug"}, {}]
     assert DurableMatcher(rules, types).match(facts) == [("tier", "sid", "s"), ("t",)]
 
@@ -142,10 +122,8 @@ def test_too_many_encoded_fields_are_refused_with_advice():
 
 
 def test_negations_deep_in_a_rule_stay_within_durable_limits():
-    rule = Rule(
-        "deep",
-        Not(AnyOf((Not(All((Exists("n"), Not(Contains("tags", "x"))))), Compare("id", "lt", "m")))),
-    )
+    rule = Rule("deep", Not(AnyOf((Not(All((Exists("n"), Not(Contains("tags", "x"))))),
+                                    Compare("id", "lt", "m")))))
     facts = [{"n": 1, "id": "z"}, {"n": 1, "id": "a"}, {"id": "z", "tags": ("x",)}]
     assert DurableMatcher([rule], TYPES).match(facts) == [("deep",), (), ()]
 
@@ -179,9 +157,8 @@ def test_200_rule_reloads_do_not_grow_this_process():
     for i in range(200):
         rules = [*RULES, Rule(f"reload-{i}", Compare("n", "eq", i))]
         with open_matcher(rules, TYPES) as matcher:
-            assert matcher.match(facts) == [
-                ("has-id", "big", "vip", *(("reload-150",) if i == 150 else ()))
-            ]
+            assert matcher.match(facts) == [("has-id", "big", "vip", *(("reload-150",) if i == 150
+                                                                     else ()))]
     assert _rss_bytes() - before < 4 * 1024 * 1024
 
 

@@ -37,9 +37,7 @@ TYPES = {
     "id": FieldType.LIST,  # durable reserves "id"
 }
 
-NUMS = st.sampled_from(
-    [0, 1, -1, 2, 2.5, -0.0, 10, 1e20, 10**20, -1e300, math.inf, 9007199254740993]
-)
+NUMS = st.sampled_from([0, 1, -1, 2, 2.5, -0.0, 10, 1e20, 10**20, -1e300, math.inf, 9007199254740993])
 STRS = st.sampled_from(["", "a", "b", "A", "é", "10", "9", "日本", "a b", "P1"])
 TAGS = st.sampled_from(["vip", "a", "é", "10", ""])
 LITERALS = {FieldType.NUM: NUMS, FieldType.STR: STRS, FieldType.BOOL: st.booleans()}
@@ -51,22 +49,17 @@ def leaves(draw: st.DrawFn) -> Condition:
     name = draw(st.sampled_from(sorted(TYPES)))
     kind = TYPES[name]
     if kind is FieldType.LIST:
-        return draw(
-            st.one_of(
-                st.builds(Contains, st.just(name), TAGS, st.booleans()),
-                st.builds(Exists, st.just(name), st.booleans()),
-            )
-        )
-    ops = OPS if kind is not FieldType.BOOL else st.sampled_from(["eq", "ne"])
-    return draw(
-        st.one_of(
-            st.builds(Compare, st.just(name), ops, LITERALS[kind]),
-            st.builds(
-                In, st.just(name), st.lists(LITERALS[kind], max_size=3).map(tuple), st.booleans()
-            ),
+        return draw(st.one_of(
+            st.builds(Contains, st.just(name), TAGS, st.booleans()),
             st.builds(Exists, st.just(name), st.booleans()),
-        )
-    )
+        ))
+    ops = OPS if kind is not FieldType.BOOL else st.sampled_from(["eq", "ne"])
+    return draw(st.one_of(
+        st.builds(Compare, st.just(name), ops, LITERALS[kind]),
+        st.builds(In, st.just(name), st.lists(LITERALS[kind], max_size=3).map(tuple),
+                  st.booleans()),
+        st.builds(Exists, st.just(name), st.booleans()),
+    ))
 
 
 conditions = st.recursive(

@@ -37,19 +37,8 @@ def test_none_and_absent_fields_are_missing():
 
 @pytest.mark.parametrize(
     ("raw", "expected"),
-    [
-        (5, 5),
-        (2.5, 2.5),
-        (-3, -3),
-        ("5", 5),
-        (" 2.5 ", 2.5),
-        ("-1e3", -1000.0),
-        (".5", 0.5),
-        ("+7", 7),
-        (10**30, 10**30),
-        (1e300, 1e300),
-        (math.inf, math.inf),
-    ],
+    [(5, 5), (2.5, 2.5), (-3, -3), ("5", 5), (" 2.5 ", 2.5), ("-1e3", -1000.0), (".5", 0.5),
+     ("+7", 7), (10**30, 10**30), (1e300, 1e300), (math.inf, math.inf)],
 )
 def test_num_keeps_numbers_and_reads_numeric_strings(raw, expected):
     result = one(raw, NUM)
@@ -76,10 +65,8 @@ def test_str_drops_bools_and_containers():
     assert one(["a"], STR) == "MISSING"
 
 
-@pytest.mark.parametrize(
-    ("raw", "expected"),
-    [(True, True), (False, False), ("true", True), (" FALSE ", False), ("True", True)],
-)
+@pytest.mark.parametrize(("raw", "expected"), [(True, True), (False, False), ("true", True),
+                                                (" FALSE ", False), ("True", True)])
 def test_bool_keeps_bools_and_reads_true_false(raw, expected):
     assert one(raw, BOOL) is expected
 
@@ -150,20 +137,8 @@ def test_validate_rules_reports_every_problem_and_duplicate_ids():
 
 def test_validate_rules_accepts_well_typed_rules():
     validate_rules(
-        [
-            Rule(
-                "r",
-                All(
-                    (
-                        Compare("n", "ge", 2.5),
-                        In("s", ("a",)),
-                        Contains("tags", "v"),
-                        Compare("b", "ne", False),
-                        Exists("tags"),
-                    )
-                ),
-            )
-        ],
+        [Rule("r", All((Compare("n", "ge", 2.5), In("s", ("a",)), Contains("tags", "v"),
+                        Compare("b", "ne", False), Exists("tags"))))],
         TYPES,
     )
 

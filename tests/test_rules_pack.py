@@ -22,10 +22,7 @@ NOW = datetime(2026, 3, 20, 12, 0, tzinfo=ZoneInfo("Europe/Berlin"))
 
 @pytest.fixture(scope="module")
 def packs():
-    with (
-        RulePack.load([PACK], engine="durable") as durable,
-        RulePack.load([PACK], engine="python") as python,
-    ):
+    with RulePack.load([PACK], engine="durable") as durable, RulePack.load([PACK], engine="python") as python:
         yield durable, python
 
 
@@ -72,14 +69,8 @@ def test_idempotency_keys_are_unique_and_stable(packs) -> None:
 
 def test_first_matching_sla_policy_wins_and_olas_are_added(packs) -> None:
     durable, _ = packs
-    doc = {
-        "id": "9",
-        "connector": "zendesk",
-        "created_at": "2026-03-02T09:00:00+01:00",
-        "status": "open",
-        "priority": "high",
-        "group": "second-line",
-    }
+    doc = {"id": "9", "connector": "zendesk", "created_at": "2026-03-02T09:00:00+01:00",
+           "status": "open", "priority": "high", "group": "second-line"}
     a = durable.assess(ticket_from_dict(doc), NOW)
     assert a.policies == ("customer-sla", "second-line-ola")
     doc["group"] = "first-line"
@@ -95,23 +86,12 @@ def test_evaluate_plans_from_given_measures(packs) -> None:
 
 def test_explanation_names_the_rule_and_the_values_that_matched(packs) -> None:
     durable, _ = packs
-    doc = {
-        "id": "9",
-        "connector": "zendesk",
-        "created_at": "2026-03-02T09:00:00+01:00",
-        "status": "open",
-        "priority": "urgent",
-    }
-    a = durable.assess(
-        ticket_from_dict(doc), datetime(2026, 3, 2, 10, 30, tzinfo=ZoneInfo("Europe/Berlin"))
-    )
+    doc = {"id": "9", "connector": "zendesk", "created_at": "2026-03-02T09:00:00+01:00",
+           "status": "open", "priority": "urgent"}
+    a = durable.assess(ticket_from_dict(doc), datetime(2026, 3, 2, 10, 30, tzinfo=ZoneInfo("Europe/Berlin")))
     (tag,) = [x for x in a.actions if x.kind.value == "add_tag"]
     assert tag.explanation["escalation"] == "first-response-breached"
-    assert tag.explanation["matched"] == {
-        "policy_kind": "sla",
-        "metric": "first_response",
-        "breached": True,
-    }
+    assert tag.explanation["matched"] == {"policy_kind": "sla", "metric": "first_response", "breached": True}
     (comment,) = [x for x in a.actions if x.kind.value == "comment"]
     assert comment.params["body"] == (
         "First response target of 1h missed on 2026-03-02 10:00 CET (urgent priority)."
@@ -126,16 +106,8 @@ def test_shadow_escalations_are_planned_marked_and_logged(tmp_path: Path, caplog
         "    actions: [{add_tag: experiment}]\n",
         encoding="utf-8",
     )
-    doc = {
-        "id": "1",
-        "connector": "zendesk",
-        "created_at": "2026-03-02T09:00:00+01:00",
-        "status": "open",
-    }
-    with (
-        caplog.at_level(logging.INFO, logger="slaplug.rules"),
-        RulePack.load([rules], engine="python") as pack,
-    ):
+    doc = {"id": "1", "connector": "zendesk", "created_at": "2026-03-02T09:00:00+01:00", "status": "open"}
+    with caplog.at_level(logging.INFO, logger="slaplug.rules"), RulePack.load([rules], engine="python") as pack:
         a = pack.assess(ticket_from_dict(doc), NOW)
     (action,) = a.actions
     assert action.shadow is True
@@ -144,29 +116,17 @@ def test_shadow_escalations_are_planned_marked_and_logged(tmp_path: Path, caplog
 
 def test_stop_when_stops_running_clocks(packs) -> None:
     durable, _ = packs
-    doc = {
-        "id": "6",
-        "connector": "zendesk",
-        "created_at": "2026-03-03T14:00:00+01:00",
-        "updated_at": "2026-03-03T15:00:00+01:00",
-        "status": "open",
-        "priority": "low",
-        "tags": ["no_sla"],
-    }
+    doc = {"id": "6", "connector": "zendesk", "created_at": "2026-03-03T14:00:00+01:00",
+           "updated_at": "2026-03-03T15:00:00+01:00", "status": "open", "priority": "low", "tags": ["no_sla"]}
     a = durable.assess(ticket_from_dict(doc), NOW)
     assert {m.state for m in a.measures} == {MeasureState.ACHIEVED}
 
 
 def test_next_due_is_the_next_threshold_a_running_clock_crosses(packs) -> None:
     durable, _ = packs
-    doc = {
-        "id": "1",
-        "connector": "zendesk",
-        "created_at": "2026-03-02T09:00:00+01:00",
-        "status": "open",
-        "priority": "high",
-        "events": [{"kind": "agent_reply", "at": "2026-03-02T09:30:00+01:00"}],
-    }
+    doc = {"id": "1", "connector": "zendesk", "created_at": "2026-03-02T09:00:00+01:00",
+           "status": "open", "priority": "high",
+           "events": [{"kind": "agent_reply", "at": "2026-03-02T09:30:00+01:00"}]}
     berlin = ZoneInfo("Europe/Berlin")
     now = datetime(2026, 3, 2, 12, 0, tzinfo=berlin)
     a = durable.assess(ticket_from_dict(doc), now)
@@ -179,17 +139,10 @@ def test_next_due_is_the_next_threshold_a_running_clock_crosses(packs) -> None:
 
 def test_paused_clocks_have_no_due_time(packs) -> None:
     durable, _ = packs
-    doc = {
-        "id": "1",
-        "connector": "zendesk",
-        "created_at": "2026-03-02T09:00:00+01:00",
-        "status": "pending",
-        "priority": "high",
-        "events": [
-            {"kind": "agent_reply", "at": "2026-03-02T09:30:00+01:00"},
-            {"kind": "status_changed", "at": "2026-03-02T09:30:00+01:00", "value": "pending"},
-        ],
-    }
+    doc = {"id": "1", "connector": "zendesk", "created_at": "2026-03-02T09:00:00+01:00",
+           "status": "pending", "priority": "high",
+           "events": [{"kind": "agent_reply", "at": "2026-03-02T09:30:00+01:00"},
+                      {"kind": "status_changed", "at": "2026-03-02T09:30:00+01:00", "value": "pending"}]}
     now = datetime(2026, 3, 2, 12, 0, tzinfo=ZoneInfo("Europe/Berlin"))
     a = durable.assess(ticket_from_dict(doc), now)
     assert durable.next_due(a.measures, now) is None
@@ -211,12 +164,7 @@ def test_templates_render_each_levels_own_values(tmp_path: Path, engine: str) ->
         "          - set_field: {field: f, value: 'at {{ measure.breached_at }}'}\n",
         encoding="utf-8",
     )
-    doc = {
-        "id": "7",
-        "connector": "zendesk",
-        "created_at": "2026-03-19T09:00:00+01:00",
-        "status": "open",
-    }
+    doc = {"id": "7", "connector": "zendesk", "created_at": "2026-03-19T09:00:00+01:00", "status": "open"}
     with RulePack.load([rules], engine=engine) as pack:
         a = pack.assess(ticket_from_dict(doc), NOW)
     got = {x.kind.value: dict(x.params) for x in a.actions}
@@ -231,9 +179,7 @@ def test_planned_actions_are_independent_and_picklable(packs) -> None:
     import pickle
 
     _, python = packs
-    actions = [
-        a for x in python.assess_many(synthetic_tickets(50, NOW, seed=2), NOW) for a in x.actions
-    ]
+    actions = [a for x in python.assess_many(synthetic_tickets(50, NOW, seed=2), NOW) for a in x.actions]
     tags = [a for a in actions if a.kind.value == "add_tag"]
     assert len(tags) >= 2
     assert pickle.loads(pickle.dumps(actions)) == actions

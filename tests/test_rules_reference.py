@@ -68,12 +68,8 @@ def test_ne_matches_missing_fields(holds):
 
 @pytest.mark.parametrize(
     ("op", "below", "equal", "above"),
-    [
-        ("lt", True, False, False),
-        ("le", True, True, False),
-        ("gt", False, False, True),
-        ("ge", False, True, True),
-    ],
+    [("lt", True, False, False), ("le", True, True, False),
+     ("gt", False, False, True), ("ge", False, True, True)],
 )
 def test_ordering_needs_the_field_and_compares_by_value(holds, op, below, equal, above):
     assert holds(Compare("n", op, 10), {"n": 9.5}) is below
@@ -84,12 +80,8 @@ def test_ordering_needs_the_field_and_compares_by_value(holds, op, below, equal,
 
 @pytest.mark.parametrize(
     ("op", "below", "equal", "above"),
-    [
-        ("lt", False, True, True),
-        ("le", False, False, True),
-        ("gt", True, True, False),
-        ("ge", True, False, False),
-    ],
+    [("lt", False, True, True), ("le", False, False, True),
+     ("gt", True, True, False), ("ge", True, False, False)],
 )
 def test_negated_ordering_matches_missing_fields_and_the_complement(holds, op, below, equal, above):
     assert holds(Not(Compare("n", op, 10)), {"n": 9}) is below

@@ -26,9 +26,7 @@ class Recorder:
     @hookimpl
     def on_breach(self, ticket, measure):  # type: ignore[no-untyped-def]
         assert measure.breached_at is not None
-        self.breaches.append(
-            (ticket.key, f"{measure.policy}/{measure.metric.value}", measure.cycle)
-        )
+        self.breaches.append((ticket.key, f"{measure.policy}/{measure.metric.value}", measure.cycle))
 
     @hookimpl
     def on_action_applied(self, action, result):  # type: ignore[no-untyped-def]
@@ -38,30 +36,17 @@ class Recorder:
 def test_breaches_are_reported_once_each_and_never_again(tmp_path: Path, slaplug_register) -> None:
     rec = Recorder()
     slaplug_register(rec, name="undo-recorder")
-    with FakeZendesk.start(
-        now=datetime.now(UTC) - timedelta(days=4),
-        tickets=80,
-        days=14,
-        job_complete_after=0.05,
-        job_polls=1,
-    ) as fake:
+    with FakeZendesk.start(now=datetime.now(UTC) - timedelta(days=4), tickets=80, days=14,
+                           job_complete_after=0.05, job_polls=1) as fake:
         config = zd.ZendeskConfig.load(
-            {
-                "base_url": fake.base_url,
-                "email": fake.email,
-                "api_token_env": "T",
-                "fields": {"sla_resolution_status": 360000000103},
-                "job_poll_interval": 0.02,
-            },
-            connector="zendesk",
-            environ={"T": fake.api_token},
+            {"base_url": fake.base_url, "email": fake.email, "api_token_env": "T",
+             "fields": {"sla_resolution_status": 360000000103}, "job_poll_interval": 0.02},
+            connector="zendesk", environ={"T": fake.api_token},
         )
         now = datetime.now(UTC)
-        with (
-            Store.open(f"sqlite:///{tmp_path / 's.db'}") as store,
-            RulePack.load([REPO / "rules" / "default.yaml"], engine="python") as pack,
-            zd.ZendeskConnector(config, instance="zendesk") as conn,
-        ):
+        with Store.open(f"sqlite:///{tmp_path / 's.db'}") as store, \
+                RulePack.load([REPO / "rules" / "default.yaml"], engine="python") as pack, \
+                zd.ZendeskConnector(config, instance="zendesk") as conn:
             job = Sync(store, pack, {"zendesk": conn}, clock=lambda: now)
             first = job.run_once()
             seen_first = list(rec.breaches)

@@ -133,10 +133,7 @@ def measure_fact_builder(names: Sequence[str]) -> MeasureFactBuilder:
     """
     lines = ["def build(ticket_part, m, kind):", "    fact = dict(ticket_part)"]
     for name in names:
-        lines += [
-            f"    v = {MEASURE_EXPRESSIONS[name]}",
-            f"    if v is not None: fact[{name!r}] = v",
-        ]
+        lines += [f"    v = {MEASURE_EXPRESSIONS[name]}", f"    if v is not None: fact[{name!r}] = v"]
     lines.append("    return fact")
     namespace: dict[str, Any] = dict(_EXPRESSION_NAMES)
     exec("\n".join(lines), namespace)  # from our own table and field names only
