@@ -160,12 +160,26 @@ def rules() -> None:
 
 @rules.command("check")
 @click.argument("paths", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False),
+    help="Also check the rules against this slaplug.yaml (every notify channel is served).",
+)
 @_friendly_errors
-def rules_check(paths: tuple[str, ...]) -> None:
+def rules_check(paths: tuple[str, ...], config_path: str | None) -> None:
     """Check rules files; print every problem as file:line:col and exit 2 if any."""
     from slaplug.rules.compile import compile_files
 
     src = compile_files(paths)
+    if config_path is not None:
+        from slaplug.config import load_settings
+        from slaplug.notify.channels import unserved
+
+        settings = load_settings(config_path)
+        problems = unserved(src.writes, settings.notify, str(settings.path))
+        if problems:
+            raise ProblemsError(problems)
     click.echo(
         f"ok: {len(src.policies)} policies, {len(src.escalations)} escalations, "
         f"{len(src.calendars) - 1} calendars in {len(paths)} file(s)"
@@ -305,6 +319,7 @@ def sync(
             claim_batch=settings.outbox.batch,
             progress=reporter(),
             clock=clock,
+            channels=settings.notify,
         )
         while True:
             summary = job.run_once(only)

@@ -28,6 +28,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from slaplug.connectors.config import ConnectorConfig
 from slaplug.errors import ConfigError, Problem, ProblemsError
+from slaplug.notify.channels import Channel, parse_channels
+from slaplug.notify.message import SUBJECT_FIELDS, unknown_subject_fields
 from slaplug.plugins import get_connectors, load_plugins
 from slaplug.rules.schema import parse_duration
 from slaplug.rules.yamlpos import Located, load_located
@@ -88,6 +90,10 @@ class _SettingsFile(BaseModel):
     connectors: dict[str, dict[str, Any]] = Field(default_factory=dict)
     sync: SyncOptions = Field(default_factory=SyncOptions)
     outbox: OutboxOptions = Field(default_factory=OutboxOptions)
+    notify: Any = Field(
+        default=None,
+        description="Notification channels: name -> apprise URLs (see docs/notifications.md).",
+    )
 
 
 @dataclass(frozen=True)
@@ -110,6 +116,8 @@ class Settings:
     connectors: dict[str, ConnectorSettings] = field(default_factory=dict)
     sync: SyncOptions = field(default_factory=SyncOptions)
     outbox: OutboxOptions = field(default_factory=OutboxOptions)
+    #: Notification channels by name (the ``notify:`` section).
+    notify: dict[str, Channel] = field(default_factory=dict)
 
 
 def _problems(
@@ -202,6 +210,16 @@ def load_settings(
                 problems.append(located.problem((*where, *sub), pr.message))
             continue
         connectors[name] = ConnectorSettings(name=name, plugin=str(plugin), config=config)
+    channels, notify_problems = parse_channels(raw.notify, env)
+    problems += [located.problem(("notify", *where), msg) for where, msg in notify_problems]
+    for name, channel in channels.items():
+        if channel.subject is not None and (bad := unknown_subject_fields(channel.subject)):
+            problems.append(
+                located.problem(
+                    ("notify", name, "subject"),
+                    f"unknown field {bad[0]!r} in the subject; use {', '.join(sorted(SUBJECT_FIELDS))}",
+                )
+            )
     if problems:
         raise ProblemsError(problems)
     return Settings(
@@ -212,6 +230,7 @@ def load_settings(
         connectors=connectors,
         sync=raw.sync,
         outbox=raw.outbox,
+        notify=channels,
     )
 
 
@@ -255,4 +274,13 @@ sync:
 outbox:
   max_attempts: 8 # tries before a failed write becomes a dead letter
   lease: 5m       # a sync killed mid-write leaves its actions to a sync after this
+
+# Where the rules' `notify: {channel: NAME}` goes: apprise URLs, secrets as ${ENV_VAR}.
+# See docs/notifications.md for e-mail, Slack, Teams, PagerDuty, Opsgenie and webhooks.
+# notify:
+#   team-lead:
+#     - "mailtos://${SMTP_USER}:${SMTP_PASSWORD}@smtp.example.com?to=lead@example.com"
+#     - "slack://${SLACK_TOKEN_A}/${SLACK_TOKEN_B}/${SLACK_TOKEN_C}/#support-leads"
+#   second-line-lead:
+#     - "pagerduty://${PAGERDUTY_INTEGRATION_KEY}@${PAGERDUTY_API_KEY}"
 """

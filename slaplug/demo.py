@@ -24,6 +24,7 @@ from slaplug.explain import explain, render_text
 from slaplug.runtime import open_runtime
 from slaplug.sync import Summary, Sync
 from slaplug.testing.fake_zendesk import FakeZendesk
+from slaplug.testing.mailbox import Mailbox
 
 __all__ = ["run_demo"]
 
@@ -68,7 +69,13 @@ def _start_fake_jira(stack: ExitStack) -> dict[str, Any] | None:
     }
 
 
-def _write_config(folder: Path, rules: Path, sections: dict[str, Any]) -> Path:
+#: The channels the shipped rules notify; the demo delivers each to its local mailbox.
+_DEMO_CHANNELS = ("team-lead", "support-manager", "second-line-lead")
+
+
+def _write_config(
+    folder: Path, rules: Path, sections: dict[str, Any], notify: dict[str, list[str]]
+) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     store = (folder / "slaplug.db").resolve()
     for leftover in folder.glob("slaplug.db*"):
@@ -80,6 +87,7 @@ def _write_config(folder: Path, rules: Path, sections: dict[str, Any]) -> Path:
                 "store": f"sqlite:///{store}",
                 "rules": [str(rules.resolve())],
                 "connectors": sections,
+                "notify": notify,
             },
             sort_keys=False,
         ),
@@ -91,25 +99,46 @@ def _write_config(folder: Path, rules: Path, sections: dict[str, Any]) -> Path:
 def _show(summary: Summary, title: str) -> None:
     click.echo(
         f"{title}: {summary.tickets_read} tickets read, {summary.planned} actions planned, "
-        f"{summary.applied} written, {summary.already} already there, {summary.skipped} skipped "
-        f"(notifications without a notifier plugin), {summary.failed} failed; "
+        f"{summary.applied} written, {summary.already} already there, {summary.skipped} skipped, "
+        f"{summary.failed} failed; "
         f"API calls {summary.api_reads} reads / {summary.api_writes} writes; {summary.seconds:.1f}s"
     )
+
+
+def _show_mail(mailbox: Mailbox) -> None:
+    mail = mailbox.received()
+    to = Counter(str(m["To"]) for m in mail)
+    click.echo(f"\nNotifications in the local mailbox: {len(mail)}")
+    for address, n in sorted(to.items()):
+        click.echo(f"  {address:<32} {n}")
+    if mail:
+        first = mail[0]
+        body = first.get_body(preferencelist=("plain",))
+        click.echo(f"\n  Subject: {first['Subject']}")
+        if body is not None:
+            for line in body.get_content().strip().splitlines():
+                click.echo(f"  | {line}")
 
 
 def run_demo(folder: Path, rules: Path) -> None:
     """Run the demo, printing as it goes."""
     with ExitStack() as stack:
         sections = stack.enter_context(_fakes(stack))
-        config = _write_config(folder, rules, sections)
+        mailbox = stack.enter_context(Mailbox())
+        notify = {
+            name: [mailbox.url(to=f"{name}@demo.example", sender="slaplug@demo.example")]
+            for name in _DEMO_CHANNELS
+        }
+        config = _write_config(folder, rules, sections, notify)
         click.echo(
             f"slaplug demo: fake helpdesks on 127.0.0.1, configuration and store in {folder}/"
         )
         for name, section in sections.items():
             click.echo(f"  {name:<8} {section['base_url']}")
+        click.echo(f"  mailbox  smtp://127.0.0.1:{mailbox.port} (the rules' notify channels)")
         settings = load_settings(config)
         with open_runtime(settings) as rt:
-            job = Sync(rt.store, rt.pack, rt.connectors)
+            job = Sync(rt.store, rt.pack, rt.connectors, channels=rt.settings.notify)
             first = job.run_once()
             _show(first, "\nFirst sync")
             breaches = Counter((c, m) for c, _, m in first.breaches)
@@ -125,10 +154,13 @@ def run_demo(folder: Path, rules: Path) -> None:
                 click.echo(f"  {conn:<8} #{ticket:<6} {kind:<12} {shown}")
             if len(first.written) > 15:
                 click.echo(f"  ... and {len(first.written) - 15} more")
+            _show_mail(mailbox)
             second = job.run_once()
             _show(second, "\nSecond sync (the platform changed only by our own writes)")
             # Explain a ticket we wrote to, so what it says can be checked on the fake.
-            picked = [(c, t) for c, t, _, _ in first.written] or [(c, t) for c, t, _ in first.breaches]
+            picked = [(c, t) for c, t, _, _ in first.written] or [
+                (c, t) for c, t, _ in first.breaches
+            ]
             if picked:
                 conn, ticket_id = picked[0]
                 snapshot = rt.store.load_snapshot(conn, ticket_id)

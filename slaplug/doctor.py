@@ -9,7 +9,7 @@ write). A check never stops the others: a connector that is down fails its own c
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from slaplug import plugins
@@ -20,6 +20,8 @@ from slaplug.connectors.config import ConnectorConfig
 from slaplug.connectors.redact import scrub
 from slaplug.errors import AuthenticationError, RetriableAPIError, SlaplugError
 from slaplug.model import ActionKind
+from slaplug.notify.channels import Channel, unserved
+from slaplug.notify.deliver import usable
 from slaplug.rules.compile import compile_files
 from slaplug.store import Store
 
@@ -48,7 +50,7 @@ def run_checks(settings: Settings, *, only: str | None = None) -> list[Check]:
             subject="rules",
         )
     )
-    checks += _notify_checks(writes)
+    checks += _notify_checks(writes, settings.notify)
     needs = DoctorNeeds(
         writes=tuple(w for w in writes if w.kind is not ActionKind.NOTIFY),
         kinds=frozenset(
@@ -82,25 +84,46 @@ def _store_check(settings: Settings) -> Check:
     return Check("store", CheckStatus.OK, "opens, schema current", subject="store")
 
 
-def _notify_checks(writes: Sequence[RuleWrite]) -> Iterator[Check]:
-    channels = [w for w in writes if w.kind is ActionKind.NOTIFY]
-    if not channels:
-        return
-    notifiers = plugins.get_notifiers()
-    for w in channels:
+def _notify_checks(writes: Sequence[RuleWrite], channels: Mapping[str, Channel]) -> Iterator[Check]:
+    seen: set[str] = set()
+    for w in writes:
+        if w.kind is not ActionKind.NOTIFY or w.templated or w.name in seen:
+            continue
+        seen.add(w.name)
         name = f"notify {w.name}"
-        try:
-            plugins.notifier_for(w.name, notifiers)
-        except SlaplugError as exc:
+        channel = channels.get(w.name)
+        if channel is None:
+            problems = unserved([w], channels, "slaplug.yaml")
+            if problems:
+                yield Check(
+                    name,
+                    CheckStatus.FAIL,
+                    str(problems[0]),
+                    "add the channel under notify: with its apprise URLs, or install a notifier plugin",
+                    "rules",
+                )
+            else:
+                yield Check(
+                    name, CheckStatus.OK, "a notifier plugin delivers to it", subject="rules"
+                )
+            continue
+        if not channel.targets:
             yield Check(
                 name,
-                CheckStatus.FAIL,
-                str(w.problem(str(exc))),
-                "install a notifier plugin for this channel, or change the channel",
+                CheckStatus.WARN,
+                "declared with no services: its messages are dropped",
+                "add apprise URLs under notify: if someone should get them",
                 "rules",
             )
-        else:
-            yield Check(name, CheckStatus.OK, "a notifier delivers to it", subject="rules")
+            continue
+        for target in channel.targets:
+            problem = usable(target)
+            if problem is None:
+                yield Check(
+                    name, CheckStatus.OK, f"{target.scheme}: {target.shown}", subject="rules"
+                )
+            else:
+                yield Check(name, CheckStatus.FAIL, problem, "fix the URL under notify:", "rules")
 
 
 def _connector_checks(

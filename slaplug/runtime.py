@@ -11,7 +11,8 @@ from slaplug import plugins
 from slaplug.config import Settings
 from slaplug.connectors.base import Connector
 from slaplug.connectors.markers import MarkerKey
-from slaplug.errors import ConfigError
+from slaplug.errors import ConfigError, ProblemsError
+from slaplug.notify.channels import unserved
 from slaplug.rules.pack import RulePack
 from slaplug.store import Store, StoreSettings
 
@@ -59,6 +60,10 @@ def open_runtime(
         )
         stack.callback(store.close)
         pack = stack.enter_context(RulePack.load(settings.rules, engine=engine or settings.engine))
+        # No silent skips: a rule that notifies a channel nothing delivers to stops here.
+        problems = unserved(pack.source.writes, settings.notify, str(settings.path))
+        if problems:
+            raise ProblemsError(problems)
         classes = plugins.get_connectors()
         # One secret per install keys every connector's note markers, so a customer cannot
         # forge them and a rerun on another host still recognises the notes it posted.

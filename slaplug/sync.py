@@ -29,8 +29,10 @@ from typing import Any
 
 from slaplug import plugins
 from slaplug.connectors.base import ApplyResult, ApplyStatus, Connector
-from slaplug.errors import ConnectorError, FatalAPIError, PluginError, RetriableAPIError
+from slaplug.errors import ConnectorError, FatalAPIError, RetriableAPIError
 from slaplug.model import Action, ActionKind, MeasureState, Ticket
+from slaplug.notify.channels import Channel
+from slaplug.notify.deliver import DeliveryError, Notifications
 from slaplug.rules.pack import Assessment, RulePack
 from slaplug.store import Store
 from slaplug.testing.crash import crashpoint
@@ -104,6 +106,7 @@ class Sync:
         claim_batch: int = 5000,
         progress: Progress | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        channels: Mapping[str, Channel] | None = None,
     ) -> None:
         self.store = store
         self.pack = pack
@@ -113,6 +116,9 @@ class Sync:
         self.claim_batch = claim_batch
         self.progress = progress or (lambda message, summary: None)
         self.clock = clock
+        self.notifications = Notifications(
+            store, pack, channels or {}, self.connectors, clock=clock
+        )
 
     def run_once(self, only: str | None = None) -> Summary:
         """One full pass over every connector (or ``only`` the one named).
@@ -251,7 +257,10 @@ class Sync:
             by_key = {c.key: c for c in claims}
             notify = [c.action for c in claims if c.action.kind is ActionKind.NOTIFY]
             platform = [c.action for c in claims if c.action.kind is not ActionKind.NOTIFY]
-            results: list[ApplyResult] = [self._notify(a) for a in notify]
+            for a in notify:
+                # Each settled on its own, right after its sends: a crash repeats one at most.
+                self._notify(a, summary)
+            results: list[ApplyResult] = []
             try:
                 if platform:
                     # First claims were never handed to a connector: nothing to look for.
@@ -268,17 +277,13 @@ class Sync:
             crashpoint("completed")
             self.progress(f"{name}: {summary.applied} actions applied", summary)
 
-    def _notify(self, action: Action) -> ApplyResult:
-        channel = str(action.params.get("channel", ""))
+    def _notify(self, action: Action, summary: Summary) -> None:
         try:
-            deliver = plugins.notifier_for(channel)
-        except PluginError as exc:
-            return ApplyResult(action.key, ApplyStatus.SKIPPED, str(exc))
-        try:
-            deliver(channel, str(action.params.get("message", "")), action, None)
-        except Exception as exc:  # a notifier is third-party code: its failure is retried
-            return ApplyResult(action.key, ApplyStatus.CONFLICT, f"notifier failed: {exc}")
-        return ApplyResult(action.key, ApplyStatus.APPLIED)
+            result = self.notifications.deliver(action)
+        except DeliveryError as exc:
+            self._fail(action.key, str(exc), None, summary)
+            return
+        self._settle_all([(action, result)], summary)
 
     def _settle_all(self, outcomes: Sequence[tuple[Action, ApplyResult]], summary: Summary) -> None:
         """Record a batch's outcomes: finals in one transaction, conflicts back to the outbox."""

@@ -230,6 +230,10 @@ class Connector(ABC):
             for a in actions
         ]
 
+    def ticket_url(self, ticket_id: str) -> str | None:
+        """The ticket's page on the helpdesk, for people (notifications, reports); None if unknown."""
+        return None
+
     # -- webhooks -------------------------------------------------------------------------
 
     def verify_webhook(self, headers: Mapping[str, str], body: bytes) -> None:

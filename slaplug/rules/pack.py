@@ -509,9 +509,8 @@ def _params(kind: ActionKind, spec: ActionSpec) -> dict[str, Any]:
         a = spec.assign
         return {k: v for k, v in (("user", a.user), ("group", a.group)) if v is not None}
     if kind is ActionKind.NOTIFY and spec.notify is not None:
-        return {
-            "channel": spec.notify.channel,
-            "message": spec.notify.message,
-        }
+        n = spec.notify
+        reminder = {"repeat": n.repeat.total_seconds(), "times": n.times} if n.repeat else {}
+        return {"channel": n.channel, "message": n.message, **reminder}
     assert spec.set_field is not None  # the schema admits exactly one action per spec
     return {"field": spec.set_field.field, "value": spec.set_field.value}

@@ -126,12 +126,25 @@ class AssignSpec(_Strict):
 
 
 class NotifySpec(_Strict):
-    """Send a message through a notifier plugin (chat, e-mail, pager)."""
+    """Send a message to a channel (e-mail, chat, pager, webhook) named in slaplug.yaml."""
 
     channel: str = Field(
-        description="Delivered by the notifier plugin registered for this channel."
+        description="A channel under notify: in slaplug.yaml, or one a notifier plugin registers."
     )
     message: str = Field(description="Text; may use {{ templates }}.")
+    repeat: Duration | None = Field(
+        default=None,
+        description="Remind every DURATION (wall-clock, at least 5m) until the clock is achieved.",
+    )
+    times: int = Field(
+        default=12, ge=1, le=100, description="With repeat: at most this many notifications in all."
+    )
+
+    @model_validator(mode="after")
+    def _sane_repeat(self) -> NotifySpec:
+        if self.repeat is not None and self.repeat < timedelta(minutes=5):
+            raise ValueError("repeat: remind at most every 5m, e.g. repeat: 1h")
+        return self
 
 
 class ActionSpec(_Strict):

@@ -43,13 +43,14 @@ __all__ = [
     "measure_heads",
     "measures",
     "metadata",
+    "notification_sends",
     "outbox",
     "schema_version",
     "snapshots",
 ]
 
 #: The version `schema.py` describes; `migrations.MIGRATIONS` ends at it.
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 
 class UtcDateTime(TypeDecorator[datetime]):
@@ -241,4 +242,16 @@ install = Table(
     Column("name", String(100), primary_key=True),
     Column("value", Text, nullable=False),
     Column("created_at", UtcDateTime, nullable=False),
+)
+
+#: Each service a notification was sent to, recorded right after that one send (version 4), so
+#: a crash repeats at most the send in flight, never the ones before it.
+notification_sends = Table(
+    "notification_sends",
+    metadata,
+    #: The notify action's idempotency key (or a digest's own key).
+    Column("key", String(500), primary_key=True),
+    #: Which of the channel's services: a hash of its URL as written, secrets unresolved.
+    Column("target", String(64), primary_key=True),
+    Column("sent_at", UtcDateTime, nullable=False),
 )

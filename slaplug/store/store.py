@@ -15,13 +15,22 @@ from slaplug.store.inbox import InboxMixin
 from slaplug.store.install import InstallMixin
 from slaplug.store.measures import MeasuresMixin
 from slaplug.store.migrations import migrate
+from slaplug.store.notifications import NotificationsMixin
 from slaplug.store.outbox import OutboxMixin
 from slaplug.store.tickets import TicketsMixin
 
 __all__ = ["Store"]
 
 
-class Store(TicketsMixin, OutboxMixin, MeasuresMixin, InboxMixin, CreditsMixin, InstallMixin):
+class Store(
+    TicketsMixin,
+    OutboxMixin,
+    MeasuresMixin,
+    InboxMixin,
+    CreditsMixin,
+    InstallMixin,
+    NotificationsMixin,
+):
     """slaplug's durable state, in SQLite or PostgreSQL.
 
     Every method runs its own transaction and is safe to call from several threads and

@@ -205,7 +205,14 @@ def create_app(
                 options = dict(worker_options or {})
                 if settings is not None:
                     options.setdefault("claim_batch", settings.outbox.batch)
-                worker = Worker(rt.store, rt.pack, rt.connectors, metrics=metrics, **options)
+                worker = Worker(
+                    rt.store,
+                    rt.pack,
+                    rt.connectors,
+                    metrics=metrics,
+                    channels=rt.settings.notify,
+                    **options,
+                )
                 worker.start()
                 stack.callback(worker.stop)
             else:

@@ -35,6 +35,7 @@ from typing import Any, TypeVar
 from slaplug.connectors.base import Connector
 from slaplug.errors import RetriableAPIError, TicketNotFoundError
 from slaplug.model import Ticket
+from slaplug.notify.channels import Channel
 from slaplug.rules.pack import RulePack
 from slaplug.store import InboxItem, Store
 from slaplug.sync import Sync
@@ -78,6 +79,7 @@ class Worker:
         poll_interval: float = 1.0,
         outbox_every: float = 30.0,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        channels: Mapping[str, Channel] | None = None,
     ) -> None:
         self.store = store
         self.connectors = dict(connectors)
@@ -86,7 +88,9 @@ class Worker:
         self.poll_interval = poll_interval
         self.outbox_every = outbox_every
         self.clock = clock
-        self.sync = Sync(store, pack, connectors, claim_batch=claim_batch, clock=clock)
+        self.sync = Sync(
+            store, pack, connectors, claim_batch=claim_batch, clock=clock, channels=channels
+        )
         self.pack = pack
         self._wake = threading.Event()
         self._stopping = threading.Event()
