@@ -322,3 +322,40 @@ def test_pagerduty_and_slack_get_the_message_and_pagerduty_the_dedup_key(
     )
     [slack_body] = [b for p, b in by_path.items() if p.startswith("/services")]
     assert "Ticket 42 missed its first response." in str(slack_body)
+
+
+@pytest.mark.parametrize(
+    ("plugin", "section", "ticket", "url"),
+    [
+        (
+            "slaplug_zendesk",
+            {"email": "a@b.example"},
+            "286",
+            "https://acme.example/agent/tickets/286",
+        ),
+        (
+            "slaplug_jira",
+            {"email": "a@b.example", "projects": ["SUP"]},
+            "SUP-7",
+            "https://acme.example/browse/SUP-7",
+        ),
+        ("slaplug_freshdesk", {"api_key_env": "TOKEN"}, "12", "https://acme.example/a/tickets/12"),
+    ],
+)
+def test_messages_link_to_the_ticket_on_its_own_helpdesk(
+    plugin: str, section: dict[str, Any], ticket: str, url: str
+) -> None:
+    module = pytest.importorskip(plugin, reason=f"{plugin} is not installed")
+    [cls] = [
+        c
+        for c in vars(module).values()
+        if isinstance(c, type)
+        and c.__name__.endswith("Connector")
+        and c.__module__.startswith(plugin)
+    ]
+    config = cls.Config.load(
+        {"base_url": "https://acme.example/", **section},
+        connector="x",
+        environ={"TOKEN": "t0k3n-for-links"},
+    )
+    assert cls(config).ticket_url(ticket) == url

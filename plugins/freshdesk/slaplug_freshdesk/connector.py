@@ -290,6 +290,10 @@ class FreshdeskConnector(Connector):
         response = self.http.request("GET", "api/v2/tickets", params=params)
         return response.json(), "next" in response.links
 
+    def ticket_url(self, ticket_id: str) -> str:
+        """Freshdesk's agent view of the ticket, for the links in notifications."""
+        return f"{str(self.config.base_url).rstrip('/')}/a/tickets/{ticket_id}"
+
     def read_ticket(self, ticket_id: str) -> Ticket:
         """Read one ticket, its stats and its conversations."""
         raw = self.http.get_json(f"api/v2/tickets/{ticket_id}", params={"include": "stats"})

@@ -98,6 +98,10 @@ class JiraConnector(Connector):
         """Issues updated since ``cursor``; see `JiraReader.read_changed`."""
         return self.reader.read_changed(cursor)
 
+    def ticket_url(self, ticket_id: str) -> str:
+        """Jira's page of the issue, for the links in notifications."""
+        return f"{str(self.config.base_url).rstrip('/')}/browse/{ticket_id}"
+
     def read_ticket(self, ticket_id: str) -> Ticket:
         """One issue by key, with its whole history."""
         return self.reader.read_ticket(ticket_id)

@@ -120,6 +120,10 @@ class ZendeskConnector(Connector):
         """
         return self.reader.read_changed(cursor)
 
+    def ticket_url(self, ticket_id: str) -> str:
+        """Zendesk's agent view of the ticket, for the links in notifications."""
+        return f"{str(self.config.base_url).rstrip('/')}/agent/tickets/{ticket_id}"
+
     def read_ticket(self, ticket_id: str) -> Ticket:
         """The ticket with its whole history, from its audits."""
         return self.reader.read_ticket(ticket_id)
