@@ -329,13 +329,13 @@ def test_pagerduty_and_slack_get_the_message_and_pagerduty_the_dedup_key(
     [
         (
             "slaplug_zendesk",
-            {"email": "a@b.example"},
+            {"email": "a@b.example", "api_token_env": "TOKEN"},
             "286",
             "https://acme.example/agent/tickets/286",
         ),
         (
             "slaplug_jira",
-            {"email": "a@b.example", "projects": ["SUP"]},
+            {"email": "a@b.example", "api_token_env": "TOKEN", "projects": ["SUP"]},
             "SUP-7",
             "https://acme.example/browse/SUP-7",
         ),
