@@ -7,6 +7,7 @@ Slack and PagerDuty.
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 import textwrap
@@ -359,3 +360,29 @@ def test_messages_link_to_the_ticket_on_its_own_helpdesk(
         environ={"TOKEN": "t0k3n-for-links"},
     )
     assert cls(config).ticket_url(ticket) == url
+
+
+def test_the_documented_channels_and_rule_load(tmp_path: Path) -> None:
+    """docs/notifications.md's slaplug.yaml and rules examples, loaded as a user would."""
+    doc = (REPO / "docs" / "notifications.md").read_text(encoding="utf-8")
+    config_yaml, rules_yaml = re.findall(r"```yaml\n(.*?)```", doc, flags=re.S)[:2]
+    (tmp_path / "rules.yaml").write_text(
+        "policies:\n  - name: p\n    calendar: 24x7\n    targets: {resolution: {normal: 8h}}\n"
+        + rules_yaml.split("\n", 1)[1]
+    )
+    (tmp_path / "slaplug.yaml").write_text("rules: [rules.yaml]\n" + config_yaml.split("\n", 1)[1])
+    names = set(re.findall(r"\$\{([A-Z0-9_]+)\}", config_yaml))
+    env = {n: f"{n.lower()}-value-0042" for n in names}
+    settings = load_settings(tmp_path / "slaplug.yaml", environ=env)
+    assert set(settings.notify) == {
+        "team-lead",
+        "support-manager",
+        "on-call",
+        "audit",
+        "second-line-lead",
+    }
+    assert settings.notify["second-line-lead"].targets == ()
+    with RulePack.load(settings.rules, engine="python") as rules:
+        [write] = [w for w in rules.source.writes if w.kind is ActionKind.NOTIFY]
+    assert write.name == "team-lead"
+    assert all(v not in repr(settings.notify) for v in env.values())
