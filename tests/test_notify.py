@@ -386,3 +386,64 @@ def test_the_documented_channels_and_rule_load(tmp_path: Path) -> None:
         [write] = [w for w in rules.source.writes if w.kind is ActionKind.NOTIFY]
     assert write.name == "team-lead"
     assert all(v not in repr(settings.notify) for v in env.values())
+
+
+# -- digests ------------------------------------------------------------------------------
+
+
+def test_a_daily_digest_lists_clocks_at_risk_earliest_first_once_a_day(tmp_path: Path) -> None:
+    cfg = write_config(tmp_path, "notify: {team-lead: []}\nconnectors: {}\n")
+    now = T0 + timedelta(hours=1, minutes=30)  # 11:30 Berlin
+    tickets = [
+        breached_ticket(),  # created 10:00, 1h target: breached at 11:00
+        Ticket(
+            id="43",
+            connector="desk",
+            created_at=now - timedelta(minutes=20),
+            status="open",
+            priority="normal",
+            subject="Due soon",
+            events=(TicketEvent(EventKind.CREATED, now - timedelta(minutes=20)),),
+        ),
+        Ticket(
+            id="44",
+            connector="desk",
+            created_at=T0,
+            status="open",
+            priority="normal",
+            subject="Answered",
+            events=(
+                TicketEvent(EventKind.CREATED, T0),
+                TicketEvent(EventKind.AGENT_REPLY, T0 + timedelta(minutes=5)),
+            ),
+        ),
+    ]
+    with Store.open(f"sqlite:///{tmp_path / 'store.db'}") as store:
+        store.save_snapshots(tickets)
+    with Mailbox() as mailbox:
+        cfg.write_text(cfg.read_text().replace("team-lead: []", f'team-lead: ["{mailbox.url()}"]'))
+        args = [
+            sys.executable,
+            "-m",
+            "slaplug.cli",
+            "notify",
+            "digest",
+            "team-lead",
+            "--config",
+            str(cfg),
+            "--within",
+            "1h",
+            "--at",
+            now.isoformat(),
+        ]
+        first = subprocess.run(args, capture_output=True, text=True, check=False)
+        again = subprocess.run(args, capture_output=True, text=True, check=False)
+        mail = mailbox.received()
+    assert first.returncode == 0, first.stderr
+    assert "2 clock(s) listed" in first.stdout
+    assert again.returncode == 0 and "went out already" in again.stdout
+    [digest] = mail
+    assert digest["Subject"] == "[SLA digest] 1 breached, 1 due within 1h"
+    text = digest.get_body(preferencelist=("plain",)).get_content()
+    assert text.index("desk #42") < text.index("desk #43")  # breached first, then due soon
+    assert "#44" not in text  # its clock stopped: answered in time
