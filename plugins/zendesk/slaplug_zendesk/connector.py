@@ -17,10 +17,12 @@ import requests
 from requests.auth import AuthBase, HTTPBasicAuth
 
 from slaplug.connectors import ApplyResult, Capability, Connector, TicketPage, WebhookEvent
+from slaplug.connectors.checks import Check, DoctorNeeds
 from slaplug.errors import WebhookError
 from slaplug.model import Action, Ticket
 from slaplug_zendesk.config import ZendeskConfig
 from slaplug_zendesk.directory import Directory
+from slaplug_zendesk.doctor import zendesk_checks
 from slaplug_zendesk.read import Reader
 from slaplug_zendesk.webhooks import parse_delivery, verify_delivery
 from slaplug_zendesk.write import Writer
@@ -119,6 +121,10 @@ class ZendeskConnector(Connector):
         cursor format is documented in `slaplug_zendesk.cursor`.
         """
         return self.reader.read_changed(cursor)
+
+    def doctor(self, needs: DoctorNeeds) -> Iterator[Check]:
+        """Credentials, the Admin role the exports need, and every name the rules write."""
+        return zendesk_checks(self, needs)
 
     def ticket_url(self, ticket_id: str) -> str:
         """Zendesk's agent view of the ticket, for the links in notifications."""

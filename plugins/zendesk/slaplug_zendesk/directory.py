@@ -153,12 +153,16 @@ class Directory:
         assert self._field_names is not None
         return self._field_names.get(field_id, str(field_id))
 
+    def list_fields(self) -> list[Mapping[str, Any]]:
+        """Every ticket field of the account (``GET /api/v2/ticket_fields``)."""
+        return self._list("api/v2/ticket_fields.json", "ticket_fields")
+
     def _load_fields(self) -> None:
         if self._field_names is not None:
             return
         names: dict[int, str] = {}
         ids: dict[str, int] = {}
-        for f in self._list("api/v2/ticket_fields.json", "ticket_fields"):
+        for f in self.list_fields():
             title = str(f.get("title") or f.get("raw_title") or f["id"])
             names[int(f["id"])] = slug(title)
             ids.setdefault(title, int(f["id"]))
