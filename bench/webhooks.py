@@ -294,6 +294,9 @@ def run(
                 {
                     "store": store or f"sqlite:///{Path(tmp) / 'slaplug.db'}",
                     "rules": [str(REPO / "rules" / "default.yaml")],
+                    # A backfill: the fake's clock runs ten days behind, so to a default go-live
+                    # (the server's start) the deliveries' thresholds are history, not written.
+                    "escalate_from": "2000-01-01",
                     "connectors": {
                         "zendesk": {
                             "plugin": "zendesk",

@@ -92,6 +92,8 @@ def _configure(tmp_path: Path, fake: FakeZendesk, store_url: str) -> Path:
         "store": store_url,
         "rules": [str(REPO / "rules" / "default.yaml")],
         "engine": "python",
+        # A backfill: the scenario is the history's writes (a default go-live holds them).
+        "escalate_from": "2000-01-01",
         "connectors": {"zendesk": {
             "plugin": "zendesk",
             "base_url": fake.base_url,

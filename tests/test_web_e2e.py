@@ -137,6 +137,9 @@ def setup(tmp_path: Path) -> Iterator[Setup]:
                 {
                     "store": f"sqlite:///{tmp_path / 'slaplug.db'}",
                     "rules": [str(REPO / "rules" / "default.yaml")],
+                    # A backfill: the fakes' clocks run four days behind, so to the default
+                    # go-live (the server's start) their new tickets' thresholds are history.
+                    "escalate_from": "2000-01-01",
                     "connectors": {
                         "zendesk": {
                             "plugin": "zendesk",

@@ -11,6 +11,7 @@ from slaplug.errors import ConfigError
 from slaplug.store._base import StoreSettings
 from slaplug.store.credits import CreditsMixin
 from slaplug.store.engine import make_engine
+from slaplug.store.golive import GoLiveMixin
 from slaplug.store.inbox import InboxMixin
 from slaplug.store.install import InstallMixin
 from slaplug.store.measures import MeasuresMixin
@@ -21,7 +22,15 @@ from slaplug.store.tickets import TicketsMixin
 __all__ = ["Store"]
 
 
-class Store(TicketsMixin, OutboxMixin, MeasuresMixin, InboxMixin, CreditsMixin, InstallMixin):
+class Store(
+    TicketsMixin,
+    OutboxMixin,
+    MeasuresMixin,
+    InboxMixin,
+    CreditsMixin,
+    InstallMixin,
+    GoLiveMixin,
+):
     """slaplug's durable state, in SQLite or PostgreSQL.
 
     Every method runs its own transaction and is safe to call from several threads and

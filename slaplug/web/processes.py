@@ -309,6 +309,7 @@ def run_worker_process(
             rt.connectors,
             claim_batch=settings.outbox.batch,
             poll_interval=poll_interval,
+            escalate_from=settings.escalate_from,
         )
         if supervised:
             threading.Thread(

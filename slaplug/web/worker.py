@@ -64,6 +64,7 @@ class Worker:
         outbox_every: Seconds between deliveries of due outbox retries while idle, so a
             write that failed transiently is retried without waiting for the next sync.
         clock: The current time (tests move it).
+        escalate_from: Explicit go-live cutoffs by connector (`Settings.escalate_from`).
     """
 
     def __init__(
@@ -78,6 +79,7 @@ class Worker:
         poll_interval: float = 1.0,
         outbox_every: float = 30.0,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        escalate_from: Mapping[str, datetime | None] | None = None,
     ) -> None:
         self.store = store
         self.connectors = dict(connectors)
@@ -86,7 +88,14 @@ class Worker:
         self.poll_interval = poll_interval
         self.outbox_every = outbox_every
         self.clock = clock
-        self.sync = Sync(store, pack, connectors, claim_batch=claim_batch, clock=clock)
+        self.sync = Sync(
+            store,
+            pack,
+            connectors,
+            claim_batch=claim_batch,
+            clock=clock,
+            escalate_from=escalate_from,
+        )
         self.pack = pack
         self._wake = threading.Event()
         self._stopping = threading.Event()
