@@ -175,7 +175,7 @@ def load_settings(
     base = p.resolve().parent
     overall: datetime | None = None
     try:
-        overall = parse_escalate_from(raw.escalate_from)
+        overall = parse_escalate_from(raw.escalate_from, where="")
     except ConfigError as exc:
         problems.append(located.problem(("escalate_from",), str(exc)))
     escalate_from: dict[str, datetime | None] = {}
@@ -194,9 +194,7 @@ def load_settings(
         escalate_from[name] = overall
         if "escalate_from" in body:
             try:
-                escalate_from[name] = parse_escalate_from(
-                    body.pop("escalate_from"), where=f"connectors.{name}.escalate_from"
-                )
+                escalate_from[name] = parse_escalate_from(body.pop("escalate_from"), where="")
             except ConfigError as exc:
                 problems.append(located.problem((*where, "escalate_from"), str(exc)))
         if plugin is None:

@@ -65,8 +65,9 @@ def parse_escalate_from(value: Any, where: str = "escalate_from") -> datetime | 
 
     Raises:
         ConfigError: Anything else, or a datetime without a time zone; the message names
-            ``where`` and how to write the value.
+            ``where`` (when given) and how to write the value.
     """
+    at = f"{where}: " if where else ""
     if value is None or (isinstance(value, str) and value.strip().lower() == FIRST_SYNC):
         return None
     if isinstance(value, str):
@@ -79,20 +80,20 @@ def parse_escalate_from(value: Any, where: str = "escalate_from") -> datetime | 
             )
         except ValueError:
             raise ConfigError(
-                f"{where}: {text!r} is neither {FIRST_SYNC} nor an ISO 8601 date or time; "
+                f"{at}{text!r} is neither {FIRST_SYNC} nor an ISO 8601 date or time; "
                 "write e.g. 2026-11-01 or 2026-11-01T08:00:00+01:00"
             ) from None
     if isinstance(value, datetime):
         if value.tzinfo is None:
             raise ConfigError(
-                f"{where}: {value.isoformat()} has no time zone; add one, "
+                f"{at}{value.isoformat()} has no time zone; add one, "
                 f"e.g. {value.isoformat()}Z or {value.isoformat()}+01:00"
             )
         return value.astimezone(UTC)
     if isinstance(value, date):
         return datetime.combine(value, time(0), tzinfo=UTC)
     raise ConfigError(
-        f"{where}: expected {FIRST_SYNC}, a date (2026-11-01) or a time with its zone "
+        f"{at}expected {FIRST_SYNC}, a date (2026-11-01) or a time with its zone "
         f"(2026-11-01T08:00:00+01:00), not {value!r}"
     )
 
