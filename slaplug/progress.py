@@ -88,11 +88,13 @@ def go_live_lines(s: Summary, *, dry_run: bool = False) -> list[str]:
     if not s.cutoffs:
         return []
     cutoffs = ", ".join(f"{name} {at}" for name, at in s.cutoffs.items())
-    record, hold = ("would record", "would hold back") if dry_run else ("recorded", "held back")
+    record, hold = (
+        ("would be recorded", "would be held back") if dry_run else ("recorded", "held back")
+    )
     return [
-        f"  go-live: cutoff {cutoffs}",
-        f"    {s.past_breaches} breaches from before the cutoff {record}, not escalated; "
-        f"{s.past_crossings} escalation levels crossed before the cutoff "
-        f"({s.held_before_cutoff} actions {hold})",
+        f"  go-live: cutoff {cutoffs} (nothing is written for a threshold crossed before it)",
+        f"    {s.past_breaches} breaches from before the cutoff {record}, not escalated",
+        f"    {s.held_before_cutoff} actions {hold}: {s.past_crossings} escalation levels "
+        "crossed before the cutoff",
         f"    {s.held_done} actions {hold}: ticket solved or closed",
     ]

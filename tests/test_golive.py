@@ -8,6 +8,8 @@ as it stood then, plans the action (found by bisection to the second).
 from __future__ import annotations
 
 import json
+import os
+import re
 import textwrap
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -510,3 +512,60 @@ def _ledger_keys(store: Store) -> set[str]:
 
     with store.engine.connect() as c:
         return {r.key for r in c.execute(ledger.select())}
+
+
+# -- the command line ------------------------------------------------------------------------------
+
+
+def _cli(config: Path, token: str, *args: str, now: datetime) -> Any:
+    import subprocess
+    import sys
+
+    env = {**os.environ, "GOLIVE_ZD_TOKEN": token, "SLAPLUG_LOAD_PLUGINS": "slaplug-zendesk",
+           "SLAPLUG_NOW": now.isoformat()}
+    return subprocess.run(
+        [sys.executable, "-m", "slaplug.cli", "sync", "--once", "--config", str(config), *args],
+        capture_output=True, text=True, check=False, env=env, timeout=240,
+    )
+
+
+def test_dry_run_says_what_the_first_sync_will_record_and_hold(tmp_path: Path) -> None:
+    import yaml
+
+    with _fake_zendesk() as (fake, _, _):
+        config = tmp_path / "slaplug.yaml"
+        config.write_text(yaml.safe_dump({
+            "store": f"sqlite:///{tmp_path / 's.db'}",
+            "rules": [str(REPO / "rules" / "default.yaml")],
+            "engine": "python",
+            "connectors": {"zendesk": {
+                "plugin": "zendesk", "base_url": fake.base_url, "email": fake.email,
+                "api_token_env": "GOLIVE_ZD_TOKEN",
+                "fields": {"sla_resolution_status": 360000000103}, "job_poll_interval": 0.02,
+            }},
+        }))
+        now = datetime.now(UTC).replace(microsecond=0)
+        bad = _cli(config, fake.api_token, "--escalate-from", "last week", now=now)
+        assert bad.returncode == 2
+        assert "--escalate-from: 'last week' is neither first-sync nor an ISO 8601" in bad.stderr
+
+        dry = _cli(config, fake.api_token, "--dry-run", now=now)
+        assert dry.returncode == 0, dry.stderr
+        out = dry.stdout
+        assert f"go-live: cutoff zendesk {now.isoformat()} (nothing is written" in out
+        past = re.search(r"(\d+) breaches from before the cutoff would be recorded, not escalated",
+                         out)
+        held = re.search(r"(\d+) actions would be held back: (\d+) escalation levels crossed",
+                         out)
+        done = re.search(r"(\d+) actions would be held back: ticket solved or closed", out)
+        assert past and held and done, out
+        assert int(past.group(1)) > 50 and int(held.group(1)) > int(held.group(2)) > 50
+
+        real = _cli(config, fake.api_token, "--json", now=now)
+        assert real.returncode == 0, real.stderr
+        figures = json.loads(real.stdout.strip().splitlines()[-1])
+        assert figures["cutoffs"] == {"zendesk": now.isoformat()}
+        assert (figures["past_breaches"], figures["held_before_cutoff"], figures["held_done"]) == (
+            int(past.group(1)), int(held.group(1)), int(done.group(1))
+        )
+        assert figures["planned"] == figures["api_writes"] == 0 and fake.writes == []
