@@ -250,17 +250,36 @@ class ThresholdTimes:
             src.calendars,
         )
 
+    def before(self, action: Action, measures: Iterable[SlaMeasure], cutoff: datetime) -> bool:
+        """Whether ``action``'s threshold was crossed before ``cutoff`` (then it is held).
+
+        A clock started at or after the cutoff crossed nothing before it (a threshold time
+        is never before the clock's start): the common case, answered without arithmetic.
+        """
+        m = self._measure(action, measures)
+        if m is None or m.start >= cutoff:
+            return False
+        crossed = self._crossed_at(action, m)
+        return crossed is not None and crossed < cutoff
+
     def crossed_at(self, action: Action, measures: Iterable[SlaMeasure]) -> datetime | None:
         """When the clock ``action`` was planned for crossed its level's threshold.
 
         None when the action names a level or clock this pack does not know (then it is
         not held back on time grounds).
         """
+        m = self._measure(action, measures)
+        return None if m is None else self._crossed_at(action, m)
+
+    def _crossed_at(self, action: Action, m: SlaMeasure) -> datetime | None:
         level = self._levels.get((action.escalation, action.level))
-        if level is None:
-            return None
+        cal = self._calendars.get(m.calendar)
+        return None if level is None or cal is None else level.crossed_at(m, cal)
+
+    @staticmethod
+    def _measure(action: Action, measures: Iterable[SlaMeasure]) -> SlaMeasure | None:
+        """The clock ``action`` was planned for."""
         for m in measures:
             if m.policy == action.policy and m.metric is action.metric and m.cycle == action.cycle:
-                cal = self._calendars.get(m.calendar)
-                return None if cal is None else level.crossed_at(m, cal)
+                return m
         return None

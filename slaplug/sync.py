@@ -134,6 +134,8 @@ class Sync:
         self.clock = clock
         self.escalate_from = dict(escalate_from or {})
         self._thresholds = ThresholdTimes.for_pack(pack)
+        #: Go-lives read or recorded: they never change, so the store is asked once each.
+        self._go_lives: dict[str, datetime] = {}
 
     def cutoff(self, name: str, now: datetime) -> datetime:
         """Connector ``name``'s cutoff: no action is written for a threshold crossed before it.
@@ -142,12 +144,15 @@ class Sync:
         store as ``now`` by its first (not dry) run. The go-live is recorded either way, so
         dropping an explicit backfill later falls back to the first sync's start.
         """
-        if self.dry_run:
-            live = self.store.peek_go_live(name) or now
-        else:
+        live = self._go_lives.get(name) or self.store.peek_go_live(name)
+        if live is None and not self.dry_run:
             live = self.store.go_live(name, now=now)
+        if live is not None:
+            self._go_lives[name] = live
         explicit = self.escalate_from.get(name)
-        return explicit if explicit is not None else live
+        if explicit is not None:
+            return explicit
+        return now if live is None else live  # a dry run before the first sync: its start
 
     def run_once(self, only: str | None = None) -> Summary:
         """One full pass over every connector (or ``only`` the one named).
@@ -298,8 +303,7 @@ class Sync:
         kept: list[Action] = []
         held_levels: set[str] = set()
         for x in actions:
-            crossed = self._thresholds.crossed_at(x, a.measures)
-            if crossed is not None and crossed < cutoff:
+            if self._thresholds.before(x, a.measures, cutoff):
                 summary.held_before_cutoff += 1
                 held_levels.add(x.key.rsplit(":", 1)[0])  # the level's key, less the action
             else:

@@ -203,6 +203,10 @@ def test_the_cutoff_holds_exactly_the_thresholds_crossed_before_it(
     }
     expected = {9: {"res-breached:1", "res-breached:2"}, 11: {"res-breached:2"}, 13: set()}
     assert kept == expected[cutoff_hour]
+    # `before`, which the sync asks, agrees (and skips the arithmetic for later clocks).
+    held = {f"{x.escalation}:{x.level}" for x in a.actions if times.before(x, a.measures, cutoff)}
+    assert held == {f"{x.escalation}:{x.level}" for x in a.actions} - kept
+    assert not any(times.before(x, a.measures, t.created_at) for x in a.actions)
 
 
 def test_an_action_of_an_unknown_level_is_not_dated(pack: RulePack) -> None:
