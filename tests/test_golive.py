@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from test_store import pg_database, url  # noqa: F401  (fixtures: SQLite and PostgreSQL)
 from tinydesk import TinyConnector
 
 from slaplug import hookimpl
@@ -335,8 +336,7 @@ def test_escalate_from_in_the_file_globally_and_per_connector(
 # -- the go-live in the store ----------------------------------------------------------------------
 
 
-def test_go_live_is_recorded_once_per_connector(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 's.db'}"
+def test_go_live_is_recorded_once_per_connector(url: str) -> None:  # noqa: F811
     with Store.open(url) as store:
         assert store.peek_go_live("desk") is None
         assert store.go_live("desk", now=at(0, 9)) == at(0, 9)
@@ -346,13 +346,30 @@ def test_go_live_is_recorded_once_per_connector(tmp_path: Path) -> None:
         assert store.peek_go_live("desk") == at(0, 9)
 
 
-def test_a_connector_that_synced_before_go_lives_existed_keeps_escalating(tmp_path: Path) -> None:
-    with Store.open(f"sqlite:///{tmp_path / 's.db'}") as store:
+def test_a_connector_that_synced_before_go_lives_existed_keeps_escalating(
+    url: str,  # noqa: F811
+) -> None:
+    with Store.open(url) as store:
         store.commit_cursor("old", "cursor-1", now=at(0, 9))
         store.plan([_action("webhooks-only")], now=at(0, 9))
         assert store.go_live("old", now=at(3, 9)) == ALREADY_LIVE
         assert store.go_live("webhooks-only", now=at(3, 9)) == ALREADY_LIVE
         assert store.go_live("new", now=at(3, 9)) == at(3, 9)
+
+
+def test_recorded_breaches_names_the_heads_already_breached(
+    url: str,  # noqa: F811
+    pack: RulePack,
+) -> None:
+    t = history([TicketEvent(EventKind.CREATED, at(0, 10))])
+    running, late = pack.assess(t, at(0, 11)).measures, pack.assess(t, at(3, 18)).measures
+    heads = {(t.key, m.policy, m.metric.value, m.cycle) for m in late}
+    with Store.open(url) as store:
+        store.record_measures(t.key, running, at=at(0, 11))
+        assert store.recorded_breaches(heads) == set()
+        store.record_measures(t.key, late, at=at(3, 18))
+        assert store.recorded_breaches(heads) == heads
+        assert store.recorded_breaches([]) == set()
 
 
 def _action(connector: str) -> Action:
