@@ -590,3 +590,23 @@ def test_dry_run_says_what_the_first_sync_will_record_and_hold(tmp_path: Path) -
             int(past.group(1)), int(held.group(1)), int(done.group(1))
         )
         assert figures["planned"] == figures["api_writes"] == 0 and fake.writes == []
+
+
+def test_a_webhook_before_any_sync_goes_live_too(tmp_path: Path) -> None:
+    """`Sync.process` (the webhook worker's path) records the go-live and holds the history."""
+    from slaplug.sync import Sync
+
+    with _fake_zendesk() as (fake, zd, config):
+        t0 = datetime.now(UTC)
+        with Store.open(f"sqlite:///{tmp_path / 's.db'}") as store, \
+                RulePack.load([REPO / "rules" / "default.yaml"], engine="python") as pack, \
+                zd.ZendeskConnector(config, instance="zendesk") as conn:
+            tickets = [conn.read_ticket(str(i)) for i in list(fake.store.tickets)[:40]]
+            assert _planned_keys(pack, tickets, t0), "these tickets must call for escalations"
+            done = Sync(store, pack, {"zendesk": conn}, clock=lambda: t0).process(
+                "zendesk", tickets
+            )
+            assert store.peek_go_live("zendesk") == t0
+            assert (done.planned, done.applied, done.api_writes) == (0, 0, 0)
+            assert done.past_breaches > 0 and done.held_before_cutoff + done.held_done > 0
+    assert fake.writes == []
