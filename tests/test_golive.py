@@ -592,9 +592,22 @@ def test_dry_run_says_what_the_first_sync_will_record_and_hold(tmp_path: Path) -
         assert figures["planned"] == figures["api_writes"] == 0 and fake.writes == []
 
 
-def test_a_webhook_before_any_sync_goes_live_too(tmp_path: Path) -> None:
-    """`Sync.process` (the webhook worker's path) records the go-live and holds the history."""
+class _BreachRecorder:
+    def __init__(self) -> None:
+        self.seen: list[str] = []
+
+    @hookimpl
+    def on_breach(self, ticket, measure):  # type: ignore[no-untyped-def]
+        self.seen.append(ticket.key)
+
+
+def test_a_webhook_before_any_sync_goes_live_too(tmp_path: Path, slaplug_register) -> None:
+    """`Sync.process` (the webhook worker's path) records the go-live and holds the history;
+    plugins' on_breach hears of no breach from before it."""
     from slaplug.sync import Sync
+
+    rec = _BreachRecorder()
+    slaplug_register(rec, name="undo-golive-breaches")
 
     with _fake_zendesk() as (fake, zd, config):
         t0 = datetime.now(UTC)
@@ -609,4 +622,4 @@ def test_a_webhook_before_any_sync_goes_live_too(tmp_path: Path) -> None:
             assert store.peek_go_live("zendesk") == t0
             assert (done.planned, done.applied, done.api_writes) == (0, 0, 0)
             assert done.past_breaches > 0 and done.held_before_cutoff + done.held_done > 0
-    assert fake.writes == []
+    assert fake.writes == [] and rec.seen == []
