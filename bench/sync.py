@@ -150,6 +150,9 @@ def run(n: int = 50_000) -> dict[str, Any]:
                         "rules": [str(REPO / "rules" / "default.yaml")],
                         # The shipped rules notify these channels; declared empty, their messages are dropped.
                         "notify": {"team-lead": [], "support-manager": [], "second-line-lead": []},
+                        # A backfill: the bench measures writing back a history, which a default
+                        # go-live (the first sync's start) would measure but not write.
+                        "escalate_from": "2000-01-01",
                         "connectors": {
                             "zendesk": {
                                 "plugin": "zendesk",

@@ -296,6 +296,9 @@ def run(
                     "rules": [str(REPO / "rules" / "default.yaml")],
                     # The shipped rules notify these channels; declared empty, their messages are dropped.
                     "notify": {"team-lead": [], "support-manager": [], "second-line-lead": []},
+                    # A backfill: the fake's clock runs ten days behind, so to a default go-live
+                    # (the server's start) the deliveries' thresholds are history, not written.
+                    "escalate_from": "2000-01-01",
                     "connectors": {
                         "zendesk": {
                             "plugin": "zendesk",

@@ -281,6 +281,14 @@ def init(path: str, force: bool) -> None:
 @click.option("--dry-run", is_flag=True, help="Plan and print; write nothing, move no cursor.")
 @click.option("--connector", "only", help="Sync only this configured connector.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as one JSON line.")
+@click.option(
+    "--escalate-from",
+    "escalate_from",
+    metavar="WHEN",
+    help="Write escalations for thresholds crossed from WHEN on (a date such as 2026-11-01, "
+    "or a time with its zone): a backfill. Overrides escalate_from in the configuration; "
+    "first-sync restores the default (each connector's first sync).",
+)
 @ENGINE_OPTION
 @_friendly_errors
 def sync(
@@ -290,12 +298,20 @@ def sync(
     dry_run: bool,
     only: str | None,
     as_json: bool,
+    escalate_from: str | None,
     engine: str | None,
 ) -> None:
-    """Read changed tickets, evaluate them, write results back exactly once."""
+    """Read changed tickets, evaluate them, write results back exactly once.
+
+    The first sync of a connector measures its whole history but writes nothing for
+    thresholds crossed before it started (see --escalate-from), nor on solved or closed
+    tickets.
+    """
     import time
 
     from slaplug.config import load_settings
+    from slaplug.errors import ConfigError
+    from slaplug.golive import parse_escalate_from
     from slaplug.progress import print_summary, reporter
     from slaplug.rules.schema import parse_duration
     from slaplug.runtime import open_runtime
@@ -305,6 +321,13 @@ def sync(
         raise click.UsageError("choose --once or --every, not both")
     interval = parse_duration(every).total_seconds() if every else None
     settings = load_settings(config_path)
+    cutoffs = dict(settings.escalate_from)
+    if escalate_from is not None:
+        try:
+            forced = parse_escalate_from(escalate_from, where="--escalate-from")
+        except ConfigError as exc:
+            raise click.BadParameter(str(exc), param_hint="--escalate-from") from None
+        cutoffs = dict.fromkeys(settings.connectors, forced)
     # SLAPLUG_NOW pins the evaluation instant: for tests and benchmarks that compare two
     # passes over the same moment. Unset (always, in production), it is the real time.
     pinned = _parse_time(os.environ["SLAPLUG_NOW"]) if os.environ.get("SLAPLUG_NOW") else None
@@ -320,6 +343,7 @@ def sync(
             progress=reporter(),
             clock=clock,
             channels=settings.notify,
+            escalate_from=cutoffs,
         )
         while True:
             summary = job.run_once(only)

@@ -20,7 +20,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
 
@@ -28,6 +28,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from slaplug.connectors.config import ConnectorConfig
 from slaplug.errors import ConfigError, Problem, ProblemsError
+from slaplug.golive import parse_escalate_from
 from slaplug.notify.channels import Channel, parse_channels
 from slaplug.notify.message import SUBJECT_FIELDS, unknown_subject_fields
 from slaplug.plugins import get_connectors, load_plugins
@@ -88,6 +89,11 @@ class _SettingsFile(BaseModel):
         default=None, description="Override the packs' engine."
     )
     connectors: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    escalate_from: Any = Field(
+        default=None,
+        description="Cutoff for every connector: first-sync (the default), or a date or time "
+        "to backfill from. A connector's own escalate_from wins.",
+    )
     sync: SyncOptions = Field(default_factory=SyncOptions)
     outbox: OutboxOptions = Field(default_factory=OutboxOptions)
     notify: Any = Field(
@@ -118,6 +124,8 @@ class Settings:
     outbox: OutboxOptions = field(default_factory=OutboxOptions)
     #: Notification channels by name (the ``notify:`` section).
     notify: dict[str, Channel] = field(default_factory=dict)
+    #: Explicit go-live cutoffs by connector (`slaplug.golive`); None: from the first sync.
+    escalate_from: dict[str, datetime | None] = field(default_factory=dict)
 
 
 def _problems(
@@ -173,6 +181,12 @@ def load_settings(
 
     problems: list[Problem] = []
     base = p.resolve().parent
+    overall: datetime | None = None
+    try:
+        overall = parse_escalate_from(raw.escalate_from, where="")
+    except ConfigError as exc:
+        problems.append(located.problem(("escalate_from",), str(exc)))
+    escalate_from: dict[str, datetime | None] = {}
     rules = [(base / r) for r in raw.rules]
     for i, r in enumerate(rules):
         if not r.is_file():
@@ -184,6 +198,13 @@ def load_settings(
         where = ("connectors", name)
         body = dict(section or {})
         plugin = body.pop("plugin", None)
+        # The go-live cutoff is slaplug's, not the plugin's: taken out before its config.
+        escalate_from[name] = overall
+        if "escalate_from" in body:
+            try:
+                escalate_from[name] = parse_escalate_from(body.pop("escalate_from"), where="")
+            except ConfigError as exc:
+                problems.append(located.problem((*where, "escalate_from"), str(exc)))
         if plugin is None:
             problems.append(
                 located.problem(
@@ -231,6 +252,7 @@ def load_settings(
         sync=raw.sync,
         outbox=raw.outbox,
         notify=channels,
+        escalate_from=escalate_from,
     )
 
 
@@ -266,6 +288,11 @@ connectors:
 #   email: ops@example.com
 #   api_token_env: JIRA_API_TOKEN
 #   projects: [SUP]
+
+# Go-live: the first sync measures the whole history but writes nothing for thresholds
+# crossed before it started. To escalate older ones too (a backfill), give a date:
+# escalate_from: 2026-11-01
+# (also per connector). See docs/operations/running.md, "Going live".
 
 sync:
   every: 60s      # for `slaplug sync --every`

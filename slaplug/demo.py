@@ -12,7 +12,7 @@ import os
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +21,7 @@ import yaml
 
 from slaplug.config import load_settings
 from slaplug.explain import explain, render_text
+from slaplug.progress import go_live_lines
 from slaplug.runtime import open_runtime
 from slaplug.sync import Summary, Sync
 from slaplug.testing.fake_zendesk import FakeZendesk
@@ -35,7 +36,16 @@ _JIRA_TOKEN_ENV = "SLAPLUG_DEMO_JIRA_TOKEN"
 @contextmanager
 def _fakes(stack: ExitStack) -> Iterator[dict[str, Any]]:
     """Start every fake helpdesk this install has; yield connector sections by name."""
-    zendesk = stack.enter_context(FakeZendesk.start(tickets=300, days=28, job_complete_after=0.2))
+    # The fake's clock runs three days behind: its open tickets have been waiting since, as
+    # if slaplug were connected three days after they came in (see the backfill below).
+    zendesk = stack.enter_context(
+        FakeZendesk.start(
+            now=datetime.now(UTC) - timedelta(days=3),
+            tickets=300,
+            days=28,
+            job_complete_after=0.2,
+        )
+    )
     os.environ[_ZENDESK_TOKEN_ENV] = zendesk.api_token
     sections: dict[str, Any] = {
         "zendesk": {
@@ -86,6 +96,9 @@ def _write_config(
             {
                 "store": f"sqlite:///{store}",
                 "rules": [str(rules.resolve())],
+                # A backfill of the fakes' last week: older thresholds are measured, not
+                # escalated (a real first sync escalates nothing from before it started).
+                "escalate_from": (datetime.now(UTC) - timedelta(days=7)).date().isoformat(),
                 "connectors": sections,
                 "notify": notify,
             },
@@ -138,9 +151,17 @@ def run_demo(folder: Path, rules: Path) -> None:
         click.echo(f"  mailbox  smtp://127.0.0.1:{mailbox.port} (the rules' notify channels)")
         settings = load_settings(config)
         with open_runtime(settings) as rt:
-            job = Sync(rt.store, rt.pack, rt.connectors, channels=rt.settings.notify)
+            job = Sync(
+                rt.store,
+                rt.pack,
+                rt.connectors,
+                escalate_from=settings.escalate_from,
+                channels=rt.settings.notify,
+            )
             first = job.run_once()
             _show(first, "\nFirst sync")
+            for line in go_live_lines(first):
+                click.echo(line)
             breaches = Counter((c, m) for c, _, m in first.breaches)
             click.echo("\nBreached clocks:")
             for (conn, metric), n in sorted(breaches.items()):

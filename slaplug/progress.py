@@ -13,7 +13,7 @@ import click
 
 from slaplug.sync import Summary
 
-__all__ = ["print_summary", "reporter"]
+__all__ = ["go_live_lines", "print_summary", "reporter"]
 
 log = logging.getLogger("slaplug.sync")
 
@@ -58,7 +58,7 @@ def print_summary(s: Summary, *, as_json: bool = False, dry_run: bool = False) -
     if sys.stderr.isatty():
         sys.stderr.write("\r\033[K")
     if as_json:
-        click.echo(json.dumps({"dry_run": dry_run, **s.as_dict()}))
+        click.echo(json.dumps({"dry_run": dry_run, **s.as_dict(), "cutoffs": s.cutoffs}))
         return
     title = "Dry run: nothing written" if dry_run else "Sync done"
     click.echo(
@@ -71,6 +71,8 @@ def print_summary(s: Summary, *, as_json: bool = False, dry_run: bool = False) -
         f"{s.retried_later} to retry, {s.dead_lettered} dead-lettered, {s.shadow} shadow"
     )
     click.echo(f"  API calls: {s.api_reads} reads, {s.api_writes} writes")
+    for line in go_live_lines(s, dry_run=dry_run):
+        click.echo(line)
     if dry_run and s.would_plan:
         click.echo("  would plan:")
         for a in s.would_plan[:50]:
@@ -79,3 +81,20 @@ def print_summary(s: Summary, *, as_json: bool = False, dry_run: bool = False) -
             )
         if len(s.would_plan) > 50:
             click.echo(f"    ... and {len(s.would_plan) - 50} more")
+
+
+def go_live_lines(s: Summary, *, dry_run: bool = False) -> list[str]:
+    """What the go-live rules kept from the helpdesk this pass (`slaplug.golive`)."""
+    if not s.cutoffs:
+        return []
+    cutoffs = ", ".join(f"{name} {at}" for name, at in s.cutoffs.items())
+    record, hold = (
+        ("would be recorded", "would be held back") if dry_run else ("recorded", "held back")
+    )
+    return [
+        f"  go-live: cutoff {cutoffs} (nothing is written for a threshold crossed before it)",
+        f"    {s.past_breaches} breaches from before the cutoff {record}, not escalated",
+        f"    {s.held_before_cutoff} actions {hold}: {s.past_crossings} escalation levels "
+        "crossed before the cutoff",
+        f"    {s.held_done} actions {hold}: ticket solved or closed",
+    ]

@@ -16,6 +16,10 @@ One pass, per connector:
    connectors make that second write a no-op (comments carry their key).
 
 ``--dry-run`` does 1 to 3 without writing anything anywhere, and prints what it would plan.
+
+Go-live (`slaplug.golive`): an action is planned only if its level's threshold was crossed at
+or after the connector's cutoff (its first sync's start, or ``escalate_from``) and its ticket
+is not solved or closed; the history before the cutoff is measured and recorded all the same.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ from typing import Any
 from slaplug import plugins
 from slaplug.connectors.base import ApplyResult, ApplyStatus, Connector
 from slaplug.errors import ConnectorError, FatalAPIError, RetriableAPIError
+from slaplug.golive import ThresholdTimes, is_done
 from slaplug.model import Action, ActionKind, MeasureState, Ticket
 from slaplug.notify.channels import Channel
 from slaplug.notify.deliver import DeliveryError, Notifications
@@ -61,7 +66,18 @@ class Summary:
     dead_lettered: int = 0
     api_reads: int = 0
     api_writes: int = 0
+    #: Clocks whose breach came before the cutoff, recorded now (a dry run: would be)
+    #: and never escalated.
+    past_breaches: int = 0
+    #: Escalation levels (one per clock and level) this pass found crossed before the cutoff.
+    past_crossings: int = 0
+    #: Their actions, held back: not planned, not written.
+    held_before_cutoff: int = 0
+    #: Actions held back because their ticket is solved or closed.
+    held_done: int = 0
     seconds: float = 0.0
+    #: Each connector's cutoff this pass, ISO 8601.
+    cutoffs: dict[str, str] = field(default_factory=dict)
     #: ``(connector, ticket id, policy/metric)`` of clocks seen breached (the first
     #: `SAMPLE` of them: a summary must not grow with the number of tickets).
     breaches: list[tuple[str, str, str]] = field(default_factory=list)
@@ -93,6 +109,8 @@ class Sync:
         claim_batch: Actions claimed from the outbox and applied together.
         progress: Called with a short message and the running summary as work advances.
         clock: The current time (tests move it).
+        escalate_from: Explicit cutoffs by connector name (``escalate_from`` in
+            slaplug.yaml); a connector left out, or mapped to None, escalates from its go-live.
     """
 
     def __init__(
@@ -107,6 +125,7 @@ class Sync:
         progress: Progress | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         channels: Mapping[str, Channel] | None = None,
+        escalate_from: Mapping[str, datetime | None] | None = None,
     ) -> None:
         self.store = store
         self.pack = pack
@@ -119,6 +138,27 @@ class Sync:
         self.notifications = Notifications(
             store, pack, channels or {}, self.connectors, clock=clock
         )
+        self.escalate_from = dict(escalate_from or {})
+        self._thresholds = ThresholdTimes.for_pack(pack)
+        #: Go-lives read or recorded: they never change, so the store is asked once each.
+        self._go_lives: dict[str, datetime] = {}
+
+    def cutoff(self, name: str, now: datetime) -> datetime:
+        """Connector ``name``'s cutoff: no action is written for a threshold crossed before it.
+
+        The explicit ``escalate_from`` if given, else the connector's go-live, recorded in the
+        store as ``now`` by its first (not dry) run. The go-live is recorded either way, so
+        dropping an explicit backfill later falls back to the first sync's start.
+        """
+        live = self._go_lives.get(name) or self.store.peek_go_live(name)
+        if live is None and not self.dry_run:
+            live = self.store.go_live(name, now=now)
+        if live is not None:
+            self._go_lives[name] = live
+        explicit = self.escalate_from.get(name)
+        if explicit is not None:
+            return explicit
+        return now if live is None else live  # a dry run before the first sync: its start
 
     def run_once(self, only: str | None = None) -> Summary:
         """One full pass over every connector (or ``only`` the one named).
@@ -133,8 +173,10 @@ class Sync:
         before = {n: self._calls(n) for n in names}
         for name in names:
             conn = self.connectors[name]
-            self._read(name, conn, summary)
-            self._reevaluate_due(name, summary)
+            cutoff = self.cutoff(name, self.clock())
+            summary.cutoffs[name] = cutoff.isoformat()
+            self._read(name, conn, summary, cutoff)
+            self._reevaluate_due(name, summary, cutoff)
             if not self.dry_run:
                 self._deliver(name, conn, summary)
         for name in names:
@@ -157,9 +199,11 @@ class Sync:
         reads, writes = self._calls(name)
         tickets = [plugins.enrich_ticket(t) for t in tickets]
         summary.tickets_read = len(tickets)
+        cutoff = self.cutoff(name, self.clock())
+        summary.cutoffs[name] = cutoff.isoformat()
         if not self.dry_run:
             summary.tickets_changed = sum(self.store.save_snapshots(tickets, now=self.clock()))
-        self._evaluate(tickets, summary)
+        self._evaluate(tickets, summary, cutoff)
         if not self.dry_run:
             self._deliver(name, conn, summary)
         after = self._calls(name)
@@ -169,7 +213,7 @@ class Sync:
 
     # -- reading and evaluating ----------------------------------------------------------------
 
-    def _read(self, name: str, conn: Connector, summary: Summary) -> None:
+    def _read(self, name: str, conn: Connector, summary: Summary, cutoff: datetime) -> None:
         cursor = self.store.get_cursor(name)
         for page in conn.read_changed(cursor):
             crashpoint("page-read")
@@ -179,13 +223,13 @@ class Sync:
             tickets = [plugins.enrich_ticket(t) for t in tickets]
             summary.tickets_read += len(tickets)
             if self.dry_run:
-                self._evaluate(tickets, summary)
+                self._evaluate(tickets, summary, cutoff)
                 continue
             changed = self.store.save_snapshots(tickets, now=self.clock())
             summary.tickets_changed += sum(changed)
             crashpoint("snapshots-saved")
             for start in range(0, len(tickets), self.batch):
-                self._evaluate(tickets[start : start + self.batch], summary)
+                self._evaluate(tickets[start : start + self.batch], summary, cutoff)
             if page.cursor is not None:
                 crashpoint("before-cursor")
                 self.store.commit_cursor(name, page.cursor, now=self.clock())
@@ -195,7 +239,7 @@ class Sync:
             # helpdesk sooner, and the connector still holds the page it planned them from.
             self._deliver(name, conn, summary)
 
-    def _reevaluate_due(self, name: str, summary: Summary) -> None:
+    def _reevaluate_due(self, name: str, summary: Summary, cutoff: datetime) -> None:
         """Tickets whose next threshold passed: re-evaluated from snapshots, no API read."""
         seen: set[str] = set()
         while True:
@@ -211,22 +255,23 @@ class Sync:
             tickets = [snapshots[d.ticket_id] for d in due if d.ticket_id in snapshots]
             summary.reevaluated += len(tickets)
             crashpoint("due-loaded")
-            self._evaluate(tickets, summary)
+            self._evaluate(tickets, summary, cutoff)
             if self.dry_run:
                 return  # the due index is not updated, so the same tickets would come again
 
-    def _evaluate(self, tickets: Sequence[Ticket], summary: Summary) -> None:
+    def _evaluate(self, tickets: Sequence[Ticket], summary: Summary, cutoff: datetime) -> None:
         now = self.clock()
         assessments = self.pack.assess_many(tickets, now)
         actions: list[Action] = []
         for a in assessments:
             live = [x for x in a.actions if not x.shadow]
             summary.shadow += len(a.actions) - len(live)
-            actions.extend(live)
+            actions.extend(self._go_live_gate(a, live, cutoff, summary))
         if self.dry_run:
             new = [x for x in actions if self.store.ledger_status(x.key) is None]
             summary.would_plan.extend(new[: max(0, Summary.SAMPLE - len(summary.would_plan))])
             summary.planned += len(new)
+            summary.past_breaches += self._unrecorded_past_breaches(assessments, cutoff)
             return
         changes = self.store.record_measure_changes(
             ((a.ticket.key, a.measures) for a in assessments), at=now
@@ -234,7 +279,13 @@ class Sync:
         summary.measures_changed += len(changes)
         by_key = {a.ticket.key: a.ticket for a in assessments}
         for key, m in changes:
-            if m.breached:  # recorded once per clock: the moment it was first seen breached
+            if not m.breached:
+                continue
+            # Recorded once per clock: the moment it was first seen breached. A breach from
+            # before the cutoff is history: recorded, counted, and escalated by no one.
+            if m.breached_at is not None and m.breached_at < cutoff:
+                summary.past_breaches += 1
+            else:
                 plugins.pm.hook.on_breach(ticket=by_key[key], measure=m)
         crashpoint("measures-recorded")
         planned = self.store.plan(actions, now=now)
@@ -245,6 +296,36 @@ class Sync:
             for a in assessments
         )
         _note_breaches(assessments, summary)
+
+    def _go_live_gate(
+        self, a: Assessment, actions: Sequence[Action], cutoff: datetime, summary: Summary
+    ) -> list[Action]:
+        """The actions that may be written: none on a done ticket, none from before the cutoff."""
+        if not actions:
+            return []
+        if is_done(a.ticket):
+            summary.held_done += len(actions)
+            return []
+        kept: list[Action] = []
+        held_levels: set[str] = set()
+        for x in actions:
+            if self._thresholds.before(x, a.measures, cutoff):
+                summary.held_before_cutoff += 1
+                held_levels.add(x.key.rsplit(":", 1)[0])  # the level's key, less the action
+            else:
+                kept.append(x)
+        summary.past_crossings += len(held_levels)
+        return kept
+
+    def _unrecorded_past_breaches(self, assessments: Sequence[Assessment], cutoff: datetime) -> int:
+        """Breaches before the cutoff a real run would record now (a dry run's count)."""
+        heads = {
+            (a.ticket.key, m.policy, m.metric.value, m.cycle)
+            for a in assessments
+            for m in a.measures
+            if m.breached_at is not None and m.breached_at < cutoff
+        }
+        return len(heads - self.store.recorded_breaches(heads)) if heads else 0
 
     # -- writing back --------------------------------------------------------------------------
 

@@ -94,6 +94,8 @@ def _configure(tmp_path: Path, fake: FakeZendesk, store_url: str) -> Path:
         # The shipped rules notify these channels; declared empty, their messages are dropped.
         "notify": {"team-lead": [], "support-manager": [], "second-line-lead": []},
         "engine": "python",
+        # A backfill: the scenario is the history's writes (a default go-live holds them).
+        "escalate_from": "2000-01-01",
         "connectors": {"zendesk": {
             "plugin": "zendesk",
             "base_url": fake.base_url,

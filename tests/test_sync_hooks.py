@@ -47,7 +47,9 @@ def test_breaches_are_reported_once_each_and_never_again(tmp_path: Path, slaplug
         with Store.open(f"sqlite:///{tmp_path / 's.db'}") as store, \
                 RulePack.load([REPO / "rules" / "default.yaml"], engine="python") as pack, \
                 zd.ZendeskConnector(config, instance="zendesk") as conn:
-            job = Sync(store, pack, {"zendesk": conn}, clock=lambda: now)
+            # A backfill: the history's breaches are escalated (the default go-live holds them).
+            backfill = {"zendesk": datetime(2000, 1, 1, tzinfo=UTC)}
+            job = Sync(store, pack, {"zendesk": conn}, clock=lambda: now, escalate_from=backfill)
             first = job.run_once()
             seen_first = list(rec.breaches)
             job.run_once()

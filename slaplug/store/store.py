@@ -11,6 +11,7 @@ from slaplug.errors import ConfigError
 from slaplug.store._base import StoreSettings
 from slaplug.store.credits import CreditsMixin
 from slaplug.store.engine import make_engine
+from slaplug.store.golive import GoLiveMixin
 from slaplug.store.inbox import InboxMixin
 from slaplug.store.install import InstallMixin
 from slaplug.store.measures import MeasuresMixin
@@ -30,6 +31,7 @@ class Store(
     CreditsMixin,
     InstallMixin,
     NotificationsMixin,
+    GoLiveMixin,
 ):
     """slaplug's durable state, in SQLite or PostgreSQL.
 

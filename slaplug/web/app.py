@@ -205,6 +205,7 @@ def create_app(
                 options = dict(worker_options or {})
                 if settings is not None:
                     options.setdefault("claim_batch", settings.outbox.batch)
+                    options.setdefault("escalate_from", settings.escalate_from)
                 worker = Worker(
                     rt.store,
                     rt.pack,

@@ -310,6 +310,7 @@ def run_worker_process(
             claim_batch=settings.outbox.batch,
             poll_interval=poll_interval,
             channels=settings.notify,
+            escalate_from=settings.escalate_from,
         )
         if supervised:
             threading.Thread(

@@ -65,6 +65,7 @@ class Worker:
         outbox_every: Seconds between deliveries of due outbox retries while idle, so a
             write that failed transiently is retried without waiting for the next sync.
         clock: The current time (tests move it).
+        escalate_from: Explicit go-live cutoffs by connector (`Settings.escalate_from`).
     """
 
     def __init__(
@@ -80,6 +81,7 @@ class Worker:
         outbox_every: float = 30.0,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         channels: Mapping[str, Channel] | None = None,
+        escalate_from: Mapping[str, datetime | None] | None = None,
     ) -> None:
         self.store = store
         self.connectors = dict(connectors)
@@ -89,7 +91,13 @@ class Worker:
         self.outbox_every = outbox_every
         self.clock = clock
         self.sync = Sync(
-            store, pack, connectors, claim_batch=claim_batch, clock=clock, channels=channels
+            store,
+            pack,
+            connectors,
+            claim_batch=claim_batch,
+            clock=clock,
+            escalate_from=escalate_from,
+            channels=channels,
         )
         self.pack = pack
         self._wake = threading.Event()

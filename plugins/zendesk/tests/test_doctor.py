@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 import yaml
 
 from slaplug.testing.fake_zendesk import FakeZendesk
@@ -139,8 +140,6 @@ def test_an_agent_token_fails_the_admin_role_the_exports_need(
     [role] = [c for c in report["checks"] if c["name"] == "role"]
     assert role["status"] == "fail" and "admin-only" in role["detail"]
     # And the fake agrees: an agent's read of the export is refused.
-    import requests
-
     r = requests.get(
         f"{fake.base_url}/api/v2/incremental/tickets/cursor.json?start_time=0",
         auth=("ana.souza@fake-zendesk.test/token", fake.api_token),
