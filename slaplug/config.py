@@ -302,12 +302,11 @@ outbox:
   max_attempts: 8 # tries before a failed write becomes a dead letter
   lease: 5m       # a sync killed mid-write leaves its actions to a sync after this
 
-# Where the rules' `notify: {channel: NAME}` goes: apprise URLs, secrets as ${ENV_VAR}.
-# See docs/notifications.md for e-mail, Slack, Teams, PagerDuty, Opsgenie and webhooks.
-# notify:
-#   team-lead:
-#     - "mailtos://${SMTP_USER}:${SMTP_PASSWORD}@smtp.example.com?to=lead@example.com"
-#     - "slack://${SLACK_TOKEN_A}/${SLACK_TOKEN_B}/${SLACK_TOKEN_C}/#support-leads"
-#   second-line-lead:
-#     - "pagerduty://${PAGERDUTY_INTEGRATION_KEY}@${PAGERDUTY_API_KEY}"
+# Where the rules' `notify: {channel: NAME}` goes: apprise URLs, secrets as ${ENV_VAR}
+# (docs/notifications.md: e-mail, Slack, Teams, PagerDuty, Opsgenie, webhooks). The shipped
+# rules notify these three; [] drops a channel's messages (`slaplug doctor` warns about it).
+notify:
+  team-lead: []         # e.g. ["mailtos://${SMTP_USER}:${SMTP_PASSWORD}@smtp.example.com?to=lead@example.com"]
+  support-manager: []   # e.g. ["slack://${SLACK_TOKEN_A}/${SLACK_TOKEN_B}/${SLACK_TOKEN_C}/#support"]
+  second-line-lead: []  # e.g. ["pagerduty://${PAGERDUTY_INTEGRATION_KEY}@${PAGERDUTY_API_KEY}"]
 """

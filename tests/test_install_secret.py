@@ -17,7 +17,7 @@ from slaplug.plugins import pm
 from slaplug.runtime import open_runtime
 from slaplug.store import Store
 from slaplug.store.migrations import migrate
-from slaplug.store.schema import install, schema_version
+from slaplug.store.schema import install, notification_sends, schema_version
 
 
 def test_the_secret_is_made_once_and_kept_across_opens(url: str) -> None:  # noqa: F811
@@ -40,10 +40,13 @@ def test_two_processes_asking_at_once_get_the_same_secret(url: str) -> None:  # 
 def test_a_version_2_store_gains_the_install_table(tmp_path: Path) -> None:
     old = f"sqlite:///{tmp_path / 'old.db'}"
     with Store.open(old) as store, store.engine.begin() as conn:
+        # Back to a version 2 store: the tables of versions 3 and later gone, unrecorded.
         install.drop(conn)
-        conn.execute(delete(schema_version).where(schema_version.c.version == 3))
+        notification_sends.drop(conn)
+        conn.execute(delete(schema_version).where(schema_version.c.version >= 3))
     with Store.open(old) as store:
         assert inspect(store.engine).has_table("install")
+        assert inspect(store.engine).has_table("notification_sends")
         assert migrate(store.engine) == []
         assert len(store.install_secret()) == 32
 
@@ -55,6 +58,7 @@ def test_the_runtime_keys_every_connector_with_the_stores_secret(tmp_path: Path)
     (tmp_path / "slaplug.yaml").write_text(
         f"store: sqlite:///{tmp_path / 'store.db'}\n"
         "rules: [rules.yaml]\n"
+        "notify: {team-lead: [], support-manager: [], second-line-lead: []}\n"
         "connectors:\n"
         "  a: {plugin: tiny, base_url: 'http://127.0.0.1:9', api_token_env: TOKEN_A}\n"
         "  b: {plugin: tiny, base_url: 'http://127.0.0.1:9', api_token_env: TOKEN_B}\n"
