@@ -161,7 +161,7 @@ def decode(data: bytes) -> tuple[str, tuple[str, int, int] | None]:
 class _LimitError(Exception):
     """A bound is exceeded while building; carries the problem to report."""
 
-    def __init__(self, message: str, mark: yaml.Mark) -> None:
+    def __init__(self, message: str, mark: Any) -> None:
         super().__init__(message)
         self.message = message
         self.mark = mark
@@ -172,7 +172,7 @@ class _AliasNode(yaml.Node):
 
     id = "alias"
 
-    def __init__(self, target: yaml.Node, start: yaml.Mark, end: yaml.Mark) -> None:
+    def __init__(self, target: yaml.Node, start: Any, end: Any) -> None:
         super().__init__(target.tag, target.value, start, end)
         self.target = target
 
@@ -189,18 +189,22 @@ class _Loader(yaml.SafeLoader):
         # open level per token: bounded here, or "[[[[..." costs time quadratic in its length.
         if self.flow_level >= MAX_DEPTH:
             raise _LimitError(_too_deep(), self.get_mark())
-        super().fetch_flow_collection_start(token_class)  # type: ignore[misc]
+        super().fetch_flow_collection_start(token_class)
 
     def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node:
         if self.check_event(yaml.AliasEvent):
-            event = self.peek_event()
+            event: yaml.Event = self.peek_event()  # type: ignore[no-untyped-call]
             node = super().compose_node(parent, index)
+            assert node is not None  # an alias always names a node (or PyYAML raised)
             return _AliasNode(node, event.start_mark, event.end_mark)
         self._depth += 1
         try:
             if self._depth > MAX_DEPTH:
-                raise _LimitError(_too_deep(), self.peek_event().start_mark)
-            return super().compose_node(parent, index)
+                next_event: yaml.Event = self.peek_event()  # type: ignore[no-untyped-call]
+                raise _LimitError(_too_deep(), next_event.start_mark)
+            composed = super().compose_node(parent, index)
+            assert composed is not None  # compose_node is only called where a node stands
+            return composed
         finally:
             self._depth -= 1
 
@@ -251,7 +255,7 @@ def load_located(text: str, file: str) -> Located:
     return located
 
 
-def _failed(file: str, message: str, mark: yaml.Mark | None) -> Located:
+def _failed(file: str, message: str, mark: Any) -> Located:
     line, col = (mark.line + 1, mark.column + 1) if mark is not None else (1, 1)
     return Located(None, file, problems=[Problem(message, "", file, line, col)])
 
@@ -269,7 +273,7 @@ def _bad_character(character: Any) -> str:
 def _mark_at(text: str, position: int) -> yaml.Mark:
     line = text.count("\n", 0, position)
     column = position - (text.rfind("\n", 0, position) + 1)
-    return yaml.Mark("", position, line, column, None, None)
+    return yaml.Mark("", position, line, column, None, None)  # type: ignore[arg-type]
 
 
 class _Builder:
@@ -322,6 +326,7 @@ class _Builder:
                 return [
                     self.build(item, (*path, i), depth + 1) for i, item in enumerate(target.value)
                 ]
+            assert isinstance(target, yaml.MappingNode)
             return self.mapping(target, path, depth)
         finally:
             self.open.discard(id(target))
