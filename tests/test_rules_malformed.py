@@ -106,6 +106,14 @@ CASES: list[tuple[str, bytes, Marker, str]] = [
     # a priority no helpdesk delivers.
     ("percent-nan", (ESCALATION % "percent: {gte: .nan}").encode(), ".nan", "finite"),
     ("percent-inf", (ESCALATION % "percent: {gte: .inf}").encode(), ".inf", "finite"),
+    # Accepted, then an OverflowError once a breached clock looked for its next due time.
+    (
+        "percent-huge",
+        (ESCALATION % "percent: {gte: 1.0e+300}").encode(),
+        "1.0e+300",
+        "at most 1000",
+    ),
+    ("elapsed-huge", (ESCALATION % "elapsed: {gte: 1.0e+300}").encode(), "1.0e+300", "at most"),
     ("zero-target", (POLICY % "0h").encode(), "0h", "longer than 0"),
     (
         "unknown-priority",

@@ -42,6 +42,7 @@ from slaplug.rules.fields import (
     TICKET_FIELDS,
 )
 from slaplug.rules.schema import (
+    MAX_DURATION,
     PRIORITY_NAMES,
     ActionSpec,
     EscalationSpec,
@@ -82,6 +83,16 @@ _OPS = {
     "contains",
     "not_contains",
     "exists",
+}
+#: Largest literal per time-like measure field, and how to say it. Each literal becomes a due
+#: time (`RulePack.next_due`: a calendar date after the target); 10x the longest target and the
+#: longest duration keep those dates within the calendar's years.
+_NUMBER_BOUNDS: dict[str, tuple[float, str]] = {
+    "percent": (1000.0, "1000 (ten times the target)"),
+    **{
+        f: (MAX_DURATION.total_seconds(), f"{MAX_DURATION.total_seconds() / 3600:.0f}h")
+        for f in DURATION_FIELDS
+    },
 }
 _ORDER_OPS = {"lt": "lt", "lte": "le", "gt": "gt", "gte": "ge"}
 _TEMPLATE = re.compile(r"\{\{\s*([^{}]*?)\s*\}\}")
@@ -182,6 +193,10 @@ def _literal(name: str, ftype: FieldType, value: Any, path: YPath, ctx: _Ctx) ->
             return None
         if not math.isfinite(value):  # NaN compares false with everything: never fires
             ctx.error(path, f"{name} is a finite number; {value!r} is not one")
+            return None
+        bound = _NUMBER_BOUNDS.get(name)
+        if bound is not None and abs(value) > bound[0]:
+            ctx.error(path, f"{name} is at most {bound[1]}; {value!r} is beyond any deadline")
             return None
         return value
     if ftype is FieldType.BOOL:
