@@ -14,7 +14,7 @@ import signal
 import types
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +25,7 @@ from hypothesis import strategies as st
 
 from slaplug.config import load_settings, starter_config
 from slaplug.errors import ProblemsError
+from slaplug.model import Ticket
 from slaplug.rules.compile import compile_files
 from slaplug.rules.pack import RulePack
 
@@ -188,9 +189,30 @@ def only_positioned_problems(path: Path, load: Callable[[], Any]) -> Any:
 def check_rules(path: Path, data: bytes) -> None:
     path.write_bytes(data)
     src = only_positioned_problems(path, lambda: compile_files([path]))
-    if src is not None:  # what checks clean also builds into a pack
-        with bounded(HANG_SECONDS):
-            RulePack(src, engine="python").close()
+    if src is None:
+        return
+    # What checks clean also runs: a value that passed the check must not fail later, when a
+    # ticket is measured against it (as 1e300 percent did, once a clock was breached).
+    with bounded(HANG_SECONDS), RulePack(src, engine="python") as pack:
+        for now in (OPENED + timedelta(minutes=30), OPENED + timedelta(days=400)):
+            for assessment in pack.assess_many(TICKETS, now):
+                pack.next_due(assessment.measures, now)
+
+
+OPENED = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+#: One ticket per built-in priority, plus one without: every target of a mutated pack applies.
+TICKETS = [
+    Ticket(
+        connector="desk",
+        id=str(i),
+        status="open",
+        priority=priority,
+        created_at=OPENED,
+        updated_at=OPENED,
+        tags=("vip",),
+    )
+    for i, priority in enumerate(["urgent", "high", "normal", "low", None])
+]
 
 
 @pytest.fixture
