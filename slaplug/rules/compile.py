@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import difflib
 import functools
+import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -41,6 +42,8 @@ from slaplug.rules.fields import (
     TICKET_FIELDS,
 )
 from slaplug.rules.schema import (
+    MAX_DURATION,
+    PRIORITY_NAMES,
     ActionSpec,
     EscalationSpec,
     PolicySpec,
@@ -48,10 +51,11 @@ from slaplug.rules.schema import (
     parse_duration,
 )
 from slaplug.rules.writes import RuleWrite, writes_of
-from slaplug.rules.yamlpos import Located, load_located
+from slaplug.rules.yamlpos import Located, read_located
 from slaplug.rules.yamlpos import Path as YPath
 from slaplug.sla.calendar import BUILTIN_24X7, BusinessCalendar, builtin_24x7
 from slaplug.sla.calendar_spec import CalendarSpec
+from slaplug.sla.policy import ANY_PRIORITY
 
 __all__ = [
     "RulePackSource",
@@ -80,6 +84,16 @@ _OPS = {
     "contains",
     "not_contains",
     "exists",
+}
+#: Largest literal per time-like measure field, and how to say it. Each literal becomes a due
+#: time (`RulePack.next_due`: a calendar date after the target); 10x the longest target and the
+#: longest duration keep those dates within the calendar's years.
+_NUMBER_BOUNDS: dict[str, tuple[float, str]] = {
+    "percent": (1000.0, "1000 (ten times the target)"),
+    **{
+        f: (MAX_DURATION.total_seconds(), f"{MAX_DURATION.total_seconds() / 3600:.0f}h")
+        for f in DURATION_FIELDS
+    },
 }
 _ORDER_OPS = {"lt": "lt", "lte": "le", "gt": "gt", "gte": "ge"}
 _TEMPLATE = re.compile(r"\{\{\s*([^{}]*?)\s*\}\}")
@@ -179,6 +193,13 @@ def _literal(name: str, ftype: FieldType, value: Any, path: YPath, ctx: _Ctx) ->
                 return None
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             ctx.error(path, f"{name} is a number; {value!r} is not one")
+            return None
+        if not math.isfinite(value):  # NaN compares false with everything: never fires
+            ctx.error(path, f"{name} is a finite number; {value!r} is not one")
+            return None
+        bound = _NUMBER_BOUNDS.get(name)
+        if bound is not None and abs(value) > bound[0]:
+            ctx.error(path, f"{name} is at most {bound[1]}; {value!r} is beyond any deadline")
             return None
         return value
     if ftype is FieldType.BOOL:
@@ -388,12 +409,7 @@ def compile_files(paths: Sequence[str | Path]) -> RulePackSource:
     parts: list[tuple[Located, RulePackSpec]] = []
     for p in paths:
         name = str(p)
-        try:
-            text = Path(p).read_text(encoding="utf-8")
-        except OSError as exc:
-            problems.append(Problem(f"cannot read: {exc.strerror}", "", name, 1, 1))
-            continue
-        located = load_located(text, name)
+        located = read_located(p)
         problems.extend(located.problems)
         if located.data is None:
             if not located.problems:
@@ -462,6 +478,8 @@ def _compile(parts: list[tuple[Located, RulePackSpec]], problems: list[Problem])
         policy_stop=[],
         escalations=[],
     )
+    # Declared in any file, they count for all: one pack, one set of helpdesks.
+    priorities = PRIORITY_NAMES.union(*(spec.priorities for _, spec in parts))
     seen_policies: dict[str, str] = {}
     seen_escalations: set[str] = set()
     catch_all: str | None = None
@@ -492,6 +510,7 @@ def _compile(parts: list[tuple[Located, RulePackSpec]], problems: list[Problem])
                     catch_all = pol.name
             if not pol.targets:
                 ctx.error((*path, "targets"), "a policy needs at least one target")
+            _check_priorities(pol, path, ctx, priorities)
             match = condition(pol.match, (*path, "match"), ctx, False) if pol.match else None
             stop = (
                 condition(pol.stop_when, (*path, "stop_when"), ctx, False)
@@ -528,6 +547,22 @@ def _compile(parts: list[tuple[Located, RulePackSpec]], problems: list[Problem])
     if problems:
         raise RuleError(problems)
     return src
+
+
+def _check_priorities(pol: PolicySpec, path: YPath, ctx: _Ctx, known: frozenset[str]) -> None:
+    """Report target keys no helpdesk delivers: such a target is never applied, silently."""
+    for metric, per_priority in pol.targets.items():
+        for name in per_priority:
+            if name == ANY_PRIORITY or name in known:
+                continue
+            hint = _suggest(name, known) or _suggest(name.lower(), known)
+            ctx.error(
+                (*path, "targets", metric.value, name),
+                f'unknown priority "{name}"{hint}; use {", ".join(sorted(PRIORITY_NAMES))}, '
+                '"*" for every other priority, or declare your helpdesk\'s own names under '
+                "priorities: (e.g. priorities: [P1, P2])",
+                at_key=True,
+            )
 
 
 def _compile_contracts(

@@ -10,13 +10,22 @@ import re
 from datetime import timedelta
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    model_validator,
+)
 
 from slaplug.model import Metric
 from slaplug.rules.contract_spec import ContractSpec
 from slaplug.sla.calendar_spec import CalendarSpec
 
 __all__ = [
+    "MAX_DURATION",
+    "PRIORITY_NAMES",
     "ActionSpec",
     "AssignSpec",
     "ContractSpec",
@@ -29,9 +38,18 @@ __all__ = [
     "parse_duration",
 ]
 
+#: Longest duration accepted anywhere (targets, leases, intervals): about 11 years. Longer is
+#: a typo, and far longer would overflow the date arithmetic it feeds.
+MAX_DURATION = timedelta(hours=100_000)
+
 _DURATION = re.compile(
     r"^\s*(?:(\d+(?:\.\d+)?)h)?\s*(?:(\d+(?:\.\d+)?)m)?\s*(?:(\d+(?:\.\d+)?)s)?\s*$"
 )
+
+
+#: Priorities the built-in connectors deliver (Zendesk: low..urgent; Freshdesk: low, medium,
+#: high, urgent; Jira: mapped onto these by default). A pack declares others under priorities:.
+PRIORITY_NAMES: frozenset[str] = frozenset({"urgent", "high", "normal", "medium", "low"})
 
 
 def parse_duration(value: object) -> timedelta:
@@ -55,10 +73,32 @@ def parse_duration(value: object) -> timedelta:
             f'"{value}" is not a duration; write it like "4h", "30m", "1h30m" or "90s"'
         )
     h, mi, s = (float(g) if g else 0.0 for g in m.groups())
-    return timedelta(hours=h, minutes=mi, seconds=s)
+    seconds = h * 3600 + mi * 60 + s  # inf for thousands of digits, never an exception
+    if not seconds <= MAX_DURATION.total_seconds():
+        raise ValueError(
+            f'"{_short(value)}" is too long; the longest duration is '
+            f"{MAX_DURATION.total_seconds() / 3600:.0f}h"
+        )
+    return timedelta(seconds=seconds)
+
+
+def _short(text: str) -> str:
+    return text if len(text) <= 40 else text[:40] + "..."
+
+
+def _positive_duration(value: timedelta) -> timedelta:
+    if value <= timedelta(0):
+        raise ValueError(
+            "a target must be longer than 0; remove the priority to leave it unmeasured"
+        )
+    return value
 
 
 Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
+#: A target: a duration longer than zero (a zero target is breached the moment it starts).
+TargetDuration = Annotated[
+    timedelta, BeforeValidator(parse_duration), AfterValidator(_positive_duration)
+]
 #: A condition mapping, checked by the compiler: ``{field: value | [values] | {op: value}}``,
 #: plus ``all: [...]``, ``any: [...]`` and ``not: {...}``.
 ConditionSpec = dict[str, Any]
@@ -89,8 +129,9 @@ class PolicySpec(_Strict):
         default_factory=list,
         description="Statuses during which the clocks pause, e.g. pending, hold.",
     )
-    targets: dict[Metric, dict[str, Duration]] = Field(
-        description='Per metric, business time per priority; "*" for every other priority.'
+    targets: dict[Metric, dict[str, TargetDuration]] = Field(
+        description='Per metric, business time per priority (longer than 0); "*" for every '
+        "other priority."
     )
     stop_when: ConditionSpec | None = Field(
         default=None,
@@ -225,6 +266,11 @@ class RulePackSpec(_Strict):
     )
     shadow: bool = Field(
         default=False, description="The whole pack is evaluated and logged, never written."
+    )
+    priorities: list[str] = Field(
+        default_factory=list,
+        description="Priority names your helpdesks deliver beyond urgent, high, normal, medium "
+        'and low (e.g. P1, P2); targets may name only these, the built-in ones and "*".',
     )
     fields: dict[str, Literal["str", "num", "bool", "list"]] = Field(
         default_factory=dict, description="Types of custom fields used in conditions (default str)."
