@@ -112,7 +112,7 @@ def _permissions(conn: JiraConnector, needs: DoctorNeeds) -> Iterator[Check]:
             if exc.status != 404:
                 raise
             yield Check(
-                f"permissions {project}",
+                f"permission browse {project}",
                 CheckStatus.FAIL,
                 f"Jira has no project {project!r} the API user can browse (404)",
                 f"fix projects: in the configuration, or grant Browse projects in {project}",
@@ -121,7 +121,7 @@ def _permissions(conn: JiraConnector, needs: DoctorNeeds) -> Iterator[Check]:
         have = _have(found)
         bulk = have.get("BULK_CHANGE", False) if bulk is None else bulk
         yield from _project_permissions(project, where, have, needs)
-    yield _bulk(conn, needs, bool(bulk))
+    yield _bulk(conn, needs, bulk)
 
 
 def _have(found: Any) -> dict[str, bool]:
@@ -176,7 +176,9 @@ def _project_permissions(
         yield Check(name, CheckStatus.SKIP, "the rules edit no issue")
 
 
-def _bulk(conn: JiraConnector, needs: DoctorNeeds, have: bool) -> Check:
+def _bulk(conn: JiraConnector, needs: DoctorNeeds, have: bool | None) -> Check:
+    if have is None:  # no project answered: the global permission was not read
+        return Check("permission bulk change", CheckStatus.SKIP, "not read: no project answered")
     if conn.config.bulk_edit_min_issues <= 0:
         return Check("permission bulk change", CheckStatus.SKIP, "bulk_edit_min_issues is 0")
     if not needs.kinds & _BULKABLE:

@@ -263,7 +263,8 @@ def test_no_browse_fails_and_no_project_admin_or_bulk_warns(
     fake.set_user(agent, denied=["BROWSE_PROJECTS"])
     code, report, _ = doctor(tmp_path, fake, email=agent)
     assert code == 1
-    assert checks(report)["permissions SUP"]["status"] == "fail"
+    browse = checks(report)["permission browse SUP"]
+    assert browse["status"] == "fail" and "404" in browse["detail"]
 
 
 def test_an_unknown_project_fails(tmp_path: Path, fake: FakeJira) -> None:
@@ -271,8 +272,8 @@ def test_an_unknown_project_fails(tmp_path: Path, fake: FakeJira) -> None:
     assert code == 1
     found = checks(report)
     assert found["permission browse SUP"]["status"] == "ok"
-    assert found["permissions NOPE"]["status"] == "fail"
-    assert "'NOPE'" in found["permissions NOPE"]["detail"]
+    assert found["permission browse NOPE"]["status"] == "fail"
+    assert "'NOPE'" in found["permission browse NOPE"]["detail"]
 
 
 def test_missing_names_fail_at_the_rule_that_writes_them(tmp_path: Path, fake: FakeJira) -> None:
