@@ -19,8 +19,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import responses
 import yaml
+from responses import matchers
+from slaplug_freshdesk import FreshdeskConfig, FreshdeskConnector
 from slaplug_freshdesk.fake import API_KEY, FakeFreshdesk
+
+from slaplug.connectors.checks import CheckStatus, DoctorNeeds
+from slaplug.errors import Problem
+from slaplug.model import ActionKind
+from slaplug.rules.writes import RuleWrite
 
 RULES = textwrap.dedent(
     """\
@@ -194,3 +202,49 @@ def test_an_unreachable_helpdesk_fails_reachable(tmp_path: Path, fake: FakeFresh
     code, report, _ = doctor(tmp_path, fake, base_url="http://127.0.0.1:9")
     assert code == 1
     assert statuses(report)["reachable"] == "fail"
+
+
+#: ``GET /api/v2/agents`` as recorded in sjkingo/python-freshdesk
+#: ``freshdesk/v2/tests/sample_json_data/agents.json`` (trimmed to the keys read: ``id`` on
+#: top, the person under ``contact``), served over two pages joined by a ``Link`` header.
+RECORDED_AGENTS = [
+    {"available": True, "occasional": False, "id": 1, "ticket_scope": 1,
+     "contact": {"active": True, "email": "abc@xyz.com", "name": "Support"}},
+    {"available": True, "occasional": False, "id": 432, "ticket_scope": 1,
+     "contact": {"active": False, "email": "superman@freshdesk.com", "name": "Clark Kent"}},
+]  # fmt: skip
+
+
+@responses.activate
+def test_recorded_agents_are_found_across_pages(monkeypatch: pytest.MonkeyPatch) -> None:
+    base = "https://acme.freshdesk.com"
+    monkeypatch.setenv("FD_KEY", "fd-key-unit-0042")
+    conn = FreshdeskConnector(FreshdeskConfig(base_url=base, api_key_env="FD_KEY"))
+    responses.get(f"{base}/api/v2/agents/me", json={**RECORDED_AGENTS[0]})
+    responses.get(f"{base}/api/v2/ticket_fields", json=[])
+    responses.get(
+        f"{base}/api/v2/agents",
+        json=RECORDED_AGENTS[:1],
+        headers={"Link": f'<{base}/api/v2/agents?per_page=100&page=2>; rel="next"'},
+        match=[matchers.query_param_matcher({"per_page": "100"})],
+    )
+    responses.get(
+        f"{base}/api/v2/agents",
+        json=RECORDED_AGENTS[1:],
+        match=[matchers.query_param_matcher({"per_page": "100", "page": "2"})],
+    )
+    where = Problem("", "x", "rules.yaml", 9, 9)
+    needs = DoctorNeeds(
+        writes=tuple(
+            RuleWrite(ActionKind.ASSIGN, ref, "user", "breach", where)
+            for ref in ("superman@freshdesk.com", "Support", "432", "lois@freshdesk.com")
+        ),
+        kinds=frozenset({ActionKind.ASSIGN}),
+    )
+    found = {c.name: c for c in conn.doctor(needs)}
+    assert found["credentials"].detail == "abc@xyz.com (agent 1)"
+    assert found["agent superman@freshdesk.com"].detail.startswith("id 432,")
+    assert found["agent Support"].detail.startswith("id 1,")
+    assert found["agent 432"].status is CheckStatus.WARN
+    missing = found["agent lois@freshdesk.com"]
+    assert missing.status is CheckStatus.FAIL and "rules.yaml:9:9" in missing.detail
