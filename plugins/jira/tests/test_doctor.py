@@ -249,6 +249,23 @@ def test_the_fake_refuses_the_writes_it_reports_missing(fake: FakeJira, agent: s
     assert have == {"EDIT_ISSUES": False, "BULK_CHANGE": False, "ADD_COMMENTS": True}
 
 
+def test_the_fake_hides_issues_from_a_user_who_cannot_browse(fake: FakeJira, agent: str) -> None:
+    fake.set_user(agent, denied=["BROWSE_PROJECTS"])
+    key = next(iter(fake.store.issues.values())).key
+    api = f"{fake.base_url}/rest/api/3"
+    r = requests.get(f"{api}/issue/{key}", auth=fake.auth_for(agent), timeout=10)
+    assert r.status_code == 404
+    r = requests.get(
+        f"{api}/search/jql",
+        params={"jql": "project = SUP ORDER BY key", "fields": "summary"},
+        auth=fake.auth_for(agent),
+        timeout=10,
+    )
+    assert r.status_code == 200 and r.json()["issues"] == []
+    r = requests.get(f"{api}/issue/{key}", auth=fake.auth, timeout=10)
+    assert r.status_code == 200  # the admin still sees it
+
+
 def test_no_browse_fails_and_no_project_admin_or_bulk_warns(
     tmp_path: Path, fake: FakeJira, agent: str
 ) -> None:

@@ -18,6 +18,8 @@ Each agent has every project permission and *Bulk change* unless a test takes on
 documents each: ``editIssue`` and ``doTransition`` answer 400 "the user does not have the
 necessary permission"; ``addComment`` needs *Add comments* (400, its only documented
 refusal of a valid request); ``submitBulkEdit`` needs the global *Bulk change* (400).
+Without *Browse projects* an issue is not found (``getIssue`` 404) and searches leave its
+issues out ("Issues are included in the response where the user has Browse projects").
 """
 
 from __future__ import annotations
