@@ -3,7 +3,9 @@
 The rules, in the order they apply (docs/concepts/service-credits.md works one example by hand):
 
 1. A measure counts in the period holding the instant its outcome became known: its breach,
-   or its clock stopping within target. Running clocks count later, once decided.
+   or its clock stopping within target. Running clocks count later, once decided. Cancelled
+   clocks (a ``cancel_when`` or a policy's ``stop_when``: the target did not apply) never
+   count: `slaplug.credits.source` gives no sample for them.
 2. Exclusions: a ticket with an excluded tag is left out; a measure whose clock started, or
    whose breach fell, inside an announced maintenance window is left out. Time waiting on the
    customer was already taken off the contract's clock before this step (`slaplug.credits.

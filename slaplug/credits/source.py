@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from slaplug.credits.model import Contract, Sample
-from slaplug.model import SlaMeasure, Ticket
+from slaplug.model import MeasureState, SlaMeasure, Ticket
 from slaplug.rules.facts import normalize
 from slaplug.rules.fields import TICKET_FIELDS, ticket_fact
 from slaplug.rules.pack import RulePack
@@ -98,6 +98,8 @@ class ContractBook:
                 decided = m.breached_at or m.stopped_at
                 if decided is None:
                     continue  # still running: it counts in the period it is decided in
+                if m.state is MeasureState.CANCELLED:
+                    continue  # not applicable: neither met nor breached, not counted
                 yield (
                     contract,
                     Sample(

@@ -94,8 +94,10 @@ class PolicySpec(_Strict):
     )
     stop_when: ConditionSpec | None = Field(
         default=None,
-        description="Condition on ticket fields; while it holds, running clocks stop at the "
-        "ticket's last update (e.g. a tag that takes the ticket out of SLA).",
+        description="Condition on ticket fields that takes the ticket out of this policy (e.g. "
+        "a no_sla tag): running clocks are cancelled when it starts to hold (or, with no "
+        "recorded history of its fields, at the ticket's last update): neither met nor "
+        "breached, left out of compliance and credits.",
     )
 
 

@@ -40,6 +40,7 @@ _STATUS = EventKind.STATUS_CHANGED
 _PRIORITY = EventKind.PRIORITY_CHANGED
 _RUNNING, _PAUSED = MeasureState.RUNNING, MeasureState.PAUSED
 _ACHIEVED, _BREACHED = MeasureState.ACHIEVED, MeasureState.BREACHED
+_CANCELLED = MeasureState.CANCELLED
 _METRICS = tuple(Metric)  # measures come in this order, as documented
 
 #: One run of one clock: (cycle, start, start in epoch µs, stop or None, stop in epoch µs or 0).
@@ -57,7 +58,9 @@ def measure(
 
     Events after ``now`` are ignored, so the same call answers "what did the clocks say at
     time T" for any past T. Metrics without a target for the ticket's priority are left out.
-    ``stop_at`` stops every clock still running at that time (a policy's ``stop_when``).
+    ``stop_at`` cancels every clock still running at that time (a policy's ``stop_when``
+    on a ticket without recorded history of the fields it reads): the measure's state is
+    ``cancelled``, neither met nor breached.
     To measure one ticket under several policies, `TicketClocks` reads its history once.
 
     Returns:
@@ -167,10 +170,12 @@ class TicketClocks:
                 continue
             for cycle, start, s, ended, e in self._runs[metric]:
                 stop = ended
+                cancelled = False
                 if stop_at is not None and ended is None:
                     stop, e = (stop_at, stop_us) if stop_us >= s else (start, s)  # noqa: PLW2901
+                    cancelled = True
                 m = self._measure_run(
-                    policy, metric, cycle, start, s, stop, e, pauses, paused_status
+                    policy, metric, cycle, start, s, stop, e, pauses, paused_status, cancelled
                 )
                 if m is not None:
                     measures.append(m)
@@ -242,6 +247,7 @@ class TicketClocks:
         stop_us: int,
         all_pauses: list[_Pause],
         paused_status: bool,
+        cancelled: bool = False,
     ) -> SlaMeasure | None:
         running = stop is None
         e = self.now_us if running else stop_us
@@ -276,7 +282,10 @@ class TicketClocks:
 
         paused_now = running and paused_status and bool(clipped) and clipped[-1][3] == e
         tz = start.tzinfo
-        if not running:
+        if cancelled:
+            # Not applicable: neither met nor breached, whatever the target said before.
+            state, breached_us = _CANCELLED, None
+        elif not running:
             state = _ACHIEVED if breached_us is None else _BREACHED
         elif breached_us is not None:
             state = _BREACHED
