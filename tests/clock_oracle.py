@@ -9,7 +9,6 @@ histories. Do not optimize this file; change it only when the rules change.
 from __future__ import annotations
 
 import dataclasses
-
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -80,3 +80,147 @@ def test_a_field_change_must_name_its_field() -> None:
         ticket_from_dict(doc)
     with pytest.raises(ValueError, match="names no field"):
         TicketEvent(EventKind.FIELD_CHANGED, datetime(2026, 3, 3, 10, tzinfo=BER), "l2")
+
+
+# -- evaluation over time: the ticket as it was -------------------------------------------------
+
+from pathlib import Path  # noqa: E402
+
+from slaplug.explain import explain, render_text  # noqa: E402
+from slaplug.model import MeasureState, Metric  # noqa: E402
+from slaplug.rules.pack import RulePack  # noqa: E402
+
+PACK = """\
+version: 1
+calendars:
+  office:
+    timezone: Europe/Berlin
+    hours: {mon-fri: "09:00-17:00"}
+policies:
+  - name: gold-sla
+    match: {organization: gold}
+    calendar: office
+    targets:
+      resolution: {"*": 4h}
+  - name: standard-sla
+    calendar: office
+    targets:
+      first_response: {"*": 8h}
+      resolution: {"*": 40h}
+  - name: l2-ola
+    kind: ola
+    match: {group: l2}
+    calendar: office
+    targets:
+      resolution: {"*": 4h}
+"""
+
+MON = datetime(2026, 3, 2, 9, tzinfo=BER)  # a Monday
+
+
+def at(day: int, hour: int, minute: int = 0) -> datetime:
+    """``day`` days after Monday 2026-03-02, at ``hour``:``minute`` in Berlin."""
+    return datetime(2026, 3, 2 + day, hour, minute, tzinfo=BER)
+
+
+def moved(when: datetime, old: str | None, new: str | None, field: str = "group") -> TicketEvent:
+    return TicketEvent(EventKind.FIELD_CHANGED, when, new, "agent-7", field, old)
+
+
+def handoff_ticket(*events: TicketEvent, group: str = "l2", **kw: object) -> dict:
+    evs = [{"kind": "created", "at": MON.isoformat()}]
+    for e in events:
+        d = {"kind": e.kind.value, "at": e.at.isoformat()}
+        for k in ("field", "old", "value", "actor"):
+            if getattr(e, k) is not None:
+                d[k] = getattr(e, k)
+        evs.append(d)
+    return {"id": "42", "connector": "zendesk", "created_at": MON.isoformat(), "status": "open",
+            "priority": "normal", "group": group, "events": evs, **kw}
+
+
+@pytest.fixture(scope="module", params=["durable", "python"])
+def pack(request, tmp_path_factory):
+    path = tmp_path_factory.mktemp("pack") / "p.yaml"
+    path.write_text(PACK, encoding="utf-8")
+    with RulePack.load([path], engine=request.param) as p:
+        yield p
+
+
+def by(measures, policy: str, metric: Metric = Metric.RESOLUTION):
+    return [m for m in measures if m.policy == policy and m.metric is metric]
+
+
+def test_the_l2_ola_starts_at_the_handoff(pack: RulePack) -> None:
+    # Created Monday 09:00 in l1, moved to l2 on Tuesday at 10:00; seen Tuesday at 12:00.
+    t = ticket_from_dict(handoff_ticket(moved(at(1, 10), "l1", "l2")))
+    a = pack.assess(t, at(1, 12))
+    assert a.policies == ("standard-sla", "l2-ola")
+    (ola,) = by(a.measures, "l2-ola")
+    assert ola.start == at(1, 10)
+    assert ola.state is MeasureState.RUNNING and ola.breached_at is None
+    assert ola.elapsed == timedelta(hours=2) and ola.deadline == at(1, 14)
+    # The customer's clock still runs from creation.
+    (sla,) = by(a.measures, "standard-sla")
+    assert sla.start == MON and sla.elapsed == timedelta(hours=11)
+    doc = explain(pack, t, at(1, 12))
+    clock = next(c for c in doc["clocks"] if c["policy"] == "l2-ola")
+    assert clock["start"] == "2026-03-03T10:00:00+01:00"
+    assert clock["timeline"][0] == {"kind": "counted", "from": "2026-03-03T10:00:00+01:00",
+                                    "to": "2026-03-03T12:00:00+01:00", "duration": "2h"}
+    assert doc["history"] == [{"at": "2026-03-03T10:00:00+01:00", "field": "group",
+                               "old": "l1", "value": "l2", "actor": "agent-7"}]
+    text = render_text(doc)
+    assert "l2-ola / resolution (cycle 1): RUNNING, 2h of 4h" in text
+    assert "2026-03-03T10:00:00+01:00  group: l1 -> l2 (agent-7)" in text
+
+
+def test_each_stint_with_the_team_is_a_cycle_of_its_own(pack: RulePack) -> None:
+    # l2 from Tue 10:00 to Tue 12:00 (2h, back to l1), again from Wed 09:00: 5h by Wed 14:00.
+    t = ticket_from_dict(handoff_ticket(
+        moved(at(1, 10), "l1", "l2"), moved(at(1, 12), "l2", "l1"), moved(at(2, 9), "l1", "l2")))
+    first, second = by(pack.assess(t, at(2, 14)).measures, "l2-ola")
+    assert (first.cycle, first.state, first.start, first.stopped_at, first.elapsed) == (
+        1, MeasureState.ACHIEVED, at(1, 10), at(1, 12), timedelta(hours=2))
+    assert (second.cycle, second.state, second.start) == (2, MeasureState.BREACHED, at(2, 9))
+    assert second.breached_at == at(2, 13)  # a fresh 4h target, not what was left of the first
+
+
+def test_a_ticket_that_left_the_team_stops_its_clock(pack: RulePack) -> None:
+    # In l2 from creation (set at creation), moved to l3 at 11:00: the OLA stops there, met.
+    t = ticket_from_dict(handoff_ticket(moved(MON, None, "l2"), moved(at(0, 11), "l2", "l3"),
+                                        group="l3"))
+    (ola,) = by(pack.assess(t, at(1, 12)).measures, "l2-ola")
+    assert (ola.start, ola.stopped_at, ola.state) == (MON, at(0, 11), MeasureState.ACHIEVED)
+
+
+def test_a_cycle_keeps_the_policy_that_matched_when_it_started(pack: RulePack) -> None:
+    # Organization set to gold at Monday 12:00, mid-cycle: cycle 1 stays standard (40h);
+    # solved Monday 15:00 and reopened Tuesday 09:00: cycle 2 starts under gold (4h).
+    t = ticket_from_dict(handoff_ticket(
+        moved(at(0, 12), "acme", "gold", "organization"),
+        TicketEvent(EventKind.SOLVED, at(0, 15)),
+        TicketEvent(EventKind.REOPENED, at(1, 9)),
+        group="l1", organization="gold"))
+    a = pack.assess(t, at(1, 14))
+    assert a.policies == ("gold-sla", "standard-sla")
+    (c1,) = by(a.measures, "standard-sla")
+    assert (c1.cycle, c1.state, c1.stopped_at) == (1, MeasureState.ACHIEVED, at(0, 15))
+    (c2,) = by(a.measures, "gold-sla")
+    assert (c2.cycle, c2.state, c2.start, c2.breached_at) == (
+        2, MeasureState.BREACHED, at(1, 9), at(1, 13))
+    # The same ticket without its history is measured on its current fields, as before.
+    flat = ticket_from_dict({**handoff_ticket(group="l1", organization="gold"),
+                             "events": [{"kind": "created", "at": MON.isoformat()}]})
+    assert pack.assess(flat, at(1, 14)).policies == ("gold-sla",)
+
+
+def test_both_engines_agree_over_histories(tmp_path: Path) -> None:
+    path = tmp_path / "p.yaml"
+    path.write_text(PACK, encoding="utf-8")
+    t = ticket_from_dict(handoff_ticket(
+        moved(at(0, 10), "acme", "gold", "organization"), moved(at(0, 11), "l1", "l2"),
+        TicketEvent(EventKind.SOLVED, at(0, 15)), TicketEvent(EventKind.REOPENED, at(1, 9)),
+        moved(at(1, 12), "l2", "l1"), organization="gold", group="l1"))
+    with RulePack.load([path], engine="durable") as d, RulePack.load([path], engine="python") as p:
+        assert d.assess(t, at(2, 9)).measures == p.assess(t, at(2, 9)).measures

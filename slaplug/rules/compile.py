@@ -18,6 +18,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from slaplug.errors import CalendarError, Problem, RuleError
+from slaplug.model import Metric
 from slaplug.plugins import holidays_for
 from slaplug.rules.conditions import (
     All,
@@ -82,6 +83,8 @@ _OPS = {
     "exists",
 }
 _ORDER_OPS = {"lt": "lt", "lte": "le", "gt": "gt", "gte": "ge"}
+#: A metric's own conditions under ``clocks:``, in the order the clock applies them.
+_CLOCK_KEYS = ("start_when", "pause_when", "stop_when", "cancel_when")
 _TEMPLATE = re.compile(r"\{\{\s*([^{}]*?)\s*\}\}")
 
 
@@ -98,6 +101,9 @@ class RulePackSource:
     policy_match: list[Condition | None]
     policy_stop: list[Condition | None]
     escalations: list[EscalationSpec]
+    #: Per policy, per metric with ``clocks:``, its compiled conditions by key
+    #: (``start_when``, ``pause_when``, ``stop_when``, ``cancel_when``).
+    policy_clocks: list[dict[Metric, dict[str, Condition]]] = field(default_factory=list)
     #: Per escalation, per level, the condition of that level (escalation's ``when`` and level's).
     escalation_levels: list[list[Condition]] = field(default_factory=list)
     #: Customer contracts, in order, and each one's compiled ``match`` (None: every ticket).
@@ -161,7 +167,11 @@ def _field_type(name: str, path: YPath, ctx: _Ctx, allow_measure: bool) -> Field
         )
         return None
     if name.startswith(CUSTOM_PREFIX) and len(name) > len(CUSTOM_PREFIX):
-        return ctx.types.get(name, FieldType.STR)
+        found = ctx.types.get(name)
+        if found is None and isinstance(ctx.types, dict):
+            # Undeclared custom fields are text; the engines need every field's type.
+            found = ctx.types[name] = FieldType.STR
+        return found or FieldType.STR
     known = sorted(TICKET_FIELDS) + (sorted(MEASURE_FIELDS) if allow_measure else [])
     hint = _suggest(name, known) or f"; use one of {', '.join(known)} or fields.<custom field>"
     ctx.error(path, f'unknown field "{name}"{hint}', at_key=True)
@@ -498,9 +508,30 @@ def _compile(parts: list[tuple[Located, RulePackSpec]], problems: list[Problem])
                 if pol.stop_when
                 else None
             )
+            clocks: dict[Metric, dict[str, Condition]] = {}
+            for metric, clock in pol.clocks.items():
+                cpath: YPath = (*path, "clocks", metric.value)
+                if metric not in pol.targets:
+                    ctx.error(
+                        cpath,
+                        f"{metric.value} has no target in this policy; add one under targets "
+                        "or remove its clock conditions",
+                        at_key=True,
+                    )
+                    continue
+                conds: dict[str, Condition] = {}
+                for key in _CLOCK_KEYS:
+                    spec_c = getattr(clock, key)
+                    if spec_c is None:
+                        continue
+                    c = condition(spec_c, (*cpath, key), ctx, False)
+                    if c is not None:
+                        conds[key] = c
+                clocks[metric] = conds
             src.policies.append(pol)
             src.policy_match.append(match)
             src.policy_stop.append(stop)
+            src.policy_clocks.append(clocks)
         for i, esc in zip(_valid_positions(located, "escalations"), spec.escalations, strict=True):
             path = ("escalations", i)
             if esc.name in seen_escalations:

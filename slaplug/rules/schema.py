@@ -1,6 +1,6 @@
 """The YAML rules language as pydantic models; ``slaplug rules schema`` prints their JSON Schema.
 
-Conditions (``match``, ``when``, ``stop_when``) are kept as plain mappings here and checked by
+Conditions (``match``, ``when``, ``stop_when``, a metric's ``start_when`` ...) are kept as plain mappings here and checked by
 `slaplug.rules.compile`, which knows the fields they may name.
 """
 
@@ -19,6 +19,7 @@ from slaplug.sla.calendar_spec import CalendarSpec
 __all__ = [
     "ActionSpec",
     "AssignSpec",
+    "ClockSpec",
     "ContractSpec",
     "EscalationSpec",
     "LevelSpec",
@@ -68,6 +69,39 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+class ClockSpec(_Strict):
+    """One metric's own conditions: when its clock starts, pauses, stops or does not apply.
+
+    Each condition is on ticket fields (as in ``match``) and is followed over the ticket's
+    recorded history: it takes effect at the instant it starts to hold.
+    """
+
+    start_when: ConditionSpec | None = Field(
+        default=None,
+        description="The clock starts at the first instant, at or after its usual start, at "
+        "which this holds (e.g. a triaged tag); never holding, never started.",
+    )
+    pause_when: ConditionSpec | None = Field(
+        default=None,
+        description="The clock pauses while this holds (e.g. fields.waiting_on: vendor), "
+        "besides the pause statuses.",
+    )
+    stop_when: ConditionSpec | None = Field(
+        default=None,
+        description="The clock stops when this starts to hold: met, unless already breached.",
+    )
+    cancel_when: ConditionSpec | None = Field(
+        default=None,
+        description="The clock is cancelled when this starts to hold: not applicable, neither "
+        "met nor breached, left out of compliance and credits.",
+    )
+    pause_statuses: list[str] | None = Field(
+        default=None,
+        description="This metric's own pause statuses, replacing the policy's ([] pauses on "
+        "no status).",
+    )
+
+
 class PolicySpec(_Strict):
     """An SLA (or OLA) policy: which tickets, which targets, on which calendar."""
 
@@ -91,6 +125,10 @@ class PolicySpec(_Strict):
     )
     targets: dict[Metric, dict[str, Duration]] = Field(
         description='Per metric, business time per priority; "*" for every other priority.'
+    )
+    clocks: dict[Metric, ClockSpec] = Field(
+        default_factory=dict,
+        description="Per metric, its own start, pause, stop and cancel conditions.",
     )
     stop_when: ConditionSpec | None = Field(
         default=None,
