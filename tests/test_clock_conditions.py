@@ -212,3 +212,30 @@ def test_rules_check_points_at_bad_clock_conditions(
         compile_files([path])
     text = str(err.value)
     assert where in text and message in text, text
+
+
+def test_a_policy_stop_when_cancels_at_the_instant_it_started_to_hold(tmp_path: Path) -> None:
+    path = tmp_path / "p.yaml"
+    path.write_text(CANCEL_PACK, encoding="utf-8")
+    t = ticket_from_dict(doc(change(h(11), "tags", ["billing"], ["billing", "no_sla"]),
+                             tags=["billing", "no_sla"], priority="urgent",
+                             updated_at=h(15)))
+    with RulePack.load([path], engine="durable") as pack:
+        (m,) = pack.assess(t, datetime.fromisoformat(h(16))).measures
+    # Two hours in (09:00-11:00 of a 2h target): cancelled at 11:00, not breached at 11:00.
+    assert (m.state, m.stopped_at, m.breached_at) == (
+        MeasureState.CANCELLED, datetime.fromisoformat(h(11)), None)
+
+
+def test_a_pause_on_a_status_follows_the_status_history(tmp_path: Path) -> None:
+    path = tmp_path / "p.yaml"
+    path.write_text(CLOCKS_PACK.replace("pause_when: {fields.waiting_on: vendor}",
+                                        "pause_when: {status: [on_hold, vendor]}"),
+                    encoding="utf-8")
+    t = ticket_from_dict(doc({"kind": "status_changed", "at": h(9), "value": "open"},
+                             {"kind": "status_changed", "at": h(10), "value": "vendor"},
+                             {"kind": "status_changed", "at": h(13), "value": "open"}))
+    with RulePack.load([path], engine="python") as pack:
+        (res,) = [m for m in pack.assess(t, datetime.fromisoformat(h(16))).measures
+                  if m.metric is Metric.RESOLUTION]
+    assert res.elapsed == timedelta(hours=4)  # 09-10 and 13-16
