@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -224,3 +225,88 @@ def test_both_engines_agree_over_histories(tmp_path: Path) -> None:
         moved(at(1, 12), "l2", "l1"), organization="gold", group="l1"))
     with RulePack.load([path], engine="durable") as d, RulePack.load([path], engine="python") as p:
         assert d.assess(t, at(2, 9)).measures == p.assess(t, at(2, 9)).measures
+
+
+# -- properties: no gates, the clocks as before; both engines, one meaning ----------------------
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+from test_clock_oracle import START, _same, policies, tickets  # noqa: E402
+
+from slaplug.sla.calendar import epoch_us  # noqa: E402
+from slaplug.sla.clock import FOREVER, Gates, TicketClocks, measure  # noqa: E402
+
+
+@settings(deadline=None, max_examples=300)
+@given(tickets(), policies(), st.integers(0, 40 * 24 * 60), st.booleans())
+def test_property_ungated_clocks_measure_as_before(ticket, policy, now_min: int, cancel: bool):
+    now = START + timedelta(minutes=now_min)
+    clocks = TicketClocks(ticket, now)
+    if not cancel:
+        _same(clocks.measure_gated(policy, Gates()), measure(ticket, policy, now))
+        return
+    # A stop_when without history: cancelled from the last update on, as `measure` does it
+    # (for a ticket that exists at ``now``; instants shown in the ticket's zone).
+    if now < ticket.created_at:
+        return
+    last = max([ticket.created_at, *(e.at for e in ticket.events if e.at <= now)])
+    last = last.astimezone(ticket.created_at.tzinfo)
+    gates = Gates(cancel=((epoch_us(last), FOREVER),))
+    _same(clocks.measure_gated(policy, gates), measure(ticket, policy, now, stop_at=last))
+
+
+HISTORY_PACK = PACK + """\
+  - name: vendor-ola
+    kind: ola
+    match: {fields.waiting_on: vendor}
+    targets:
+      resolution: {"*": 2h}
+    clocks:
+      resolution:
+        pause_when: {status: pending}
+        cancel_when: {tags: no_sla}
+"""
+CHANGES = {
+    "group": ["l1", "l2", None],
+    "organization": ["acme", "gold"],
+    "tags": [(), ("no_sla",), ("vip",)],
+    "fields.waiting_on": ["vendor", None],
+}
+
+
+@st.composite
+def histories(draw: st.DrawFn):
+    t = draw(tickets())
+    events = list(t.events)
+    current: dict[str, object] = {}
+    for _ in range(draw(st.integers(0, 8))):
+        field = draw(st.sampled_from(sorted(CHANGES)))
+        new = draw(st.sampled_from(CHANGES[field]))
+        old = current.get(field, CHANGES[field][0])
+        at = t.created_at + timedelta(minutes=draw(st.integers(0, 20 * 24 * 60)))
+        events.append(TicketEvent(EventKind.FIELD_CHANGED, at, new, None, field, old))
+        current[field] = new
+    fields = {"waiting_on": current["fields.waiting_on"]} if current.get("fields.waiting_on") else {}
+    return dataclasses.replace(
+        t, events=tuple(events), group=current.get("group", "l1"),
+        organization=current.get("organization", "acme"),
+        tags=frozenset(current.get("tags", ())), fields=fields)
+
+
+@pytest.fixture(scope="module")
+def both(tmp_path_factory):
+    path = tmp_path_factory.mktemp("both") / "p.yaml"
+    path.write_text(HISTORY_PACK, encoding="utf-8")
+    with RulePack.load([path], engine="durable") as d, RulePack.load([path], engine="python") as p:
+        yield d, p
+
+
+@settings(deadline=None, max_examples=80)
+@given(st.lists(histories(), min_size=1, max_size=6), st.integers(0, 30 * 24 * 60))
+def test_property_both_engines_agree_over_field_histories(both, batch, now_min: int) -> None:
+    durable, python = both
+    now = START + timedelta(minutes=now_min)
+    a, b = durable.assess_many(batch, now), python.assess_many(batch, now)
+    assert [(x.policies, x.measures, x.actions) for x in a] == [
+        (y.policies, y.measures, y.actions) for y in b
+    ]
