@@ -239,3 +239,57 @@ def test_a_pause_on_a_status_follows_the_status_history(tmp_path: Path) -> None:
         (res,) = [m for m in pack.assess(t, datetime.fromisoformat(h(16))).measures
                   if m.metric is Metric.RESOLUTION]
     assert res.elapsed == timedelta(hours=4)  # 09-10 and 13-16
+
+
+EVENT_PACK = """\
+version: 1
+calendars:
+  office:
+    timezone: Europe/Berlin
+    hours: {mon-fri: "09:00-17:00"}
+policies:
+  - name: support
+    calendar: office
+    clocks:
+      resolution:
+        stop_when: {event: field_changed, group: partner}   # handed over: done on our side
+      first_response:
+        start_when: {event: requester_message}               # a reply is owed once asked
+    targets:
+      first_response: {"*": 2h}
+      resolution: {"*": 40h}
+"""
+
+
+@pytest.mark.parametrize("engine", ["durable", "python"])
+def test_conditions_on_events_hold_at_their_instant(tmp_path: Path, engine: str) -> None:
+    path = tmp_path / "p.yaml"
+    path.write_text(EVENT_PACK, encoding="utf-8")
+    t = ticket_from_dict(doc({"kind": "requester_message", "at": h(10)},
+                             change(h(11), "group", "l1", "l2"),
+                             change(h(13), "group", "l2", "partner"),
+                             group="partner"))
+    with RulePack.load([path], engine=engine) as pack:
+        first, res = pack.assess(t, datetime.fromisoformat(h(16))).measures
+    assert (first.start, first.elapsed) == (datetime.fromisoformat(h(10)), timedelta(hours=6))
+    # Moved to l2 at 11:00 (not the partner): still running; to the partner at 13:00: stopped.
+    assert (res.state, res.stopped_at) == (MeasureState.ACHIEVED, datetime.fromisoformat(h(13)))
+
+
+@pytest.mark.parametrize(
+    ("snippet", "message"),
+    [
+        ("    clocks:\n      resolution: {pause_when: {event: agent_reply}}\n",
+         '"event" holds only at an instant; use it in a metric\'s start_when, stop_when'),
+        ("    match: {event: agent_reply}\n", '"event" holds only at an instant'),
+        ("    clocks:\n      resolution: {stop_when: {event: agent_replied}}\n",
+         '"agent_replied" is not an event; did you mean "agent_reply"?'),
+    ],
+)
+def test_event_conditions_are_checked(tmp_path: Path, snippet: str, message: str) -> None:
+    path = tmp_path / "p.yaml"
+    path.write_text("version: 1\npolicies:\n  - name: p\n    targets:\n      resolution: {'*': 4h}\n"
+                    + snippet, encoding="utf-8")
+    with pytest.raises(RuleError) as err:
+        compile_files([path])
+    assert "p.yaml:" in str(err.value) and message in str(err.value), str(err.value)

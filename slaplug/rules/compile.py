@@ -37,6 +37,7 @@ from slaplug.rules.fields import (
     CUSTOM_PREFIX,
     DURATION_FIELDS,
     ENUM_VALUES,
+    INSTANT_FIELDS,
     MEASURE_FIELDS,
     TEMPLATE_NAMES,
     TICKET_FIELDS,
@@ -120,6 +121,9 @@ class _Ctx:
         self.located = located
         self.types = types
         self.problems = problems
+        #: Whether conditions may name instant fields (``event``): a metric's start, stop
+        #: and cancel conditions only.
+        self.allow_instant = False
 
     def error(self, path: YPath, message: str, at_key: bool = False) -> None:
         self.problems.append(self.located.problem(path, message, at_key))
@@ -159,6 +163,16 @@ def condition(spec: Any, path: YPath, ctx: _Ctx, allow_measure: bool) -> Conditi
 def _field_type(name: str, path: YPath, ctx: _Ctx, allow_measure: bool) -> FieldType | None:
     if name in TICKET_FIELDS:
         return TICKET_FIELDS[name]
+    if name in INSTANT_FIELDS:
+        if ctx.allow_instant:
+            return INSTANT_FIELDS[name]
+        ctx.error(
+            path,
+            f'"{name}" holds only at an instant; use it in a metric\'s start_when, stop_when '
+            "or cancel_when",
+            at_key=True,
+        )
+        return None
     if name in MEASURE_FIELDS:
         if allow_measure:
             return MEASURE_FIELDS[name]
@@ -203,7 +217,8 @@ def _literal(name: str, ftype: FieldType, value: Any, path: YPath, ctx: _Ctx) ->
     allowed = ENUM_VALUES.get(name)
     if allowed is not None and text not in allowed:
         hint = _suggest(text, allowed) or f"; use one of {', '.join(sorted(allowed))}"
-        ctx.error(path, f'"{text}" is not a {name}{hint}')
+        article = "an" if name[:1] in "aeiou" else "a"
+        ctx.error(path, f'"{text}" is not {article} {name}{hint}')
         return None
     return text
 
@@ -524,7 +539,9 @@ def _compile(parts: list[tuple[Located, RulePackSpec]], problems: list[Problem])
                     spec_c = getattr(clock, key)
                     if spec_c is None:
                         continue
+                    ctx.allow_instant = key != "pause_when"
                     c = condition(spec_c, (*cpath, key), ctx, False)
+                    ctx.allow_instant = False
                     if c is not None:
                         conds[key] = c
                 clocks[metric] = conds

@@ -28,6 +28,7 @@ from slaplug.rules.compile import (
 from slaplug.rules.conditions import All, AnyOf, Compare, Condition, FieldType, In, Not, Rule
 from slaplug.rules.facts import normalize
 from slaplug.rules.fields import (
+    INSTANT_FIELDS,
     MEASURE_FIELDS,
     TICKET_FIELDS,
     ValueGetter,
@@ -90,7 +91,12 @@ class RulePack:
     def __init__(self, source: RulePackSource, engine: EngineName | None = None) -> None:
         self.source = source
         self.engine: EngineName = engine or source.engine or "durable"  # type: ignore[assignment]
-        self.types: dict[str, FieldType] = {**TICKET_FIELDS, **MEASURE_FIELDS, **source.types}
+        self.types: dict[str, FieldType] = {
+            **TICKET_FIELDS,
+            **INSTANT_FIELDS,
+            **MEASURE_FIELDS,
+            **source.types,
+        }
         self.sla_policies: list[SlaPolicy] = [
             SlaPolicy(
                 name=p.name,

@@ -3,7 +3,9 @@
 Policies are chosen and clock conditions followed against the ticket *as it was* at each
 instant, not as it is now (docs/concepts/sla-clock.md). The history comes from the events:
 ``field_changed`` (group, assignee, organization, type, tags, custom fields) carries the value
-before and after; ``status_changed`` and ``priority_changed`` carry the value after only.
+before and after; ``status_changed`` and ``priority_changed`` carry the value after only. The field ``event``
+(in a metric's start, stop and cancel conditions) holds the kinds of the events at each
+event's instant.
 
 What a field was before its first recorded change:
     * a ``field_changed`` field: that change's ``old`` value;
@@ -34,6 +36,22 @@ _LISTS = (list, tuple, set, frozenset)
 def _norm(v: Any) -> Any:
     """Values compared for "did it change": list fields as sets, whatever their order."""
     return frozenset(str(x) for x in v) if isinstance(v, _LISTS) else v
+
+
+def _instants(clocks: TicketClocks) -> list[tuple[int, str, Any]]:
+    """``event`` as a field: the kinds of the events at each event's instant, for one
+    microsecond (the smallest span), then nothing."""
+    kinds: dict[int, set[str]] = {}
+    now_us = clocks.now_us
+    for e in clocks.ticket.events:
+        if e.at_us <= now_us:
+            kinds.setdefault(e.at_us, set()).add(e.kind.value)
+    out: list[tuple[int, str, Any]] = []
+    for us in sorted(kinds):
+        out.append((us, "event", tuple(sorted(kinds[us]))))
+        if us + 1 not in kinds:
+            out.append((us + 1, "event", None))
+    return out
 
 
 def fact_states(
@@ -69,6 +87,8 @@ def fact_states(
         first_old["status"] = None
     if "priority" in fields and clocks.priority_changes:
         changes += [(us, "priority", v) for us, v in clocks.priority_changes]
+    if "event" in fields:
+        changes += _instants(clocks)
     if not changes and not first_old:
         return None
     changes.sort(key=lambda c: c[0])  # stable: same-instant changes keep their order
