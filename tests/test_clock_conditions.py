@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from slaplug.credits.compute import compute
+from slaplug.credits.compute import CANCELLED, compute
 from slaplug.credits.periods import period_containing
 from slaplug.credits.source import ContractBook
 from slaplug.model import EventKind, MeasureState, Metric, Ticket, TicketEvent
@@ -70,11 +70,14 @@ def test_a_cancelled_clock_is_left_out_of_compliance_and_credits(tmp_path: Path)
         assert m3.stopped_at == T + timedelta(hours=5)
         book = ContractBook(pack)
         samples = [s for _, s in book.samples(tickets, NOW)]
-        assert sorted(s.ticket_key for s in samples) == ["zd:1", "zd:2"]
+        assert [(s.ticket_key, s.cancelled) for s in sorted(samples, key=lambda s: s.ticket_key)] == [
+            ("zd:1", False), ("zd:2", False), ("zd:3", True)]
         contract = book.contracts[0]
         r = compute(contract, period_containing(T, contract.zone), samples, computed_at=NOW)
     o = r.objectives[0]
-    assert (o.counted, o.met, o.credit) == (2, 1, Decimal(10))
+    assert (o.counted, o.met, o.credit) == (2, 1, Decimal(10))  # 1 of 2, not 2 of 3
+    assert [(e.ticket_key, e.reason) for e in r.exclusions] == [("zd:3", CANCELLED)]
+    assert f"left out: 1 measure(s), {CANCELLED}" in r.why
 
 
 # -- custom start / pause / stop / cancel conditions per metric ---------------------------------

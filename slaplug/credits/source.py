@@ -96,8 +96,6 @@ class ContractBook:
                 decided = m.breached_at or m.stopped_at
                 if decided is None:
                     continue  # still running: it counts in the period it is decided in
-                if m.state is MeasureState.CANCELLED:
-                    continue  # not applicable: neither met nor breached, not counted
                 yield (
                     contract,
                     Sample(
@@ -114,6 +112,8 @@ class ContractBook:
                         overdue=(m.elapsed - m.target) if m.breached else timedelta(0),
                         tags=ticket.tags,
                         excused_by_customer=excused,
+                        # Not applicable: neither met nor breached; compute lists, never counts it.
+                        cancelled=m.state is MeasureState.CANCELLED,
                     ),
                 )
 
