@@ -227,6 +227,27 @@ def test_both_engines_agree_over_histories(tmp_path: Path) -> None:
         assert d.assess(t, at(2, 9)).measures == p.assess(t, at(2, 9)).measures
 
 
+
+def test_the_handoff_is_what_the_store_records(pack: RulePack, tmp_path: Path) -> None:
+    from slaplug.store import Store
+
+    t = ticket_from_dict(handoff_ticket(moved(at(1, 10), "l1", "l2"),
+                                        moved(at(1, 12), "l2", "l3"), group="l3"))
+    a = pack.assess(t, at(1, 16))
+    with Store.open(f"sqlite:///{tmp_path / 's.db'}") as store:
+        store.save_snapshots([t], now=at(1, 16))
+        assert store.record_measures(t.key, a.measures, at=at(1, 16)) == len(a.measures)
+        rows = list(store.measures_between(at(0, 0), at(2, 0), ticket_key=t.key))
+        (again,) = [r for r in rows if r.measure.policy == "l2-ola"]
+        # The l2 clock ran from the handoff to the move to l3, and says so from the store.
+        assert (again.measure.start, again.measure.stopped_at) == (at(1, 10), at(1, 12))
+        assert again.measure == next(m for m in a.measures if m.policy == "l2-ola")
+        snap = store.load_snapshot(t.connector, t.id)
+        assert snap is not None
+        assert [e for e in snap.events if e.kind is EventKind.FIELD_CHANGED] == [
+            e for e in t.events if e.kind is EventKind.FIELD_CHANGED]
+
+
 # -- properties: no gates, the clocks as before; both engines, one meaning ----------------------
 
 from hypothesis import given, settings  # noqa: E402
