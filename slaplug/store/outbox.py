@@ -15,6 +15,7 @@ from typing import Literal
 
 from sqlalchemy import bindparam, delete, func, select, update
 
+from slaplug.connectors.redact import scrub
 from slaplug.model import Action
 from slaplug.store._base import StoreBase, aware, chunks, default_worker_id
 from slaplug.store.codec import action_from_json, action_to_json
@@ -248,7 +249,7 @@ class OutboxMixin(StoreBase):
             for key, status, detail in outcomes:
                 first = key in pending and key not in rows  # a key twice: the first one ends it
                 if first:
-                    rows[key] = {"k": key, "status": status, "detail": detail}
+                    rows[key] = {"k": key, "status": status, "detail": scrub(detail)}
                 done.append(first)
             if rows:
                 conn.execute(_COMPLETE.values(done_at=done_at), list(rows.values()))
@@ -288,7 +289,8 @@ class OutboxMixin(StoreBase):
             ).one_or_none()
             if row is None or row.state == "dead":
                 return None if row is None else "dead"
-            cleared = {"lease_owner": None, "lease_until": None, "last_error": error}
+            # Scrubbed here too, whoever called: an error text can quote a helpdesk's body.
+            cleared = {"lease_owner": None, "lease_until": None, "last_error": scrub(error)}
             if row.attempts >= self.settings.max_attempts:
                 conn.execute(
                     update(outbox)

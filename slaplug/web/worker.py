@@ -33,6 +33,7 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from slaplug.connectors.base import Connector
+from slaplug.connectors.redact import scrub
 from slaplug.errors import RetriableAPIError, TicketNotFoundError
 from slaplug.model import Ticket
 from slaplug.rules.pack import RulePack
@@ -265,6 +266,7 @@ class Worker:
         self.metrics.worker_lag.labels(item.connector).observe(max(lag, 0.0))
 
     def _fail(self, item: InboxItem, error: str, retry_after: float | None = None) -> None:
+        error = scrub(error)  # stored and logged: an error can quote a helpdesk's answer
         state = self.store.inbox_fail(item.id, error, retry_after=retry_after, now=self.clock())
         outcome = "dead" if state == "dead" else "retry"
         self.metrics.worker_items.labels(item.connector, outcome).inc()
