@@ -348,6 +348,7 @@ def outbox() -> None:
 def outbox_list(config_path: str | None, only: str | None) -> None:
     """List dead letters and the outbox counts."""
     from slaplug.config import load_settings
+    from slaplug.connectors.redact import scrub
     from slaplug.store import Store
 
     settings = load_settings(config_path)
@@ -360,7 +361,8 @@ def outbox_list(config_path: str | None, only: str | None) -> None:
             click.echo(
                 f"DEAD {d.key}  attempts={d.attempts}  {d.action.kind.value} {dict(d.action.params)}"
             )
-            click.echo(f"     last error: {d.last_error}")
+            # Scrubbed again: rows written by an older slaplug were stored as they came.
+            click.echo(f"     last error: {scrub(d.last_error or '')}")
 
 
 @outbox.command("retry")
@@ -379,6 +381,35 @@ def outbox_retry(config_path: str | None, keys: tuple[str, ...], retry_all: bool
     with Store.open(settings.store) as store:
         n = store.retry_dead(None if retry_all else list(keys))
     click.echo(f"{n} dead letter(s) back in the outbox")
+
+
+@main.group()
+def quarantine() -> None:
+    """Tickets slaplug set aside because it cannot process them, and why."""
+
+
+@quarantine.command("list")
+@CONFIG_OPTION
+@click.option("--connector", "only", help="Only this connector's.")
+@click.option("--json", "as_json", is_flag=True, help="Print the list as JSON.")
+@_friendly_errors
+def quarantine_list(config_path: str | None, only: str | None, as_json: bool) -> None:
+    """List quarantined tickets with the reason; each leaves once a later read is processed."""
+    from slaplug.config import load_settings
+    from slaplug.store import Store
+
+    settings = load_settings(config_path)
+    with Store.open(settings.store) as store:
+        items = store.quarantined(only)
+    if as_json:
+        click.echo(json.dumps([q.as_dict() for q in items], indent=2))
+        return
+    click.echo(f"{len(items)} quarantined ticket(s)")
+    for q in items:
+        click.echo(
+            f"{q.connector}:{q.ticket_id}  {q.stage}  seen {q.times}x, last {q.last_seen.isoformat()}"
+        )
+        click.echo(f"     {q.reason}")
 
 
 @main.group()

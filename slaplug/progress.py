@@ -71,6 +71,8 @@ def print_summary(s: Summary, *, as_json: bool = False, dry_run: bool = False) -
         f"{s.retried_later} to retry, {s.dead_lettered} dead-lettered, {s.shadow} shadow"
     )
     click.echo(f"  API calls: {s.api_reads} reads, {s.api_writes} writes")
+    if s.quarantined:
+        click.echo(f"  {s.quarantined} ticket(s) quarantined: see `slaplug quarantine list`")
     if dry_run and s.would_plan:
         click.echo("  would plan:")
         for a in s.would_plan[:50]:

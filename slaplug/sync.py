@@ -15,6 +15,10 @@ One pass, per connector:
    after a write and before `complete` lets the lease lapse and the action is applied again;
    connectors make that second write a no-op (comments carry their key).
 
+A ticket slaplug cannot process (text that is not valid Unicode, a date out of range, an
+evaluation that raises) is *quarantined* (`slaplug.store.quarantine`) with the reason, and
+every other ticket goes on; it leaves the quarantine once a later read of it is processed.
+
 ``--dry-run`` does 1 to 3 without writing anything anywhere, and prints what it would plan.
 """
 
@@ -29,10 +33,18 @@ from typing import Any
 
 from slaplug import plugins
 from slaplug.connectors.base import ApplyResult, ApplyStatus, Connector
-from slaplug.errors import ConnectorError, FatalAPIError, PluginError, RetriableAPIError
+from slaplug.errors import (
+    ConnectorError,
+    EngineError,
+    FatalAPIError,
+    PluginError,
+    RetriableAPIError,
+)
 from slaplug.model import Action, ActionKind, MeasureState, Ticket
 from slaplug.rules.pack import Assessment, RulePack
+from slaplug.serialize import ticket_problem
 from slaplug.store import Store
+from slaplug.store.quarantine import storable
 from slaplug.testing.crash import crashpoint
 
 __all__ = ["Summary", "Sync"]
@@ -57,6 +69,7 @@ class Summary:
     conflicts: int = 0
     retried_later: int = 0
     dead_lettered: int = 0
+    quarantined: int = 0
     api_reads: int = 0
     api_writes: int = 0
     seconds: float = 0.0
@@ -113,6 +126,9 @@ class Sync:
         self.claim_batch = claim_batch
         self.progress = progress or (lambda message, summary: None)
         self.clock = clock
+        # Quarantined ticket ids per connector, read at the start of each pass: a ticket in
+        # it that is processed again is released.
+        self._held: dict[str, set[str]] = {}
 
     def run_once(self, only: str | None = None) -> Summary:
         """One full pass over every connector (or ``only`` the one named).
@@ -127,6 +143,7 @@ class Sync:
         before = {n: self._calls(n) for n in names}
         for name in names:
             conn = self.connectors[name]
+            self._held[name] = self.store.quarantined_ids(name)
             self._read(name, conn, summary)
             self._reevaluate_due(name, summary)
             if not self.dry_run:
@@ -149,6 +166,8 @@ class Sync:
         summary = Summary()
         conn = self.connectors[name]
         reads, writes = self._calls(name)
+        self._held[name] = self.store.quarantined_ids(name)
+        tickets = self._admit(tickets, summary)
         tickets = [plugins.enrich_ticket(t) for t in tickets]
         summary.tickets_read = len(tickets)
         if not self.dry_run:
@@ -167,7 +186,7 @@ class Sync:
         cursor = self.store.get_cursor(name)
         for page in conn.read_changed(cursor):
             crashpoint("page-read")
-            tickets = page.tickets
+            tickets = self._admit(page.tickets, summary)
             if not page.complete_history:
                 tickets = self.store.merge_histories(tickets)
             tickets = [plugins.enrich_ticket(t) for t in tickets]
@@ -209,9 +228,91 @@ class Sync:
             if self.dry_run:
                 return  # the due index is not updated, so the same tickets would come again
 
+    # -- the quarantine ------------------------------------------------------------------------
+
+    def _admit(self, tickets: Sequence[Ticket], summary: Summary) -> list[Ticket]:
+        """The tickets slaplug can process; the others are quarantined with the reason."""
+        good: list[Ticket] = []
+        bad: list[tuple[Ticket, str, str]] = []
+        for t in tickets:
+            problem = ticket_problem(t)
+            if problem is None:
+                good.append(t)
+            else:
+                bad.append((t, "check", problem))
+        self._quarantine(bad, summary)
+        return good
+
+    def _quarantine(self, bad: Sequence[tuple[Ticket, str, str]], summary: Summary) -> None:
+        if not bad:
+            return
+        summary.quarantined += len(bad)
+        for t, stage, reason in bad:
+            log.warning(
+                "%s ticket %s quarantined (%s): %s; the other tickets go on",
+                t.connector,
+                storable(t.id),
+                stage,
+                storable(reason),
+            )
+            self._held.setdefault(t.connector, set()).add(storable(t.id))
+        if not self.dry_run:
+            self.store.quarantine(
+                ((t.connector, t.id, stage, reason) for t, stage, reason in bad), now=self.clock()
+            )
+
+    def _release(self, tickets: Sequence[Ticket]) -> None:
+        """Let quarantined tickets go once they were processed."""
+        for connector in {t.connector for t in tickets}:
+            held = self._held.get(connector)
+            if not held:
+                continue
+            done = {storable(t.id) for t in tickets if t.connector == connector} & held
+            if done and not self.dry_run:
+                self.store.release(connector, done)
+                held -= done
+                log.info("%s tickets %s left the quarantine", connector, ", ".join(sorted(done)))
+
+    def _assess(
+        self, tickets: Sequence[Ticket], now: datetime, summary: Summary
+    ) -> tuple[list[Assessment], list[datetime | None]]:
+        """Assess tickets and find their next thresholds; quarantine those that raise.
+
+        The whole batch is tried first (one engine call). If it raises, each ticket is tried
+        alone and those that still raise are quarantined. A failure every ticket of a batch
+        shares (the engine died, a bug) is not the tickets' fault and is raised.
+        """
+        try:
+            assessments = self.pack.assess_many(tickets, now)
+            return assessments, [self.pack.next_due(a.measures, now) for a in assessments]
+        except (EngineError, MemoryError):
+            raise
+        except Exception as exc:
+            if len(tickets) == 0:
+                raise
+            first = exc
+        good: list[Assessment] = []
+        dues: list[datetime | None] = []
+        bad: list[tuple[Ticket, str, str]] = []
+        for t in tickets:
+            try:
+                (a,) = self.pack.assess_many([t], now)
+                d = self.pack.next_due(a.measures, now)
+            except (EngineError, MemoryError):
+                raise
+            except Exception as exc:
+                bad.append((t, "evaluate", f"evaluating it raised {type(exc).__name__}: {exc}"))
+                continue
+            good.append(a)
+            dues.append(d)
+        if len(bad) == len(tickets) > 1:
+            raise first
+        self._quarantine(bad, summary)
+        return good, dues
+
     def _evaluate(self, tickets: Sequence[Ticket], summary: Summary) -> None:
         now = self.clock()
-        assessments = self.pack.assess_many(tickets, now)
+        assessments, dues = self._assess(tickets, now, summary)
         actions: list[Action] = []
         for a in assessments:
             live = [x for x in a.actions if not x.shadow]
@@ -235,10 +336,10 @@ class Sync:
         summary.planned += len(planned)
         crashpoint("actions-planned")
         self.store.set_due_many(
-            (a.ticket.connector, a.ticket.id, self.pack.next_due(a.measures, now))
-            for a in assessments
+            (a.ticket.connector, a.ticket.id, d) for a, d in zip(assessments, dues, strict=True)
         )
         _note_breaches(assessments, summary)
+        self._release([a.ticket for a in assessments])
 
     # -- writing back --------------------------------------------------------------------------
 

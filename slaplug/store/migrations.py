@@ -26,7 +26,13 @@ from sqlalchemy import Connection, Engine, func, inspect, select, text
 
 from slaplug.errors import ConfigError
 from slaplug.store.engine import WRITE
-from slaplug.store.schema import SCHEMA_VERSION, credit_periods, metadata, schema_version
+from slaplug.store.schema import (
+    SCHEMA_VERSION,
+    credit_periods,
+    metadata,
+    quarantine,
+    schema_version,
+)
 
 __all__ = ["MIGRATIONS", "Migration", "current_version", "migrate"]
 
@@ -57,10 +63,15 @@ def _v2_credit_periods(conn: Connection) -> None:
     credit_periods.create(conn, checkfirst=True)
 
 
+def _v3_quarantine(conn: Connection) -> None:
+    quarantine.create(conn, checkfirst=True)
+
+
 #: Every step, oldest first; the last one's version is `schema.SCHEMA_VERSION`.
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "cursors, snapshots, due, ledger, outbox, measures, inbox", _v1_initial),
     Migration(2, "credit_periods: frozen service-credit results", _v2_credit_periods),
+    Migration(3, "quarantine: tickets set aside with the reason", _v3_quarantine),
 )
 
 

@@ -15,12 +15,15 @@ from slaplug.store.inbox import InboxMixin
 from slaplug.store.measures import MeasuresMixin
 from slaplug.store.migrations import migrate
 from slaplug.store.outbox import OutboxMixin
+from slaplug.store.quarantine import QuarantineMixin
 from slaplug.store.tickets import TicketsMixin
 
 __all__ = ["Store"]
 
 
-class Store(TicketsMixin, OutboxMixin, MeasuresMixin, InboxMixin, CreditsMixin):
+class Store(
+    TicketsMixin, OutboxMixin, MeasuresMixin, InboxMixin, CreditsMixin, QuarantineMixin
+):
     """slaplug's durable state, in SQLite or PostgreSQL.
 
     Every method runs its own transaction and is safe to call from several threads and

@@ -34,7 +34,7 @@ from typing import Any, TypeVar
 
 from slaplug.connectors.base import Connector
 from slaplug.connectors.redact import scrub
-from slaplug.errors import RetriableAPIError, TicketNotFoundError
+from slaplug.errors import ConnectorError, RetriableAPIError, TicketNotFoundError
 from slaplug.model import Ticket
 from slaplug.rules.pack import RulePack
 from slaplug.store import InboxItem, Store
@@ -236,10 +236,20 @@ class Worker:
                 for item in waiting:
                     self._done(item)
                 continue
-            except Exception as exc:
+            except ConnectorError as exc:
                 retry_after = exc.retry_after if isinstance(exc, RetriableAPIError) else None
                 for item in waiting:
                     self._fail(item, f"reading ticket {ticket_id} failed: {exc}", retry_after)
+                continue
+            except Exception as exc:
+                # Not the API (its failures are ConnectorErrors): the connector could not make
+                # a ticket of what it read. Retrying reads the same data; set the ticket aside
+                # with the reason and let the rest of the batch go on.
+                reason = f"the connector could not read it: {type(exc).__name__}: {exc}"
+                self.store.quarantine([(name, ticket_id, "read", reason)], now=self.clock())
+                log.warning("%s ticket %s quarantined (read): %s", name, ticket_id, scrub(reason))
+                for item in waiting:
+                    self._done(item)
                 continue
             read.extend(waiting)
         if not tickets:
