@@ -25,6 +25,7 @@ every other ticket goes on; it leaves the quarantine once a later read of it is 
 from __future__ import annotations
 
 import logging
+import secrets
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -43,7 +44,8 @@ from slaplug.errors import (
 from slaplug.model import Action, ActionKind, MeasureState, Ticket
 from slaplug.rules.pack import Assessment, RulePack
 from slaplug.serialize import ticket_problem
-from slaplug.store import Store
+from slaplug.store import Claim, Store
+from slaplug.store._base import default_worker_id
 from slaplug.store.quarantine import storable
 from slaplug.testing.crash import crashpoint
 
@@ -126,6 +128,9 @@ class Sync:
         self.claim_batch = claim_batch
         self.progress = progress or (lambda message, summary: None)
         self.clock = clock
+        #: Who holds this job's outbox leases: ``host:pid:random``, unique per job, so that
+        #: its heartbeat extends only its own leases, even beside another job in the process.
+        self.worker_id = f"{default_worker_id()}:{secrets.token_hex(3)}"
         # Quarantined ticket ids per connector, read at the start of each pass: a ticket in
         # it that is processed again is released.
         self._held: dict[str, set[str]] = {}
@@ -345,29 +350,42 @@ class Sync:
 
     def _deliver(self, name: str, conn: Connector, summary: Summary) -> None:
         while True:
-            claims = self.store.claim(name, limit=self.claim_batch, now=self.clock())
+            claims = self.store.claim(
+                name, limit=self.claim_batch, now=self.clock(), worker_id=self.worker_id
+            )
             if not claims:
                 return
-            crashpoint("claimed")
-            by_key = {c.key: c for c in claims}
-            notify = [c.action for c in claims if c.action.kind is ActionKind.NOTIFY]
-            platform = [c.action for c in claims if c.action.kind is not ActionKind.NOTIFY]
-            results: list[ApplyResult] = [self._notify(a) for a in notify]
-            try:
-                if platform:
-                    # First claims were never handed to a connector: nothing to look for.
-                    fresh = {c.key for c in claims if c.attempts == 1}
-                    results += conn.apply(platform, fresh=fresh)
-            except FatalAPIError:
-                raise  # the message says what to fix; leases lapse and nothing is lost
-            except (RetriableAPIError, ConnectorError) as exc:
-                retry_after = getattr(exc, "retry_after", None)
-                for a in platform:
-                    self._fail(a.key, str(exc), retry_after, summary)
-            crashpoint("applied")
-            self._settle_all([(by_key[r.key].action, r) for r in results], summary)
-            crashpoint("completed")
-            self.progress(f"{name}: {summary.applied} actions applied", summary)
+            # The leases are extended while the batch runs: a batch slower than its lease
+            # must not be claimed, and written, a second time by another process.
+            with self.store.lease_heartbeat(
+                [c.key for c in claims], self.worker_id, clock=self.clock
+            ):
+                self._deliver_batch(name, conn, claims, summary)
+
+    def _deliver_batch(
+        self, name: str, conn: Connector, claims: Sequence[Claim], summary: Summary
+    ) -> None:
+        """Apply one claimed batch and record each outcome."""
+        crashpoint("claimed")
+        by_key = {c.key: c for c in claims}
+        notify = [c.action for c in claims if c.action.kind is ActionKind.NOTIFY]
+        platform = [c.action for c in claims if c.action.kind is not ActionKind.NOTIFY]
+        results: list[ApplyResult] = [self._notify(a) for a in notify]
+        try:
+            if platform:
+                # First claims were never handed to a connector: nothing to look for.
+                fresh = {c.key for c in claims if c.attempts == 1}
+                results += conn.apply(platform, fresh=fresh)
+        except FatalAPIError:
+            raise  # the message says what to fix; leases lapse and nothing is lost
+        except (RetriableAPIError, ConnectorError) as exc:
+            retry_after = getattr(exc, "retry_after", None)
+            for a in platform:
+                self._fail(a.key, str(exc), retry_after, summary)
+        crashpoint("applied")
+        self._settle_all([(by_key[r.key].action, r) for r in results], summary)
+        crashpoint("completed")
+        self.progress(f"{name}: {summary.applied} actions applied", summary)
 
     def _notify(self, action: Action) -> ApplyResult:
         channel = str(action.params.get("channel", ""))
