@@ -147,6 +147,8 @@ def add_basic_credentials(username: str, password: str) -> None:
     for half in secret_halves:
         add_secret(half)
     add_secret(pair)
+    # The header's value itself, so its own hex and URL-encoded forms are known too.
+    add_secret(base64.b64encode(pair.encode("utf-8", "surrogatepass")).decode())
 
 
 def known_secrets() -> frozenset[str]:
