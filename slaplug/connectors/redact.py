@@ -29,6 +29,7 @@ import logging
 import re
 import threading
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from urllib.parse import quote, quote_plus
 
 __all__ = [
@@ -55,13 +56,13 @@ _MIN_SECRET_LENGTH = 4
 # A base64 fragment shorter than this (6 bytes) would match ordinary words and ids.
 _MIN_BASE64_CORE = 8
 # The characters of a base64 run, both alphabets (RFC 4648 sections 4 and 5).
-_B64_CHARS = "A-Za-z0-9+/_-"
+_B64_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/_-")
 
 _lock = threading.Lock()
 _secrets: set[str] = set()  # plain values, as registered
 _literals: set[str] = set()  # every literal form of them that scrub replaces
 # Compiled patterns by the extra secrets they add; emptied whenever a secret is registered.
-_patterns: dict[frozenset[str], re.Pattern[str] | None] = {}
+_patterns: dict[frozenset[str], _Matcher | None] = {}
 
 # "Authorization: Basic abc", "'authorization': 'Bearer abc'", "Bearer abc" in free text.
 _HEADER_VALUE = re.compile(
@@ -157,7 +158,28 @@ def known_secrets() -> frozenset[str]:
         return frozenset(_literals)
 
 
-def _compiled(extra: frozenset[str]) -> re.Pattern[str] | None:
+@dataclass(frozen=True)
+class _Matcher:
+    """The compiled regex, and the plain strings whose absence proves it cannot match.
+
+    Most text scrubbed (every log record) holds no secret; substring tests in C are far
+    cheaper than a regex of many alternatives, so the regex runs only after one hits.
+    """
+
+    pattern: re.Pattern[str]
+    exact: tuple[str, ...]  # in the text as they are
+    folded: tuple[str, ...]  # in the lower-cased text (forms with percent-escapes)
+
+    def may_match(self, text: str) -> bool:
+        if any(f in text for f in self.exact):
+            return True
+        if self.folded:
+            lowered = text.lower()
+            return any(f in lowered for f in self.folded)
+        return False
+
+
+def _compiled(extra: frozenset[str]) -> _Matcher | None:
     """One regex for every registered secret (and ``extra``): literals and base64 runs."""
     with _lock:
         if extra not in _patterns:
@@ -167,7 +189,7 @@ def _compiled(extra: frozenset[str]) -> re.Pattern[str] | None:
         return _patterns[extra]
 
 
-def _build(values: Iterable[str]) -> re.Pattern[str] | None:
+def _build(values: Iterable[str]) -> _Matcher | None:
     literals: set[str] = set()
     cores: set[str] = set()
     for v in values:
@@ -177,12 +199,15 @@ def _build(values: Iterable[str]) -> re.Pattern[str] | None:
         return None
     parts = []
     if cores:
-        # The whole base64 run around a fragment, with its padding.
+        # The fragment only; `scrub` widens a match to the base64 run around it by hand, as
+        # ``[...]*(?:fragment)[...]*`` would backtrack quadratically over a long run.
         alternatives = "|".join(re.escape(c) for c in sorted(cores, key=len, reverse=True))
-        parts.append(f"[{_B64_CHARS}]*(?:{alternatives})[{_B64_CHARS}]*=*")
+        parts.append(f"(?P<core>{alternatives})")
     # Longest first, so a secret containing another is masked whole.
     parts.extend(_literal(x) for x in sorted(literals, key=len, reverse=True))
-    return re.compile("|".join(parts))
+    folded = tuple(sorted(x.lower() for x in literals if "%" in x))
+    exact = tuple(sorted(cores | {x for x in literals if "%" not in x}))
+    return _Matcher(re.compile("|".join(parts)), exact, folded)
 
 
 def _literal(form: str) -> str:
@@ -192,6 +217,27 @@ def _literal(form: str) -> str:
         f"%[{p[1]}{p[1].lower()}][{p[2]}{p[2].lower()}]" if i % 2 else re.escape(p)
         for i, p in enumerate(pieces)
     )
+
+
+def _mask(pattern: re.Pattern[str], text: str) -> str:
+    """Replace each match; a base64 fragment's match is widened to its whole run first."""
+    out: list[str] = []
+    done = 0  # text[:done] is already in out
+    pos = 0
+    while (m := pattern.search(text, pos)) is not None:
+        start, end = m.span()
+        if "core" in pattern.groupindex and m.group("core") is not None:
+            while start > done and text[start - 1] in _B64_CHARS:
+                start -= 1
+            while end < len(text) and text[end] in _B64_CHARS:
+                end += 1
+            while end < len(text) and text[end] == "=":
+                end += 1
+        out.append(text[done:start])
+        out.append(REDACTED)
+        done = pos = end
+    out.append(text[done:])
+    return "".join(out)
 
 
 def scrub(text: str, extra: Iterable[str] = ()) -> str:
@@ -209,9 +255,9 @@ def scrub(text: str, extra: Iterable[str] = ()) -> str:
         >>> scrub("GET /x Authorization: Bearer abcdefgh12345678")
         'GET /x Authorization: **********'
     """
-    pattern = _compiled(frozenset(v for v in extra if len(v) >= _MIN_SECRET_LENGTH))
-    if pattern is not None:
-        text = pattern.sub(REDACTED, text)
+    matcher = _compiled(frozenset(v for v in extra if len(v) >= _MIN_SECRET_LENGTH))
+    if matcher is not None and matcher.may_match(text):
+        text = _mask(matcher.pattern, text)
     text = _HEADER_VALUE.sub(lambda m: f"{m['name']}{m['sep']}{REDACTED}", text)
     return _SCHEME_VALUE.sub(lambda m: f"{m['scheme']} {REDACTED}", text)
 
