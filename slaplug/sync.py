@@ -34,6 +34,7 @@ from typing import Any
 
 from slaplug import plugins
 from slaplug.connectors.base import ApplyResult, ApplyStatus, Connector
+from slaplug.connectors.redact import RedactingFilter
 from slaplug.errors import (
     ConnectorError,
     EngineError,
@@ -52,6 +53,8 @@ from slaplug.testing.crash import crashpoint
 __all__ = ["Summary", "Sync"]
 
 log = logging.getLogger("slaplug.sync")
+# Its lines can quote an API answer (a failed action's detail): scrub every one.
+log.addFilter(RedactingFilter())
 
 
 @dataclass

@@ -12,15 +12,32 @@ from __future__ import annotations
 
 import base64
 import logging
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
 from urllib.parse import quote, quote_plus
 
 import pytest
 import requests
 import responses
+from sqlalchemy import select
 
-from slaplug.connectors import ApiClient, RetryPolicy
-from slaplug.connectors.redact import REDACTED, RedactingFilter, add_secret, scrub
+from slaplug.connectors import ApiClient, ApplyResult, ApplyStatus, CallStats, RetryPolicy
+from slaplug.connectors.redact import (
+    REDACTED,
+    RedactingFilter,
+    add_basic_credentials,
+    add_secret,
+    scrub,
+)
 from slaplug.errors import AuthenticationError, RetriableAPIError
+from slaplug.model import Action, ActionKind, Metric
+from slaplug.rules.pack import RulePack
+from slaplug.store import Store
+from slaplug.store.schema import ledger
+from slaplug.sync import Sync
+
+REPO = Path(__file__).resolve().parent.parent
 
 BASE = "https://acme.example.com/api/v2"
 URL = f"{BASE}/tickets/1.json"
@@ -119,3 +136,32 @@ def test_the_logging_filter_masks_base64_echoes(caplog: pytest.LogCaptureFixture
     with caplog.at_level(logging.DEBUG, logger=logger.name):
         logger.warning("helpdesk answered %s", {"echo": echoed})
     assert echoed not in caplog.text and REDACTED in caplog.text
+
+
+def test_a_failed_actions_detail_is_scrubbed_in_the_ledger_and_the_log(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A connector that puts the helpdesk's answer in `ApplyResult.detail` leaks nothing."""
+    token = f"{TOKEN}-detail"
+    add_basic_credentials("abc@x.io/token", token)
+    echoed = _b64(f"abc@x.io/token:{token}")
+
+    class Refusing:
+        http = SimpleNamespace(stats=CallStats())
+
+        def apply(self, actions: Any, *, fresh: Any = ()) -> list[ApplyResult]:
+            return [ApplyResult(a.key, ApplyStatus.FAILED, f"422: bad auth {echoed}") for a in actions]
+
+    action = Action(kind=ActionKind.ADD_TAG, params={"tag": "t"}, connector="z", ticket_id="1",
+                    key="z:1:k", escalation="e", level=1, policy="p",
+                    metric=Metric.FIRST_RESPONSE, cycle=1)
+    with Store.open(f"sqlite:///{tmp_path / 's.db'}") as store, \
+            RulePack.load([REPO / "rules" / "default.yaml"], engine="python") as pack:
+        store.plan([action])
+        with caplog.at_level(logging.DEBUG):
+            assert Sync(store, pack, {"z": Refusing()}).process("z", []).failed == 1  # type: ignore[dict-item]
+        with store.engine.connect() as conn:
+            detail = conn.execute(select(ledger.c.detail)).scalar_one()
+    assert "failed for good" in caplog.text
+    for text in (detail, caplog.text):
+        assert echoed not in text and token not in text and REDACTED in text

@@ -33,7 +33,7 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from slaplug.connectors.base import Connector
-from slaplug.connectors.redact import scrub
+from slaplug.connectors.redact import RedactingFilter, scrub
 from slaplug.errors import ConnectorError, RetriableAPIError, TicketNotFoundError
 from slaplug.model import Ticket
 from slaplug.rules.pack import RulePack
@@ -46,6 +46,8 @@ from slaplug.web.metrics import Metrics
 __all__ = ["Worker"]
 
 log = logging.getLogger("slaplug.web.worker")
+# Its lines can quote an API answer (a failed action's detail): scrub every one.
+log.addFilter(RedactingFilter())
 
 T = TypeVar("T")
 
