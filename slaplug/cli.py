@@ -89,11 +89,15 @@ def assess(rules: tuple[str, ...], tickets: Any, at: str | None, engine: str | N
     """Print the SLA state of every ticket in a file and the escalations that would fire."""
     from slaplug.rules.fields import human_duration
     from slaplug.rules.pack import RulePack
-    from slaplug.serialize import ticket_from_dict
+    from slaplug.serialize import TicketFormatError, ticket_from_dict, ticket_problem
 
     now = _parse_time(at)
     docs = json.load(tickets)
     items = [ticket_from_dict(d, source=f"{tickets.name}[{i}]") for i, d in enumerate(docs)]
+    for i, item in enumerate(items):
+        problem = ticket_problem(item)
+        if problem is not None:  # what a sync would quarantine: say why, not a traceback
+            raise TicketFormatError(f"{tickets.name}[{i}]: {problem}")
     with RulePack.load(rules, engine=engine) as pack:  # type: ignore[arg-type]
         results = pack.assess_many(items, now)
     click.echo(f"SLA states at {now.isoformat()} ({len(items)} tickets, engine {pack.engine})")

@@ -239,3 +239,18 @@ def test_quarantine_list_prints_and_exports_json(tmp_path: Path) -> None:
     assert as_json.exit_code == 0, as_json.output
     (row,) = json.loads(as_json.output)
     assert row["ticket_id"] == "7\\ud800" and row["stage"] == "check" and row["times"] == 1
+
+
+def test_assess_cli_names_the_bad_ticket_instead_of_a_traceback(tmp_path: Path) -> None:
+    tickets = tmp_path / "t.json"
+    tickets.write_text(json.dumps([
+        {"id": "1", "created_at": "2026-03-02T09:00:00Z", "status": "open"},
+        {"id": "2", "created_at": "9999-12-31T00:00:00Z", "status": "open"},
+    ]))
+    result = CliRunner().invoke(
+        main, ["assess", "--rules", str(REPO / "rules" / "default.yaml"), "--tickets", str(tickets),
+               "--engine", "python"]
+    )
+    assert result.exit_code == 2, result.output
+    assert "t.json[1]: created_at is 9999-12-31" in result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
