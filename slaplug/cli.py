@@ -92,11 +92,15 @@ def assess(rules: tuple[str, ...], tickets: Any, at: str | None, engine: str | N
     """Print the SLA state of every ticket in a file and the escalations that would fire."""
     from slaplug.rules.fields import human_duration
     from slaplug.rules.pack import RulePack
-    from slaplug.serialize import ticket_from_dict
+    from slaplug.serialize import TicketFormatError, ticket_from_dict, ticket_problem
 
     now = _parse_time(at)
     docs = json.load(tickets)
     items = [ticket_from_dict(d, source=f"{tickets.name}[{i}]") for i, d in enumerate(docs)]
+    for i, item in enumerate(items):
+        problem = ticket_problem(item)
+        if problem is not None:  # what a sync would quarantine: say why, not a traceback
+            raise TicketFormatError(f"{tickets.name}[{i}]: {problem}")
     with RulePack.load(rules, engine=engine) as pack:  # type: ignore[arg-type]
         results = pack.assess_many(items, now)
     click.echo(f"SLA states at {now.isoformat()} ({len(items)} tickets, engine {pack.engine})")
@@ -390,6 +394,7 @@ def outbox() -> None:
 def outbox_list(config_path: str | None, only: str | None) -> None:
     """List dead letters and the outbox counts."""
     from slaplug.config import load_settings
+    from slaplug.connectors.redact import scrub
     from slaplug.store import Store
 
     settings = load_settings(config_path)
@@ -402,7 +407,8 @@ def outbox_list(config_path: str | None, only: str | None) -> None:
             click.echo(
                 f"DEAD {d.key}  attempts={d.attempts}  {d.action.kind.value} {dict(d.action.params)}"
             )
-            click.echo(f"     last error: {d.last_error}")
+            # Scrubbed again: rows written by an older slaplug were stored as they came.
+            click.echo(f"     last error: {scrub(d.last_error or '')}")
 
 
 @outbox.command("retry")
@@ -547,6 +553,35 @@ class _FakeGroup(click.Group):
         from slaplug.plugins import get_fakes
 
         return get_fakes()
+
+
+@main.group()
+def quarantine() -> None:
+    """Tickets slaplug set aside because it cannot process them, and why."""
+
+
+@quarantine.command("list")
+@CONFIG_OPTION
+@click.option("--connector", "only", help="Only this connector's.")
+@click.option("--json", "as_json", is_flag=True, help="Print the list as JSON.")
+@_friendly_errors
+def quarantine_list(config_path: str | None, only: str | None, as_json: bool) -> None:
+    """List quarantined tickets with the reason; each leaves once a later read is processed."""
+    from slaplug.config import load_settings
+    from slaplug.store import Store
+
+    settings = load_settings(config_path)
+    with Store.open(settings.store) as store:
+        items = store.quarantined(only)
+    if as_json:
+        click.echo(json.dumps([q.as_dict() for q in items], indent=2))
+        return
+    click.echo(f"{len(items)} quarantined ticket(s)")
+    for q in items:
+        click.echo(
+            f"{q.connector}:{q.ticket_id}  {q.stage}  seen {q.times}x, last {q.last_seen.isoformat()}"
+        )
+        click.echo(f"     {q.reason}")
 
 
 @main.group(cls=_FakeGroup)

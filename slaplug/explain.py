@@ -12,7 +12,7 @@ from typing import Any
 from slaplug.model import EventKind, SlaMeasure, Ticket
 from slaplug.rules.fields import human_duration
 from slaplug.rules.pack import RulePack
-from slaplug.serialize import action_to_dict, measure_to_dict
+from slaplug.serialize import TicketFormatError, action_to_dict, measure_to_dict, ticket_problem
 from slaplug.sla.calendar import BusinessCalendar
 
 __all__ = ["explain", "render_text"]
@@ -60,7 +60,16 @@ def _closures(cal: BusinessCalendar, a: datetime, b: datetime) -> list[dict[str,
 
 
 def explain(pack: RulePack, ticket: Ticket, now: datetime) -> dict[str, Any]:
-    """Everything ``slaplug explain`` shows for one ticket at ``now``, as plain data."""
+    """Everything ``slaplug explain`` shows for one ticket at ``now``, as plain data.
+
+    Raises:
+        TicketFormatError: The ticket is one slaplug cannot process (a date out of range,
+            text that is not valid Unicode); the message names the field. The sync and the
+            webhook worker quarantine such a ticket for the same reason.
+    """
+    problem = ticket_problem(ticket)
+    if problem is not None:
+        raise TicketFormatError(f"ticket {ticket.connector}:{ticket.id!a}: {problem}")
     assessment = pack.assess(ticket, now)
     calendars = {p.name: p.calendar for p in pack.sla_policies}
     clocks = []

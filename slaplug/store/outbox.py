@@ -8,19 +8,28 @@ never queued again, whichever process plans it. Ledger rows are never deleted on
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import logging
+import threading
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
 from sqlalchemy import bindparam, delete, func, select, update
 
+from slaplug.connectors.redact import scrub
 from slaplug.model import Action
 from slaplug.store._base import StoreBase, aware, chunks, default_worker_id
 from slaplug.store.codec import action_from_json, action_to_json
 from slaplug.store.schema import due, ledger, outbox
 
 __all__ = ["FINAL_STATUSES", "Claim", "DeadLetter", "OutboxMixin", "OutboxStats"]
+
+log = logging.getLogger("slaplug.store.outbox")
+
+#: The shortest pause between two lease extensions, in seconds.
+_MIN_HEARTBEAT = 0.05
 
 #: What `complete` accepts: the `ApplyStatus` values that end an action's life.
 FINAL_STATUSES = frozenset({"applied", "already", "skipped", "failed"})
@@ -185,6 +194,77 @@ class OutboxMixin(StoreBase):
             ).all()
         return [Claim(r.key, action_from_json(r.action), r.attempts, r.lease_until) for r in rows]
 
+    def extend_leases(
+        self, keys: Iterable[str], worker_id: str, *, now: datetime | None = None
+    ) -> int:
+        """Push the leases ``worker_id`` still holds on ``keys`` to ``now`` + the lease.
+
+        A batch slower than its lease would otherwise be claimed again by another worker
+        while this one is still applying it, and written twice. Keys completed meanwhile, or
+        whose lease lapsed and went to another worker, are left alone.
+
+        Returns:
+            How many leases were extended.
+        """
+        until = aware(now) + self.settings.lease
+        count = 0
+        with self._write() as conn:
+            for part in chunks(sorted(set(keys))):
+                count += conn.execute(
+                    update(outbox)
+                    .where(
+                        outbox.c.key.in_(part),
+                        outbox.c.state == "leased",
+                        outbox.c.lease_owner == worker_id,
+                    )
+                    .values(lease_until=until)
+                ).rowcount
+        return count
+
+    @contextmanager
+    def lease_heartbeat(
+        self,
+        keys: Iterable[str],
+        worker_id: str,
+        *,
+        clock: Callable[[], datetime] | None = None,
+    ) -> Iterator[None]:
+        """Keep extending the leases on ``keys`` while the ``with`` block runs.
+
+        A background thread calls `extend_leases` every third of the lease, so a lease
+        lapses only if this process stops (killed, frozen) for longer than two thirds of
+        it. The block runs unchanged if an extension fails (the store is briefly busy): the
+        next one tries again.
+
+        Args:
+            keys: The claimed keys (`Claim.key`).
+            worker_id: The worker that claimed them (the ``worker_id`` given to `claim`).
+            clock: The current time; the real time by default.
+        """
+        held = sorted(set(keys))
+        interval = max(self.settings.lease.total_seconds() / 3, _MIN_HEARTBEAT)
+        stop = threading.Event()
+
+        def beat() -> None:
+            while not stop.wait(interval):
+                try:
+                    extended = self.extend_leases(held, worker_id, now=clock() if clock else None)
+                except Exception as exc:  # the next beat tries again
+                    log.warning("extending %d outbox leases failed: %s", len(held), exc)
+                    continue
+                if extended < len(held):
+                    # Completed keys leave the outbox, so fewer is normal near the end; a
+                    # lease lost to another worker shows as a warning in its apply.
+                    log.debug("outbox heartbeat: %d of %d leases still held", extended, len(held))
+
+        thread = threading.Thread(target=beat, name="slaplug-lease-heartbeat", daemon=True)
+        thread.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            thread.join()
+
     def complete(
         self, key: str, status: str = "applied", detail: str = "", *, now: datetime | None = None
     ) -> bool:
@@ -248,7 +328,7 @@ class OutboxMixin(StoreBase):
             for key, status, detail in outcomes:
                 first = key in pending and key not in rows  # a key twice: the first one ends it
                 if first:
-                    rows[key] = {"k": key, "status": status, "detail": detail}
+                    rows[key] = {"k": key, "status": status, "detail": scrub(detail)}
                 done.append(first)
             if rows:
                 conn.execute(_COMPLETE.values(done_at=done_at), list(rows.values()))
@@ -288,7 +368,8 @@ class OutboxMixin(StoreBase):
             ).one_or_none()
             if row is None or row.state == "dead":
                 return None if row is None else "dead"
-            cleared = {"lease_owner": None, "lease_until": None, "last_error": error}
+            # Scrubbed here too, whoever called: an error text can quote a helpdesk's body.
+            cleared = {"lease_owner": None, "lease_until": None, "last_error": scrub(error)}
             if row.attempts >= self.settings.max_attempts:
                 conn.execute(
                     update(outbox)
