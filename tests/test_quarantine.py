@@ -38,6 +38,9 @@ Y9999 = int(datetime(9999, 12, 31, tzinfo=UTC).timestamp())
 Y0001 = int(datetime(1, 1, 1, tzinfo=UTC).timestamp())
 
 
+#: A backfill: these tests are about writing, which a default go-live holds for history.
+BACKFILL = {"zendesk": datetime(2000, 1, 1, tzinfo=UTC)}
+
 @pytest.fixture
 def pack() -> Iterator[RulePack]:
     with RulePack.load([REPO / "rules" / "default.yaml"], engine="python") as p:
@@ -78,7 +81,7 @@ def test_a_sync_quarantines_the_bad_tickets_and_processes_the_rest(
     fake, bad = hostile
     now = datetime.now(UTC)
     with Store.open(f"sqlite:///{tmp_path / 's.db'}") as store, _connector(fake) as conn:
-        job = Sync(store, pack, {"zendesk": conn}, clock=lambda: now)
+        job = Sync(store, pack, {"zendesk": conn}, clock=lambda: now, escalate_from=BACKFILL)
         with caplog.at_level(logging.WARNING, logger="slaplug.sync"):
             first = job.run_once()
         assert first.quarantined == 3
@@ -109,7 +112,7 @@ def test_a_fixed_ticket_leaves_the_quarantine(
     dated = next(t for t, why in bad.items() if "9999" in why)
     now = datetime.now(UTC)
     with Store.open(f"sqlite:///{tmp_path / 's.db'}") as store, _connector(fake) as conn:
-        job = Sync(store, pack, {"zendesk": conn}, clock=lambda: now)
+        job = Sync(store, pack, {"zendesk": conn}, clock=lambda: now, escalate_from=BACKFILL)
         job.run_once()
         assert dated in {q.ticket_id for q in store.quarantined()}
         with fake.lock:
@@ -183,7 +186,7 @@ def test_an_evaluation_that_raises_quarantines_only_that_ticket(
     with Store.open(f"sqlite:///{tmp_path / 's.db'}") as store:
         job = Sync(store, pack, {}, clock=lambda: now)
         summary = Summary()
-        job._evaluate(tickets, summary)  # the step both runners share
+        job._evaluate(tickets, summary, BACKFILL["zendesk"])  # the step both runners share
         assert summary.quarantined == 1
         (held,) = store.quarantined()
         assert (held.ticket_id, held.stage) == ("13", "evaluate")
