@@ -196,7 +196,7 @@ def test_an_evaluation_that_raises_quarantines_only_that_ticket(
         # A failure every ticket shares is not the tickets' fault: it is raised.
         monkeypatch.setattr(pack, "assess_many", lambda tickets, now: 1 / 0)
         with pytest.raises(ZeroDivisionError):
-            job._evaluate(tickets, Summary())
+            job._evaluate(tickets, Summary(), BACKFILL["zendesk"])
         assert len(store.quarantined()) == 1
 
 
