@@ -18,6 +18,7 @@ from sqlalchemy import bindparam, delete, func, select, update
 from slaplug.model import Action
 from slaplug.store._base import StoreBase, aware, chunks, default_worker_id
 from slaplug.store.codec import action_from_json, action_to_json
+from slaplug.store.legacy_keys import adopt_legacy_keys
 from slaplug.store.schema import due, ledger, outbox
 
 __all__ = ["FINAL_STATUSES", "Claim", "DeadLetter", "OutboxMixin", "OutboxStats"]
@@ -124,6 +125,10 @@ class OutboxMixin(StoreBase):
                     .returning(ledger.c.key)
                 )
                 queued.extend(conn.execute(stmt, list(part)).scalars())
+            if queued:
+                taken = set(queued)
+                adopted = adopt_legacy_keys(conn, [a for k, a in fresh.items() if k in taken])
+                queued = [k for k in queued if k not in adopted]
             queued.sort()
             if queued:
                 conn.execute(
