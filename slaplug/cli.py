@@ -192,6 +192,64 @@ def rules_check(paths: tuple[str, ...], config_path: str | None) -> None:
     )
 
 
+@rules.command("diff")
+@click.argument("old", type=click.Path(exists=True, dir_okay=False))
+@click.argument("new", type=click.Path(exists=True, dir_okay=False))
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False),
+    help="Also assess the stored tickets under both (snapshots and ledger of this slaplug.yaml).",
+)
+@click.option("--at", "at", help="Assess at this time (ISO 8601 with offset); default now.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
+@_friendly_errors
+def rules_diff(old: str, new: str, config_path: str | None, at: str | None, as_json: bool) -> None:
+    """What deploying NEW instead of OLD would change: actions added and removed (by identity,
+    not position), levels and policies changed and, with --config, what would newly fire at the
+    next sync, what would no longer fire, and which open clocks change."""
+    from slaplug.rules.diff import diff_packs, diff_store, render_text
+    from slaplug.rules.pack import RulePack
+
+    with (
+        RulePack.load([Path(old)], engine="python") as before,
+        RulePack.load([Path(new)], engine="python") as after,
+    ):
+        if config_path is None:
+            result = diff_packs(before, after)
+        else:
+            from slaplug.credits.run import load_offline_settings
+            from slaplug.store import Store
+
+            settings = load_offline_settings(config_path)
+            with Store.open(settings.store) as store:
+
+                when = _parse_time(at)
+
+                def cutoff(connector: str) -> datetime | None:
+                    """As `Sync.cutoff`: the explicit one, else the go-live, else now."""
+                    explicit = settings.escalate_from.get(connector)
+                    if explicit is not None:
+                        return explicit
+                    return store.peek_go_live(connector) or when
+
+                result = diff_store(
+                    before,
+                    after,
+                    store.iter_snapshots(),
+                    when,
+                    planned_before=lambda keys: {
+                        k for k in keys if store.ledger_status(k) is not None
+                    },
+                    cutoff=cutoff,
+                )
+    if as_json:
+        click.echo(json.dumps(result.as_dict()))
+    else:
+        click.echo(f"rules diff: {old} -> {new}")
+        click.echo(render_text(result), nl=False)
+
+
 @rules.command("schema")
 @click.option(
     "--format",
