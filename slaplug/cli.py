@@ -416,10 +416,22 @@ def sync(
             if note:
                 click.echo(note, err=True)
             if interval is None:
-                if note:
+                if note or (dry_run and _writes_that_would_fail(settings, only)):
                     sys.exit(EXIT_ACTIONS_FAILED)
                 return
             time.sleep(interval)
+
+
+def _writes_that_would_fail(settings: Any, only: str | None) -> int:
+    """For ``sync --dry-run``: the doctor's failing checks (every field, group, user, status,
+    priority and channel the rules write, at the rule's file:line:col), on stderr; their count.
+    """
+    from slaplug.doctor import CheckStatus, format_line, run_checks
+
+    failing = [c for c in run_checks(settings, only=only) if c.status is CheckStatus.FAIL]
+    for check in failing:
+        click.echo(f"would fail: {format_line(check)}", err=True)
+    return len(failing)
 
 
 @main.command()

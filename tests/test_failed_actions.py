@@ -103,6 +103,11 @@ def test_an_unmapped_field_fails_loudly_and_retry_failed_applies_each_action_onc
         tickets=30, days=20, history="minimal", job_complete_after=0.05, job_polls=1
     ) as fake:
         config = write_config(tmp_path, fake, {})
+        # Caught before writing: the dry run names the rule at file:line:col and exits 3.
+        dry = cli(config, fake.api_token, "sync", "--dry-run")
+        assert dry.returncode == 3, dry.stdout + dry.stderr
+        assert "would fail:" in dry.stderr and f"{tmp_path / 'rules.yaml'}:8:" in dry.stderr
+        assert "sla_resolution_status" in dry.stderr and fake.writes == []
         first = cli(config, fake.api_token, "sync", "--once", "--json")
         assert first.returncode == 3, first.stdout + first.stderr
         figures = json.loads(first.stdout.strip().splitlines()[-1])
