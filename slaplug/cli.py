@@ -1,6 +1,7 @@
 """The ``slaplug`` command line. Thin: it parses arguments and wires the parts together.
 
-Exit codes: 0 success, 1 a check failed (policy tests), 2 bad input (rules, tickets, options).
+Exit codes: 0 success, 1 a check failed (policy tests), 2 bad input (rules, tickets, options),
+3 a ``sync --once`` whose actions failed for good or became dead letters (`EXIT_ACTIONS_FAILED`).
 Errors print as messages, never as tracebacks.
 """
 
@@ -23,6 +24,11 @@ if TYPE_CHECKING:
     from slaplug.hookspecs import FakeRunner
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+
+#: ``sync --once``: the pass finished, but some actions failed for good or became dead letters;
+#: they wait in the store (`slaplug outbox list --failed`, `outbox retry --failed`).
+EXIT_ACTIONS_FAILED = 3
 
 
 def _friendly_errors(func: F) -> F:
@@ -190,6 +196,64 @@ def rules_check(paths: tuple[str, ...], config_path: str | None) -> None:
     )
 
 
+@rules.command("diff")
+@click.argument("old", type=click.Path(exists=True, dir_okay=False))
+@click.argument("new", type=click.Path(exists=True, dir_okay=False))
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False),
+    help="Also assess the stored tickets under both (snapshots and ledger of this slaplug.yaml).",
+)
+@click.option("--at", "at", help="Assess at this time (ISO 8601 with offset); default now.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
+@_friendly_errors
+def rules_diff(old: str, new: str, config_path: str | None, at: str | None, as_json: bool) -> None:
+    """What deploying NEW instead of OLD would change: actions added and removed (by identity,
+    not position), levels and policies changed and, with --config, what would newly fire at the
+    next sync, what would no longer fire, and which open clocks change."""
+    from slaplug.rules.diff import diff_packs, diff_store, render_text
+    from slaplug.rules.pack import RulePack
+
+    with (
+        RulePack.load([Path(old)], engine="python") as before,
+        RulePack.load([Path(new)], engine="python") as after,
+    ):
+        if config_path is None:
+            result = diff_packs(before, after)
+        else:
+            from slaplug.credits.run import load_offline_settings
+            from slaplug.store import Store
+
+            settings = load_offline_settings(config_path)
+            with Store.open(settings.store) as store:
+
+                when = _parse_time(at)
+
+                def cutoff(connector: str) -> datetime | None:
+                    """As `Sync.cutoff`: the explicit one, else the go-live, else now."""
+                    explicit = settings.escalate_from.get(connector)
+                    if explicit is not None:
+                        return explicit
+                    return store.peek_go_live(connector) or when
+
+                result = diff_store(
+                    before,
+                    after,
+                    store.iter_snapshots(),
+                    when,
+                    planned_before=lambda keys: {
+                        k for k in keys if store.ledger_status(k) is not None
+                    },
+                    cutoff=cutoff,
+                )
+    if as_json:
+        click.echo(json.dumps(result.as_dict()))
+    else:
+        click.echo(f"rules diff: {old} -> {new}")
+        click.echo(render_text(result), nl=False)
+
+
 @rules.command("schema")
 @click.option(
     "--format",
@@ -352,9 +416,26 @@ def sync(
         while True:
             summary = job.run_once(only)
             print_summary(summary, as_json=as_json, dry_run=dry_run)
+            note = summary.failure_note()
+            if note:
+                click.echo(note, err=True)
             if interval is None:
+                if note or (dry_run and _writes_that_would_fail(settings, only)):
+                    sys.exit(EXIT_ACTIONS_FAILED)
                 return
             time.sleep(interval)
+
+
+def _writes_that_would_fail(settings: Any, only: str | None) -> int:
+    """For ``sync --dry-run``: the doctor's failing checks (every field, group, user, status,
+    priority and channel the rules write, at the rule's file:line:col), on stderr; their count.
+    """
+    from slaplug.doctor import CheckStatus, format_line, run_checks
+
+    failing = [c for c in run_checks(settings, only=only) if c.status is CheckStatus.FAIL]
+    for check in failing:
+        click.echo(f"would fail: {format_line(check)}", err=True)
+    return len(failing)
 
 
 @main.command()
@@ -390,43 +471,114 @@ def outbox() -> None:
 @outbox.command("list")
 @CONFIG_OPTION
 @click.option("--connector", "only", help="Only this connector's.")
+@click.option(
+    "--failed",
+    "failed",
+    is_flag=True,
+    help="List the actions the platform refused for good (ledger status failed) instead.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
 @_friendly_errors
-def outbox_list(config_path: str | None, only: str | None) -> None:
-    """List dead letters and the outbox counts."""
+def outbox_list(config_path: str | None, only: str | None, failed: bool, as_json: bool) -> None:
+    """List dead letters (or, with --failed, failed actions) and the outbox counts."""
     from slaplug.config import load_settings
     from slaplug.connectors.redact import scrub
+    from slaplug.serialize import action_to_dict
     from slaplug.store import Store
 
     settings = load_settings(config_path)
     with Store.open(settings.store) as store:
         stats = store.outbox_stats()
-        click.echo(
-            f"pending {stats.pending}, leased {stats.leased}, dead {stats.dead}; ledger {dict(stats.ledger)}"
-        )
-        for d in store.dead_letters(only):
-            click.echo(
-                f"DEAD {d.key}  attempts={d.attempts}  {d.action.kind.value} {dict(d.action.params)}"
-            )
-            # Scrubbed again: rows written by an older slaplug were stored as they came.
-            click.echo(f"     last error: {scrub(d.last_error or '')}")
+        counts: dict[str, Any] = {
+            "pending": stats.pending,
+            "leased": stats.leased,
+            "dead": stats.dead,
+            "ledger": dict(stats.ledger),
+        }
+        items: list[dict[str, Any]]
+        if failed:
+            items = [
+                {
+                    "key": f.key,
+                    "action": action_to_dict(f.action),
+                    "detail": scrub(f.detail),
+                    "failed_at": f.failed_at.isoformat() if f.failed_at else None,
+                }
+                for f in store.failed_actions(only)
+            ]
+        else:
+            items = [
+                {
+                    "key": d.key,
+                    "action": action_to_dict(d.action),
+                    "attempts": d.attempts,
+                    # Scrubbed again: rows written by an older slaplug were stored as they came.
+                    "last_error": scrub(d.last_error or ""),
+                    "dead_at": d.dead_at.isoformat() if d.dead_at else None,
+                }
+                for d in store.dead_letters(only)
+            ]
+    if as_json:
+        click.echo(json.dumps({**counts, "failed" if failed else "dead_letters": items}))
+        return
+    click.echo(
+        f"pending {stats.pending}, leased {stats.leased}, dead {stats.dead}; ledger {dict(stats.ledger)}"
+    )
+    for item in items:
+        action = item["action"]
+        what = f"{action['kind']} {action['params']}"
+        if failed:
+            click.echo(f"FAILED {item['key']}  {what}")
+            click.echo(f"     detail: {item['detail']}")
+        else:
+            click.echo(f"DEAD {item['key']}  attempts={item['attempts']}  {what}")
+            click.echo(f"     last error: {item['last_error']}")
 
 
 @outbox.command("retry")
 @CONFIG_OPTION
 @click.argument("keys", nargs=-1)
 @click.option("--all", "retry_all", is_flag=True, help="Retry every dead letter.")
+@click.option(
+    "--failed",
+    "failed",
+    is_flag=True,
+    help="Retry failed actions (ledger status failed) after fixing their cause: the KEYS "
+    "named, or all of them.",
+)
+@click.option("--connector", "only", help="With --failed: only this connector's.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
 @_friendly_errors
-def outbox_retry(config_path: str | None, keys: tuple[str, ...], retry_all: bool) -> None:
-    """Put dead letters back in the outbox; the next sync tries them again."""
+def outbox_retry(
+    config_path: str | None,
+    keys: tuple[str, ...],
+    retry_all: bool,
+    failed: bool,
+    only: str | None,
+    as_json: bool,
+) -> None:
+    """Put dead letters (or, with --failed, failed actions) back in the outbox; the next sync
+    tries them again."""
     from slaplug.config import load_settings
     from slaplug.store import Store
 
-    if not keys and not retry_all:
-        raise click.UsageError("name the keys to retry, or --all")
+    if not keys and not retry_all and not failed:
+        raise click.UsageError("name the keys to retry, or --all (dead letters), or --failed")
     settings = load_settings(config_path)
     with Store.open(settings.store) as store:
-        n = store.retry_dead(None if retry_all else list(keys))
-    click.echo(f"{n} dead letter(s) back in the outbox")
+        if failed:
+            requeued = store.retry_failed(list(keys) or None, connector=only)
+            dead = store.retry_dead(None) if retry_all else 0
+        else:
+            requeued = []
+            dead = store.retry_dead(None if retry_all else list(keys))
+    if as_json:
+        click.echo(json.dumps({"dead_letters": dead, "failed": len(requeued), "keys": requeued}))
+        return
+    if failed:
+        click.echo(f"{len(requeued)} failed action(s) back in the outbox")
+    if dead or not failed:
+        click.echo(f"{dead} dead letter(s) back in the outbox")
 
 
 @main.group("notify")

@@ -242,8 +242,9 @@ class Action:
         params: The action's arguments, templates already rendered (``{"tag": "sla_warn"}``).
         connector: The connector that owns the ticket.
         ticket_id: The ticket's id on that platform.
-        key: The idempotency key: connector, ticket, policy, metric, cycle, escalation and
-            level. The ledger applies an action with a given key once.
+        key: The idempotency key: connector, ticket, policy, metric, cycle, escalation,
+            level and the action's identity (what it does, `slaplug.rules.identity`). The
+            ledger applies an action with a given key once.
         escalation: The escalation that planned it.
         level: Its level in the escalation chain, from 1.
         policy: The policy of the measure that matched.

@@ -110,6 +110,30 @@ class Summary:
         """The counters, for structured logs and JSON output."""
         return {k: v for k, v in self.__dict__.items() if isinstance(v, int | float)}
 
+    @property
+    def actions_lost(self) -> int:
+        """Actions this pass that will not be applied without a human: failed for good
+        (an unmapped field, an unknown group...) or parked as dead letters."""
+        return self.failed + self.dead_lettered
+
+    def failure_note(self) -> str | None:
+        """What to do about `actions_lost`, or None when there are none."""
+        if not self.actions_lost:
+            return None
+        parts = []
+        if self.failed:
+            parts.append(
+                f"{self.failed} action(s) failed for good: see `slaplug outbox list --failed`, "
+                "fix the cause (a field mapping, a group, a channel), then "
+                "`slaplug outbox retry --failed`"
+            )
+        if self.dead_lettered:
+            parts.append(
+                f"{self.dead_lettered} action(s) became dead letters: see `slaplug outbox list`, "
+                "then `slaplug outbox retry --all`"
+            )
+        return "sync: " + "; ".join(parts)
+
 
 Progress = Callable[[str, Summary], None]
 

@@ -43,6 +43,7 @@ from slaplug.rules.fields import (
     TEMPLATE_NAMES,
     TICKET_FIELDS,
 )
+from slaplug.rules.identity import duplicate_identities
 from slaplug.rules.schema import (
     MAX_DURATION,
     PRIORITY_NAMES,
@@ -360,6 +361,13 @@ def _templates_of(esc: EscalationSpec) -> Iterable[tuple[YPath, str]]:
                 yield (p if argument == "body" else (*p, argument)), text
 
 
+def _check_identities(esc: EscalationSpec, path: YPath, ctx: _Ctx) -> None:
+    """Two actions of one level with one identity: a rules error at the second one."""
+    for li, ai, message in duplicate_identities([lv.actions for lv in esc.level_specs()]):
+        base: YPath = ("levels", li, "actions") if esc.levels is not None else ("actions",)
+        ctx.error((*path, *base, ai), message)
+
+
 def _validation_problems(exc: ValidationError, located: Located, prefix: YPath) -> list[Problem]:
     problems = []
     for err in exc.errors():
@@ -588,6 +596,7 @@ def _compile(parts: list[tuple[Located, RulePackSpec]], problems: list[Problem])
                     levels.append(when if extra is None else All((when, extra)))
             for tpath, text in _templates_of(esc):
                 check_template(text, (*path, *tpath), ctx)
+            _check_identities(esc, path, ctx)
             src.escalations.append(esc)
             src.escalation_levels.append(levels)
             src.writes.extend(writes_of(esc, path, located))

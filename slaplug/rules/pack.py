@@ -36,6 +36,7 @@ from slaplug.rules.fields import (
     template_value_getter,
     ticket_fact,
 )
+from slaplug.rules.identity import action_identity
 from slaplug.rules.matcher import Matcher, make_matcher
 from slaplug.rules.schema import ActionSpec, EscalationSpec, PolicySpec
 from slaplug.rules.timeline import State, fact_states
@@ -503,7 +504,8 @@ class _PlannedAction:
     """One action of a level, ready to stamp: its arguments fixed, or how to render them."""
 
     kind: ActionKind
-    #: ``:<n>``, the action's place in its level, appended to the level's key.
+    #: ``:<identity>``, what the action does (`slaplug.rules.identity`), appended to the
+    #: level's key: never its place in the level, so edits neither repeat nor drop actions.
     suffix: str
     #: The arguments, when no template is involved: worked out once, copied per action
     #: (a copy, not a shared read-only view: actions stay picklable and independent).
@@ -551,12 +553,13 @@ class _CompiledLevel:
         getters = [_getter(n, fixed_values) for n in names]
         index = {n: i for i, n in enumerate(names)}
         actions = []
-        for ai, spec in enumerate(specs):
+        for spec in specs:
             kind = ActionKind(spec.kind)
             params = _params(kind, spec)
+            suffix = ":" + action_identity(spec)
             found = action_template(spec)
             if found is None or "{{" not in found[1]:
-                actions.append(_PlannedAction(kind, f":{ai + 1}", params, {}))
+                actions.append(_PlannedAction(kind, suffix, params, {}))
                 continue
             templated, text = found
             parts = parse_template(text)
@@ -564,7 +567,7 @@ class _CompiledLevel:
                 p.replace("{", "{{").replace("}", "}}") if i % 2 == 0 else f"{{{index[p]}}}"
                 for i, p in enumerate(parts)
             )
-            actions.append(_PlannedAction(kind, f":{ai + 1}", None, params, templated, form))
+            actions.append(_PlannedAction(kind, suffix, None, params, templated, form))
         return cls(
             escalation=esc.name,
             number=li + 1,

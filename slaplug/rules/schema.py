@@ -241,19 +241,26 @@ class ActionSpec(_Strict):
     assign: AssignSpec | None = None
     set_status: str | None = None
     notify: NotifySpec | None = None
+    id: str | None = Field(
+        default=None,
+        pattern=r"^[A-Za-z0-9_.-]{1,100}$",
+        description="The action's identity in its idempotency key, instead of one derived from "
+        "what it does (the tag, the field, a hash of a comment's text...): keep it when "
+        "editing a comment's text that must not be posted again.",
+    )
 
     @model_validator(mode="after")
     def _exactly_one(self) -> ActionSpec:
-        given = [k for k, v in self if v is not None]
+        given = [k for k, v in self if v is not None and k != "id"]
         if len(given) != 1:
-            names = ", ".join(type(self).model_fields)
+            names = ", ".join(n for n in type(self).model_fields if n != "id")
             raise ValueError(f"each action is one of {names}; this one has {len(given) or 'none'}")
         return self
 
     @property
     def kind(self) -> str:
         """The name of the one action given."""
-        return next(k for k, v in self if v is not None)
+        return next(k for k, v in self if v is not None and k != "id")
 
     @property
     def value(self) -> Any:

@@ -22,9 +22,10 @@ from slaplug.connectors.redact import scrub
 from slaplug.model import Action
 from slaplug.store._base import StoreBase, aware, chunks, default_worker_id
 from slaplug.store.codec import action_from_json, action_to_json
+from slaplug.store.legacy_keys import adopt_legacy_keys
 from slaplug.store.schema import due, ledger, outbox
 
-__all__ = ["FINAL_STATUSES", "Claim", "DeadLetter", "OutboxMixin", "OutboxStats"]
+__all__ = ["FINAL_STATUSES", "Claim", "DeadLetter", "FailedAction", "OutboxMixin", "OutboxStats"]
 
 log = logging.getLogger("slaplug.store.outbox")
 
@@ -76,6 +77,24 @@ class DeadLetter:
     attempts: int
     last_error: str | None
     dead_at: datetime | None
+
+
+@dataclass(frozen=True)
+class FailedAction:
+    """An action the platform refused for good (status ``failed`` in the ledger): an unmapped
+    field, an unknown group... It waits for the fix and `retry_failed`.
+
+    Attributes:
+        key: The idempotency key.
+        action: The action, as planned.
+        detail: Why it failed, as the connector said.
+        failed_at: When the failure was recorded.
+    """
+
+    key: str
+    action: Action
+    detail: str
+    failed_at: datetime | None
 
 
 @dataclass(frozen=True)
@@ -133,6 +152,10 @@ class OutboxMixin(StoreBase):
                     .returning(ledger.c.key)
                 )
                 queued.extend(conn.execute(stmt, list(part)).scalars())
+            if queued:
+                taken = set(queued)
+                adopted = adopt_legacy_keys(conn, [a for k, a in fresh.items() if k in taken])
+                queued = [k for k in queued if k not in adopted]
             queued.sort()
             if queued:
                 conn.execute(
@@ -458,6 +481,78 @@ class OutboxMixin(StoreBase):
                     .values(**values)
                 ).rowcount
             return count
+
+    def failed_actions(self, connector: str | None = None, limit: int = 1000) -> list[FailedAction]:
+        """The actions recorded as ``failed`` (refused for good), oldest first."""
+        query = select(ledger.c.key, ledger.c.action, ledger.c.detail, ledger.c.done_at).where(
+            ledger.c.status == "failed"
+        )
+        if connector is not None:
+            query = query.where(ledger.c.connector == connector)
+        query = query.order_by(ledger.c.done_at, ledger.c.key).limit(limit)
+        with self._read() as conn:
+            return [
+                FailedAction(r.key, action_from_json(r.action), r.detail, r.done_at)
+                for r in conn.execute(query)
+            ]
+
+    def retry_failed(
+        self,
+        keys: Iterable[str] | None = None,
+        *,
+        connector: str | None = None,
+        now: datetime | None = None,
+    ) -> list[str]:
+        """Queue failed actions again, after the fix (a field mapped, a group created).
+
+        Each goes back to ``pending`` in the ledger with fresh attempts in the outbox, so the
+        next sync applies it once; whatever it did stays applied only once, since connectors
+        compare before they write. Keys that are not ``failed`` are left alone.
+
+        Args:
+            keys: The keys to retry; None for every failed action (of ``connector``).
+            connector: Only this connector's.
+            now: When they are due.
+
+        Returns:
+            The keys queued again, sorted.
+        """
+        at = aware(now)
+        with self._write() as conn:
+            query = select(ledger.c.key, ledger.c.connector, ledger.c.ticket_id).where(
+                ledger.c.status == "failed"
+            )
+            if connector is not None:
+                query = query.where(ledger.c.connector == connector)
+            parts = (
+                [query]
+                if keys is None
+                else [query.where(ledger.c.key.in_(part)) for part in chunks(sorted(set(keys)))]
+            )
+            rows: list[tuple[str, str, str]] = [
+                (r.key, r.connector, r.ticket_id) for q in parts for r in conn.execute(q)
+            ]
+            for part in chunks(rows):
+                conn.execute(
+                    update(ledger)
+                    .where(ledger.c.key.in_([k for k, _, _ in part]), ledger.c.status == "failed")
+                    .values(status="pending", detail="", done_at=None)
+                )
+                conn.execute(
+                    outbox.insert(),
+                    [
+                        {
+                            "key": k,
+                            "connector": c,
+                            "ticket_id": t,
+                            "state": "pending",
+                            "attempts": 0,
+                            "next_try_at": at,
+                        }
+                        for k, c, t in part
+                    ],
+                )
+        return sorted(k for k, _, _ in rows)
 
     def ledger_status(self, key: str) -> str | None:
         """The key's status in the ledger (pending or a final one), None if never planned."""
