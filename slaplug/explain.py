@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from slaplug.model import SlaMeasure, Ticket
+from slaplug.model import EventKind, SlaMeasure, Ticket
 from slaplug.rules.fields import human_duration
 from slaplug.rules.pack import RulePack
 from slaplug.serialize import action_to_dict, measure_to_dict
@@ -83,10 +83,38 @@ def explain(pack: RulePack, ticket: Ticket, now: datetime) -> dict[str, Any]:
             "priority": ticket.priority,
         },
         "at": now.isoformat(),
+        "history": _history(ticket, now),
         "policies": list(assessment.policies),
         "clocks": clocks,
         "actions": [action_to_dict(a) for a in assessment.actions],
     }
+
+
+def _history(ticket: Ticket, now: datetime) -> list[dict[str, Any]]:
+    """The ticket's recorded field changes up to ``now``: what policies and conditions were
+    evaluated against, instant by instant."""
+    out: list[dict[str, Any]] = []
+    for e in ticket.events:
+        if e.kind is not EventKind.FIELD_CHANGED or e.at > now:
+            continue
+        out.append(
+            {
+                "at": e.at.isoformat(),
+                "field": e.field,
+                "old": list(e.old) if isinstance(e.old, tuple) else e.old,
+                "value": list(e.value) if isinstance(e.value, tuple) else e.value,
+                "actor": e.actor,
+            }
+        )
+    return out
+
+
+def _shown(v: Any) -> str:
+    if v is None:
+        return "(none)"
+    if isinstance(v, list):
+        return "[" + ", ".join(str(x) for x in v) + "]"
+    return str(v)
 
 
 def render_text(doc: dict[str, Any]) -> str:
@@ -96,6 +124,13 @@ def render_text(doc: dict[str, Any]) -> str:
         f"Ticket {t['connector']}:{t['id']} {t['subject']!r} ({t['status']}, priority {t['priority']})",
         f"At {doc['at']}; policies: {', '.join(doc['policies']) or 'none matched'}",
     ]
+    if doc.get("history"):
+        lines.append("Field history (policies and conditions follow it):")
+        for h in doc["history"]:
+            who = f" ({h['actor']})" if h.get("actor") else ""
+            lines.append(
+                f"  {h['at']}  {h['field']}: {_shown(h['old'])} -> {_shown(h['value'])}{who}"
+            )
     for c in doc["clocks"]:
         lines.append("")
         target = human_duration(timedelta(seconds=c["target_s"]))

@@ -5,7 +5,12 @@ The ticket form is what ``slaplug explain --ticket TICKET.json`` and policy test
     {"id": "1001", "connector": "zendesk", "created_at": "2026-03-02T09:00:00+01:00",
      "status": "open", "priority": "high", "tags": ["vip"], "fields": {"tier": "gold"},
      "events": [{"kind": "agent_reply", "at": "2026-03-02T10:00:00+01:00"},
-                {"kind": "status_changed", "at": "...", "value": "pending"}]}
+                {"kind": "status_changed", "at": "...", "value": "pending"},
+                {"kind": "field_changed", "at": "...", "field": "group",
+                 "old": "l1", "value": "l2", "actor": "agent-7"}]}
+
+Field changes (``field_changed``) carry the field's name as rule conditions use it, its value
+before (``old``) and after (``value``); tags and other list fields as JSON lists.
 """
 
 from __future__ import annotations
@@ -90,8 +95,21 @@ def ticket_from_dict(doc: Mapping[str, Any], source: str = "ticket") -> Ticket:
         except ValueError:
             kinds = ", ".join(k.value for k in EventKind)
             raise TicketFormatError(f"{where}.kind: {e['kind']!r} is not one of {kinds}") from None
+        field = e.get("field")
+        if kind is EventKind.FIELD_CHANGED and (not isinstance(field, str) or not field):
+            raise TicketFormatError(
+                f"{where}.field: a field_changed event names its field, e.g. "
+                '"group", "tags" or "fields.waiting_on"'
+            )
         events.append(
-            TicketEvent(kind, _time(e["at"], f"{where}.at"), e.get("value"), e.get("actor"))
+            TicketEvent(
+                kind,
+                _time(e["at"], f"{where}.at"),
+                e.get("value"),
+                e.get("actor"),
+                field,
+                e.get("old"),
+            )
         )
     created = _time(doc["created_at"], f"{source}: created_at")
     if not any(e.kind is EventKind.CREATED for e in events):
@@ -147,19 +165,19 @@ def ticket_to_dict(t: Ticket) -> dict[str, Any]:
         out["tags"] = sorted(t.tags)
     if t.fields:
         out["fields"] = dict(t.fields)
-    out["events"] = [
-        {
-            k: v
-            for k, v in (
-                ("kind", e.kind.value),
-                ("at", e.at.isoformat()),
-                ("value", e.value),
-                ("actor", e.actor),
-            )
-            if v is not None
-        }
-        for e in t.events
-    ]
+    out["events"] = [_event_to_dict(e) for e in t.events]
+    return out
+
+
+def _event_to_dict(e: TicketEvent) -> dict[str, Any]:
+    """One event's JSON form; keys without a value are left out (older snapshots have no
+    ``field`` or ``old``, and read back the same)."""
+    out: dict[str, Any] = {"kind": e.kind.value, "at": e.at.isoformat()}
+    if e.field is not None:
+        out["field"] = e.field
+    for key, v in (("value", e.value), ("old", e.old), ("actor", e.actor)):
+        if v is not None:
+            out[key] = list(v) if isinstance(v, tuple) else v
     return out
 
 

@@ -19,6 +19,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from slaplug.errors import CalendarError, Problem, RuleError
+from slaplug.model import Metric
 from slaplug.plugins import holidays_for
 from slaplug.rules.conditions import (
     All,
@@ -37,6 +38,7 @@ from slaplug.rules.fields import (
     CUSTOM_PREFIX,
     DURATION_FIELDS,
     ENUM_VALUES,
+    INSTANT_FIELDS,
     MEASURE_FIELDS,
     TEMPLATE_NAMES,
     TICKET_FIELDS,
@@ -96,6 +98,8 @@ _NUMBER_BOUNDS: dict[str, tuple[float, str]] = {
     },
 }
 _ORDER_OPS = {"lt": "lt", "lte": "le", "gt": "gt", "gte": "ge"}
+#: A metric's own conditions under ``clocks:``, in the order the clock applies them.
+_CLOCK_KEYS = ("start_when", "pause_when", "stop_when", "cancel_when")
 _TEMPLATE = re.compile(r"\{\{\s*([^{}]*?)\s*\}\}")
 
 
@@ -112,6 +116,9 @@ class RulePackSource:
     policy_match: list[Condition | None]
     policy_stop: list[Condition | None]
     escalations: list[EscalationSpec]
+    #: Per policy, per metric with ``clocks:``, its compiled conditions by key
+    #: (``start_when``, ``pause_when``, ``stop_when``, ``cancel_when``).
+    policy_clocks: list[dict[Metric, dict[str, Condition]]] = field(default_factory=list)
     #: Per escalation, per level, the condition of that level (escalation's ``when`` and level's).
     escalation_levels: list[list[Condition]] = field(default_factory=list)
     #: Customer contracts, in order, and each one's compiled ``match`` (None: every ticket).
@@ -128,6 +135,9 @@ class _Ctx:
         self.located = located
         self.types = types
         self.problems = problems
+        #: Whether conditions may name instant fields (``event``): a metric's start, stop
+        #: and cancel conditions only.
+        self.allow_instant = False
 
     def error(self, path: YPath, message: str, at_key: bool = False) -> None:
         self.problems.append(self.located.problem(path, message, at_key))
@@ -167,6 +177,16 @@ def condition(spec: Any, path: YPath, ctx: _Ctx, allow_measure: bool) -> Conditi
 def _field_type(name: str, path: YPath, ctx: _Ctx, allow_measure: bool) -> FieldType | None:
     if name in TICKET_FIELDS:
         return TICKET_FIELDS[name]
+    if name in INSTANT_FIELDS:
+        if ctx.allow_instant:
+            return INSTANT_FIELDS[name]
+        ctx.error(
+            path,
+            f'"{name}" holds only at an instant; use it in a metric\'s start_when, stop_when '
+            "or cancel_when",
+            at_key=True,
+        )
+        return None
     if name in MEASURE_FIELDS:
         if allow_measure:
             return MEASURE_FIELDS[name]
@@ -175,7 +195,11 @@ def _field_type(name: str, path: YPath, ctx: _Ctx, allow_measure: bool) -> Field
         )
         return None
     if name.startswith(CUSTOM_PREFIX) and len(name) > len(CUSTOM_PREFIX):
-        return ctx.types.get(name, FieldType.STR)
+        found = ctx.types.get(name)
+        if found is None and isinstance(ctx.types, dict):
+            # Undeclared custom fields are text; the engines need every field's type.
+            found = ctx.types[name] = FieldType.STR
+        return found or FieldType.STR
     known = sorted(TICKET_FIELDS) + (sorted(MEASURE_FIELDS) if allow_measure else [])
     hint = _suggest(name, known) or f"; use one of {', '.join(known)} or fields.<custom field>"
     ctx.error(path, f'unknown field "{name}"{hint}', at_key=True)
@@ -214,7 +238,8 @@ def _literal(name: str, ftype: FieldType, value: Any, path: YPath, ctx: _Ctx) ->
     allowed = ENUM_VALUES.get(name)
     if allowed is not None and text not in allowed:
         hint = _suggest(text, allowed) or f"; use one of {', '.join(sorted(allowed))}"
-        ctx.error(path, f'"{text}" is not a {name}{hint}')
+        article = "an" if name[:1] in "aeiou" else "a"
+        ctx.error(path, f'"{text}" is not {article} {name}{hint}')
         return None
     return text
 
@@ -517,9 +542,32 @@ def _compile(parts: list[tuple[Located, RulePackSpec]], problems: list[Problem])
                 if pol.stop_when
                 else None
             )
+            clocks: dict[Metric, dict[str, Condition]] = {}
+            for metric, clock in pol.clocks.items():
+                cpath: YPath = (*path, "clocks", metric.value)
+                if metric not in pol.targets:
+                    ctx.error(
+                        cpath,
+                        f"{metric.value} has no target in this policy; add one under targets "
+                        "or remove its clock conditions",
+                        at_key=True,
+                    )
+                    continue
+                conds: dict[str, Condition] = {}
+                for key in _CLOCK_KEYS:
+                    spec_c = getattr(clock, key)
+                    if spec_c is None:
+                        continue
+                    ctx.allow_instant = key != "pause_when"
+                    c = condition(spec_c, (*cpath, key), ctx, False)
+                    ctx.allow_instant = False
+                    if c is not None:
+                        conds[key] = c
+                clocks[metric] = conds
             src.policies.append(pol)
             src.policy_match.append(match)
             src.policy_stop.append(stop)
+            src.policy_clocks.append(clocks)
         for i, esc in zip(_valid_positions(located, "escalations"), spec.escalations, strict=True):
             path = ("escalations", i)
             if esc.name in seen_escalations:

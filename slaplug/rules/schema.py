@@ -1,6 +1,6 @@
 """The YAML rules language as pydantic models; ``slaplug rules schema`` prints their JSON Schema.
 
-Conditions (``match``, ``when``, ``stop_when``) are kept as plain mappings here and checked by
+Conditions (``match``, ``when``, ``stop_when``, a metric's ``start_when`` ...) are kept as plain mappings here and checked by
 `slaplug.rules.compile`, which knows the fields they may name.
 """
 
@@ -28,6 +28,7 @@ __all__ = [
     "PRIORITY_NAMES",
     "ActionSpec",
     "AssignSpec",
+    "ClockSpec",
     "ContractSpec",
     "EscalationSpec",
     "LevelSpec",
@@ -108,6 +109,39 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+class ClockSpec(_Strict):
+    """One metric's own conditions: when its clock starts, pauses, stops or does not apply.
+
+    Each condition is on ticket fields (as in ``match``) and is followed over the ticket's
+    recorded history: it takes effect at the instant it starts to hold.
+    """
+
+    start_when: ConditionSpec | None = Field(
+        default=None,
+        description="The clock starts at the first instant, at or after its usual start, at "
+        "which this holds (e.g. a triaged tag); never holding, never started.",
+    )
+    pause_when: ConditionSpec | None = Field(
+        default=None,
+        description="The clock pauses while this holds (e.g. fields.waiting_on: vendor), "
+        "besides the pause statuses.",
+    )
+    stop_when: ConditionSpec | None = Field(
+        default=None,
+        description="The clock stops when this starts to hold: met, unless already breached.",
+    )
+    cancel_when: ConditionSpec | None = Field(
+        default=None,
+        description="The clock is cancelled when this starts to hold: not applicable, neither "
+        "met nor breached, left out of compliance and credits.",
+    )
+    pause_statuses: list[str] | None = Field(
+        default=None,
+        description="This metric's own pause statuses, replacing the policy's ([] pauses on "
+        "no status).",
+    )
+
+
 class PolicySpec(_Strict):
     """An SLA (or OLA) policy: which tickets, which targets, on which calendar."""
 
@@ -133,10 +167,16 @@ class PolicySpec(_Strict):
         description='Per metric, business time per priority (longer than 0); "*" for every '
         "other priority."
     )
+    clocks: dict[Metric, ClockSpec] = Field(
+        default_factory=dict,
+        description="Per metric, its own start, pause, stop and cancel conditions.",
+    )
     stop_when: ConditionSpec | None = Field(
         default=None,
-        description="Condition on ticket fields; while it holds, running clocks stop at the "
-        "ticket's last update (e.g. a tag that takes the ticket out of SLA).",
+        description="Condition on ticket fields that takes the ticket out of this policy (e.g. "
+        "a no_sla tag): running clocks are cancelled when it starts to hold (or, with no "
+        "recorded history of its fields, at the ticket's last update): neither met nor "
+        "breached, left out of compliance and credits.",
     )
 
 
