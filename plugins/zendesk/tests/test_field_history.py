@@ -362,6 +362,13 @@ def test_the_l2_ola_starts_at_the_handoff_on_the_fake_zendesk(make_connector, tm
     rules.write_text(PACK, encoding="utf-8")
     fake = FakeZendesk.start(seed=HANDOFF_SEED)
     try:
+        # The fake's audits API writes ids as text, as zenpy's recorded audit does.
+        change = fake.audits(7)[-1]["events"][0]
+        assert (change["field_name"], change["value"], change["previous_value"]) == (
+            "group_id",
+            "2",
+            "1",
+        )
         conn = make_connector(fake, start_time=int(datetime(2026, 3, 1).timestamp()))
         with (
             Store.open(f"sqlite:///{tmp_path / 's.db'}") as store,

@@ -168,9 +168,13 @@ class ZendeskRendering:
                 audit_id=audit.id,
             )
         else:
-            out.update(field_name=e.field_name, value=e.value)
+            # Ids as text, as the recorded audit shows them ("field_name": "group_id",
+            # "value": "26425647"; also requester_id, assignee_id, organization_id).
+            as_text = (e.field_name or "").endswith("_id")
+            out.update(field_name=e.field_name, value=_id_text(e.value) if as_text else e.value)
             if e.type == "Change":
-                out["previous_value"] = e.previous_value
+                previous = e.previous_value
+                out["previous_value"] = _id_text(previous) if as_text else previous
         return out
 
     def export_child(self, e: ChildEvent, event_id: int, audit: Audit) -> J:
@@ -262,3 +266,8 @@ class ZendeskRendering:
             return int(value)
         except ValueError:
             raise err(400, "InvalidValue", f"{name} must be an integer") from None
+
+
+def _id_text(value: Any) -> Any:
+    """An id as the audits API writes it: digits as text; None stays null."""
+    return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
