@@ -252,14 +252,30 @@ class Reader:
                 for found in audits.values()
                 for a in found
                 for c in a.children
-                if c.field == "assignee_id"
+                if c.kind == "Change" and c.field == "assignee_id"
                 for v in (c.value, c.previous)
             ]
+        )
+        # Organizations the tickets have left are not sideloaded: name them in one batch.
+        self.directory.ensure_organizations(
+            _int(v)
+            for found in audits.values()
+            for a in found
+            for c in a.children
+            if c.kind == "Change" and c.field == "organization_id"
+            for v in (c.value, c.previous)
         )
         return [self._ticket(r, audits[int(r["id"])]) for r in raws]
 
     def _ticket(self, raw: Mapping[str, Any], audits: Sequence[Audit]) -> Ticket:
         d = self.directory
+        d.ensure_organizations(
+            _int(v)
+            for a in audits
+            for c in a.children
+            if c.kind == "Change" and c.field == "organization_id"
+            for v in (c.value, c.previous)
+        )
         d.ensure_users(
             [raw.get("requester_id"), raw.get("assignee_id")]
             + [i for a in audits for i in (a.author_id, *(c.author_id for c in a.children))]

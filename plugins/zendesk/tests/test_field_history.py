@@ -186,6 +186,30 @@ def test_audits_api_changes_become_field_changes_named_as_the_ticket_names_them(
 
 
 @responses.activate
+def test_an_organization_the_ticket_left_is_named_through_show_many(connector) -> None:
+    # Only the current organization is sideloaded; the former one is asked for once, with
+    # GET /api/v2/organizations/show_many.json?ids= (Zendesk's "Show Many Organizations").
+    sideloads = {**SIDELOADS, "organizations": [{"id": 472989028, "name": "gold"}]}
+    responses.get(
+        f"{BASE}/api/v2/tickets/7.json", json={"ticket": _ticket(7), **sideloads}, headers=RATE
+    )
+    responses.get(
+        f"{BASE}/api/v2/tickets/7/audits.json",
+        json={"audits": [HANDOFF_AUDIT], "meta": {"has_more": False, "after_cursor": None}},
+        headers=RATE,
+    )
+    many = responses.get(
+        f"{BASE}/api/v2/organizations/show_many.json",
+        json={"organizations": [{"id": 472989027, "name": "acme"}], "count": 1},
+        match=[responses.matchers.query_param_matcher({"ids": "472989027"})],
+        headers=RATE,
+    )
+    ticket = connector.read_ticket("7")
+    assert ("organization", "acme", "gold") in _changes(ticket.events)
+    assert many.call_count == 1
+
+
+@responses.activate
 def test_the_events_export_shape_gives_the_same_history(connector) -> None:
     # The export keys each change by its field, as zenpy's ticket_event.json shows for status.
     child = {"via": "Web form", "via_reference_id": None, "event_type": "Change"}
@@ -312,6 +336,7 @@ policies:
 HANDOFF_SEED = {
     "now": "2026-03-03T11:00:00Z",  # Tuesday 12:00 in Berlin
     "groups": [{"id": 1, "name": "l1"}, {"id": 2, "name": "l2"}],
+    "organizations": [{"id": 501, "name": "acme"}, {"id": 502, "name": "gold"}],
     "users": [
         # The API user the connector signs in as (the fake's admin, fakes/zendesk_generate.py).
         {"id": 10001, "name": "Ada Admin", "email": "admin@fake-zendesk.test", "role": "admin"},
@@ -326,6 +351,7 @@ HANDOFF_SEED = {
             "priority": "normal",
             "requester_id": 20,
             "group_id": 2,
+            "organization_id": 502,
             "created_at": T0,
             "updated_at": T1,
         }
@@ -340,6 +366,7 @@ HANDOFF_SEED = {
                 {"type": "Create", "field_name": "status", "value": "open"},
                 {"type": "Create", "field_name": "priority", "value": "normal"},
                 {"type": "Create", "field_name": "group_id", "value": 1},
+                {"type": "Create", "field_name": "organization_id", "value": 501},
                 {"type": "Comment", "body": "Help", "public": True, "author_id": 20},
             ],
         },
@@ -349,7 +376,15 @@ HANDOFF_SEED = {
             "created_at": T1,
             "author_id": 10,
             "events": [
-                {"type": "Change", "field_name": "group_id", "value": 2, "previous_value": 1}
+                {"type": "Change", "field_name": "group_id", "value": 2, "previous_value": 1},
+                # The customer's organization corrected in the same update: only the new one
+                # is sideloaded with the ticket, the old one is named through show_many.
+                {
+                    "type": "Change",
+                    "field_name": "organization_id",
+                    "value": 502,
+                    "previous_value": 501,
+                },
             ],
         },
     ],
@@ -370,6 +405,15 @@ def test_the_l2_ola_starts_at_the_handoff_on_the_fake_zendesk(make_connector, tm
             "1",
         )
         conn = make_connector(fake, start_time=int(datetime(2026, 3, 1).timestamp()))
+        asked: list[tuple[str, object]] = []
+        get_json = conn.http.get_json
+
+        def spy(path: str, params: object = None, **kw: object) -> object:
+            if "organizations" in path:
+                asked.append((path, params))
+            return get_json(path, params=params, **kw)  # type: ignore[arg-type]
+
+        conn.http.get_json = spy  # type: ignore[method-assign]
         with (
             Store.open(f"sqlite:///{tmp_path / 's.db'}") as store,
             RulePack.load([rules], engine="python") as pack,
@@ -378,7 +422,12 @@ def test_the_l2_ola_starts_at_the_handoff_on_the_fake_zendesk(make_connector, tm
             assert summary.tickets_read == 1
             ticket = store.load_snapshot("zendesk-eu", "7")
             assert ticket is not None and ticket.group == "l2"
-            assert _changes(ticket.events) == [("group", "l1", "l2")]
+            assert _changes(ticket.events) == [
+                ("group", "l1", "l2"),
+                ("organization", "acme", "gold"),
+            ]
+            # The export sideloaded only "gold"; "acme" was asked for by id.
+            assert asked == [("api/v2/organizations/show_many.json", {"ids": "501"})]
             stored = {
                 r.measure.policy: r.measure
                 for r in store.measures_between(now - timedelta(days=30), now + timedelta(days=1))

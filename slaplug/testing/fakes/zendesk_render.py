@@ -232,7 +232,12 @@ class ZendeskRendering:
             "events": [self._child(e, a.id * 100 + i, a) for i, e in enumerate(a.events)],
         }
 
-    def _sideload(self, query: Mapping[str, str], user_ids: Iterable[int | None]) -> J:
+    def _sideload(
+        self,
+        query: Mapping[str, str],
+        user_ids: Iterable[int | None],
+        org_ids: Iterable[int | None] | None = None,
+    ) -> J:
         include = set(query.get("include", "").split(","))
         out: J = {}
         if "users" in include:
@@ -241,9 +246,13 @@ class ZendeskRendering:
         if "groups" in include:
             out["groups"] = [{"id": g.id, "name": g.name} for g in self.store.groups.values()]
         if "organizations" in include:
+            # Sideloads carry the records' own organizations (Zendesk's "Side-loading": the
+            # related records of those returned), so one a ticket has left is not among them.
+            wanted = None if org_ids is None else {i for i in org_ids if i is not None}
             out["organizations"] = [
                 {"id": o.id, "name": o.name, "tags": o.tags}
                 for o in self.store.organizations.values()
+                if wanted is None or o.id in wanted
             ]
         return out
 
