@@ -6,7 +6,7 @@ view); `render_text` prints it for people.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, tzinfo
 from typing import Any
 
 from slaplug.model import EventKind, SlaMeasure, Ticket
@@ -83,6 +83,7 @@ def explain(pack: RulePack, ticket: Ticket, now: datetime) -> dict[str, Any]:
                 clock[key] = datetime.fromisoformat(clock[key]).astimezone(cal.zone).isoformat()
         clock["timeline"] = _segments(cal, m, end) if end > m.start else []
         clocks.append(clock)
+    clocks_policy = assessment.measures[0].policy if assessment.measures else None
     return {
         "ticket": {
             "id": ticket.id,
@@ -92,14 +93,15 @@ def explain(pack: RulePack, ticket: Ticket, now: datetime) -> dict[str, Any]:
             "priority": ticket.priority,
         },
         "at": now.isoformat(),
-        "history": _history(ticket, now),
+        # The history reads in the zone the clocks read in (the first clock's calendar).
+        "history": _history(ticket, now, calendars[clocks_policy].zone if clocks_policy else None),
         "policies": list(assessment.policies),
         "clocks": clocks,
         "actions": [action_to_dict(a) for a in assessment.actions],
     }
 
 
-def _history(ticket: Ticket, now: datetime) -> list[dict[str, Any]]:
+def _history(ticket: Ticket, now: datetime, zone: tzinfo | None) -> list[dict[str, Any]]:
     """The ticket's recorded field changes up to ``now``: what policies and conditions were
     evaluated against, instant by instant."""
     out: list[dict[str, Any]] = []
@@ -108,7 +110,7 @@ def _history(ticket: Ticket, now: datetime) -> list[dict[str, Any]]:
             continue
         out.append(
             {
-                "at": e.at.isoformat(),
+                "at": (e.at.astimezone(zone) if zone is not None else e.at).isoformat(),
                 "field": e.field,
                 "old": list(e.old) if isinstance(e.old, tuple) else e.old,
                 "value": list(e.value) if isinstance(e.value, tuple) else e.value,

@@ -443,7 +443,8 @@ def test_the_l2_ola_starts_at_the_handoff_on_the_fake_zendesk(make_connector, tm
             assert clock["start"] == "2026-03-03T10:00:00+01:00"
             text = render_text(doc)
             assert "l2-ola / resolution (cycle 1): RUNNING, 2h of 4h" in text
-            # The history as Zendesk dated it (UTC), with the agent's id.
-            assert "2026-03-03T09:00:00+00:00  group: l1 -> l2 (10)" in text
+            # The history in the zone the clocks read in (Berlin), with the agent's id: the
+            # handoff Zendesk dated 09:00 UTC reads 10:00, where the l2 clock starts.
+            assert "2026-03-03T10:00:00+01:00  group: l1 -> l2 (10)" in text
     finally:
         fake.stop()
