@@ -1,7 +1,8 @@
 """The ``slaplug`` command line. Thin: it parses arguments and wires the parts together.
 
-Exit codes: 0 success, 1 a check failed (policy tests), 2 bad input (rules, tickets, options).
-Errors print as messages, never as tracebacks.
+Exit codes are `slaplug.exitcodes.ExitCode` (the table in docs/cli.md): 0 ok, 1 a check
+failed, 2 bad input or configuration, 3 a helpdesk unreachable or rejecting, 4 some actions
+failed, 130 interrupted. Errors print as messages, never as tracebacks.
 """
 
 from __future__ import annotations
@@ -17,7 +18,9 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from slaplug.errors import ProblemsError, SlaplugError
+from slaplug.errors import ConnectorError, ProblemsError, SlaplugError
+from slaplug.exitcodes import ExitCode
+from slaplug.logs import logging_options
 
 if TYPE_CHECKING:
     from slaplug.hookspecs import FakeRunner
@@ -26,7 +29,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 def _friendly_errors(func: F) -> F:
-    """Turn slaplug's errors into messages and exit code 2."""
+    """Turn slaplug's errors into messages and their exit codes (`ExitCode`)."""
 
     @wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -36,10 +39,19 @@ def _friendly_errors(func: F) -> F:
             for problem in exc.problems:
                 click.echo(str(problem), err=True)
             click.echo(f"{len(exc.problems)} problem(s) found.", err=True)
-            sys.exit(2)
+            sys.exit(ExitCode.BAD_INPUT)
+        except ConnectorError as exc:
+            # Before SlaplugError: a helpdesk that is down or refuses us (AuthenticationError
+            # is a ConfigError too) must not share its code with a typo in slaplug.yaml.
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(ExitCode.HELPDESK)
         except SlaplugError as exc:
             click.echo(f"error: {exc}", err=True)
-            sys.exit(2)
+            sys.exit(ExitCode.BAD_INPUT)
+        except KeyboardInterrupt:
+            # Click would print "Aborted!" and exit 1; a stopped command is not a failed check.
+            click.echo("interrupted", err=True)
+            sys.exit(ExitCode.INTERRUPTED)
 
     return wrapper  # type: ignore[return-value]
 
@@ -274,10 +286,56 @@ def init(path: str, force: bool) -> None:
     click.echo(f"wrote {target}; edit the connectors, then run: slaplug sync --once --dry-run")
 
 
+#: The shortest ``--every`` accepted: a shorter loop would poll the helpdesk's API many
+#: times a second (``--every 0s`` made about 60 requests a second) for no fresher results.
+MIN_INTERVAL_SECONDS = 10.0
+#: What ``--every`` given without a value stands for: ``sync.every`` from the configuration.
+_EVERY_FROM_CONFIG = "__config__"
+
+
+def _interval(value: str, where: str) -> float:
+    """Seconds between passes from ``--every`` or ``sync.every``; a clear error otherwise."""
+    from slaplug.rules.schema import parse_duration
+
+    try:
+        seconds = parse_duration(value).total_seconds()
+    except ValueError as exc:
+        raise click.BadParameter(
+            f"{exc} (accepted forms: 90s, 10m, 1h, 1h30m)", param_hint=where
+        ) from None
+    if seconds < MIN_INTERVAL_SECONDS:
+        raise click.BadParameter(
+            f"{value!r} is shorter than the {MIN_INTERVAL_SECONDS:.0f}s floor; a shorter loop "
+            "only polls the helpdesk harder (use e.g. 60s)",
+            param_hint=where,
+        )
+    return seconds
+
+
+def _sigterm_as_interrupt() -> None:
+    """Make SIGTERM (systemd, Kubernetes, kill) stop a run the way Ctrl-C does."""
+    import signal
+    import threading
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, interrupt)
+
+
 @main.command()
 @CONFIG_OPTION
 @click.option("--once", "once", is_flag=True, help="One pass, then exit (the default).")
-@click.option("--every", "every", help="Run a pass every DURATION (e.g. 60s, 5m) until stopped.")
+@click.option(
+    "--every",
+    "every",
+    is_flag=False,
+    flag_value=_EVERY_FROM_CONFIG,
+    metavar="[DURATION]",
+    help="Run a pass every DURATION (e.g. 60s, 5m; at least 10s) until stopped; without a "
+    "value, sync.every from the configuration.",
+)
 @click.option("--dry-run", is_flag=True, help="Plan and print; write nothing, move no cursor.")
 @click.option("--connector", "only", help="Sync only this configured connector.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as one JSON line.")
@@ -290,6 +348,7 @@ def init(path: str, force: bool) -> None:
     "first-sync restores the default (each connector's first sync).",
 )
 @ENGINE_OPTION
+@logging_options
 @_friendly_errors
 def sync(
     config_path: str | None,
@@ -300,27 +359,38 @@ def sync(
     as_json: bool,
     escalate_from: str | None,
     engine: str | None,
+    log_level: str | None,
+    verbose: int,
+    log_format: str,
 ) -> None:
     """Read changed tickets, evaluate them, write results back exactly once.
 
     The first sync of a connector measures its whole history but writes nothing for
     thresholds crossed before it started (see --escalate-from), nor on solved or closed
     tickets.
+
+    Exits 0 when every action went through, 4 when some failed (see docs/cli.md for every
+    exit code), 130 when stopped by Ctrl-C or SIGTERM.
     """
     import time
 
     from slaplug.config import load_settings
     from slaplug.errors import ConfigError
     from slaplug.golive import parse_escalate_from
-    from slaplug.progress import print_summary, reporter
-    from slaplug.rules.schema import parse_duration
-    from slaplug.runtime import open_runtime
+    from slaplug.logs import resolve_level, setup_logging
+    from slaplug.progress import log_summary, print_summary, reporter
+    from slaplug.runtime import open_runtime, release_leases
     from slaplug.sync import Sync
 
+    setup_logging(resolve_level(log_level, verbose), log_format)
     if once and every:
         raise click.UsageError("choose --once or --every, not both")
-    interval = parse_duration(every).total_seconds() if every else None
+    interval = None
+    if every is not None and every != _EVERY_FROM_CONFIG:
+        interval = _interval(every, "--every")  # before the configuration: a typo fails fast
     settings = load_settings(config_path)
+    if every == _EVERY_FROM_CONFIG:
+        interval = _interval(settings.sync.every, f"sync.every in {settings.path}")
     cutoffs = dict(settings.escalate_from)
     if escalate_from is not None:
         try:
@@ -332,6 +402,8 @@ def sync(
     # passes over the same moment. Unset (always, in production), it is the real time.
     pinned = _parse_time(os.environ["SLAPLUG_NOW"]) if os.environ.get("SLAPLUG_NOW") else None
     clock = (lambda: pinned) if pinned else (lambda: datetime.now(UTC))
+    _sigterm_as_interrupt()
+    failed_actions = False
     with open_runtime(settings, engine=engine, only=only) as rt:  # type: ignore[arg-type]
         job = Sync(
             rt.store,
@@ -345,12 +417,42 @@ def sync(
             channels=settings.notify,
             escalate_from=cutoffs,
         )
-        while True:
-            summary = job.run_once(only)
-            print_summary(summary, as_json=as_json, dry_run=dry_run)
-            if interval is None:
-                return
-            time.sleep(interval)
+        passes = 0
+        try:
+            while True:
+                summary = job.run_once(only)
+                passes += 1
+                print_summary(summary, as_json=as_json, dry_run=dry_run)
+                log_summary(summary, dry_run=dry_run)
+                failed_actions = bool(summary.failed or summary.dead_lettered)
+                failed_actions |= bool(summary.retried_later)
+                if interval is None:
+                    break
+                time.sleep(interval)
+        except KeyboardInterrupt:
+            _stop_interrupted(rt.store, release_leases, passes)
+            sys.exit(ExitCode.INTERRUPTED)
+    if failed_actions:
+        sys.exit(ExitCode.ACTIONS_FAILED)
+
+
+def _stop_interrupted(store: Any, release: Callable[[Any], int], passes: int) -> None:
+    """After Ctrl-C or SIGTERM: give back the claimed batch and say, in one line, what is left."""
+    import signal
+
+    # A second Ctrl-C must not cut the release short: the leases would then hold the
+    # actions for the whole lease time (5 minutes by default).
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    if sys.stderr.isatty():
+        sys.stderr.write("\r\033[K")
+    released = release(store)
+    stats = store.outbox_stats()
+    click.echo(
+        f"interrupted after {passes} complete pass(es): {released} claimed action(s) released, "
+        f"{stats.pending} pending in the outbox for the next sync; nothing is lost",
+        err=True,
+    )
 
 
 @main.command()
@@ -550,12 +652,17 @@ class _FakeGroup(click.Group):
 
 
 @main.group(cls=_FakeGroup)
-def fake() -> None:
+@logging_options
+def fake(log_level: str | None, verbose: int, log_format: str) -> None:
     """Run a fake helpdesk on 127.0.0.1 for tests, demos and trying slaplug.
 
     Each connector plugin brings its platform's fake (slaplug fake zendesk, jira,
-    freshdesk...); `slaplug fake --help` lists the installed ones.
+    freshdesk...); `slaplug fake --help` lists the installed ones. The logging options go
+    before the fake's name: slaplug fake --log-format json zendesk --port 0.
     """
+    from slaplug.logs import resolve_level, setup_logging
+
+    setup_logging(resolve_level(log_level, verbose), log_format)
 
 
 @main.command()
@@ -619,12 +726,7 @@ def fake() -> None:
     "the CPU first; 0 to leave it.",
 )
 @click.option("--supervised", is_flag=True, hidden=True)
-@click.option(
-    "--log-level",
-    default="info",
-    show_default=True,
-    type=click.Choice(["critical", "error", "warning", "info", "debug"]),
-)
+@logging_options
 @_friendly_errors
 def serve(
     config_path: str | None,
@@ -639,15 +741,17 @@ def serve(
     worker_only: bool,
     worker_nice: int,
     supervised: bool,
-    log_level: str,
+    log_level: str | None,
+    verbose: int,
+    log_format: str,
 ) -> None:
     """Receive helpdesk webhooks: SLA fields and escalations follow within seconds."""
-    import logging
-
     from slaplug.config import load_settings
+    from slaplug.logs import resolve_level, setup_logging
 
+    level = resolve_level(log_level, verbose)
+    setup_logging(level, log_format)
     settings = load_settings(config_path)
-    logging.basicConfig(level=log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
     if worker_only:
         from slaplug.web.processes import run_worker_process
 
@@ -662,7 +766,7 @@ def serve(
     # The workers run in processes of their own: rules evaluation is CPU-bound Python, and
     # sharing this process's GIL with it delays every acknowledgement (docs/webhooks.md).
     argv = [sys.executable, "-m", "slaplug.cli", "serve", "--worker-only", "--supervised"]
-    argv += ["--config", str(settings.path), "--log-level", log_level]
+    argv += ["--config", str(settings.path), "--log-level", level, "--log-format", log_format]
     supervisor = WorkerSupervisor(argv, workers, nice=worker_nice)
     # Opened here, not in the app, so a configuration problem is reported before the port
     # is bound; the workers then finish whatever the inbox holds from an earlier run.
@@ -670,6 +774,9 @@ def serve(
     # descriptor (docs/webhooks.md, "Limits on clients").
     limits = ServeLimits(header_timeout, body_timeout, max_connections, keep_alive)
     options = uvicorn_options(limits)
+    # uvicorn's own lines go through the handler set up above (format, redaction), not
+    # through the one uvicorn would configure.
+    options["log_config"] = None
     with open_runtime(settings) as rt:
         app = create_app(
             settings,
@@ -678,7 +785,7 @@ def serve(
             workers=supervisor,
             connections_closed=options["http"].closed,
         )
-        run_server(app, host=host, port=port, log_level=log_level, options=options)
+        run_server(app, host=host, port=port, log_level=level, options=options)
 
 
 @main.command()

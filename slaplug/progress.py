@@ -13,7 +13,7 @@ import click
 
 from slaplug.sync import Summary
 
-__all__ = ["go_live_lines", "print_summary", "reporter"]
+__all__ = ["go_live_lines", "log_summary", "print_summary", "reporter"]
 
 log = logging.getLogger("slaplug.sync")
 
@@ -42,7 +42,7 @@ def reporter(
             out.flush()
         else:
             log.info(
-                "progress %s tickets_read=%d planned=%d applied=%d failed=%d",
+                "progress connector=%s tickets_read=%d planned=%d applied=%d failed=%d",
                 message.split(":", maxsplit=1)[0],
                 s.tickets_read,
                 s.planned,
@@ -51,6 +51,16 @@ def reporter(
             )
 
     return report
+
+
+def log_summary(s: Summary, *, dry_run: bool = False) -> None:
+    """The end of a pass as one ``key=value`` log line, for cron and log collectors.
+
+    The printed summary goes to standard output, which cron mails or discards; this line
+    goes with the other log lines, so one file holds each pass's progress and its result.
+    """
+    counters = " ".join(f"{k}={v}" for k, v in s.as_dict().items())
+    log.info("%s %s", "dry_run_done" if dry_run else "sync_done", counters)
 
 
 def print_summary(s: Summary, *, as_json: bool = False, dry_run: bool = False) -> None:

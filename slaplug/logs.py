@@ -1,0 +1,139 @@
+"""Logging for the long-running commands (``sync``, ``serve``, ``fake``): one setup, two formats.
+
+Under cron, systemd or Kubernetes there is no terminal, so progress and warnings must be log
+lines a collector can parse: ``key=value`` text (the default) or one JSON object per line.
+Every handler carries `RedactingFilter`, so a token that reaches a log record (a plugin
+logging a request, an exception quoting a header) is masked before it is written.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any, TextIO, TypeVar
+
+import click
+
+from slaplug.connectors.redact import RedactingFilter
+
+__all__ = ["LEVELS", "JsonFormatter", "KeyValueFormatter", "logging_options", "setup_logging"]
+
+#: The accepted ``--log-level`` values, most severe first.
+LEVELS = ("critical", "error", "warning", "info", "debug")
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _timestamp(record: logging.LogRecord) -> str:
+    return datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds")
+
+
+def _quote(value: str) -> str:
+    # logfmt: bare when it is one plain word, else double-quoted with escapes.
+    if value and not any(c in value for c in ' "=\\\n\t'):
+        return value
+    return json.dumps(value, ensure_ascii=False)
+
+
+class KeyValueFormatter(logging.Formatter):
+    """``time=... level=info logger=slaplug.sync msg="..."``: one line per record (logfmt).
+
+    A message that already holds ``key=value`` pairs (the sync's progress lines) keeps them
+    readable: it is quoted as one ``msg`` field, and collectors that parse logfmt find both.
+    """
+
+    def format(self, record: logging.LogRecord) -> str:
+        """One logfmt line; a traceback follows on the lines after it."""
+        line = (
+            f"time={_timestamp(record)} level={record.levelname.lower()} "
+            f"logger={record.name} msg={_quote(record.getMessage())}"
+        )
+        if record.exc_info or record.exc_text:
+            text = record.exc_text or self.formatException(record.exc_info)  # type: ignore[arg-type]
+            line += f" exc={_quote(text)}"
+        return line
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: ``{"time", "level", "logger", "msg"[, "exc"]}``."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        """The record as one line of JSON."""
+        doc: dict[str, Any] = {
+            "time": _timestamp(record),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "msg": record.getMessage(),
+        }
+        if record.exc_info or record.exc_text:
+            doc["exc"] = record.exc_text or self.formatException(record.exc_info)  # type: ignore[arg-type]
+        return json.dumps(doc, ensure_ascii=False)
+
+
+def resolve_level(level: str | None, verbose: int) -> str:
+    """The effective level name: ``--log-level`` wins, else ``info`` lowered by each ``-v``."""
+    if level is not None:
+        return level
+    return "debug" if verbose > 0 else "info"
+
+
+def setup_logging(
+    level: str = "info", fmt: str = "text", *, stream: TextIO | None = None
+) -> logging.Handler:
+    """Route every ``slaplug`` (and plugin) log record to ``stream`` (stderr) in ``fmt``.
+
+    Replaces the handlers of the root logger, so calling it twice does not double lines.
+
+    Args:
+        level: One of `LEVELS`.
+        fmt: ``text`` (logfmt ``key=value``) or ``json`` (one object per line).
+        stream: Where to write; standard error by default (standard output stays for the
+            summary, which scripts read).
+
+    Returns:
+        The installed handler (tests read its filters).
+    """
+    handler = logging.StreamHandler(stream or sys.stderr)
+    handler.setFormatter(JsonFormatter() if fmt == "json" else KeyValueFormatter())
+    # On the handler, not a logger: it then covers every logger that writes here, including
+    # third-party ones (urllib3 quoting a URL, uvicorn) and plugins' own.
+    handler.addFilter(RedactingFilter())
+    root = logging.getLogger()
+    for old in list(root.handlers):
+        root.removeHandler(old)
+    root.addHandler(handler)
+    root.setLevel(level.upper())
+    # urllib3 at debug prints every connection and request line; keep it at warning unless
+    # asked for by name, so -v shows slaplug's own detail.
+    logging.getLogger("urllib3").setLevel(max(logging.WARNING, root.level))
+    return handler
+
+
+def logging_options(func: F) -> F:
+    """The logging options every long-running command takes: --log-level, -v, --log-format."""
+    func = click.option(
+        "--log-format",
+        "log_format",
+        type=click.Choice(["text", "json"]),
+        default="text",
+        show_default=True,
+        help="Log lines as key=value text, or one JSON object per line (for log collectors).",
+    )(func)
+    func = click.option(
+        "-v",
+        "--verbose",
+        "verbose",
+        count=True,
+        help="More detail: debug lines (same as --log-level debug).",
+    )(func)
+    func = click.option(
+        "--log-level",
+        "log_level",
+        type=click.Choice(list(LEVELS)),
+        default=None,
+        help="Least severe level logged (default: info).",
+    )(func)
+    return func
