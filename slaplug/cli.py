@@ -751,6 +751,12 @@ def serve(
 
     level = resolve_level(log_level, verbose)
     setup_logging(level, log_format)
+    if worker_only and supervised:
+        import signal
+
+        # Ctrl-C reaches the whole process group; a supervised worker is stopped by its web
+        # process (SIGTERM, after the server drained), so it must not die half started.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
     settings = load_settings(config_path)
     if worker_only:
         from slaplug.web.processes import run_worker_process
@@ -785,7 +791,17 @@ def serve(
             workers=supervisor,
             connections_closed=options["http"].closed,
         )
+        # uvicorn shuts down gracefully on SIGINT and SIGTERM, then raises the signal again:
+        # as KeyboardInterrupt for both, so the exit code is 130 and not death by SIGTERM.
+        _sigterm_as_interrupt()
         run_server(app, host=host, port=port, log_level=level, options=options)
+    # The server returns only when told to stop (a failed start raises).
+    click.echo(
+        "stopped: the server drained its requests and the workers finished their batch; "
+        "deliveries not yet processed stay in the inbox for the next start",
+        err=True,
+    )
+    sys.exit(ExitCode.INTERRUPTED)
 
 
 @main.command()

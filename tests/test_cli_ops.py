@@ -360,3 +360,49 @@ def test_every_without_a_value_reads_sync_every_from_the_configuration(tmp_path:
     done = _sync_every(tmp_path, "--every", sync={"every": "5s"})
     assert done.returncode == 2, done.stderr
     assert "sync.every" in done.stderr and "'5s'" in done.stderr
+
+
+# -- serve -------------------------------------------------------------------------------------
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_serve_stops_on_ctrl_c_or_sigterm_without_a_traceback_and_exits_130(
+    tmp_path: Path, signum: int
+) -> None:
+    config = _configure(tmp_path, "http://127.0.0.1:9", "ops@example.com")
+    doc = yaml.safe_load(config.read_text())
+    doc["connectors"]["zendesk"]["webhook_secret_env"] = "OPS_ZD_SECRET"
+    config.write_text(yaml.safe_dump(doc))
+    port = _free_port()
+    env = {**_env("x" * 20), "OPS_ZD_SECRET": "y" * 20}
+    argv = _argv("serve", "--config", str(config), "--port", str(port), "--workers", "1")
+    with subprocess.Popen(
+        argv,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        start_new_session=True,
+    ) as proc:
+        err = _Lines(proc.stderr)
+        _Lines(proc.stdout)
+        try:
+            assert err.wait_for("Uvicorn running", 120), err.text()
+            os.killpg(proc.pid, signum)  # the whole group: the worker process gets it too
+            code = proc.wait(timeout=60)
+            stderr = err.text()
+        finally:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+    assert code == 130, stderr
+    assert "Traceback" not in stderr and "KeyboardInterrupt" not in stderr
+    assert "stopped:" in stderr
