@@ -488,8 +488,9 @@ def outbox() -> None:
 @outbox.command("list")
 @CONFIG_OPTION
 @click.option("--connector", "only", help="Only this connector's.")
+@click.option("--json", "as_json", is_flag=True, help="Print the counts and dead letters as JSON.")
 @_friendly_errors
-def outbox_list(config_path: str | None, only: str | None) -> None:
+def outbox_list(config_path: str | None, only: str | None, as_json: bool) -> None:
     """List dead letters and the outbox counts."""
     from slaplug.config import load_settings
     from slaplug.store import Store
@@ -497,14 +498,36 @@ def outbox_list(config_path: str | None, only: str | None) -> None:
     settings = load_settings(config_path)
     with Store.open(settings.store) as store:
         stats = store.outbox_stats()
-        click.echo(
-            f"pending {stats.pending}, leased {stats.leased}, dead {stats.dead}; ledger {dict(stats.ledger)}"
-        )
-        for d in store.dead_letters(only):
-            click.echo(
-                f"DEAD {d.key}  attempts={d.attempts}  {d.action.kind.value} {dict(d.action.params)}"
-            )
-            click.echo(f"     last error: {d.last_error}")
+        dead = store.dead_letters(only)
+    if as_json:
+        doc = {
+            "pending": stats.pending,
+            "leased": stats.leased,
+            "dead": stats.dead,
+            "ledger": dict(stats.ledger),
+            "dead_letters": [
+                {
+                    "key": d.key,
+                    "connector": d.action.connector,
+                    "ticket_id": d.action.ticket_id,
+                    "kind": d.action.kind.value,
+                    "params": dict(d.action.params),
+                    "attempts": d.attempts,
+                    "last_error": d.last_error,
+                    "dead_at": d.dead_at.isoformat() if d.dead_at else None,
+                }
+                for d in dead
+            ],
+        }
+        click.echo(json.dumps(doc, default=str))
+        return
+    click.echo(f"outbox: {stats.pending} pending, {stats.leased} leased, {stats.dead} dead")
+    ledger = ", ".join(f"{n} {status}" for status, n in sorted(dict(stats.ledger).items()))
+    click.echo(f"ledger: {ledger or 'empty'}")
+    for d in dead:
+        params = " ".join(f"{k}={v}" for k, v in d.action.params.items())
+        click.echo(f"DEAD {d.key}  attempts={d.attempts}  {d.action.kind.value} {params}".rstrip())
+        click.echo(f"     last error: {d.last_error}")
 
 
 @outbox.command("retry")
@@ -513,7 +536,11 @@ def outbox_list(config_path: str | None, only: str | None) -> None:
 @click.option("--all", "retry_all", is_flag=True, help="Retry every dead letter.")
 @_friendly_errors
 def outbox_retry(config_path: str | None, keys: tuple[str, ...], retry_all: bool) -> None:
-    """Put dead letters back in the outbox; the next sync tries them again."""
+    """Put dead letters back in the outbox; the next sync tries them again.
+
+    A KEY that is not a dead letter (unknown, or not dead) is named and the exit code is 2;
+    the others are still put back.
+    """
     from slaplug.config import load_settings
     from slaplug.store import Store
 
@@ -521,8 +548,21 @@ def outbox_retry(config_path: str | None, keys: tuple[str, ...], retry_all: bool
         raise click.UsageError("name the keys to retry, or --all")
     settings = load_settings(config_path)
     with Store.open(settings.store) as store:
+        wrong: list[str] = []
+        if not retry_all:
+            dead = {d.key for d in store.dead_letters(limit=2**31 - 1)}
+            for key in dict.fromkeys(keys):
+                if key not in dead:
+                    status = store.ledger_status(key)
+                    why = "no such key" if status is None else f"not a dead letter ({status})"
+                    wrong.append(f"{key}: {why}")
         n = store.retry_dead(None if retry_all else list(keys))
     click.echo(f"{n} dead letter(s) back in the outbox")
+    if wrong:
+        for line in wrong:
+            click.echo(f"error: {line}", err=True)
+        click.echo("see the dead letters with: slaplug outbox list", err=True)
+        sys.exit(ExitCode.BAD_INPUT)
 
 
 @main.group("notify")
