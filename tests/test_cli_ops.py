@@ -406,3 +406,39 @@ def test_serve_stops_on_ctrl_c_or_sigterm_without_a_traceback_and_exits_130(
     assert code == 130, stderr
     assert "Traceback" not in stderr and "KeyboardInterrupt" not in stderr
     assert "stopped:" in stderr
+
+
+# -- dry run -----------------------------------------------------------------------------------
+
+
+def test_dry_run_json_carries_the_whole_plan_and_counts_no_writes(
+    tmp_path: Path, fake: FakeZendesk
+) -> None:
+    config = _configure(tmp_path, fake.base_url, fake.email)
+    done = subprocess.run(
+        _argv("sync", "--once", "--dry-run", "--json", "--config", str(config)),
+        capture_output=True,
+        text=True,
+        env=_env(fake.api_token),
+        timeout=240,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    doc = json.loads(done.stdout.strip().splitlines()[-1])
+    assert doc["dry_run"] is True and doc["planned"] > 0
+    assert len(doc["would_plan"]) == doc["planned"] and doc["would_plan_truncated"] is False
+    first = doc["would_plan"][0]
+    assert {"connector", "ticket_id", "key", "kind", "params", "level"} <= set(first)
+    assert doc["api_writes"] == 0  # nothing was written, whatever the HTTP methods
+    assert fake.writes == []
+    text = subprocess.run(
+        _argv("sync", "--once", "--dry-run", "--config", str(config)),
+        capture_output=True,
+        text=True,
+        env=_env(fake.api_token),
+        timeout=240,
+        check=False,
+    )
+    listed = [ln for ln in text.stdout.splitlines() if ln.startswith("    zendesk:")]
+    assert len(listed) == doc["planned"], text.stdout
+    assert "{" not in "".join(listed)  # params as key=value, not a Python dict
