@@ -283,7 +283,20 @@ def init(path: str, force: bool) -> None:
         click.echo(f"error: {target} exists; use --force to overwrite it", err=True)
         sys.exit(2)
     target.write_text(starter_config(), encoding="utf-8")
-    click.echo(f"wrote {target}; edit the connectors, then run: slaplug sync --once --dry-run")
+    click.echo(f"wrote {target}")
+    # The starter file names rules/default.yaml beside it: give it the shipped pack (and its
+    # policy tests), so the file works wherever slaplug was installed from. An existing pack
+    # is the user's: never overwritten.
+    from slaplug.packs import pack_file
+
+    rules_dir = target.parent / "rules"
+    for name, tests in (("default.yaml", False), ("default.tests.yaml", True)):
+        dest = rules_dir / name
+        if not dest.exists():
+            rules_dir.mkdir(parents=True, exist_ok=True)
+            dest.write_text(pack_file("default", tests=tests).read_text(encoding="utf-8"))
+            click.echo(f"wrote {dest} (the shipped rules; edit them to fit your contracts)")
+    click.echo("edit the connectors, then run: slaplug sync --once --dry-run")
 
 
 #: The shortest ``--every`` accepted: a shorter loop would poll the helpdesk's API many
@@ -467,17 +480,24 @@ def _stop_interrupted(store: Any, release: Callable[[Any], int], passes: int) ->
 @click.option(
     "--rules",
     "rules",
-    default="rules/default.yaml",
+    default=None,
     type=click.Path(dir_okay=False),
-    show_default=True,
-    help="The rules pack to run.",
+    help="The rules pack to run (default: the shipped default pack, rules/default.yaml).",
 )
 @_friendly_errors
-def demo(folder: str, rules: str) -> None:
+def demo(folder: str, rules: str | None) -> None:
     """Run the whole job against bundled fake helpdesks: no credentials, nothing to install."""
-    from slaplug.demo import run_demo
+    from importlib.resources import as_file
 
-    run_demo(Path(folder), Path(rules))
+    from slaplug.demo import run_demo
+    from slaplug.packs import pack_file
+
+    if rules is not None:
+        run_demo(Path(folder), Path(rules))
+        return
+    # Package data, so the demo runs from any folder, not only from a checkout.
+    with as_file(pack_file("default")) as shipped:
+        run_demo(Path(folder), shipped)
 
 
 @main.group()
