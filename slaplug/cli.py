@@ -43,7 +43,7 @@ def _friendly_errors(func: F) -> F:
         except ConnectorError as exc:
             # Before SlaplugError: a helpdesk that is down or refuses us (AuthenticationError
             # is a ConfigError too) must not share its code with a typo in slaplug.yaml.
-            click.echo(f"error: {exc}", err=True)
+            click.echo(f"error: {_helpdesk_message(exc)}", err=True)
             sys.exit(ExitCode.HELPDESK)
         except SlaplugError as exc:
             click.echo(f"error: {exc}", err=True)
@@ -54,6 +54,25 @@ def _friendly_errors(func: F) -> F:
             sys.exit(ExitCode.INTERRUPTED)
 
     return wrapper  # type: ignore[return-value]
+
+
+def _helpdesk_message(exc: ConnectorError) -> str:
+    """The message of a helpdesk error that stopped a command.
+
+    A 404 is "skip this ticket" where one ticket is missing; one that stops the whole
+    command came from a list or export endpoint, which exists on every account: the
+    connector's base_url does not point at the API.
+    """
+    from slaplug.errors import TicketNotFoundError
+
+    text = str(exc)
+    if isinstance(exc, TicketNotFoundError):
+        text = text.replace(
+            "not found; skipping this ticket",
+            "not found: the helpdesk has no such API path; check the connector's base_url "
+            "(the account's root URL, without an API path)",
+        )
+    return text
 
 
 def _parse_time(value: str | None) -> datetime:
@@ -393,7 +412,7 @@ def sync(
     from slaplug.logs import resolve_level, setup_logging
     from slaplug.progress import log_summary, print_summary, reporter
     from slaplug.runtime import open_runtime, release_leases
-    from slaplug.sync import Sync
+    from slaplug.sync import Summary, Sync
 
     setup_logging(resolve_level(log_level, verbose), log_format)
     if once and every:
@@ -417,6 +436,15 @@ def sync(
     clock = (lambda: pinned) if pinned else (lambda: datetime.now(UTC))
     _sigterm_as_interrupt()
     failed_actions = False
+    # The pass's running counters, as last reported: a pass stopped by a helpdesk error
+    # raises before returning its summary, and the user must still see what was done.
+    seen: list[Summary] = []
+    show = reporter()
+
+    def progress(message: str, running: Summary) -> None:
+        seen[:] = [running]
+        show(message, running)
+
     with open_runtime(settings, engine=engine, only=only) as rt:  # type: ignore[arg-type]
         job = Sync(
             rt.store,
@@ -425,7 +453,7 @@ def sync(
             dry_run=dry_run,
             batch=settings.sync.batch,
             claim_batch=settings.outbox.batch,
-            progress=reporter(),
+            progress=progress,
             clock=clock,
             channels=settings.notify,
             escalate_from=cutoffs,
@@ -433,7 +461,13 @@ def sync(
         passes = 0
         try:
             while True:
-                summary = job.run_once(only)
+                try:
+                    summary = job.run_once(only)
+                except ConnectorError:
+                    released = release_leases(rt.store)  # the next sync need not wait
+                    _stopped_by_helpdesk(rt.store, seen[-1] if seen else None, released)
+                    raise
+                seen.clear()
                 passes += 1
                 print_summary(summary, as_json=as_json, dry_run=dry_run)
                 log_summary(summary, dry_run=dry_run)
@@ -447,6 +481,24 @@ def sync(
             sys.exit(ExitCode.INTERRUPTED)
     if failed_actions:
         sys.exit(ExitCode.ACTIONS_FAILED)
+
+
+def _stopped_by_helpdesk(store: Any, running: Any, released: int) -> None:
+    """Before the error line: what the stopped pass had done, and what waits for the next."""
+    if sys.stderr.isatty():
+        sys.stderr.write("\r\033[K")
+    stats = store.outbox_stats()
+    done = "nothing done yet"
+    if running is not None:
+        done = (
+            f"{running.tickets_read} tickets read, {running.planned} actions planned, "
+            f"{running.applied} applied, {running.failed} failed"
+        )
+    click.echo(
+        f"stopped: {done}; {stats.pending} action(s) pending in the outbox for the next "
+        f"sync ({released} claimed one(s) released; nothing done is lost)",
+        err=True,
+    )
 
 
 def _stop_interrupted(store: Any, release: Callable[[Any], int], passes: int) -> None:

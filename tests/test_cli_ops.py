@@ -144,7 +144,32 @@ def test_a_helpdesk_that_refuses_connections_exits_3_not_the_config_code(
     )
     assert done.returncode == 3, done.stderr
     assert "Traceback" not in done.stderr
-    assert "zendesk" in done.stderr
+    lines = done.stderr.splitlines()
+    # One line for the cause (no retry lines, no urllib3 text), after what was done.
+    assert lines[-2].startswith("stopped: nothing done yet; 0 action(s) pending"), lines
+    assert lines[-1] == (
+        "error: connector 'zendesk': cannot reach http://127.0.0.1:9: connection refused "
+        "(nothing listens there); check base_url and that the helpdesk is up"
+    )
+    assert "HTTPConnectionPool" not in done.stderr and "retrying" not in done.stderr
+
+
+def test_a_wrong_url_prefix_stops_with_a_base_url_message_not_a_ticket_skip(
+    tmp_path: Path, fake: FakeZendesk
+) -> None:
+    config = _configure(tmp_path, fake.base_url + "/helpdesk", fake.email)
+    done = subprocess.run(
+        _argv("sync", "--once", "--config", str(config)),
+        capture_output=True,
+        text=True,
+        env=_env(fake.api_token),
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 3, done.stderr
+    assert "skipping this ticket" not in done.stderr
+    assert "check the connector's base_url" in done.stderr
+    assert "stopped: nothing done yet" in done.stderr
 
 
 def test_a_configuration_error_still_exits_2(tmp_path: Path) -> None:
