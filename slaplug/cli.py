@@ -463,10 +463,18 @@ def sync(
             while True:
                 try:
                     summary = job.run_once(only)
-                except ConnectorError:
+                except ConnectorError as exc:
                     released = release_leases(rt.store)  # the next sync need not wait
                     _stopped_by_helpdesk(rt.store, seen[-1] if seen else None, released)
-                    raise
+                    seen.clear()
+                    if interval is None:
+                        raise
+                    # A loop outlives an outage: the next pass tries again (exit 3 is for
+                    # --once, whose scheduler runs it again).
+                    click.echo(f"error: {_helpdesk_message(exc)}", err=True)
+                    click.echo(f"next pass in {interval:g}s", err=True)
+                    time.sleep(interval)
+                    continue
                 seen.clear()
                 passes += 1
                 print_summary(summary, as_json=as_json, dry_run=dry_run)

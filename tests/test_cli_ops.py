@@ -467,3 +467,16 @@ def test_dry_run_json_carries_the_whole_plan_and_counts_no_writes(
     listed = [ln for ln in text.stdout.splitlines() if ln.startswith("    zendesk:")]
     assert len(listed) == doc["planned"], text.stdout
     assert "{" not in "".join(listed)  # params as key=value, not a Python dict
+
+
+def test_sync_every_outlives_a_helpdesk_outage(tmp_path: Path) -> None:
+    # Nothing listens on port 9: each pass fails at once; the loop says so and carries on.
+    config = _configure(tmp_path, "http://127.0.0.1:9", "ops@example.com")
+    with _started(config, "x" * 20, "--every", "10s") as (proc, err, _out):
+        assert err.wait_for("next pass in 10s", 60), err.text()
+        assert proc.poll() is None  # still running
+        os.killpg(proc.pid, signal.SIGINT)
+        assert proc.wait(timeout=60) == 130
+        stderr = err.text()
+    assert "cannot reach http://127.0.0.1:9: connection refused" in stderr
+    assert "Traceback" not in stderr
