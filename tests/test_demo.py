@@ -8,7 +8,6 @@ import sys
 from pathlib import Path
 
 
-
 def test_demo_syncs_writes_back_once_and_explains(tmp_path: Path) -> None:
     # Started outside the checkout, as after `pip install slaplug`: the pack is package data.
     run = subprocess.run(
