@@ -10,7 +10,8 @@ from __future__ import annotations
 import json
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from functools import wraps
 from pathlib import Path
@@ -344,16 +345,24 @@ def _interval(value: str, where: str) -> float:
     return seconds
 
 
-def _sigterm_as_interrupt() -> None:
-    """Make SIGTERM (systemd, Kubernetes, kill) stop a run the way Ctrl-C does."""
+@contextmanager
+def _sigterm_as_interrupt() -> Iterator[None]:
+    """Make SIGTERM (systemd, Kubernetes, kill) stop a run the way Ctrl-C does, in the block."""
     import signal
     import threading
 
     def interrupt(signum: int, frame: object) -> None:
         raise KeyboardInterrupt
 
-    if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGTERM, interrupt)
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        # A command run in-process (tests, CliRunner) leaves its caller's handler as it was.
+        signal.signal(signal.SIGTERM, previous)
 
 
 @main.command()
@@ -434,7 +443,6 @@ def sync(
     # passes over the same moment. Unset (always, in production), it is the real time.
     pinned = _parse_time(os.environ["SLAPLUG_NOW"]) if os.environ.get("SLAPLUG_NOW") else None
     clock = (lambda: pinned) if pinned else (lambda: datetime.now(UTC))
-    _sigterm_as_interrupt()
     failed_actions = False
     # The pass's running counters, as last reported: a pass stopped by a helpdesk error
     # raises before returning its summary, and the user must still see what was done.
@@ -445,7 +453,10 @@ def sync(
         seen[:] = [running]
         show(message, running)
 
-    with open_runtime(settings, engine=engine, only=only) as rt:  # type: ignore[arg-type]
+    with (
+        _sigterm_as_interrupt(),
+        open_runtime(settings, engine=engine, only=only) as rt,  # type: ignore[arg-type]
+    ):
         job = Sync(
             rt.store,
             rt.pack,
@@ -913,8 +924,8 @@ def serve(
         )
         # uvicorn shuts down gracefully on SIGINT and SIGTERM, then raises the signal again:
         # as KeyboardInterrupt for both, so the exit code is 130 and not death by SIGTERM.
-        _sigterm_as_interrupt()
-        run_server(app, host=host, port=port, log_level=level, options=options)
+        with _sigterm_as_interrupt():
+            run_server(app, host=host, port=port, log_level=level, options=options)
     # The server returns only when told to stop (a failed start raises).
     click.echo(
         "stopped: the server drained its requests and the workers finished their batch; "
