@@ -8,6 +8,7 @@ failed, 130 interrupted. Errors print as messages, never as tracebacks.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import sys
 from collections.abc import Callable, Iterator
@@ -27,6 +28,12 @@ if TYPE_CHECKING:
     from slaplug.hookspecs import FakeRunner
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+
+#: ``sync --once``: the pass finished, but some actions failed for good or became dead letters;
+#: they wait in the store (`slaplug outbox list --failed`, `outbox retry --failed`). Kept as a
+#: name for `ExitCode.ACTIONS_FAILED`.
+EXIT_ACTIONS_FAILED = ExitCode.ACTIONS_FAILED
 
 
 def _friendly_errors(func: F) -> F:
@@ -124,11 +131,15 @@ def assess(rules: tuple[str, ...], tickets: Any, at: str | None, engine: str | N
     """Print the SLA state of every ticket in a file and the escalations that would fire."""
     from slaplug.rules.fields import human_duration
     from slaplug.rules.pack import RulePack
-    from slaplug.serialize import ticket_from_dict
+    from slaplug.serialize import TicketFormatError, ticket_from_dict, ticket_problem
 
     now = _parse_time(at)
     docs = json.load(tickets)
     items = [ticket_from_dict(d, source=f"{tickets.name}[{i}]") for i, d in enumerate(docs)]
+    for i, item in enumerate(items):
+        problem = ticket_problem(item)
+        if problem is not None:  # what a sync would quarantine: say why, not a traceback
+            raise TicketFormatError(f"{tickets.name}[{i}]: {problem}")
     with RulePack.load(rules, engine=engine) as pack:  # type: ignore[arg-type]
         results = pack.assess_many(items, now)
     click.echo(f"SLA states at {now.isoformat()} ({len(items)} tickets, engine {pack.engine})")
@@ -216,6 +227,63 @@ def rules_check(paths: tuple[str, ...], config_path: str | None) -> None:
         f"ok: {len(src.policies)} policies, {len(src.escalations)} escalations, "
         f"{len(src.calendars) - 1} calendars in {len(paths)} file(s)"
     )
+
+
+@rules.command("diff")
+@click.argument("old", type=click.Path(exists=True, dir_okay=False))
+@click.argument("new", type=click.Path(exists=True, dir_okay=False))
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False),
+    help="Also assess the stored tickets under both (snapshots and ledger of this slaplug.yaml).",
+)
+@click.option("--at", "at", help="Assess at this time (ISO 8601 with offset); default now.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
+@_friendly_errors
+def rules_diff(old: str, new: str, config_path: str | None, at: str | None, as_json: bool) -> None:
+    """What deploying NEW instead of OLD would change: actions added and removed (by identity,
+    not position), levels and policies changed and, with --config, what would newly fire at the
+    next sync, what would no longer fire, and which open clocks change."""
+    from slaplug.rules.diff import diff_packs, diff_store, render_text
+    from slaplug.rules.pack import RulePack
+
+    with (
+        RulePack.load([Path(old)], engine="python") as before,
+        RulePack.load([Path(new)], engine="python") as after,
+    ):
+        if config_path is None:
+            result = diff_packs(before, after)
+        else:
+            from slaplug.credits.run import load_offline_settings
+            from slaplug.store import Store
+
+            settings = load_offline_settings(config_path)
+            with Store.open(settings.store) as store:
+                when = _parse_time(at)
+
+                def cutoff(connector: str) -> datetime | None:
+                    """As `Sync.cutoff`: the explicit one, else the go-live, else now."""
+                    explicit = settings.escalate_from.get(connector)
+                    if explicit is not None:
+                        return explicit
+                    return store.peek_go_live(connector) or when
+
+                result = diff_store(
+                    before,
+                    after,
+                    store.iter_snapshots(),
+                    when,
+                    planned_before=lambda keys: {
+                        k for k in keys if store.ledger_status(k) is not None
+                    },
+                    cutoff=cutoff,
+                )
+    if as_json:
+        click.echo(json.dumps(result.as_dict()))
+    else:
+        click.echo(f"rules diff: {old} -> {new}")
+        click.echo(render_text(result), nl=False)
 
 
 @rules.command("schema")
@@ -490,9 +558,15 @@ def sync(
                 passes += 1
                 print_summary(summary, as_json=as_json, dry_run=dry_run)
                 log_summary(summary, dry_run=dry_run)
-                failed_actions = bool(summary.failed or summary.dead_lettered)
+                note = summary.failure_note()
+                if note:
+                    # Through the log handler: in the chosen format, with the other lines.
+                    logging.getLogger("slaplug.sync").warning("%s", note)
+                failed_actions = bool(note or summary.failed or summary.dead_lettered)
                 failed_actions |= bool(summary.retried_later)
                 if interval is None:
+                    if dry_run and _writes_that_would_fail(settings, only):
+                        failed_actions = True
                     break
                 time.sleep(interval)
         except KeyboardInterrupt:
@@ -539,6 +613,18 @@ def _stop_interrupted(store: Any, release: Callable[[Any], int], passes: int) ->
     )
 
 
+def _writes_that_would_fail(settings: Any, only: str | None) -> int:
+    """For ``sync --dry-run``: the doctor's failing checks (every field, group, user, status,
+    priority and channel the rules write, at the rule's file:line:col), on stderr; their count.
+    """
+    from slaplug.doctor import CheckStatus, format_line, run_checks
+
+    failing = [c for c in run_checks(settings, only=only) if c.status is CheckStatus.FAIL]
+    for check in failing:
+        click.echo(f"would fail: {format_line(check)}", err=True)
+    return len(failing)
+
+
 @main.command()
 @click.option(
     "--dir",
@@ -579,80 +665,131 @@ def outbox() -> None:
 @outbox.command("list")
 @CONFIG_OPTION
 @click.option("--connector", "only", help="Only this connector's.")
-@click.option("--json", "as_json", is_flag=True, help="Print the counts and dead letters as JSON.")
+@click.option(
+    "--failed",
+    "failed",
+    is_flag=True,
+    help="List the actions the platform refused for good (ledger status failed) instead.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
 @_friendly_errors
-def outbox_list(config_path: str | None, only: str | None, as_json: bool) -> None:
-    """List dead letters and the outbox counts."""
+def outbox_list(config_path: str | None, only: str | None, failed: bool, as_json: bool) -> None:
+    """List dead letters (or, with --failed, failed actions) and the outbox counts."""
     from slaplug.config import load_settings
+    from slaplug.connectors.redact import scrub
+    from slaplug.serialize import action_to_dict
     from slaplug.store import Store
 
     settings = load_settings(config_path)
     with Store.open(settings.store) as store:
         stats = store.outbox_stats()
-        dead = store.dead_letters(only)
-    if as_json:
-        doc = {
+        counts: dict[str, Any] = {
             "pending": stats.pending,
             "leased": stats.leased,
             "dead": stats.dead,
             "ledger": dict(stats.ledger),
-            "dead_letters": [
+        }
+        items: list[dict[str, Any]]
+        if failed:
+            items = [
+                {
+                    "key": f.key,
+                    "action": action_to_dict(f.action),
+                    "detail": scrub(f.detail),
+                    "failed_at": f.failed_at.isoformat() if f.failed_at else None,
+                }
+                for f in store.failed_actions(only)
+            ]
+        else:
+            items = [
                 {
                     "key": d.key,
-                    "connector": d.action.connector,
-                    "ticket_id": d.action.ticket_id,
-                    "kind": d.action.kind.value,
-                    "params": dict(d.action.params),
+                    "action": action_to_dict(d.action),
                     "attempts": d.attempts,
-                    "last_error": d.last_error,
+                    # Scrubbed again: rows written by an older slaplug were stored as they came.
+                    "last_error": scrub(d.last_error or ""),
                     "dead_at": d.dead_at.isoformat() if d.dead_at else None,
                 }
-                for d in dead
-            ],
-        }
-        click.echo(json.dumps(doc, default=str))
+                for d in store.dead_letters(only)
+            ]
+    if as_json:
+        click.echo(json.dumps({**counts, "failed" if failed else "dead_letters": items}))
         return
     click.echo(f"outbox: {stats.pending} pending, {stats.leased} leased, {stats.dead} dead")
     ledger = ", ".join(f"{n} {status}" for status, n in sorted(dict(stats.ledger).items()))
     click.echo(f"ledger: {ledger or 'empty'}")
-    for d in dead:
-        params = " ".join(f"{k}={v}" for k, v in d.action.params.items())
-        click.echo(f"DEAD {d.key}  attempts={d.attempts}  {d.action.kind.value} {params}".rstrip())
-        click.echo(f"     last error: {d.last_error}")
+    for item in items:
+        action = item["action"]
+        params = " ".join(f"{k}={v}" for k, v in dict(action["params"]).items())
+        what = f"{action['kind']} {params}".rstrip()
+        if failed:
+            click.echo(f"FAILED {item['key']}  {what}")
+            click.echo(f"     detail: {item['detail']}")
+        else:
+            click.echo(f"DEAD {item['key']}  attempts={item['attempts']}  {what}")
+            click.echo(f"     last error: {item['last_error']}")
 
 
 @outbox.command("retry")
 @CONFIG_OPTION
 @click.argument("keys", nargs=-1)
 @click.option("--all", "retry_all", is_flag=True, help="Retry every dead letter.")
+@click.option(
+    "--failed",
+    "failed",
+    is_flag=True,
+    help="Retry failed actions (ledger status failed) after fixing their cause: the KEYS "
+    "named, or all of them.",
+)
+@click.option("--connector", "only", help="With --failed: only this connector's.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
 @_friendly_errors
-def outbox_retry(config_path: str | None, keys: tuple[str, ...], retry_all: bool) -> None:
-    """Put dead letters back in the outbox; the next sync tries them again.
-
-    A KEY that is not a dead letter (unknown, or not dead) is named and the exit code is 2;
-    the others are still put back.
-    """
+def outbox_retry(
+    config_path: str | None,
+    keys: tuple[str, ...],
+    retry_all: bool,
+    failed: bool,
+    only: str | None,
+    as_json: bool,
+) -> None:
+    """Put dead letters (or, with --failed, failed actions) back in the outbox; the next sync
+    tries them again."""
     from slaplug.config import load_settings
     from slaplug.store import Store
 
-    if not keys and not retry_all:
-        raise click.UsageError("name the keys to retry, or --all")
+    if not keys and not retry_all and not failed:
+        raise click.UsageError("name the keys to retry, or --all (dead letters), or --failed")
     settings = load_settings(config_path)
+    wrong: list[str] = []
     with Store.open(settings.store) as store:
-        wrong: list[str] = []
-        if not retry_all:
-            dead = {d.key for d in store.dead_letters(limit=2**31 - 1)}
-            for key in dict.fromkeys(keys):
-                if key not in dead:
-                    status = store.ledger_status(key)
-                    why = "no such key" if status is None else f"not a dead letter ({status})"
-                    wrong.append(f"{key}: {why}")
-        n = store.retry_dead(None if retry_all else list(keys))
-    click.echo(f"{n} dead letter(s) back in the outbox")
+        if failed:
+            requeued = store.retry_failed(list(keys) or None, connector=only)
+            dead = store.retry_dead(None) if retry_all else 0
+            missed = [k for k in dict.fromkeys(keys) if k not in set(requeued)]
+            what = "a failed action"
+        else:
+            requeued = []
+            parked = {d.key for d in store.dead_letters(limit=2**31 - 1)}
+            missed = [] if retry_all else [k for k in dict.fromkeys(keys) if k not in parked]
+            dead = store.retry_dead(None if retry_all else list(keys))
+            what = "a dead letter"
+        for key in missed:
+            status = store.ledger_status(key)
+            wrong.append(
+                f"{key}: no such key" if status is None else f"{key}: not {what} ({status})"
+            )
+    if as_json:
+        click.echo(json.dumps({"dead_letters": dead, "failed": len(requeued), "keys": requeued}))
+    else:
+        if failed:
+            click.echo(f"{len(requeued)} failed action(s) back in the outbox")
+        if dead or not failed:
+            click.echo(f"{dead} dead letter(s) back in the outbox")
     if wrong:
+        # A typo in a key must not look like success to a script.
         for line in wrong:
             click.echo(f"error: {line}", err=True)
-        click.echo("see the dead letters with: slaplug outbox list", err=True)
+        click.echo("see them with: slaplug outbox list (--failed)", err=True)
         sys.exit(ExitCode.BAD_INPUT)
 
 
@@ -780,6 +917,35 @@ class _FakeGroup(click.Group):
         from slaplug.plugins import get_fakes
 
         return get_fakes()
+
+
+@main.group()
+def quarantine() -> None:
+    """Tickets slaplug set aside because it cannot process them, and why."""
+
+
+@quarantine.command("list")
+@CONFIG_OPTION
+@click.option("--connector", "only", help="Only this connector's.")
+@click.option("--json", "as_json", is_flag=True, help="Print the list as JSON.")
+@_friendly_errors
+def quarantine_list(config_path: str | None, only: str | None, as_json: bool) -> None:
+    """List quarantined tickets with the reason; each leaves once a later read is processed."""
+    from slaplug.config import load_settings
+    from slaplug.store import Store
+
+    settings = load_settings(config_path)
+    with Store.open(settings.store) as store:
+        items = store.quarantined(only)
+    if as_json:
+        click.echo(json.dumps([q.as_dict() for q in items], indent=2))
+        return
+    click.echo(f"{len(items)} quarantined ticket(s)")
+    for q in items:
+        click.echo(
+            f"{q.connector}:{q.ticket_id}  {q.stage}  seen {q.times}x, last {q.last_seen.isoformat()}"
+        )
+        click.echo(f"     {q.reason}")
 
 
 @main.group(cls=_FakeGroup)

@@ -18,13 +18,21 @@ by the environment variable that holds them, so nothing secret is in the file or
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
 
 from slaplug.connectors.config import ConnectorConfig
 from slaplug.errors import ConfigError, Problem, ProblemsError
@@ -33,12 +41,50 @@ from slaplug.notify.channels import Channel, parse_channels
 from slaplug.notify.message import SUBJECT_FIELDS, unknown_subject_fields
 from slaplug.plugins import get_connectors, load_plugins
 from slaplug.rules.schema import parse_duration
-from slaplug.rules.yamlpos import Located, load_located
+from slaplug.rules.yamlpos import Located, read_located
 
 __all__ = ["DEFAULT_CONFIG", "ConnectorSettings", "Settings", "load_settings", "starter_config"]
 
 #: Where slaplug looks for its configuration unless told otherwise (or ``$SLAPLUG_CONFIG``).
 DEFAULT_CONFIG = "slaplug.yaml"
+
+
+#: The shortest outbox lease. One write call may wait 10 s to connect and 30 s for its answer
+#: (the connector kit's timeouts) before it even fails; a lease shorter than that lapses while
+#: its holder is still writing, a second sync claims the same actions, and both post them
+#: (issue 14: with 0s, 697 of 697 notes were posted twice). One minute covers a call with room.
+MIN_LEASE = timedelta(minutes=1)
+#: For test harnesses only: a shorter lease floor (see `_min_lease`).
+MIN_LEASE_ENV = "SLAPLUG_MIN_LEASE"
+#: The longest: a sync killed mid-write leaves its actions untouched for this long.
+MAX_LEASE = timedelta(hours=24)
+#: `sync.every` bounds: below a second the loop only spins; above a day nothing is measured.
+MIN_EVERY = timedelta(seconds=1)
+MAX_EVERY = timedelta(hours=24)
+#: A connector's name is part of every idempotency key (``<connector>:<ticket>:...``), of log
+#: lines and of file names in reports: letters, digits, ``-`` and ``_``, at most 64.
+CONNECTOR_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
+
+
+def _duration_between(
+    value: str, low: timedelta, high: timedelta, what: str, why: str = ""
+) -> timedelta:
+    """``value`` as a duration from ``low`` to ``high``; ValueError naming the bounds."""
+    delta = parse_duration(value)
+    if not low <= delta <= high:
+        raise ValueError(
+            f'{what} "{value}" is out of range; write a duration from {_show(low)} to '
+            f"{_show(high)}{why}"
+        )
+    return delta
+
+
+def _show(delta: timedelta) -> str:
+    seconds = int(delta.total_seconds())
+    for unit, size in (("h", 3600), ("m", 60)):
+        if seconds % size == 0:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
 
 
 class SyncOptions(BaseModel):
@@ -47,9 +93,16 @@ class SyncOptions(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     every: str = Field(
-        default="60s", description="Interval of `slaplug sync --every`, e.g. 60s, 5m."
+        default="60s",
+        description="Interval of `slaplug sync --every`, e.g. 60s, 5m; from 1s to 24h.",
     )
     batch: int = Field(default=1000, gt=0, le=10_000, description="Tickets evaluated per batch.")
+
+    @field_validator("every")
+    @classmethod
+    def _every_in_range(cls, value: str) -> str:
+        _duration_between(value, MIN_EVERY, MAX_EVERY, "every")
+        return value
 
     def interval_seconds(self) -> float:
         """``every`` in seconds."""
@@ -72,8 +125,23 @@ class OutboxOptions(BaseModel):
     lease: str = Field(
         default="5m",
         description="How long a sync holds an action it is applying. A sync killed mid-write "
-        "leaves its actions to the next sync after this; keep it longer than the slowest write.",
+        "leaves its actions to the next sync after this; keep it longer than the slowest write "
+        "(from 1m to 24h).",
     )
+
+    @field_validator("lease")
+    @classmethod
+    def _lease_in_range(cls, value: str, info: ValidationInfo) -> str:
+        floor = (info.context or {}).get("min_lease", MIN_LEASE)
+        _duration_between(
+            value,
+            floor,
+            MAX_LEASE,
+            "lease",
+            " (a shorter lease lapses while its sync is still writing, and another sync "
+            "writes the same actions again)",
+        )
+        return value
 
     def lease_delta(self) -> timedelta:
         """``lease`` as a duration."""
@@ -141,6 +209,21 @@ def _problems(
     return out
 
 
+def _min_lease(env: Mapping[str, str], path: Path) -> timedelta:
+    """`MIN_LEASE`, or the shorter floor a test harness sets in ``$SLAPLUG_MIN_LEASE``.
+
+    Tests that kill a sync and wait for its leases to lapse cannot wait a minute each; the
+    variable lets them, and is never meant for production (it is not in the file, on purpose).
+    """
+    text = env.get(MIN_LEASE_ENV)
+    if not text:
+        return MIN_LEASE
+    try:
+        return parse_duration(text)
+    except ValueError as exc:
+        raise ConfigError(f"{path}: ${MIN_LEASE_ENV}: {exc}") from None
+
+
 def _resolve_store(url: str, base: Path) -> str:
     # A relative SQLite file lives beside the configuration, not wherever the process started.
     prefix = "sqlite:///"
@@ -166,7 +249,7 @@ def load_settings(
     p = Path(path or env.get("SLAPLUG_CONFIG") or DEFAULT_CONFIG)
     if not p.is_file():
         raise ConfigError(f"{p}: no such file; write a starting one with `slaplug init`")
-    located = load_located(p.read_text(encoding="utf-8"), str(p))
+    located = read_located(p)
     if located.problems:
         raise ProblemsError(located.problems)
     data = located.data if located.data is not None else {}
@@ -175,7 +258,7 @@ def load_settings(
             [located.problem((), "the configuration is a mapping: store, rules, connectors")]
         )
     try:
-        raw = _SettingsFile.model_validate(data)
+        raw = _SettingsFile.model_validate(data, context={"min_lease": _min_lease(env, p)})
     except ValidationError as exc:
         raise ProblemsError(_problems(exc, located)) from None
 
@@ -189,13 +272,31 @@ def load_settings(
     escalate_from: dict[str, datetime | None] = {}
     rules = [(base / r) for r in raw.rules]
     for i, r in enumerate(rules):
-        if not r.is_file():
+        try:
+            exists = r.is_file()
+        except OSError as exc:  # a name too long for the file system, say
+            problems.append(
+                located.problem(("rules", i), f"rules file cannot be read: {exc.strerror}")
+            )
+            continue
+        if not exists:
             problems.append(located.problem(("rules", i), f"rules file {r} does not exist"))
     load_plugins()
     plugins = get_connectors()
     connectors: dict[str, ConnectorSettings] = {}
     for name, section in raw.connectors.items():
         where = ("connectors", name)
+        if not CONNECTOR_NAME.fullmatch(name):
+            problems.append(
+                located.problem(
+                    where,
+                    f'connector name "{name}" may hold only letters, digits, "-" and "_" '
+                    "(at most 64, starting with a letter or digit): it is part of every "
+                    "idempotency key and of file names; rename it",
+                    at_key=True,
+                )
+            )
+            continue
         body = dict(section or {})
         plugin = body.pop("plugin", None)
         # The go-live cutoff is slaplug's, not the plugin's: taken out before its config.

@@ -62,7 +62,18 @@ class Problem:
         elif self.line is not None:
             prefix = f"{self.line}:{self.column or 1}: "
         where = f"{self.where}: " if self.where else ""
-        return f"{prefix}{where}{self.message}"
+        return printable(f"{prefix}{where}{self.message}")
+
+
+def printable(text: str) -> str:
+    """``text`` with control characters (a NUL, a terminal escape) written as escapes.
+
+    Problems quote what a file holds; a file can hold anything, and a terminal or a log
+    must show it, not obey it.
+    """
+    if text.isprintable():
+        return text
+    return "".join(ch if ch.isprintable() else ascii(ch)[1:-1] for ch in text)
 
 
 class ProblemsError(ConfigError):

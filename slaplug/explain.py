@@ -9,10 +9,10 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from slaplug.model import SlaMeasure, Ticket
+from slaplug.model import EventKind, SlaMeasure, Ticket
 from slaplug.rules.fields import human_duration
 from slaplug.rules.pack import RulePack
-from slaplug.serialize import action_to_dict, measure_to_dict
+from slaplug.serialize import TicketFormatError, action_to_dict, measure_to_dict, ticket_problem
 from slaplug.sla.calendar import BusinessCalendar
 
 __all__ = ["explain", "render_text"]
@@ -60,7 +60,16 @@ def _closures(cal: BusinessCalendar, a: datetime, b: datetime) -> list[dict[str,
 
 
 def explain(pack: RulePack, ticket: Ticket, now: datetime) -> dict[str, Any]:
-    """Everything ``slaplug explain`` shows for one ticket at ``now``, as plain data."""
+    """Everything ``slaplug explain`` shows for one ticket at ``now``, as plain data.
+
+    Raises:
+        TicketFormatError: The ticket is one slaplug cannot process (a date out of range,
+            text that is not valid Unicode); the message names the field. The sync and the
+            webhook worker quarantine such a ticket for the same reason.
+    """
+    problem = ticket_problem(ticket)
+    if problem is not None:
+        raise TicketFormatError(f"ticket {ticket.connector}:{ticket.id!a}: {problem}")
     assessment = pack.assess(ticket, now)
     calendars = {p.name: p.calendar for p in pack.sla_policies}
     clocks = []
@@ -83,10 +92,38 @@ def explain(pack: RulePack, ticket: Ticket, now: datetime) -> dict[str, Any]:
             "priority": ticket.priority,
         },
         "at": now.isoformat(),
+        "history": _history(ticket, now),
         "policies": list(assessment.policies),
         "clocks": clocks,
         "actions": [action_to_dict(a) for a in assessment.actions],
     }
+
+
+def _history(ticket: Ticket, now: datetime) -> list[dict[str, Any]]:
+    """The ticket's recorded field changes up to ``now``: what policies and conditions were
+    evaluated against, instant by instant."""
+    out: list[dict[str, Any]] = []
+    for e in ticket.events:
+        if e.kind is not EventKind.FIELD_CHANGED or e.at > now:
+            continue
+        out.append(
+            {
+                "at": e.at.isoformat(),
+                "field": e.field,
+                "old": list(e.old) if isinstance(e.old, tuple) else e.old,
+                "value": list(e.value) if isinstance(e.value, tuple) else e.value,
+                "actor": e.actor,
+            }
+        )
+    return out
+
+
+def _shown(v: Any) -> str:
+    if v is None:
+        return "(none)"
+    if isinstance(v, list):
+        return "[" + ", ".join(str(x) for x in v) + "]"
+    return str(v)
 
 
 def render_text(doc: dict[str, Any]) -> str:
@@ -96,6 +133,13 @@ def render_text(doc: dict[str, Any]) -> str:
         f"Ticket {t['connector']}:{t['id']} {t['subject']!r} ({t['status']}, priority {t['priority']})",
         f"At {doc['at']}; policies: {', '.join(doc['policies']) or 'none matched'}",
     ]
+    if doc.get("history"):
+        lines.append("Field history (policies and conditions follow it):")
+        for h in doc["history"]:
+            who = f" ({h['actor']})" if h.get("actor") else ""
+            lines.append(
+                f"  {h['at']}  {h['field']}: {_shown(h['old'])} -> {_shown(h['value'])}{who}"
+            )
     for c in doc["clocks"]:
         lines.append("")
         target = human_duration(timedelta(seconds=c["target_s"]))

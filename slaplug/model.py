@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from dataclasses import field as _dc_field  # TicketEvent has an attribute called field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from types import MappingProxyType
@@ -43,6 +44,11 @@ class EventKind(StrEnum):
     PRIORITY_CHANGED = "priority_changed"
     SOLVED = "solved"
     REOPENED = "reopened"
+    #: Another field changed: ``field`` names it as rule conditions do (``group``,
+    #: ``assignee``, ``organization``, ``type``, ``tags`` or ``fields.<custom field>``),
+    #: ``old`` holds the value before and ``value`` the value after (a tuple for tags and
+    #: list fields, None for "empty"). Status and priority keep their own kinds above.
+    FIELD_CHANGED = "field_changed"
 
 
 class Metric(StrEnum):
@@ -65,6 +71,9 @@ class MeasureState(StrEnum):
     PAUSED = "paused"
     ACHIEVED = "achieved"
     BREACHED = "breached"
+    #: Stopped by a condition that means "this target does not apply" (``cancel_when``, or a
+    #: policy's ``stop_when``): neither met nor breached, left out of compliance and credits.
+    CANCELLED = "cancelled"
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,23 +83,37 @@ class TicketEvent:
     Attributes:
         kind: What happened.
         at: When, timezone-aware.
-        value: The new status or priority for ``STATUS_CHANGED`` and ``PRIORITY_CHANGED``.
+        value: The new status or priority for ``STATUS_CHANGED`` and ``PRIORITY_CHANGED``;
+            the new value of ``field`` for ``FIELD_CHANGED``.
         actor: Who did it, as the platform identifies them (informational).
+        field: For ``FIELD_CHANGED``: which field, by the name rule conditions use.
+        old: For ``FIELD_CHANGED``: the field's value before the change.
     """
 
     kind: EventKind
     at: datetime
-    value: str | None = None
+    value: Any = None
     actor: str | None = None
+    field: str | None = None
+    old: Any = None
     #: ``at`` in microseconds since the Unix epoch, computed once: clocks compare instants
     #: many times, and comparing aware datetimes asks both for their UTC offset each time.
-    at_us: int = field(init=False, repr=False, compare=False)
+    at_us: int = _dc_field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if self.at.tzinfo is None:
             raise TimeError(f"event {self.kind} at {self.at.isoformat()} has no time zone")
         if not isinstance(self.kind, EventKind):
             object.__setattr__(self, "kind", EventKind(self.kind))
+        if self.kind is EventKind.FIELD_CHANGED:
+            if not self.field:
+                raise ValueError(f"field_changed event at {self.at.isoformat()} names no field")
+            # Lists become sorted tuples: events stay hashable, and tag sets compare equal
+            # whatever order the platform listed them in.
+            for name in ("value", "old"):
+                v = getattr(self, name)
+                if isinstance(v, list | tuple | set | frozenset):
+                    object.__setattr__(self, name, tuple(sorted({str(x) for x in v})))
         d = self.at - _EPOCH
         object.__setattr__(
             self, "at_us", (d.days * 86_400 + d.seconds) * 1_000_000 + d.microseconds
@@ -219,8 +242,9 @@ class Action:
         params: The action's arguments, templates already rendered (``{"tag": "sla_warn"}``).
         connector: The connector that owns the ticket.
         ticket_id: The ticket's id on that platform.
-        key: The idempotency key: connector, ticket, policy, metric, cycle, escalation and
-            level. The ledger applies an action with a given key once.
+        key: The idempotency key: connector, ticket, policy, metric, cycle, escalation,
+            level and the action's identity (what it does, `slaplug.rules.identity`). The
+            ledger applies an action with a given key once.
         escalation: The escalation that planned it.
         level: Its level in the escalation chain, from 1.
         policy: The policy of the measure that matched.

@@ -93,6 +93,8 @@ def print_summary(s: Summary, *, as_json: bool = False, dry_run: bool = False) -
     click.echo(f"  API calls: {counters['api_reads']} reads, {counters['api_writes']} writes")
     for line in go_live_lines(s, dry_run=dry_run):
         click.echo(line)
+    if s.quarantined:
+        click.echo(f"  {s.quarantined} ticket(s) quarantined: see `slaplug quarantine list`")
     if dry_run and s.would_plan:
         click.echo("  would plan:")
         for a in s.would_plan:

@@ -15,6 +15,10 @@ One pass, per connector:
    after a write and before `complete` lets the lease lapse and the action is applied again;
    connectors make that second write a no-op (comments carry their key).
 
+A ticket slaplug cannot process (text that is not valid Unicode, a date out of range, an
+evaluation that raises) is *quarantined* (`slaplug.store.quarantine`) with the reason, and
+every other ticket goes on; it leaves the quarantine once a later read of it is processed.
+
 ``--dry-run`` does 1 to 3 without writing anything anywhere, and prints what it would plan.
 
 Go-live (`slaplug.golive`): an action is planned only if its level's threshold was crossed at
@@ -25,6 +29,7 @@ is not solved or closed; the history before the cutoff is measured and recorded 
 from __future__ import annotations
 
 import logging
+import secrets
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -33,18 +38,29 @@ from typing import Any
 
 from slaplug import plugins
 from slaplug.connectors.base import ApplyResult, ApplyStatus, Connector
-from slaplug.errors import ConnectorError, FatalAPIError, RetriableAPIError
+from slaplug.connectors.redact import RedactingFilter
+from slaplug.errors import (
+    ConnectorError,
+    EngineError,
+    FatalAPIError,
+    RetriableAPIError,
+)
 from slaplug.golive import ThresholdTimes, is_done
 from slaplug.model import Action, ActionKind, MeasureState, Ticket
 from slaplug.notify.channels import Channel
 from slaplug.notify.deliver import DeliveryError, Notifications
 from slaplug.rules.pack import Assessment, RulePack
-from slaplug.store import Store
+from slaplug.serialize import ticket_problem
+from slaplug.store import Claim, Store
+from slaplug.store._base import default_worker_id
+from slaplug.store.quarantine import storable
 from slaplug.testing.crash import crashpoint
 
 __all__ = ["Summary", "Sync"]
 
 log = logging.getLogger("slaplug.sync")
+# Its lines can quote an API answer (a failed action's detail): scrub every one.
+log.addFilter(RedactingFilter())
 
 
 @dataclass
@@ -64,6 +80,7 @@ class Summary:
     conflicts: int = 0
     retried_later: int = 0
     dead_lettered: int = 0
+    quarantined: int = 0
     api_reads: int = 0
     api_writes: int = 0
     #: Clocks whose breach came before the cutoff, recorded now (a dry run: would be)
@@ -92,6 +109,30 @@ class Summary:
     def as_dict(self) -> dict[str, Any]:
         """The counters, for structured logs and JSON output."""
         return {k: v for k, v in self.__dict__.items() if isinstance(v, int | float)}
+
+    @property
+    def actions_lost(self) -> int:
+        """Actions this pass that will not be applied without a human: failed for good
+        (an unmapped field, an unknown group...) or parked as dead letters."""
+        return self.failed + self.dead_lettered
+
+    def failure_note(self) -> str | None:
+        """What to do about `actions_lost`, or None when there are none."""
+        if not self.actions_lost:
+            return None
+        parts = []
+        if self.failed:
+            parts.append(
+                f"{self.failed} action(s) failed for good: see `slaplug outbox list --failed`, "
+                "fix the cause (a field mapping, a group, a channel), then "
+                "`slaplug outbox retry --failed`"
+            )
+        if self.dead_lettered:
+            parts.append(
+                f"{self.dead_lettered} action(s) became dead letters: see `slaplug outbox list`, "
+                "then `slaplug outbox retry --all`"
+            )
+        return "sync: " + "; ".join(parts)
 
 
 Progress = Callable[[str, Summary], None]
@@ -142,6 +183,12 @@ class Sync:
         self._thresholds = ThresholdTimes.for_pack(pack)
         #: Go-lives read or recorded: they never change, so the store is asked once each.
         self._go_lives: dict[str, datetime] = {}
+        #: Who holds this job's outbox leases: ``host:pid:random``, unique per job, so that
+        #: its heartbeat extends only its own leases, even beside another job in the process.
+        self.worker_id = f"{default_worker_id()}:{secrets.token_hex(3)}"
+        # Quarantined ticket ids per connector, read at the start of each pass: a ticket in
+        # it that is processed again is released.
+        self._held: dict[str, set[str]] = {}
 
     def cutoff(self, name: str, now: datetime) -> datetime:
         """Connector ``name``'s cutoff: no action is written for a threshold crossed before it.
@@ -173,6 +220,7 @@ class Sync:
         before = {n: self._calls(n) for n in names}
         for name in names:
             conn = self.connectors[name]
+            self._held[name] = self.store.quarantined_ids(name)
             cutoff = self.cutoff(name, self.clock())
             summary.cutoffs[name] = cutoff.isoformat()
             self._read(name, conn, summary, cutoff)
@@ -197,6 +245,8 @@ class Sync:
         summary = Summary()
         conn = self.connectors[name]
         reads, writes = self._calls(name)
+        self._held[name] = self.store.quarantined_ids(name)
+        tickets = self._admit(tickets, summary)
         tickets = [plugins.enrich_ticket(t) for t in tickets]
         summary.tickets_read = len(tickets)
         cutoff = self.cutoff(name, self.clock())
@@ -217,7 +267,7 @@ class Sync:
         cursor = self.store.get_cursor(name)
         for page in conn.read_changed(cursor):
             crashpoint("page-read")
-            tickets = page.tickets
+            tickets = self._admit(page.tickets, summary)
             if not page.complete_history:
                 tickets = self.store.merge_histories(tickets)
             tickets = [plugins.enrich_ticket(t) for t in tickets]
@@ -259,9 +309,91 @@ class Sync:
             if self.dry_run:
                 return  # the due index is not updated, so the same tickets would come again
 
+    # -- the quarantine ------------------------------------------------------------------------
+
+    def _admit(self, tickets: Sequence[Ticket], summary: Summary) -> list[Ticket]:
+        """The tickets slaplug can process; the others are quarantined with the reason."""
+        good: list[Ticket] = []
+        bad: list[tuple[Ticket, str, str]] = []
+        for t in tickets:
+            problem = ticket_problem(t)
+            if problem is None:
+                good.append(t)
+            else:
+                bad.append((t, "check", problem))
+        self._quarantine(bad, summary)
+        return good
+
+    def _quarantine(self, bad: Sequence[tuple[Ticket, str, str]], summary: Summary) -> None:
+        if not bad:
+            return
+        summary.quarantined += len(bad)
+        for t, stage, reason in bad:
+            log.warning(
+                "%s ticket %s quarantined (%s): %s; the other tickets go on",
+                t.connector,
+                storable(t.id),
+                stage,
+                storable(reason),
+            )
+            self._held.setdefault(t.connector, set()).add(storable(t.id))
+        if not self.dry_run:
+            self.store.quarantine(
+                ((t.connector, t.id, stage, reason) for t, stage, reason in bad), now=self.clock()
+            )
+
+    def _release(self, tickets: Sequence[Ticket]) -> None:
+        """Let quarantined tickets go once they were processed."""
+        for connector in {t.connector for t in tickets}:
+            held = self._held.get(connector)
+            if not held:
+                continue
+            done = {storable(t.id) for t in tickets if t.connector == connector} & held
+            if done and not self.dry_run:
+                self.store.release(connector, done)
+                held -= done
+                log.info("%s tickets %s left the quarantine", connector, ", ".join(sorted(done)))
+
+    def _assess(
+        self, tickets: Sequence[Ticket], now: datetime, summary: Summary
+    ) -> tuple[list[Assessment], list[datetime | None]]:
+        """Assess tickets and find their next thresholds; quarantine those that raise.
+
+        The whole batch is tried first (one engine call). If it raises, each ticket is tried
+        alone and those that still raise are quarantined. A failure every ticket of a batch
+        shares (the engine died, a bug) is not the tickets' fault and is raised.
+        """
+        try:
+            assessments = self.pack.assess_many(tickets, now)
+            return assessments, [self.pack.next_due(a.measures, now) for a in assessments]
+        except (EngineError, MemoryError):
+            raise
+        except Exception as exc:
+            if len(tickets) == 0:
+                raise
+            first = exc
+        good: list[Assessment] = []
+        dues: list[datetime | None] = []
+        bad: list[tuple[Ticket, str, str]] = []
+        for t in tickets:
+            try:
+                (a,) = self.pack.assess_many([t], now)
+                d = self.pack.next_due(a.measures, now)
+            except (EngineError, MemoryError):
+                raise
+            except Exception as exc:
+                bad.append((t, "evaluate", f"evaluating it raised {type(exc).__name__}: {exc}"))
+                continue
+            good.append(a)
+            dues.append(d)
+        if len(bad) == len(tickets) > 1:
+            raise first
+        self._quarantine(bad, summary)
+        return good, dues
+
     def _evaluate(self, tickets: Sequence[Ticket], summary: Summary, cutoff: datetime) -> None:
         now = self.clock()
-        assessments = self.pack.assess_many(tickets, now)
+        assessments, dues = self._assess(tickets, now, summary)
         actions: list[Action] = []
         for a in assessments:
             live = [x for x in a.actions if not x.shadow]
@@ -292,10 +424,10 @@ class Sync:
         summary.planned += len(planned)
         crashpoint("actions-planned")
         self.store.set_due_many(
-            (a.ticket.connector, a.ticket.id, self.pack.next_due(a.measures, now))
-            for a in assessments
+            (a.ticket.connector, a.ticket.id, d) for a, d in zip(assessments, dues, strict=True)
         )
         _note_breaches(assessments, summary)
+        self._release([a.ticket for a in assessments])
 
     def _go_live_gate(
         self, a: Assessment, actions: Sequence[Action], cutoff: datetime, summary: Summary
@@ -331,32 +463,45 @@ class Sync:
 
     def _deliver(self, name: str, conn: Connector, summary: Summary) -> None:
         while True:
-            claims = self.store.claim(name, limit=self.claim_batch, now=self.clock())
+            claims = self.store.claim(
+                name, limit=self.claim_batch, now=self.clock(), worker_id=self.worker_id
+            )
             if not claims:
                 return
-            crashpoint("claimed")
-            by_key = {c.key: c for c in claims}
-            notify = [c.action for c in claims if c.action.kind is ActionKind.NOTIFY]
-            platform = [c.action for c in claims if c.action.kind is not ActionKind.NOTIFY]
-            for a in notify:
-                # Each settled on its own, right after its sends: a crash repeats one at most.
-                self._notify(a, summary)
-            results: list[ApplyResult] = []
-            try:
-                if platform:
-                    # First claims were never handed to a connector: nothing to look for.
-                    fresh = {c.key for c in claims if c.attempts == 1}
-                    results += conn.apply(platform, fresh=fresh)
-            except FatalAPIError:
-                raise  # the message says what to fix; leases lapse and nothing is lost
-            except (RetriableAPIError, ConnectorError) as exc:
-                retry_after = getattr(exc, "retry_after", None)
-                for a in platform:
-                    self._fail(a.key, str(exc), retry_after, summary)
-            crashpoint("applied")
-            self._settle_all([(by_key[r.key].action, r) for r in results], summary)
-            crashpoint("completed")
-            self.progress(f"{name}: {summary.applied} actions applied", summary)
+            # The leases are extended while the batch runs: a batch slower than its lease
+            # must not be claimed, and written, a second time by another process.
+            with self.store.lease_heartbeat(
+                [c.key for c in claims], self.worker_id, clock=self.clock
+            ):
+                self._deliver_batch(name, conn, claims, summary)
+
+    def _deliver_batch(
+        self, name: str, conn: Connector, claims: Sequence[Claim], summary: Summary
+    ) -> None:
+        """Apply one claimed batch and record each outcome."""
+        crashpoint("claimed")
+        by_key = {c.key: c for c in claims}
+        notify = [c.action for c in claims if c.action.kind is ActionKind.NOTIFY]
+        platform = [c.action for c in claims if c.action.kind is not ActionKind.NOTIFY]
+        for a in notify:
+            # Each settled on its own, right after its sends: a crash repeats one at most.
+            self._notify(a, summary)
+        results: list[ApplyResult] = []
+        try:
+            if platform:
+                # First claims were never handed to a connector: nothing to look for.
+                fresh = {c.key for c in claims if c.attempts == 1}
+                results += conn.apply(platform, fresh=fresh)
+        except FatalAPIError:
+            raise  # the message says what to fix; leases lapse and nothing is lost
+        except (RetriableAPIError, ConnectorError) as exc:
+            retry_after = getattr(exc, "retry_after", None)
+            for a in platform:
+                self._fail(a.key, str(exc), retry_after, summary)
+        crashpoint("applied")
+        self._settle_all([(by_key[r.key].action, r) for r in results], summary)
+        crashpoint("completed")
+        self.progress(f"{name}: {summary.applied} actions applied", summary)
 
     def _notify(self, action: Action, summary: Summary) -> None:
         try:

@@ -8,6 +8,7 @@ histories. Do not optimize this file; change it only when the rules change.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -139,7 +140,7 @@ def measure(
 
     Events after ``now`` are ignored, so the same call answers "what did the clocks say at
     time T" for any past T. Metrics without a target for the ticket's priority are left out.
-    ``stop_at`` stops every clock still running at that time (a policy's ``stop_when``).
+    ``stop_at`` cancels every clock still running at that time (a policy's ``stop_when``).
 
     Returns:
         Measures ordered by metric (in `Metric` order), then cycle.
@@ -152,9 +153,13 @@ def measure(
     for metric in (m for m in Metric if m in policy.targets):
         for found in history.runs(metric):
             run = found
-            if stop_at is not None and found.stop is None:
+            cancelled = stop_at is not None and found.stop is None
+            if cancelled:
                 run = _Run(found.metric, found.cycle, found.start, max(stop_at, found.start))
             m = _measure_run(history, policy, run, pauses)
+            if m is not None and cancelled:
+                # Not applicable: neither met nor breached.
+                m = dataclasses.replace(m, state=MeasureState.CANCELLED, breached_at=None)
             if m is not None:
                 measures.append(m)
     return measures

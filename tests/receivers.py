@@ -8,8 +8,13 @@ every request. Both collect what they received, thread-safely, for the test to r
 from __future__ import annotations
 
 import json
+import shutil
+import ssl
+import subprocess
+import tempfile
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 from slaplug.testing.mailbox import Mailbox
@@ -20,7 +25,9 @@ __all__ = ["HttpReceiver", "Mailbox"]
 class HttpReceiver:
     """An HTTP server on 127.0.0.1 recording every POST: path, headers and JSON body."""
 
-    def __init__(self, replies: dict[str, tuple[int, bytes]] | None = None) -> None:
+    def __init__(
+        self, replies: dict[str, tuple[int, bytes]] | None = None, *, tls: bool = False
+    ) -> None:
         self.requests: list[dict[str, Any]] = []
         #: The answer by path prefix, as the service documents it; default 200 with JSON.
         self.replies = replies or {}
@@ -54,6 +61,8 @@ class HttpReceiver:
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.port = int(self._server.server_address[1])
+        if tls:  # for services apprise only reaches over https (Teams workflows)
+            self._server.socket = _tls_context().wrap_socket(self._server.socket, server_side=True)
 
     @property
     def base(self) -> str:
@@ -74,3 +83,38 @@ class HttpReceiver:
     def __exit__(self, *exc: object) -> None:
         self._server.shutdown()
         self._server.server_close()
+
+
+def _tls_context() -> ssl.SSLContext:
+    """A server context with a throwaway self-signed certificate for 127.0.0.1."""
+    openssl = shutil.which("openssl")
+    if openssl is None:
+        import pytest
+
+        pytest.skip("openssl is not installed: cannot make a certificate for the https stand-in")
+    folder = Path(tempfile.mkdtemp(prefix="slaplug-tls-"))
+    key, cert = folder / "key.pem", folder / "cert.pem"
+    subprocess.run(
+        [
+            openssl,
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+            "-days",
+            "1",
+            "-subj",
+            "/CN=127.0.0.1",
+        ],
+        check=True,
+        capture_output=True,
+    )
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(cert, key)
+    shutil.rmtree(folder)
+    return ctx

@@ -54,8 +54,9 @@ def test_outbox_list_json(config: Path) -> None:
     doc = json.loads(done.stdout)
     assert (doc["pending"], doc["leased"], doc["dead"], doc["ledger"]) == (1, 0, 1, {"pending": 2})
     [dead] = doc["dead_letters"]
-    assert dead["key"] == "1/warn" and dead["kind"] == "add_tag"
-    assert dead["params"] == {"tag": "sla_warn"} and dead["last_error"] == "503 from the helpdesk"
+    assert dead["key"] == "1/warn" and dead["action"]["kind"] == "add_tag"
+    assert dead["action"]["params"] == {"tag": "sla_warn"}
+    assert dead["last_error"] == "503 from the helpdesk"
 
 
 def test_outbox_retry_of_an_unknown_key_exits_2_and_names_it(config: Path) -> None:

@@ -57,6 +57,9 @@ def tickets(draw: st.DrawFn) -> Ticket:
             value = draw(st.sampled_from(STATUSES))
         elif kind is EventKind.PRIORITY_CHANGED:
             value = draw(st.sampled_from(PRIORITIES))
+        elif kind is EventKind.FIELD_CHANGED:  # the clocks themselves ignore field changes
+            events.append(TicketEvent(kind, at, draw(st.sampled_from(["l1", "l2"])), field="group"))
+            continue
         events.append(TicketEvent(kind, at, value))
     return Ticket(
         id="1",

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import textwrap
 from pathlib import Path
 
@@ -104,3 +107,150 @@ def test_starter_config_is_valid_yaml_with_commented_sections() -> None:
     doc = yaml.safe_load(starter_config())
     assert doc["store"] == "sqlite:///slaplug.db"
     assert doc["connectors"]["zendesk"]["api_token_env"] == "ZENDESK_API_TOKEN"
+
+
+# -- malformed files (issue 14, items 3 and 7): a problem at file:line:col, never a traceback --
+
+ZENDESK = """\
+rules: [rules.yaml]
+connectors:
+  desk:
+    plugin: zendesk
+    base_url: https://acme.zendesk.com
+    email: ops@acme.example
+    api_token_env: ZENDESK_API_TOKEN
+"""
+
+
+def _first_problem(p: Path, environ: dict[str, str] | None = None) -> str:
+    with pytest.raises(ProblemsError) as info:
+        load_settings(p, environ={"ZENDESK_API_TOKEN": "t"} if environ is None else environ)
+    return str(info.value.problems[0])
+
+
+def _at(text: str, marker: str | tuple[int, int]) -> str:
+    """``line:col`` of the first ``marker`` in ``text`` (or the line and column given)."""
+    if isinstance(marker, tuple):
+        return "{}:{}".format(*marker)
+    at = text.index(marker)
+    return f"{text.count(chr(10), 0, at) + 1}:{at - (text.rfind(chr(10), 0, at) + 1) + 1}"
+
+
+MALFORMED_CONFIGS = [
+    ("impossible-date", ZENDESK + "store: 2026-02-30\n", "2026-02-30", "not a real date"),
+    ("int-tag", ZENDESK + "sync: {batch: !!int abc}\n", "!!int", "not a whole number"),
+    ("timestamp-tag", ZENDESK + "store: !!timestamp abc\n", "!!timestamp", "not a real date"),
+    ("custom-tag", ZENDESK + "store: !env DB_URL\n", "!env", "tag !env is not supported"),
+    ("recursive-anchor", "rules: &a [*a]\n", "*a", "contains itself"),
+    ("nested-3000", "rules: " + "[" * 3000 + "]" * 3000 + "\n", (1, 8 + 64), "nested deeper"),
+    ("integer-5000-digits", ZENDESK + "sync: {batch: " + "9" * 5000 + "}\n", "9999", "too large"),
+    ("nul-byte", ZENDESK + "store: x\x00\n", "\x00", "NUL"),
+    # outbox.lease values that passed validation and failed later (or silently doubled writes)
+    ("lease-zero", ZENDESK + "outbox: {lease: 0s}\n", "0s", 'lease "0s" is out of range'),
+    ("lease-short", ZENDESK + "outbox: {lease: 30s}\n", "30s", "from 1m to 24h"),
+    ("lease-overflow", ZENDESK + "outbox: {lease: 99999999999999h}\n", "9999", "too long"),
+    ("lease-years", ZENDESK + "outbox: {lease: 9999999h}\n", "9999", "too long"),
+    ("lease-negative", ZENDESK + "outbox: {lease: -5m}\n", "-5m", "not a duration"),
+    ("every-soon", ZENDESK + "sync: {every: soon}\n", "soon", '"soon" is not a duration'),
+    ("every-zero", ZENDESK + "sync: {every: 0s}\n", "0s", "from 1s to 24h"),
+    (
+        "connector-dotdot",
+        ZENDESK.replace("  desk:", "  ../desk:"),
+        "../desk",
+        'connector name "../desk" may hold only letters',
+    ),
+    (
+        "connector-nul",
+        ZENDESK.replace("  desk:", '  "de\\0sk":'),
+        '"de',
+        'connector name "de\\x00sk"',
+    ),
+    (
+        "connector-colon",
+        ZENDESK.replace("  desk:", '  "desk:eu":'),
+        '"desk',
+        'connector name "desk:eu"',
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("text", "marker", "fragment"),
+    [c[1:] for c in MALFORMED_CONFIGS],
+    ids=[c[0] for c in MALFORMED_CONFIGS],
+)
+def test_malformed_config_is_a_problem_at_its_position(
+    tmp_path: Path, text: str, marker: str | tuple[int, int], fragment: str
+) -> None:
+    (tmp_path / "rules.yaml").write_text("policies: []\n", encoding="utf-8")
+    p = tmp_path / "slaplug.yaml"
+    p.write_bytes(text.encode())
+    found = _first_problem(p)
+    assert found.startswith(f"{p}:{_at(text, marker)}: "), found
+    assert fragment in found
+    assert found.isprintable()
+
+
+@pytest.mark.parametrize(
+    ("data", "where", "fragment"),
+    [
+        (ZENDESK.encode("utf-16"), "1:1", "the file is UTF-16; save it as UTF-8"),
+        ("store: caf\xe9\n".encode("latin-1"), "1:11", "not UTF-8 (byte 0xe9"),
+        (bytes(range(256)), "2:118", "not UTF-8"),
+    ],
+    ids=["utf-16", "latin-1", "binary"],
+)
+def test_a_config_file_that_is_not_utf8_says_so(
+    tmp_path: Path, data: bytes, where: str, fragment: str
+) -> None:
+    p = tmp_path / "slaplug.yaml"
+    p.write_bytes(data)
+    found = _first_problem(p)
+    assert found.startswith(f"{p}:{where}: ") and fragment in found, found
+
+
+def test_lease_bounds_and_the_test_harness_floor(tmp_path: Path, tiny: None) -> None:
+    desk = (
+        "rules: [rules.yaml]\nconnectors:\n  desk: "
+        f"{{plugin: {TinyConnector.name}, base_url: http://127.0.0.1:9, "
+        "api_token_env: ZENDESK_API_TOKEN}\n"
+    )
+    (tmp_path / "rules.yaml").write_text("policies: []\n", encoding="utf-8")
+    p = tmp_path / "slaplug.yaml"
+    for ok in ("1m", "5m", "24h"):
+        p.write_text(desk + f"outbox: {{lease: {ok}}}\n", encoding="utf-8")
+        assert load_settings(p, environ={"ZENDESK_API_TOKEN": "t"}).outbox.lease == ok
+    p.write_text(desk + "outbox: {lease: 59s}\n", encoding="utf-8")
+    assert "from 1m to 24h" in _first_problem(p)
+    # Only a test harness lowers the floor, through the environment, never the file.
+    p.write_text(desk + "outbox: {lease: 1s}\n", encoding="utf-8")
+    env = {"ZENDESK_API_TOKEN": "t", "SLAPLUG_MIN_LEASE": "1s"}
+    assert load_settings(p, environ=env).outbox.lease_delta().total_seconds() == 1
+    with pytest.raises(ConfigError, match="SLAPLUG_MIN_LEASE"):
+        load_settings(p, environ={**env, "SLAPLUG_MIN_LEASE": "soon"})
+
+
+def _slaplug(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "slaplug.cli", *args],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+        env=env,
+    )
+
+
+@pytest.mark.parametrize("case", ["lease-zero", "every-soon", "impossible-date", "connector-nul"])
+def test_sync_dry_run_exits_2_with_the_position(tmp_path: Path, case: str) -> None:
+    _, text, marker, fragment = next(c for c in MALFORMED_CONFIGS if c[0] == case)
+    (tmp_path / "rules.yaml").write_text("policies: []\n", encoding="utf-8")
+    p = tmp_path / "slaplug.yaml"
+    p.write_text(text, encoding="utf-8")
+    env = {k: v for k, v in os.environ.items() if k != "SLAPLUG_MIN_LEASE"}
+    run = _slaplug(
+        "sync", "--once", "--dry-run", "--config", str(p), env={**env, "ZENDESK_API_TOKEN": "t"}
+    )
+    assert run.returncode == 2, run.stderr
+    assert "Traceback" not in run.stderr
+    assert f"{p}:{_at(text, marker)}: " in run.stderr and fragment in run.stderr

@@ -111,6 +111,12 @@ def _configure(tmp_path: Path, fake: FakeZendesk, store_url: str) -> Path:
     return config
 
 
+def _exit_for(run: subprocess.CompletedProcess[str]) -> int:
+    """The exit code a finished `sync --once --json` owes: 4 when actions failed for good."""
+    lines = run.stdout.strip().splitlines()
+    return 4 if lines and json.loads(lines[-1]).get("failed") else 0
+
+
 def _sync(config: Path, token: str, crash_at: str | None = None) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "CRASH_ZD_TOKEN": token, "SLAPLUG_LOAD_PLUGINS": "slaplug-zendesk"}
     env.pop("SLAPLUG_CRASH_AT", None)
@@ -162,11 +168,12 @@ def test_sync_killed_at_a_step_then_rerun_applies_every_action_exactly_once(
         )
         time.sleep(1.2)  # the dead process's leases lapse
         recovered = _sync(config, fake.api_token)
-        # 4: actions that failed for good (the fake has no group 'escalations'); docs/cli.md.
-        assert recovered.returncode in (0, 4), recovered.stderr
+        # 4: the shipped rules assign to a group "escalations" the fake lacks; those actions
+        # fail for good, and the sync says so (issue 16). Anything else is a crash.
+        assert recovered.returncode == _exit_for(recovered), recovered.stderr
         before_third = len(fake.writes)
         third = _sync(config, fake.api_token)
-        assert third.returncode == 0, third.stderr
+        assert third.returncode == _exit_for(third), third.stderr
         assert json.loads(third.stdout.strip().splitlines()[-1])["applied"] == 0
         assert len(fake.writes) == before_third, "a third run over unchanged tickets wrote"
 
@@ -223,8 +230,9 @@ def test_two_syncs_at_once_on_one_postgresql_store_never_write_twice(tmp_path: P
             procs = [subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
                      for _ in range(2)]
             outs = [p.communicate(timeout=240) for p in procs]
-            # 4: some actions failed for good (the fake has no group 'escalations').
-            assert {p.returncode for p in procs} <= {0, 4}, [o[1][-2000:] for o in outs]
+            assert [p.returncode for p in procs] == [
+                4 if json.loads(o[0].strip().splitlines()[-1])["failed"] else 0 for o in outs
+            ], [o[1][-2000:] for o in outs]
             applied = [json.loads(o[0].strip().splitlines()[-1])["applied"] for o in outs]
             assert sum(applied) > 0
             bodies = _accepted_bodies(fake)

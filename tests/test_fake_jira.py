@@ -646,6 +646,17 @@ def test_seed_file_round_trips(tmp_path: Any) -> None:
                 )
 
 
+def test_a_users_denied_permissions_round_trip_through_the_seed(tmp_path: Any) -> None:
+    with FakeJira.start(now=NOW, issues=1) as a:
+        a.set_user("ana.souza@fake-jira.test", denied=["EDIT_ISSUES", "BULK_CHANGE"])
+        a.dump_seed(tmp_path / "site.json")
+        with FakeJira.start(seed=tmp_path / "site.json") as b:
+            user = b.store.user("ana.souza@fake-jira.test")
+            assert user is not None and user.denied == {"EDIT_ISSUES", "BULK_CHANGE"}
+        with pytest.raises(ValueError, match="NOT_A_KEY"):
+            a.set_user("ana.souza@fake-jira.test", denied=["NOT_A_KEY"])
+
+
 def test_many_issues_generate_cheaply_with_minimal_history() -> None:
     with FakeJira.start(now=NOW, issues=5000, history="minimal") as f:
         assert len(f.store.issues) == 5000

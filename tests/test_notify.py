@@ -7,6 +7,7 @@ Slack and PagerDuty.
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import sys
@@ -323,6 +324,34 @@ def test_pagerduty_and_slack_get_the_message_and_pagerduty_the_dedup_key(
     )
     [slack_body] = [b for p, b in by_path.items() if p.startswith("/services")]
     assert "Ticket 42 missed its first response." in str(slack_body)
+
+
+@pytest.mark.filterwarnings("ignore::urllib3.exceptions.InsecureRequestWarning")
+def test_teams_gets_an_adaptive_card_through_a_workflow(store: Store, pack: RulePack) -> None:
+    # A Teams channel's Workflows webhook takes a POST of an adaptive card and answers 202
+    # (learn.microsoft.com, "Create incoming webhooks with Workflows for Microsoft Teams").
+    # apprise only posts over https: the stand-in on 127.0.0.1 has a throwaway certificate,
+    # and verify=no accepts it.
+    with HttpReceiver({"/workflows/": (202, b"")}, tls=True) as receiver:
+        channels, problems = parse_channels(
+            {"team-lead": [f"workflows://127.0.0.1:{receiver.port}/${{WF}}/${{SIG}}?verify=no"]},
+            {"WF": "a" * 32, "SIG": "S" * 43},
+        )
+        assert problems == []
+        now = T0 + timedelta(hours=2)
+        ticket = breached_ticket()
+        store.save_snapshots([ticket])
+        action = planned(pack, ticket, now)
+        assert (
+            Notifications(store, pack, channels, clock=lambda: now).deliver(action).status.value
+            == "applied"
+        )
+        [post] = receiver.received()
+    assert post["path"].startswith(f"/workflows/{'a' * 32}/triggers/manual/paths/invoke")
+    card = post["body"]["attachments"][0]
+    assert card["contentType"] == "application/vnd.microsoft.card.adaptive"
+    # Workflows take markdown: apprise escapes the plain text ("\\." for "."), Teams renders it.
+    assert "Ticket 42 missed its first response" in json.dumps(card)
 
 
 @pytest.mark.parametrize(

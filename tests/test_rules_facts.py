@@ -145,7 +145,7 @@ def test_validate_rules_accepts_well_typed_rules():
 
 def test_generated_measure_facts_equal_normalized_raw_facts():
     """The pack's generated fact builder gives what normalizing a raw measure fact gives,
-    for every measure field, on running, paused, achieved and breached measures."""
+    for every measure field, on running, paused, achieved, breached and cancelled measures."""
     from datetime import datetime
     from pathlib import Path
     from zoneinfo import ZoneInfo
@@ -176,5 +176,5 @@ def test_generated_measure_facts_equal_normalized_raw_facts():
                     assert build(part, m, kind) == expected
                 states.add(m.state.value)
                 overdue_missing += "overdue" not in build(part, m, "sla")
-    assert states == {"running", "paused", "achieved", "breached"}
+    assert states == {"running", "paused", "achieved", "breached", "cancelled"}
     assert overdue_missing > 0  # a missing field is left out, not set to None

@@ -114,12 +114,13 @@ def test_shadow_escalations_are_planned_marked_and_logged(tmp_path: Path, caplog
     assert "shadow: try-me level 1 would add_tag {'tag': 'experiment'} on zendesk:1" in caplog.text
 
 
-def test_stop_when_stops_running_clocks(packs) -> None:
+def test_stop_when_cancels_running_clocks(packs) -> None:
     durable, _ = packs
     doc = {"id": "6", "connector": "zendesk", "created_at": "2026-03-03T14:00:00+01:00",
            "updated_at": "2026-03-03T15:00:00+01:00", "status": "open", "priority": "low", "tags": ["no_sla"]}
     a = durable.assess(ticket_from_dict(doc), NOW)
-    assert {m.state for m in a.measures} == {MeasureState.ACHIEVED}
+    assert {m.state for m in a.measures} == {MeasureState.CANCELLED}
+    assert not any(m.breached for m in a.measures)
 
 
 def test_next_due_is_the_next_threshold_a_running_clock_crosses(packs) -> None:

@@ -41,7 +41,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from tenacity import RetryCallState, Retrying, retry_if_exception_type
 from urllib3.exceptions import NameResolutionError, NewConnectionError
 
-from slaplug.connectors.redact import RedactingFilter, scrub
+from slaplug.connectors.redact import RedactingFilter, add_basic_credentials, scrub
 from slaplug.connectors.resolution import DEFAULT_RESOLUTIONS, Resolution, resolve_status
 from slaplug.errors import ConnectorError, FatalAPIError, RetriableAPIError
 
@@ -305,6 +305,10 @@ class ApiClient:
         self.clock: Callable[[], datetime] = lambda: datetime.now(UTC)
         self.rng = random.Random()
         self.stats = CallStats()
+        if isinstance(auth, requests.auth.HTTPBasicAuth):
+            # A proxy or helpdesk may echo the Basic value (base64 of the pair) in an error
+            # body: register the pair, so every encoding of it is scrubbed.
+            add_basic_credentials(str(auth.username), str(auth.password))
 
     #: Retried statuses that mean the platform did not process the request: 429 (rejected
     #: by a rate limiter) and 408 (the server gave up before reading all of it). Other
@@ -530,7 +534,9 @@ class ApiClient:
                     if body.get(key):
                         text = str(body[key])
                         break
-        return self._scrub(" ".join(text.split())[:_DETAIL_CHARS])
+        # Scrub before cutting: a cut through an echoed credential would leave a piece of it
+        # that no longer matches any known form of the secret.
+        return self._scrub(" ".join(text.split()))[:_DETAIL_CHARS]
 
     def _where(self, url: str | None) -> str:
         # Path only: query strings may carry tokens, and the host is in the config.

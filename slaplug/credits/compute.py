@@ -3,7 +3,9 @@
 The rules, in the order they apply (docs/concepts/service-credits.md works one example by hand):
 
 1. A measure counts in the period holding the instant its outcome became known: its breach,
-   or its clock stopping within target. Running clocks count later, once decided.
+   or its clock stopping within target. Running clocks count later, once decided. Cancelled
+   clocks (a ``cancel_when`` or a policy's ``stop_when``: the target did not apply) never
+   count, met or missed: they are listed among the exclusions.
 2. Exclusions: a ticket with an excluded tag is left out; a measure whose clock started, or
    whose breach fell, inside an announced maintenance window is left out. Time waiting on the
    customer was already taken off the contract's clock before this step (`slaplug.credits.
@@ -37,7 +39,10 @@ from slaplug.credits.model import (
 )
 from slaplug.credits.periods import Period
 
-__all__ = ["compute", "exclusion_reason", "objective_result"]
+__all__ = ["CANCELLED", "compute", "exclusion_reason", "objective_result"]
+
+#: Why a cancelled clock is left out.
+CANCELLED = "clock cancelled: the target did not apply"
 
 
 def exclusion_reason(contract: Contract, sample: Sample) -> str | None:
@@ -129,7 +134,7 @@ def compute(
         if s.decided_at not in period or s.severity is None or (s.severity, s.metric) not in wanted:
             continue
         key = (s.severity, s.metric.value)
-        reason = exclusion_reason(contract, s)
+        reason = CANCELLED if s.cancelled else exclusion_reason(contract, s)
         if reason is not None:
             exclusions.append(
                 ExclusionLine(s.ticket_key, s.url, s.severity, s.metric, s.cycle, reason)

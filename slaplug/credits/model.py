@@ -160,6 +160,8 @@ class Sample:
         breached: Missed, on the contract's clock (customer pauses taken off).
         excused_by_customer: Missed on the policy's clock, met once the time waiting on the
             customer is taken off.
+        cancelled: The clock was cancelled (the target did not apply): listed among the
+            exclusions, never counted.
     """
 
     ticket_key: str
@@ -175,6 +177,7 @@ class Sample:
     overdue: timedelta = timedelta(0)
     tags: frozenset[str] = frozenset()
     excused_by_customer: bool = False
+    cancelled: bool = False
 
 
 @dataclass(frozen=True)

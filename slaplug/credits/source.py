@@ -11,19 +11,17 @@ same function replays history for `slaplug backtest`. Results of closed periods 
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
 
 from slaplug.credits.model import Contract, Sample
-from slaplug.model import SlaMeasure, Ticket
+from slaplug.model import MeasureState, SlaMeasure, Ticket
 from slaplug.rules.facts import normalize
 from slaplug.rules.fields import TICKET_FIELDS, ticket_fact
 from slaplug.rules.pack import RulePack
 from slaplug.rules.reference import Predicate, compile_condition
-from slaplug.sla.clock import measure
 from slaplug.sla.policy import SlaPolicy
 
 __all__ = ["ContractBook", "rules_digest"]
@@ -114,6 +112,8 @@ class ContractBook:
                         overdue=(m.elapsed - m.target) if m.breached else timedelta(0),
                         tags=ticket.tags,
                         excused_by_customer=excused,
+                        # Not applicable: neither met nor breached; compute lists, never counts it.
+                        cancelled=m.state is MeasureState.CANCELLED,
                     ),
                 )
 
@@ -140,9 +140,6 @@ class ContractBook:
     def _remeasure(
         self, ticket: Ticket, index: int, policy: SlaPolicy, extra: frozenset[str], now: datetime
     ) -> dict[tuple[object, int], SlaMeasure]:
-        stop = self._stops[index]
-        stop_at = None
-        if stop is not None and stop(normalize(ticket_fact(ticket), self._types)):
-            stop_at = ticket.updated_at or now  # as RulePack.assess stops it
-        wider = dataclasses.replace(policy, pause_statuses=policy.pause_statuses | extra)
-        return {(m.metric, m.cycle): m for m in measure(ticket, wider, now, stop_at=stop_at)}
+        # The pack's own measuring, conditions and history included, with more pauses.
+        again = self.pack.measure_policy(ticket, now, policy.name, extra)
+        return {(m.metric, m.cycle): m for m in again}

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import difflib
 import functools
+import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -18,6 +19,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from slaplug.errors import CalendarError, Problem, RuleError
+from slaplug.model import Metric
 from slaplug.plugins import holidays_for
 from slaplug.rules.conditions import (
     All,
@@ -36,11 +38,15 @@ from slaplug.rules.fields import (
     CUSTOM_PREFIX,
     DURATION_FIELDS,
     ENUM_VALUES,
+    INSTANT_FIELDS,
     MEASURE_FIELDS,
     TEMPLATE_NAMES,
     TICKET_FIELDS,
 )
+from slaplug.rules.identity import duplicate_identities
 from slaplug.rules.schema import (
+    MAX_DURATION,
+    PRIORITY_NAMES,
     ActionSpec,
     EscalationSpec,
     PolicySpec,
@@ -48,10 +54,11 @@ from slaplug.rules.schema import (
     parse_duration,
 )
 from slaplug.rules.writes import RuleWrite, writes_of
-from slaplug.rules.yamlpos import Located, load_located
+from slaplug.rules.yamlpos import Located, read_located
 from slaplug.rules.yamlpos import Path as YPath
 from slaplug.sla.calendar import BUILTIN_24X7, BusinessCalendar, builtin_24x7
 from slaplug.sla.calendar_spec import CalendarSpec
+from slaplug.sla.policy import ANY_PRIORITY
 
 __all__ = [
     "RulePackSource",
@@ -81,7 +88,19 @@ _OPS = {
     "not_contains",
     "exists",
 }
+#: Largest literal per time-like measure field, and how to say it. Each literal becomes a due
+#: time (`RulePack.next_due`: a calendar date after the target); 10x the longest target and the
+#: longest duration keep those dates within the calendar's years.
+_NUMBER_BOUNDS: dict[str, tuple[float, str]] = {
+    "percent": (1000.0, "1000 (ten times the target)"),
+    **{
+        f: (MAX_DURATION.total_seconds(), f"{MAX_DURATION.total_seconds() / 3600:.0f}h")
+        for f in DURATION_FIELDS
+    },
+}
 _ORDER_OPS = {"lt": "lt", "lte": "le", "gt": "gt", "gte": "ge"}
+#: A metric's own conditions under ``clocks:``, in the order the clock applies them.
+_CLOCK_KEYS = ("start_when", "pause_when", "stop_when", "cancel_when")
 _TEMPLATE = re.compile(r"\{\{\s*([^{}]*?)\s*\}\}")
 
 
@@ -98,6 +117,9 @@ class RulePackSource:
     policy_match: list[Condition | None]
     policy_stop: list[Condition | None]
     escalations: list[EscalationSpec]
+    #: Per policy, per metric with ``clocks:``, its compiled conditions by key
+    #: (``start_when``, ``pause_when``, ``stop_when``, ``cancel_when``).
+    policy_clocks: list[dict[Metric, dict[str, Condition]]] = field(default_factory=list)
     #: Per escalation, per level, the condition of that level (escalation's ``when`` and level's).
     escalation_levels: list[list[Condition]] = field(default_factory=list)
     #: Customer contracts, in order, and each one's compiled ``match`` (None: every ticket).
@@ -114,6 +136,9 @@ class _Ctx:
         self.located = located
         self.types = types
         self.problems = problems
+        #: Whether conditions may name instant fields (``event``): a metric's start, stop
+        #: and cancel conditions only.
+        self.allow_instant = False
 
     def error(self, path: YPath, message: str, at_key: bool = False) -> None:
         self.problems.append(self.located.problem(path, message, at_key))
@@ -153,6 +178,16 @@ def condition(spec: Any, path: YPath, ctx: _Ctx, allow_measure: bool) -> Conditi
 def _field_type(name: str, path: YPath, ctx: _Ctx, allow_measure: bool) -> FieldType | None:
     if name in TICKET_FIELDS:
         return TICKET_FIELDS[name]
+    if name in INSTANT_FIELDS:
+        if ctx.allow_instant:
+            return INSTANT_FIELDS[name]
+        ctx.error(
+            path,
+            f'"{name}" holds only at an instant; use it in a metric\'s start_when, stop_when '
+            "or cancel_when",
+            at_key=True,
+        )
+        return None
     if name in MEASURE_FIELDS:
         if allow_measure:
             return MEASURE_FIELDS[name]
@@ -161,7 +196,11 @@ def _field_type(name: str, path: YPath, ctx: _Ctx, allow_measure: bool) -> Field
         )
         return None
     if name.startswith(CUSTOM_PREFIX) and len(name) > len(CUSTOM_PREFIX):
-        return ctx.types.get(name, FieldType.STR)
+        found = ctx.types.get(name)
+        if found is None and isinstance(ctx.types, dict):
+            # Undeclared custom fields are text; the engines need every field's type.
+            found = ctx.types[name] = FieldType.STR
+        return found or FieldType.STR
     known = sorted(TICKET_FIELDS) + (sorted(MEASURE_FIELDS) if allow_measure else [])
     hint = _suggest(name, known) or f"; use one of {', '.join(known)} or fields.<custom field>"
     ctx.error(path, f'unknown field "{name}"{hint}', at_key=True)
@@ -180,6 +219,13 @@ def _literal(name: str, ftype: FieldType, value: Any, path: YPath, ctx: _Ctx) ->
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             ctx.error(path, f"{name} is a number; {value!r} is not one")
             return None
+        if not math.isfinite(value):  # NaN compares false with everything: never fires
+            ctx.error(path, f"{name} is a finite number; {value!r} is not one")
+            return None
+        bound = _NUMBER_BOUNDS.get(name)
+        if bound is not None and abs(value) > bound[0]:
+            ctx.error(path, f"{name} is at most {bound[1]}; {value!r} is beyond any deadline")
+            return None
         return value
     if ftype is FieldType.BOOL:
         if not isinstance(value, bool):
@@ -193,7 +239,8 @@ def _literal(name: str, ftype: FieldType, value: Any, path: YPath, ctx: _Ctx) ->
     allowed = ENUM_VALUES.get(name)
     if allowed is not None and text not in allowed:
         hint = _suggest(text, allowed) or f"; use one of {', '.join(sorted(allowed))}"
-        ctx.error(path, f'"{text}" is not a {name}{hint}')
+        article = "an" if name[:1] in "aeiou" else "a"
+        ctx.error(path, f'"{text}" is not {article} {name}{hint}')
         return None
     return text
 
@@ -314,6 +361,13 @@ def _templates_of(esc: EscalationSpec) -> Iterable[tuple[YPath, str]]:
                 yield (p if argument == "body" else (*p, argument)), text
 
 
+def _check_identities(esc: EscalationSpec, path: YPath, ctx: _Ctx) -> None:
+    """Two actions of one level with one identity: a rules error at the second one."""
+    for li, ai, message in duplicate_identities([lv.actions for lv in esc.level_specs()]):
+        base: YPath = ("levels", li, "actions") if esc.levels is not None else ("actions",)
+        ctx.error((*path, *base, ai), message)
+
+
 def _validation_problems(exc: ValidationError, located: Located, prefix: YPath) -> list[Problem]:
     problems = []
     for err in exc.errors():
@@ -388,12 +442,7 @@ def compile_files(paths: Sequence[str | Path]) -> RulePackSource:
     parts: list[tuple[Located, RulePackSpec]] = []
     for p in paths:
         name = str(p)
-        try:
-            text = Path(p).read_text(encoding="utf-8")
-        except OSError as exc:
-            problems.append(Problem(f"cannot read: {exc.strerror}", "", name, 1, 1))
-            continue
-        located = load_located(text, name)
+        located = read_located(p)
         problems.extend(located.problems)
         if located.data is None:
             if not located.problems:
@@ -462,6 +511,8 @@ def _compile(parts: list[tuple[Located, RulePackSpec]], problems: list[Problem])
         policy_stop=[],
         escalations=[],
     )
+    # Declared in any file, they count for all: one pack, one set of helpdesks.
+    priorities = PRIORITY_NAMES.union(*(spec.priorities for _, spec in parts))
     seen_policies: dict[str, str] = {}
     seen_escalations: set[str] = set()
     catch_all: str | None = None
@@ -492,15 +543,39 @@ def _compile(parts: list[tuple[Located, RulePackSpec]], problems: list[Problem])
                     catch_all = pol.name
             if not pol.targets:
                 ctx.error((*path, "targets"), "a policy needs at least one target")
+            _check_priorities(pol, path, ctx, priorities)
             match = condition(pol.match, (*path, "match"), ctx, False) if pol.match else None
             stop = (
                 condition(pol.stop_when, (*path, "stop_when"), ctx, False)
                 if pol.stop_when
                 else None
             )
+            clocks: dict[Metric, dict[str, Condition]] = {}
+            for metric, clock in pol.clocks.items():
+                cpath: YPath = (*path, "clocks", metric.value)
+                if metric not in pol.targets:
+                    ctx.error(
+                        cpath,
+                        f"{metric.value} has no target in this policy; add one under targets "
+                        "or remove its clock conditions",
+                        at_key=True,
+                    )
+                    continue
+                conds: dict[str, Condition] = {}
+                for key in _CLOCK_KEYS:
+                    spec_c = getattr(clock, key)
+                    if spec_c is None:
+                        continue
+                    ctx.allow_instant = key != "pause_when"
+                    c = condition(spec_c, (*cpath, key), ctx, False)
+                    ctx.allow_instant = False
+                    if c is not None:
+                        conds[key] = c
+                clocks[metric] = conds
             src.policies.append(pol)
             src.policy_match.append(match)
             src.policy_stop.append(stop)
+            src.policy_clocks.append(clocks)
         for i, esc in zip(_valid_positions(located, "escalations"), spec.escalations, strict=True):
             path = ("escalations", i)
             if esc.name in seen_escalations:
@@ -521,6 +596,7 @@ def _compile(parts: list[tuple[Located, RulePackSpec]], problems: list[Problem])
                     levels.append(when if extra is None else All((when, extra)))
             for tpath, text in _templates_of(esc):
                 check_template(text, (*path, *tpath), ctx)
+            _check_identities(esc, path, ctx)
             src.escalations.append(esc)
             src.escalation_levels.append(levels)
             src.writes.extend(writes_of(esc, path, located))
@@ -528,6 +604,22 @@ def _compile(parts: list[tuple[Located, RulePackSpec]], problems: list[Problem])
     if problems:
         raise RuleError(problems)
     return src
+
+
+def _check_priorities(pol: PolicySpec, path: YPath, ctx: _Ctx, known: frozenset[str]) -> None:
+    """Report target keys no helpdesk delivers: such a target is never applied, silently."""
+    for metric, per_priority in pol.targets.items():
+        for name in per_priority:
+            if name == ANY_PRIORITY or name in known:
+                continue
+            hint = _suggest(name, known) or _suggest(name.lower(), known)
+            ctx.error(
+                (*path, "targets", metric.value, name),
+                f'unknown priority "{name}"{hint}; use {", ".join(sorted(PRIORITY_NAMES))}, '
+                '"*" for every other priority, or declare your helpdesk\'s own names under '
+                "priorities: (e.g. priorities: [P1, P2])",
+                at_key=True,
+            )
 
 
 def _compile_contracts(

@@ -11,11 +11,12 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta, tzinfo
 from typing import Any
 
-from slaplug.model import MeasureState, Metric, SlaMeasure, Ticket
+from slaplug.model import EventKind, MeasureState, Metric, SlaMeasure, Ticket
 from slaplug.rules.conditions import FieldType
 
 __all__ = [
     "DURATION_FIELDS",
+    "INSTANT_FIELDS",
     "MEASURE_EXPRESSIONS",
     "MEASURE_FIELDS",
     "TICKET_FIELDS",
@@ -43,6 +44,10 @@ TICKET_FIELDS: Mapping[str, FieldType] = {
     "tags": L,
 }
 
+#: Fields only a metric's ``start_when``, ``stop_when`` and ``cancel_when`` may name: ``event``
+#: holds, at the instant of each event, the kinds of the events at that instant.
+INSTANT_FIELDS: Mapping[str, FieldType] = {"event": L}
+
 #: Fields of an SLA measure, usable in escalation conditions.
 MEASURE_FIELDS: Mapping[str, FieldType] = {
     "policy": S,
@@ -66,6 +71,7 @@ ENUM_VALUES: Mapping[str, frozenset[str]] = {
     "metric": frozenset(m.value for m in Metric),
     "state": frozenset(s.value for s in MeasureState),
     "policy_kind": frozenset({"sla", "ola"}),
+    "event": frozenset(k.value for k in EventKind),
 }
 
 CUSTOM_PREFIX = "fields."

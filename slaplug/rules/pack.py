@@ -7,6 +7,7 @@ Matching (policy ``match``, ``stop_when`` and escalation conditions) runs on the
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -27,6 +28,7 @@ from slaplug.rules.compile import (
 from slaplug.rules.conditions import All, AnyOf, Compare, Condition, FieldType, In, Not, Rule
 from slaplug.rules.facts import normalize
 from slaplug.rules.fields import (
+    INSTANT_FIELDS,
     MEASURE_FIELDS,
     TICKET_FIELDS,
     ValueGetter,
@@ -34,10 +36,12 @@ from slaplug.rules.fields import (
     template_value_getter,
     ticket_fact,
 )
+from slaplug.rules.identity import action_identity
 from slaplug.rules.matcher import Matcher, make_matcher
 from slaplug.rules.schema import ActionSpec, EscalationSpec, PolicySpec
+from slaplug.rules.timeline import State, fact_states
 from slaplug.sla.calendar import epoch_us
-from slaplug.sla.clock import TicketClocks
+from slaplug.sla.clock import FOREVER, Gates, MetricGates, Spans, TicketClocks
 from slaplug.sla.policy import SlaPolicy
 
 __all__ = ["Assessment", "RulePack", "referenced_fields"]
@@ -88,7 +92,12 @@ class RulePack:
     def __init__(self, source: RulePackSource, engine: EngineName | None = None) -> None:
         self.source = source
         self.engine: EngineName = engine or source.engine or "durable"  # type: ignore[assignment]
-        self.types: dict[str, FieldType] = {**TICKET_FIELDS, **MEASURE_FIELDS, **source.types}
+        self.types: dict[str, FieldType] = {
+            **TICKET_FIELDS,
+            **INSTANT_FIELDS,
+            **MEASURE_FIELDS,
+            **source.types,
+        }
         self.sla_policies: list[SlaPolicy] = [
             SlaPolicy(
                 name=p.name,
@@ -99,13 +108,36 @@ class RulePack:
             for p in source.policies
         ]
         ticket_rules: list[Rule] = []
-        for i, (match, stop) in enumerate(
-            zip(source.policy_match, source.policy_stop, strict=True)
+        clocks_of = source.policy_clocks or [{} for _ in source.policies]
+        #: Per policy index, per metric: (start, pause, stop, cancel) rule ids (None: no
+        #: such condition) and the metric's own pause statuses (None: the policy's).
+        self._metric_rules: dict[
+            int, dict[Metric, tuple[tuple[str | None, ...], frozenset[str] | None]]
+        ] = {}
+        for i, (match, stop, clocks) in enumerate(
+            zip(source.policy_match, source.policy_stop, clocks_of, strict=True)
         ):
             if match is not None:
                 ticket_rules.append(Rule(f"match:{i}", match))
             if stop is not None:
                 ticket_rules.append(Rule(f"stop:{i}", stop))
+            spec = source.policies[i]
+            for metric, conds in clocks.items():
+                ids: list[str | None] = []
+                for key in ("start_when", "pause_when", "stop_when", "cancel_when"):
+                    c = conds.get(key)
+                    rid = f"{key}:{i}:{metric.value}" if c is not None else None
+                    if c is not None:
+                        ticket_rules.append(Rule(rid or "", c))
+                    ids.append(rid)
+                own = spec.clocks[metric].pause_statuses
+                self._metric_rules.setdefault(i, {})[metric] = (
+                    tuple(ids),
+                    frozenset(own) if own is not None else None,
+                )
+        #: The fields each ticket rule looks at: a condition whose fields have no recorded
+        #: history is taken to have started holding at the ticket's last update.
+        self._rule_fields = {r.id: frozenset(referenced_fields(r.condition)) for r in ticket_rules}
         #: One rule per escalation level, id ``"<escalation index>:<level index>"``.
         self.escalation_rules: list[Rule] = [
             Rule(f"{ei}:{li}", cond)
@@ -242,23 +274,149 @@ class RulePack:
     def _assess_many(self, tickets: Sequence[Ticket], now: datetime) -> list[Assessment]:
         bases = [ticket_fact(t) for t in tickets]
         now_us = epoch_us(now)
-        matched = self._match(self._ticket_matcher, bases, self.ticket_types)
+        # One read of each history; then, for tickets whose fields the rules read changed
+        # over time, one fact per state of those fields, all matched in the one batch.
+        clocks_all = [TicketClocks(t, now, now_us) for t in tickets]
+        fields = self.ticket_types
+        timelines = (
+            [fact_states(c, b, fields) for c, b in zip(clocks_all, bases, strict=True)]
+            if fields
+            else [None] * len(tickets)
+        )
+        raws: list[dict[str, Any]] = []
+        for base, tl in zip(bases, timelines, strict=True):
+            if tl is None:
+                raws.append(base)
+            else:
+                raws.extend(state for _, state in tl[0])
+        matched = self._match(self._ticket_matcher, raws, self.ticket_types)
         per_ticket: list[tuple[list[int], list[SlaMeasure]]] = []
-        for ticket, hits in zip(tickets, matched, strict=True):
-            chosen = self._choose(set(hits))
-            stopped = {i for i in chosen if f"stop:{i}" in hits} if hits else ()
-            measures: list[SlaMeasure] = []
-            clocks = TicketClocks(ticket, now, now_us)  # one read of the history per ticket
-            for i in chosen:
-                stop_at = (ticket.updated_at or now) if i in stopped else None
-                measures.extend(clocks.measure(self.sla_policies[i], stop_at))
-            per_ticket.append((chosen, measures))
+        k = 0
+        for ticket, clocks, tl in zip(tickets, clocks_all, timelines, strict=True):
+            n = 1 if tl is None else len(tl[0])
+            per_ticket.append(
+                self._measure_ticket(ticket, clocks, matched[k : k + n], tl, self.sla_policies)
+            )
+            k += n
         actions = self._plan(tickets, bases, [m for _, m in per_ticket], now)
         names = [p.name for p in self.sla_policies]
         return [
             _new_assessment(t, tuple([names[i] for i in chosen]), tuple(ms), tuple(acts))
             for t, (chosen, ms), acts in zip(tickets, per_ticket, actions, strict=True)
         ]
+
+    def _measure_ticket(
+        self,
+        ticket: Ticket,
+        clocks: TicketClocks,
+        hits: Sequence[tuple[str, ...]],
+        timeline: tuple[list[State], frozenset[str]] | None,
+        policies: Sequence[SlaPolicy],
+        only: int | None = None,
+        extra_pauses: frozenset[str] = frozenset(),
+    ) -> tuple[list[int], list[SlaMeasure]]:
+        """The policies that applied to one ticket and its measures under them.
+
+        ``hits`` holds the ticket rules matched by each state of ``timeline`` (one, the
+        current fields, without a timeline). ``only`` measures that one policy index;
+        ``extra_pauses`` are added to every metric's own pause statuses.
+        """
+        now = clocks.now
+        if timeline is None or len(timeline[0]) == 1:
+            first = set(hits[0])
+            chosen = self._choose(first)
+            if only is not None:
+                chosen = [i for i in chosen if i == only]
+            measures: list[SlaMeasure] = []
+            one_state, recorded = timeline if timeline is not None else (None, frozenset())
+            for i in chosen:
+                if i in self._metric_rules or recorded:
+                    gates = self._gates(
+                        i, [first], one_state, recorded, ticket, clocks, extra_pauses
+                    )
+                    measures.extend(clocks.measure_gated(policies[i], gates))
+                    continue
+                stop_at = (ticket.updated_at or now) if f"stop:{i}" in first else None
+                measures.extend(clocks.measure(policies[i], stop_at))
+            return chosen, measures
+        states, recorded = timeline
+        per_state = [set(h) for h in hits]
+        chosen_per_state = [self._choose(h) for h in per_state]
+        union = sorted({i for c in chosen_per_state for i in c})
+        if only is not None:
+            union = [i for i in union if i == only]
+        measures = []
+        for i in union:
+            held = _spans([i in c for c in chosen_per_state], states)
+            starts_in = within = None
+            if held != ((states[0][0], FOREVER),):
+                if self._choices[i][2]:
+                    starts_in = held  # an SLA: the policy of a cycle is the one at its start
+                else:
+                    within = held  # an OLA: it runs while the ticket is with its team
+            gates = self._gates(
+                i, per_state, states, recorded, ticket, clocks, extra_pauses, starts_in, within
+            )
+            measures.extend(clocks.measure_gated(policies[i], gates))
+        return union, measures
+
+    def _gates(
+        self,
+        i: int,
+        per_state: Sequence[set[str]],
+        states: Sequence[State] | None,
+        recorded: frozenset[str],
+        ticket: Ticket,
+        clocks: TicketClocks,
+        extra_pauses: frozenset[str],
+        starts_in: Spans | None = None,
+        within: Spans | None = None,
+    ) -> Gates:
+        """Where policy ``i`` applied and its conditions held over the ticket's history."""
+        since_update = (
+            (epoch_us(ticket.updated_at) if ticket.updated_at else clocks.now_us, FOREVER),
+        )
+
+        def held(rule_id: str | None) -> Spans | None:
+            if rule_id is None:
+                return None
+            if states is None or not (self._rule_fields[rule_id] & recorded):
+                # No recorded history of what it reads: it holds now, since the last update.
+                return since_update if rule_id in per_state[-1] else ()
+            return _spans([rule_id in h for h in per_state], states)
+
+        metrics: dict[Metric, MetricGates] = {}
+        for metric, (ids, own) in self._metric_rules.get(i, {}).items():
+            start, pause, stop, cancel = (held(r) for r in ids)
+            statuses = own | extra_pauses if own is not None else None
+            metrics[metric] = MetricGates(start, pause, stop, cancel, statuses)
+        return Gates(
+            starts_in,
+            within,
+            held(f"stop:{i}" if f"stop:{i}" in self._rule_fields else None),
+            metrics,
+        )
+
+    def measure_policy(
+        self, ticket: Ticket, now: datetime, name: str, extra_pauses: frozenset[str]
+    ) -> list[SlaMeasure]:
+        """The measures of ``ticket`` under the policy called ``name``, where it applied,
+        with the clocks also paused in ``extra_pauses`` (every metric's statuses).
+
+        Contracts use it to take the time waiting on the customer off their own clock.
+        """
+        index = next(i for i, p in enumerate(self.sla_policies) if p.name == name)
+        clocks = TicketClocks(ticket, now)
+        base = ticket_fact(ticket)
+        tl = fact_states(clocks, base, self.ticket_types) if self.ticket_types else None
+        raws = [base] if tl is None else [state for _, state in tl[0]]
+        hits = self._match(self._ticket_matcher, raws, self.ticket_types)
+        policies = list(self.sla_policies)
+        p = policies[index]
+        policies[index] = dataclasses.replace(p, pause_statuses=p.pause_statuses | extra_pauses)
+        return self._measure_ticket(
+            ticket, clocks, hits, tl, policies, only=index, extra_pauses=extra_pauses
+        )[1]
 
     def evaluate(
         self, ticket: Ticket, measures: Sequence[SlaMeasure], now: datetime
@@ -346,7 +504,8 @@ class _PlannedAction:
     """One action of a level, ready to stamp: its arguments fixed, or how to render them."""
 
     kind: ActionKind
-    #: ``:<n>``, the action's place in its level, appended to the level's key.
+    #: ``:<identity>``, what the action does (`slaplug.rules.identity`), appended to the
+    #: level's key: never its place in the level, so edits neither repeat nor drop actions.
     suffix: str
     #: The arguments, when no template is involved: worked out once, copied per action
     #: (a copy, not a shared read-only view: actions stay picklable and independent).
@@ -394,12 +553,13 @@ class _CompiledLevel:
         getters = [_getter(n, fixed_values) for n in names]
         index = {n: i for i, n in enumerate(names)}
         actions = []
-        for ai, spec in enumerate(specs):
+        for spec in specs:
             kind = ActionKind(spec.kind)
             params = _params(kind, spec)
+            suffix = ":" + action_identity(spec)
             found = action_template(spec)
             if found is None or "{{" not in found[1]:
-                actions.append(_PlannedAction(kind, f":{ai + 1}", params, {}))
+                actions.append(_PlannedAction(kind, suffix, params, {}))
                 continue
             templated, text = found
             parts = parse_template(text)
@@ -407,7 +567,7 @@ class _CompiledLevel:
                 p.replace("{", "{{").replace("}", "}}") if i % 2 == 0 else f"{{{index[p]}}}"
                 for i, p in enumerate(parts)
             )
-            actions.append(_PlannedAction(kind, f":{ai + 1}", None, params, templated, form))
+            actions.append(_PlannedAction(kind, suffix, None, params, templated, form))
         return cls(
             escalation=esc.name,
             number=li + 1,
@@ -457,6 +617,21 @@ class _CompiledLevel:
             )
             for a in self.actions
         ]
+
+
+def _spans(flags: Sequence[bool], states: Sequence[State]) -> Spans:
+    """The stretches of the history in which ``flags`` (one per state) are true."""
+    out: list[tuple[int, int]] = []
+    last = len(states) - 1
+    for k, (flag, (at, _)) in enumerate(zip(flags, states, strict=True)):
+        if not flag:
+            continue
+        end = states[k + 1][0] if k < last else FOREVER
+        if out and out[-1][1] == at:
+            out[-1] = (out[-1][0], end)
+        else:
+            out.append((at, end))
+    return tuple(out)
 
 
 def _time_literals(rules: Sequence[Rule]) -> dict[str, list[float]]:

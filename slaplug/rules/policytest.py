@@ -28,7 +28,7 @@ from typing import Any
 from slaplug.errors import ConfigError, Problem, RuleError
 from slaplug.rules.pack import RulePack
 from slaplug.rules.schema import parse_duration
-from slaplug.rules.yamlpos import load_located
+from slaplug.rules.yamlpos import read_located
 from slaplug.serialize import action_to_dict, measure_to_dict, ticket_from_dict
 
 __all__ = ["CaseResult", "run_policy_tests"]
@@ -98,7 +98,7 @@ def run_policy_tests(path: str | Path, engine: str | None = None) -> list[CaseRe
         RuleError: The test file (or the rules it names) is malformed.
     """
     path = Path(path)
-    located = load_located(path.read_text(encoding="utf-8"), str(path))
+    located = read_located(path)  # bounded, UTF-8 checked: problems at file:line:col
     if located.problems:
         raise RuleError(located.problems)
     doc = located.data

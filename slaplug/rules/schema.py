@@ -1,6 +1,6 @@
 """The YAML rules language as pydantic models; ``slaplug rules schema`` prints their JSON Schema.
 
-Conditions (``match``, ``when``, ``stop_when``) are kept as plain mappings here and checked by
+Conditions (``match``, ``when``, ``stop_when``, a metric's ``start_when`` ...) are kept as plain mappings here and checked by
 `slaplug.rules.compile`, which knows the fields they may name.
 """
 
@@ -10,15 +10,25 @@ import re
 from datetime import timedelta
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    model_validator,
+)
 
 from slaplug.model import Metric
 from slaplug.rules.contract_spec import ContractSpec
 from slaplug.sla.calendar_spec import CalendarSpec
 
 __all__ = [
+    "MAX_DURATION",
+    "PRIORITY_NAMES",
     "ActionSpec",
     "AssignSpec",
+    "ClockSpec",
     "ContractSpec",
     "EscalationSpec",
     "LevelSpec",
@@ -29,9 +39,18 @@ __all__ = [
     "parse_duration",
 ]
 
+#: Longest duration accepted anywhere (targets, leases, intervals): about 11 years. Longer is
+#: a typo, and far longer would overflow the date arithmetic it feeds.
+MAX_DURATION = timedelta(hours=100_000)
+
 _DURATION = re.compile(
     r"^\s*(?:(\d+(?:\.\d+)?)h)?\s*(?:(\d+(?:\.\d+)?)m)?\s*(?:(\d+(?:\.\d+)?)s)?\s*$"
 )
+
+
+#: Priorities the built-in connectors deliver (Zendesk: low..urgent; Freshdesk: low, medium,
+#: high, urgent; Jira: mapped onto these by default). A pack declares others under priorities:.
+PRIORITY_NAMES: frozenset[str] = frozenset({"urgent", "high", "normal", "medium", "low"})
 
 
 def parse_duration(value: object) -> timedelta:
@@ -55,10 +74,32 @@ def parse_duration(value: object) -> timedelta:
             f'"{value}" is not a duration; write it like "4h", "30m", "1h30m" or "90s"'
         )
     h, mi, s = (float(g) if g else 0.0 for g in m.groups())
-    return timedelta(hours=h, minutes=mi, seconds=s)
+    seconds = h * 3600 + mi * 60 + s  # inf for thousands of digits, never an exception
+    if not seconds <= MAX_DURATION.total_seconds():
+        raise ValueError(
+            f'"{_short(value)}" is too long; the longest duration is '
+            f"{MAX_DURATION.total_seconds() / 3600:.0f}h"
+        )
+    return timedelta(seconds=seconds)
+
+
+def _short(text: str) -> str:
+    return text if len(text) <= 40 else text[:40] + "..."
+
+
+def _positive_duration(value: timedelta) -> timedelta:
+    if value <= timedelta(0):
+        raise ValueError(
+            "a target must be longer than 0; remove the priority to leave it unmeasured"
+        )
+    return value
 
 
 Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
+#: A target: a duration longer than zero (a zero target is breached the moment it starts).
+TargetDuration = Annotated[
+    timedelta, BeforeValidator(parse_duration), AfterValidator(_positive_duration)
+]
 #: A condition mapping, checked by the compiler: ``{field: value | [values] | {op: value}}``,
 #: plus ``all: [...]``, ``any: [...]`` and ``not: {...}``.
 ConditionSpec = dict[str, Any]
@@ -66,6 +107,39 @@ ConditionSpec = dict[str, Any]
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ClockSpec(_Strict):
+    """One metric's own conditions: when its clock starts, pauses, stops or does not apply.
+
+    Each condition is on ticket fields (as in ``match``) and is followed over the ticket's
+    recorded history: it takes effect at the instant it starts to hold.
+    """
+
+    start_when: ConditionSpec | None = Field(
+        default=None,
+        description="The clock starts at the first instant, at or after its usual start, at "
+        "which this holds (e.g. a triaged tag); never holding, never started.",
+    )
+    pause_when: ConditionSpec | None = Field(
+        default=None,
+        description="The clock pauses while this holds (e.g. fields.waiting_on: vendor), "
+        "besides the pause statuses.",
+    )
+    stop_when: ConditionSpec | None = Field(
+        default=None,
+        description="The clock stops when this starts to hold: met, unless already breached.",
+    )
+    cancel_when: ConditionSpec | None = Field(
+        default=None,
+        description="The clock is cancelled when this starts to hold: not applicable, neither "
+        "met nor breached, left out of compliance and credits.",
+    )
+    pause_statuses: list[str] | None = Field(
+        default=None,
+        description="This metric's own pause statuses, replacing the policy's ([] pauses on "
+        "no status).",
+    )
 
 
 class PolicySpec(_Strict):
@@ -89,13 +163,20 @@ class PolicySpec(_Strict):
         default_factory=list,
         description="Statuses during which the clocks pause, e.g. pending, hold.",
     )
-    targets: dict[Metric, dict[str, Duration]] = Field(
-        description='Per metric, business time per priority; "*" for every other priority.'
+    targets: dict[Metric, dict[str, TargetDuration]] = Field(
+        description='Per metric, business time per priority (longer than 0); "*" for every '
+        "other priority."
+    )
+    clocks: dict[Metric, ClockSpec] = Field(
+        default_factory=dict,
+        description="Per metric, its own start, pause, stop and cancel conditions.",
     )
     stop_when: ConditionSpec | None = Field(
         default=None,
-        description="Condition on ticket fields; while it holds, running clocks stop at the "
-        "ticket's last update (e.g. a tag that takes the ticket out of SLA).",
+        description="Condition on ticket fields that takes the ticket out of this policy (e.g. "
+        "a no_sla tag): running clocks are cancelled when it starts to hold (or, with no "
+        "recorded history of its fields, at the ticket's last update): neither met nor "
+        "breached, left out of compliance and credits.",
     )
 
 
@@ -134,7 +215,7 @@ class NotifySpec(_Strict):
     message: str = Field(description="Text; may use {{ templates }}.")
     repeat: Duration | None = Field(
         default=None,
-        description="Remind every DURATION (wall-clock, at least 5m) until the clock is achieved.",
+        description="Remind every DURATION (wall-clock, at least 5m) until the clock stops.",
     )
     times: int = Field(
         default=12, ge=1, le=100, description="With repeat: at most this many notifications in all."
@@ -160,19 +241,26 @@ class ActionSpec(_Strict):
     assign: AssignSpec | None = None
     set_status: str | None = None
     notify: NotifySpec | None = None
+    id: str | None = Field(
+        default=None,
+        pattern=r"^[A-Za-z0-9_.-]{1,100}$",
+        description="The action's identity in its idempotency key, instead of one derived from "
+        "what it does (the tag, the field, a hash of a comment's text...): keep it when "
+        "editing a comment's text that must not be posted again.",
+    )
 
     @model_validator(mode="after")
     def _exactly_one(self) -> ActionSpec:
-        given = [k for k, v in self if v is not None]
+        given = [k for k, v in self if v is not None and k != "id"]
         if len(given) != 1:
-            names = ", ".join(type(self).model_fields)
+            names = ", ".join(n for n in type(self).model_fields if n != "id")
             raise ValueError(f"each action is one of {names}; this one has {len(given) or 'none'}")
         return self
 
     @property
     def kind(self) -> str:
         """The name of the one action given."""
-        return next(k for k, v in self if v is not None)
+        return next(k for k, v in self if v is not None and k != "id")
 
     @property
     def value(self) -> Any:
@@ -225,6 +313,11 @@ class RulePackSpec(_Strict):
     )
     shadow: bool = Field(
         default=False, description="The whole pack is evaluated and logged, never written."
+    )
+    priorities: list[str] = Field(
+        default_factory=list,
+        description="Priority names your helpdesks deliver beyond urgent, high, normal, medium "
+        'and low (e.g. P1, P2); targets may name only these, the built-in ones and "*".',
     )
     fields: dict[str, Literal["str", "num", "bool", "list"]] = Field(
         default_factory=dict, description="Types of custom fields used in conditions (default str)."

@@ -20,14 +20,15 @@ The rules, documented with worked examples in docs/concepts/sla-clock.md:
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime, timedelta
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, tzinfo
 
 from slaplug._records import builder
-from slaplug.model import EventKind, MeasureState, Metric, SlaMeasure, Ticket
+from slaplug.model import EventKind, MeasureState, Metric, SlaMeasure, Ticket, TicketEvent
 from slaplug.sla.calendar import epoch_us, from_epoch_us
 from slaplug.sla.policy import ANY_PRIORITY, SlaPolicy
 
-__all__ = ["TicketClocks", "measure"]
+__all__ = ["FOREVER", "Gates", "MetricGates", "Spans", "TicketClocks", "measure"]
 
 # The engine builds millions of measures; see slaplug._records for why not SlaMeasure(...).
 _new_measure = builder(SlaMeasure)
@@ -40,6 +41,8 @@ _STATUS = EventKind.STATUS_CHANGED
 _PRIORITY = EventKind.PRIORITY_CHANGED
 _RUNNING, _PAUSED = MeasureState.RUNNING, MeasureState.PAUSED
 _ACHIEVED, _BREACHED = MeasureState.ACHIEVED, MeasureState.BREACHED
+_CANCELLED = MeasureState.CANCELLED
+_FIELD = EventKind.FIELD_CHANGED
 _METRICS = tuple(Metric)  # measures come in this order, as documented
 
 #: One run of one clock: (cycle, start, start in epoch µs, stop or None, stop in epoch µs or 0).
@@ -57,7 +60,9 @@ def measure(
 
     Events after ``now`` are ignored, so the same call answers "what did the clocks say at
     time T" for any past T. Metrics without a target for the ticket's priority are left out.
-    ``stop_at`` stops every clock still running at that time (a policy's ``stop_when``).
+    ``stop_at`` cancels every clock still running at that time (a policy's ``stop_when``
+    on a ticket without recorded history of the fields it reads): the measure's state is
+    ``cancelled``, neither met nor breached.
     To measure one ticket under several policies, `TicketClocks` reads its history once.
 
     Returns:
@@ -79,9 +84,12 @@ class TicketClocks:
         "_priority_changes",
         "_runs",
         "_status_changes",
+        "field_changes",
+        "later_field_changes",
         "now",
         "now_us",
         "ticket",
+        "ticket_created_us",
     )
 
     def __init__(self, ticket: Ticket, now: datetime, now_us: int | None = None) -> None:
@@ -91,16 +99,20 @@ class TicketClocks:
         self.now = now
         self.now_us = now_us = epoch_us(now) if now_us is None else now_us
         events = ticket.events  # sorted by time on construction
+        #: Field changes after ``now``: the values before them tell what the fields were.
+        self.later_field_changes: list[TicketEvent] = []
         if events and events[-1].at_us > now_us:
+            self.later_field_changes = [e for e in events if e.at_us > now_us and e.kind is _FIELD]
             events = tuple(e for e in events if e.at_us <= now_us)
         created = ticket.created_at
-        created_us = epoch_us(created)
+        self.ticket_created_us = created_us = epoch_us(created)
         status: list[tuple[int, datetime, str | None]] = []
         priority: list[tuple[int, str | None]] = []
         resolution: list[_Run] = []
         next_reply: list[_Run] = []
         periodic: list[_Run] = []
         first_stop: tuple[datetime, int] | None = None
+        fields: list[TicketEvent] = []
         # Resolution: one cycle per reopening. Next reply: runs from the oldest requester
         # message after an agent reply. Periodic update: runs from each public agent reply.
         r_cycle, r_start, r_start_us, r_open = 1, created, created_us, True
@@ -134,6 +146,8 @@ class TicketClocks:
                 p_start = None
                 if not r_open:
                     r_cycle, r_start, r_start_us, r_open = r_cycle + 1, at, us, True
+            elif kind is _FIELD:
+                fields.append(e)
         if r_open:
             resolution.append((r_cycle, r_start, r_start_us, None, 0))
         if n_start is not None:
@@ -153,6 +167,8 @@ class TicketClocks:
         }
         self._status_changes = status
         self._priority_changes = priority
+        #: The ``field_changed`` events up to ``now``, in time order.
+        self.field_changes = fields
         self._pauses: dict[frozenset[str], list[_Pause]] = {}
 
     def measure(self, policy: SlaPolicy, stop_at: datetime | None = None) -> list[SlaMeasure]:
@@ -167,14 +183,131 @@ class TicketClocks:
                 continue
             for cycle, start, s, ended, e in self._runs[metric]:
                 stop = ended
+                cancelled = False
                 if stop_at is not None and ended is None:
                     stop, e = (stop_at, stop_us) if stop_us >= s else (start, s)  # noqa: PLW2901
+                    cancelled = True
                 m = self._measure_run(
-                    policy, metric, cycle, start, s, stop, e, pauses, paused_status
+                    policy, metric, cycle, start, s, stop, e, pauses, paused_status, cancelled
                 )
                 if m is not None:
                     measures.append(m)
         return measures
+
+    @property
+    def status_changes(self) -> list[tuple[int, datetime, str | None]]:
+        """``(epoch µs, at, new status)`` of every status change up to ``now``."""
+        return self._status_changes
+
+    @property
+    def priority_changes(self) -> list[tuple[int, str | None]]:
+        """``(epoch µs, new priority)`` of every priority change up to ``now``."""
+        return self._priority_changes
+
+    def measure_gated(self, policy: SlaPolicy, gates: Gates) -> list[SlaMeasure]:
+        """Every measure under ``policy``, each run shaped by ``gates``: the stretches of the
+        ticket's history in which the policy applied and its conditions held.
+
+        The rules (docs/concepts/sla-clock.md works examples):
+
+        * ``starts_in`` (an SLA chosen by ``match`` over time): a run is this policy's when it
+          starts inside; the policy of a cycle is the one that matched when it started.
+        * ``within`` (an OLA's stints with its team): each run is cut to each stint; a piece
+          starts at the handoff (or the run's start), ends when the ticket leaves (stopped:
+          met unless breached) or when the run ends; each piece is a cycle of its own, numbered
+          in time order.
+        * per metric ``start``: a piece starts at the first instant at or after its start at
+          which the condition holds; none before it ends: no measure.
+        * ``stop`` / ``cancel`` (and the policy's ``cancel``): the clock stops (met unless
+          breached) or is cancelled at the first instant the condition holds after the start.
+          A natural end at the same instant wins, then stop, then cancel.
+        * ``pause`` spans and ``pause_statuses`` (the metric's own or the policy's) pause the
+          clock; their union counts.
+        """
+        measures: list[SlaMeasure] = []
+        now_us = self.now_us
+        tz = self.ticket.created_at.tzinfo
+        for metric in _METRICS:
+            if metric not in policy.targets:
+                continue
+            mg = gates.metrics.get(metric, _NO_GATES)
+            statuses = policy.pause_statuses if mg.pause_statuses is None else mg.pause_statuses
+            pauses = self._pauses_in(statuses)
+            paused_status = bool(statuses) and self._in_pause_status(statuses)
+            if mg.pause:
+                pauses, paused_status = self._with_spans(pauses, paused_status, mg.pause, tz)
+            cancel = _union(mg.cancel, gates.cancel)
+            number = 0
+            for cycle, start, s, ended, e in self._runs[metric]:
+                if gates.starts_in is not None and not _inside(gates.starts_in, s):
+                    continue
+                end_nat = e if ended is not None else FOREVER
+                pieces = (
+                    [(s, end_nat)]
+                    if gates.within is None
+                    else [
+                        (max(s, a), min(end_nat, b))
+                        for a, b in gates.within
+                        if (a < end_nat and b > s) or (a <= s < b and s == end_nat)
+                    ]
+                )
+                for pa, pb in pieces:
+                    if mg.start is not None:
+                        t0 = _first_at_or_after(mg.start, pa)
+                        if t0 is None or t0 > now_us or (t0 >= pb and pb != pa):
+                            continue
+                        pa = t0  # noqa: PLW2901
+                    end, how = pb, 0  # 0: natural end (or running), 1: stopped, 2: cancelled
+                    if pb != end_nat:
+                        how = 1  # left the team: the team's clock stops
+                    for spans, kind in ((mg.stop, 1), (cancel, 2)):
+                        if spans:
+                            t = _first_at_or_after(spans, pa)
+                            if t is not None and t <= now_us and t < end:
+                                end, how = t, kind
+                    number += 1
+                    if end >= FOREVER or end > now_us:
+                        stop_dt, stop_us = None, 0
+                    else:
+                        stop_dt = (
+                            ended if end == e and ended is not None else from_epoch_us(end, tz)
+                        )
+                        stop_us = end
+                    start_dt = start if pa == s else from_epoch_us(pa, tz)
+                    m = self._measure_run(
+                        policy,
+                        metric,
+                        cycle if gates.within is None else number,
+                        start_dt,
+                        pa,
+                        stop_dt,
+                        stop_us,
+                        pauses,
+                        paused_status,
+                        how == 2,
+                    )
+                    if m is not None:
+                        measures.append(m)
+        return measures
+
+    def _with_spans(
+        self, pauses: list[_Pause], paused_status: bool, spans: Spans, tz: tzinfo | None
+    ) -> tuple[list[_Pause], bool]:
+        """``pauses`` together with the condition's pause ``spans`` (up to ``now``), merged."""
+        now_us = self.now_us
+        merged: list[tuple[int, int]] = sorted(
+            [(au, bu) for _, _, au, bu in pauses]
+            + [(a, min(b, now_us)) for a, b in spans if a < now_us]
+        )
+        out: list[tuple[int, int]] = []
+        for a, b in merged:
+            if out and a <= out[-1][1]:
+                if b > out[-1][1]:
+                    out[-1] = (out[-1][0], b)
+            else:
+                out.append((a, b))
+        paused_now = paused_status or any(a <= now_us < b for a, b in spans)
+        return [(from_epoch_us(a, tz), from_epoch_us(b, tz), a, b) for a, b in out], paused_now
 
     def _pauses_in(self, statuses: frozenset[str]) -> list[_Pause]:
         """Wall-clock intervals spent in one of ``statuses``, up to ``now`` (cached)."""
@@ -242,6 +375,7 @@ class TicketClocks:
         stop_us: int,
         all_pauses: list[_Pause],
         paused_status: bool,
+        cancelled: bool = False,
     ) -> SlaMeasure | None:
         running = stop is None
         e = self.now_us if running else stop_us
@@ -276,7 +410,10 @@ class TicketClocks:
 
         paused_now = running and paused_status and bool(clipped) and clipped[-1][3] == e
         tz = start.tzinfo
-        if not running:
+        if cancelled:
+            # Not applicable: neither met nor breached, whatever the target said before.
+            state, breached_us = _CANCELLED, None
+        elif not running:
             state = _ACHIEVED if breached_us is None else _BREACHED
         elif breached_us is not None:
             state = _BREACHED
@@ -346,3 +483,75 @@ def _target(table: Mapping[str, timedelta], priority: str | None) -> timedelta |
 
 def _us(d: timedelta) -> int:
     return (d.days * 86_400 + d.seconds) * 1_000_000 + d.microseconds
+
+
+#: Spans of time in epoch microseconds: sorted, disjoint, half-open ``[from, to)``; an open
+#: end is `FOREVER`.
+Spans = tuple[tuple[int, int], ...]
+#: The open end of a span: later than any instant a ticket has.
+FOREVER = 2**62
+
+
+@dataclass(frozen=True, slots=True)
+class MetricGates:
+    """Where one metric's own conditions held over the ticket's history (None: no condition).
+
+    Attributes:
+        start: The clock starts at the first instant at or after its natural start in these.
+        pause: The clock is paused in these, besides its pause statuses.
+        stop: The clock stops (met unless breached) at the first instant in these.
+        cancel: The clock is cancelled (not applicable) at the first instant in these.
+        pause_statuses: The metric's own pause statuses, replacing the policy's.
+    """
+
+    start: Spans | None = None
+    pause: Spans | None = None
+    stop: Spans | None = None
+    cancel: Spans | None = None
+    pause_statuses: frozenset[str] | None = None
+
+
+_NO_GATES = MetricGates()
+
+
+@dataclass(frozen=True, slots=True)
+class Gates:
+    """Where one policy applied and its conditions held, over one ticket's history.
+
+    Attributes:
+        starts_in: An SLA's stretches as the chosen policy; a run is its if it starts inside.
+        within: An OLA's stints with its team; runs are cut to them.
+        cancel: The policy's ``stop_when``: every clock is cancelled at its first instant.
+        metrics: Each metric's own conditions.
+    """
+
+    starts_in: Spans | None = None
+    within: Spans | None = None
+    cancel: Spans | None = None
+    metrics: Mapping[Metric, MetricGates] = field(default_factory=dict)
+
+
+def _inside(spans: Spans, t: int) -> bool:
+    return any(a <= t < b for a, b in spans)
+
+
+def _first_at_or_after(spans: Spans, t: int) -> int | None:
+    """The first instant at or after ``t`` inside ``spans``, or None."""
+    for a, b in spans:
+        if b > t:
+            return max(a, t)
+    return None
+
+
+def _union(x: Spans | None, y: Spans | None) -> Spans | None:
+    if not x:
+        return y
+    if not y:
+        return x
+    out: list[tuple[int, int]] = []
+    for a, b in sorted(x + y):
+        if out and a <= out[-1][1]:
+            out[-1] = (out[-1][0], max(b, out[-1][1]))
+        else:
+            out.append((a, b))
+    return tuple(out)

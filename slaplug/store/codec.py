@@ -58,8 +58,16 @@ def ticket_to_json(ticket: Ticket) -> str:
     events = list(ticket.events)
     if not any(e.kind is EventKind.CREATED for e in events):
         events.append(TicketEvent(EventKind.CREATED, ticket.created_at))
-    events.sort(key=lambda e: (e.at, e.kind.value, e.value or "", e.actor or ""))
+    events.sort(key=_event_order)
     return dumps(ticket_to_dict(dataclasses.replace(ticket, events=tuple(events))))
+
+
+def _event_order(e: TicketEvent) -> tuple[Any, ...]:
+    """Sort key of events at one instant: kind, field, value, actor. Field changes may hold
+    lists or numbers, which do not compare with text: those are compared as their JSON."""
+    v = e.value
+    value = v if isinstance(v, str) else ("" if v is None else dumps(v))
+    return (e.at, e.kind.value, e.field or "", value, e.actor or "")
 
 
 def ticket_from_json(text: str) -> Ticket:

@@ -32,6 +32,7 @@ from slaplug.store.schema import (
     install,
     metadata,
     notification_sends,
+    quarantine,
     schema_version,
 )
 
@@ -72,12 +73,17 @@ def _v4_notification_sends(conn: Connection) -> None:
     notification_sends.create(conn, checkfirst=True)
 
 
+def _v5_quarantine(conn: Connection) -> None:
+    quarantine.create(conn, checkfirst=True)
+
+
 #: Every step, oldest first; the last one's version is `schema.SCHEMA_VERSION`.
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "cursors, snapshots, due, ledger, outbox, measures, inbox", _v1_initial),
     Migration(2, "credit_periods: frozen service-credit results", _v2_credit_periods),
     Migration(3, "install: per-install values such as the note markers' secret", _v3_install),
     Migration(4, "notification_sends: each service a notification reached", _v4_notification_sends),
+    Migration(5, "quarantine: tickets set aside with the reason", _v5_quarantine),
 )
 
 

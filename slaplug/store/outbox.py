@@ -8,19 +8,29 @@ never queued again, whichever process plans it. Ledger rows are never deleted on
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import logging
+import threading
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
 from sqlalchemy import bindparam, delete, func, select, update
 
+from slaplug.connectors.redact import scrub
 from slaplug.model import Action
 from slaplug.store._base import StoreBase, aware, chunks, default_worker_id
 from slaplug.store.codec import action_from_json, action_to_json
+from slaplug.store.legacy_keys import adopt_legacy_keys
 from slaplug.store.schema import due, ledger, outbox
 
-__all__ = ["FINAL_STATUSES", "Claim", "DeadLetter", "OutboxMixin", "OutboxStats"]
+__all__ = ["FINAL_STATUSES", "Claim", "DeadLetter", "FailedAction", "OutboxMixin", "OutboxStats"]
+
+log = logging.getLogger("slaplug.store.outbox")
+
+#: The shortest pause between two lease extensions, in seconds.
+_MIN_HEARTBEAT = 0.05
 
 #: What `complete` accepts: the `ApplyStatus` values that end an action's life.
 FINAL_STATUSES = frozenset({"applied", "already", "skipped", "failed"})
@@ -67,6 +77,24 @@ class DeadLetter:
     attempts: int
     last_error: str | None
     dead_at: datetime | None
+
+
+@dataclass(frozen=True)
+class FailedAction:
+    """An action the platform refused for good (status ``failed`` in the ledger): an unmapped
+    field, an unknown group... It waits for the fix and `retry_failed`.
+
+    Attributes:
+        key: The idempotency key.
+        action: The action, as planned.
+        detail: Why it failed, as the connector said.
+        failed_at: When the failure was recorded.
+    """
+
+    key: str
+    action: Action
+    detail: str
+    failed_at: datetime | None
 
 
 @dataclass(frozen=True)
@@ -124,6 +152,10 @@ class OutboxMixin(StoreBase):
                     .returning(ledger.c.key)
                 )
                 queued.extend(conn.execute(stmt, list(part)).scalars())
+            if queued:
+                taken = set(queued)
+                adopted = adopt_legacy_keys(conn, [a for k, a in fresh.items() if k in taken])
+                queued = [k for k in queued if k not in adopted]
             queued.sort()
             if queued:
                 conn.execute(
@@ -184,6 +216,77 @@ class OutboxMixin(StoreBase):
                 .order_by(outbox.c.next_try_at, outbox.c.key)
             ).all()
         return [Claim(r.key, action_from_json(r.action), r.attempts, r.lease_until) for r in rows]
+
+    def extend_leases(
+        self, keys: Iterable[str], worker_id: str, *, now: datetime | None = None
+    ) -> int:
+        """Push the leases ``worker_id`` still holds on ``keys`` to ``now`` + the lease.
+
+        A batch slower than its lease would otherwise be claimed again by another worker
+        while this one is still applying it, and written twice. Keys completed meanwhile, or
+        whose lease lapsed and went to another worker, are left alone.
+
+        Returns:
+            How many leases were extended.
+        """
+        until = aware(now) + self.settings.lease
+        count = 0
+        with self._write() as conn:
+            for part in chunks(sorted(set(keys))):
+                count += conn.execute(
+                    update(outbox)
+                    .where(
+                        outbox.c.key.in_(part),
+                        outbox.c.state == "leased",
+                        outbox.c.lease_owner == worker_id,
+                    )
+                    .values(lease_until=until)
+                ).rowcount
+        return count
+
+    @contextmanager
+    def lease_heartbeat(
+        self,
+        keys: Iterable[str],
+        worker_id: str,
+        *,
+        clock: Callable[[], datetime] | None = None,
+    ) -> Iterator[None]:
+        """Keep extending the leases on ``keys`` while the ``with`` block runs.
+
+        A background thread calls `extend_leases` every third of the lease, so a lease
+        lapses only if this process stops (killed, frozen) for longer than two thirds of
+        it. The block runs unchanged if an extension fails (the store is briefly busy): the
+        next one tries again.
+
+        Args:
+            keys: The claimed keys (`Claim.key`).
+            worker_id: The worker that claimed them (the ``worker_id`` given to `claim`).
+            clock: The current time; the real time by default.
+        """
+        held = sorted(set(keys))
+        interval = max(self.settings.lease.total_seconds() / 3, _MIN_HEARTBEAT)
+        stop = threading.Event()
+
+        def beat() -> None:
+            while not stop.wait(interval):
+                try:
+                    extended = self.extend_leases(held, worker_id, now=clock() if clock else None)
+                except Exception as exc:  # the next beat tries again
+                    log.warning("extending %d outbox leases failed: %s", len(held), exc)
+                    continue
+                if extended < len(held):
+                    # Completed keys leave the outbox, so fewer is normal near the end; a
+                    # lease lost to another worker shows as a warning in its apply.
+                    log.debug("outbox heartbeat: %d of %d leases still held", extended, len(held))
+
+        thread = threading.Thread(target=beat, name="slaplug-lease-heartbeat", daemon=True)
+        thread.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            thread.join()
 
     def complete(
         self, key: str, status: str = "applied", detail: str = "", *, now: datetime | None = None
@@ -248,7 +351,7 @@ class OutboxMixin(StoreBase):
             for key, status, detail in outcomes:
                 first = key in pending and key not in rows  # a key twice: the first one ends it
                 if first:
-                    rows[key] = {"k": key, "status": status, "detail": detail}
+                    rows[key] = {"k": key, "status": status, "detail": scrub(detail)}
                 done.append(first)
             if rows:
                 conn.execute(_COMPLETE.values(done_at=done_at), list(rows.values()))
@@ -288,7 +391,8 @@ class OutboxMixin(StoreBase):
             ).one_or_none()
             if row is None or row.state == "dead":
                 return None if row is None else "dead"
-            cleared = {"lease_owner": None, "lease_until": None, "last_error": error}
+            # Scrubbed here too, whoever called: an error text can quote a helpdesk's body.
+            cleared = {"lease_owner": None, "lease_until": None, "last_error": scrub(error)}
             if row.attempts >= self.settings.max_attempts:
                 conn.execute(
                     update(outbox)
@@ -377,6 +481,78 @@ class OutboxMixin(StoreBase):
                     .values(**values)
                 ).rowcount
             return count
+
+    def failed_actions(self, connector: str | None = None, limit: int = 1000) -> list[FailedAction]:
+        """The actions recorded as ``failed`` (refused for good), oldest first."""
+        query = select(ledger.c.key, ledger.c.action, ledger.c.detail, ledger.c.done_at).where(
+            ledger.c.status == "failed"
+        )
+        if connector is not None:
+            query = query.where(ledger.c.connector == connector)
+        query = query.order_by(ledger.c.done_at, ledger.c.key).limit(limit)
+        with self._read() as conn:
+            return [
+                FailedAction(r.key, action_from_json(r.action), r.detail, r.done_at)
+                for r in conn.execute(query)
+            ]
+
+    def retry_failed(
+        self,
+        keys: Iterable[str] | None = None,
+        *,
+        connector: str | None = None,
+        now: datetime | None = None,
+    ) -> list[str]:
+        """Queue failed actions again, after the fix (a field mapped, a group created).
+
+        Each goes back to ``pending`` in the ledger with fresh attempts in the outbox, so the
+        next sync applies it once; whatever it did stays applied only once, since connectors
+        compare before they write. Keys that are not ``failed`` are left alone.
+
+        Args:
+            keys: The keys to retry; None for every failed action (of ``connector``).
+            connector: Only this connector's.
+            now: When they are due.
+
+        Returns:
+            The keys queued again, sorted.
+        """
+        at = aware(now)
+        with self._write() as conn:
+            query = select(ledger.c.key, ledger.c.connector, ledger.c.ticket_id).where(
+                ledger.c.status == "failed"
+            )
+            if connector is not None:
+                query = query.where(ledger.c.connector == connector)
+            parts = (
+                [query]
+                if keys is None
+                else [query.where(ledger.c.key.in_(part)) for part in chunks(sorted(set(keys)))]
+            )
+            rows: list[tuple[str, str, str]] = [
+                (r.key, r.connector, r.ticket_id) for q in parts for r in conn.execute(q)
+            ]
+            for part in chunks(rows):
+                conn.execute(
+                    update(ledger)
+                    .where(ledger.c.key.in_([k for k, _, _ in part]), ledger.c.status == "failed")
+                    .values(status="pending", detail="", done_at=None)
+                )
+                conn.execute(
+                    outbox.insert(),
+                    [
+                        {
+                            "key": k,
+                            "connector": c,
+                            "ticket_id": t,
+                            "state": "pending",
+                            "attempts": 0,
+                            "next_try_at": at,
+                        }
+                        for k, c, t in part
+                    ],
+                )
+        return sorted(k for k, _, _ in rows)
 
     def ledger_status(self, key: str) -> str | None:
         """The key's status in the ledger (pending or a final one), None if never planned."""

@@ -45,12 +45,13 @@ __all__ = [
     "metadata",
     "notification_sends",
     "outbox",
+    "quarantine",
     "schema_version",
     "snapshots",
 ]
 
 #: The version `schema.py` describes; `migrations.MIGRATIONS` ends at it.
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 
 class UtcDateTime(TypeDecorator[datetime]):
@@ -254,4 +255,24 @@ notification_sends = Table(
     #: Which of the channel's services: a hash of its URL as written, secrets unresolved.
     Column("target", String(64), primary_key=True),
     Column("sent_at", UtcDateTime, nullable=False),
+)
+
+#: Tickets slaplug cannot process (added in version 5): text that is not valid Unicode, a date
+#: out of range, an evaluation that raised. Set aside with the reason so every other ticket
+#: goes on; a ticket leaves when a later read of it is processed (it was fixed, or slaplug was).
+quarantine = Table(
+    "quarantine",
+    metadata,
+    Column("connector", String(200), primary_key=True),
+    #: The ticket id, with any character that is not valid Unicode written as an escape.
+    Column("ticket_id", String(200), primary_key=True),
+    #: Where it failed: read, check, enrich or evaluate.
+    Column("stage", String(20), nullable=False),
+    #: What is wrong and what to fix, naming the field.
+    Column("reason", Text, nullable=False),
+    Column("first_seen", UtcDateTime, nullable=False),
+    Column("last_seen", UtcDateTime, nullable=False),
+    #: How many times it was set aside (each read or delivery that met it).
+    Column("times", Integer, nullable=False, default=1),
+    Index("ix_quarantine_last_seen", "last_seen"),
 )

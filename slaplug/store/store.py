@@ -18,6 +18,7 @@ from slaplug.store.measures import MeasuresMixin
 from slaplug.store.migrations import migrate
 from slaplug.store.notifications import NotificationsMixin
 from slaplug.store.outbox import OutboxMixin
+from slaplug.store.quarantine import QuarantineMixin
 from slaplug.store.tickets import TicketsMixin
 
 __all__ = ["Store"]
@@ -32,6 +33,7 @@ class Store(
     InstallMixin,
     NotificationsMixin,
     GoLiveMixin,
+    QuarantineMixin,
 ):
     """slaplug's durable state, in SQLite or PostgreSQL.
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 import os
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -197,18 +197,27 @@ class FakeJira(RunningFake):
         time_zone: str | None = None,
         admin: bool | None = None,
         project_admin: bool | None = None,
+        denied: Collection[str] | None = None,
     ) -> str:
         """Set one user's profile time zone and permissions; return the accountId.
 
         ``time_zone`` is where that user's JQL date literals are read and what ``/myself``
         reports (``""``: back to the site's zone). ``admin`` (*Administer Jira*) or
         ``project_admin`` (*Administer projects*) lets the user send ``notifyUsers=false``.
-        None leaves a setting as it is.
+        ``denied`` lists the permission keys taken away from the user (``EDIT_ISSUES``,
+        ``BULK_CHANGE``...; empty gives them back): ``/mypermissions`` reports them and the
+        writes refuse them. None leaves a setting as it is.
 
         Raises:
             ValueError: for an unknown user or time zone.
         """
-        u = self._app.set_user(user, time_zone=time_zone, admin=admin, project_admin=project_admin)
+        u = self._app.set_user(
+            user,
+            time_zone=time_zone,
+            admin=admin,
+            project_admin=project_admin,
+            denied=None if denied is None else frozenset(denied),
+        )
         return u.account_id
 
     @property

@@ -33,7 +33,8 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from slaplug.connectors.base import Connector
-from slaplug.errors import RetriableAPIError, TicketNotFoundError
+from slaplug.connectors.redact import RedactingFilter, scrub
+from slaplug.errors import ConnectorError, RetriableAPIError, TicketNotFoundError
 from slaplug.model import Ticket
 from slaplug.notify.channels import Channel
 from slaplug.rules.pack import RulePack
@@ -46,6 +47,8 @@ from slaplug.web.metrics import Metrics
 __all__ = ["Worker"]
 
 log = logging.getLogger("slaplug.web.worker")
+# Its lines can quote an API answer (a failed action's detail): scrub every one.
+log.addFilter(RedactingFilter())
 
 T = TypeVar("T")
 
@@ -247,10 +250,20 @@ class Worker:
                 for item in waiting:
                     self._done(item)
                 continue
-            except Exception as exc:
+            except ConnectorError as exc:
                 retry_after = exc.retry_after if isinstance(exc, RetriableAPIError) else None
                 for item in waiting:
                     self._fail(item, f"reading ticket {ticket_id} failed: {exc}", retry_after)
+                continue
+            except Exception as exc:
+                # Not the API (its failures are ConnectorErrors): the connector could not make
+                # a ticket of what it read. Retrying reads the same data; set the ticket aside
+                # with the reason and let the rest of the batch go on.
+                reason = f"the connector could not read it: {type(exc).__name__}: {exc}"
+                self.store.quarantine([(name, ticket_id, "read", reason)], now=self.clock())
+                log.warning("%s ticket %s quarantined (read): %s", name, ticket_id, scrub(reason))
+                for item in waiting:
+                    self._done(item)
                 continue
             read.extend(waiting)
         if not tickets:
@@ -277,6 +290,7 @@ class Worker:
         self.metrics.worker_lag.labels(item.connector).observe(max(lag, 0.0))
 
     def _fail(self, item: InboxItem, error: str, retry_after: float | None = None) -> None:
+        error = scrub(error)  # stored and logged: an error can quote a helpdesk's answer
         state = self.store.inbox_fail(item.id, error, retry_after=retry_after, now=self.clock())
         outcome = "dead" if state == "dead" else "retry"
         self.metrics.worker_items.labels(item.connector, outcome).inc()

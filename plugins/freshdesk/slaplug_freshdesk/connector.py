@@ -41,8 +41,10 @@ from slaplug.connectors import (
     TicketPage,
     paginate,
 )
+from slaplug.connectors.checks import Check, DoctorNeeds
 from slaplug.errors import InvalidTicketError, PaginationError
 from slaplug.model import Action, EventKind, Ticket, TicketEvent
+from slaplug_freshdesk.doctor import freshdesk_checks
 from slaplug_freshdesk.write import PRIORITIES, STATUSES, Writer
 
 __all__ = ["CustomStatus", "FreshdeskConfig", "FreshdeskConnector"]
@@ -300,11 +302,15 @@ class FreshdeskConnector(Connector):
         return self._ticket(raw, self._conversations(raw["id"]))
 
     def _conversations(self, ticket_id: object) -> list[dict[str, Any]]:
+        return self.list_all(f"api/v2/tickets/{ticket_id}/conversations")
+
+    def list_all(self, path: str) -> list[dict[str, Any]]:
+        """Every item of a Freshdesk list (a bare JSON array per page, 100 a page), following
+        the ``Link: <...>; rel="next"`` header from page to page."""
+
         def fetch(url: str | None) -> dict[str, Any]:
             response = self.http.request(
-                "GET",
-                url or f"api/v2/tickets/{ticket_id}/conversations",
-                params=None if url else {"per_page": "100"},
+                "GET", url or path, params=None if url else {"per_page": "100"}
             )
             return {"items": response.json(), "next": response.links.get("next", {}).get("url")}
 
@@ -376,6 +382,11 @@ class FreshdeskConnector(Connector):
         one note per comment (see `slaplug_freshdesk.write`)."""
         writer = Writer(self.http, self.marker_key, self.agent_id, self.status_codes)
         return writer.apply(actions, fresh=fresh)
+
+    def doctor(self, needs: DoctorNeeds) -> Iterator[Check]:
+        """Credentials, and every field, status, priority, group and agent the rules write
+        (see `slaplug_freshdesk.doctor`)."""
+        return freshdesk_checks(self, needs)
 
     def agent_id(self) -> int:
         """The id of the agent the API key belongs to, read once (``GET /api/v2/agents/me``).

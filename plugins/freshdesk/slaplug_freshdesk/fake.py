@@ -14,7 +14,10 @@ Faithful where the connector depends on it (Freshdesk's API reference, v2):
   2-5 and priority 1-4; anything else is a 400 "Validation failed" as Freshdesk answers.
 - ``POST .../notes`` ``{"body", "private"}`` and ``POST .../reply`` ``{"body"}``: 201,
   written by the API key's agent (``user_id`` = `AGENT_ID`).
-- ``GET /api/v2/agents/me``: that agent.
+- ``GET /api/v2/agents/me``: that agent; ``GET /api/v2/agents`` and ``GET /api/v2/groups``
+  list the account's agents and groups (paged like the tickets).
+- ``GET /api/v2/ticket_fields``: the default fields and the custom ones (``cf_...``); the
+  ``status`` field's ``choices`` are the account's status codes, custom ones included.
 - ``page`` beyond 300 on ``GET /api/v2/tickets`` is a 400, as is ``per_page`` over 100.
 
 docs/plugins/freshdesk.md lists the source of each shape and rule.
@@ -48,6 +51,10 @@ _START = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 MAX_PAGE = 300
 _DESCRIPTION = ("description", "description_text")
 _TICKET_FIELDS = {"tags", "custom_fields", "priority", "status", "responder_id", "group_id"}
+#: The account's custom ticket fields: API name -> label (every ticket carries them).
+CUSTOM_FIELDS = {"cf_sla_state": "SLA state"}
+#: The account's groups: id -> name (the tickets are in group 7).
+GROUPS = {7: "Support", 8: "Second Line"}
 
 
 def iso(t: datetime) -> str:
@@ -85,7 +92,7 @@ class FakeFreshdesk(FakeHelpdesk):
                 "group_id": 7,
                 "company_id": None,
                 "tags": ["vip"] if i == 1 else [],
-                "custom_fields": {"cf_sla_state": None},
+                "custom_fields": dict.fromkeys(CUSTOM_FIELDS),
                 "created_at": iso(created),
                 "updated_at": iso(created + timedelta(hours=2)),
                 "due_by": iso(created + timedelta(days=1)),
@@ -161,6 +168,12 @@ class FakeFreshdesk(FakeHelpdesk):
         parts = request.path.strip("/").split("/")
         if parts == ["api", "v2", "agents", "me"] and request.method == "GET":
             return Reply(body=self._me())
+        if request.method == "GET" and parts == ["api", "v2", "agents"]:
+            return self._paged(request, [self._me(), self._other_agent()])
+        if request.method == "GET" and parts == ["api", "v2", "groups"]:
+            return self._paged(request, [_group(gid, name) for gid, name in GROUPS.items()])
+        if request.method == "GET" and parts == ["api", "v2", "ticket_fields"]:
+            return Reply(body=self._ticket_fields())
         if parts[:2] != ["api", "v2"] or len(parts) < 3 or parts[2] != "tickets":
             return Reply(404, {"code": "not_found"})
         rest = parts[3:]
@@ -285,6 +298,78 @@ class FakeFreshdesk(FakeHelpdesk):
             },
         }
 
+    @staticmethod
+    def _other_agent() -> dict[str, Any]:
+        """`OTHER_AGENT_ID` in the shape of python-freshdesk's recorded ``agents.json``."""
+        return {
+            "available": True,
+            "occasional": False,
+            "id": OTHER_AGENT_ID,
+            "ticket_scope": 1,
+            "signature": None,
+            "created_at": "2026-01-05T09:00:00Z",
+            "updated_at": "2026-01-05T09:00:00Z",
+            "available_since": None,
+            "contact": {
+                "active": True,
+                "email": "dana.agent@fake-freshdesk.test",
+                "name": "Dana Agent",
+                "time_zone": "UTC",
+                "created_at": "2026-01-05T09:00:00Z",
+                "updated_at": "2026-01-05T09:00:00Z",
+            },
+        }
+
+    def _ticket_fields(self) -> list[dict[str, Any]]:
+        """``GET /api/v2/ticket_fields`` (Freshdesk API v2 reference, "List All Ticket
+        Fields"): one object per field with ``id``, ``name`` (``cf_...`` for custom ones,
+        the key of ``custom_fields`` in a ticket), ``label``, ``type`` and ``default``; the
+        default ``status`` field's ``choices`` map each status code to its agent and
+        customer labels, ``priority``'s map names to codes."""
+        labels = {2: "Open", 3: "Pending", 4: "Resolved", 5: "Closed"}
+        status_choices = {
+            str(code): [labels.get(code, f"Status {code}")] * 2 for code in self.statuses
+        }
+        default = [
+            ("requester", "Search a requester", "default_requester", None),
+            ("subject", "Subject", "default_subject", None),
+            ("ticket_type", "Type", "default_ticket_type", None),
+            ("status", "Status", "default_status", status_choices),
+            (
+                "priority",
+                "Priority",
+                "default_priority",
+                {"Low": 1, "Medium": 2, "High": 3, "Urgent": 4},
+            ),
+            ("group", "Group", "default_group", None),
+            ("agent", "Agent", "default_agent", None),
+            ("description", "Description", "default_description", None),
+        ]
+        custom = [(name, label, "custom_text", None) for name, label in CUSTOM_FIELDS.items()]
+        fields = []
+        for n, (name, label, kind, choices) in enumerate([*default, *custom], start=1):
+            field: dict[str, Any] = {
+                "id": 1000 + n,
+                "name": name,
+                "label": label,
+                "description": label,
+                "position": n,
+                "required_for_closure": False,
+                "required_for_agents": name in ("requester", "subject", "status", "priority"),
+                "type": kind,
+                "default": kind.startswith("default_"),
+                "customers_can_edit": False,
+                "label_for_customers": label,
+                "required_for_customers": False,
+                "displayed_to_customers": False,
+                "created_at": "2026-01-05T09:00:00Z",
+                "updated_at": "2026-01-05T09:00:00Z",
+            }
+            if choices is not None:
+                field["choices"] = choices
+            fields.append(field)
+        return fields
+
     def _shown(self, ticket: dict[str, Any], request: FakeRequest) -> dict[str, Any]:
         # ``stats`` costs extra API credits, so Freshdesk sends it only when asked.
         if "stats" in (request.param("include") or ""):
@@ -305,6 +390,23 @@ class FakeFreshdesk(FakeHelpdesk):
                 "errors": [{"field": field, "message": message, "code": code}],
             },
         )
+
+
+def _group(gid: int, name: str) -> dict[str, Any]:
+    """A group as ``GET /api/v2/groups`` lists it (Freshdesk API v2 reference, "List All
+    Groups": ``id``, ``name``, ``description``, ``escalate_to``, ``unassigned_for``,
+    ``business_hour_id``, ``group_type``, ``created_at``, ``updated_at``)."""
+    return {
+        "id": gid,
+        "name": name,
+        "description": f"{name} agents",
+        "escalate_to": None,
+        "unassigned_for": None,
+        "business_hour_id": None,
+        "group_type": "support_agent_group",
+        "created_at": "2026-01-05T09:00:00Z",
+        "updated_at": "2026-01-05T09:00:00Z",
+    }
 
 
 def _parse(value: str) -> datetime:

@@ -14,10 +14,12 @@ from typing import ClassVar
 import requests
 
 from slaplug.connectors import ApplyResult, Capability, Connector, TicketPage, WebhookEvent
+from slaplug.connectors.checks import Check, DoctorNeeds
 from slaplug.errors import WebhookError
 from slaplug.model import Action, Ticket
 from slaplug_jira import webhooks
 from slaplug_jira.config import JiraConfig, Normalizer
+from slaplug_jira.doctor import jira_checks
 from slaplug_jira.myself import Myself
 from slaplug_jira.notes import OwnNotes
 from slaplug_jira.read import JiraReader
@@ -97,6 +99,11 @@ class JiraConnector(Connector):
     def read_changed(self, cursor: str | None) -> Iterator[TicketPage]:
         """Issues updated since ``cursor``; see `JiraReader.read_changed`."""
         return self.reader.read_changed(cursor)
+
+    def doctor(self, needs: DoctorNeeds) -> Iterator[Check]:
+        """Credentials, the time zone, the permissions the rules need, and every name the
+        rules write (see `slaplug_jira.doctor`)."""
+        return jira_checks(self, needs)
 
     def ticket_url(self, ticket_id: str) -> str:
         """Jira's page of the issue, for the links in notifications."""

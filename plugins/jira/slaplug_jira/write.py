@@ -314,7 +314,7 @@ class JiraWriter:
             user = str(user)
             if "@" not in user:
                 return user, ""
-            return self._lookup(user), f"no Jira user found for {user!r}"
+            return self.lookup_user(user), f"no Jira user found for {user!r}"
         group = params.get("group")
         if group and str(group) in self.config.groups:
             return self.config.groups[str(group)], ""
@@ -322,7 +322,9 @@ class JiraWriter:
             f"Jira assigns issues to users only; map group {group!r} to an accountId under groups:"
         )
 
-    def _lookup(self, email: str) -> str | None:
+    def lookup_user(self, email: str) -> str | None:
+        """The accountId of the user ``GET /rest/api/3/user/search`` finds for ``email``
+        (an exact e-mail match first), remembered; None when there is none."""
         if email not in self._users:
             found = self.http.get_json("rest/api/3/user/search", params={"query": email})
             matches = [

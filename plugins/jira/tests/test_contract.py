@@ -41,8 +41,12 @@ from jira_support import (
 )
 from responses import matchers
 from slaplug_jira.cursor import JiraCursor
+from slaplug_jira.doctor import PERMISSIONS
 
+from slaplug.connectors.checks import DoctorNeeds
+from slaplug.errors import Problem
 from slaplug.model import ActionKind as K
+from slaplug.rules.writes import RuleWrite
 
 openapi_core = pytest.importorskip(
     "openapi_core", reason="pip install openapi-core for the contract tests"
@@ -281,3 +285,62 @@ def test_the_connectors_myself_read_conforms(spec) -> None:
         list(make_connector().read_changed(JiraCursor(1772445600000).encode()))
         for call in mock.calls:
             validate(spec, call)
+
+
+def test_the_doctors_reads_conform(spec) -> None:
+    """`slaplug doctor`'s requests, fed answers in the spec's shapes, validate both ways.
+
+    ``/mypermissions`` answers each asked key in the shape of the OAS ``getMyPermissions``
+    example (``{"permissions": {"EDIT_ISSUES": {"description", "havePermission", "id",
+    "key", "name", "type"}}}``).
+    """
+
+    def write(kind: K, name: str, role: str = "") -> RuleWrite:
+        return RuleWrite(kind, name, role, "breach", Problem("", "x", "rules.yaml", 1, 1))
+
+    granted = {
+        "permissions": {
+            k: {
+                "description": k,
+                "havePermission": k != "BULK_CHANGE",
+                "id": str(n),
+                "key": k,
+                "name": k.title(),
+                "type": "GLOBAL" if k in ("ADMINISTER", "BULK_CHANGE") else "PROJECT",
+            }
+            for n, k in enumerate(PERMISSIONS)
+        }
+    }
+    found_user = {**user(AGENT, name="Mia Krystof"), "emailAddress": "mia@example.com"}
+    with responses.RequestsMock() as mock:
+        mock.get(f"{API}/myself", json=MYSELF_EXAMPLE)
+        mock.get(f"{API}/mypermissions", json=granted)
+        mock.get(f"{API}/field", json=FIELDS)
+        mock.get(
+            f"{API}/priority", json=[{"id": "1", "name": "Highest", "self": f"{API}/priority/1"}]
+        )
+        mock.get(
+            f"{API}/status", json=[{"id": "10002", "name": "Done", "self": f"{API}/status/10002"}]
+        )
+        mock.get(f"{API}/user/search", json=[found_user])
+        needs = DoctorNeeds(
+            writes=(
+                write(K.SET_FIELD, "sla_resolution_status"),
+                write(K.SET_PRIORITY, "urgent"),
+                write(K.SET_STATUS, "solved"),
+                write(K.ASSIGN, "mia@example.com", "user"),
+            ),
+            kinds=frozenset({K.SET_FIELD, K.SET_PRIORITY, K.SET_STATUS, K.ASSIGN, K.COMMENT}),
+        )
+        with make_connector() as conn:
+            found = {c.name: c.status.value for c in conn.doctor(needs)}
+        assert found["permission bulk change"] == "warn" and found["status solved"] == "ok"
+        assert "fail" not in found.values(), found
+        asked = parse_qs(urlsplit(calls_to(mock, "/mypermissions")[0].request.url).query)
+        assert asked["projectKey"] == ["SUP"]
+        for call in mock.calls:
+            validate(spec, call)
+
+
+def calls_to(mock: responses.RequestsMock, path: str) -> list[Any]:
+    return [c for c in mock.calls if urlsplit(c.request.url).path.endswith(path)]

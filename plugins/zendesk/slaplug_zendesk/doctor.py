@@ -60,26 +60,19 @@ def zendesk_checks(conn: ZendeskConnector, needs: DoctorNeeds) -> Iterator[Check
             )
         else:
             yield Check(f"field {w.name}", CheckStatus.OK, f"id {fid}")
-    for w in needs.named(ActionKind.ASSIGN, "group"):
-        gid = directory.group_id(w.name)
-        if gid is None:
-            yield _missing(
-                w.problem(f"no Zendesk group {w.name!r}"),
-                f"group {w.name}",
-                "create the group, or change the rule",
-            )
-        else:
-            yield Check(f"group {w.name}", CheckStatus.OK, f"id {gid}")
-    for w in needs.named(ActionKind.ASSIGN, "user"):
-        uid = directory.agent_id(w.name)
-        if uid is None:
-            yield _missing(
-                w.problem(f"no Zendesk agent {w.name!r}"),
-                f"agent {w.name}",
-                "name an agent by id or e-mail, or change the rule",
-            )
-        else:
-            yield Check(f"agent {w.name}", CheckStatus.OK, f"id {uid}")
+    assignees = (
+        ("group", "group", directory.group_id, "create the group, or change the rule"),
+        ("user", "agent", directory.agent_id, "name an agent by id or e-mail, or change the rule"),
+    )
+    for role, label, resolve, fix in assignees:
+        for w in needs.named(ActionKind.ASSIGN, role):
+            found = resolve(w.name)
+            if found is None:
+                yield _missing(
+                    w.problem(f"no Zendesk {label} {w.name!r}"), f"{label} {w.name}", fix
+                )
+            else:
+                yield Check(f"{label} {w.name}", CheckStatus.OK, f"id {found}")
     for kind, allowed, what in (
         (ActionKind.SET_STATUS, STATUSES, "status"),
         (ActionKind.SET_PRIORITY, PRIORITIES, "priority"),

@@ -35,7 +35,9 @@ log = logging.getLogger(__name__)
 
 def iso_z(ts: float) -> str:
     """Format a Unix time as ISO 8601 UTC with a ``Z`` and whole seconds, as helpdesks do."""
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ts))
+    t = time.gmtime(ts)
+    # Not strftime's %Y: glibc does not pad years before 1000, and ISO 8601 has four digits.
+    return f"{t.tm_year:04d}-{t.tm_mon:02d}-{t.tm_mday:02d}T{t.tm_hour:02d}:{t.tm_min:02d}:{t.tm_sec:02d}Z"
 
 
 def parse_iso_z(value: str) -> int:

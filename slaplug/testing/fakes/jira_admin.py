@@ -63,8 +63,9 @@ class JiraAdmin(FakeAdmin):
             raise jira_error(400, str(exc)) from None
 
     def set_user(self, req: Request) -> Response:
-        """``POST /_fake/users`` ``{"user", "time_zone", "admin", "project_admin"}``: one
-        user's profile zone and permissions (keys left out stay as they are)."""
+        """``POST /_fake/users`` ``{"user", "time_zone", "admin", "project_admin", "denied"}``:
+        one user's profile zone and permissions (keys left out stay as they are; ``denied``
+        lists the permission keys taken away, e.g. ``["EDIT_ISSUES"]``)."""
         body = req.json() or {}
         if not isinstance(body, dict) or not body.get("user"):
             raise jira_error(400, "user is required (an accountId, email or display name).")
@@ -74,8 +75,18 @@ class JiraAdmin(FakeAdmin):
         zone = body.get("time_zone")
         if zone is not None and not isinstance(zone, str):
             raise jira_error(400, 'time_zone must be an IANA zone name or "".')
+        denied = body.get("denied")
+        if denied is not None and (
+            not isinstance(denied, list) or not all(isinstance(k, str) for k in denied)
+        ):
+            raise jira_error(400, 'denied must be a list of permission keys, e.g. ["EDIT_ISSUES"].')
         try:
-            u = self.app.set_user(str(body["user"]), time_zone=zone, **flags)
+            u = self.app.set_user(
+                str(body["user"]),
+                time_zone=zone,
+                denied=None if denied is None else frozenset(denied),
+                **flags,
+            )
         except ValueError as exc:
             raise jira_error(400, str(exc)) from None
         return Response(200, self.app.user_json(u, "3", full=True))

@@ -12,6 +12,7 @@ from typing import Any
 
 from slaplug.testing.fakes.base import HttpError, Request, Response
 from slaplug.testing.fakes.jira_data import JiraUser
+from slaplug.testing.fakes.jira_permissions import has_permission
 from slaplug.testing.fakes.jira_render import J, jira_error
 from slaplug.testing.fakes.jira_writes import JiraWrites
 
@@ -63,6 +64,11 @@ class JiraBulk(JiraWrites):
 
         def bad(message: str) -> Exception:
             return HttpError(400, {"errors": [{"message": message}]})
+
+        # The global Bulk change permission is required (OAS submitBulkEdit), whose only
+        # documented refusal of a well-formed request is 400.
+        if not has_permission(user, "BULK_CHANGE"):
+            raise bad("You do not have the global Bulk change permission.")
 
         if not isinstance(body, dict):
             raise bad("The request body must be a JSON object.")

@@ -92,7 +92,9 @@ class JiraUser:
     reports as ``timeZone`` and in which JQL date literals of this user's searches are
     read (OAS ``User.timeZone``: "the instance's default time zone" when none is set).
     ``admin`` (*Administer Jira*) and ``project_admin`` (*Administer projects*) are the
-    permissions ``notifyUsers=false`` needs (see `JiraWrites.edit_issue`).
+    permissions ``notifyUsers=false`` needs (see `JiraWrites.edit_issue`). ``denied``
+    holds the permission keys taken away from the user (``EDIT_ISSUES``, ``BULK_CHANGE``...),
+    which ``/mypermissions`` reports and the writes enforce (fakes/jira_permissions.py).
     """
 
     account_id: str
@@ -103,6 +105,7 @@ class JiraUser:
     time_zone: str | None = None
     admin: bool = False
     project_admin: bool = False
+    denied: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,6 +15,7 @@ from slaplug.testing.fakes.base import Request, Response
 from slaplug.testing.fakes.jira_bulk import JiraBulk
 from slaplug.testing.fakes.jira_data import TRANSITIONS, ChangeHistory, FieldDef, Issue, JiraUser
 from slaplug.testing.fakes.jira_jql import JqlError, parse_jql
+from slaplug.testing.fakes.jira_permissions import has_permission
 from slaplug.testing.fakes.jira_render import J, JiraTime, jira_error, not_found
 
 MAX_SEARCH_PAGE = 100  # fake's choice when fields are requested (see the docs)
@@ -83,8 +84,12 @@ class JiraReads(JiraBulk):
         return seen
 
     def get_issue(self, req: Request, v: str, key: str, user: JiraUser) -> Response:
-        """``GET /rest/api/3/issue/{key}``: ``fields`` (default ``*all``), ``expand``."""
+        """``GET /rest/api/3/issue/{key}``: ``fields`` (default ``*all``), ``expand``; 404
+        without *Browse projects* ("the issue is not found or the user does not have
+        permission to view it", OAS ``getIssue``)."""
         issue = self.find_issue(key)
+        if not has_permission(user, "BROWSE_PROJECTS"):
+            raise not_found()
         wanted = self.wanted_fields(req.query_lists.get("fields", []), "*all")
         expand = [e.strip() for e in req.query.get("expand", "").split(",")]
         body = self.issue_json(issue, v, wanted, expand)
@@ -129,7 +134,10 @@ class JiraReads(JiraBulk):
             raise jira_error(400, "maxResults must be an integer.") from None
         size = max(1, min(size, MAX_SEARCH_PAGE if wanted else MAX_SEARCH_PAGE_IDS))
         start = self._read_token(token, str(jql)) if token else 0
-        matches = [i for i in self.store.issues.values() if query.matches(i)]
+        # "Issues are included in the response where the user has Browse projects" (OAS
+        # searchAndReconsileIssuesUsingJql): without it, the fake's one project is hidden.
+        visible = has_permission(user, "BROWSE_PROJECTS")
+        matches = [i for i in self.store.issues.values() if visible and query.matches(i)]
         matches.sort(key=query.sort_key())
         page = matches[start : start + size]
         expands = [e.strip() for e in expand.split(",") if e.strip()]

@@ -47,6 +47,7 @@ def load_seed(seed: str | Path | Mapping[str, Any]) -> tuple[JiraStore, float | 
             u.get("timeZone"),
             bool(u.get("admin", False)),
             bool(u.get("projectAdmin", False)),
+            frozenset(str(k) for k in u.get("deniedPermissions") or ()),
         )
         store.users[user.account_id] = user
     for n, raw in enumerate(data.get("issues") or []):
@@ -75,6 +76,7 @@ def to_seed(store: JiraStore, now: float, time_zone: str) -> dict[str, Any]:
                 **({"timeZone": u.time_zone} if u.time_zone else {}),
                 **({"admin": True} if u.admin else {}),
                 **({"projectAdmin": True} if u.project_admin else {}),
+                **({"deniedPermissions": sorted(u.denied)} if u.denied else {}),
             }
             for u in store.users.values()
         ],

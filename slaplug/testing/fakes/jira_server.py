@@ -40,6 +40,7 @@ from slaplug.testing.fakes.jira_data import (
     JiraStore,
     JiraUser,
 )
+from slaplug.testing.fakes.jira_permissions import PERMISSIONS, my_permissions
 from slaplug.testing.fakes.jira_reads import JiraReads
 from slaplug.testing.fakes.jira_render import jira_error
 
@@ -87,6 +88,7 @@ class JiraApp(JiraReads):
         r = self.router.add
         r("GET", rf"{V}/serverInfo", self.get_server_info)
         r("GET", rf"{V}/myself", self.get_myself)
+        r("GET", rf"{V}/mypermissions", self.get_my_permissions)
         r("GET", rf"{V}/field", self.get_fields)
         r("GET", rf"{V}/priority", self.get_priorities)
         r("GET", rf"{V}/priority/(?P<id>\d+)", self.get_priority)
@@ -226,9 +228,11 @@ class JiraApp(JiraReads):
         time_zone: str | None = None,
         admin: bool | None = None,
         project_admin: bool | None = None,
+        denied: frozenset[str] | None = None,
     ) -> JiraUser:
         """Change one user's profile zone and permissions (None leaves a value as it is;
-        ``time_zone=""`` goes back to the site's default).
+        ``time_zone=""`` goes back to the site's default; ``denied`` replaces the set of
+        permission keys taken away, see fakes/jira_permissions.py).
 
         Raises:
             ValueError: for an unknown user or time zone.
@@ -250,6 +254,14 @@ class JiraApp(JiraReads):
                 u.admin = admin
             if project_admin is not None:
                 u.project_admin = project_admin
+            if denied is not None:
+                unknown = sorted(set(denied) - set(PERMISSIONS))
+                if unknown:
+                    raise ValueError(
+                        f"unknown permission key(s) {', '.join(unknown)}; "
+                        f"known: {', '.join(sorted(PERMISSIONS))}"
+                    )
+                u.denied = frozenset(denied)
             return u
 
     # -- small reads -----------------------------------------------------------------------
@@ -276,6 +288,10 @@ class JiraApp(JiraReads):
     def get_myself(self, req: Request, v: str, user: JiraUser) -> Response:
         """``GET /rest/api/3/myself``; ``timeZone`` is the zone JQL dates are read in."""
         return Response(200, self.user_json(user, v, full=True))
+
+    def get_my_permissions(self, req: Request, v: str, user: JiraUser) -> Response:
+        """``GET /rest/api/3/mypermissions`` (see fakes/jira_permissions.py)."""
+        return my_permissions(req, self.store, user)
 
     def get_fields(self, req: Request, v: str, user: JiraUser) -> Response:
         """``GET /rest/api/3/field``: system and custom fields."""

@@ -19,6 +19,7 @@ from slaplug.testing.fakes.jira_history import (
     priority_id,
     status_id,
 )
+from slaplug.testing.fakes.jira_permissions import require
 from slaplug.testing.fakes.jira_render import J, adf_text, is_adf, jira_error, parse_any_time
 from slaplug.testing.fakes.jira_webhooks import JiraWebhooks
 
@@ -213,6 +214,7 @@ class JiraWrites(JiraWebhooks):
         edit without it is counted in ``watcher_emails``.
         """
         issue = self.find_issue(key)
+        require(user, "EDIT_ISSUES", "edit this issue")
         quiet = req.query.get("notifyUsers", "true").lower() == "false"
         if quiet and not (user.admin or user.project_admin):
             raise jira_error(403, NO_DISCARD)
@@ -246,6 +248,7 @@ class JiraWrites(JiraWebhooks):
         ``properties: [{"key": "sd.public.comment", "value": {"internal": true}}]`` makes
         a JSM internal note (reference §2.2)."""
         issue = self.find_issue(key)
+        require(user, "ADD_COMMENTS", "comment on this issue")
         body = req.json()
         if not isinstance(body, dict):
             raise jira_error(400, "The request body must be a JSON object.")
@@ -299,6 +302,7 @@ class JiraWrites(JiraWebhooks):
         "update"}``; a done status gets resolution Done unless ``fields.resolution`` says
         otherwise, and reopening clears it. 204."""
         issue = self.find_issue(key)
+        require(user, "TRANSITION_ISSUES", "transition this issue")
         body = req.json()
         if not isinstance(body, dict) or not isinstance(body.get("transition"), dict):
             raise jira_error(400, errors={"transition": "A transition id is required."})

@@ -1,0 +1,314 @@
+"""What deploying a new rules pack would change, before it is deployed (``slaplug rules diff``).
+
+Two parts:
+
+- **From the rules alone**: escalation actions by identity (`slaplug.rules.identity`), so an
+  action that only moved is no change. An action whose identity is new fires for every clock
+  that reaches its level, *and once for the clocks already past it*; an identity that is gone
+  never fires again. Levels whose condition changed, and policies added, removed or changed.
+- **From the store** (given the snapshots and the ledger): each stored ticket assessed under
+  both packs at one instant. What would fire at the next sync under the new pack and not under
+  the old one (keys not yet in the ledger, same go-live rules as the sync: nothing on a solved
+  or closed ticket, nothing for a threshold crossed before the cutoff), what would fire under the
+  old pack and no longer will, and which open clocks (running or paused) change their target,
+  deadline or state, or appear or disappear.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from slaplug.golive import ThresholdTimes, is_done
+from slaplug.model import Action, SlaMeasure, Ticket
+from slaplug.rules.identity import action_identity
+from slaplug.rules.pack import RulePack
+from slaplug.rules.schema import PolicySpec
+
+__all__ = ["ActionRef", "ClockChange", "RulesDiff", "diff_packs", "diff_store", "render_text"]
+
+#: Tickets named per line of the text output; the JSON names them all.
+SAMPLE = 5
+
+
+@dataclass(frozen=True, order=True)
+class ActionRef:
+    """An escalation action as the rules declare it.
+
+    Attributes:
+        escalation: The escalation's name.
+        level: Its level, from 1.
+        identity: The end of its idempotency key (`slaplug.rules.identity`).
+        kind: The action's kind.
+        argument: Its argument as written (a tag, ``{field, value}``, a comment's text...).
+    """
+
+    escalation: str
+    level: int
+    identity: str
+    kind: str = field(compare=False)
+    argument: str = field(compare=False)
+
+    @property
+    def name(self) -> str:
+        """``escalation L<level> <identity>``."""
+        return f"{self.escalation} L{self.level} {self.identity}"
+
+
+@dataclass(frozen=True)
+class ClockChange:
+    """An open clock that the new pack measures differently (or not at all, or newly).
+
+    Attributes:
+        ticket: ``connector:id``.
+        clock: ``policy/metric#cycle``.
+        old: Its state, target and deadline under the old pack; None if it does not measure it.
+        new: The same under the new pack.
+    """
+
+    ticket: str
+    clock: str
+    old: Mapping[str, Any] | None
+    new: Mapping[str, Any] | None
+
+
+@dataclass
+class RulesDiff:
+    """What changes from one rules pack to another (see the module's docstring)."""
+
+    added: list[ActionRef] = field(default_factory=list)
+    removed: list[ActionRef] = field(default_factory=list)
+    levels_changed: list[str] = field(default_factory=list)
+    policies_changed: list[str] = field(default_factory=list)
+    #: With the store: how many tickets were assessed, and when.
+    tickets: int | None = None
+    at: datetime | None = None
+    #: With the store: per action identity (``ActionRef.name``), the tickets it would newly
+    #: fire on at the next sync, and those it would have fired on under the old pack only.
+    newly_firing: dict[str, list[str]] = field(default_factory=dict)
+    no_longer_firing: dict[str, list[str]] = field(default_factory=dict)
+    clocks: list[ClockChange] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        """The JSON form."""
+        return {
+            "added": [_ref(a) for a in self.added],
+            "removed": [_ref(a) for a in self.removed],
+            "levels_changed": self.levels_changed,
+            "policies_changed": self.policies_changed,
+            "store": None
+            if self.tickets is None
+            else {
+                "tickets": self.tickets,
+                "at": self.at.isoformat() if self.at else None,
+                "newly_firing": self.newly_firing,
+                "no_longer_firing": self.no_longer_firing,
+                "clocks": [
+                    {"ticket": c.ticket, "clock": c.clock, "old": c.old, "new": c.new}
+                    for c in self.clocks
+                ],
+            },
+        }
+
+
+def _ref(a: ActionRef) -> dict[str, Any]:
+    return {
+        "escalation": a.escalation,
+        "level": a.level,
+        "identity": a.identity,
+        "kind": a.kind,
+        "argument": a.argument,
+    }
+
+
+def _actions(pack: RulePack) -> dict[tuple[str, int, str], ActionRef]:
+    out = {}
+    for esc in pack.source.escalations:
+        for li, level in enumerate(esc.level_specs()):
+            for spec in level.actions:
+                ref = ActionRef(
+                    esc.name,
+                    li + 1,
+                    action_identity(spec),
+                    spec.kind,
+                    json.dumps(spec.model_dump(mode="json")[spec.kind], sort_keys=True),
+                )
+                out[(ref.escalation, ref.level, ref.identity)] = ref
+    return out
+
+
+def _levels(pack: RulePack) -> dict[str, Any]:
+    out = {}
+    for esc in pack.source.escalations:
+        for li, level in enumerate(esc.level_specs()):
+            out[f"{esc.name} L{li + 1}"] = (esc.when, level.when, esc.shadow or level.shadow)
+    return out
+
+
+def _policy(p: PolicySpec) -> dict[str, Any]:
+    return p.model_dump(mode="json", exclude={"description"})
+
+
+def diff_packs(old: RulePack, new: RulePack) -> RulesDiff:
+    """The part of the diff the rules alone tell."""
+    a, b = _actions(old), _actions(new)
+    out = RulesDiff(
+        added=sorted(b[k] for k in b.keys() - a.keys()),
+        removed=sorted(a[k] for k in a.keys() - b.keys()),
+    )
+    la, lb = _levels(old), _levels(new)
+    out.levels_changed = sorted(k for k in la.keys() & lb.keys() if la[k] != lb[k])
+    pa = {p.name: _policy(p) for p in old.source.policies}
+    pb = {p.name: _policy(p) for p in new.source.policies}
+    order_a = [p.name for p in old.source.policies]
+    order_b = [p.name for p in new.source.policies]
+    for name in sorted(pa.keys() | pb.keys()):
+        if name not in pa:
+            out.policies_changed.append(f"{name}: added")
+        elif name not in pb:
+            out.policies_changed.append(f"{name}: removed")
+        elif pa[name] != pb[name]:
+            keys = sorted(
+                k for k in pa[name].keys() | pb[name].keys() if pa[name].get(k) != pb[name].get(k)
+            )
+            out.policies_changed.append(f"{name}: {', '.join(keys)} changed")
+    if [n for n in order_a if n in pb] != [n for n in order_b if n in pa]:
+        out.policies_changed.append("policy order changed (the first matching sla policy applies)")
+    return out
+
+
+def _open(m: SlaMeasure) -> bool:
+    return m.stopped_at is None and m.state.value in ("running", "paused", "breached")
+
+
+def _clock(m: SlaMeasure) -> dict[str, Any]:
+    return {
+        "state": m.state.value,
+        "target": str(m.target),
+        "deadline": m.deadline.isoformat() if m.deadline else None,
+        "breached": m.breached,
+    }
+
+
+def diff_store(
+    old: RulePack,
+    new: RulePack,
+    tickets: Iterable[Ticket],
+    now: datetime,
+    *,
+    planned_before: Callable[[list[str]], set[str]],
+    cutoff: Callable[[str], datetime | None],
+    batch: int = 500,
+) -> RulesDiff:
+    """The whole diff: `diff_packs` plus what the stored tickets tell.
+
+    Args:
+        old: The pack deployed now.
+        new: The pack to deploy.
+        tickets: The stored snapshots.
+        now: The instant both packs are assessed at.
+        planned_before: Which of the given keys are in the ledger already.
+        cutoff: A connector's go-live cutoff (None: none recorded, nothing held).
+        batch: Tickets assessed together.
+    """
+    out = diff_packs(old, new)
+    out.at, out.tickets = now, 0
+    gates = (ThresholdTimes.for_pack(old), ThresholdTimes.for_pack(new))
+    newly: dict[str, set[str]] = defaultdict(set)
+    gone: dict[str, set[str]] = defaultdict(set)
+    chunk: list[Ticket] = []
+
+    def run(part: list[Ticket]) -> None:
+        assessed = [p.assess_many(part, now) for p in (old, new)]
+        fire: list[dict[str, Action]] = [{}, {}]
+        for side in (0, 1):
+            for a in assessed[side]:
+                if is_done(a.ticket):
+                    continue
+                limit = cutoff(a.ticket.connector)
+                for x in a.actions:
+                    if x.shadow or (limit is not None and gates[side].before(x, a.measures, limit)):
+                        continue
+                    fire[side][x.key] = x
+        done = planned_before(sorted(fire[0].keys() | fire[1].keys()))
+        for key in fire[1].keys() - fire[0].keys() - done:
+            x = fire[1][key]
+            newly[f"{x.escalation} L{x.level} {key.rsplit(':', 1)[1]}"].add(
+                f"{x.connector}:{x.ticket_id}"
+            )
+        for key in fire[0].keys() - fire[1].keys() - done:
+            x = fire[0][key]
+            gone[f"{x.escalation} L{x.level} {key.rsplit(':', 1)[1]}"].add(
+                f"{x.connector}:{x.ticket_id}"
+            )
+        for before, after in zip(assessed[0], assessed[1], strict=True):
+            ms = [
+                {(m.policy, m.metric.value, m.cycle): m for m in side.measures if _open(m)}
+                for side in (before, after)
+            ]
+            for k in sorted(ms[0].keys() | ms[1].keys()):
+                o, n = ms[0].get(k), ms[1].get(k)
+                co, cn = (_clock(o) if o else None), (_clock(n) if n else None)
+                if co != cn:
+                    out.clocks.append(
+                        ClockChange(before.ticket.key, f"{k[0]}/{k[1]}#{k[2]}", co, cn)
+                    )
+
+    for t in tickets:
+        out.tickets += 1
+        chunk.append(t)
+        if len(chunk) >= batch:
+            run(chunk)
+            chunk = []
+    if chunk:
+        run(chunk)
+    out.newly_firing = {k: sorted(v) for k, v in sorted(newly.items())}
+    out.no_longer_firing = {k: sorted(v) for k, v in sorted(gone.items())}
+    return out
+
+
+def _tickets(names: list[str]) -> str:
+    shown = ", ".join(names[:SAMPLE])
+    return shown + (f", ... ({len(names)} in all)" if len(names) > SAMPLE else "")
+
+
+def render_text(d: RulesDiff) -> str:
+    """The diff for people."""
+    lines: list[str] = []
+    lines.append(
+        "actions added (fire for every clock reaching their level, and once for clocks already past it):"
+    )
+    lines += [f"  + {a.name}: {a.kind} {a.argument}" for a in d.added] or ["  none"]
+    lines.append("actions removed (never fire again):")
+    lines += [f"  - {a.name}: {a.kind} {a.argument}" for a in d.removed] or ["  none"]
+    lines.append("levels whose condition changed:")
+    lines += [f"  ~ {n}" for n in d.levels_changed] or ["  none"]
+    lines.append("policies:")
+    lines += [f"  ~ {p}" for p in d.policies_changed] or ["  unchanged"]
+    if d.tickets is None:
+        lines.append("(give --config to see what the stored tickets would do)")
+        return "\n".join(lines) + "\n"
+    at = d.at.isoformat() if d.at else "now"
+    lines.append(f"stored tickets: {d.tickets}, assessed at {at}")
+    count = sum(len(v) for v in d.newly_firing.values())
+    lines.append(f"  would newly fire at the next sync: {count} action(s)")
+    lines += [f"    {k}: {_tickets(v)}" for k, v in d.newly_firing.items()]
+    count = sum(len(v) for v in d.no_longer_firing.values())
+    lines.append(f"  would no longer fire: {count} action(s)")
+    lines += [f"    {k}: {_tickets(v)}" for k, v in d.no_longer_firing.items()]
+    lines.append(f"  open clocks that change: {len(d.clocks)}")
+    for c in d.clocks[:50]:
+        lines.append(f"    {c.ticket} {c.clock}: {_clock_text(c.old)} -> {_clock_text(c.new)}")
+    if len(d.clocks) > 50:
+        lines.append(f"    ... and {len(d.clocks) - 50} more (--json lists them all)")
+    return "\n".join(lines) + "\n"
+
+
+def _clock_text(c: Mapping[str, Any] | None) -> str:
+    if c is None:
+        return "not measured"
+    return f"{c['state']}, target {c['target']}, deadline {c['deadline'] or '-'}"
