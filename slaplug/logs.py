@@ -2,8 +2,11 @@
 
 Under cron, systemd or Kubernetes there is no terminal, so progress and warnings must be log
 lines a collector can parse: ``key=value`` text (the default) or one JSON object per line.
-Every handler carries `RedactingFilter`, so a token that reaches a log record (a plugin
-logging a request, an exception quoting a header) is masked before it is written.
+Every line is passed through `scrub` (what `RedactingFilter` applies) as it is formatted, so a
+token that reaches a log record (a plugin logging a request, an exception quoting a header) is
+masked before it is written. The formatter scrubs its own output rather than the record: a
+filter rewrites the record in place, which other handlers on the same logger (pytest's
+capture, an application's own) would then see altered.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from typing import Any, TextIO, TypeVar
 
 import click
 
-from slaplug.connectors.redact import RedactingFilter
+from slaplug.connectors.redact import scrub
 
 __all__ = ["LEVELS", "JsonFormatter", "KeyValueFormatter", "logging_options", "setup_logging"]
 
@@ -54,7 +57,7 @@ class KeyValueFormatter(logging.Formatter):
         if record.exc_info or record.exc_text:
             text = record.exc_text or self.formatException(record.exc_info)  # type: ignore[arg-type]
             line += f" exc={_quote(text)}"
-        return line
+        return scrub(line)
 
 
 class JsonFormatter(logging.Formatter):
@@ -70,7 +73,7 @@ class JsonFormatter(logging.Formatter):
         }
         if record.exc_info or record.exc_text:
             doc["exc"] = record.exc_text or self.formatException(record.exc_info)  # type: ignore[arg-type]
-        return json.dumps(doc, ensure_ascii=False)
+        return scrub(json.dumps(doc, ensure_ascii=False))
 
 
 def resolve_level(level: str | None, verbose: int) -> str:
@@ -78,6 +81,29 @@ def resolve_level(level: str | None, verbose: int) -> str:
     if level is not None:
         return level
     return "debug" if verbose > 0 else "info"
+
+
+class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to whatever ``sys.stderr`` is at each record (as `logging.lastResort` does).
+
+    A command run in-process (click's test runner swaps the streams) must not leave a handler
+    bound to a stream closed after it returned.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(sys.stderr)
+
+    @property
+    def stream(self) -> TextIO:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value: TextIO) -> None:
+        pass  # always the current sys.stderr
+
+
+#: The name of the handler `setup_logging` installs, so that a second call replaces only it.
+_NAME = "slaplug"
 
 
 def setup_logging(
@@ -96,14 +122,18 @@ def setup_logging(
     Returns:
         The installed handler (tests read its filters).
     """
-    handler = logging.StreamHandler(stream or sys.stderr)
+    handler: logging.Handler = (
+        logging.StreamHandler(stream) if stream is not None else _StderrHandler()
+    )
+    # The formatters scrub secrets: on the root's handler, that covers every logger that
+    # writes here, including third-party ones (urllib3 quoting a URL, uvicorn) and plugins'.
     handler.setFormatter(JsonFormatter() if fmt == "json" else KeyValueFormatter())
-    # On the handler, not a logger: it then covers every logger that writes here, including
-    # third-party ones (urllib3 quoting a URL, uvicorn) and plugins' own.
-    handler.addFilter(RedactingFilter())
     root = logging.getLogger()
-    for old in list(root.handlers):
+    # Only the handler installed by an earlier call is replaced: others (pytest's capture,
+    # an embedding application's) are not ours to remove.
+    for old in [h for h in root.handlers if h.get_name() == _NAME]:
         root.removeHandler(old)
+    handler.set_name(_NAME)
     root.addHandler(handler)
     root.setLevel(level.upper())
     # urllib3 at debug prints every connection and request line; keep it at warning unless
