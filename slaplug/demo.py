@@ -20,9 +20,12 @@ import click
 import yaml
 
 from slaplug.config import load_settings
+from slaplug.credits.source import ContractBook
 from slaplug.explain import explain, render_text
 from slaplug.progress import go_live_lines
+from slaplug.rules.pack import RulePack
 from slaplug.runtime import open_runtime
+from slaplug.store import Store
 from slaplug.sync import Summary, Sync
 from slaplug.testing.fake_zendesk import FakeZendesk
 from slaplug.testing.mailbox import Mailbox
@@ -133,6 +136,23 @@ def _show_mail(mailbox: Mailbox) -> None:
                 click.echo(f"  | {line}")
 
 
+def _show_jira_contracts(store: Store, pack: RulePack, now: datetime) -> None:
+    """Per-organization contracts on Jira tickets: JSM's Organizations field chooses the
+    contract (``match: {organization: ...}``), as Zendesk's organization does."""
+    orgs = {t.key: t.organization or "(none)" for t in store.iter_snapshots("jira")}
+    if not orgs:
+        return  # no fake Jira in this install
+    tally: Counter[tuple[str, str, bool]] = Counter()
+    for contract, sample in ContractBook(pack).samples(store.iter_snapshots("jira"), now):
+        if not sample.cancelled:
+            tally[(contract.name, orgs[sample.ticket_key], sample.breached)] += 1
+    click.echo("\nContracts on Jira tickets, by JSM organization (decided targets):")
+    for name, org in sorted({(c, o) for c, o, _ in tally}):
+        met, missed = tally[(name, org, False)], tally[(name, org, True)]
+        click.echo(f"  {name:<12} {org:<12} {met:>5} met {missed:>5} missed")
+    click.echo("  (slaplug credits --period YYYY-MM: the credit each contract owes)")
+
+
 def run_demo(folder: Path, rules: Path) -> None:
     """Run the demo, printing as it goes."""
     with ExitStack() as stack:
@@ -178,6 +198,7 @@ def run_demo(folder: Path, rules: Path) -> None:
             _show_mail(mailbox)
             second = job.run_once()
             _show(second, "\nSecond sync (the platform changed only by our own writes)")
+            _show_jira_contracts(rt.store, rt.pack, datetime.now(UTC))
             # Explain a ticket we wrote to, so what it says can be checked on the fake.
             picked = [(c, t) for c, t, _, _ in first.written] or [
                 (c, t) for c, t, _ in first.breaches

@@ -24,3 +24,7 @@ def test_demo_syncs_writes_back_once_and_explains(tmp_path: Path) -> None:
     assert "Breached clocks:" in out and "Written back:" in out
     assert "$ slaplug explain ..." in out and "Escalations that would fire:" in out
     assert (tmp_path / "demo" / "slaplug.yaml").is_file()
+    # Per-organization contracts on Jira tickets: JSM's Organizations field picks the contract.
+    assert "Contracts on Jira tickets, by JSM organization" in out
+    assert re.search(r"enterprise +Acme Corp +\d+ met +\d+ missed", out), out
+    assert re.search(r"standard +Initech +\d+ met", out), out

@@ -228,7 +228,7 @@ def check_config(folder: Path, data: bytes) -> None:
     path = folder / "slaplug.yaml"
     path.write_bytes(data)
     only_positioned_problems(
-        path, lambda: load_settings(path, environ={"ZENDESK_API_TOKEN": "token"})
+        path, lambda: load_settings(path, environ={"ZENDESK_API_TOKEN": "fuzz-token-7d1c0a"})
     )
 
 

@@ -89,6 +89,8 @@ def test_twenty_kills_during_delivery_repeat_at_most_one_message_each(tmp_path: 
                         }
                     },
                     "notify": {"team-lead": [mailbox.url(), hook.json_url("hook/${HOOK_SECRET}")]},
+            # A backfill: the breaches are days old, which a default go-live records unwritten.
+            "escalate_from": "2000-01-01",
                     # A killed sync's leases lapse after this; each rerun waits it out. Every kill
                     # counts as an attempt of the claimed batch: allow more than the kills.
                     "outbox": {"lease": "1s", "batch": 5, "max_attempts": 50},

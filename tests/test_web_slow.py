@@ -95,7 +95,7 @@ def _start(tmp_path: Path, *options: str) -> Serve:
     log = tmp_path / "serve.log"
     env = {
         **os.environ,
-        "SLOW_JIRA_TOKEN": "token",
+        "SLOW_JIRA_TOKEN": "slow-jira-token-4b2e",
         "SLOW_JIRA_HOOK": SECRET,
         "SLAPLUG_LOAD_PLUGINS": "slaplug-jira",
     }

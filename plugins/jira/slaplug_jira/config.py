@@ -147,6 +147,18 @@ class JiraConfig(ConnectorConfig):
         default=None,
         description="A custom field id whose value is the ticket's group (Ticket.group).",
     )
+    organization_field: str | None = Field(
+        default=None,
+        description="The JSM Organizations field id (Ticket.organization: its first "
+        "organization's name). Unset, it is found once through GET /rest/api/3/field by its "
+        "schema custom key com.atlassian.servicedesk:sd-customer-organizations.",
+    )
+    request_type_field: str | None = Field(
+        default=None,
+        description="The JSM Request Type field id (ticket.fields.request_type: the request "
+        "type's name). Unset, it is found once through GET /rest/api/3/field by its schema "
+        "custom key com.atlassian.servicedesk:vp-origin.",
+    )
     groups: dict[str, str] = Field(
         default_factory=dict,
         description="Group name -> accountId, so `assign: {group: ...}` can assign to a user "
@@ -203,6 +215,13 @@ class JiraConfig(ConnectorConfig):
         bad = [f"{k}: {v}" for k, v in value.items() if not v.startswith("customfield_")]
         if bad:
             raise ValueError(f"field ids look like customfield_10050, not {', '.join(bad)}")
+        return value
+
+    @field_validator("organization_field", "request_type_field", "group_field")
+    @classmethod
+    def _one_custom_field_id(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith("customfield_"):
+            raise ValueError(f"a field id looks like customfield_10002, not {value!r}")
         return value
 
     @model_validator(mode="after")

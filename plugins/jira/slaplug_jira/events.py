@@ -12,6 +12,13 @@ changelog item ``status``                              STATUS_CHANGED (value: ma
   ... into a done status from a not-done one           + SOLVED
   ... out of a done status into a not-done one         + REOPENED
 changelog item ``priority``                            PRIORITY_CHANGED (value: mapped)
+changelog item ``assignee`` (``from``/``to``:           FIELD_CHANGED ``assignee``
+accountIds, as `Ticket.assignee`)
+changelog item ``labels`` (space-separated strings)    FIELD_CHANGED ``tags`` (sorted tuples)
+changelog item ``issuetype``                           FIELD_CHANGED ``type``
+the ``group_field``, the JSM Organizations and          FIELD_CHANGED ``group``,
+Request Type fields, custom fields under ``fields:``   ``organization``,
+(``fromString``/``toString``)                          ``fields.request_type``, ``fields.<name>``
 public comment by the reporter or a JSM customer       REQUESTER_MESSAGE
 public comment by anyone else (an agent)               AGENT_REPLY
 internal comment (``jsdPublic: false``, restricted     nothing
@@ -26,6 +33,7 @@ not a requester message.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -33,10 +41,31 @@ from slaplug.model import EventKind, Ticket, TicketEvent
 from slaplug_jira.adf import adf_text
 from slaplug_jira.config import Normalizer
 
-__all__ = ["comment_kind", "is_internal", "map_events", "parse_time", "to_millis", "to_ticket"]
+__all__ = [
+    "JsmFields",
+    "comment_kind",
+    "is_internal",
+    "map_events",
+    "organization_names",
+    "parse_time",
+    "to_millis",
+    "to_ticket",
+]
+
+#: The rule field the JSM Request Type is read into (``fields.request_type``).
+REQUEST_TYPE = "request_type"
 
 #: The JSM entity property that marks a comment internal (``{"internal": true}``).
 SD_PUBLIC_COMMENT = "sd.public.comment"
+
+
+@dataclass(frozen=True, slots=True)
+class JsmFields:
+    """The custom field ids of JSM's Organizations (``sd-customer-organizations``) and
+    Request Type (``vp-origin``) on one site; None where the site has no such field."""
+
+    organizations: str | None = None
+    request_type: str | None = None
 
 
 def parse_time(value: Any) -> datetime:
@@ -92,7 +121,7 @@ def comment_kind(comment: Mapping[str, Any], reporter: str | None) -> EventKind 
 
 
 def _items(
-    histories: Iterable[Mapping[str, Any]],
+    histories: Iterable[Mapping[str, Any]], tracked: Mapping[str, str] | None = None
 ) -> list[tuple[datetime, str, Mapping[str, Any], str | None]]:
     out = []
     for h in histories:
@@ -100,7 +129,7 @@ def _items(
         actor = (h.get("author") or {}).get("accountId")
         for item in h.get("items") or ():
             field = item.get("fieldId") or item.get("field")
-            if field in ("status", "priority"):
+            if field in ("status", "priority") or (tracked and field in tracked):
                 out.append((at, str(h.get("id", "")), item, actor))
     # Jira returns some histories newest first; the clocks need time order, and within one
     # history the items' own order.
@@ -121,6 +150,7 @@ def map_events(
     histories: Iterable[Mapping[str, Any]],
     comments: Iterable[Mapping[str, Any]],
     norm: Normalizer,
+    tracked: Mapping[str, str] | None = None,
 ) -> list[TicketEvent]:
     """The slaplug events of one issue (see the table in the module docstring).
 
@@ -132,11 +162,13 @@ def map_events(
         histories: Changelog histories, in any order (only status and priority matter).
         comments: The issue's comments.
         norm: The name maps.
+        tracked: Jira field ids whose changes become FIELD_CHANGED, with the rule field
+            each is read into (``{"assignee": "assignee", "labels": "tags", ...}``).
 
     Returns:
         The events, in time order.
     """
-    items = _items(histories)
+    items = _items(histories, tracked)
     first_status = next(
         (i for _, _, i, _ in items if (i.get("fieldId") or i.get("field")) == "status"), None
     )
@@ -156,7 +188,13 @@ def map_events(
         )
     current = initial_status
     for at, _, item, actor in items:
-        if (item.get("fieldId") or item.get("field")) == "priority":
+        fid = str(item.get("fieldId") or item.get("field") or "")
+        if tracked and fid in tracked and fid not in ("status", "priority"):
+            change = _field_change(tracked[fid], fid, item, at, actor)
+            if change is not None:
+                events.append(change)
+            continue
+        if fid == "priority":
             events.append(
                 TicketEvent(
                     EventKind.PRIORITY_CHANGED, at, norm.priority(item.get("toString")), actor
@@ -177,6 +215,37 @@ def map_events(
             events.append(TicketEvent(kind, parse_time(c["created"]), actor=actor))
     # Ticket sorts by time; a stable sort keeps SOLVED right after its status change.
     return sorted(events, key=lambda e: e.at)
+
+
+def organization_names(value: Any) -> list[str]:
+    """The names in a JSM Organizations value: the field's list of ``{"id", "name"}``
+    (``sd-customer-organizations``), or a changelog string such as ``[Acme Corp, Globex]``."""
+    if value is None:
+        return []
+    if isinstance(value, list):
+        return [str(o.get("name") if isinstance(o, Mapping) else o) for o in value]
+    text = str(value).strip()
+    if text.startswith("[") and text.endswith("]"):
+        text = text[1:-1]
+    return [n.strip() for n in text.split(",") if n.strip()]
+
+
+def _field_change(
+    name: str, fid: str, item: Mapping[str, Any], at: datetime, actor: str | None
+) -> TicketEvent | None:
+    """One changelog item of a tracked field as FIELD_CHANGED (None if nothing changed)."""
+    if fid == "assignee":  # from/to hold accountIds, as Ticket.assignee does
+        old, new = item.get("from") or None, item.get("to") or None
+    elif fid == "labels":  # Jira shows labels space-separated, with no ids
+        old = str(item.get("fromString") or "").split()
+        new = str(item.get("toString") or "").split()
+    elif name == "organization":  # Ticket.organization: the first organization named
+        old = next(iter(organization_names(item.get("fromString"))), None)
+        new = next(iter(organization_names(item.get("toString"))), None)
+    else:
+        old, new = item.get("fromString") or None, item.get("toString") or None
+    event = TicketEvent(EventKind.FIELD_CHANGED, at, new, actor, name, old)
+    return None if event.value == event.old else event
 
 
 def _plain(value: Any) -> Any:
@@ -203,6 +272,7 @@ def to_ticket(
     base_url: str,
     field_ids: Mapping[str, str],
     group_field: str | None = None,
+    jsm: JsmFields | None = None,
 ) -> Ticket:
     """A slaplug `Ticket` from a Jira issue (search or get-issue JSON) and its history.
 
@@ -215,6 +285,7 @@ def to_ticket(
         base_url: The site, for the browse URL.
         field_ids: Custom field ids by rule name (`Ticket.fields`).
         group_field: The custom field holding the group, if configured.
+        jsm: The JSM Organizations and Request Type fields, when the site has them.
     """
     f = issue.get("fields") or {}
     status_obj = f.get("status") or {}
@@ -224,6 +295,24 @@ def to_ticket(
     priority = (f.get("priority") or {}).get("name")
     reporter = (f.get("reporter") or {}).get("accountId")
     created = parse_time(f["created"])
+    jsm = jsm or JsmFields()
+    fields = {name: _plain(f.get(fid)) for name, fid in field_ids.items() if fid in f}
+    organization = None
+    if jsm.organizations and f.get(jsm.organizations):
+        organization = next(iter(organization_names(f.get(jsm.organizations))), None)
+    if jsm.request_type and isinstance(f.get(jsm.request_type), Mapping):
+        # vp-origin: {"requestType": {"id", "name", ...}, "currentStatus": ..., "_links": ...}
+        rtype = (f[jsm.request_type].get("requestType") or {}).get("name")
+        if rtype:
+            fields[REQUEST_TYPE] = rtype
+    tracked = {"assignee": "assignee", "labels": "tags", "issuetype": "type"}
+    tracked.update({fid: f"fields.{name}" for name, fid in field_ids.items()})
+    if group_field:
+        tracked[group_field] = "group"
+    if jsm.organizations:
+        tracked[jsm.organizations] = "organization"
+    if jsm.request_type:
+        tracked[jsm.request_type] = f"fields.{REQUEST_TYPE}"
     return Ticket(
         id=str(issue["key"]),
         connector=instance,
@@ -234,10 +323,11 @@ def to_ticket(
         subject=str(f.get("summary") or ""),
         type=(f.get("issuetype") or {}).get("name"),
         group=_plain(f.get(group_field)) if group_field else None,
+        organization=organization,
         assignee=(f.get("assignee") or {}).get("accountId"),
         requester=reporter,
         tags=frozenset(f.get("labels") or ()),
-        fields={name: _plain(f.get(fid)) for name, fid in field_ids.items() if fid in f},
+        fields=fields,
         updated_at=parse_time(f["updated"]) if f.get("updated") else None,
         url=f"{base_url}/browse/{issue['key']}",
         events=tuple(
@@ -249,6 +339,7 @@ def to_ticket(
                 histories=histories,
                 comments=comments,
                 norm=norm,
+                tracked=tracked,
             )
         ),
     )

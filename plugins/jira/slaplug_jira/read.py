@@ -3,9 +3,11 @@
 One incremental read is one JQL query, paged with ``nextPageToken``
 (``GET /rest/api/3/search/jql``; the old ``startAt`` search is gone). For each page:
 
-* the status and priority changelogs of the page's issues come from one
+* the changelogs of the page's issues come from one
   ``POST /rest/api/3/changelog/bulkfetch`` (paged by its own ``nextPageToken``), never
-  from one call per issue;
+  from one call per issue: status and priority, and the fields whose history rules follow
+  (assignee, labels, issue type, the group field, JSM Organizations and Request Type, the
+  custom fields under ``fields:``), filtered by ``fieldIds`` while they are 10 at most;
 * the comments come with the search itself (the ``comment`` field); only an issue whose
   embedded comments are truncated (``total`` above what came) is topped up with
   ``GET /rest/api/3/issue/{key}/comment``.
@@ -25,7 +27,7 @@ from slaplug.connectors import ApiClient, CursorPaginator, TicketPage, TokenPagi
 from slaplug.model import Ticket
 from slaplug_jira.config import JiraConfig, Normalizer
 from slaplug_jira.cursor import MAX_SEEN, JiraCursor, seen_key, seen_ms
-from slaplug_jira.events import to_millis, to_ticket
+from slaplug_jira.events import JsmFields, to_millis, to_ticket
 from slaplug_jira.myself import Myself
 
 __all__ = ["SEARCH", "JiraReader", "jql_for"]
@@ -34,8 +36,13 @@ logger = logging.getLogger(__name__)
 
 SEARCH = "rest/api/3/search/jql"
 BULK_CHANGELOG = "rest/api/3/changelog/bulkfetch"
-#: The changelog fields the clocks need (bulkfetch accepts at most 10 fieldIds).
-HISTORY_FIELDS = ("status", "priority")
+#: The changelog fields the clocks always need, then the system fields rules follow over
+#: time (bulkfetch accepts at most 10 fieldIds; past that, no filter is sent).
+HISTORY_FIELDS = ("status", "priority", "assignee", "labels", "issuetype")
+MAX_FIELD_IDS = 10
+#: JSM's custom field types (schema ``custom`` in ``GET /rest/api/3/field``).
+ORGANIZATIONS_TYPE = "com.atlassian.servicedesk:sd-customer-organizations"
+REQUEST_TYPE_TYPE = "com.atlassian.servicedesk:vp-origin"
 #: Issues per bulkfetch request (the API's maximum).
 BULK_ISSUES = 1000
 #: Fields every read asks for (the search returns only ``id`` by default).
@@ -112,7 +119,43 @@ class JiraReader:
         self.instance = instance
         self.myself = myself or Myself(http, instance)
         extra = [*config.fields.values(), *([config.group_field] if config.group_field else [])]
-        self.fields = [*BASE_FIELDS, *dict.fromkeys(extra)]
+        self.base_fields = [*BASE_FIELDS, *dict.fromkeys(extra)]
+        self._jsm: JsmFields | None = None
+
+    @property
+    def jsm(self) -> JsmFields:
+        """The JSM Organizations and Request Type field ids: configured, else found once
+        through ``GET /rest/api/3/field`` by their schema ``custom`` keys."""
+        if self._jsm is None:
+            org, rtype = self.config.organization_field, self.config.request_type_field
+            if org is None or rtype is None:
+                by_type = {
+                    str((f.get("schema") or {}).get("custom")): str(f.get("id"))
+                    for f in self.http.get_json("rest/api/3/field") or ()
+                    if isinstance(f, Mapping)
+                }
+                org = org or by_type.get(ORGANIZATIONS_TYPE)
+                rtype = rtype or by_type.get(REQUEST_TYPE_TYPE)
+            self._jsm = JsmFields(org, rtype)
+        return self._jsm
+
+    @property
+    def fields(self) -> list[str]:
+        """The fields every read asks for: the base ones, configured ones and JSM's."""
+        jsm = [f for f in (self.jsm.organizations, self.jsm.request_type) if f]
+        return list(dict.fromkeys([*self.base_fields, *jsm]))
+
+    def history_fields(self) -> list[str] | None:
+        """The ``fieldIds`` of a bulk changelog read, or None (no filter) past 10."""
+        config = self.config
+        wanted = [
+            *HISTORY_FIELDS,
+            *([config.group_field] if config.group_field else []),
+            *(f for f in (self.jsm.organizations, self.jsm.request_type) if f),
+            *config.fields.values(),
+        ]
+        unique = list(dict.fromkeys(wanted))
+        return unique if len(unique) <= MAX_FIELD_IDS else None
 
     # -- incremental ----------------------------------------------------------------------
 
@@ -199,19 +242,20 @@ class JiraReader:
             base_url=self.config.base_url,
             field_ids=self.config.fields,
             group_field=self.config.group_field,
+            jsm=self.jsm,
         )
 
     def _bulk_changelogs(self, ids: Sequence[str]) -> dict[str, list[Mapping[str, Any]]]:
         out: dict[str, list[Mapping[str, Any]]] = {i: [] for i in ids}
+        field_ids = self.history_fields()
         for start in range(0, len(ids), BULK_ISSUES):
             chunk = list(ids[start : start + BULK_ISSUES])
 
             def fetch(token: str | None, chunk: list[str] = chunk) -> Any:
-                body: dict[str, Any] = {
-                    "issueIdsOrKeys": chunk,
-                    "fieldIds": list(HISTORY_FIELDS),
-                    "maxResults": 1000,
-                }
+                body: dict[str, Any] = {"issueIdsOrKeys": chunk}
+                if field_ids is not None:
+                    body["fieldIds"] = field_ids
+                body["maxResults"] = 1000
                 if token:
                     body["nextPageToken"] = token
                 return self.http.request("POST", BULK_CHANGELOG, json=body).json()

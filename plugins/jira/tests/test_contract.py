@@ -139,7 +139,10 @@ def test_incremental_reads_conform(checked) -> None:
     checked.add_callback(
         responses.GET, f"{API}/search/jql", callback=search, content_type="application/json"
     )
-    first = {"fieldIds": ["status", "priority"], "maxResults": 1000}
+    first = {
+        "fieldIds": ["status", "priority", "assignee", "labels", "issuetype", SLA_FIELD],
+        "maxResults": 1000,
+    }
     checked.post(
         f"{API}/changelog/bulkfetch",
         json=changelogs(
@@ -281,6 +284,7 @@ def test_the_vendored_examples_are_the_specs_own(spec) -> None:
 def test_the_connectors_myself_read_conforms(spec) -> None:
     with responses.RequestsMock() as mock:
         mock.get(f"{API}/myself", json=MYSELF_EXAMPLE)
+        mock.get(f"{API}/field", json=FIELDS)  # JSM's fields are looked up once
         mock.get(f"{API}/search/jql", json=search_page([]))
         list(make_connector().read_changed(JiraCursor(1772445600000).encode()))
         for call in mock.calls:

@@ -94,7 +94,15 @@ def test_history_comes_from_one_bulk_changelog_call_per_page_not_per_issue(rsps,
     bulk = calls(rsps, "POST", "/changelog/bulkfetch")
     assert len(bulk) == 2  # the bulkfetch's own pages, for all three issues at once
     assert sent(bulk[0])["issueIdsOrKeys"] == ["10001", "10002", "10003"]
-    assert sent(bulk[0])["fieldIds"] == ["status", "priority"]
+    # Status and priority for the clocks, then the fields whose history rules follow.
+    assert sent(bulk[0])["fieldIds"] == [
+        "status",
+        "priority",
+        "assignee",
+        "labels",
+        "issuetype",
+        "customfield_10050",
+    ]
     assert not [c for c in rsps.calls if "/issue/" in c.request.url]
     kinds = [e.kind.value for e in page.tickets[0].events]
     assert kinds[-2:] == ["status_changed", "solved"]  # histories from both pages
@@ -142,7 +150,7 @@ def test_jql_dates_are_written_in_the_configured_time_zone(rsps) -> None:
     start = JiraCursor(1772445600000).encode()  # 10:00Z = 11:00 Berlin
     serve_search(rsps, [[]])
     list(jira.read_changed(start))
-    assert query(rsps.calls[0])["jql"] == [
+    assert query(calls(rsps, "GET", "/search/jql")[0])["jql"] == [
         '(issuetype = Incident) AND updated >= "2026/03/02 10:55" ORDER BY updated ASC, key ASC'
     ]
 
@@ -179,10 +187,15 @@ def test_read_ticket_is_one_call_and_pages_a_long_changelog(rsps, jira) -> None:
     }
     rsps.get(f"{API}/issue/SUP-1", json=short)
     ticket = jira.read_ticket("SUP-1")
-    assert len(rsps.calls) == 1
+    # One call for the issue; the field list (JSM's Organizations and Request Type fields)
+    # is read once per connector, not per issue.
+    assert [c.request.url.split("?")[0].rsplit("/", 1)[-1] for c in rsps.calls] == [
+        "field",
+        "SUP-1",
+    ]
     assert ticket.platform == "jira" and ticket.url == "https://acme.atlassian.net/browse/SUP-1"
     assert "solved" in [e.kind.value for e in ticket.events]
-    assert query(rsps.calls[0])["expand"] == ["changelog"]
+    assert query(rsps.calls[1])["expand"] == ["changelog"]
 
     rsps.reset()
     long = issue("SUP-2", "10002")

@@ -58,6 +58,7 @@ class Directory:
         self._field_names: dict[int, str] | None = None
         self._field_ids: dict[str, int] | None = None
         self._asked: set[int] = set()
+        self._asked_orgs: set[int] = set()
         self._agents_listed = False
         self._groups_listed = False
 
@@ -114,6 +115,22 @@ class Directory:
     def remember_organizations(self, raw: Iterable[Mapping[str, Any]]) -> None:
         """Cache organization names from a sideload."""
         self.organizations.update({int(o["id"]): str(o.get("name", "")) for o in raw})
+
+    def ensure_organizations(self, ids: Iterable[int | None]) -> None:
+        """Name the organizations a history mentions that no sideload named: one
+        ``GET /api/v2/organizations/show_many.json?ids=`` per 100 unknown ids (Zendesk's
+        "Show Many Organizations"; ``ShowManyOrganizationsRequest.ids`` in the clients generated
+        from its OpenAPI file). Ids Zendesk does not return (deleted) stay unnamed."""
+        missing = sorted(
+            {i for i in ids if i is not None and i not in self.organizations} - self._asked_orgs
+        )
+        self._asked_orgs.update(missing)
+        for n in range(0, len(missing), _SHOW_MANY):
+            chunk = missing[n : n + _SHOW_MANY]
+            data = self.http.get_json(
+                "api/v2/organizations/show_many.json", params={"ids": ",".join(map(str, chunk))}
+            )
+            self.remember_organizations(data.get("organizations") or [])
 
     def group_name(self, group_id: int | None) -> str | None:
         """A group's name; groups are listed once when a sideload missed one."""

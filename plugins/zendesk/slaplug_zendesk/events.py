@@ -26,6 +26,14 @@ the ``Comment`` in the creating audit (the description)    nothing: it is the cr
 status to ``solved``/``closed`` from an open status         + SOLVED (once: solved->closed adds none)
 status ``solved`` -> ``new``/``open``/``pending``/``hold``  + REOPENED
 ``Change`` of ``priority``                                 PRIORITY_CHANGED (value: new or None)
+``Change`` of ``group_id`` / ``assignee_id`` /               FIELD_CHANGED ``group`` / ``assignee`` /
+``organization_id`` / ``type``                              ``organization`` / ``type`` (names, as
+                                                           the ticket's own fields read them)
+``Change`` of ``tags`` (export: ``tags``, ``added_tags``,  FIELD_CHANGED ``tags`` (sorted tuples)
+``removed_tags``)
+``Change`` of a custom field (its id)                      FIELD_CHANGED ``fields.<name>``
+``Create`` of any of these                                 nothing: the first ``Change`` says
+                                                           the value before it
 public ``Comment`` by an agent or admin                    AGENT_REPLY
 public ``Comment`` by the requester or another end-user    REQUESTER_MESSAGE
 private ``Comment`` (internal note)                        nothing
@@ -43,7 +51,21 @@ from typing import Any
 from slaplug.model import EventKind, TicketEvent
 from slaplug_zendesk.directory import User
 
-__all__ = ["Audit", "Child", "map_events", "parse_time"]
+__all__ = ["HISTORY_FIELDS", "Audit", "Child", "Rename", "map_events", "parse_time"]
+
+#: Zendesk's ticket attributes whose changes become FIELD_CHANGED, by the name rules use.
+#: Custom fields (named by their numeric id in both shapes) are added by `map_events`.
+HISTORY_FIELDS = {
+    "group_id": "group",
+    "assignee_id": "assignee",
+    "organization_id": "organization",
+    "type": "type",
+    "tags": "tags",
+}
+
+#: Turns a Zendesk field (``group_id``, a custom field id...) and one raw value into the rule
+#: field's name and the value as `Ticket` shows it (a group's name, a user's email...).
+Rename = Callable[[str, Any], tuple[str, Any]]
 
 DONE = frozenset({"solved", "closed"})
 REOPEN_TO = frozenset({"new", "open", "pending", "hold"})
@@ -67,6 +89,9 @@ class Child:
     previous: Any = None
     public: bool = True
     author_id: int | None = None
+    #: Export tag changes only: ``added_tags`` / ``removed_tags``.
+    added: tuple[str, ...] = ()
+    removed: tuple[str, ...] = ()
 
     @classmethod
     def from_api(cls, raw: Mapping[str, Any]) -> Child:
@@ -103,6 +128,15 @@ class Child:
             # with no event_type at all: {"via": "Email", "via_reference_id": 2,
             # "status": "solved"}. A field set without a kind is read as a change of it.
             kind = "Change"
+        if field == "tags":
+            return cls(
+                kind=kind,
+                field=field,
+                value=raw.get("tags"),
+                previous=raw.get("previous_value"),
+                added=tuple(str(t) for t in raw.get("added_tags") or ()),
+                removed=tuple(str(t) for t in raw.get("removed_tags") or ()),
+            )
         return cls(
             kind=kind,
             field=field,
@@ -174,6 +208,7 @@ def map_events(
     audits: Iterable[Audit],
     requester_id: int | None,
     user: Callable[[int], User | None],
+    rename: Rename | None = None,
 ) -> list[TicketEvent]:
     """The slaplug events of one ticket's audits (see the table in the module docstring).
 
@@ -181,6 +216,8 @@ def map_events(
         audits: The ticket's audits, in any order; all of them, or those since a cursor.
         requester_id: The ticket's requester.
         user: Looks a user up by id (None when unknown); tells agents from end-users.
+        rename: Names the values of field changes (group ids to names...); without it,
+            no FIELD_CHANGED events are made.
 
     Returns:
         The events in time order (audit order within a second).
@@ -207,11 +244,51 @@ def map_events(
                     continue  # created without a priority: nothing to record
                 value = str(child.value) if child.value else None
                 out.append(TicketEvent(EventKind.PRIORITY_CHANGED, at, value, actor))
+            elif child.kind == "Change" and rename is not None and _tracked(child.field):
+                event = _field_change(child, at, actor, rename)
+                if event is not None:
+                    out.append(event)
             elif child.kind == "Comment" and child.public and not creating:
                 kind = _comment_kind(child.author_id or audit.author_id, requester_id, user)
                 if kind is not None:
                     out.append(TicketEvent(kind, at, actor=_actor(child.author_id)))
     return out
+
+
+def _tracked(field: str | None) -> bool:
+    return field is not None and (field in HISTORY_FIELDS or field.isdigit())
+
+
+def _tag_list(value: Any) -> list[str] | None:
+    """Tags as Zendesk lists them: a list, or (in some older audits) one spaced string."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return value.split()
+    return [str(t) for t in value]
+
+
+def _field_change(
+    child: Child, at: datetime, actor: str | None, rename: Rename
+) -> TicketEvent | None:
+    """One ``Change`` of a tracked field as FIELD_CHANGED, or None when nothing changed."""
+    assert child.field is not None
+    if child.field == "tags":
+        new = _tag_list(child.value)
+        old = _tag_list(child.previous)
+        if new is None and old is not None:  # export with only added/removed: rebuild
+            new = sorted((set(old) | set(child.added)) - set(child.removed))
+        if old is None and new is not None:
+            old = sorted((set(new) - set(child.added)) | set(child.removed))
+        if new is None or old is None:
+            return None  # neither list given: nothing to say what the tags were
+        name, value = rename("tags", new)
+        _, before = rename("tags", old)
+    else:
+        name, value = rename(child.field, child.value)
+        _, before = rename(child.field, child.previous)
+    event = TicketEvent(EventKind.FIELD_CHANGED, at, value, actor, name, before)
+    return None if event.value == event.old else event
 
 
 def _comment_kind(

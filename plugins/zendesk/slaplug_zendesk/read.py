@@ -246,16 +246,43 @@ class Reader:
                 for a in found
                 for i in (a.author_id, *(c.author_id for c in a.children))
             ]
+            # Former and new assignees of the history, asked for in the same batch.
+            + [
+                _int(v)
+                for found in audits.values()
+                for a in found
+                for c in a.children
+                if c.kind == "Change" and c.field == "assignee_id"
+                for v in (c.value, c.previous)
+            ]
+        )
+        # Organizations the tickets have left are not sideloaded: name them in one batch.
+        self.directory.ensure_organizations(
+            _int(v)
+            for found in audits.values()
+            for a in found
+            for c in a.children
+            if c.kind == "Change" and c.field == "organization_id"
+            for v in (c.value, c.previous)
         )
         return [self._ticket(r, audits[int(r["id"])]) for r in raws]
 
     def _ticket(self, raw: Mapping[str, Any], audits: Sequence[Audit]) -> Ticket:
         d = self.directory
+        d.ensure_organizations(
+            _int(v)
+            for a in audits
+            for c in a.children
+            if c.kind == "Change" and c.field == "organization_id"
+            for v in (c.value, c.previous)
+        )
         d.ensure_users(
             [raw.get("requester_id"), raw.get("assignee_id")]
             + [i for a in audits for i in (a.author_id, *(c.author_id for c in a.children))]
         )
-        events: list[TicketEvent] = map_events(audits, raw.get("requester_id"), d.user)
+        events: list[TicketEvent] = map_events(
+            audits, raw.get("requester_id"), d.user, self.history_value
+        )
         fields = {
             d.field_name(int(cf["id"])): cf.get("value")
             for cf in raw.get("custom_fields") or []
@@ -283,6 +310,25 @@ class Reader:
         self._seen(ticket)
         return ticket
 
+    def history_value(self, field: str, raw: Any) -> tuple[str, Any]:
+        """A changed field's rule name and one of its values, named as `_ticket` names the
+        current ones: group and organization names, a user's email, custom field names.
+
+        Audits give ids as text (``"value": "26425647"`` in zenpy's recorded audit.json)."""
+        ident = _int(raw)
+        if field == "group_id":
+            return "group", self.directory.group_name(ident)
+        if field == "assignee_id":
+            self.directory.ensure_users([ident])
+            return "assignee", self._user_ref(ident)
+        if field == "organization_id":
+            return "organization", _name(self.directory.organizations, ident)
+        if field == "type":
+            return "type", raw or None
+        if field == "tags":
+            return "tags", raw
+        return f"fields.{self.directory.field_name(int(field))}", raw
+
     def _user_ref(self, user_id: int | None) -> str | None:
         """A user as rules see them: the email when known, else the id."""
         if user_id is None:
@@ -294,6 +340,15 @@ class Reader:
         self.directory.remember_users(data.get("users") or [])
         self.directory.remember_groups(data.get("groups") or [])
         self.directory.remember_organizations(data.get("organizations") or [])
+
+
+def _int(value: Any) -> int | None:
+    """An id as Zendesk writes it in an audit (a number, or digits as text), else None."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+        return int(value)
+    return None
 
 
 def _name(names: Mapping[int, str], ident: int | None) -> str | None:

@@ -62,6 +62,46 @@ TRANSITIONS = (
 )
 
 
+#: JSM customer organizations of the fake site: (id, name). JSM lists them through
+#: ``GET /rest/servicedeskapi/organization`` as ``{"id": "1", "name": "..."}``; an issue's
+#: Organizations field holds a list of them.
+ORGANIZATIONS = (("1", "Acme Corp"), ("2", "Globex"), ("3", "Initech"), ("4", "Umbrella"))
+#: JSM request types of the fake service desk: (id, name, key, issue type id).
+REQUEST_TYPES = (
+    ("11", "Get IT help", "gethelp", "10002"),
+    ("12", "Report a bug", "bug", "10003"),
+    ("13", "Report a system problem", "systemproblem", "10004"),
+)
+#: JSM's field types (schema ``custom`` of ``GET /rest/api/3/field``).
+ORGANIZATIONS_KIND = "sd-customer-organizations"
+REQUEST_TYPE_KIND = "vp-origin"
+
+
+def organization_id(name: str) -> str:
+    """The id of an organization of the fake site, by name (case-insensitive) or id.
+
+    Raises:
+        ValueError: for an unknown organization.
+    """
+    found = by_id_or_name(ORGANIZATIONS, name)
+    if found is None:
+        raise ValueError(f"unknown organization {name!r}; the fake site has {ORGANIZATIONS}")
+    return found
+
+
+def request_type_row(value: str) -> tuple[str, str, str, str]:
+    """A request type of the fake site, by id, name or key.
+
+    Raises:
+        ValueError: for an unknown request type.
+    """
+    text = str(value).strip().lower()
+    for row in REQUEST_TYPES:
+        if text in (row[0], row[1].lower(), row[2]):
+            return row
+    raise ValueError(f"unknown request type {value!r}; the fake site has {REQUEST_TYPES}")
+
+
 def status_name(status_id: str) -> str:
     """The name of a status id (the id itself if unknown)."""
     return next((n for i, n, _ in STATUSES if i == status_id), status_id)
@@ -392,6 +432,12 @@ def _as_text(value: Any, f: FieldDef | None) -> str | None:
     """A field value as a changelog ``fromString``/``toString``."""
     if value is None:
         return None
+    if f is not None and f.kind == ORGANIZATIONS_KIND:
+        # Shown as the names in brackets, as Jira shows multi-value fields' changes (not
+        # checked against a recorded JSM changelog; the connector reads it with or without).
+        return "[" + ", ".join(str(v) for v in value) + "]"
+    if f is not None and f.kind == REQUEST_TYPE_KIND:
+        return request_type_row(str(value))[1]
     if f is not None and f.kind == "select":
         return next((v for i, v in f.options if i == value), str(value))
     if isinstance(value, float) and value.is_integer():

@@ -9,7 +9,16 @@ from __future__ import annotations
 import random
 from typing import Any, Literal
 
-from slaplug.testing.fakes.jira_data import FieldDef, Issue, JiraStore, JiraUser
+from slaplug.testing.fakes.jira_data import (
+    ORGANIZATIONS,
+    ORGANIZATIONS_KIND,
+    REQUEST_TYPE_KIND,
+    REQUEST_TYPES,
+    FieldDef,
+    Issue,
+    JiraStore,
+    JiraUser,
+)
 from slaplug.testing.fakes.jira_render import account_id_for
 
 History = Literal["full", "minimal", "auto"]
@@ -29,6 +38,11 @@ FIELD_PRODUCT_AREA = "customfield_10054"
 FIELD_SLA_NOTES = "customfield_10055"
 FIELD_TIME_TO_FIRST_RESPONSE = "customfield_10030"
 FIELD_TIME_TO_RESOLUTION = "customfield_10031"
+#: JSM's own fields (ids as a new JSM site numbers them; found by their schema ``custom``).
+#: A "Support team" single select: the group a ticket is with (the connector's group_field).
+FIELD_SUPPORT_TEAM = "customfield_10056"
+FIELD_ORGANIZATIONS = "customfield_10002"
+FIELD_REQUEST_TYPE = "customfield_10010"
 
 _AGENTS = (
     "Ana Souza",
@@ -166,6 +180,36 @@ def base_site(store: JiraStore) -> None:
             options=tuple((str(10200 + i), a) for i, a in enumerate(_AREAS)),
         ),
         _custom(FIELD_SLA_NOTES, "SLA notes", "textarea", 10055),
+        _custom(
+            FIELD_SUPPORT_TEAM,
+            "Support team",
+            "select",
+            10056,
+            options=(("10300", "l1"), ("10301", "l2"), ("10302", "l3")),
+        ),
+        # JSM's fields as GET /rest/api/3/field lists them (a recorded createmeta shows the
+        # Organizations schema: {"type": "array", "items": "sd-customerorganization",
+        # "custom": "com.atlassian.servicedesk:sd-customer-organizations", "customId": 10002};
+        # Request Type's type is "sd-customerrequesttype", custom "...:vp-origin").
+        FieldDef(
+            FIELD_ORGANIZATIONS,
+            "Organizations",
+            {
+                "type": "array",
+                "items": "sd-customerorganization",
+                "custom": f"com.atlassian.servicedesk:{ORGANIZATIONS_KIND}",
+                "customId": 10002,
+            },
+        ),
+        FieldDef(
+            FIELD_REQUEST_TYPE,
+            "Request Type",
+            {
+                "type": "sd-customerrequesttype",
+                "custom": f"com.atlassian.servicedesk:{REQUEST_TYPE_KIND}",
+                "customId": 10010,
+            },
+        ),
     ]
 
 
@@ -212,6 +256,9 @@ def build_dataset(
         custom: dict[str, Any] = {
             FIELD_PRODUCT_AREA: str(10200 + _AREAS.index(area)),
             FIELD_CONTRACT_TIER: next(i for i, v in _TIERS if v == tier),
+            # The customer's JSM organization, and the request type the portal form set.
+            FIELD_ORGANIZATIONS: [next(n for i, n in ORGANIZATIONS if n.lower().startswith(org))],
+            FIELD_REQUEST_TYPE: next(r[0] for r in REQUEST_TYPES if r[3] == itype),
         }
         issue = store.new_issue(
             summary=summary,

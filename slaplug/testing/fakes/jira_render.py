@@ -16,7 +16,10 @@ from zoneinfo import ZoneInfo
 from slaplug.testing.fakes.base import HttpError
 from slaplug.testing.fakes.jira_data import (
     ISSUE_TYPES,
+    ORGANIZATIONS,
+    ORGANIZATIONS_KIND,
     PRIORITIES,
+    REQUEST_TYPE_KIND,
     RESOLUTIONS,
     STATUS_CATEGORIES,
     STATUSES,
@@ -26,6 +29,8 @@ from slaplug.testing.fakes.jira_data import (
     Issue,
     JiraStore,
     JiraUser,
+    organization_id,
+    request_type_row,
 )
 
 J = dict[str, Any]
@@ -254,6 +259,39 @@ class JiraRendering:
             "hierarchyLevel": 0,
         }
 
+    def organization_json(self, name: str) -> J:
+        """A JSM organization as the Organizations field lists it: ``{"id", "name",
+        "_links"}`` (servicedeskapi ``Organization``; the Organizations field's value is a
+        list of them, e.g. ``[{"id": 1, "name": "Org 1"}]`` in public JSM test doubles)."""
+        oid = organization_id(name)
+        return {
+            "id": oid,
+            "name": next(n for i, n in ORGANIZATIONS if i == oid),
+            "_links": {"self": f"{self.base_url}/rest/servicedeskapi/organization/{oid}"},
+        }
+
+    def request_type_json(self, value: str) -> J:
+        """The Request Type field (``vp-origin``): the customer request type under
+        ``requestType`` (servicedeskapi ``RequestType``: ``id``, ``name``, ``description``,
+        ``issueTypeId``, ``serviceDeskId``; public JSM test doubles read
+        ``value.requestType.id``), with its link."""
+        rid, name, key, itype = request_type_row(value)
+        link = f"{self.base_url}/rest/servicedeskapi/servicedesk/1/requesttype/{rid}"
+        return {
+            "_links": {"web": f"{self.base_url}/servicedesk/customer/portal/1"},
+            "requestType": {
+                "_links": {"self": link},
+                "id": rid,
+                "name": name,
+                "description": f"{name} ({key})",
+                "helpText": "",
+                "issueTypeId": itype,
+                "serviceDeskId": "1",
+                "portalId": "1",
+                "groupIds": [],
+            },
+        }
+
     def project_json(self, version: str) -> J:
         """The service project."""
         s = self.store
@@ -285,6 +323,10 @@ class JiraRendering:
                     "value": label,
                     "id": value,
                 }
+            if f.kind == ORGANIZATIONS_KIND:
+                return [self.organization_json(str(name)) for name in value]
+            if f.kind == REQUEST_TYPE_KIND:
+                return self.request_type_json(str(value))
             if f.kind == "textarea":
                 return self.rich(str(value), None, version)
             if f.kind == "datetime":

@@ -91,7 +91,7 @@ class ZendeskExports(ZendeskRendering):
             "after_cursor": after,
             "before_cursor": before_c,
             "end_of_stream": end_of_stream,
-            **self._sideload(req.query, users),
+            **self._sideload(req.query, users, [t.organization_id for t in tickets]),
         }
         return Response(200, body)
 

@@ -168,9 +168,13 @@ class ZendeskRendering:
                 audit_id=audit.id,
             )
         else:
-            out.update(field_name=e.field_name, value=e.value)
+            # Ids as text, as the recorded audit shows them ("field_name": "group_id",
+            # "value": "26425647"; also requester_id, assignee_id, organization_id).
+            as_text = (e.field_name or "").endswith("_id")
+            out.update(field_name=e.field_name, value=_id_text(e.value) if as_text else e.value)
             if e.type == "Change":
-                out["previous_value"] = e.previous_value
+                previous = e.previous_value
+                out["previous_value"] = _id_text(previous) if as_text else previous
         return out
 
     def export_child(self, e: ChildEvent, event_id: int, audit: Audit) -> J:
@@ -228,7 +232,12 @@ class ZendeskRendering:
             "events": [self._child(e, a.id * 100 + i, a) for i, e in enumerate(a.events)],
         }
 
-    def _sideload(self, query: Mapping[str, str], user_ids: Iterable[int | None]) -> J:
+    def _sideload(
+        self,
+        query: Mapping[str, str],
+        user_ids: Iterable[int | None],
+        org_ids: Iterable[int | None] | None = None,
+    ) -> J:
         include = set(query.get("include", "").split(","))
         out: J = {}
         if "users" in include:
@@ -237,9 +246,13 @@ class ZendeskRendering:
         if "groups" in include:
             out["groups"] = [{"id": g.id, "name": g.name} for g in self.store.groups.values()]
         if "organizations" in include:
+            # Sideloads carry the records' own organizations (Zendesk's "Side-loading": the
+            # related records of those returned), so one a ticket has left is not among them.
+            wanted = None if org_ids is None else {i for i in org_ids if i is not None}
             out["organizations"] = [
                 {"id": o.id, "name": o.name, "tags": o.tags}
                 for o in self.store.organizations.values()
+                if wanted is None or o.id in wanted
             ]
         return out
 
@@ -262,3 +275,8 @@ class ZendeskRendering:
             return int(value)
         except ValueError:
             raise err(400, "InvalidValue", f"{name} must be an integer") from None
+
+
+def _id_text(value: Any) -> Any:
+    """An id as the audits API writes it: digits as text; None stays null."""
+    return str(value) if isinstance(value, int) and not isinstance(value, bool) else value

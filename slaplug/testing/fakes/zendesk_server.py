@@ -92,6 +92,7 @@ class ZendeskApp(ZendeskExports, ZendeskWebhooks):
         r("GET", rf"{v2}/users/{_ID}", self.get_user)
         r("GET", rf"{v2}/users(?:\.json)?", self.list_users)
         r("GET", rf"{v2}/groups(?:\.json)?", self.list_groups)
+        r("GET", rf"{v2}/organizations/show_many(?:\.json)?", self.get_orgs_many)
         r("GET", rf"{v2}/organizations(?:\.json)?", self.list_orgs)
         r("GET", rf"{v2}/ticket_fields(?:\.json)?", self.list_fields)
         r("GET", rf"{v2}/tickets/show_many(?:\.json)?", self.get_tickets_many)
@@ -232,6 +233,19 @@ class ZendeskApp(ZendeskExports, ZendeskWebhooks):
         users = [self.user_json(self.store.users[i]) for i in ids if i in self.store.users]
         return Response(200, {"users": users, "next_page": None, "count": len(users)})
 
+    def get_orgs_many(self, req: Request, user: User) -> Response:
+        """``GET /api/v2/organizations/show_many.json?ids=1,2`` (Zendesk's "Show Many
+        Organizations", ``ids``: at most 100); unknown ids are left out."""
+        ids = [int(i) for i in req.query.get("ids", "").split(",") if i.strip().isdigit()]
+        if len(ids) > MAX_BULK:
+            raise self._too_many()
+        orgs = [
+            {"id": o.id, "name": o.name, "tags": o.tags}
+            for o in (self.store.organizations.get(i) for i in ids)
+            if o is not None
+        ]
+        return Response(200, {"organizations": orgs, "next_page": None, "count": len(orgs)})
+
     def list_users(self, req: Request, user: User) -> Response:
         """``GET /api/v2/users.json`` (``role=`` filter; one page: the account is small)."""
         role = req.query.get("role")
@@ -280,7 +294,8 @@ class ZendeskApp(ZendeskExports, ZendeskWebhooks):
         """``GET /api/v2/tickets/{id}.json`` (``include=users`` sideloads)."""
         t = self._ticket(id)
         users = (t.requester_id, t.submitter_id, t.assignee_id)
-        return Response(200, {"ticket": self.ticket_json(t), **self._sideload(req.query, users)})
+        loads = self._sideload(req.query, users, [t.organization_id])
+        return Response(200, {"ticket": self.ticket_json(t), **loads})
 
     def get_tickets_many(self, req: Request, user: User) -> Response:
         """``GET /api/v2/tickets/show_many.json?ids=1,2`` (up to 100 ids)."""
@@ -293,7 +308,7 @@ class ZendeskApp(ZendeskExports, ZendeskWebhooks):
             "tickets": [self.ticket_json(t) for t in tickets],
             "next_page": None,
             "count": len(tickets),
-            **self._sideload(req.query, users),
+            **self._sideload(req.query, users, [t.organization_id for t in tickets]),
         }
         return Response(200, body)
 
