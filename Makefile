@@ -4,7 +4,7 @@ PYTHON ?= $(shell for p in python3.11 python3.12 python3; do \
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint bench clean chromium
+.PHONY: demo test test-fast lint bench clean chromium
 
 $(BIN)/python:
 	@test -n "$(PYTHON)" || { echo "slaplug needs Python 3.11 or 3.12 (durable-rules does not import on 3.13)"; exit 1; }
@@ -34,6 +34,11 @@ test: $(VENV)/.installed chromium
 	$(BIN)/ruff check slaplug tests bench plugins
 	$(BIN)/mypy
 	$(BIN)/python -m pytest -q
+
+# The inner loop: every test but those marked slow (tests/conftest.py, SLOW_MODULES); under
+# 2 minutes. CI (`make test`, .ci/run) keeps running the whole suite.
+test-fast: $(VENV)/.installed
+	$(BIN)/python -m pytest -q -m "not slow"
 
 lint: $(VENV)/.installed
 	$(BIN)/ruff check slaplug tests bench plugins

@@ -101,7 +101,7 @@ def _sync(config: Path, now: str) -> tuple[dict[str, Any], float, float]:
         check=False,
     )
     wall = time.monotonic() - started
-    if run.returncode not in (0, 3):  # 3: it ran, some actions failed for good (counted)
+    if run.returncode not in (0, 4):  # 4: it ran, some actions failed for good (counted)
         raise RuntimeError(f"sync failed:\n{run.stderr[-3000:]}")
     summary = json.loads(run.stdout.strip().splitlines()[-1])
     rss = int(re.search(r"peak_rss_kb (\d+)", run.stderr).group(1)) / 1024  # type: ignore[union-attr]

@@ -1,16 +1,18 @@
 """The ``slaplug`` command line. Thin: it parses arguments and wires the parts together.
 
-Exit codes: 0 success, 1 a check failed (policy tests), 2 bad input (rules, tickets, options),
-3 a ``sync --once`` whose actions failed for good or became dead letters (`EXIT_ACTIONS_FAILED`).
-Errors print as messages, never as tracebacks.
+Exit codes are `slaplug.exitcodes.ExitCode` (the table in docs/cli.md): 0 ok, 1 a check
+failed, 2 bad input or configuration, 3 a helpdesk unreachable or rejecting, 4 some actions
+failed, 130 interrupted. Errors print as messages, never as tracebacks.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from functools import wraps
 from pathlib import Path
@@ -18,7 +20,9 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from slaplug.errors import ProblemsError, SlaplugError
+from slaplug.errors import ConnectorError, ProblemsError, SlaplugError
+from slaplug.exitcodes import ExitCode
+from slaplug.logs import logging_options
 
 if TYPE_CHECKING:
     from slaplug.hookspecs import FakeRunner
@@ -27,12 +31,13 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 #: ``sync --once``: the pass finished, but some actions failed for good or became dead letters;
-#: they wait in the store (`slaplug outbox list --failed`, `outbox retry --failed`).
-EXIT_ACTIONS_FAILED = 3
+#: they wait in the store (`slaplug outbox list --failed`, `outbox retry --failed`). Kept as a
+#: name for `ExitCode.ACTIONS_FAILED`.
+EXIT_ACTIONS_FAILED = ExitCode.ACTIONS_FAILED
 
 
 def _friendly_errors(func: F) -> F:
-    """Turn slaplug's errors into messages and exit code 2."""
+    """Turn slaplug's errors into messages and their exit codes (`ExitCode`)."""
 
     @wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -42,12 +47,40 @@ def _friendly_errors(func: F) -> F:
             for problem in exc.problems:
                 click.echo(str(problem), err=True)
             click.echo(f"{len(exc.problems)} problem(s) found.", err=True)
-            sys.exit(2)
+            sys.exit(ExitCode.BAD_INPUT)
+        except ConnectorError as exc:
+            # Before SlaplugError: a helpdesk that is down or refuses us (AuthenticationError
+            # is a ConfigError too) must not share its code with a typo in slaplug.yaml.
+            click.echo(f"error: {_helpdesk_message(exc)}", err=True)
+            sys.exit(ExitCode.HELPDESK)
         except SlaplugError as exc:
             click.echo(f"error: {exc}", err=True)
-            sys.exit(2)
+            sys.exit(ExitCode.BAD_INPUT)
+        except KeyboardInterrupt:
+            # Click would print "Aborted!" and exit 1; a stopped command is not a failed check.
+            click.echo("interrupted", err=True)
+            sys.exit(ExitCode.INTERRUPTED)
 
     return wrapper  # type: ignore[return-value]
+
+
+def _helpdesk_message(exc: ConnectorError) -> str:
+    """The message of a helpdesk error that stopped a command.
+
+    A 404 is "skip this ticket" where one ticket is missing; one that stops the whole
+    command came from a list or export endpoint, which exists on every account: the
+    connector's base_url does not point at the API.
+    """
+    from slaplug.errors import TicketNotFoundError
+
+    text = str(exc)
+    if isinstance(exc, TicketNotFoundError):
+        text = text.replace(
+            "not found; skipping this ticket",
+            "not found: the helpdesk has no such API path; check the connector's base_url "
+            "(the account's root URL, without an API path)",
+        )
+    return text
 
 
 def _parse_time(value: str | None) -> datetime:
@@ -227,7 +260,6 @@ def rules_diff(old: str, new: str, config_path: str | None, at: str | None, as_j
 
             settings = load_offline_settings(config_path)
             with Store.open(settings.store) as store:
-
                 when = _parse_time(at)
 
                 def cutoff(connector: str) -> datetime | None:
@@ -339,13 +371,80 @@ def init(path: str, force: bool) -> None:
         click.echo(f"error: {target} exists; use --force to overwrite it", err=True)
         sys.exit(2)
     target.write_text(starter_config(), encoding="utf-8")
-    click.echo(f"wrote {target}; edit the connectors, then run: slaplug sync --once --dry-run")
+    click.echo(f"wrote {target}")
+    # The starter file names rules/default.yaml beside it: give it the shipped pack (and its
+    # policy tests), so the file works wherever slaplug was installed from. An existing pack
+    # is the user's: never overwritten.
+    from slaplug.packs import pack_file
+
+    rules_dir = target.parent / "rules"
+    for name, tests in (("default.yaml", False), ("default.tests.yaml", True)):
+        dest = rules_dir / name
+        if not dest.exists():
+            rules_dir.mkdir(parents=True, exist_ok=True)
+            dest.write_text(pack_file("default", tests=tests).read_text(encoding="utf-8"))
+            click.echo(f"wrote {dest} (the shipped rules; edit them to fit your contracts)")
+    click.echo("edit the connectors, then run: slaplug sync --once --dry-run")
+
+
+#: The shortest ``--every`` accepted: a shorter loop would poll the helpdesk's API many
+#: times a second (``--every 0s`` made about 60 requests a second) for no fresher results.
+MIN_INTERVAL_SECONDS = 10.0
+#: What ``--every`` given without a value stands for: ``sync.every`` from the configuration.
+_EVERY_FROM_CONFIG = "__config__"
+
+
+def _interval(value: str, where: str) -> float:
+    """Seconds between passes from ``--every`` or ``sync.every``; a clear error otherwise."""
+    from slaplug.rules.schema import parse_duration
+
+    try:
+        seconds = parse_duration(value).total_seconds()
+    except ValueError as exc:
+        raise click.BadParameter(
+            f"{exc} (accepted forms: 90s, 10m, 1h, 1h30m)", param_hint=where
+        ) from None
+    if seconds < MIN_INTERVAL_SECONDS:
+        raise click.BadParameter(
+            f"{value!r} is shorter than the {MIN_INTERVAL_SECONDS:.0f}s floor; a shorter loop "
+            "only polls the helpdesk harder (use e.g. 60s)",
+            param_hint=where,
+        )
+    return seconds
+
+
+@contextmanager
+def _sigterm_as_interrupt() -> Iterator[None]:
+    """Make SIGTERM (systemd, Kubernetes, kill) stop a run the way Ctrl-C does, in the block."""
+    import signal
+    import threading
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        # A command run in-process (tests, CliRunner) leaves its caller's handler as it was.
+        signal.signal(signal.SIGTERM, previous)
 
 
 @main.command()
 @CONFIG_OPTION
 @click.option("--once", "once", is_flag=True, help="One pass, then exit (the default).")
-@click.option("--every", "every", help="Run a pass every DURATION (e.g. 60s, 5m) until stopped.")
+@click.option(
+    "--every",
+    "every",
+    is_flag=False,
+    flag_value=_EVERY_FROM_CONFIG,
+    metavar="[DURATION]",
+    help="Run a pass every DURATION (e.g. 60s, 5m; at least 10s) until stopped; without a "
+    "value, sync.every from the configuration.",
+)
 @click.option("--dry-run", is_flag=True, help="Plan and print; write nothing, move no cursor.")
 @click.option("--connector", "only", help="Sync only this configured connector.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as one JSON line.")
@@ -358,6 +457,7 @@ def init(path: str, force: bool) -> None:
     "first-sync restores the default (each connector's first sync).",
 )
 @ENGINE_OPTION
+@logging_options
 @_friendly_errors
 def sync(
     config_path: str | None,
@@ -368,27 +468,38 @@ def sync(
     as_json: bool,
     escalate_from: str | None,
     engine: str | None,
+    log_level: str | None,
+    verbose: int,
+    log_format: str,
 ) -> None:
     """Read changed tickets, evaluate them, write results back exactly once.
 
     The first sync of a connector measures its whole history but writes nothing for
     thresholds crossed before it started (see --escalate-from), nor on solved or closed
     tickets.
+
+    Exits 0 when every action went through, 4 when some failed (see docs/cli.md for every
+    exit code), 130 when stopped by Ctrl-C or SIGTERM.
     """
     import time
 
     from slaplug.config import load_settings
     from slaplug.errors import ConfigError
     from slaplug.golive import parse_escalate_from
-    from slaplug.progress import print_summary, reporter
-    from slaplug.rules.schema import parse_duration
-    from slaplug.runtime import open_runtime
-    from slaplug.sync import Sync
+    from slaplug.logs import resolve_level, setup_logging
+    from slaplug.progress import log_summary, print_summary, reporter
+    from slaplug.runtime import open_runtime, release_leases
+    from slaplug.sync import Summary, Sync
 
+    setup_logging(resolve_level(log_level, verbose), log_format)
     if once and every:
         raise click.UsageError("choose --once or --every, not both")
-    interval = parse_duration(every).total_seconds() if every else None
+    interval = None
+    if every is not None and every != _EVERY_FROM_CONFIG:
+        interval = _interval(every, "--every")  # before the configuration: a typo fails fast
     settings = load_settings(config_path)
+    if every == _EVERY_FROM_CONFIG:
+        interval = _interval(settings.sync.every, f"sync.every in {settings.path}")
     cutoffs = dict(settings.escalate_from)
     if escalate_from is not None:
         try:
@@ -400,7 +511,20 @@ def sync(
     # passes over the same moment. Unset (always, in production), it is the real time.
     pinned = _parse_time(os.environ["SLAPLUG_NOW"]) if os.environ.get("SLAPLUG_NOW") else None
     clock = (lambda: pinned) if pinned else (lambda: datetime.now(UTC))
-    with open_runtime(settings, engine=engine, only=only) as rt:  # type: ignore[arg-type]
+    failed_actions = False
+    # The pass's running counters, as last reported: a pass stopped by a helpdesk error
+    # raises before returning its summary, and the user must still see what was done.
+    seen: list[Summary] = []
+    show = reporter()
+
+    def progress(message: str, running: Summary) -> None:
+        seen[:] = [running]
+        show(message, running)
+
+    with (
+        _sigterm_as_interrupt(),
+        open_runtime(settings, engine=engine, only=only) as rt,  # type: ignore[arg-type]
+    ):
         job = Sync(
             rt.store,
             rt.pack,
@@ -408,22 +532,85 @@ def sync(
             dry_run=dry_run,
             batch=settings.sync.batch,
             claim_batch=settings.outbox.batch,
-            progress=reporter(),
+            progress=progress,
             clock=clock,
             channels=settings.notify,
             escalate_from=cutoffs,
         )
-        while True:
-            summary = job.run_once(only)
-            print_summary(summary, as_json=as_json, dry_run=dry_run)
-            note = summary.failure_note()
-            if note:
-                click.echo(note, err=True)
-            if interval is None:
-                if note or (dry_run and _writes_that_would_fail(settings, only)):
-                    sys.exit(EXIT_ACTIONS_FAILED)
-                return
-            time.sleep(interval)
+        passes = 0
+        try:
+            while True:
+                try:
+                    summary = job.run_once(only)
+                except ConnectorError as exc:
+                    released = release_leases(rt.store)  # the next sync need not wait
+                    _stopped_by_helpdesk(rt.store, seen[-1] if seen else None, released)
+                    seen.clear()
+                    if interval is None:
+                        raise
+                    # A loop outlives an outage: the next pass tries again (exit 3 is for
+                    # --once, whose scheduler runs it again).
+                    click.echo(f"error: {_helpdesk_message(exc)}", err=True)
+                    click.echo(f"next pass in {interval:g}s", err=True)
+                    time.sleep(interval)
+                    continue
+                seen.clear()
+                passes += 1
+                print_summary(summary, as_json=as_json, dry_run=dry_run)
+                log_summary(summary, dry_run=dry_run)
+                note = summary.failure_note()
+                if note:
+                    # Through the log handler: in the chosen format, with the other lines.
+                    logging.getLogger("slaplug.sync").warning("%s", note)
+                failed_actions = bool(note or summary.failed or summary.dead_lettered)
+                failed_actions |= bool(summary.retried_later)
+                if interval is None:
+                    if dry_run and _writes_that_would_fail(settings, only):
+                        failed_actions = True
+                    break
+                time.sleep(interval)
+        except KeyboardInterrupt:
+            _stop_interrupted(rt.store, release_leases, passes)
+            sys.exit(ExitCode.INTERRUPTED)
+    if failed_actions:
+        sys.exit(ExitCode.ACTIONS_FAILED)
+
+
+def _stopped_by_helpdesk(store: Any, running: Any, released: int) -> None:
+    """Before the error line: what the stopped pass had done, and what waits for the next."""
+    if sys.stderr.isatty():
+        sys.stderr.write("\r\033[K")
+    stats = store.outbox_stats()
+    done = "nothing done yet"
+    if running is not None:
+        done = (
+            f"{running.tickets_read} tickets read, {running.planned} actions planned, "
+            f"{running.applied} applied, {running.failed} failed"
+        )
+    click.echo(
+        f"stopped: {done}; {stats.pending} action(s) pending in the outbox for the next "
+        f"sync ({released} claimed one(s) released; nothing done is lost)",
+        err=True,
+    )
+
+
+def _stop_interrupted(store: Any, release: Callable[[Any], int], passes: int) -> None:
+    """After Ctrl-C or SIGTERM: give back the claimed batch and say, in one line, what is left."""
+    import signal
+
+    # A second Ctrl-C must not cut the release short: the leases would then hold the
+    # actions for the whole lease time (5 minutes by default).
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    if sys.stderr.isatty():
+        sys.stderr.write("\r\033[K")
+    released = release(store)
+    stats = store.outbox_stats()
+    click.echo(
+        f"interrupted after {passes} complete pass(es): {released} claimed action(s) released, "
+        f"{stats.pending} pending in the outbox for the next sync; nothing is lost",
+        err=True,
+    )
 
 
 def _writes_that_would_fail(settings: Any, only: str | None) -> int:
@@ -450,17 +637,24 @@ def _writes_that_would_fail(settings: Any, only: str | None) -> int:
 @click.option(
     "--rules",
     "rules",
-    default="rules/default.yaml",
+    default=None,
     type=click.Path(dir_okay=False),
-    show_default=True,
-    help="The rules pack to run.",
+    help="The rules pack to run (default: the shipped default pack, rules/default.yaml).",
 )
 @_friendly_errors
-def demo(folder: str, rules: str) -> None:
+def demo(folder: str, rules: str | None) -> None:
     """Run the whole job against bundled fake helpdesks: no credentials, nothing to install."""
-    from slaplug.demo import run_demo
+    from importlib.resources import as_file
 
-    run_demo(Path(folder), Path(rules))
+    from slaplug.demo import run_demo
+    from slaplug.packs import pack_file
+
+    if rules is not None:
+        run_demo(Path(folder), Path(rules))
+        return
+    # Package data, so the demo runs from any folder, not only from a checkout.
+    with as_file(pack_file("default")) as shipped:
+        run_demo(Path(folder), shipped)
 
 
 @main.group()
@@ -521,12 +715,13 @@ def outbox_list(config_path: str | None, only: str | None, failed: bool, as_json
     if as_json:
         click.echo(json.dumps({**counts, "failed" if failed else "dead_letters": items}))
         return
-    click.echo(
-        f"pending {stats.pending}, leased {stats.leased}, dead {stats.dead}; ledger {dict(stats.ledger)}"
-    )
+    click.echo(f"outbox: {stats.pending} pending, {stats.leased} leased, {stats.dead} dead")
+    ledger = ", ".join(f"{n} {status}" for status, n in sorted(dict(stats.ledger).items()))
+    click.echo(f"ledger: {ledger or 'empty'}")
     for item in items:
         action = item["action"]
-        what = f"{action['kind']} {action['params']}"
+        params = " ".join(f"{k}={v}" for k, v in dict(action["params"]).items())
+        what = f"{action['kind']} {params}".rstrip()
         if failed:
             click.echo(f"FAILED {item['key']}  {what}")
             click.echo(f"     detail: {item['detail']}")
@@ -565,20 +760,37 @@ def outbox_retry(
     if not keys and not retry_all and not failed:
         raise click.UsageError("name the keys to retry, or --all (dead letters), or --failed")
     settings = load_settings(config_path)
+    wrong: list[str] = []
     with Store.open(settings.store) as store:
         if failed:
             requeued = store.retry_failed(list(keys) or None, connector=only)
             dead = store.retry_dead(None) if retry_all else 0
+            missed = [k for k in dict.fromkeys(keys) if k not in set(requeued)]
+            what = "a failed action"
         else:
             requeued = []
+            parked = {d.key for d in store.dead_letters(limit=2**31 - 1)}
+            missed = [] if retry_all else [k for k in dict.fromkeys(keys) if k not in parked]
             dead = store.retry_dead(None if retry_all else list(keys))
+            what = "a dead letter"
+        for key in missed:
+            status = store.ledger_status(key)
+            wrong.append(
+                f"{key}: no such key" if status is None else f"{key}: not {what} ({status})"
+            )
     if as_json:
         click.echo(json.dumps({"dead_letters": dead, "failed": len(requeued), "keys": requeued}))
-        return
-    if failed:
-        click.echo(f"{len(requeued)} failed action(s) back in the outbox")
-    if dead or not failed:
-        click.echo(f"{dead} dead letter(s) back in the outbox")
+    else:
+        if failed:
+            click.echo(f"{len(requeued)} failed action(s) back in the outbox")
+        if dead or not failed:
+            click.echo(f"{dead} dead letter(s) back in the outbox")
+    if wrong:
+        # A typo in a key must not look like success to a script.
+        for line in wrong:
+            click.echo(f"error: {line}", err=True)
+        click.echo("see them with: slaplug outbox list (--failed)", err=True)
+        sys.exit(ExitCode.BAD_INPUT)
 
 
 @main.group("notify")
@@ -737,12 +949,17 @@ def quarantine_list(config_path: str | None, only: str | None, as_json: bool) ->
 
 
 @main.group(cls=_FakeGroup)
-def fake() -> None:
+@logging_options
+def fake(log_level: str | None, verbose: int, log_format: str) -> None:
     """Run a fake helpdesk on 127.0.0.1 for tests, demos and trying slaplug.
 
     Each connector plugin brings its platform's fake (slaplug fake zendesk, jira,
-    freshdesk...); `slaplug fake --help` lists the installed ones.
+    freshdesk...); `slaplug fake --help` lists the installed ones. The logging options go
+    before the fake's name: slaplug fake --log-format json zendesk --port 0.
     """
+    from slaplug.logs import resolve_level, setup_logging
+
+    setup_logging(resolve_level(log_level, verbose), log_format)
 
 
 @main.command()
@@ -806,12 +1023,7 @@ def fake() -> None:
     "the CPU first; 0 to leave it.",
 )
 @click.option("--supervised", is_flag=True, hidden=True)
-@click.option(
-    "--log-level",
-    default="info",
-    show_default=True,
-    type=click.Choice(["critical", "error", "warning", "info", "debug"]),
-)
+@logging_options
 @_friendly_errors
 def serve(
     config_path: str | None,
@@ -826,15 +1038,23 @@ def serve(
     worker_only: bool,
     worker_nice: int,
     supervised: bool,
-    log_level: str,
+    log_level: str | None,
+    verbose: int,
+    log_format: str,
 ) -> None:
     """Receive helpdesk webhooks: SLA fields and escalations follow within seconds."""
-    import logging
-
     from slaplug.config import load_settings
+    from slaplug.logs import resolve_level, setup_logging
 
+    level = resolve_level(log_level, verbose)
+    setup_logging(level, log_format)
+    if worker_only and supervised:
+        import signal
+
+        # Ctrl-C reaches the whole process group; a supervised worker is stopped by its web
+        # process (SIGTERM, after the server drained), so it must not die half started.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
     settings = load_settings(config_path)
-    logging.basicConfig(level=log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
     if worker_only:
         from slaplug.web.processes import run_worker_process
 
@@ -849,7 +1069,7 @@ def serve(
     # The workers run in processes of their own: rules evaluation is CPU-bound Python, and
     # sharing this process's GIL with it delays every acknowledgement (docs/webhooks.md).
     argv = [sys.executable, "-m", "slaplug.cli", "serve", "--worker-only", "--supervised"]
-    argv += ["--config", str(settings.path), "--log-level", log_level]
+    argv += ["--config", str(settings.path), "--log-level", level, "--log-format", log_format]
     supervisor = WorkerSupervisor(argv, workers, nice=worker_nice)
     # Opened here, not in the app, so a configuration problem is reported before the port
     # is bound; the workers then finish whatever the inbox holds from an earlier run.
@@ -857,6 +1077,9 @@ def serve(
     # descriptor (docs/webhooks.md, "Limits on clients").
     limits = ServeLimits(header_timeout, body_timeout, max_connections, keep_alive)
     options = uvicorn_options(limits)
+    # uvicorn's own lines go through the handler set up above (format, redaction), not
+    # through the one uvicorn would configure.
+    options["log_config"] = None
     with open_runtime(settings) as rt:
         app = create_app(
             settings,
@@ -865,7 +1088,17 @@ def serve(
             workers=supervisor,
             connections_closed=options["http"].closed,
         )
-        run_server(app, host=host, port=port, log_level=log_level, options=options)
+        # uvicorn shuts down gracefully on SIGINT and SIGTERM, then raises the signal again:
+        # as KeyboardInterrupt for both, so the exit code is 130 and not death by SIGTERM.
+        with _sigterm_as_interrupt():
+            run_server(app, host=host, port=port, log_level=level, options=options)
+    # The server returns only when told to stop (a failed start raises).
+    click.echo(
+        "stopped: the server drained its requests and the workers finished their batch; "
+        "deliveries not yet processed stay in the inbox for the next start",
+        err=True,
+    )
+    sys.exit(ExitCode.INTERRUPTED)
 
 
 @main.command()

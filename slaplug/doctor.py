@@ -17,6 +17,7 @@ from slaplug.config import Settings
 from slaplug.connectors.base import Capability, Connector
 from slaplug.connectors.checks import Check, CheckStatus, DoctorNeeds
 from slaplug.connectors.config import ConnectorConfig
+from slaplug.connectors.http import UnreachableError
 from slaplug.connectors.redact import scrub
 from slaplug.errors import AuthenticationError, RetriableAPIError, SlaplugError
 from slaplug.model import ActionKind
@@ -160,7 +161,7 @@ def _what_failed(exc: SlaplugError) -> tuple[str, str]:
     """The check a connector's error fails, and what to do about it."""
     if isinstance(exc, AuthenticationError):
         return "credentials", "check the credentials' environment variables and the account's role"
-    if isinstance(exc, RetriableAPIError):
+    if isinstance(exc, RetriableAPIError | UnreachableError):
         return (
             "reachable",
             "check base_url and that the helpdesk answers from this host, then run again",

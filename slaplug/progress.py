@@ -11,9 +11,10 @@ from typing import TextIO
 
 import click
 
+from slaplug.model import Action
 from slaplug.sync import Summary
 
-__all__ = ["go_live_lines", "print_summary", "reporter"]
+__all__ = ["go_live_lines", "log_summary", "print_summary", "reporter"]
 
 log = logging.getLogger("slaplug.sync")
 
@@ -42,7 +43,7 @@ def reporter(
             out.flush()
         else:
             log.info(
-                "progress %s tickets_read=%d planned=%d applied=%d failed=%d",
+                "progress connector=%s tickets_read=%d planned=%d applied=%d failed=%d",
                 message.split(":", maxsplit=1)[0],
                 s.tickets_read,
                 s.planned,
@@ -53,12 +54,31 @@ def reporter(
     return report
 
 
+def log_summary(s: Summary, *, dry_run: bool = False) -> None:
+    """The end of a pass as one ``key=value`` log line, for cron and log collectors.
+
+    The printed summary goes to standard output, which cron mails or discards; this line
+    goes with the other log lines, so one file holds each pass's progress and its result.
+    """
+    counters = " ".join(f"{k}={v}" for k, v in s.as_dict().items())
+    log.info("%s %s", "dry_run_done" if dry_run else "sync_done", counters)
+
+
 def print_summary(s: Summary, *, as_json: bool = False, dry_run: bool = False) -> None:
     """The end-of-run summary: counts, then what was breached and written where."""
     if sys.stderr.isatty():
         sys.stderr.write("\r\033[K")
+    counters = s.as_dict()
+    if dry_run:
+        # A dry run sends no write; the calls counted as writes by their HTTP method are
+        # reads made with POST (searches), so report every call as a read.
+        counters["api_reads"], counters["api_writes"] = s.api_reads + s.api_writes, 0
     if as_json:
-        click.echo(json.dumps({"dry_run": dry_run, **s.as_dict(), "cutoffs": s.cutoffs}))
+        doc: dict[str, object] = {"dry_run": dry_run, **counters, "cutoffs": s.cutoffs}
+        if dry_run:
+            doc["would_plan"] = [_planned(a) for a in s.would_plan]
+            doc["would_plan_truncated"] = len(s.would_plan) < s.planned
+        click.echo(json.dumps(doc, default=str))
         return
     title = "Dry run: nothing written" if dry_run else "Sync done"
     click.echo(
@@ -70,19 +90,39 @@ def print_summary(s: Summary, *, as_json: bool = False, dry_run: bool = False) -
         f"{s.skipped} skipped, {s.failed} failed, {s.conflicts} conflicts, "
         f"{s.retried_later} to retry, {s.dead_lettered} dead-lettered, {s.shadow} shadow"
     )
-    click.echo(f"  API calls: {s.api_reads} reads, {s.api_writes} writes")
+    click.echo(f"  API calls: {counters['api_reads']} reads, {counters['api_writes']} writes")
     for line in go_live_lines(s, dry_run=dry_run):
         click.echo(line)
     if s.quarantined:
         click.echo(f"  {s.quarantined} ticket(s) quarantined: see `slaplug quarantine list`")
     if dry_run and s.would_plan:
         click.echo("  would plan:")
-        for a in s.would_plan[:50]:
+        for a in s.would_plan:
+            params = " ".join(f"{k}={v}" for k, v in a.params.items())
             click.echo(
-                f"    {a.connector}:{a.ticket_id} {a.escalation} L{a.level}: {a.kind.value} {dict(a.params)}"
+                f"    {a.connector}:{a.ticket_id} {a.escalation} L{a.level}: {a.kind.value} {params}"
             )
-        if len(s.would_plan) > 50:
-            click.echo(f"    ... and {len(s.would_plan) - 50} more")
+        if len(s.would_plan) < s.planned:
+            click.echo(
+                f"    ... {s.planned - len(s.would_plan)} more not listed "
+                f"(a pass keeps the first {len(s.would_plan)})"
+            )
+
+
+def _planned(a: Action) -> dict[str, object]:
+    """One planned action of a dry run, for ``--json``."""
+    return {
+        "connector": a.connector,
+        "ticket_id": a.ticket_id,
+        "key": a.key,
+        "escalation": a.escalation,
+        "level": a.level,
+        "kind": a.kind.value,
+        "params": dict(a.params),
+        "policy": a.policy,
+        "metric": a.metric.value,
+        "shadow": a.shadow,
+    }
 
 
 def go_live_lines(s: Summary, *, dry_run: bool = False) -> list[str]:

@@ -14,3 +14,35 @@ def pytest_configure(config: pytest.Config) -> None:
     # Crash tests kill a sync and wait for its leases to lapse: a second, not the 1m floor
     # slaplug.yaml requires. Subprocesses inherit it; tests of the floor pass their own env.
     os.environ.setdefault("SLAPLUG_MIN_LEASE", "1s")
+
+
+#: Modules whose tests start real processes many times over, wait on real time or run
+#: property searches: marked ``slow``, left out of ``make test-fast`` (CI runs them all).
+SLOW_MODULES = frozenset(
+    {
+        "test_bench_calendar",
+        "test_bench_engine",
+        "test_cli_ops",
+        "test_clock_oracle",
+        "test_crash",
+        "test_demo",
+        "test_fake_jira_contract",
+        "test_gcpause",
+        "test_notify_crash",
+        "test_reports",
+        "test_rules_equivalence",
+        "test_scaffold",
+        "test_tutorial",
+        "test_web_e2e",
+        "test_web_fuzz",
+        "test_web_slow",
+        "test_web_workers",
+    }
+)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark the tests of `SLOW_MODULES` ``slow``: one list here, not a marker in each file."""
+    for item in items:
+        if item.path.stem in SLOW_MODULES:
+            item.add_marker(pytest.mark.slow)

@@ -112,9 +112,9 @@ def _configure(tmp_path: Path, fake: FakeZendesk, store_url: str) -> Path:
 
 
 def _exit_for(run: subprocess.CompletedProcess[str]) -> int:
-    """The exit code a finished `sync --once --json` owes: 3 when actions failed for good."""
+    """The exit code a finished `sync --once --json` owes: 4 when actions failed for good."""
     lines = run.stdout.strip().splitlines()
-    return 3 if lines and json.loads(lines[-1]).get("failed") else 0
+    return 4 if lines and json.loads(lines[-1]).get("failed") else 0
 
 
 def _sync(config: Path, token: str, crash_at: str | None = None) -> subprocess.CompletedProcess[str]:
@@ -168,7 +168,7 @@ def test_sync_killed_at_a_step_then_rerun_applies_every_action_exactly_once(
         )
         time.sleep(1.2)  # the dead process's leases lapse
         recovered = _sync(config, fake.api_token)
-        # 3: the shipped rules assign to a group "escalations" the fake lacks; those actions
+        # 4: the shipped rules assign to a group "escalations" the fake lacks; those actions
         # fail for good, and the sync says so (issue 16). Anything else is a crash.
         assert recovered.returncode == _exit_for(recovered), recovered.stderr
         before_third = len(fake.writes)
@@ -231,7 +231,7 @@ def test_two_syncs_at_once_on_one_postgresql_store_never_write_twice(tmp_path: P
                      for _ in range(2)]
             outs = [p.communicate(timeout=240) for p in procs]
             assert [p.returncode for p in procs] == [
-                3 if json.loads(o[0].strip().splitlines()[-1])["failed"] else 0 for o in outs
+                4 if json.loads(o[0].strip().splitlines()[-1])["failed"] else 0 for o in outs
             ], [o[1][-2000:] for o in outs]
             applied = [json.loads(o[0].strip().splitlines()[-1])["applied"] for o in outs]
             assert sum(applied) > 0

@@ -7,13 +7,12 @@ import subprocess
 import sys
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
-
 
 def test_demo_syncs_writes_back_once_and_explains(tmp_path: Path) -> None:
+    # Started outside the checkout, as after `pip install slaplug`: the pack is package data.
     run = subprocess.run(
-        [sys.executable, "-m", "slaplug.cli", "demo", "--dir", str(tmp_path / "demo")],
-        capture_output=True, text=True, check=False, cwd=REPO, timeout=300,
+        [sys.executable, "-m", "slaplug.cli", "demo", "--dir", "demo"],
+        capture_output=True, text=True, check=False, cwd=tmp_path, timeout=300,
     )
     assert run.returncode == 0, run.stderr
     out = run.stdout

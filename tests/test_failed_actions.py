@@ -1,7 +1,7 @@
 """Failed actions are said, listed and replayed after the fix (issue 16).
 
 The unmapped-field scenario, through the command line and a fake Zendesk: a rule sets a custom
-field the config does not map; the sync fails those actions, exits 3 and says what to do;
+field the config does not map; the sync fails those actions, exits 4 and says what to do;
 `outbox list --failed` shows them; after the mapping is added, `outbox retry --failed` and the
 next sync apply every one of them once, and a further sync writes nothing.
 """
@@ -103,13 +103,13 @@ def test_an_unmapped_field_fails_loudly_and_retry_failed_applies_each_action_onc
         tickets=30, days=20, history="minimal", job_complete_after=0.05, job_polls=1
     ) as fake:
         config = write_config(tmp_path, fake, {})
-        # Caught before writing: the dry run names the rule at file:line:col and exits 3.
+        # Caught before writing: the dry run names the rule at file:line:col and exits 4.
         dry = cli(config, fake.api_token, "sync", "--dry-run")
-        assert dry.returncode == 3, dry.stdout + dry.stderr
+        assert dry.returncode == 4, dry.stdout + dry.stderr
         assert "would fail:" in dry.stderr and f"{tmp_path / 'rules.yaml'}:8:" in dry.stderr
         assert "sla_resolution_status" in dry.stderr and fake.writes == []
         first = cli(config, fake.api_token, "sync", "--once", "--json")
-        assert first.returncode == 3, first.stdout + first.stderr
+        assert first.returncode == 4, first.stdout + first.stderr
         figures = json.loads(first.stdout.strip().splitlines()[-1])
         failed = figures["failed"]
         assert failed > 3 and figures["applied"] == 0

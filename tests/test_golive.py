@@ -576,7 +576,7 @@ def test_dry_run_says_what_the_first_sync_will_record_and_hold(tmp_path: Path) -
         dry = _cli(config, fake.api_token, "--dry-run", now=now)
         # The dry run checks every write of the rules against the helpdesk (issue 16): the
         # shipped rules assign to a group the fake lacks, named at its file:line:col.
-        assert dry.returncode == 3, dry.stderr
+        assert dry.returncode == 4, dry.stderr
         assert "would fail:" in dry.stderr and "no Zendesk group 'escalations'" in dry.stderr
         out = dry.stdout
         assert f"go-live: cutoff zendesk {now.isoformat()} (nothing is written" in out

@@ -39,7 +39,7 @@ from urllib.parse import urljoin, urlsplit
 import requests
 from pydantic import BaseModel, ConfigDict, Field
 from tenacity import RetryCallState, Retrying, retry_if_exception_type
-from urllib3.exceptions import NewConnectionError
+from urllib3.exceptions import NameResolutionError, NewConnectionError
 
 from slaplug.connectors.redact import RedactingFilter, add_basic_credentials, scrub
 from slaplug.connectors.resolution import DEFAULT_RESOLUTIONS, Resolution, resolve_status
@@ -53,6 +53,7 @@ __all__ = [
     "CallStats",
     "LostAnswer",
     "RetryPolicy",
+    "UnreachableError",
     "parse_retry_after",
 ]
 
@@ -178,12 +179,52 @@ class _NotSentError(RetriableAPIError):
     """A transport failure before the request left: nothing can have been processed."""
 
 
+class _NoAnswerError(RetriableAPIError):
+    """The request was sent and no answer came within the read timeout."""
+
+
+class UnreachableError(FatalAPIError):
+    """The helpdesk's host refused the connection or its name does not resolve.
+
+    Not retried: waiting seconds does not start a server or fix a host name, and a
+    scheduled sync (cron, ``--every``) tries again on its next pass. The message names the
+    cause in a few words instead of urllib3's text.
+    """
+
+    __module__ = "slaplug"
+
+
 def _never_sent(exc: requests.RequestException) -> bool:
     """True when the connection was never established (so the request was not sent)."""
     if isinstance(exc, requests.ConnectTimeout):
         return True
     reason = getattr(exc.args[0], "reason", None) if exc.args else None
     return isinstance(reason, NewConnectionError)
+
+
+def _unreachable(exc: requests.RequestException) -> str | None:
+    """The cause when the host cannot be reached at all (refused, no such name), else None."""
+    reason = getattr(exc.args[0], "reason", None) if exc.args else None
+    if not isinstance(reason, NewConnectionError):
+        return None
+    if isinstance(reason, NameResolutionError):
+        return "the host name does not resolve"
+    if isinstance(reason.__cause__ or reason.__context__, ConnectionRefusedError):
+        return "connection refused (nothing listens there)"
+    return None
+
+
+def _cause(exc: requests.RequestException, read_timeout: float) -> str:
+    """A transport failure in a few words: urllib3's text repeats the URL with its query."""
+    if isinstance(exc, requests.ConnectTimeout):
+        return f"could not connect within {_CONNECT_TIMEOUT:g} s"
+    if isinstance(exc, requests.ReadTimeout):
+        return f"no answer within {read_timeout:g} s"
+    reason = getattr(exc.args[0], "reason", None) if exc.args else None
+    if reason is not None:
+        inner = reason.__cause__ or reason.__context__ or reason
+        return f"connection failed ({type(inner).__name__})"
+    return f"connection failed ({type(exc).__name__})"
 
 
 def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
@@ -335,9 +376,24 @@ class ApiClient:
         body = json
         lost: LostAnswer | None = None  # the last attempt, when it may have been processed
         sent = 0
+        spent = 0.0  # seconds inside attempts (waiting for answers), not between them
+
+        def stop(state: RetryCallState) -> bool:
+            if self._stop(state):
+                return True
+            # A server that never answers: each retry costs a whole read timeout, so the
+            # timeouts count against max_wait with the waits, and no retry starts that
+            # could not end within it (five 30 s timeouts took nearly 3 minutes).
+            exc = state.outcome.exception() if state.outcome else None
+            if isinstance(exc, _NoAnswerError):
+                budget = spent + state.idle_for + state.upcoming_sleep + self.timeout[1]
+                return budget > self.retry.max_wait
+            return False
+
+        retrying.stop = stop
 
         def attempt() -> requests.Response:
-            nonlocal body, lost, sent
+            nonlocal body, lost, sent, spent
             if lost is not None and before_retry is not None:
                 try:
                     body = before_retry(lost)
@@ -347,12 +403,15 @@ class ApiClient:
                     raise AlreadySent(lost)
             lost = None
             sent += 1
+            started = time.monotonic()
             try:
                 return self._send(method, url, params, body, headers)
             except RetriableAPIError as exc:
                 if self._maybe_processed(exc):
                     lost = LostAnswer(method, self._where(url), body, exc, sent)
                 raise
+            finally:
+                spent += time.monotonic() - started
 
         try:
             return retrying(attempt)
@@ -420,12 +479,24 @@ class ApiClient:
                 timeout=self.timeout,
             )
         except (requests.Timeout, requests.ConnectionError) as exc:
-            # The exception text can carry the URL with its query; scrub it.
-            error = _NotSentError if _never_sent(exc) else RetriableAPIError
+            where = f"connector {self.connector!r}: {method} {self._where(url)}"
+            unreachable = _unreachable(exc)
+            if unreachable is not None:
+                origin = urlsplit(self.base_url)
+                raise UnreachableError(
+                    f"connector {self.connector!r}: cannot reach {origin.scheme}://"
+                    f"{origin.netloc}: {unreachable}; check base_url and that the helpdesk is up",
+                    connector=self.connector,
+                ) from None
+            # A short cause, not urllib3's text: that repeats the URL with its query (ids,
+            # sometimes a token) on every retry line.
+            error: type[RetriableAPIError] = RetriableAPIError
+            if _never_sent(exc):
+                error = _NotSentError
+            elif isinstance(exc, requests.ReadTimeout):
+                error = _NoAnswerError
             raise error(
-                f"connector {self.connector!r}: {method} {self._where(url)} failed: "
-                f"{self._scrub(type(exc).__name__ + ': ' + str(exc))}",
-                connector=self.connector,
+                f"{where} failed: {_cause(exc, self.timeout[1])}", connector=self.connector
             ) from None
         if response.status_code < 400:
             return response

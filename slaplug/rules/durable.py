@@ -30,6 +30,7 @@ import contextlib
 import importlib
 import multiprocessing
 import multiprocessing.connection
+import signal
 import threading
 import warnings
 from bisect import bisect_left
@@ -509,6 +510,9 @@ def _serve(
     types: dict[str, FieldType],
 ) -> None:
     """Child process main loop: build a DurableMatcher, then answer match requests."""
+    # Ctrl-C reaches the whole process group: the parent decides how to stop (and closes
+    # the pipe, which ends this loop), so the child must not die printing a traceback.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     # The process is ours, so a global filter is safe here: Python 3.12 warns on every action.
     warnings.filterwarnings("ignore", category=DeprecationWarning, module="durable.engine")
     try:

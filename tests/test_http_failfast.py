@@ -1,0 +1,74 @@
+"""A helpdesk that is down or slow, over real sockets on 127.0.0.1 (no mocks).
+
+Refused connections fail at once with one short line; a server that never answers gives up
+within the retry budget (``max_wait``), its read timeouts counted in.
+"""
+
+from __future__ import annotations
+
+import socket
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from slaplug.connectors.http import ApiClient, RetryPolicy, UnreachableError
+from slaplug.errors import FatalAPIError, RetriableAPIError
+
+
+def _closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])  # closed again: connecting is refused
+
+
+@pytest.fixture
+def silent_server() -> Iterator[int]:
+    """A port that accepts connections (the kernel's backlog) and never answers."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen(16)
+        yield int(sock.getsockname()[1])
+
+
+def test_a_refused_connection_fails_at_once_with_one_short_line() -> None:
+    port = _closed_port()
+    client = ApiClient(f"http://127.0.0.1:{port}/api/v2", connector="zd")
+    waits: list[float] = []
+    client.sleep = waits.append
+    started = time.monotonic()
+    with pytest.raises(UnreachableError) as exc:
+        client.get_json("incremental/tickets.json", params={"ids": ",".join(map(str, range(100)))})
+    assert time.monotonic() - started < 2
+    assert waits == [] and client.stats.calls == 1  # not retried
+    assert isinstance(exc.value, FatalAPIError)  # the sync stops: exit 3, not 2
+    message = str(exc.value)
+    assert message == (
+        f"connector 'zd': cannot reach http://127.0.0.1:{port}: connection refused (nothing "
+        "listens there); check base_url and that the helpdesk is up"
+    )
+    assert "HTTPConnectionPool" not in message and "ids=" not in message
+
+
+def test_a_host_name_that_does_not_resolve_fails_at_once() -> None:
+    client = ApiClient("http://slaplug-no-such-host.invalid/api", connector="zd")
+    client.sleep = lambda seconds: None
+    with pytest.raises(UnreachableError, match="host name does not resolve"):
+        client.get_json("tickets.json")
+    assert client.stats.calls == 1
+
+
+def test_a_server_that_never_answers_gives_up_within_the_budget(silent_server: int) -> None:
+    policy = RetryPolicy(max_attempts=5, max_wait=1.0, backoff_initial=0.05, jitter=0)
+    client = ApiClient(
+        f"http://127.0.0.1:{silent_server}/api", connector="zd", timeout=0.3, retry=policy
+    )
+    started = time.monotonic()
+    with pytest.raises(RetriableAPIError) as exc:
+        client.get_json("tickets.json")
+    elapsed = time.monotonic() - started
+    # Each try waits its 0.3 s timeout; no retry starts that could not end within 1 s.
+    assert elapsed <= 1.0 + 0.25, elapsed
+    assert client.stats.calls == 2
+    assert "no answer within 0.3 s" in str(exc.value)
+    assert "HTTPConnectionPool" not in str(exc.value)
