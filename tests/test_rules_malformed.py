@@ -256,3 +256,26 @@ def test_rules_check_exits_2_with_the_position(tmp_path: Path, case: str) -> Non
     assert "Traceback" not in run.stderr
     prefix = f"{p}:" if marker is None else "{}:{}:{}: ".format(p, *position(data, marker))
     assert prefix in run.stderr and fragment in run.stderr
+
+
+def test_a_time_zone_typo_is_reported_once_not_again_as_an_unknown_calendar(tmp_path: Path) -> None:
+    path = tmp_path / "rules.yaml"
+    path.write_text(
+        "calendars:\n"
+        '  office: {timezone: Europe/Berlni, hours: {mon-fri: ["09:00-17:00"]}}\n'
+        "policies:\n"
+        "  - {name: p, calendar: office, targets: {resolution: {normal: 8h}}}\n"
+        "contracts:\n"
+        "  - name: c\n"
+        "    calendar: office\n"
+        "    fee: 100\n"
+        "    currency: EUR\n"
+        "    objectives:\n"
+        "      - {severity: normal, metric: resolution, target: 95%, tiers: [{below: 95%, credit: 10%}]}\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(RuleError) as err:
+        compile_files([path])
+    messages = [str(p) for p in err.value.problems]
+    assert len(messages) == 1, messages
+    assert "Europe/Berlni" in messages[0] and f"{path}:2:" in messages[0]

@@ -600,7 +600,7 @@ def _compile(parts: list[tuple[Located, RulePackSpec]], problems: list[Problem])
             src.escalations.append(esc)
             src.escalation_levels.append(levels)
             src.writes.extend(writes_of(esc, path, located))
-    _compile_contracts(parts, problems, src)
+    _compile_contracts(parts, problems, src, broken)
     if problems:
         raise RuleError(problems)
     return src
@@ -623,9 +623,16 @@ def _check_priorities(pol: PolicySpec, path: YPath, ctx: _Ctx, known: frozenset[
 
 
 def _compile_contracts(
-    parts: list[tuple[Located, RulePackSpec]], problems: list[Problem], src: RulePackSource
+    parts: list[tuple[Located, RulePackSpec]],
+    problems: list[Problem],
+    src: RulePackSource,
+    broken: set[str],
 ) -> None:
-    """Check every contract against the whole pack (after all policies are known)."""
+    """Check every contract against the whole pack (after all policies are known).
+
+    ``broken`` names calendars declared with problems (reported already): a contract naming
+    one is not also told the calendar is unknown, so a time-zone typo is reported once.
+    """
     seen: set[str] = set()
     for located, spec in parts:
         ctx = _Ctx(located, src.types, problems)
@@ -641,7 +648,7 @@ def _compile_contracts(
                 contract,
                 path,
                 ctx,
-                calendars=list(src.calendars),
+                calendars=[*src.calendars, *sorted(broken)],
                 policies=src.policies,
                 condition=functools.partial(_ticket_condition, ctx=ctx),
             )
