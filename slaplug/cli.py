@@ -1137,7 +1137,9 @@ def credits(
     for s in settled:
         if not as_json:
             click.echo(statement_for(s.result).text)
-            if s.previous is not None:
+            if s.previous is not None and s.previous is s.result:
+                click.echo(f"Recalculated: no difference; revision {s.result.revision} stands")
+            elif s.previous is not None:
                 click.echo(f"Recalculated: revision {s.previous.revision} -> {s.result.revision}")
                 for line in s.changes or ("no difference",):
                     click.echo(f"  {line}")

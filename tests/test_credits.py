@@ -407,6 +407,16 @@ def test_a_recalculation_is_explicit_and_shows_its_difference(store: Store, tmp_
     assert row is not None and row.reason == "frozen"  # the old revision is kept
 
 
+def test_a_recalculation_that_changes_nothing_stores_no_new_revision(
+    store: Store, tmp_path: Path
+) -> None:
+    (first,) = run(store, write_pack(tmp_path))
+    (again,) = run(store, write_pack(tmp_path), recalculate=True, reason="checking")
+    assert again.result == first.result and again.previous is again.result
+    assert again.changes == ()
+    assert store.credit_period("enterprise", "2026-10", revision=2) is None
+
+
 def test_an_open_period_cannot_be_recalculated(store: Store, tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="not closed"):
         run(store, write_pack(tmp_path), now=datetime(2026, 10, 20, tzinfo=UTC), recalculate=True)

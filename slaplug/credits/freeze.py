@@ -42,7 +42,8 @@ class Settled:
 
     Attributes:
         result: The result: frozen (``revision`` > 0) or live (0, the period is still open).
-        previous: For a recalculation, the revision it replaces.
+        previous: For a recalculation, the revision it replaces (``result`` itself when the
+            recalculation changed nothing: no new revision is stored then).
         changes: For a recalculation, what differs, one line each (empty: nothing).
     """
 
@@ -111,6 +112,11 @@ def settle(
         fresh = compute(c, period, samples.get(c.name, []), computed_at=now, rules_digest=digest)
         if not closed:
             out.append(Settled(fresh))
+            continue
+        if stored is not None and not differences(stored, fresh):
+            # Recalculated to the same figures: the revision a customer was shown stands; a
+            # new one would only say "nothing changed" with a later date.
+            out.append(Settled(stored, stored, ()))
             continue
         revision = 1 if stored is None else stored.revision + 1
         body = json.dumps(result_to_dict(fresh), sort_keys=True, separators=(",", ":"))
