@@ -9,10 +9,6 @@ custom fields and, in the ``status`` field's ``choices``, the account's status c
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 import textwrap
 from collections.abc import Iterator
 from pathlib import Path
@@ -29,6 +25,7 @@ from slaplug.connectors.checks import CheckStatus, DoctorNeeds
 from slaplug.errors import Problem
 from slaplug.model import ActionKind
 from slaplug.rules.writes import RuleWrite
+from slaplug.testing.doctor import checks_of, run_doctor, statuses_of
 
 RULES = textwrap.dedent(
     """\
@@ -91,33 +88,18 @@ def doctor(
             }
         )
     )
-    env = {**os.environ, "DOCTOR_FD_KEY": key, "SLAPLUG_LOAD_PLUGINS": "slaplug-freshdesk"}
-    run = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "slaplug.cli",
-            "doctor",
-            "--json",
-            "--config",
-            str(tmp_path / "slaplug.yaml"),
-        ],
-        capture_output=True,
-        text=True,
-        check=False,
-        env=env,
-        timeout=120,
+    result = run_doctor(
+        tmp_path / "slaplug.yaml", {"DOCTOR_FD_KEY": key}, plugin="slaplug-freshdesk"
     )
-    assert run.stdout, run.stderr
-    return run.returncode, json.loads(run.stdout), run.stdout + run.stderr
+    return result.code, result.report, result.output
 
 
 def checks(report: dict[str, Any]) -> dict[str, dict[str, str]]:
-    return {c["name"]: c for c in report["checks"] if c["subject"] == "freshdesk"}
+    return checks_of(report, "freshdesk")
 
 
 def statuses(report: dict[str, Any]) -> dict[str, str]:
-    return {name: c["status"] for name, c in checks(report).items()}
+    return statuses_of(report, "freshdesk")
 
 
 def test_a_good_setup_passes_every_check(tmp_path: Path, fake: FakeFreshdesk) -> None:

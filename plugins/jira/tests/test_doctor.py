@@ -10,10 +10,6 @@ browse), and the writes refuse what a user may not do (fakes/jira_permissions.py
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 import textwrap
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,6 +19,7 @@ import pytest
 import requests
 import yaml
 
+from slaplug.testing.doctor import checks_of, run_doctor, statuses_of
 from slaplug.testing.fake_jira import FakeJira
 
 AGENT = "ana.souza@fake-jira.test"
@@ -110,37 +107,20 @@ def doctor(
             }
         )
     )
-    env = {
-        **os.environ,
-        "DOCTOR_JIRA_TOKEN": token or fake.api_token,
-        "SLAPLUG_LOAD_PLUGINS": "slaplug-jira",
-    }
-    run = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "slaplug.cli",
-            "doctor",
-            "--json",
-            "--config",
-            str(tmp_path / "slaplug.yaml"),
-        ],
-        capture_output=True,
-        text=True,
-        check=False,
-        env=env,
-        timeout=120,
+    result = run_doctor(
+        tmp_path / "slaplug.yaml",
+        {"DOCTOR_JIRA_TOKEN": token or fake.api_token},
+        plugin="slaplug-jira",
     )
-    assert run.stdout, run.stderr
-    return run.returncode, json.loads(run.stdout), run.stdout + run.stderr
+    return result.code, result.report, result.output
 
 
 def checks(report: dict[str, Any]) -> dict[str, dict[str, str]]:
-    return {c["name"]: c for c in report["checks"] if c["subject"] == "jira"}
+    return checks_of(report, "jira")
 
 
 def statuses(report: dict[str, Any]) -> dict[str, str]:
-    return {name: c["status"] for name, c in checks(report).items()}
+    return statuses_of(report, "jira")
 
 
 def test_a_good_setup_passes_every_check(tmp_path: Path, fake: FakeJira) -> None:

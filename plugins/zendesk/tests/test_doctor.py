@@ -8,10 +8,6 @@ and `GET /api/v2/groups` list what exists (docs/plugins/zendesk.md, "Endpoints a
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 import textwrap
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,6 +17,7 @@ import pytest
 import requests
 import yaml
 
+from slaplug.testing.doctor import run_doctor, statuses_of
 from slaplug.testing.fake_zendesk import FakeZendesk
 
 RULES = textwrap.dedent(
@@ -81,33 +78,16 @@ def doctor(
             }
         )
     )
-    env = {
-        **os.environ,
-        "DOCTOR_ZD_TOKEN": token or fake.api_token,
-        "SLAPLUG_LOAD_PLUGINS": "slaplug-zendesk",
-    }
-    run = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "slaplug.cli",
-            "doctor",
-            "--json",
-            "--config",
-            str(tmp_path / "slaplug.yaml"),
-        ],
-        capture_output=True,
-        text=True,
-        check=False,
-        env=env,
-        timeout=120,
+    result = run_doctor(
+        tmp_path / "slaplug.yaml",
+        {"DOCTOR_ZD_TOKEN": token or fake.api_token},
+        plugin="slaplug-zendesk",
     )
-    assert run.stdout, run.stderr
-    return run.returncode, json.loads(run.stdout), run.stdout + run.stderr
+    return result.code, result.report, result.output
 
 
 def statuses(report: dict[str, Any]) -> dict[str, str]:
-    return {c["name"]: c["status"] for c in report["checks"] if c["subject"] == "zendesk"}
+    return statuses_of(report, "zendesk")
 
 
 def test_a_good_setup_passes_every_check(tmp_path: Path, fake: FakeZendesk) -> None:
