@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
-from collections.abc import Iterable, Iterator, Sequence
+import threading
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -19,6 +21,11 @@ from slaplug.store.engine import WRITE
 __all__ = ["StoreBase", "StoreSettings", "chunks", "default_worker_id"]
 
 T = TypeVar("T")
+
+log = logging.getLogger("slaplug.store")
+
+#: The shortest pause between two lease extensions, in seconds.
+_MIN_HEARTBEAT = 0.05
 
 #: Rows per statement for batched reads and IN lists (SQLite allows 32766 parameters).
 BATCH = 500
@@ -104,6 +111,41 @@ class StoreBase:
         """A read-only transaction: one consistent view, no write lock."""
         with self.engine.connect() as conn, conn.begin():
             yield conn
+
+    @contextmanager
+    def _heartbeat(self, extend: Callable[[], int], what: str, held: int) -> Iterator[None]:
+        """Call ``extend`` every third of the lease while the ``with`` block runs.
+
+        A background thread keeps a batch's leases alive, so a lease lapses only if this
+        process stops (killed, frozen) for longer than two thirds of it. The block runs on
+        if an extension fails (the store is briefly busy): the next one tries again.
+
+        Args:
+            extend: Extends the leases; returns how many it extended.
+            what: Names the leases in logs (outbox, inbox, due).
+            held: How many leases the batch holds.
+        """
+        interval = max(self.settings.lease.total_seconds() / 3, _MIN_HEARTBEAT)
+        stop = threading.Event()
+
+        def beat() -> None:
+            while not stop.wait(interval):
+                try:
+                    extended = extend()
+                except Exception as exc:  # the next beat tries again
+                    log.warning("extending %d %s leases failed: %s", held, what, exc)
+                    continue
+                if extended < held:
+                    # Finished rows lose their lease, so fewer is normal near the end.
+                    log.debug("%s heartbeat: %d of %d leases still held", what, extended, held)
+
+        thread = threading.Thread(target=beat, name=f"slaplug-{what}-heartbeat", daemon=True)
+        thread.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            thread.join()
 
     def _insert(self, table: Table) -> Any:
         """The dialect's INSERT, which has ``on_conflict_do_nothing/update``."""

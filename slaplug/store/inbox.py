@@ -9,14 +9,15 @@ the outbox. Done items are kept (their ids keep catching late retries) until `in
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
 from sqlalchemy import delete, func, select, update
 
-from slaplug.store._base import StoreBase, aware, default_worker_id
+from slaplug.store._base import StoreBase, aware, chunks, default_worker_id
 from slaplug.store.codec import dumps
 from slaplug.store.schema import inbox
 
@@ -170,12 +171,73 @@ class InboxMixin(StoreBase):
 
     def inbox_done(self, item_id: int, *, now: datetime | None = None) -> None:
         """Mark a delivery processed."""
+        self.inbox_done_many([item_id], now=now)
+
+    def inbox_done_many(self, item_ids: Iterable[int], *, now: datetime | None = None) -> int:
+        """Mark deliveries processed, in one transaction (one commit for a whole batch).
+
+        A commit per delivery made a burst of webhooks cost a commit (an fsync on SQLite,
+        and the write lock the acknowledgements also need) for every delivery.
+
+        Returns:
+            How many rows were marked.
+        """
+        ids = sorted(set(item_ids))
+        if not ids:
+            return 0
+        count = 0
         with self._write() as conn:
-            conn.execute(
-                update(inbox)
-                .where(inbox.c.id == item_id)
-                .values(state="done", done_at=aware(now), lease_owner=None, lease_until=None)
-            )
+            for part in chunks(ids):
+                count += conn.execute(
+                    update(inbox)
+                    .where(inbox.c.id.in_(part))
+                    .values(state="done", done_at=aware(now), lease_owner=None, lease_until=None)
+                ).rowcount
+        return count
+
+    def inbox_extend_leases(
+        self, item_ids: Iterable[int], worker_id: str, *, now: datetime | None = None
+    ) -> int:
+        """Push the leases ``worker_id`` still holds on inbox items (see `extend_leases`).
+
+        Returns:
+            How many were extended.
+        """
+        until = aware(now) + self.settings.lease
+        count = 0
+        with self._write() as conn:
+            for part in chunks(sorted(set(item_ids))):
+                count += conn.execute(
+                    update(inbox)
+                    .where(
+                        inbox.c.id.in_(part),
+                        inbox.c.state == "leased",
+                        inbox.c.lease_owner == worker_id,
+                    )
+                    .values(lease_until=until)
+                ).rowcount
+        return count
+
+    @contextmanager
+    def inbox_lease_heartbeat(
+        self,
+        item_ids: Iterable[int],
+        worker_id: str,
+        *,
+        clock: Callable[[], datetime] | None = None,
+    ) -> Iterator[None]:
+        """Keep extending the leases on claimed inbox items while the ``with`` block runs.
+
+        A batch slower than its lease (a helpdesk answering slowly) would otherwise be claimed
+        again by another worker and its tickets read a second time.
+        """
+        held = sorted(set(item_ids))
+        with self._heartbeat(
+            lambda: self.inbox_extend_leases(held, worker_id, now=clock() if clock else None),
+            "inbox",
+            len(held),
+        ):
+            yield
 
     def inbox_fail(
         self,

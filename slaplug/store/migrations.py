@@ -22,7 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import Connection, Engine, func, inspect, select, text
+from sqlalchemy import Connection, Engine, bindparam, func, inspect, select, text
 
 from slaplug.errors import ConfigError
 from slaplug.store.engine import WRITE
@@ -32,7 +32,9 @@ from slaplug.store.schema import (
     install,
     metadata,
     notification_sends,
+    due,
     quarantine,
+    request_budgets,
     schema_version,
 )
 
@@ -77,6 +79,34 @@ def _v5_quarantine(conn: Connection) -> None:
     quarantine.create(conn, checkfirst=True)
 
 
+def _v8_distributed(conn: Connection) -> None:
+    """Due rows get a bucket and a lease; request budgets get their table."""
+    from slaplug.store.tickets import due_bucket  # noqa: PLC0415  (tickets imports the schema)
+
+    have = {col["name"] for col in inspect(conn).get_columns(due.name)}
+    for name, sql_type in (
+        ("bucket", "INTEGER"),
+        ("lease_owner", "VARCHAR(200)"),
+        ("lease_until", "TIMESTAMP WITH TIME ZONE" if conn.dialect.name == "postgresql" else "DATETIME"),
+    ):
+        if name not in have:
+            conn.execute(text(f"ALTER TABLE {due.name} ADD COLUMN {name} {sql_type}"))
+    rows = conn.execute(
+        select(due.c.connector, due.c.ticket_id).where(due.c.bucket.is_(None))
+    ).all()
+    if rows:
+        conn.execute(
+            due.update()
+            .where(due.c.connector == bindparam("c"), due.c.ticket_id == bindparam("t"))
+            .values(bucket=bindparam("b")),
+            [{"c": r.connector, "t": r.ticket_id, "b": due_bucket(r.connector, r.ticket_id)} for r in rows],
+        )
+    for index in due.indexes:
+        if index.name == "ix_due_bucket":
+            index.create(conn, checkfirst=True)
+    request_budgets.create(conn, checkfirst=True)
+
+
 #: Every step, oldest first; the last one's version is `schema.SCHEMA_VERSION`.
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "cursors, snapshots, due, ledger, outbox, measures, inbox", _v1_initial),
@@ -84,6 +114,8 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(3, "install: per-install values such as the note markers' secret", _v3_install),
     Migration(4, "notification_sends: each service a notification reached", _v4_notification_sends),
     Migration(5, "quarantine: tickets set aside with the reason", _v5_quarantine),
+    # 6 and 7 are other branches' steps (reconciled at merge).
+    Migration(8, "due leases and buckets; request_budgets shared by workers", _v8_distributed),
 )
 
 

@@ -9,7 +9,6 @@ never queued again, whichever process plans it. Ledger rows are never deleted on
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -24,13 +23,11 @@ from slaplug.store._base import StoreBase, aware, chunks, default_worker_id
 from slaplug.store.codec import action_from_json, action_to_json
 from slaplug.store.legacy_keys import adopt_legacy_keys
 from slaplug.store.schema import due, ledger, outbox
+from slaplug.store.tickets import due_bucket
 
 __all__ = ["FINAL_STATUSES", "Claim", "DeadLetter", "FailedAction", "OutboxMixin", "OutboxStats"]
 
 log = logging.getLogger("slaplug.store.outbox")
-
-#: The shortest pause between two lease extensions, in seconds.
-_MIN_HEARTBEAT = 0.05
 
 #: What `complete` accepts: the `ApplyStatus` values that end an action's life.
 FINAL_STATUSES = frozenset({"applied", "already", "skipped", "failed"})
@@ -265,28 +262,12 @@ class OutboxMixin(StoreBase):
             clock: The current time; the real time by default.
         """
         held = sorted(set(keys))
-        interval = max(self.settings.lease.total_seconds() / 3, _MIN_HEARTBEAT)
-        stop = threading.Event()
-
-        def beat() -> None:
-            while not stop.wait(interval):
-                try:
-                    extended = self.extend_leases(held, worker_id, now=clock() if clock else None)
-                except Exception as exc:  # the next beat tries again
-                    log.warning("extending %d outbox leases failed: %s", len(held), exc)
-                    continue
-                if extended < len(held):
-                    # Completed keys leave the outbox, so fewer is normal near the end; a
-                    # lease lost to another worker shows as a warning in its apply.
-                    log.debug("outbox heartbeat: %d of %d leases still held", extended, len(held))
-
-        thread = threading.Thread(target=beat, name="slaplug-lease-heartbeat", daemon=True)
-        thread.start()
-        try:
+        with self._heartbeat(
+            lambda: self.extend_leases(held, worker_id, now=clock() if clock else None),
+            "outbox",
+            len(held),
+        ):
             yield
-        finally:
-            stop.set()
-            thread.join()
 
     def complete(
         self, key: str, status: str = "applied", detail: str = "", *, now: datetime | None = None
@@ -430,11 +411,15 @@ class OutboxMixin(StoreBase):
             conn.execute(delete(outbox).where(outbox.c.key == key))
             conn.execute(delete(ledger).where(ledger.c.key == key, ledger.c.status == "pending"))
             stmt = self._insert(due).values(
-                connector=row.connector, ticket_id=row.ticket_id, due_at=at
+                connector=row.connector,
+                ticket_id=row.ticket_id,
+                due_at=at,
+                bucket=due_bucket(row.connector, row.ticket_id),
             )
             conn.execute(
                 stmt.on_conflict_do_update(
-                    index_elements=[due.c.connector, due.c.ticket_id], set_={"due_at": at}
+                    index_elements=[due.c.connector, due.c.ticket_id],
+                    set_={"due_at": at, "lease_owner": None, "lease_until": None},
                 )
             )
         return True

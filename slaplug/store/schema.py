@@ -18,6 +18,7 @@ from sqlalchemy import (
     Column,
     DateTime,
     Dialect,
+    Float,
     Index,
     Integer,
     LargeBinary,
@@ -46,12 +47,13 @@ __all__ = [
     "notification_sends",
     "outbox",
     "quarantine",
+    "request_budgets",
     "schema_version",
     "snapshots",
 ]
 
 #: The version `schema.py` describes; `migrations.MIGRATIONS` ends at it.
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 8
 
 
 class UtcDateTime(TypeDecorator[datetime]):
@@ -122,7 +124,14 @@ due = Table(
     Column("connector", String(200), primary_key=True),
     Column("ticket_id", String(200), primary_key=True),
     Column("due_at", UtcDateTime, nullable=False),
+    #: `tickets.due_bucket` of the row (version 8): the ``due(bucket)`` job's share.
+    Column("bucket", Integer),
+    #: The worker re-evaluating the ticket now, and until when (version 8): a due row is
+    #: claimed like an outbox row, so two processes never both evaluate it.
+    Column("lease_owner", String(200)),
+    Column("lease_until", UtcDateTime),
     Index("ix_due_due_at", "due_at"),
+    Index("ix_due_bucket", "bucket", "due_at"),
 )
 
 #: Every idempotency key ever planned, and what became of it. A key is reserved here when it is
@@ -275,4 +284,20 @@ quarantine = Table(
     #: How many times it was set aside (each read or delivery that met it).
     Column("times", Integer, nullable=False, default=1),
     Index("ix_quarantine_last_seen", "last_seen"),
+)
+
+#: Each connector's request budget (added in version 8): a token bucket shared by every
+#: worker and process through the store (`slaplug.store.budgets`), so adding workers never
+#: pushes a helpdesk past its documented rate limit.
+request_budgets = Table(
+    "request_budgets",
+    metadata,
+    #: ``connector`` or ``connector:bucket`` (a platform's endpoint with its own limit).
+    Column("name", String(300), primary_key=True),
+    #: Tokens left at ``updated_at``; refilled at the budget's rate, up to its burst.
+    Column("tokens", Float, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    #: Requests granted so far (monitoring) and requests that had to wait.
+    Column("granted", Integer, nullable=False, default=0),
+    Column("waited", Integer, nullable=False, default=0),
 )
