@@ -52,6 +52,7 @@ from slaplug.notify.deliver import DeliveryError, Notifications
 from slaplug.rules.pack import Assessment, RulePack
 from slaplug.serialize import ticket_problem
 from slaplug.store import Claim, Store
+from slaplug.store.tickets import DueTicket, Saved
 from slaplug.store._base import default_worker_id
 from slaplug.store.quarantine import storable
 from slaplug.testing.crash import crashpoint
@@ -81,6 +82,11 @@ class Summary:
     retried_later: int = 0
     dead_lettered: int = 0
     quarantined: int = 0
+    #: Tickets read older than their stored snapshot (another process had read a newer
+    #: version): not saved, not evaluated.
+    stale: int = 0
+    #: Reads stopped because another process had moved the connector's cursor.
+    cursor_conflicts: int = 0
     api_reads: int = 0
     api_writes: int = 0
     #: Clocks whose breach came before the cutoff, recorded now (a dry run: would be)
@@ -252,7 +258,11 @@ class Sync:
         cutoff = self.cutoff(name, self.clock())
         summary.cutoffs[name] = cutoff.isoformat()
         if not self.dry_run:
-            summary.tickets_changed = sum(self.store.save_snapshots(tickets, now=self.clock()))
+            saved = self.store.store_snapshots(tickets, now=self.clock())
+            summary.tickets_changed = sum(1 for s in saved if s is Saved.WRITTEN)
+            # Older than the stored snapshot: a newer read was saved and evaluated already.
+            tickets = [t for t, s in zip(tickets, saved, strict=True) if s is not Saved.STALE]
+            summary.stale += len(saved) - len(tickets)
         self._evaluate(tickets, summary, cutoff)
         if not self.dry_run:
             self._deliver(name, conn, summary)
@@ -265,6 +275,9 @@ class Sync:
 
     def _read(self, name: str, conn: Connector, summary: Summary, cutoff: datetime) -> None:
         cursor = self.store.get_cursor(name)
+        # The cursor this reader last saw stored: each commit is a compare-and-set on it, so
+        # a slower process that read the same pages cannot move the cursor back.
+        expected = cursor
         for page in conn.read_changed(cursor):
             crashpoint("page-read")
             tickets = self._admit(page.tickets, summary)
@@ -275,39 +288,106 @@ class Sync:
             if self.dry_run:
                 self._evaluate(tickets, summary, cutoff)
                 continue
-            changed = self.store.save_snapshots(tickets, now=self.clock())
-            summary.tickets_changed += sum(changed)
+            saved = self.store.store_snapshots(tickets, now=self.clock())
+            summary.tickets_changed += sum(1 for s in saved if s is Saved.WRITTEN)
+            # A ticket older than its stored snapshot was read before another process read
+            # (and evaluated) a newer version: evaluating the old one could plan from a past
+            # state, so it is left to the newer one.
+            tickets = [t for t, s in zip(tickets, saved, strict=True) if s is not Saved.STALE]
+            summary.stale += len(saved) - len(tickets)
             crashpoint("snapshots-saved")
             for start in range(0, len(tickets), self.batch):
                 self._evaluate(tickets[start : start + self.batch], summary, cutoff)
             if page.cursor is not None:
                 crashpoint("before-cursor")
-                self.store.commit_cursor(name, page.cursor, now=self.clock())
+                if not self.store.commit_cursor(
+                    name, page.cursor, now=self.clock(), expected=expected
+                ):
+                    # Another reader moved the cursor since this one started: it is ahead,
+                    # and goes on from there. Stop here rather than move it back.
+                    log.info(
+                        "%s: another process moved the cursor; this read stops and leaves "
+                        "the rest to it",
+                        name,
+                    )
+                    summary.cursor_conflicts += 1
+                    self._deliver(name, conn, summary)
+                    return
+                expected = page.cursor
                 crashpoint("cursor-committed")
             self.progress(f"{name}: {summary.tickets_read} tickets read", summary)
             # Write each page's actions back before reading the next: escalations reach the
             # helpdesk sooner, and the connector still holds the page it planned them from.
             self._deliver(name, conn, summary)
 
-    def _reevaluate_due(self, name: str, summary: Summary, cutoff: datetime) -> None:
-        """Tickets whose next threshold passed: re-evaluated from snapshots, no API read."""
-        seen: set[str] = set()
-        while True:
-            due = [
-                d
-                for d in self.store.due_before(self.clock(), self.batch, connector=name)
-                if d.ticket_id not in seen
-            ]
-            if not due:
-                return
-            seen.update(d.ticket_id for d in due)
+    def reevaluate_due(
+        self, name: str | None = None, *, bucket: int | None = None
+    ) -> Summary:
+        """Re-evaluate the passed thresholds of one connector, or of one due bucket, and deliver.
+
+        The ``due(bucket)`` job: the rows are claimed (leased) first, so several workers
+        running it at once evaluate each due ticket once.
+        """
+        started = time.monotonic()
+        summary = Summary()
+        names = [name] if name is not None else list(self.connectors)
+        before = {n: self._calls(n) for n in names}
+        for n in names:
+            self._held[n] = self.store.quarantined_ids(n)
+            cutoff = self.cutoff(n, self.clock())
+            summary.cutoffs[n] = cutoff.isoformat()
+            self._reevaluate_due(n, summary, cutoff, bucket=bucket)
+            if not self.dry_run:
+                self._deliver(n, self.connectors[n], summary)
+        for n in names:
+            reads, writes = self._calls(n)
+            summary.api_reads += reads - before[n][0]
+            summary.api_writes += writes - before[n][1]
+        summary.seconds = round(time.monotonic() - started, 3)
+        return summary
+
+    def _reevaluate_due(
+        self, name: str, summary: Summary, cutoff: datetime, *, bucket: int | None = None
+    ) -> None:
+        """Tickets whose next threshold passed: re-evaluated from snapshots, no API read.
+
+        Each batch is claimed like outbox rows (a lease, SKIP LOCKED on PostgreSQL), so two
+        processes never both evaluate the same due ticket; the leases are extended while the
+        batch is evaluated, and end when its new thresholds are recorded.
+        """
+        if self.dry_run:
+            # Nothing is claimed or recorded in a dry run: look once and stop (the index is
+            # not updated, so the same tickets would come again).
+            due = self.store.due_before(self.clock(), self.batch, connector=name)
             snapshots = self.store.load_snapshots(name, [d.ticket_id for d in due])
             tickets = [snapshots[d.ticket_id] for d in due if d.ticket_id in snapshots]
             summary.reevaluated += len(tickets)
-            crashpoint("due-loaded")
             self._evaluate(tickets, summary, cutoff)
-            if self.dry_run:
-                return  # the due index is not updated, so the same tickets would come again
+            return
+        seen: set[str] = set()
+        while True:
+            claimed = self.store.claim_due(
+                self.clock(), self.batch, connector=name, bucket=bucket, worker_id=self.worker_id
+            )
+            due = [d for d in claimed if d.ticket_id not in seen]
+            if not due:
+                self._release_due(name, claimed)
+                return
+            seen.update(d.ticket_id for d in due)
+            idents = [(name, d.ticket_id) for d in due]
+            with self.store.due_lease_heartbeat(idents, self.worker_id, clock=self.clock):
+                snapshots = self.store.load_snapshots(name, [d.ticket_id for d in due])
+                tickets = [snapshots[d.ticket_id] for d in due if d.ticket_id in snapshots]
+                summary.reevaluated += len(tickets)
+                crashpoint("due-loaded")
+                self._evaluate(tickets, summary, cutoff)
+            # Rows evaluated got their next threshold (and lost the lease); the rest (no
+            # snapshot, quarantined, seen twice) are given back for a later pass.
+            self._release_due(name, claimed)
+
+    def _release_due(self, name: str, claimed: Sequence[DueTicket]) -> None:
+        if claimed:
+            self.store.release_due([(name, d.ticket_id) for d in claimed], self.worker_id)
 
     # -- the quarantine ------------------------------------------------------------------------
 

@@ -103,6 +103,10 @@ class Worker:
             channels=channels,
         )
         self.pack = pack
+        #: Who holds this worker's inbox leases (its heartbeat extends only its own).
+        self.worker_id = self.sync.worker_id
+        #: Items processed, waiting to be marked done together (`_flush_done`).
+        self._pending_done: list[InboxItem] = []
         self._wake = threading.Event()
         self._stopping = threading.Event()
         self._calls: queue.SimpleQueue[tuple[Callable[[], Any], Future[Any]]] = queue.SimpleQueue()
@@ -200,7 +204,7 @@ class Worker:
 
         Public so tests can drive the worker without its thread.
         """
-        items = self.store.inbox_claim(self.batch, now=self.clock())
+        items = self.store.inbox_claim(self.batch, now=self.clock(), worker_id=self.worker_id)
         if not items:
             return 0
         crashpoint("inbox-claimed")
@@ -208,8 +212,16 @@ class Worker:
         groups: dict[str, list[InboxItem]] = {}
         for item in items:
             groups.setdefault(item.connector, []).append(item)
-        for name, group in groups.items():
-            self._process(name, group)
+        # The leases are extended while the batch runs (slow helpdesk reads), and the items
+        # processed are marked done together, one commit per connector's group.
+        with self.store.inbox_lease_heartbeat(
+            [i.id for i in items], self.worker_id, clock=self.clock
+        ):
+            for name, group in groups.items():
+                try:
+                    self._process(name, group)
+                finally:
+                    self._flush_done()
         self.metrics.worker_batch.observe(time.monotonic() - started)
         return len(items)
 
@@ -284,10 +296,19 @@ class Worker:
             self._done(item)
 
     def _done(self, item: InboxItem) -> None:
-        self.store.inbox_done(item.id, now=self.clock())
-        self.metrics.worker_items.labels(item.connector, "done").inc()
-        lag = (self.clock() - item.received_at).total_seconds()
-        self.metrics.worker_lag.labels(item.connector).observe(max(lag, 0.0))
+        # Recorded by `_flush_done`, once per group: a commit per delivery cost a burst of
+        # webhooks a commit (and SQLite's write lock, which the acknowledgements need) each.
+        self._pending_done.append(item)
+
+    def _flush_done(self) -> None:
+        done, self._pending_done = self._pending_done, []
+        if not done:
+            return
+        self.store.inbox_done_many([i.id for i in done], now=self.clock())
+        for item in done:
+            self.metrics.worker_items.labels(item.connector, "done").inc()
+            lag = (self.clock() - item.received_at).total_seconds()
+            self.metrics.worker_lag.labels(item.connector).observe(max(lag, 0.0))
 
     def _fail(self, item: InboxItem, error: str, retry_after: float | None = None) -> None:
         error = scrub(error)  # stored and logged: an error can quote a helpdesk's answer
