@@ -6,20 +6,15 @@ import json
 import sys
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import click
-
-from slaplug.errors import ProblemsError
-
-if TYPE_CHECKING:
-    pass
 
 from slaplug.cli._common import (
     ENGINE_OPTION,
     friendly_errors,
     parse_time,
 )
+from slaplug.errors import ProblemsError
 
 
 @click.group()

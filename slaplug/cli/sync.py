@@ -6,16 +6,9 @@ import logging
 import os
 import sys
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import click
-
-from slaplug.errors import ConnectorError
-from slaplug.exitcodes import ExitCode
-from slaplug.logs import logging_options
-
-if TYPE_CHECKING:
-    pass
 
 from slaplug.cli._common import (
     CONFIG_OPTION,
@@ -25,6 +18,9 @@ from slaplug.cli._common import (
     parse_time,
     sigterm_as_interrupt,
 )
+from slaplug.errors import ConnectorError
+from slaplug.exitcodes import ExitCode
+from slaplug.logs import logging_options
 
 MIN_INTERVAL_SECONDS = 10.0
 #: What ``--every`` given without a value stands for: ``sync.every`` from the configuration.
