@@ -11,6 +11,7 @@ On SQLite (a file) and PostgreSQL (a schema of the test database, `test_store`'s
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 import time
@@ -25,7 +26,7 @@ from sqlalchemy import event
 from test_store import pg_database, ticket, url  # noqa: F401  (fixtures: SQLite and PostgreSQL)
 
 from slaplug.connectors import ApplyResult, CallStats, TicketPage, WebhookEvent
-from slaplug.model import Action, EventKind, Ticket, TicketEvent
+from slaplug.model import Action, Ticket
 from slaplug.rules.pack import RulePack
 from slaplug.store import Store, StoreSettings
 from slaplug.store.tickets import DUE_BUCKETS, Saved, due_bucket
@@ -176,10 +177,8 @@ def test_two_syncs_at_once_evaluate_each_due_ticket_once(url: str) -> None:  # n
             assess = pack.assess_many
 
             def slow_assess(tickets: Sequence[Ticket], now: datetime) -> Any:
-                try:
+                with contextlib.suppress(threading.BrokenBarrierError):
                     both.wait()  # the other sync is evaluating too (on the old code)
-                except threading.BrokenBarrierError:
-                    pass
                 return assess(tickets, now)
 
             pack.assess_many = slow_assess  # type: ignore[method-assign]
@@ -230,9 +229,9 @@ def test_a_drained_batch_is_marked_done_in_one_statement(tmp_path: Path) -> None
 
 def test_inbox_leases_are_extended_while_a_batch_runs(tmp_path: Path) -> None:
     lease = timedelta(seconds=0.6)
-    url = f"sqlite:///{tmp_path / 's.db'}"
+    path = f"sqlite:///{tmp_path / 's.db'}"
     settings = StoreSettings(lease=lease)
-    with Store.open(url, settings=settings) as store, Store.open(url, settings=settings) as other:
+    with Store.open(path, settings=settings) as store, Store.open(path, settings=settings) as other:
         store.inbox_put("desk", "d1", {}, b"{}")
         [item] = store.inbox_claim(10, worker_id="w1")
         with store.inbox_lease_heartbeat([item.id], "w1"):

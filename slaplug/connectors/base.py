@@ -16,6 +16,7 @@ from typing import ClassVar
 
 import requests
 
+from slaplug.connectors.budget import RateLimits
 from slaplug.connectors.checks import Check, CheckStatus, DoctorNeeds
 from slaplug.connectors.config import ConnectorConfig
 from slaplug.connectors.http import ApiClient
@@ -139,6 +140,9 @@ class Connector(ABC):
     Config: ClassVar[type[ConnectorConfig]] = ConnectorConfig
     #: What this connector can do.
     capabilities: ClassVar[frozenset[Capability]] = frozenset({Capability.READ})
+    #: The platform's documented rate limits (account and endpoints), from which each
+    #: request's budget is taken (`slaplug.connectors.budget`); none by default.
+    rate_limits: ClassVar[RateLimits] = RateLimits()
 
     def __init__(
         self,
@@ -164,6 +168,9 @@ class Connector(ABC):
             retry=config.retry,
             secrets=config.secret_values(),
             credentials=" / ".join(config.credential_env_vars()),
+        )
+        self.http.limits = self.rate_limits.configure(
+            self.instance, config.requests_per_minute, config.endpoint_requests_per_minute
         )
         self.marker_key = MarkerKey.from_values(str(config.base_url), *config.secret_values())
 

@@ -60,6 +60,18 @@ class ConnectorConfig(BaseModel):
     base_url: str = Field(description="The helpdesk's API root, e.g. https://acme.zendesk.com.")
     timeout: float = Field(default=30.0, gt=0, description="Seconds to wait for a response.")
     retry: RetryPolicy = Field(default_factory=RetryPolicy)
+    requests_per_minute: float | None = Field(
+        default=None,
+        gt=0,
+        description="This connector's request budget, shared by every worker: requests a "
+        "minute to the whole account. Default: 90 % of the platform's documented limit "
+        "(docs/operations/scaling.md lists them).",
+    )
+    endpoint_requests_per_minute: dict[str, float] = Field(
+        default_factory=dict,
+        description="Budgets of endpoints the platform limits on their own, by name (Zendesk: "
+        "incremental, ticket_update).",
+    )
 
     _secrets: dict[str, tuple[SecretStr, ...]] = PrivateAttr(default_factory=dict)
     _env_vars: dict[str, tuple[str, ...]] = PrivateAttr(default_factory=dict)

@@ -38,9 +38,10 @@ from urllib.parse import urljoin, urlsplit
 
 import requests
 from pydantic import BaseModel, ConfigDict, Field
-from tenacity import RetryCallState, Retrying, retry_if_exception_type
+from tenacity import RetryCallState, Retrying, retry_if_exception
 from urllib3.exceptions import NameResolutionError, NewConnectionError
 
+from slaplug.connectors.budget import RateLimits, RequestBudget
 from slaplug.connectors.redact import RedactingFilter, add_basic_credentials, scrub
 from slaplug.connectors.resolution import DEFAULT_RESOLUTIONS, Resolution, resolve_status
 from slaplug.errors import ConnectorError, FatalAPIError, RetriableAPIError
@@ -50,6 +51,7 @@ __all__ = [
     "AlreadySent",
     "ApiClient",
     "BeforeRetry",
+    "BudgetSpentError",
     "CallStats",
     "LostAnswer",
     "RetryPolicy",
@@ -104,6 +106,9 @@ class CallStats:
     writes: int = 0
     retries: int = 0
     waited: float = 0.0
+    #: Requests that waited for their request budget, and the seconds they waited.
+    budget_waits: int = 0
+    budget_waited: float = 0.0
 
     @property
     def calls(self) -> int:
@@ -179,6 +184,11 @@ class _NotSentError(RetriableAPIError):
     """A transport failure before the request left: nothing can have been processed."""
 
 
+class BudgetSpentError(RetriableAPIError):
+    """The request budget has no slot soon enough: not sent, and not retried inline (the
+    caller gives the work back with ``retry_after``, freeing its worker)."""
+
+
 class _NoAnswerError(RetriableAPIError):
     """The request was sent and no answer came within the read timeout."""
 
@@ -192,6 +202,11 @@ class UnreachableError(FatalAPIError):
     """
 
     __module__ = "slaplug"
+
+
+def _retried(exc: BaseException) -> bool:
+    """Failures retried inline: transient ones, except a spent budget (waiting is its job)."""
+    return isinstance(exc, RetriableAPIError) and not isinstance(exc, BudgetSpentError)
 
 
 def _never_sent(exc: requests.RequestException) -> bool:
@@ -275,6 +290,12 @@ class ApiClient:
         clock: Returns the current aware time, for ``Retry-After`` dates.
         rng: Source of jitter.
         stats: Calls made so far.
+        limits: The platform's rate limits (`Connector.rate_limits`, as configured).
+        budget: Where the request budgets are kept; None sends without one. The runtime
+            sets the store's, shared by every worker (`slaplug.store.budgets`).
+        budget_max_wait: The longest wait for a budget slot; past it the request is not
+            sent and a `RetriableAPIError` with ``retry_after`` tells the caller to retry
+            the work later instead of holding a worker.
     """
 
     def __init__(
@@ -305,6 +326,9 @@ class ApiClient:
         self.clock: Callable[[], datetime] = lambda: datetime.now(UTC)
         self.rng = random.Random()
         self.stats = CallStats()
+        self.limits = RateLimits()
+        self.budget: RequestBudget | None = None
+        self.budget_max_wait = 60.0
         if isinstance(auth, requests.auth.HTTPBasicAuth):
             # A proxy or helpdesk may echo the Basic value (base64 of the pair) in an error
             # body: register the pair, so every encoding of it is scrubbed.
@@ -366,7 +390,7 @@ class ApiClient:
         url = self._url(path)
         method = method.upper()
         retrying = Retrying(
-            retry=retry_if_exception_type(RetriableAPIError),
+            retry=retry_if_exception(_retried),
             stop=self._stop,
             wait=self._wait,
             sleep=self._sleep,
@@ -464,6 +488,7 @@ class ApiClient:
         json: Any,
         headers: Mapping[str, str] | None,
     ) -> requests.Response:
+        self._spend(method, url)
         if method in _READ_METHODS:
             self.stats.reads += 1
         else:
@@ -501,6 +526,28 @@ class ApiClient:
         if response.status_code < 400:
             return response
         raise self._error(method, response)
+
+    def _spend(self, method: str, url: str) -> None:
+        """Take this request's tokens (account and endpoint buckets); wait for the slot."""
+        if self.budget is None:
+            return
+        path = urlsplit(url).path
+        wait = 0.0
+        for bucket in self.limits.buckets(self.connector, method, path):
+            slot = self.budget.take(bucket, max_wait=self.budget_max_wait)
+            if slot is None:
+                raise BudgetSpentError(
+                    f"connector {self.connector!r}: the request budget {bucket.name!r} "
+                    f"({bucket.per_minute:g}/min) has no slot within "
+                    f"{self.budget_max_wait:g} s; the work is retried later",
+                    connector=self.connector,
+                    retry_after=self.budget_max_wait,
+                )
+            wait = max(wait, slot)
+        if wait > 0:
+            self.stats.budget_waits += 1
+            self.stats.budget_waited += wait
+            time.sleep(wait)
 
     def _error(self, method: str, response: requests.Response) -> ConnectorError:
         resolution = self.resolve(response)

@@ -29,10 +29,10 @@ from slaplug.store.engine import WRITE
 from slaplug.store.schema import (
     SCHEMA_VERSION,
     credit_periods,
+    due,
     install,
     metadata,
     notification_sends,
-    due,
     quarantine,
     request_budgets,
     schema_version,

@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
-from enum import Enum
+from enum import Enum, StrEnum
 from typing import Final
 
 from sqlalchemy import Connection, and_, delete, or_, select, text, tuple_, update
@@ -32,7 +32,7 @@ def due_bucket(connector: str, ticket_id: str) -> int:
     return zlib.crc32(f"{connector}\0{ticket_id}".encode()) % DUE_BUCKETS
 
 
-class Saved(str, Enum):
+class Saved(StrEnum):
     """What `TicketsMixin.store_snapshots` did with one ticket."""
 
     #: New, or changed and at least as recent as the stored one: written.
@@ -93,7 +93,7 @@ class TicketsMixin(StoreBase):
         cursor: str,
         *,
         now: datetime | None = None,
-        expected: str | None | _Unset = _UNSET,
+        expected: str | _Unset | None = _UNSET,
     ) -> bool:
         """Record ``cursor`` for ``connector``; with ``expected``, only if nobody moved it.
 

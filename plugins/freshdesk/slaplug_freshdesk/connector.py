@@ -41,6 +41,7 @@ from slaplug.connectors import (
     TicketPage,
     paginate,
 )
+from slaplug.connectors.budget import EndpointLimit, RateLimits
 from slaplug.connectors.checks import Check, DoctorNeeds
 from slaplug.errors import InvalidTicketError, PaginationError
 from slaplug.model import Action, EventKind, Ticket, TicketEvent
@@ -158,6 +159,20 @@ class FreshdeskConnector(Connector):
     name: ClassVar[str] = "freshdesk"
     Config = FreshdeskConfig
     capabilities = frozenset({Capability.READ, Capability.WRITE_BACK})
+    #: Freshdesk's per-minute limits on its smallest current plan (Growth: 200 a minute,
+    #: Ticket Update 80, Tickets List 20; Pro 400/160/100, Enterprise 700/280/200: configure
+    #: them), https://support.freshdesk.com/support/solutions/articles/225439 (helpdesk-apis
+    #: reference §8).
+    rate_limits = RateLimits(
+        per_minute=200,
+        endpoints=(
+            EndpointLimit(
+                "ticket_update", 80, methods=frozenset({"PUT"}), path=r"/api/v2/tickets/[^/]+$"
+            ),
+            EndpointLimit("tickets_list", 20, methods=frozenset({"GET"}), path=r"/api/v2/tickets$"),
+        ),
+        source="https://support.freshdesk.com/support/solutions/articles/225439",
+    )
 
     config: FreshdeskConfig
 

@@ -14,6 +14,7 @@ from typing import ClassVar
 import requests
 
 from slaplug.connectors import ApplyResult, Capability, Connector, TicketPage, WebhookEvent
+from slaplug.connectors.budget import RateLimits
 from slaplug.connectors.checks import Check, DoctorNeeds
 from slaplug.errors import WebhookError
 from slaplug.model import Action, Ticket
@@ -68,6 +69,16 @@ class JiraConnector(Connector):
     Config = JiraConfig
     capabilities = frozenset(
         {Capability.READ, Capability.WRITE_BACK, Capability.BULK_WRITE, Capability.WEBHOOK}
+    )
+    #: Jira Cloud documents no fixed figure for API-token (basic-auth) traffic: it is held
+    #: to per-second burst limits per endpoint and answers 429 with ``Retry-After``
+    #: (https://developer.atlassian.com/cloud/jira/platform/rate-limiting; helpdesk-apis
+    #: reference §3). 100 a minute is a conservative default (the figure the bundled fake
+    #: advertises in ``X-RateLimit-Limit``); raise ``requests_per_minute`` where a site
+    #: allows more.
+    rate_limits = RateLimits(
+        per_minute=100,
+        source="https://developer.atlassian.com/cloud/jira/platform/rate-limiting",
     )
     config: JiraConfig
 

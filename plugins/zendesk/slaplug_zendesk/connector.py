@@ -17,6 +17,7 @@ import requests
 from requests.auth import AuthBase, HTTPBasicAuth
 
 from slaplug.connectors import ApplyResult, Capability, Connector, TicketPage, WebhookEvent
+from slaplug.connectors.budget import EndpointLimit, RateLimits
 from slaplug.connectors.checks import Check, DoctorNeeds
 from slaplug.errors import WebhookError
 from slaplug.model import Action, Ticket
@@ -75,6 +76,25 @@ class ZendeskConnector(Connector):
     Config = ZendeskConfig
     capabilities = frozenset(
         {Capability.READ, Capability.WRITE_BACK, Capability.BULK_WRITE, Capability.WEBHOOK}
+    )
+    #: Zendesk's documented limits (docs/operations/scaling.md; helpdesk-apis reference §3,
+    #: https://developer.zendesk.com/api-reference/introduction/rate-limits): 200 requests a
+    #: minute on the smallest plans (Team; 400 to 2500 on larger ones or with High Volume:
+    #: configure ``requests_per_minute``), incremental exports 10 a minute (30 with High
+    #: Volume), Update Ticket 100 a minute per account
+    #: (https://support.zendesk.com/hc/en-us/articles/8638126078234).
+    rate_limits = RateLimits(
+        per_minute=200,
+        endpoints=(
+            EndpointLimit("incremental", 10, path=r"/api/v2/incremental/"),
+            EndpointLimit(
+                "ticket_update",
+                100,
+                methods=frozenset({"PUT"}),
+                path=r"/api/v2/tickets/[^/]+\.json$",
+            ),
+        ),
+        source="https://developer.zendesk.com/api-reference/introduction/rate-limits",
     )
 
     def __init__(
