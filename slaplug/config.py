@@ -148,6 +148,41 @@ class OutboxOptions(BaseModel):
         return parse_duration(self.lease)
 
 
+class WorkOptions(BaseModel):
+    """Where the work runs: in this process (embedded), or as jobs on procrastinate."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    engine: Literal["embedded", "procrastinate"] = Field(
+        default="embedded",
+        description="embedded: one process runs everything (SQLite or PostgreSQL); "
+        "procrastinate: `slaplug worker` processes run the jobs, queued in the store's "
+        "PostgreSQL (pip install 'slaplug[distributed]'; docs/operations/scaling.md).",
+    )
+    budgets: Literal["documented", "configured"] | None = Field(
+        default=None,
+        description="Which request budgets apply: documented (each platform's documented "
+        "limits, unless configured otherwise) or configured (only connectors with "
+        "requests_per_minute). Default: documented with procrastinate, configured embedded.",
+    )
+    due_every: str = Field(
+        default="30s",
+        description="How often the due thresholds are looked at (procrastinate), 1s to 24h.",
+    )
+
+    @field_validator("due_every")
+    @classmethod
+    def _due_every_in_range(cls, value: str) -> str:
+        _duration_between(value, MIN_EVERY, MAX_EVERY, "due_every")
+        return value
+
+    def documented_budgets(self) -> bool:
+        """Whether the platforms' documented limits apply to connectors left unconfigured."""
+        if self.budgets is None:
+            return self.engine == "procrastinate"
+        return self.budgets == "documented"
+
+
 class _SettingsFile(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -164,6 +199,7 @@ class _SettingsFile(BaseModel):
     )
     sync: SyncOptions = Field(default_factory=SyncOptions)
     outbox: OutboxOptions = Field(default_factory=OutboxOptions)
+    work: WorkOptions = Field(default_factory=WorkOptions)
     notify: Any = Field(
         default=None,
         description="Notification channels: name -> apprise URLs (see docs/notifications.md).",
@@ -190,6 +226,8 @@ class Settings:
     connectors: dict[str, ConnectorSettings] = field(default_factory=dict)
     sync: SyncOptions = field(default_factory=SyncOptions)
     outbox: OutboxOptions = field(default_factory=OutboxOptions)
+    #: Where the work runs (the ``work:`` section).
+    work: WorkOptions = field(default_factory=WorkOptions)
     #: Notification channels by name (the ``notify:`` section).
     notify: dict[str, Channel] = field(default_factory=dict)
     #: Explicit go-live cutoffs by connector (`slaplug.golive`); None: from the first sync.
@@ -342,6 +380,14 @@ def load_settings(
                     f"unknown field {bad[0]!r} in the subject; use {', '.join(sorted(SUBJECT_FIELDS))}",
                 )
             )
+    if raw.work.engine == "procrastinate" and not raw.store.startswith(("postgresql", "postgres:")):
+        problems.append(
+            located.problem(
+                ("work", "engine"),
+                "the procrastinate engine queues its jobs in PostgreSQL: set store: to a "
+                "postgresql://... URL, or remove work.engine for the embedded default",
+            )
+        )
     if problems:
         raise ProblemsError(problems)
     return Settings(
@@ -352,6 +398,7 @@ def load_settings(
         connectors=connectors,
         sync=raw.sync,
         outbox=raw.outbox,
+        work=raw.work,
         notify=channels,
         escalate_from=escalate_from,
     )

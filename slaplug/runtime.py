@@ -15,6 +15,7 @@ from slaplug.errors import ConfigError, ProblemsError
 from slaplug.notify.channels import unserved
 from slaplug.rules.pack import RulePack
 from slaplug.store import Store, StoreSettings
+from slaplug.store.budgets import StoreBudget
 
 __all__ = ["Runtime", "open_runtime"]
 
@@ -68,12 +69,19 @@ def open_runtime(
         # One secret per install keys every connector's note markers, so a customer cannot
         # forge them and a rerun on another host still recognises the notes it posted.
         marker_key = MarkerKey(store.install_secret())
+        budget = StoreBudget(store)
+        documented = settings.work.documented_budgets()
         connectors: dict[str, Connector] = {}
         for name, cs in settings.connectors.items():
             if only is not None and name != only:
                 continue
             conn = classes[cs.plugin](cs.config, instance=name)
             conn.marker_key = marker_key
+            # Request budgets live in the store: every worker and process of the install
+            # takes from the same buckets (docs/operations/scaling.md).
+            conn.http.budget = budget
+            if not documented:
+                conn.http.limits = conn.http.limits.only_configured()
             stack.callback(conn.close)
             connectors[name] = conn
         yield Runtime(settings=settings, store=store, pack=pack, connectors=connectors)

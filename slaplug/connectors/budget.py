@@ -32,6 +32,7 @@ from slaplug.errors import ConfigError
 
 __all__ = [
     "HEADROOM",
+    "Bucket",
     "EndpointLimit",
     "LocalBudget",
     "RateLimits",
@@ -93,6 +94,8 @@ class RateLimits:
     per_minute: float | None = None
     endpoints: tuple[EndpointLimit, ...] = ()
     source: str = ""
+    #: Tokens a bucket holds at most; None: a tenth of its minute (at least 1).
+    burst: float | None = None
     #: Figures the configuration set (not scaled by `HEADROOM`: the user chose them).
     configured: frozenset[str] = field(default=frozenset(), compare=False)
 
@@ -138,17 +141,15 @@ class RateLimits:
     def buckets(self, connector: str, method: str, path: str) -> Iterator[Bucket]:
         """The buckets a request takes from: the account's, then each matching endpoint's."""
         if self.per_minute is not None:
-            yield _bucket(connector, "", self.per_minute, "" in self.configured)
+            yield self._bucket(connector, "", self.per_minute)
         for e in self.endpoints:
             if e.matches(method, path):
-                yield _bucket(connector, e.name, e.per_minute, e.name in self.configured)
+                yield self._bucket(connector, e.name, e.per_minute)
 
-
-def _bucket(connector: str, name: str, documented: float, configured: bool) -> Bucket:
-    rate = documented if configured else documented * HEADROOM
-    return Bucket(
-        f"{connector}:{name}" if name else connector, rate, max(1.0, float(int(rate / 10)))
-    )
+    def _bucket(self, connector: str, name: str, per_minute: float) -> Bucket:
+        rate = per_minute if name in self.configured else per_minute * HEADROOM
+        burst = self.burst if self.burst is not None else max(1.0, float(int(rate / 10)))
+        return Bucket(f"{connector}:{name}" if name else connector, rate, burst)
 
 
 class RequestBudget(Protocol):

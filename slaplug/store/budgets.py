@@ -21,9 +21,12 @@ __all__ = ["BudgetsMixin", "StoreBudget"]
 
 
 class _Bucket(Protocol):
-    name: str
-    per_minute: float
-    burst: float
+    @property
+    def name(self) -> str: ...
+    @property
+    def per_minute(self) -> float: ...
+    @property
+    def burst(self) -> float: ...
 
 
 class BudgetsMixin(StoreBase):
@@ -72,7 +75,7 @@ class BudgetsMixin(StoreBase):
             last = row.updated_at
             at = max(at, last)
             tokens = min(burst, row.tokens + (at - last).total_seconds() * rate) - 1.0
-            wait = max(0.0, -tokens / rate)
+            wait = float(max(0.0, -tokens / rate))
             if wait > max_wait:
                 return None
             conn.execute(
