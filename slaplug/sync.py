@@ -52,9 +52,9 @@ from slaplug.notify.deliver import DeliveryError, Notifications
 from slaplug.rules.pack import Assessment, RulePack
 from slaplug.serialize import ticket_problem
 from slaplug.store import Claim, Store
-from slaplug.store.tickets import DueTicket, Saved
 from slaplug.store._base import default_worker_id
 from slaplug.store.quarantine import storable
+from slaplug.store.tickets import DueTicket, Saved
 from slaplug.testing.crash import crashpoint
 
 __all__ = ["Summary", "Sync"]
@@ -319,6 +319,27 @@ class Sync:
             # Write each page's actions back before reading the next: escalations reach the
             # helpdesk sooner, and the connector still holds the page it planned them from.
             self._deliver(name, conn, summary)
+
+    def pull(self, name: str) -> Summary:
+        """Read connector ``name``'s changed tickets from its cursor, evaluate, deliver.
+
+        The ``pull(connector)`` job (`slaplug.jobs`): `run_once` without the due thresholds
+        (the ``due(bucket)`` jobs take those).
+        """
+        started = time.monotonic()
+        summary = Summary()
+        conn = self.connectors[name]
+        reads, writes = self._calls(name)
+        self._held[name] = self.store.quarantined_ids(name)
+        cutoff = self.cutoff(name, self.clock())
+        summary.cutoffs[name] = cutoff.isoformat()
+        self._read(name, conn, summary, cutoff)
+        if not self.dry_run:
+            self._deliver(name, conn, summary)
+        after = self._calls(name)
+        summary.api_reads, summary.api_writes = after[0] - reads, after[1] - writes
+        summary.seconds = round(time.monotonic() - started, 3)
+        return summary
 
     def reevaluate_due(
         self, name: str | None = None, *, bucket: int | None = None

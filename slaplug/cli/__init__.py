@@ -23,6 +23,7 @@ from slaplug.cli import (
     serve,
     setup,
     sync,
+    worker,
 )
 
 __all__ = ["main"]
@@ -54,5 +55,6 @@ for _command in (
     credits.credits,
     credits.report,
     credits.backtest,
+    worker.worker,
 ):
     main.add_command(_command)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import sys
+from typing import Any
 
 import click
 
@@ -123,7 +125,16 @@ def serve(
     # sharing this process's GIL with it delays every acknowledgement (docs/webhooks.md).
     argv = [sys.executable, "-m", "slaplug.cli", "serve", "--worker-only", "--supervised"]
     argv += ["--config", str(settings.path), "--log-level", level, "--log-format", log_format]
-    supervisor = WorkerSupervisor(argv, workers, nice=worker_nice)
+    pool: Any = WorkerSupervisor(argv, workers, nice=worker_nice)
+    jobs_app = None
+    if settings.work.engine == "procrastinate":
+        # The distributed engine: no worker processes here; a stored delivery queues its
+        # connector's drain job for the `slaplug worker` processes (docs/operations/scaling.md).
+        from slaplug.jobs.engine import Enqueuer, apply_schema, build_app, conninfo
+
+        apply_schema(conninfo(settings.store))
+        jobs_app = build_app(settings, _no_jobs_here)
+        pool = Enqueuer(jobs_app)
     # Opened here, not in the app, so a configuration problem is reported before the port
     # is bound; the workers then finish whatever the inbox holds from an earlier run.
     # Header and body timeouts and a connection cap: slow clients must not hold every
@@ -133,12 +144,14 @@ def serve(
     # uvicorn's own lines go through the handler set up above (format, redaction), not
     # through the one uvicorn would configure.
     options["log_config"] = None
-    with open_runtime(settings) as rt:
+    with open_runtime(settings) as rt, contextlib.ExitStack() as stack:
+        if jobs_app is not None:
+            stack.enter_context(jobs_app.open())
         app = create_app(
             settings,
             runtime=rt,
             max_body=max_body,
-            workers=supervisor,
+            workers=pool,
             connections_closed=options["http"].closed,
         )
         # uvicorn shuts down gracefully on SIGINT and SIGTERM, then raises the signal again:
@@ -152,3 +165,7 @@ def serve(
         err=True,
     )
     sys.exit(ExitCode.INTERRUPTED)
+
+
+def _no_jobs_here() -> Any:
+    raise RuntimeError("slaplug serve queues jobs; `slaplug worker` processes run them")

@@ -19,7 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack, asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, runtime_checkable
 
 from fastapi import FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
@@ -110,6 +110,14 @@ class _WorkerPool(Protocol):
         """Stop the workers."""
 
 
+@runtime_checkable
+class _LaneWaker(Protocol):
+    """Workers woken per connector (`slaplug.jobs.engine.Enqueuer`: a drain job queued)."""
+
+    def wake_lane(self, connector: str) -> None:
+        """A delivery for ``connector`` was stored."""
+
+
 @dataclass
 class _State:
     runtime: Runtime
@@ -122,9 +130,12 @@ class _State:
     #: thread at a time.
     explainer: ThreadPoolExecutor | None
 
-    def wake(self) -> None:
+    def wake(self, connector: str) -> None:
         if self.worker is not None:
             self.worker.wake()
+        elif isinstance(self.workers, _LaneWaker):
+            # The distributed engine: the delivery queues its connector's drain job.
+            self.workers.wake_lane(connector)
         elif self.workers is not None:
             self.workers.wake()
 
@@ -310,7 +321,10 @@ def create_app(
                     result = exc
                 reply = stored(checked, result)
         if reply.status == 202:
-            st.wake()
+            if isinstance(st.workers, _LaneWaker):
+                await run_in_threadpool(st.wake, connector)  # a job queued: store I/O
+            else:
+                st.wake(connector)
         label = connector if connector in st.runtime.connectors else "unknown"
         st.metrics.deliveries.labels(label, reply.outcome).inc()
         st.metrics.ack_seconds.labels(label).observe(time.perf_counter() - started)

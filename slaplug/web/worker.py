@@ -199,12 +199,15 @@ class Worker:
 
     # -- one batch ----------------------------------------------------------------------------
 
-    def drain(self) -> int:
+    def drain(self, connector: str | None = None) -> int:
         """Claim and process one batch of inbox items; returns how many were claimed.
 
-        Public so tests can drive the worker without its thread.
+        Public so tests can drive the worker without its thread, and for the ``drain`` job
+        (`slaplug.jobs`), which passes its ``connector``: only that one's items are claimed.
         """
-        items = self.store.inbox_claim(self.batch, now=self.clock(), worker_id=self.worker_id)
+        items = self.store.inbox_claim(
+            self.batch, connector=connector, now=self.clock(), worker_id=self.worker_id
+        )
         if not items:
             return 0
         crashpoint("inbox-claimed")

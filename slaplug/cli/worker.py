@@ -1,0 +1,86 @@
+"""``slaplug worker``: run the jobs on the distributed engine (procrastinate)."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from slaplug.cli._common import CONFIG_OPTION, friendly_errors, sigterm_as_interrupt
+from slaplug.logs import logging_options
+
+
+@click.command()
+@CONFIG_OPTION
+@click.option(
+    "--concurrency",
+    default=1,
+    show_default=True,
+    type=click.IntRange(1, 64),
+    help="Jobs run at once in this process. Evaluation is CPU-bound: scale with processes "
+    "(one per core) rather than with this.",
+)
+@click.option(
+    "--burst",
+    is_flag=True,
+    help="Run the jobs waiting now, then exit (no periodic ticks; for cron, tests, backfills).",
+)
+@click.option(
+    "--tick",
+    is_flag=True,
+    help="Queue one round first: pull, deliver and drain for each connector, every due bucket.",
+)
+@logging_options
+@friendly_errors
+def worker(
+    config_path: str | None,
+    concurrency: int,
+    burst: bool,
+    tick: bool,
+    log_level: str | None,
+    verbose: int,
+    log_format: str,
+) -> None:
+    """Run slaplug's jobs (pull, drain, deliver, due) queued in the store's PostgreSQL.
+
+    Needs work.engine: procrastinate in slaplug.yaml and pip install 'slaplug[distributed]'.
+    Start as many as the helpdesks keep busy, on any host that reaches the store
+    (docs/operations/scaling.md); each connector's jobs run one at a time whatever the count.
+    """
+    from slaplug.config import load_settings
+    from slaplug.errors import ConfigError
+    from slaplug.jobs import JobContext
+    from slaplug.jobs.engine import QUEUE, Enqueuer, apply_schema, build_app, conninfo
+    from slaplug.logs import resolve_level, setup_logging
+    from slaplug.runtime import open_runtime
+    from slaplug.store.tickets import DUE_BUCKETS
+
+    setup_logging(resolve_level(log_level, verbose), log_format)
+    settings = load_settings(config_path)
+    if settings.work.engine != "procrastinate":
+        raise ConfigError(
+            f"{settings.path}: slaplug worker runs the distributed engine; set work.engine: "
+            "procrastinate (with the store on PostgreSQL), or keep the embedded default and "
+            "run `slaplug serve` / `slaplug sync --every`"
+        )
+    apply_schema(conninfo(settings.store))
+    with open_runtime(settings) as rt:
+        ctx = JobContext(rt)
+        app = build_app(settings, lambda: ctx)
+        with app.open():
+            if tick:
+                queued = Enqueuer(app).defer_many(
+                    [(job, c) for c in rt.connectors for job in ("pull", "deliver", "drain")]
+                    + [("due", b) for b in range(DUE_BUCKETS)]
+                )
+                click.echo(f"worker: {queued} job(s) queued", err=True)
+        with sigterm_as_interrupt():
+            try:
+                app.run_worker(
+                    queues=[QUEUE],
+                    concurrency=concurrency,
+                    wait=not burst,
+                    delete_jobs="successful",
+                )
+            except KeyboardInterrupt:
+                sys.exit(130)

@@ -1,0 +1,192 @@
+"""The jobs on procrastinate: a PostgreSQL-native queue, in the store's own database.
+
+Why procrastinate (MIT, maintained): slaplug's store is already PostgreSQL when several
+processes share it, so the queue adds no broker to run; a job can be queued in the same
+transaction as the store's writes; ``lock`` gives one running job per lane and
+``queueing_lock`` at most one waiting, which is exactly the coalescing a connector's pull,
+drain and deliver need; periodic tasks replace ``sync --every`` loops and the home-made
+supervisor. Celery or Dramatiq would bring a broker (Redis, RabbitMQ) for none of that.
+
+Install with ``pip install 'slaplug[distributed]'``. Its tables live in the store's
+database, in the schema the URL's ``search_path`` names (``public`` by default);
+`apply_schema` creates them once, idempotently, under an advisory lock.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from sqlalchemy import make_url
+
+from slaplug.config import Settings
+from slaplug.errors import ConfigError
+from slaplug.jobs.units import JOBS, JobContext, lanes
+from slaplug.rules.schema import parse_duration
+from slaplug.store.tickets import DUE_BUCKETS
+
+__all__ = ["QUEUE", "Enqueuer", "apply_schema", "build_app", "conninfo", "cron"]
+
+log = logging.getLogger("slaplug.jobs.engine")
+
+#: The queue every slaplug job goes to.
+QUEUE = "slaplug"
+
+#: Serializes concurrent `apply_schema` calls ("slaplugq" in ASCII).
+_SCHEMA_LOCK = 0x736C61706C756771
+
+_INSTALL_HINT = "install the distributed engine with: pip install 'slaplug[distributed]'"
+
+
+def conninfo(store_url: str) -> str:
+    """The libpq URI of the store's database, for procrastinate's psycopg pool."""
+    url = make_url(store_url)
+    if url.get_backend_name() != "postgresql":
+        raise ConfigError(
+            "the procrastinate engine needs the store on PostgreSQL (store: postgresql://...)"
+        )
+    return url.set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+def apply_schema(info: str) -> bool:
+    """Create procrastinate's tables if they are missing; safe from several processes.
+
+    Returns:
+        True if the schema was created now, False if it was there already.
+    """
+    try:
+        # The optional extra: imported when used, so the embedded default never needs it.
+        import psycopg  # noqa: PLC0415
+        from procrastinate.schema import SchemaManager  # noqa: PLC0415
+    except ImportError as exc:  # pragma: no cover - the extra is installed in tests
+        raise ConfigError(f"{exc}; {_INSTALL_HINT}") from None
+    with psycopg.connect(info) as conn, conn.transaction():
+        conn.execute("SELECT pg_advisory_xact_lock(%s)", (_SCHEMA_LOCK,))
+        found = conn.execute("SELECT to_regclass('procrastinate_jobs')").fetchone()
+        if found is not None and found[0] is not None:
+            return False
+        conn.execute(SchemaManager.get_schema())
+    log.info("procrastinate's schema created in the store's database")
+    return True
+
+
+def cron(seconds: float) -> str:
+    """A procrastinate cron (6 columns, seconds first) running about every ``seconds``."""
+    s = max(1, int(seconds))
+    if s < 60:
+        return f"*/{s} * * * * *"
+    minutes = max(1, s // 60)
+    if minutes < 60:
+        return f"0 */{minutes} * * * *"
+    return "0 0 * * * *"
+
+
+def build_app(
+    settings: Settings, context: Callable[[], JobContext], *, info: str | None = None
+) -> Any:
+    """A procrastinate ``App`` with slaplug's jobs and periodic ticks.
+
+    Args:
+        settings: The install's settings (connectors, intervals).
+        context: Returns this process's `JobContext` (opened once, on the first job).
+        info: The database's libpq URI; default the store's (`conninfo`).
+    """
+    try:
+        import procrastinate  # noqa: PLC0415  (the optional extra)
+    except ImportError as exc:
+        raise ConfigError(f"{exc}; {_INSTALL_HINT}") from None
+
+    app = procrastinate.App(
+        connector=procrastinate.PsycopgConnector(conninfo=info or conninfo(settings.store))
+    )
+    for name, fn in JOBS.items():
+
+        def run(arg: Any, _fn: Callable[[JobContext, Any], Any] = fn, _name: str = name) -> None:
+            result = _fn(context(), arg)
+            log.info("job %s(%s) done: %s", _name, arg, _describe(result))
+
+        app.task(name=f"slaplug.{name}", queue=QUEUE, pass_context=False)(run)
+
+    connectors = list(settings.connectors)
+
+    def tick_pull(timestamp: int) -> None:
+        enqueuer = Enqueuer(app)
+        for c in connectors:
+            enqueuer.defer("pull", c)
+            enqueuer.defer("deliver", c)
+            enqueuer.defer("drain", c)  # retries whose backoff ended, lapsed leases
+
+    def tick_due(timestamp: int) -> None:
+        enqueuer = Enqueuer(app)
+        for b in range(DUE_BUCKETS):
+            enqueuer.defer("due", b)
+
+    app.periodic(cron=cron(settings.sync.interval_seconds()), periodic_id="pull")(
+        app.task(name="slaplug.tick_pull", queue=QUEUE, pass_context=False)(tick_pull)
+    )
+    due_every = _seconds(settings.work.due_every)
+    app.periodic(cron=cron(due_every), periodic_id="due")(
+        app.task(name="slaplug.tick_due", queue=QUEUE, pass_context=False)(tick_due)
+    )
+    return app
+
+
+def _seconds(text: str) -> float:
+    return parse_duration(text).total_seconds()
+
+
+def _describe(result: Any) -> str:
+    if hasattr(result, "as_dict"):
+        return ", ".join(f"{k}={v}" for k, v in result.as_dict().items() if v)
+    return str(result)
+
+
+class Enqueuer:
+    """Defers slaplug jobs on procrastinate with their lane locks.
+
+    Also what ``slaplug serve`` hands its app instead of worker processes: a stored
+    delivery queues its connector's ``drain`` (coalesced: one waiting per connector).
+    """
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    def defer(self, job: str, arg: Any) -> bool:
+        """Queue ``job(arg)`` in its lane; False when one already waits there."""
+        from procrastinate.exceptions import AlreadyEnqueued  # noqa: PLC0415
+
+        lane = lanes(job, arg)
+        try:
+            self.app.configure_task(
+                f"slaplug.{job}", lock=lane, queueing_lock=lane, queue=QUEUE
+            ).defer(arg=arg)
+        except AlreadyEnqueued:
+            return False
+        return True
+
+    def defer_many(self, jobs: Iterable[tuple[str, Any]]) -> int:
+        """`defer` each; returns how many were queued (the rest already waited)."""
+        return sum(self.defer(job, arg) for job, arg in jobs)
+
+    # -- what `slaplug.web.app` needs from "workers running elsewhere" --------------------
+
+    alive = True
+    count = 0
+    running = 0
+
+    def wake(self) -> None:
+        """Nothing to wake: deliveries queue their lane's job (`wake_lane`)."""
+
+    def wake_lane(self, connector: str) -> None:
+        """A delivery was stored: queue its connector's ``drain`` (coalesced)."""
+        try:
+            self.defer("drain", connector)
+        except Exception as exc:  # the delivery is stored: the next tick drains it
+            log.warning("queueing drain(%s) failed; the next round takes it: %s", connector, exc)
+
+    def start(self) -> None:
+        """Nothing to start: ``slaplug worker`` processes run the jobs."""
+
+    def stop(self) -> None:
+        """Nothing to stop."""

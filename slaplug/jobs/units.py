@@ -1,0 +1,126 @@
+"""The job functions, and the context they run in (a store, a rules pack, connectors).
+
+Each function is safe to run in several processes at once: what two runs could both do is
+claimed in the store first (outbox and inbox leases, due leases), the cursor is written by
+compare-and-set, and the ledger drops an action planned twice. The engines add lanes on top
+(one running job per ``lane``), so a connector's work is not even *tried* twice at once.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from slaplug.runtime import Runtime
+from slaplug.store.tickets import DUE_BUCKETS
+from slaplug.sync import Summary, Sync
+from slaplug.web.worker import Worker
+
+__all__ = ["JOBS", "JobContext", "deliver", "drain", "due", "lanes", "pull"]
+
+log = logging.getLogger("slaplug.jobs")
+
+
+@dataclass
+class JobContext:
+    """What the jobs of one process share: its runtime (store, pack, connectors).
+
+    Sync objects are cheap and hold per-pass state, so each job makes its own; the rules
+    pack is used by one job at a time (``lock``): a worker process runs one job at a time
+    unless told otherwise, and its CPU-bound evaluation gains nothing from threads anyway.
+
+    Attributes:
+        runtime: The opened runtime.
+        clock: The current time (tests move it).
+        lock: Held while a job evaluates.
+    """
+
+    runtime: Runtime
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def sync(self) -> Sync:
+        """A `Sync` over this context's runtime, configured as ``slaplug sync`` is."""
+        s = self.runtime.settings
+        return Sync(
+            self.runtime.store,
+            self.runtime.pack,
+            self.runtime.connectors,
+            batch=s.sync.batch,
+            claim_batch=s.outbox.batch,
+            clock=self.clock,
+            channels=s.notify,
+            escalate_from=s.escalate_from,
+        )
+
+    def worker(self) -> Worker:
+        """A webhook `Worker` (its batch processing only; no thread is started)."""
+        s = self.runtime.settings
+        return Worker(
+            self.runtime.store,
+            self.runtime.pack,
+            self.runtime.connectors,
+            claim_batch=s.outbox.batch,
+            clock=self.clock,
+            channels=s.notify,
+            escalate_from=s.escalate_from,
+        )
+
+
+def pull(ctx: JobContext, connector: str) -> Summary:
+    """Read ``connector``'s changed tickets from its cursor, evaluate, deliver.
+
+    The only job writing the cursor; its lane runs one at a time, and even two runs at once
+    (a lane lock lost with a killed worker) cannot move it back (compare-and-set).
+    """
+    with ctx.lock:
+        return ctx.sync().pull(connector)
+
+
+def drain(ctx: JobContext, connector: str, *, limit: int = 10_000) -> int:
+    """Process ``connector``'s waiting webhook deliveries (coalesced: all of them, in batches).
+
+    Returns:
+        How many deliveries were claimed.
+    """
+    with ctx.lock:
+        worker = ctx.worker()
+        total = 0
+        while total < limit:
+            done = worker.drain(connector=connector)
+            if not done:
+                return total
+            total += done
+        return total
+
+
+def deliver(ctx: JobContext, connector: str) -> Summary:
+    """Apply ``connector``'s due outbox actions (retries included), under its budget."""
+    with ctx.lock:
+        return ctx.sync().process(connector, [])
+
+
+def due(ctx: JobContext, bucket: int) -> Summary:
+    """Re-evaluate the passed thresholds in one bucket of the due index, then deliver."""
+    if not 0 <= bucket < DUE_BUCKETS:
+        raise ValueError(f"due bucket {bucket} is out of range 0..{DUE_BUCKETS - 1}")
+    with ctx.lock:
+        return ctx.sync().reevaluate_due(bucket=bucket)
+
+
+#: The jobs by name, as the engines run them: ``name -> function(ctx, arg)``.
+JOBS: dict[str, Callable[[JobContext, Any], Any]] = {
+    "pull": pull,
+    "drain": drain,
+    "deliver": deliver,
+    "due": due,
+}
+
+
+def lanes(job: str, arg: object) -> str:
+    """A job's lane: one running job per lane, at most one more waiting."""
+    return f"slaplug:{job}:{arg}"
