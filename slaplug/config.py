@@ -170,10 +170,16 @@ class WorkOptions(BaseModel):
         description="How often the due thresholds are looked at (procrastinate), 1s to 24h.",
     )
 
-    @field_validator("due_every")
+    stalled_after: str = Field(
+        default="30s",
+        description="A worker silent (no heartbeat) this long is dead: its job is retried "
+        "(procrastinate), 1s to 24h.",
+    )
+
+    @field_validator("due_every", "stalled_after")
     @classmethod
-    def _due_every_in_range(cls, value: str) -> str:
-        _duration_between(value, MIN_EVERY, MAX_EVERY, "due_every")
+    def _every_in_range(cls, value: str, info: ValidationInfo) -> str:
+        _duration_between(value, MIN_EVERY, MAX_EVERY, str(info.field_name))
         return value
 
     def documented_budgets(self) -> bool:

@@ -52,6 +52,7 @@ def worker(
     from slaplug.jobs import JobContext
     from slaplug.jobs.engine import QUEUE, Enqueuer, apply_schema, build_app, conninfo
     from slaplug.logs import resolve_level, setup_logging
+    from slaplug.rules.schema import parse_duration
     from slaplug.runtime import open_runtime
     from slaplug.store.tickets import DUE_BUCKETS
 
@@ -66,7 +67,7 @@ def worker(
     apply_schema(conninfo(settings.store))
     with open_runtime(settings) as rt:
         ctx = JobContext(rt)
-        app = build_app(settings, lambda: ctx)
+        app = build_app(settings, lambda: ctx, periodic=not burst)
         with app.open():
             if tick:
                 queued = Enqueuer(app).defer_many(
@@ -81,6 +82,11 @@ def worker(
                     concurrency=concurrency,
                     wait=not burst,
                     delete_jobs="successful",
+                    # Beats at a third of work.stalled_after: a live worker is never taken
+                    # for dead, a killed one is found within stalled_after.
+                    update_heartbeat_interval=max(
+                        1.0, parse_duration(settings.work.stalled_after).total_seconds() / 3
+                    ),
                 )
             except KeyboardInterrupt:
                 sys.exit(130)

@@ -83,7 +83,11 @@ def cron(seconds: float) -> str:
 
 
 def build_app(
-    settings: Settings, context: Callable[[], JobContext], *, info: str | None = None
+    settings: Settings,
+    context: Callable[[], JobContext],
+    *,
+    info: str | None = None,
+    periodic: bool = True,
 ) -> Any:
     """A procrastinate ``App`` with slaplug's jobs and periodic ticks.
 
@@ -91,6 +95,7 @@ def build_app(
         settings: The install's settings (connectors, intervals).
         context: Returns this process's `JobContext` (opened once, on the first job).
         info: The database's libpq URI; default the store's (`conninfo`).
+        periodic: Register the periodic ticks (a ``--burst`` worker runs without them).
     """
     try:
         import procrastinate  # noqa: PLC0415  (the optional extra)
@@ -122,6 +127,28 @@ def build_app(
         for b in range(DUE_BUCKETS):
             enqueuer.defer("due", b)
 
+    stalled_after = _seconds(settings.work.stalled_after)
+
+    async def recover(timestamp: int) -> None:
+        """Give back the jobs of workers that died (SIGKILL, a lost host).
+
+        A killed worker's job stays "doing" and keeps its lane's lock, which would stop the
+        lane for good. Once its worker missed its heartbeats for ``work.stalled_after``, the
+        job is retried; its work is safe to repeat (leases, ledger, compare-and-set cursor).
+        """
+        for job in await app.job_manager.get_stalled_jobs(
+            queue=QUEUE, seconds_since_heartbeat=stalled_after
+        ):
+            log.warning("job %s of a dead worker is retried", job.call_string)
+            await app.job_manager.retry_job(job)
+
+    if not periodic:
+        return app
+    app.periodic(cron=cron(max(1.0, stalled_after / 3)), periodic_id="recover")(
+        app.task(
+            name="slaplug.recover", queue=QUEUE, pass_context=False, queueing_lock="recover"
+        )(recover)
+    )
     app.periodic(cron=cron(settings.sync.interval_seconds()), periodic_id="pull")(
         app.task(name="slaplug.tick_pull", queue=QUEUE, pass_context=False)(tick_pull)
     )
