@@ -1,0 +1,415 @@
+"""Benchmark the distributed engine: many fake helpdesks, 1, 2 and 4 workers, and chaos.
+
+Run ``python bench/scale.py [--helpdesks 8] [--tickets 200] [--workers 1,2,4] [--chaos 60]``;
+it prints one JSON line per measurement, then one with every figure side by side::
+
+    {"workers": 2, "wall_s", "tickets_per_s", "throughput_vs_1", "api_reads", "reads_vs_1",
+     "api_writes", "r429", "duplicate_writes", "jobs"}
+    {"chaos": {"seconds", "kills", "deliveries", "inbox", "outbox_pending", "duplicate_writes"}}
+
+Set-up, all real: the fake Zendesks run in a process of their own (each its own HTTP server,
+every API answer delayed 50 to 150 ms, the platform's rate limits enforced: 429 past
+700/min, past 10/min on incremental exports); the store and procrastinate's queue are a
+fresh schema of the PostgreSQL at 127.0.0.1:5432/test; the workers are ``slaplug worker``
+processes. A run queues one ``pull`` per helpdesk (read every ticket, evaluate, write
+back) and starts the workers with ``--burst``; the wall time runs from their start to the
+last one's exit. ``api_reads``/``api_writes`` are what the fakes served, ``r429`` the rate
+limit answers they gave, ``duplicate_writes`` the notes and tags written more than once.
+
+Chaos (``--chaos SECONDS``): ``slaplug serve`` (distributed) receives the fakes' signed
+webhooks while the fakes' agents and requesters keep changing tickets, two workers run the
+jobs with their periodic ticks, and one worker is SIGKILLed (and restarted) every 3 s. Then
+the load stops, the workers settle, and the bench checks that every delivery is done, every
+action final, and no note or tag was written twice.
+
+Goals (issue 20): throughput near-linear while the helpdesks' latency dominates, reads at
+most 1.1x one worker's, 0 duplicates, no 429 (the request budgets stay under the limits).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+if __name__ == "__main__":
+    # This folder holds calendar.py, which would shadow the standard library's module.
+    _HERE = os.path.dirname(os.path.abspath(__file__))
+    sys.path[:] = [p for p in sys.path if os.path.abspath(p or os.curdir) != _HERE]
+
+import argparse
+import contextlib
+import json
+import random
+import re
+import signal
+import subprocess
+import tempfile
+import threading
+import time
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+REPO = Path(__file__).resolve().parent.parent
+PG = os.environ.get("SLAPLUG_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
+SECRET = "bench-scale-webhook-secret"
+TOKEN = "fake-api-token"
+MARKER = re.compile(r"\[slaplug [0-9a-f]{16}\]")  # keyed note markers (slaplug_zendesk.write)
+
+
+# -- the fakes' process -----------------------------------------------------------------------
+
+
+def _host(n: int, tickets: int) -> None:
+    """Child process: ``n`` fake Zendesks with latency and rate limits; answers on stdin.
+
+    Commands: ``stats`` (prints one JSON line), ``hooks URL`` (send signed webhooks there),
+    ``load RATE`` (agents and requesters change tickets, RATE changes a second in all),
+    ``stop`` (no more changes). End of input stops the fakes.
+    """
+    from slaplug.testing.fake_zendesk import FakeZendesk
+    from slaplug.testing.fakes.zendesk_server import ZendeskApp
+
+    served: Counter[str] = Counter()
+    guard = threading.Lock()
+    original = ZendeskApp.__call__
+
+    def slow(self: Any, req: Any) -> Any:
+        if not req.path.startswith("/_fake/"):
+            time.sleep(random.uniform(0.05, 0.15))  # a helpdesk across the internet
+        resp = original(self, req)
+        if resp.status == 429:
+            with guard:
+                served["r429"] += 1
+        return resp
+
+    ZendeskApp.__call__ = slow  # type: ignore[method-assign]
+    start = datetime.now(UTC) - timedelta(days=4)  # clocks at risk and breached: writes
+    fakes = [
+        FakeZendesk.start(
+            tickets=tickets,
+            days=28,
+            now=start,
+            random_seed=i,
+            enforce_rate_limit=True,
+            job_complete_after=0.2,
+        )
+        for i in range(n)
+    ]
+    print(json.dumps([f.base_url for f in fakes]), flush=True)
+    stop = threading.Event()
+
+    def churn(rate: float) -> None:
+        rng = random.Random(7)
+        kinds = ("agent_reply", "requester_reply", "internal_note")
+        while not stop.wait(1.0 / rate):
+            fake = rng.choice(fakes)
+            with fake.lock:
+                ids = list(fake.store.tickets)
+            with contextlib.suppress(ValueError):  # a closed ticket refuses some changes
+                fake.simulate(rng.choice(kinds), rng.choice(ids))
+
+    for line in sys.stdin:
+        cmd, _, arg = line.strip().partition(" ")
+        if cmd == "stats":
+            stats = []
+            for f in fakes:
+                counts = f.requests
+                effects = _written(f.writes)
+                stats.append(
+                    {
+                        "reads": counts.get("read", 0),
+                        "writes": counts.get("write", 0),
+                        "polls": counts.get("poll", 0),
+                        "duplicates": sum(c - 1 for c in effects.values() if c > 1),
+                        "effects": len(effects),
+                    }
+                )
+            print(json.dumps({"fakes": stats, "r429": served["r429"]}), flush=True)
+        elif cmd == "hooks":
+            for f in fakes:
+                f.configure_webhook(arg, SECRET)
+        elif cmd == "load":
+            stop.clear()
+            threading.Thread(target=churn, args=(float(arg),), daemon=True).start()
+        elif cmd == "stop":
+            stop.set()
+    stop.set()
+    for f in fakes:
+        f.stop()
+
+
+def _written(writes: Any) -> Counter[tuple[int, str]]:
+    """Per (ticket, note marker or tag): times an accepted write carried it."""
+    effects: Counter[tuple[int, str]] = Counter()
+    for w in writes:
+        if not w.accepted or not isinstance(w.body, dict):
+            continue
+        items = list(w.body.get("tickets", []))
+        if "ticket" in w.body:
+            found = re.search(r"/tickets/(\d+)", w.path)
+            items.append({"id": int(found.group(1)) if found else 0, **w.body["ticket"]})
+        for t in items:
+            tid = int(t.get("id", 0))
+            for m in MARKER.findall(json.dumps(t.get("comment") or {})):
+                effects[(tid, m)] += 1
+            for tag in t.get("additional_tags", []):
+                effects[(tid, "tag:" + tag)] += 1
+    return effects
+
+
+class Fakes:
+    """The fakes' process, driven through its standard input."""
+
+    def __init__(self, n: int, tickets: int) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, __file__, "--host", str(n), str(tickets)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert self.proc.stdout is not None
+        self.urls: list[str] = json.loads(self.proc.stdout.readline())
+
+    def ask(self, command: str) -> Any:
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        self.proc.stdin.write(command + "\n")
+        self.proc.stdin.flush()
+        return json.loads(self.proc.stdout.readline()) if command == "stats" else None
+
+    def close(self) -> None:
+        if self.proc.stdin:
+            self.proc.stdin.close()
+        self.proc.wait(timeout=60)
+
+
+# -- the install ----------------------------------------------------------------------------
+
+
+def _schema(name: str, drop: bool = False) -> str:
+    import psycopg
+
+    with psycopg.connect(PG, autocommit=True) as conn:
+        conn.execute(f"DROP SCHEMA IF EXISTS {name} CASCADE")
+        if not drop:
+            conn.execute(f"CREATE SCHEMA {name}")
+    return f"{PG}?options=-csearch_path%3D{name}"
+
+
+def _config(tmp: Path, store: str, urls: list[str], **work: Any) -> Path:
+    path = tmp / "slaplug.yaml"
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "store": store,
+                "rules": [str(REPO / "rules" / "default.yaml")],
+                "notify": {"team-lead": [], "support-manager": [], "second-line-lead": []},
+                "escalate_from": "2000-01-01",  # write back the history, not only from now
+                "sync": {"every": "5s"},
+                "outbox": {"lease": "1m"},
+                "work": {"engine": "procrastinate", **work},
+                "connectors": {
+                    f"zd{i}": {
+                        "plugin": "zendesk",
+                        "base_url": url,
+                        "email": "admin@fake-zendesk.test",
+                        "api_token_env": "BENCH_ZD_TOKEN",
+                        "webhook_secret_env": ["BENCH_ZD_HOOK"],
+                        "fields": {"sla_resolution_status": 360000000103},
+                        "job_poll_interval": 0.2,
+                    }
+                    for i, url in enumerate(urls)
+                },
+            }
+        )
+    )
+    return path
+
+
+ENV = {
+    **os.environ,
+    "BENCH_ZD_TOKEN": TOKEN,
+    "BENCH_ZD_HOOK": SECRET,
+    "SLAPLUG_LOAD_PLUGINS": "slaplug-zendesk",
+    "SLAPLUG_MIN_LEASE": "1s",
+}
+
+
+def _queue(config: Path, jobs: list[tuple[str, Any]]) -> int:
+    from slaplug.config import load_settings
+    from slaplug.jobs.engine import Enqueuer, apply_schema, build_app, conninfo
+
+    os.environ.update({k: v for k, v in ENV.items() if k.startswith(("BENCH_", "SLAPLUG_"))})
+    settings = load_settings(config)
+    apply_schema(conninfo(settings.store))
+    app = build_app(settings, lambda: None, periodic=False)  # type: ignore[arg-type,return-value]
+    with app.open():
+        return Enqueuer(app).defer_many(jobs)
+
+
+def _worker(config: Path, *extra: str) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "slaplug.cli", "worker", "--config", str(config), *extra],
+        env=ENV,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+def _busy_seconds(schema: str) -> float:
+    import psycopg
+
+    with psycopg.connect(PG, autocommit=True) as conn:
+        conn.execute(f"SET search_path TO {schema}")
+        row = conn.execute(
+            "SELECT extract(epoch FROM max(at) FILTER (WHERE type IN ('succeeded', 'failed'))"
+            " - min(at) FILTER (WHERE type = 'started')) FROM procrastinate_events"
+        ).fetchone()
+    return float(row[0]) if row and row[0] is not None else float("nan")
+
+
+def scale_run(workers: int, helpdesks: int, tickets: int) -> dict[str, Any]:
+    """One round over ``helpdesks`` fresh fakes with ``workers`` burst workers."""
+    fakes = Fakes(helpdesks, tickets)
+    name = f"bench_scale_{os.getpid()}_{workers}"
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            config = _config(Path(tmp), _schema(name), fakes.urls)
+            jobs = _queue(config, [("pull", f"zd{i}") for i in range(helpdesks)])
+            started = time.monotonic()
+            procs = [_worker(config, "--burst") for _ in range(workers)]
+            codes = [p.wait(timeout=1800) for p in procs]
+            wall = time.monotonic() - started
+            busy = _busy_seconds(name)
+        stats = fakes.ask("stats")
+    finally:
+        fakes.close()
+        _schema(name, drop=True)
+    per = stats["fakes"]
+    return {
+        "workers": workers,
+        "helpdesks": helpdesks,
+        "tickets": helpdesks * tickets,
+        # From the first job's start to the last one's end (procrastinate's events): the
+        # workers' start-up (imports, connections; ~2-4 s each on this machine) left out.
+        "wall_s": round(busy, 2),
+        "process_wall_s": round(wall, 2),
+        "tickets_per_s": round(helpdesks * tickets / busy, 1),
+        "api_reads": sum(f["reads"] for f in per),
+        "api_writes": sum(f["writes"] for f in per),
+        "job_polls": sum(f["polls"] for f in per),
+        "r429": stats["r429"],
+        "duplicate_writes": sum(f["duplicates"] for f in per),
+        "effects": sum(f["effects"] for f in per),
+        "jobs": jobs,
+        "exit_codes": sorted(set(codes)),
+    }
+
+
+def chaos_run(seconds: float, helpdesks: int, tickets: int, kill_every: float = 3.0) -> dict[str, Any]:
+    """Webhook load, two workers, one SIGKILLed every ``kill_every`` s; then settle and check."""
+    import socket
+
+    from slaplug.store import Store
+
+    fakes = Fakes(helpdesks, tickets)
+    name = f"bench_chaos_{os.getpid()}"
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = int(s.getsockname()[1])
+    serve: subprocess.Popen[bytes] | None = None
+    procs: list[subprocess.Popen[bytes]] = []
+    kills = 0
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            store_url = _schema(name)
+            config = _config(Path(tmp), store_url, fakes.urls, stalled_after="3s", due_every="5s")
+            _queue(config, [("pull", f"zd{i}") for i in range(helpdesks)])
+            serve = subprocess.Popen(
+                [sys.executable, "-m", "slaplug.cli", "serve", "--config", str(config),
+                 "--port", str(port)],
+                env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            )
+            procs = [_worker(config), _worker(config)]
+            time.sleep(3)
+            fakes.ask(f"hooks http://127.0.0.1:{port}/webhooks/zendesk")
+            fakes.ask("load 10")
+            rng = random.Random(3)
+            deadline = time.monotonic() + seconds
+            while time.monotonic() < deadline:
+                time.sleep(kill_every)
+                victim = rng.randrange(len(procs))
+                procs[victim].send_signal(signal.SIGKILL)
+                procs[victim].wait()
+                kills += 1
+                procs[victim] = _worker(config)
+            fakes.ask("stop")
+            # Settle: the workers keep running (ticks, recovery of the killed ones' jobs).
+            with Store.open(store_url, migrate_schema=False) as store:
+                settle = time.monotonic() + 120
+                while time.monotonic() < settle:
+                    inbox = store.inbox_stats()
+                    out = store.outbox_stats()
+                    if not inbox.get("pending") and not inbox.get("leased") and not out.pending and not out.leased:
+                        break
+                    time.sleep(2)
+                inbox, out = store.inbox_stats(), store.outbox_stats()
+            stats = fakes.ask("stats")
+    finally:
+        for p in [*procs, *([serve] if serve else [])]:
+            if p.poll() is None:
+                p.send_signal(signal.SIGTERM)
+        for p in [*procs, *([serve] if serve else [])]:
+            try:
+                p.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                p.kill()
+        fakes.close()
+        _schema(name, drop=True)
+    return {
+        "chaos": {
+            "seconds": seconds,
+            "kills": kills,
+            "inbox": inbox,
+            "outbox_pending": out.pending + out.leased,
+            "outbox_dead": out.dead,
+            "ledger": dict(out.ledger),
+            "duplicate_writes": sum(f["duplicates"] for f in stats["fakes"]),
+            "effects": sum(f["effects"] for f in stats["fakes"]),
+            "r429": stats["r429"],
+        }
+    }
+
+
+def main() -> None:
+    if len(sys.argv) > 1 and sys.argv[1] == "--host":
+        _host(int(sys.argv[2]), int(sys.argv[3]))
+        return
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--helpdesks", type=int, default=8)
+    parser.add_argument("--tickets", type=int, default=200)
+    parser.add_argument("--workers", default="1,2,4")
+    parser.add_argument("--chaos", type=float, default=60.0, help="seconds; 0 skips it")
+    args = parser.parse_args()
+    runs = []
+    for w in [int(x) for x in args.workers.split(",")]:
+        run = scale_run(w, args.helpdesks, args.tickets)
+        runs.append(run)
+        print(json.dumps(run), flush=True)
+    one = runs[0]
+    for run in runs:
+        run["throughput_vs_1"] = round(run["tickets_per_s"] / one["tickets_per_s"], 2)
+        run["reads_vs_1"] = round(run["api_reads"] / max(1, one["api_reads"]), 3)
+    result: dict[str, Any] = {"scale": runs}
+    if args.chaos:
+        chaos = chaos_run(args.chaos, min(args.helpdesks, 4), args.tickets)
+        print(json.dumps(chaos), flush=True)
+        result.update(chaos)
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()
