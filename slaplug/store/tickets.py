@@ -483,6 +483,15 @@ class TicketsMixin(StoreBase):
                 )
         return [DueTicket(r.connector, r.ticket_id, r.due_at) for r in rows]
 
+    def due_connectors(self, now: datetime | None = None, *, bucket: int | None = None) -> set[str]:
+        """The connectors with a passed threshold (in ``bucket``): the ``due`` job visits only
+        those, not every configured connector."""
+        query = select(due.c.connector).where(due.c.due_at <= aware(now)).distinct()
+        if bucket is not None:
+            query = query.where(due.c.bucket == bucket)
+        with self._read() as conn:
+            return set(conn.execute(query).scalars())
+
     def extend_due_leases(
         self, idents: Iterable[tuple[str, str]], worker_id: str, *, now: datetime | None = None
     ) -> int:
