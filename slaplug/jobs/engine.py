@@ -136,11 +136,23 @@ def build_app(
         lane for good. Once its worker missed its heartbeats for ``work.stalled_after``, the
         job is retried; its work is safe to repeat (leases, ledger, compare-and-set cursor).
         """
+        from procrastinate.exceptions import UniqueViolation  # noqa: PLC0415
+        from procrastinate.jobs import Status  # noqa: PLC0415
+
         for job in await app.job_manager.get_stalled_jobs(
             queue=QUEUE, seconds_since_heartbeat=stalled_after
         ):
-            log.warning("job %s of a dead worker is retried", job.call_string)
-            await app.job_manager.retry_job(job)
+            try:
+                await app.job_manager.retry_job(job)
+                log.warning("job %s of a dead worker is retried", job.call_string)
+            except UniqueViolation:
+                # Its lane has a job waiting already, which does the same work: end this
+                # one (as failed, kept for inspection) and free the lane's lock for it.
+                await app.job_manager.finish_job(job, status=Status.FAILED, delete_job=False)
+                log.warning(
+                    "job %s of a dead worker is dropped: the same job waits already",
+                    job.call_string,
+                )
 
     if not periodic:
         return app
