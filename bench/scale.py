@@ -184,6 +184,8 @@ class Fakes:
         if self.proc.stdin:
             self.proc.stdin.close()
         self.proc.wait(timeout=60)
+        if self.proc.stdout:
+            self.proc.stdout.close()
 
 
 # -- the install ----------------------------------------------------------------------------
@@ -199,7 +201,7 @@ def _schema(name: str, drop: bool = False) -> str:
     return f"{PG}?options=-csearch_path%3D{name}"
 
 
-def _config(tmp: Path, store: str, urls: list[str], **work: Any) -> Path:
+def _config(tmp: Path, store: str, urls: list[str], lease: str = "1m", **work: Any) -> Path:
     path = tmp / "slaplug.yaml"
     path.write_text(
         yaml.safe_dump(
@@ -209,7 +211,7 @@ def _config(tmp: Path, store: str, urls: list[str], **work: Any) -> Path:
                 "notify": {"team-lead": [], "support-manager": [], "second-line-lead": []},
                 "escalate_from": "2000-01-01",  # write back the history, not only from now
                 "sync": {"every": "5s"},
-                "outbox": {"lease": "1m"},
+                "outbox": {"lease": lease},
                 "work": {"engine": "procrastinate", **work},
                 "connectors": {
                     f"zd{i}": {
@@ -255,15 +257,22 @@ def _log(name: str) -> Any:
     folder = os.environ.get("BENCH_LOGS")
     if not folder:
         return subprocess.DEVNULL
-    return open(Path(folder) / f"{name}.log", "a")  # noqa: SIM115  (the child keeps it)
+    return open(Path(folder) / f"{name}.log", "a")  # the child keeps it open
+
+
+def _spawn(argv: list[str], name: str) -> subprocess.Popen[bytes]:
+    log = _log(name)
+    try:
+        return subprocess.Popen(argv, env=ENV, stdout=subprocess.DEVNULL, stderr=log)
+    finally:
+        if log is not subprocess.DEVNULL:
+            log.close()  # the child has its own copy
 
 
 def _worker(config: Path, *extra: str) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
+    return _spawn(
         [sys.executable, "-m", "slaplug.cli", "worker", "--config", str(config), *extra],
-        env=ENV,
-        stdout=subprocess.DEVNULL,
-        stderr=_log("worker"),
+        "worker",
     )
 
 
@@ -342,12 +351,15 @@ def chaos_run(
     try:
         with tempfile.TemporaryDirectory() as tmp:
             store_url = _schema(name)
-            config = _config(Path(tmp), store_url, fakes.urls, stalled_after="3s", due_every="5s")
+            # Short leases: a killed worker's claims lapse within the settling time.
+            config = _config(
+                Path(tmp), store_url, fakes.urls, lease="15s", stalled_after="3s", due_every="5s"
+            )
             _queue(config, [("pull", f"zd{i}") for i in range(helpdesks)])
-            serve = subprocess.Popen(
+            serve = _spawn(
                 [sys.executable, "-m", "slaplug.cli", "serve", "--config", str(config),
                  "--port", str(port)],
-                env=ENV, stdout=subprocess.DEVNULL, stderr=_log("serve"),
+                "serve",
             )
             procs = [_worker(config) for _ in range(workers)]
             time.sleep(3)
@@ -365,13 +377,18 @@ def chaos_run(
             fakes.ask("stop")
             # Settle: the workers keep running (ticks, recovery of the killed ones' jobs).
             with Store.open(store_url, migrate_schema=False) as store:
-                settle = time.monotonic() + 120
-                while time.monotonic() < settle:
-                    inbox = store.inbox_stats()
-                    out = store.outbox_stats()
-                    if not inbox.get("pending") and not inbox.get("leased") and not out.pending and not out.leased:
-                        break
+                # Until quiet: nothing waiting or in flight, and no delivery arriving (the
+                # fakes' webhook senders retry for a while after the changes stopped).
+                settle = time.monotonic() + 180
+                last, quiet = -1, 0
+                while time.monotonic() < settle and quiet < 3:
                     time.sleep(2)
+                    inbox, out = store.inbox_stats(), store.outbox_stats()
+                    busy = inbox.get("pending", 0) + inbox.get("leased", 0)
+                    busy += out.pending + out.leased
+                    total = sum(inbox.values())
+                    quiet = quiet + 1 if busy == 0 and total == last else 0
+                    last = total
                 inbox, out = store.inbox_stats(), store.outbox_stats()
             stats = fakes.ask("stats")
     finally:

@@ -187,6 +187,14 @@ def test_a_stored_delivery_queues_its_connectors_drain_once(
 
 
 def test_periodic_ticks_follow_the_configured_intervals() -> None:
-    assert cron(30) == "*/30 * * * * *"
-    assert cron(300) == "0 */5 * * * *"
-    assert cron(7200) == "0 0 * * * *"
+    from croniter import croniter
+
+    def gaps(expr: str) -> set[float]:
+        it = croniter(expr, 0)
+        times = [it.get_next(float) for _ in range(5)]
+        return {b - a for a, b in zip(times, times[1:], strict=False)}
+
+    assert gaps(cron(30)) == {30.0}
+    assert gaps(cron(300)) == {300.0}
+    assert gaps(cron(7200)) == {3600.0}  # at most hourly
+    assert gaps(cron(0.2)) == {1.0}

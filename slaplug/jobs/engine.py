@@ -26,12 +26,16 @@ from slaplug.jobs.units import JOBS, JobContext, lanes
 from slaplug.rules.schema import parse_duration
 from slaplug.store.tickets import DUE_BUCKETS
 
-__all__ = ["QUEUE", "Enqueuer", "apply_schema", "build_app", "conninfo", "cron"]
+__all__ = ["PRIORITY", "QUEUE", "Enqueuer", "apply_schema", "build_app", "conninfo", "cron"]
 
 log = logging.getLogger("slaplug.jobs.engine")
 
 #: The queue every slaplug job goes to.
 QUEUE = "slaplug"
+
+#: Jobs a worker takes first (higher first): webhooks are what a user waits for, and a pull
+#: can spend seconds waiting on its helpdesk's export budget; it must not starve them.
+PRIORITY = {"drain": 30, "deliver": 20, "due": 20, "pull": 0}
 
 #: Serializes concurrent `apply_schema` calls ("slaplugq" in ASCII).
 _SCHEMA_LOCK = 0x736C61706C756771
@@ -72,14 +76,19 @@ def apply_schema(info: str) -> bool:
 
 
 def cron(seconds: float) -> str:
-    """A procrastinate cron (6 columns, seconds first) running about every ``seconds``."""
+    """A procrastinate cron running about every ``seconds``.
+
+    procrastinate (croniter) takes seconds as an optional *sixth* column, after the usual
+    five: ``* * * * * */30`` is every 30 seconds (``*/30 * * * * *`` would be every second
+    of every thirtieth minute).
+    """
     s = max(1, int(seconds))
     if s < 60:
-        return f"*/{s} * * * * *"
+        return f"* * * * * */{s}"
     minutes = max(1, s // 60)
     if minutes < 60:
-        return f"0 */{minutes} * * * *"
-    return "0 0 * * * *"
+        return f"*/{minutes} * * * * 0"
+    return "0 * * * * 0"
 
 
 def build_app(
@@ -198,7 +207,11 @@ class Enqueuer:
         lane = lanes(job, arg)
         try:
             self.app.configure_task(
-                f"slaplug.{job}", lock=lane, queueing_lock=lane, queue=QUEUE
+                f"slaplug.{job}",
+                lock=lane,
+                queueing_lock=lane,
+                queue=QUEUE,
+                priority=PRIORITY.get(job, 0),
             ).defer(arg=arg)
         except AlreadyEnqueued:
             return False
