@@ -8,6 +8,7 @@ procrastinate runs on the test PostgreSQL, its tables in a schema of their own.
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 from collections import Counter
@@ -192,7 +193,7 @@ def test_periodic_ticks_follow_the_configured_intervals() -> None:
     def gaps(expr: str) -> set[float]:
         it = croniter(expr, 0)
         times = [it.get_next(float) for _ in range(5)]
-        return {b - a for a, b in zip(times, times[1:], strict=False)}
+        return {b - a for a, b in itertools.pairwise(times)}
 
     assert gaps(cron(30)) == {30.0}
     assert gaps(cron(300)) == {300.0}
