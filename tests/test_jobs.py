@@ -199,3 +199,22 @@ def test_periodic_ticks_follow_the_configured_intervals() -> None:
     assert gaps(cron(300)) == {300.0}
     assert gaps(cron(7200)) == {3600.0}  # at most hourly
     assert gaps(cron(0.2)) == {1.0}
+
+
+def test_slaplug_worker_refuses_the_embedded_engine_and_sqlite(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from slaplug.cli import main
+
+    config = tmp_path / "slaplug.yaml"
+    config.write_text(f"store: sqlite:///{tmp_path / 's.db'}\nrules: [{RULES}]\n")
+    result = CliRunner().invoke(main, ["worker", "--config", str(config)])
+    assert result.exit_code == 2
+    assert "set work.engine: procrastinate" in result.output
+    assert "Traceback" not in result.output
+    config.write_text(
+        f"store: sqlite:///{tmp_path / 's.db'}\nrules: [{RULES}]\nwork:\n  engine: procrastinate\n"
+    )
+    result = CliRunner().invoke(main, ["worker", "--config", str(config)])
+    assert result.exit_code == 2
+    assert "slaplug.yaml:4:" in result.output and "postgresql://" in result.output
