@@ -28,6 +28,7 @@ SLOW_MODULES = frozenset(
         "test_demo",
         "test_fake_jira_contract",
         "test_gcpause",
+        "test_jobs",
         "test_jobs_chaos",
         "test_notify_crash",
         "test_reports",
