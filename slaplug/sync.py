@@ -39,6 +39,7 @@ from typing import Any
 from slaplug import plugins
 from slaplug.connectors.base import ApplyResult, ApplyStatus, Connector
 from slaplug.connectors.redact import RedactingFilter
+from slaplug.crashpoints import crashpoint
 from slaplug.errors import (
     ConnectorError,
     EngineError,
@@ -54,7 +55,6 @@ from slaplug.serialize import ticket_problem
 from slaplug.store import Claim, Store
 from slaplug.store._base import default_worker_id
 from slaplug.store.quarantine import storable
-from slaplug.testing.crash import crashpoint
 
 __all__ = ["Summary", "Sync"]
 

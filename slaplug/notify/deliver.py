@@ -26,11 +26,11 @@ from urllib.parse import quote
 from slaplug import plugins
 from slaplug.connectors.base import ApplyResult, ApplyStatus
 from slaplug.connectors.redact import scrub
+from slaplug.crashpoints import crashpoint
 from slaplug.errors import PluginError, SlaplugError
 from slaplug.model import Action, MeasureState, SlaMeasure
 from slaplug.notify.channels import DEDUP_ARGUMENT, Channel, ChannelTarget
 from slaplug.notify.message import Message, build_message, reference
-from slaplug.testing.crash import crashpoint
 
 if TYPE_CHECKING:
     from slaplug.connectors.base import Connector

@@ -43,7 +43,7 @@ __all__ = ["WorkerSupervisor", "run_worker_process"]
 
 log = logging.getLogger("slaplug.web.workers")
 
-#: The environment variable of `slaplug.testing.crash`: it simulates one crash, so a worker
+#: The environment variable of `slaplug.crashpoints`: it simulates one crash, so a worker
 #: started again after one runs without it (as a real process would after a one-off kill).
 _CRASH_ENV = "SLAPLUG_CRASH_AT"
 #: Names the file descriptor on which a supervised worker says it is ready.

@@ -34,13 +34,13 @@ from typing import Any, TypeVar
 
 from slaplug.connectors.base import Connector
 from slaplug.connectors.redact import RedactingFilter, scrub
+from slaplug.crashpoints import crashpoint
 from slaplug.errors import ConnectorError, RetriableAPIError, TicketNotFoundError
 from slaplug.model import Ticket
 from slaplug.notify.channels import Channel
 from slaplug.rules.pack import RulePack
 from slaplug.store import InboxItem, Store
 from slaplug.sync import Sync
-from slaplug.testing.crash import crashpoint
 from slaplug.web.events import header_map
 from slaplug.web.metrics import Metrics
 
