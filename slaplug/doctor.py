@@ -40,7 +40,7 @@ def run_checks(settings: Settings, *, only: str | None = None) -> list[Check]:
         only: Check only this configured connector (and the shared parts).
     """
     checks = [_store_check(settings)]
-    source = compile_files(settings.rules)
+    source = compile_files(settings.rules, holiday_provider=plugins.holidays_for)
     writes = source.writes
     checks.append(
         Check(

@@ -64,7 +64,13 @@ def open_runtime(
             ),
         )
         stack.callback(store.close)
-        pack = stack.enter_context(RulePack.load(settings.rules, engine=engine or settings.engine))
+        pack = stack.enter_context(
+            RulePack.load(
+                settings.rules,
+                engine=engine or settings.engine,
+                holiday_provider=plugins.holidays_for,
+            )
+        )
         # No silent skips: a rule that notifies a channel nothing delivers to stops here.
         problems = unserved(pack.source.writes, settings.notify, str(settings.path))
         if problems:

@@ -33,3 +33,17 @@ def _under(modules: list[str], *roots: str) -> list[str]:
 def test_production_code_does_not_load_the_testing_kit(module: str) -> None:
     # Crash points live in slaplug.crashpoints: the runners never import slaplug.testing.
     assert _under(_loaded_by(module), "slaplug.testing") == []
+
+
+def test_the_rules_compiler_loads_no_http_code_and_no_plugin() -> None:
+    # Holidays come through the provider its caller passes, not the plugin manager, which
+    # would load every connector's HTTP kit into `slaplug rules check`.
+    leaked = _under(
+        _loaded_by("slaplug.rules.compile"),
+        "httpx",
+        "requests",
+        "urllib3",
+        "slaplug.connectors",
+        "slaplug.plugins",
+    )
+    assert leaked == []

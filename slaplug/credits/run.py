@@ -15,6 +15,7 @@ from slaplug.config import Settings, load_settings
 from slaplug.credits.freeze import Settled, settle
 from slaplug.credits.source import ContractBook, rules_digest
 from slaplug.errors import ConfigError
+from slaplug.plugins import holidays_for
 from slaplug.rules.pack import RulePack
 from slaplug.store import Store
 
@@ -114,7 +115,9 @@ def open_credits(
         raise ConfigError(f"{settings.path}: no rules files; add them under rules:")
     with (
         Store.open(settings.store) as store,
-        RulePack.load(paths, engine=engine or settings.engine) as pack,
+        RulePack.load(
+            paths, engine=engine or settings.engine, holiday_provider=holidays_for
+        ) as pack,
     ):
         yield CreditsContext(store, pack, ContractBook(pack), rules_digest(paths))
 

@@ -20,7 +20,6 @@ from pydantic import ValidationError
 
 from slaplug.errors import CalendarError, Problem, RuleError
 from slaplug.model import Metric
-from slaplug.plugins import holidays_for
 from slaplug.rules.conditions import (
     All,
     AnyOf,
@@ -56,7 +55,7 @@ from slaplug.rules.schema import (
 from slaplug.rules.writes import RuleWrite, writes_of
 from slaplug.rules.yamlpos import Located, read_located
 from slaplug.rules.yamlpos import Path as YPath
-from slaplug.sla.calendar import BUILTIN_24X7, BusinessCalendar, builtin_24x7
+from slaplug.sla.calendar import BUILTIN_24X7, BusinessCalendar, HolidayProvider, builtin_24x7
 from slaplug.sla.calendar_spec import CalendarSpec
 from slaplug.sla.policy import ANY_PRIORITY
 
@@ -432,8 +431,17 @@ def _validate_pack(located: Located, problems: list[Problem]) -> RulePackSpec | 
     return head.model_copy(update=items)
 
 
-def compile_files(paths: Sequence[str | Path]) -> RulePackSource:
+def compile_files(
+    paths: Sequence[str | Path], *, holiday_provider: HolidayProvider | None = None
+) -> RulePackSource:
     """Load, validate and compile rules files into one pack.
+
+    Args:
+        paths: The rules files, merged in order.
+        holiday_provider: Asked first for each calendar's closed dates (the runners pass
+            `slaplug.plugins.holidays_for`, the ``holidays`` hook); None uses the built-in
+            country tables. Passed in, not imported, so the language loads no plugin (and
+            no HTTP code).
 
     Raises:
         RuleError: Every problem in every file, each at ``file:line:col``.
@@ -466,10 +474,14 @@ def compile_files(paths: Sequence[str | Path]) -> RulePackSource:
         spec = _validate_pack(located, problems)
         if spec is not None:
             parts.append((located, spec))
-    return _compile(parts, problems)
+    return _compile(parts, problems, holiday_provider)
 
 
-def _compile(parts: list[tuple[Located, RulePackSpec]], problems: list[Problem]) -> RulePackSource:
+def _compile(
+    parts: list[tuple[Located, RulePackSpec]],
+    problems: list[Problem],
+    holiday_provider: HolidayProvider | None,
+) -> RulePackSource:
     calendars: dict[str, BusinessCalendar] = {BUILTIN_24X7: builtin_24x7()}
     types: dict[str, FieldType] = {}
     broken: set[str] = set()
@@ -492,7 +504,7 @@ def _compile(parts: list[tuple[Located, RulePackSpec]], problems: list[Problem])
                 continue
             try:
                 calendars[cname] = BusinessCalendar(
-                    cspec, name=cname, holiday_provider=holidays_for
+                    cspec, name=cname, holiday_provider=holiday_provider
                 )
             except CalendarError as exc:
                 for pr in exc.problems:

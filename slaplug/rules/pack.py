@@ -40,7 +40,7 @@ from slaplug.rules.identity import action_identity
 from slaplug.rules.matcher import Matcher, make_matcher
 from slaplug.rules.schema import ActionSpec, EscalationSpec, PolicySpec
 from slaplug.rules.timeline import State, fact_states
-from slaplug.sla.calendar import epoch_us
+from slaplug.sla.calendar import HolidayProvider, epoch_us
 from slaplug.sla.clock import FOREVER, Gates, MetricGates, Spans, TicketClocks
 from slaplug.sla.policy import SlaPolicy
 
@@ -218,18 +218,26 @@ class RulePack:
         return {f: t for f, t in self.types.items() if f in used}
 
     @classmethod
-    def load(cls, paths: Sequence[str | Path], engine: EngineName | None = None) -> RulePack:
+    def load(
+        cls,
+        paths: Sequence[str | Path],
+        engine: EngineName | None = None,
+        *,
+        holiday_provider: HolidayProvider | None = None,
+    ) -> RulePack:
         """Load and compile rules files into one pack.
 
         Args:
             paths: Rules files, merged in order (policies keep their order across files).
             engine: Override the pack's ``engine:`` setting.
+            holiday_provider: Asked first for the calendars' closed dates; the runners pass
+                `slaplug.plugins.holidays_for`. None: the built-in country tables.
 
         Raises:
             RuleError: Every problem in every file, at ``file:line:col``.
             EngineError: The chosen engine cannot run here.
         """
-        return cls(compile_files(paths), engine=engine)
+        return cls(compile_files(paths, holiday_provider=holiday_provider), engine=engine)
 
     def close(self) -> None:
         """Release the matching engines."""
