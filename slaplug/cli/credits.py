@@ -116,6 +116,7 @@ def backtest(config_path: str | None, rules: tuple[str, ...], since: str, at: st
     from slaplug.backtest import backtest as run_backtest
     from slaplug.backtest import render_text
     from slaplug.credits.run import load_offline_settings, open_credits, parse_since
+    from slaplug.plugins import holidays_for
     from slaplug.rules.pack import RulePack
 
     settings = load_offline_settings(config_path)
@@ -125,7 +126,9 @@ def backtest(config_path: str | None, rules: tuple[str, ...], since: str, at: st
     # both engines give one meaning (a property test holds them equal).
     with (
         open_credits(settings, engine="python") as ctx,
-        RulePack.load([Path(r) for r in rules], engine="python") as new,
+        RulePack.load(
+            [Path(r) for r in rules], engine="python", holiday_provider=holidays_for
+        ) as new,
     ):
         tickets = list(ctx.store.iter_snapshots())
         diffs = run_backtest(ctx.pack, new, tickets, start, now)

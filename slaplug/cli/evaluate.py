@@ -28,6 +28,7 @@ from slaplug.cli._common import (
 @friendly_errors
 def assess(rules: tuple[str, ...], tickets: Any, at: str | None, engine: str | None) -> None:
     """Print the SLA state of every ticket in a file and the escalations that would fire."""
+    from slaplug.plugins import holidays_for
     from slaplug.rules.fields import human_duration
     from slaplug.rules.pack import RulePack
     from slaplug.serialize import TicketFormatError, ticket_from_dict, ticket_problem
@@ -39,7 +40,11 @@ def assess(rules: tuple[str, ...], tickets: Any, at: str | None, engine: str | N
         problem = ticket_problem(item)
         if problem is not None:  # what a sync would quarantine: say why, not a traceback
             raise TicketFormatError(f"{tickets.name}[{i}]: {problem}")
-    with RulePack.load(rules, engine=engine) as pack:  # type: ignore[arg-type]
+    with RulePack.load(
+        rules,
+        engine=engine,  # type: ignore[arg-type]
+        holiday_provider=holidays_for,
+    ) as pack:
         results = pack.assess_many(items, now)
     click.echo(f"SLA states at {now.isoformat()} ({len(items)} tickets, engine {pack.engine})")
     click.echo("")
@@ -82,6 +87,7 @@ def explain(
     """Explain one ticket's clocks: counted and paused time, closures, state, escalations."""
     from slaplug.explain import explain as build
     from slaplug.explain import render_text
+    from slaplug.plugins import holidays_for
     from slaplug.rules.pack import RulePack
     from slaplug.serialize import ticket_from_dict
 
@@ -90,6 +96,10 @@ def explain(
     except json.JSONDecodeError as exc:
         raise click.BadParameter(f"{ticket.name}:{exc.lineno}:{exc.colno}: {exc.msg}") from None
     item = ticket_from_dict(doc, source=ticket.name)
-    with RulePack.load(rules, engine=engine) as pack:  # type: ignore[arg-type]
+    with RulePack.load(
+        rules,
+        engine=engine,  # type: ignore[arg-type]
+        holiday_provider=holidays_for,
+    ) as pack:
         data = build(pack, item, parse_time(at))
     click.echo(json.dumps(data, indent=2) if as_json else render_text(data))

@@ -38,9 +38,10 @@ def rules() -> None:
 @friendly_errors
 def rules_check(paths: tuple[str, ...], config_path: str | None) -> None:
     """Check rules files; print every problem as file:line:col and exit 2 if any."""
+    from slaplug.plugins import holidays_for
     from slaplug.rules.compile import compile_files
 
-    src = compile_files(paths)
+    src = compile_files(paths, holiday_provider=holidays_for)
     if config_path is not None:
         from slaplug.config import load_settings
         from slaplug.notify.channels import unserved
@@ -71,12 +72,13 @@ def rules_diff(old: str, new: str, config_path: str | None, at: str | None, as_j
     """What deploying NEW instead of OLD would change: actions added and removed (by identity,
     not position), levels and policies changed and, with --config, what would newly fire at the
     next sync, what would no longer fire, and which open clocks change."""
+    from slaplug.plugins import holidays_for
     from slaplug.rules.diff import diff_packs, diff_store, render_text
     from slaplug.rules.pack import RulePack
 
     with (
-        RulePack.load([Path(old)], engine="python") as before,
-        RulePack.load([Path(new)], engine="python") as after,
+        RulePack.load([Path(old)], engine="python", holiday_provider=holidays_for) as before,
+        RulePack.load([Path(new)], engine="python", holiday_provider=holidays_for) as after,
     ):
         if config_path is None:
             result = diff_packs(before, after)
@@ -138,11 +140,12 @@ def rules_schema(fmt: str) -> None:
 @friendly_errors
 def rules_test(paths: tuple[str, ...], engine: str | None) -> None:
     """Run policy tests (YAML cases); exit 1 if any fails."""
+    from slaplug.plugins import holidays_for
     from slaplug.rules.policytest import run_policy_tests
 
     failed = passed = 0
     for p in paths:
-        for r in run_policy_tests(Path(p), engine=engine):
+        for r in run_policy_tests(Path(p), engine=engine, holiday_provider=holidays_for):
             if r.passed:
                 passed += 1
                 click.echo(f"PASS {r.file}:{r.line} {r.name}")
