@@ -35,13 +35,13 @@ from pydantic import (
 )
 
 from slaplug.connectors.config import ConnectorConfig
+from slaplug.durations import parse_duration
 from slaplug.errors import ConfigError, Problem, ProblemsError
 from slaplug.golive import parse_escalate_from
 from slaplug.notify.channels import Channel, parse_channels
 from slaplug.notify.message import SUBJECT_FIELDS, unknown_subject_fields
 from slaplug.plugins import get_connectors, load_plugins
-from slaplug.rules.schema import parse_duration
-from slaplug.rules.yamlpos import Located, read_located
+from slaplug.yamlpos import Located, read_located
 
 __all__ = ["DEFAULT_CONFIG", "ConnectorSettings", "Settings", "load_settings", "starter_config"]
 

@@ -34,7 +34,7 @@ _EVERY_FROM_CONFIG = "__config__"
 
 def _interval(value: str, where: str) -> float:
     """Seconds between passes from ``--every`` or ``sync.every``; a clear error otherwise."""
-    from slaplug.rules.schema import parse_duration
+    from slaplug.durations import parse_duration
 
     try:
         seconds = parse_duration(value).total_seconds()

@@ -13,9 +13,9 @@ from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
 from fractions import Fraction
 from zoneinfo import ZoneInfo
 
+from slaplug.durations import parse_duration
 from slaplug.model import Metric
 from slaplug.rules.contract_spec import ContractSpec, TierSpec
-from slaplug.rules.schema import parse_duration
 
 __all__ = [
     "BreachLine",

@@ -18,6 +18,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from slaplug.durations import MAX_DURATION, parse_duration
 from slaplug.errors import CalendarError, Problem, RuleError
 from slaplug.model import Metric
 from slaplug.rules.conditions import (
@@ -44,20 +45,18 @@ from slaplug.rules.fields import (
 )
 from slaplug.rules.identity import duplicate_identities
 from slaplug.rules.schema import (
-    MAX_DURATION,
     PRIORITY_NAMES,
     ActionSpec,
     EscalationSpec,
     PolicySpec,
     RulePackSpec,
-    parse_duration,
 )
 from slaplug.rules.writes import RuleWrite, writes_of
-from slaplug.rules.yamlpos import Located, read_located
-from slaplug.rules.yamlpos import Path as YPath
 from slaplug.sla.calendar import BUILTIN_24X7, BusinessCalendar, HolidayProvider, builtin_24x7
 from slaplug.sla.calendar_spec import CalendarSpec
 from slaplug.sla.policy import ANY_PRIORITY
+from slaplug.yamlpos import Located, read_located
+from slaplug.yamlpos import Path as YPath
 
 __all__ = [
     "RulePackSource",

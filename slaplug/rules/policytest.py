@@ -25,12 +25,12 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from slaplug.durations import parse_duration
 from slaplug.errors import ConfigError, Problem, RuleError
 from slaplug.rules.pack import RulePack
-from slaplug.rules.schema import parse_duration
-from slaplug.rules.yamlpos import read_located
 from slaplug.serialize import action_to_dict, measure_to_dict, ticket_from_dict
 from slaplug.sla.calendar import HolidayProvider
+from slaplug.yamlpos import read_located
 
 __all__ = ["CaseResult", "run_policy_tests"]
 

@@ -6,7 +6,6 @@ Conditions (``match``, ``when``, ``stop_when``, a metric's ``start_when`` ...) a
 
 from __future__ import annotations
 
-import re
 from datetime import timedelta
 from typing import Annotated, Any, Literal
 
@@ -19,12 +18,12 @@ from pydantic import (
     model_validator,
 )
 
+from slaplug.durations import parse_duration
 from slaplug.model import Metric
 from slaplug.rules.contract_spec import ContractSpec
 from slaplug.sla.calendar_spec import CalendarSpec
 
 __all__ = [
-    "MAX_DURATION",
     "PRIORITY_NAMES",
     "ActionSpec",
     "AssignSpec",
@@ -36,55 +35,11 @@ __all__ = [
     "PolicySpec",
     "RulePackSpec",
     "SetFieldSpec",
-    "parse_duration",
 ]
-
-#: Longest duration accepted anywhere (targets, leases, intervals): about 11 years. Longer is
-#: a typo, and far longer would overflow the date arithmetic it feeds.
-MAX_DURATION = timedelta(hours=100_000)
-
-_DURATION = re.compile(
-    r"^\s*(?:(\d+(?:\.\d+)?)h)?\s*(?:(\d+(?:\.\d+)?)m)?\s*(?:(\d+(?:\.\d+)?)s)?\s*$"
-)
-
 
 #: Priorities the built-in connectors deliver (Zendesk: low..urgent; Freshdesk: low, medium,
 #: high, urgent; Jira: mapped onto these by default). A pack declares others under priorities:.
 PRIORITY_NAMES: frozenset[str] = frozenset({"urgent", "high", "normal", "medium", "low"})
-
-
-def parse_duration(value: object) -> timedelta:
-    """``"4h"``, ``"30m"``, ``"1h30m"``, ``"90s"`` -> timedelta. Durations count business time.
-
-    Raises:
-        ValueError: The value is not a duration; the message shows the accepted forms.
-    """
-    if isinstance(value, timedelta):
-        return value
-    if isinstance(value, bool) or not isinstance(value, str):
-        raise ValueError(f'{value!r} needs a unit; write a duration like "4h", "30m" or "1h30m"')
-    text = value.strip().lower()
-    if re.fullmatch(r"\d+(\.\d+)?\s*(d|w|days?|weeks?)", text):
-        raise ValueError(
-            f'"{value}": days are ambiguous in business time; write hours, e.g. "8h" for one 8-hour day'
-        )
-    m = _DURATION.match(text)
-    if not text or not m or not any(m.groups()):
-        raise ValueError(
-            f'"{value}" is not a duration; write it like "4h", "30m", "1h30m" or "90s"'
-        )
-    h, mi, s = (float(g) if g else 0.0 for g in m.groups())
-    seconds = h * 3600 + mi * 60 + s  # inf for thousands of digits, never an exception
-    if not seconds <= MAX_DURATION.total_seconds():
-        raise ValueError(
-            f'"{_short(value)}" is too long; the longest duration is '
-            f"{MAX_DURATION.total_seconds() / 3600:.0f}h"
-        )
-    return timedelta(seconds=seconds)
-
-
-def _short(text: str) -> str:
-    return text if len(text) <= 40 else text[:40] + "..."
 
 
 def _positive_duration(value: timedelta) -> timedelta:
