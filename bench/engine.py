@@ -8,10 +8,10 @@ Run ``python bench/engine.py [n]``; it prints one JSON line::
 - ``tickets_per_s``: ``n`` synthetic tickets (three weeks of history each) through policy
   matching, SLA clocks and escalation matching against the shipped pack ``rules/default.yaml``,
   in batches of 1000 as the sync job feeds them, on durable_rules; best of three passes.
-  ``tickets_per_s_python`` is the same on the plain-Python reference, in the same process.
+  ``tickets_per_s_python`` is the same on the plain-Python engine, in the same process.
 - ``rules_per_s`` / ``baseline_rules_per_s``: escalation facts per second through the pack's
   escalation rules alone, on durable_rules (as shipped: one question per distinct encoded
-  fact, fresh cache each round) and on the plain-Python reference, same facts, same process;
+  fact, fresh cache each round) and on the plain-Python engine, same facts, same process;
   ``rules_ratio`` is baseline over durable (goal: at most 10). ``rules_per_s_no_dedupe`` sends
   every fact to durable_rules, to show what durable itself costs.
 - ``rss_growth_mb``: resident memory after one million escalation-fact evaluations that all
@@ -39,10 +39,10 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from slaplug.rules.durable import ProcessMatcher
-from slaplug.rules.facts import normalize
-from slaplug.rules.fields import measure_fact, ticket_fact
-from slaplug.rules.matcher import make_matcher
+from slaplug.rules.engines.durable import ProcessMatcher
+from slaplug.rules.engines.facts import normalize
+from slaplug.rules.engines.fields import measure_fact, ticket_fact
+from slaplug.rules.engines.matcher import make_matcher
 from slaplug.rules.pack import RulePack
 from slaplug.testing.synthetic import synthetic_tickets
 

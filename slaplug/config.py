@@ -23,7 +23,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import (
     BaseModel,
@@ -41,6 +41,7 @@ from slaplug.golive import parse_escalate_from
 from slaplug.notify.channels import Channel, parse_channels
 from slaplug.notify.message import SUBJECT_FIELDS, unknown_subject_fields
 from slaplug.plugins import get_connectors, load_plugins
+from slaplug.rules.engines import EngineName
 from slaplug.yamlpos import Located, read_located
 
 __all__ = ["DEFAULT_CONFIG", "ConnectorSettings", "Settings", "load_settings", "starter_config"]
@@ -153,9 +154,7 @@ class _SettingsFile(BaseModel):
 
     store: str = Field(default="sqlite:///slaplug.db", description="SQLAlchemy URL of the store.")
     rules: list[str] = Field(default_factory=list, description="Rules files, merged in order.")
-    engine: Literal["durable", "python"] | None = Field(
-        default=None, description="Override the packs' engine."
-    )
+    engine: EngineName | None = Field(default=None, description="Override the packs' engine.")
     connectors: dict[str, dict[str, Any]] = Field(default_factory=dict)
     escalate_from: Any = Field(
         default=None,
@@ -186,7 +185,7 @@ class Settings:
     path: Path
     store: str
     rules: list[Path]
-    engine: Literal["durable", "python"] | None
+    engine: EngineName | None
     connectors: dict[str, ConnectorSettings] = field(default_factory=dict)
     sync: SyncOptions = field(default_factory=SyncOptions)
     outbox: OutboxOptions = field(default_factory=OutboxOptions)

@@ -10,7 +10,7 @@ from datetime import datetime, timedelta, tzinfo
 from typing import Any
 
 from slaplug.model import EventKind, SlaMeasure, Ticket
-from slaplug.rules.fields import human_duration
+from slaplug.rules.engines.fields import human_duration
 from slaplug.rules.pack import RulePack
 from slaplug.serialize import TicketFormatError, action_to_dict, measure_to_dict, ticket_problem
 from slaplug.sla.calendar import BusinessCalendar

@@ -6,7 +6,6 @@ from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal
 
 from sqlalchemy import update
 
@@ -16,6 +15,7 @@ from slaplug.connectors.base import Connector
 from slaplug.connectors.markers import MarkerKey
 from slaplug.errors import ConfigError, ProblemsError
 from slaplug.notify.channels import unserved
+from slaplug.rules.engines import EngineName
 from slaplug.rules.pack import RulePack
 from slaplug.store import Store, StoreSettings
 from slaplug.store._base import aware, default_worker_id
@@ -38,7 +38,7 @@ class Runtime:
 def open_runtime(
     settings: Settings,
     *,
-    engine: Literal["durable", "python"] | None = None,
+    engine: EngineName | None = None,
     only: str | None = None,
 ) -> Iterator[Runtime]:
     """Open the store, load the rules and build the configured connectors; close them after.

@@ -29,7 +29,7 @@ from slaplug.cli._common import (
 def assess(rules: tuple[str, ...], tickets: Any, at: str | None, engine: str | None) -> None:
     """Print the SLA state of every ticket in a file and the escalations that would fire."""
     from slaplug.plugins import holidays_for
-    from slaplug.rules.fields import human_duration
+    from slaplug.rules.engines.fields import human_duration
     from slaplug.rules.pack import RulePack
     from slaplug.serialize import TicketFormatError, ticket_from_dict, ticket_problem
 

@@ -9,13 +9,13 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Literal
 
 from slaplug.config import Settings, load_settings
 from slaplug.credits.freeze import Settled, settle
 from slaplug.credits.source import ContractBook, rules_digest
 from slaplug.errors import ConfigError
 from slaplug.plugins import holidays_for
+from slaplug.rules.engines import EngineName
 from slaplug.rules.pack import RulePack
 from slaplug.store import Store
 
@@ -97,7 +97,7 @@ class CreditsContext:
 def open_credits(
     settings: Settings,
     rules: Sequence[Path] | None = None,
-    engine: Literal["durable", "python"] | None = None,
+    engine: EngineName | None = None,
 ) -> Iterator[CreditsContext]:
     """Open the store and load the rules (no connector is built: nothing is read or written
     on a helpdesk, so no credentials are needed).

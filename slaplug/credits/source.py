@@ -18,10 +18,10 @@ from pathlib import Path
 
 from slaplug.credits.model import Contract, Sample
 from slaplug.model import MeasureState, SlaMeasure, Ticket
-from slaplug.rules.facts import normalize
-from slaplug.rules.fields import TICKET_FIELDS, ticket_fact
+from slaplug.rules.engines.facts import normalize
+from slaplug.rules.engines.fields import TICKET_FIELDS, ticket_fact
+from slaplug.rules.engines.python import Predicate, compile_condition
 from slaplug.rules.pack import RulePack
-from slaplug.rules.reference import Predicate, compile_condition
 from slaplug.sla.policy import SlaPolicy
 
 __all__ = ["ContractBook", "rules_digest"]

@@ -18,7 +18,7 @@ from slaplug.model import MeasureState, SlaMeasure, Ticket
 from slaplug.notify.channels import Channel, ChannelTarget
 from slaplug.notify.deliver import send_apprise, target_id
 from slaplug.notify.message import Message
-from slaplug.rules.fields import human_duration
+from slaplug.rules.engines.fields import human_duration
 from slaplug.rules.pack import RulePack
 from slaplug.store import Store
 

@@ -34,7 +34,7 @@ from slaplug.rules.conditions import (
 )
 from slaplug.rules.contract_check import check_contract
 from slaplug.rules.contract_spec import ContractSpec
-from slaplug.rules.fields import (
+from slaplug.rules.engines.fields import (
     CUSTOM_PREFIX,
     DURATION_FIELDS,
     ENUM_VALUES,

@@ -21,6 +21,7 @@ from pydantic import (
 from slaplug.durations import parse_duration
 from slaplug.model import Metric
 from slaplug.rules.contract_spec import ContractSpec
+from slaplug.rules.engines import EngineName
 from slaplug.sla.calendar_spec import CalendarSpec
 
 __all__ = [
@@ -262,7 +263,7 @@ class RulePackSpec(_Strict):
     """A rules file. Several files load as one pack, in the order given."""
 
     version: Literal[1] = Field(default=1, description="The language version; 1.")
-    engine: Literal["durable", "python"] | None = Field(
+    engine: EngineName | None = Field(
         default=None,
         description="Matching engine: durable (durable_rules, the default) or python, chosen explicitly.",
     )

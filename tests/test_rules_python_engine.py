@@ -22,8 +22,8 @@ from slaplug.rules.conditions import (
     Not,
     Rule,
 )
-from slaplug.rules.durable import DurableMatcher
-from slaplug.rules.reference import PythonMatcher, _compile_source
+from slaplug.rules.engines.durable import DurableMatcher
+from slaplug.rules.engines.python import PythonMatcher, _compile_source
 
 TYPES = {
     "n": FieldType.NUM,

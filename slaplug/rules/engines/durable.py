@@ -52,7 +52,7 @@ from slaplug.rules.conditions import (
     Rule,
     Scalar,
 )
-from slaplug.rules.facts import iter_leaves, validate_rules
+from slaplug.rules.engines.facts import iter_leaves, validate_rules
 
 __all__ = ["CHUNK_SIZE", "DurableMatcher", "ProcessMatcher", "require_durable"]
 
@@ -396,7 +396,7 @@ class DurableMatcher:
         """Match each fact.
 
         Args:
-            facts: Facts already passed through `slaplug.rules.facts.normalize`.
+            facts: Facts already passed through `slaplug.rules.engines.facts.normalize`.
 
         Returns:
             For each fact, the ids of the rules it matches, in rule order.
@@ -631,7 +631,7 @@ class ProcessMatcher:
         """Match each fact in the child process.
 
         Args:
-            facts: Facts already passed through `slaplug.rules.facts.normalize`.
+            facts: Facts already passed through `slaplug.rules.engines.facts.normalize`.
 
         Returns:
             For each fact, the ids of the rules it matches, in rule order.

@@ -1,7 +1,7 @@
 """Typed facts: what every engine is allowed to see, and the typing check on rule literals.
 
 An engine matches *normalized* facts only. Normalizing once, in one place, is what lets two
-very different engines agree: the plain-Python reference never has to ask whether ``"5"`` is a
+very different engines agree: the plain-Python engine never has to ask whether ``"5"`` is a
 number, and the durable_rules wrapper never sends it a type it would coerce (``True == 1``)
 or compare lexicographically (``"9" > 10``). See `slaplug.rules.conditions` for the contract.
 """

@@ -1,4 +1,4 @@
-"""The plain-Python reference engine: every rule compiled once into one Python function.
+"""The plain-Python engine: every rule compiled once into one Python function.
 
 This engine *is* the executable form of the contract in `slaplug.rules.conditions`; the
 durable_rules engine is tested against it. Rules are compiled to Python source and ``compile``d
@@ -25,7 +25,7 @@ from slaplug.rules.conditions import (
     Not,
     Rule,
 )
-from slaplug.rules.facts import iter_leaves, validate_rules
+from slaplug.rules.engines.facts import iter_leaves, validate_rules
 
 __all__ = ["PythonMatcher", "compile_condition"]
 
@@ -184,7 +184,7 @@ class PythonMatcher:
         """Match each fact.
 
         Args:
-            facts: Facts already passed through `slaplug.rules.facts.normalize`.
+            facts: Facts already passed through `slaplug.rules.engines.facts.normalize`.
 
         Returns:
             For each fact, the ids of the rules it matches, in rule order.

@@ -1,7 +1,7 @@
 """Choosing a rules engine: one `Matcher` interface, two engines.
 
 ``engine="durable"`` (the default) runs durable_rules in a child process (`ProcessMatcher`);
-``engine="python"`` runs the plain-Python reference (`PythonMatcher`). Both give identical
+``engine="python"`` runs the plain-Python engine (`PythonMatcher`). Both give identical
 matches; a property test holds them to it. If durable_rules cannot be imported, asking for it
 raises `EngineError`: slaplug never falls back to the other engine silently.
 """
@@ -10,15 +10,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from typing import Literal, Protocol, get_args
+from typing import Protocol
 
 from slaplug.errors import ConfigError
 from slaplug.rules.conditions import FieldType, Rule
-from slaplug.rules.reference import PythonMatcher
+from slaplug.rules.engines import ENGINE_NAMES, EngineName
+from slaplug.rules.engines.python import PythonMatcher
 
-__all__ = ["EngineName", "Matcher", "make_matcher", "open_matcher"]
-
-EngineName = Literal["durable", "python"]
+__all__ = ["Matcher", "make_matcher", "open_matcher"]
 
 
 class Matcher(Protocol):
@@ -57,10 +56,10 @@ def make_matcher(
         return PythonMatcher(rules, types)
     if engine == "durable":
         # Imported here so that the python engine never touches durable_rules at all.
-        from slaplug.rules.durable import ProcessMatcher  # noqa: PLC0415
+        from slaplug.rules.engines.durable import ProcessMatcher  # noqa: PLC0415
 
         return ProcessMatcher(rules, types)
-    raise ConfigError(f"unknown rules engine {engine!r}; use one of {get_args(EngineName)}")
+    raise ConfigError(f"unknown rules engine {engine!r}; use one of {ENGINE_NAMES}")
 
 
 @contextmanager
