@@ -27,6 +27,7 @@ import pluggy
 
 from slaplug import hookspecs
 from slaplug.connectors.base import Connector
+from slaplug.connectors.redact import scrub
 from slaplug.errors import PluginError
 
 if TYPE_CHECKING:
@@ -36,6 +37,7 @@ if TYPE_CHECKING:
 __all__ = [
     "ENTRY_POINT_GROUP",
     "PluginInfo",
+    "enrich_failure",
     "enrich_ticket",
     "get_connectors",
     "get_fakes",
@@ -285,6 +287,22 @@ def enrich_ticket(ticket: Ticket) -> Ticket:
     for extra in reversed(results):  # later updates win, so apply the first result last
         fields.update(extra)
     return dataclasses.replace(ticket, fields=fields)
+
+
+def enrich_failure(exc: BaseException) -> str:
+    """Why `enrich_ticket` raised, naming the plugin's module where the traceback shows it
+    (the frame pluggy called); secrets scrubbed. A quarantine reason, so one line."""
+    where = "a plugin"
+    tb = exc.__traceback__
+    called_by_pluggy = False
+    while tb is not None:
+        module = str(tb.tb_frame.f_globals.get("__name__", ""))
+        if called_by_pluggy and not module.startswith("pluggy"):
+            where = f"plugin module {module!r}"
+            break
+        called_by_pluggy = module.startswith("pluggy")
+        tb = tb.tb_next
+    return scrub(f"enrich_ticket in {where} raised {type(exc).__name__}: {exc}")
 
 
 @dataclass(frozen=True)

@@ -47,6 +47,7 @@ from slaplug.errors import (
     RetriableAPIError,
 )
 from slaplug.golive import ThresholdTimes, is_done
+from slaplug.hookcalls import HookCalls, breach_hook, implementers
 from slaplug.model import Action, ActionKind, MeasureState, Ticket
 from slaplug.notify.channels import Channel
 from slaplug.notify.deliver import DeliveryError, Notifications
@@ -179,6 +180,7 @@ class Sync:
         self.notifications = Notifications(
             store, pack, channels or {}, self.connectors, clock=clock
         )
+        self.hooks = HookCalls(store, clock)
         self.escalate_from = dict(escalate_from or {})
         self._thresholds = ThresholdTimes.for_pack(pack)
         #: Go-lives read or recorded: they never change, so the store is asked once each.
@@ -246,8 +248,7 @@ class Sync:
         conn = self.connectors[name]
         reads, writes = self._calls(name)
         self._held[name] = self.store.quarantined_ids(name)
-        tickets = self._admit(tickets, summary)
-        tickets = [plugins.enrich_ticket(t) for t in tickets]
+        tickets = self._enrich(self._admit(tickets, summary), summary)
         summary.tickets_read = len(tickets)
         cutoff = self.cutoff(name, self.clock())
         summary.cutoffs[name] = cutoff.isoformat()
@@ -270,7 +271,7 @@ class Sync:
             tickets = self._admit(page.tickets, summary)
             if not page.complete_history:
                 tickets = self.store.merge_histories(tickets)
-            tickets = [plugins.enrich_ticket(t) for t in tickets]
+            tickets = self._enrich(tickets, summary)
             summary.tickets_read += len(tickets)
             if self.dry_run:
                 self._evaluate(tickets, summary, cutoff)
@@ -321,6 +322,19 @@ class Sync:
                 good.append(t)
             else:
                 bad.append((t, "check", problem))
+        self._quarantine(bad, summary)
+        return good
+
+    def _enrich(self, tickets: Sequence[Ticket], summary: Summary) -> list[Ticket]:
+        """The tickets with the fields plugins add (``enrich_ticket``); a ticket on which a
+        plugin raises is quarantined with the plugin's name and the error, the others go on."""
+        good: list[Ticket] = []
+        bad: list[tuple[Ticket, str, str]] = []
+        for t in tickets:
+            try:
+                good.append(plugins.enrich_ticket(t))
+            except Exception as exc:  # third-party code: one ticket set aside, the pass goes on
+                bad.append((t, "enrich", plugins.enrich_failure(exc)))
         self._quarantine(bad, summary)
         return good
 
@@ -405,20 +419,19 @@ class Sync:
             summary.planned += len(new)
             summary.past_breaches += self._unrecorded_past_breaches(assessments, cutoff)
             return
+        # on_breach goes through the outbox, planned before the breach is recorded: a crash
+        # between the two plans it again (the ledger keeps it once), never loses it.
+        self.store.plan(self._new_breach_hooks(assessments, cutoff), now=now)
+        crashpoint("breach-hooks-planned")
         changes = self.store.record_measure_changes(
             ((a.ticket.key, a.measures) for a in assessments), at=now
         )
         summary.measures_changed += len(changes)
-        by_key = {a.ticket.key: a.ticket for a in assessments}
-        for key, m in changes:
-            if not m.breached:
-                continue
+        for _, m in changes:
             # Recorded once per clock: the moment it was first seen breached. A breach from
             # before the cutoff is history: recorded, counted, and escalated by no one.
-            if m.breached_at is not None and m.breached_at < cutoff:
+            if m.breached and m.breached_at is not None and m.breached_at < cutoff:
                 summary.past_breaches += 1
-            else:
-                plugins.pm.hook.on_breach(ticket=by_key[key], measure=m)
         crashpoint("measures-recorded")
         planned = self.store.plan(actions, now=now)
         summary.planned += len(planned)
@@ -428,6 +441,25 @@ class Sync:
         )
         _note_breaches(assessments, summary)
         self._release([a.ticket for a in assessments])
+
+    def _new_breach_hooks(
+        self, assessments: Sequence[Assessment], cutoff: datetime
+    ) -> list[Action]:
+        """The ``on_breach`` calls for clocks breached after the cutoff and not yet recorded
+        as breached: the breaches this evaluation sees first. None while no plugin
+        implements the hook: the outbox carries no calls to nobody."""
+        if not implementers("on_breach"):
+            return []
+        breached = {
+            (a.ticket.key, m.policy, m.metric.value, m.cycle): (a.ticket, m)
+            for a in assessments
+            for m in a.measures
+            if m.breached and m.breached_at is not None and m.breached_at >= cutoff
+        }
+        if not breached:
+            return []
+        seen = self.store.recorded_breaches(breached)
+        return [breach_hook(t, m) for head, (t, m) in breached.items() if head not in seen]
 
     def _go_live_gate(
         self, a: Assessment, actions: Sequence[Action], cutoff: datetime, summary: Summary
@@ -462,9 +494,19 @@ class Sync:
     # -- writing back --------------------------------------------------------------------------
 
     def _deliver(self, name: str, conn: Connector, summary: Summary) -> None:
+        # The helpdesk's writes first, then plugin hook calls, each in batches of their own:
+        # a hook call never takes a place in a write batch (bulk writes stay as large).
+        for hooks in (False, True):
+            self._deliver_lane(name, conn, summary, hooks=hooks)
+
+    def _deliver_lane(self, name: str, conn: Connector, summary: Summary, *, hooks: bool) -> None:
         while True:
             claims = self.store.claim(
-                name, limit=self.claim_batch, now=self.clock(), worker_id=self.worker_id
+                name,
+                limit=self.claim_batch,
+                now=self.clock(),
+                worker_id=self.worker_id,
+                hooks=hooks,
             )
             if not claims:
                 return
@@ -482,10 +524,13 @@ class Sync:
         crashpoint("claimed")
         by_key = {c.key: c for c in claims}
         notify = [c.action for c in claims if c.action.kind is ActionKind.NOTIFY]
-        platform = [c.action for c in claims if c.action.kind is not ActionKind.NOTIFY]
+        hooks = [c.action for c in claims if c.action.kind is ActionKind.HOOK]
+        platform = [c.action for c in claims if c.action.kind not in _NOT_PLATFORM]
         for a in notify:
             # Each settled on its own, right after its sends: a crash repeats one at most.
             self._notify(a, summary)
+        for a in hooks:
+            self._call_hook(a, summary)
         results: list[ApplyResult] = []
         try:
             if platform:
@@ -510,6 +555,18 @@ class Sync:
             self._fail(action.key, str(exc), None, summary)
             return
         self._settle_all([(action, result)], summary)
+
+    def _call_hook(self, action: Action, summary: Summary) -> None:
+        """Deliver a plugin hook call; recorded apart from the helpdesk's writes (not counted
+        as applied, no ``on_action_applied``), failures retried like a notifier's."""
+        try:
+            result = self.hooks.deliver(action)
+        except DeliveryError as exc:
+            self._fail(action.key, str(exc), None, summary)
+            return
+        self.store.complete_many(
+            [(result.key, result.status.value, result.detail)], now=self.clock()
+        )
 
     def _settle_all(self, outcomes: Sequence[tuple[Action, ApplyResult]], summary: Summary) -> None:
         """Record a batch's outcomes: finals in one transaction, conflicts back to the outbox."""
@@ -537,7 +594,7 @@ class Sync:
             else:
                 summary.failed += 1
                 log.warning("action %s failed for good: %s", r.key, r.detail)
-            plugins.pm.hook.on_action_applied(action=action, result=r)
+            self.hooks.action_applied(action, r)
 
     def _fail(self, key: str, error: str, retry_after: float | None, summary: Summary) -> None:
         state = self.store.fail(key, error, retry_after=retry_after, now=self.clock())
@@ -550,6 +607,10 @@ class Sync:
     def _calls(self, name: str) -> tuple[int, int]:
         stats = self.connectors[name].http.stats
         return stats.reads, stats.writes
+
+
+#: Actions the sync delivers itself, never handed to a connector.
+_NOT_PLATFORM = frozenset({ActionKind.NOTIFY, ActionKind.HOOK})
 
 
 def _note_breaches(assessments: Iterable[Assessment], summary: Summary) -> None:

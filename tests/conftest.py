@@ -28,6 +28,7 @@ SLOW_MODULES = frozenset(
         "test_demo",
         "test_fake_jira_contract",
         "test_gcpause",
+        "test_hook_crash",
         "test_notify_crash",
         "test_reports",
         "test_rules_equivalence",
