@@ -130,7 +130,8 @@ def enrich_ticket(ticket: Ticket) -> Mapping[str, Any] | None:
 
     The mappings returned are merged into ``ticket.fields``, overriding the platform's
     values; when two plugins set the same field, the one called first wins (pluggy calls
-    the most recently registered first, ``tryfirst`` before that).
+    the most recently registered first, ``tryfirst`` before that). An exception here
+    quarantines the ticket (stage ``enrich``); the other tickets go on.
 
     Args:
         ticket: The ticket as the connector read it.
@@ -147,8 +148,9 @@ def enrich_ticket(ticket: Ticket) -> Mapping[str, Any] | None:
 def on_breach(ticket: Ticket, measure: SlaMeasure) -> None:
     """React to an SLA target being missed (page someone, open an incident).
 
-    Called once per breached measure when the breach is first seen; it may be called
-    again after a crash or a replayed webhook, so be idempotent.
+    Called once per breached measure when the breach is first seen, through the outbox: the
+    call is never lost (a crash or an exception here retries it later, to the plugins not yet
+    reached). It may be called again after a crash, so be idempotent.
 
     Args:
         ticket: The ticket.
@@ -159,6 +161,8 @@ def on_breach(ticket: Ticket, measure: SlaMeasure) -> None:
 @hookspec
 def on_action_applied(action: Action, result: ApplyResult) -> None:
     """React to a planned action having been applied, skipped or refused by the platform.
+
+    An exception here does not stop the pass: the call is retried later, to this plugin only.
 
     Args:
         action: The action.
