@@ -11,6 +11,7 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta, tzinfo
 from typing import Any
 
+from slaplug._codegen import compile_source
 from slaplug.model import EventKind, MeasureState, Metric, SlaMeasure, Ticket
 from slaplug.rules.conditions import FieldType
 
@@ -122,7 +123,10 @@ _EXPRESSION_NAMES = {"_METRIC_VALUE": _METRIC_VALUE, "_STATE_VALUE": _STATE_VALU
 
 #: Each measure field's value from a measure and its policy's kind (see `MEASURE_EXPRESSIONS`).
 MEASURE_VALUES: Mapping[str, Callable[[SlaMeasure, str], Any]] = {
-    name: eval(f"lambda m, kind: {expr}", dict(_EXPRESSION_NAMES))  # our own table
+    name: eval(  # our own table
+        compile_source(f"lambda m, kind: {expr}", f"measure field {name}", "eval"),
+        dict(_EXPRESSION_NAMES),
+    )
     for name, expr in MEASURE_EXPRESSIONS.items()
 }
 
@@ -142,7 +146,8 @@ def measure_fact_builder(names: Sequence[str]) -> MeasureFactBuilder:
         lines += [f"    v = {MEASURE_EXPRESSIONS[name]}", f"    if v is not None: fact[{name!r}] = v"]
     lines.append("    return fact")
     namespace: dict[str, Any] = dict(_EXPRESSION_NAMES)
-    exec("\n".join(lines), namespace)  # from our own table and field names only
+    # From our own table and field names only.
+    exec(compile_source("\n".join(lines), "measure fact builder"), namespace)
     build: MeasureFactBuilder = namespace["build"]
     return build
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable, Mapping, Sequence
 
+from slaplug._codegen import compile_source
 from slaplug.rules.conditions import (
     All,
     AnyOf,
@@ -89,7 +90,7 @@ def _compile_source(rules: Sequence[Rule]) -> Callable[[Fact], tuple[str, ...]]:
         lines += [f"    if {test}:", f"        out.append({rid})"]
     lines.append("    return tuple(out)")
     namespace: dict[str, object] = dict(gen.consts)
-    exec(compile("\n".join(lines), "<slaplug-rules>", "exec"), namespace)
+    exec(compile_source("\n".join(lines), "rules"), namespace)
     function: Callable[[Fact], tuple[str, ...]] = namespace["_match"]  # type: ignore[assignment]
     return function
 
