@@ -37,7 +37,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from slaplug import plugins
-from slaplug.connectors.base import ApplyResult, ApplyStatus, Connector
+from slaplug.connectors.base import ApplyResult, ApplyStatus, Capability, Connector
 from slaplug.connectors.redact import RedactingFilter
 from slaplug.crashpoints import crashpoint
 from slaplug.errors import (
@@ -225,7 +225,10 @@ class Sync:
             self._held[name] = self.store.quarantined_ids(name)
             cutoff = self.cutoff(name, self.clock())
             summary.cutoffs[name] = cutoff.isoformat()
-            self._read(name, conn, summary, cutoff)
+            if Capability.READ in conn.capabilities:
+                self._read(name, conn, summary, cutoff)
+            else:
+                log.info("%s: its connector declares no read capability; nothing read", name)
             self._reevaluate_due(name, summary, cutoff)
             if not self.dry_run:
                 self._deliver(name, conn, summary)
@@ -532,6 +535,11 @@ class Sync:
         for a in hooks:
             self._call_hook(a, summary)
         results: list[ApplyResult] = []
+        if platform and Capability.WRITE_BACK not in conn.capabilities:
+            # Never handed to a connector that does not say it writes: final, and visible.
+            why = f"connector {name!r} declares no write_back capability; nothing is written"
+            results = [ApplyResult(a.key, ApplyStatus.SKIPPED, why) for a in platform]
+            platform = []
         try:
             if platform:
                 # First claims were never handed to a connector: nothing to look for.

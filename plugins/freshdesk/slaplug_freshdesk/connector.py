@@ -158,12 +158,12 @@ class FreshdeskConnector(Connector):
     name: ClassVar[str] = "freshdesk"
     Config = FreshdeskConfig
     capabilities = frozenset({Capability.READ, Capability.WRITE_BACK})
+    resolutions = RESOLUTIONS
 
     config: FreshdeskConfig
 
     def __init__(self, config: ConnectorConfig, **kwargs: Any) -> None:
         super().__init__(config, **kwargs)
-        self.http.resolutions = RESOLUTIONS
         self._agent_id: int | None = None
         custom = self.config.custom_statuses
         #: Status code -> the status slaplug's tickets report.
