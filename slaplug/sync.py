@@ -4,14 +4,17 @@ One pass, per connector:
 
 1. Read the tickets changed since the stored cursor, page by page. Partial histories are merged
    with the stored ones; plugins enrich the tickets; snapshots are saved.
-2. Evaluate the page (policies, clocks, escalations), record the measures that changed, set
-   each ticket's next threshold in the due index, and *plan* the actions: the ledger drops
-   every key planned before, the rest go to the outbox. Only then is the page's cursor
+2. Evaluate the page (policies, clocks, escalations), plan the ``on_breach`` calls of the
+   clocks newly breached (before their breach is recorded, so a crash never loses one),
+   record the measures that changed, set each ticket's next threshold in the due index, and
+   *plan* the actions: the ledger drops every key planned before, the rest go to the outbox. Only then is the page's cursor
    committed: a crash before that re-reads the page, and planning it again adds nothing.
 3. Re-evaluate, from their snapshots and without an API read, the tickets whose next
    threshold has passed since the last run.
 4. Deliver the outbox: claim actions (a lease: two processes never take the same one), apply
-   them through the connector (in bulk where it can), and complete or fail each. A crash
+   them through the connector (in bulk where it can; only if it declares ``write_back``),
+   and complete or fail each; then the plugin hook calls, in batches of their own
+   (`slaplug.hookcalls`). A crash
    after a write and before `complete` lets the lease lapse and the action is applied again;
    connectors make that second write a no-op (comments carry their key).
 
