@@ -294,7 +294,8 @@ class Sync:
             self.progress(f"{name}: {summary.tickets_read} tickets read", summary)
             # Write each page's actions back before reading the next: escalations reach the
             # helpdesk sooner, and the connector still holds the page it planned them from.
-            self._deliver(name, conn, summary)
+            # Plugin hook calls wait for the pass's last delivery: one claim for them a pass.
+            self._deliver(name, conn, summary, hooks=False)
 
     def _reevaluate_due(self, name: str, summary: Summary, cutoff: datetime) -> None:
         """Tickets whose next threshold passed: re-evaluated from snapshots, no API read."""
@@ -499,11 +500,12 @@ class Sync:
 
     # -- writing back --------------------------------------------------------------------------
 
-    def _deliver(self, name: str, conn: Connector, summary: Summary) -> None:
-        # The helpdesk's writes first, then plugin hook calls, each in batches of their own:
-        # a hook call never takes a place in a write batch (bulk writes stay as large).
-        for hooks in (False, True):
-            self._deliver_lane(name, conn, summary, hooks=hooks)
+    def _deliver(self, name: str, conn: Connector, summary: Summary, *, hooks: bool = True) -> None:
+        # The helpdesk's writes first, then (unless ``hooks`` is False) plugin hook calls,
+        # each in batches of their own: a hook call never takes a place in a write batch.
+        self._deliver_lane(name, conn, summary, hooks=False)
+        if hooks:
+            self._deliver_lane(name, conn, summary, hooks=True)
 
     def _deliver_lane(self, name: str, conn: Connector, summary: Summary, *, hooks: bool) -> None:
         while True:
