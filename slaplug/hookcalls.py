@@ -5,12 +5,14 @@ delivered the way a notification is (docs/plugins/hooks.md):
 
 * ``on_breach`` goes through the outbox. The call is planned (a ``hook`` action, keyed by the
   clock) *before* the breach is recorded, so a crash at any step leaves it planned or still to
-  plan: it is never lost. The sync delivers it with the connector's other actions.
+  plan: it is never lost. The sync delivers it after the connector's writes, in batches of
+  its own (they never take a place in a write batch). Nothing is planned while no plugin
+  implements the hook.
 * Each plugin is called on its own and recorded right after its call returns (in the
   ``notification_sends`` table, the plugin's name as the target), so a retry or a rerun after a
   crash calls only the plugins not yet reached: a crash repeats at most the call in flight.
 * A plugin that raises does not stop the pass. The call is retried with backoff, and parked as
-  a dead letter after the last try (``slaplug outbox list --dead``, ``slaplug outbox retry``),
+  a dead letter after the last try (``slaplug outbox list``, ``slaplug outbox retry``),
   exactly like a notifier that failed.
 * ``on_action_applied`` is called right after an action is recorded. A plugin that raises is
   retried the same way, through a ``hook`` action that calls only the plugins that failed.
