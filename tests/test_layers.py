@@ -194,3 +194,27 @@ def test_no_cycles_hidden_behind_imports_inside_functions() -> None:
     graph = _graph(deferred=True)
     cycles = [c for c in _cycles(graph) if c not in _DEFERRED_CYCLES_OF_THE_FAKES]
     assert not cycles, "import cycles:\n" + _show(cycles, graph)
+
+
+def test_every_runner_that_loads_rules_passes_the_holidays_hook() -> None:
+    # The compiler no longer asks the plugin manager; a caller that forgets to pass the hook
+    # silently measures with the built-in holiday tables only. The language itself
+    # (slaplug/rules/) passes on what it is given.
+    forgetful = []
+    for name, path in _modules().items():
+        if name.startswith("slaplug.rules"):
+            continue
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            if not isinstance(node, ast.Call):
+                continue
+            func = node.func
+            loads = (
+                isinstance(func, ast.Attribute)
+                and func.attr == "load"
+                and isinstance(func.value, ast.Name)
+                and func.value.id == "RulePack"
+            ) or (isinstance(func, ast.Name) and func.id in ("compile_files", "run_policy_tests"))
+            if loads and "holiday_provider" not in {k.arg for k in node.keywords}:
+                forgetful.append(f"{path.relative_to(_PACKAGE.parent)}:{node.lineno}")
+    assert forgetful == [], "pass holiday_provider=plugins.holidays_for at " + ", ".join(forgetful)
