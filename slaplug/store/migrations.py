@@ -28,8 +28,10 @@ from slaplug.errors import ConfigError
 from slaplug.store.engine import WRITE
 from slaplug.store.schema import (
     SCHEMA_VERSION,
+    access_tokens,
     credit_periods,
     install,
+    ledger,
     metadata,
     notification_sends,
     quarantine,
@@ -77,6 +79,16 @@ def _v5_quarantine(conn: Connection) -> None:
     quarantine.create(conn, checkfirst=True)
 
 
+def _v9_access_tokens(conn: Connection) -> None:
+    access_tokens.create(conn, checkfirst=True)
+    # Indexes of tables made by older versions: created only where missing (idempotent).
+    for table in (ledger, notification_sends):
+        have = {ix["name"] for ix in inspect(conn).get_indexes(table.name)}
+        for index in table.indexes:
+            if index.name not in have:
+                index.create(conn)
+
+
 #: Every step, oldest first; the last one's version is `schema.SCHEMA_VERSION`.
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "cursors, snapshots, due, ledger, outbox, measures, inbox", _v1_initial),
@@ -84,6 +96,8 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(3, "install: per-install values such as the note markers' secret", _v3_install),
     Migration(4, "notification_sends: each service a notification reached", _v4_notification_sends),
     Migration(5, "quarantine: tickets set aside with the reason", _v5_quarantine),
+    # Versions 6 to 8 are taken by work merged beside this one.
+    Migration(9, "access_tokens: dashboard and customer page credentials", _v9_access_tokens),
 )
 
 

@@ -9,6 +9,7 @@ from sqlalchemy.exc import OperationalError
 
 from slaplug.errors import ConfigError
 from slaplug.store._base import StoreSettings
+from slaplug.store.access import AccessMixin
 from slaplug.store.credits import CreditsMixin
 from slaplug.store.engine import make_engine
 from slaplug.store.golive import GoLiveMixin
@@ -34,6 +35,7 @@ class Store(
     NotificationsMixin,
     GoLiveMixin,
     QuarantineMixin,
+    AccessMixin,
 ):
     """slaplug's durable state, in SQLite or PostgreSQL.
 
