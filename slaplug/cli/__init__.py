@@ -10,6 +10,7 @@ from __future__ import annotations
 import click
 
 from slaplug.cli import (
+    access,
     credits,
     demo,
     doctor,
@@ -52,5 +53,7 @@ for _command in (
     credits.credits,
     credits.report,
     credits.backtest,
+    access.customers,
+    access.dashboard,
 ):
     main.add_command(_command)

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
-from sqlalchemy import select, update
+from sqlalchemy import ColumnElement, select, update
 
 from slaplug.store._base import StoreBase, aware
 from slaplug.store.schema import access_tokens
@@ -72,7 +72,12 @@ def _digest(secret: str) -> str:
 def _row(row: object) -> AccessToken:
     r = row._mapping  # type: ignore[attr-defined]
     return AccessToken(
-        r["id"], r["scope"], r["contract"], r["organization"], r["label"], r["created_at"],
+        r["id"],
+        r["scope"],
+        r["contract"],
+        r["organization"],
+        r["label"],
+        r["created_at"],
         r["revoked_at"],
     )
 
@@ -127,9 +132,7 @@ class AccessMixin(StoreBase):
             return None
         scope, token_id, secret = parsed
         with self._read() as conn:
-            row = conn.execute(
-                select(access_tokens).where(access_tokens.c.id == token_id)
-            ).first()
+            row = conn.execute(select(access_tokens).where(access_tokens.c.id == token_id)).first()
         if row is None:
             # Compare anyway: an unknown id answers as slowly as a wrong secret.
             hmac.compare_digest(_digest(secret), "0" * 64)
@@ -173,7 +176,7 @@ class AccessMixin(StoreBase):
             The ids revoked now (already revoked ones are not counted).
         """
         c = access_tokens.c
-        where = [c.revoked_at.is_(None)]
+        where: list[ColumnElement[bool]] = [c.revoked_at.is_(None)]
         if ids is not None:
             where.append(c.id.in_(ids))
         if scope is not None:

@@ -10,6 +10,7 @@ from sqlalchemy.exc import OperationalError
 from slaplug.errors import ConfigError
 from slaplug.store._base import StoreSettings
 from slaplug.store.access import AccessMixin
+from slaplug.store.activity import ActivityMixin
 from slaplug.store.credits import CreditsMixin
 from slaplug.store.engine import make_engine
 from slaplug.store.golive import GoLiveMixin
@@ -36,6 +37,7 @@ class Store(
     GoLiveMixin,
     QuarantineMixin,
     AccessMixin,
+    ActivityMixin,
 ):
     """slaplug's durable state, in SQLite or PostgreSQL.
 
