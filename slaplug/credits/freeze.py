@@ -10,7 +10,7 @@ new revision beside the old one and reports what changed.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -63,6 +63,7 @@ def settle(
     recalculate: bool = False,
     reason: str = "",
     tickets: Iterable[Ticket] | None = None,
+    samples: Mapping[str, Sequence[Sample]] | None = None,
 ) -> list[Settled]:
     """Each contract's result for the period ``label``: read if frozen, else computed.
 
@@ -78,6 +79,9 @@ def settle(
         recalculate: Compute closed periods again, storing a new revision with its changes.
         reason: Recorded with a recalculation.
         tickets: The tickets to measure; default every stored snapshot.
+        samples: The decided measures of each contract, by name, already taken from the
+            tickets as of ``now`` (`ContractBook.samples`): the dashboard takes them once
+            for every page and period instead of measuring every ticket again.
 
     Raises:
         ConfigError: ``only`` names no contract; a recalculation of a period not closed yet.
@@ -102,7 +106,9 @@ def settle(
         stored = _from_row(row.body, row.revision) if row is not None else None
         plans.append((c, period, closed, stored))
     todo = {c.name for c, _, _, stored in plans if stored is None or recalculate}
-    samples = _samples(book, todo, store.iter_snapshots() if tickets is None else tickets, now)
+    if samples is None:
+        tickets = store.iter_snapshots() if tickets is None else tickets
+        samples = _samples(book, todo, tickets, now)
     out: list[Settled] = []
     for c, period, closed, stored in plans:
         if c.name not in todo:
@@ -134,7 +140,7 @@ def settle(
 
 def _samples(
     book: ContractBook, names: set[str], tickets: Iterable[Ticket], now: datetime
-) -> dict[str, list[Sample]]:
+) -> Mapping[str, Sequence[Sample]]:
     out: dict[str, list[Sample]] = {}
     if not names:
         return out

@@ -1,0 +1,175 @@
+"""Compliance and credits for the web pages: the computation of ``slaplug report``, called.
+
+One pass measures every stored ticket under the rules (`ContractBook.samples`, what
+``report`` and ``credits`` measure with); the contracts' figures for a period then come from
+`slaplug.credits.freeze.settle` given those samples, exactly as ``slaplug report`` gets them
+(a frozen period is read back, an open one computed by `slaplug.credits.compute.compute`).
+Figures of a part of a contract (one team's tickets, one organization's) come from the same
+`compute` over that part's samples; they are never stored.
+
+The pass is the expensive part: `Sampling` holds it for the configured refresh interval.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from slaplug.credits.compute import compute
+from slaplug.credits.freeze import settle
+from slaplug.credits.model import BreachLine, Contract, PeriodResult, Sample
+from slaplug.credits.periods import Period, parse_period, period_containing
+from slaplug.credits.source import ContractBook
+from slaplug.model import Ticket
+from slaplug.store import Store
+
+__all__ = [
+    "PartResult",
+    "Sampling",
+    "TicketFacts",
+    "breaches_since",
+    "contract_results",
+    "current_label",
+    "labels_back",
+    "part_results",
+    "take_samples",
+]
+
+
+@dataclass(frozen=True)
+class TicketFacts:
+    """What the pages show of a ticket that belongs to a contract."""
+
+    key: str
+    organization: str
+    team: str
+
+
+@dataclass(frozen=True)
+class Sampling:
+    """Every decided measure of every contract's tickets as of ``at``.
+
+    Attributes:
+        samples: By contract name.
+        tickets: The contract's tickets' facts, by ticket key.
+    """
+
+    at: datetime
+    samples: Mapping[str, Sequence[Sample]]
+    tickets: Mapping[str, TicketFacts]
+
+
+def take_samples(book: ContractBook, tickets: Iterable[Ticket], now: datetime) -> Sampling:
+    """Measure ``tickets`` once under the book's pack (uses the pack: run on its thread)."""
+    facts: dict[str, TicketFacts] = {}
+
+    def noted(ts: Iterable[Ticket]) -> Iterator[Ticket]:
+        for t in ts:
+            facts[t.key] = TicketFacts(t.key, t.organization or "", t.group or "")
+            yield t
+
+    by_contract: dict[str, list[Sample]] = {c.name: [] for c in book.contracts}
+    for contract, sample in book.samples(noted(tickets), now):
+        by_contract[contract.name].append(sample)
+    members = {s.ticket_key for ss in by_contract.values() for s in ss}
+    return Sampling(now, by_contract, {k: v for k, v in facts.items() if k in members})
+
+
+def current_label(contract: Contract, now: datetime) -> str:
+    """The label of the period ``now`` falls in, for ``contract`` (``2026-12``, ``2026-Q4``)."""
+    return period_containing(now, contract.zone, contract.period_kind).label
+
+
+def labels_back(contract: Contract, now: datetime, count: int) -> list[str]:
+    """The current period's label and the ``count - 1`` before it, newest first."""
+    period = period_containing(now, contract.zone, contract.period_kind)
+    out = [period.label]
+    while len(out) < count:
+        period = period_containing(period.start - timedelta(seconds=1), contract.zone,
+                                   contract.period_kind)
+        out.append(period.label)
+    return out
+
+
+def contract_results(
+    store: Store,
+    book: ContractBook,
+    sampling: Sampling,
+    label: str | None,
+    *,
+    digest: str,
+    only: str | None = None,
+) -> list[PeriodResult]:
+    """Each contract's result for ``label`` (None: each contract's current period), as
+    ``slaplug report --period LABEL --at <sampling.at>`` computes it.
+
+    A closed period seen here for the first time is frozen, as ``report`` freezes it.
+    """
+    out: list[PeriodResult] = []
+    if label is not None:
+        settled = settle(
+            store, book, label, now=sampling.at, digest=digest, only=only,
+            samples=sampling.samples,
+        )
+        return [s.result for s in settled]
+    for c in book.contracts:
+        if only is not None and c.name != only:
+            continue
+        settled = settle(
+            store, book, current_label(c, sampling.at), now=sampling.at, digest=digest,
+            only=c.name, samples=sampling.samples,
+        )
+        out.extend(s.result for s in settled)
+    return out
+
+
+@dataclass(frozen=True)
+class PartResult:
+    """A contract's figures over part of its tickets (a team's, an organization's)."""
+
+    part: str
+    result: PeriodResult
+
+
+def part_results(
+    book: ContractBook,
+    sampling: Sampling,
+    contract: Contract,
+    period: Period,
+    by: str,
+    *,
+    digest: str = "",
+    only: str | None = None,
+) -> list[PartResult]:
+    """``contract``'s figures for ``period`` per team (``by="team"``) or organization.
+
+    Args:
+        only: Just this team or organization (also when it has no ticket: all zero).
+    """
+    groups: dict[str, list[Sample]] = {}
+    if only is not None:
+        groups[only] = []
+    for s in sampling.samples.get(contract.name, ()):
+        facts = sampling.tickets.get(s.ticket_key)
+        part = (facts.team if by == "team" else facts.organization) if facts else ""
+        if only is not None and part != only:
+            continue
+        groups.setdefault(part, []).append(s)
+    return [
+        PartResult(
+            part,
+            compute(contract, period, samples, computed_at=sampling.at, rules_digest=digest),
+        )
+        for part, samples in sorted(groups.items())
+    ]
+
+
+def period_of(contract: Contract, label: str) -> Period:
+    """``label`` as a period of ``contract``."""
+    return parse_period(label, contract.zone, contract.period_kind)
+
+
+def breaches_since(result: PeriodResult, since: datetime) -> list[BreachLine]:
+    """The result's breaches at or after ``since``."""
+    return [b for b in result.breaches if b.breached_at >= since]
