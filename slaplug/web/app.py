@@ -6,7 +6,8 @@ exact bytes) and leaves every decision to the sans-I/O core.
 
 Routes: ``POST /webhooks/{connector}``, ``GET /healthz``, ``GET /metrics`` and
 ``GET /tickets/{connector}/{ticket_id}/sla``. Every error answers
-``{"error": ..., "detail": ...}``.
+``{"error": ..., "detail": ...}``. The dashboard and customer pages (``/dashboard``,
+``/customer/<token>``; `slaplug.web.pages`) are added beside them, outside the OpenAPI document.
 """
 
 from __future__ import annotations
@@ -14,8 +15,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Mapping
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import AsyncIterator, Callable, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import ExitStack, asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -43,6 +44,8 @@ from slaplug.web.events import (
 )
 from slaplug.web.inbox_writer import InboxWriter
 from slaplug.web.metrics import CONTENT_TYPE_LATEST, Metrics
+from slaplug.web.pages.routes import install_pages
+from slaplug.web.pages.service import Pages
 from slaplug.web.worker import Worker
 
 __all__ = ["create_app", "openapi_document"]
@@ -128,6 +131,17 @@ class _State:
         elif self.workers is not None:
             self.workers.wake()
 
+    def on_pack(self, job: Callable[[], Any]) -> Future[Any]:
+        """Run ``job`` where the rules pack may be used (one thread at a time uses it).
+
+        Raises:
+            RuntimeError: The worker thread that owns the pack is not running.
+        """
+        if self.explainer is not None:
+            return self.explainer.submit(job)
+        assert self.worker is not None
+        return self.worker.call(job)
+
     @property
     def worker_alive(self) -> bool:
         if self.worker is not None:
@@ -162,6 +176,7 @@ def create_app(
     worker_options: dict[str, Any] | None = None,
     workers: _WorkerPool | None = None,
     connections_closed: Mapping[str, int] | None = None,
+    clock: Callable[[], datetime] | None = None,
 ) -> FastAPI:
     """Build the app. The store, rules and connectors open when it starts, the worker too.
 
@@ -177,8 +192,10 @@ def create_app(
             default, for embedding and tests) runs one worker thread in this process.
         connections_closed: The server protocol's counts of connections it closed, by
             reason (`slaplug.web.server.uvicorn_options` makes them), for ``/metrics``.
+        clock: The pages' "now" (tests pin it); default the current time.
     """
     holder: dict[str, _State] = {}
+    pages_holder: dict[str, Pages] = {}
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -224,7 +241,11 @@ def create_app(
                 # The worker processes keep their own item metrics; this process counts them.
                 pool = workers
                 metrics.worker_alive.set_function(lambda: float(pool.running))
-            holder["state"] = _State(rt, metrics, writer, worker, workers, explainer)
+            st = _State(rt, metrics, writer, worker, workers, explainer)
+            holder["state"] = st
+            pages_holder["pages"] = Pages(
+                rt, st.on_pack, rt.settings.dashboard, clock or (lambda: datetime.now(UTC))
+            )
             yield
 
     app = FastAPI(
@@ -383,6 +404,7 @@ def create_app(
             return _json(error_reply(503, "the webhook worker is not running"))
         return JSONResponse(await asyncio.wrap_future(future))
 
+    install_pages(app, lambda: pages_holder["pages"])
     return app
 
 

@@ -86,8 +86,9 @@ def labels_back(contract: Contract, now: datetime, count: int) -> list[str]:
     period = period_containing(now, contract.zone, contract.period_kind)
     out = [period.label]
     while len(out) < count:
-        period = period_containing(period.start - timedelta(seconds=1), contract.zone,
-                                   contract.period_kind)
+        period = period_containing(
+            period.start - timedelta(seconds=1), contract.zone, contract.period_kind
+        )
         out.append(period.label)
     return out
 
@@ -109,7 +110,12 @@ def contract_results(
     out: list[PeriodResult] = []
     if label is not None:
         settled = settle(
-            store, book, label, now=sampling.at, digest=digest, only=only,
+            store,
+            book,
+            label,
+            now=sampling.at,
+            digest=digest,
+            only=only,
             samples=sampling.samples,
         )
         return [s.result for s in settled]
@@ -117,8 +123,13 @@ def contract_results(
         if only is not None and c.name != only:
             continue
         settled = settle(
-            store, book, current_label(c, sampling.at), now=sampling.at, digest=digest,
-            only=c.name, samples=sampling.samples,
+            store,
+            book,
+            current_label(c, sampling.at),
+            now=sampling.at,
+            digest=digest,
+            only=c.name,
+            samples=sampling.samples,
         )
         out.extend(s.result for s in settled)
     return out

@@ -1,0 +1,153 @@
+"""The figures behind the pages, measured at most once per refresh interval.
+
+Measuring every synced ticket is what costs (the status view and the contracts' samples):
+`Pages` does it on the rules pack's thread, keeps the result for ``dashboard.refresh``, and
+lets one request compute while concurrent ones wait for the same result. Everything the pages
+show of one refresh comes from that one snapshot, so two numbers on a page always agree.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, TypeVar
+from zoneinfo import ZoneInfo
+
+from fastapi.concurrency import run_in_threadpool
+
+from slaplug.config import DashboardSettings
+from slaplug.credits.model import PeriodResult
+from slaplug.credits.source import ContractBook, rules_digest
+from slaplug.runtime import Runtime
+from slaplug.views import ClockQuery, StatusView, explain_synced, status_view
+from slaplug.web.pages.figures import Sampling, contract_results, take_samples
+
+__all__ = ["Pages", "Snapshot"]
+
+T = TypeVar("T")
+
+#: How a job reaches the thread that may use the rules pack.
+OnPack = Callable[[Callable[[], Any]], "Future[Any]"]
+
+
+@dataclass
+class Snapshot:
+    """One refresh: every open clock, the contracts' samples, and results computed so far.
+
+    Attributes:
+        view: Every open clock (and breaches today and this period), least time left first.
+        sampling: Every contract's decided measures.
+        zone: Where the dashboard's "today" begins (the first contract's zone, else UTC).
+    """
+
+    at: datetime
+    view: StatusView
+    sampling: Sampling
+    zone: ZoneInfo
+    _results: dict[tuple[str | None, str | None], list[PeriodResult]] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+class Pages:
+    """What the page routes share: the runtime, the settings, the snapshot cache."""
+
+    def __init__(
+        self,
+        runtime: Runtime,
+        on_pack: OnPack,
+        options: DashboardSettings,
+        clock: Callable[[], datetime],
+    ) -> None:
+        self.runtime = runtime
+        self.store = runtime.store
+        self.options = options
+        self.clock = clock
+        self._on_pack = on_pack
+        self.book = ContractBook(runtime.pack)
+        self.digest = rules_digest(runtime.settings.rules)
+        first = self.book.contracts[0] if self.book.contracts else None
+        self.zone = first.zone if first is not None else ZoneInfo("UTC")
+        self.period_kind = first.period_kind if first is not None else "month"
+        self._snapshot: Snapshot | None = None
+        self._taken = 0.0
+        self._computing: asyncio.Lock | None = None
+
+    async def snapshot(self) -> Snapshot:
+        """The current snapshot, measured again once it is older than the refresh interval."""
+        if self._computing is None:
+            self._computing = asyncio.Lock()
+        async with self._computing:
+            fresh = time.monotonic() - self._taken < self.options.refresh_s
+            if self._snapshot is None or not fresh:
+                self._snapshot = await self._measure()
+                self._taken = time.monotonic()
+            return self._snapshot
+
+    async def _measure(self) -> Snapshot:
+        now = self.clock()
+        store, pack, book = self.store, self.runtime.pack, self.book
+        connectors = self.runtime.connectors
+
+        def link(t: Any) -> str | None:
+            conn = connectors.get(t.connector)
+            return conn.ticket_url(t.id) if conn is not None else None
+
+        def job() -> tuple[StatusView, Sampling]:
+            view = status_view(
+                store,
+                pack,
+                now,
+                ClockQuery(),
+                links=link,
+                zone=self.zone,
+                period=self.period_kind,
+            )
+            return view, take_samples(book, store.iter_snapshots(), now)
+
+        view, sampling = await asyncio.wrap_future(self._on_pack(job))
+        return Snapshot(now, view, sampling, self.zone)
+
+    async def results(
+        self, snap: Snapshot, label: str | None, only: str | None = None
+    ) -> list[PeriodResult]:
+        """Contracts' results for ``label`` (None: each one's current period), as ``slaplug
+        report`` computes them at the snapshot's time; kept with the snapshot."""
+        key = (label, only)
+
+        def job() -> list[PeriodResult]:
+            with snap._lock:
+                if key not in snap._results:
+                    snap._results[key] = contract_results(
+                        self.store,
+                        self.book,
+                        snap.sampling,
+                        label,
+                        digest=self.digest,
+                        only=only,
+                    )
+                return snap._results[key]
+
+        # Off the event loop: a closed period seen first is frozen into the store.
+        return await run_in_threadpool(job)
+
+    async def explain(self, connector: str, ticket_id: str) -> dict[str, Any]:
+        """The explain view of a synced ticket, now (raises `UnknownTicketError`)."""
+        now = self.clock()
+        store, pack, connectors = self.store, self.runtime.pack, self.runtime.connectors
+
+        def link(t: Any) -> str | None:
+            conn = connectors.get(t.connector)
+            return conn.ticket_url(t.id) if conn is not None else None
+
+        def job() -> dict[str, Any]:
+            return explain_synced(
+                store, pack, connector, ticket_id, now, known=set(connectors), links=link
+            )
+
+        result: dict[str, Any] = await asyncio.wrap_future(self._on_pack(job))
+        return result
