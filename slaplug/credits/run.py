@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Literal
 
-from slaplug.config import Settings, load_settings
+from slaplug.config import MIN_LEASE_ENV, Settings, load_settings
 from slaplug.credits.freeze import Settled, settle
 from slaplug.credits.source import ContractBook, rules_digest
 from slaplug.errors import ConfigError
@@ -27,7 +27,10 @@ __all__ = [
 ]
 
 #: What an unset credential reads as offline (never sent anywhere: no connector is built).
-_PLACEHOLDER = "unused-offline"
+#: Long enough to pass any length check a credential has (the dashboard's token's).
+_PLACEHOLDER = "unused-offline-placeholder"
+#: Variables that are settings, not credentials: unset means unset, not a placeholder.
+_NOT_CREDENTIALS = frozenset({"SLAPLUG_CONFIG", MIN_LEASE_ENV})
 
 
 class _OfflineEnviron(Mapping[str, str]):
@@ -41,7 +44,9 @@ class _OfflineEnviron(Mapping[str, str]):
     def __getitem__(self, key: str) -> str:
         if key in os.environ:
             return os.environ[key]
-        if key == "SLAPLUG_CONFIG":  # where the settings are is not a credential
+        if key in _NOT_CREDENTIALS:
+            # Where the settings are, or a test harness's lease floor: a placeholder there
+            # would be read as a path or a duration (and refused as one).
             raise KeyError(key)
         return _PLACEHOLDER
 

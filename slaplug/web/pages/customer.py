@@ -8,6 +8,7 @@ no group, no agent-side link, no escalation.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -60,11 +61,11 @@ def customer_doc(
     }
 
 
-def _period(r: PeriodResult, zone: ZoneInfo) -> str:
+def _period(r: PeriodResult, at: datetime) -> str:
     rows = []
     for o in r.objectives:
         c = o.compliance
-        cls = "missed" if o.missed else "met"
+        cls = "mute" if c is None else ("missed" if o.missed else "met")
         shown = "no measures" if c is None else percent_text(c)
         rows.append(
             [
@@ -76,7 +77,12 @@ def _period(r: PeriodResult, zone: ZoneInfo) -> str:
                 e(f"{o.credit.normalize():f} %"),
             ]
         )
-    state = "final" if r.frozen else "so far (the period is still open)"
+    if r.frozen:
+        state = "final"
+    elif r.end <= at:
+        state = "closed"
+    else:
+        state = "so far: the period is still open"
     return (
         f'<h3>{e(r.period)} <span class="mute">({e(state)})</span></h3>'
         + table(["Severity", "Target on", "#Compliance", "#Target", "#Met", "#Credit"], rows)
@@ -86,9 +92,14 @@ def _period(r: PeriodResult, zone: ZoneInfo) -> str:
 
 
 def customer_body(
-    who: AccessToken, results: Sequence[PeriodResult], rows: Sequence[ClockRow], zone: ZoneInfo
+    who: AccessToken,
+    results: Sequence[PeriodResult],
+    rows: Sequence[ClockRow],
+    zone: ZoneInfo,
+    at: datetime,
 ) -> str:
-    """The page's body: periods newest first, then the open tickets."""
+    """The page's body: periods newest first (the current one, and earlier ones with figures),
+    then the open tickets."""
     clocks = [
         [
             e(r.ticket.key),
@@ -101,7 +112,12 @@ def customer_body(
         ]
         for r in rows
     ]
-    periods = "".join(_period(r, zone) for r in results) or "<p>No figures yet.</p>"
+    shown = [
+        r
+        for i, r in enumerate(results)
+        if i == 0 or r.breaches or any(o.counted for o in r.objectives)
+    ]
+    periods = "".join(_period(r, at) for r in shown) or "<p>No figures yet.</p>"
     return (
         '<section><h2>Compliance per severity</h2><p class="mute">The share of service-level '
         "targets met, per severity, counted in the period each target was met or missed; "

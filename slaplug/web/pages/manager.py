@@ -75,7 +75,9 @@ def queue_section(
         t, m = r.ticket, r.measure
         body.append(
             [
-                f'<span class="{e(r.state.value)}">{e(duration(r.time_left))}</span>',
+                # data-left: the seconds left, for scripts and tests reading the page.
+                f'<span class="{e(r.state.value)}" data-left="{_seconds(r.time_left)}">'
+                f"{e(duration(r.time_left))}</span>",
                 f'<span class="{e(r.state.value)}">{e(r.state.value.replace("_", " "))}</span>',
                 link(ticket_path(t.connector, t.id), t.key),
                 e(t.subject),
@@ -119,6 +121,10 @@ def queue_section(
     )
 
 
+def _seconds(d: timedelta | None) -> str:
+    return "" if d is None else str(int(d.total_seconds()))
+
+
 def _query(path: str, params: dict[str, str]) -> str:
     kept = {k: v for k, v in params.items() if v}
     return f"{path}?{urlencode(sorted(kept.items()))}" if kept else path
@@ -128,7 +134,7 @@ def _objective_rows(r: PeriodResult) -> list[list[str]]:
     rows = []
     for o in r.objectives:
         c = o.compliance
-        cls = "missed" if o.missed else "met"
+        cls = "mute" if c is None else ("missed" if o.missed else "met")
         rows.append(
             [
                 e(o.severity),
@@ -174,7 +180,9 @@ def team_section(parts: Sequence[tuple[str, PartResult]], title: str) -> str:
     """Per team and contract: compliance per severity against the contract's targets."""
     rows = []
     for contract, p in parts:
-        for row in _objective_rows(p.result):
+        for o, row in zip(p.result.objectives, _objective_rows(p.result), strict=True):
+            if not o.counted:
+                continue  # a team with no decided measure of this objective: nothing to say
             rows.append([e(p.part or "(no team)"), e(contract), *row[:2], *row[2:6]])
     return (
         f"<section><h2>{e(title)}</h2>"
@@ -282,7 +290,7 @@ def ticket_body(doc: dict[str, Any], actions: Sequence[ActionRecord], zone: Zone
         f"<p>{e(t['connector'])}:{e(t['id'])}, status {e(t['status'])}, priority "
         f"{e(t['priority'] or '-')}; policies: {e(', '.join(doc['policies']) or 'none matched')}"
         f"{'; ' + link(doc.get('link'), 'open on the helpdesk') if doc.get('link') else ''}</p>",
-        f'<p class="mute">Measured at {e(doc["at"])}.</p></section>',
+        f'<p class="mute">Measured at {e(_t(doc["at"]))}.</p></section>',
     ]
     for c in doc["clocks"]:
         target = duration(timedelta(seconds=c["target_s"]))
@@ -292,15 +300,21 @@ def ticket_body(doc: dict[str, Any], actions: Sequence[ActionRecord], zone: Zone
             f'<span class="{e(c["state"])}">{e(c["state"].upper())}</span>',
             f"{e(elapsed)} of {e(target)} ({e(format(c['percent'], 'g'))} %)",
             f"calendar {e(c['calendar'])}",
-            f"started {e(c['start'])}",
-            f"deadline {e(c['deadline'] or 'none while paused')}",
+            f"started {e(_t(c['start']))}",
+            f"deadline {e(_t(c['deadline']) if c['deadline'] else 'none while paused')}",
         ]
         if c["breached_at"]:
-            facts.append(f'<span class="breached">breached at {e(c["breached_at"])}</span>')
+            facts.append(f'<span class="breached">breached at {e(_t(c["breached_at"]))}</span>')
         if c["stopped_at"]:
-            facts.append(f"stopped at {e(c['stopped_at'])}")
+            facts.append(f"stopped at {e(_t(c['stopped_at']))}")
         seg_rows = [
-            [e(s["kind"]), e(s["from"]), e(s["to"]), e(s["duration"]), e(s.get("why") or "")]
+            [
+                e(s["kind"]),
+                e(_t(s["from"])),
+                e(_t(s["to"])),
+                e(s["duration"]),
+                e(s.get("why") or ""),
+            ]
             for s in c["timeline"]
         ]
         parts.append(
@@ -313,7 +327,7 @@ def ticket_body(doc: dict[str, Any], actions: Sequence[ActionRecord], zone: Zone
         )
     history = [
         [
-            e(h["at"]),
+            e(_t(h["at"])),
             e(h["field"]),
             e(_shown(h["old"])),
             e(_shown(h["value"])),
@@ -355,6 +369,17 @@ def ticket_body(doc: dict[str, Any], actions: Sequence[ActionRecord], zone: Zone
         + "</section>"
     )
     return "".join(parts)
+
+
+def _t(text: str | None) -> str:
+    """An ISO time of the explain view as ``2026-12-02 09:36 +01:00`` (minutes are enough)."""
+    if not text:
+        return "-"
+    try:
+        t = datetime.fromisoformat(text)
+    except ValueError:
+        return text
+    return t.strftime("%Y-%m-%d %H:%M %z")
 
 
 def _shown(v: Any) -> str:

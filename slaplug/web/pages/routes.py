@@ -266,7 +266,7 @@ def install_pages(app: FastAPI, pages: Callable[[], Pages]) -> None:
         name = who.organization or who.contract
         contract = p.book.get(who.contract)
         assert contract is not None
-        body = cust.customer_body(who, results, rows, contract.zone)
+        body = cust.customer_body(who, results, rows, contract.zone, snap.at)
         return html_page(page(f"Service levels: {name}", body, at=snap.at, refresh=refresh(p)))
 
     @app.get("/customer/{token}/figures.json", include_in_schema=False)
