@@ -44,7 +44,7 @@ from slaplug.web.events import (
 )
 from slaplug.web.inbox_writer import InboxWriter
 from slaplug.web.metrics import CONTENT_TYPE_LATEST, Metrics
-from slaplug.web.pages.routes import install_pages
+from slaplug.web.pages.routes import install_pages, require_manager
 from slaplug.web.pages.service import Pages
 from slaplug.web.worker import Worker
 
@@ -368,12 +368,16 @@ def create_app(
 
     @app.get(
         "/tickets/{connector}/{ticket_id}/sla",
-        responses=_errors(404, 503),
+        responses=_errors(401, 404, 503),
         summary="Explain a ticket's SLA clocks",
     )
-    async def sla(connector: str, ticket_id: str) -> Response:
+    async def sla(connector: str, ticket_id: str, request: Request) -> Response:
         """The explain view of the ticket's stored snapshot, now, as JSON (as ``slaplug explain
-        --json``): clocks, counted and paused time, closures, escalations that would fire."""
+        --json``): clocks, counted and paused time, closures, escalations that would fire.
+
+        Needs a manager token (bearer, or basic auth's password; see docs/dashboard.md): the
+        server that serves customer pages must not show one customer another's tickets."""
+        await require_manager(request, pages_holder["pages"], as_json=True)
         st = state()
         if connector not in st.runtime.connectors:
             return _json(error_reply(404, f"no connector named {connector!r}"))

@@ -26,7 +26,7 @@ from slaplug.web.pages.figures import labels_back, part_results, period_of
 from slaplug.web.pages.html import CSS, SECURITY_HEADERS, e, html_page, json_page, link, page
 from slaplug.web.pages.service import Pages, Snapshot
 
-__all__ = ["CUSTOMER_PERIODS", "install_pages"]
+__all__ = ["CUSTOMER_PERIODS", "RefusedError", "install_pages", "require_manager"]
 
 #: Periods on a customer page: the current one and the five before it.
 CUSTOMER_PERIODS = 6
@@ -35,7 +35,9 @@ _QUEUE_STATES = (ClockState.BREACHED, ClockState.AT_RISK)
 _FILTERS = ("connector", "state", "team", "customer", "policy")
 
 
-class _RefusedError(Exception):
+class RefusedError(Exception):
+    """A request refused; ``response`` is the answer (a 401, a 404, a 400)."""
+
     def __init__(self, response: Response) -> None:
         self.response = response
 
@@ -44,6 +46,29 @@ def _error_page(
     status: int, title: str, text: str, headers: dict[str, str] | None = None
 ) -> Response:
     return html_page(page(title, f"<p>{e(text)}</p>"), status, headers)
+
+
+async def require_manager(request: Request, p: Pages, *, as_json: bool = False) -> None:
+    """Refuse (401, with the basic-auth challenge) a request without a manager token.
+
+    Raises:
+        RefusedError: The answer to send instead; `install_pages` registers its handler.
+    """
+    token = presented_token(request)
+    ok = token is not None and await run_in_threadpool(
+        manager_allowed, token, p.options.manager_token, p.store
+    )
+    if ok:
+        return
+    text = (
+        "This needs a manager token: send it as a bearer token, or as the password when "
+        "your browser asks (docs/dashboard.md)."
+    )
+    if as_json:
+        refusal = json_page({"error": "unauthorized", "detail": text}, 401)
+        refusal.headers.update(CHALLENGE)
+        raise RefusedError(refusal)
+    raise RefusedError(_error_page(401, "Sign in", text, CHALLENGE))
 
 
 def install_pages(app: FastAPI, pages: Callable[[], Pages]) -> None:
@@ -56,24 +81,11 @@ def install_pages(app: FastAPI, pages: Callable[[], Pages]) -> None:
 
     async def manager(request: Request, as_json: bool = False) -> Pages:
         p = pages()
-        token = presented_token(request)
-        ok = token is not None and await run_in_threadpool(
-            manager_allowed, token, p.options.manager_token, p.store
-        )
-        if not ok:
-            text = (
-                "The dashboard needs a manager token: send it as a bearer token, or as the "
-                "password when your browser asks (docs/dashboard.md)."
-            )
-            if as_json:
-                refusal = json_page({"error": "unauthorized", "detail": text}, 401)
-                refusal.headers.update(CHALLENGE)
-                raise _RefusedError(refusal) from None
-            raise _RefusedError(_error_page(401, "Sign in", text, CHALLENGE))
+        await require_manager(request, p, as_json=as_json)
         return p
 
-    @app.exception_handler(_RefusedError)
-    async def refused(request: Request, exc: _RefusedError) -> Response:
+    @app.exception_handler(RefusedError)
+    async def refused(request: Request, exc: RefusedError) -> Response:
         return exc.response
 
     @app.get("/static/slaplug.css", include_in_schema=False)
@@ -101,7 +113,7 @@ def install_pages(app: FastAPI, pages: Callable[[], Pages]) -> None:
                 limit=limit,
             )
         except ValueError as exc:
-            raise _RefusedError(_error_page(400, "Bad filter", str(exc))) from None
+            raise RefusedError(_error_page(400, "Bad filter", str(exc))) from None
         return query, {k: v for k, v in filters.items() if v}
 
     def page_number(request: Request) -> int:
@@ -156,7 +168,7 @@ def install_pages(app: FastAPI, pages: Callable[[], Pages]) -> None:
         try:
             return await p.results(snap, label)
         except ConfigError as exc:
-            raise _RefusedError(_error_page(400, "Bad period", str(exc))) from None
+            raise RefusedError(_error_page(400, "Bad period", str(exc))) from None
 
     @app.get("/dashboard/compliance", include_in_schema=False)
     async def compliance(request: Request) -> Response:
@@ -229,9 +241,9 @@ def install_pages(app: FastAPI, pages: Callable[[], Pages]) -> None:
         who = await run_in_threadpool(customer_of, token, p.store)
         contract = p.book.get(who.contract) if who is not None else None
         if (who is None or contract is None) and as_json:
-            raise _RefusedError(json_page({"error": "not_found", "detail": "no such link"}, 404))
+            raise RefusedError(json_page({"error": "not_found", "detail": "no such link"}, 404))
         if who is None or contract is None:
-            raise _RefusedError(
+            raise RefusedError(
                 _error_page(
                     404,
                     "Link not valid",

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cached_property
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
@@ -68,14 +69,32 @@ class Pages:
         self.options = options
         self.clock = clock
         self._on_pack = on_pack
-        self.book = ContractBook(runtime.pack)
-        self.digest = rules_digest(runtime.settings.rules)
-        first = self.book.contracts[0] if self.book.contracts else None
-        self.zone = first.zone if first is not None else ZoneInfo("UTC")
-        self.period_kind = first.period_kind if first is not None else "month"
         self._snapshot: Snapshot | None = None
         self._taken = 0.0
         self._computing: asyncio.Lock | None = None
+
+    # Made on first use, not at start-up: an app embedded without rules serves its webhooks.
+    @cached_property
+    def book(self) -> ContractBook:
+        """The contracts of the rules pack in force."""
+        return ContractBook(self.runtime.pack)
+
+    @cached_property
+    def digest(self) -> str:
+        """The rules' fingerprint, recorded with each result (as ``slaplug report`` does)."""
+        return rules_digest(self.runtime.settings.rules)
+
+    @property
+    def zone(self) -> ZoneInfo:
+        """Where the dashboard's days begin: the first contract's zone, else UTC."""
+        first = self.book.contracts[0] if self.book.contracts else None
+        return first.zone if first is not None else ZoneInfo("UTC")
+
+    @property
+    def period_kind(self) -> str:
+        """The first contract's period (month or quarter), for "breaches this period"."""
+        first = self.book.contracts[0] if self.book.contracts else None
+        return first.period_kind if first is not None else "month"
 
     async def snapshot(self) -> Snapshot:
         """The current snapshot, measured again once it is older than the refresh interval."""
