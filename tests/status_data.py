@@ -16,9 +16,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import slaplug_jira
+import slaplug_zendesk
 import yaml
 
 from slaplug.config import load_settings
+from slaplug.plugins import pm
 from slaplug.runtime import open_runtime
 from slaplug.sync import Sync
 from slaplug.testing.fake_jira import FakeJira
@@ -56,6 +59,12 @@ class Install:
 def synced_install(folder: Path) -> Iterator[Install]:
     """Start both fakes, add `NEW_TICKETS`, write the configuration, run one sync."""
     with ExitStack() as stack:
+        # In-process, the connector plugins are registered as their entry points would be
+        # (slaplug's own tests load no entry points unless told to).
+        for module in (slaplug_zendesk, slaplug_jira):
+            if pm.get_plugin(module.__name__) is None:
+                pm.register(module, name=module.__name__)
+                stack.callback(pm.unregister, name=module.__name__)
         zendesk = stack.enter_context(
             FakeZendesk.start(now=NOW, tickets=120, days=10, job_complete_after=0.05, job_polls=1)
         )
