@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 from status_data import NEW_TICKETS, RULES, VIEW_AT, Install, synced_install
@@ -240,7 +239,7 @@ def test_explain_of_a_synced_ticket_is_the_explain_of_its_snapshot(install, open
     with pytest.raises(UnknownTicketError, match="no connector named 'zendsk'; configured: jira, zendesk"):
         explain_synced(store, pack, "zendsk", ticket_id, VIEW_AT, known={"zendesk", "jira"})
     assert parse_ticket_ref("jira:SUP-12") == ("jira", "SUP-12")
-    with pytest.raises(ValueError, match="write CONNECTOR:ID, e.g. zendesk:286"):
+    with pytest.raises(ValueError, match=r"write CONNECTOR:ID, e\.g\. zendesk:286"):
         parse_ticket_ref("286")
 
 
