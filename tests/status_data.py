@@ -16,9 +16,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import slaplug_jira
+import slaplug_zendesk
 import yaml
 
 from slaplug.config import load_settings
+from slaplug.plugins import load_plugins, pm
 from slaplug.runtime import open_runtime
 from slaplug.sync import Sync
 from slaplug.testing.fake_jira import FakeJira
@@ -28,9 +31,10 @@ REPO = Path(__file__).resolve().parent.parent
 NOW = datetime(2026, 11, 4, 14, 0, tzinfo=UTC)
 SYNC_AT = NOW + timedelta(minutes=2)
 VIEW_AT = NOW + timedelta(minutes=90)
-#: Subjects of the tickets created at `NOW`, by priority. Markup and HTML must print as text.
+#: Subjects of the tickets created at `NOW`, by priority.
 NEW_TICKETS = {
-    "urgent": "Checkout down [bold red]now[/bold red] <script>alert(1)</script>",
+    # A terminal escape (clear screen), rich markup and HTML: each must print as inert text.
+    "urgent": "\x1b[2JCheckout down [bold red]now[/bold red] <script>alert(1)</script>",
     "high": "Invoices missing",
     "normal": "How do I export?",
 }
@@ -56,6 +60,13 @@ class Install:
 def synced_install(folder: Path) -> Iterator[Install]:
     """Start both fakes, add `NEW_TICKETS`, write the configuration, run one sync."""
     with ExitStack() as stack:
+        # In-process, the connector plugins are registered as their entry points would be
+        # (slaplug's own tests load no entry points unless told to).
+        load_plugins()
+        for name, module in (("zendesk", slaplug_zendesk), ("jira", slaplug_jira)):
+            if not pm.is_registered(module):
+                pm.register(module, name=name)
+                stack.callback(pm.unregister, name=name)
         zendesk = stack.enter_context(
             FakeZendesk.start(now=NOW, tickets=120, days=10, job_complete_after=0.05, job_polls=1)
         )

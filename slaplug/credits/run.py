@@ -26,11 +26,13 @@ __all__ = [
     "settle_period",
 ]
 
+#: Variables slaplug reads that are settings, not credentials: unset, they stay unset (a
+#: placeholder there would be read as a value, e.g. a lease floor "unused-offline").
+_NOT_CREDENTIALS = frozenset({"SLAPLUG_CONFIG", MIN_LEASE_ENV})
+
 #: What an unset credential reads as offline (never sent anywhere: no connector is built).
 #: Long enough to pass any length check a credential has (the dashboard's token's).
 _PLACEHOLDER = "unused-offline-placeholder"
-#: Variables that are settings, not credentials: unset means unset, not a placeholder.
-_NOT_CREDENTIALS = frozenset({"SLAPLUG_CONFIG", MIN_LEASE_ENV})
 
 
 class _OfflineEnviron(Mapping[str, str]):
@@ -45,8 +47,6 @@ class _OfflineEnviron(Mapping[str, str]):
         if key in os.environ:
             return os.environ[key]
         if key in _NOT_CREDENTIALS:
-            # Where the settings are, or a test harness's lease floor: a placeholder there
-            # would be read as a path or a duration (and refused as one).
             raise KeyError(key)
         return _PLACEHOLDER
 

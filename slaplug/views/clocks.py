@@ -8,11 +8,12 @@ sync or webhook stored, measured again at ``now`` under the rules pack in force.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
+from slaplug.connectors.base import Connector
 from slaplug.credits.source import ContractBook
 from slaplug.model import MeasureState, SlaMeasure, Ticket
 from slaplug.rules.pack import RulePack
@@ -25,6 +26,7 @@ __all__ = [
     "ClockState",
     "LinkFor",
     "classify",
+    "connector_links",
     "count_states",
     "measure_clocks",
     "measure_tickets",
@@ -158,6 +160,18 @@ class ClockRow:
 def snapshot_link(ticket: Ticket) -> str | None:
     """The URL the connector stored with the ticket's snapshot (no connector needed)."""
     return ticket.url
+
+
+def connector_links(connectors: Mapping[str, Connector]) -> LinkFor:
+    """Links from the configured connectors' `Connector.ticket_url` (no call is made), for
+    tickets of other connectors the URL stored with the snapshot."""
+
+    def link(ticket: Ticket) -> str | None:
+        conn = connectors.get(ticket.connector)
+        url = conn.ticket_url(ticket.id) if conn is not None else None
+        return url or ticket.url
+
+    return link
 
 
 def _fold(values: Iterable[str] | str | None) -> frozenset[str] | None:

@@ -108,15 +108,18 @@ def row_to_dict(row: ClockRow) -> dict[str, Any]:
     ``status``, ``priority``, ``group``, ``assignee``, ``organization``, ``contract``,
     ``link``, ``state`` (a `ClockState` value), ``open``, ``due``, ``time_left_s`` (wall
     seconds to ``due``, negative once breached, None when there is none), then ``policy``,
-    ``metric``, ``cycle``, ``clock_state`` (the measure's own state), ``calendar``,
-    ``target_s``, ``elapsed_s``, ``remaining_s`` (business time), ``percent``, ``start``,
-    ``deadline``, ``breached_at``, ``stopped_at``.
+    ``metric``, ``cycle``, ``calendar``, ``target_s``, ``elapsed_s``, ``remaining_s``
+    (business time), ``percent``, ``start``, ``deadline``, ``breached_at``, ``stopped_at``,
+    ``clock_state`` (the measure's own state), ``target_priority`` (the priority whose target
+    applies).
     """
     t, m = row.ticket, row.measure
     left = row.time_left
     measure = measure_to_dict(m)
     measure.pop("pauses")
     measure["clock_state"] = measure.pop("state")
+    # The priority whose target applies; the ticket's own priority keeps the name priority.
+    measure["target_priority"] = measure.pop("priority")
     return {
         "ticket": t.key,
         "connector": t.connector,
