@@ -9,6 +9,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
+from urllib.parse import quote
 
 import httpx
 import pytest
@@ -223,7 +224,9 @@ def test_a_customer_credential_reads_nothing_of_another_customer(site: Site) -> 
 
 def test_a_revoked_link_is_refused_and_a_rotated_one_works(site: Site) -> None:
     runner = CliRunner()
-    _, first = site.store.issue_token("customer", contract="enterprise", organization="Acme Corp")
+    # Its own subject (Initech on the standard contract), so the other tests' links stay.
+    _, first = site.store.issue_token("customer", contract="standard", organization="Initech")
+    _, kept = site.store.issue_token("customer", contract="standard")
     assert site.client.get(f"/customer/{first}").status_code == 200
     out = runner.invoke(
         main,
@@ -234,9 +237,9 @@ def test_a_revoked_link_is_refused_and_a_rotated_one_works(site: Site) -> None:
             "--config",
             str(site.config),
             "--contract",
-            "enterprise",
+            "standard",
             "--organization",
-            "Acme Corp",
+            "Initech",
         ],
         env=site.env,
     )
@@ -244,12 +247,13 @@ def test_a_revoked_link_is_refused_and_a_rotated_one_works(site: Site) -> None:
     second = re.search(r"token: (\S+)", out.output)
     assert second is not None
     new = second.group(1)
-    for old in (first, site.acme):  # rotation revokes every earlier Acme link
-        for suffix in ("", "/figures.json"):
-            r = site.client.get(f"/customer/{old}{suffix}")
-            assert r.status_code == 404 and "Acme" not in r.text
-    assert site.client.get(f"/customer/{new}").status_code == 200
-    assert site.client.get(f"/customer/{site.globex}").status_code == 200  # others untouched
+    for suffix in ("", "/figures.json"):  # rotation revokes every earlier Initech link
+        r = site.client.get(f"/customer/{first}{suffix}")
+        assert r.status_code == 404 and "Initech" not in r.text
+    assert "Service levels: Initech" in site.client.get(f"/customer/{new}").text
+    # Links of other subjects are untouched: the whole contract's, another organization's.
+    assert site.client.get(f"/customer/{kept}").status_code == 200
+    assert site.client.get(f"/customer/{site.globex}").status_code == 200
     token_id = new.split("_")[1]
     out = runner.invoke(
         main,
@@ -266,17 +270,18 @@ def test_a_revoked_link_is_refused_and_a_rotated_one_works(site: Site) -> None:
     assert new not in listed.output and new.split("_")[2] not in listed.output
     # A made-up token of the right shape, and junk, are refused the same way.
     forged = new[:-4] + ("0000" if not new.endswith("0000") else "1111")
-    for bad in (forged, "slpc_000000000000_" + "0" * 64, "nothing", "../dashboard"):
+    # A manager token is no customer credential either.
+    for bad in (forged, "slpc_000000000000_" + "0" * 64, "nothing", site.manager):
         assert site.client.get(f"/customer/{bad}").status_code == 404
 
 
 def test_ticket_text_is_shown_as_text_never_run_or_evaluated(site: Site) -> None:
     connector, ticket_id = site.hostile_key.split(":", 1)
     manager = _bearer(site.manager)
+    team = quote(HOSTILE_TEAM)
     pages = [
-        site.client.get("/dashboard?state=all", headers=manager),
+        site.client.get(f"/dashboard?state=all&team={team}", headers=manager),
         site.client.get(f"/dashboard/tickets/{connector}/{ticket_id}", headers=manager),
-        site.client.get("/dashboard?customer=Acme+Corp&state=all&page=1", headers=manager),
         site.client.get(f"/customer/{site.acme}"),
     ]
     escaped = "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt; {{7*7}} {% if 1 %}T{% endif %}"
