@@ -387,6 +387,10 @@ def test_the_queue_is_sorted_by_time_left_and_paged(site: Site) -> None:
 def test_a_customer_page_holds_its_own_figures_by_the_credits_computation(site: Site) -> None:
     doc = site.client.get(f"/customer/{site.acme}/figures.json").json()
     assert doc["contract"] == "enterprise" and doc["organization"] == "Acme Corp"
+    # Only the contract's clocks: an internal OLA's are not the customer's business.
+    sla = {p.name for p in site.runtime.pack.policies if p.kind == "sla"}
+    ola = {p.name for p in site.runtime.pack.policies if p.kind != "sla"}
+    assert ola and {c["policy"] for c in doc["open_clocks"]} <= sla
     assert [p["period"] for p in doc["periods"]][:2] == ["2026-11", "2026-10"]
     # Acme's share of the shared contract: compute() over Acme's decided measures only.
     book = ContractBook(site.runtime.pack)

@@ -7,7 +7,7 @@ no group, no agent-side link, no escalation.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -22,14 +22,18 @@ from slaplug.web.pages.manager import owed_text
 __all__ = ["customer_body", "customer_doc", "customer_rows", "open_clock_dict"]
 
 
-def customer_rows(rows: Sequence[ClockRow], who: AccessToken) -> list[ClockRow]:
+def customer_rows(
+    rows: Sequence[ClockRow], who: AccessToken, policies: Collection[str]
+) -> list[ClockRow]:
     """The open clocks of the credential's own tickets: its contract and, if it names one,
-    its organization, compared exactly (never by a loose match that could reach a neighbour)."""
+    its organization, compared exactly (never by a loose match that could reach a neighbour);
+    only clocks of ``policies``, the contract's (an internal OLA is not the customer's)."""
     return [
         r
         for r in rows
         if r.contract == who.contract
         and (not who.organization or (r.ticket.organization or "") == who.organization)
+        and r.measure.policy in policies
     ]
 
 

@@ -269,7 +269,7 @@ def install_pages(app: FastAPI, pages: Callable[[], Pages]) -> None:
                 results += [r.result for r in part]
             else:
                 results += await p.results(snap, label, only=contract.name)
-        rows = cust.customer_rows(snap.view.rows, who)
+        rows = cust.customer_rows(snap.view.rows, who, p.contract_policies(contract))
         return p, who, results, rows, snap
 
     @app.get("/customer/{token}", include_in_schema=False)

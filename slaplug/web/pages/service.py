@@ -22,7 +22,7 @@ from zoneinfo import ZoneInfo
 from fastapi.concurrency import run_in_threadpool
 
 from slaplug.config import DashboardSettings
-from slaplug.credits.model import PeriodResult
+from slaplug.credits.model import Contract, PeriodResult
 from slaplug.credits.source import ContractBook, rules_digest
 from slaplug.runtime import Runtime
 from slaplug.views import ClockQuery, StatusView, explain_synced, status_view
@@ -95,6 +95,13 @@ class Pages:
         """The first contract's period (month or quarter), for "breaches this period"."""
         first = self.book.contracts[0] if self.book.contracts else None
         return first.period_kind if first is not None else "month"
+
+    def contract_policies(self, contract: Contract) -> frozenset[str]:
+        """The policies whose clocks count for ``contract`` (its own list, else every sla
+        policy: what the credits computation counts)."""
+        if contract.policies is not None:
+            return contract.policies
+        return frozenset(p.name for p in self.runtime.pack.policies if p.kind == "sla")
 
     async def snapshot(self) -> Snapshot:
         """The current snapshot, measured again once it is older than the refresh interval."""
