@@ -34,6 +34,7 @@ SLOW_MODULES = frozenset(
         "test_rules_equivalence",
         "test_scaffold",
         "test_tutorial",
+        "test_web_browser",
         "test_web_e2e",
         "test_web_fuzz",
         "test_web_slow",

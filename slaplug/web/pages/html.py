@@ -59,7 +59,7 @@ th{font-weight:600;color:var(--mute)}td.n,th.n{text-align:right;font-variant-num
 .met{color:var(--ok)}.paused,.mute{color:var(--mute)}
 .cards{display:flex;gap:1em;flex-wrap:wrap}.card{flex:1;min-width:10em}
 .card b{display:block;font-size:1.8em}
-.timeline{width:100%;height:auto}.counted{fill:#0969da}.pausedbar{fill:#bf8700}.closed{fill:#d0d7de}
+.timeline{width:100%;height:auto}.breachmark{stroke:#b42318;stroke-width:4}.counted{fill:#0969da}.pausedbar{fill:#bf8700}.closed{fill:#d0d7de}
 nav.pages a{margin-right:1em}.chart{max-width:100%;height:auto}
 .warn{background:#fff8c5;border:1px solid #d4a72c;padding:.4em .8em;border-radius:6px}
 """

@@ -253,8 +253,11 @@ def activity_section(
     )
 
 
-def _timeline_svg(segments: Sequence[dict[str, Any]], title: str) -> str:
-    """The clock's run as one bar: counted, paused and closed stretches to scale."""
+def _timeline_svg(
+    segments: Sequence[dict[str, Any]], title: str, breached_at: str | None = None
+) -> str:
+    """The clock's run as one bar: counted, paused and closed stretches to scale, and a red
+    mark where the target ran out."""
     if not segments:
         return ""
     start = datetime.fromisoformat(segments[0]["from"])
@@ -273,6 +276,13 @@ def _timeline_svg(segments: Sequence[dict[str, Any]], title: str) -> str:
             f'<rect class="{e(cls.get(seg["kind"], "closed"))}" x="{a:.1f}" y="0" '
             f'width="{max(b - a, 0.5):.1f}" height="24"><title>{e(label)}</title></rect>'
         )
+    if breached_at:
+        x = (datetime.fromisoformat(breached_at) - start).total_seconds() / span * width
+        if 0 <= x <= width:
+            rects.append(
+                f'<line class="breachmark" x1="{x:.1f}" y1="0" x2="{x:.1f}" y2="24">'
+                f"<title>{e('breached at ' + breached_at)}</title></line>"
+            )
     return (
         f'<svg class="timeline" role="img" viewBox="0 0 {width:.0f} 24" '
         f'preserveAspectRatio="none" xmlns="http://www.w3.org/2000/svg">'
@@ -319,9 +329,9 @@ def ticket_body(doc: dict[str, Any], actions: Sequence[ActionRecord], zone: Zone
         ]
         parts.append(
             f"<section><h2>{e(title)}</h2><p>{'; '.join(facts)}</p>"
-            + _timeline_svg(c["timeline"], f"Timeline of {title}")
+            + _timeline_svg(c["timeline"], f"Timeline of {title}", c["breached_at"])
             + '<p class="mute">Blue: counted; amber: paused; grey: closed (outside working '
-            "hours or a holiday).</p>"
+            "hours or a holiday); red line: the target ran out.</p>"
             + table(["Stretch", "From", "To", "Duration", "Why"], seg_rows, empty="not started")
             + "</section>"
         )
