@@ -46,6 +46,8 @@ class StatusView:
         counts: Open clocks in the query's scope (connector, policy, team, customer) by
             state, every state named; the state filter does not narrow these.
         breaches: Breaches today and this period in the query's scope.
+        tickets: Synced tickets read from the store (of the one connector asked for, if one
+            was); 0 means nothing was synced yet.
     """
 
     at: datetime
@@ -54,6 +56,7 @@ class StatusView:
     matched: int
     counts: dict[str, int]
     breaches: BreachSummary
+    tickets: int = 0
 
 
 def status_view(
@@ -83,7 +86,11 @@ def status_view(
     empty = breach_summary([], now, zone=zone, period=period)
     since = min(empty.day_start, empty.period.start)
 
+    read = 0
+
     def keep(ticket: Ticket) -> bool:
+        nonlocal read
+        read += 1
         if not q.wants_ticket(ticket):
             return False
         # Most stored tickets were solved long ago: every clock of theirs stopped by their
@@ -106,6 +113,7 @@ def status_view(
         matched=len(wanted),
         counts=count_states([r for r in scoped if r.open]),
         breaches=breach_summary(scoped, now, zone=zone, period=period),
+        tickets=read,
     )
 
 
@@ -170,8 +178,8 @@ def _sorted(values: frozenset[str] | frozenset[ClockState] | None) -> list[str] 
 def status_to_dict(view: StatusView) -> dict[str, Any]:
     """The JSON document of ``slaplug status --json`` (version `SCHEMA_VERSION`).
 
-    Keys: ``schema``, ``at``, ``query`` (the filters, lists or null), ``counts`` (open
-    clocks by state), ``breaches`` (``today`` and ``period`` counts, ``day_start``,
+    Keys: ``schema``, ``at``, ``query`` (the filters, lists or null), ``tickets`` (synced
+    tickets read), ``counts`` (open clocks by state), ``breaches`` (``today`` and ``period`` counts, ``day_start``,
     ``period_label``, ``period_start``), ``matched``, ``clocks`` (`row_to_dict` each).
     """
     q, b = view.query, view.breaches
@@ -188,6 +196,7 @@ def status_to_dict(view: StatusView) -> dict[str, Any]:
             "within_s": q.within.total_seconds(),
             "limit": q.limit,
         },
+        "tickets": view.tickets,
         "counts": view.counts,
         "breaches": {
             "today": len(b.today),

@@ -108,7 +108,9 @@ def summary_lines(view: StatusView, zone: tzinfo) -> list[str]:
 
 def _footer(view: StatusView, zone: tzinfo) -> list[str]:
     lines = []
-    if not view.rows:
+    if view.tickets == 0:
+        lines.append("The store holds no synced ticket yet: run `slaplug sync` first.")
+    elif not view.rows:
         lines.append("No clock matches.")
     elif view.matched > len(view.rows):
         lines.append(f"Showing {len(view.rows)} of {view.matched}; raise --limit to see more.")
