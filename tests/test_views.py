@@ -31,6 +31,7 @@ from slaplug.views import (
     status_to_dict,
     status_view,
 )
+from slaplug.views.terminal import render_plain
 
 pytest.importorskip("slaplug_zendesk", reason="the Zendesk plugin is not installed")
 pytest.importorskip("slaplug_jira", reason="the Jira plugin is not installed")
@@ -210,7 +211,10 @@ def test_breaches_today_and_this_period_count_breach_instants(opened, every) -> 
 def test_status_json_keeps_its_schema(opened) -> None:
     store, pack = opened
     doc = status_to_dict(status_view(store, pack, VIEW_AT, ClockQuery(limit=2)))
-    assert set(doc) == {"schema", "at", "query", "counts", "breaches", "matched", "clocks"}
+    assert set(doc) == {
+        "schema", "at", "query", "tickets", "counts", "breaches", "matched", "clocks"
+    }  # fmt: skip
+    assert doc["tickets"] == sum(1 for _ in store.iter_snapshots())
     assert doc["schema"] == 1 and doc["matched"] > 2 and len(doc["clocks"]) == 2
     assert set(doc["breaches"]) == {"today", "period", "day_start", "period_label", "period_start"}
     assert doc["breaches"]["period_label"] == "2026-11"
@@ -249,3 +253,12 @@ def test_the_digest_lists_the_same_clocks_as_status(opened, every) -> None:
     status = select(every, ClockQuery.build(states=["breached", "at-risk"]))
     assert [ident(r) for r in digest] == [ident(r) for r in status]
     assert digest and digest[0].due <= digest[-1].due
+
+
+def test_an_empty_store_says_to_sync_first(opened, tmp_path) -> None:
+    _, pack = opened
+    with Store.open(f"sqlite:///{tmp_path / 'empty.db'}") as empty:
+        view = status_view(empty, pack, VIEW_AT)
+    assert view.tickets == 0 and view.rows == [] and view.matched == 0
+    text = render_plain(view, UTC)
+    assert "The store holds no synced ticket yet: run `slaplug sync` first." in text

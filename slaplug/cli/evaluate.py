@@ -112,6 +112,11 @@ def explain(
         # `explain --ticket zendesk:286` (what the demo used to suggest): no such file, so
         # the synced ticket it names.
         ref, ticket = ticket, None
+    if ref is not None and ":" not in ref and Path(ref).is_file():
+        raise click.UsageError(
+            f"{ref} is a file: explain a ticket file with --ticket {ref} --rules RULES.yaml; "
+            "a synced ticket is named CONNECTOR:ID, e.g. zendesk:286"
+        )
     if ref is not None:
         explain_synced_ticket(ref, config_path, rules, at, as_json, engine)
         return

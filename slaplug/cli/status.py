@@ -190,7 +190,7 @@ def explain_synced_ticket(
     try:
         connector, ticket_id = parse_ticket_ref(ref)
     except ValueError as exc:
-        raise click.BadParameter(str(exc), param_hint="TICKET") from None
+        raise click.BadParameter(str(exc), param_hint="CONNECTOR:ID") from None
     now = parse_time(at)
     with _open_offline(config_path, rules, engine) as off:
         doc = explain_synced(

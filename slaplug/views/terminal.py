@@ -12,11 +12,6 @@ import unicodedata
 from datetime import datetime, tzinfo
 from typing import IO
 
-from rich.console import Console
-from rich.style import Style
-from rich.table import Table
-from rich.text import Text
-
 from slaplug.rules.fields import human_duration
 from slaplug.views.clocks import ClockRow, ClockState
 from slaplug.views.status import StatusView
@@ -113,7 +108,9 @@ def summary_lines(view: StatusView, zone: tzinfo) -> list[str]:
 
 def _footer(view: StatusView, zone: tzinfo) -> list[str]:
     lines = []
-    if not view.rows:
+    if view.tickets == 0:
+        lines.append("The store holds no synced ticket yet: run `slaplug sync` first.")
+    elif not view.rows:
         lines.append("No clock matches.")
     elif view.matched > len(view.rows):
         lines.append(f"Showing {len(view.rows)} of {view.matched}; raise --limit to see more.")
@@ -142,6 +139,12 @@ def render_plain(view: StatusView, zone: tzinfo) -> str:
 
 def render_rich(view: StatusView, zone: tzinfo, file: IO[str] | None = None) -> None:
     """Print the view as a rich table (colours by state, ticket ids linked to the helpdesk)."""
+    # Imported here: piped output (cron, scripts) never needs rich.
+    from rich.console import Console  # noqa: PLC0415
+    from rich.style import Style  # noqa: PLC0415
+    from rich.table import Table  # noqa: PLC0415
+    from rich.text import Text  # noqa: PLC0415
+
     console = Console(file=file, highlight=False, soft_wrap=False)
     for line in summary_lines(view, zone):
         console.print(Text(line))
