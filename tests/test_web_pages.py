@@ -305,6 +305,10 @@ def test_ticket_text_is_shown_as_text_never_run_or_evaluated(site: Site) -> None
 def test_the_dashboard_figures_are_those_of_report_json(site: Site) -> None:
     runner = CliRunner()
     manager = _bearer(site.manager)
+    # Looking at a closed period freezes nothing (the pages only read); report freezes it.
+    early = site.client.get("/dashboard/compliance.json?period=2026-10", headers=manager).json()
+    assert {r["revision"] for r in early["results"]} == {0}
+    assert site.store.credit_period("enterprise", "2026-10") is None
     for period in ("2026-11", "2026-10"):  # the open period, and a closed one (frozen once)
         report = runner.invoke(
             main,

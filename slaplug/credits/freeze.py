@@ -64,6 +64,7 @@ def settle(
     reason: str = "",
     tickets: Iterable[Ticket] | None = None,
     samples: Mapping[str, Sequence[Sample]] | None = None,
+    freeze: bool = True,
 ) -> list[Settled]:
     """Each contract's result for the period ``label``: read if frozen, else computed.
 
@@ -82,6 +83,9 @@ def settle(
         samples: The decided measures of each contract, by name, already taken from the
             tickets as of ``now`` (`ContractBook.samples`): the dashboard takes them once
             for every page and period instead of measuring every ticket again.
+        freeze: Store a closed period's first result (the default). False only reads: a
+            closed period not frozen yet is computed and returned with revision 0, as an open
+            one is (the web pages, which must not freeze a period by being looked at).
 
     Raises:
         ConfigError: ``only`` names no contract; a recalculation of a period not closed yet.
@@ -116,7 +120,7 @@ def settle(
             out.append(Settled(stored))
             continue
         fresh = compute(c, period, samples.get(c.name, []), computed_at=now, rules_digest=digest)
-        if not closed:
+        if not closed or (not freeze and stored is None):
             out.append(Settled(fresh))
             continue
         if stored is not None and not differences(stored, fresh):

@@ -84,7 +84,7 @@ def _period(r: PeriodResult, at: datetime) -> str:
     if r.frozen:
         state = "final"
     elif r.end <= at:
-        state = "closed"
+        state = "closed; final once frozen"
     else:
         state = "so far: the period is still open"
     return (

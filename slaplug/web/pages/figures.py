@@ -2,8 +2,9 @@
 
 One pass measures every stored ticket under the rules (`ContractBook.samples`, what
 ``report`` and ``credits`` measure with); the contracts' figures for a period then come from
-`slaplug.credits.freeze.settle` given those samples, exactly as ``slaplug report`` gets them
-(a frozen period is read back, an open one computed by `slaplug.credits.compute.compute`).
+`slaplug.credits.freeze.settle` given those samples, as ``slaplug report`` gets them (a frozen
+period is read back, another computed by `slaplug.credits.compute.compute`), except that the
+pages never store anything: freezing a period stays the job of ``credits`` and ``report``.
 Figures of a part of a contract (one team's tickets, one organization's) come from the same
 `compute` over that part's samples; they are never stored.
 
@@ -105,7 +106,9 @@ def contract_results(
     """Each contract's result for ``label`` (None: each contract's current period), as
     ``slaplug report --period LABEL --at <sampling.at>`` computes it.
 
-    A closed period seen here for the first time is frozen, as ``report`` freezes it.
+    Read-only: a frozen period is read back as ``report`` reads it; a closed one that nobody
+    froze yet (``slaplug credits``/``report`` freeze it) is computed, not stored, and shows as
+    revision 0 until then.
     """
     out: list[PeriodResult] = []
     if label is not None:
@@ -117,6 +120,7 @@ def contract_results(
             digest=digest,
             only=only,
             samples=sampling.samples,
+            freeze=False,
         )
         return [s.result for s in settled]
     for c in book.contracts:
@@ -130,6 +134,7 @@ def contract_results(
             digest=digest,
             only=c.name,
             samples=sampling.samples,
+            freeze=False,
         )
         out.extend(s.result for s in settled)
     return out

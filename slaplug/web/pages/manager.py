@@ -166,7 +166,12 @@ def compliance_section(results: Sequence[PeriodResult], title: str) -> str:
     if not results:
         parts.append('<p class="mute">The rules declare no contracts.</p>')
     for r in results:
-        status = f"frozen, revision {r.revision}" if r.frozen else "open: figures so far"
+        if r.frozen:
+            status = f"frozen, revision {r.revision}"
+        elif r.end <= r.computed_at:
+            status = "closed, not frozen yet: slaplug credits or report freezes it"
+        else:
+            status = "open: figures so far"
         parts.append(
             f"<h3>{e(r.contract)} {e(r.period)}</h3><p>Credit owed: <b>{e(owed_text(r))}</b> "
             f'<span class="mute">({e(status)}; {len(r.breaches)} breach(es))</span></p>'

@@ -1,7 +1,7 @@
 """The pages' routes on the ``slaplug serve`` app: ``/dashboard...`` for managers,
 ``/customer/<token>...`` for each customer, ``/static/slaplug.css``.
 
-All are GET and read-only (a closed period seen first is frozen, as ``slaplug report`` does);
+All are GET and read-only (nothing is stored, not even a closed period's first result);
 none is in the OpenAPI document of the webhooks.
 """
 

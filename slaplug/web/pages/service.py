@@ -9,11 +9,10 @@ show of one refresh comes from that one snapshot, so two numbers on a page alway
 from __future__ import annotations
 
 import asyncio
-import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Future
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from functools import cached_property
 from typing import Any, TypeVar
@@ -38,7 +37,7 @@ OnPack = Callable[[Callable[[], Any]], "Future[Any]"]
 
 @dataclass
 class Snapshot:
-    """One refresh: every open clock, the contracts' samples, and results computed so far.
+    """One refresh: every open clock, and the contracts' samples.
 
     Attributes:
         view: Every open clock (and breaches today and this period), least time left first.
@@ -50,8 +49,6 @@ class Snapshot:
     view: StatusView
     sampling: Sampling
     zone: ZoneInfo
-    _results: dict[tuple[str | None, str | None], list[PeriodResult]] = field(default_factory=dict)
-    _lock: threading.Lock = field(default_factory=threading.Lock)
 
 
 class Pages:
@@ -142,24 +139,17 @@ class Pages:
         self, snap: Snapshot, label: str | None, only: str | None = None
     ) -> list[PeriodResult]:
         """Contracts' results for ``label`` (None: each one's current period), as ``slaplug
-        report`` computes them at the snapshot's time; kept with the snapshot."""
-        key = (label, only)
-
-        def job() -> list[PeriodResult]:
-            with snap._lock:
-                if key not in snap._results:
-                    snap._results[key] = contract_results(
-                        self.store,
-                        self.book,
-                        snap.sampling,
-                        label,
-                        digest=self.digest,
-                        only=only,
-                    )
-                return snap._results[key]
-
-        # Off the event loop: a closed period seen first is frozen into the store.
-        return await run_in_threadpool(job)
+        report`` computes them at the snapshot's time. Not kept with the snapshot: cheap from
+        its samples, and a period frozen meanwhile shows frozen at once."""
+        return await run_in_threadpool(
+            contract_results,
+            self.store,
+            self.book,
+            snap.sampling,
+            label,
+            digest=self.digest,
+            only=only,
+        )
 
     async def explain(self, connector: str, ticket_id: str) -> dict[str, Any]:
         """The explain view of a synced ticket, now (raises `UnknownTicketError`)."""
