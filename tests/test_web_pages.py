@@ -440,3 +440,38 @@ def test_static_css_is_public_and_holds_no_data(site: Site) -> None:
     r = site.client.get("/static/slaplug.css")
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/css")
     assert isinstance(r, httpx.Response)
+
+
+def test_what_was_written_and_notified_is_listed_newest_first(site: Site) -> None:
+    from datetime import timedelta
+
+    from slaplug.model import Action, ActionKind, Metric
+
+    connector, ticket_id = site.hostile_key.split(":", 1)
+
+    def action(kind: ActionKind, params: dict[str, object], level: int) -> Action:
+        return Action(
+            kind=kind, params=params, connector=connector, ticket_id=ticket_id,
+            key=f"{site.hostile_key}:customer-sla:first_response:1:test:{level}",
+            escalation="test-escalation", level=level, policy="customer-sla",
+            metric=Metric.FIRST_RESPONSE, cycle=1,
+        )  # fmt: skip
+
+    comment = action(ActionKind.COMMENT, {"body": "<i>{{ 7*7 }}</i> note", "public": False}, 1)
+    notify = action(ActionKind.NOTIFY, {"channel": "team-lead", "message": "late"}, 2)
+    site.store.plan([comment, notify], now=VIEW_AT - timedelta(minutes=5))
+    site.store.complete(comment.key, "applied", now=VIEW_AT - timedelta(minutes=4))
+    site.store.record_sent(notify.key, "a" * 64, now=VIEW_AT - timedelta(minutes=3))
+    site.store.complete(notify.key, "applied", now=VIEW_AT - timedelta(minutes=3))
+    manager = _bearer(site.manager)
+    activity = site.client.get("/dashboard/activity", headers=manager).text
+    written = activity.split("<h3>Written</h3>")[1].split("</table>")[0]
+    assert written.index("notify team-lead") < written.index(">comment<")  # newest first
+    assert "reached 1 service(s)" in written and "test-escalation level 2" in written
+    notified = activity.split("<h3>Notified</h3>")[1]
+    assert "team-lead" in notified and "a" * 12 in notified
+    page = site.client.get(f"/dashboard/tickets/{connector}/{ticket_id}", headers=manager).text
+    mine = page.split("Written and notified for this ticket")[1]
+    assert "&lt;i&gt;{{ 7*7 }}&lt;/i&gt; note" in mine and "<i>" not in mine
+    # A customer sees none of it.
+    assert "test-escalation" not in site.client.get(f"/customer/{site.acme}").text

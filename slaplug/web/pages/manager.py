@@ -217,11 +217,13 @@ def _action_rows(actions: Sequence[ActionRecord], zone: ZoneInfo) -> list[list[s
         if a.kind == "notify":
             detail = f"reached {len(a.sends)} service(s)" + (f"; {detail}" if detail else "")
         state = a.status if a.outbox_state is None else f"{a.status} ({a.outbox_state})"
+        written = "" if a.kind == "notify" else _shown(a.params)
         rows.append(
             [
                 e(when(a.done_at or a.planned_at, zone)),
                 link(ticket_path(a.connector, a.ticket_id), f"{a.connector}:{a.ticket_id}"),
                 e(a.kind) + (f" {e(what)}" if what else ""),
+                e(written[:200] + ("..." if len(written) > 200 else "")),
                 f"{e(a.escalation)} level {e(a.level)}" + (" [shadow]" if a.shadow else ""),
                 e(state),
                 e(detail[:300]),
@@ -248,7 +250,7 @@ def activity_section(
     return (
         f"<section><h2>{e(title)}</h2><h3>Written</h3>"
         + table(
-            ["When", "Ticket", "Action", "Escalation", "Outcome", "Detail"],
+            ["When", "Ticket", "Action", "What", "Escalation", "Outcome", "Detail"],
             _action_rows(actions, zone),
             empty="nothing written yet",
         )
@@ -377,7 +379,7 @@ def ticket_body(doc: dict[str, Any], actions: Sequence[ActionRecord], zone: Zone
     parts.append(
         "<section><h2>Written and notified for this ticket</h2>"
         + table(
-            ["When", "Ticket", "Action", "Escalation", "Outcome", "Detail"],
+            ["When", "Ticket", "Action", "What", "Escalation", "Outcome", "Detail"],
             _action_rows(actions, zone),
             empty="nothing planned for this ticket",
         )
