@@ -51,7 +51,7 @@ __all__ = [
 ]
 
 #: The version `schema.py` describes; `migrations.MIGRATIONS` ends at it.
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 7
 
 
 class UtcDateTime(TypeDecorator[datetime]):
@@ -140,7 +140,13 @@ ledger = Table(
     Column("action", Text, nullable=False),
     Column("planned_at", UtcDateTime, nullable=False),
     Column("done_at", UtcDateTime),
+    #: For a live field's write (`slaplug.store.live`): ``live:<field>``, and the value's
+    #: number in that field's history. NULL for every other action.
+    Column("slot", String(300)),
+    Column("seq", Integer),
     Index("ix_ledger_ticket", "connector", "ticket_id"),
+    # One value per number: two planners racing on one field cannot both take the next one.
+    Index("ux_ledger_slot", "connector", "ticket_id", "slot", "seq", unique=True),
 )
 
 #: The work still to do for pending ledger keys: scheduling, leases, errors, dead letters.
