@@ -164,3 +164,176 @@ def _live_keys(store: Store, tid: str) -> list[tuple[str, str]]:
             .order_by(ledger.c.seq)
         ).all()
     return [(r.key, r.status) for r in rows]
+
+
+# -- the outbox: each value once, never an older one last --------------------------------------
+
+
+def _value(tid: str, value: str | None, seq: int, connector: str = "desk") -> tuple[Any, str, int]:
+    t = Ticket(id=tid, connector=connector, created_at=T0, status="open")
+    return live_action(LiveValue(t, "sla_due", value, None), seq), "sla_due", seq
+
+
+def test_a_newer_value_supersedes_a_waiting_older_one(url: str) -> None:  # noqa: F811
+    with Store.open(url) as store:
+        (k1,) = store.plan_live([_value("1", "2026-12-02T09:00:00Z", 1)], now=T0)
+        (k2,) = store.plan_live([_value("1", "2026-12-02T11:00:00Z", 2)], now=T0)
+        assert store.ledger_status(k1) == "superseded"
+        claims = store.claim("desk", now=T0)
+        assert [c.key for c in claims] == [k2]
+        assert claims[0].action.params == {"field": "sla_due", "value": "2026-12-02T11:00:00Z"}
+        # Planning the same value again (a re-run after a crash) queues nothing.
+        assert store.plan_live([_value("1", "2026-12-02T11:00:00Z", 2)], now=T0) == []
+        heads = store.live_heads("desk", ["1"])
+        assert heads[("1", "sla_due")].seq == 2
+        assert heads[("1", "sla_due")].value == "2026-12-02T11:00:00Z"
+
+
+def test_a_newer_value_waits_while_an_older_one_is_in_flight(url: str) -> None:  # noqa: F811
+    """A stale value landing after a newer one must not win: one write per field in flight."""
+    with Store.open(url) as store:
+        (k1,) = store.plan_live([_value("1", "A", 1)], now=T0)
+        (held,) = store.claim("desk", now=T0, worker_id="w1")  # in flight with worker 1
+        (k2,) = store.plan_live([_value("1", "B", 2), _value("2", "C", 1)], now=T0)[:1] or [""]
+        assert store.ledger_status(k1) == "pending", "an in-flight write is left to finish"
+        # Worker 2 gets ticket 2's value, not ticket 1's newer one while the older flies.
+        (other,) = store.claim("desk", now=T0, worker_id="w2")
+        assert other.action.ticket_id == "2"
+        store.complete(other.key, "applied", now=T0)
+        # The older one fails and comes back: it is superseded, never retried.
+        assert store.fail(held.key, "503", now=T0) == "pending"
+        later = T0 + timedelta(hours=2)
+        claims = store.claim("desk", now=later, worker_id="w2")
+        assert [c.action.params["value"] for c in claims] == ["B"]
+        assert store.ledger_status(k1) == "superseded"
+        assert k2.startswith("desk:1:live=sla_due:2:")
+
+
+def test_a_failed_older_value_is_not_retried_after_a_newer_one(url: str) -> None:  # noqa: F811
+    with Store.open(url) as store:
+        (k1,) = store.plan_live([_value("1", "A", 1)], now=T0)
+        (c,) = store.claim("desk", now=T0)
+        store.complete(c.key, "failed", "no custom field", now=T0)
+        (k2,) = store.plan_live([_value("1", "B", 2)], now=T0)
+        assert store.ledger_status(k1) == "superseded"
+        assert store.retry_failed(now=T0) == []
+        assert [c.key for c in store.claim("desk", now=T0)] == [k2]
+
+
+def test_two_planners_cannot_take_one_number(url: str) -> None:  # noqa: F811
+    """The loser of a race for the next number queues nothing and has the ticket looked at
+    again (it is due now), so the field ends on a value computed after the winner's."""
+    with Store.open(url) as store:
+        (k1,) = store.plan_live([_value("1", "A", 1)], now=T0)
+        assert store.plan_live([_value("1", "B", 1)], now=T0) == []
+        assert [d.ticket_id for d in store.due_before(T0 + timedelta(seconds=1), 10)] == ["1"]
+        assert store.live_heads("desk", ["1"])[("1", "sla_due")].value == "A"
+        assert store.ledger_status(k1) == "pending"
+
+
+# -- what the field shows -------------------------------------------------------------------
+
+
+def _measure(state: MeasureState, **kw: Any) -> SlaMeasure:
+    base: dict[str, Any] = dict(
+        policy="support", metric=Metric.RESOLUTION, cycle=1, state=state,
+        target=timedelta(hours=4), start=T0, deadline=T0 + timedelta(hours=4),
+        elapsed=timedelta(0), remaining=timedelta(hours=4), percent=0.0, breached_at=None,
+        stopped_at=None, calendar="24x7", priority="urgent",
+    )
+    return SlaMeasure(**{**base, **kw})
+
+
+def test_the_value_per_clock_state(tmp_path: Path) -> None:
+    src = compile_files([_write(tmp_path, RULES + """
+  - name: ola
+    kind: ola
+    targets: {resolution: {"*": 2h}}
+    live_fields:
+      resolution: {field: ola_due, format: local, paused: "paused"}
+""")])
+    live = LiveFields(src.policies, {"24x7": UTC})
+    t = Ticket(id="1", connector="desk", created_at=T0, status="open")
+
+    def show(*ms: SlaMeasure) -> dict[str, str | None]:
+        return {v.field: v.value for v in live.values(t, ms)}
+
+    running = _measure(MeasureState.RUNNING)
+    assert show(running) == {"sla_resolution_due": "2026-12-01T13:00:00Z"}
+    breached = _measure(MeasureState.BREACHED, breached_at=T0 + timedelta(hours=4))
+    assert show(breached) == {"sla_resolution_due": "2026-12-01T13:00:00Z"}  # still due
+    assert show(_measure(MeasureState.PAUSED, deadline=None)) == {"sla_resolution_due": None}
+    met = _measure(MeasureState.ACHIEVED, stopped_at=T0 + timedelta(hours=1))
+    assert show(met) == {"sla_resolution_due": None}
+    # A reopened ticket shows its newest cycle.
+    again = _measure(MeasureState.RUNNING, cycle=2, start=T0 + timedelta(days=1),
+                     deadline=T0 + timedelta(days=1, hours=4))
+    assert show(met, again) == {"sla_resolution_due": "2026-12-02T13:00:00Z"}
+    ola = _measure(MeasureState.PAUSED, policy="ola", deadline=None)
+    assert show(ola) == {"ola_due": "paused"}
+
+
+def test_formats() -> None:
+    from zoneinfo import ZoneInfo
+
+    at = datetime(2026, 12, 7, 23, 30, 15, 999, tzinfo=UTC)
+    berlin = ZoneInfo("Europe/Berlin")
+    assert format_deadline(at, "instant", berlin) == "2026-12-07T23:30:15Z"
+    assert format_deadline(at, "local", berlin) == "2026-12-08T00:30:15+01:00"
+    assert format_deadline(at, "date", berlin) == "2026-12-08"
+
+
+# -- the rules language: checked like any other written field ---------------------------------
+
+
+def test_a_live_field_is_listed_among_the_writes_at_its_line(tmp_path: Path) -> None:
+    src = compile_files([_write(tmp_path, RULES)])
+    (w,) = src.writes
+    assert (w.kind, w.name, w.escalation) == (ActionKind.SET_FIELD, "sla_resolution_due",
+                                              "policy support")
+    assert (w.where.line, w.where.column) == (9, 19)
+
+
+@pytest.mark.parametrize(
+    ("extra", "message", "line"),
+    [
+        ("""
+escalations:
+  - name: stamp
+    when: {breached: true}
+    actions: [{set_field: {field: sla_resolution_due, value: late}}]
+""", 'field "sla_resolution_due" is the live field of policy support', 14),
+        ("""
+  - name: team
+    kind: ola
+    targets: {resolution: {"*": 2h}}
+    live_fields: {resolution: sla_resolution_due}
+""", "an sla and an ola cannot share a live field", 14),
+        ("""
+  - name: other
+    kind: ola
+    targets: {resolution: {"*": 2h}}
+    live_fields: {next_reply: next_due}
+""", "next_reply has no target in this policy", 14),
+        ("""
+  - name: other
+    kind: ola
+    targets: {resolution: {"*": 2h}, first_response: {"*": 1h}}
+    live_fields: {resolution: due, first_response: due}
+""", 'field "due" already shows the resolution deadline', 14),
+        ("""
+  - name: other
+    kind: ola
+    targets: {resolution: {"*": 2h}}
+    live_fields: {resolution: {field: due, format: datetime}}
+""", "'instant', 'local' or 'date'", 14),
+    ],
+)
+def test_live_field_mistakes_are_reported_at_their_line(
+    tmp_path: Path, extra: str, message: str, line: int
+) -> None:
+    with pytest.raises(RuleError) as info:
+        compile_files([_write(tmp_path, RULES + extra)])
+    (problem,) = info.value.problems
+    assert message in problem.message
+    assert problem.line == line, problem
