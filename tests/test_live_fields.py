@@ -337,3 +337,28 @@ def test_live_field_mistakes_are_reported_at_their_line(
     (problem,) = info.value.problems
     assert message in problem.message
     assert problem.line == line, problem
+
+
+def test_a_store_from_before_live_fields_gains_their_columns(tmp_path: Path) -> None:
+    """Step 7 adds ledger.slot and ledger.seq to an existing ledger, keeping its rows."""
+    from sqlalchemy import delete, inspect, select, text
+
+    from slaplug.store.migrations import migrate
+    from slaplug.store.schema import ledger, schema_version
+
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    with Store.open(url) as s, s.engine.begin() as conn:  # make it look like version 5
+        conn.execute(text("DROP INDEX ux_ledger_slot"))
+        conn.execute(text("ALTER TABLE ledger DROP COLUMN seq"))
+        conn.execute(text("ALTER TABLE ledger DROP COLUMN slot"))
+        conn.execute(delete(schema_version).where(schema_version.c.version >= 6))
+        conn.execute(text(
+            "INSERT INTO ledger (key, connector, ticket_id, status, detail, action, planned_at) "
+            "VALUES ('k', 'desk', '1', 'applied', '', '{}', '2026-12-01 09:00:00')"))
+    with Store.open(url, migrate_schema=False) as s:
+        assert migrate(s.engine) == [7]
+        columns = {c["name"] for c in inspect(s.engine).get_columns("ledger")}
+        assert {"slot", "seq"} <= columns
+        with s.engine.connect() as c:
+            assert c.execute(select(ledger.c.key, ledger.c.slot)).all() == [("k", None)]
+        assert s.plan_live([_value("1", "A", 1)], now=T0)
