@@ -477,8 +477,8 @@ class Sync:
             found = self.store.live_heads(
                 connector, [a.ticket.id for a in open_tickets if a.ticket.connector == connector]
             )
-            for (tid, field), last in found.items():
-                heads[(connector, tid, field)] = last
+            for (tid, name), last in found.items():
+                heads[(connector, tid, name)] = last
         out: list[tuple[Action, str, int]] = []
         for a in open_tickets:
             values = {v.field: v for v in self._live.values(a.ticket, a.measures)}

@@ -346,8 +346,8 @@ def test_a_store_from_before_live_fields_gains_their_columns(tmp_path: Path) -> 
     from slaplug.store.migrations import migrate
     from slaplug.store.schema import ledger, schema_version
 
-    url = f"sqlite:///{tmp_path / 'old.db'}"
-    with Store.open(url) as s, s.engine.begin() as conn:  # make it look like version 5
+    old = f"sqlite:///{tmp_path / 'old.db'}"
+    with Store.open(old) as s, s.engine.begin() as conn:  # make it look like version 5
         conn.execute(text("DROP INDEX ux_ledger_slot"))
         conn.execute(text("ALTER TABLE ledger DROP COLUMN seq"))
         conn.execute(text("ALTER TABLE ledger DROP COLUMN slot"))
@@ -355,7 +355,7 @@ def test_a_store_from_before_live_fields_gains_their_columns(tmp_path: Path) -> 
         conn.execute(text(
             "INSERT INTO ledger (key, connector, ticket_id, status, detail, action, planned_at) "
             "VALUES ('k', 'desk', '1', 'applied', '', '{}', '2026-12-01 09:00:00')"))
-    with Store.open(url, migrate_schema=False) as s:
+    with Store.open(old, migrate_schema=False) as s:
         assert migrate(s.engine) == [7]
         columns = {c["name"] for c in inspect(s.engine).get_columns("ledger")}
         assert {"slot", "seq"} <= columns
