@@ -91,8 +91,15 @@ def test_live_deadline_field_follows_a_pause_and_a_priority_change_with_one_writ
                 cfs = fake.ticket(tid)["custom_fields"]
                 return next(cf["value"] for cf in cfs if cf["id"] == FIELD_ID)
 
-            # 1. The new ticket shows its deadline: opened + 24h (one write).
-            summary, writes = step(2)
+            # 1. The new ticket shows its deadline: opened + 24h (one write), as a dry run
+            # said beforehand without writing.
+            fake.advance(60)
+            dry = Sync(store, pack, {"zendesk": conn}, clock=fake_now, dry_run=True).run_once()
+            assert (dry.live_writes, len(_ticket_writes(fake, tid))) == (1, 0)
+            assert [a.params for a in dry.would_plan] == [
+                {"field": "sla_resolution_due", "value": _iso(opened + timedelta(hours=24))}
+            ]
+            summary, writes = step(1)
             assert shown() == _iso(opened + timedelta(hours=24))
             assert (summary.live_writes, writes) == (1, 1)
 
@@ -362,3 +369,44 @@ def test_a_store_from_before_live_fields_gains_their_columns(tmp_path: Path) -> 
         with s.engine.connect() as c:
             assert c.execute(select(ledger.c.key, ledger.c.slot)).all() == [("k", None)]
         assert s.plan_live([_value("1", "A", 1)], now=T0)
+
+
+# -- slaplug doctor checks a live field like any other written field (a real process) ---------
+
+
+def test_doctor_checks_a_live_field_on_the_helpdesk_at_its_rule(tmp_path: Path) -> None:
+    import yaml
+
+    from slaplug.testing.doctor import run_doctor
+    from slaplug.testing.fake_zendesk import FakeZendesk
+
+    pytest.importorskip("slaplug_zendesk", reason="the Zendesk plugin is not installed")
+    rules = _write(tmp_path, RULES)
+    with FakeZendesk.start(tickets=1) as fake:
+
+        def doctor(fields: dict[str, int]) -> Any:
+            (tmp_path / "slaplug.yaml").write_text(yaml.safe_dump({
+                "store": f"sqlite:///{tmp_path / 'store.db'}",
+                "rules": [str(rules)],
+                "connectors": {"zendesk": {
+                    "plugin": "zendesk", "base_url": fake.base_url, "email": fake.email,
+                    "api_token_env": "LIVE_ZD_TOKEN", "fields": fields, "timeout": 3,
+                    "retry": {"max_attempts": 1},
+                }},
+            }))
+            return run_doctor(tmp_path / "slaplug.yaml", {"LIVE_ZD_TOKEN": fake.api_token},
+                              plugin="slaplug-zendesk")
+
+        missing = doctor({})
+        assert missing.code == 1
+        check = missing.checks("zendesk")["field sla_resolution_due"]
+        assert check["status"] == "fail"
+        assert f"{rules}:9:19" in json_text(check)
+        mapped = doctor({"sla_resolution_due": FIELD_ID})
+        assert mapped.statuses("zendesk")["field sla_resolution_due"] == "ok"
+
+
+def json_text(doc: Any) -> str:
+    import json
+
+    return json.dumps(doc)
