@@ -133,7 +133,8 @@ ledger = Table(
     Column("key", String(500), primary_key=True),
     Column("connector", String(200), nullable=False),
     Column("ticket_id", String(200), nullable=False),
-    #: pending, or the final outcome: applied, already, skipped, failed.
+    #: pending, or the final outcome: applied, already, skipped, failed, or superseded (a
+    #: live field's value replaced by a newer one before it was written).
     Column("status", String(20), nullable=False),
     Column("detail", Text, nullable=False, default=""),
     #: The action's JSON form (`slaplug.store.codec.action_to_json`).
