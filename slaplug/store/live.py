@@ -214,6 +214,8 @@ def claimable_live(conn: Connection, connector: str, now: datetime) -> list[Any]
     one back), then returns a condition that leaves out each slot row while another row of
     its slot is in flight. Run inside the claim's transaction.
     """
+    # Every outbox row's ledger row is pending. Read from the ledger: its (connector, ticket,
+    # slot, seq) index finds the slot rows without a look at every outbox row.
     rows = conn.execute(
         select(
             outbox.c.key,
@@ -223,8 +225,13 @@ def claimable_live(conn: Connection, connector: str, now: datetime) -> list[Any]
             ledger.c.slot,
             ledger.c.seq,
         )
-        .join(ledger, ledger.c.key == outbox.c.key)
-        .where(outbox.c.connector == connector, ledger.c.slot.is_not(None))
+        .select_from(ledger)
+        .join(outbox, outbox.c.key == ledger.c.key)
+        .where(
+            ledger.c.connector == connector,
+            ledger.c.slot.is_not(None),
+            ledger.c.status == "pending",
+        )
     ).all()
     if not rows:
         return []
