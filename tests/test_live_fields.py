@@ -410,3 +410,58 @@ def json_text(doc: Any) -> str:
     import json
 
     return json.dumps(doc)
+
+
+# -- Jira: a date time picker field (the fake's "SLA breach at", customfield_10051) ------------
+
+
+def test_live_deadline_in_a_jira_date_time_field_follows_a_priority_change(
+    tmp_path: Path,
+) -> None:
+    from slaplug.sync import Sync
+    from slaplug.testing.fake_jira import FakeJira
+
+    jira = pytest.importorskip("slaplug_jira", reason="the Jira plugin is not installed")
+    rules = _write(tmp_path, RULES)
+    with FakeJira.start(now=T0, issues=0, bulk_polls=1) as fake:
+        config = jira.JiraConfig.load(
+            {"base_url": fake.base_url, "email": fake.email, "api_token_env": "T",
+             "projects": ["SUP"], "bulk_poll_interval": 0.02,
+             "fields": {"sla_resolution_due": "customfield_10051"}},
+            connector="jira", environ={"T": fake.api_token},
+        )
+
+        def fake_now() -> datetime:
+            return datetime.fromtimestamp(fake.now, UTC)
+
+        with Store.open(f"sqlite:///{tmp_path / 's.db'}") as store, \
+                RulePack.load([rules], engine="python") as pack, \
+                jira.JiraConnector(config, instance="jira") as conn:
+            job = Sync(store, pack, {"jira": conn}, clock=fake_now)
+            job.run_once()
+            key = fake.simulate("create", summary="VPN down", priority="Medium")["key"]
+            # Written to the second, as format_deadline shows deadlines.
+            opened = datetime.fromisoformat(fake.issue(key)["fields"]["created"]).replace(
+                microsecond=0
+            )
+
+            def step() -> tuple[Any, int]:
+                fake.advance(120)
+                before = len([w for w in fake.writes if w.accepted])
+                summary = job.run_once()
+                return summary, len([w for w in fake.writes if w.accepted]) - before
+
+            def shown() -> datetime:
+                return datetime.fromisoformat(fake.issue(key)["fields"]["customfield_10051"])
+
+            summary, writes = step()
+            assert shown() == opened + timedelta(hours=24)
+            assert (summary.live_writes, writes) == (1, 1)
+            summary, writes = step()
+            assert (summary.live_writes, writes) == (0, 0)
+            fake.simulate("priority", key, value="Highest")
+            summary, writes = step()
+            assert shown() == opened + timedelta(hours=4)
+            assert (summary.live_writes, writes) == (1, 1)
+            summary, writes = step()
+            assert (summary.live_writes, writes) == (0, 0)
