@@ -24,6 +24,8 @@ every other ticket goes on; it leaves the quarantine once a later read of it is 
 Go-live (`slaplug.golive`): an action is planned only if its level's threshold was crossed at
 or after the connector's cutoff (its first sync's start, or ``escalate_from``) and its ticket
 is not solved or closed; the history before the cutoff is measured and recorded all the same.
+Live fields (`slaplug.rules.live`) show current state and are not held by the cutoff: a value
+is planned when it differs from the one last planned for the field (`slaplug.store.live`).
 """
 
 from __future__ import annotations
