@@ -475,3 +475,21 @@ def test_what_was_written_and_notified_is_listed_newest_first(site: Site) -> Non
     assert "&lt;i&gt;{{ 7*7 }}&lt;/i&gt; note" in mine and "<i>" not in mine
     # A customer sees none of it.
     assert "test-escalation" not in site.client.get(f"/customer/{site.acme}").text
+
+
+def test_a_crash_on_a_customer_page_logs_the_link_without_its_secret(
+    site: Site, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from slaplug.web.pages.service import Pages
+
+    async def broken(self: Pages) -> None:
+        raise RuntimeError("the figures broke")
+
+    monkeypatch.setattr(Pages, "snapshot", broken)
+    # Starlette answers 500 through the app's handler, then re-raises to the server (which
+    # the in-process transport passes on).
+    with pytest.raises(RuntimeError, match="the figures broke"):
+        site.client.get(f"/customer/{site.globex}/figures.json")
+    _, token_id, secret = site.globex.split("_")
+    assert "unexpected error on GET /customer/slpc_" + token_id in caplog.text
+    assert secret not in caplog.text

@@ -44,6 +44,7 @@ from slaplug.web.events import (
 )
 from slaplug.web.inbox_writer import InboxWriter
 from slaplug.web.metrics import CONTENT_TYPE_LATEST, Metrics
+from slaplug.web.pages.auth import shown_path
 from slaplug.web.pages.routes import install_pages, require_manager
 from slaplug.web.pages.service import Pages
 from slaplug.web.worker import Worker
@@ -274,7 +275,9 @@ def create_app(
 
     @app.exception_handler(Exception)
     async def crashed(request: Request, exc: Exception) -> JSONResponse:
-        log.exception("unexpected error on %s %s", request.method, request.url.path)
+        # A customer's page has its credential in the path: logged by its public id only.
+        path = shown_path(request.url.path)
+        log.exception("unexpected error on %s %s", request.method, path)
         return JSONResponse({"error": "internal", "detail": "unexpected error; see the log"}, 500)
 
     @app.post(

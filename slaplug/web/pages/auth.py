@@ -15,13 +15,21 @@ from __future__ import annotations
 import base64
 import binascii
 import hmac
+import re
 
 from starlette.requests import Request
 
 from slaplug.store import Store
 from slaplug.store.access import AccessToken, parse_token
 
-__all__ = ["CHALLENGE", "customer_of", "manager_allowed", "presented_token"]
+__all__ = ["CHALLENGE", "customer_of", "manager_allowed", "presented_token", "shown_path"]
+
+_SECRET_PART = re.compile(r"\b(slp[cm]_[0-9a-f]{12})_[0-9A-Za-z]+")
+
+
+def shown_path(path: str) -> str:
+    """``path`` fit for a log line: a token's secret part replaced, its public id kept."""
+    return _SECRET_PART.sub(r"\1_...", path)
 
 #: The 401's challenge: browsers show their login box, any user name with the token.
 CHALLENGE = {"WWW-Authenticate": 'Basic realm="slaplug dashboard", charset="UTF-8"'}
