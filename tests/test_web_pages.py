@@ -477,6 +477,30 @@ def test_what_was_written_and_notified_is_listed_newest_first(site: Site) -> Non
     assert "test-escalation" not in site.client.get(f"/customer/{site.acme}").text
 
 
+def test_pages_answer_503_while_the_rules_engine_thread_is_down(
+    site: Site, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import asyncio
+
+    from slaplug.web.pages.service import EngineUnavailableError, Pages
+
+    def stopped(job: object) -> None:
+        raise RuntimeError("the webhook worker is not running")
+
+    down = Pages(site.runtime, stopped, site.runtime.settings.dashboard, lambda: VIEW_AT)  # type: ignore[arg-type]
+    with pytest.raises(EngineUnavailableError, match="not running"):
+        asyncio.run(down.snapshot())
+
+    async def unavailable(self: Pages) -> None:
+        raise EngineUnavailableError("the webhook worker is not running")
+
+    # The app's own Pages holds a fresh snapshot: make its next one fail the same way.
+    monkeypatch.setattr(Pages, "snapshot", unavailable)
+    r = site.client.get("/dashboard", headers=_bearer(site.manager))
+    assert r.status_code == 503 and r.headers["retry-after"] == "10"
+    assert "cannot be measured now" in r.text
+
+
 def test_a_crash_on_a_customer_page_logs_the_link_without_its_secret(
     site: Site, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -31,6 +31,7 @@ def shown_path(path: str) -> str:
     """``path`` fit for a log line: a token's secret part replaced, its public id kept."""
     return _SECRET_PART.sub(r"\1_...", path)
 
+
 #: The 401's challenge: browsers show their login box, any user name with the token.
 CHALLENGE = {"WWW-Authenticate": 'Basic realm="slaplug dashboard", charset="UTF-8"'}
 

@@ -24,7 +24,7 @@ from slaplug.web.pages import manager as mgr
 from slaplug.web.pages.auth import CHALLENGE, customer_of, manager_allowed, presented_token
 from slaplug.web.pages.figures import labels_back, part_results, period_of
 from slaplug.web.pages.html import CSS, SECURITY_HEADERS, e, html_page, json_page, link, page
-from slaplug.web.pages.service import Pages, Snapshot
+from slaplug.web.pages.service import EngineUnavailableError, Pages, Snapshot
 
 __all__ = ["CUSTOMER_PERIODS", "RefusedError", "install_pages", "require_manager"]
 
@@ -87,6 +87,11 @@ def install_pages(app: FastAPI, pages: Callable[[], Pages]) -> None:
     @app.exception_handler(RefusedError)
     async def refused(request: Request, exc: RefusedError) -> Response:
         return exc.response
+
+    @app.exception_handler(EngineUnavailableError)
+    async def unavailable(request: Request, exc: EngineUnavailableError) -> Response:
+        text = f"The figures cannot be measured now ({exc}); try again in a moment."
+        return _error_page(503, "Unavailable", text, {"Retry-After": "10"})
 
     @app.get("/static/slaplug.css", include_in_schema=False)
     async def stylesheet() -> Response:

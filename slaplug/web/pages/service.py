@@ -27,12 +27,16 @@ from slaplug.runtime import Runtime
 from slaplug.views import ClockQuery, StatusView, explain_synced, status_view
 from slaplug.web.pages.figures import Sampling, contract_results, take_samples
 
-__all__ = ["Pages", "Snapshot"]
+__all__ = ["EngineUnavailableError", "Pages", "Snapshot"]
 
 T = TypeVar("T")
 
 #: How a job reaches the thread that may use the rules pack.
 OnPack = Callable[[Callable[[], Any]], "Future[Any]"]
+
+
+class EngineUnavailableError(Exception):
+    """The thread that may use the rules pack is not running (the pages answer 503)."""
 
 
 @dataclass
@@ -132,7 +136,7 @@ class Pages:
             )
             return view, take_samples(book, store.iter_snapshots(), now)
 
-        view, sampling = await asyncio.wrap_future(self._on_pack(job))
+        view, sampling = await asyncio.wrap_future(self._submit(job))
         return Snapshot(now, view, sampling, self.zone)
 
     async def results(
@@ -151,6 +155,12 @@ class Pages:
             only=only,
         )
 
+    def _submit(self, job: Callable[[], Any]) -> Future[Any]:
+        try:
+            return self._on_pack(job)
+        except RuntimeError as exc:  # the webhook worker that owns the pack stopped
+            raise EngineUnavailableError(str(exc)) from None
+
     async def explain(self, connector: str, ticket_id: str) -> dict[str, Any]:
         """The explain view of a synced ticket, now (raises `UnknownTicketError`)."""
         now = self.clock()
@@ -165,5 +175,5 @@ class Pages:
                 store, pack, connector, ticket_id, now, known=set(connectors), links=link
             )
 
-        result: dict[str, Any] = await asyncio.wrap_future(self._on_pack(job))
+        result: dict[str, Any] = await asyncio.wrap_future(self._submit(job))
         return result
