@@ -154,3 +154,33 @@ def test_cli_issues_lists_and_revokes_tokens(tmp_path: Path) -> None:
     assert "revoked 1 token(s)" in gone.output
     with Store.open(f"sqlite:///{tmp_path / 'slaplug.db'}") as s:
         assert s.check_token(token) is None
+
+
+def test_the_activity_lists_are_newest_first_and_bounded(store: Store) -> None:  # noqa: F811
+    from datetime import UTC, datetime, timedelta
+
+    from slaplug.model import Action, ActionKind, Metric
+
+    t0 = datetime(2026, 11, 4, 12, 0, tzinfo=UTC)
+
+    def action(i: int, kind: ActionKind = ActionKind.ADD_TAG) -> Action:
+        params = {"channel": "team-lead"} if kind is ActionKind.NOTIFY else {"tag": f"t{i}"}
+        return Action(
+            kind=kind, params=params, connector="zd", ticket_id=str(i % 3), key=f"zd:{i}:k",
+            escalation="e", level=1, policy="p", metric=Metric.RESOLUTION, cycle=1,
+        )  # fmt: skip
+
+    actions = [action(i) for i in range(5)] + [action(5, ActionKind.NOTIFY)]
+    store.plan(actions, now=t0)
+    for i, a in enumerate(actions[:-1]):
+        store.complete(a.key, "applied", now=t0 + timedelta(minutes=i))
+    store.record_sent("zd:5:k", "f" * 64, now=t0 + timedelta(minutes=9))
+    store.record_sent("digest:team-lead:2026-11-04", "e" * 64, now=t0 + timedelta(minutes=10))
+    recent = store.recent_actions(limit=3)
+    assert [a.key for a in recent] == ["zd:4:k", "zd:3:k", "zd:2:k"]
+    assert recent[0].params == {"tag": "t4"} and recent[0].status == "applied"
+    mine = store.ticket_actions("zd", "2")
+    assert [a.key for a in mine] == ["zd:2:k", "zd:5:k"]
+    assert mine[1].outbox_state == "pending" and len(mine[1].sends) == 1
+    sends = store.recent_sends(limit=5)
+    assert [(s.ticket_id, s.channel) for s in sends] == [(None, None), ("2", "team-lead")]
