@@ -14,7 +14,6 @@ from fastapi import FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 
-from slaplug.credits.periods import period_containing
 from slaplug.errors import ConfigError, UnknownTicketError
 from slaplug.reports.as_json import render_json
 from slaplug.serialize import TicketFormatError
@@ -134,10 +133,7 @@ def install_pages(app: FastAPI, pages: Callable[[], Pages]) -> None:
         per, number = p.options.queue_limit, page_number(request)
         rows = found[(number - 1) * per : number * per]
         results = await p.results(snap, None)
-        teams = []
-        for c in p.book.contracts:
-            period = period_containing(snap.at, c.zone, c.period_kind)
-            teams += [(c.name, r) for r in part_results(p.book, snap.sampling, c, period, "team")]
+        teams = p.teams(snap)
         actions = await run_in_threadpool(p.store.recent_actions, 20)
         sends = await run_in_threadpool(p.store.recent_sends, 20)
         b = snap.view.breaches
@@ -181,12 +177,10 @@ def install_pages(app: FastAPI, pages: Callable[[], Pages]) -> None:
         snap = await p.snapshot()
         label = period_param(request)
         results = await compliance_results(p, snap, label)
-        teams = []
-        for c in p.book.contracts:
-            period = (
-                period_of(c, label) if label else period_containing(snap.at, c.zone, c.period_kind)
-            )
-            teams += [(c.name, r) for r in part_results(p.book, snap.sampling, c, period, "team")]
+        try:
+            teams = p.teams(snap, label)
+        except ConfigError as exc:
+            raise RefusedError(_error_page(400, "Bad period", str(exc))) from None
         title = f"Compliance {label}" if label else "Compliance this period"
         form = (
             '<p class="mute">Another period: /dashboard/compliance?period=2026-10 (or 2026-Q4); '

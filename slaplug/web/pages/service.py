@@ -22,10 +22,18 @@ from fastapi.concurrency import run_in_threadpool
 
 from slaplug.config import DashboardSettings
 from slaplug.credits.model import Contract, PeriodResult
+from slaplug.credits.periods import period_containing
 from slaplug.credits.source import ContractBook, rules_digest
 from slaplug.runtime import Runtime
 from slaplug.views import ClockQuery, StatusView, explain_synced, status_view
-from slaplug.web.pages.figures import Sampling, contract_results, take_samples
+from slaplug.web.pages.figures import (
+    PartResult,
+    Sampling,
+    contract_results,
+    part_results,
+    period_of,
+    take_samples,
+)
 
 __all__ = ["EngineUnavailableError", "Pages", "Snapshot"]
 
@@ -41,7 +49,8 @@ class EngineUnavailableError(Exception):
 
 @dataclass
 class Snapshot:
-    """One refresh: every open clock, and the contracts' samples.
+    """One refresh: every open clock, the contracts' samples, and the figures of the current
+    periods (open, so never frozen meanwhile: computed once per snapshot).
 
     Attributes:
         view: Every open clock (and breaches today and this period), least time left first.
@@ -53,6 +62,8 @@ class Snapshot:
     view: StatusView
     sampling: Sampling
     zone: ZoneInfo
+    current: list[PeriodResult] | None = None
+    teams: list[tuple[str, PartResult]] | None = None
 
 
 class Pages:
@@ -143,9 +154,13 @@ class Pages:
         self, snap: Snapshot, label: str | None, only: str | None = None
     ) -> list[PeriodResult]:
         """Contracts' results for ``label`` (None: each one's current period), as ``slaplug
-        report`` computes them at the snapshot's time. Not kept with the snapshot: cheap from
-        its samples, and a period frozen meanwhile shows frozen at once."""
-        return await run_in_threadpool(
+        report`` computes them at the snapshot's time. The current periods' are kept with the
+        snapshot; a named period's are read again each time (one frozen meanwhile by
+        ``slaplug credits`` shows frozen at once)."""
+        kept = label is None and only is None
+        if kept and snap.current is not None:
+            return snap.current
+        found: list[PeriodResult] = await run_in_threadpool(
             contract_results,
             self.store,
             self.book,
@@ -154,6 +169,25 @@ class Pages:
             digest=self.digest,
             only=only,
         )
+        if kept:
+            snap.current = found
+        return found
+
+    def teams(self, snap: Snapshot, label: str | None = None) -> list[tuple[str, PartResult]]:
+        """Each contract's figures per team for ``label`` (None: the current periods; those
+        are kept with the snapshot), by the same computation over each team's tickets."""
+        if label is None and snap.teams is not None:
+            return snap.teams
+        out: list[tuple[str, PartResult]] = []
+        for c in self.book.contracts:
+            if label:
+                period = period_of(c, label)
+            else:
+                period = period_containing(snap.at, c.zone, c.period_kind)
+            out += [(c.name, r) for r in part_results(self.book, snap.sampling, c, period, "team")]
+        if label is None:
+            snap.teams = out
+        return out
 
     def _submit(self, job: Callable[[], Any]) -> Future[Any]:
         try:
@@ -172,7 +206,7 @@ class Pages:
 
         def job() -> dict[str, Any]:
             return explain_synced(
-                store, pack, connector, ticket_id, now, known=set(connectors), links=link
+                store, pack, connector, ticket_id, now, known=set(connectors) or None, links=link
             )
 
         result: dict[str, Any] = await asyncio.wrap_future(self._submit(job))
