@@ -27,7 +27,7 @@ from slaplug.rules.pack import RulePack
 from slaplug.runtime import open_runtime
 from slaplug.store import Store
 from slaplug.sync import Summary, Sync
-from slaplug.testing.fake_zendesk import FakeZendesk
+from slaplug_zendesk.fake import FakeZendesk
 from slaplug.testing.mailbox import Mailbox
 
 __all__ = ["run_demo"]
@@ -67,7 +67,7 @@ def _fakes(stack: ExitStack) -> Iterator[dict[str, Any]]:
 
 def _start_fake_jira(stack: ExitStack) -> dict[str, Any] | None:
     try:  # optional: the fake Jira ships with the Jira connector's test support
-        from slaplug.testing.fake_jira import FakeJira  # noqa: PLC0415
+        from slaplug_jira.fake import FakeJira  # noqa: PLC0415
     except ImportError:
         return None
     jira = stack.enter_context(FakeJira.start())

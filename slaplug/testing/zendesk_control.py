@@ -17,8 +17,8 @@ from collections import deque
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from slaplug.testing.fake_zendesk import FakeZendesk
-from slaplug.testing.fakes.base import Response
+from slaplug_zendesk.fake import FakeZendesk
+from slaplug.testing.fakeserver import Response
 
 __all__ = ["ZendeskControl"]
 

@@ -38,7 +38,7 @@ from urllib.parse import urlencode
 import click
 
 from slaplug.testing.fakehttp import FakeHelpdesk, FakeRequest, Reply
-from slaplug.testing.fakes.base import run_command, serve_until_stopped
+from slaplug.testing.fakeserver import run_command, serve_until_stopped
 
 __all__ = ["AGENT_ID", "API_KEY", "FakeFreshdesk", "main_fake_freshdesk"]
 

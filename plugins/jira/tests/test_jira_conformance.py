@@ -18,11 +18,11 @@ from typing import Any
 import pytest
 from jira_support import action
 from slaplug_jira import JiraConfig, JiraConnector
+from slaplug_jira.fake import FakeJira
 
 from slaplug.model import ActionKind
 from slaplug.testing import ConnectorSuite, Scenario, WebhookSample
-from slaplug.testing.fake_jira import FakeJira
-from slaplug.testing.fakes.base import Response
+from slaplug.testing.fakeserver import Response
 
 HOOK = "fake-jira-hook-secret-0042"
 NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)

@@ -25,7 +25,7 @@ from typing import Any
 
 import click
 
-from slaplug.testing.fakes.base import (
+from slaplug.testing.fakeserver import (
     FakeClock,
     HttpError,
     RunningFake,
@@ -34,9 +34,9 @@ from slaplug.testing.fakes.base import (
     run_command,
     serve_until_stopped,
 )
-from slaplug.testing.fakes.zendesk_data import ZendeskStore, load_seed
-from slaplug.testing.fakes.zendesk_generate import ADMIN_EMAIL, History, build_dataset
-from slaplug.testing.fakes.zendesk_server import AppConfig, WebhookConfig, ZendeskApp
+from slaplug_zendesk.fake.data import ZendeskStore, load_seed
+from slaplug_zendesk.fake.generate import ADMIN_EMAIL, History, build_dataset
+from slaplug_zendesk.fake.server import AppConfig, WebhookConfig, ZendeskApp
 
 __all__ = ["FakeZendesk", "fake_zendesk_command", "main_fake_zendesk"]
 
@@ -102,7 +102,7 @@ class FakeZendesk(RunningFake):
             now: Where the fake's clock starts (it keeps ticking); default the real time.
                 The generated account ends shortly before it.
             tickets, days, random_seed, history: Shape of the generated account
-                (see :func:`~slaplug.testing.fakes.zendesk_data.build_dataset`).
+                (see :func:`~slaplug_zendesk.fake.data.build_dataset`).
             api_token, oauth_token: The credentials the fake accepts.
             job_polls: Polls until a bulk job reports ``completed``.
             job_complete_after: Seconds after which a job completes unpolled.

@@ -26,11 +26,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from slaplug.testing.fakes.base import HttpError, Request, Response
-from slaplug.testing.fakes.jira_render import jira_error
+from slaplug.testing.fakeserver import HttpError, Request, Response
+from slaplug_jira.fake.render import jira_error
 
 if TYPE_CHECKING:
-    from slaplug.testing.fakes.jira_data import JiraStore, JiraUser
+    from slaplug_jira.fake.data import JiraStore, JiraUser
 
 __all__ = ["PERMISSIONS", "has_permission", "my_permissions", "require"]
 

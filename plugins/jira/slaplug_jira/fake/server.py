@@ -1,6 +1,6 @@
 """The fake Jira's HTTP behaviour: auth, routing, faults, and the read endpoints.
 
-:class:`JiraApp` is the app :class:`~slaplug.testing.fakes.base.ServerThread` serves. Every
+:class:`JiraApp` is the app :class:`~slaplug.testing.fakeserver.ServerThread` serves. Every
 operation answers under ``/rest/api/3`` (ADF rich text) and ``/rest/api/2`` (plain text),
 as Jira Cloud does. Writes live in :mod:`.jira_writes`, webhooks in :mod:`.jira_webhooks`.
 Each behaviour follows ../shared/reference/helpdesk-apis.md; docs/testing/fake-jira.md cites
@@ -20,7 +20,7 @@ from typing import Any
 from urllib.parse import unquote
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from slaplug.testing.fakes.base import (
+from slaplug.testing.fakeserver import (
     FakeClock,
     FaultInjector,
     HttpError,
@@ -31,8 +31,8 @@ from slaplug.testing.fakes.base import (
     WriteRecord,
     write_record,
 )
-from slaplug.testing.fakes.jira_admin import JiraAdmin
-from slaplug.testing.fakes.jira_data import (
+from slaplug_jira.fake.admin import JiraAdmin
+from slaplug_jira.fake.data import (
     PRIORITIES,
     RESOLUTIONS,
     STATUS_CATEGORIES,
@@ -40,9 +40,9 @@ from slaplug.testing.fakes.jira_data import (
     JiraStore,
     JiraUser,
 )
-from slaplug.testing.fakes.jira_permissions import PERMISSIONS, my_permissions
-from slaplug.testing.fakes.jira_reads import JiraReads
-from slaplug.testing.fakes.jira_render import jira_error
+from slaplug_jira.fake.permissions import PERMISSIONS, my_permissions
+from slaplug_jira.fake.reads import JiraReads
+from slaplug_jira.fake.render import jira_error
 
 __all__ = ["AppConfig", "JiraApp"]
 

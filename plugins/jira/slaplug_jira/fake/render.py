@@ -13,8 +13,8 @@ from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from slaplug.testing.fakes.base import HttpError
-from slaplug.testing.fakes.jira_data import (
+from slaplug.testing.fakeserver import HttpError
+from slaplug_jira.fake.data import (
     ISSUE_TYPES,
     ORGANIZATIONS,
     ORGANIZATIONS_KIND,

@@ -7,12 +7,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from slaplug.testing.fakes.base import FakeAdmin, HttpError, Request, Response, Router, iso_z
-from slaplug.testing.fakes.zendesk_render import err
-from slaplug.testing.fakes.zendesk_webhooks import WebhookConfig
+from slaplug.testing.fakeserver import FakeAdmin, HttpError, Request, Response, Router, iso_z
+from slaplug_zendesk.fake.render import err
+from slaplug_zendesk.fake.webhooks import WebhookConfig
 
 if TYPE_CHECKING:
-    from slaplug.testing.fakes.zendesk_server import ZendeskApp
+    from slaplug_zendesk.fake.server import ZendeskApp
 
 
 class ZendeskAdmin(FakeAdmin):

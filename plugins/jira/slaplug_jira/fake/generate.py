@@ -9,7 +9,7 @@ from __future__ import annotations
 import random
 from typing import Any, Literal
 
-from slaplug.testing.fakes.jira_data import (
+from slaplug_jira.fake.data import (
     ORGANIZATIONS,
     ORGANIZATIONS_KIND,
     REQUEST_TYPE_KIND,
@@ -19,7 +19,7 @@ from slaplug.testing.fakes.jira_data import (
     JiraStore,
     JiraUser,
 )
-from slaplug.testing.fakes.jira_render import account_id_for
+from slaplug_jira.fake.render import account_id_for
 
 History = Literal["full", "minimal", "auto"]
 

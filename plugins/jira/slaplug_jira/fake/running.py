@@ -26,7 +26,7 @@ from typing import Any
 
 import click
 
-from slaplug.testing.fakes.base import (
+from slaplug.testing.fakeserver import (
     FakeClock,
     HttpError,
     RunningFake,
@@ -35,12 +35,12 @@ from slaplug.testing.fakes.base import (
     run_command,
     serve_until_stopped,
 )
-from slaplug.testing.fakes.jira_data import JiraStore
-from slaplug.testing.fakes.jira_generate import ADMIN_EMAIL, History, build_dataset
-from slaplug.testing.fakes.jira_history import HistoryEvent, TicketHistory, play_history
-from slaplug.testing.fakes.jira_seed import load_seed, to_seed
-from slaplug.testing.fakes.jira_server import AppConfig, JiraApp
-from slaplug.testing.fakes.jira_webhooks import WebhookConfig
+from slaplug_jira.fake.data import JiraStore
+from slaplug_jira.fake.generate import ADMIN_EMAIL, History, build_dataset
+from slaplug_jira.fake.history import HistoryEvent, TicketHistory, play_history
+from slaplug_jira.fake.seed import load_seed, to_seed
+from slaplug_jira.fake.server import AppConfig, JiraApp
+from slaplug_jira.fake.webhooks import WebhookConfig
 
 __all__ = [
     "FakeJira",
@@ -118,7 +118,7 @@ class FakeJira(RunningFake):
             now: Where the fake's clock starts (it keeps ticking); default the real time.
                 The generated site ends shortly before it.
             issues, days, random_seed, history: Shape of the generated site (see
-                :func:`~slaplug.testing.fakes.jira_generate.build_dataset`); ``issues=0``
+                :func:`~slaplug_jira.fake.generate.build_dataset`); ``issues=0``
                 gives an empty project for :meth:`add_issue`.
             time_zone: IANA zone of the users (default the seed's, else ``UTC``).
             api_token, oauth_token, pat: The credentials the fake accepts.

@@ -12,8 +12,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from slaplug.testing.fakes.base import FakeClock, HttpError, iso_z
-from slaplug.testing.fakes.zendesk_data import Audit, ChildEvent, Ticket, User, ZendeskStore
+from slaplug.testing.fakeserver import FakeClock, HttpError, iso_z
+from slaplug_zendesk.fake.data import Audit, ChildEvent, Ticket, User, ZendeskStore
 
 J = dict[str, Any]
 

@@ -11,12 +11,12 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
-from slaplug.testing.fakes.base import Request, Response
-from slaplug.testing.fakes.jira_bulk import JiraBulk
-from slaplug.testing.fakes.jira_data import TRANSITIONS, ChangeHistory, FieldDef, Issue, JiraUser
-from slaplug.testing.fakes.jira_jql import JqlError, parse_jql
-from slaplug.testing.fakes.jira_permissions import has_permission
-from slaplug.testing.fakes.jira_render import J, JiraTime, jira_error, not_found
+from slaplug.testing.fakeserver import Request, Response
+from slaplug_jira.fake.bulk import JiraBulk
+from slaplug_jira.fake.data import TRANSITIONS, ChangeHistory, FieldDef, Issue, JiraUser
+from slaplug_jira.fake.jql import JqlError, parse_jql
+from slaplug_jira.fake.permissions import has_permission
+from slaplug_jira.fake.render import J, JiraTime, jira_error, not_found
 
 MAX_SEARCH_PAGE = 100  # fake's choice when fields are requested (see the docs)
 MAX_SEARCH_PAGE_IDS = 5000  # "It returns max 5000 issues" with id/key only (OAS)

@@ -7,13 +7,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from slaplug.testing.fakes.base import FakeAdmin, HttpError, Request, Response, Router, iso_z
-from slaplug.testing.fakes.jira_render import jira_error
-from slaplug.testing.fakes.jira_seed import to_seed
-from slaplug.testing.fakes.jira_webhooks import WebhookConfig
+from slaplug.testing.fakeserver import FakeAdmin, HttpError, Request, Response, Router, iso_z
+from slaplug_jira.fake.render import jira_error
+from slaplug_jira.fake.seed import to_seed
+from slaplug_jira.fake.webhooks import WebhookConfig
 
 if TYPE_CHECKING:
-    from slaplug.testing.fakes.jira_server import JiraApp
+    from slaplug_jira.fake.server import JiraApp
 
 
 class JiraAdmin(FakeAdmin):

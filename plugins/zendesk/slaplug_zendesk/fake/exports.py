@@ -6,9 +6,9 @@ from __future__ import annotations
 import bisect
 from urllib.parse import urlencode
 
-from slaplug.testing.fakes.base import HttpError, Request, Response, iso_z
-from slaplug.testing.fakes.zendesk_data import User
-from slaplug.testing.fakes.zendesk_render import (
+from slaplug.testing.fakeserver import HttpError, Request, Response, iso_z
+from slaplug_zendesk.fake.data import User
+from slaplug_zendesk.fake.render import (
     ZendeskRendering,
     decode_cursor,
     encode_cursor,

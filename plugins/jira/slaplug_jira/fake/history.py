@@ -18,8 +18,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from slaplug.testing.fakes.base import iso_z
-from slaplug.testing.fakes.jira_data import (
+from slaplug.testing.fakeserver import iso_z
+from slaplug_jira.fake.data import (
     ISSUE_TYPES,
     PRIORITIES,
     RESOLUTIONS,
@@ -30,7 +30,7 @@ from slaplug.testing.fakes.jira_data import (
     JiraUser,
     by_id_or_name,
 )
-from slaplug.testing.fakes.jira_render import account_id_for, parse_any_time
+from slaplug_jira.fake.render import account_id_for, parse_any_time
 
 #: Zendesk-style status -> Jira status id. ``hold`` (waiting on a third party) keeps the
 #: issue in progress: only waiting on the *customer* has its own JSM status.

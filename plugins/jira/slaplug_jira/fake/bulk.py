@@ -10,11 +10,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from slaplug.testing.fakes.base import HttpError, Request, Response
-from slaplug.testing.fakes.jira_data import JiraUser
-from slaplug.testing.fakes.jira_permissions import has_permission
-from slaplug.testing.fakes.jira_render import J, jira_error
-from slaplug.testing.fakes.jira_writes import JiraWrites
+from slaplug.testing.fakeserver import HttpError, Request, Response
+from slaplug_jira.fake.data import JiraUser
+from slaplug_jira.fake.permissions import has_permission
+from slaplug_jira.fake.render import J, jira_error
+from slaplug_jira.fake.writes import JiraWrites
 
 MAX_BULK_ISSUES = 1000
 MAX_BULK_FIELDS = 200

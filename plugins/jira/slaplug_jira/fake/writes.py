@@ -10,18 +10,18 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from slaplug.testing.fakes.base import HttpError, Request, Response
-from slaplug.testing.fakes.jira_data import RESOLUTIONS, TRANSITIONS, Issue, JiraUser, by_id_or_name
-from slaplug.testing.fakes.jira_history import (
+from slaplug.testing.fakeserver import HttpError, Request, Response
+from slaplug_jira.fake.data import RESOLUTIONS, TRANSITIONS, Issue, JiraUser, by_id_or_name
+from slaplug_jira.fake.history import (
     DONE,
     TicketHistory,
     play_history,
     priority_id,
     status_id,
 )
-from slaplug.testing.fakes.jira_permissions import require
-from slaplug.testing.fakes.jira_render import J, adf_text, is_adf, jira_error, parse_any_time
-from slaplug.testing.fakes.jira_webhooks import JiraWebhooks
+from slaplug_jira.fake.permissions import require
+from slaplug_jira.fake.render import J, adf_text, is_adf, jira_error, parse_any_time
+from slaplug_jira.fake.webhooks import JiraWebhooks
 
 MAX_COMMENTS = 5000  # per-issue comment limit, answered 413 (reference §2.2)
 NOT_ADF = "Operation value must be an Atlassian Document (see the Atlassian Document Format)"
@@ -40,7 +40,7 @@ NO_DISCARD = (
 
 
 class JiraWrites(JiraWebhooks):
-    """Write handlers (a base of :class:`~slaplug.testing.fakes.jira_server.JiraApp`)."""
+    """Write handlers (a base of :class:`~slaplug_jira.fake.server.JiraApp`)."""
 
     config: Any
     find_issue: Any

@@ -14,9 +14,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from slaplug.testing.fakes.base import FakeClock, WebhookSender
-from slaplug.testing.fakes.jira_data import ChangeHistory, Comment, Issue, JiraStore
-from slaplug.testing.fakes.jira_render import J, JiraRendering, JiraTime
+from slaplug.testing.fakeserver import FakeClock, WebhookSender
+from slaplug_jira.fake.data import ChangeHistory, Comment, Issue, JiraStore
+from slaplug_jira.fake.render import J, JiraRendering, JiraTime
 
 #: Statuses on which Jira retries a delivery, besides 5xx (reference §4).
 RETRY_STATUSES = (408, 409, 425, 429)

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from slaplug.testing.fakes.base import iso_z, parse_iso_z
+from slaplug.testing.fakeserver import iso_z, parse_iso_z
 
 SEED_FORMAT = "slaplug-fake-zendesk/1"
 

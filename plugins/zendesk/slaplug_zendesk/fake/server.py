@@ -1,6 +1,6 @@
 """The fake Zendesk's HTTP behaviour: auth, routes, paging, writes, jobs, webhooks, faults.
 
-:class:`ZendeskApp` is the app :class:`~slaplug.testing.fakes.base.ServerThread` serves.
+:class:`ZendeskApp` is the app :class:`~slaplug.testing.fakeserver.ServerThread` serves.
 Each behaviour follows ../shared/reference/helpdesk-apis.md; docs/testing/fake-zendesk.md
 cites the source for each. One lock guards the account: the fake favours being obviously
 consistent over being concurrent.
@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from slaplug.testing.fakes.base import (
+from slaplug.testing.fakeserver import (
     FakeClock,
     FaultInjector,
     HttpError,
@@ -31,8 +31,8 @@ from slaplug.testing.fakes.base import (
     parse_iso_z,
     write_record,
 )
-from slaplug.testing.fakes.zendesk_admin import ZendeskAdmin
-from slaplug.testing.fakes.zendesk_data import (
+from slaplug_zendesk.fake.admin import ZendeskAdmin
+from slaplug_zendesk.fake.data import (
     PRIORITIES,
     STATUSES,
     TYPES,
@@ -41,9 +41,9 @@ from slaplug.testing.fakes.zendesk_data import (
     User,
     ZendeskStore,
 )
-from slaplug.testing.fakes.zendesk_exports import ZendeskExports
-from slaplug.testing.fakes.zendesk_render import AppConfig, J, err, invalid, not_found
-from slaplug.testing.fakes.zendesk_webhooks import WebhookConfig, ZendeskWebhooks
+from slaplug_zendesk.fake.exports import ZendeskExports
+from slaplug_zendesk.fake.render import AppConfig, J, err, invalid, not_found
+from slaplug_zendesk.fake.webhooks import WebhookConfig, ZendeskWebhooks
 
 __all__ = ["AppConfig", "Job", "WebhookConfig", "ZendeskApp"]
 

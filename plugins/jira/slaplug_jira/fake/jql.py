@@ -21,7 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from slaplug.testing.fakes.jira_data import (
+from slaplug_jira.fake.data import (
     PRIORITIES,
     RESOLUTIONS,
     STATUSES,
@@ -29,7 +29,7 @@ from slaplug.testing.fakes.jira_data import (
     JiraStore,
     by_id_or_name,
 )
-from slaplug.testing.fakes.jira_render import JiraTime
+from slaplug_jira.fake.render import JiraTime
 
 DATE_FIELDS = frozenset({"updated", "created"})
 FIELDS = DATE_FIELDS | {

@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from typing import Any, Literal
 
 from slaplug._gcpause import paused_gc
-from slaplug.testing.fakes.zendesk_data import (
+from slaplug_zendesk.fake.data import (
     PRIORITIES,
     SYSTEM_USER_ID,
     Group,

@@ -17,9 +17,9 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from slaplug.testing.fakes.base import WebhookSender, iso_z
-from slaplug.testing.fakes.zendesk_data import Audit, Ticket
-from slaplug.testing.fakes.zendesk_render import J, ZendeskRendering
+from slaplug.testing.fakeserver import WebhookSender, iso_z
+from slaplug_zendesk.fake.data import Audit, Ticket
+from slaplug_zendesk.fake.render import J, ZendeskRendering
 
 
 @dataclass

@@ -10,10 +10,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from slaplug.testing.fakes.base import iso_z, parse_iso_z
-from slaplug.testing.fakes.jira_data import JiraStore, JiraUser
-from slaplug.testing.fakes.jira_generate import base_site
-from slaplug.testing.fakes.jira_history import TicketHistory, history_of, play_history
+from slaplug.testing.fakeserver import iso_z, parse_iso_z
+from slaplug_jira.fake.data import JiraStore, JiraUser
+from slaplug_jira.fake.generate import base_site
+from slaplug_jira.fake.history import TicketHistory, history_of, play_history
 
 SEED_FORMAT = "slaplug-fake-jira/1"
 
