@@ -2,7 +2,8 @@
 
 Every fake answers injected faults through one `FaultInjector`: the policy (``set_faults``,
 ``POST /_fake/faults``) for "a fraction of requests", the queue (``inject``) for "the next N
-requests", which is what the conformance suite's `FakeControl` asks for.
+requests", which is what the conformance suite's `FakeControl` asks for. Both are counted
+the same way (``faults_injected``, the ``fault`` request kind, faulted write records).
 """
 
 from __future__ import annotations
@@ -10,13 +11,16 @@ from __future__ import annotations
 import random
 import re
 import threading
-from collections import Counter
+from collections import Counter, deque
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from slaplug.testing.fakeserver.server import Response
 
 __all__ = ["FaultInjector", "FaultPolicy"]
+
+_READS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 # -- Faults --------------------------------------------------------------------------------
@@ -74,6 +78,10 @@ class FaultInjector:
         #: Injected faults so far, by status.
         self.injected: Counter[int] = Counter()
         self._left: int | None = None  # faults the policy may still inject
+        # One-off faults (`inject`): answered to the next requests, before the policy.
+        self._queued: deque[Response] = deque()
+        # One-off lost answers: the next *writes* are served, then answered with these.
+        self._lost: deque[Response] = deque()
 
     def configure(self, policy: FaultPolicy) -> None:
         """Replace the policy and restart its random sequence from ``policy.seed``.
@@ -97,15 +105,70 @@ class FaultInjector:
             self._left = policy.times
 
     def reset(self) -> None:
-        """No more faults; the injected counts are kept."""
+        """No more faults (the policy reset, the queue emptied); the injected counts are kept."""
         self.configure(FaultPolicy())
+        with self._lock:
+            self._queued.clear()
+            self._lost.clear()
 
-    def decide(self, method: str, path: str) -> Response | None:
+    def inject(
+        self,
+        status: int,
+        *,
+        headers: Mapping[str, str] | None = None,
+        body: Any = None,
+        times: int = 1,
+        after_apply: bool = False,
+    ) -> None:
+        """Answer the next ``times`` requests with ``status``, ``headers`` and ``body``.
+
+        These one-off faults come before the policy's. With ``after_apply`` they are lost
+        answers instead, for the next ``times`` *writes* (reads are served as usual): each
+        write is served, then answered with ``status``.
+
+        Raises:
+            ValueError: ``after_apply`` with a status below 500 (a 4xx such as 429 says the
+                request was not processed), or ``times`` below 1.
+        """
+        if after_apply and status < 500:
+            raise ValueError("after_apply faults must be 5xx")
+        if times < 1:
+            raise ValueError(f"times must be at least 1, got {times}")
+        queue = self._lost if after_apply else self._queued
+        fault = Response(status, body, dict(headers or {}), after_apply=after_apply, queued=True)
+        with self._lock:
+            queue.extend([fault] * times)
+
+    def _next_queued(self, write: bool) -> Response | None:
+        """The next one-off fault for this request, or None (called under the lock)."""
+        queued = self._queued.popleft() if self._queued else None
+        if queued is None and write and self._lost:
+            queued = self._lost.popleft()
+        if queued is None:
+            return None
+        self.injected[queued.status] += 1
+        # A fresh copy each time: a fake adds its own headers to the response it sends.
+        return Response(
+            queued.status, queued.body, dict(queued.headers), queued.after_apply, queued=True
+        )
+
+    def decide(self, method: str, path: str, *, write: bool | None = None) -> Response | None:
         """Return the fault response for this request, or None to serve it normally.
 
-        A fault with ``after_apply`` set is answered only after the request was served.
+        A fault with ``after_apply`` set is answered only after the request was served; one
+        with ``queued`` set came from `inject` and is sent as given.
+
+        Args:
+            method: The request's method.
+            path: The request's path.
+            write: Whether the request changes something (default: any method but GET,
+                HEAD and OPTIONS); a fake whose API reads with POST says so.
         """
+        is_write = method not in _READS if write is None else write
         with self._lock:
+            queued = self._next_queued(is_write)
+            if queued is not None:
+                return queued
             p = self.policy
             if p.rate <= 0.0 or self._left == 0:
                 return None

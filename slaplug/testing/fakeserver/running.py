@@ -4,7 +4,7 @@ traffic, faults, webhooks), and the conformance suite's `FakeControl` built in."
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from types import TracebackType
 from typing import Any, Protocol, Self
 
@@ -123,8 +123,55 @@ class RunningFake:
         )
 
     def reset_faults(self) -> None:
-        """Stop injecting faults."""
+        """Stop injecting faults: the policy's and those queued by `inject`."""
         self._app.faults.reset()
+
+    # -- the conformance suite's FakeControl ----------------------------------------------
+
+    def inject(
+        self,
+        status: int,
+        *,
+        headers: Mapping[str, str] | None = None,
+        body: Any = None,
+        times: int = 1,
+        after_apply: bool = False,
+    ) -> None:
+        """Answer the next ``times`` API requests with ``status`` (and ``headers``, ``body``).
+
+        Served before the fault policy of `set_faults`, and counted like its faults. Without
+        a body, the platform's error body for ``status`` is sent (`fault_body`). With
+        ``after_apply`` the answers are lost instead: each of the next ``times`` writes is
+        served (applied, queued), then answered with ``status`` (a 5xx) in place of the real
+        reply; reads are served as usual.
+
+        Raises:
+            ValueError: ``after_apply`` with a status below 500.
+        """
+        self._app.faults.inject(
+            status,
+            headers=headers,
+            body=self.fault_body(status) if body is None else body,
+            times=times,
+            after_apply=after_apply,
+        )
+
+    def fault_body(self, status: int) -> Any:
+        """The body of a fault queued by `inject` without one: the platform's error envelope
+        (a fake overrides it; None sends no body)."""
+        return None
+
+    @property
+    def request_count(self) -> int:
+        """API requests received so far (admin requests left out), injected faults included."""
+        counts = self._app.requests.snapshot()
+        return sum(n for kind, n in counts.items() if kind not in ("admin", "fault"))
+
+    @property
+    def write_count(self) -> int:
+        """Writes the platform accepted (applied or queued), lost answers included."""
+        with self.lock:
+            return sum(1 for w in self._app.writes if w.accepted)
 
     @property
     def faults_injected(self) -> dict[int, int]:

@@ -124,6 +124,8 @@ class Response:
     #: For an injected fault: serve the request first, then answer this instead (the
     #: platform applied the write and the answer was lost). Never sent on the wire.
     after_apply: bool = False
+    #: A one-off fault queued by ``inject``: sent with the body and headers it was given.
+    queued: bool = False
 
     def encode(self) -> bytes:
         """Serialise the body (JSON unless it is already bytes)."""

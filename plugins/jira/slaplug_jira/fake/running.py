@@ -148,6 +148,11 @@ class FakeJira(RunningFake):
         server.start()
         return fake
 
+    def fault_body(self, status: int) -> dict[str, Any]:
+        """Jira's ``ErrorCollection`` for a fault queued by ``inject`` without a body
+        (reference §3)."""
+        return {"errorMessages": ["Injected by the fake's inject()"], "errors": {}}
+
     # -- credentials and reads -------------------------------------------------------------
 
     @property

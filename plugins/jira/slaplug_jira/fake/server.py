@@ -126,11 +126,12 @@ class JiraApp(JiraReads):
         if req.path.endswith(("/search/jql", "/changelog/bulkfetch")):
             kind = "read"  # POST reads: search and bulk changelog change nothing
         self.requests.add(kind)
-        fault = self.faults.decide(req.method, req.path)
+        fault = self.faults.decide(req.method, req.path, write=kind == "write")
         if fault is not None:
             self.requests.add("fault")
         if fault is not None and not fault.after_apply:
-            fault = self._jira_fault(fault.status)
+            # A fault queued by ``inject`` keeps the body and headers it was given.
+            fault = fault if fault.queued else self._jira_fault(fault.status)
             self._record_write(req, kind, fault.status, faulted=True)
             return fault
         try:

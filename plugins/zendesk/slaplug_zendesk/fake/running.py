@@ -41,6 +41,7 @@ from slaplug_zendesk.fake.server import AppConfig, WebhookConfig, ZendeskApp
 __all__ = ["FakeZendesk", "fake_zendesk_command", "main_fake_zendesk"]
 
 Seed = str | Path | Mapping[str, Any] | None
+_ERRORS = {401: "Couldn't authenticate you", 429: "APIRateLimitExceeded"}
 
 
 class FakeZendesk(RunningFake):
@@ -140,6 +141,13 @@ class FakeZendesk(RunningFake):
     def from_seed_file(cls, path: str | Path, **kwargs: Any) -> FakeZendesk:
         """:meth:`start` with the account read from a seed JSON file."""
         return cls.start(seed=Path(path), **kwargs)
+
+    def fault_body(self, status: int) -> dict[str, str]:
+        """Zendesk's error envelope ``{"error", "description"}`` for a fault queued by
+        ``inject`` without a body (reference §3: 401 "Couldn't authenticate you", 429
+        "APIRateLimitExceeded")."""
+        error = _ERRORS.get(status, "ServiceUnavailable" if status >= 500 else "Error")
+        return {"error": error, "description": "Injected by the fake's inject()"}
 
     # -- credentials and reads -----------------------------------------------------------
 
