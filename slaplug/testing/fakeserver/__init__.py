@@ -12,7 +12,8 @@ generates) and is built from these parts, none of which knows a platform:
 * `command`: `run_command` and `serve_until_stopped` for ``slaplug fake NAME``.
 * `running`: `RunningFake`, the test-facing side (life cycle, clock, writes, faults), which
   is the conformance suite's `FakeControl` itself (``inject``, ``request_count``,
-  ``write_count``); and `FakeHelpdesk`, a whole small fake to subclass with one ``handle``.
+  ``write_count``).
+* `helpdesk`: `FakeHelpdesk`, a whole small fake to subclass with one ``handle``.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from slaplug.testing.fakeserver.admin import (
 )
 from slaplug.testing.fakeserver.command import run_command, serve_until_stopped
 from slaplug.testing.fakeserver.faults import FaultInjector, FaultPolicy
+from slaplug.testing.fakeserver.helpdesk import FakeHelpdesk
 from slaplug.testing.fakeserver.running import RunningApp, RunningFake
 from slaplug.testing.fakeserver.server import (
     App,
@@ -47,6 +49,7 @@ __all__ = [
     "Delivery",
     "FakeAdmin",
     "FakeClock",
+    "FakeHelpdesk",
     "FaultInjector",
     "FaultPolicy",
     "HttpError",

@@ -271,11 +271,15 @@ class ServerThread:
         return f"http://{self.host}:{self.port}"
 
     def start(self) -> None:
-        """Start serving."""
-        self._thread.start()
+        """Start serving (again: nothing)."""
+        if not self._thread.is_alive():
+            self._thread.start()
 
     def stop(self) -> None:
         """Stop serving, close connections and join every thread."""
+        if not self._thread.is_alive():  # never started: only the socket to close
+            self._server.server_close()
+            return
         self._server.shutdown()
         with self._server.connections_lock:
             conns: Iterable[socket.socket] = list(self._server.connections)

@@ -29,18 +29,14 @@ from __future__ import annotations
 
 import base64
 import re
-import sys
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
-import click
+from slaplug.testing.fakeserver import FakeHelpdesk, Request, Response
 
-from slaplug.testing.fakehttp import FakeHelpdesk, FakeRequest, Reply
-from slaplug.testing.fakeserver import run_command, serve_until_stopped
-
-__all__ = ["AGENT_ID", "API_KEY", "FakeFreshdesk", "main_fake_freshdesk"]
+__all__ = ["AGENT_ID", "API_KEY", "CUSTOM_FIELDS", "GROUPS", "OTHER_AGENT_ID", "FakeFreshdesk"]
 
 API_KEY = "fd-api-key-s3cret-0042"
 #: The agent the API key belongs to: the author of every note and reply sent through the API.
@@ -66,13 +62,19 @@ class FakeFreshdesk(FakeHelpdesk):
     """``count`` tickets in memory, each changed an hour after the previous one."""
 
     def __init__(
-        self, count: int = 5, custom_statuses: tuple[int, ...] = (), api_key: str = API_KEY
+        self,
+        count: int = 5,
+        custom_statuses: tuple[int, ...] = (),
+        api_key: str = API_KEY,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
     ) -> None:
-        super().__init__()
+        super().__init__(host=host, port=port)
         self.api_key = api_key
         #: The status codes the account has: Freshdesk's own 2-5 and its custom ones.
         self.statuses = (2, 3, 4, 5, *custom_statuses)
-        self.clock = _START + timedelta(days=10)
+        self.updated_clock = _START + timedelta(days=10)
         #: Called with the page number after each ``GET /api/v2/tickets`` page is served.
         self.after_list_page: Callable[[int], None] | None = None
         self.tickets: dict[int, dict[str, Any]] = {}
@@ -155,10 +157,10 @@ class FakeFreshdesk(FakeHelpdesk):
 
     # -- routing --------------------------------------------------------------------------
 
-    def handle(self, request: FakeRequest) -> Reply:
+    def handle(self, request: Request) -> Response:
         expected = "Basic " + base64.b64encode(f"{self.api_key}:X".encode()).decode()
-        if request.headers.get("Authorization") != expected:
-            return Reply(
+        if request.headers.get("authorization") != expected:
+            return Response(
                 401,
                 {
                     "code": "invalid_credentials",
@@ -167,23 +169,23 @@ class FakeFreshdesk(FakeHelpdesk):
             )
         parts = request.path.strip("/").split("/")
         if parts == ["api", "v2", "agents", "me"] and request.method == "GET":
-            return Reply(body=self._me())
+            return Response(200, self._me())
         if request.method == "GET" and parts == ["api", "v2", "agents"]:
             return self._paged(request, [self._me(), self._other_agent()])
         if request.method == "GET" and parts == ["api", "v2", "groups"]:
             return self._paged(request, [_group(gid, name) for gid, name in GROUPS.items()])
         if request.method == "GET" and parts == ["api", "v2", "ticket_fields"]:
-            return Reply(body=self._ticket_fields())
+            return Response(200, self._ticket_fields())
         if parts[:2] != ["api", "v2"] or len(parts) < 3 or parts[2] != "tickets":
-            return Reply(404, {"code": "not_found"})
+            return Response(404, {"code": "not_found"})
         rest = parts[3:]
         if not rest and request.method == "GET":
             return self._list(request)
         ticket = self.tickets.get(int(rest[0])) if rest and rest[0].isdigit() else None
         if ticket is None:
-            return Reply(404, {"code": "access_denied", "message": "not found"})
+            return Response(404, {"code": "access_denied", "message": "not found"})
         if len(rest) == 1 and request.method == "GET":
-            return Reply(body=self._shown(ticket, request))
+            return Response(200, self._shown(ticket, request))
         if len(rest) == 1 and request.method == "PUT":
             return self._update(ticket, request.json() or {})
         if rest[1:] == ["conversations"] and request.method == "GET":
@@ -206,8 +208,8 @@ class FakeFreshdesk(FakeHelpdesk):
                 user_id=AGENT_ID,  # the API key's agent writes what comes through the API
             )
             self.conversations[ticket["id"]].append(conv)
-            return Reply(201, conv)
-        return Reply(404, {"code": "not_found"})
+            return Response(201, conv)
+        return Response(404, {"code": "not_found"})
 
     # -- endpoints ------------------------------------------------------------------------
 
@@ -215,44 +217,44 @@ class FakeFreshdesk(FakeHelpdesk):
         """Change a ticket now (as an agent would), moving it to the end of the list."""
         self._tick(self.tickets[ticket_id])
 
-    def _list(self, request: FakeRequest) -> Reply:
+    def _list(self, request: Request) -> Response:
         # ``page`` goes up to 300 and no further (Freshdesk API v2 reference, "List All
         # Tickets"; ktsaou/freshdesk_mcp FRESHDESK_API_REFERENCE.md: "Max 300 pages").
         # The error text is ours; the body shape is Freshdesk's validation error.
-        if int(request.param("page") or 1) > MAX_PAGE:
+        if int(request.query.get("page") or 1) > MAX_PAGE:
             return self._invalid("page", f"Has to be less than or equal to {MAX_PAGE}")
-        since = request.param("updated_since")
+        since = request.query.get("updated_since")
         tickets = [
             t
             for t in self.tickets.values()
             if since is None or t["updated_at"] >= iso(_parse(since))
         ]
         tickets.sort(
-            key=lambda t: (t["updated_at"], t["id"]), reverse=request.param("order_type") == "desc"
+            key=lambda t: (t["updated_at"], t["id"]), reverse=request.query.get("order_type") == "desc"
         )
         # The list leaves the description out unless asked (``include=description``,
         # Freshdesk API v2 reference, "List All Tickets").
-        hidden = () if "description" in (request.param("include") or "") else _DESCRIPTION
+        hidden = () if "description" in (request.query.get("include") or "") else _DESCRIPTION
         shown = [self._shown(t, request) for t in tickets]
         shown = [{k: v for k, v in t.items() if k not in hidden} for t in shown]
         reply = self._paged(request, shown)
         if self.after_list_page is not None:  # a test changes tickets between two pages
-            self.after_list_page(int(request.param("page") or 1))
+            self.after_list_page(int(request.query.get("page") or 1))
         return reply
 
-    def _paged(self, request: FakeRequest, items: list[dict[str, Any]]) -> Reply:
-        per_page = int(request.param("per_page") or 30)
+    def _paged(self, request: Request, items: list[dict[str, Any]]) -> Response:
+        per_page = int(request.query.get("per_page") or 30)
         if per_page > 100:
             return self._invalid("per_page", "Has to be less than or equal to 100")
-        page = int(request.param("page") or 1)
+        page = int(request.query.get("page") or 1)
         chunk = items[(page - 1) * per_page : page * per_page]
         headers = {}
         if page * per_page < len(items):
-            query = {k: v[0] for k, v in request.query.items()} | {"page": str(page + 1)}
+            query = {**request.query, "page": str(page + 1)}
             headers["Link"] = f'<{self.base_url}{request.path}?{urlencode(query)}>; rel="next"'
-        return Reply(body=chunk, headers=headers)
+        return Response(200, chunk, headers)
 
-    def _update(self, ticket: dict[str, Any], body: dict[str, Any]) -> Reply:
+    def _update(self, ticket: dict[str, Any], body: dict[str, Any]) -> Response:
         unknown = sorted(set(body) - _TICKET_FIELDS)
         if unknown:
             return self._invalid(unknown[0], "Unexpected/invalid field in request")
@@ -271,7 +273,7 @@ class FakeFreshdesk(FakeHelpdesk):
         ticket.update(body)
         ticket["custom_fields"] = {**ticket["custom_fields"], **fields}
         self._tick(ticket)
-        return Reply(body=ticket)
+        return Response(200, ticket)
 
     # -- helpers --------------------------------------------------------------------------
 
@@ -370,20 +372,20 @@ class FakeFreshdesk(FakeHelpdesk):
             fields.append(field)
         return fields
 
-    def _shown(self, ticket: dict[str, Any], request: FakeRequest) -> dict[str, Any]:
+    def _shown(self, ticket: dict[str, Any], request: Request) -> dict[str, Any]:
         # ``stats`` costs extra API credits, so Freshdesk sends it only when asked.
-        if "stats" in (request.param("include") or ""):
+        if "stats" in (request.query.get("include") or ""):
             return dict(ticket)
         return {k: v for k, v in ticket.items() if k != "stats"}
 
     def _tick(self, ticket: dict[str, Any]) -> datetime:
-        self.clock += timedelta(minutes=1)
-        ticket["updated_at"] = iso(self.clock)
-        return self.clock
+        self.updated_clock += timedelta(minutes=1)
+        ticket["updated_at"] = iso(self.updated_clock)
+        return self.updated_clock
 
     @staticmethod
-    def _invalid(field: str, message: str, code: str = "invalid_value") -> Reply:
-        return Reply(
+    def _invalid(field: str, message: str, code: str = "invalid_value") -> Response:
+        return Response(
             400,
             {
                 "description": "Validation failed",
@@ -411,43 +413,3 @@ def _group(gid: int, name: str) -> dict[str, Any]:
 
 def _parse(value: str) -> datetime:
     return datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(UTC)
-
-
-# -- Command line -------------------------------------------------------------------------
-
-
-@click.command("freshdesk")
-@click.option("--port", default=8767, show_default=True, help="Port on HOST (0: any free).")
-@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to bind.")
-@click.option("--tickets", default=5, show_default=True, type=click.IntRange(min=0))
-@click.option(
-    "--custom-status",
-    "custom_statuses",
-    multiple=True,
-    type=click.IntRange(min=6),
-    help="A status code of the account's own (6 and up); repeat for several.",
-)
-@click.option("--api-key", default=API_KEY, show_default=True, help="Accepted API key.")
-def fake_freshdesk_command(
-    port: int, host: str, tickets: int, custom_statuses: tuple[int, ...], api_key: str
-) -> None:
-    """Serve a fake Freshdesk API v2 on HOST:PORT until interrupted (Ctrl-C, SIGTERM)."""
-    fake = FakeFreshdesk(tickets, custom_statuses=custom_statuses, api_key=api_key)
-    try:
-        fake.start(host, port)
-    except OSError as exc:
-        raise click.ClickException(f"cannot listen on {host}:{port}: {exc}") from None
-    click.echo(f"Fake Freshdesk listening on {fake.base_url}")
-    click.echo(f"  auth: Basic {api_key}:X   agent id {AGENT_ID}; {tickets} tickets")
-    click.echo("  connector config: base_url above, api_key_env naming a variable set to the key")
-    sys.stdout.flush()
-    serve_until_stopped(fake.stop)
-
-
-def main_fake_freshdesk(argv: list[str] | None = None) -> int:
-    """Serve a fake Freshdesk API v2 on 127.0.0.1 (``slaplug fake freshdesk``)."""
-    return run_command(fake_freshdesk_command, argv, "slaplug fake freshdesk")
-
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main_fake_freshdesk())
