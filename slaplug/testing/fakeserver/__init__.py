@@ -9,7 +9,8 @@ generates) and is built from these parts, none of which knows a platform:
   both answered by one `FaultInjector`.
 * `webhooks`: `WebhookSender`, signed at-least-once deliveries.
 * `admin`: `WriteRecord`, `RequestCounter` and the ``/_fake/...`` admin routes (`FakeAdmin`).
-* `command`: `run_command` and `serve_until_stopped` for ``slaplug fake NAME``.
+* `command`: `run_command`, `serve_until_stopped` and `serve_helpdesk` for
+  ``slaplug fake NAME``.
 * `running`: `RunningFake`, the test-facing side (life cycle, clock, writes, faults), which
   is the conformance suite's `FakeControl` itself (``inject``, ``request_count``,
   ``write_count``).
@@ -25,7 +26,7 @@ from slaplug.testing.fakeserver.admin import (
     WriteRecord,
     write_record,
 )
-from slaplug.testing.fakeserver.command import run_command, serve_until_stopped
+from slaplug.testing.fakeserver.command import run_command, serve_helpdesk, serve_until_stopped
 from slaplug.testing.fakeserver.faults import FaultInjector, FaultPolicy
 from slaplug.testing.fakeserver.helpdesk import FakeHelpdesk
 from slaplug.testing.fakeserver.running import RunningApp, RunningFake
@@ -66,6 +67,7 @@ __all__ = [
     "iso_z",
     "parse_iso_z",
     "run_command",
+    "serve_helpdesk",
     "serve_until_stopped",
     "write_record",
 ]

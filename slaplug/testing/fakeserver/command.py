@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import signal
+import sys
 import threading
 from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
 import click
 
-__all__ = ["run_command", "serve_until_stopped"]
+if TYPE_CHECKING:  # the helpdesk base imports nothing from here; no cycle at runtime either
+    from slaplug.testing.fakeserver.helpdesk import FakeHelpdesk
+
+__all__ = ["run_command", "serve_helpdesk", "serve_until_stopped"]
 
 
 # -- running a fake from the command line ------------------------------------------------------
@@ -67,3 +72,33 @@ def run_command(command: click.Command, argv: Sequence[str] | None, prog_name: s
     except click.Abort:
         return 1
     return 0
+
+
+def serve_helpdesk(
+    make: Callable[..., FakeHelpdesk], argv: Sequence[str] | None, name: str, port: int = 0
+) -> int:
+    """Run a small fake from the command line (``slaplug fake NAME [--host H] [--port P]``).
+
+    Args:
+        make: The fake's class (or a factory taking ``host=`` and ``port=``).
+        argv: The arguments after ``slaplug fake NAME``.
+        name: The fake's name, as registered with ``register_fakes``.
+        port: The default port (0: any free one, printed when it listens).
+
+    Returns:
+        The exit code.
+    """
+
+    @click.command(name, help=f"Serve a fake {name} on HOST:PORT until interrupted (Ctrl-C).")
+    @click.option("--port", default=port, show_default=True, help="Port on HOST (0: any free).")
+    @click.option("--host", default="127.0.0.1", show_default=True, help="Interface to bind.")
+    def command(port: int, host: str) -> None:
+        try:
+            fake = make(host=host, port=port).start()
+        except OSError as exc:
+            raise click.ClickException(f"cannot listen on {host}:{port}: {exc}") from None
+        click.echo(f"Fake {name} listening on {fake.base_url}")
+        sys.stdout.flush()
+        serve_until_stopped(fake.stop)
+
+    return run_command(command, argv, f"slaplug fake {name}")
