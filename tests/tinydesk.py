@@ -77,7 +77,7 @@ class TinyFake(FakeHelpdesk):
                     "tickets": page,
                     "next_cursor": str(end) if more else None,
                     "resume": str(end),
-                }
+                },
             )
         if len(parts) >= 2 and parts[0] == "tickets":
             ticket = self.tickets.get(parts[1])

@@ -230,7 +230,8 @@ class FakeFreshdesk(FakeHelpdesk):
             if since is None or t["updated_at"] >= iso(_parse(since))
         ]
         tickets.sort(
-            key=lambda t: (t["updated_at"], t["id"]), reverse=request.query.get("order_type") == "desc"
+            key=lambda t: (t["updated_at"], t["id"]),
+            reverse=request.query.get("order_type") == "desc",
         )
         # The list leaves the description out unless asked (``include=description``,
         # Freshdesk API v2 reference, "List All Tickets").
