@@ -34,7 +34,7 @@ def register_connectors(register: Callable[[type[Connector]], None]) -> None:
 def _run_fake(argv: list[str]) -> int:
     """Serve a fake Jira Cloud API on 127.0.0.1."""
     # Imported when run, so that listing the fakes stays cheap.
-    from slaplug_jira.fake import main_fake_jira  # noqa: PLC0415
+    from slaplug_jira.fake.command import main_fake_jira  # noqa: PLC0415
 
     return main_fake_jira(argv)
 

@@ -2,6 +2,6 @@
 
 import sys
 
-from slaplug_jira.fake.running import main_fake_jira
+from slaplug_jira.fake.command import main_fake_jira
 
 sys.exit(main_fake_jira())

@@ -2,6 +2,6 @@
 
 import sys
 
-from slaplug_zendesk.fake.running import main_fake_zendesk
+from slaplug_zendesk.fake.command import main_fake_zendesk
 
 sys.exit(main_fake_zendesk())
