@@ -22,6 +22,7 @@ from slaplug.cli import (
     rules,
     serve,
     setup,
+    status,
     sync,
 )
 
@@ -43,6 +44,7 @@ for _command in (
     setup.init,
     setup.new_connector,
     sync.sync,
+    status.status,
     demo.demo,
     outbox.outbox,
     inbox.inbox,

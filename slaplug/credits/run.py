@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Literal
 
-from slaplug.config import Settings, load_settings
+from slaplug.config import MIN_LEASE_ENV, Settings, load_settings
 from slaplug.credits.freeze import Settled, settle
 from slaplug.credits.source import ContractBook, rules_digest
 from slaplug.errors import ConfigError
@@ -25,6 +25,10 @@ __all__ = [
     "parse_since",
     "settle_period",
 ]
+
+#: Variables slaplug reads that are settings, not credentials: unset, they stay unset (a
+#: placeholder there would be read as a value, e.g. a lease floor "unused-offline").
+_NOT_CREDENTIALS = frozenset({"SLAPLUG_CONFIG", MIN_LEASE_ENV})
 
 #: What an unset credential reads as offline (never sent anywhere: no connector is built).
 _PLACEHOLDER = "unused-offline"
@@ -41,7 +45,7 @@ class _OfflineEnviron(Mapping[str, str]):
     def __getitem__(self, key: str) -> str:
         if key in os.environ:
             return os.environ[key]
-        if key == "SLAPLUG_CONFIG":  # where the settings are is not a credential
+        if key in _NOT_CREDENTIALS:
             raise KeyError(key)
         return _PLACEHOLDER
 

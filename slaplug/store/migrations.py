@@ -30,6 +30,7 @@ from slaplug.store.schema import (
     SCHEMA_VERSION,
     credit_periods,
     install,
+    ledger,
     metadata,
     notification_sends,
     quarantine,
@@ -77,6 +78,16 @@ def _v5_quarantine(conn: Connection) -> None:
     quarantine.create(conn, checkfirst=True)
 
 
+def _v7_live_slots(conn: Connection) -> None:
+    have = {c["name"] for c in inspect(conn).get_columns(ledger.name)}
+    for column in (ledger.c.slot, ledger.c.seq):
+        if column.name not in have:
+            kind = column.type.compile(dialect=conn.dialect)
+            conn.execute(text(f"ALTER TABLE {ledger.name} ADD COLUMN {column.name} {kind}"))
+    index = next(i for i in ledger.indexes if i.name == "ux_ledger_slot")
+    index.create(conn, checkfirst=True)
+
+
 #: Every step, oldest first; the last one's version is `schema.SCHEMA_VERSION`.
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "cursors, snapshots, due, ledger, outbox, measures, inbox", _v1_initial),
@@ -84,6 +95,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(3, "install: per-install values such as the note markers' secret", _v3_install),
     Migration(4, "notification_sends: each service a notification reached", _v4_notification_sends),
     Migration(5, "quarantine: tickets set aside with the reason", _v5_quarantine),
+    Migration(7, "ledger.slot, ledger.seq: live fields' values in order", _v7_live_slots),
 )
 
 

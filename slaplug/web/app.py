@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack, asynccontextmanager
 from dataclasses import dataclass
@@ -30,8 +30,8 @@ from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect
 
 from slaplug.config import Settings
-from slaplug.explain import explain
 from slaplug.runtime import Runtime, open_runtime
+from slaplug.views.ticket import explain_ticket
 from slaplug.web.events import (
     DEFAULT_MAX_BODY,
     Reply,
@@ -365,8 +365,14 @@ def create_app(
                     error="unknown_ticket",
                 )
             )
-        pack = st.runtime.pack
-        job: Callable[[], dict[str, Any]] = lambda: explain(pack, snapshot, datetime.now(UTC))  # noqa: E731
+        pack, conn = st.runtime.pack, st.runtime.connectors[connector]
+
+        def job() -> dict[str, Any]:
+            # The same document as ``slaplug explain CONNECTOR:ID --json`` (slaplug.views).
+            return explain_ticket(
+                pack, snapshot, datetime.now(UTC), links=lambda t: conn.ticket_url(t.id)
+            )
+
         if st.explainer is not None:
             return JSONResponse(await asyncio.wrap_future(st.explainer.submit(job)))
         try:
