@@ -187,8 +187,11 @@ class ZendeskRendering:
         ``specification/zendesk/ticket_event.json``: ``{"via": "Email", "via_reference_id":
         2, "status": "solved"}``; Zendesk Java client issue #271). Tags come as ``tags``
         with ``added_tags`` / ``removed_tags``; comments (``include=comment_events``) as
-        ``event_type: "Comment"``. Custom fields are keyed by their id, by analogy (not
-        verified against a recorded response; the connector does not read them).
+        ``event_type: "Comment"``. A custom field comes under ``custom_ticket_fields``,
+        its id to its new value, beside ``previous_value``: ``{"id": 1561823056931, "via":
+        "Web form", "via_reference_id": null, "custom_ticket_fields": {"360041597112":
+        "set_up_app"}, "event_type": "Change", "previous_value": null}`` (a real response
+        quoted in a zendesk-java-client fork, ``org.zendesk.client.v2.model.ChildEvent``).
         """
         out: J = {
             "id": event_id,
@@ -214,6 +217,8 @@ class ZendeskRendering:
             out["tags"] = new
             out["added_tags"] = [t for t in new if t not in old]
             out["removed_tags"] = [t for t in old if t not in new]
+        elif e.field_name and e.field_name.isdigit():  # a custom field, named by its id
+            out["custom_ticket_fields"] = {e.field_name: e.value}
         elif e.field_name:
             out[e.field_name] = e.value
         if e.type == "Change":
