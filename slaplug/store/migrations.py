@@ -30,6 +30,7 @@ from slaplug.store.schema import (
     SCHEMA_VERSION,
     credit_periods,
     install,
+    measures,
     metadata,
     notification_sends,
     quarantine,
@@ -77,6 +78,12 @@ def _v5_quarantine(conn: Connection) -> None:
     quarantine.create(conn, checkfirst=True)
 
 
+def _v6_measure_versions(conn: Connection) -> None:
+    columns = {c["name"] for c in inspect(conn).get_columns(measures.name)}
+    if "rules_version" not in columns:
+        conn.execute(text("ALTER TABLE measures ADD COLUMN rules_version VARCHAR(200)"))
+
+
 #: Every step, oldest first; the last one's version is `schema.SCHEMA_VERSION`.
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "cursors, snapshots, due, ledger, outbox, measures, inbox", _v1_initial),
@@ -84,6 +91,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(3, "install: per-install values such as the note markers' secret", _v3_install),
     Migration(4, "notification_sends: each service a notification reached", _v4_notification_sends),
     Migration(5, "quarantine: tickets set aside with the reason", _v5_quarantine),
+    Migration(6, "measures.rules_version: the rules version of each measure", _v6_measure_versions),
 )
 
 

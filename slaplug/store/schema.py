@@ -51,7 +51,7 @@ __all__ = [
 ]
 
 #: The version `schema.py` describes; `migrations.MIGRATIONS` ends at it.
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 
 
 class UtcDateTime(TypeDecorator[datetime]):
@@ -189,6 +189,9 @@ measures = Table(
     Column("at", UtcDateTime, nullable=False),
     #: The measure's JSON form (`slaplug.serialize.measure_to_dict`).
     Column("body", Text, nullable=False),
+    #: The label of the rules version that measured it (effective-dated rules); NULL when
+    #: the rules declare no versions, and on rows recorded before schema version 6.
+    Column("rules_version", String(200)),
     # (at, id): `measures_between` pages through a period in this order, by keyset.
     Index("ix_measures_at", "at", "id"),
     Index("ix_measures_ticket", "ticket_key"),
