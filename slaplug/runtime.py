@@ -17,11 +17,12 @@ from slaplug.connectors.markers import MarkerKey
 from slaplug.errors import ConfigError, ProblemsError
 from slaplug.notify.channels import unserved
 from slaplug.rules.pack import RulePack
+from slaplug.rules.versions import RulesVersion, VersionedPack
 from slaplug.store import Store, StoreSettings
 from slaplug.store._base import aware, default_worker_id
 from slaplug.store.schema import outbox
 
-__all__ = ["Runtime", "open_runtime", "release_leases"]
+__all__ = ["Runtime", "load_versions", "open_runtime", "release_leases"]
 
 
 @dataclass
@@ -30,8 +31,32 @@ class Runtime:
 
     settings: Settings
     store: Store
-    pack: RulePack
+    #: The rules: every configured version (`VersionedPack`), or one plain pack.
+    pack: RulePack | VersionedPack
     connectors: dict[str, Connector]
+
+    @property
+    def rules(self) -> VersionedPack:
+        """The rules as versions (one unlabelled version for a plain pack)."""
+        return VersionedPack.of(self.pack)
+
+
+def load_versions(
+    settings: Settings, stack: ExitStack, engine: Literal["durable", "python"] | None = None
+) -> VersionedPack:
+    """Load every configured rules version; each pack is closed when ``stack`` closes.
+
+    Raises:
+        ConfigError: No rules are configured.
+        RuleError: A version's files have problems (each at ``file:line:col``).
+    """
+    if not settings.rules_versions:
+        raise ConfigError(f"{settings.path}: no rules files; add them under rules:")
+    versions = []
+    for v in settings.rules_versions:
+        pack = stack.enter_context(RulePack.load(v.files, engine=engine or settings.engine))
+        versions.append(RulesVersion(v.label, v.effective_from, pack))
+    return VersionedPack(versions)
 
 
 @contextmanager
@@ -64,9 +89,14 @@ def open_runtime(
             ),
         )
         stack.callback(store.close)
-        pack = stack.enter_context(RulePack.load(settings.rules, engine=engine or settings.engine))
-        # No silent skips: a rule that notifies a channel nothing delivers to stops here.
-        problems = unserved(pack.source.writes, settings.notify, str(settings.path))
+        rules = load_versions(settings, stack, engine)
+        # No silent skips: a rule that notifies a channel nothing delivers to stops here, in
+        # any version (an older one still escalates the cycles it holds).
+        problems = [
+            p
+            for v in rules.versions
+            for p in unserved(v.pack.source.writes, settings.notify, str(settings.path))
+        ]
         if problems:
             raise ProblemsError(problems)
         classes = plugins.get_connectors()
@@ -81,7 +111,7 @@ def open_runtime(
             conn.marker_key = marker_key
             stack.callback(conn.close)
             connectors[name] = conn
-        yield Runtime(settings=settings, store=store, pack=pack, connectors=connectors)
+        yield Runtime(settings=settings, store=store, pack=rules, connectors=connectors)
 
 
 def release_leases(

@@ -49,7 +49,8 @@ from slaplug.golive import ThresholdTimes, is_done
 from slaplug.model import Action, ActionKind, MeasureState, Ticket
 from slaplug.notify.channels import Channel
 from slaplug.notify.deliver import DeliveryError, Notifications
-from slaplug.rules.pack import Assessment, RulePack
+from slaplug.rules.pack import RulePack
+from slaplug.rules.versions import VersionedAssessment, VersionedPack
 from slaplug.serialize import ticket_problem
 from slaplug.store import Claim, Store
 from slaplug.store._base import default_worker_id
@@ -143,7 +144,8 @@ class Sync:
 
     Args:
         store: Where cursors, snapshots, the ledger and the outbox live.
-        pack: The rules.
+        pack: The rules: a pack, or versions of it by effective date (each cycle is measured
+            and escalated under the version in force when it started).
         connectors: Configured connectors by name (`Ticket.connector`).
         dry_run: Plan and report, write nothing, commit no cursor.
         batch: Tickets evaluated together (one engine call per batch).
@@ -157,7 +159,7 @@ class Sync:
     def __init__(
         self,
         store: Store,
-        pack: RulePack,
+        pack: RulePack | VersionedPack,
         connectors: Mapping[str, Connector],
         *,
         dry_run: bool = False,
@@ -169,7 +171,9 @@ class Sync:
         escalate_from: Mapping[str, datetime | None] | None = None,
     ) -> None:
         self.store = store
-        self.pack = pack
+        self.rules = VersionedPack.of(pack)
+        #: The newest version's pack.
+        self.pack = self.rules.newest.pack
         self.connectors = dict(connectors)
         self.dry_run = dry_run
         self.batch = batch
@@ -177,10 +181,13 @@ class Sync:
         self.progress = progress or (lambda message, summary: None)
         self.clock = clock
         self.notifications = Notifications(
-            store, pack, channels or {}, self.connectors, clock=clock
+            store, self.rules, channels or {}, self.connectors, clock=clock
         )
         self.escalate_from = dict(escalate_from or {})
-        self._thresholds = ThresholdTimes.for_pack(pack)
+        #: Per rules version: an action is held or not by its own version's levels.
+        self._thresholds = {
+            v.label: ThresholdTimes.for_pack(v.pack) for v in self.rules.versions
+        }
         #: Go-lives read or recorded: they never change, so the store is asked once each.
         self._go_lives: dict[str, datetime] = {}
         #: Who holds this job's outbox leases: ``host:pid:random``, unique per job, so that
@@ -356,7 +363,7 @@ class Sync:
 
     def _assess(
         self, tickets: Sequence[Ticket], now: datetime, summary: Summary
-    ) -> tuple[list[Assessment], list[datetime | None]]:
+    ) -> tuple[list[VersionedAssessment], list[datetime | None]]:
         """Assess tickets and find their next thresholds; quarantine those that raise.
 
         The whole batch is tried first (one engine call). If it raises, each ticket is tried
@@ -364,21 +371,21 @@ class Sync:
         shares (the engine died, a bug) is not the tickets' fault and is raised.
         """
         try:
-            assessments = self.pack.assess_many(tickets, now)
-            return assessments, [self.pack.next_due(a.measures, now) for a in assessments]
+            assessments = self.rules.assess_many(tickets, now)
+            return assessments, [self.rules.next_due(a, now) for a in assessments]
         except (EngineError, MemoryError):
             raise
         except Exception as exc:
             if len(tickets) == 0:
                 raise
             first = exc
-        good: list[Assessment] = []
+        good: list[VersionedAssessment] = []
         dues: list[datetime | None] = []
         bad: list[tuple[Ticket, str, str]] = []
         for t in tickets:
             try:
-                (a,) = self.pack.assess_many([t], now)
-                d = self.pack.next_due(a.measures, now)
+                (a,) = self.rules.assess_many([t], now)
+                d = self.rules.next_due(a, now)
             except (EngineError, MemoryError):
                 raise
             except Exception as exc:
@@ -406,7 +413,12 @@ class Sync:
             summary.past_breaches += self._unrecorded_past_breaches(assessments, cutoff)
             return
         changes = self.store.record_measure_changes(
-            ((a.ticket.key, a.measures) for a in assessments), at=now
+            ((a.ticket.key, a.measures) for a in assessments),
+            at=now,
+            # Each measure is recorded with the label of the version that measured it.
+            versions={a.ticket.key: a.version_of for a in assessments}
+            if self.rules.labelled
+            else None,
         )
         summary.measures_changed += len(changes)
         by_key = {a.ticket.key: a.ticket for a in assessments}
@@ -430,7 +442,7 @@ class Sync:
         self._release([a.ticket for a in assessments])
 
     def _go_live_gate(
-        self, a: Assessment, actions: Sequence[Action], cutoff: datetime, summary: Summary
+        self, a: VersionedAssessment, actions: Sequence[Action], cutoff: datetime, summary: Summary
     ) -> list[Action]:
         """The actions that may be written: none on a done ticket, none from before the cutoff."""
         if not actions:
@@ -441,7 +453,7 @@ class Sync:
         kept: list[Action] = []
         held_levels: set[str] = set()
         for x in actions:
-            if self._thresholds.before(x, a.measures, cutoff):
+            if self._thresholds[a.version_of_action(x)].before(x, a.measures, cutoff):
                 summary.held_before_cutoff += 1
                 held_levels.add(x.key.rsplit(":", 1)[0])  # the level's key, less the action
             else:
@@ -449,7 +461,8 @@ class Sync:
         summary.past_crossings += len(held_levels)
         return kept
 
-    def _unrecorded_past_breaches(self, assessments: Sequence[Assessment], cutoff: datetime) -> int:
+    def _unrecorded_past_breaches(
+        self, assessments: Sequence[VersionedAssessment], cutoff: datetime) -> int:
         """Breaches before the cutoff a real run would record now (a dry run's count)."""
         heads = {
             (a.ticket.key, m.policy, m.metric.value, m.cycle)
@@ -552,7 +565,7 @@ class Sync:
         return stats.reads, stats.writes
 
 
-def _note_breaches(assessments: Iterable[Assessment], summary: Summary) -> None:
+def _note_breaches(assessments: Iterable[VersionedAssessment], summary: Summary) -> None:
     for a in assessments:
         for m in a.measures:
             if m.state is MeasureState.BREACHED and len(summary.breaches) < Summary.SAMPLE:

@@ -20,6 +20,7 @@ from slaplug.notify.deliver import send_apprise, target_id
 from slaplug.notify.message import Message
 from slaplug.rules.fields import human_duration
 from slaplug.rules.pack import RulePack
+from slaplug.rules.versions import VersionedPack
 from slaplug.store import Store
 
 __all__ = ["AtRisk", "at_risk", "digest_message", "send_digest"]
@@ -52,7 +53,7 @@ class AtRisk:
 
 def at_risk(
     tickets: Iterable[Ticket],
-    pack: RulePack,
+    pack: RulePack | VersionedPack,
     now: datetime,
     within: timedelta,
     links: Callable[[Ticket], str | None] = lambda t: None,
@@ -66,7 +67,7 @@ def at_risk(
     batch: list[Ticket] = []
 
     def flush() -> None:
-        for assessment in pack.assess_many(batch, now):
+        for assessment in VersionedPack.of(pack).assess_many(batch, now):
             for m in assessment.measures:
                 if m.stopped_at is not None or m.state is MeasureState.ACHIEVED:
                     continue
@@ -128,7 +129,7 @@ def digest_message(rows: list[AtRisk], now: datetime, within: timedelta) -> Mess
 
 def send_digest(
     store: Store,
-    pack: RulePack,
+    pack: RulePack | VersionedPack,
     channel: Channel,
     connectors: Mapping[str, Connector],
     *,
