@@ -5,10 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Literal
-
-from sqlalchemy import update
 
 from slaplug import plugins
 from slaplug.config import Settings
@@ -19,10 +16,8 @@ from slaplug.notify.channels import unserved
 from slaplug.rules.pack import RulePack
 from slaplug.rules.versions import RulesVersion, VersionedPack
 from slaplug.store import Store, StoreSettings
-from slaplug.store._base import aware, default_worker_id
-from slaplug.store.schema import outbox
 
-__all__ = ["Runtime", "load_versions", "open_runtime", "release_leases"]
+__all__ = ["Runtime", "load_versions", "open_runtime"]
 
 
 @dataclass
@@ -112,26 +107,3 @@ def open_runtime(
             stack.callback(conn.close)
             connectors[name] = conn
         yield Runtime(settings=settings, store=store, pack=rules, connectors=connectors)
-
-
-def release_leases(
-    store: Store, worker_id: str | None = None, *, now: datetime | None = None
-) -> int:
-    """Give back every outbox lease ``worker_id`` (this process) holds, due at once.
-
-    For a run stopped by Ctrl-C or SIGTERM: without it, the batch it had claimed waits for
-    its leases to lapse (``outbox.lease``, 5 minutes by default) before another sync may take
-    it. The attempts are kept, so the next claim counts as a retry and the connector first
-    looks for what the interrupted attempt may already have written.
-
-    Returns:
-        How many leases were released.
-    """
-    owner = worker_id or default_worker_id()
-    with store._write() as conn:
-        result = conn.execute(
-            update(outbox)
-            .where(outbox.c.state == "leased", outbox.c.lease_owner == owner)
-            .values(state="pending", lease_owner=None, lease_until=None, next_try_at=aware(now))
-        )
-    return int(result.rowcount or 0)

@@ -174,6 +174,26 @@ class OutboxMixin(StoreBase):
                 )
         return queued
 
+    def release_leases(self, worker_id: str | None = None, *, now: datetime | None = None) -> int:
+        """Give back every outbox lease ``worker_id`` (default: this process) holds, due at once.
+
+        For a run stopped by Ctrl-C or SIGTERM: without it, the batch it had claimed waits for
+        its leases to lapse (``outbox.lease``, 5 minutes by default) before another sync may
+        take it. The attempts are kept, so the next claim counts as a retry and the connector
+        first looks for what the interrupted attempt may already have written.
+
+        Returns:
+            How many leases were released.
+        """
+        owner = worker_id or default_worker_id()
+        with self._write() as conn:
+            result = conn.execute(
+                update(outbox)
+                .where(outbox.c.state == "leased", outbox.c.lease_owner == owner)
+                .values(state="pending", lease_owner=None, lease_until=None, next_try_at=aware(now))
+            )
+        return int(result.rowcount or 0)
+
     def claim(
         self,
         connector: str,

@@ -1,0 +1,130 @@
+"""``slaplug credits``, ``report`` and ``backtest``: compliance and service credits."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from slaplug.cli._common import (
+    CONFIG_OPTION,
+    friendly_errors,
+    parse_time,
+)
+
+
+@click.command()
+@CONFIG_OPTION
+@click.option("--period", required=True, help="A month (2026-10) or a quarter (2026-Q4).")
+@click.option("--contract", "contract", help="Only this contract.")
+@click.option(
+    "--recalculate", is_flag=True, help="Compute a frozen period again; show what changed."
+)
+@click.option("--reason", default="", help="Recorded with a recalculation.")
+@click.option("--deliver", is_flag=True, help="Hand each statement to on_credit_statement plugins.")
+@click.option("--at", "at", help="Compute as of this time (ISO 8601 with offset); default now.")
+@click.option("--json", "as_json", is_flag=True, help="Print the results as JSON.")
+@friendly_errors
+def credits(
+    config_path: str | None,
+    period: str,
+    contract: str | None,
+    recalculate: bool,
+    reason: str,
+    deliver: bool,
+    at: str | None,
+    as_json: bool,
+) -> None:
+    """Service credits per contract for a period; closed periods are frozen when first computed."""
+    from slaplug.credits.run import load_offline_settings, open_credits, settle_period
+    from slaplug.credits.statement import statement_for
+    from slaplug.plugins import load_plugins, pm
+    from slaplug.reports import render_json
+
+    settings = load_offline_settings(config_path)
+    with open_credits(settings) as ctx:
+        settled = settle_period(ctx, period, parse_time(at), contract, recalculate, reason)
+    if as_json:
+        click.echo(render_json([s.result for s in settled]), nl=False)
+    for s in settled:
+        if not as_json:
+            click.echo(statement_for(s.result).text)
+            if s.previous is not None and s.previous is s.result:
+                click.echo(f"Recalculated: no difference; revision {s.result.revision} stands")
+            elif s.previous is not None:
+                click.echo(f"Recalculated: revision {s.previous.revision} -> {s.result.revision}")
+                for line in s.changes or ("no difference",):
+                    click.echo(f"  {line}")
+            click.echo("")
+        if deliver:
+            load_plugins()
+            pm.hook.on_credit_statement(statement=statement_for(s.result))
+
+
+@click.command()
+@CONFIG_OPTION
+@click.option("--period", required=True, help="A month (2026-10) or a quarter (2026-Q4).")
+@click.option("--contract", "contract", help="Only this contract.")
+@click.option(
+    "--format", "fmt", type=click.Choice(["html", "csv", "json"]), default="html", show_default=True
+)
+@click.option("--output", "-o", type=click.Path(dir_okay=False), help="Write here, not to stdout.")
+@click.option("--at", "at", help="Compute as of this time (ISO 8601 with offset); default now.")
+@friendly_errors
+def report(
+    config_path: str | None,
+    period: str,
+    contract: str | None,
+    fmt: str,
+    output: str | None,
+    at: str | None,
+) -> None:
+    """A customer report: compliance, breaches with ticket links, the credit owed and why."""
+    from slaplug.credits.run import load_offline_settings, open_credits, settle_period
+    from slaplug.reports import RENDERERS
+
+    settings = load_offline_settings(config_path)
+    with open_credits(settings) as ctx:
+        settled = settle_period(ctx, period, parse_time(at), contract)
+    text = RENDERERS[fmt]([s.result for s in settled])
+    if output is None:
+        click.echo(text, nl=False)
+    else:
+        Path(output).write_text(text, encoding="utf-8")
+        click.echo(f"wrote {output}", err=True)
+
+
+@click.command()
+@CONFIG_OPTION
+@click.option(
+    "--rules",
+    "rules",
+    multiple=True,
+    required=True,
+    type=click.Path(exists=True, dir_okay=False),
+    help="The rules pack to try (repeat for several files).",
+)
+@click.option("--since", default="90d", show_default=True, help="Window: 90d, 12h, 2w or a date.")
+@click.option("--at", "at", help="Replay up to this time (ISO 8601 with offset); default now.")
+@friendly_errors
+def backtest(config_path: str | None, rules: tuple[str, ...], since: str, at: str | None) -> None:
+    """Replay the stored history under another rules pack: breaches, escalations, credits."""
+    from slaplug.backtest import backtest as run_backtest
+    from slaplug.backtest import render_text
+    from slaplug.credits.run import load_offline_settings, open_credits, parse_since
+    from slaplug.rules.pack import RulePack
+
+    settings = load_offline_settings(config_path)
+    now = parse_time(at)
+    start = parse_since(since, now)
+    # The plain-Python engine: a replay assesses each ticket many times, one at a time, and
+    # both engines give one meaning (a property test holds them equal).
+    with (
+        open_credits(settings, engine="python") as ctx,
+        RulePack.load([Path(r) for r in rules], engine="python") as new,
+    ):
+        tickets = list(ctx.store.iter_snapshots())
+        diffs = run_backtest(ctx.pack, new, tickets, start, now)
+    current = ", ".join(str(p) for p in settings.rules)
+    click.echo(f"current rules: {current}\nnew rules:     {', '.join(rules)}\n")
+    click.echo(render_text(diffs, start, now), nl=False)

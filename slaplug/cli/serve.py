@@ -1,0 +1,154 @@
+"""``slaplug serve``: the webhook server and its workers."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from slaplug.cli._common import (
+    CONFIG_OPTION,
+    friendly_errors,
+    sigterm_as_interrupt,
+)
+from slaplug.exitcodes import ExitCode
+from slaplug.logs import logging_options
+
+
+@click.command()
+@CONFIG_OPTION
+@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to bind.")
+@click.option("--port", default=8080, show_default=True, type=int, help="Port to listen on.")
+@click.option(
+    "--max-body",
+    default=1024 * 1024,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Largest webhook body accepted, in bytes (larger ones get 413).",
+)
+@click.option(
+    "--header-timeout",
+    default=10.0,
+    show_default=True,
+    type=click.FloatRange(min=0, min_open=True),
+    help="Seconds a client has to send a request's line and headers; then it is closed.",
+)
+@click.option(
+    "--body-timeout",
+    default=10.0,
+    show_default=True,
+    type=click.FloatRange(min=0, min_open=True),
+    help="Seconds a client has to send a request's body once its headers are in.",
+)
+@click.option(
+    "--max-connections",
+    default=None,
+    type=click.IntRange(min=1),
+    help="Open connections at most; past it the one waiting longest on its client is "
+    "closed. Default: the descriptor limit (ulimit -n) less 128, at most 4096.",
+)
+@click.option(
+    "--keep-alive",
+    default=5,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Seconds an idle kept-alive connection stays open.",
+)
+@click.option(
+    "--workers",
+    default=1,
+    show_default=True,
+    type=click.IntRange(min=0),
+    help="Worker processes started beside the web server (restarted if they die); 0 for "
+    "none, when workers run elsewhere (--worker-only).",
+)
+@click.option(
+    "--worker-only",
+    is_flag=True,
+    help="Run one worker in this process and no web server (to scale workers apart).",
+)
+@click.option(
+    "--worker-nice",
+    default=10,
+    show_default=True,
+    type=click.IntRange(0, 19),
+    help="Lower the worker processes' CPU priority by this much, so acknowledgements get "
+    "the CPU first; 0 to leave it.",
+)
+@click.option("--supervised", is_flag=True, hidden=True)
+@logging_options
+@friendly_errors
+def serve(
+    config_path: str | None,
+    host: str,
+    port: int,
+    max_body: int,
+    header_timeout: float,
+    body_timeout: float,
+    max_connections: int | None,
+    keep_alive: int,
+    workers: int,
+    worker_only: bool,
+    worker_nice: int,
+    supervised: bool,
+    log_level: str | None,
+    verbose: int,
+    log_format: str,
+) -> None:
+    """Receive helpdesk webhooks: SLA fields and escalations follow within seconds."""
+    from slaplug.config import load_settings
+    from slaplug.logs import resolve_level, setup_logging
+
+    level = resolve_level(log_level, verbose)
+    setup_logging(level, log_format)
+    if worker_only and supervised:
+        import signal
+
+        # Ctrl-C reaches the whole process group; a supervised worker is stopped by its web
+        # process (SIGTERM, after the server drained), so it must not die half started.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+    settings = load_settings(config_path)
+    if worker_only:
+        from slaplug.web.processes import run_worker_process
+
+        sys.exit(run_worker_process(settings, supervised=supervised))
+
+    from slaplug.runtime import open_runtime
+    from slaplug.web.app import create_app
+    from slaplug.web.processes import WorkerSupervisor
+    from slaplug.web.server import ServeLimits, uvicorn_options
+    from slaplug.web.server import serve as run_server
+
+    # The workers run in processes of their own: rules evaluation is CPU-bound Python, and
+    # sharing this process's GIL with it delays every acknowledgement (docs/webhooks.md).
+    argv = [sys.executable, "-m", "slaplug.cli", "serve", "--worker-only", "--supervised"]
+    argv += ["--config", str(settings.path), "--log-level", level, "--log-format", log_format]
+    supervisor = WorkerSupervisor(argv, workers, nice=worker_nice)
+    # Opened here, not in the app, so a configuration problem is reported before the port
+    # is bound; the workers then finish whatever the inbox holds from an earlier run.
+    # Header and body timeouts and a connection cap: slow clients must not hold every
+    # descriptor (docs/webhooks.md, "Limits on clients").
+    limits = ServeLimits(header_timeout, body_timeout, max_connections, keep_alive)
+    options = uvicorn_options(limits)
+    # uvicorn's own lines go through the handler set up above (format, redaction), not
+    # through the one uvicorn would configure.
+    options["log_config"] = None
+    with open_runtime(settings) as rt:
+        app = create_app(
+            settings,
+            runtime=rt,
+            max_body=max_body,
+            workers=supervisor,
+            connections_closed=options["http"].closed,
+        )
+        # uvicorn shuts down gracefully on SIGINT and SIGTERM, then raises the signal again:
+        # as KeyboardInterrupt for both, so the exit code is 130 and not death by SIGTERM.
+        with sigterm_as_interrupt():
+            run_server(app, host=host, port=port, log_level=level, options=options)
+    # The server returns only when told to stop (a failed start raises).
+    click.echo(
+        "stopped: the server drained its requests and the workers finished their batch; "
+        "deliveries not yet processed stay in the inbox for the next start",
+        err=True,
+    )
+    sys.exit(ExitCode.INTERRUPTED)

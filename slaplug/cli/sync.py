@@ -1,0 +1,238 @@
+"""``slaplug sync``: the scheduled job, once or every interval."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from datetime import UTC, datetime
+from typing import Any
+
+import click
+
+from slaplug.cli._common import (
+    CONFIG_OPTION,
+    ENGINE_OPTION,
+    friendly_errors,
+    helpdesk_message,
+    parse_time,
+    sigterm_as_interrupt,
+)
+from slaplug.errors import ConnectorError
+from slaplug.exitcodes import ExitCode
+from slaplug.logs import logging_options
+
+MIN_INTERVAL_SECONDS = 10.0
+#: What ``--every`` given without a value stands for: ``sync.every`` from the configuration.
+_EVERY_FROM_CONFIG = "__config__"
+
+
+def _interval(value: str, where: str) -> float:
+    """Seconds between passes from ``--every`` or ``sync.every``; a clear error otherwise."""
+    from slaplug.rules.schema import parse_duration
+
+    try:
+        seconds = parse_duration(value).total_seconds()
+    except ValueError as exc:
+        raise click.BadParameter(
+            f"{exc} (accepted forms: 90s, 10m, 1h, 1h30m)", param_hint=where
+        ) from None
+    if seconds < MIN_INTERVAL_SECONDS:
+        raise click.BadParameter(
+            f"{value!r} is shorter than the {MIN_INTERVAL_SECONDS:.0f}s floor; a shorter loop "
+            "only polls the helpdesk harder (use e.g. 60s)",
+            param_hint=where,
+        )
+    return seconds
+
+
+@click.command()
+@CONFIG_OPTION
+@click.option("--once", "once", is_flag=True, help="One pass, then exit (the default).")
+@click.option(
+    "--every",
+    "every",
+    is_flag=False,
+    flag_value=_EVERY_FROM_CONFIG,
+    metavar="[DURATION]",
+    help="Run a pass every DURATION (e.g. 60s, 5m; at least 10s) until stopped; without a "
+    "value, sync.every from the configuration.",
+)
+@click.option("--dry-run", is_flag=True, help="Plan and print; write nothing, move no cursor.")
+@click.option("--connector", "only", help="Sync only this configured connector.")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as one JSON line.")
+@click.option(
+    "--escalate-from",
+    "escalate_from",
+    metavar="WHEN",
+    help="Write escalations for thresholds crossed from WHEN on (a date such as 2026-11-01, "
+    "or a time with its zone): a backfill. Overrides escalate_from in the configuration; "
+    "first-sync restores the default (each connector's first sync).",
+)
+@ENGINE_OPTION
+@logging_options
+@friendly_errors
+def sync(
+    config_path: str | None,
+    once: bool,
+    every: str | None,
+    dry_run: bool,
+    only: str | None,
+    as_json: bool,
+    escalate_from: str | None,
+    engine: str | None,
+    log_level: str | None,
+    verbose: int,
+    log_format: str,
+) -> None:
+    """Read changed tickets, evaluate them, write results back exactly once.
+
+    The first sync of a connector measures its whole history but writes nothing for
+    thresholds crossed before it started (see --escalate-from), nor on solved or closed
+    tickets.
+
+    Exits 0 when every action went through, 4 when some failed (see docs/cli.md for every
+    exit code), 130 when stopped by Ctrl-C or SIGTERM.
+    """
+    import time
+
+    from slaplug.config import load_settings
+    from slaplug.errors import ConfigError
+    from slaplug.golive import parse_escalate_from
+    from slaplug.logs import resolve_level, setup_logging
+    from slaplug.progress import log_summary, print_summary, reporter
+    from slaplug.runtime import open_runtime
+    from slaplug.sync import Summary, Sync
+
+    setup_logging(resolve_level(log_level, verbose), log_format)
+    if once and every:
+        raise click.UsageError("choose --once or --every, not both")
+    interval = None
+    if every is not None and every != _EVERY_FROM_CONFIG:
+        interval = _interval(every, "--every")  # before the configuration: a typo fails fast
+    settings = load_settings(config_path)
+    if every == _EVERY_FROM_CONFIG:
+        interval = _interval(settings.sync.every, f"sync.every in {settings.path}")
+    cutoffs = dict(settings.escalate_from)
+    if escalate_from is not None:
+        try:
+            forced = parse_escalate_from(escalate_from, where="--escalate-from")
+        except ConfigError as exc:
+            raise click.BadParameter(str(exc), param_hint="--escalate-from") from None
+        cutoffs = dict.fromkeys(settings.connectors, forced)
+    # SLAPLUG_NOW pins the evaluation instant: for tests and benchmarks that compare two
+    # passes over the same moment. Unset (always, in production), it is the real time.
+    pinned = parse_time(os.environ["SLAPLUG_NOW"]) if os.environ.get("SLAPLUG_NOW") else None
+    clock = (lambda: pinned) if pinned else (lambda: datetime.now(UTC))
+    failed_actions = False
+    # The pass's running counters, as last reported: a pass stopped by a helpdesk error
+    # raises before returning its summary, and the user must still see what was done.
+    seen: list[Summary] = []
+    show = reporter()
+
+    def progress(message: str, running: Summary) -> None:
+        seen[:] = [running]
+        show(message, running)
+
+    with (
+        sigterm_as_interrupt(),
+        open_runtime(settings, engine=engine, only=only) as rt,  # type: ignore[arg-type]
+    ):
+        job = Sync(
+            rt.store,
+            rt.pack,
+            rt.connectors,
+            dry_run=dry_run,
+            batch=settings.sync.batch,
+            claim_batch=settings.outbox.batch,
+            progress=progress,
+            clock=clock,
+            channels=settings.notify,
+            escalate_from=cutoffs,
+        )
+        passes = 0
+        try:
+            while True:
+                try:
+                    summary = job.run_once(only)
+                except ConnectorError as exc:
+                    released = rt.store.release_leases()  # the next sync need not wait
+                    _stopped_by_helpdesk(rt.store, seen[-1] if seen else None, released)
+                    seen.clear()
+                    if interval is None:
+                        raise
+                    # A loop outlives an outage: the next pass tries again (exit 3 is for
+                    # --once, whose scheduler runs it again).
+                    click.echo(f"error: {helpdesk_message(exc)}", err=True)
+                    click.echo(f"next pass in {interval:g}s", err=True)
+                    time.sleep(interval)
+                    continue
+                seen.clear()
+                passes += 1
+                print_summary(summary, as_json=as_json, dry_run=dry_run)
+                log_summary(summary, dry_run=dry_run)
+                note = summary.failure_note()
+                if note:
+                    # Through the log handler: in the chosen format, with the other lines.
+                    logging.getLogger("slaplug.sync").warning("%s", note)
+                failed_actions = bool(note or summary.failed or summary.dead_lettered)
+                failed_actions |= bool(summary.retried_later)
+                if interval is None:
+                    if dry_run and _writes_that_would_fail(settings, only):
+                        failed_actions = True
+                    break
+                time.sleep(interval)
+        except KeyboardInterrupt:
+            _stop_interrupted(rt.store, passes)
+            sys.exit(ExitCode.INTERRUPTED)
+    if failed_actions:
+        sys.exit(ExitCode.ACTIONS_FAILED)
+
+
+def _stopped_by_helpdesk(store: Any, running: Any, released: int) -> None:
+    """Before the error line: what the stopped pass had done, and what waits for the next."""
+    if sys.stderr.isatty():
+        sys.stderr.write("\r\033[K")
+    stats = store.outbox_stats()
+    done = "nothing done yet"
+    if running is not None:
+        done = (
+            f"{running.tickets_read} tickets read, {running.planned} actions planned, "
+            f"{running.applied} applied, {running.failed} failed"
+        )
+    click.echo(
+        f"stopped: {done}; {stats.pending} action(s) pending in the outbox for the next "
+        f"sync ({released} claimed one(s) released; nothing done is lost)",
+        err=True,
+    )
+
+
+def _stop_interrupted(store: Any, passes: int) -> None:
+    """After Ctrl-C or SIGTERM: give back the claimed batch and say, in one line, what is left."""
+    import signal
+
+    # A second Ctrl-C must not cut the release short: the leases would then hold the
+    # actions for the whole lease time (5 minutes by default).
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    if sys.stderr.isatty():
+        sys.stderr.write("\r\033[K")
+    released = store.release_leases()
+    stats = store.outbox_stats()
+    click.echo(
+        f"interrupted after {passes} complete pass(es): {released} claimed action(s) released, "
+        f"{stats.pending} pending in the outbox for the next sync; nothing is lost",
+        err=True,
+    )
+
+
+def _writes_that_would_fail(settings: Any, only: str | None) -> int:
+    """For ``sync --dry-run``: the doctor's failing checks (every field, group, user, status,
+    priority and channel the rules write, at the rule's file:line:col), on stderr; their count.
+    """
+    from slaplug.doctor import CheckStatus, format_line, run_checks
+
+    failing = [c for c in run_checks(settings, only=only) if c.status is CheckStatus.FAIL]
+    for check in failing:
+        click.echo(f"would fail: {format_line(check)}", err=True)
+    return len(failing)
