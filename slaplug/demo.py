@@ -24,6 +24,7 @@ from slaplug.credits.source import ContractBook
 from slaplug.explain import explain, render_text
 from slaplug.progress import go_live_lines
 from slaplug.rules.pack import RulePack
+from slaplug.rules.versions import VersionedPack
 from slaplug.runtime import open_runtime
 from slaplug.store import Store
 from slaplug.sync import Summary, Sync
@@ -136,7 +137,7 @@ def _show_mail(mailbox: Mailbox) -> None:
                 click.echo(f"  | {line}")
 
 
-def _show_jira_contracts(store: Store, pack: RulePack, now: datetime) -> None:
+def _show_jira_contracts(store: Store, pack: RulePack | VersionedPack, now: datetime) -> None:
     """Per-organization contracts on Jira tickets: JSM's Organizations field chooses the
     contract (``match: {organization: ...}``), as Zendesk's organization does."""
     orgs = {t.key: t.organization or "(none)" for t in store.iter_snapshots("jira")}

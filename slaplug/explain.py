@@ -220,7 +220,9 @@ def render_text(doc: dict[str, Any]) -> str:
         dates = ", ".join(
             f"{v['label']} from {v['effective_from'] or 'the start'}" for v in doc["versions"]
         )
-        lines.append(f"Rules versions: {dates}; a cycle keeps the version in force when it started.")
+        lines.append(
+            f"Rules versions: {dates}; a cycle keeps the version in force when it started."
+        )
     if doc["actions"]:
         lines.append("Escalations that would fire:")
         for a in doc["actions"]:

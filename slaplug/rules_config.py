@@ -66,8 +66,8 @@ def parse_rules(
             )
         ]
     if all(isinstance(item, str) for item in value):
-        files, problems = _files(value, located, base, where)
-        return ([RulesVersionSettings("", None, files)] if value else []), problems
+        files, found = _files(value, located, base, where)
+        return ([RulesVersionSettings("", None, files)] if value else []), found
     problems: list[Problem] = []
     parsed: list[tuple[int, RulesVersionSettings, bool]] = []
     for i, item in enumerate(value):

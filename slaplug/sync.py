@@ -185,9 +185,7 @@ class Sync:
         )
         self.escalate_from = dict(escalate_from or {})
         #: Per rules version: an action is held or not by its own version's levels.
-        self._thresholds = {
-            v.label: ThresholdTimes.for_pack(v.pack) for v in self.rules.versions
-        }
+        self._thresholds = {v.label: ThresholdTimes.for_pack(v.pack) for v in self.rules.versions}
         #: Go-lives read or recorded: they never change, so the store is asked once each.
         self._go_lives: dict[str, datetime] = {}
         #: Who holds this job's outbox leases: ``host:pid:random``, unique per job, so that
@@ -462,7 +460,8 @@ class Sync:
         return kept
 
     def _unrecorded_past_breaches(
-        self, assessments: Sequence[VersionedAssessment], cutoff: datetime) -> int:
+        self, assessments: Sequence[VersionedAssessment], cutoff: datetime
+    ) -> int:
         """Breaches before the cutoff a real run would record now (a dry run's count)."""
         heads = {
             (a.ticket.key, m.policy, m.metric.value, m.cycle)

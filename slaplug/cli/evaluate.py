@@ -62,31 +62,89 @@ def assess(rules: tuple[str, ...], tickets: Any, at: str | None, engine: str | N
 
 
 @click.command()
-@RULES_OPTION
+@click.option(
+    "--rules",
+    "rules",
+    multiple=True,
+    type=click.Path(dir_okay=False),
+    help="Rules file (repeat for several); or --config for the configured versions.",
+)
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False),
+    help="Use the rules of this slaplug.yaml, every version: each clock names the version "
+    "that measured it.",
+)
 @click.option(
     "--ticket",
-    required=True,
     type=click.File("r"),
     help="A ticket as JSON (see docs/rules/language.md).",
+)
+@click.option(
+    "--stored",
+    "stored",
+    metavar="CONNECTOR:ID",
+    help="With --config: the ticket as the store holds it, with the version its measure "
+    "history recorded.",
 )
 @click.option("--at", "at", help="Explain as of this time (ISO 8601 with offset); default now.")
 @click.option("--json", "as_json", is_flag=True, help="Print the explanation as JSON.")
 @ENGINE_OPTION
 @friendly_errors
 def explain(
-    rules: tuple[str, ...], ticket: Any, at: str | None, as_json: bool, engine: str | None
+    rules: tuple[str, ...],
+    config_path: str | None,
+    ticket: Any,
+    stored: str | None,
+    at: str | None,
+    as_json: bool,
+    engine: str | None,
 ) -> None:
-    """Explain one ticket's clocks: counted and paused time, closures, state, escalations."""
+    """Explain one ticket's clocks: counted and paused time, closures, state, escalations,
+    and (with --config and versions) the rules version each clock is measured under."""
+    from contextlib import ExitStack
+
+    from slaplug.errors import ConfigError
     from slaplug.explain import explain as build
     from slaplug.explain import render_text
     from slaplug.rules.pack import RulePack
     from slaplug.serialize import ticket_from_dict
 
-    try:
-        doc = json.load(ticket)
-    except json.JSONDecodeError as exc:
-        raise click.BadParameter(f"{ticket.name}:{exc.lineno}:{exc.colno}: {exc.msg}") from None
-    item = ticket_from_dict(doc, source=ticket.name)
-    with RulePack.load(rules, engine=engine) as pack:  # type: ignore[arg-type]
-        data = build(pack, item, parse_time(at))
+    if bool(rules) == (config_path is not None):
+        raise ConfigError("explain with --rules FILE or with --config slaplug.yaml: give one")
+    if (ticket is None) == (stored is None):
+        raise ConfigError("explain --ticket FILE or --stored CONNECTOR:ID: give one")
+    if stored is not None and config_path is None:
+        raise ConfigError("--stored reads the configured store: give --config too")
+    with ExitStack() as stack:
+        recorded = None
+        if config_path is not None:
+            from slaplug.credits.run import load_offline_settings
+            from slaplug.runtime import load_versions
+
+            settings = load_offline_settings(config_path)
+            pack: Any = load_versions(settings, stack, engine)  # type: ignore[arg-type]
+        else:
+            pack = stack.enter_context(RulePack.load(rules, engine=engine))  # type: ignore[arg-type]
+        if stored is not None:
+            from slaplug.store import Store
+
+            connector, sep, tid = stored.partition(":")
+            if not sep or not connector or not tid:
+                raise ConfigError(f"--stored {stored!r}: write CONNECTOR:ID, e.g. zendesk:123")
+            store = stack.enter_context(Store.open(settings.store))
+            item = store.load_snapshot(connector, tid)
+            if item is None:
+                raise ConfigError(f"the store holds no ticket {stored}; has a sync read it?")
+            recorded = store.measure_versions(item.key)
+        else:
+            try:
+                doc = json.load(ticket)
+            except json.JSONDecodeError as exc:
+                raise click.BadParameter(
+                    f"{ticket.name}:{exc.lineno}:{exc.colno}: {exc.msg}"
+                ) from None
+            item = ticket_from_dict(doc, source=ticket.name)
+        data = build(pack, item, parse_time(at), recorded)
     click.echo(json.dumps(data, indent=2) if as_json else render_text(data))

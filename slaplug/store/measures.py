@@ -174,9 +174,7 @@ class MeasuresMixin(StoreBase):
             with self._read() as conn:
                 rows = conn.execute(query).all()
             for r in rows:
-                yield MeasureRecord(
-                    r.ticket_key, r.at, measure_from_json(r.body), r.rules_version
-                )
+                yield MeasureRecord(r.ticket_key, r.at, measure_from_json(r.body), r.rules_version)
             if len(rows) < batch:
                 return
             last = (rows[-1].at, rows[-1].id)
