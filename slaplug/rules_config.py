@@ -165,7 +165,8 @@ def _check_dates(
     problems: list[Problem] = []
     seen_dates: dict[datetime, str] = {}
     seen_labels: set[str] = set()
-    for k, (i, v, dated) in enumerate(parsed):
+    undated = 0
+    for i, v, dated in parsed:
         if v.label and v.label in seen_labels:
             problems.append(
                 located.problem(
@@ -176,12 +177,14 @@ def _check_dates(
         seen_labels.add(v.label)
         if v.effective_from is None:
             # A date given but unreadable was reported already; only a missing one is here.
-            if k > 0 and not dated:
+            # One version may go without a date (the oldest, since forever), wherever listed.
+            undated += not dated
+            if undated > 1 and not dated:
                 problems.append(
                     located.problem(
                         ("rules", i),
-                        f"rules version {v.label!r} has no effective_from: only the first "
-                        "version applies since forever; add the instant it takes effect, "
+                        f"rules version {v.label!r} has no effective_from: only one version, "
+                        "the oldest, applies since forever; add the instant it takes effect, "
                         "e.g. effective_from: 2026-12-01T00:00:00+01:00",
                     )
                 )

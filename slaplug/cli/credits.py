@@ -149,7 +149,8 @@ def backtest(
             diffs = run_backtest(ctx.rules, ctx.rules.latest(), tickets, start, now)
             changes = remeasure_changes(ctx.rules, tickets, start, now)
             versions = ", ".join(
-                f"{v.label or '(unlabelled)'} from {v.effective_from or 'the start'}"
+                f"{v.label or '(unlabelled)'} from "
+                f"{v.effective_from.isoformat() if v.effective_from else 'the start'}"
                 for v in ctx.rules.versions
             )
             click.echo(f"rules versions: {versions}\nre-measure:     every cycle under {newest}\n")

@@ -42,8 +42,8 @@ class _OfflineEnviron(Mapping[str, str]):
     def __getitem__(self, key: str) -> str:
         if key in os.environ:
             return os.environ[key]
-        if key == "SLAPLUG_CONFIG":  # where the settings are is not a credential
-            raise KeyError(key)
+        if key.startswith("SLAPLUG_"):  # slaplug's own settings ($SLAPLUG_CONFIG,
+            raise KeyError(key)  # $SLAPLUG_MIN_LEASE) are not credentials: unset is unset
         return _PLACEHOLDER
 
     def __iter__(self) -> Iterator[str]:
