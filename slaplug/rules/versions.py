@@ -31,6 +31,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 
+from slaplug._records import builder
 from slaplug.errors import TimeError
 from slaplug.model import Action, SlaMeasure, Ticket
 from slaplug.rules.pack import Assessment, RulePack
@@ -103,6 +104,11 @@ class VersionedAssessment:
     def version_of_action(self, a: Action) -> str:
         """The label of the version whose escalations planned ``a``."""
         return self.versions.get((a.policy, a.metric.value, a.cycle), self.label)
+
+
+#: One version's assessments are wrapped per ticket on the sync's hot path: the fast
+#: positional constructor (`slaplug._records`) keeps the wrapping within noise.
+_wrap = builder(VersionedAssessment)
 
 
 def _mid(m: SlaMeasure) -> MeasureId:
@@ -198,11 +204,8 @@ class VersionedPack:
     def assess_many(self, tickets: Sequence[Ticket], now: datetime) -> list[VersionedAssessment]:
         """Each ticket's measures, each from the version in force when its cycle started."""
         if self._single is not None:
-            label = self._single.label
-            return [
-                VersionedAssessment(a, _NONE, label)
-                for a in self._single.pack.assess_many(tickets, now)
-            ]
+            label, wrap = self._single.label, _wrap
+            return [wrap(a, _NONE, label) for a in self._single.pack.assess_many(tickets, now)]
         # A version can hold only cycles that start before the next one's date, and no cycle
         # starts before its ticket was opened: versions older than the one in force then are
         # skipped (a ticket opened after the newest date costs one assessment, as unversioned).
