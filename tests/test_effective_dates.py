@@ -147,6 +147,23 @@ def test_each_version_problem_is_reported_at_its_place(tmp_path: Path) -> None:
     assert len(shown) == 6
 
 
+def test_rules_check_with_the_configuration_checks_every_version(tmp_path: Path) -> None:
+    v1, _ = write_rules(tmp_path)
+    config = versioned_config(tmp_path, "sqlite:///s.db")
+    ok = invoke("rules", "check", "--config", str(config))
+    assert ok.exit_code == 0, ok.output
+    assert ok.output.splitlines() == [
+        "ok: rules v1: 1 policies, 1 escalations, 0 calendars in 1 file(s)",
+        "ok: rules v2: 1 policies, 1 escalations, 0 calendars in 1 file(s)",
+    ]
+    # A mistake in the older version is found too: it still measures the cycles it holds.
+    v1.write_text(
+        v1.read_text().replace("metric: resolution, breached", "metric: resolve, breached")
+    )
+    bad = invoke("rules", "check", "--config", str(config))
+    assert bad.exit_code == 2 and f"{v1}:6:20:" in bad.output and "is not a metric" in bad.output
+
+
 # -- the engine ----------------------------------------------------------------------------------
 
 
@@ -407,6 +424,8 @@ def test_v1_then_v2_credits_explain_and_backtest(tmp_path: Path) -> None:
     assert result["terms_version"] == "v1"  # December started under v1
     text = invoke("credits", "--config", str(config), "--period", "2026-12", "--at", AT)
     assert "Rules: measures under v1 (10), v2 (1); contract terms of v1." in text.output
+    report = invoke("report", "--config", str(config), "--period", "2026-12", "--at", AT)
+    assert "Rules: measures under v1 (10), v2 (1); contract terms of v1." in report.output
     same = invoke(
         "credits", "--config", str(config), "--period", "2026-11", "--recalculate", "--at", AT
     )

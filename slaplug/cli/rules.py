@@ -15,7 +15,7 @@ from slaplug.cli._common import (
     friendly_errors,
     parse_time,
 )
-from slaplug.errors import ProblemsError
+from slaplug.errors import Problem, ProblemsError
 
 
 @click.group()
@@ -58,8 +58,8 @@ def rules_check(paths: tuple[str, ...], config_path: str | None) -> None:
     )
     if not versions:
         raise ConfigError(f"{settings.path}: no rules files; add them under rules:")
-    problems = []
-    lines = []
+    problems: list[Problem] = []
+    lines: list[str] = []
     for label, files in versions:
         # Every version is checked, each one's problems reported with the others'.
         try:
