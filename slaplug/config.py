@@ -203,6 +203,11 @@ class Settings:
     #: Every version of the rules, oldest first (one unlabelled one in the plain list form).
     rules_versions: list[RulesVersionSettings] = field(default_factory=list)
 
+    def __post_init__(self) -> None:
+        # Settings built in code with files only: those files are one version since forever.
+        if self.rules and not self.rules_versions:
+            self.rules_versions.append(RulesVersionSettings("", None, tuple(self.rules)))
+
 
 def _problems(
     exc: ValidationError, located: Located, prefix: tuple[str | int, ...] = ()

@@ -76,8 +76,9 @@ def explain(
         pack: The rules, or their versions.
         ticket: The ticket.
         now: The time to explain at.
-        recorded: The version the store's measure history recorded per ``(policy, metric,
-            cycle)`` (`Store.measure_versions`), shown beside each clock when given.
+        recorded: The version the store's measure history last recorded per ``(policy,
+            metric, cycle)`` (`Store.measure_versions`), shown beside each clock it holds
+            (``recorded_version``; None: recorded before versions were declared).
 
     Raises:
         TicketFormatError: The ticket is one slaplug cannot process (a date out of range,
@@ -104,8 +105,9 @@ def explain(
         clock["timeline"] = _segments(cal, m, end) if end > m.start else []
         if rules.labelled:
             clock["version"] = label
-            if recorded is not None:
-                clock["recorded_version"] = recorded.get((m.policy, m.metric.value, m.cycle))
+            mid = (m.policy, m.metric.value, m.cycle)
+            if recorded is not None and mid in recorded:
+                clock["recorded_version"] = recorded[mid]
         clocks.append(clock)
     doc: dict[str, Any] = {
         "ticket": {
@@ -167,7 +169,7 @@ def _version_line(doc: dict[str, Any], c: dict[str, Any]) -> str:
     if "recorded_version" in c:
         rec = c["recorded_version"]
         if rec is None:
-            text += "; the store recorded no version"
+            text += "; the store's history has it from before versions"
         elif rec != c["version"]:
             text += f"; the store recorded {rec}"
     return text

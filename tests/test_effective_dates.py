@@ -26,6 +26,7 @@ from tinydesk import TOKEN, TinyConfig, TinyConnector, TinyFake
 from slaplug.cli import main
 from slaplug.config import load_settings
 from slaplug.errors import ProblemsError
+from slaplug.explain import explain, render_text
 from slaplug.model import EventKind, Ticket, TicketEvent
 from slaplug.rules.pack import RulePack
 from slaplug.rules.versions import RulesVersion, VersionedPack
@@ -324,6 +325,12 @@ def test_deploying_v2_moves_no_open_clock_and_each_measure_is_recorded_with_its_
         assert fake.tickets["1"]["tags"] == fake.tickets["2"]["tags"] == ["sla_breached"]
         assert store.measure_versions("tiny:1") == {("p", "resolution", 1): "v1"}
         assert store.measure_versions("tiny:2") == {("p", "resolution", 1): "v2"}
+        # explain shows the version each clock is measured under, and the one recorded.
+        snapshot = store.load_snapshot("tiny", "1")
+        assert snapshot is not None
+        shown = explain(rules, snapshot, clock[0], store.measure_versions("tiny:1"))
+        assert [(c["version"], c["recorded_version"]) for c in shown["clocks"]] == [("v1", "v1")]
+        assert render_text(shown).count("rules v1 (in force when the cycle started") == 1
         history = list(store.measures_between(opened, opened + timedelta(days=1)))
         assert [(r.ticket_key, r.measure.state.value, r.version) for r in history] == [
             ("tiny:1", "running", None),
