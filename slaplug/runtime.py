@@ -30,11 +30,6 @@ class Runtime:
     pack: RulePack | VersionedPack
     connectors: dict[str, Connector]
 
-    @property
-    def rules(self) -> VersionedPack:
-        """The rules as versions (one unlabelled version for a plain pack)."""
-        return VersionedPack.of(self.pack)
-
 
 def load_versions(
     settings: Settings, stack: ExitStack, engine: Literal["durable", "python"] | None = None

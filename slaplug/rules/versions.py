@@ -36,7 +36,7 @@ from slaplug.errors import TimeError
 from slaplug.model import Action, SlaMeasure, Ticket
 from slaplug.rules.pack import Assessment, RulePack
 
-__all__ = ["RulesVersion", "VersionedAssessment", "VersionedPack", "versioned"]
+__all__ = ["RulesVersion", "VersionedAssessment", "VersionedPack"]
 
 #: (policy, metric, cycle): a measure's identity across versions.
 MeasureId = tuple[str, str, int]
@@ -285,11 +285,6 @@ class VersionedPack:
         if self._single is not None:
             return self._single.pack
         return self._by_label[assessed.version_of(m)].pack
-
-
-def versioned(rules: RulePack | VersionedPack) -> VersionedPack:
-    """`VersionedPack.of`: a plain pack as one unlabelled version."""
-    return VersionedPack.of(rules)
 
 
 def _opened(t: Ticket) -> datetime:
