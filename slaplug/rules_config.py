@@ -77,7 +77,10 @@ def parse_rules(
                 located.problem(
                     at,
                     "write every entry as a version {files: [...], label: ..., effective_from: ...} "
-                    "once one is: a plain file among versions belongs to none",
+                    "once one is: a plain file among versions belongs to none"
+                    if isinstance(item, str)
+                    else "each entry is a rules file, or a version {files: [...], label: ..., "
+                    "effective_from: ...}",
                 )
             )
             continue
