@@ -21,19 +21,22 @@ import pytest
 import sqlalchemy as sa
 from click.testing import CliRunner, Result
 from test_store import pg_database, url  # noqa: F401  (fixtures: SQLite and PostgreSQL)
-from tinydesk import TOKEN, TinyConfig, TinyConnector, TinyFake
+from test_web_events import Client, tiny_delivery
+from tinydesk import TOKEN, WEBHOOK_SECRET, TinyConfig, TinyConnector, TinyFake
 
 from slaplug.cli import main
-from slaplug.config import load_settings
+from slaplug.config import Settings, load_settings
 from slaplug.errors import ProblemsError
 from slaplug.explain import explain, render_text
 from slaplug.model import EventKind, Ticket, TicketEvent
 from slaplug.rules.pack import RulePack
 from slaplug.rules.versions import RulesVersion, VersionedPack
+from slaplug.runtime import Runtime
 from slaplug.store import Store
 from slaplug.store.migrations import migrate
 from slaplug.store.schema import measures, schema_version
 from slaplug.sync import Sync
+from slaplug.web.app import create_app
 
 #: v2 takes effect at midnight in Berlin on 2 December 2026 (23:00 UTC on the 1st).
 EFFECTIVE = datetime(2026, 12, 2, tzinfo=timezone(timedelta(hours=1)))
@@ -338,6 +341,55 @@ def test_deploying_v2_moves_no_open_clock_and_each_measure_is_recorded_with_its_
             ("tiny:1", "breached", "v1"),
             ("tiny:2", "breached", "v2"),
         ]
+
+
+def test_the_webhook_worker_assesses_by_version_and_the_sla_view_names_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Deliveries drained by `slaplug serve`'s worker thread: each clock under its version,
+    recorded with it, and ``/tickets/.../sla`` shows both (the app and worker in process)."""
+    monkeypatch.setenv("TINY_TOKEN", TOKEN)
+    monkeypatch.setenv("TINY_HOOK", WEBHOOK_SECRET)
+    v1_path, v2_path = write_rules(tmp_path)
+    with (
+        TinyFake() as fake,
+        Store.open(f"sqlite:///{tmp_path / 's.db'}") as store,
+        RulePack.load([v1_path], engine="python") as v1,
+        RulePack.load([v2_path], engine="python") as v2,
+    ):
+        fake.tickets = {
+            "1": _tiny("1", EFFECTIVE - timedelta(hours=3)),
+            "2": _tiny("2", EFFECTIVE + timedelta(hours=1)),
+        }
+        config = TinyConfig(
+            base_url=fake.base_url, api_token_env="TINY_TOKEN", webhook_secret_env=["TINY_HOOK"]
+        )
+        rules = VersionedPack([RulesVersion("v1", None, v1), RulesVersion("v2", EFFECTIVE, v2)])
+        settings = Settings(path=tmp_path / "slaplug.yaml", store="", rules=[], engine="python")
+        with TinyConnector(config, instance="tiny") as conn:
+            runtime = Runtime(settings=settings, store=store, pack=rules, connectors={"tiny": conn})
+            client = Client(
+                create_app(None, runtime=runtime, worker_options={"poll_interval": 0.05})
+            )
+            try:
+                for tid in ("1", "2"):
+                    headers, body = tiny_delivery(f"d-{tid}", tid)
+                    assert (
+                        client.post("/webhooks/tiny", content=body, headers=headers).status_code
+                        == 202
+                    )
+                deadline = datetime.now(UTC) + timedelta(seconds=10)
+                while store.inbox_stats() != {"done": 2}:
+                    assert datetime.now(UTC) < deadline, "the worker did not finish"
+                views = [client.get(f"/tickets/tiny/{tid}/sla").json() for tid in ("1", "2")]
+            finally:
+                client.close()
+    assert [[(c["version"], c["recorded_version"]) for c in v["clocks"]] for v in views] == [
+        [("v1", "v1")],
+        [("v2", "v2")],
+    ]
+    # Each measured against its own version's target.
+    assert [v["clocks"][0]["target_s"] for v in views] == [8 * 3600, 4 * 3600]
 
 
 def _tiny(tid: str, created: datetime) -> dict[str, Any]:

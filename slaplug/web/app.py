@@ -31,6 +31,7 @@ from starlette.requests import ClientDisconnect
 
 from slaplug.config import Settings
 from slaplug.explain import explain
+from slaplug.rules.versions import VersionedPack
 from slaplug.runtime import Runtime, open_runtime
 from slaplug.web.events import (
     DEFAULT_MAX_BODY,
@@ -366,7 +367,13 @@ def create_app(
                 )
             )
         pack = st.runtime.pack
-        job: Callable[[], dict[str, Any]] = lambda: explain(pack, snapshot, datetime.now(UTC))  # noqa: E731
+        recorded = None
+        if isinstance(pack, VersionedPack) and pack.labelled:
+            # With rules versions: also the version each clock's history was recorded under.
+            recorded = await run_in_threadpool(st.runtime.store.measure_versions, snapshot.key)
+        job: Callable[[], dict[str, Any]] = lambda: explain(  # noqa: E731
+            pack, snapshot, datetime.now(UTC), recorded
+        )
         if st.explainer is not None:
             return JSONResponse(await asyncio.wrap_future(st.explainer.submit(job)))
         try:
