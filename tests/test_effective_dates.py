@@ -522,8 +522,8 @@ def test_v1_then_v2_credits_explain_and_backtest(tmp_path: Path) -> None:
     assert "2026-12  0 % (0.00 EUR) -> 20 % (2000.00 EUR)" in bt.stdout
     assert "2026-11  0 % (0.00 EUR) -> 20 % (2000.00 EUR)" in bt.stdout
     # docs/backtesting.md shows this very output.
-    doc = (Path(__file__).parent.parent / "docs" / "backtesting.md").read_text(encoding="utf-8")
-    shown = doc.split("## A re-measure under the newest version")[1]
+    page = (Path(__file__).parent.parent / "docs" / "backtesting.md").read_text(encoding="utf-8")
+    shown = page.split("## A re-measure under the newest version")[1]
     assert shown.split("```text\n")[1].split("```")[0] == bt.stdout
     again = invoke("credits", "--config", str(config), "--period", "2026-11", "--at", AT)
     assert "Service credit acme 2026-11: 0 %" in again.output
