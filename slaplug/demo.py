@@ -2,26 +2,29 @@
 
 It starts the fake helpdesks on 127.0.0.1 (a few weeks of tickets each), writes a
 configuration and a SQLite store into a folder, runs one sync, shows what was breached and what
-was written where, runs a second sync to show that nothing is written twice, and explains one
-breached ticket.
+was written where, runs a second sync to show that nothing is written twice, lists the at-risk
+queue (``slaplug status``) and explains one breached ticket (``slaplug explain CONNECTOR:ID``),
+naming the commands that show them again from the store it leaves behind.
 """
 
 from __future__ import annotations
 
 import os
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import ExitStack, contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import click
 import yaml
 
 from slaplug.config import load_settings
+from slaplug.connectors.base import Connector
 from slaplug.credits.source import ContractBook
-from slaplug.explain import explain, render_text
+from slaplug.explain import render_text
 from slaplug.progress import go_live_lines
 from slaplug.rules.pack import RulePack
 from slaplug.rules.versions import VersionedPack
@@ -30,6 +33,8 @@ from slaplug.store import Store
 from slaplug.sync import Summary, Sync
 from slaplug.testing.fake_zendesk import FakeZendesk
 from slaplug.testing.mailbox import Mailbox
+from slaplug.views import ClockQuery, connector_links, explain_synced, status_view
+from slaplug.views.terminal import render_plain
 
 __all__ = ["run_demo"]
 
@@ -154,6 +159,21 @@ def _show_jira_contracts(store: Store, pack: RulePack | VersionedPack, now: date
     click.echo("  (slaplug credits --period YYYY-MM: the credit each contract owes)")
 
 
+def _show_status(
+    store: Store, pack: RulePack | VersionedPack, connectors: Mapping[str, Connector], config: Path
+) -> None:
+    """The at-risk queue as ``slaplug status`` prints it (plain text, the first few)."""
+    view = status_view(
+        store,
+        pack,
+        datetime.now(UTC),
+        ClockQuery.build(states=["breached", "at-risk"], limit=8),
+        links=connector_links(connectors),
+    )
+    click.echo(f"\n$ slaplug status --state breached,at-risk --limit 8 --config {config}\n")
+    click.echo(render_plain(view, ZoneInfo("UTC")), nl=False)
+
+
 def run_demo(folder: Path, rules: Path) -> None:
     """Run the demo, printing as it goes."""
     with ExitStack() as stack:
@@ -200,13 +220,26 @@ def run_demo(folder: Path, rules: Path) -> None:
             second = job.run_once()
             _show(second, "\nSecond sync (the platform changed only by our own writes)")
             _show_jira_contracts(rt.store, rt.pack, datetime.now(UTC))
+            _show_status(rt.store, rt.pack, rt.connectors, config)
             # Explain a ticket we wrote to, so what it says can be checked on the fake.
             picked = [(c, t) for c, t, _, _ in first.written] or [
                 (c, t) for c, t, _ in first.breaches
             ]
             if picked:
                 conn, ticket_id = picked[0]
-                snapshot = rt.store.load_snapshot(conn, ticket_id)
-                if snapshot is not None:
-                    click.echo(f"\n$ slaplug explain ... {conn}:{ticket_id}\n")
-                    click.echo(render_text(explain(rt.pack, snapshot, datetime.now(UTC))))
+                if rt.store.load_snapshot(conn, ticket_id) is not None:
+                    command = f"slaplug explain {conn}:{ticket_id} --config {config}"
+                    click.echo(f"\n$ {command}\n")
+                    doc = explain_synced(
+                        rt.store,
+                        rt.pack,
+                        conn,
+                        ticket_id,
+                        datetime.now(UTC),
+                        links=connector_links(rt.connectors),
+                    )
+                    click.echo(render_text(doc))
+                    click.echo(
+                        f"\nThe store stays in {folder}/; look again without calling a helpdesk:\n"
+                        f"  slaplug status --config {config}\n  {command}"
+                    )

@@ -190,6 +190,8 @@ def render_text(doc: dict[str, Any]) -> str:
         f"Ticket {t['connector']}:{t['id']} {t['subject']!r} ({t['status']}, priority {t['priority']})",
         f"At {doc['at']}; policies: {', '.join(doc['policies']) or 'none matched'}",
     ]
+    if doc.get("link"):
+        lines.insert(1, f"Link: {doc['link']}")
     if doc.get("history"):
         lines.append("Field history (policies and conditions follow it):")
         for h in doc["history"]:

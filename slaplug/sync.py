@@ -24,6 +24,8 @@ every other ticket goes on; it leaves the quarantine once a later read of it is 
 Go-live (`slaplug.golive`): an action is planned only if its level's threshold was crossed at
 or after the connector's cutoff (its first sync's start, or ``escalate_from``) and its ticket
 is not solved or closed; the history before the cutoff is measured and recorded all the same.
+Live fields (`slaplug.rules.live`) show current state and are not held by the cutoff: a value
+is planned when it differs from the one last planned for the field (`slaplug.store.live`).
 """
 
 from __future__ import annotations
@@ -49,11 +51,13 @@ from slaplug.golive import ThresholdTimes, is_done
 from slaplug.model import Action, ActionKind, MeasureState, Ticket
 from slaplug.notify.channels import Channel
 from slaplug.notify.deliver import DeliveryError, Notifications
+from slaplug.rules.live import LiveFields, LiveValue, live_action
 from slaplug.rules.pack import RulePack
 from slaplug.rules.versions import VersionedAssessment, VersionedPack
 from slaplug.serialize import ticket_problem
 from slaplug.store import Claim, Store
 from slaplug.store._base import default_worker_id
+from slaplug.store.live import LiveHead
 from slaplug.store.quarantine import storable
 from slaplug.testing.crash import crashpoint
 
@@ -93,6 +97,8 @@ class Summary:
     held_before_cutoff: int = 0
     #: Actions held back because their ticket is solved or closed.
     held_done: int = 0
+    #: Live fields' new values planned (a dry run: would be); counted in ``planned`` too.
+    live_writes: int = 0
     seconds: float = 0.0
     #: Each connector's cutoff this pass, ISO 8601.
     cutoffs: dict[str, str] = field(default_factory=dict)
@@ -184,8 +190,10 @@ class Sync:
             store, self.rules, channels or {}, self.connectors, clock=clock
         )
         self.escalate_from = dict(escalate_from or {})
-        #: Per rules version: an action is held or not by its own version's levels.
+        #: Per rules version: an action is held or not by its own version's levels, and a
+        #: clock's live fields are those its own version declares.
         self._thresholds = {v.label: ThresholdTimes.for_pack(v.pack) for v in self.rules.versions}
+        self._live = {v.label: LiveFields.for_pack(v.pack) for v in self.rules.versions}
         #: Go-lives read or recorded: they never change, so the store is asked once each.
         self._go_lives: dict[str, datetime] = {}
         #: Who holds this job's outbox leases: ``host:pid:random``, unique per job, so that
@@ -405,6 +413,9 @@ class Sync:
             summary.shadow += len(a.actions) - len(live)
             actions.extend(self._go_live_gate(a, live, cutoff, summary))
         if self.dry_run:
+            live = [a for a, _, _ in self._live_writes(assessments)]
+            summary.live_writes += len(live)
+            actions.extend(live)
             new = [x for x in actions if self.store.ledger_status(x.key) is None]
             summary.would_plan.extend(new[: max(0, Summary.SAMPLE - len(summary.would_plan))])
             summary.planned += len(new)
@@ -433,6 +444,9 @@ class Sync:
         planned = self.store.plan(actions, now=now)
         summary.planned += len(planned)
         crashpoint("actions-planned")
+        live_keys = self.store.plan_live(self._live_writes(assessments), now=now)
+        summary.planned += len(live_keys)
+        summary.live_writes += len(live_keys)
         self.store.set_due_many(
             (a.ticket.connector, a.ticket.id, d) for a, d in zip(assessments, dues, strict=True)
         )
@@ -458,6 +472,58 @@ class Sync:
                 kept.append(x)
         summary.past_crossings += len(held_levels)
         return kept
+
+    def _live_writes(
+        self, assessments: Sequence[VersionedAssessment]
+    ) -> list[tuple[Action, str, int]]:
+        """The live fields (`slaplug.rules.live`) whose value moved since it was last planned,
+        as ``(action, field, seq)``.
+
+        A live field shows the current state, not an escalation of history: the go-live
+        cutoff does not hold it back, so every open ticket shows its deadline from the first
+        sync on (one write each). Solved and closed tickets get none, as for escalations, and
+        a shadow pack writes none. With rules versions, each clock fills the live fields its
+        own version declares (the clock started last wins a field, as within one version).
+        """
+        fields = sorted({name for lf in self._live.values() for name in lf.fields})
+        if not fields or self.pack.source.shadow:
+            return []
+        open_tickets = [a for a in assessments if not is_done(a.ticket)]
+        heads: dict[tuple[str, str, str], LiveHead] = {}
+        for connector in sorted({a.ticket.connector for a in open_tickets}):
+            found = self.store.live_heads(
+                connector, [a.ticket.id for a in open_tickets if a.ticket.connector == connector]
+            )
+            for (tid, name), last in found.items():
+                heads[(connector, tid, name)] = last
+        out: list[tuple[Action, str, int]] = []
+        for a in open_tickets:
+            values = self._live_values(a)
+            for name in fields:
+                head = heads.get((a.ticket.connector, a.ticket.id, name))
+                shown = head.value if head is not None else None
+                v = values.get(name) or LiveValue(a.ticket, name, None, None)
+                if v.value == shown:
+                    continue  # unchanged, or empty and never shown: nothing to write
+                seq = (head.seq if head is not None else 0) + 1
+                out.append((live_action(v, seq), name, seq))
+        return out
+
+    def _live_values(self, a: VersionedAssessment) -> dict[str, LiveValue]:
+        """Each live field's value for one ticket, each clock under its own version."""
+        if len(self._live) == 1:
+            (live,) = self._live.values()
+            return {v.field: v for v in live.values(a.ticket, a.measures)}
+        best: dict[str, LiveValue] = {}
+        for label, live in self._live.items():
+            if not live:
+                continue
+            mine = [m for m in a.measures if a.version_of(m) == label]
+            for v in live.values(a.ticket, mine):
+                held = best.get(v.field)
+                if held is None or _later(v, held):
+                    best[v.field] = v
+        return best
 
     def _unrecorded_past_breaches(
         self, assessments: Sequence[VersionedAssessment], cutoff: datetime
@@ -562,6 +628,13 @@ class Sync:
     def _calls(self, name: str) -> tuple[int, int]:
         stats = self.connectors[name].http.stats
         return stats.reads, stats.writes
+
+
+def _later(a: LiveValue, b: LiveValue) -> bool:
+    """Whether ``a`` shows a clock started no earlier than ``b``'s (it wins the field)."""
+    if a.measure is None or b.measure is None:
+        return b.measure is None
+    return (a.measure.start, a.measure.cycle) >= (b.measure.start, b.measure.cycle)
 
 
 def _note_breaches(assessments: Iterable[VersionedAssessment], summary: Summary) -> None:

@@ -23,6 +23,7 @@ SLOW_MODULES = frozenset(
         "test_bench_calendar",
         "test_bench_engine",
         "test_cli_ops",
+        "test_cli_status",
         "test_clock_oracle",
         "test_crash",
         "test_demo",

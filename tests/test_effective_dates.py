@@ -34,7 +34,7 @@ from slaplug.rules.versions import RulesVersion, VersionedPack
 from slaplug.runtime import Runtime
 from slaplug.store import Store
 from slaplug.store.migrations import migrate
-from slaplug.store.schema import measures, schema_version
+from slaplug.store.schema import SCHEMA_VERSION, measures, schema_version
 from slaplug.sync import Sync
 from slaplug.web.app import create_app
 
@@ -262,7 +262,7 @@ def test_a_version_5_store_gains_the_version_column_and_keeps_its_history(url: s
             )
         )
     with Store.open(url, migrate_schema=False) as s:
-        assert migrate(s.engine) == [6]
+        assert migrate(s.engine) == list(range(6, SCHEMA_VERSION + 1))  # 6, then later steps
         assert migrate(s.engine) == []
         assert s.measure_versions("zd:1") == {("p", "resolution", 1): None}
 
@@ -423,8 +423,7 @@ AT = "2026-12-04T12:00:00+00:00"
 
 def slaplug(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     """A real ``slaplug`` process."""
-    # As a user runs it: none of the test harness's SLAPLUG_* settings (a credits run once
-    # read an unset $SLAPLUG_MIN_LEASE as the offline placeholder and refused to start).
+    # As a user runs it: none of the test harness's SLAPLUG_* settings.
     env = {k: v for k, v in os.environ.items() if not k.startswith("SLAPLUG_")}
     return subprocess.run(
         [sys.executable, "-m", "slaplug.cli", *args],
@@ -490,13 +489,21 @@ def test_v1_then_v2_credits_explain_and_backtest(tmp_path: Path) -> None:
     )
     assert "Recalculated: no difference; revision 1 stands" in same.output, same.output
 
-    # explain names the version each clock is measured under.
-    one = slaplug("explain", "--config", str(config), "--stored", "zd:1", "--at", AT, cwd=tmp_path)
+    # explain names the version each clock is measured under (a synced ticket: its helpdesk
+    # must be configured; no call is made, no credential needed).
+    synced = tmp_path / "synced.yaml"
+    synced.write_text(
+        config.read_text()
+        + "connectors:\n  zd: {plugin: zendesk, base_url: 'https://acme.zendesk.com', "
+        "email: ops@acme.example, api_token_env: ZD_TOKEN}\n",
+        encoding="utf-8",
+    )
+    one = slaplug("explain", "zd:1", "--config", str(synced), "--at", AT, cwd=tmp_path)
     assert one.returncode == 0, one.stderr
     assert "p / resolution (cycle 1): ACHIEVED" in one.stdout
     assert "  rules v1 (in force when the cycle started; the first version)" in one.stdout
-    later = invoke("explain", "--config", str(config), "--stored", "zd:11", "--at", AT, "--json")
-    doc = json.loads(later.output)
+    later = slaplug("explain", "zd:11", "--config", str(synced), "--at", AT, "--json", cwd=tmp_path)
+    doc = json.loads(later.stdout)
     assert [c["version"] for c in doc["clocks"]] == ["v2"]
     assert doc["versions"] == [
         {"label": "v1", "effective_from": None},

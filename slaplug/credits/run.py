@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Literal
 
-from slaplug.config import Settings, load_settings
+from slaplug.config import MIN_LEASE_ENV, Settings, load_settings
 from slaplug.credits.freeze import Settled, settle
 from slaplug.credits.source import ContractBook, rules_digest
 from slaplug.errors import ConfigError
@@ -26,6 +26,10 @@ __all__ = [
     "parse_since",
     "settle_period",
 ]
+
+#: Variables slaplug reads that are settings, not credentials: unset, they stay unset (a
+#: placeholder there would be read as a value, e.g. a lease floor "unused-offline").
+_NOT_CREDENTIALS = frozenset({"SLAPLUG_CONFIG", MIN_LEASE_ENV})
 
 #: What an unset credential reads as offline (never sent anywhere: no connector is built).
 _PLACEHOLDER = "unused-offline"
@@ -42,8 +46,8 @@ class _OfflineEnviron(Mapping[str, str]):
     def __getitem__(self, key: str) -> str:
         if key in os.environ:
             return os.environ[key]
-        if key.startswith("SLAPLUG_"):  # slaplug's own settings ($SLAPLUG_CONFIG,
-            raise KeyError(key)  # $SLAPLUG_MIN_LEASE) are not credentials: unset is unset
+        if key in _NOT_CREDENTIALS:
+            raise KeyError(key)
         return _PLACEHOLDER
 
     def __iter__(self) -> Iterator[str]:

@@ -30,6 +30,7 @@ from slaplug.store.schema import (
     SCHEMA_VERSION,
     credit_periods,
     install,
+    ledger,
     measures,
     metadata,
     notification_sends,
@@ -84,6 +85,16 @@ def _v6_measure_versions(conn: Connection) -> None:
         conn.execute(text("ALTER TABLE measures ADD COLUMN rules_version VARCHAR(200)"))
 
 
+def _v7_live_slots(conn: Connection) -> None:
+    have = {c["name"] for c in inspect(conn).get_columns(ledger.name)}
+    for column in (ledger.c.slot, ledger.c.seq):
+        if column.name not in have:
+            kind = column.type.compile(dialect=conn.dialect)
+            conn.execute(text(f"ALTER TABLE {ledger.name} ADD COLUMN {column.name} {kind}"))
+    index = next(i for i in ledger.indexes if i.name == "ux_ledger_slot")
+    index.create(conn, checkfirst=True)
+
+
 #: Every step, oldest first; the last one's version is `schema.SCHEMA_VERSION`.
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "cursors, snapshots, due, ledger, outbox, measures, inbox", _v1_initial),
@@ -92,6 +103,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(4, "notification_sends: each service a notification reached", _v4_notification_sends),
     Migration(5, "quarantine: tickets set aside with the reason", _v5_quarantine),
     Migration(6, "measures.rules_version: the rules version of each measure", _v6_measure_versions),
+    Migration(7, "ledger.slot, ledger.seq: live fields' values in order", _v7_live_slots),
 )
 
 

@@ -51,7 +51,7 @@ __all__ = [
 ]
 
 #: The version `schema.py` describes; `migrations.MIGRATIONS` ends at it.
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 
 
 class UtcDateTime(TypeDecorator[datetime]):
@@ -133,14 +133,21 @@ ledger = Table(
     Column("key", String(500), primary_key=True),
     Column("connector", String(200), nullable=False),
     Column("ticket_id", String(200), nullable=False),
-    #: pending, or the final outcome: applied, already, skipped, failed.
+    #: pending, or the final outcome: applied, already, skipped, failed, or superseded (a
+    #: live field's value replaced by a newer one before it was written).
     Column("status", String(20), nullable=False),
     Column("detail", Text, nullable=False, default=""),
     #: The action's JSON form (`slaplug.store.codec.action_to_json`).
     Column("action", Text, nullable=False),
     Column("planned_at", UtcDateTime, nullable=False),
     Column("done_at", UtcDateTime),
+    #: For a live field's write (`slaplug.store.live`): ``live:<field>``, and the value's
+    #: number in that field's history. NULL for every other action.
+    Column("slot", String(300)),
+    Column("seq", Integer),
     Index("ix_ledger_ticket", "connector", "ticket_id"),
+    # One value per number: two planners racing on one field cannot both take the next one.
+    Index("ux_ledger_slot", "connector", "ticket_id", "slot", "seq", unique=True),
 )
 
 #: The work still to do for pending ledger keys: scheduling, leases, errors, dead letters.

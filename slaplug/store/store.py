@@ -14,6 +14,7 @@ from slaplug.store.engine import make_engine
 from slaplug.store.golive import GoLiveMixin
 from slaplug.store.inbox import InboxMixin
 from slaplug.store.install import InstallMixin
+from slaplug.store.live import LiveMixin
 from slaplug.store.measures import MeasuresMixin
 from slaplug.store.migrations import migrate
 from slaplug.store.notifications import NotificationsMixin
@@ -34,6 +35,7 @@ class Store(
     NotificationsMixin,
     GoLiveMixin,
     QuarantineMixin,
+    LiveMixin,
 ):
     """slaplug's durable state, in SQLite or PostgreSQL.
 

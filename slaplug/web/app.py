@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack, asynccontextmanager
 from dataclasses import dataclass
@@ -30,9 +30,9 @@ from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect
 
 from slaplug.config import Settings
-from slaplug.explain import explain
 from slaplug.rules.versions import VersionedPack
 from slaplug.runtime import Runtime, open_runtime
+from slaplug.views.ticket import explain_ticket
 from slaplug.web.events import (
     DEFAULT_MAX_BODY,
     Reply,
@@ -366,14 +366,22 @@ def create_app(
                     error="unknown_ticket",
                 )
             )
-        pack = st.runtime.pack
+        pack, conn = st.runtime.pack, st.runtime.connectors[connector]
         recorded = None
         if isinstance(pack, VersionedPack) and pack.labelled:
             # With rules versions: also the version each clock's history was recorded under.
             recorded = await run_in_threadpool(st.runtime.store.measure_versions, snapshot.key)
-        job: Callable[[], dict[str, Any]] = lambda: explain(  # noqa: E731
-            pack, snapshot, datetime.now(UTC), recorded
-        )
+
+        def job() -> dict[str, Any]:
+            # The same document as ``slaplug explain CONNECTOR:ID --json`` (slaplug.views).
+            return explain_ticket(
+                pack,
+                snapshot,
+                datetime.now(UTC),
+                links=lambda t: conn.ticket_url(t.id),
+                recorded=recorded,
+            )
+
         if st.explainer is not None:
             return JSONResponse(await asyncio.wrap_future(st.explainer.submit(job)))
         try:
