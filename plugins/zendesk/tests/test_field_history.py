@@ -22,13 +22,13 @@ import pytest
 import responses
 from slaplug_zendesk import ZendeskConfig, ZendeskConnector
 from slaplug_zendesk.cursor import ZendeskCursor
+from slaplug_zendesk.fake import FakeZendesk
 
 from slaplug.explain import explain, render_text
 from slaplug.model import EventKind, TicketEvent
 from slaplug.rules.pack import RulePack
 from slaplug.store import Store
 from slaplug.sync import Sync
-from slaplug.testing.fake_zendesk import FakeZendesk
 
 BASE = "https://d3v-zenpydev.zendesk.com"
 RATE = {"X-Rate-Limit": "700", "X-Rate-Limit-Remaining": "688"}
