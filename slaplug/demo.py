@@ -30,6 +30,7 @@ from slaplug.hookspecs import DemoConnection
 from slaplug.plugins import get_demo_fakes
 from slaplug.progress import go_live_lines
 from slaplug.rules.pack import RulePack
+from slaplug.rules.versions import VersionedPack
 from slaplug.runtime import open_runtime
 from slaplug.store import Store
 from slaplug.sync import Summary, Sync
@@ -119,7 +120,7 @@ def _show_mail(mailbox: Mailbox) -> None:
 
 
 def _show_contracts(
-    store: Store, pack: RulePack, now: datetime, connector: str, heading: str
+    store: Store, pack: RulePack | VersionedPack, now: datetime, connector: str, heading: str
 ) -> None:
     """The contracts decided on one connector's tickets, by the tickets' organization (the
     rules' ``match: {organization: ...}`` chooses the contract)."""
@@ -138,7 +139,7 @@ def _show_contracts(
 
 
 def _show_status(
-    store: Store, pack: RulePack, connectors: Mapping[str, Connector], config: Path
+    store: Store, pack: RulePack | VersionedPack, connectors: Mapping[str, Connector], config: Path
 ) -> None:
     """The at-risk queue as ``slaplug status`` prints it (plain text, the first few)."""
     view = status_view(
