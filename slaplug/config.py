@@ -43,6 +43,7 @@ from slaplug.notify.message import SUBJECT_FIELDS, unknown_subject_fields
 from slaplug.plugins import get_connectors, load_plugins
 from slaplug.rules.schema import parse_duration
 from slaplug.rules.yamlpos import Located, read_located
+from slaplug.rules_config import RulesVersionSettings, parse_rules
 
 __all__ = [
     "DEFAULT_CONFIG",
@@ -230,7 +231,11 @@ class _SettingsFile(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     store: str = Field(default="sqlite:///slaplug.db", description="SQLAlchemy URL of the store.")
-    rules: list[str] = Field(default_factory=list, description="Rules files, merged in order.")
+    rules: Any = Field(
+        default=None,
+        description="Rules files, merged in order; or versions of them, each with the date "
+        "from which it applies (docs/rules/language.md, Effective dates).",
+    )
     engine: Literal["durable", "python"] | None = Field(
         default=None, description="Override the packs' engine."
     )
@@ -264,6 +269,7 @@ class Settings:
 
     path: Path
     store: str
+    #: The newest version's rules files (all of them in the plain list form).
     rules: list[Path]
     engine: Literal["durable", "python"] | None
     connectors: dict[str, ConnectorSettings] = field(default_factory=dict)
@@ -275,6 +281,13 @@ class Settings:
     escalate_from: dict[str, datetime | None] = field(default_factory=dict)
     #: The web pages (docs/dashboard.md).
     dashboard: DashboardSettings = field(default_factory=DashboardSettings)
+    #: Every version of the rules, oldest first (one unlabelled one in the plain list form).
+    rules_versions: list[RulesVersionSettings] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        # Settings built in code with files only: those files are one version since forever.
+        if self.rules and not self.rules_versions:
+            self.rules_versions.append(RulesVersionSettings("", None, tuple(self.rules)))
 
 
 def _problems(
@@ -351,17 +364,9 @@ def load_settings(
     except ConfigError as exc:
         problems.append(located.problem(("escalate_from",), str(exc)))
     escalate_from: dict[str, datetime | None] = {}
-    rules = [(base / r) for r in raw.rules]
-    for i, r in enumerate(rules):
-        try:
-            exists = r.is_file()
-        except OSError as exc:  # a name too long for the file system, say
-            problems.append(
-                located.problem(("rules", i), f"rules file cannot be read: {exc.strerror}")
-            )
-            continue
-        if not exists:
-            problems.append(located.problem(("rules", i), f"rules file {r} does not exist"))
+    versions, rules_problems = parse_rules(raw.rules, located, base)
+    problems += rules_problems
+    rules = list(versions[-1].files) if versions else []
     load_plugins()
     plugins = get_connectors()
     connectors: dict[str, ConnectorSettings] = {}
@@ -436,6 +441,7 @@ def load_settings(
         outbox=raw.outbox,
         notify=channels,
         escalate_from=escalate_from,
+        rules_versions=versions,
         dashboard=dashboard,
     )
 
@@ -486,7 +492,12 @@ def starter_config() -> str:
 #   store: postgresql+psycopg://slaplug@db.internal/slaplug
 store: sqlite:///slaplug.db
 
-# Rules files, merged in order (check them with `slaplug rules check`).
+# Rules files, merged in order (check them with `slaplug rules check --config slaplug.yaml`).
+# To change rules without rewriting history, list versions, each with the instant from which
+# it applies (docs/rules/language.md, "Effective dates"):
+#   rules:
+#     - {files: [rules/default.yaml], label: v1}
+#     - {files: [rules/v2.yaml], label: v2, effective_from: 2026-12-01T00:00:00+01:00}
 rules:
   - rules/default.yaml
 

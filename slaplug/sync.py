@@ -52,7 +52,8 @@ from slaplug.model import Action, ActionKind, MeasureState, Ticket
 from slaplug.notify.channels import Channel
 from slaplug.notify.deliver import DeliveryError, Notifications
 from slaplug.rules.live import LiveFields, LiveValue, live_action
-from slaplug.rules.pack import Assessment, RulePack
+from slaplug.rules.pack import RulePack
+from slaplug.rules.versions import VersionedAssessment, VersionedPack
 from slaplug.serialize import ticket_problem
 from slaplug.store import Claim, Store
 from slaplug.store._base import default_worker_id
@@ -149,7 +150,8 @@ class Sync:
 
     Args:
         store: Where cursors, snapshots, the ledger and the outbox live.
-        pack: The rules.
+        pack: The rules: a pack, or versions of it by effective date (each cycle is measured
+            and escalated under the version in force when it started).
         connectors: Configured connectors by name (`Ticket.connector`).
         dry_run: Plan and report, write nothing, commit no cursor.
         batch: Tickets evaluated together (one engine call per batch).
@@ -163,7 +165,7 @@ class Sync:
     def __init__(
         self,
         store: Store,
-        pack: RulePack,
+        pack: RulePack | VersionedPack,
         connectors: Mapping[str, Connector],
         *,
         dry_run: bool = False,
@@ -175,7 +177,9 @@ class Sync:
         escalate_from: Mapping[str, datetime | None] | None = None,
     ) -> None:
         self.store = store
-        self.pack = pack
+        self.rules = VersionedPack.of(pack)
+        #: The newest version's pack.
+        self.pack = self.rules.newest.pack
         self.connectors = dict(connectors)
         self.dry_run = dry_run
         self.batch = batch
@@ -183,11 +187,13 @@ class Sync:
         self.progress = progress or (lambda message, summary: None)
         self.clock = clock
         self.notifications = Notifications(
-            store, pack, channels or {}, self.connectors, clock=clock
+            store, self.rules, channels or {}, self.connectors, clock=clock
         )
         self.escalate_from = dict(escalate_from or {})
-        self._thresholds = ThresholdTimes.for_pack(pack)
-        self._live = LiveFields.for_pack(pack)
+        #: Per rules version: an action is held or not by its own version's levels, and a
+        #: clock's live fields are those its own version declares.
+        self._thresholds = {v.label: ThresholdTimes.for_pack(v.pack) for v in self.rules.versions}
+        self._live = {v.label: LiveFields.for_pack(v.pack) for v in self.rules.versions}
         #: Go-lives read or recorded: they never change, so the store is asked once each.
         self._go_lives: dict[str, datetime] = {}
         #: Who holds this job's outbox leases: ``host:pid:random``, unique per job, so that
@@ -363,7 +369,7 @@ class Sync:
 
     def _assess(
         self, tickets: Sequence[Ticket], now: datetime, summary: Summary
-    ) -> tuple[list[Assessment], list[datetime | None]]:
+    ) -> tuple[list[VersionedAssessment], list[datetime | None]]:
         """Assess tickets and find their next thresholds; quarantine those that raise.
 
         The whole batch is tried first (one engine call). If it raises, each ticket is tried
@@ -371,21 +377,21 @@ class Sync:
         shares (the engine died, a bug) is not the tickets' fault and is raised.
         """
         try:
-            assessments = self.pack.assess_many(tickets, now)
-            return assessments, [self.pack.next_due(a.measures, now) for a in assessments]
+            assessments = self.rules.assess_many(tickets, now)
+            return assessments, [self.rules.next_due(a, now) for a in assessments]
         except (EngineError, MemoryError):
             raise
         except Exception as exc:
             if len(tickets) == 0:
                 raise
             first = exc
-        good: list[Assessment] = []
+        good: list[VersionedAssessment] = []
         dues: list[datetime | None] = []
         bad: list[tuple[Ticket, str, str]] = []
         for t in tickets:
             try:
-                (a,) = self.pack.assess_many([t], now)
-                d = self.pack.next_due(a.measures, now)
+                (a,) = self.rules.assess_many([t], now)
+                d = self.rules.next_due(a, now)
             except (EngineError, MemoryError):
                 raise
             except Exception as exc:
@@ -416,7 +422,12 @@ class Sync:
             summary.past_breaches += self._unrecorded_past_breaches(assessments, cutoff)
             return
         changes = self.store.record_measure_changes(
-            ((a.ticket.key, a.measures) for a in assessments), at=now
+            ((a.ticket.key, a.measures) for a in assessments),
+            at=now,
+            # Each measure is recorded with the label of the version that measured it.
+            versions={a.ticket.key: a.version_of for a in assessments}
+            if self.rules.labelled
+            else None,
         )
         summary.measures_changed += len(changes)
         by_key = {a.ticket.key: a.ticket for a in assessments}
@@ -443,7 +454,7 @@ class Sync:
         self._release([a.ticket for a in assessments])
 
     def _go_live_gate(
-        self, a: Assessment, actions: Sequence[Action], cutoff: datetime, summary: Summary
+        self, a: VersionedAssessment, actions: Sequence[Action], cutoff: datetime, summary: Summary
     ) -> list[Action]:
         """The actions that may be written: none on a done ticket, none from before the cutoff."""
         if not actions:
@@ -454,7 +465,7 @@ class Sync:
         kept: list[Action] = []
         held_levels: set[str] = set()
         for x in actions:
-            if self._thresholds.before(x, a.measures, cutoff):
+            if self._thresholds[a.version_of_action(x)].before(x, a.measures, cutoff):
                 summary.held_before_cutoff += 1
                 held_levels.add(x.key.rsplit(":", 1)[0])  # the level's key, less the action
             else:
@@ -462,16 +473,20 @@ class Sync:
         summary.past_crossings += len(held_levels)
         return kept
 
-    def _live_writes(self, assessments: Sequence[Assessment]) -> list[tuple[Action, str, int]]:
+    def _live_writes(
+        self, assessments: Sequence[VersionedAssessment]
+    ) -> list[tuple[Action, str, int]]:
         """The live fields (`slaplug.rules.live`) whose value moved since it was last planned,
         as ``(action, field, seq)``.
 
         A live field shows the current state, not an escalation of history: the go-live
         cutoff does not hold it back, so every open ticket shows its deadline from the first
         sync on (one write each). Solved and closed tickets get none, as for escalations, and
-        a shadow pack writes none.
+        a shadow pack writes none. With rules versions, each clock fills the live fields its
+        own version declares (the clock started last wins a field, as within one version).
         """
-        if not self._live or self.pack.source.shadow:
+        fields = sorted({name for lf in self._live.values() for name in lf.fields})
+        if not fields or self.pack.source.shadow:
             return []
         open_tickets = [a for a in assessments if not is_done(a.ticket)]
         heads: dict[tuple[str, str, str], LiveHead] = {}
@@ -483,8 +498,8 @@ class Sync:
                 heads[(connector, tid, name)] = last
         out: list[tuple[Action, str, int]] = []
         for a in open_tickets:
-            values = {v.field: v for v in self._live.values(a.ticket, a.measures)}
-            for name in sorted(self._live.fields):
+            values = self._live_values(a)
+            for name in fields:
                 head = heads.get((a.ticket.connector, a.ticket.id, name))
                 shown = head.value if head is not None else None
                 v = values.get(name) or LiveValue(a.ticket, name, None, None)
@@ -494,7 +509,25 @@ class Sync:
                 out.append((live_action(v, seq), name, seq))
         return out
 
-    def _unrecorded_past_breaches(self, assessments: Sequence[Assessment], cutoff: datetime) -> int:
+    def _live_values(self, a: VersionedAssessment) -> dict[str, LiveValue]:
+        """Each live field's value for one ticket, each clock under its own version."""
+        if len(self._live) == 1:
+            (live,) = self._live.values()
+            return {v.field: v for v in live.values(a.ticket, a.measures)}
+        best: dict[str, LiveValue] = {}
+        for label, live in self._live.items():
+            if not live:
+                continue
+            mine = [m for m in a.measures if a.version_of(m) == label]
+            for v in live.values(a.ticket, mine):
+                held = best.get(v.field)
+                if held is None or _later(v, held):
+                    best[v.field] = v
+        return best
+
+    def _unrecorded_past_breaches(
+        self, assessments: Sequence[VersionedAssessment], cutoff: datetime
+    ) -> int:
         """Breaches before the cutoff a real run would record now (a dry run's count)."""
         heads = {
             (a.ticket.key, m.policy, m.metric.value, m.cycle)
@@ -597,7 +630,14 @@ class Sync:
         return stats.reads, stats.writes
 
 
-def _note_breaches(assessments: Iterable[Assessment], summary: Summary) -> None:
+def _later(a: LiveValue, b: LiveValue) -> bool:
+    """Whether ``a`` shows a clock started no earlier than ``b``'s (it wins the field)."""
+    if a.measure is None or b.measure is None:
+        return b.measure is None
+    return (a.measure.start, a.measure.cycle) >= (b.measure.start, b.measure.cycle)
+
+
+def _note_breaches(assessments: Iterable[VersionedAssessment], summary: Summary) -> None:
     for a in assessments:
         for m in a.measures:
             if m.state is MeasureState.BREACHED and len(summary.breaches) < Summary.SAMPLE:

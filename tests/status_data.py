@@ -19,13 +19,13 @@ from pathlib import Path
 import slaplug_jira
 import slaplug_zendesk
 import yaml
+from slaplug_jira.fake import FakeJira
+from slaplug_zendesk.fake import FakeZendesk
 
 from slaplug.config import load_settings
 from slaplug.plugins import load_plugins, pm
 from slaplug.runtime import open_runtime
 from slaplug.sync import Sync
-from slaplug.testing.fake_jira import FakeJira
-from slaplug.testing.fake_zendesk import FakeZendesk
 
 REPO = Path(__file__).resolve().parent.parent
 NOW = datetime(2026, 11, 4, 14, 0, tzinfo=UTC)

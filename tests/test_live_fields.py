@@ -57,9 +57,9 @@ def test_live_deadline_field_follows_a_pause_and_a_priority_change_with_one_writ
     tmp_path: Path,
 ) -> None:
     from slaplug.sync import Sync
-    from slaplug.testing.fake_zendesk import FakeZendesk
 
     zd = pytest.importorskip("slaplug_zendesk", reason="the Zendesk plugin is not installed")
+    from slaplug_zendesk.fake import FakeZendesk  # the fake ships with the plugin
     with FakeZendesk.start(now=T0, tickets=0, days=1, job_complete_after=0.05, job_polls=1) as fake:
         config = zd.ZendeskConfig.load(
             {"base_url": fake.base_url, "email": fake.email, "api_token_env": "T",
@@ -363,7 +363,7 @@ def test_a_store_from_before_live_fields_gains_their_columns(tmp_path: Path) -> 
             "INSERT INTO ledger (key, connector, ticket_id, status, detail, action, planned_at) "
             "VALUES ('k', 'desk', '1', 'applied', '', '{}', '2026-12-01 09:00:00')"))
     with Store.open(old, migrate_schema=False) as s:
-        assert migrate(s.engine) == [7]
+        assert migrate(s.engine) == [6, 7]  # 6: measures.rules_version (there already)
         columns = {c["name"] for c in inspect(s.engine).get_columns("ledger")}
         assert {"slot", "seq"} <= columns
         with s.engine.connect() as c:
@@ -378,9 +378,9 @@ def test_doctor_checks_a_live_field_on_the_helpdesk_at_its_rule(tmp_path: Path) 
     import yaml
 
     from slaplug.testing.doctor import run_doctor
-    from slaplug.testing.fake_zendesk import FakeZendesk
 
     pytest.importorskip("slaplug_zendesk", reason="the Zendesk plugin is not installed")
+    from slaplug_zendesk.fake import FakeZendesk  # the fake ships with the plugin
     rules = _write(tmp_path, RULES)
     with FakeZendesk.start(tickets=1) as fake:
 
@@ -419,9 +419,9 @@ def test_live_deadline_in_a_jira_date_time_field_follows_a_priority_change(
     tmp_path: Path,
 ) -> None:
     from slaplug.sync import Sync
-    from slaplug.testing.fake_jira import FakeJira
 
     jira = pytest.importorskip("slaplug_jira", reason="the Jira plugin is not installed")
+    from slaplug_jira.fake import FakeJira  # the fake ships with the plugin
     rules = _write(tmp_path, RULES)
     with FakeJira.start(now=T0, issues=0, bulk_polls=1) as fake:
         config = jira.JiraConfig.load(

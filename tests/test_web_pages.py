@@ -24,6 +24,7 @@ from slaplug.credits.compute import compute
 from slaplug.credits.freeze import result_to_dict
 from slaplug.credits.periods import parse_period
 from slaplug.credits.source import ContractBook
+from slaplug.rules.versions import VersionedPack
 from slaplug.runtime import Runtime, open_runtime
 from slaplug.store import Store
 from slaplug.views import ClockQuery, status_view
@@ -392,8 +393,9 @@ def test_a_customer_page_holds_its_own_figures_by_the_credits_computation(site: 
     doc = site.client.get(f"/customer/{site.acme}/figures.json").json()
     assert doc["contract"] == "enterprise" and doc["organization"] == "Acme Corp"
     # Only the contract's clocks: an internal OLA's are not the customer's business.
-    sla = {p.name for p in site.runtime.pack.policies if p.kind == "sla"}
-    ola = {p.name for p in site.runtime.pack.policies if p.kind != "sla"}
+    policies = VersionedPack.of(site.runtime.pack).newest.pack.policies
+    sla = {p.name for p in policies if p.kind == "sla"}
+    ola = {p.name for p in policies if p.kind != "sla"}
     assert ola and {c["policy"] for c in doc["open_clocks"]} <= sla
     assert [p["period"] for p in doc["periods"]][:2] == ["2026-11", "2026-10"]
     # Acme's share of the shared contract: compute() over Acme's decided measures only.
@@ -517,3 +519,47 @@ def test_a_crash_on_a_customer_page_logs_the_link_without_its_secret(
     _, token_id, secret = site.globex.split("_")
     assert "unexpected error on GET /customer/slpc_" + token_id in caplog.text
     assert secret not in caplog.text
+
+
+def test_with_rules_versions_the_figures_are_still_those_of_report(
+    site: Site, tmp_path: Path
+) -> None:
+    import sqlite3
+
+    # A copy of the synced store, under two rules versions: the shipped pack, then the strict
+    # one from 20 October (so October's and November's terms and measures differ).
+    source = sqlite3.connect(site.install.store_url.removeprefix("sqlite:///"))
+    copy = sqlite3.connect(tmp_path / "versions.db")
+    source.backup(copy)
+    source.close()
+    copy.close()
+    doc = yaml.safe_load(site.config.read_text(encoding="utf-8"))
+    rules = Path(doc["rules"][0])
+    doc["store"] = f"sqlite:///{tmp_path / 'versions.db'}"
+    doc["rules"] = [
+        {"files": [str(rules)], "label": "v1"},
+        {"files": [str(rules.with_name("strict.yaml"))], "label": "v2",
+         "effective_from": "2026-10-20T00:00:00+02:00"},
+    ]  # fmt: skip
+    config = tmp_path / "slaplug.yaml"
+    config.write_text(yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")
+    settings = load_settings(config, environ=site.env)
+    with open_runtime(settings) as rt:
+        client = Client(create_app(settings, runtime=rt, clock=lambda: VIEW_AT))
+        try:
+            manager = _bearer(MANAGER_TOKEN)
+            for period in ("2026-11", "2026-10"):
+                report = CliRunner().invoke(
+                    main,
+                    ["report", "--config", str(config), "--period", period, "--format",
+                     "json", "--at", VIEW_AT.isoformat()],
+                    env=site.env,
+                )  # fmt: skip
+                assert report.exit_code == 0, report.output
+                served = client.get(f"/dashboard/compliance.json?period={period}", headers=manager)
+                assert served.text == report.output
+                assert {r["terms_version"] for r in json.loads(served.text)["results"]} == {
+                    "v1" if period == "2026-10" else "v2"
+                }
+        finally:
+            client.close()

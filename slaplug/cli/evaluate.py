@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -70,8 +71,8 @@ def assess(rules: tuple[str, ...], tickets: Any, at: str | None, engine: str | N
     "rules",
     multiple=True,
     type=click.Path(dir_okay=False),
-    help="Rules file (repeat for several); needed with --ticket FILE. A synced ticket is "
-    "explained under the configuration's rules unless given.",
+    help="Rules file (repeat for several); with --ticket FILE, these or --config. A synced "
+    "ticket is explained under the configuration's rules (every version) unless given.",
 )
 @click.option(
     "--ticket",
@@ -125,8 +126,11 @@ def explain(
             "name a ticket: slaplug explain CONNECTOR:ID for a synced one (e.g. zendesk:286), "
             "or --ticket FILE.json --rules RULES.yaml"
         )
-    if not rules:
-        raise click.UsageError("--ticket FILE needs --rules RULES.yaml (repeat for several)")
+    if not rules and config_path is None:
+        raise click.UsageError(
+            "--ticket FILE needs --rules RULES.yaml (repeat for several), or --config "
+            "slaplug.yaml for the configured rules versions"
+        )
     try:
         with click.open_file(ticket, "r", encoding="utf-8") as fh:
             name = "<stdin>" if ticket == "-" else ticket
@@ -140,6 +144,15 @@ def explain(
     except json.JSONDecodeError as exc:
         raise click.BadParameter(f"{name}:{exc.lineno}:{exc.colno}: {exc.msg}") from None
     item = ticket_from_dict(doc, source=name)
-    with RulePack.load(rules, engine=engine) as pack:  # type: ignore[arg-type]
+    with ExitStack() as stack:
+        if rules:
+            pack: Any = stack.enter_context(RulePack.load(rules, engine=engine))  # type: ignore[arg-type]
+        else:
+            # The configured rules, every version: each clock names the one it is measured under.
+            from slaplug.credits.run import load_offline_settings
+            from slaplug.runtime import load_versions
+
+            settings = load_offline_settings(config_path)
+            pack = load_versions(settings, stack, engine)  # type: ignore[arg-type]
         data = build(pack, item, parse_time(at))
     click.echo(json.dumps(data, indent=2) if as_json else render_text(data))

@@ -18,6 +18,7 @@ from slaplug.cli._common import CONFIG_OPTION, friendly_errors, parse_time
 if TYPE_CHECKING:
     from slaplug.config import Settings
     from slaplug.rules.pack import RulePack
+    from slaplug.rules.versions import VersionedPack
     from slaplug.store import Store
     from slaplug.views import LinkFor
 
@@ -28,7 +29,7 @@ __all__ = ["explain_synced_ticket", "status"]
 class _Offline:
     settings: Settings
     store: Store
-    pack: RulePack
+    pack: RulePack | VersionedPack
     links: LinkFor
 
 
@@ -42,17 +43,22 @@ def _open_offline(
     from slaplug.errors import ConfigError
     from slaplug.plugins import get_connectors
     from slaplug.rules.pack import RulePack
+    from slaplug.runtime import load_versions
     from slaplug.store import Store
     from slaplug.views import connector_links
 
     settings = load_offline_settings(config_path)
-    paths = list(rules) or [str(p) for p in settings.rules]
-    if not paths:
+    if not rules and not settings.rules_versions:
         raise ConfigError(f"{settings.path}: no rules files; add them under rules:")
     with ExitStack() as stack:
         store = stack.enter_context(Store.open(settings.store))
         chosen = engine or settings.engine
-        pack = stack.enter_context(RulePack.load(paths, engine=chosen))  # type: ignore[arg-type]
+        pack: RulePack | VersionedPack
+        if rules:
+            pack = stack.enter_context(RulePack.load(rules, engine=chosen))  # type: ignore[arg-type]
+        else:
+            # Every configured version: each clock under the one in force when it started.
+            pack = load_versions(settings, stack, chosen)  # type: ignore[arg-type]
         classes = get_connectors()
         connectors = {}
         for name, cs in settings.connectors.items():

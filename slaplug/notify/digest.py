@@ -19,6 +19,7 @@ from slaplug.notify.deliver import send_apprise, target_id
 from slaplug.notify.message import Message
 from slaplug.rules.fields import human_duration
 from slaplug.rules.pack import RulePack
+from slaplug.rules.versions import VersionedPack
 from slaplug.store import Store
 from slaplug.views.clocks import ClockQuery, ClockRow, ClockState, measure_tickets, select
 
@@ -34,7 +35,7 @@ AtRisk = ClockRow
 
 def at_risk(
     tickets: Iterable[Ticket],
-    pack: RulePack,
+    pack: RulePack | VersionedPack,
     now: datetime,
     within: timedelta,
     links: Callable[[Ticket], str | None] = lambda t: None,
@@ -96,7 +97,7 @@ def digest_message(rows: list[AtRisk], now: datetime, within: timedelta) -> Mess
 
 def send_digest(
     store: Store,
-    pack: RulePack,
+    pack: RulePack | VersionedPack,
     channel: Channel,
     connectors: Mapping[str, Connector],
     *,

@@ -32,6 +32,7 @@ from slaplug.store.schema import (
     credit_periods,
     install,
     ledger,
+    measures,
     metadata,
     notification_sends,
     quarantine,
@@ -79,6 +80,12 @@ def _v5_quarantine(conn: Connection) -> None:
     quarantine.create(conn, checkfirst=True)
 
 
+def _v6_measure_versions(conn: Connection) -> None:
+    columns = {c["name"] for c in inspect(conn).get_columns(measures.name)}
+    if "rules_version" not in columns:
+        conn.execute(text("ALTER TABLE measures ADD COLUMN rules_version VARCHAR(200)"))
+
+
 def _v7_live_slots(conn: Connection) -> None:
     have = {c["name"] for c in inspect(conn).get_columns(ledger.name)}
     for column in (ledger.c.slot, ledger.c.seq):
@@ -107,6 +114,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(3, "install: per-install values such as the note markers' secret", _v3_install),
     Migration(4, "notification_sends: each service a notification reached", _v4_notification_sends),
     Migration(5, "quarantine: tickets set aside with the reason", _v5_quarantine),
+    Migration(6, "measures.rules_version: the rules version of each measure", _v6_measure_versions),
     Migration(7, "ledger.slot, ledger.seq: live fields' values in order", _v7_live_slots),
     # Versions 6 and 8 are taken by work merged beside this one.
     Migration(9, "access_tokens: dashboard and customer page credentials", _v9_access_tokens),

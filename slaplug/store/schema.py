@@ -199,6 +199,9 @@ measures = Table(
     Column("at", UtcDateTime, nullable=False),
     #: The measure's JSON form (`slaplug.serialize.measure_to_dict`).
     Column("body", Text, nullable=False),
+    #: The label of the rules version that measured it (effective-dated rules); NULL when
+    #: the rules declare no versions, and on rows recorded before schema version 6.
+    Column("rules_version", String(200)),
     # (at, id): `measures_between` pages through a period in this order, by keyset.
     Index("ix_measures_at", "at", "id"),
     Index("ix_measures_ticket", "ticket_key"),

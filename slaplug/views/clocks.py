@@ -17,6 +17,7 @@ from slaplug.connectors.base import Connector
 from slaplug.credits.source import ContractBook
 from slaplug.model import MeasureState, SlaMeasure, Ticket
 from slaplug.rules.pack import RulePack
+from slaplug.rules.versions import VersionedPack
 from slaplug.store import Store
 
 __all__ = [
@@ -305,7 +306,7 @@ class ClockQuery:
 
 def measure_tickets(
     tickets: Iterable[Ticket],
-    pack: RulePack,
+    pack: RulePack | VersionedPack,
     now: datetime,
     *,
     within: timedelta = AT_RISK_WITHIN,
@@ -319,7 +320,8 @@ def measure_tickets(
 
     Args:
         tickets: The tickets, e.g. ``store.iter_snapshots()``.
-        pack: The rules pack in force. It is used from the calling thread only.
+        pack: The rules pack in force, or its versions (each clock measured under the version
+            in force when its cycle started). It is used from the calling thread only.
         now: The moment to measure at (timezone-aware).
         within: The at-risk horizon for `classify`.
         links: The ticket's link: pass ``lambda t: connectors[t.connector].ticket_url(t.id)``
@@ -328,11 +330,12 @@ def measure_tickets(
         keep: Skip tickets for which this returns False before measuring them (the cheap
             filters: `ClockQuery.wants_ticket`).
     """
-    book = ContractBook(pack)
+    rules = VersionedPack.of(pack)
+    book = ContractBook(rules)
     batch: list[Ticket] = []
 
     def flush() -> Iterator[ClockRow]:
-        for assessment in pack.assess_many(batch, now):
+        for assessment in rules.assess_many(batch, now):
             t = assessment.ticket
             if not assessment.measures:
                 continue
@@ -354,7 +357,7 @@ def measure_tickets(
 
 def measure_clocks(
     store: Store,
-    pack: RulePack,
+    pack: RulePack | VersionedPack,
     now: datetime,
     *,
     connector: str | None = None,

@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 from slaplug.golive import is_done
 from slaplug.model import Ticket
 from slaplug.rules.pack import RulePack
+from slaplug.rules.versions import VersionedPack
 from slaplug.serialize import measure_to_dict
 from slaplug.store import Store
 from slaplug.views.breaches import BreachSummary, breach_summary
@@ -61,7 +62,7 @@ class StatusView:
 
 def status_view(
     store: Store,
-    pack: RulePack,
+    pack: RulePack | VersionedPack,
     now: datetime,
     query: ClockQuery | None = None,
     *,

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -11,6 +11,7 @@ from slaplug.errors import UnknownTicketError
 from slaplug.explain import explain
 from slaplug.model import Ticket
 from slaplug.rules.pack import RulePack
+from slaplug.rules.versions import VersionedPack
 from slaplug.store import Store
 from slaplug.views.clocks import LinkFor, snapshot_link
 
@@ -70,23 +71,28 @@ def synced_ticket(
 
 
 def explain_ticket(
-    pack: RulePack, ticket: Ticket, now: datetime, *, links: LinkFor = snapshot_link
+    pack: RulePack | VersionedPack,
+    ticket: Ticket,
+    now: datetime,
+    *,
+    links: LinkFor = snapshot_link,
+    recorded: Mapping[tuple[str, str, int], str | None] | None = None,
 ) -> dict[str, Any]:
     """`slaplug.explain.explain` of ``ticket`` at ``now``, plus ``link`` (its page on the
     helpdesk, or None): the document of ``slaplug explain --json`` and of
-    ``GET /tickets/{connector}/{id}/sla``.
+    ``GET /tickets/{connector}/{id}/sla``. ``recorded``: see `slaplug.explain.explain`.
 
     Raises:
         TicketFormatError: See `slaplug.explain.explain`.
     """
-    doc = explain(pack, ticket, now)
+    doc = explain(pack, ticket, now, recorded)
     doc["link"] = links(ticket) or ticket.url
     return doc
 
 
 def explain_synced(
     store: Store,
-    pack: RulePack,
+    pack: RulePack | VersionedPack,
     connector: str,
     ticket_id: str,
     now: datetime,
@@ -95,11 +101,17 @@ def explain_synced(
     links: LinkFor = snapshot_link,
 ) -> dict[str, Any]:
     """`explain_ticket` of the ticket's stored snapshot (`synced_ticket`). No helpdesk is
-    called.
+    called. With rules versions, each clock also shows the version its measure history
+    recorded (`Store.measure_versions`).
 
     Raises:
         UnknownTicketError: See `synced_ticket`.
         TicketFormatError: See `slaplug.explain.explain`.
     """
     ticket = synced_ticket(store, connector, ticket_id, known=known)
-    return explain_ticket(pack, ticket, now, links=links)
+    recorded = store.measure_versions(ticket.key) if _labelled(pack) else None
+    return explain_ticket(pack, ticket, now, links=links, recorded=recorded)
+
+
+def _labelled(pack: RulePack | VersionedPack) -> bool:
+    return isinstance(pack, VersionedPack) and pack.labelled

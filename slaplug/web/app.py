@@ -31,6 +31,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect
 
 from slaplug.config import Settings
+from slaplug.rules.versions import VersionedPack
 from slaplug.runtime import Runtime, open_runtime
 from slaplug.views.ticket import explain_ticket
 from slaplug.web.events import (
@@ -394,11 +395,19 @@ def create_app(
                 )
             )
         pack, conn = st.runtime.pack, st.runtime.connectors[connector]
+        recorded = None
+        if isinstance(pack, VersionedPack) and pack.labelled:
+            # With rules versions: also the version each clock's history was recorded under.
+            recorded = await run_in_threadpool(st.runtime.store.measure_versions, snapshot.key)
 
         def job() -> dict[str, Any]:
             # The same document as ``slaplug explain CONNECTOR:ID --json`` (slaplug.views).
             return explain_ticket(
-                pack, snapshot, datetime.now(UTC), links=lambda t: conn.ticket_url(t.id)
+                pack,
+                snapshot,
+                datetime.now(UTC),
+                links=lambda t: conn.ticket_url(t.id),
+                recorded=recorded,
             )
 
         if st.explainer is not None:

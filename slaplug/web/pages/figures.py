@@ -13,7 +13,7 @@ The pass is the expensive part: `Sampling` holds it for the configured refresh i
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -52,29 +52,34 @@ class Sampling:
     """Every decided measure of every contract's tickets as of ``at``.
 
     Attributes:
-        samples: By contract name.
-        tickets: The contract's tickets' facts, by ticket key.
+        samples: By version of the contracts' terms (a rules version's label; one, unless
+            the rules are versioned), then by contract name: `settle`'s ``samples``.
+        tickets: The contracts' tickets' facts, by ticket key.
     """
 
     at: datetime
-    samples: Mapping[str, Sequence[Sample]]
+    samples: Mapping[str, Mapping[str, Sequence[Sample]]]
     tickets: Mapping[str, TicketFacts]
 
 
-def take_samples(book: ContractBook, tickets: Iterable[Ticket], now: datetime) -> Sampling:
-    """Measure ``tickets`` once under the book's pack (uses the pack: run on its thread)."""
+def take_samples(
+    book: ContractBook, tickets: Callable[[], Iterable[Ticket]], now: datetime
+) -> Sampling:
+    """Measure the tickets once per version of terms under the book's rules (uses the rules
+    engine: run on its thread)."""
     facts: dict[str, TicketFacts] = {}
-
-    def noted(ts: Iterable[Ticket]) -> Iterator[Ticket]:
-        for t in ts:
+    members: set[str] = set()
+    by_terms: dict[str, dict[str, list[Sample]]] = {}
+    for version in book.rules.versions:
+        by_contract: dict[str, list[Sample]] = {}
+        for contract, sample in book.samples(tickets(), now, terms=version.label):
+            by_contract.setdefault(contract.name, []).append(sample)
+            members.add(sample.ticket_key)
+        by_terms[version.label] = by_contract
+    for t in tickets():
+        if t.key in members:
             facts[t.key] = TicketFacts(t.key, t.organization or "", t.group or "")
-            yield t
-
-    by_contract: dict[str, list[Sample]] = {c.name: [] for c in book.contracts}
-    for contract, sample in book.samples(noted(tickets), now):
-        by_contract[contract.name].append(sample)
-    members = {s.ticket_key for ss in by_contract.values() for s in ss}
-    return Sampling(now, by_contract, {k: v for k, v in facts.items() if k in members})
+    return Sampling(now, by_terms, facts)
 
 
 def current_label(contract: Contract, now: datetime) -> str:
@@ -151,22 +156,41 @@ class PartResult:
 def part_results(
     book: ContractBook,
     sampling: Sampling,
-    contract: Contract,
-    period: Period,
+    name: str,
+    label: str | None,
     by: str,
     *,
     digest: str = "",
     only: str | None = None,
 ) -> list[PartResult]:
-    """``contract``'s figures for ``period`` per team (``by="team"``) or organization.
+    """Contract ``name``'s figures for period ``label`` (None: the current one) per team
+    (``by="team"``) or organization, under the terms in force at the period's start (as
+    `settle` takes them); empty when no version in force then declares the contract.
 
     Args:
         only: Just this team or organization (also when it has no ticket: all zero).
+
+    Raises:
+        ConfigError: ``label`` is not a period.
     """
+    newest = book.get(name)
+    if newest is None:
+        return []
+    period = (
+        period_of(newest, label)
+        if label
+        else period_containing(sampling.at, newest.zone, newest.period_kind)
+    )
+    found = book.terms(name, period.start)
+    if found is None:
+        return []
+    contract, version = found
+    if (contract.zone, contract.period_kind) != (newest.zone, newest.period_kind):
+        period = period_of(contract, period.label)
     groups: dict[str, list[Sample]] = {}
     if only is not None:
         groups[only] = []
-    for s in sampling.samples.get(contract.name, ()):
+    for s in sampling.samples.get(version, {}).get(name, ()):
         facts = sampling.tickets.get(s.ticket_key)
         part = (facts.team if by == "team" else facts.organization) if facts else ""
         if only is not None and part != only:

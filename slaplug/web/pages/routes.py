@@ -21,7 +21,7 @@ from slaplug.views import ClockQuery, ClockState, row_to_dict, select
 from slaplug.web.pages import customer as cust
 from slaplug.web.pages import manager as mgr
 from slaplug.web.pages.auth import CHALLENGE, customer_of, manager_allowed, presented_token
-from slaplug.web.pages.figures import labels_back, part_results, period_of
+from slaplug.web.pages.figures import labels_back, part_results
 from slaplug.web.pages.html import CSS, SECURITY_HEADERS, e, html_page, json_page, link, page
 from slaplug.web.pages.service import EngineUnavailableError, Pages, Snapshot
 
@@ -259,8 +259,8 @@ def install_pages(app: FastAPI, pages: Callable[[], Pages]) -> None:
                 part = part_results(
                     p.book,
                     snap.sampling,
-                    contract,
-                    period_of(contract, label),
+                    contract.name,
+                    label,
                     "organization",
                     digest=p.digest,
                     only=who.organization,

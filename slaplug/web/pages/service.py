@@ -22,8 +22,8 @@ from fastapi.concurrency import run_in_threadpool
 
 from slaplug.config import DashboardSettings
 from slaplug.credits.model import Contract, PeriodResult
-from slaplug.credits.periods import period_containing
-from slaplug.credits.source import ContractBook, rules_digest
+from slaplug.credits.run import configured_digest
+from slaplug.credits.source import ContractBook
 from slaplug.runtime import Runtime
 from slaplug.views import ClockQuery, StatusView, explain_synced, status_view
 from slaplug.web.pages.figures import (
@@ -31,7 +31,6 @@ from slaplug.web.pages.figures import (
     Sampling,
     contract_results,
     part_results,
-    period_of,
     take_samples,
 )
 
@@ -94,7 +93,7 @@ class Pages:
     @cached_property
     def digest(self) -> str:
         """The rules' fingerprint, recorded with each result (as ``slaplug report`` does)."""
-        return rules_digest(self.runtime.settings.rules)
+        return configured_digest(self.runtime.settings, self.book.rules.labelled)
 
     @property
     def zone(self) -> ZoneInfo:
@@ -113,7 +112,8 @@ class Pages:
         policy: what the credits computation counts)."""
         if contract.policies is not None:
             return contract.policies
-        return frozenset(p.name for p in self.runtime.pack.policies if p.kind == "sla")
+        versions = self.book.rules.versions
+        return frozenset(p.name for v in versions for p in v.pack.policies if p.kind == "sla")
 
     async def snapshot(self) -> Snapshot:
         """The current snapshot, measured again once it is older than the refresh interval."""
@@ -145,7 +145,7 @@ class Pages:
                 zone=self.zone,
                 period=self.period_kind,
             )
-            return view, take_samples(book, store.iter_snapshots(), now)
+            return view, take_samples(book, store.iter_snapshots, now)
 
         view, sampling = await asyncio.wrap_future(self._submit(job))
         return Snapshot(now, view, sampling, self.zone)
@@ -180,11 +180,8 @@ class Pages:
             return snap.teams
         out: list[tuple[str, PartResult]] = []
         for c in self.book.contracts:
-            if label:
-                period = period_of(c, label)
-            else:
-                period = period_containing(snap.at, c.zone, c.period_kind)
-            out += [(c.name, r) for r in part_results(self.book, snap.sampling, c, period, "team")]
+            parts = part_results(self.book, snap.sampling, c.name, label, "team")
+            out += [(c.name, r) for r in parts]
         if label is None:
             snap.teams = out
         return out
