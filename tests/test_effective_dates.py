@@ -33,8 +33,8 @@ from slaplug.rules.pack import RulePack
 from slaplug.rules.versions import RulesVersion, VersionedPack
 from slaplug.runtime import Runtime
 from slaplug.store import Store
-from slaplug.store.migrations import migrate
-from slaplug.store.schema import SCHEMA_VERSION, measures, schema_version
+from slaplug.store.migrations import MIGRATIONS, migrate
+from slaplug.store.schema import measures, schema_version
 from slaplug.sync import Sync
 from slaplug.web.app import create_app
 
@@ -262,7 +262,8 @@ def test_a_version_5_store_gains_the_version_column_and_keeps_its_history(url: s
             )
         )
     with Store.open(url, migrate_schema=False) as s:
-        assert migrate(s.engine) == list(range(6, SCHEMA_VERSION + 1))  # 6, then later steps
+        # 6, then later steps (numbers are reserved per branch: a gap is fine)
+        assert migrate(s.engine) == [m.version for m in MIGRATIONS if m.version >= 6]
         assert migrate(s.engine) == []
         assert s.measure_versions("zd:1") == {("p", "resolution", 1): None}
 
@@ -381,7 +382,12 @@ def test_the_webhook_worker_assesses_by_version_and_the_sla_view_names_it(
                 deadline = datetime.now(UTC) + timedelta(seconds=10)
                 while store.inbox_stats() != {"done": 2}:
                     assert datetime.now(UTC) < deadline, "the worker did not finish"
-                views = [client.get(f"/tickets/tiny/{tid}/sla").json() for tid in ("1", "2")]
+                # The explain view needs a manager token (docs/dashboard.md).
+                auth = {"Authorization": f"Bearer {store.issue_token('manager')[1]}"}
+                views = [
+                    client.get(f"/tickets/tiny/{tid}/sla", headers=auth).json()
+                    for tid in ("1", "2")
+                ]
             finally:
                 client.close()
     assert [[(c["version"], c["recorded_version"]) for c in v["clocks"]] for v in views] == [
