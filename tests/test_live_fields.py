@@ -363,7 +363,8 @@ def test_a_store_from_before_live_fields_gains_their_columns(tmp_path: Path) -> 
             "INSERT INTO ledger (key, connector, ticket_id, status, detail, action, planned_at) "
             "VALUES ('k', 'desk', '1', 'applied', '', '{}', '2026-12-01 09:00:00')"))
     with Store.open(old, migrate_schema=False) as s:
-        assert migrate(s.engine) == [6, 7]  # 6: measures.rules_version (there already)
+        # 6 (measures.rules_version, there already) and every later step run again: idempotent.
+        assert migrate(s.engine)[:2] == [6, 7]
         columns = {c["name"] for c in inspect(s.engine).get_columns("ledger")}
         assert {"slot", "seq"} <= columns
         with s.engine.connect() as c:
