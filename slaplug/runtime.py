@@ -5,9 +5,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
-from datetime import datetime
-
-from sqlalchemy import update
 
 from slaplug import plugins
 from slaplug.config import Settings
@@ -17,11 +14,10 @@ from slaplug.errors import ConfigError, ProblemsError
 from slaplug.notify.channels import unserved
 from slaplug.rules.engines import EngineName
 from slaplug.rules.pack import RulePack
+from slaplug.rules.versions import RulesVersion, VersionedPack
 from slaplug.store import Store, StoreSettings
-from slaplug.store._base import aware, default_worker_id
-from slaplug.store.schema import outbox
 
-__all__ = ["Runtime", "open_runtime", "release_leases"]
+__all__ = ["Runtime", "load_versions", "open_runtime"]
 
 
 @dataclass
@@ -30,8 +26,33 @@ class Runtime:
 
     settings: Settings
     store: Store
-    pack: RulePack
+    #: The rules: every configured version (`VersionedPack`), or one plain pack.
+    pack: RulePack | VersionedPack
     connectors: dict[str, Connector]
+
+
+def load_versions(
+    settings: Settings, stack: ExitStack, engine: EngineName | None = None
+) -> VersionedPack:
+    """Load every configured rules version; each pack is closed when ``stack`` closes.
+
+    Raises:
+        ConfigError: No rules are configured.
+        RuleError: A version's files have problems (each at ``file:line:col``).
+    """
+    if not settings.rules_versions:
+        raise ConfigError(f"{settings.path}: no rules files; add them under rules:")
+    versions = []
+    for v in settings.rules_versions:
+        pack = stack.enter_context(
+            RulePack.load(
+                v.files,
+                engine=engine or settings.engine,
+                holiday_provider=plugins.holidays_for,
+            )
+        )
+        versions.append(RulesVersion(v.label, v.effective_from, pack))
+    return VersionedPack(versions)
 
 
 @contextmanager
@@ -64,15 +85,14 @@ def open_runtime(
             ),
         )
         stack.callback(store.close)
-        pack = stack.enter_context(
-            RulePack.load(
-                settings.rules,
-                engine=engine or settings.engine,
-                holiday_provider=plugins.holidays_for,
-            )
-        )
-        # No silent skips: a rule that notifies a channel nothing delivers to stops here.
-        problems = unserved(pack.source.writes, settings.notify, str(settings.path))
+        rules = load_versions(settings, stack, engine)
+        # No silent skips: a rule that notifies a channel nothing delivers to stops here, in
+        # any version (an older one still escalates the cycles it holds).
+        problems = [
+            p
+            for v in rules.versions
+            for p in unserved(v.pack.source.writes, settings.notify, str(settings.path))
+        ]
         if problems:
             raise ProblemsError(problems)
         classes = plugins.get_connectors()
@@ -87,27 +107,4 @@ def open_runtime(
             conn.marker_key = marker_key
             stack.callback(conn.close)
             connectors[name] = conn
-        yield Runtime(settings=settings, store=store, pack=pack, connectors=connectors)
-
-
-def release_leases(
-    store: Store, worker_id: str | None = None, *, now: datetime | None = None
-) -> int:
-    """Give back every outbox lease ``worker_id`` (this process) holds, due at once.
-
-    For a run stopped by Ctrl-C or SIGTERM: without it, the batch it had claimed waits for
-    its leases to lapse (``outbox.lease``, 5 minutes by default) before another sync may take
-    it. The attempts are kept, so the next claim counts as a retry and the connector first
-    looks for what the interrupted attempt may already have written.
-
-    Returns:
-        How many leases were released.
-    """
-    owner = worker_id or default_worker_id()
-    with store._write() as conn:
-        result = conn.execute(
-            update(outbox)
-            .where(outbox.c.state == "leased", outbox.c.lease_owner == owner)
-            .values(state="pending", lease_owner=None, lease_until=None, next_try_at=aware(now))
-        )
-    return int(result.rowcount or 0)
+        yield Runtime(settings=settings, store=store, pack=rules, connectors=connectors)

@@ -321,4 +321,5 @@ def test_the_runtime_passes_the_holidays_hook_to_the_rules(tmp_path: Path, slapl
         f"store: sqlite:///{tmp_path / 'store.db'}\nrules: [rules.yaml]\nconnectors: {{}}\n"
     )
     with open_runtime(load_settings(tmp_path / "slaplug.yaml")) as rt:
-        assert rt.pack.source.calendars["office"].is_holiday(date(2026, 3, 3))
+        (version,) = rt.pack.versions  # type: ignore[union-attr]
+        assert version.pack.source.calendars["office"].is_holiday(date(2026, 3, 3))

@@ -4,12 +4,8 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import TYPE_CHECKING
 
 import click
-
-if TYPE_CHECKING:
-    pass
 
 from slaplug.cli._common import (
     CONFIG_OPTION,

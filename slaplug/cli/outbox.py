@@ -4,19 +4,15 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import click
-
-from slaplug.exitcodes import ExitCode
-
-if TYPE_CHECKING:
-    pass
 
 from slaplug.cli._common import (
     CONFIG_OPTION,
     friendly_errors,
 )
+from slaplug.exitcodes import ExitCode
 
 
 @click.group()

@@ -3,21 +3,16 @@
 from __future__ import annotations
 
 import sys
-from typing import TYPE_CHECKING
 
 import click
-
-from slaplug.exitcodes import ExitCode
-from slaplug.logs import logging_options
-
-if TYPE_CHECKING:
-    pass
 
 from slaplug.cli._common import (
     CONFIG_OPTION,
     friendly_errors,
     sigterm_as_interrupt,
 )
+from slaplug.exitcodes import ExitCode
+from slaplug.logs import logging_options
 
 
 @click.command()

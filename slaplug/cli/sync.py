@@ -5,18 +5,10 @@ from __future__ import annotations
 import logging
 import os
 import sys
-from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import click
-
-from slaplug.errors import ConnectorError
-from slaplug.exitcodes import ExitCode
-from slaplug.logs import logging_options
-
-if TYPE_CHECKING:
-    pass
 
 from slaplug.cli._common import (
     CONFIG_OPTION,
@@ -26,6 +18,9 @@ from slaplug.cli._common import (
     parse_time,
     sigterm_as_interrupt,
 )
+from slaplug.errors import ConnectorError
+from slaplug.exitcodes import ExitCode
+from slaplug.logs import logging_options
 
 MIN_INTERVAL_SECONDS = 10.0
 #: What ``--every`` given without a value stands for: ``sync.every`` from the configuration.
@@ -106,7 +101,7 @@ def sync(
     from slaplug.golive import parse_escalate_from
     from slaplug.logs import resolve_level, setup_logging
     from slaplug.progress import log_summary, print_summary, reporter
-    from slaplug.runtime import open_runtime, release_leases
+    from slaplug.runtime import open_runtime
     from slaplug.sync import Summary, Sync
 
     setup_logging(resolve_level(log_level, verbose), log_format)
@@ -161,7 +156,7 @@ def sync(
                 try:
                     summary = job.run_once(only)
                 except ConnectorError as exc:
-                    released = release_leases(rt.store)  # the next sync need not wait
+                    released = rt.store.release_leases()  # the next sync need not wait
                     _stopped_by_helpdesk(rt.store, seen[-1] if seen else None, released)
                     seen.clear()
                     if interval is None:
@@ -188,7 +183,7 @@ def sync(
                     break
                 time.sleep(interval)
         except KeyboardInterrupt:
-            _stop_interrupted(rt.store, release_leases, passes)
+            _stop_interrupted(rt.store, passes)
             sys.exit(ExitCode.INTERRUPTED)
     if failed_actions:
         sys.exit(ExitCode.ACTIONS_FAILED)
@@ -212,7 +207,7 @@ def _stopped_by_helpdesk(store: Any, running: Any, released: int) -> None:
     )
 
 
-def _stop_interrupted(store: Any, release: Callable[[Any], int], passes: int) -> None:
+def _stop_interrupted(store: Any, passes: int) -> None:
     """After Ctrl-C or SIGTERM: give back the claimed batch and say, in one line, what is left."""
     import signal
 
@@ -222,7 +217,7 @@ def _stop_interrupted(store: Any, release: Callable[[Any], int], passes: int) ->
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     if sys.stderr.isatty():
         sys.stderr.write("\r\033[K")
-    released = release(store)
+    released = store.release_leases()
     stats = store.outbox_stats()
     click.echo(
         f"interrupted after {passes} complete pass(es): {released} claimed action(s) released, "

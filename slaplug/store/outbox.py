@@ -23,6 +23,7 @@ from slaplug.model import Action
 from slaplug.store._base import StoreBase, aware, chunks, default_worker_id
 from slaplug.store.codec import action_from_json, action_to_json
 from slaplug.store.legacy_keys import adopt_legacy_keys
+from slaplug.store.live import claimable_live
 from slaplug.store.schema import due, ledger, outbox
 
 __all__ = [
@@ -185,6 +186,26 @@ class OutboxMixin(StoreBase):
                 )
         return queued
 
+    def release_leases(self, worker_id: str | None = None, *, now: datetime | None = None) -> int:
+        """Give back every outbox lease ``worker_id`` (default: this process) holds, due at once.
+
+        For a run stopped by Ctrl-C or SIGTERM: without it, the batch it had claimed waits for
+        its leases to lapse (``outbox.lease``, 5 minutes by default) before another sync may
+        take it. The attempts are kept, so the next claim counts as a retry and the connector
+        first looks for what the interrupted attempt may already have written.
+
+        Returns:
+            How many leases were released.
+        """
+        owner = worker_id or default_worker_id()
+        with self._write() as conn:
+            result = conn.execute(
+                update(outbox)
+                .where(outbox.c.state == "leased", outbox.c.lease_owner == owner)
+                .values(state="pending", lease_owner=None, lease_until=None, next_try_at=aware(now))
+            )
+        return int(result.rowcount or 0)
+
     def claim(
         self,
         connector: str,
@@ -216,11 +237,13 @@ class OutboxMixin(StoreBase):
             is_hook = outbox.c.key.contains(HOOK_KEY_PART, autoescape=True)
             where.append(is_hook if hooks else ~is_hook)
         with self._write() as conn:
+            # Live fields' values go out in order, one per field in flight (slaplug.store.live).
+            in_order = claimable_live(conn, connector, at)
             keys = self._claim(
                 conn,
                 outbox,
                 outbox.c.key,
-                where,
+                [*where, *in_order],
                 limit=limit,
                 now=at,
                 worker_id=worker_id or default_worker_id(),
