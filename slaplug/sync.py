@@ -207,6 +207,15 @@ class Sync:
             return explicit
         return now if live is None else live  # a dry run before the first sync: its start
 
+    def release_leases(self) -> int:
+        """Give back the outbox leases this job holds, due at once; how many there were.
+
+        For a pass stopped in the middle of a batch (Ctrl-C, SIGTERM, a helpdesk gone): the
+        actions it claimed go to the next sync now, not after ``outbox.lease``. Only this
+        job's own leases (its `worker_id`): another job's batch in the same store is its own.
+        """
+        return self.store.release_leases(self.worker_id, now=self.clock())
+
     def run_once(self, only: str | None = None) -> Summary:
         """One full pass over every connector (or ``only`` the one named).
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import sys
 
 import pytest
@@ -14,6 +15,12 @@ def pytest_configure(config: pytest.Config) -> None:
     # Crash tests kill a sync and wait for its leases to lapse: a second, not the 1m floor
     # slaplug.yaml requires. Subprocesses inherit it; tests of the floor pass their own env.
     os.environ.setdefault("SLAPLUG_MIN_LEASE", "1s")
+    # A shell starts a background job (`make test &`, two suites at once, a CI step run
+    # with `&`) with SIGINT ignored, and every process the tests start inherits that: their
+    # Ctrl-C then never arrives, and the interrupt tests hang or see the pass finish. A
+    # handler (unlike SIG_IGN) is reset to the default by exec, so children get Ctrl-C back.
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 #: Modules whose tests start real processes many times over, wait on real time or run

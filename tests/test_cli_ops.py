@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import sqlite3
 import subprocess
@@ -285,9 +286,17 @@ def test_the_log_handler_redacts_registered_secrets() -> None:
 
 @contextmanager
 def _started(
-    config: Path, token: str, *args: str
+    config: Path, token: str, *args: str, pause_at: str | None = None
 ) -> Iterator[tuple[subprocess.Popen[str], _Lines, _Lines]]:
-    """``slaplug sync ARGS`` running, with its standard error and output being read."""
+    """``slaplug sync ARGS`` running, with its standard error and output being read.
+
+    ``pause_at`` names a crash point (`slaplug.testing.crash`) where the sync waits, saying
+    ``paused at NAME``, until it is signalled: the signal lands at that step, however slow or
+    fast the machine.
+    """
+    env = _env(token)
+    if pause_at is not None:
+        env["SLAPLUG_PAUSE_AT"] = pause_at
     # A session of its own, so the signal goes to the whole process group as a terminal's
     # Ctrl-C does: the rules engine's child process gets it too.
     with subprocess.Popen(
@@ -295,7 +304,7 @@ def _started(
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        env=_env(token),
+        env=env,
         start_new_session=True,
     ) as proc:
         try:
@@ -310,15 +319,18 @@ def test_ctrl_c_during_sync_once_releases_the_batch_and_exits_130(
     tmp_path: Path, fake: FakeZendesk
 ) -> None:
     config = _configure(tmp_path, fake.base_url, fake.email)
-    with _started(config, fake.api_token, "--once") as (proc, err, out):
-        assert err.wait_for("progress connector=zendesk", 120), err.text()
+    # Stopped with a batch claimed from the outbox (leased to this sync) and not yet applied.
+    with _started(config, fake.api_token, "--once", pause_at="claimed") as (proc, err, out):
+        assert err.wait_for("paused at claimed", 120), err.text()
+        assert _leased(tmp_path) > 0
         os.killpg(proc.pid, signal.SIGINT)
         code = proc.wait(timeout=60)
         stderr = err.text()
         assert code == 130, stderr + out.text()
     assert "Traceback" not in stderr and "Aborted!" not in stderr
-    assert [ln for ln in stderr.splitlines() if ln.startswith("interrupted")], stderr
-    assert "released" in stderr
+    [line] = [ln for ln in stderr.splitlines() if ln.startswith("interrupted")]
+    released = re.search(r"(\d+) claimed action\(s\) released", line)
+    assert released and int(released.group(1)) > 0, line
     assert _leased(tmp_path) == 0  # the next sync need not wait out the leases
 
 
@@ -342,8 +354,8 @@ def test_ctrl_c_while_sync_every_waits_prints_no_traceback(
 ) -> None:
     config = _configure(tmp_path, fake.base_url, fake.email)
     with _started(config, fake.api_token, "--every", "10s") as (proc, err, _out):
-        assert err.wait_for("sync_done", 120), err.text()
-        time.sleep(0.5)  # inside the wait between passes; the engine's child is idle
+        # Said just before the wait between passes: the engine's child is idle.
+        assert err.wait_for("next pass in 10s", 120), err.text()
         os.killpg(proc.pid, signal.SIGINT)
         code = proc.wait(timeout=60)
         stderr = err.text()
@@ -431,6 +443,44 @@ def test_serve_stops_on_ctrl_c_or_sigterm_without_a_traceback_and_exits_130(
     assert code == 130, stderr
     assert "Traceback" not in stderr and "KeyboardInterrupt" not in stderr
     assert "stopped:" in stderr
+
+
+def test_ctrl_c_while_serve_starts_its_worker_reaches_only_the_server(tmp_path: Path) -> None:
+    # The worker is still importing when the server says it started it: a Ctrl-C sent to the
+    # terminal's process group then must not reach it (it would die with a traceback before
+    # its handler exists); the server stops it once drained.
+    config = _configure(tmp_path, "http://127.0.0.1:9", "ops@example.com")
+    doc = yaml.safe_load(config.read_text())
+    doc["connectors"]["zendesk"]["webhook_secret_env"] = "OPS_ZD_SECRET"
+    config.write_text(yaml.safe_dump(doc))
+    env = {**_env("x" * 20), "OPS_ZD_SECRET": "y" * 20}
+    argv = _argv("serve", "--config", str(config), "--port", str(_free_port()), "--workers", "1")
+    with subprocess.Popen(
+        argv,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        start_new_session=True,
+    ) as proc:
+        err = _Lines(proc.stderr)
+        _Lines(proc.stdout)
+        try:
+            assert err.wait_for("webhook worker 0 started (pid", 120), err.text()
+            [pid] = re.findall(r"webhook worker 0 started \(pid (\d+)\)", "".join(err.lines))
+            assert os.getpgid(int(pid)) != proc.pid  # not in the group a terminal signals
+            assert err.wait_for("Uvicorn running", 120), err.text()
+            os.killpg(proc.pid, signal.SIGINT)
+            code = proc.wait(timeout=60)
+            stderr = err.text()
+        finally:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+    assert code == 130, stderr
+    assert "Traceback" not in stderr and "KeyboardInterrupt" not in stderr
+    with pytest.raises(ProcessLookupError):
+        os.kill(int(pid), 0)  # stopped with the server, not left behind
 
 
 # -- dry run -----------------------------------------------------------------------------------

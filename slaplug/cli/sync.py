@@ -156,7 +156,7 @@ def sync(
                 try:
                     summary = job.run_once(only)
                 except ConnectorError as exc:
-                    released = rt.store.release_leases()  # the next sync need not wait
+                    released = job.release_leases()  # the next sync need not wait
                     _stopped_by_helpdesk(rt.store, seen[-1] if seen else None, released)
                     seen.clear()
                     if interval is None:
@@ -181,9 +181,11 @@ def sync(
                     if dry_run and _writes_that_would_fail(settings, only):
                         failed_actions = True
                     break
+                # Said before the wait, so a log shows the loop is alive and idle, not stuck.
+                logging.getLogger("slaplug.sync").info("next pass in %gs", interval)
                 time.sleep(interval)
         except KeyboardInterrupt:
-            _stop_interrupted(rt.store, passes)
+            _stop_interrupted(job, rt.store, passes)
             sys.exit(ExitCode.INTERRUPTED)
     if failed_actions:
         sys.exit(ExitCode.ACTIONS_FAILED)
@@ -207,7 +209,7 @@ def _stopped_by_helpdesk(store: Any, running: Any, released: int) -> None:
     )
 
 
-def _stop_interrupted(store: Any, passes: int) -> None:
+def _stop_interrupted(job: Any, store: Any, passes: int) -> None:
     """After Ctrl-C or SIGTERM: give back the claimed batch and say, in one line, what is left."""
     import signal
 
@@ -217,7 +219,7 @@ def _stop_interrupted(store: Any, passes: int) -> None:
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     if sys.stderr.isatty():
         sys.stderr.write("\r\033[K")
-    released = store.release_leases()
+    released = job.release_leases()
     stats = store.outbox_stats()
     click.echo(
         f"interrupted after {passes} complete pass(es): {released} claimed action(s) released, "
