@@ -14,7 +14,7 @@ import click
 from slaplug.model import Action
 from slaplug.sync import Summary
 
-__all__ = ["go_live_lines", "log_summary", "print_summary", "reporter"]
+__all__ = ["go_live_lines", "log_summary", "planned_json", "print_summary", "reporter"]
 
 log = logging.getLogger("slaplug.sync")
 
@@ -77,7 +77,7 @@ def print_summary(s: Summary, *, as_json: bool = False, dry_run: bool = False) -
             "cutoffs": s.cutoffs,
         }
         if dry_run:
-            doc["would_plan"] = [_planned(a) for a in s.would_plan]
+            doc["would_plan"] = [planned_json(a) for a in s.would_plan]
             doc["would_plan_truncated"] = len(s.would_plan) < s.planned
         click.echo(json.dumps(doc, default=str))
         return
@@ -115,12 +115,12 @@ def print_summary(s: Summary, *, as_json: bool = False, dry_run: bool = False) -
         if len(s.would_plan) < s.planned:
             click.echo(
                 f"    ... {s.planned - len(s.would_plan)} more not listed "
-                f"(a pass keeps the first {len(s.would_plan)})"
+                f"(a pass keeps the first {len(s.would_plan)}; --plan FILE writes them all)"
             )
 
 
-def _planned(a: Action) -> dict[str, object]:
-    """One planned action of a dry run, for ``--json``."""
+def planned_json(a: Action) -> dict[str, object]:
+    """One planned action of a dry run, for ``--json`` and ``--plan FILE``."""
     return {
         "connector": a.connector,
         "ticket_id": a.ticket_id,

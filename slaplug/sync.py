@@ -79,6 +79,8 @@ class Sync:
         clock: The current time (tests move it).
         escalate_from: Explicit cutoffs by connector name (``escalate_from`` in
             slaplug.yaml); a connector left out, or mapped to None, escalates from its go-live.
+        plan_sink: For a dry run: called with every action it would plan, as it is found
+            (`Summary.would_plan` keeps only the first `Summary.SAMPLE`).
     """
 
     def __init__(
@@ -94,6 +96,7 @@ class Sync:
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         channels: Mapping[str, Channel] | None = None,
         escalate_from: Mapping[str, datetime | None] | None = None,
+        plan_sink: Callable[[Action], None] | None = None,
     ) -> None:
         self.store = store
         self.pack = pack
@@ -102,6 +105,7 @@ class Sync:
         self.batch = batch
         self.claim_batch = claim_batch
         self.progress = progress or (lambda message, summary: None)
+        self.plan_sink = plan_sink
         self.clock = clock
         self.notifications = Notifications(
             store, pack, channels or {}, self.connectors, clock=clock
@@ -339,6 +343,9 @@ class Sync:
         if self.dry_run:
             new = [x for x in actions if self.store.ledger_status(x.key) is None]
             summary.would_plan.extend(new[: max(0, Summary.SAMPLE - len(summary.would_plan))])
+            if self.plan_sink is not None:
+                for x in new:  # every one, as it is found: the plan may be far longer
+                    self.plan_sink(x)
             summary.planned += len(new)
             summary.past_breaches += self._unrecorded_past_breaches(assessments, cutoff)
             return

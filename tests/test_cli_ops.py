@@ -518,6 +518,29 @@ def test_dry_run_json_carries_the_whole_plan_and_counts_no_writes(
     listed = [ln for ln in text.stdout.splitlines() if ln.startswith("    zendesk:")]
     assert len(listed) == doc["planned"], text.stdout
     assert "{" not in "".join(listed)  # params as key=value, not a Python dict
+    # The whole plan in a file, one JSON object a line, however long it is.
+    plan = tmp_path / "plan.jsonl"
+    filed = subprocess.run(
+        _argv("sync", "--once", "--dry-run", "--plan", str(plan), "--config", str(config)),
+        capture_output=True,
+        text=True,
+        env=_env(fake.api_token),
+        timeout=240,
+        check=False,
+    )
+    assert filed.returncode in (0, 4), filed.stderr
+    rows = [json.loads(line) for line in plan.read_text().splitlines()]
+    assert [r["key"] for r in rows] == [a["key"] for a in doc["would_plan"]]
+    assert fake.writes == []
+    refused = subprocess.run(
+        _argv("sync", "--once", "--plan", str(plan), "--config", str(config)),
+        capture_output=True,
+        text=True,
+        env=_env(fake.api_token),
+        timeout=60,
+        check=False,
+    )
+    assert refused.returncode == 2 and "add --dry-run" in refused.stderr, refused.stderr
 
 
 def test_sync_every_outlives_a_helpdesk_outage(tmp_path: Path) -> None:

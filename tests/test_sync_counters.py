@@ -17,12 +17,12 @@ from typing import Any
 
 import pytest
 
-from slaplug.model import MeasureState
+from slaplug.model import Action, MeasureState
 from slaplug.notify.channels import Channel
 from slaplug.progress import print_summary
 from slaplug.rules.pack import RulePack
 from slaplug.store import Store
-from slaplug.summary import BreachFate
+from slaplug.summary import BreachFate, Summary
 from slaplug.sync import Sync
 from slaplug.testing.fake_zendesk import FakeZendesk
 
@@ -130,3 +130,18 @@ def test_skips_are_counted_by_reason_and_writes_say_what_planned_them(
         assert f"    skipped {n}: {reason}" in out
     assert f"  breached clocks: {summary.breached_clocks} (" in out
     assert f"  API calls: {summary.api_reads} reads, {summary.api_writes} writes" in out
+
+
+def test_a_dry_run_hands_every_planned_action_to_the_plan_sink(
+    parts: tuple[Store, RulePack, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store, pack, conn = parts
+    monkeypatch.setattr(Summary, "SAMPLE", 3)  # the summary keeps 3; the sink gets them all
+    plan: list[Action] = []
+    job = Sync(store, pack, {"zendesk": conn}, dry_run=True, channels=SILENT,
+               escalate_from={"zendesk": datetime(2000, 1, 1, tzinfo=UTC)}, plan_sink=plan.append)
+    summary = job.run_once()
+    assert summary.planned > 3 and len(summary.would_plan) == 3
+    assert len(plan) == summary.planned
+    assert len({a.key for a in plan}) == len(plan)
+    assert store.outbox_stats().pending == 0  # and nothing was planned for real
