@@ -126,8 +126,12 @@ def settle_period(
     contract: str | None = None,
     recalculate: bool = False,
     reason: str = "",
+    freeze: bool = False,
 ) -> list[Settled]:
     """`slaplug.credits.freeze.settle` with the context's store, contracts and digest.
+
+    Unlike `settle`, a closed period is frozen only when ``freeze`` says so: commands show
+    a preview first (``slaplug credits --freeze`` freezes).
 
     Raises:
         ConfigError: The rules declare no contracts, or see `settle`.
@@ -143,4 +147,5 @@ def settle_period(
         only=contract,
         recalculate=recalculate,
         reason=reason,
+        freeze=freeze,
     )
