@@ -30,9 +30,15 @@ SLOW_MODULES = frozenset(
         "test_bench_calendar",
         "test_bench_engine",
         "test_cli_ops",
+        "test_cli_outbox",  # a `slaplug outbox` process per test
         "test_clock_oracle",
         "test_crash",
+        "test_credits_cli",  # a `slaplug credits` process per step
         "test_demo",
+        # tests/ and each plugin's: a `slaplug doctor` process against a fake per test (about
+        # 30 s of the inner loop on two cores)
+        "test_doctor",
+        "test_failed_actions",  # syncs and outbox commands as real processes, end to end
         "test_fake_jira_contract",
         "test_gcpause",
         "test_notify_crash",
