@@ -96,9 +96,9 @@ def print_summary(s: Summary, *, as_json: bool = False, dry_run: bool = False) -
     if s.breached_clocks:
         click.echo(
             f"  breached clocks: {s.breached_clocks} ({s.breached_since_cutoff} since the cutoff "
-            f"on open tickets, escalated once; {s.breached_before_cutoff} before the cutoff, "
-            f"not escalated; {s.breached_ticket_done} on solved or closed tickets, nothing "
-            "written)"
+            f"on open tickets, escalated by the rules; {s.breached_before_cutoff} before the "
+            f"cutoff, history only; {s.breached_ticket_done} on solved or closed tickets, "
+            "nothing written)"
         )
     click.echo(f"  API calls: {s.api_reads} reads, {s.api_writes} writes")
     for line in go_live_lines(s, dry_run=dry_run):
