@@ -214,6 +214,7 @@ class Sync:
             summary.tickets_read += len(tickets)
             if self.dry_run:
                 self._evaluate(tickets, summary, cutoff)
+                self.progress(f"{name}: {summary.tickets_read} tickets read", summary)
                 continue
             changed = self.store.save_snapshots(tickets, now=self.clock())
             summary.tickets_changed += sum(changed)

@@ -44,6 +44,7 @@ SLOW_MODULES = frozenset(
         "test_notify_crash",
         "test_reports",
         "test_rules_equivalence",
+        "test_running_doc",  # docs/operations/running.md's commands, each a real process
         "test_scaffold",
         "test_tutorial",
         "test_web_e2e",
