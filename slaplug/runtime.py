@@ -14,9 +14,10 @@ from slaplug.connectors.markers import MarkerKey
 from slaplug.errors import ConfigError, ProblemsError
 from slaplug.notify.channels import unserved
 from slaplug.rules.pack import RulePack
+from slaplug.rules.versions import RulesVersion, VersionedPack
 from slaplug.store import Store, StoreSettings
 
-__all__ = ["Runtime", "open_runtime"]
+__all__ = ["Runtime", "load_versions", "open_runtime"]
 
 
 @dataclass
@@ -25,8 +26,27 @@ class Runtime:
 
     settings: Settings
     store: Store
-    pack: RulePack
+    #: The rules: every configured version (`VersionedPack`), or one plain pack.
+    pack: RulePack | VersionedPack
     connectors: dict[str, Connector]
+
+
+def load_versions(
+    settings: Settings, stack: ExitStack, engine: Literal["durable", "python"] | None = None
+) -> VersionedPack:
+    """Load every configured rules version; each pack is closed when ``stack`` closes.
+
+    Raises:
+        ConfigError: No rules are configured.
+        RuleError: A version's files have problems (each at ``file:line:col``).
+    """
+    if not settings.rules_versions:
+        raise ConfigError(f"{settings.path}: no rules files; add them under rules:")
+    versions = []
+    for v in settings.rules_versions:
+        pack = stack.enter_context(RulePack.load(v.files, engine=engine or settings.engine))
+        versions.append(RulesVersion(v.label, v.effective_from, pack))
+    return VersionedPack(versions)
 
 
 @contextmanager
@@ -59,9 +79,14 @@ def open_runtime(
             ),
         )
         stack.callback(store.close)
-        pack = stack.enter_context(RulePack.load(settings.rules, engine=engine or settings.engine))
-        # No silent skips: a rule that notifies a channel nothing delivers to stops here.
-        problems = unserved(pack.source.writes, settings.notify, str(settings.path))
+        rules = load_versions(settings, stack, engine)
+        # No silent skips: a rule that notifies a channel nothing delivers to stops here, in
+        # any version (an older one still escalates the cycles it holds).
+        problems = [
+            p
+            for v in rules.versions
+            for p in unserved(v.pack.source.writes, settings.notify, str(settings.path))
+        ]
         if problems:
             raise ProblemsError(problems)
         classes = plugins.get_connectors()
@@ -76,4 +101,4 @@ def open_runtime(
             conn.marker_key = marker_key
             stack.callback(conn.close)
             connectors[name] = conn
-        yield Runtime(settings=settings, store=store, pack=pack, connectors=connectors)
+        yield Runtime(settings=settings, store=store, pack=rules, connectors=connectors)

@@ -133,6 +133,8 @@ class Summary:
     held_before_cutoff: int = 0
     #: Actions held back because their ticket is solved or closed.
     held_done: int = 0
+    #: Live fields' new values planned (a dry run: would be); counted in ``planned`` too.
+    live_writes: int = 0
     seconds: float = 0.0
     #: Each connector's cutoff this pass, ISO 8601.
     cutoffs: dict[str, str] = field(default_factory=dict)

@@ -24,6 +24,8 @@ every other ticket goes on; it leaves the quarantine once a later read of it is 
 Go-live (`slaplug.golive`): an action is planned only if its level's threshold was crossed at
 or after the connector's cutoff (its first sync's start, or ``escalate_from``) and its ticket
 is not solved or closed; the history before the cutoff is measured and recorded all the same.
+Live fields (`slaplug.rules.live`) show current state and are not held by the cutoff: a value
+is planned when it differs from the one last planned for the field (`slaplug.store.live`).
 """
 
 from __future__ import annotations
@@ -47,10 +49,13 @@ from slaplug.golive import ThresholdTimes, is_done
 from slaplug.model import Action, ActionKind, MeasureState, Ticket
 from slaplug.notify.channels import Channel
 from slaplug.notify.deliver import DeliveryError, Notifications
-from slaplug.rules.pack import Assessment, RulePack
+from slaplug.rules.live import LiveFields, LiveValue, live_action
+from slaplug.rules.pack import RulePack
+from slaplug.rules.versions import VersionedAssessment, VersionedPack
 from slaplug.serialize import ticket_problem
 from slaplug.store import Claim, Store
 from slaplug.store._base import default_worker_id
+from slaplug.store.live import LiveHead
 from slaplug.store.quarantine import storable
 from slaplug.summary import BreachFate, Summary
 from slaplug.testing.crash import crashpoint
@@ -70,7 +75,8 @@ class Sync:
 
     Args:
         store: Where cursors, snapshots, the ledger and the outbox live.
-        pack: The rules.
+        pack: The rules: a pack, or versions of it by effective date (each cycle is measured
+            and escalated under the version in force when it started).
         connectors: Configured connectors by name (`Ticket.connector`).
         dry_run: Plan and report, write nothing, commit no cursor.
         batch: Tickets evaluated together (one engine call per batch).
@@ -86,7 +92,7 @@ class Sync:
     def __init__(
         self,
         store: Store,
-        pack: RulePack,
+        pack: RulePack | VersionedPack,
         connectors: Mapping[str, Connector],
         *,
         dry_run: bool = False,
@@ -99,7 +105,9 @@ class Sync:
         plan_sink: Callable[[Action], None] | None = None,
     ) -> None:
         self.store = store
-        self.pack = pack
+        self.rules = VersionedPack.of(pack)
+        #: The newest version's pack.
+        self.pack = self.rules.newest.pack
         self.connectors = dict(connectors)
         self.dry_run = dry_run
         self.batch = batch
@@ -108,10 +116,13 @@ class Sync:
         self.plan_sink = plan_sink
         self.clock = clock
         self.notifications = Notifications(
-            store, pack, channels or {}, self.connectors, clock=clock
+            store, self.rules, channels or {}, self.connectors, clock=clock
         )
         self.escalate_from = dict(escalate_from or {})
-        self._thresholds = ThresholdTimes.for_pack(pack)
+        #: Per rules version: an action is held or not by its own version's levels, and a
+        #: clock's live fields are those its own version declares.
+        self._thresholds = {v.label: ThresholdTimes.for_pack(v.pack) for v in self.rules.versions}
+        self._live = {v.label: LiveFields.for_pack(v.pack) for v in self.rules.versions}
         #: Go-lives read or recorded: they never change, so the store is asked once each.
         self._go_lives: dict[str, datetime] = {}
         #: Who holds this job's outbox leases: ``host:pid:random``, unique per job, so that
@@ -297,7 +308,7 @@ class Sync:
 
     def _assess(
         self, tickets: Sequence[Ticket], now: datetime, summary: Summary
-    ) -> tuple[list[Assessment], list[datetime | None]]:
+    ) -> tuple[list[VersionedAssessment], list[datetime | None]]:
         """Assess tickets and find their next thresholds; quarantine those that raise.
 
         The whole batch is tried first (one engine call). If it raises, each ticket is tried
@@ -305,21 +316,21 @@ class Sync:
         shares (the engine died, a bug) is not the tickets' fault and is raised.
         """
         try:
-            assessments = self.pack.assess_many(tickets, now)
-            return assessments, [self.pack.next_due(a.measures, now) for a in assessments]
+            assessments = self.rules.assess_many(tickets, now)
+            return assessments, [self.rules.next_due(a, now) for a in assessments]
         except (EngineError, MemoryError):
             raise
         except Exception as exc:
             if len(tickets) == 0:
                 raise
             first = exc
-        good: list[Assessment] = []
+        good: list[VersionedAssessment] = []
         dues: list[datetime | None] = []
         bad: list[tuple[Ticket, str, str]] = []
         for t in tickets:
             try:
-                (a,) = self.pack.assess_many([t], now)
-                d = self.pack.next_due(a.measures, now)
+                (a,) = self.rules.assess_many([t], now)
+                d = self.rules.next_due(a, now)
             except (EngineError, MemoryError):
                 raise
             except Exception as exc:
@@ -342,6 +353,9 @@ class Sync:
             actions.extend(self._go_live_gate(a, live, cutoff, summary))
         _note_breaches(assessments, summary, cutoff)
         if self.dry_run:
+            live = [a for a, _, _ in self._live_writes(assessments)]
+            summary.live_writes += len(live)
+            actions.extend(live)
             new = [x for x in actions if self.store.ledger_status(x.key) is None]
             summary.would_plan.extend(new[: max(0, Summary.SAMPLE - len(summary.would_plan))])
             if self.plan_sink is not None:
@@ -351,7 +365,12 @@ class Sync:
             summary.past_breaches += self._unrecorded_past_breaches(assessments, cutoff)
             return
         changes = self.store.record_measure_changes(
-            ((a.ticket.key, a.measures) for a in assessments), at=now
+            ((a.ticket.key, a.measures) for a in assessments),
+            at=now,
+            # Each measure is recorded with the label of the version that measured it.
+            versions={a.ticket.key: a.version_of for a in assessments}
+            if self.rules.labelled
+            else None,
         )
         summary.measures_changed += len(changes)
         by_key = {a.ticket.key: a.ticket for a in assessments}
@@ -368,13 +387,16 @@ class Sync:
         planned = self.store.plan(actions, now=now)
         summary.planned += len(planned)
         crashpoint("actions-planned")
+        live_keys = self.store.plan_live(self._live_writes(assessments), now=now)
+        summary.planned += len(live_keys)
+        summary.live_writes += len(live_keys)
         self.store.set_due_many(
             (a.ticket.connector, a.ticket.id, d) for a, d in zip(assessments, dues, strict=True)
         )
         self._release([a.ticket for a in assessments])
 
     def _go_live_gate(
-        self, a: Assessment, actions: Sequence[Action], cutoff: datetime, summary: Summary
+        self, a: VersionedAssessment, actions: Sequence[Action], cutoff: datetime, summary: Summary
     ) -> list[Action]:
         """The actions that may be written: none on a done ticket, none from before the cutoff."""
         if not actions:
@@ -385,7 +407,7 @@ class Sync:
         kept: list[Action] = []
         held_levels: set[str] = set()
         for x in actions:
-            if self._thresholds.before(x, a.measures, cutoff):
+            if self._thresholds[a.version_of_action(x)].before(x, a.measures, cutoff):
                 summary.held_before_cutoff += 1
                 held_levels.add(x.key.rsplit(":", 1)[0])  # the level's key, less the action
             else:
@@ -393,7 +415,61 @@ class Sync:
         summary.past_crossings += len(held_levels)
         return kept
 
-    def _unrecorded_past_breaches(self, assessments: Sequence[Assessment], cutoff: datetime) -> int:
+    def _live_writes(
+        self, assessments: Sequence[VersionedAssessment]
+    ) -> list[tuple[Action, str, int]]:
+        """The live fields (`slaplug.rules.live`) whose value moved since it was last planned,
+        as ``(action, field, seq)``.
+
+        A live field shows the current state, not an escalation of history: the go-live
+        cutoff does not hold it back, so every open ticket shows its deadline from the first
+        sync on (one write each). Solved and closed tickets get none, as for escalations, and
+        a shadow pack writes none. With rules versions, each clock fills the live fields its
+        own version declares (the clock started last wins a field, as within one version).
+        """
+        fields = sorted({name for lf in self._live.values() for name in lf.fields})
+        if not fields or self.pack.source.shadow:
+            return []
+        open_tickets = [a for a in assessments if not is_done(a.ticket)]
+        heads: dict[tuple[str, str, str], LiveHead] = {}
+        for connector in sorted({a.ticket.connector for a in open_tickets}):
+            found = self.store.live_heads(
+                connector, [a.ticket.id for a in open_tickets if a.ticket.connector == connector]
+            )
+            for (tid, name), last in found.items():
+                heads[(connector, tid, name)] = last
+        out: list[tuple[Action, str, int]] = []
+        for a in open_tickets:
+            values = self._live_values(a)
+            for name in fields:
+                head = heads.get((a.ticket.connector, a.ticket.id, name))
+                shown = head.value if head is not None else None
+                v = values.get(name) or LiveValue(a.ticket, name, None, None)
+                if v.value == shown:
+                    continue  # unchanged, or empty and never shown: nothing to write
+                seq = (head.seq if head is not None else 0) + 1
+                out.append((live_action(v, seq), name, seq))
+        return out
+
+    def _live_values(self, a: VersionedAssessment) -> dict[str, LiveValue]:
+        """Each live field's value for one ticket, each clock under its own version."""
+        if len(self._live) == 1:
+            (live,) = self._live.values()
+            return {v.field: v for v in live.values(a.ticket, a.measures)}
+        best: dict[str, LiveValue] = {}
+        for label, live in self._live.items():
+            if not live:
+                continue
+            mine = [m for m in a.measures if a.version_of(m) == label]
+            for v in live.values(a.ticket, mine):
+                held = best.get(v.field)
+                if held is None or _later(v, held):
+                    best[v.field] = v
+        return best
+
+    def _unrecorded_past_breaches(
+        self, assessments: Sequence[VersionedAssessment], cutoff: datetime
+    ) -> int:
         """Breaches before the cutoff a real run would record now (a dry run's count)."""
         heads = {
             (a.ticket.key, m.policy, m.metric.value, m.cycle)
@@ -492,7 +568,16 @@ class Sync:
         return stats.reads, stats.writes
 
 
-def _note_breaches(assessments: Iterable[Assessment], summary: Summary, cutoff: datetime) -> None:
+def _later(a: LiveValue, b: LiveValue) -> bool:
+    """Whether ``a`` shows a clock started no earlier than ``b``'s (it wins the field)."""
+    if a.measure is None or b.measure is None:
+        return b.measure is None
+    return (a.measure.start, a.measure.cycle) >= (b.measure.start, b.measure.cycle)
+
+
+def _note_breaches(
+    assessments: Iterable[VersionedAssessment], summary: Summary, cutoff: datetime
+) -> None:
     for a in assessments:
         done = is_done(a.ticket)
         for m in a.measures:

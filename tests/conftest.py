@@ -31,6 +31,7 @@ SLOW_MODULES = frozenset(
         "test_bench_engine",
         "test_cli_ops",
         "test_cli_outbox",  # a `slaplug outbox` process per test
+        "test_cli_status",
         "test_clock_oracle",
         "test_crash",
         "test_credits_cli",  # a `slaplug credits` process per step
@@ -47,6 +48,7 @@ SLOW_MODULES = frozenset(
         "test_running_doc",  # docs/operations/running.md's commands, each a real process
         "test_scaffold",
         "test_tutorial",
+        "test_web_browser",
         "test_web_e2e",
         "test_web_fuzz",
         "test_web_slow",

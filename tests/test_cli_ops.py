@@ -24,8 +24,7 @@ from typing import Any
 
 import pytest
 import yaml
-
-from slaplug.testing.fake_zendesk import FakeZendesk
+from slaplug_zendesk.fake import FakeZendesk
 
 pytest.importorskip("slaplug_zendesk.write", reason="the Zendesk plugin is not installed")
 

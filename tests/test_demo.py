@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import sqlite3
 import subprocess
@@ -33,7 +34,25 @@ def test_demo_syncs_writes_back_once_and_explains(tmp_path: Path) -> None:
     assert written and int(written.group(1)) == int(first.group(3)), out
     whys = re.findall(r"^ +<- ([\w-]+) L(\d+): ([\w-]+/\w+)", out, re.MULTILINE)
     assert len(whys) == min(15, int(written.group(1))), out
-    assert "$ slaplug explain ..." in out and "Escalations that would fire:" in out
+    assert "Escalations that would fire:" in out
+    # The at-risk queue, as `slaplug status` prints it.
+    assert "$ slaplug status --state breached,at-risk --limit 8 --config demo/slaplug.yaml" in out
+    assert re.search(r"^\w+:\S+ +breached +-\d", out, re.M), out
+    # The commands the demo suggests work as printed, after it (its fakes are gone by then).
+    suggested = re.search(r"^\$ slaplug (explain (\w+):(\S+) --config demo/slaplug\.yaml)$", out, re.M)
+    assert suggested, out
+    explained = subprocess.run(
+        [sys.executable, "-m", "slaplug.cli", *suggested.group(1).split()],
+        capture_output=True, text=True, check=False, cwd=tmp_path, timeout=120,
+    )
+    assert explained.returncode == 0, explained.stderr
+    assert explained.stdout.startswith(f"Ticket {suggested.group(2)}:{suggested.group(3)} ")
+    status = subprocess.run(
+        [sys.executable, "-m", "slaplug.cli", "status", "--config", "demo/slaplug.yaml", "--json"],
+        capture_output=True, text=True, check=False, cwd=tmp_path, timeout=120,
+    )
+    assert status.returncode == 0, status.stderr
+    assert {c["connector"] for c in json.loads(status.stdout)["clocks"]} == {"zendesk", "jira"}
     assert (tmp_path / "demo" / "slaplug.yaml").is_file()
     # Per-organization contracts on Jira tickets: JSM's Organizations field picks the contract.
     assert "Contracts on Jira tickets, by JSM organization" in out

@@ -25,8 +25,7 @@ from typing import Any
 
 import pytest
 import requests
-
-from slaplug.testing.fake_jira import FakeJira
+from slaplug_jira.fake import FakeJira
 
 openapi_core = pytest.importorskip("openapi_core", reason="openapi-core is not installed")
 from openapi_core.contrib.requests import (  # noqa: E402 - after the importorskip

@@ -489,7 +489,7 @@ def test_first_sync_over_60_days_writes_no_history_and_a_later_threshold_fires_o
 @contextmanager
 def _fake_zendesk() -> Iterator[tuple[Any, Any, Any]]:
     """A fake Zendesk with 60 days of history, the plugin module and a connector config."""
-    from slaplug.testing.fake_zendesk import FakeZendesk
+    from slaplug_zendesk.fake import FakeZendesk
 
     zd = pytest.importorskip("slaplug_zendesk", reason="the Zendesk plugin is not installed")
     with FakeZendesk.start(

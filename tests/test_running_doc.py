@@ -19,9 +19,8 @@ from pathlib import Path
 
 import pytest
 import yaml
-
-from slaplug.testing.fake_zendesk import FakeZendesk
-from slaplug.testing.fakes.zendesk_data import Group
+from slaplug_zendesk.fake import FakeZendesk
+from slaplug_zendesk.fake.data import Group
 
 pytest.importorskip("slaplug_zendesk", reason="the Zendesk plugin is not installed")
 

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from slaplug_zendesk.fake import FakeZendesk
 
 from slaplug.model import Action, MeasureState
 from slaplug.notify.channels import Channel
@@ -24,7 +25,6 @@ from slaplug.rules.pack import RulePack
 from slaplug.store import Store
 from slaplug.summary import BreachFate, Summary
 from slaplug.sync import Sync
-from slaplug.testing.fake_zendesk import FakeZendesk
 
 zd = pytest.importorskip("slaplug_zendesk", reason="the Zendesk plugin is not installed")
 REPO = Path(__file__).resolve().parent.parent

@@ -10,17 +10,20 @@ from __future__ import annotations
 import click
 
 from slaplug.cli import (
+    access,
     credits,
     demo,
     doctor,
     evaluate,
     fake,
+    inbox,
     notify,
     outbox,
     quarantine,
     rules,
     serve,
     setup,
+    status,
     sync,
 )
 
@@ -42,8 +45,10 @@ for _command in (
     setup.init,
     setup.new_connector,
     sync.sync,
+    status.status,
     demo.demo,
     outbox.outbox,
+    inbox.inbox,
     notify.notify_group,
     doctor.doctor,
     quarantine.quarantine,
@@ -52,5 +57,7 @@ for _command in (
     credits.credits,
     credits.report,
     credits.backtest,
+    access.customers,
+    access.dashboard,
 ):
     main.add_command(_command)

@@ -22,6 +22,12 @@ from slaplug.exitcodes import ExitCode
 @click.option(
     "--recalculate", is_flag=True, help="Compute a frozen period again; show what changed."
 )
+@click.option(
+    "--remeasure",
+    is_flag=True,
+    help="With --recalculate: measure every cycle under the newest rules version, not the "
+    "version in force when it started (see `slaplug backtest --remeasure` first).",
+)
 @click.option("--reason", default="", help="Recorded with a recalculation.")
 @click.option(
     "--freeze",
@@ -42,6 +48,7 @@ def credits(
     period: str,
     contract: str | None,
     recalculate: bool,
+    remeasure: bool,
     reason: str,
     freeze: bool,
     deliver: bool,
@@ -63,7 +70,14 @@ def credits(
     settings = load_offline_settings(config_path)
     with open_credits(settings) as ctx:
         settled = settle_period(
-            ctx, period, parse_time(at), contract, recalculate, reason, freeze=freeze
+            ctx,
+            period,
+            parse_time(at),
+            contract,
+            recalculate,
+            reason,
+            remeasure=remeasure,
+            freeze=freeze,
         )
     previews = [s for s in settled if s.preview]
     if deliver and previews:
@@ -157,31 +171,60 @@ def report(
     "--rules",
     "rules",
     multiple=True,
-    required=True,
     type=click.Path(exists=True, dir_okay=False),
     help="The rules pack to try (repeat for several files).",
+)
+@click.option(
+    "--remeasure",
+    is_flag=True,
+    help="Instead of --rules: what measuring every cycle under the newest rules version would "
+    "change (each measure whose verdict changes, and the credits).",
 )
 @click.option("--since", default="90d", show_default=True, help="Window: 90d, 12h, 2w or a date.")
 @click.option("--at", "at", help="Replay up to this time (ISO 8601 with offset); default now.")
 @friendly_errors
-def backtest(config_path: str | None, rules: tuple[str, ...], since: str, at: str | None) -> None:
-    """Replay the stored history under another rules pack: breaches, escalations, credits."""
+def backtest(
+    config_path: str | None, rules: tuple[str, ...], remeasure: bool, since: str, at: str | None
+) -> None:
+    """Replay the stored history under another rules pack (--rules), or every cycle under the
+    newest rules version (--remeasure): breaches, escalations, credits."""
     from slaplug.backtest import backtest as run_backtest
-    from slaplug.backtest import render_text
+    from slaplug.backtest import remeasure_changes, render_changes, render_text
     from slaplug.credits.run import load_offline_settings, open_credits, parse_since
+    from slaplug.errors import ConfigError
     from slaplug.rules.pack import RulePack
 
+    if bool(rules) == remeasure:
+        raise ConfigError(
+            "backtest compares with --rules FILE (another pack) or --remeasure (every cycle "
+            "under the newest configured version): give one of them"
+        )
     settings = load_offline_settings(config_path)
     now = parse_time(at)
     start = parse_since(since, now)
     # The plain-Python engine: a replay assesses each ticket many times, one at a time, and
     # both engines give one meaning (a property test holds them equal).
-    with (
-        open_credits(settings, engine="python") as ctx,
-        RulePack.load([Path(r) for r in rules], engine="python") as new,
-    ):
+    with open_credits(settings, engine="python") as ctx:
         tickets = list(ctx.store.iter_snapshots())
-        diffs = run_backtest(ctx.pack, new, tickets, start, now)
+        if remeasure:
+            newest = ctx.rules.newest.label or "the newest version"
+            diffs = run_backtest(ctx.rules, ctx.rules.latest(), tickets, start, now)
+            changes = remeasure_changes(ctx.rules, tickets, start, now)
+            versions = ", ".join(
+                f"{v.label or '(unlabelled)'} from "
+                f"{v.effective_from.isoformat() if v.effective_from else 'the start'}"
+                for v in ctx.rules.versions
+            )
+            click.echo(f"rules versions: {versions}\nre-measure:     every cycle under {newest}\n")
+            click.echo(
+                render_text(diffs, start, now, ("as measured", f"re-measured under {newest}")),
+                nl=False,
+            )
+            click.echo("")
+            click.echo(render_changes(changes), nl=False)
+            return
+        with RulePack.load([Path(r) for r in rules], engine="python") as new:
+            diffs = run_backtest(ctx.rules, new, tickets, start, now)
     current = ", ".join(str(p) for p in settings.rules)
     click.echo(f"current rules: {current}\nnew rules:     {', '.join(rules)}\n")
     click.echo(render_text(diffs, start, now), nl=False)

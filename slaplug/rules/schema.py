@@ -32,6 +32,7 @@ __all__ = [
     "ContractSpec",
     "EscalationSpec",
     "LevelSpec",
+    "LiveFieldSpec",
     "NotifySpec",
     "PolicySpec",
     "RulePackSpec",
@@ -142,6 +143,32 @@ class ClockSpec(_Strict):
     )
 
 
+class LiveFieldSpec(_Strict):
+    """A helpdesk field that shows one metric's live deadline to agents (``live_fields:``).
+
+    slaplug rewrites it when the deadline moves (a pause ends, the priority changes, the
+    ticket reopens), never on a sync that leaves it where it was; see docs/rules/language.md.
+    """
+
+    field: str = Field(description="The custom field's name as the connector maps it.")
+    format: Literal["instant", "local", "date"] = Field(
+        default="instant",
+        description="instant: ISO 8601 in UTC (2026-12-07T15:00:00Z); local: ISO 8601 in the "
+        "policy calendar's zone (2026-12-07T16:00:00+01:00); date: the calendar-local date "
+        "(2026-12-07), for date-only fields.",
+    )
+    paused: str | None = Field(
+        default=None,
+        description="What the field shows while the clock is paused: empty (the default), or "
+        'this text (e.g. "paused", for text fields only).',
+    )
+
+
+def _live_field_shorthand(value: object) -> object:
+    """``resolution: sla_due`` is ``resolution: {field: sla_due}``."""
+    return {"field": value} if isinstance(value, str) else value
+
+
 class PolicySpec(_Strict):
     """An SLA (or OLA) policy: which tickets, which targets, on which calendar."""
 
@@ -170,6 +197,13 @@ class PolicySpec(_Strict):
     clocks: dict[Metric, ClockSpec] = Field(
         default_factory=dict,
         description="Per metric, its own start, pause, stop and cancel conditions.",
+    )
+    live_fields: dict[
+        Metric, Annotated[LiveFieldSpec, BeforeValidator(_live_field_shorthand)]
+    ] = Field(
+        default_factory=dict,
+        description="Per metric, a helpdesk field that shows its current deadline to agents "
+        "(a field name, or {field, format, paused}); rewritten only when the deadline moves.",
     )
     stop_when: ConditionSpec | None = Field(
         default=None,

@@ -6,7 +6,7 @@ See docs/operations/store.md.
 
 from slaplug.store._base import StoreSettings
 from slaplug.store.engine import DEFAULT_URL
-from slaplug.store.inbox import InboxItem
+from slaplug.store.inbox import InboxEntry, InboxItem
 from slaplug.store.measures import MeasureRecord
 from slaplug.store.migrations import migrate
 from slaplug.store.outbox import FINAL_STATUSES, Claim, DeadLetter, OutboxStats
@@ -19,6 +19,7 @@ __all__ = [
     "Claim",
     "DeadLetter",
     "DueTicket",
+    "InboxEntry",
     "InboxItem",
     "MeasureRecord",
     "OutboxStats",

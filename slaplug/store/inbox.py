@@ -20,7 +20,7 @@ from slaplug.store._base import StoreBase, aware, default_worker_id
 from slaplug.store.codec import dumps
 from slaplug.store.schema import inbox
 
-__all__ = ["InboxItem", "InboxMixin"]
+__all__ = ["InboxEntry", "InboxItem", "InboxMixin"]
 
 
 @dataclass(frozen=True)
@@ -44,6 +44,44 @@ class InboxItem:
     body: bytes
     received_at: datetime
     attempts: int
+
+
+@dataclass(frozen=True)
+class InboxEntry:
+    """A stored delivery as `inbox_list` shows it: where it stands, never its body.
+
+    Attributes:
+        id: The inbox row's id.
+        connector: The connector the delivery came to.
+        delivery_id: The platform's delivery id.
+        state: pending, leased, done or dead.
+        attempts: Processing attempts so far.
+        received_at: When it was stored.
+        last_error: Why the last attempt failed (None if none did).
+        dead_at: When it was parked (dead only).
+    """
+
+    id: int
+    connector: str
+    delivery_id: str
+    state: str
+    attempts: int
+    received_at: datetime
+    last_error: str | None
+    dead_at: datetime | None
+
+    def as_dict(self) -> dict[str, object]:
+        """JSON-ready, times in ISO 8601."""
+        return {
+            "id": self.id,
+            "connector": self.connector,
+            "delivery_id": self.delivery_id,
+            "state": self.state,
+            "attempts": self.attempts,
+            "received_at": self.received_at.isoformat(),
+            "last_error": self.last_error,
+            "dead_at": self.dead_at.isoformat() if self.dead_at else None,
+        }
 
 
 class InboxMixin(StoreBase):
@@ -215,26 +253,67 @@ class InboxMixin(StoreBase):
             )
             return "pending"
 
-    def inbox_retry_dead(self, *, now: datetime | None = None) -> int:
-        """Requeue every dead delivery with fresh attempts; returns how many."""
+    def inbox_retry_dead(
+        self, ids: Sequence[int] | None = None, *, now: datetime | None = None
+    ) -> int:
+        """Requeue dead deliveries with fresh attempts: those of ``ids``, or every one.
+
+        Returns:
+            How many were requeued (an id that is not dead is not counted).
+        """
+        where = [inbox.c.state == "dead"]
+        if ids is not None:
+            where.append(inbox.c.id.in_(list(ids)))
         with self._write() as conn:
             return conn.execute(
                 update(inbox)
-                .where(inbox.c.state == "dead")
+                .where(*where)
                 .values(state="pending", attempts=0, next_try_at=aware(now), dead_at=None)
             ).rowcount
 
-    def inbox_purge(self, before: datetime) -> int:
-        """Delete deliveries done before ``before``; returns how many.
+    def inbox_purge(self, before: datetime, *, dead: bool = False) -> int:
+        """Delete deliveries done before ``before`` (and, with ``dead``, those parked
+        before it); returns how many.
 
         Keep them longer than the platforms retry (Zendesk and Jira retry for hours, not
         days): a retry arriving after its item was purged would be processed again, which is
-        harmless (the ledger stops duplicate actions) but wasted work.
+        harmless (the ledger stops duplicate actions) but wasted work. Dead deliveries are
+        kept until asked for: each is a webhook that was never processed.
         """
+        at = aware(before)
+        done = (inbox.c.state == "done") & (inbox.c.done_at < at)
+        cond = done | ((inbox.c.state == "dead") & (inbox.c.dead_at < at)) if dead else done
         with self._write() as conn:
-            return conn.execute(
-                delete(inbox).where(inbox.c.state == "done", inbox.c.done_at < aware(before))
-            ).rowcount
+            return conn.execute(delete(inbox).where(cond)).rowcount
+
+    def inbox_list(
+        self,
+        *,
+        states: Sequence[str] = ("dead",),
+        connector: str | None = None,
+        limit: int | None = None,
+    ) -> list[InboxEntry]:
+        """Stored deliveries in these states, oldest first (the body is not read)."""
+        query = (
+            select(
+                inbox.c.id,
+                inbox.c.connector,
+                inbox.c.delivery_id,
+                inbox.c.state,
+                inbox.c.attempts,
+                inbox.c.received_at,
+                inbox.c.last_error,
+                inbox.c.dead_at,
+            )
+            .where(inbox.c.state.in_(list(states)))
+            .order_by(inbox.c.received_at, inbox.c.id)
+        )
+        if connector is not None:
+            query = query.where(inbox.c.connector == connector)
+        if limit is not None:
+            query = query.limit(limit)
+        with self._read() as conn:
+            return [InboxEntry(*row) for row in conn.execute(query)]
 
     def inbox_scrub_headers(self, keep: Callable[[str, str], bool], *, batch: int = 500) -> int:
         """Drop from stored deliveries every header ``keep(connector, name)`` refuses.

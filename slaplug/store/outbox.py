@@ -23,6 +23,7 @@ from slaplug.model import Action
 from slaplug.store._base import StoreBase, aware, chunks, default_worker_id
 from slaplug.store.codec import action_from_json, action_to_json
 from slaplug.store.legacy_keys import adopt_legacy_keys
+from slaplug.store.live import claimable_live
 from slaplug.store.schema import due, ledger, outbox
 
 __all__ = ["FINAL_STATUSES", "Claim", "DeadLetter", "FailedAction", "OutboxMixin", "OutboxStats"]
@@ -217,11 +218,13 @@ class OutboxMixin(StoreBase):
         """
         at = aware(now)
         with self._write() as conn:
+            # Live fields' values go out in order, one per field in flight (slaplug.store.live).
+            in_order = claimable_live(conn, connector, at)
             keys = self._claim(
                 conn,
                 outbox,
                 outbox.c.key,
-                [outbox.c.connector == connector],
+                [outbox.c.connector == connector, *in_order],
                 limit=limit,
                 now=at,
                 worker_id=worker_id or default_worker_id(),
