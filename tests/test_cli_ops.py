@@ -333,6 +333,25 @@ def test_ctrl_c_during_sync_once_releases_the_batch_and_exits_130(
     assert _leased(tmp_path) == 0  # the next sync need not wait out the leases
 
 
+def test_a_helpdesk_failing_mid_batch_releases_the_batch_and_exits_3(
+    tmp_path: Path, fake: FakeZendesk
+) -> None:
+    config = _configure(tmp_path, fake.base_url, fake.email)
+    with _started(config, fake.api_token, "--once", pause_at="claimed") as (proc, err, out):
+        assert err.wait_for("paused at claimed", 120), err.text()
+        assert _leased(tmp_path) > 0
+        fake.set_faults(1.0, [401], 1)  # the credentials are revoked while the batch is held
+        os.kill(proc.pid, signal.SIGUSR1)  # go on: the apply meets the 401
+        code = proc.wait(timeout=60)
+        stderr = err.text()
+        assert code == 3, stderr + out.text()
+    [line] = [ln for ln in stderr.splitlines() if ln.startswith("stopped:")]
+    released = re.search(r"\((\d+) claimed one\(s\) released", line)
+    assert released and int(released.group(1)) > 0, line
+    assert _leased(tmp_path) == 0  # the next sync need not wait out the leases
+    assert "Traceback" not in stderr
+
+
 def test_sigterm_during_sync_every_stops_cleanly_with_130(
     tmp_path: Path, fake: FakeZendesk
 ) -> None:

@@ -3,10 +3,10 @@
 ``SLAPLUG_CRASH_AT=applied`` makes the process kill itself (SIGKILL: no cleanup, no flush,
 exactly like ``kill -9`` or a power cut) the first time it reaches ``crashpoint("applied")``;
 ``applied:3`` the third time. ``SLAPLUG_PAUSE_AT=claimed`` (same ``:N`` form) makes it write
-``paused at claimed`` on standard error and wait there until a signal ends the wait: a test
-that must interrupt a sync in the middle of a batch waits for that line, then sends Ctrl-C,
-instead of hoping its signal lands before a fast pass ends. Unset, a crash point costs two
-dictionary lookups.
+``paused at claimed`` on standard error and wait there: SIGUSR1 lets it go on, Ctrl-C
+interrupts it. A test that must act in the middle of a batch waits for that line, then does
+(stops the helpdesk, sends Ctrl-C), instead of hoping to land before a fast pass ends. Unset,
+a crash point costs two dictionary lookups. Pause points must be reached on the main thread.
 """
 
 from __future__ import annotations
@@ -35,11 +35,17 @@ def _reached(variable: str, name: str) -> bool:
 
 def crashpoint(name: str) -> None:
     """Die here if ``SLAPLUG_CRASH_AT`` names this point (and, with ``:N``, this Nth visit);
-    wait here for a signal if ``SLAPLUG_PAUSE_AT`` does."""
+    wait here for SIGUSR1 (or Ctrl-C) if ``SLAPLUG_PAUSE_AT`` does."""
     if _reached("SLAPLUG_CRASH_AT", name):
         os.kill(os.getpid(), signal.SIGKILL)
     if _reached("SLAPLUG_PAUSE_AT", name):
-        sys.stderr.write(f"paused at {name}\n")
-        sys.stderr.flush()
-        while True:  # until a signal's handler raises (Ctrl-C: KeyboardInterrupt)
-            time.sleep(3600)
+        resumed: list[int] = []
+        # The handler first, then the line: a SIGUSR1 sent on seeing the line is never lost.
+        previous = signal.signal(signal.SIGUSR1, lambda signum, frame: resumed.append(signum))
+        try:
+            sys.stderr.write(f"paused at {name}\n")
+            sys.stderr.flush()
+            while not resumed:  # a signal cuts the sleep short; Ctrl-C raises from it
+                time.sleep(0.05)
+        finally:
+            signal.signal(signal.SIGUSR1, previous)
