@@ -33,7 +33,8 @@ from slaplug.rules.pack import RulePack
 from slaplug.rules.versions import VersionedPack
 from slaplug.runtime import open_runtime
 from slaplug.store import Store
-from slaplug.sync import Summary, Sync
+from slaplug.summary import BreachFate, Summary
+from slaplug.sync import Sync
 from slaplug.testing.mailbox import Mailbox
 from slaplug.views import ClockQuery, connector_links, explain_synced, status_view
 from slaplug.views.terminal import render_plain
@@ -102,6 +103,53 @@ def _show(summary: Summary, title: str) -> None:
         f"{summary.failed} failed; "
         f"API calls {summary.api_reads} reads / {summary.api_writes} writes; {summary.seconds:.1f}s"
     )
+    for reason, n in sorted(summary.skipped_by.items(), key=lambda item: (-item[1], item[0])):
+        click.echo(f"  skipped {n}: {reason}")
+
+
+def _show_breaches(summary: Summary) -> None:
+    """Each breached clock once, and what the sync did about it."""
+    tally: Counter[tuple[str, str, BreachFate]] = Counter(
+        (b.connector, b.clock, b.fate) for b in summary.breaches
+    )
+    click.echo(
+        f"\nBreached clocks: {summary.breached_clocks}, each counted once, by what the sync "
+        "did about them"
+    )
+    click.echo(
+        f"  {'':<8} {'policy/metric':<30} {'since cutoff':>12} {'before cutoff':>13} "
+        f"{'solved/closed':>13}"
+    )
+    for conn, clock in sorted({(c, k) for c, k, _ in tally}):
+        click.echo(
+            f"  {conn:<8} {clock:<30} {tally[(conn, clock, BreachFate.SINCE_CUTOFF)]:>12} "
+            f"{tally[(conn, clock, BreachFate.BEFORE_CUTOFF)]:>13} "
+            f"{tally[(conn, clock, BreachFate.TICKET_DONE)]:>13}"
+        )
+    click.echo(
+        "  since cutoff: breached since the go-live cutoff on an open ticket; the rules' "
+        "escalations for it are written, once\n"
+        "  before cutoff: history, recorded and never escalated\n"
+        "  solved/closed: nothing is ever written on a done ticket"
+    )
+
+
+def _show_written(summary: Summary) -> None:
+    """What was written where, and the escalation level and clock that planned each write."""
+    tickets = {(w.connector, w.ticket_id) for w in summary.written}
+    click.echo(
+        f"\nWritten back: {summary.applied} actions on {len(tickets)} tickets, each planned by "
+        "an escalation level whose threshold was crossed since the cutoff (<- why)"
+    )
+    for w in summary.written[:15]:
+        shown = " ".join(
+            f"{k}={(v[:60] + '...') if isinstance(v, str) and len(v) > 60 else v}"
+            for k, v in w.params.items()
+        )
+        click.echo(f"  {w.connector:<8} #{w.ticket_id:<6} {w.kind:<12} {shown}")
+        click.echo(f"  {'':<8} {'':<7} <- {w.why}")
+    if len(summary.written) > 15:
+        click.echo(f"  ... and {len(summary.written) - 15} more")
 
 
 def _show_mail(mailbox: Mailbox) -> None:
@@ -183,19 +231,8 @@ def run_demo(folder: Path, rules: Path) -> None:
             _show(first, "\nFirst sync")
             for line in go_live_lines(first):
                 click.echo(line)
-            breaches = Counter((c, m) for c, _, m in first.breaches)
-            click.echo("\nBreached clocks:")
-            for (conn, metric), n in sorted(breaches.items()):
-                click.echo(f"  {conn:<8} {metric:<30} {n}")
-            click.echo("\nWritten back:")
-            for conn, ticket, kind, params in first.written[:15]:
-                shown = {
-                    k: (v[:70] + "...") if isinstance(v, str) and len(v) > 70 else v
-                    for k, v in params.items()
-                }
-                click.echo(f"  {conn:<8} #{ticket:<6} {kind:<12} {shown}")
-            if len(first.written) > 15:
-                click.echo(f"  ... and {len(first.written) - 15} more")
+            _show_breaches(first)
+            _show_written(first)
             _show_mail(mailbox)
             second = job.run_once()
             _show(second, "\nSecond sync (the platform changed only by our own writes)")
@@ -205,8 +242,8 @@ def run_demo(folder: Path, rules: Path) -> None:
                     _show_contracts(rt.store, rt.pack, datetime.now(UTC), name, heading)
             _show_status(rt.store, rt.pack, rt.connectors, config)
             # Explain a ticket we wrote to, so what it says can be checked on the fake.
-            picked = [(c, t) for c, t, _, _ in first.written] or [
-                (c, t) for c, t, _ in first.breaches
+            picked = [(w.connector, w.ticket_id) for w in first.written] or [
+                (b.connector, b.ticket_id) for b in first.breaches
             ]
             if picked:
                 conn, ticket_id = picked[0]

@@ -37,9 +37,7 @@ import logging
 import secrets
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
 
 from slaplug import plugins
 from slaplug.connectors.base import ApplyResult, ApplyStatus, Capability, Connector
@@ -64,86 +62,13 @@ from slaplug.store import Claim, Store
 from slaplug.store._base import default_worker_id
 from slaplug.store.live import LiveHead
 from slaplug.store.quarantine import storable
+from slaplug.summary import BreachFate, Summary
 
 __all__ = ["Summary", "Sync"]
 
 log = logging.getLogger("slaplug.sync")
 # Its lines can quote an API answer (a failed action's detail): scrub every one.
 log.addFilter(RedactingFilter())
-
-
-@dataclass
-class Summary:
-    """What one sync pass did; printed at the end of every run."""
-
-    tickets_read: int = 0
-    tickets_changed: int = 0
-    reevaluated: int = 0
-    measures_changed: int = 0
-    planned: int = 0
-    shadow: int = 0
-    applied: int = 0
-    already: int = 0
-    skipped: int = 0
-    failed: int = 0
-    conflicts: int = 0
-    retried_later: int = 0
-    dead_lettered: int = 0
-    quarantined: int = 0
-    api_reads: int = 0
-    api_writes: int = 0
-    #: Clocks whose breach came before the cutoff, recorded now (a dry run: would be)
-    #: and never escalated.
-    past_breaches: int = 0
-    #: Escalation levels (one per clock and level) this pass found crossed before the cutoff.
-    past_crossings: int = 0
-    #: Their actions, held back: not planned, not written.
-    held_before_cutoff: int = 0
-    #: Actions held back because their ticket is solved or closed.
-    held_done: int = 0
-    #: Live fields' new values planned (a dry run: would be); counted in ``planned`` too.
-    live_writes: int = 0
-    seconds: float = 0.0
-    #: Each connector's cutoff this pass, ISO 8601.
-    cutoffs: dict[str, str] = field(default_factory=dict)
-    #: ``(connector, ticket id, policy/metric)`` of clocks seen breached (the first
-    #: `SAMPLE` of them: a summary must not grow with the number of tickets).
-    breaches: list[tuple[str, str, str]] = field(default_factory=list)
-    #: ``(connector, ticket id, action kind, params)`` of writes (the first `SAMPLE`).
-    written: list[tuple[str, str, str, dict[str, Any]]] = field(default_factory=list)
-    #: What a dry run would have planned (the first `SAMPLE`).
-    would_plan: list[Action] = field(default_factory=list)
-
-    #: How many examples the lists above keep.
-    SAMPLE = 1000
-
-    def as_dict(self) -> dict[str, Any]:
-        """The counters, for structured logs and JSON output."""
-        return {k: v for k, v in self.__dict__.items() if isinstance(v, int | float)}
-
-    @property
-    def actions_lost(self) -> int:
-        """Actions this pass that will not be applied without a human: failed for good
-        (an unmapped field, an unknown group...) or parked as dead letters."""
-        return self.failed + self.dead_lettered
-
-    def failure_note(self) -> str | None:
-        """What to do about `actions_lost`, or None when there are none."""
-        if not self.actions_lost:
-            return None
-        parts = []
-        if self.failed:
-            parts.append(
-                f"{self.failed} action(s) failed for good: see `slaplug outbox list --failed`, "
-                "fix the cause (a field mapping, a group, a channel), then "
-                "`slaplug outbox retry --failed`"
-            )
-        if self.dead_lettered:
-            parts.append(
-                f"{self.dead_lettered} action(s) became dead letters: see `slaplug outbox list`, "
-                "then `slaplug outbox retry --all`"
-            )
-        return "sync: " + "; ".join(parts)
 
 
 Progress = Callable[[str, Summary], None]
@@ -164,6 +89,8 @@ class Sync:
         clock: The current time (tests move it).
         escalate_from: Explicit cutoffs by connector name (``escalate_from`` in
             slaplug.yaml); a connector left out, or mapped to None, escalates from its go-live.
+        plan_sink: For a dry run: called with every action it would plan, as it is found
+            (`Summary.would_plan` keeps only the first `Summary.SAMPLE`).
     """
 
     def __init__(
@@ -179,6 +106,7 @@ class Sync:
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         channels: Mapping[str, Channel] | None = None,
         escalate_from: Mapping[str, datetime | None] | None = None,
+        plan_sink: Callable[[Action], None] | None = None,
     ) -> None:
         self.store = store
         self.rules = VersionedPack.of(pack)
@@ -189,6 +117,7 @@ class Sync:
         self.batch = batch
         self.claim_batch = claim_batch
         self.progress = progress or (lambda message, summary: None)
+        self.plan_sink = plan_sink
         self.clock = clock
         self.notifications = Notifications(
             store, self.rules, channels or {}, self.connectors, clock=clock
@@ -224,6 +153,15 @@ class Sync:
         if explicit is not None:
             return explicit
         return now if live is None else live  # a dry run before the first sync: its start
+
+    def release_leases(self) -> int:
+        """Give back the outbox leases this job holds, due at once; how many there were.
+
+        For a pass stopped in the middle of a batch (Ctrl-C, SIGTERM, a helpdesk gone): the
+        actions it claimed go to the next sync now, not after ``outbox.lease``. Only this
+        job's own leases (its `worker_id`): another job's batch in the same store is its own.
+        """
+        return self.store.release_leases(self.worker_id, now=self.clock())
 
     def run_once(self, only: str | None = None) -> Summary:
         """One full pass over every connector (or ``only`` the one named).
@@ -294,6 +232,7 @@ class Sync:
             summary.tickets_read += len(tickets)
             if self.dry_run:
                 self._evaluate(tickets, summary, cutoff)
+                self.progress(f"{name}: {summary.tickets_read} tickets read", summary)
                 continue
             changed = self.store.save_snapshots(tickets, now=self.clock())
             summary.tickets_changed += sum(changed)
@@ -433,12 +372,16 @@ class Sync:
             live = [x for x in a.actions if not x.shadow]
             summary.shadow += len(a.actions) - len(live)
             actions.extend(self._go_live_gate(a, live, cutoff, summary))
+        _note_breaches(assessments, summary, cutoff)
         if self.dry_run:
             live = [a for a, _, _ in self._live_writes(assessments)]
             summary.live_writes += len(live)
             actions.extend(live)
             new = [x for x in actions if self.store.ledger_status(x.key) is None]
             summary.would_plan.extend(new[: max(0, Summary.SAMPLE - len(summary.would_plan))])
+            if self.plan_sink is not None:
+                for x in new:  # every one, as it is found: the plan may be far longer
+                    self.plan_sink(x)
             summary.planned += len(new)
             summary.past_breaches += self._unrecorded_past_breaches(assessments, cutoff)
             return
@@ -470,7 +413,6 @@ class Sync:
         self.store.set_due_many(
             (a.ticket.connector, a.ticket.id, d) for a, d in zip(assessments, dues, strict=True)
         )
-        _note_breaches(assessments, summary)
         self._release([a.ticket for a in assessments])
 
     def _new_breach_hooks(
@@ -673,15 +615,11 @@ class Sync:
         )
         for action, r in final:
             if r.status is ApplyStatus.APPLIED:
-                summary.applied += 1
-                if len(summary.written) < Summary.SAMPLE:
-                    summary.written.append(
-                        (action.connector, action.ticket_id, action.kind.value, dict(action.params))
-                    )
+                summary.note_written(action)
             elif r.status is ApplyStatus.ALREADY:
                 summary.already += 1
             elif r.status is ApplyStatus.SKIPPED:
-                summary.skipped += 1
+                summary.note_skip(r.detail)
             else:
                 summary.failed += 1
                 log.warning("action %s failed for good: %s", r.key, r.detail)
@@ -711,10 +649,20 @@ def _later(a: LiveValue, b: LiveValue) -> bool:
     return (a.measure.start, a.measure.cycle) >= (b.measure.start, b.measure.cycle)
 
 
-def _note_breaches(assessments: Iterable[VersionedAssessment], summary: Summary) -> None:
+def _note_breaches(
+    assessments: Iterable[VersionedAssessment], summary: Summary, cutoff: datetime
+) -> None:
     for a in assessments:
+        done = is_done(a.ticket)
         for m in a.measures:
-            if m.state is MeasureState.BREACHED and len(summary.breaches) < Summary.SAMPLE:
-                summary.breaches.append(
-                    (a.ticket.connector, a.ticket.id, f"{m.policy}/{m.metric.value}")
-                )
+            if m.state is not MeasureState.BREACHED:
+                continue
+            if m.breached_at is not None and m.breached_at < cutoff:
+                fate = BreachFate.BEFORE_CUTOFF
+            elif done:
+                fate = BreachFate.TICKET_DONE
+            else:
+                fate = BreachFate.SINCE_CUTOFF
+            summary.note_breach(
+                a.ticket.connector, a.ticket.id, f"{m.policy}/{m.metric.value}", m.cycle, fate
+            )

@@ -454,7 +454,9 @@ def test_v1_then_v2_credits_explain_and_backtest(tmp_path: Path) -> None:
         store.save_snapshots([*NOVEMBER, *DECEMBER, LATER], now=datetime(2026, 12, 4, tzinfo=UTC))
     # Before v2: the plain list of v1. November freezes at 0 (closed since 1 December).
     plain = versioned_config(tmp_path, db, "rules: [v1.yaml]\n")
-    first = invoke("credits", "--config", str(plain), "--period", "2026-11", "--at", AT)
+    first = invoke(
+        "credits", "--config", str(plain), "--period", "2026-11", "--at", AT, "--freeze"
+    )
     assert first.exit_code == 0, first.output
     assert "Service credit acme 2026-11: 0 %" in first.output and "revision 1" in first.output
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import click
@@ -11,6 +12,7 @@ from slaplug.cli._common import (
     friendly_errors,
     parse_time,
 )
+from slaplug.exitcodes import ExitCode
 
 
 @click.command()
@@ -27,7 +29,17 @@ from slaplug.cli._common import (
     "version in force when it started (see `slaplug backtest --remeasure` first).",
 )
 @click.option("--reason", default="", help="Recorded with a recalculation.")
-@click.option("--deliver", is_flag=True, help="Hand each statement to on_credit_statement plugins.")
+@click.option(
+    "--freeze",
+    is_flag=True,
+    help="Freeze a closed period (stored as revision 1, never to change by itself); without "
+    "it a closed period not frozen yet is shown as a preview.",
+)
+@click.option(
+    "--deliver",
+    is_flag=True,
+    help="Hand each statement to on_credit_statement plugins (a closed period: once frozen).",
+)
 @click.option("--at", "at", help="Compute as of this time (ISO 8601 with offset); default now.")
 @click.option("--json", "as_json", is_flag=True, help="Print the results as JSON.")
 @friendly_errors
@@ -38,20 +50,42 @@ def credits(
     recalculate: bool,
     remeasure: bool,
     reason: str,
+    freeze: bool,
     deliver: bool,
     at: str | None,
     as_json: bool,
 ) -> None:
-    """Service credits per contract for a period; closed periods are frozen when first computed."""
+    """Service credits per contract for a period.
+
+    A closed period is shown as a preview until frozen with --freeze; a frozen one is read
+    back unchanged (--recalculate computes a new revision and shows what changed). Exits 2
+    when --freeze names a period still open, or --deliver one not frozen.
+    """
     from slaplug.credits.run import load_offline_settings, open_credits, settle_period
     from slaplug.credits.statement import statement_for
+    from slaplug.errors import ConfigError
     from slaplug.plugins import load_plugins, pm
     from slaplug.reports import render_json
 
     settings = load_offline_settings(config_path)
     with open_credits(settings) as ctx:
         settled = settle_period(
-            ctx, period, parse_time(at), contract, recalculate, reason, remeasure=remeasure
+            ctx,
+            period,
+            parse_time(at),
+            contract,
+            recalculate,
+            reason,
+            remeasure=remeasure,
+            freeze=freeze,
+        )
+    previews = [s for s in settled if s.preview]
+    if deliver and previews:
+        # A customer must not be sent figures that may still change: freeze, then deliver.
+        names = ", ".join(s.result.contract for s in previews)
+        raise ConfigError(
+            f"{period} is closed but not frozen for {names}: nothing was delivered; check the "
+            f"preview (without --deliver), then run again with --freeze --deliver"
         )
     if as_json:
         click.echo(render_json([s.result for s in settled]), nl=False)
@@ -68,6 +102,23 @@ def credits(
         if deliver:
             load_plugins()
             pm.hook.on_credit_statement(statement=statement_for(s.result))
+    for s in previews:
+        only = f" --contract {s.result.contract}" if contract else ""
+        click.echo(
+            f"preview: {s.result.contract} {s.result.period} is closed and not frozen; nothing "
+            f"was stored. Once the figures are right, freeze them: "
+            f"slaplug credits --period {period}{only} --freeze",
+            err=True,
+        )
+    still_open = [s for s in settled if freeze and not s.result.frozen and not s.preview]
+    for s in still_open:
+        click.echo(
+            f"error: {s.result.contract} {s.result.period} is still open: nothing to freeze "
+            "until it closes (its end plus the contract's freeze_after)",
+            err=True,
+        )
+    if still_open:
+        sys.exit(ExitCode.BAD_INPUT)
 
 
 @click.command()
@@ -88,7 +139,10 @@ def report(
     output: str | None,
     at: str | None,
 ) -> None:
-    """A customer report: compliance, breaches with ticket links, the credit owed and why."""
+    """A customer report: compliance, breaches with ticket links, the credit owed and why.
+
+    Never freezes: a closed period not frozen yet is reported as a preview.
+    """
     from slaplug.credits.run import load_offline_settings, open_credits, settle_period
     from slaplug.reports import RENDERERS
 
@@ -101,6 +155,14 @@ def report(
     else:
         Path(output).write_text(text, encoding="utf-8")
         click.echo(f"wrote {output}", err=True)
+    for s in settled:
+        if s.preview:
+            click.echo(
+                f"preview: {s.result.contract} {s.result.period} is closed and not frozen; the "
+                f"report says so. Freeze it first (slaplug credits --period {period} --freeze) "
+                "for figures that no longer change",
+                err=True,
+            )
 
 
 @click.command()

@@ -94,8 +94,9 @@ class CallStats:
     """API calls made through one client, for sync summaries.
 
     Attributes:
-        reads: GET/HEAD/OPTIONS requests sent, retries included.
-        writes: Other requests sent, retries included.
+        reads: Requests that only read (GET, HEAD, OPTIONS, and POSTs sent with
+            ``read=True``), retries included.
+        writes: Requests that change the helpdesk, retries included.
         retries: Requests that were retries of an earlier one.
         waited: Seconds spent waiting between retries.
     """
@@ -338,6 +339,7 @@ class ApiClient:
         json: Any = None,
         headers: Mapping[str, str] | None = None,
         before_retry: BeforeRetry | None = None,
+        read: bool | None = None,
     ) -> requests.Response:
         """Send a request, retrying transient failures; return the successful response.
 
@@ -354,6 +356,9 @@ class ApiClient:
                 connection; not 429 or 408, see `unprocessed_statuses`). It returns the
                 JSON body to send now, or `NOTHING_TO_SEND`. Without it, retries resend
                 ``json`` as it is, which is right for idempotent requests.
+            read: Whether the request only reads, for `CallStats`; by default GET, HEAD and
+                OPTIONS do. Pass True for a read sent with POST (a search or bulk fetch whose
+                query is a body), so that summaries count it as a read and not a write.
 
         Raises:
             AlreadySent: ``before_retry`` returned `NOTHING_TO_SEND`.
@@ -365,6 +370,7 @@ class ApiClient:
         """
         url = self._url(path)
         method = method.upper()
+        reads = method in _READ_METHODS if read is None else read
         retrying = Retrying(
             retry=retry_if_exception_type(RetriableAPIError),
             stop=self._stop,
@@ -403,6 +409,10 @@ class ApiClient:
                     raise AlreadySent(lost)
             lost = None
             sent += 1
+            if reads:
+                self.stats.reads += 1
+            else:
+                self.stats.writes += 1
             started = time.monotonic()
             try:
                 return self._send(method, url, params, body, headers)
@@ -464,10 +474,6 @@ class ApiClient:
         json: Any,
         headers: Mapping[str, str] | None,
     ) -> requests.Response:
-        if method in _READ_METHODS:
-            self.stats.reads += 1
-        else:
-            self.stats.writes += 1
         try:
             response = self.session.request(
                 method,

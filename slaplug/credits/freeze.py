@@ -1,7 +1,9 @@
 """Frozen periods: a closed period's result is computed once, stored, and read back unchanged.
 
 A period may be frozen once it is closed: its end plus the contract's ``freeze_after`` has
-passed (so that a sync running late still counts). From then on ``slaplug credits`` reads the
+passed (so that a sync running late still counts). Freezing is asked for (``slaplug credits
+--freeze``); until then a closed period is computed live and shown as a *preview*, so that its
+figures can be checked before they are fixed. From then on ``slaplug credits`` reads the
 stored result, whatever happens to the rules: an edited policy, a new holiday, a contract whose
 tiers changed. A recalculation happens only when asked for (``--recalculate``); it stores a
 new revision beside the old one and reports what changed.
@@ -52,11 +54,14 @@ class Settled:
         previous: For a recalculation, the revision it replaces (``result`` itself when the
             recalculation changed nothing: no new revision is stored then).
         changes: For a recalculation, what differs, one line each (empty: nothing).
+        preview: The period is closed but was not frozen (not asked to): ``result`` is
+            computed live and stored nowhere.
     """
 
     result: PeriodResult
     previous: PeriodResult | None = None
     changes: tuple[str, ...] = ()
+    preview: bool = False
 
 
 def settle(
@@ -75,7 +80,8 @@ def settle(
 ) -> list[Settled]:
     """Each contract's result for the period ``label``: read if frozen, else computed.
 
-    A closed period computed for the first time is frozen (stored as revision 1).
+    A closed period computed for the first time is frozen (stored as revision 1) when
+    ``freeze`` is true, and shown as a preview, stored nowhere, when it is false.
 
     Args:
         store: The store (snapshots in, frozen results in and out).
@@ -93,10 +99,12 @@ def settle(
             measuring every ticket again.
         freeze: Store a closed period's first result (the default). False only reads: a
             closed period not frozen yet is computed and returned with revision 0, as an open
-            one is (the web pages, which must not freeze a period by being looked at).
+            one is, marked `Settled.preview` (``slaplug credits`` without ``--freeze``; the
+            web pages, which must not freeze a period by being looked at).
 
     Raises:
-        ConfigError: ``only`` names no contract; a recalculation of a period not closed yet.
+        ConfigError: ``only`` names no contract; a recalculation of a period not closed or
+            not frozen yet.
     """
     contracts = book.contracts
     if only is not None:
@@ -129,6 +137,11 @@ def settle(
             )
         row = store.credit_period(c.name, period.label)
         stored = _from_row(row.body, row.revision) if row is not None else None
+        if recalculate and stored is None:
+            raise ConfigError(
+                f"{c.name} {period.label} was never frozen; there is nothing to recalculate "
+                f"(`slaplug credits --period {period.label} --freeze` freezes it)"
+            )
         plans.append((c, version, period, closed, stored))
     todo = {c.name: version for c, version, _, _, stored in plans if stored is None or recalculate}
     measured: Mapping[str, Sequence[Sample]]
@@ -155,8 +168,11 @@ def settle(
                     sorted(fresh.rules_versions, key=lambda lv: order.index(lv[0]))
                 ),
             )
-        if not closed or (not freeze and stored is None):
+        if not closed:
             out.append(Settled(fresh))
+            continue
+        if stored is None and not freeze:
+            out.append(Settled(fresh, preview=True))
             continue
         if stored is not None and not differences(stored, fresh):
             # Recalculated to the same figures: the revision a customer was shown stands; a

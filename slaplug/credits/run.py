@@ -153,13 +153,18 @@ def settle_period(
     recalculate: bool = False,
     reason: str = "",
     remeasure: bool = False,
+    freeze: bool = False,
 ) -> list[Settled]:
     """`slaplug.credits.freeze.settle` with the context's store, contracts and digest.
+
+    Unlike `settle`, a closed period is frozen only when ``freeze`` says so: commands show
+    a preview first (``slaplug credits --freeze`` freezes).
 
     Args:
         remeasure: With ``recalculate``: measure every cycle, and read every contract,
             under the newest rules version, instead of each under the version in force when
             it started (`VersionedPack.latest`). Only ever done when asked for.
+        freeze: Freeze a closed period not frozen yet.
 
     Raises:
         ConfigError: The rules declare no contracts; ``remeasure`` without ``recalculate``;
@@ -185,4 +190,5 @@ def settle_period(
         only=contract,
         recalculate=recalculate,
         reason=reason,
+        freeze=freeze,
     )

@@ -47,7 +47,7 @@ def statement_for(result: PeriodResult) -> CreditStatement:
     head = f"Service credit {result.contract} {result.period}: {result.credit.normalize():f} %"
     if result.amount is not None:
         head += f" = {result.amount}{cur}"
-    state = f"frozen (revision {result.revision})" if result.frozen else "provisional"
+    state = f"frozen (revision {result.revision})" if result.frozen else _unfrozen(result)
     lines = [head, f"Status: {state}; {len(result.breaches)} breach(es) counted."]
     if result.rules_versions or result.terms_version:
         lines.append(rules_line(result))
@@ -55,3 +55,10 @@ def statement_for(result: PeriodResult) -> CreditStatement:
     lines += [f"- {w}" for w in result.why]
     key = f"credit:{result.contract}:{result.period}:{result.revision}"
     return CreditStatement(result=result, text="\n".join(lines), key=key)
+
+
+def _unfrozen(result: PeriodResult) -> str:
+    """An unfrozen result's status: the period is open, or ended and shown as a preview."""
+    if result.computed_at >= result.end:
+        return "preview (the period has ended; not frozen yet, nothing stored)"
+    return "provisional"

@@ -37,9 +37,12 @@ def _contract(r: PeriodResult) -> str:
     owed = f"{r.credit.normalize():f} %"
     if r.amount is not None:
         owed += f" of the fee = {r.amount}{cur}"
-    status = (
-        f"frozen, revision {r.revision}" if r.frozen else "provisional: the period is still open"
-    )
+    if r.frozen:
+        status = f"frozen, revision {r.revision}"
+    elif r.computed_at >= r.end:
+        status = "preview: the period has ended and is not frozen yet"
+    else:
+        status = "provisional: the period is still open"
     rows = []
     for o in r.objectives:
         c = o.compliance

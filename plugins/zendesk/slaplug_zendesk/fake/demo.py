@@ -7,12 +7,14 @@ from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
 from slaplug.hookspecs import DemoConnection
+from slaplug_zendesk.fake.data import Group
 from slaplug_zendesk.fake.generate import FIELD_SLA_STATUS
 from slaplug_zendesk.fake.running import FakeZendesk
 
 __all__ = ["demo"]
 
 _TOKEN_ENV = "SLAPLUG_DEMO_ZENDESK_TOKEN"
+_ESCALATIONS = 204  # beside the generated first-line (201), second-line and billing groups
 
 
 @contextmanager
@@ -26,6 +28,10 @@ def demo() -> Iterator[DemoConnection]:
         days=28,
         job_complete_after=0.2,
     ) as fake:
+        # The shipped rules assign breached tickets to this group: an account using them has
+        # it (`slaplug doctor` checks), so the demo's helpdesk has it too, and no action fails.
+        with fake.lock:
+            fake.store.groups[_ESCALATIONS] = Group(_ESCALATIONS, "escalations")
         yield DemoConnection(
             section={
                 "plugin": "zendesk",
