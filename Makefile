@@ -9,7 +9,7 @@ BIN := $(VENV)/bin
 # measured). PYTEST_PARALLEL= (empty) runs it in one process.
 PYTEST_PARALLEL ?= -n 2 --dist loadfile
 
-.PHONY: demo test test-fast lint bench clean chromium
+.PHONY: demo test test-fast lint bench clean chromium screenshots
 
 $(BIN)/python:
 	@test -n "$(PYTHON)" || { echo "slaplug needs Python 3.11 or 3.12 (durable-rules does not import on 3.13)"; exit 1; }
@@ -34,6 +34,11 @@ chromium:
 	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && \
 		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) ; } || \
 		echo "chromium could not be installed: the HTML report rendering test will skip"
+
+# The dashboard's screenshots in docs/img (docs/dashboard.md), taken by its browser tests on
+# the demo's data.
+screenshots: $(VENV)/.installed chromium
+	SLAPLUG_SCREENSHOTS=docs/img $(BIN)/python -m pytest -q -p no:xdist tests/test_web_browser.py
 
 test: $(VENV)/.installed chromium
 	$(BIN)/ruff check slaplug tests bench plugins

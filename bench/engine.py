@@ -8,10 +8,12 @@ Run ``python bench/engine.py [n]``; it prints one JSON line::
 - ``tickets_per_s``: ``n`` synthetic tickets (three weeks of history each) through policy
   matching, SLA clocks and escalation matching against the shipped pack ``rules/default.yaml``,
   in batches of 1000 as the sync job feeds them, on durable_rules; best of three passes.
-  ``tickets_per_s_python`` is the same on the plain-Python reference, in the same process.
+  ``tickets_per_s_python`` is the same on the plain-Python engine, in the same process.
+  ``tickets_per_s_one_version`` is ``tickets_per_s`` through `VersionedPack` holding one
+  version, as the sync assesses a plain list of rules files (goal: within noise of it).
 - ``rules_per_s`` / ``baseline_rules_per_s``: escalation facts per second through the pack's
   escalation rules alone, on durable_rules (as shipped: one question per distinct encoded
-  fact, fresh cache each round) and on the plain-Python reference, same facts, same process;
+  fact, fresh cache each round) and on the plain-Python engine, same facts, same process;
   ``rules_ratio`` is baseline over durable (goal: at most 10). ``rules_per_s_no_dedupe`` sends
   every fact to durable_rules, to show what durable itself costs.
 - ``rss_growth_mb``: resident memory after one million escalation-fact evaluations that all
@@ -39,11 +41,12 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from slaplug.rules.durable import ProcessMatcher
-from slaplug.rules.facts import normalize
-from slaplug.rules.fields import measure_fact, ticket_fact
-from slaplug.rules.matcher import make_matcher
+from slaplug.rules.engines.durable import ProcessMatcher
+from slaplug.rules.engines.facts import normalize
+from slaplug.rules.engines.fields import measure_fact, ticket_fact
+from slaplug.rules.engines.matcher import make_matcher
 from slaplug.rules.pack import RulePack
+from slaplug.rules.versions import VersionedPack
 from slaplug.testing.synthetic import synthetic_tickets
 
 PACK = Path(__file__).resolve().parent.parent / "rules" / "default.yaml"
@@ -57,7 +60,9 @@ def _rss_mb() -> float:
     return pages * os.sysconf("SC_PAGE_SIZE") / 2**20
 
 
-def _tickets_per_s(engine: str, tickets: list[Any], rounds: int = 3) -> float:
+def _tickets_per_s(
+    engine: str, tickets: list[Any], rounds: int = 3, versioned: bool = False
+) -> float:
     """Tickets per second through the whole pack; best of ``rounds`` passes over all of them.
 
     The best pass, as for the rules alone: on a shared machine the others measure the
@@ -65,11 +70,12 @@ def _tickets_per_s(engine: str, tickets: list[Any], rounds: int = 3) -> float:
     """
     best = 0.0
     with RulePack.load([PACK], engine=engine) as pack:  # type: ignore[arg-type]
-        pack.assess_many(tickets[:BATCH], NOW)  # warm: calendars laid out, engine compiled
+        rules: Any = VersionedPack.of(pack) if versioned else pack
+        rules.assess_many(tickets[:BATCH], NOW)  # warm: calendars laid out, engine compiled
         for _ in range(rounds):
             start = time.perf_counter()
             for i in range(0, len(tickets), BATCH):
-                pack.assess_many(tickets[i : i + BATCH], NOW)
+                rules.assess_many(tickets[i : i + BATCH], NOW)
             best = max(best, len(tickets) / (time.perf_counter() - start))
     return best
 
@@ -138,6 +144,7 @@ def run(n: int = 50_000, evaluations: int = 1_000_000) -> dict[str, Any]:
     tickets = synthetic_tickets(n, NOW)
     durable_tps = _tickets_per_s("durable", tickets)
     python_tps = _tickets_per_s("python", tickets)
+    one_version_tps = _tickets_per_s("durable", tickets, versioned=True)
     with RulePack.load([PACK], engine="python") as pack:
         facts = _escalation_facts(pack, tickets[: min(n, 20_000)])
         rules_durable = _rules_per_s(pack, "durable", facts)
@@ -148,6 +155,7 @@ def run(n: int = 50_000, evaluations: int = 1_000_000) -> dict[str, Any]:
         "n": n,
         "tickets_per_s": round(durable_tps),
         "tickets_per_s_python": round(python_tps),
+        "tickets_per_s_one_version": round(one_version_tps),
         "rules_per_s": round(rules_durable),
         "baseline_rules_per_s": round(rules_python),
         "rules_ratio": round(rules_python / rules_durable, 2),

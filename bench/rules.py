@@ -1,4 +1,4 @@
-"""Benchmark the rules engines: durable_rules against the plain-Python reference.
+"""Benchmark the rules engines: durable_rules against the plain-Python engine.
 
 Both engines match the same synthetic, normalized tickets against one realistic 20-rule set, in
 this process. ``rules_per_s`` counts rule evaluations (facts x rules) per second, so it stays
@@ -26,9 +26,9 @@ from slaplug.rules.conditions import (
     Not,
     Rule,
 )
-from slaplug.rules.durable import DurableMatcher, ProcessMatcher
-from slaplug.rules.facts import normalize
-from slaplug.rules.reference import PythonMatcher
+from slaplug.rules.engines.durable import DurableMatcher, ProcessMatcher
+from slaplug.rules.engines.facts import normalize
+from slaplug.rules.engines.python import PythonMatcher
 
 TYPES = {
     "priority": FieldType.STR,

@@ -70,8 +70,8 @@ def _host(n: int, tickets: int) -> None:
     ``load RATE`` (agents and requesters change tickets, RATE changes a second in all),
     ``stop`` (no more changes). End of input stops the fakes.
     """
-    from slaplug.testing.fake_zendesk import FakeZendesk
-    from slaplug.testing.fakes.zendesk_server import ZendeskApp
+    from slaplug_zendesk.fake import FakeZendesk
+    from slaplug_zendesk.fake.server import ZendeskApp
 
     served: Counter[str] = Counter()
     guard = threading.Lock()

@@ -55,7 +55,7 @@ def _start_fake(n: int, port: int) -> subprocess.Popen[bytes]:
     code = (
         "import sys, time\n"
         "from datetime import datetime\n"
-        "from slaplug.testing.fake_zendesk import FakeZendesk\n"
+        "from slaplug_zendesk.fake import FakeZendesk\n"
         f"fake = FakeZendesk.start(port={port}, tickets={n}, days=28, now=datetime.fromisoformat('{now}'.replace('Z','+00:00')), job_complete_after=0.2)\n"
         "print('ready', flush=True)\n"
         "sys.stdin.read()\n"

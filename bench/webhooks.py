@@ -55,9 +55,9 @@ from typing import Any
 
 import httpx
 import yaml
+from slaplug_zendesk.fake import FakeZendesk
 
 from slaplug.connectors import sign
-from slaplug.testing.fake_zendesk import FakeZendesk
 
 REPO = Path(__file__).resolve().parent.parent
 SECRET = "bench-webhook-secret"

@@ -15,6 +15,8 @@ import dataclasses
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from slaplug._codegen import compile_source
+
 __all__ = ["builder"]
 
 T = TypeVar("T")
@@ -40,7 +42,8 @@ def builder(cls: type[T]) -> Callable[..., T]:
     defaults = ", ".join(f"_set_{n}=_set_{n}" for n in names)
     src = f"def build({args}, *, _new=_new, _cls=_cls, {defaults}):\n    o = _new(_cls)\n{body}\n    return o\n"
     namespace: dict[str, Any] = {"_new": object.__new__, "_cls": cls, **setters}
-    exec(src, namespace)  # the source is built from the class's own field names only
+    # The source is built from the class's own field names only.
+    exec(compile_source(src, f"{cls.__name__} builder"), namespace)
     build: Callable[..., T] = namespace["build"]
     build.__doc__ = f"Build a {cls.__name__} from all its fields, positionally (fast path)."
     return build

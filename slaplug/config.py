@@ -35,15 +35,25 @@ from pydantic import (
 )
 
 from slaplug.connectors.config import ConnectorConfig
+from slaplug.connectors.redact import add_secret
+from slaplug.durations import parse_duration
 from slaplug.errors import ConfigError, Problem, ProblemsError
 from slaplug.golive import parse_escalate_from
 from slaplug.notify.channels import Channel, parse_channels
 from slaplug.notify.message import SUBJECT_FIELDS, unknown_subject_fields
 from slaplug.plugins import get_connectors, load_plugins
-from slaplug.rules.schema import parse_duration
-from slaplug.rules.yamlpos import Located, read_located
+from slaplug.rules.engines import EngineName
+from slaplug.rules_config import RulesVersionSettings, parse_rules
+from slaplug.yamlpos import Located, read_located
 
-__all__ = ["DEFAULT_CONFIG", "ConnectorSettings", "Settings", "load_settings", "starter_config"]
+__all__ = [
+    "DEFAULT_CONFIG",
+    "ConnectorSettings",
+    "DashboardSettings",
+    "Settings",
+    "load_settings",
+    "starter_config",
+]
 
 #: Where slaplug looks for its configuration unless told otherwise (or ``$SLAPLUG_CONFIG``).
 DEFAULT_CONFIG = "slaplug.yaml"
@@ -189,14 +199,86 @@ class WorkOptions(BaseModel):
         return self.budgets == "documented"
 
 
+#: ``${NAME}``: a secret read from the environment variable NAME when the file is loaded.
+_ENV_REF = re.compile(r"^\$\{([A-Za-z_][A-Za-z0-9_]*)\}$")
+#: Dashboard refresh bounds: below 5 s every page view recomputes; above an hour it is stale.
+MIN_REFRESH = timedelta(seconds=5)
+MAX_REFRESH = timedelta(hours=1)
+
+
+class DashboardOptions(BaseModel):
+    """The web pages of ``slaplug serve``: the managers' dashboard and the customer pages."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    manager_token: str | None = Field(
+        default=None,
+        description="The dashboard's token, as ${ENV_VAR} (never the token itself); tokens "
+        "issued with `slaplug dashboard token issue` work too.",
+    )
+    public_url: str | None = Field(
+        default=None,
+        description="Where customers reach `slaplug serve` (https://sla.example.com): the base "
+        "of the links `slaplug customers token issue` prints.",
+    )
+    refresh: str = Field(
+        default="60s",
+        description="How long the figures are reused before they are computed again; the "
+        "pages reload themselves this often (5s to 1h).",
+    )
+    queue_limit: int = Field(
+        default=50, ge=1, le=1000, description="Rows of the at-risk queue on one page."
+    )
+
+    @field_validator("manager_token")
+    @classmethod
+    def _token_is_a_reference(cls, value: str | None) -> str | None:
+        if value is not None and not _ENV_REF.fullmatch(value.strip()):
+            raise ValueError(
+                "write the token as ${ENV_VAR}, the environment variable holding it; a token "
+                "written in the file would be read by whoever reads the file"
+            )
+        return value
+
+    @field_validator("public_url")
+    @classmethod
+    def _public_url_is_http(cls, value: str | None) -> str | None:
+        if value is not None and not re.match(r"^https?://[^/\s]+", value):
+            raise ValueError("public_url is a URL such as https://sla.example.com")
+        return value
+
+    @field_validator("refresh")
+    @classmethod
+    def _refresh_in_range(cls, value: str) -> str:
+        _duration_between(value, MIN_REFRESH, MAX_REFRESH, "refresh")
+        return value
+
+
+@dataclass(frozen=True)
+class DashboardSettings:
+    """The ``dashboard:`` section, its token read from the environment.
+
+    Attributes:
+        manager_token: The configured manager token, or None (then only issued tokens open
+            the dashboard). Never logged: it is registered for redaction when read.
+    """
+
+    manager_token: str | None = field(default=None, repr=False)
+    public_url: str | None = None
+    refresh_s: float = 60.0
+    queue_limit: int = 50
+
+
 class _SettingsFile(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     store: str = Field(default="sqlite:///slaplug.db", description="SQLAlchemy URL of the store.")
-    rules: list[str] = Field(default_factory=list, description="Rules files, merged in order.")
-    engine: Literal["durable", "python"] | None = Field(
-        default=None, description="Override the packs' engine."
+    rules: Any = Field(
+        default=None,
+        description="Rules files, merged in order; or versions of them, each with the date "
+        "from which it applies (docs/rules/language.md, Effective dates).",
     )
+    engine: EngineName | None = Field(default=None, description="Override the packs' engine.")
     connectors: dict[str, dict[str, Any]] = Field(default_factory=dict)
     escalate_from: Any = Field(
         default=None,
@@ -210,6 +292,7 @@ class _SettingsFile(BaseModel):
         default=None,
         description="Notification channels: name -> apprise URLs (see docs/notifications.md).",
     )
+    dashboard: DashboardOptions = Field(default_factory=DashboardOptions)
 
 
 @dataclass(frozen=True)
@@ -227,8 +310,9 @@ class Settings:
 
     path: Path
     store: str
+    #: The newest version's rules files (all of them in the plain list form).
     rules: list[Path]
-    engine: Literal["durable", "python"] | None
+    engine: EngineName | None
     connectors: dict[str, ConnectorSettings] = field(default_factory=dict)
     sync: SyncOptions = field(default_factory=SyncOptions)
     outbox: OutboxOptions = field(default_factory=OutboxOptions)
@@ -238,6 +322,15 @@ class Settings:
     notify: dict[str, Channel] = field(default_factory=dict)
     #: Explicit go-live cutoffs by connector (`slaplug.golive`); None: from the first sync.
     escalate_from: dict[str, datetime | None] = field(default_factory=dict)
+    #: The web pages (docs/dashboard.md).
+    dashboard: DashboardSettings = field(default_factory=DashboardSettings)
+    #: Every version of the rules, oldest first (one unlabelled one in the plain list form).
+    rules_versions: list[RulesVersionSettings] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        # Settings built in code with files only: those files are one version since forever.
+        if self.rules and not self.rules_versions:
+            self.rules_versions.append(RulesVersionSettings("", None, tuple(self.rules)))
 
 
 def _problems(
@@ -314,17 +407,9 @@ def load_settings(
     except ConfigError as exc:
         problems.append(located.problem(("escalate_from",), str(exc)))
     escalate_from: dict[str, datetime | None] = {}
-    rules = [(base / r) for r in raw.rules]
-    for i, r in enumerate(rules):
-        try:
-            exists = r.is_file()
-        except OSError as exc:  # a name too long for the file system, say
-            problems.append(
-                located.problem(("rules", i), f"rules file cannot be read: {exc.strerror}")
-            )
-            continue
-        if not exists:
-            problems.append(located.problem(("rules", i), f"rules file {r} does not exist"))
+    versions, rules_problems = parse_rules(raw.rules, located, base)
+    problems += rules_problems
+    rules = list(versions[-1].files) if versions else []
     load_plugins()
     plugins = get_connectors()
     connectors: dict[str, ConnectorSettings] = {}
@@ -394,6 +479,7 @@ def load_settings(
                 "postgresql://... URL, or remove work.engine for the embedded default",
             )
         )
+    dashboard = _dashboard(raw.dashboard, env, located, problems)
     if problems:
         raise ProblemsError(problems)
     return Settings(
@@ -407,6 +493,42 @@ def load_settings(
         work=raw.work,
         notify=channels,
         escalate_from=escalate_from,
+        rules_versions=versions,
+        dashboard=dashboard,
+    )
+
+
+def _dashboard(
+    raw: DashboardOptions, env: Mapping[str, str], located: Located, problems: list[Problem]
+) -> DashboardSettings:
+    token: str | None = None
+    if raw.manager_token is not None:
+        m = _ENV_REF.fullmatch(raw.manager_token.strip())
+        assert m is not None  # checked by the model
+        token = env.get(m[1]) or None
+        if token is None:
+            problems.append(
+                located.problem(
+                    ("dashboard", "manager_token"),
+                    f"environment variable {m[1]} is not set; set it to the dashboard's token "
+                    "(e.g. the output of: python -c 'import secrets; print(secrets.token_hex(32))')",
+                )
+            )
+        elif len(token) < 16:
+            problems.append(
+                located.problem(
+                    ("dashboard", "manager_token"),
+                    f"the token in {m[1]} is shorter than 16 characters; use a long random one",
+                )
+            )
+            token = None
+        else:
+            add_secret(token)
+    return DashboardSettings(
+        manager_token=token,
+        public_url=raw.public_url.rstrip("/") if raw.public_url else None,
+        refresh_s=parse_duration(raw.refresh).total_seconds(),
+        queue_limit=raw.queue_limit,
     )
 
 
@@ -422,7 +544,12 @@ def starter_config() -> str:
 #   store: postgresql+psycopg://slaplug@db.internal/slaplug
 store: sqlite:///slaplug.db
 
-# Rules files, merged in order (check them with `slaplug rules check`).
+# Rules files, merged in order (check them with `slaplug rules check --config slaplug.yaml`).
+# To change rules without rewriting history, list versions, each with the instant from which
+# it applies (docs/rules/language.md, "Effective dates"):
+#   rules:
+#     - {files: [rules/default.yaml], label: v1}
+#     - {files: [rules/v2.yaml], label: v2, effective_from: 2026-12-01T00:00:00+01:00}
 rules:
   - rules/default.yaml
 

@@ -1,85 +1,69 @@
 """``slaplug demo``: the whole job against the bundled fake helpdesks, nothing to install.
 
-It starts the fake helpdesks on 127.0.0.1 (a few weeks of tickets each), writes a
+It starts the fake helpdesks the installed connector plugins offer to it (hook
+``register_fakes``, ``demo=``) on 127.0.0.1, a few weeks of tickets each, writes a
 configuration and a SQLite store into a folder, runs one sync, shows what was breached and what
-was written where, runs a second sync to show that nothing is written twice, and explains one
-breached ticket.
+was written where, runs a second sync to show that nothing is written twice, lists the at-risk
+queue (``slaplug status``) and explains one breached ticket (``slaplug explain CONNECTOR:ID``),
+naming the commands that show them again from the store it leaves behind.
 """
 
 from __future__ import annotations
 
 import os
 from collections import Counter
-from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from collections.abc import Mapping
+from contextlib import ExitStack
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import click
 import yaml
 
 from slaplug.config import load_settings
+from slaplug.connectors.base import Connector
 from slaplug.credits.source import ContractBook
-from slaplug.explain import explain, render_text
+from slaplug.explain import render_text
+from slaplug.hookspecs import DemoConnection
+from slaplug.plugins import get_demo_fakes
 from slaplug.progress import go_live_lines
 from slaplug.rules.pack import RulePack
+from slaplug.rules.versions import VersionedPack
 from slaplug.runtime import open_runtime
 from slaplug.store import Store
-from slaplug.sync import Summary, Sync
-from slaplug.testing.fake_zendesk import FakeZendesk
+from slaplug.summary import BreachFate, Summary
+from slaplug.sync import Sync
 from slaplug.testing.mailbox import Mailbox
+from slaplug.views import ClockQuery, connector_links, explain_synced, status_view
+from slaplug.views.terminal import render_plain
 
 __all__ = ["run_demo"]
 
-_ZENDESK_TOKEN_ENV = "SLAPLUG_DEMO_ZENDESK_TOKEN"
-_JIRA_TOKEN_ENV = "SLAPLUG_DEMO_JIRA_TOKEN"
 
+def _start_fakes(stack: ExitStack) -> dict[str, DemoConnection]:
+    """Start every fake the installed plugins offer to the demo; their connections by name.
 
-@contextmanager
-def _fakes(stack: ExitStack) -> Iterator[dict[str, Any]]:
-    """Start every fake helpdesk this install has; yield connector sections by name."""
-    # The fake's clock runs three days behind: its open tickets have been waiting since, as
-    # if slaplug were connected three days after they came in (see the backfill below).
-    zendesk = stack.enter_context(
-        FakeZendesk.start(
-            now=datetime.now(UTC) - timedelta(days=3),
-            tickets=300,
-            days=28,
-            job_complete_after=0.2,
+    The plugins choose the fakes and their data (hook ``register_fakes``, ``demo=``): the
+    core names no platform.
+
+    Raises:
+        click.ClickException: No installed plugin offers one.
+    """
+    offered = get_demo_fakes()
+    if not offered:
+        raise click.ClickException(
+            "no installed plugin offers a fake helpdesk for the demo (hook register_fakes, "
+            "demo=...); install a connector plugin that ships one, or check "
+            "SLAPLUG_LOAD_PLUGINS"
         )
-    )
-    os.environ[_ZENDESK_TOKEN_ENV] = zendesk.api_token
-    sections: dict[str, Any] = {
-        "zendesk": {
-            "plugin": "zendesk",
-            "base_url": zendesk.base_url,
-            "email": zendesk.email,
-            "api_token_env": _ZENDESK_TOKEN_ENV,
-            "fields": {"sla_resolution_status": 360000000103},
-        }
-    }
-    jira = _start_fake_jira(stack)
-    if jira is not None:
-        sections["jira"] = jira
-    yield sections
-
-
-def _start_fake_jira(stack: ExitStack) -> dict[str, Any] | None:
-    try:  # optional: the fake Jira ships with the Jira connector's test support
-        from slaplug.testing.fake_jira import FakeJira  # noqa: PLC0415
-    except ImportError:
-        return None
-    jira = stack.enter_context(FakeJira.start())
-    os.environ[_JIRA_TOKEN_ENV] = jira.api_token
-    return {
-        "plugin": "jira",
-        "base_url": jira.base_url,
-        "email": jira.email,
-        "api_token_env": _JIRA_TOKEN_ENV,
-        "projects": ["SUP"],
-        "fields": {"sla_resolution_status": "customfield_10050"},
-    }
+    connections: dict[str, DemoConnection] = {}
+    for name, start in offered.items():
+        connection = stack.enter_context(start())
+        os.environ.update(connection.environ)  # the credentials the section names
+        connections[name] = connection
+    return connections
 
 
 #: The channels the shipped rules notify; the demo delivers each to its local mailbox.
@@ -119,6 +103,53 @@ def _show(summary: Summary, title: str) -> None:
         f"{summary.failed} failed; "
         f"API calls {summary.api_reads} reads / {summary.api_writes} writes; {summary.seconds:.1f}s"
     )
+    for reason, n in sorted(summary.skipped_by.items(), key=lambda item: (-item[1], item[0])):
+        click.echo(f"  skipped {n}: {reason}")
+
+
+def _show_breaches(summary: Summary) -> None:
+    """Each breached clock once, and what the sync did about it."""
+    tally: Counter[tuple[str, str, BreachFate]] = Counter(
+        (b.connector, b.clock, b.fate) for b in summary.breaches
+    )
+    click.echo(
+        f"\nBreached clocks: {summary.breached_clocks}, each counted once, by what the sync "
+        "did about them"
+    )
+    click.echo(
+        f"  {'':<8} {'policy/metric':<30} {'since cutoff':>12} {'before cutoff':>13} "
+        f"{'solved/closed':>13}"
+    )
+    for conn, clock in sorted({(c, k) for c, k, _ in tally}):
+        click.echo(
+            f"  {conn:<8} {clock:<30} {tally[(conn, clock, BreachFate.SINCE_CUTOFF)]:>12} "
+            f"{tally[(conn, clock, BreachFate.BEFORE_CUTOFF)]:>13} "
+            f"{tally[(conn, clock, BreachFate.TICKET_DONE)]:>13}"
+        )
+    click.echo(
+        "  since cutoff: breached since the go-live cutoff on an open ticket; the rules' "
+        "escalations for it are written, once\n"
+        "  before cutoff: history, recorded and never escalated\n"
+        "  solved/closed: nothing is ever written on a done ticket"
+    )
+
+
+def _show_written(summary: Summary) -> None:
+    """What was written where, and the escalation level and clock that planned each write."""
+    tickets = {(w.connector, w.ticket_id) for w in summary.written}
+    click.echo(
+        f"\nWritten back: {summary.applied} actions on {len(tickets)} tickets, each planned by "
+        "an escalation level whose threshold was crossed since the cutoff (<- why)"
+    )
+    for w in summary.written[:15]:
+        shown = " ".join(
+            f"{k}={(v[:60] + '...') if isinstance(v, str) and len(v) > 60 else v}"
+            for k, v in w.params.items()
+        )
+        click.echo(f"  {w.connector:<8} #{w.ticket_id:<6} {w.kind:<12} {shown}")
+        click.echo(f"  {'':<8} {'':<7} <- {w.why}")
+    if len(summary.written) > 15:
+        click.echo(f"  ... and {len(summary.written) - 15} more")
 
 
 def _show_mail(mailbox: Mailbox) -> None:
@@ -136,27 +167,45 @@ def _show_mail(mailbox: Mailbox) -> None:
                 click.echo(f"  | {line}")
 
 
-def _show_jira_contracts(store: Store, pack: RulePack, now: datetime) -> None:
-    """Per-organization contracts on Jira tickets: JSM's Organizations field chooses the
-    contract (``match: {organization: ...}``), as Zendesk's organization does."""
-    orgs = {t.key: t.organization or "(none)" for t in store.iter_snapshots("jira")}
+def _show_contracts(
+    store: Store, pack: RulePack | VersionedPack, now: datetime, connector: str, heading: str
+) -> None:
+    """The contracts decided on one connector's tickets, by the tickets' organization (the
+    rules' ``match: {organization: ...}`` chooses the contract)."""
+    orgs = {t.key: t.organization or "(none)" for t in store.iter_snapshots(connector)}
     if not orgs:
-        return  # no fake Jira in this install
+        return
     tally: Counter[tuple[str, str, bool]] = Counter()
-    for contract, sample in ContractBook(pack).samples(store.iter_snapshots("jira"), now):
+    for contract, sample in ContractBook(pack).samples(store.iter_snapshots(connector), now):
         if not sample.cancelled:
             tally[(contract.name, orgs[sample.ticket_key], sample.breached)] += 1
-    click.echo("\nContracts on Jira tickets, by JSM organization (decided targets):")
+    click.echo(f"\nContracts on {heading} (decided targets):")
     for name, org in sorted({(c, o) for c, o, _ in tally}):
         met, missed = tally[(name, org, False)], tally[(name, org, True)]
         click.echo(f"  {name:<12} {org:<12} {met:>5} met {missed:>5} missed")
     click.echo("  (slaplug credits --period YYYY-MM: the credit each contract owes)")
 
 
+def _show_status(
+    store: Store, pack: RulePack | VersionedPack, connectors: Mapping[str, Connector], config: Path
+) -> None:
+    """The at-risk queue as ``slaplug status`` prints it (plain text, the first few)."""
+    view = status_view(
+        store,
+        pack,
+        datetime.now(UTC),
+        ClockQuery.build(states=["breached", "at-risk"], limit=8),
+        links=connector_links(connectors),
+    )
+    click.echo(f"\n$ slaplug status --state breached,at-risk --limit 8 --config {config}\n")
+    click.echo(render_plain(view, ZoneInfo("UTC")), nl=False)
+
+
 def run_demo(folder: Path, rules: Path) -> None:
     """Run the demo, printing as it goes."""
     with ExitStack() as stack:
-        sections = stack.enter_context(_fakes(stack))
+        connections = _start_fakes(stack)
+        sections = {name: dict(c.section) for name, c in connections.items()}
         mailbox = stack.enter_context(Mailbox())
         notify = {
             name: [mailbox.url(to=f"{name}@demo.example", sender="slaplug@demo.example")]
@@ -182,30 +231,35 @@ def run_demo(folder: Path, rules: Path) -> None:
             _show(first, "\nFirst sync")
             for line in go_live_lines(first):
                 click.echo(line)
-            breaches = Counter((c, m) for c, _, m in first.breaches)
-            click.echo("\nBreached clocks:")
-            for (conn, metric), n in sorted(breaches.items()):
-                click.echo(f"  {conn:<8} {metric:<30} {n}")
-            click.echo("\nWritten back:")
-            for conn, ticket, kind, params in first.written[:15]:
-                shown = {
-                    k: (v[:70] + "...") if isinstance(v, str) and len(v) > 70 else v
-                    for k, v in params.items()
-                }
-                click.echo(f"  {conn:<8} #{ticket:<6} {kind:<12} {shown}")
-            if len(first.written) > 15:
-                click.echo(f"  ... and {len(first.written) - 15} more")
+            _show_breaches(first)
+            _show_written(first)
             _show_mail(mailbox)
             second = job.run_once()
             _show(second, "\nSecond sync (the platform changed only by our own writes)")
-            _show_jira_contracts(rt.store, rt.pack, datetime.now(UTC))
+            for name, connection in connections.items():
+                if connection.contracts_heading:
+                    heading = connection.contracts_heading
+                    _show_contracts(rt.store, rt.pack, datetime.now(UTC), name, heading)
+            _show_status(rt.store, rt.pack, rt.connectors, config)
             # Explain a ticket we wrote to, so what it says can be checked on the fake.
-            picked = [(c, t) for c, t, _, _ in first.written] or [
-                (c, t) for c, t, _ in first.breaches
+            picked = [(w.connector, w.ticket_id) for w in first.written] or [
+                (b.connector, b.ticket_id) for b in first.breaches
             ]
             if picked:
                 conn, ticket_id = picked[0]
-                snapshot = rt.store.load_snapshot(conn, ticket_id)
-                if snapshot is not None:
-                    click.echo(f"\n$ slaplug explain ... {conn}:{ticket_id}\n")
-                    click.echo(render_text(explain(rt.pack, snapshot, datetime.now(UTC))))
+                if rt.store.load_snapshot(conn, ticket_id) is not None:
+                    command = f"slaplug explain {conn}:{ticket_id} --config {config}"
+                    click.echo(f"\n$ {command}\n")
+                    doc = explain_synced(
+                        rt.store,
+                        rt.pack,
+                        conn,
+                        ticket_id,
+                        datetime.now(UTC),
+                        links=connector_links(rt.connectors),
+                    )
+                    click.echo(render_text(doc))
+                    click.echo(
+                        f"\nThe store stays in {folder}/; look again without calling a helpdesk:\n"
+                        f"  slaplug status --config {config}\n  {command}"
+                    )

@@ -40,14 +40,22 @@ def run_checks(settings: Settings, *, only: str | None = None) -> list[Check]:
         only: Check only this configured connector (and the shared parts).
     """
     checks = [_store_check(settings)]
-    source = compile_files(settings.rules)
-    writes = source.writes
+    # Every rules version: an older one still escalates the cycles that started under it.
+    versions = settings.rules_versions or []
+    sources = (
+        [compile_files(v.files, holiday_provider=plugins.holidays_for) for v in versions]
+        if versions
+        else []
+    )
+    writes = [w for src in sources for w in src.writes]
+    files = sum(len(v.files) for v in versions)
+    escalations = sum(len(src.escalations) for src in sources)
+    named = f" in {len(versions)} versions" if len(versions) > 1 else ""
     checks.append(
         Check(
             "rules",
             CheckStatus.OK,
-            f"{len(settings.rules)} file(s), {len(source.escalations)} escalation(s), "
-            f"{len(writes)} named write(s)",
+            f"{files} file(s), {escalations} escalation(s), {len(writes)} named write(s){named}",
             subject="rules",
         )
     )
@@ -56,7 +64,8 @@ def run_checks(settings: Settings, *, only: str | None = None) -> list[Check]:
         writes=tuple(w for w in writes if w.kind is not ActionKind.NOTIFY),
         kinds=frozenset(
             ActionKind(a.kind)
-            for esc in source.escalations
+            for src in sources
+            for esc in src.escalations
             for level in esc.level_specs()
             for a in level.actions
         ),

@@ -17,6 +17,7 @@
       + InvalidTicketError     422: the platform rejected the change as invalid
     + ConflictError          409: re-read the ticket, re-evaluate, then write again
   x WebhookError           reply to the sender with ``.status`` (400 malformed, 401 bad signature)
+  x UnknownTicketError     the store holds no snapshot of this ticket: sync it, or check the id
 """
 
 from __future__ import annotations
@@ -228,3 +229,20 @@ class WebhookError(SlaplugError):
     def __init__(self, message: str, *, status: int = 400) -> None:
         super().__init__(message)
         self.status = status
+
+
+class UnknownTicketError(SlaplugError):
+    """The store holds no snapshot of the ticket asked for: it was never synced, or the id or
+    connector is wrong. The message says which, and what to run.
+
+    Attributes:
+        connector: The connector named.
+        ticket_id: The ticket id named.
+    """
+
+    __module__ = "slaplug"
+
+    def __init__(self, message: str, *, connector: str, ticket_id: str) -> None:
+        super().__init__(message)
+        self.connector = connector
+        self.ticket_id = ticket_id

@@ -6,12 +6,14 @@ view); `render_text` prints it for people.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime, timedelta, tzinfo
 from typing import Any
 
 from slaplug.model import EventKind, SlaMeasure, Ticket
-from slaplug.rules.fields import human_duration
+from slaplug.rules.engines.fields import human_duration
 from slaplug.rules.pack import RulePack
+from slaplug.rules.versions import VersionedPack
 from slaplug.serialize import TicketFormatError, action_to_dict, measure_to_dict, ticket_problem
 from slaplug.sla.calendar import BusinessCalendar
 
@@ -59,8 +61,24 @@ def _closures(cal: BusinessCalendar, a: datetime, b: datetime) -> list[dict[str,
     return [{"kind": "closed", "from": a, "to": b, "why": why}]
 
 
-def explain(pack: RulePack, ticket: Ticket, now: datetime) -> dict[str, Any]:
+def explain(
+    pack: RulePack | VersionedPack,
+    ticket: Ticket,
+    now: datetime,
+    recorded: Mapping[tuple[str, str, int], str | None] | None = None,
+) -> dict[str, Any]:
     """Everything ``slaplug explain`` shows for one ticket at ``now``, as plain data.
+
+    With rules versions, each clock names the version that measured it (``version``: the
+    one in force when its cycle started) and ``versions`` lists them with their dates.
+
+    Args:
+        pack: The rules, or their versions.
+        ticket: The ticket.
+        now: The time to explain at.
+        recorded: The version the store's measure history last recorded per ``(policy,
+            metric, cycle)`` (`Store.measure_versions`), shown beside each clock it holds
+            (``recorded_version``; None: recorded before versions were declared).
 
     Raises:
         TicketFormatError: The ticket is one slaplug cannot process (a date out of range,
@@ -70,11 +88,14 @@ def explain(pack: RulePack, ticket: Ticket, now: datetime) -> dict[str, Any]:
     problem = ticket_problem(ticket)
     if problem is not None:
         raise TicketFormatError(f"ticket {ticket.connector}:{ticket.id!a}: {problem}")
-    assessment = pack.assess(ticket, now)
-    calendars = {p.name: p.calendar for p in pack.sla_policies}
+    rules = VersionedPack.of(pack)
+    assessment = rules.assess(ticket, now)
     clocks = []
+    zone: tzinfo | None = None
     for m in assessment.measures:
-        cal = calendars[m.policy]
+        label = assessment.version_of(m)
+        cal = _calendar_of(rules.get(label).pack, m.policy)
+        zone = zone or cal.zone
         end = m.stopped_at or now
         clock = measure_to_dict(m)
         for key in ("start", "deadline", "breached_at", "stopped_at"):
@@ -82,9 +103,13 @@ def explain(pack: RulePack, ticket: Ticket, now: datetime) -> dict[str, Any]:
             if clock[key] is not None:
                 clock[key] = datetime.fromisoformat(clock[key]).astimezone(cal.zone).isoformat()
         clock["timeline"] = _segments(cal, m, end) if end > m.start else []
+        if rules.labelled:
+            clock["version"] = label
+            mid = (m.policy, m.metric.value, m.cycle)
+            if recorded is not None and mid in recorded:
+                clock["recorded_version"] = recorded[mid]
         clocks.append(clock)
-    clocks_policy = assessment.measures[0].policy if assessment.measures else None
-    return {
+    doc: dict[str, Any] = {
         "ticket": {
             "id": ticket.id,
             "connector": ticket.connector,
@@ -94,11 +119,26 @@ def explain(pack: RulePack, ticket: Ticket, now: datetime) -> dict[str, Any]:
         },
         "at": now.isoformat(),
         # The history reads in the zone the clocks read in (the first clock's calendar).
-        "history": _history(ticket, now, calendars[clocks_policy].zone if clocks_policy else None),
+        "history": _history(ticket, now, zone),
         "policies": list(assessment.policies),
         "clocks": clocks,
         "actions": [action_to_dict(a) for a in assessment.actions],
     }
+    if rules.labelled:
+        doc["versions"] = [
+            {
+                "label": v.label,
+                "effective_from": v.effective_from.isoformat() if v.effective_from else None,
+            }
+            for v in rules.versions
+        ]
+        for a, shown in zip(assessment.actions, doc["actions"], strict=True):
+            shown["version"] = assessment.version_of_action(a)
+    return doc
+
+
+def _calendar_of(pack: RulePack, policy: str) -> BusinessCalendar:
+    return next(p.calendar for p in pack.sla_policies if p.name == policy)
 
 
 def _history(ticket: Ticket, now: datetime, zone: tzinfo | None) -> list[dict[str, Any]]:
@@ -120,6 +160,21 @@ def _history(ticket: Ticket, now: datetime, zone: tzinfo | None) -> list[dict[st
     return out
 
 
+def _version_line(doc: dict[str, Any], c: dict[str, Any]) -> str:
+    """``v1 (in force when the cycle started, 2026-11-30T...)`` and what the store recorded."""
+    since = next(
+        (v["effective_from"] for v in doc.get("versions", []) if v["label"] == c["version"]), None
+    )
+    text = f"{c['version']} (in force when the cycle started; {'from ' + since if since else 'the first version'})"
+    if "recorded_version" in c:
+        rec = c["recorded_version"]
+        if rec is None:
+            text += "; the store's history has it from before versions"
+        elif rec != c["version"]:
+            text += f"; the store recorded {rec}"
+    return text
+
+
 def _shown(v: Any) -> str:
     if v is None:
         return "(none)"
@@ -135,6 +190,8 @@ def render_text(doc: dict[str, Any]) -> str:
         f"Ticket {t['connector']}:{t['id']} {t['subject']!r} ({t['status']}, priority {t['priority']})",
         f"At {doc['at']}; policies: {', '.join(doc['policies']) or 'none matched'}",
     ]
+    if doc.get("link"):
+        lines.insert(1, f"Link: {doc['link']}")
     if doc.get("history"):
         lines.append("Field history (policies and conditions follow it):")
         for h in doc["history"]:
@@ -150,6 +207,8 @@ def render_text(doc: dict[str, Any]) -> str:
             f"{c['policy']} / {c['metric']} (cycle {c['cycle']}): {c['state'].upper()}, "
             f"{elapsed} of {target} ({c['percent']:g}%), calendar {c['calendar']}"
         )
+        if "version" in c:
+            lines.append(f"  rules {_version_line(doc, c)}")
         lines.append(f"  started {c['start']}; deadline {c['deadline'] or 'none while paused'}")
         if c["breached_at"]:
             lines.append(f"  breached at {c['breached_at']}")
@@ -161,12 +220,21 @@ def render_text(doc: dict[str, Any]) -> str:
                 f"    {seg['kind']:<8} {seg['from']} .. {seg['to']}  {seg['duration']}{why}"
             )
     lines.append("")
+    if doc.get("versions"):
+        dates = ", ".join(
+            f"{v['label']} from {v['effective_from'] or 'the start'}" for v in doc["versions"]
+        )
+        lines.append(
+            f"Rules versions: {dates}; a cycle keeps the version in force when it started."
+        )
     if doc["actions"]:
         lines.append("Escalations that would fire:")
         for a in doc["actions"]:
             shadow = " [shadow]" if a["shadow"] else ""
+            version = f" (rules {a['version']})" if a.get("version") else ""
             lines.append(
                 f"  {a['escalation']} level {a['level']}: {a['kind']} {a['params']}{shadow}"
+                f"{version}"
             )
             lines.append(f"    because {a['explanation']['matched']}")
     else:

@@ -8,6 +8,8 @@ the first answer wins (``firstresult``), ``on_*`` for notifications.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
 from datetime import date
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -18,7 +20,15 @@ if TYPE_CHECKING:  # free at runtime, and no import cycle with the connector kit
     from slaplug.credits.statement import CreditStatement
     from slaplug.model import Action, SlaMeasure, Ticket
 
-__all__ = ["FakeRunner", "Notifier", "hookimpl", "hookspec"]
+__all__ = [
+    "DemoConnection",
+    "DemoFake",
+    "FakeRunner",
+    "Notifier",
+    "RegisterFake",
+    "hookimpl",
+    "hookspec",
+]
 
 hookspec = HookspecMarker("slaplug")
 #: Mark a plugin's hook implementations; re-exported as ``slaplug.hookimpl``.
@@ -54,6 +64,37 @@ class FakeRunner(Protocol):
         """
 
 
+@dataclass(frozen=True)
+class DemoConnection:
+    """A fake helpdesk started for ``slaplug demo``, and how the demo connects to it.
+
+    Attributes:
+        section: The connector's section of ``slaplug.yaml`` pointing at the running fake
+            (``plugin``, ``base_url``, credentials by ``*_env`` name, ``fields``...), with
+            demo data the fake serves (a custom field's id, the projects to read).
+        environ: The environment variables the section names, with their values (the fake's
+            tokens); the demo sets them before it connects.
+        contracts_heading: If set, the demo lists the contracts decided on this connector's
+            tickets by organization, under this heading (``"Acme tickets, by organization"``).
+    """
+
+    section: Mapping[str, Any]
+    environ: Mapping[str, str] = field(default_factory=dict)
+    contracts_heading: str | None = None
+
+
+#: Starts a plugin's fake for ``slaplug demo``: a context manager whose value is its
+#: `DemoConnection` and whose exit stops the fake.
+DemoFake = Callable[[], AbstractContextManager[DemoConnection]]
+
+
+class RegisterFake(Protocol):
+    """The ``register`` that `register_fakes` receives."""
+
+    def __call__(self, name: str, run: FakeRunner, *, demo: DemoFake | None = None) -> None:
+        """Register the fake ``name``: ``run`` serves it, ``demo`` starts it for the demo."""
+
+
 # -- Registration: called when slaplug gathers contributions ----------------------------
 
 
@@ -83,17 +124,20 @@ def register_notifiers(register: Callable[[str, Notifier], None]) -> None:
 
 
 @hookspec
-def register_fakes(register: Callable[[str, FakeRunner], None]) -> None:
-    """Register fake helpdesk servers, which ``slaplug fake NAME`` lists and runs.
+def register_fakes(register: RegisterFake) -> None:
+    """Register fake helpdesk servers, which ``slaplug fake NAME`` and ``slaplug demo`` run.
 
-    Called by `slaplug.plugins.get_fakes`. A connector plugin registers its platform's fake
-    under the platform's name, so users and tests can try the connector without an account.
+    Called by `slaplug.plugins.get_fakes` and `slaplug.plugins.get_demo_fakes`. A connector
+    plugin registers its platform's fake under the platform's name, so users and tests can
+    try the connector without an account; the core names no platform.
 
     Args:
-        register: Call as ``register(name, run)`` where ``run`` is a `FakeRunner`:
-            ``run(argv) -> exit code``; the first line of its docstring is its summary in
-            ``slaplug fake --help``. Import the fake inside ``run``, so that listing the
-            fakes stays cheap.
+        register: Call as ``register(name, run)`` or ``register(name, run, demo=start)``.
+            ``run`` is a `FakeRunner`: ``run(argv) -> exit code``; the first line of its
+            docstring is its summary in ``slaplug fake --help``. ``start``, a `DemoFake`,
+            makes ``slaplug demo`` run this fake too: it starts the fake with the demo's
+            data and yields the `DemoConnection` to it. Import the fake inside ``run``
+            and ``start``, so that listing the fakes stays cheap.
     """
 
 
@@ -130,7 +174,8 @@ def enrich_ticket(ticket: Ticket) -> Mapping[str, Any] | None:
 
     The mappings returned are merged into ``ticket.fields``, overriding the platform's
     values; when two plugins set the same field, the one called first wins (pluggy calls
-    the most recently registered first, ``tryfirst`` before that).
+    the most recently registered first, ``tryfirst`` before that). An exception here
+    quarantines the ticket (stage ``enrich``); the other tickets go on.
 
     Args:
         ticket: The ticket as the connector read it.
@@ -147,8 +192,9 @@ def enrich_ticket(ticket: Ticket) -> Mapping[str, Any] | None:
 def on_breach(ticket: Ticket, measure: SlaMeasure) -> None:
     """React to an SLA target being missed (page someone, open an incident).
 
-    Called once per breached measure when the breach is first seen; it may be called
-    again after a crash or a replayed webhook, so be idempotent.
+    Called once per breached measure when the breach is first seen, through the outbox: the
+    call is never lost (a crash or an exception here retries it later, to the plugins not yet
+    reached). It may be called again after a crash, so be idempotent.
 
     Args:
         ticket: The ticket.
@@ -159,6 +205,8 @@ def on_breach(ticket: Ticket, measure: SlaMeasure) -> None:
 @hookspec
 def on_action_applied(action: Action, result: ApplyResult) -> None:
     """React to a planned action having been applied, skipped or refused by the platform.
+
+    An exception here does not stop the pass: the call is retried later, to this plugin only.
 
     Args:
         action: The action.

@@ -231,6 +231,9 @@ class ActionKind(StrEnum):
     ASSIGN = "assign"
     SET_STATUS = "set_status"
     NOTIFY = "notify"
+    #: A plugin hook call (``on_breach``...) delivered through the outbox, never written to
+    #: the helpdesk (`slaplug.hookcalls`).
+    HOOK = "hook"
 
 
 @dataclass(frozen=True, slots=True)

@@ -27,17 +27,20 @@ import pluggy
 
 from slaplug import hookspecs
 from slaplug.connectors.base import Connector
+from slaplug.connectors.redact import scrub
 from slaplug.errors import PluginError
 
 if TYPE_CHECKING:
-    from slaplug.hookspecs import FakeRunner, Notifier
+    from slaplug.hookspecs import DemoFake, FakeRunner, Notifier, RegisterFake
     from slaplug.model import Ticket
 
 __all__ = [
     "ENTRY_POINT_GROUP",
     "PluginInfo",
+    "enrich_failure",
     "enrich_ticket",
     "get_connectors",
+    "get_demo_fakes",
     "get_fakes",
     "get_notifiers",
     "holidays_for",
@@ -216,12 +219,28 @@ def get_fakes() -> dict[str, FakeRunner]:
         PluginError: Two plugins registered the same name (both are named), or a runner
             is not callable.
     """
+    return _gather_fakes()[0]
+
+
+def get_demo_fakes() -> dict[str, DemoFake]:
+    """The fakes plugins offer to ``slaplug demo`` (``register(name, run, demo=start)``),
+    by name, sorted by name.
+
+    Raises:
+        PluginError: As `get_fakes`, or a ``demo`` that is not callable.
+    """
+    demos = _gather_fakes()[1]
+    return {name: demos[name] for name in sorted(demos)}
+
+
+def _gather_fakes() -> tuple[dict[str, FakeRunner], dict[str, DemoFake]]:
     load_plugins()
     found: dict[str, FakeRunner] = {}
+    demos: dict[str, DemoFake] = {}
     owners: dict[str, str] = {}
 
-    def register_for(plugin: str) -> Callable[[str, FakeRunner], None]:
-        def register(name: str, run: FakeRunner) -> None:
+    def register_for(plugin: str) -> RegisterFake:
+        def register(name: str, run: FakeRunner, *, demo: DemoFake | None = None) -> None:
             if not isinstance(name, str) or not re.fullmatch(r"[a-z0-9][a-z0-9_-]*", name):
                 raise PluginError(
                     f"plugin {_describe(plugin)}: fake name {name!r} is not a lower-case "
@@ -229,17 +248,23 @@ def get_fakes() -> dict[str, FakeRunner]:
                 )
             if not callable(run):
                 raise PluginError(f"plugin {_describe(plugin)}: fake {name!r} is not callable")
+            if demo is not None and not callable(demo):
+                raise PluginError(
+                    f"plugin {_describe(plugin)}: the demo of fake {name!r} is not callable"
+                )
             if name in found:
                 raise PluginError(
                     f"fake {name!r} is registered twice: by plugin "
                     f"{_describe(owners[name])} and by plugin {_describe(plugin)}"
                 )
             found[name], owners[name] = run, plugin
+            if demo is not None:
+                demos[name] = demo
 
         return register
 
     _gather("register_fakes", register_for)
-    return found
+    return found, demos
 
 
 def notifier_for(channel: str, notifiers: Mapping[str, Notifier] | None = None) -> Notifier:
@@ -285,6 +310,22 @@ def enrich_ticket(ticket: Ticket) -> Ticket:
     for extra in reversed(results):  # later updates win, so apply the first result last
         fields.update(extra)
     return dataclasses.replace(ticket, fields=fields)
+
+
+def enrich_failure(exc: BaseException) -> str:
+    """Why `enrich_ticket` raised, naming the plugin's module where the traceback shows it
+    (the frame pluggy called); secrets scrubbed. A quarantine reason, so one line."""
+    where = "a plugin"
+    tb = exc.__traceback__
+    called_by_pluggy = False
+    while tb is not None:
+        module = str(tb.tb_frame.f_globals.get("__name__", ""))
+        if called_by_pluggy and not module.startswith("pluggy"):
+            where = f"plugin module {module!r}"
+            break
+        called_by_pluggy = module.startswith("pluggy")
+        tb = tb.tb_next
+    return scrub(f"enrich_ticket in {where} raised {type(exc).__name__}: {exc}")
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ import click
 from slaplug.model import Action
 from slaplug.sync import Summary
 
-__all__ = ["go_live_lines", "log_summary", "print_summary", "reporter"]
+__all__ = ["go_live_lines", "log_summary", "planned_json", "print_summary", "reporter"]
 
 log = logging.getLogger("slaplug.sync")
 
@@ -69,14 +69,15 @@ def print_summary(s: Summary, *, as_json: bool = False, dry_run: bool = False) -
     if sys.stderr.isatty():
         sys.stderr.write("\r\033[K")
     counters = s.as_dict()
-    if dry_run:
-        # A dry run sends no write; the calls counted as writes by their HTTP method are
-        # reads made with POST (searches), so report every call as a read.
-        counters["api_reads"], counters["api_writes"] = s.api_reads + s.api_writes, 0
     if as_json:
-        doc: dict[str, object] = {"dry_run": dry_run, **counters, "cutoffs": s.cutoffs}
+        doc: dict[str, object] = {
+            "dry_run": dry_run,
+            **counters,
+            "skipped_by": s.skipped_by,
+            "cutoffs": s.cutoffs,
+        }
         if dry_run:
-            doc["would_plan"] = [_planned(a) for a in s.would_plan]
+            doc["would_plan"] = [planned_json(a) for a in s.would_plan]
             doc["would_plan_truncated"] = len(s.would_plan) < s.planned
         click.echo(json.dumps(doc, default=str))
         return
@@ -90,7 +91,16 @@ def print_summary(s: Summary, *, as_json: bool = False, dry_run: bool = False) -
         f"{s.skipped} skipped, {s.failed} failed, {s.conflicts} conflicts, "
         f"{s.retried_later} to retry, {s.dead_lettered} dead-lettered, {s.shadow} shadow"
     )
-    click.echo(f"  API calls: {counters['api_reads']} reads, {counters['api_writes']} writes")
+    for reason, n in sorted(s.skipped_by.items(), key=lambda item: (-item[1], item[0])):
+        click.echo(f"    skipped {n}: {reason}")
+    if s.breached_clocks:
+        click.echo(
+            f"  breached clocks: {s.breached_clocks} ({s.breached_since_cutoff} since the cutoff "
+            f"on open tickets, escalated by the rules; {s.breached_before_cutoff} before the "
+            f"cutoff, history only; {s.breached_ticket_done} on solved or closed tickets, "
+            "nothing written)"
+        )
+    click.echo(f"  API calls: {s.api_reads} reads, {s.api_writes} writes")
     for line in go_live_lines(s, dry_run=dry_run):
         click.echo(line)
     if s.quarantined:
@@ -105,12 +115,12 @@ def print_summary(s: Summary, *, as_json: bool = False, dry_run: bool = False) -
         if len(s.would_plan) < s.planned:
             click.echo(
                 f"    ... {s.planned - len(s.would_plan)} more not listed "
-                f"(a pass keeps the first {len(s.would_plan)})"
+                f"(a pass keeps the first {len(s.would_plan)}; --plan FILE writes them all)"
             )
 
 
-def _planned(a: Action) -> dict[str, object]:
-    """One planned action of a dry run, for ``--json``."""
+def planned_json(a: Action) -> dict[str, object]:
+    """One planned action of a dry run, for ``--json`` and ``--plan FILE``."""
     return {
         "connector": a.connector,
         "ticket_id": a.ticket_id,

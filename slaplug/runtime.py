@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
-from typing import Literal
 
 from slaplug import plugins
 from slaplug.config import Settings
@@ -13,11 +12,13 @@ from slaplug.connectors.base import Connector
 from slaplug.connectors.markers import MarkerKey
 from slaplug.errors import ConfigError, ProblemsError
 from slaplug.notify.channels import unserved
+from slaplug.rules.engines import EngineName
 from slaplug.rules.pack import RulePack
+from slaplug.rules.versions import RulesVersion, VersionedPack
 from slaplug.store import Store, StoreSettings
 from slaplug.store.budgets import StoreBudget
 
-__all__ = ["Runtime", "open_runtime"]
+__all__ = ["Runtime", "load_versions", "open_runtime"]
 
 
 @dataclass
@@ -26,15 +27,40 @@ class Runtime:
 
     settings: Settings
     store: Store
-    pack: RulePack
+    #: The rules: every configured version (`VersionedPack`), or one plain pack.
+    pack: RulePack | VersionedPack
     connectors: dict[str, Connector]
+
+
+def load_versions(
+    settings: Settings, stack: ExitStack, engine: EngineName | None = None
+) -> VersionedPack:
+    """Load every configured rules version; each pack is closed when ``stack`` closes.
+
+    Raises:
+        ConfigError: No rules are configured.
+        RuleError: A version's files have problems (each at ``file:line:col``).
+    """
+    if not settings.rules_versions:
+        raise ConfigError(f"{settings.path}: no rules files; add them under rules:")
+    versions = []
+    for v in settings.rules_versions:
+        pack = stack.enter_context(
+            RulePack.load(
+                v.files,
+                engine=engine or settings.engine,
+                holiday_provider=plugins.holidays_for,
+            )
+        )
+        versions.append(RulesVersion(v.label, v.effective_from, pack))
+    return VersionedPack(versions)
 
 
 @contextmanager
 def open_runtime(
     settings: Settings,
     *,
-    engine: Literal["durable", "python"] | None = None,
+    engine: EngineName | None = None,
     only: str | None = None,
 ) -> Iterator[Runtime]:
     """Open the store, load the rules and build the configured connectors; close them after.
@@ -60,9 +86,14 @@ def open_runtime(
             ),
         )
         stack.callback(store.close)
-        pack = stack.enter_context(RulePack.load(settings.rules, engine=engine or settings.engine))
-        # No silent skips: a rule that notifies a channel nothing delivers to stops here.
-        problems = unserved(pack.source.writes, settings.notify, str(settings.path))
+        rules = load_versions(settings, stack, engine)
+        # No silent skips: a rule that notifies a channel nothing delivers to stops here, in
+        # any version (an older one still escalates the cycles it holds).
+        problems = [
+            p
+            for v in rules.versions
+            for p in unserved(v.pack.source.writes, settings.notify, str(settings.path))
+        ]
         if problems:
             raise ProblemsError(problems)
         classes = plugins.get_connectors()
@@ -84,4 +115,4 @@ def open_runtime(
                 conn.http.limits = conn.http.limits.only_configured()
             stack.callback(conn.close)
             connectors[name] = conn
-        yield Runtime(settings=settings, store=store, pack=pack, connectors=connectors)
+        yield Runtime(settings=settings, store=store, pack=rules, connectors=connectors)

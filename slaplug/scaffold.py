@@ -2,9 +2,10 @@
 
 The generated project is the one docs/plugins/tutorial.md builds step by step for the toy
 helpdesk "Tinydesk" (a test holds the two equal): a ``pyproject.toml`` with the ``slaplug``
-entry point, a package with a working connector for a Tinydesk-shaped API, and tests that
-run `slaplug.testing.ConnectorSuite` against a small fake server on 127.0.0.1. Replace the
-Tinydesk API calls with your helpdesk's, keeping the suite green.
+entry point, a package with a working connector for a Tinydesk-shaped API and a small
+fake server of that API on 127.0.0.1 (built on `slaplug.testing.fakeserver`, offered as
+``slaplug fake NAME``), and tests that run `slaplug.testing.ConnectorSuite` against it.
+Replace the Tinydesk API calls with your helpdesk's, keeping the suite green.
 
 The templates are Python strings rather than package data: they are short, and a string
 in the module is one less thing a packaging mistake can leave out of the wheel.
@@ -41,8 +42,9 @@ ${name} = "slaplug_${name}"
 [tool.setuptools.packages.find]
 include = ["slaplug_${name}*"]
 
+# The tests import the package from this folder, before (or without) pip install -e .
 [tool.pytest.ini_options]
-pythonpath = ["tests"]
+pythonpath = ["."]
 """
 
 INIT = '''\
@@ -54,15 +56,30 @@ from collections.abc import Callable
 
 from slaplug import hookimpl
 from slaplug.connectors import Connector
+from slaplug.hookspecs import FakeRunner
 from slaplug_${name}.connector import ${Name}Config, ${Name}Connector
 
-__all__ = ["${Name}Config", "${Name}Connector", "register_connectors"]
+__all__ = ["${Name}Config", "${Name}Connector", "register_connectors", "register_fakes"]
 
 
 @hookimpl
 def register_connectors(register: Callable[[type[Connector]], None]) -> None:
     """Register `${Name}Connector` under the name ``${name}``."""
     register(${Name}Connector)
+
+
+def _run_fake(argv: list[str]) -> int:
+    """Serve a fake ${Name} on 127.0.0.1."""
+    # Imported when run, so that listing the fakes stays cheap.
+    from slaplug_${name}.fake import main  # noqa: PLC0415
+
+    return main(argv)
+
+
+@hookimpl
+def register_fakes(register: Callable[[str, FakeRunner], None]) -> None:
+    """Register the fake ${Name} (`slaplug_${name}.fake`) as ``slaplug fake ${name}``."""
+    register("${name}", _run_fake)
 '''
 
 CONNECTOR = '''\
@@ -230,28 +247,29 @@ def _time(value: str) -> datetime:
 '''
 
 FAKE = '''\
-"""A fake ${Name} on 127.0.0.1 for the tests: five tickets in memory, real HTTP.
+"""A fake ${Name} on 127.0.0.1: five tickets in memory, real HTTP.
 
-It implements what `slaplug.testing.ConnectorSuite` drives (`FakeControl`): ``inject``
-answers the next requests with a fault, ``request_count`` and ``write_count`` count.
+Built on `slaplug.testing.fakeserver.FakeHelpdesk`, which makes it what
+`slaplug.testing.ConnectorSuite` drives (`FakeControl`): ``inject`` answers the next requests
+with a fault, ``request_count`` and ``write_count`` count. ``slaplug fake ${name}`` serves it
+(``__init__.py`` registers it).
 """
 
 from __future__ import annotations
 
-import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+
+from slaplug.testing.fakeserver import FakeHelpdesk, Request, Response, serve_helpdesk
 
 TOKEN = "${name}-test-token-0042"
 PER_PAGE = 2
 
 
-class Fake${Name}:
+class Fake${Name}(FakeHelpdesk):
     """The ${Name} API of connector.py, from memory. Use as a context manager."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, host: str = "127.0.0.1", port: int = 0) -> None:
+        super().__init__(host=host, port=port)
         self.tickets: dict[str, dict[str, Any]] = {
             str(i): {
                 "id": i,
@@ -268,90 +286,39 @@ class Fake${Name}:
             }
             for i in range(1, 6)
         }
-        self.faults: list[tuple[int, dict[str, str], Any]] = []
-        self.request_count = 0
-        self.write_count = 0
-        self.lock = threading.Lock()
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
-        self.base_url = f"http://127.0.0.1:{self.server.server_address[1]}"
 
-    def inject(
-        self, status: int, *, headers: Any = None, body: Any = None, times: int = 1
-    ) -> None:
-        """Answer the next ``times`` requests with ``status`` instead of handling them."""
-        self.faults.extend([(status, dict(headers or {}), body)] * times)
-
-    def __enter__(self) -> Fake${Name}:
-        threading.Thread(target=self.server.serve_forever, args=(0.01,), daemon=True).start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-    def handle(self, method: str, url: str, auth: str, body: Any) -> tuple[int, Any]:
-        """Answer one request: ``(status, JSON body)``."""
-        if auth != f"Bearer {TOKEN}":
-            return 401, {"error": "invalid token"}
-        parts = urlsplit(url)
-        path = parts.path.strip("/").split("/")
-        query = {k: v[0] for k, v in parse_qs(parts.query).items()}
-        if path == ["api", "tickets"] and method == "GET":
-            changed = [
-                t for t in self.tickets.values() if t["updated_at"] >= query["updated_since"]
-            ]
+    def handle(self, request: Request) -> Response:
+        """Answer one request (the base answers injected faults before this)."""
+        if request.headers.get("authorization") != f"Bearer {TOKEN}":
+            return Response(401, {"error": "invalid token"})
+        path = request.path.strip("/").split("/")
+        if path == ["api", "tickets"] and request.method == "GET":
+            since = request.query["updated_since"]
+            changed = [t for t in self.tickets.values() if t["updated_at"] >= since]
             changed.sort(key=lambda t: t["updated_at"])
-            page = int(query.get("page", "1"))
+            page = int(request.query.get("page", "1"))
             more = page * PER_PAGE < len(changed)
             shown = changed[(page - 1) * PER_PAGE : page * PER_PAGE]
-            return 200, {"tickets": shown, "next_page": page + 1 if more else None}
+            return Response(200, {"tickets": shown, "next_page": page + 1 if more else None})
         ticket = self.tickets.get(path[2]) if path[:2] == ["api", "tickets"] else None
         if ticket is None:
-            return 404, {"error": "no such ticket"}
-        if path[3:] == [] and method == "GET":
-            return 200, ticket
-        if path[3:] == ["notes"] and method == "GET":
-            return 200, ticket["notes"]
-        if path[3:] == ["tags"] and method == "POST":
-            ticket["tags"].append(body["tag"])
-            return 201, {}
-        if path[3:] == ["notes"] and method == "POST":
-            ticket["notes"].append({"body": body["body"]})
-            return 201, {}
-        return 404, {"error": "no such route"}
+            return Response(404, {"error": "no such ticket"})
+        if path[3:] == [] and request.method == "GET":
+            return Response(200, ticket)
+        if path[3:] == ["notes"] and request.method == "GET":
+            return Response(200, ticket["notes"])
+        if path[3:] == ["tags"] and request.method == "POST":
+            ticket["tags"].append(request.json()["tag"])
+            return Response(201, {})
+        if path[3:] == ["notes"] and request.method == "POST":
+            ticket["notes"].append({"body": request.json()["body"]})
+            return Response(201, {})
+        return Response(404, {"error": "no such route"})
 
 
-def _handler(fake: Fake${Name}) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
-        def serve(self) -> None:
-            length = int(self.headers.get("Content-Length") or 0)
-            body = json.loads(self.rfile.read(length)) if length else None
-            headers: dict[str, str] = {}
-            with fake.lock:
-                fake.request_count += 1
-                if fake.faults:
-                    status, headers, reply = fake.faults.pop(0)
-                else:
-                    auth = self.headers.get("Authorization", "")
-                    status, reply = fake.handle(self.command, self.path, auth, body)
-                    if self.command != "GET" and status < 300:
-                        fake.write_count += 1
-            payload = json.dumps(reply).encode()
-            self.send_response(status)
-            for name, value in {"Content-Type": "application/json", **headers}.items():
-                self.send_header(name, value)
-            self.send_header("Content-Length", str(len(payload)))
-            self.end_headers()
-            self.wfile.write(payload)
-
-        do_GET = do_POST = serve  # noqa: N815 - the names http.server looks for
-
-        def log_message(self, format: str, *args: Any) -> None:
-            """Stay quiet: test output is for failures."""
-
-    return Handler
+def main(argv: list[str]) -> int:
+    """Serve a fake ${Name} on 127.0.0.1 until stopped (``slaplug fake ${name} --port N``)."""
+    return serve_helpdesk(Fake${Name}, argv, "${name}")
 '''
 
 CONFORMANCE = '''\
@@ -362,8 +329,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from fake_${name} import TOKEN, Fake${Name}
 from slaplug_${name} import ${Name}Config, ${Name}Connector
+from slaplug_${name}.fake import TOKEN, Fake${Name}
 
 from slaplug.model import Action, ActionKind, Metric
 from slaplug.testing import ConnectorSuite, Scenario
@@ -438,7 +405,7 @@ def files(name: str) -> dict[str, str]:
         f"slaplug_{name}/__init__.py": INIT,
         f"slaplug_{name}/connector.py": CONNECTOR,
         f"slaplug_{name}/py.typed": "",
-        f"tests/fake_{name}.py": FAKE,
+        f"slaplug_{name}/fake.py": FAKE,
         f"tests/test_{name}_conformance.py": CONFORMANCE,
     }
     return {path: Template(text).substitute(values) for path, text in templates.items()}

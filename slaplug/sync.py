@@ -4,14 +4,17 @@ One pass, per connector:
 
 1. Read the tickets changed since the stored cursor, page by page. Partial histories are merged
    with the stored ones; plugins enrich the tickets; snapshots are saved.
-2. Evaluate the page (policies, clocks, escalations), record the measures that changed, set
-   each ticket's next threshold in the due index, and *plan* the actions: the ledger drops
-   every key planned before, the rest go to the outbox. Only then is the page's cursor
+2. Evaluate the page (policies, clocks, escalations), plan the ``on_breach`` calls of the
+   clocks newly breached (before their breach is recorded, so a crash never loses one),
+   record the measures that changed, set each ticket's next threshold in the due index, and
+   *plan* the actions: the ledger drops every key planned before, the rest go to the outbox. Only then is the page's cursor
    committed: a crash before that re-reads the page, and planning it again adds nothing.
 3. Re-evaluate, from their snapshots and without an API read, the tickets whose next
    threshold has passed since the last run.
 4. Deliver the outbox: claim actions (a lease: two processes never take the same one), apply
-   them through the connector (in bulk where it can), and complete or fail each. A crash
+   them through the connector (in bulk where it can; only if it declares ``write_back``),
+   and complete or fail each; then the plugin hook calls, in batches of their own
+   (`slaplug.hookcalls`). A crash
    after a write and before `complete` lets the lease lapse and the action is applied again;
    connectors make that second write a no-op (comments carry their key).
 
@@ -24,6 +27,8 @@ every other ticket goes on; it leaves the quarantine once a later read of it is 
 Go-live (`slaplug.golive`): an action is planned only if its level's threshold was crossed at
 or after the connector's cutoff (its first sync's start, or ``escalate_from``) and its ticket
 is not solved or closed; the history before the cutoff is measured and recorded all the same.
+Live fields (`slaplug.rules.live`) show current state and are not held by the cutoff: a value
+is planned when it differs from the one last planned for the field (`slaplug.store.live`).
 """
 
 from __future__ import annotations
@@ -32,13 +37,12 @@ import logging
 import secrets
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
 
 from slaplug import plugins
-from slaplug.connectors.base import ApplyResult, ApplyStatus, Connector
+from slaplug.connectors.base import ApplyResult, ApplyStatus, Capability, Connector
 from slaplug.connectors.redact import RedactingFilter
+from slaplug.crashpoints import crashpoint
 from slaplug.errors import (
     ConnectorError,
     EngineError,
@@ -46,99 +50,26 @@ from slaplug.errors import (
     RetriableAPIError,
 )
 from slaplug.golive import ThresholdTimes, is_done
+from slaplug.hookcalls import HookCalls, breach_hook, implementers
 from slaplug.model import Action, ActionKind, MeasureState, Ticket
 from slaplug.notify.channels import Channel
 from slaplug.notify.deliver import DeliveryError, Notifications
-from slaplug.rules.pack import Assessment, RulePack
+from slaplug.rules.live import LiveFields, LiveValue, live_action
+from slaplug.rules.pack import RulePack
+from slaplug.rules.versions import VersionedAssessment, VersionedPack
 from slaplug.serialize import ticket_problem
 from slaplug.store import Claim, Store
 from slaplug.store._base import default_worker_id
+from slaplug.store.live import LiveHead
 from slaplug.store.quarantine import storable
 from slaplug.store.tickets import DueTicket, Saved
-from slaplug.testing.crash import crashpoint
+from slaplug.summary import BreachFate, Summary
 
 __all__ = ["Summary", "Sync"]
 
 log = logging.getLogger("slaplug.sync")
 # Its lines can quote an API answer (a failed action's detail): scrub every one.
 log.addFilter(RedactingFilter())
-
-
-@dataclass
-class Summary:
-    """What one sync pass did; printed at the end of every run."""
-
-    tickets_read: int = 0
-    tickets_changed: int = 0
-    reevaluated: int = 0
-    measures_changed: int = 0
-    planned: int = 0
-    shadow: int = 0
-    applied: int = 0
-    already: int = 0
-    skipped: int = 0
-    failed: int = 0
-    conflicts: int = 0
-    retried_later: int = 0
-    dead_lettered: int = 0
-    quarantined: int = 0
-    #: Tickets read older than their stored snapshot (another process had read a newer
-    #: version): not saved, not evaluated.
-    stale: int = 0
-    #: Reads stopped because another process had moved the connector's cursor.
-    cursor_conflicts: int = 0
-    api_reads: int = 0
-    api_writes: int = 0
-    #: Clocks whose breach came before the cutoff, recorded now (a dry run: would be)
-    #: and never escalated.
-    past_breaches: int = 0
-    #: Escalation levels (one per clock and level) this pass found crossed before the cutoff.
-    past_crossings: int = 0
-    #: Their actions, held back: not planned, not written.
-    held_before_cutoff: int = 0
-    #: Actions held back because their ticket is solved or closed.
-    held_done: int = 0
-    seconds: float = 0.0
-    #: Each connector's cutoff this pass, ISO 8601.
-    cutoffs: dict[str, str] = field(default_factory=dict)
-    #: ``(connector, ticket id, policy/metric)`` of clocks seen breached (the first
-    #: `SAMPLE` of them: a summary must not grow with the number of tickets).
-    breaches: list[tuple[str, str, str]] = field(default_factory=list)
-    #: ``(connector, ticket id, action kind, params)`` of writes (the first `SAMPLE`).
-    written: list[tuple[str, str, str, dict[str, Any]]] = field(default_factory=list)
-    #: What a dry run would have planned (the first `SAMPLE`).
-    would_plan: list[Action] = field(default_factory=list)
-
-    #: How many examples the lists above keep.
-    SAMPLE = 1000
-
-    def as_dict(self) -> dict[str, Any]:
-        """The counters, for structured logs and JSON output."""
-        return {k: v for k, v in self.__dict__.items() if isinstance(v, int | float)}
-
-    @property
-    def actions_lost(self) -> int:
-        """Actions this pass that will not be applied without a human: failed for good
-        (an unmapped field, an unknown group...) or parked as dead letters."""
-        return self.failed + self.dead_lettered
-
-    def failure_note(self) -> str | None:
-        """What to do about `actions_lost`, or None when there are none."""
-        if not self.actions_lost:
-            return None
-        parts = []
-        if self.failed:
-            parts.append(
-                f"{self.failed} action(s) failed for good: see `slaplug outbox list --failed`, "
-                "fix the cause (a field mapping, a group, a channel), then "
-                "`slaplug outbox retry --failed`"
-            )
-        if self.dead_lettered:
-            parts.append(
-                f"{self.dead_lettered} action(s) became dead letters: see `slaplug outbox list`, "
-                "then `slaplug outbox retry --all`"
-            )
-        return "sync: " + "; ".join(parts)
 
 
 Progress = Callable[[str, Summary], None]
@@ -149,7 +80,8 @@ class Sync:
 
     Args:
         store: Where cursors, snapshots, the ledger and the outbox live.
-        pack: The rules.
+        pack: The rules: a pack, or versions of it by effective date (each cycle is measured
+            and escalated under the version in force when it started).
         connectors: Configured connectors by name (`Ticket.connector`).
         dry_run: Plan and report, write nothing, commit no cursor.
         batch: Tickets evaluated together (one engine call per batch).
@@ -158,12 +90,14 @@ class Sync:
         clock: The current time (tests move it).
         escalate_from: Explicit cutoffs by connector name (``escalate_from`` in
             slaplug.yaml); a connector left out, or mapped to None, escalates from its go-live.
+        plan_sink: For a dry run: called with every action it would plan, as it is found
+            (`Summary.would_plan` keeps only the first `Summary.SAMPLE`).
     """
 
     def __init__(
         self,
         store: Store,
-        pack: RulePack,
+        pack: RulePack | VersionedPack,
         connectors: Mapping[str, Connector],
         *,
         dry_run: bool = False,
@@ -173,20 +107,28 @@ class Sync:
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         channels: Mapping[str, Channel] | None = None,
         escalate_from: Mapping[str, datetime | None] | None = None,
+        plan_sink: Callable[[Action], None] | None = None,
     ) -> None:
         self.store = store
-        self.pack = pack
+        self.rules = VersionedPack.of(pack)
+        #: The newest version's pack.
+        self.pack = self.rules.newest.pack
         self.connectors = dict(connectors)
         self.dry_run = dry_run
         self.batch = batch
         self.claim_batch = claim_batch
         self.progress = progress or (lambda message, summary: None)
+        self.plan_sink = plan_sink
         self.clock = clock
         self.notifications = Notifications(
-            store, pack, channels or {}, self.connectors, clock=clock
+            store, self.rules, channels or {}, self.connectors, clock=clock
         )
+        self.hooks = HookCalls(store, clock)
         self.escalate_from = dict(escalate_from or {})
-        self._thresholds = ThresholdTimes.for_pack(pack)
+        #: Per rules version: an action is held or not by its own version's levels, and a
+        #: clock's live fields are those its own version declares.
+        self._thresholds = {v.label: ThresholdTimes.for_pack(v.pack) for v in self.rules.versions}
+        self._live = {v.label: LiveFields.for_pack(v.pack) for v in self.rules.versions}
         #: Go-lives read or recorded: they never change, so the store is asked once each.
         self._go_lives: dict[str, datetime] = {}
         #: Who holds this job's outbox leases: ``host:pid:random``, unique per job, so that
@@ -213,6 +155,15 @@ class Sync:
             return explicit
         return now if live is None else live  # a dry run before the first sync: its start
 
+    def release_leases(self) -> int:
+        """Give back the outbox leases this job holds, due at once; how many there were.
+
+        For a pass stopped in the middle of a batch (Ctrl-C, SIGTERM, a helpdesk gone): the
+        actions it claimed go to the next sync now, not after ``outbox.lease``. Only this
+        job's own leases (its `worker_id`): another job's batch in the same store is its own.
+        """
+        return self.store.release_leases(self.worker_id, now=self.clock())
+
     def run_once(self, only: str | None = None) -> Summary:
         """One full pass over every connector (or ``only`` the one named).
 
@@ -229,7 +180,10 @@ class Sync:
             self._held[name] = self.store.quarantined_ids(name)
             cutoff = self.cutoff(name, self.clock())
             summary.cutoffs[name] = cutoff.isoformat()
-            self._read(name, conn, summary, cutoff)
+            if Capability.READ in conn.capabilities:
+                self._read(name, conn, summary, cutoff)
+            else:
+                log.info("%s: its connector declares no read capability; nothing read", name)
             self._reevaluate_due(name, summary, cutoff)
             if not self.dry_run:
                 self._deliver(name, conn, summary)
@@ -252,8 +206,7 @@ class Sync:
         conn = self.connectors[name]
         reads, writes = self._calls(name)
         self._held[name] = self.store.quarantined_ids(name)
-        tickets = self._admit(tickets, summary)
-        tickets = [plugins.enrich_ticket(t) for t in tickets]
+        tickets = self._enrich(self._admit(tickets, summary), summary)
         summary.tickets_read = len(tickets)
         cutoff = self.cutoff(name, self.clock())
         summary.cutoffs[name] = cutoff.isoformat()
@@ -283,10 +236,11 @@ class Sync:
             tickets = self._admit(page.tickets, summary)
             if not page.complete_history:
                 tickets = self.store.merge_histories(tickets)
-            tickets = [plugins.enrich_ticket(t) for t in tickets]
+            tickets = self._enrich(tickets, summary)
             summary.tickets_read += len(tickets)
             if self.dry_run:
                 self._evaluate(tickets, summary, cutoff)
+                self.progress(f"{name}: {summary.tickets_read} tickets read", summary)
                 continue
             saved = self.store.store_snapshots(tickets, now=self.clock())
             summary.tickets_changed += sum(1 for s in saved if s is Saved.WRITTEN)
@@ -318,7 +272,8 @@ class Sync:
             self.progress(f"{name}: {summary.tickets_read} tickets read", summary)
             # Write each page's actions back before reading the next: escalations reach the
             # helpdesk sooner, and the connector still holds the page it planned them from.
-            self._deliver(name, conn, summary)
+            # Plugin hook calls wait for the pass's last delivery: one claim for them a pass.
+            self._deliver(name, conn, summary, hooks=False)
 
     def pull(self, name: str) -> Summary:
         """Read connector ``name``'s changed tickets from its cursor, evaluate, deliver.
@@ -429,6 +384,19 @@ class Sync:
         self._quarantine(bad, summary)
         return good
 
+    def _enrich(self, tickets: Sequence[Ticket], summary: Summary) -> list[Ticket]:
+        """The tickets with the fields plugins add (``enrich_ticket``); a ticket on which a
+        plugin raises is quarantined with the plugin's name and the error, the others go on."""
+        good: list[Ticket] = []
+        bad: list[tuple[Ticket, str, str]] = []
+        for t in tickets:
+            try:
+                good.append(plugins.enrich_ticket(t))
+            except Exception as exc:  # third-party code: one ticket set aside, the pass goes on
+                bad.append((t, "enrich", plugins.enrich_failure(exc)))
+        self._quarantine(bad, summary)
+        return good
+
     def _quarantine(self, bad: Sequence[tuple[Ticket, str, str]], summary: Summary) -> None:
         if not bad:
             return
@@ -461,7 +429,7 @@ class Sync:
 
     def _assess(
         self, tickets: Sequence[Ticket], now: datetime, summary: Summary
-    ) -> tuple[list[Assessment], list[datetime | None]]:
+    ) -> tuple[list[VersionedAssessment], list[datetime | None]]:
         """Assess tickets and find their next thresholds; quarantine those that raise.
 
         The whole batch is tried first (one engine call). If it raises, each ticket is tried
@@ -469,21 +437,21 @@ class Sync:
         shares (the engine died, a bug) is not the tickets' fault and is raised.
         """
         try:
-            assessments = self.pack.assess_many(tickets, now)
-            return assessments, [self.pack.next_due(a.measures, now) for a in assessments]
+            assessments = self.rules.assess_many(tickets, now)
+            return assessments, [self.rules.next_due(a, now) for a in assessments]
         except (EngineError, MemoryError):
             raise
         except Exception as exc:
             if len(tickets) == 0:
                 raise
             first = exc
-        good: list[Assessment] = []
+        good: list[VersionedAssessment] = []
         dues: list[datetime | None] = []
         bad: list[tuple[Ticket, str, str]] = []
         for t in tickets:
             try:
-                (a,) = self.pack.assess_many([t], now)
-                d = self.pack.next_due(a.measures, now)
+                (a,) = self.rules.assess_many([t], now)
+                d = self.rules.next_due(a, now)
             except (EngineError, MemoryError):
                 raise
             except Exception as exc:
@@ -504,38 +472,70 @@ class Sync:
             live = [x for x in a.actions if not x.shadow]
             summary.shadow += len(a.actions) - len(live)
             actions.extend(self._go_live_gate(a, live, cutoff, summary))
+        _note_breaches(assessments, summary, cutoff)
         if self.dry_run:
+            live = [a for a, _, _ in self._live_writes(assessments)]
+            summary.live_writes += len(live)
+            actions.extend(live)
             new = [x for x in actions if self.store.ledger_status(x.key) is None]
             summary.would_plan.extend(new[: max(0, Summary.SAMPLE - len(summary.would_plan))])
+            if self.plan_sink is not None:
+                for x in new:  # every one, as it is found: the plan may be far longer
+                    self.plan_sink(x)
             summary.planned += len(new)
             summary.past_breaches += self._unrecorded_past_breaches(assessments, cutoff)
             return
+        # on_breach goes through the outbox, planned before the breach is recorded: a crash
+        # between the two plans it again (the ledger keeps it once), never loses it.
+        self.store.plan(self._new_breach_hooks(assessments, cutoff), now=now)
+        crashpoint("breach-hooks-planned")
         changes = self.store.record_measure_changes(
-            ((a.ticket.key, a.measures) for a in assessments), at=now
+            ((a.ticket.key, a.measures) for a in assessments),
+            at=now,
+            # Each measure is recorded with the label of the version that measured it.
+            versions={a.ticket.key: a.version_of for a in assessments}
+            if self.rules.labelled
+            else None,
         )
         summary.measures_changed += len(changes)
-        by_key = {a.ticket.key: a.ticket for a in assessments}
-        for key, m in changes:
-            if not m.breached:
-                continue
+        for _, m in changes:
             # Recorded once per clock: the moment it was first seen breached. A breach from
             # before the cutoff is history: recorded, counted, and escalated by no one.
-            if m.breached_at is not None and m.breached_at < cutoff:
+            if m.breached and m.breached_at is not None and m.breached_at < cutoff:
                 summary.past_breaches += 1
-            else:
-                plugins.pm.hook.on_breach(ticket=by_key[key], measure=m)
         crashpoint("measures-recorded")
         planned = self.store.plan(actions, now=now)
         summary.planned += len(planned)
         crashpoint("actions-planned")
+        live_keys = self.store.plan_live(self._live_writes(assessments), now=now)
+        summary.planned += len(live_keys)
+        summary.live_writes += len(live_keys)
         self.store.set_due_many(
             (a.ticket.connector, a.ticket.id, d) for a, d in zip(assessments, dues, strict=True)
         )
-        _note_breaches(assessments, summary)
         self._release([a.ticket for a in assessments])
 
+    def _new_breach_hooks(
+        self, assessments: Sequence[VersionedAssessment], cutoff: datetime
+    ) -> list[Action]:
+        """The ``on_breach`` calls for clocks breached after the cutoff and not yet recorded
+        as breached: the breaches this evaluation sees first. None while no plugin
+        implements the hook: the outbox carries no calls to nobody."""
+        if not implementers("on_breach"):
+            return []
+        breached = {
+            (a.ticket.key, m.policy, m.metric.value, m.cycle): (a.ticket, m)
+            for a in assessments
+            for m in a.measures
+            if m.breached and m.breached_at is not None and m.breached_at >= cutoff
+        }
+        if not breached:
+            return []
+        seen = self.store.recorded_breaches(breached)
+        return [breach_hook(t, m) for head, (t, m) in breached.items() if head not in seen]
+
     def _go_live_gate(
-        self, a: Assessment, actions: Sequence[Action], cutoff: datetime, summary: Summary
+        self, a: VersionedAssessment, actions: Sequence[Action], cutoff: datetime, summary: Summary
     ) -> list[Action]:
         """The actions that may be written: none on a done ticket, none from before the cutoff."""
         if not actions:
@@ -546,7 +546,7 @@ class Sync:
         kept: list[Action] = []
         held_levels: set[str] = set()
         for x in actions:
-            if self._thresholds.before(x, a.measures, cutoff):
+            if self._thresholds[a.version_of_action(x)].before(x, a.measures, cutoff):
                 summary.held_before_cutoff += 1
                 held_levels.add(x.key.rsplit(":", 1)[0])  # the level's key, less the action
             else:
@@ -554,7 +554,61 @@ class Sync:
         summary.past_crossings += len(held_levels)
         return kept
 
-    def _unrecorded_past_breaches(self, assessments: Sequence[Assessment], cutoff: datetime) -> int:
+    def _live_writes(
+        self, assessments: Sequence[VersionedAssessment]
+    ) -> list[tuple[Action, str, int]]:
+        """The live fields (`slaplug.rules.live`) whose value moved since it was last planned,
+        as ``(action, field, seq)``.
+
+        A live field shows the current state, not an escalation of history: the go-live
+        cutoff does not hold it back, so every open ticket shows its deadline from the first
+        sync on (one write each). Solved and closed tickets get none, as for escalations, and
+        a shadow pack writes none. With rules versions, each clock fills the live fields its
+        own version declares (the clock started last wins a field, as within one version).
+        """
+        fields = sorted({name for lf in self._live.values() for name in lf.fields})
+        if not fields or self.pack.source.shadow:
+            return []
+        open_tickets = [a for a in assessments if not is_done(a.ticket)]
+        heads: dict[tuple[str, str, str], LiveHead] = {}
+        for connector in sorted({a.ticket.connector for a in open_tickets}):
+            found = self.store.live_heads(
+                connector, [a.ticket.id for a in open_tickets if a.ticket.connector == connector]
+            )
+            for (tid, name), last in found.items():
+                heads[(connector, tid, name)] = last
+        out: list[tuple[Action, str, int]] = []
+        for a in open_tickets:
+            values = self._live_values(a)
+            for name in fields:
+                head = heads.get((a.ticket.connector, a.ticket.id, name))
+                shown = head.value if head is not None else None
+                v = values.get(name) or LiveValue(a.ticket, name, None, None)
+                if v.value == shown:
+                    continue  # unchanged, or empty and never shown: nothing to write
+                seq = (head.seq if head is not None else 0) + 1
+                out.append((live_action(v, seq), name, seq))
+        return out
+
+    def _live_values(self, a: VersionedAssessment) -> dict[str, LiveValue]:
+        """Each live field's value for one ticket, each clock under its own version."""
+        if len(self._live) == 1:
+            (live,) = self._live.values()
+            return {v.field: v for v in live.values(a.ticket, a.measures)}
+        best: dict[str, LiveValue] = {}
+        for label, live in self._live.items():
+            if not live:
+                continue
+            mine = [m for m in a.measures if a.version_of(m) == label]
+            for v in live.values(a.ticket, mine):
+                held = best.get(v.field)
+                if held is None or _later(v, held):
+                    best[v.field] = v
+        return best
+
+    def _unrecorded_past_breaches(
+        self, assessments: Sequence[VersionedAssessment], cutoff: datetime
+    ) -> int:
         """Breaches before the cutoff a real run would record now (a dry run's count)."""
         heads = {
             (a.ticket.key, m.policy, m.metric.value, m.cycle)
@@ -566,10 +620,21 @@ class Sync:
 
     # -- writing back --------------------------------------------------------------------------
 
-    def _deliver(self, name: str, conn: Connector, summary: Summary) -> None:
+    def _deliver(self, name: str, conn: Connector, summary: Summary, *, hooks: bool = True) -> None:
+        # The helpdesk's writes first, then (unless ``hooks`` is False) plugin hook calls,
+        # each in batches of their own: a hook call never takes a place in a write batch.
+        self._deliver_lane(name, conn, summary, hooks=False)
+        if hooks:
+            self._deliver_lane(name, conn, summary, hooks=True)
+
+    def _deliver_lane(self, name: str, conn: Connector, summary: Summary, *, hooks: bool) -> None:
         while True:
             claims = self.store.claim(
-                name, limit=self.claim_batch, now=self.clock(), worker_id=self.worker_id
+                name,
+                limit=self.claim_batch,
+                now=self.clock(),
+                worker_id=self.worker_id,
+                hooks=hooks,
             )
             if not claims:
                 return
@@ -587,11 +652,19 @@ class Sync:
         crashpoint("claimed")
         by_key = {c.key: c for c in claims}
         notify = [c.action for c in claims if c.action.kind is ActionKind.NOTIFY]
-        platform = [c.action for c in claims if c.action.kind is not ActionKind.NOTIFY]
+        hooks = [c.action for c in claims if c.action.kind is ActionKind.HOOK]
+        platform = [c.action for c in claims if c.action.kind not in _NOT_PLATFORM]
         for a in notify:
             # Each settled on its own, right after its sends: a crash repeats one at most.
             self._notify(a, summary)
+        for a in hooks:
+            self._call_hook(a, summary)
         results: list[ApplyResult] = []
+        if platform and Capability.WRITE_BACK not in conn.capabilities:
+            # Never handed to a connector that does not say it writes: final, and visible.
+            why = f"connector {name!r} declares no write_back capability; nothing is written"
+            results = [ApplyResult(a.key, ApplyStatus.SKIPPED, why) for a in platform]
+            platform = []
         try:
             if platform:
                 # First claims were never handed to a connector: nothing to look for.
@@ -616,6 +689,18 @@ class Sync:
             return
         self._settle_all([(action, result)], summary)
 
+    def _call_hook(self, action: Action, summary: Summary) -> None:
+        """Deliver a plugin hook call; recorded apart from the helpdesk's writes (not counted
+        as applied, no ``on_action_applied``), failures retried like a notifier's."""
+        try:
+            result = self.hooks.deliver(action)
+        except DeliveryError as exc:
+            self._fail(action.key, str(exc), None, summary)
+            return
+        self.store.complete_many(
+            [(result.key, result.status.value, result.detail)], now=self.clock()
+        )
+
     def _settle_all(self, outcomes: Sequence[tuple[Action, ApplyResult]], summary: Summary) -> None:
         """Record a batch's outcomes: finals in one transaction, conflicts back to the outbox."""
         final = [(a, r) for a, r in outcomes if r.status is not ApplyStatus.CONFLICT]
@@ -630,19 +715,15 @@ class Sync:
         )
         for action, r in final:
             if r.status is ApplyStatus.APPLIED:
-                summary.applied += 1
-                if len(summary.written) < Summary.SAMPLE:
-                    summary.written.append(
-                        (action.connector, action.ticket_id, action.kind.value, dict(action.params))
-                    )
+                summary.note_written(action)
             elif r.status is ApplyStatus.ALREADY:
                 summary.already += 1
             elif r.status is ApplyStatus.SKIPPED:
-                summary.skipped += 1
+                summary.note_skip(r.detail)
             else:
                 summary.failed += 1
                 log.warning("action %s failed for good: %s", r.key, r.detail)
-            plugins.pm.hook.on_action_applied(action=action, result=r)
+            self.hooks.action_applied(action, r)
 
     def _fail(self, key: str, error: str, retry_after: float | None, summary: Summary) -> None:
         state = self.store.fail(key, error, retry_after=retry_after, now=self.clock())
@@ -657,10 +738,31 @@ class Sync:
         return stats.reads, stats.writes
 
 
-def _note_breaches(assessments: Iterable[Assessment], summary: Summary) -> None:
+#: Actions the sync delivers itself, never handed to a connector.
+_NOT_PLATFORM = frozenset({ActionKind.NOTIFY, ActionKind.HOOK})
+
+
+def _later(a: LiveValue, b: LiveValue) -> bool:
+    """Whether ``a`` shows a clock started no earlier than ``b``'s (it wins the field)."""
+    if a.measure is None or b.measure is None:
+        return b.measure is None
+    return (a.measure.start, a.measure.cycle) >= (b.measure.start, b.measure.cycle)
+
+
+def _note_breaches(
+    assessments: Iterable[VersionedAssessment], summary: Summary, cutoff: datetime
+) -> None:
     for a in assessments:
+        done = is_done(a.ticket)
         for m in a.measures:
-            if m.state is MeasureState.BREACHED and len(summary.breaches) < Summary.SAMPLE:
-                summary.breaches.append(
-                    (a.ticket.connector, a.ticket.id, f"{m.policy}/{m.metric.value}")
-                )
+            if m.state is not MeasureState.BREACHED:
+                continue
+            if m.breached_at is not None and m.breached_at < cutoff:
+                fate = BreachFate.BEFORE_CUTOFF
+            elif done:
+                fate = BreachFate.TICKET_DONE
+            else:
+                fate = BreachFate.SINCE_CUTOFF
+            summary.note_breach(
+                a.ticket.connector, a.ticket.id, f"{m.policy}/{m.metric.value}", m.cycle, fate
+            )

@@ -91,7 +91,7 @@ def test_the_backtest_command_reads_the_store_and_needs_no_credentials(
     )
     assert res.exit_code == 0, res.output
     assert "Service credit enterprise 2026-10: 10 % = 1000.00 EUR" in res.output
-    assert "frozen (revision 1)" in res.output
+    assert "Status: preview" in res.output  # closed, frozen only when asked (--freeze)
     out = tmp_path / "r.html"
     res = CliRunner().invoke(
         main,

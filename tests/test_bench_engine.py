@@ -29,6 +29,7 @@ def test_bench_prints_one_json_line_with_every_figure() -> None:
     for key in (
         "tickets_per_s",
         "tickets_per_s_python",
+        "tickets_per_s_one_version",
         "rules_per_s",
         "baseline_rules_per_s",
         "rules_per_s_no_dedupe",

@@ -23,7 +23,7 @@ from slaplug.connectors.budget import HEADROOM, EndpointLimit, RateLimits
 from slaplug.errors import ConfigError, RetriableAPIError
 from slaplug.store import Store
 from slaplug.store.budgets import StoreBudget
-from slaplug.testing.fakehttp import FakeRequest, Reply
+from slaplug.testing.fakeserver import Request, Response
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
@@ -75,13 +75,13 @@ class Limited(TinyFake):
         self.refused = 0
         self.guard = threading.Lock()
 
-    def handle(self, request: FakeRequest) -> Reply:
+    def handle(self, request: Request) -> Response:
         now = time.monotonic()
         with self.guard:
             recent = [t for t in self.times if now - t < 1.0]
             if len(recent) >= self.limit:
                 self.refused += 1
-                return Reply(429, {"error": "rate limited"}, {"Retry-After": "1"})
+                return Response(429, {"error": "rate limited"}, {"Retry-After": "1"})
             self.times.append(now)
         return super().handle(request)
 

@@ -28,13 +28,13 @@ from urllib.parse import quote, quote_plus
 
 import pytest
 import requests
+from slaplug_zendesk.fake import FakeZendesk
 from sqlalchemy import MetaData, select
 
 from slaplug.errors import SlaplugError
 from slaplug.rules.pack import RulePack
 from slaplug.store import Store
 from slaplug.sync import Sync
-from slaplug.testing.fake_zendesk import FakeZendesk
 from slaplug.web.worker import Worker
 
 zd = pytest.importorskip("slaplug_zendesk", reason="the Zendesk plugin is not installed")

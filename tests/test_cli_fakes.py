@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -14,11 +15,13 @@ import slaplug_jira
 import slaplug_zendesk
 from click.testing import CliRunner
 from slaplug_freshdesk.fake import API_KEY
+from tinydesk import TinyFake
 
 from slaplug import hookimpl
 from slaplug.cli import main
 from slaplug.errors import PluginError
-from slaplug.plugins import get_fakes
+from slaplug.hookspecs import DemoConnection
+from slaplug.plugins import get_demo_fakes, get_fakes
 
 
 @pytest.fixture
@@ -108,3 +111,62 @@ def test_slaplug_fake_freshdesk_serves_tickets_as_a_real_process() -> None:
         finally:
             proc.terminate()
             assert proc.wait(timeout=10) == 0
+
+
+# -- the demo's fakes come from the plugins (register_fakes(..., demo=start)) ----------------
+
+
+def test_the_demo_runs_the_fakes_the_plugins_offer(platforms: None) -> None:
+    offered = get_demo_fakes()
+    assert list(offered) == ["jira", "zendesk"]  # sorted; Freshdesk offers no demo
+    with offered["zendesk"]() as connection:
+        section = connection.section
+        assert section["plugin"] == "zendesk"
+        token = connection.environ[section["api_token_env"]]
+        r = requests.get(
+            f"{section['base_url']}/api/v2/users/me.json",
+            auth=(f"{section['email']}/token", token),
+            timeout=5,
+        )
+        assert r.status_code == 200
+        assert connection.contracts_heading is None
+    with pytest.raises(requests.ConnectionError):  # leaving the demo stops the fake
+        requests.get(f"{section['base_url']}/api/v2/users/me.json", timeout=2)
+    with offered["jira"]() as connection:
+        assert connection.section["projects"] == ["SUP"]
+        assert connection.contracts_heading == "Jira tickets, by JSM organization"
+
+
+def test_any_plugin_can_offer_a_fake_to_the_demo(slaplug_register: Callable[..., str]) -> None:
+    @contextmanager
+    def start() -> Iterator[DemoConnection]:
+        with TinyFake() as fake:
+            yield DemoConnection({"plugin": "tiny", "base_url": fake.base_url})
+
+    class Tiny:
+        @hookimpl
+        def register_fakes(self, register):
+            register("tiny", lambda argv: 0, demo=start)
+
+    slaplug_register(Tiny(), name="tiny")
+    assert list(get_fakes()) == ["tiny"]
+    with get_demo_fakes()["tiny"]() as connection:
+        assert requests.get(connection.section["base_url"], timeout=5).status_code == 401
+
+
+def test_a_demo_that_is_not_callable_is_refused(slaplug_register: Callable[..., str]) -> None:
+    class Bad:
+        @hookimpl
+        def register_fakes(self, register):
+            register("bad", lambda argv: 0, demo="not a function")
+
+    slaplug_register(Bad(), name="bad")
+    with pytest.raises(PluginError, match="the demo of fake 'bad' is not callable"):
+        get_demo_fakes()
+
+
+def test_the_demo_without_a_fake_to_run_says_what_to_install(tmp_path: Path) -> None:
+    out = CliRunner().invoke(main, ["demo", "--dir", str(tmp_path / "demo")])
+    assert out.exit_code == 1
+    assert "no installed plugin offers a fake helpdesk for the demo" in out.output
+    assert "Traceback" not in out.output

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import sqlite3
 import subprocess
@@ -23,8 +24,7 @@ from typing import Any
 
 import pytest
 import yaml
-
-from slaplug.testing.fake_zendesk import FakeZendesk
+from slaplug_zendesk.fake import FakeZendesk
 
 pytest.importorskip("slaplug_zendesk.write", reason="the Zendesk plugin is not installed")
 
@@ -285,9 +285,17 @@ def test_the_log_handler_redacts_registered_secrets() -> None:
 
 @contextmanager
 def _started(
-    config: Path, token: str, *args: str
+    config: Path, token: str, *args: str, pause_at: str | None = None
 ) -> Iterator[tuple[subprocess.Popen[str], _Lines, _Lines]]:
-    """``slaplug sync ARGS`` running, with its standard error and output being read."""
+    """``slaplug sync ARGS`` running, with its standard error and output being read.
+
+    ``pause_at`` names a crash point (`slaplug.crashpoints`) where the sync waits, saying
+    ``paused at NAME``, until it is signalled: the signal lands at that step, however slow or
+    fast the machine.
+    """
+    env = _env(token)
+    if pause_at is not None:
+        env["SLAPLUG_PAUSE_AT"] = pause_at
     # A session of its own, so the signal goes to the whole process group as a terminal's
     # Ctrl-C does: the rules engine's child process gets it too.
     with subprocess.Popen(
@@ -295,7 +303,7 @@ def _started(
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        env=_env(token),
+        env=env,
         start_new_session=True,
     ) as proc:
         try:
@@ -310,16 +318,38 @@ def test_ctrl_c_during_sync_once_releases_the_batch_and_exits_130(
     tmp_path: Path, fake: FakeZendesk
 ) -> None:
     config = _configure(tmp_path, fake.base_url, fake.email)
-    with _started(config, fake.api_token, "--once") as (proc, err, out):
-        assert err.wait_for("progress connector=zendesk", 120), err.text()
+    # Stopped with a batch claimed from the outbox (leased to this sync) and not yet applied.
+    with _started(config, fake.api_token, "--once", pause_at="claimed") as (proc, err, out):
+        assert err.wait_for("paused at claimed", 120), err.text()
+        assert _leased(tmp_path) > 0
         os.killpg(proc.pid, signal.SIGINT)
         code = proc.wait(timeout=60)
         stderr = err.text()
         assert code == 130, stderr + out.text()
     assert "Traceback" not in stderr and "Aborted!" not in stderr
-    assert [ln for ln in stderr.splitlines() if ln.startswith("interrupted")], stderr
-    assert "released" in stderr
+    [line] = [ln for ln in stderr.splitlines() if ln.startswith("interrupted")]
+    released = re.search(r"(\d+) claimed action\(s\) released", line)
+    assert released and int(released.group(1)) > 0, line
     assert _leased(tmp_path) == 0  # the next sync need not wait out the leases
+
+
+def test_a_helpdesk_failing_mid_batch_releases_the_batch_and_exits_3(
+    tmp_path: Path, fake: FakeZendesk
+) -> None:
+    config = _configure(tmp_path, fake.base_url, fake.email)
+    with _started(config, fake.api_token, "--once", pause_at="claimed") as (proc, err, out):
+        assert err.wait_for("paused at claimed", 120), err.text()
+        assert _leased(tmp_path) > 0
+        fake.set_faults(1.0, [401], 1)  # the credentials are revoked while the batch is held
+        os.kill(proc.pid, signal.SIGUSR1)  # go on: the apply meets the 401
+        code = proc.wait(timeout=60)
+        stderr = err.text()
+        assert code == 3, stderr + out.text()
+    [line] = [ln for ln in stderr.splitlines() if ln.startswith("stopped:")]
+    released = re.search(r"\((\d+) claimed one\(s\) released", line)
+    assert released and int(released.group(1)) > 0, line
+    assert _leased(tmp_path) == 0  # the next sync need not wait out the leases
+    assert "Traceback" not in stderr
 
 
 def test_sigterm_during_sync_every_stops_cleanly_with_130(
@@ -342,8 +372,8 @@ def test_ctrl_c_while_sync_every_waits_prints_no_traceback(
 ) -> None:
     config = _configure(tmp_path, fake.base_url, fake.email)
     with _started(config, fake.api_token, "--every", "10s") as (proc, err, _out):
-        assert err.wait_for("sync_done", 120), err.text()
-        time.sleep(0.5)  # inside the wait between passes; the engine's child is idle
+        # Said just before the wait between passes: the engine's child is idle.
+        assert err.wait_for("next pass in 10s", 120), err.text()
         os.killpg(proc.pid, signal.SIGINT)
         code = proc.wait(timeout=60)
         stderr = err.text()
@@ -433,6 +463,44 @@ def test_serve_stops_on_ctrl_c_or_sigterm_without_a_traceback_and_exits_130(
     assert "stopped:" in stderr
 
 
+def test_ctrl_c_while_serve_starts_its_worker_reaches_only_the_server(tmp_path: Path) -> None:
+    # The worker is still importing when the server says it started it: a Ctrl-C sent to the
+    # terminal's process group then must not reach it (it would die with a traceback before
+    # its handler exists); the server stops it once drained.
+    config = _configure(tmp_path, "http://127.0.0.1:9", "ops@example.com")
+    doc = yaml.safe_load(config.read_text())
+    doc["connectors"]["zendesk"]["webhook_secret_env"] = "OPS_ZD_SECRET"
+    config.write_text(yaml.safe_dump(doc))
+    env = {**_env("x" * 20), "OPS_ZD_SECRET": "y" * 20}
+    argv = _argv("serve", "--config", str(config), "--port", str(_free_port()), "--workers", "1")
+    with subprocess.Popen(
+        argv,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        start_new_session=True,
+    ) as proc:
+        err = _Lines(proc.stderr)
+        _Lines(proc.stdout)
+        try:
+            assert err.wait_for("webhook worker 0 started (pid", 120), err.text()
+            [pid] = re.findall(r"webhook worker 0 started \(pid (\d+)\)", "".join(err.lines))
+            assert os.getpgid(int(pid)) != proc.pid  # not in the group a terminal signals
+            assert err.wait_for("Uvicorn running", 120), err.text()
+            os.killpg(proc.pid, signal.SIGINT)
+            code = proc.wait(timeout=60)
+            stderr = err.text()
+        finally:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+    assert code == 130, stderr
+    assert "Traceback" not in stderr and "KeyboardInterrupt" not in stderr
+    with pytest.raises(ProcessLookupError):
+        os.kill(int(pid), 0)  # stopped with the server, not left behind
+
+
 # -- dry run -----------------------------------------------------------------------------------
 
 
@@ -468,6 +536,29 @@ def test_dry_run_json_carries_the_whole_plan_and_counts_no_writes(
     listed = [ln for ln in text.stdout.splitlines() if ln.startswith("    zendesk:")]
     assert len(listed) == doc["planned"], text.stdout
     assert "{" not in "".join(listed)  # params as key=value, not a Python dict
+    # The whole plan in a file, one JSON object a line, however long it is.
+    plan = tmp_path / "plan.jsonl"
+    filed = subprocess.run(
+        _argv("sync", "--once", "--dry-run", "--plan", str(plan), "--config", str(config)),
+        capture_output=True,
+        text=True,
+        env=_env(fake.api_token),
+        timeout=240,
+        check=False,
+    )
+    assert filed.returncode in (0, 4), filed.stderr
+    rows = [json.loads(line) for line in plan.read_text().splitlines()]
+    assert [r["key"] for r in rows] == [a["key"] for a in doc["would_plan"]]
+    assert fake.writes == []
+    refused = subprocess.run(
+        _argv("sync", "--once", "--plan", str(plan), "--config", str(config)),
+        capture_output=True,
+        text=True,
+        env=_env(fake.api_token),
+        timeout=60,
+        check=False,
+    )
+    assert refused.returncode == 2 and "add --dry-run" in refused.stderr, refused.stderr
 
 
 def test_sync_every_outlives_a_helpdesk_outage(tmp_path: Path) -> None:

@@ -31,8 +31,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 import yaml
-
-from slaplug.testing.fake_zendesk import FakeZendesk
+from slaplug_zendesk.fake import FakeZendesk
 
 pytest.importorskip("slaplug_zendesk.write", reason="the Zendesk plugin is not installed")
 

@@ -17,13 +17,13 @@ from typing import Any
 
 import pytest
 import yaml
+from slaplug_zendesk.fake import FakeZendesk
 
 from slaplug.store import Store
-from slaplug.testing.fake_zendesk import FakeZendesk
 
 pytest.importorskip("slaplug_zendesk", reason="the Zendesk plugin is not installed")
 
-#: The fake's "SLA status" text field (slaplug/testing/fakes/zendesk_generate.py); its title
+#: The fake's "SLA status" text field (plugins/zendesk/slaplug_zendesk/fake/generate.py); its title
 #: slugs to sla_status, so the name the rules use below is found only through `fields:`.
 FIELD_ID = 360000000103
 RULES = """\

@@ -16,9 +16,8 @@ from typing import Any, ClassVar
 
 import pytest
 import requests
-
-from slaplug.testing.fake_jira import FakeJira, HistoryEvent, TicketHistory, main_fake_jira
-from slaplug.testing.fakes.jira_generate import FIELD_CONTRACT_TIER, FIELD_SLA_STATUS
+from slaplug_jira.fake import FakeJira, HistoryEvent, TicketHistory, main_fake_jira
+from slaplug_jira.fake.generate import FIELD_CONTRACT_TIER, FIELD_SLA_STATUS
 
 NOW = 1_772_452_800.0  # 2026-03-02T12:00:00Z: the built-in set's reference end
 BOUNDED = 'project in (SUP) AND updated >= "{lo}" ORDER BY updated ASC, key ASC'

@@ -1,9 +1,11 @@
 """Contract tests: the fake Jira's responses, and the requests these tests send, validate
 against Atlassian's published OpenAPI for Jira Cloud (platform v3) with openapi-core.
 
-The spec is shared test data beside the repository (``../shared/specs/``), or wherever
-``SLAPLUG_JIRA_SPEC`` points; without it (or without openapi-core) these tests skip. It
-is loaded once per session (2.4 MB) and patched in memory, never on disk:
+The spec is vendored, trimmed to the operations these tests call and the schemas they use
+(tests/specs/README.md: source, version, and how ``tests/specs/trim_jira_spec.py`` makes it),
+so the tests run in a fresh clone; ``SLAPLUG_JIRA_SPEC`` points them at another copy (the
+full 2.4 MB one). Without openapi-core they skip. It is loaded once per session and
+patched in memory, never on disk:
 
 * four enum defaults of ``''`` that strict validators reject are dropped (specs/README.md);
 * ``ChangeDetails.from/to/fromString/toString`` become nullable: the spec's own changelog
@@ -25,8 +27,7 @@ from typing import Any
 
 import pytest
 import requests
-
-from slaplug.testing.fake_jira import FakeJira
+from slaplug_jira.fake import FakeJira
 
 openapi_core = pytest.importorskip("openapi_core", reason="openapi-core is not installed")
 from openapi_core.contrib.requests import (  # noqa: E402 - after the importorskip
@@ -35,13 +36,11 @@ from openapi_core.contrib.requests import (  # noqa: E402 - after the importorsk
 )
 
 NOW = 1_772_452_800.0
-DEFAULT_SPEC = (
-    Path(__file__).resolve().parents[1].parent / "shared/specs/jira-platform-v3.openapi.json"
-)
+DEFAULT_SPEC = Path(__file__).resolve().parent / "specs/jira-platform-v3.trimmed.openapi.json"
 
 
 def spec_path() -> Path:
-    """``$SLAPLUG_JIRA_SPEC``, else ``../shared/specs/...`` beside the repository."""
+    """``$SLAPLUG_JIRA_SPEC``, else the trimmed copy vendored in tests/specs/."""
     return Path(os.environ.get("SLAPLUG_JIRA_SPEC") or DEFAULT_SPEC)
 
 

@@ -31,7 +31,7 @@ def _catches_sigterm(pid: int) -> bool:
 
 def test_the_fake_handles_sigterm_before_it_announces_that_it_listens() -> None:
     # Many tickets: building the account takes seconds, the window the race lived in.
-    argv = [sys.executable, "-m", "slaplug.testing.fake_zendesk", "--port", "0"]
+    argv = [sys.executable, "-m", "slaplug_zendesk.fake", "--port", "0"]
     with subprocess.Popen([*argv, "--tickets", "30000"], stdout=subprocess.PIPE, text=True) as proc:
         assert proc.stdout is not None
         try:

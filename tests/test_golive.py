@@ -467,7 +467,7 @@ def test_first_sync_over_60_days_writes_no_history_and_a_later_threshold_fires_o
             assert history_keys.isdisjoint(ledger_keys), "a threshold from before go-live fired"
             assert any(k.startswith(f"zendesk:{new_id}:customer-sla:first_response:1:"
                                     "first-response-breached:1:") for k in ledger_keys)
-            written_tickets = {t for _, t, _, _ in later.written}
+            written_tickets = {w.ticket_id for w in later.written}
             done = {t.id for t in store.load_snapshots("zendesk", written_tickets).values()
                     if is_done(t)}
             assert done == set(), "an escalation was written on a solved or closed ticket"
@@ -489,7 +489,7 @@ def test_first_sync_over_60_days_writes_no_history_and_a_later_threshold_fires_o
 @contextmanager
 def _fake_zendesk() -> Iterator[tuple[Any, Any, Any]]:
     """A fake Zendesk with 60 days of history, the plugin module and a connector config."""
-    from slaplug.testing.fake_zendesk import FakeZendesk
+    from slaplug_zendesk.fake import FakeZendesk
 
     zd = pytest.importorskip("slaplug_zendesk", reason="the Zendesk plugin is not installed")
     with FakeZendesk.start(

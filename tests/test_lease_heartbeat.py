@@ -16,7 +16,7 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
-from slaplug.connectors import ApplyResult, ApplyStatus, CallStats
+from slaplug.connectors import ApplyResult, ApplyStatus, CallStats, Capability
 from slaplug.model import Action, ActionKind, Metric
 from slaplug.rules.pack import RulePack
 from slaplug.store import Store, StoreSettings
@@ -29,6 +29,8 @@ APPLY_SECONDS = 2.5  # longer than two leases
 
 class SlowDesk:
     """A connector stand-in whose bulk apply takes `APPLY_SECONDS` and counts each write."""
+
+    capabilities = frozenset({Capability.WRITE_BACK})  # the sync applies only with it
 
     def __init__(self) -> None:
         self.http = SimpleNamespace(stats=CallStats())

@@ -25,8 +25,7 @@ import pytest
 import sqlalchemy as sa
 import yaml
 from receivers import HttpReceiver, Mailbox
-
-from slaplug.testing.fake_zendesk import FakeZendesk
+from slaplug_zendesk.fake import FakeZendesk
 
 pytest.importorskip("slaplug_zendesk", reason="the Zendesk plugin is not installed")
 

@@ -21,6 +21,7 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
+from slaplug_zendesk.fake import FakeZendesk
 
 from slaplug.cli import main
 from slaplug.explain import explain
@@ -28,7 +29,6 @@ from slaplug.rules.pack import RulePack
 from slaplug.serialize import TicketFormatError, ticket_from_dict
 from slaplug.store import Store
 from slaplug.sync import Summary, Sync
-from slaplug.testing.fake_zendesk import FakeZendesk
 from slaplug.web.worker import Worker
 
 zd = pytest.importorskip("slaplug_zendesk", reason="the Zendesk plugin is not installed")

@@ -22,7 +22,14 @@ import requests
 import responses
 from sqlalchemy import select
 
-from slaplug.connectors import ApiClient, ApplyResult, ApplyStatus, CallStats, RetryPolicy
+from slaplug.connectors import (
+    ApiClient,
+    ApplyResult,
+    ApplyStatus,
+    CallStats,
+    Capability,
+    RetryPolicy,
+)
 from slaplug.connectors.redact import (
     REDACTED,
     RedactingFilter,
@@ -148,6 +155,7 @@ def test_a_failed_actions_detail_is_scrubbed_in_the_ledger_and_the_log(
 
     class Refusing:
         http = SimpleNamespace(stats=CallStats())
+        capabilities = frozenset({Capability.WRITE_BACK})  # the sync applies only with it
 
         def apply(self, actions: Any, *, fresh: Any = ()) -> list[ApplyResult]:
             return [ApplyResult(a.key, ApplyStatus.FAILED, f"422: bad auth {echoed}") for a in actions]

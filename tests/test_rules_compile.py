@@ -283,8 +283,43 @@ def test_a_holidays_plugin_replaces_the_country_tables_in_rules_calendars(tmp_pa
             hours: {mon-fri: "09:00-17:00"}
             holidays: {country: DE}
         """)
-    cals = compile_files([p]).calendars
+    from slaplug.plugins import holidays_for
+
+    cals = compile_files([p], holiday_provider=holidays_for).calendars
     assert cals["office"].is_holiday(date(2026, 3, 3))        # the plugin's date
     assert not cals["office"].is_holiday(date(2026, 1, 1))    # the DE table is replaced
     assert cals["office"].is_holiday(date(2026, 12, 24))      # the file's own dates still apply
     assert cals["plain"].is_holiday(date(2026, 1, 1))         # no answer: the built-in table
+
+
+def test_the_runtime_passes_the_holidays_hook_to_the_rules(tmp_path: Path, slaplug_register) -> None:
+    # The compiler no longer asks the plugin manager itself: the runner passes the hook in.
+    from datetime import date
+
+    from slaplug import hookimpl
+    from slaplug.config import load_settings
+    from slaplug.runtime import open_runtime
+
+    class Shutdown:
+        @hookimpl
+        def holidays(self, calendar_name, country, subdivision, years):  # type: ignore[no-untyped-def]
+            return [date(2026, 3, 3)] if calendar_name == "office" else None
+
+    slaplug_register(Shutdown(), name="undo-shutdown-runtime")
+    write(tmp_path, """
+        calendars:
+          office:
+            timezone: Europe/Berlin
+            hours: {mon-fri: "09:00-17:00"}
+            holidays: {country: DE}
+        policies:
+          - name: p
+            calendar: office
+            targets: {resolution: {"*": 4h}}
+        """)
+    (tmp_path / "slaplug.yaml").write_text(
+        f"store: sqlite:///{tmp_path / 'store.db'}\nrules: [rules.yaml]\nconnectors: {{}}\n"
+    )
+    with open_runtime(load_settings(tmp_path / "slaplug.yaml")) as rt:
+        (version,) = rt.pack.versions  # type: ignore[union-attr]
+        assert version.pack.source.calendars["office"].is_holiday(date(2026, 3, 3))

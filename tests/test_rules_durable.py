@@ -21,8 +21,8 @@ from slaplug.rules.conditions import (
     Not,
     Rule,
 )
-from slaplug.rules.durable import CHUNK_SIZE, DurableMatcher, ProcessMatcher
-from slaplug.rules.matcher import make_matcher, open_matcher
+from slaplug.rules.engines.durable import CHUNK_SIZE, DurableMatcher, ProcessMatcher
+from slaplug.rules.engines.matcher import make_matcher, open_matcher
 
 TYPES = {"id": FieldType.STR, "n": FieldType.NUM, "tags": FieldType.LIST}
 RULES = [
@@ -230,7 +230,7 @@ def test_dedupe_sends_only_distinct_unseen_keys_to_durable(monkeypatch: pytest.M
 
 
 def test_dedupe_cache_starts_over_when_full(monkeypatch: pytest.MonkeyPatch) -> None:
-    from slaplug.rules import durable
+    from slaplug.rules.engines import durable
 
     monkeypatch.setattr(durable._Dedupe, "LIMIT", 2)
     rules, types = _dedupe_rules()

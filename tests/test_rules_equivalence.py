@@ -24,9 +24,9 @@ from slaplug.rules.conditions import (
     Not,
     Rule,
 )
-from slaplug.rules.durable import DurableMatcher
-from slaplug.rules.facts import normalize
-from slaplug.rules.reference import PythonMatcher
+from slaplug.rules.engines.durable import DurableMatcher
+from slaplug.rules.engines.facts import normalize
+from slaplug.rules.engines.python import PythonMatcher
 
 TYPES = {
     "n": FieldType.NUM,

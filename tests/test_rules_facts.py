@@ -1,4 +1,4 @@
-"""Fact normalization and the typing check on rule literals (slaplug.rules.facts)."""
+"""Fact normalization and the typing check on rule literals (slaplug.rules.engines.facts)."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from slaplug.rules.conditions import (
     Not,
     Rule,
 )
-from slaplug.rules.facts import iter_leaves, normalize, validate_rules
+from slaplug.rules.engines.facts import iter_leaves, normalize, validate_rules
 
 NUM, STR, BOOL, LIST = FieldType.NUM, FieldType.STR, FieldType.BOOL, FieldType.LIST
 
@@ -150,7 +150,7 @@ def test_generated_measure_facts_equal_normalized_raw_facts():
     from pathlib import Path
     from zoneinfo import ZoneInfo
 
-    from slaplug.rules.fields import (
+    from slaplug.rules.engines.fields import (
         MEASURE_FIELDS,
         TICKET_FIELDS,
         measure_fact,

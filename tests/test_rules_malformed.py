@@ -16,7 +16,7 @@ import pytest
 
 from slaplug.errors import RuleError
 from slaplug.rules.compile import compile_files
-from slaplug.rules.yamlpos import MAX_DEPTH, MAX_FILE_BYTES
+from slaplug.yamlpos import MAX_DEPTH, MAX_FILE_BYTES
 
 POLICY = "policies:\n  - name: p\n    targets: {resolution: {urgent: %s}}\n"
 ESCALATION = "escalations:\n  - name: e\n    when: {%s}\n    actions: [{add_tag: x}]\n"

@@ -102,3 +102,26 @@ def test_versions_are_checked(tmp_path: Path, pack: VersionedPack) -> None:
         VersionedPack([RulesVersion("v1", None, v1), RulesVersion("v2", None, v1)])
     assert pack.version_at(EFFECTIVE - timedelta(microseconds=1)).label == "v1"
     assert pack.version_at(EFFECTIVE).label == "v2"
+
+
+def test_a_ticket_opened_after_a_date_is_not_assessed_under_older_versions(
+    pack: VersionedPack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No cycle of a ticket opened after v2's date can belong to v1: v1 is not asked, so a
+    ticket opened under the newest version costs one assessment, as without versions."""
+    v1 = pack.versions[0].pack
+    asked: list[str] = []
+    real = v1.assess_many
+
+    def spy(tickets: list[Ticket], now: datetime) -> list[object]:
+        asked.extend(t.id for t in tickets)
+        return real(tickets, now)  # type: ignore[return-value]
+
+    monkeypatch.setattr(v1, "assess_many", spy)
+    now = EFFECTIVE + timedelta(days=2)
+    old = ticket("old", EFFECTIVE - timedelta(hours=1), timedelta(hours=6))
+    new = ticket("new", EFFECTIVE + timedelta(hours=1), timedelta(hours=6))
+    a, b = pack.assess_many([old, new], now)
+    assert asked == ["old"]
+    assert (a.version_of(a.measures[0]), a.measures[0].breached) == ("v1", False)
+    assert (b.version_of(b.measures[0]), b.measures[0].breached) == ("v2", True)

@@ -20,7 +20,7 @@ EXPECTED = {
     "slaplug_acme/__init__.py",
     "slaplug_acme/connector.py",
     "slaplug_acme/py.typed",
-    "tests/fake_acme.py",
+    "slaplug_acme/fake.py",
     "tests/test_acme_conformance.py",
 }
 

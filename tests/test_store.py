@@ -178,7 +178,8 @@ def test_two_processes_opening_a_fresh_store_migrate_it_once(url: str) -> None:
     assert _run_together(["open", url], ["open", url]) == ["opened", "opened"]
     with Store.open(url) as store, store.engine.connect() as conn:
         versions = conn.execute(select(schema_version.c.version)).scalars().all()
-        assert versions == [m.version for m in MIGRATIONS]  # each step recorded once
+        # each step recorded once (numbers are reserved per branch: a gap is fine)
+        assert versions == [m.version for m in MIGRATIONS]
 
 
 # -- cursors, snapshots, due index -----------------------------------------------------------

@@ -50,12 +50,10 @@ class TrustsAnySignature(TinyConnector):
 
 
 class RetriesOn401(TinyConnector):
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.http.resolutions = {
-            **DEFAULT_RESOLUTIONS,
-            401: Resolution(Outcome.RETRY, RetriableAPIError, "retry"),
-        }
+    resolutions = {
+        **DEFAULT_RESOLUTIONS,
+        401: Resolution(Outcome.RETRY, RetriableAPIError, "retry"),
+    }
 
 
 def _suite(cls):

@@ -7,12 +7,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from slaplug_zendesk.fake import FakeZendesk
 
 from slaplug import hookimpl
 from slaplug.rules.pack import RulePack
 from slaplug.store import Store
 from slaplug.sync import Sync
-from slaplug.testing.fake_zendesk import FakeZendesk
 
 zd = pytest.importorskip("slaplug_zendesk", reason="the Zendesk plugin is not installed")
 REPO = Path(__file__).resolve().parent.parent

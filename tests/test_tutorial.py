@@ -9,17 +9,19 @@ goes on sys.path, and the plugin is registered in-process.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.request import Request, urlopen
 
 import pytest
 
 from slaplug.errors import AuthenticationError, ProblemsError
-from slaplug.plugins import get_connectors, plugin_list
+from slaplug.plugins import get_connectors, get_fakes, plugin_list
 from slaplug.scaffold import files
 
 TUTORIAL = Path(__file__).resolve().parent.parent / "docs" / "plugins" / "tutorial.md"
@@ -111,12 +113,46 @@ def test_tutorial_plugin_registers_its_connector(project: Path, slaplug_register
     slaplug_register(slaplug_tinydesk, name="tinydesk")
     assert get_connectors()["tinydesk"] is slaplug_tinydesk.TinydeskConnector
     shown = {p.name: p.hooks for p in plugin_list()}
-    assert shown["tinydesk"] == ("register_connectors",)
+    assert shown["tinydesk"] == ("register_connectors", "register_fakes")
+
+
+def test_tutorial_fake_is_served_by_slaplug_fake(project: Path, slaplug_register) -> None:
+    """The tutorial's plugin offers its fake: ``slaplug fake tinydesk`` serves real HTTP."""
+    import slaplug_tinydesk
+
+    slaplug_register(slaplug_tinydesk, name="tinydesk")
+    assert "tinydesk" in get_fakes()
+    env = {**os.environ, "PYTHONPATH": str(project), "SLAPLUG_LOAD_PLUGINS": ""}
+    code = (
+        "import sys, slaplug_tinydesk\n"
+        "from slaplug.plugins import pm\n"
+        "pm.register(slaplug_tinydesk, name='tinydesk')\n"
+        "from slaplug.cli import main\n"
+        "main(['fake', 'tinydesk', '--port', '0'])\n"
+    )
+    with subprocess.Popen(
+        [sys.executable, "-c", code], env=env, stdout=subprocess.PIPE, text=True
+    ) as proc:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        try:
+            url = line.split(" listening on ")[1].strip()
+            with urlopen(Request(f"{url}/api/tickets/1", headers=_bearer())) as answer:
+                assert json.load(answer)["id"] == 1
+        finally:
+            proc.terminate()
+        assert proc.wait(timeout=10) == 0  # SIGTERM stops it cleanly
+
+
+def _bearer() -> dict[str, str]:
+    from slaplug_tinydesk.fake import TOKEN
+
+    return {"Authorization": f"Bearer {TOKEN}"}
 
 
 def test_when_it_breaks_shows_the_real_messages(project: Path) -> None:
-    from fake_tinydesk import FakeTinydesk
     from slaplug_tinydesk import TinydeskConfig, TinydeskConnector
+    from slaplug_tinydesk.fake import FakeTinydesk
 
     text = TUTORIAL.read_text(encoding="utf-8")
     good = {"base_url": "https://tinydesk.example", "api_token_env": "TINYDESK_TOKEN"}

@@ -30,9 +30,8 @@ from typing import Any
 import httpx
 import pytest
 import yaml
-
-from slaplug.testing.fake_jira import FakeJira
-from slaplug.testing.fake_zendesk import FakeZendesk
+from slaplug_jira.fake import FakeJira
+from slaplug_zendesk.fake import FakeZendesk
 
 pytest.importorskip("slaplug_zendesk", reason="the Zendesk plugin is not installed")
 pytest.importorskip("slaplug_jira", reason="the Jira plugin is not installed")

@@ -378,7 +378,12 @@ def test_app_answers_each_status_with_a_json_body(client: Client) -> None:
 
 
 def test_app_health_metrics_and_the_sla_view(client: Client, store: Store) -> None:
-    assert client.get("/tickets/tiny/1/sla").json()["error"] == "unknown_ticket"
+    # The explain view shows a ticket's contents: a manager token opens it (docs/dashboard.md).
+    refused = client.get("/tickets/tiny/1/sla")
+    assert refused.status_code == 401 and refused.json()["error"] == "unauthorized"
+    _, token = store.issue_token("manager")
+    auth = {"Authorization": f"Bearer {token}"}
+    assert client.get("/tickets/tiny/1/sla", headers=auth).json()["error"] == "unknown_ticket"
     headers, body = tiny_delivery("d-1", "1")
     client.post("/webhooks/tiny", content=body, headers=headers)
     deadline = datetime.now(UTC) + timedelta(seconds=10)
@@ -386,7 +391,7 @@ def test_app_health_metrics_and_the_sla_view(client: Client, store: Store) -> No
         assert datetime.now(UTC) < deadline, "the worker did not finish the delivery"
     health = client.get("/healthz")
     assert health.status_code == 200 and health.json()["worker"] is True
-    view = client.get("/tickets/tiny/1/sla")
+    view = client.get("/tickets/tiny/1/sla", headers=auth)
     assert view.status_code == 200
     assert view.json()["ticket"] == {
         "id": "1",
@@ -396,7 +401,7 @@ def test_app_health_metrics_and_the_sla_view(client: Client, store: Store) -> No
         "priority": view.json()["ticket"]["priority"],
     }
     assert {"clocks", "actions", "policies", "at"} <= set(view.json())
-    assert client.get("/tickets/zendesk/1/sla").status_code == 404
+    assert client.get("/tickets/zendesk/1/sla", headers=auth).status_code == 404
     text = client.get("/metrics").text
     assert 'slaplug_webhook_deliveries_total{connector="tiny",outcome="accepted"} 1.0' in text
     assert 'slaplug_inbox_items{state="done"} 1.0' in text

@@ -25,7 +25,7 @@ import pytest
 from sqlalchemy import event
 from test_store import pg_database, ticket, url  # noqa: F401  (fixtures: SQLite and PostgreSQL)
 
-from slaplug.connectors import ApplyResult, CallStats, TicketPage, WebhookEvent
+from slaplug.connectors import ApplyResult, CallStats, Capability, TicketPage, WebhookEvent
 from slaplug.model import Action, Ticket
 from slaplug.rules.pack import RulePack
 from slaplug.store import Store, StoreSettings
@@ -83,6 +83,8 @@ def test_a_cursor_commit_from_a_start_another_reader_moved_is_refused(store: Sto
 
 class PagedDesk:
     """A connector stand-in serving pages of tickets; ``hold`` pauses before the first page."""
+
+    capabilities = frozenset({Capability.READ, Capability.WRITE_BACK})
 
     def __init__(self, pages: list[TicketPage], hold: threading.Event | None = None) -> None:
         self.pages = pages

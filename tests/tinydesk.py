@@ -34,7 +34,7 @@ from slaplug.connectors import (
 )
 from slaplug.errors import ConflictError, SkippableAPIError, WebhookError
 from slaplug.model import Action, ActionKind, EventKind, Metric, Ticket, TicketEvent
-from slaplug.testing.fakehttp import FakeHelpdesk, FakeRequest, Reply
+from slaplug.testing.fakeserver import FakeHelpdesk, Request, Response
 
 TOKEN = "tiny-s3cret-token-0042"
 WEBHOOK_SECRET = "tiny-webhook-secret-0042"
@@ -61,36 +61,37 @@ class TinyFake(FakeHelpdesk):
             for i in range(1, 6)
         }
 
-    def handle(self, request: FakeRequest) -> Reply:
-        if request.headers.get("Authorization") != f"Bearer {TOKEN}":
-            return Reply(401, {"error": "bad token"})
+    def handle(self, request: Request) -> Response:
+        if request.headers.get("authorization") != f"Bearer {TOKEN}":
+            return Response(401, {"error": "bad token"})
         parts = request.path.strip("/").split("/")
         if parts == ["tickets"] and request.method == "GET":
-            start = int(request.param("cursor") or 0)
+            start = int(request.query.get("cursor") or 0)
             ordered = list(self.tickets.values())
             page = ordered[start : start + 2]
             end = start + len(page)
             more = end < len(ordered)
-            return Reply(
-                body={
+            return Response(
+                200,
+                {
                     "tickets": page,
                     "next_cursor": str(end) if more else None,
                     "resume": str(end),
-                }
+                },
             )
         if len(parts) >= 2 and parts[0] == "tickets":
             ticket = self.tickets.get(parts[1])
             if ticket is None:
-                return Reply(404, {"error": "no such ticket"})
+                return Response(404, {"error": "no such ticket"})
             if len(parts) == 2 and request.method == "GET":
-                return Reply(body=ticket)
+                return Response(200, ticket)
             if parts[2:] == ["tags"] and request.method == "POST":
                 ticket["tags"].append(request.json()["tag"])
-                return Reply(201, {})
+                return Response(201, {})
             if parts[2:] == ["comments"] and request.method == "POST":
                 ticket["comments"].append(request.json())
-                return Reply(201, {})
-        return Reply(404, {"error": "no route"})
+                return Response(201, {})
+        return Response(404, {"error": "no route"})
 
 
 class TinyConfig(ConnectorConfig):

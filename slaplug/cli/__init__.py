@@ -10,6 +10,7 @@ from __future__ import annotations
 import click
 
 from slaplug.cli import (
+    access,
     credits,
     demo,
     doctor,
@@ -22,6 +23,7 @@ from slaplug.cli import (
     rules,
     serve,
     setup,
+    status,
     sync,
     worker,
 )
@@ -44,6 +46,7 @@ for _command in (
     setup.init,
     setup.new_connector,
     sync.sync,
+    status.status,
     demo.demo,
     outbox.outbox,
     inbox.inbox,
@@ -55,6 +58,8 @@ for _command in (
     credits.credits,
     credits.report,
     credits.backtest,
+    access.customers,
+    access.dashboard,
     worker.worker,
 ):
     main.add_command(_command)

@@ -13,6 +13,7 @@ import click
 
 from slaplug.errors import ConnectorError, ProblemsError, SlaplugError
 from slaplug.exitcodes import ExitCode
+from slaplug.rules.engines import ENGINE_NAMES
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -96,7 +97,7 @@ RULES_OPTION = click.option(
     help="Rules file (repeat for several).",
 )
 ENGINE_OPTION = click.option(
-    "--engine", type=click.Choice(["durable", "python"]), help="Override the pack's engine."
+    "--engine", type=click.Choice(ENGINE_NAMES), help="Override the pack's engine."
 )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import click
@@ -11,6 +12,7 @@ from slaplug.cli._common import (
     friendly_errors,
     parse_time,
 )
+from slaplug.exitcodes import ExitCode
 
 
 @click.command()
@@ -20,8 +22,24 @@ from slaplug.cli._common import (
 @click.option(
     "--recalculate", is_flag=True, help="Compute a frozen period again; show what changed."
 )
+@click.option(
+    "--remeasure",
+    is_flag=True,
+    help="With --recalculate: measure every cycle under the newest rules version, not the "
+    "version in force when it started (see `slaplug backtest --remeasure` first).",
+)
 @click.option("--reason", default="", help="Recorded with a recalculation.")
-@click.option("--deliver", is_flag=True, help="Hand each statement to on_credit_statement plugins.")
+@click.option(
+    "--freeze",
+    is_flag=True,
+    help="Freeze a closed period (stored as revision 1, never to change by itself); without "
+    "it a closed period not frozen yet is shown as a preview.",
+)
+@click.option(
+    "--deliver",
+    is_flag=True,
+    help="Hand each statement to on_credit_statement plugins (a closed period: once frozen).",
+)
 @click.option("--at", "at", help="Compute as of this time (ISO 8601 with offset); default now.")
 @click.option("--json", "as_json", is_flag=True, help="Print the results as JSON.")
 @friendly_errors
@@ -30,20 +48,45 @@ def credits(
     period: str,
     contract: str | None,
     recalculate: bool,
+    remeasure: bool,
     reason: str,
+    freeze: bool,
     deliver: bool,
     at: str | None,
     as_json: bool,
 ) -> None:
-    """Service credits per contract for a period; closed periods are frozen when first computed."""
+    """Service credits per contract for a period.
+
+    A closed period is shown as a preview until frozen with --freeze; a frozen one is read
+    back unchanged (--recalculate computes a new revision and shows what changed). Exits 2
+    when --freeze names a period still open, or --deliver one not frozen.
+    """
     from slaplug.credits.run import load_offline_settings, open_credits, settle_period
     from slaplug.credits.statement import statement_for
+    from slaplug.errors import ConfigError
     from slaplug.plugins import load_plugins, pm
     from slaplug.reports import render_json
 
     settings = load_offline_settings(config_path)
     with open_credits(settings) as ctx:
-        settled = settle_period(ctx, period, parse_time(at), contract, recalculate, reason)
+        settled = settle_period(
+            ctx,
+            period,
+            parse_time(at),
+            contract,
+            recalculate,
+            reason,
+            remeasure=remeasure,
+            freeze=freeze,
+        )
+    previews = [s for s in settled if s.preview]
+    if deliver and previews:
+        # A customer must not be sent figures that may still change: freeze, then deliver.
+        names = ", ".join(s.result.contract for s in previews)
+        raise ConfigError(
+            f"{period} is closed but not frozen for {names}: nothing was delivered; check the "
+            f"preview (without --deliver), then run again with --freeze --deliver"
+        )
     if as_json:
         click.echo(render_json([s.result for s in settled]), nl=False)
     for s in settled:
@@ -59,6 +102,23 @@ def credits(
         if deliver:
             load_plugins()
             pm.hook.on_credit_statement(statement=statement_for(s.result))
+    for s in previews:
+        only = f" --contract {s.result.contract}" if contract else ""
+        click.echo(
+            f"preview: {s.result.contract} {s.result.period} is closed and not frozen; nothing "
+            f"was stored. Once the figures are right, freeze them: "
+            f"slaplug credits --period {period}{only} --freeze",
+            err=True,
+        )
+    still_open = [s for s in settled if freeze and not s.result.frozen and not s.preview]
+    for s in still_open:
+        click.echo(
+            f"error: {s.result.contract} {s.result.period} is still open: nothing to freeze "
+            "until it closes (its end plus the contract's freeze_after)",
+            err=True,
+        )
+    if still_open:
+        sys.exit(ExitCode.BAD_INPUT)
 
 
 @click.command()
@@ -79,7 +139,10 @@ def report(
     output: str | None,
     at: str | None,
 ) -> None:
-    """A customer report: compliance, breaches with ticket links, the credit owed and why."""
+    """A customer report: compliance, breaches with ticket links, the credit owed and why.
+
+    Never freezes: a closed period not frozen yet is reported as a preview.
+    """
     from slaplug.credits.run import load_offline_settings, open_credits, settle_period
     from slaplug.reports import RENDERERS
 
@@ -92,6 +155,14 @@ def report(
     else:
         Path(output).write_text(text, encoding="utf-8")
         click.echo(f"wrote {output}", err=True)
+    for s in settled:
+        if s.preview:
+            click.echo(
+                f"preview: {s.result.contract} {s.result.period} is closed and not frozen; the "
+                f"report says so. Freeze it first (slaplug credits --period {period} --freeze) "
+                "for figures that no longer change",
+                err=True,
+            )
 
 
 @click.command()
@@ -100,31 +171,64 @@ def report(
     "--rules",
     "rules",
     multiple=True,
-    required=True,
     type=click.Path(exists=True, dir_okay=False),
     help="The rules pack to try (repeat for several files).",
+)
+@click.option(
+    "--remeasure",
+    is_flag=True,
+    help="Instead of --rules: what measuring every cycle under the newest rules version would "
+    "change (each measure whose verdict changes, and the credits).",
 )
 @click.option("--since", default="90d", show_default=True, help="Window: 90d, 12h, 2w or a date.")
 @click.option("--at", "at", help="Replay up to this time (ISO 8601 with offset); default now.")
 @friendly_errors
-def backtest(config_path: str | None, rules: tuple[str, ...], since: str, at: str | None) -> None:
-    """Replay the stored history under another rules pack: breaches, escalations, credits."""
+def backtest(
+    config_path: str | None, rules: tuple[str, ...], remeasure: bool, since: str, at: str | None
+) -> None:
+    """Replay the stored history under another rules pack (--rules), or every cycle under the
+    newest rules version (--remeasure): breaches, escalations, credits."""
     from slaplug.backtest import backtest as run_backtest
-    from slaplug.backtest import render_text
+    from slaplug.backtest import remeasure_changes, render_changes, render_text
     from slaplug.credits.run import load_offline_settings, open_credits, parse_since
+    from slaplug.errors import ConfigError
     from slaplug.rules.pack import RulePack
 
+    if bool(rules) == remeasure:
+        raise ConfigError(
+            "backtest compares with --rules FILE (another pack) or --remeasure (every cycle "
+            "under the newest configured version): give one of them"
+        )
     settings = load_offline_settings(config_path)
     now = parse_time(at)
     start = parse_since(since, now)
     # The plain-Python engine: a replay assesses each ticket many times, one at a time, and
     # both engines give one meaning (a property test holds them equal).
-    with (
-        open_credits(settings, engine="python") as ctx,
-        RulePack.load([Path(r) for r in rules], engine="python") as new,
-    ):
+    with open_credits(settings, engine="python") as ctx:
         tickets = list(ctx.store.iter_snapshots())
-        diffs = run_backtest(ctx.pack, new, tickets, start, now)
+        if remeasure:
+            newest = ctx.rules.newest.label or "the newest version"
+            diffs = run_backtest(ctx.rules, ctx.rules.latest(), tickets, start, now)
+            changes = remeasure_changes(ctx.rules, tickets, start, now)
+            versions = ", ".join(
+                f"{v.label or '(unlabelled)'} from "
+                f"{v.effective_from.isoformat() if v.effective_from else 'the start'}"
+                for v in ctx.rules.versions
+            )
+            click.echo(f"rules versions: {versions}\nre-measure:     every cycle under {newest}\n")
+            click.echo(
+                render_text(diffs, start, now, ("as measured", f"re-measured under {newest}")),
+                nl=False,
+            )
+            click.echo("")
+            click.echo(render_changes(changes), nl=False)
+            return
+        from slaplug.plugins import holidays_for
+
+        with RulePack.load(
+            [Path(r) for r in rules], engine="python", holiday_provider=holidays_for
+        ) as new:
+            diffs = run_backtest(ctx.rules, new, tickets, start, now)
     current = ", ".join(str(p) for p in settings.rules)
     click.echo(f"current rules: {current}\nnew rules:     {', '.join(rules)}\n")
     click.echo(render_text(diffs, start, now), nl=False)

@@ -63,9 +63,9 @@ class _FakeGroup(click.Group):
 def fake(log_level: str | None, verbose: int, log_format: str) -> None:
     """Run a fake helpdesk on 127.0.0.1 for tests, demos and trying slaplug.
 
-    Each connector plugin brings its platform's fake (slaplug fake zendesk, jira,
-    freshdesk...); `slaplug fake --help` lists the installed ones. The logging options go
-    before the fake's name: slaplug fake --log-format json zendesk --port 0.
+    Each connector plugin brings its platform's fake (hook register_fakes); `slaplug fake
+    --help` lists the installed ones. The logging options go before the fake's name:
+    slaplug fake --log-format json NAME --port 0.
     """
     from slaplug.logs import resolve_level, setup_logging
 

@@ -30,8 +30,8 @@ def notify_digest(
 ) -> None:
     """Send CHANNEL the tickets at risk across every helpdesk, once a day (run it from cron)."""
     from slaplug.config import load_settings
+    from slaplug.durations import parse_duration
     from slaplug.notify.digest import send_digest
-    from slaplug.rules.schema import parse_duration
     from slaplug.runtime import open_runtime
 
     try:

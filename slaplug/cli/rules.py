@@ -6,6 +6,7 @@ import json
 import sys
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -14,7 +15,7 @@ from slaplug.cli._common import (
     friendly_errors,
     parse_time,
 )
-from slaplug.errors import ProblemsError
+from slaplug.errors import Problem, ProblemsError
 
 
 @click.group()
@@ -23,30 +24,62 @@ def rules() -> None:
 
 
 @rules.command("check")
-@click.argument("paths", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.argument("paths", nargs=-1, type=click.Path(dir_okay=False))
 @click.option(
     "--config",
     "config_path",
     type=click.Path(dir_okay=False),
-    help="Also check the rules against this slaplug.yaml (every notify channel is served).",
+    help="Also check the rules against this slaplug.yaml (every notify channel is served); "
+    "without PATHS, check every rules version it configures.",
 )
 @friendly_errors
 def rules_check(paths: tuple[str, ...], config_path: str | None) -> None:
     """Check rules files; print every problem as file:line:col and exit 2 if any."""
+    from slaplug.errors import ConfigError
+    from slaplug.plugins import holidays_for
     from slaplug.rules.compile import compile_files
 
-    src = compile_files(paths)
-    if config_path is not None:
-        from slaplug.config import load_settings
-        from slaplug.notify.channels import unserved
+    if not paths and config_path is None:
+        raise ConfigError(
+            "give the rules files to check, or --config slaplug.yaml to check every "
+            "configured rules version"
+        )
+    if config_path is None:
+        src = compile_files(paths, holiday_provider=holidays_for)
+        click.echo(f"ok: {_checked(src, len(paths))}")
+        return
+    from slaplug.config import load_settings
+    from slaplug.notify.channels import unserved
 
-        settings = load_settings(config_path)
-        problems = unserved(src.writes, settings.notify, str(settings.path))
-        if problems:
-            raise ProblemsError(problems)
-    click.echo(
-        f"ok: {len(src.policies)} policies, {len(src.escalations)} escalations, "
-        f"{len(src.calendars) - 1} calendars in {len(paths)} file(s)"
+    settings = load_settings(config_path)
+    versions = (
+        [("", tuple(Path(p) for p in paths))]
+        if paths
+        else [(v.label, v.files) for v in settings.rules_versions]
+    )
+    if not versions:
+        raise ConfigError(f"{settings.path}: no rules files; add them under rules:")
+    problems: list[Problem] = []
+    lines: list[str] = []
+    for label, files in versions:
+        # Every version is checked, each one's problems reported with the others'.
+        try:
+            src = compile_files(files, holiday_provider=holidays_for)
+        except ProblemsError as exc:
+            problems += exc.problems
+            continue
+        problems += unserved(src.writes, settings.notify, str(settings.path))
+        lines.append("ok: " + (f"rules {label}: " if label else "") + _checked(src, len(files)))
+    if problems:
+        raise ProblemsError(problems)
+    for line in lines:
+        click.echo(line)
+
+
+def _checked(src: Any, files: int) -> str:
+    return (
+        f"{len(src.policies)} policies, {len(src.escalations)} escalations, "
+        f"{len(src.calendars) - 1} calendars in {files} file(s)"
     )
 
 
@@ -66,12 +99,13 @@ def rules_diff(old: str, new: str, config_path: str | None, at: str | None, as_j
     """What deploying NEW instead of OLD would change: actions added and removed (by identity,
     not position), levels and policies changed and, with --config, what would newly fire at the
     next sync, what would no longer fire, and which open clocks change."""
+    from slaplug.plugins import holidays_for
     from slaplug.rules.diff import diff_packs, diff_store, render_text
     from slaplug.rules.pack import RulePack
 
     with (
-        RulePack.load([Path(old)], engine="python") as before,
-        RulePack.load([Path(new)], engine="python") as after,
+        RulePack.load([Path(old)], engine="python", holiday_provider=holidays_for) as before,
+        RulePack.load([Path(new)], engine="python", holiday_provider=holidays_for) as after,
     ):
         if config_path is None:
             result = diff_packs(before, after)
@@ -133,11 +167,12 @@ def rules_schema(fmt: str) -> None:
 @friendly_errors
 def rules_test(paths: tuple[str, ...], engine: str | None) -> None:
     """Run policy tests (YAML cases); exit 1 if any fails."""
+    from slaplug.plugins import holidays_for
     from slaplug.rules.policytest import run_policy_tests
 
     failed = passed = 0
     for p in paths:
-        for r in run_policy_tests(Path(p), engine=engine):
+        for r in run_policy_tests(Path(p), engine=engine, holiday_provider=holidays_for):
             if r.passed:
                 passed += 1
                 click.echo(f"PASS {r.file}:{r.line} {r.name}")

@@ -103,12 +103,8 @@ def serve(
 
     level = resolve_level(log_level, verbose)
     setup_logging(level, log_format)
-    if worker_only and supervised:
-        import signal
-
-        # Ctrl-C reaches the whole process group; a supervised worker is stopped by its web
-        # process (SIGTERM, after the server drained), so it must not die half started.
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # A supervised worker runs in a process group of its own (WorkerSupervisor): a terminal's
+    # Ctrl-C reaches only the server, which stops it after draining.
     settings = load_settings(config_path)
     if worker_only:
         from slaplug.web.processes import run_worker_process

@@ -5,6 +5,8 @@ from __future__ import annotations
 import logging
 import os
 import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
@@ -29,7 +31,7 @@ _EVERY_FROM_CONFIG = "__config__"
 
 def _interval(value: str, where: str) -> float:
     """Seconds between passes from ``--every`` or ``sync.every``; a clear error otherwise."""
-    from slaplug.rules.schema import parse_duration
+    from slaplug.durations import parse_duration
 
     try:
         seconds = parse_duration(value).total_seconds()
@@ -69,6 +71,14 @@ def _interval(value: str, where: str) -> float:
     "or a time with its zone): a backfill. Overrides escalate_from in the configuration; "
     "first-sync restores the default (each connector's first sync).",
 )
+@click.option(
+    "--plan",
+    "plan_path",
+    type=click.Path(dir_okay=False, writable=True),
+    metavar="FILE",
+    help="With --dry-run: write every action it would plan to FILE, one JSON object a line "
+    "(the summary lists the first 1000).",
+)
 @ENGINE_OPTION
 @logging_options
 @friendly_errors
@@ -80,6 +90,7 @@ def sync(
     only: str | None,
     as_json: bool,
     escalate_from: str | None,
+    plan_path: str | None,
     engine: str | None,
     log_level: str | None,
     verbose: int,
@@ -107,6 +118,10 @@ def sync(
     setup_logging(resolve_level(log_level, verbose), log_format)
     if once and every:
         raise click.UsageError("choose --once or --every, not both")
+    if plan_path is not None and not dry_run:
+        raise click.UsageError("--plan writes what a dry run would plan: add --dry-run")
+    if plan_path is not None and every is not None:
+        raise click.UsageError("--plan is for one dry run: drop --every")
     interval = None
     if every is not None and every != _EVERY_FROM_CONFIG:
         interval = _interval(every, "--every")  # before the configuration: a typo fails fast
@@ -137,6 +152,7 @@ def sync(
     with (
         sigterm_as_interrupt(),
         open_runtime(settings, engine=engine, only=only) as rt,  # type: ignore[arg-type]
+        _plan_file(plan_path) as plan_sink,
     ):
         job = Sync(
             rt.store,
@@ -149,6 +165,7 @@ def sync(
             clock=clock,
             channels=settings.notify,
             escalate_from=cutoffs,
+            plan_sink=plan_sink,
         )
         passes = 0
         try:
@@ -156,7 +173,7 @@ def sync(
                 try:
                     summary = job.run_once(only)
                 except ConnectorError as exc:
-                    released = rt.store.release_leases()  # the next sync need not wait
+                    released = job.release_leases()  # the next sync need not wait
                     _stopped_by_helpdesk(rt.store, seen[-1] if seen else None, released)
                     seen.clear()
                     if interval is None:
@@ -181,12 +198,33 @@ def sync(
                     if dry_run and _writes_that_would_fail(settings, only):
                         failed_actions = True
                     break
+                # Said before the wait, so a log shows the loop is alive and idle, not stuck.
+                logging.getLogger("slaplug.sync").info("next pass in %gs", interval)
                 time.sleep(interval)
         except KeyboardInterrupt:
-            _stop_interrupted(rt.store, passes)
+            _stop_interrupted(job, rt.store, passes)
             sys.exit(ExitCode.INTERRUPTED)
     if failed_actions:
         sys.exit(ExitCode.ACTIONS_FAILED)
+
+
+@contextmanager
+def _plan_file(path: str | None) -> Iterator[Callable[[Any], None] | None]:
+    """``--plan FILE``: a sink writing each planned action as a JSON line, or None."""
+    if path is None:
+        yield None
+        return
+    import json
+
+    from slaplug.progress import planned_json
+
+    with open(path, "w", encoding="utf-8") as out:
+
+        def write(action: Any) -> None:
+            out.write(json.dumps(planned_json(action), default=str) + "\n")
+
+        yield write
+    click.echo(f"wrote the plan to {path}", err=True)
 
 
 def _stopped_by_helpdesk(store: Any, running: Any, released: int) -> None:
@@ -207,7 +245,7 @@ def _stopped_by_helpdesk(store: Any, running: Any, released: int) -> None:
     )
 
 
-def _stop_interrupted(store: Any, passes: int) -> None:
+def _stop_interrupted(job: Any, store: Any, passes: int) -> None:
     """After Ctrl-C or SIGTERM: give back the claimed batch and say, in one line, what is left."""
     import signal
 
@@ -217,7 +255,7 @@ def _stop_interrupted(store: Any, passes: int) -> None:
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     if sys.stderr.isatty():
         sys.stderr.write("\r\033[K")
-    released = store.release_leases()
+    released = job.release_leases()
     stats = store.outbox_stats()
     click.echo(
         f"interrupted after {passes} complete pass(es): {released} claimed action(s) released, "

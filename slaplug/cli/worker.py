@@ -48,11 +48,11 @@ def worker(
     (docs/operations/scaling.md); each connector's jobs run one at a time whatever the count.
     """
     from slaplug.config import load_settings
+    from slaplug.durations import parse_duration
     from slaplug.errors import ConfigError
     from slaplug.jobs import JobContext
     from slaplug.jobs.engine import QUEUE, Enqueuer, apply_schema, build_app, conninfo
     from slaplug.logs import resolve_level, setup_logging
-    from slaplug.rules.schema import parse_duration
     from slaplug.runtime import open_runtime
     from slaplug.store.tickets import DUE_BUCKETS
 

@@ -21,6 +21,7 @@ from slaplug.connectors.checks import Check, CheckStatus, DoctorNeeds
 from slaplug.connectors.config import ConnectorConfig
 from slaplug.connectors.http import ApiClient
 from slaplug.connectors.markers import MarkerKey
+from slaplug.connectors.resolution import DEFAULT_RESOLUTIONS, Resolution
 from slaplug.errors import ConfigError, WebhookError
 from slaplug.model import Action, Ticket
 
@@ -35,7 +36,13 @@ __all__ = [
 
 
 class Capability(StrEnum):
-    """What a connector can do; the runners check these before calling."""
+    """What a connector can do; the runners check these before calling.
+
+    A sync reads only a connector with `READ`, and hands actions to `Connector.apply` only
+    when it has `WRITE_BACK` (else they end ``skipped``, saying why); the webhook server
+    accepts deliveries only for a connector with `WEBHOOK` (else 404). `BULK_WRITE` is
+    informational (``slaplug plugins``, ``doctor``): ``apply`` always gets a batch.
+    """
 
     #: `Connector.read_changed` and `Connector.read_ticket`.
     READ = "read"
@@ -140,6 +147,10 @@ class Connector(ABC):
     Config: ClassVar[type[ConnectorConfig]] = ConnectorConfig
     #: What this connector can do.
     capabilities: ClassVar[frozenset[Capability]] = frozenset({Capability.READ})
+    #: How the HTTP client treats each response status (`slaplug.connectors.resolution`):
+    #: declare the platform's table here, e.g. ``{**DEFAULT_RESOLUTIONS, 404: ...}``; the
+    #: client is built with it, so nothing needs changing after ``__init__``.
+    resolutions: ClassVar[Mapping[int, Resolution]] = DEFAULT_RESOLUTIONS
     #: The platform's documented rate limits (account and endpoints), from which each
     #: request's budget is taken (`slaplug.connectors.budget`); none by default.
     rate_limits: ClassVar[RateLimits] = RateLimits()
@@ -168,6 +179,7 @@ class Connector(ABC):
             retry=config.retry,
             secrets=config.secret_values(),
             credentials=" / ".join(config.credential_env_vars()),
+            resolutions=self.resolutions,
         )
         self.http.limits = self.rate_limits.configure(
             self.instance, config.requests_per_minute, config.endpoint_requests_per_minute

@@ -96,8 +96,9 @@ class CallStats:
     """API calls made through one client, for sync summaries.
 
     Attributes:
-        reads: GET/HEAD/OPTIONS requests sent, retries included.
-        writes: Other requests sent, retries included.
+        reads: Requests that only read (GET, HEAD, OPTIONS, and POSTs sent with
+            ``read=True``), retries included.
+        writes: Requests that change the helpdesk, retries included.
         retries: Requests that were retries of an earlier one.
         waited: Seconds spent waiting between retries.
     """
@@ -362,6 +363,7 @@ class ApiClient:
         json: Any = None,
         headers: Mapping[str, str] | None = None,
         before_retry: BeforeRetry | None = None,
+        read: bool | None = None,
     ) -> requests.Response:
         """Send a request, retrying transient failures; return the successful response.
 
@@ -378,6 +380,9 @@ class ApiClient:
                 connection; not 429 or 408, see `unprocessed_statuses`). It returns the
                 JSON body to send now, or `NOTHING_TO_SEND`. Without it, retries resend
                 ``json`` as it is, which is right for idempotent requests.
+            read: Whether the request only reads, for `CallStats`; by default GET, HEAD and
+                OPTIONS do. Pass True for a read sent with POST (a search or bulk fetch whose
+                query is a body), so that summaries count it as a read and not a write.
 
         Raises:
             AlreadySent: ``before_retry`` returned `NOTHING_TO_SEND`.
@@ -389,6 +394,7 @@ class ApiClient:
         """
         url = self._url(path)
         method = method.upper()
+        reads = method in _READ_METHODS if read is None else read
         retrying = Retrying(
             retry=retry_if_exception(_retried),
             stop=self._stop,
@@ -426,7 +432,13 @@ class ApiClient:
                 if body is NOTHING_TO_SEND:
                     raise AlreadySent(lost)
             lost = None
+            # The request budget first: a request refused by it is not sent, nor counted.
+            self._spend(method, url)
             sent += 1
+            if reads:
+                self.stats.reads += 1
+            else:
+                self.stats.writes += 1
             started = time.monotonic()
             try:
                 return self._send(method, url, params, body, headers)
@@ -488,11 +500,6 @@ class ApiClient:
         json: Any,
         headers: Mapping[str, str] | None,
     ) -> requests.Response:
-        self._spend(method, url)
-        if method in _READ_METHODS:
-            self.stats.reads += 1
-        else:
-            self.stats.writes += 1
         try:
             response = self.session.request(
                 method,

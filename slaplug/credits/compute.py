@@ -129,6 +129,7 @@ def compute(
     breaches: list[BreachLine] = []
     exclusions: list[ExclusionLine] = []
     reasons: Counter[str] = Counter()
+    versions: Counter[str] = Counter()
     excused = 0
     for s in samples:
         if s.decided_at not in period or s.severity is None or (s.severity, s.metric) not in wanted:
@@ -142,6 +143,7 @@ def compute(
             reasons[reason] += 1
             continue
         counted[key] += 1
+        versions[s.version] += 1
         if s.breached:
             breaches.append(
                 BreachLine(
@@ -206,6 +208,8 @@ def compute(
         why=tuple(why),
         computed_at=computed_at,
         rules_digest=rules_digest,
+        # Which rules versions the counted measures rest on (none to name without versions).
+        rules_versions=tuple(sorted(versions.items())) if any(versions) else (),
     )
 
 

@@ -1,7 +1,9 @@
 """Frozen periods: a closed period's result is computed once, stored, and read back unchanged.
 
 A period may be frozen once it is closed: its end plus the contract's ``freeze_after`` has
-passed (so that a sync running late still counts). From then on ``slaplug credits`` reads the
+passed (so that a sync running late still counts). Freezing is asked for (``slaplug credits
+--freeze``); until then a closed period is computed live and shown as a *preview*, so that its
+figures can be checked before they are fixed. From then on ``slaplug credits`` reads the
 stored result, whatever happens to the rules: an edited policy, a new holiday, a contract whose
 tiers changed. A recalculation happens only when asked for (``--recalculate``); it stores a
 new revision beside the old one and reports what changed.
@@ -10,7 +12,7 @@ new revision beside the old one and reports what changed.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -33,7 +35,14 @@ from slaplug.errors import ConfigError
 from slaplug.model import Metric, Ticket
 from slaplug.store import Store
 
-__all__ = ["Settled", "differences", "result_from_dict", "result_to_dict", "settle"]
+__all__ = [
+    "Settled",
+    "differences",
+    "result_from_dict",
+    "result_to_dict",
+    "settle",
+    "versions_text",
+]
 
 
 @dataclass(frozen=True)
@@ -45,11 +54,14 @@ class Settled:
         previous: For a recalculation, the revision it replaces (``result`` itself when the
             recalculation changed nothing: no new revision is stored then).
         changes: For a recalculation, what differs, one line each (empty: nothing).
+        preview: The period is closed but was not frozen (not asked to): ``result`` is
+            computed live and stored nowhere.
     """
 
     result: PeriodResult
     previous: PeriodResult | None = None
     changes: tuple[str, ...] = ()
+    preview: bool = False
 
 
 def settle(
@@ -63,10 +75,13 @@ def settle(
     recalculate: bool = False,
     reason: str = "",
     tickets: Iterable[Ticket] | None = None,
+    samples: Mapping[str, Mapping[str, Sequence[Sample]]] | None = None,
+    freeze: bool = True,
 ) -> list[Settled]:
     """Each contract's result for the period ``label``: read if frozen, else computed.
 
-    A closed period computed for the first time is frozen (stored as revision 1).
+    A closed period computed for the first time is frozen (stored as revision 1) when
+    ``freeze`` is true, and shown as a preview, stored nowhere, when it is false.
 
     Args:
         store: The store (snapshots in, frozen results in and out).
@@ -78,9 +93,18 @@ def settle(
         recalculate: Compute closed periods again, storing a new revision with its changes.
         reason: Recorded with a recalculation.
         tickets: The tickets to measure; default every stored snapshot.
+        samples: The decided measures already taken from the tickets as of ``now``, by
+            version of terms, then by contract name (`ContractBook.samples` with ``terms``):
+            the dashboard takes them once per refresh for every page and period instead of
+            measuring every ticket again.
+        freeze: Store a closed period's first result (the default). False only reads: a
+            closed period not frozen yet is computed and returned with revision 0, as an open
+            one is, marked `Settled.preview` (``slaplug credits`` without ``--freeze``; the
+            web pages, which must not freeze a period by being looked at).
 
     Raises:
-        ConfigError: ``only`` names no contract; a recalculation of a period not closed yet.
+        ConfigError: ``only`` names no contract; a recalculation of a period not closed or
+            not frozen yet.
     """
     contracts = book.contracts
     if only is not None:
@@ -89,9 +113,22 @@ def settle(
             known = ", ".join(c.name for c in contracts) or "none"
             raise ConfigError(f"no contract named {only!r} in the rules; contracts: {known}")
         contracts = [picked]
-    plans: list[tuple[Contract, Period, bool, PeriodResult | None]] = []
-    for c in contracts:
-        period = parse_period(label, c.zone, c.period_kind)
+    plans: list[tuple[Contract, str, Period, bool, PeriodResult | None]] = []
+    for newest in contracts:
+        # The period's terms are the contract as the version in force at its start has it.
+        period = parse_period(label, newest.zone, newest.period_kind)
+        found = book.terms(newest.name, period.start)
+        if found is None:
+            if only is not None:
+                raise ConfigError(
+                    f"contract {only!r} is not in the rules version in force at the start of "
+                    f"{period.label} ({book.rules.version_at(period.start).label}): it has "
+                    "nothing to settle for that period"
+                )
+            continue
+        c, version = found
+        if (c.zone, c.period_kind) != (newest.zone, newest.period_kind):
+            period = parse_period(label, c.zone, c.period_kind)
         closed = period.closed(now, c.freeze_after)
         if recalculate and not closed:
             raise ConfigError(
@@ -100,18 +137,42 @@ def settle(
             )
         row = store.credit_period(c.name, period.label)
         stored = _from_row(row.body, row.revision) if row is not None else None
-        plans.append((c, period, closed, stored))
-    todo = {c.name for c, _, _, stored in plans if stored is None or recalculate}
-    samples = _samples(book, todo, store.iter_snapshots() if tickets is None else tickets, now)
+        if recalculate and stored is None:
+            raise ConfigError(
+                f"{c.name} {period.label} was never frozen; there is nothing to recalculate "
+                f"(`slaplug credits --period {period.label} --freeze` freezes it)"
+            )
+        plans.append((c, version, period, closed, stored))
+    todo = {c.name: version for c, version, _, _, stored in plans if stored is None or recalculate}
+    measured: Mapping[str, Sequence[Sample]]
+    if samples is None:
+        measured = _samples(
+            book, todo, store.iter_snapshots if tickets is None else _again(tickets), now
+        )
+    else:
+        given = samples
+        measured = {name: given.get(version, {}).get(name, ()) for name, version in todo.items()}
     out: list[Settled] = []
-    for c, period, closed, stored in plans:
+    for c, version, period, closed, stored in plans:
         if c.name not in todo:
             assert stored is not None
             out.append(Settled(stored))
             continue
-        fresh = compute(c, period, samples.get(c.name, []), computed_at=now, rules_digest=digest)
+        fresh = compute(c, period, measured.get(c.name, []), computed_at=now, rules_digest=digest)
+        if book.rules.labelled:
+            order = [v.label for v in book.rules.versions]
+            fresh = replace(
+                fresh,
+                terms_version=version,
+                rules_versions=tuple(
+                    sorted(fresh.rules_versions, key=lambda lv: order.index(lv[0]))
+                ),
+            )
         if not closed:
             out.append(Settled(fresh))
+            continue
+        if stored is None and not freeze:
+            out.append(Settled(fresh, preview=True))
             continue
         if stored is not None and not differences(stored, fresh):
             # Recalculated to the same figures: the revision a customer was shown stands; a
@@ -132,15 +193,25 @@ def settle(
     return out
 
 
+def _again(tickets: Iterable[Ticket]) -> Callable[[], Iterable[Ticket]]:
+    items = list(tickets)
+    return lambda: items
+
+
 def _samples(
-    book: ContractBook, names: set[str], tickets: Iterable[Ticket], now: datetime
+    book: ContractBook,
+    names: Mapping[str, str],
+    tickets: Callable[[], Iterable[Ticket]],
+    now: datetime,
 ) -> dict[str, list[Sample]]:
+    """The samples of each contract in ``names`` (name -> the version of its terms): one pass
+    over the tickets per version of terms (one, unless a period starts in another version)."""
     out: dict[str, list[Sample]] = {}
-    if not names:
-        return out
-    for contract, sample in book.samples(tickets, now):
-        if contract.name in names:
-            out.setdefault(contract.name, []).append(sample)
+    for terms in dict.fromkeys(names.values()):
+        wanted = {n for n, v in names.items() if v == terms}
+        for contract, sample in book.samples(tickets(), now, terms=terms):
+            if contract.name in wanted:
+                out.setdefault(contract.name, []).append(sample)
     return out
 
 
@@ -171,12 +242,24 @@ def differences(old: PeriodResult, new: PeriodResult) -> list[str]:
         cur = f" {new.currency}" if new.currency else ""
         money = f" ({old.amount}{cur} -> {new.amount}{cur})" if new.amount is not None else ""
         out.append(f"credit {_pct(old.credit)} -> {_pct(new.credit)}{money}")
+    if old.rules_versions and new.rules_versions and old.rules_versions != new.rules_versions:
+        out.append(
+            f"rules versions {versions_text(old.rules_versions)} -> "
+            f"{versions_text(new.rules_versions)}"
+        )
+    if old.terms_version and new.terms_version and old.terms_version != new.terms_version:
+        out.append(f"contract terms of {old.terms_version} -> {new.terms_version}")
     a_keys = {(b.ticket_key, b.metric, b.cycle) for b in old.breaches}
     b_keys = {(b.ticket_key, b.metric, b.cycle) for b in new.breaches}
     for label, keys in (("breach added", b_keys - a_keys), ("breach gone", a_keys - b_keys)):
         for t, m, cyc in sorted(keys):
             out.append(f"{label}: {t} {m.value} cycle {cyc}")
     return out
+
+
+def versions_text(versions: Iterable[tuple[str, int]]) -> str:
+    """``v1 (37), v2 (3)``: each version with the measures counted under it."""
+    return ", ".join(f"{label} ({n})" for label, n in versions)
 
 
 def _share(o: ObjectiveResult) -> str:
@@ -259,6 +342,8 @@ def result_to_dict(r: PeriodResult) -> dict[str, Any]:
         "revision": r.revision,
         "frozen": r.frozen,
         "recalculation_of": r.recalculation_of,
+        "rules_versions": [{"label": label, "measures": n} for label, n in r.rules_versions],
+        "terms_version": r.terms_version,
     }
 
 
@@ -320,4 +405,6 @@ def result_from_dict(d: dict[str, Any]) -> PeriodResult:
         rules_digest=d.get("rules_digest", ""),
         revision=d.get("revision", 0),
         recalculation_of=d.get("recalculation_of"),
+        rules_versions=tuple((v["label"], v["measures"]) for v in d.get("rules_versions", [])),
+        terms_version=d.get("terms_version", ""),
     )

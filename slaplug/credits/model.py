@@ -13,9 +13,9 @@ from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
 from fractions import Fraction
 from zoneinfo import ZoneInfo
 
+from slaplug.durations import parse_duration
 from slaplug.model import Metric
 from slaplug.rules.contract_spec import ContractSpec, TierSpec
-from slaplug.rules.schema import parse_duration
 
 __all__ = [
     "BreachLine",
@@ -162,6 +162,7 @@ class Sample:
             customer is taken off.
         cancelled: The clock was cancelled (the target did not apply): listed among the
             exclusions, never counted.
+        version: The label of the rules version that measured it (empty without versions).
     """
 
     ticket_key: str
@@ -178,6 +179,7 @@ class Sample:
     tags: frozenset[str] = frozenset()
     excused_by_customer: bool = False
     cancelled: bool = False
+    version: str = ""
 
 
 @dataclass(frozen=True)
@@ -242,6 +244,10 @@ class PeriodResult:
         revision: 0 for a live (open, or not yet frozen) result; 1 for the first frozen one,
             2 and up for explicit recalculations.
         rules_digest: sha256 of the rules files it was computed with.
+        rules_versions: With rules versions: ``(label, measures counted)`` per version the
+            counted measures were measured under, in the versions' order; empty without.
+        terms_version: With rules versions: the version whose contract terms applied (the
+            one in force at the period's start).
     """
 
     contract: str
@@ -263,6 +269,8 @@ class PeriodResult:
     rules_digest: str = ""
     revision: int = 0
     recalculation_of: int | None = field(default=None)
+    rules_versions: tuple[tuple[str, int], ...] = ()
+    terms_version: str = ""
 
     @property
     def frozen(self) -> bool:

@@ -1,4 +1,4 @@
-"""Decided measures per contract, from stored ticket snapshots re-measured under a rules pack.
+"""Decided measures per contract, from stored ticket snapshots re-measured under the rules.
 
 Why snapshots, not the measures history: the history records a measure when a sync *sees* its
 state change, which for a clock stopped at 23:59 on the 31st may be the next month, and it holds
@@ -6,7 +6,9 @@ no ticket fields, which contracts match on (organization, requester, tags). A sn
 the ticket's whole event history, so measuring it again gives each measure's exact breach or
 stop instant, under the customer-pause exclusions of the contract, and under *any* pack: the
 same function replays history for `slaplug backtest`. Results of closed periods are frozen
-(`slaplug.credits.freeze`), so later edits of policies or calendars do not change them.
+(`slaplug.credits.freeze`), so later edits of policies or calendars do not change them; with
+effective-dated rules, a new version does not change open periods' earlier cycles either (each
+measure is the one of the version in force when its cycle started).
 """
 
 from __future__ import annotations
@@ -18,29 +20,38 @@ from pathlib import Path
 
 from slaplug.credits.model import Contract, Sample
 from slaplug.model import MeasureState, SlaMeasure, Ticket
-from slaplug.rules.facts import normalize
-from slaplug.rules.fields import TICKET_FIELDS, ticket_fact
+from slaplug.rules.engines.facts import normalize
+from slaplug.rules.engines.fields import TICKET_FIELDS, ticket_fact
+from slaplug.rules.engines.python import Predicate, compile_condition
 from slaplug.rules.pack import RulePack
-from slaplug.rules.reference import Predicate, compile_condition
+from slaplug.rules.versions import VersionedAssessment, VersionedPack
 from slaplug.sla.policy import SlaPolicy
 
 __all__ = ["ContractBook", "rules_digest"]
 
 
-def rules_digest(paths: Iterable[str | Path]) -> str:
-    """sha256 over the rules files' contents, in order: which rules a result was computed with."""
+def rules_digest(
+    paths: Iterable[str | Path], versions: Iterable[tuple[str, datetime | None]] = ()
+) -> str:
+    """sha256 over the rules files' contents, in order: which rules a result was computed with.
+
+    ``versions`` (label, effective date) are hashed too: the same files under other dates
+    measure differently.
+    """
     h = hashlib.sha256()
     for p in paths:
         h.update(Path(p).read_bytes())
         h.update(b"\0")
+    for label, since in versions:
+        h.update(f"{label}@{since.isoformat() if since else ''}".encode())
+        h.update(b"\0")
     return h.hexdigest()
 
 
-class ContractBook:
-    """A pack's contracts, and which contract each ticket belongs to (the first that matches)."""
+class _Terms:
+    """One rules version's contracts and how tickets are matched to them."""
 
     def __init__(self, pack: RulePack) -> None:
-        self.pack = pack
         src = pack.source
         zones = {name: cal.zone for name, cal in src.calendars.items()}
         self.contracts: list[Contract] = [Contract.from_spec(c, zones) for c in src.contracts]
@@ -48,30 +59,82 @@ class ContractBook:
         self._match: list[Predicate | None] = [
             compile_condition(c) if c is not None else None for c in src.contract_match
         ]
-        self._policies = {p.name: (i, p) for i, p in enumerate(pack.sla_policies)}
-        self._stops: list[Predicate | None] = [
-            compile_condition(c) if c is not None else None for c in src.policy_stop
-        ]
-
-    def get(self, name: str) -> Contract | None:
-        """The contract called ``name``, if the pack has one."""
-        return next((c for c in self.contracts if c.name == name), None)
 
     def contract_of(self, ticket: Ticket) -> Contract | None:
-        """The first contract whose ``match`` holds for ``ticket``."""
         fact = normalize(ticket_fact(ticket), self._types)
         for contract, match in zip(self.contracts, self._match, strict=True):
             if match is None or match(fact):
                 return contract
         return None
 
+
+class ContractBook:
+    """The rules' contracts, and which contract each ticket belongs to (the first that matches).
+
+    With rules versions (`VersionedPack`), contracts version with the files that declare them:
+
+    - a period's terms (objectives, tiers, fee, cap, exclusions, which tickets a contract
+      matches) are those of the version in force at the period's start (`terms`);
+    - each measure counted is the one of the version in force when its cycle started (its
+      targets, calendar and pauses), and the contract's customer pauses are taken off the
+      clock under that same version; `Sample.version` names it.
+    """
+
+    def __init__(self, pack: RulePack | VersionedPack) -> None:
+        self.rules = VersionedPack.of(pack)
+        self._terms = {v.label: _Terms(v.pack) for v in self.rules.versions}
+        newest = self._terms[self.rules.newest.label].contracts
+        # Contracts of the newest version first, then those only older versions declare
+        # (a contract dropped in v2 still settles the periods v1 was in force for).
+        older = [
+            c for v in reversed(self.rules.versions[:-1]) for c in self._terms[v.label].contracts
+        ]
+        self.contracts: list[Contract] = list(newest)
+        for c in older:
+            if all(c.name != k.name for k in self.contracts):
+                self.contracts.append(c)
+        #: Per version: policy name -> the policy (its own pause statuses), and its kind.
+        self._policies = {
+            v.label: {p.name: p for p in v.pack.sla_policies} for v in self.rules.versions
+        }
+        self._kinds = {
+            v.label: {p.name: p.kind for p in v.pack.policies} for v in self.rules.versions
+        }
+
+    def get(self, name: str) -> Contract | None:
+        """The contract called ``name`` (as the newest version that declares it has it)."""
+        return next((c for c in self.contracts if c.name == name), None)
+
+    def terms(self, name: str, at: datetime) -> tuple[Contract, str] | None:
+        """Contract ``name`` as the version in force at ``at`` declares it, with its label;
+        None when that version has no such contract."""
+        label = self.rules.version_at(at).label
+        found = next((c for c in self._terms[label].contracts if c.name == name), None)
+        return None if found is None else (found, label)
+
+    def contract_of(self, ticket: Ticket, terms: str | None = None) -> Contract | None:
+        """The first contract whose ``match`` holds for ``ticket``, under version ``terms``
+        (default the newest)."""
+        return self._terms[self.rules.newest.label if terms is None else terms].contract_of(ticket)
+
     def samples(
-        self, tickets: Iterable[Ticket], now: datetime, batch: int = 500
+        self,
+        tickets: Iterable[Ticket],
+        now: datetime,
+        batch: int = 500,
+        terms: str | None = None,
     ) -> Iterator[tuple[Contract, Sample]]:
-        """Every decided measure of every ticket that belongs to a contract, as of ``now``."""
+        """Every decided measure of every ticket that belongs to a contract, as of ``now``.
+
+        Args:
+            tickets: The tickets.
+            now: The time to measure at.
+            batch: Tickets assessed together.
+            terms: The version whose contracts match tickets (default the newest).
+        """
         chunk: list[tuple[Ticket, Contract]] = []
         for t in tickets:
-            c = self.contract_of(t)
+            c = self.contract_of(t, terms)
             if c is not None:
                 chunk.append((t, c))
             if len(chunk) >= batch:
@@ -83,16 +146,18 @@ class ContractBook:
     def _samples(
         self, chunk: Sequence[tuple[Ticket, Contract]], now: datetime
     ) -> Iterator[tuple[Contract, Sample]]:
-        kinds = {p.name: p.kind for p in self.pack.policies}
-        assessments = self.pack.assess_many([t for t, _ in chunk], now)
+        assessments = self.rules.assess_many([t for t, _ in chunk], now)
         for (ticket, contract), a in zip(chunk, assessments, strict=True):
             ms = [
                 m
                 for m in a.measures
-                if (contract.policies is None and kinds.get(m.policy) == "sla")
+                if (
+                    contract.policies is None
+                    and self._kinds[a.version_of(m)].get(m.policy) == "sla"
+                )
                 or (contract.policies is not None and m.policy in contract.policies)
             ]
-            for m, excused in self._contract_view(ticket, contract, ms, now):
+            for m, excused in self._contract_view(ticket, contract, a, ms, now):
                 decided = m.breached_at or m.stopped_at
                 if decided is None:
                     continue  # still running: it counts in the period it is decided in
@@ -114,32 +179,40 @@ class ContractBook:
                         excused_by_customer=excused,
                         # Not applicable: neither met nor breached; compute lists, never counts it.
                         cancelled=m.state is MeasureState.CANCELLED,
+                        version=a.version_of(m),
                     ),
                 )
 
     def _contract_view(
-        self, ticket: Ticket, contract: Contract, ms: list[SlaMeasure], now: datetime
+        self,
+        ticket: Ticket,
+        contract: Contract,
+        a: VersionedAssessment,
+        ms: list[SlaMeasure],
+        now: datetime,
     ) -> Iterator[tuple[SlaMeasure, bool]]:
         """Each measure on the contract's clock: re-measured where the contract pauses on
-        statuses the policy does not, paired with "a breach this turned into a met target"."""
-        by_policy: dict[str, list[SlaMeasure]] = {}
+        statuses the policy does not, paired with "a breach this turned into a met target".
+
+        The re-measure runs under the version that measured the clock (its own policy)."""
+        by_policy: dict[tuple[str, str], list[SlaMeasure]] = {}
         for m in ms:
-            by_policy.setdefault(m.policy, []).append(m)
-        for name, measures in by_policy.items():
-            index, policy = self._policies[name]
+            by_policy.setdefault((a.version_of(m), m.policy), []).append(m)
+        for (label, name), measures in by_policy.items():
+            policy = self._policies[label][name]
             extra = contract.customer_statuses - policy.pause_statuses
             if not extra:
                 for m in measures:
                     yield m, False
                 continue
-            again = self._remeasure(ticket, index, policy, extra, now)
+            again = self._remeasure(ticket, label, policy, extra, now)
             for m in measures:
                 c = again.get((m.metric, m.cycle), m)
                 yield c, m.breached and not c.breached
 
     def _remeasure(
-        self, ticket: Ticket, index: int, policy: SlaPolicy, extra: frozenset[str], now: datetime
+        self, ticket: Ticket, label: str, policy: SlaPolicy, extra: frozenset[str], now: datetime
     ) -> dict[tuple[object, int], SlaMeasure]:
-        # The pack's own measuring, conditions and history included, with more pauses.
-        again = self.pack.measure_policy(ticket, now, policy.name, extra)
+        # The version's own measuring, conditions and history included, with more pauses.
+        again = self.rules.get(label).pack.measure_policy(ticket, now, policy.name, extra)
         return {(m.metric, m.cycle): m for m in again}

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from slaplug.credits.model import PeriodResult
 
-__all__ = ["CreditStatement", "statement_for"]
+__all__ = ["CreditStatement", "rules_line", "statement_for"]
 
 
 @dataclass(frozen=True)
@@ -29,14 +29,36 @@ class CreditStatement:
     key: str
 
 
+def rules_line(result: PeriodResult) -> str:
+    """Which rules versions a result rests on: ``Rules: measures under v1 (37), v2 (3);
+    contract terms of v1.`` (each measure under the version in force when its cycle started)."""
+    parts = []
+    if result.rules_versions:
+        shown = ", ".join(f"{label} ({n})" for label, n in result.rules_versions)
+        parts.append(f"measures under {shown}")
+    if result.terms_version:
+        parts.append(f"contract terms of {result.terms_version}")
+    return "Rules: " + "; ".join(parts) + "."
+
+
 def statement_for(result: PeriodResult) -> CreditStatement:
     """The statement of ``result``: totals first, then the reasons, one line each."""
     cur = f" {result.currency}" if result.currency else ""
     head = f"Service credit {result.contract} {result.period}: {result.credit.normalize():f} %"
     if result.amount is not None:
         head += f" = {result.amount}{cur}"
-    state = f"frozen (revision {result.revision})" if result.frozen else "provisional"
-    lines = [head, f"Status: {state}; {len(result.breaches)} breach(es) counted.", ""]
+    state = f"frozen (revision {result.revision})" if result.frozen else _unfrozen(result)
+    lines = [head, f"Status: {state}; {len(result.breaches)} breach(es) counted."]
+    if result.rules_versions or result.terms_version:
+        lines.append(rules_line(result))
+    lines.append("")
     lines += [f"- {w}" for w in result.why]
     key = f"credit:{result.contract}:{result.period}:{result.revision}"
     return CreditStatement(result=result, text="\n".join(lines), key=key)
+
+
+def _unfrozen(result: PeriodResult) -> str:
+    """An unfrozen result's status: the period is open, or ended and shown as a preview."""
+    if result.computed_at >= result.end:
+        return "preview (the period has ended; not frozen yet, nothing stored)"
+    return "provisional"

@@ -21,9 +21,9 @@ from typing import Any
 from sqlalchemy import make_url
 
 from slaplug.config import Settings
+from slaplug.durations import parse_duration
 from slaplug.errors import ConfigError
 from slaplug.jobs.units import JOBS, JobContext, lanes
-from slaplug.rules.schema import parse_duration
 from slaplug.store.tickets import DUE_BUCKETS
 
 __all__ = ["PRIORITY", "QUEUE", "Enqueuer", "apply_schema", "build_app", "conninfo", "cron"]

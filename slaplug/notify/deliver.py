@@ -26,15 +26,16 @@ from urllib.parse import quote
 from slaplug import plugins
 from slaplug.connectors.base import ApplyResult, ApplyStatus
 from slaplug.connectors.redact import scrub
+from slaplug.crashpoints import crashpoint
 from slaplug.errors import PluginError, SlaplugError
 from slaplug.model import Action, MeasureState, SlaMeasure
 from slaplug.notify.channels import DEDUP_ARGUMENT, Channel, ChannelTarget
 from slaplug.notify.message import Message, build_message, reference
-from slaplug.testing.crash import crashpoint
 
 if TYPE_CHECKING:
     from slaplug.connectors.base import Connector
     from slaplug.rules.pack import RulePack
+    from slaplug.rules.versions import VersionedPack
     from slaplug.store import Store
 
 __all__ = ["DeliveryError", "Notifications", "target_id"]
@@ -110,7 +111,7 @@ class Notifications:
     def __init__(
         self,
         store: Store,
-        pack: RulePack | None,
+        pack: RulePack | VersionedPack | None,
         channels: Mapping[str, Channel],
         connectors: Mapping[str, Connector] | None = None,
         *,
@@ -118,7 +119,9 @@ class Notifications:
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self.store = store
-        self.pack = pack
+        from slaplug.rules.versions import VersionedPack  # noqa: PLC0415 - kept off import
+
+        self.rules = VersionedPack.of(pack) if pack is not None else None
         self.channels = dict(channels)
         self.connectors = dict(connectors or {})
         self.send = send
@@ -152,7 +155,7 @@ class Notifications:
             return ApplyResult(
                 action.key, ApplyStatus.SKIPPED, f"channel {name!r} is declared with no services"
             )
-        measure, ticket = self._clock(action)
+        measure, ticket, zone = self._clock(action)
         if _reminder_number(action.key) > 1 and _stopped(measure):
             return ApplyResult(
                 action.key, ApplyStatus.SKIPPED, "the clock has stopped: reminders end"
@@ -166,7 +169,7 @@ class Notifications:
             ticket=ticket,
             measure=measure,
             link=self._link(action),
-            zone=self._zone(measure),
+            zone=zone,
             subject=channel.subject,
         )
         for target in pending:
@@ -195,25 +198,23 @@ class Notifications:
             raise DeliveryError(scrub(f"notifier {name!r} failed: {exc}")) from exc
         return ApplyResult(action.key, ApplyStatus.APPLIED)
 
-    def _clock(self, action: Action) -> tuple[SlaMeasure | None, Any]:
-        """The clock the escalation fired on, as it stands now, and the ticket."""
+    def _clock(self, action: Action) -> tuple[SlaMeasure | None, Any, Any]:
+        """The clock the escalation fired on, as it stands now, the ticket, and the zone
+        of the clock's calendar (in the rules version that measures the clock)."""
         ticket = self.store.load_snapshot(action.connector, action.ticket_id)
-        if ticket is None or self.pack is None:
-            return None, ticket
-        for m in self.pack.assess(ticket, self.clock()).measures:
+        if ticket is None or self.rules is None:
+            return None, ticket, None
+        assessed = self.rules.assess(ticket, self.clock())
+        for m in assessed.measures:
             if m.policy == action.policy and m.metric is action.metric and m.cycle == action.cycle:
-                return m, ticket
-        return None, ticket
+                pack = self.rules.pack_of(assessed, m)
+                cal = pack.source.calendars.get(m.calendar)
+                return m, ticket, cal.zone if cal is not None else None
+        return None, ticket, None
 
     def _link(self, action: Action) -> str | None:
         conn = self.connectors.get(action.connector)
         return conn.ticket_url(action.ticket_id) if conn is not None else None
-
-    def _zone(self, measure: SlaMeasure | None) -> Any:
-        if measure is None or self.pack is None:
-            return None
-        cal = self.pack.source.calendars.get(measure.calendar)
-        return cal.zone if cal is not None else None
 
     def _plan_reminder(self, action: Action, measure: SlaMeasure | None) -> None:
         every = action.params.get("repeat")

@@ -10,17 +10,18 @@ from __future__ import annotations
 
 import html
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from slaplug.connectors.base import Connector
-from slaplug.model import MeasureState, SlaMeasure, Ticket
+from slaplug.model import Ticket
 from slaplug.notify.channels import Channel, ChannelTarget
 from slaplug.notify.deliver import send_apprise, target_id
 from slaplug.notify.message import Message
-from slaplug.rules.fields import human_duration
+from slaplug.rules.engines.fields import human_duration
 from slaplug.rules.pack import RulePack
+from slaplug.rules.versions import VersionedPack
 from slaplug.store import Store
+from slaplug.views.clocks import ClockQuery, ClockRow, ClockState, measure_tickets, select
 
 __all__ = ["AtRisk", "at_risk", "digest_message", "send_digest"]
 
@@ -28,58 +29,26 @@ __all__ = ["AtRisk", "at_risk", "digest_message", "send_digest"]
 MAX_LINES = 200
 
 
-@dataclass(frozen=True)
-class AtRisk:
-    """One running clock that is breached or due soon.
-
-    Attributes:
-        ticket: The ticket, as last synced.
-        measure: Its clock, measured now.
-        link: The ticket's page on its helpdesk, if known.
-    """
-
-    ticket: Ticket
-    measure: SlaMeasure
-    link: str | None
-
-    @property
-    def due(self) -> datetime:
-        """When it breached, or will: the digest's sort key."""
-        when = self.measure.breached_at or self.measure.deadline
-        assert when is not None
-        return when
+#: One clock in the digest: a `slaplug.views.ClockRow` (ticket, measure, link, due).
+AtRisk = ClockRow
 
 
 def at_risk(
     tickets: Iterable[Ticket],
-    pack: RulePack,
+    pack: RulePack | VersionedPack,
     now: datetime,
     within: timedelta,
     links: Callable[[Ticket], str | None] = lambda t: None,
 ) -> list[AtRisk]:
-    """Running clocks that are breached, or whose deadline falls within ``within`` of ``now``.
+    """Clocks still open that are breached, or whose deadline falls within ``within`` of
+    ``now``, earliest first: the ``breached`` and ``at_risk`` rows of `slaplug.views`, the
+    same computation ``slaplug status --state at-risk --state breached`` lists.
 
-    Paused clocks (no deadline) and stopped ones are left out; earliest first.
+    Paused clocks not yet breached (no deadline) and stopped ones are left out.
     """
-    horizon = now + within
-    found: list[AtRisk] = []
-    batch: list[Ticket] = []
-
-    def flush() -> None:
-        for assessment in pack.assess_many(batch, now):
-            for m in assessment.measures:
-                if m.stopped_at is not None or m.state is MeasureState.ACHIEVED:
-                    continue
-                if m.breached_at is not None or (m.deadline is not None and m.deadline <= horizon):
-                    found.append(AtRisk(assessment.ticket, m, links(assessment.ticket)))
-        batch.clear()
-
-    for t in tickets:
-        batch.append(t)
-        if len(batch) >= 500:
-            flush()
-    flush()
-    return sorted(found, key=lambda r: (r.due, r.ticket.connector, r.ticket.id))
+    rows = measure_tickets(tickets, pack, now, within=within, links=links)
+    wanted = ClockQuery(states=frozenset({ClockState.BREACHED, ClockState.AT_RISK}))
+    return select(rows, wanted)
 
 
 def digest_message(rows: list[AtRisk], now: datetime, within: timedelta) -> Message:
@@ -128,7 +97,7 @@ def digest_message(rows: list[AtRisk], now: datetime, within: timedelta) -> Mess
 
 def send_digest(
     store: Store,
-    pack: RulePack,
+    pack: RulePack | VersionedPack,
     channel: Channel,
     connectors: Mapping[str, Connector],
     *,

@@ -17,7 +17,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from slaplug.model import Action, MeasureState, SlaMeasure, Ticket
-from slaplug.rules.fields import human_duration
+from slaplug.rules.engines.fields import human_duration
 
 __all__ = ["SUBJECT_FIELDS", "Message", "build_message", "reference", "render_subject"]
 

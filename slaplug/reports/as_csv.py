@@ -11,6 +11,7 @@ import io
 from collections.abc import Sequence
 
 from slaplug.credits.model import PeriodResult, percent_text
+from slaplug.credits.statement import rules_line
 
 __all__ = ["COLUMNS", "render_csv"]
 
@@ -64,7 +65,9 @@ def render_csv(results: Sequence[PeriodResult]) -> str:
                 "credit_percent": str(r.credit),
                 "amount": "" if r.amount is None else str(r.amount),
                 "currency": r.currency,
-                "detail": "; ".join(r.why),
+                "detail": "; ".join(
+                    [*r.why, rules_line(r)] if r.rules_versions or r.terms_version else r.why
+                ),
             }
         )
         for b in r.breaches:

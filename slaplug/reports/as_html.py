@@ -13,6 +13,7 @@ from html import escape
 from zoneinfo import ZoneInfo
 
 from slaplug.credits.model import PeriodResult, percent_text
+from slaplug.credits.statement import rules_line
 from slaplug.reports.charts import breaches_chart, compliance_chart
 
 __all__ = ["render_html"]
@@ -36,9 +37,12 @@ def _contract(r: PeriodResult) -> str:
     owed = f"{r.credit.normalize():f} %"
     if r.amount is not None:
         owed += f" of the fee = {r.amount}{cur}"
-    status = (
-        f"frozen, revision {r.revision}" if r.frozen else "provisional: the period is still open"
-    )
+    if r.frozen:
+        status = f"frozen, revision {r.revision}"
+    elif r.computed_at >= r.end:
+        status = "preview: the period has ended and is not frozen yet"
+    else:
+        status = "provisional: the period is still open"
     rows = []
     for o in r.objectives:
         c = o.compliance
@@ -69,12 +73,17 @@ def _contract(r: PeriodResult) -> str:
         for e in r.exclusions
     ]
     title = f"{r.contract} {r.period}"
+    rules = (
+        f'\n<p class="rules">{escape(rules_line(r))}</p>'
+        if r.rules_versions or r.terms_version
+        else ""
+    )
     return f"""
 <section class="contract" id="{escape(r.contract)}">
 <h2>{escape(r.contract)}: {escape(r.period)}</h2>
 <p>{r.start.astimezone(zone).strftime("%Y-%m-%d %H:%M")} to
 {r.end.astimezone(zone).strftime("%Y-%m-%d %H:%M")} ({escape(r.timezone)}), {escape(status)}.</p>
-<p class="owed">Credit owed: {escape(owed)}</p>
+<p class="owed">Credit owed: {escape(owed)}</p>{rules}
 <h3>Compliance per severity</h3>
 {compliance_chart(r.objectives, f"Compliance per severity, {title}")}
 <table><thead><tr><th>Severity</th><th>Metric</th><th>Target</th><th>Counted</th><th>Met</th>

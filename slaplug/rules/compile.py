@@ -18,9 +18,9 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from slaplug.durations import MAX_DURATION, parse_duration
 from slaplug.errors import CalendarError, Problem, RuleError
-from slaplug.model import Metric
-from slaplug.plugins import holidays_for
+from slaplug.model import ActionKind, Metric
 from slaplug.rules.conditions import (
     All,
     AnyOf,
@@ -34,7 +34,7 @@ from slaplug.rules.conditions import (
 )
 from slaplug.rules.contract_check import check_contract
 from slaplug.rules.contract_spec import ContractSpec
-from slaplug.rules.fields import (
+from slaplug.rules.engines.fields import (
     CUSTOM_PREFIX,
     DURATION_FIELDS,
     ENUM_VALUES,
@@ -45,20 +45,18 @@ from slaplug.rules.fields import (
 )
 from slaplug.rules.identity import duplicate_identities
 from slaplug.rules.schema import (
-    MAX_DURATION,
     PRIORITY_NAMES,
     ActionSpec,
     EscalationSpec,
     PolicySpec,
     RulePackSpec,
-    parse_duration,
 )
 from slaplug.rules.writes import RuleWrite, writes_of
-from slaplug.rules.yamlpos import Located, read_located
-from slaplug.rules.yamlpos import Path as YPath
-from slaplug.sla.calendar import BUILTIN_24X7, BusinessCalendar, builtin_24x7
+from slaplug.sla.calendar import BUILTIN_24X7, BusinessCalendar, HolidayProvider, builtin_24x7
 from slaplug.sla.calendar_spec import CalendarSpec
 from slaplug.sla.policy import ANY_PRIORITY
+from slaplug.yamlpos import Located, read_located
+from slaplug.yamlpos import Path as YPath
 
 __all__ = [
     "RulePackSource",
@@ -432,8 +430,17 @@ def _validate_pack(located: Located, problems: list[Problem]) -> RulePackSpec | 
     return head.model_copy(update=items)
 
 
-def compile_files(paths: Sequence[str | Path]) -> RulePackSource:
+def compile_files(
+    paths: Sequence[str | Path], *, holiday_provider: HolidayProvider | None = None
+) -> RulePackSource:
     """Load, validate and compile rules files into one pack.
+
+    Args:
+        paths: The rules files, merged in order.
+        holiday_provider: Asked first for each calendar's closed dates (the runners pass
+            `slaplug.plugins.holidays_for`, the ``holidays`` hook); None uses the built-in
+            country tables. Passed in, not imported, so the language loads no plugin (and
+            no HTTP code).
 
     Raises:
         RuleError: Every problem in every file, each at ``file:line:col``.
@@ -466,10 +473,14 @@ def compile_files(paths: Sequence[str | Path]) -> RulePackSource:
         spec = _validate_pack(located, problems)
         if spec is not None:
             parts.append((located, spec))
-    return _compile(parts, problems)
+    return _compile(parts, problems, holiday_provider)
 
 
-def _compile(parts: list[tuple[Located, RulePackSpec]], problems: list[Problem]) -> RulePackSource:
+def _compile(
+    parts: list[tuple[Located, RulePackSpec]],
+    problems: list[Problem],
+    holiday_provider: HolidayProvider | None,
+) -> RulePackSource:
     calendars: dict[str, BusinessCalendar] = {BUILTIN_24X7: builtin_24x7()}
     types: dict[str, FieldType] = {}
     broken: set[str] = set()
@@ -492,7 +503,7 @@ def _compile(parts: list[tuple[Located, RulePackSpec]], problems: list[Problem])
                 continue
             try:
                 calendars[cname] = BusinessCalendar(
-                    cspec, name=cname, holiday_provider=holidays_for
+                    cspec, name=cname, holiday_provider=holiday_provider
                 )
             except CalendarError as exc:
                 for pr in exc.problems:
@@ -572,6 +583,7 @@ def _compile(parts: list[tuple[Located, RulePackSpec]], problems: list[Problem])
                     if c is not None:
                         conds[key] = c
                 clocks[metric] = conds
+            src.writes.extend(_live_writes(pol, path, ctx))
             src.policies.append(pol)
             src.policy_match.append(match)
             src.policy_stop.append(stop)
@@ -600,10 +612,84 @@ def _compile(parts: list[tuple[Located, RulePackSpec]], problems: list[Problem])
             src.escalations.append(esc)
             src.escalation_levels.append(levels)
             src.writes.extend(writes_of(esc, path, located))
+    _check_live_owners(src.writes, seen_policies, problems)
     _compile_contracts(parts, problems, src, broken)
     if problems:
         raise RuleError(problems)
     return src
+
+
+#: `RuleWrite.escalation` of a live field: ``policy <name>`` (it has no escalation).
+LIVE_OWNER = "policy "
+
+
+def _live_writes(pol: PolicySpec, path: YPath, ctx: _Ctx) -> list[RuleWrite]:
+    """Check a policy's ``live_fields`` and list what they write (checked like any other
+    written field by the doctor, ``rules check --config`` and ``--dry-run``)."""
+    out: list[RuleWrite] = []
+    seen: dict[str, str] = {}
+    for metric, live in pol.live_fields.items():
+        lpath: YPath = (*path, "live_fields", metric.value)
+        if metric not in pol.targets:
+            ctx.error(
+                lpath,
+                f"{metric.value} has no target in this policy, so no deadline to show; add "
+                "one under targets or remove its live field",
+                at_key=True,
+            )
+            continue
+        if live.field in seen:
+            ctx.error(
+                (*lpath, "field"),
+                f'field "{live.field}" already shows the {seen[live.field]} deadline; give '
+                "each metric its own field",
+            )
+            continue
+        seen[live.field] = metric.value
+        out.append(
+            RuleWrite(
+                kind=ActionKind.SET_FIELD,
+                name=live.field,
+                role="",
+                escalation=LIVE_OWNER + pol.name,
+                where=ctx.located.problem((*lpath, "field"), ""),
+            )
+        )
+    return out
+
+
+def _check_live_owners(
+    writes: Sequence[RuleWrite], kinds: Mapping[str, str], problems: list[Problem]
+) -> None:
+    """A live field has one owner: slaplug rewrites it whenever its deadline moves, so an
+    escalation's ``set_field`` on it would be overwritten (or overwrite it), and an SLA and an
+    OLA showing their deadlines in one field would take turns. Several SLA policies may share
+    one (a ticket is under one SLA at a time), and so may several OLAs."""
+    first: dict[str, RuleWrite] = {}
+    for w in writes:
+        if w.escalation.startswith(LIVE_OWNER):
+            first.setdefault(w.name, w)
+    for w in writes:
+        owner = first.get(w.name)
+        if owner is None or w is owner or w.kind is not ActionKind.SET_FIELD:
+            continue
+        at = f"{owner.where.file}:{owner.where.line}"
+        if not w.escalation.startswith(LIVE_OWNER):
+            problems.append(
+                w.problem(
+                    f'field "{w.name}" is the live field of {owner.escalation} ({at}); an '
+                    "escalation must not set it too: use another field"
+                )
+            )
+            continue
+        mine, theirs = (kinds.get(x.escalation.removeprefix(LIVE_OWNER)) for x in (w, owner))
+        if mine != theirs:
+            problems.append(
+                w.problem(
+                    f'field "{w.name}" already shows the deadline of {theirs} {owner.escalation} '
+                    f"({at}); an sla and an ola cannot share a live field: use another field"
+                )
+            )
 
 
 def _check_priorities(pol: PolicySpec, path: YPath, ctx: _Ctx, known: frozenset[str]) -> None:

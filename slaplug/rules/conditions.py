@@ -1,13 +1,13 @@
 """The condition tree that rules compile to, and the meaning every engine must give it.
 
 YAML conditions (``slaplug.rules.schema``) compile to these nodes; the engines
-(`slaplug.rules.reference` in plain Python, `slaplug.rules.durable` on durable_rules) match them
+(`slaplug.rules.engines.python` in plain Python, `slaplug.rules.engines.durable` on durable_rules) match them
 against *facts*: flat mappings from field name to a typed value. The semantics below are the
 contract; a property test holds both engines to it.
 
 Facts and types:
     Every field has a `FieldType`. Before a fact reaches an engine it is normalized
-    (`slaplug.rules.facts`): numbers given as strings become numbers, lists become tuples of
+    (`slaplug.rules.engines.facts`): numbers given as strings become numbers, lists become tuples of
     strings, and a field whose value cannot be read as its type is treated as missing. A field
     that is absent or None is *missing*.
 

@@ -17,8 +17,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from slaplug.rules.conditions import Condition
 from slaplug.rules.contract_spec import ContractSpec, ObjectiveSpec, TierSpec
 from slaplug.rules.schema import PolicySpec
-from slaplug.rules.yamlpos import Path as YPath
 from slaplug.sla.policy import ANY_PRIORITY
+from slaplug.yamlpos import Path as YPath
 
 __all__ = ["check_contract", "check_tiers"]
 

@@ -34,6 +34,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 
+from slaplug.durations import parse_duration
 from slaplug.model import Metric
 
 __all__ = [
@@ -127,9 +128,6 @@ class ExclusionsSpec(_Strict):
 
 
 def _check_duration(value: str) -> str:
-    # Imported here: slaplug.rules.schema imports this module for RulePackSpec.
-    from slaplug.rules.schema import parse_duration  # noqa: PLC0415
-
     parse_duration(value)
     return value
 

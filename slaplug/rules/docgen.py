@@ -16,7 +16,12 @@ from slaplug.rules.contract_spec import (
     ObjectiveSpec,
     TierSpec,
 )
-from slaplug.rules.fields import DURATION_FIELDS, MEASURE_FIELDS, TEMPLATE_NAMES, TICKET_FIELDS
+from slaplug.rules.engines.fields import (
+    DURATION_FIELDS,
+    MEASURE_FIELDS,
+    TEMPLATE_NAMES,
+    TICKET_FIELDS,
+)
 from slaplug.rules.schema import (
     ActionSpec,
     AssignSpec,

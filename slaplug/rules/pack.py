@@ -1,7 +1,7 @@
 """A loaded rules pack: which policies apply to a ticket, its measures, the actions they call for.
 
 Matching (policy ``match``, ``stop_when`` and escalation conditions) runs on the pack's engine
-(durable_rules by default, the plain-Python reference when chosen explicitly); clocks run in
+(durable_rules by default, the plain-Python engine when chosen explicitly); clocks run in
 `slaplug.sla.clock`. Tickets are evaluated in batches so the engine is entered once per batch.
 """
 
@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, tzinfo
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Literal
+from typing import Any
 
 from slaplug._gcpause import paused_gc
 from slaplug._records import builder
@@ -26,8 +26,9 @@ from slaplug.rules.compile import (
     parse_template,
 )
 from slaplug.rules.conditions import All, AnyOf, Compare, Condition, FieldType, In, Not, Rule
-from slaplug.rules.facts import normalize
-from slaplug.rules.fields import (
+from slaplug.rules.engines import EngineName
+from slaplug.rules.engines.facts import normalize
+from slaplug.rules.engines.fields import (
     INSTANT_FIELDS,
     MEASURE_FIELDS,
     TICKET_FIELDS,
@@ -36,17 +37,15 @@ from slaplug.rules.fields import (
     template_value_getter,
     ticket_fact,
 )
+from slaplug.rules.engines.matcher import Matcher, make_matcher
 from slaplug.rules.identity import action_identity
-from slaplug.rules.matcher import Matcher, make_matcher
 from slaplug.rules.schema import ActionSpec, EscalationSpec, PolicySpec
 from slaplug.rules.timeline import State, fact_states
-from slaplug.sla.calendar import epoch_us
+from slaplug.sla.calendar import HolidayProvider, epoch_us
 from slaplug.sla.clock import FOREVER, Gates, MetricGates, Spans, TicketClocks
 from slaplug.sla.policy import SlaPolicy
 
 __all__ = ["Assessment", "RulePack", "referenced_fields"]
-
-EngineName = Literal["durable", "python"]
 
 log = logging.getLogger("slaplug.rules")
 
@@ -218,18 +217,26 @@ class RulePack:
         return {f: t for f, t in self.types.items() if f in used}
 
     @classmethod
-    def load(cls, paths: Sequence[str | Path], engine: EngineName | None = None) -> RulePack:
+    def load(
+        cls,
+        paths: Sequence[str | Path],
+        engine: EngineName | None = None,
+        *,
+        holiday_provider: HolidayProvider | None = None,
+    ) -> RulePack:
         """Load and compile rules files into one pack.
 
         Args:
             paths: Rules files, merged in order (policies keep their order across files).
             engine: Override the pack's ``engine:`` setting.
+            holiday_provider: Asked first for the calendars' closed dates; the runners pass
+                `slaplug.plugins.holidays_for`. None: the built-in country tables.
 
         Raises:
             RuleError: Every problem in every file, at ``file:line:col``.
             EngineError: The chosen engine cannot run here.
         """
-        return cls(compile_files(paths), engine=engine)
+        return cls(compile_files(paths, holiday_provider=holiday_provider), engine=engine)
 
     def close(self) -> None:
         """Release the matching engines."""

@@ -25,11 +25,12 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from slaplug.durations import parse_duration
 from slaplug.errors import ConfigError, Problem, RuleError
 from slaplug.rules.pack import RulePack
-from slaplug.rules.schema import parse_duration
-from slaplug.rules.yamlpos import read_located
 from slaplug.serialize import action_to_dict, measure_to_dict, ticket_from_dict
+from slaplug.sla.calendar import HolidayProvider
+from slaplug.yamlpos import read_located
 
 __all__ = ["CaseResult", "run_policy_tests"]
 
@@ -91,8 +92,16 @@ def _short(d: Mapping[str, Any], keys: tuple[str, ...]) -> str:
     return "{" + ", ".join(f"{k}: {d.get(k)}" for k in keys if k in d) + "}"
 
 
-def run_policy_tests(path: str | Path, engine: str | None = None) -> list[CaseResult]:
+def run_policy_tests(
+    path: str | Path, engine: str | None = None, *, holiday_provider: HolidayProvider | None = None
+) -> list[CaseResult]:
     """Run every case of one test file.
+
+    Args:
+        path: The policy test file.
+        engine: Override the pack's ``engine:`` setting.
+        holiday_provider: Asked first for the calendars' closed dates (the CLI passes the
+            ``holidays`` hook); None: the built-in country tables.
 
     Raises:
         RuleError: The test file (or the rules it names) is malformed.
@@ -107,7 +116,11 @@ def run_policy_tests(path: str | Path, engine: str | None = None) -> list[CaseRe
             [located.problem((), "a policy test file has rules: [files] and cases: [...]")]
         )
     rules = doc["rules"] if isinstance(doc["rules"], list) else [doc["rules"]]
-    pack = RulePack.load([path.parent / r for r in rules], engine=engine)  # type: ignore[arg-type]
+    pack = RulePack.load(
+        [path.parent / r for r in rules],
+        engine=engine,  # type: ignore[arg-type]
+        holiday_provider=holiday_provider,
+    )
     results = []
     try:
         for i, case in enumerate(doc["cases"]):

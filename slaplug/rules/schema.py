@@ -6,7 +6,6 @@ Conditions (``match``, ``when``, ``stop_when``, a metric's ``start_when`` ...) a
 
 from __future__ import annotations
 
-import re
 from datetime import timedelta
 from typing import Annotated, Any, Literal
 
@@ -19,12 +18,13 @@ from pydantic import (
     model_validator,
 )
 
+from slaplug.durations import parse_duration
 from slaplug.model import Metric
 from slaplug.rules.contract_spec import ContractSpec
+from slaplug.rules.engines import EngineName
 from slaplug.sla.calendar_spec import CalendarSpec
 
 __all__ = [
-    "MAX_DURATION",
     "PRIORITY_NAMES",
     "ActionSpec",
     "AssignSpec",
@@ -32,59 +32,16 @@ __all__ = [
     "ContractSpec",
     "EscalationSpec",
     "LevelSpec",
+    "LiveFieldSpec",
     "NotifySpec",
     "PolicySpec",
     "RulePackSpec",
     "SetFieldSpec",
-    "parse_duration",
 ]
-
-#: Longest duration accepted anywhere (targets, leases, intervals): about 11 years. Longer is
-#: a typo, and far longer would overflow the date arithmetic it feeds.
-MAX_DURATION = timedelta(hours=100_000)
-
-_DURATION = re.compile(
-    r"^\s*(?:(\d+(?:\.\d+)?)h)?\s*(?:(\d+(?:\.\d+)?)m)?\s*(?:(\d+(?:\.\d+)?)s)?\s*$"
-)
-
 
 #: Priorities the built-in connectors deliver (Zendesk: low..urgent; Freshdesk: low, medium,
 #: high, urgent; Jira: mapped onto these by default). A pack declares others under priorities:.
 PRIORITY_NAMES: frozenset[str] = frozenset({"urgent", "high", "normal", "medium", "low"})
-
-
-def parse_duration(value: object) -> timedelta:
-    """``"4h"``, ``"30m"``, ``"1h30m"``, ``"90s"`` -> timedelta. Durations count business time.
-
-    Raises:
-        ValueError: The value is not a duration; the message shows the accepted forms.
-    """
-    if isinstance(value, timedelta):
-        return value
-    if isinstance(value, bool) or not isinstance(value, str):
-        raise ValueError(f'{value!r} needs a unit; write a duration like "4h", "30m" or "1h30m"')
-    text = value.strip().lower()
-    if re.fullmatch(r"\d+(\.\d+)?\s*(d|w|days?|weeks?)", text):
-        raise ValueError(
-            f'"{value}": days are ambiguous in business time; write hours, e.g. "8h" for one 8-hour day'
-        )
-    m = _DURATION.match(text)
-    if not text or not m or not any(m.groups()):
-        raise ValueError(
-            f'"{value}" is not a duration; write it like "4h", "30m", "1h30m" or "90s"'
-        )
-    h, mi, s = (float(g) if g else 0.0 for g in m.groups())
-    seconds = h * 3600 + mi * 60 + s  # inf for thousands of digits, never an exception
-    if not seconds <= MAX_DURATION.total_seconds():
-        raise ValueError(
-            f'"{_short(value)}" is too long; the longest duration is '
-            f"{MAX_DURATION.total_seconds() / 3600:.0f}h"
-        )
-    return timedelta(seconds=seconds)
-
-
-def _short(text: str) -> str:
-    return text if len(text) <= 40 else text[:40] + "..."
 
 
 def _positive_duration(value: timedelta) -> timedelta:
@@ -142,6 +99,32 @@ class ClockSpec(_Strict):
     )
 
 
+class LiveFieldSpec(_Strict):
+    """A helpdesk field that shows one metric's live deadline to agents (``live_fields:``).
+
+    slaplug rewrites it when the deadline moves (a pause ends, the priority changes, the
+    ticket reopens), never on a sync that leaves it where it was; see docs/rules/language.md.
+    """
+
+    field: str = Field(description="The custom field's name as the connector maps it.")
+    format: Literal["instant", "local", "date"] = Field(
+        default="instant",
+        description="instant: ISO 8601 in UTC (2026-12-07T15:00:00Z); local: ISO 8601 in the "
+        "policy calendar's zone (2026-12-07T16:00:00+01:00); date: the calendar-local date "
+        "(2026-12-07), for date-only fields.",
+    )
+    paused: str | None = Field(
+        default=None,
+        description="What the field shows while the clock is paused: empty (the default), or "
+        'this text (e.g. "paused", for text fields only).',
+    )
+
+
+def _live_field_shorthand(value: object) -> object:
+    """``resolution: sla_due`` is ``resolution: {field: sla_due}``."""
+    return {"field": value} if isinstance(value, str) else value
+
+
 class PolicySpec(_Strict):
     """An SLA (or OLA) policy: which tickets, which targets, on which calendar."""
 
@@ -170,6 +153,13 @@ class PolicySpec(_Strict):
     clocks: dict[Metric, ClockSpec] = Field(
         default_factory=dict,
         description="Per metric, its own start, pause, stop and cancel conditions.",
+    )
+    live_fields: dict[
+        Metric, Annotated[LiveFieldSpec, BeforeValidator(_live_field_shorthand)]
+    ] = Field(
+        default_factory=dict,
+        description="Per metric, a helpdesk field that shows its current deadline to agents "
+        "(a field name, or {field, format, paused}); rewritten only when the deadline moves.",
     )
     stop_when: ConditionSpec | None = Field(
         default=None,
@@ -307,7 +297,7 @@ class RulePackSpec(_Strict):
     """A rules file. Several files load as one pack, in the order given."""
 
     version: Literal[1] = Field(default=1, description="The language version; 1.")
-    engine: Literal["durable", "python"] | None = Field(
+    engine: EngineName | None = Field(
         default=None,
         description="Matching engine: durable (durable_rules, the default) or python, chosen explicitly.",
     )

@@ -61,7 +61,7 @@ def fact_states(
 
     Args:
         clocks: The ticket's history, read once (`TicketClocks`).
-        base: The ticket's current raw fact (`slaplug.rules.fields.ticket_fact`).
+        base: The ticket's current raw fact (`slaplug.rules.engines.fields.ticket_fact`).
         fields: The fact fields the rules look at.
 
     Returns:

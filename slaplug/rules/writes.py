@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from slaplug.errors import Problem
 from slaplug.model import ActionKind
 from slaplug.rules.schema import ActionSpec, EscalationSpec
-from slaplug.rules.yamlpos import Located, Path
+from slaplug.yamlpos import Located, Path
 
 __all__ = ["RuleWrite", "writes_of"]
 

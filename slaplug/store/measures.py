@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -14,7 +14,10 @@ from slaplug.store._base import BATCH, StoreBase, aware, chunks
 from slaplug.store.codec import measure_from_json, measure_to_json
 from slaplug.store.schema import measure_heads, measures
 
-__all__ = ["MeasureRecord", "MeasuresMixin"]
+__all__ = ["MeasureRecord", "MeasuresMixin", "VersionOf"]
+
+#: Names the rules version that measured a measure (`VersionedAssessment.version_of`).
+VersionOf = Callable[[SlaMeasure], str]
 
 
 @dataclass(frozen=True)
@@ -25,11 +28,14 @@ class MeasureRecord:
         ticket_key: `Ticket.key` (``connector:id``).
         at: When the change was recorded.
         measure: The measure as it was then.
+        version: The label of the rules version that measured it; None when the rules
+            declare no versions (or the row predates them).
     """
 
     ticket_key: str
     at: datetime
     measure: SlaMeasure
+    version: str | None = None
 
 
 class MeasuresMixin(StoreBase):
@@ -70,11 +76,19 @@ class MeasuresMixin(StoreBase):
         self,
         items: Iterable[tuple[str, Iterable[SlaMeasure]]],
         at: datetime | None = None,
+        *,
+        versions: Mapping[str, VersionOf] | None = None,
     ) -> list[tuple[str, SlaMeasure]]:
         """`record_measures_many`, returning the ``(ticket_key, measure)`` pairs appended.
 
         A measure that turns breached is appended exactly once (a breach never changes state
         again), so callers can tell new breaches from ones seen before.
+
+        Args:
+            items: ``(ticket_key, measures)`` per ticket.
+            at: The time to record.
+            versions: Per ticket key, what names the rules version of each of its measures
+                (recorded with each row appended; an empty label is recorded as NULL).
         """
         when = aware(at)
         stmt = self._insert(measure_heads)
@@ -119,7 +133,15 @@ class MeasuresMixin(StoreBase):
             appended: list[dict[str, Any]] = []
             for head, m in sorted(latest.items()):
                 if head in changed:
-                    appended.append({**_head_row(head, m, when), "body": measure_to_json(m)})
+                    name = versions.get(head[0]) if versions else None
+                    label = (name(m) or None) if name is not None else None
+                    appended.append(
+                        {
+                            **_head_row(head, m, when),
+                            "body": measure_to_json(m),
+                            "rules_version": label,
+                        }
+                    )
                     changes.append((head[0], m))
             if appended:
                 conn.execute(measures.insert(), appended)
@@ -138,7 +160,11 @@ class MeasuresMixin(StoreBase):
         order = tuple_(measures.c.at, measures.c.id)
         while True:
             query = select(
-                measures.c.id, measures.c.ticket_key, measures.c.at, measures.c.body
+                measures.c.id,
+                measures.c.ticket_key,
+                measures.c.at,
+                measures.c.body,
+                measures.c.rules_version,
             ).where(measures.c.at >= lo, measures.c.at < hi)
             if ticket_key is not None:
                 query = query.where(measures.c.ticket_key == ticket_key)
@@ -148,10 +174,25 @@ class MeasuresMixin(StoreBase):
             with self._read() as conn:
                 rows = conn.execute(query).all()
             for r in rows:
-                yield MeasureRecord(r.ticket_key, r.at, measure_from_json(r.body))
+                yield MeasureRecord(r.ticket_key, r.at, measure_from_json(r.body), r.rules_version)
             if len(rows) < batch:
                 return
             last = (rows[-1].at, rows[-1].id)
+
+    def measure_versions(self, ticket_key: str) -> dict[tuple[str, str, int], str | None]:
+        """The rules version last recorded for each of a ticket's clocks.
+
+        Returns:
+            ``(policy, metric, cycle)`` -> the label (None: recorded without versions).
+        """
+        query = (
+            select(measures.c.policy, measures.c.metric, measures.c.cycle, measures.c.rules_version)
+            .where(measures.c.ticket_key == ticket_key)
+            .order_by(measures.c.at, measures.c.id)
+        )
+        with self._read() as conn:
+            rows = conn.execute(query).all()
+        return {(r.policy, r.metric, r.cycle): r.rules_version for r in rows}
 
 
 def _head_row(head: tuple[str, str, str, int], m: SlaMeasure, when: datetime) -> dict[str, Any]:

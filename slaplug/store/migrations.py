@@ -28,9 +28,12 @@ from slaplug.errors import ConfigError
 from slaplug.store.engine import WRITE
 from slaplug.store.schema import (
     SCHEMA_VERSION,
+    access_tokens,
     credit_periods,
     due,
     install,
+    ledger,
+    measures,
     metadata,
     notification_sends,
     quarantine,
@@ -107,6 +110,33 @@ def _v8_distributed(conn: Connection) -> None:
     request_budgets.create(conn, checkfirst=True)
 
 
+def _v6_measure_versions(conn: Connection) -> None:
+    columns = {c["name"] for c in inspect(conn).get_columns(measures.name)}
+    if "rules_version" not in columns:
+        conn.execute(text("ALTER TABLE measures ADD COLUMN rules_version VARCHAR(200)"))
+
+
+def _v7_live_slots(conn: Connection) -> None:
+    have = {c["name"] for c in inspect(conn).get_columns(ledger.name)}
+    for column in (ledger.c.slot, ledger.c.seq):
+        if column.name not in have:
+            kind = column.type.compile(dialect=conn.dialect)
+            conn.execute(text(f"ALTER TABLE {ledger.name} ADD COLUMN {column.name} {kind}"))
+    index = next(i for i in ledger.indexes if i.name == "ux_ledger_slot")
+    index.create(conn, checkfirst=True)
+
+
+def _v9_access_tokens(conn: Connection) -> None:
+    access_tokens.create(conn, checkfirst=True)
+    # The dashboard's newest-first lists, on tables made by older versions (idempotent).
+    for table, name in (
+        (ledger, "ix_ledger_done_at"),
+        (notification_sends, "ix_notification_sends_sent_at"),
+    ):
+        index = next(i for i in table.indexes if i.name == name)
+        index.create(conn, checkfirst=True)
+
+
 #: Every step, oldest first; the last one's version is `schema.SCHEMA_VERSION`.
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "cursors, snapshots, due, ledger, outbox, measures, inbox", _v1_initial),
@@ -114,8 +144,10 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(3, "install: per-install values such as the note markers' secret", _v3_install),
     Migration(4, "notification_sends: each service a notification reached", _v4_notification_sends),
     Migration(5, "quarantine: tickets set aside with the reason", _v5_quarantine),
-    # 6 and 7 are other branches' steps (reconciled at merge).
+    Migration(6, "measures.rules_version: the rules version of each measure", _v6_measure_versions),
+    Migration(7, "ledger.slot, ledger.seq: live fields' values in order", _v7_live_slots),
     Migration(8, "due leases and buckets; request_budgets shared by workers", _v8_distributed),
+    Migration(9, "access_tokens: dashboard and customer page credentials", _v9_access_tokens),
 )
 
 

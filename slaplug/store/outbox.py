@@ -22,12 +22,27 @@ from slaplug.model import Action
 from slaplug.store._base import StoreBase, aware, chunks, default_worker_id
 from slaplug.store.codec import action_from_json, action_to_json
 from slaplug.store.legacy_keys import adopt_legacy_keys
+from slaplug.store.live import claimable_live
 from slaplug.store.schema import due, ledger, outbox
 from slaplug.store.tickets import due_bucket
 
-__all__ = ["FINAL_STATUSES", "Claim", "DeadLetter", "FailedAction", "OutboxMixin", "OutboxStats"]
+__all__ = [
+    "FINAL_STATUSES",
+    "HOOK_KEY_PART",
+    "Claim",
+    "DeadLetter",
+    "FailedAction",
+    "OutboxMixin",
+    "OutboxStats",
+]
 
 log = logging.getLogger("slaplug.store.outbox")
+
+#: The shortest pause between two lease extensions, in seconds.
+_MIN_HEARTBEAT = 0.05
+
+#: What the key of a plugin hook call holds (``<clock>!on_breach``, `slaplug.hookcalls`).
+HOOK_KEY_PART = "!on_"
 
 #: What `complete` accepts: the `ApplyStatus` values that end an action's life.
 FINAL_STATUSES = frozenset({"applied", "already", "skipped", "failed"})
@@ -198,6 +213,7 @@ class OutboxMixin(StoreBase):
         *,
         now: datetime | None = None,
         worker_id: str | None = None,
+        hooks: bool | None = None,
     ) -> list[Claim]:
         """Lease up to ``limit`` due actions of ``connector`` to this worker.
 
@@ -211,14 +227,23 @@ class OutboxMixin(StoreBase):
             limit: At most this many.
             now: The current time (tests move it); leases run from it.
             worker_id: Who holds the lease; defaults to ``host:pid``.
+            hooks: True: only plugin hook calls (keys with `HOOK_KEY_PART`, `slaplug.hookcalls`);
+                False: none of them; None: every action. The sync claims the two apart, so
+                hook calls never take places in the connector's write batches.
         """
         at = aware(now)
+        where = [outbox.c.connector == connector]
+        if hooks is not None:
+            is_hook = outbox.c.key.contains(HOOK_KEY_PART, autoescape=True)
+            where.append(is_hook if hooks else ~is_hook)
         with self._write() as conn:
+            # Live fields' values go out in order, one per field in flight (slaplug.store.live).
+            in_order = claimable_live(conn, connector, at)
             keys = self._claim(
                 conn,
                 outbox,
                 outbox.c.key,
-                [outbox.c.connector == connector],
+                [*where, *in_order],
                 limit=limit,
                 now=at,
                 worker_id=worker_id or default_worker_id(),

@@ -35,6 +35,7 @@ from slaplug.errors import TimeError
 __all__ = [
     "SCHEMA_VERSION",
     "UtcDateTime",
+    "access_tokens",
     "credit_periods",
     "cursors",
     "due",
@@ -53,7 +54,7 @@ __all__ = [
 ]
 
 #: The version `schema.py` describes; `migrations.MIGRATIONS` ends at it.
-SCHEMA_VERSION = 8
+SCHEMA_VERSION = 9
 
 
 class UtcDateTime(TypeDecorator[datetime]):
@@ -142,14 +143,23 @@ ledger = Table(
     Column("key", String(500), primary_key=True),
     Column("connector", String(200), nullable=False),
     Column("ticket_id", String(200), nullable=False),
-    #: pending, or the final outcome: applied, already, skipped, failed.
+    #: pending, or the final outcome: applied, already, skipped, failed, or superseded (a
+    #: live field's value replaced by a newer one before it was written).
     Column("status", String(20), nullable=False),
     Column("detail", Text, nullable=False, default=""),
     #: The action's JSON form (`slaplug.store.codec.action_to_json`).
     Column("action", Text, nullable=False),
     Column("planned_at", UtcDateTime, nullable=False),
     Column("done_at", UtcDateTime),
+    #: For a live field's write (`slaplug.store.live`): ``live:<field>``, and the value's
+    #: number in that field's history. NULL for every other action.
+    Column("slot", String(300)),
+    Column("seq", Integer),
     Index("ix_ledger_ticket", "connector", "ticket_id"),
+    # One value per number: two planners racing on one field cannot both take the next one.
+    Index("ux_ledger_slot", "connector", "ticket_id", "slot", "seq", unique=True),
+    # The dashboard's "what was written" pages newest first (added in version 9).
+    Index("ix_ledger_done_at", "done_at"),
 )
 
 #: The work still to do for pending ledger keys: scheduling, leases, errors, dead letters.
@@ -198,6 +208,9 @@ measures = Table(
     Column("at", UtcDateTime, nullable=False),
     #: The measure's JSON form (`slaplug.serialize.measure_to_dict`).
     Column("body", Text, nullable=False),
+    #: The label of the rules version that measured it (effective-dated rules); NULL when
+    #: the rules declare no versions, and on rows recorded before schema version 6.
+    Column("rules_version", String(200)),
     # (at, id): `measures_between` pages through a period in this order, by keyset.
     Index("ix_measures_at", "at", "id"),
     Index("ix_measures_ticket", "ticket_key"),
@@ -264,6 +277,8 @@ notification_sends = Table(
     #: Which of the channel's services: a hash of its URL as written, secrets unresolved.
     Column("target", String(64), primary_key=True),
     Column("sent_at", UtcDateTime, nullable=False),
+    # The dashboard's "what was notified", newest first (added in version 9).
+    Index("ix_notification_sends_sent_at", "sent_at"),
 )
 
 #: Tickets slaplug cannot process (added in version 5): text that is not valid Unicode, a date
@@ -300,4 +315,26 @@ request_budgets = Table(
     #: Requests granted so far (monitoring) and requests that had to wait.
     Column("granted", Integer, nullable=False, default=0),
     Column("waited", Integer, nullable=False, default=0),
+)
+
+#: Credentials of the web pages (added in version 9): the dashboard's manager tokens and each
+#: customer's page token. Only a hash of each token is kept; the token itself is shown once,
+#: when issued. A revoked token keeps its row (``revoked_at``) so a list shows what was revoked.
+access_tokens = Table(
+    "access_tokens",
+    metadata,
+    #: The token's public id (its first part), used to list and revoke it.
+    Column("id", String(32), primary_key=True),
+    #: ``manager`` (the dashboard) or ``customer`` (one customer's page).
+    Column("scope", String(20), nullable=False),
+    #: For a customer token: the contract whose figures it shows.
+    Column("contract", String(200), nullable=False, default=""),
+    #: For a customer token: only this organization's tickets ("" for the whole contract).
+    Column("organization", String(200), nullable=False, default=""),
+    Column("label", String(200), nullable=False, default=""),
+    #: sha256 of the token's secret part, hex.
+    Column("secret_hash", String(64), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("revoked_at", UtcDateTime),
+    Index("ix_access_tokens_subject", "scope", "contract", "organization"),
 )

@@ -9,12 +9,15 @@ from sqlalchemy.exc import OperationalError
 
 from slaplug.errors import ConfigError
 from slaplug.store._base import StoreSettings
+from slaplug.store.access import AccessMixin
+from slaplug.store.activity import ActivityMixin
 from slaplug.store.budgets import BudgetsMixin
 from slaplug.store.credits import CreditsMixin
 from slaplug.store.engine import make_engine
 from slaplug.store.golive import GoLiveMixin
 from slaplug.store.inbox import InboxMixin
 from slaplug.store.install import InstallMixin
+from slaplug.store.live import LiveMixin
 from slaplug.store.measures import MeasuresMixin
 from slaplug.store.migrations import migrate
 from slaplug.store.notifications import NotificationsMixin
@@ -35,6 +38,9 @@ class Store(
     NotificationsMixin,
     GoLiveMixin,
     QuarantineMixin,
+    LiveMixin,
+    AccessMixin,
+    ActivityMixin,
     BudgetsMixin,
 ):
     """slaplug's durable state, in SQLite or PostgreSQL.

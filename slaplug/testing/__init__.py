@@ -2,9 +2,11 @@
 
 * `ConnectorSuite`, `Scenario`, `WebhookSample`, `FakeControl` (`slaplug.testing.suite`):
   the conformance tests every connector must pass.
+* ``slaplug.testing.fakeserver``: the one base of every fake helpdesk server (each
+  platform's fake ships with its connector plugin, e.g. ``slaplug_NAME.fake``).
 * ``slaplug.testing.pytest_plugin``: fixtures, loaded through the ``pytest11`` entry point.
 
-The suite imports pytest, so its names load lazily: the fake servers in this package stay
+The suite imports pytest, so its names load lazily: the fakes built on this package stay
 usable (``make demo``) where pytest is not installed.
 """
 

@@ -1,28 +1,11 @@
-"""Named crash points, for tests that kill a real process at a chosen step.
+"""Named crash points (moved to `slaplug.crashpoints`; this name stays for existing tests).
 
-``SLAPLUG_CRASH_AT=applied`` makes the process kill itself (SIGKILL: no cleanup, no flush,
-exactly like ``kill -9`` or a power cut) the first time it reaches ``crashpoint("applied")``;
-``applied:3`` the third time. Unset, a crash point costs one dictionary lookup.
+Production code imports `slaplug.crashpoints`, so the runners never load the testing
+package; tests and plugins written against ``slaplug.testing.crash`` keep working.
 """
 
 from __future__ import annotations
 
-import os
-import signal
+from slaplug.crashpoints import crashpoint
 
 __all__ = ["crashpoint"]
-
-_hits: dict[str, int] = {}
-
-
-def crashpoint(name: str) -> None:
-    """Die here if ``SLAPLUG_CRASH_AT`` names this point (and, with ``:N``, this Nth visit)."""
-    target = os.environ.get("SLAPLUG_CRASH_AT")
-    if not target:
-        return
-    point, _, nth = target.partition(":")
-    if point != name:
-        return
-    _hits[name] = _hits.get(name, 0) + 1
-    if _hits[name] >= int(nth or 1):
-        os.kill(os.getpid(), signal.SIGKILL)

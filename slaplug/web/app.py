@@ -6,7 +6,8 @@ exact bytes) and leaves every decision to the sans-I/O core.
 
 Routes: ``POST /webhooks/{connector}``, ``GET /healthz``, ``GET /metrics`` and
 ``GET /tickets/{connector}/{ticket_id}/sla``. Every error answers
-``{"error": ..., "detail": ...}``.
+``{"error": ..., "detail": ...}``. The dashboard and customer pages (``/dashboard``,
+``/customer/<token>``; `slaplug.web.pages`) are added beside them, outside the OpenAPI document.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator, Callable, Mapping
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import ExitStack, asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -30,8 +31,9 @@ from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect
 
 from slaplug.config import Settings
-from slaplug.explain import explain
+from slaplug.rules.versions import VersionedPack
 from slaplug.runtime import Runtime, open_runtime
+from slaplug.views.ticket import explain_ticket
 from slaplug.web.events import (
     DEFAULT_MAX_BODY,
     Reply,
@@ -43,6 +45,9 @@ from slaplug.web.events import (
 )
 from slaplug.web.inbox_writer import InboxWriter
 from slaplug.web.metrics import CONTENT_TYPE_LATEST, Metrics
+from slaplug.web.pages.auth import shown_path
+from slaplug.web.pages.routes import install_pages, require_manager
+from slaplug.web.pages.service import Pages
 from slaplug.web.worker import Worker
 
 __all__ = ["create_app", "openapi_document"]
@@ -139,6 +144,17 @@ class _State:
         elif self.workers is not None:
             self.workers.wake()
 
+    def on_pack(self, job: Callable[[], Any]) -> Future[Any]:
+        """Run ``job`` where the rules pack may be used (one thread at a time uses it).
+
+        Raises:
+            RuntimeError: The worker thread that owns the pack is not running.
+        """
+        if self.explainer is not None:
+            return self.explainer.submit(job)
+        assert self.worker is not None
+        return self.worker.call(job)
+
     @property
     def worker_alive(self) -> bool:
         if self.worker is not None:
@@ -173,6 +189,7 @@ def create_app(
     worker_options: dict[str, Any] | None = None,
     workers: _WorkerPool | None = None,
     connections_closed: Mapping[str, int] | None = None,
+    clock: Callable[[], datetime] | None = None,
 ) -> FastAPI:
     """Build the app. The store, rules and connectors open when it starts, the worker too.
 
@@ -188,8 +205,10 @@ def create_app(
             default, for embedding and tests) runs one worker thread in this process.
         connections_closed: The server protocol's counts of connections it closed, by
             reason (`slaplug.web.server.uvicorn_options` makes them), for ``/metrics``.
+        clock: The pages' "now" (tests pin it); default the current time.
     """
     holder: dict[str, _State] = {}
+    pages_holder: dict[str, Pages] = {}
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -235,7 +254,11 @@ def create_app(
                 # The worker processes keep their own item metrics; this process counts them.
                 pool = workers
                 metrics.worker_alive.set_function(lambda: float(pool.running))
-            holder["state"] = _State(rt, metrics, writer, worker, workers, explainer)
+            st = _State(rt, metrics, writer, worker, workers, explainer)
+            holder["state"] = st
+            pages_holder["pages"] = Pages(
+                rt, st.on_pack, rt.settings.dashboard, clock or (lambda: datetime.now(UTC))
+            )
             yield
 
     app = FastAPI(
@@ -264,7 +287,9 @@ def create_app(
 
     @app.exception_handler(Exception)
     async def crashed(request: Request, exc: Exception) -> JSONResponse:
-        log.exception("unexpected error on %s %s", request.method, request.url.path)
+        # A customer's page has its credential in the path: logged by its public id only.
+        path = shown_path(request.url.path)
+        log.exception("unexpected error on %s %s", request.method, path)
         return JSONResponse({"error": "internal", "detail": "unexpected error; see the log"}, 500)
 
     @app.post(
@@ -361,12 +386,16 @@ def create_app(
 
     @app.get(
         "/tickets/{connector}/{ticket_id}/sla",
-        responses=_errors(404, 503),
+        responses=_errors(401, 404, 503),
         summary="Explain a ticket's SLA clocks",
     )
-    async def sla(connector: str, ticket_id: str) -> Response:
+    async def sla(connector: str, ticket_id: str, request: Request) -> Response:
         """The explain view of the ticket's stored snapshot, now, as JSON (as ``slaplug explain
-        --json``): clocks, counted and paused time, closures, escalations that would fire."""
+        --json``): clocks, counted and paused time, closures, escalations that would fire.
+
+        Needs a manager token (bearer, or basic auth's password; see docs/dashboard.md): the
+        server that serves customer pages must not show one customer another's tickets."""
+        await require_manager(request, pages_holder["pages"], as_json=True)
         st = state()
         if connector not in st.runtime.connectors:
             return _json(error_reply(404, f"no connector named {connector!r}"))
@@ -379,8 +408,22 @@ def create_app(
                     error="unknown_ticket",
                 )
             )
-        pack = st.runtime.pack
-        job: Callable[[], dict[str, Any]] = lambda: explain(pack, snapshot, datetime.now(UTC))  # noqa: E731
+        pack, conn = st.runtime.pack, st.runtime.connectors[connector]
+        recorded = None
+        if isinstance(pack, VersionedPack) and pack.labelled:
+            # With rules versions: also the version each clock's history was recorded under.
+            recorded = await run_in_threadpool(st.runtime.store.measure_versions, snapshot.key)
+
+        def job() -> dict[str, Any]:
+            # The same document as ``slaplug explain CONNECTOR:ID --json`` (slaplug.views).
+            return explain_ticket(
+                pack,
+                snapshot,
+                datetime.now(UTC),
+                links=lambda t: conn.ticket_url(t.id),
+                recorded=recorded,
+            )
+
         if st.explainer is not None:
             return JSONResponse(await asyncio.wrap_future(st.explainer.submit(job)))
         try:
@@ -391,6 +434,7 @@ def create_app(
             return _json(error_reply(503, "the webhook worker is not running"))
         return JSONResponse(await asyncio.wrap_future(future))
 
+    install_pages(app, lambda: pages_holder["pages"])
     return app
 
 

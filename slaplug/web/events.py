@@ -33,7 +33,7 @@ from typing import Any, Protocol
 
 from requests.structures import CaseInsensitiveDict
 
-from slaplug.connectors.base import WebhookEvent
+from slaplug.connectors.base import Capability, WebhookEvent
 from slaplug.errors import WebhookError
 
 __all__ = [
@@ -315,7 +315,7 @@ def check(
     """
     receiver = connectors.get(connector)
     headers = header_map(headers)
-    if receiver is None:
+    if receiver is None or not _takes_webhooks(receiver):
         # The configured names are not listed: the URL is public, the configuration is not.
         return error_reply(404, f"no connector named {connector!r} takes webhooks here")
     if len(body) > max_body:
@@ -351,6 +351,13 @@ def check(
         return error_reply(400, f"malformed webhook: {why}")
     extra = getattr(receiver, "webhook_headers", ())
     return Checked(connector, _storable_id(delivery_id), stored_headers(headers, extra), event)
+
+
+def _takes_webhooks(receiver: WebhookReceiver) -> bool:
+    """False for a connector whose class declares no `Capability.WEBHOOK`: its verify and
+    parse methods are never called. A bare receiver (no ``capabilities``) takes them."""
+    capabilities = getattr(receiver, "capabilities", None)
+    return capabilities is None or Capability.WEBHOOK in capabilities
 
 
 def stored(checked: Checked, result: bool | BaseException) -> Reply:

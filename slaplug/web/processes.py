@@ -10,7 +10,9 @@ server runs its workers as child processes (``slaplug serve --worker-only --supe
   growing delay, so a worker that dies at start-up does not spin), wakes them when a delivery
   is stored, and stops them with the server.
 * `run_worker_process` (in each child) runs a `slaplug.web.worker.Worker` until SIGTERM,
-  SIGINT, or, when supervised, the end of its standard input.
+  SIGINT, or, when supervised, the end of its standard input. Supervised workers run in a
+  process group of their own, so a terminal's Ctrl-C reaches only the server, which stops
+  them in order.
 
 The wake-up channel is the child's standard input: the supervisor writes a byte per stored
 delivery (never blocking: a full pipe already means "wake up"), and the pipe closes when the
@@ -43,7 +45,7 @@ __all__ = ["WorkerSupervisor", "run_worker_process"]
 
 log = logging.getLogger("slaplug.web.workers")
 
-#: The environment variable of `slaplug.testing.crash`: it simulates one crash, so a worker
+#: The environment variable of `slaplug.crashpoints`: it simulates one crash, so a worker
 #: started again after one runs without it (as a real process would after a one-off kill).
 _CRASH_ENV = "SLAPLUG_CRASH_AT"
 #: Names the file descriptor on which a supervised worker says it is ready.
@@ -189,7 +191,18 @@ class WorkerSupervisor:
         ready_r, ready_w = os.pipe()
         env[READY_FD_ENV] = str(ready_w)
         try:
-            proc = subprocess.Popen(self.argv, stdin=subprocess.PIPE, env=env, pass_fds=(ready_w,))
+            # A process group of its own: the Ctrl-C a terminal sends to the server's group
+            # would otherwise reach a worker still importing, before it can handle it, and
+            # print a KeyboardInterrupt traceback. The server stops its workers itself
+            # (SIGTERM, once it has drained), and a worker whose server died sees its
+            # standard input end.
+            proc = subprocess.Popen(
+                self.argv,
+                stdin=subprocess.PIPE,
+                env=env,
+                pass_fds=(ready_w,),
+                process_group=0,
+            )
         except BaseException:
             os.close(ready_r)
             raise

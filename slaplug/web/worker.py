@@ -34,13 +34,14 @@ from typing import Any, TypeVar
 
 from slaplug.connectors.base import Connector
 from slaplug.connectors.redact import RedactingFilter, scrub
+from slaplug.crashpoints import crashpoint
 from slaplug.errors import ConnectorError, RetriableAPIError, TicketNotFoundError
 from slaplug.model import Ticket
 from slaplug.notify.channels import Channel
 from slaplug.rules.pack import RulePack
+from slaplug.rules.versions import VersionedPack
 from slaplug.store import InboxItem, Store
 from slaplug.sync import Sync
-from slaplug.testing.crash import crashpoint
 from slaplug.web.events import header_map
 from slaplug.web.metrics import Metrics
 
@@ -58,7 +59,8 @@ class Worker:
 
     Args:
         store: The store holding the inbox, snapshots, ledger and outbox.
-        pack: The rules; evaluated only on this worker's thread.
+        pack: The rules (a pack, or its versions by effective date); evaluated only on this
+            worker's thread.
         connectors: Configured connectors by name.
         metrics: Where to count what the worker does (a fresh `Metrics` if None).
         batch: Inbox items claimed together; their tickets are evaluated together.
@@ -74,7 +76,7 @@ class Worker:
     def __init__(
         self,
         store: Store,
-        pack: RulePack,
+        pack: RulePack | VersionedPack,
         connectors: Mapping[str, Connector],
         *,
         metrics: Metrics | None = None,

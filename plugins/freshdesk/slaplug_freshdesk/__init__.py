@@ -25,7 +25,7 @@ def register_connectors(register: Callable[[type[Connector]], None]) -> None:
 def _run_fake(argv: list[str]) -> int:
     """Serve a fake Freshdesk API v2 on 127.0.0.1."""
     # Imported when run, so that listing the fakes stays cheap.
-    from slaplug_freshdesk.fake import main_fake_freshdesk  # noqa: PLC0415
+    from slaplug_freshdesk.fake.command import main_fake_freshdesk  # noqa: PLC0415
 
     return main_fake_freshdesk(argv)
 

@@ -159,6 +159,7 @@ class FreshdeskConnector(Connector):
     name: ClassVar[str] = "freshdesk"
     Config = FreshdeskConfig
     capabilities = frozenset({Capability.READ, Capability.WRITE_BACK})
+    resolutions = RESOLUTIONS
     #: Freshdesk's per-minute limits on its smallest current plan (Growth: 200 a minute,
     #: Ticket Update 80, Tickets List 20; Pro 400/160/100, Enterprise 700/280/200: configure
     #: them), https://support.freshdesk.com/support/solutions/articles/225439 (helpdesk-apis
@@ -178,7 +179,6 @@ class FreshdeskConnector(Connector):
 
     def __init__(self, config: ConnectorConfig, **kwargs: Any) -> None:
         super().__init__(config, **kwargs)
-        self.http.resolutions = RESOLUTIONS
         self._agent_id: int | None = None
         custom = self.config.custom_statuses
         #: Status code -> the status slaplug's tickets report.

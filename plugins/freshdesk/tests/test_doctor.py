@@ -1,6 +1,6 @@
 """`slaplug doctor` against the fake Freshdesk, as a real process: passing, then each failure.
 
-The fake serves what the checks read, in Freshdesk's shapes (slaplug_freshdesk/fake.py,
+The fake serves what the checks read, in Freshdesk's shapes (slaplug_freshdesk/fake/server.py,
 docs/plugins/freshdesk.md "slaplug doctor"): ``GET /api/v2/agents/me`` answers with the key's
 agent (401 ``invalid_credentials`` for a wrong key); ``GET /api/v2/ticket_fields`` lists the
 custom fields and, in the ``status`` field's ``choices``, the account's status codes;

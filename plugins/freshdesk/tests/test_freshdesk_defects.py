@@ -81,7 +81,7 @@ def test_reads_go_past_the_300_page_cap(monkeypatch) -> None:
             pages = list(conn.read_changed(None))
         assert len(set(ids(pages))) == 302
         assert (
-            max(int(r.param("page") or 1) for r in fake.requests if r.path == "/api/v2/tickets")
+            max(int(r.query.get("page") or 1) for r in fake.received if r.path == "/api/v2/tickets")
             <= 300
         )
 
@@ -103,8 +103,8 @@ def test_the_fake_refuses_page_301_and_per_page_101(fake) -> None:
 def test_a_resumed_read_starts_overlap_seconds_before_the_cursor(fake, connector) -> None:
     cursor = fake.tickets[3]["updated_at"]
     pages = list(connector.read_changed(cursor))
-    first = next(r for r in fake.requests if r.path == "/api/v2/tickets")
-    assert first.param("updated_since") == "2026-03-02T13:59:00Z"  # ticket 3: 14:00, - 60 s
+    first = next(r for r in fake.received if r.path == "/api/v2/tickets")
+    assert first.query.get("updated_since") == "2026-03-02T13:59:00Z"  # ticket 3: 14:00, - 60 s
     assert ids(pages) == ["3", "4", "5"]
 
 
@@ -146,7 +146,7 @@ def test_markers_typed_by_a_requester_suppress_nothing(fake, connector) -> None:
     again = connector.apply([note])
     assert again[0].status is ApplyStatus.ALREADY
     assert own_notes(fake, connector, 2, note.key) == 1
-    assert sum(r.path == "/api/v2/agents/me" for r in fake.requests) == 1  # cached
+    assert sum(r.path == "/api/v2/agents/me" for r in fake.received) == 1  # cached
 
 
 def test_a_note_is_marked_with_the_keyed_marker(fake, connector) -> None:

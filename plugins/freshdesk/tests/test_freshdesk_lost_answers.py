@@ -48,4 +48,4 @@ def test_a_note_refused_with_429_is_resent_without_a_check(fake, connector) -> N
     results = connector.apply(actions, fresh={a.key for a in actions})
     assert [r.status for r in results] == [ApplyStatus.APPLIED]
     assert posted(fake, connector, 2, actions[0].key) == 1
-    assert not any(r.path.endswith("/conversations") for r in fake.requests)
+    assert not any(r.path.endswith("/conversations") for r in fake.received)

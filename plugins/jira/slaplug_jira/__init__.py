@@ -7,9 +7,10 @@ third-party plugin. See docs/plugins/jira.md.
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 
 from slaplug.connectors import Connector
-from slaplug.hookspecs import FakeRunner, hookimpl
+from slaplug.hookspecs import DemoConnection, RegisterFake, hookimpl
 from slaplug_jira.config import JiraConfig, Normalizer
 from slaplug_jira.connector import JiraConnector
 from slaplug_jira.cursor import JiraCursor
@@ -33,12 +34,19 @@ def register_connectors(register: Callable[[type[Connector]], None]) -> None:
 def _run_fake(argv: list[str]) -> int:
     """Serve a fake Jira Cloud API on 127.0.0.1."""
     # Imported when run, so that listing the fakes stays cheap.
-    from slaplug.testing.fake_jira import main_fake_jira  # noqa: PLC0415
+    from slaplug_jira.fake.command import main_fake_jira  # noqa: PLC0415
 
     return main_fake_jira(argv)
 
 
+def _demo() -> AbstractContextManager[DemoConnection]:
+    """Start the fake Jira for ``slaplug demo``."""
+    from slaplug_jira.fake.demo import demo  # noqa: PLC0415 - as in _run_fake
+
+    return demo()
+
+
 @hookimpl
-def register_fakes(register: Callable[[str, FakeRunner], None]) -> None:
-    """Register the fake Jira Cloud (slaplug.testing) as ``slaplug fake jira``."""
-    register("jira", _run_fake)
+def register_fakes(register: RegisterFake) -> None:
+    """Register the fake Jira Cloud (`slaplug_jira.fake`): ``slaplug fake jira``, the demo."""
+    register("jira", _run_fake, demo=_demo)

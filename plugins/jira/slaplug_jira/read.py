@@ -258,7 +258,8 @@ class JiraReader:
                 body["maxResults"] = 1000
                 if token:
                     body["nextPageToken"] = token
-                return self.http.request("POST", BULK_CHANGELOG, json=body).json()
+                # A read sent with POST (the ids go in the body): counted as a read.
+                return self.http.request("POST", BULK_CHANGELOG, json=body, read=True).json()
 
             for page in paginate(fetch, CursorPaginator("nextPageToken")):
                 for log in page.data.get("issueChangeLogs") or ():

@@ -18,9 +18,9 @@ from typing import Any
 import pytest
 import requests
 import yaml
+from slaplug_jira.fake import FakeJira
 
 from slaplug.testing.doctor import checks_of, run_doctor, statuses_of
-from slaplug.testing.fake_jira import FakeJira
 
 AGENT = "ana.souza@fake-jira.test"
 RULES = textwrap.dedent(

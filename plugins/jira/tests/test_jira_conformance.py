@@ -9,88 +9,19 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import threading
-from collections import deque
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator
 from datetime import UTC, datetime
-from typing import Any
 
 import pytest
 from jira_support import action
 from slaplug_jira import JiraConfig, JiraConnector
+from slaplug_jira.fake import FakeJira
 
 from slaplug.model import ActionKind
 from slaplug.testing import ConnectorSuite, Scenario, WebhookSample
-from slaplug.testing.fake_jira import FakeJira
-from slaplug.testing.fakes.base import Response
 
 HOOK = "fake-jira-hook-secret-0042"
 NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
-
-
-class JiraControl:
-    """The suite's `FakeControl` over a running `FakeJira`: one-off faults served first
-    through the fake's own fault injector, and its request and write counts."""
-
-    def __init__(self, fake: FakeJira) -> None:
-        self.fake = fake
-        self._lock = threading.Lock()
-        self._queue: deque[Response] = deque()
-        self._served = threading.local()
-        app = fake._app
-        injector = app.faults
-        policy: Callable[[str, str], Response | None] = injector.decide
-        jira_fault: Callable[[int], Response] = app._jira_fault
-
-        def decide(method: str, path: str) -> Response | None:
-            with self._lock:
-                queued = self._queue.popleft() if self._queue else None
-            if queued is None:
-                return policy(method, path)
-            injector.injected[queued.status] += 1
-            self._served.response = queued
-            return queued
-
-        def fault(status: int) -> Response:
-            # The fake rebuilds a fault from its status with the policy's Retry-After; a
-            # queued one keeps the headers the suite asked for (Retry-After: 7).
-            queued = getattr(self._served, "response", None)
-            self._served.response = None
-            if queued is None:
-                return jira_fault(status)
-            return Response(queued.status, queued.body, dict(queued.headers))
-
-        injector.decide = decide
-        app._jira_fault = fault
-
-    def inject(
-        self,
-        status: int,
-        *,
-        headers: Mapping[str, str] | None = None,
-        body: Any = None,
-        times: int = 1,
-        after_apply: bool = False,
-    ) -> None:
-        body = (
-            body
-            if body is not None
-            else {"errorMessages": ["Injected by JiraControl"], "errors": {}}
-        )
-        with self._lock:
-            for _ in range(times):
-                self._queue.append(
-                    Response(status, body, dict(headers or {}), after_apply=after_apply)
-                )
-
-    @property
-    def request_count(self) -> int:
-        counts = self.fake.requests
-        return counts.get("read", 0) + counts.get("write", 0) + counts.get("poll", 0)
-
-    @property
-    def write_count(self) -> int:
-        return sum(1 for w in self.fake.writes if w.accepted)  # lost answers were applied
 
 
 def signed(key: str) -> WebhookSample:
@@ -133,7 +64,7 @@ class TestJiraConnector(ConnectorSuite):
                 first, second = [t.id for t in tickets if t.status not in ("solved", "closed")][:2]
                 yield Scenario(
                     connector=connector,
-                    control=JiraControl(fake),
+                    control=fake,  # FakeJira is the suite's FakeControl itself
                     ticket_id=first,
                     actions=[
                         action(ActionKind.ADD_TAG, {"tag": "sla_at_risk"}, first, 1),

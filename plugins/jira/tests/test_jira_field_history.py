@@ -35,6 +35,12 @@ from jira_support import (
     sent,
 )
 from slaplug_jira import JiraConfig, JiraConnector
+from slaplug_jira.fake import FakeJira
+from slaplug_jira.fake.generate import (
+    FIELD_ORGANIZATIONS,
+    FIELD_REQUEST_TYPE,
+    FIELD_SUPPORT_TEAM,
+)
 
 from slaplug.errors import ProblemsError
 from slaplug.explain import explain, render_text
@@ -42,12 +48,6 @@ from slaplug.model import EventKind
 from slaplug.rules.pack import RulePack
 from slaplug.store import Store
 from slaplug.sync import Sync
-from slaplug.testing.fake_jira import FakeJira
-from slaplug.testing.fakes.jira_generate import (
-    FIELD_ORGANIZATIONS,
-    FIELD_REQUEST_TYPE,
-    FIELD_SUPPORT_TEAM,
-)
 
 ORG_FIELD, RT_FIELD, TEAM_FIELD = "customfield_10002", "customfield_10010", "customfield_10056"
 OTHER = "5b10a2844c20165700ede99z"

@@ -10,11 +10,11 @@ from datetime import UTC, datetime
 import pytest
 from jira_support import action
 from slaplug_jira import JiraConfig, JiraConnector
+from slaplug_jira.fake import FakeJira
 from slaplug_jira.write import comment_marker
 
 from slaplug.connectors import ApplyStatus
 from slaplug.model import ActionKind
-from slaplug.testing.fake_jira import FakeJira
 
 NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
 

@@ -20,11 +20,11 @@ import pytest
 import responses
 from jira_support import AGENT, API, action, calls, comment, issue, make_connector, user
 from slaplug_jira import JiraConfig, JiraConnector
+from slaplug_jira.fake import FakeJira
 
 from slaplug.connectors import ApplyStatus, Connector
 from slaplug.connectors.markers import MarkerKey
 from slaplug.model import Action, ActionKind
-from slaplug.testing.fake_jira import FakeJira
 
 NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
 

@@ -24,12 +24,12 @@ import pytest
 import responses
 from jira_support import API, action, calls, issue, make_connector, sent
 from slaplug_jira import JiraConfig, JiraConnector
+from slaplug_jira.fake import FakeJira
+from slaplug_jira.fake.generate import FIELD_SLA_NOTES
 
 from slaplug.connectors import ApplyStatus
 from slaplug.errors import AuthenticationError
 from slaplug.model import ActionKind
-from slaplug.testing.fake_jira import FakeJira
-from slaplug.testing.fakes.jira_generate import FIELD_SLA_NOTES
 
 NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
 #: Jira Cloud's answer to notifyUsers=false without admin rights, as recorded (module doc).

@@ -250,3 +250,14 @@ def test_ticket_fields_tags_and_custom_fields(rsps, jira) -> None:
 def test_unreadable_cursor_says_to_reset_it(jira, text) -> None:
     with pytest.raises(ConfigError, match="reset the connector's cursor"):
         list(jira.read_changed(text))
+
+
+def test_a_read_counts_its_bulk_changelog_posts_as_reads_not_writes(rsps, jira) -> None:
+    # The bulk changelog is read with POST (the ids go in the body); a sync that only read
+    # must not report API writes (issue 18: "3 writes" on a dry run that wrote nothing).
+    serve_search(rsps, [[issue("SUP-1", "10001")], []])
+    rsps.post(f"{API}/changelog/bulkfetch", json=changelogs({}))
+    list(jira.read_changed(None))
+    assert calls(rsps, "POST", "/changelog/bulkfetch")
+    assert jira.http.stats.writes == 0
+    assert jira.http.stats.reads == len(rsps.calls)

@@ -19,9 +19,9 @@ import responses
 from jira_support import API, MYSELF_EXAMPLE, changelogs, issue, make_connector, search_page
 from slaplug_jira import JiraConfig, JiraConnector
 from slaplug_jira.cursor import JiraCursor
+from slaplug_jira.fake import FakeJira
 
 from slaplug.errors import ConfigError
-from slaplug.testing.fake_jira import FakeJira
 
 NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
 

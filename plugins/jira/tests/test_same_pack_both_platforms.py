@@ -1,7 +1,7 @@
 """One rules pack applied to a Zendesk and a Jira ticket with the same history produces the
 same measures and the same planned actions, each written in its platform's own dialect.
 
-The Zendesk ticket is served by the fake Zendesk (`slaplug.testing.fake_zendesk`) and read
+The Zendesk ticket is served by the fake Zendesk (`slaplug_zendesk.fake`) and read
 by the Zendesk connector; the Jira issue is canned Jira JSON (issue, changelog, comments)
 read by the Jira connector. Both go through ``rules/default.yaml`` at the same ``now``.
 
@@ -47,8 +47,7 @@ slaplug_zendesk = pytest.importorskip(
     "slaplug_zendesk", reason="the Zendesk plugin is not installed"
 )
 from slaplug_zendesk import ZendeskConfig, ZendeskConnector  # noqa: E402
-
-from slaplug.testing.fake_zendesk import FakeZendesk  # noqa: E402
+from slaplug_zendesk.fake import FakeZendesk  # noqa: E402
 
 RULES = Path(__file__).resolve().parents[3] / "rules" / "default.yaml"
 NOW = datetime(2026, 3, 5, 12, 0, tzinfo=UTC)

@@ -4,10 +4,11 @@ entry-point group exactly like a third-party plugin (docs/plugins/zendesk.md).""
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 
 from slaplug import hookimpl
 from slaplug.connectors import Connector
-from slaplug.hookspecs import FakeRunner
+from slaplug.hookspecs import DemoConnection, RegisterFake
 from slaplug_zendesk.config import ZendeskConfig
 from slaplug_zendesk.connector import ZendeskConnector
 
@@ -23,12 +24,19 @@ def register_connectors(register: Callable[[type[Connector]], None]) -> None:
 def _run_fake(argv: list[str]) -> int:
     """Serve a fake Zendesk API on 127.0.0.1."""
     # Imported when run, so that listing the fakes stays cheap.
-    from slaplug.testing.fake_zendesk import main_fake_zendesk  # noqa: PLC0415
+    from slaplug_zendesk.fake.command import main_fake_zendesk  # noqa: PLC0415
 
     return main_fake_zendesk(argv)
 
 
+def _demo() -> AbstractContextManager[DemoConnection]:
+    """Start the fake Zendesk for ``slaplug demo``."""
+    from slaplug_zendesk.fake.demo import demo  # noqa: PLC0415 - as in _run_fake
+
+    return demo()
+
+
 @hookimpl
-def register_fakes(register: Callable[[str, FakeRunner], None]) -> None:
-    """Register the fake Zendesk (slaplug.testing) as ``slaplug fake zendesk``."""
-    register("zendesk", _run_fake)
+def register_fakes(register: RegisterFake) -> None:
+    """Register the fake Zendesk (`slaplug_zendesk.fake`): ``slaplug fake zendesk``, the demo."""
+    register("zendesk", _run_fake, demo=_demo)

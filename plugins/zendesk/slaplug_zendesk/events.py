@@ -137,12 +137,15 @@ class Child:
                 added=tuple(str(t) for t in raw.get("added_tags") or ()),
                 removed=tuple(str(t) for t in raw.get("removed_tags") or ()),
             )
-        return cls(
-            kind=kind,
-            field=field,
-            value=raw.get(field) if field is not None else None,
-            previous=raw.get("previous_value"),
-        )
+        value = raw.get(field) if field is not None else None
+        if field == _CUSTOM_KEY and isinstance(value, Mapping) and len(value) == 1:
+            # A custom field comes as {"custom_ticket_fields": {"360041597112": "set_up_app"},
+            # "event_type": "Change", "previous_value": null}: one id and its new value (a
+            # real export child event quoted in the zendesk-java-client fork's
+            # org.zendesk.client.v2.model.ChildEvent). The id is the field, as in audits.
+            [(ident, value)] = value.items()
+            field = sys.intern(str(ident))
+        return cls(kind=kind, field=field, value=value, previous=raw.get("previous_value"))
 
 
 #: Keys of an export child event that describe the event, not the field it changed.
@@ -152,6 +155,8 @@ _EXPORT_META = frozenset(
 #: Fields the mapping reads, looked for first: a child changes one field.
 _WATCHED = ("status", "priority")
 _TAG_KEYS = ("tags", "added_tags", "removed_tags")
+#: The export's key for a custom field's change: ``{"<field id>": new value}``.
+_CUSTOM_KEY = "custom_ticket_fields"
 
 
 def _export_field(raw: Mapping[str, Any]) -> str | None:

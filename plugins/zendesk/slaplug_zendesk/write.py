@@ -60,9 +60,9 @@ from slaplug.connectors import (
     LostAnswer,
 )
 from slaplug.connectors.markers import MarkerKey
+from slaplug.crashpoints import crashpoint
 from slaplug.errors import ConflictError, RetriableAPIError, SkippableAPIError
 from slaplug.model import Action, ActionKind
-from slaplug.testing.crash import crashpoint
 from slaplug_zendesk.config import ZendeskConfig
 from slaplug_zendesk.directory import Directory
 

@@ -8,7 +8,6 @@ from zd_support import action, envelope, open_ticket_ids, signed
 
 from slaplug.model import ActionKind
 from slaplug.testing import ConnectorSuite, Scenario, WebhookSample
-from slaplug.testing.zendesk_control import ZendeskControl
 
 
 class TestZendeskConnector(ConnectorSuite):
@@ -20,7 +19,7 @@ class TestZendeskConnector(ConnectorSuite):
         headers, body = signed(envelope(second))
         yield Scenario(
             connector=make_connector(page_size=100),
-            control=ZendeskControl(fake),
+            control=fake,  # FakeZendesk is the suite's FakeControl itself
             ticket_id=first,
             actions=[
                 action(ActionKind.ADD_TAG, {"tag": "sla_at_risk"}, first, 1),

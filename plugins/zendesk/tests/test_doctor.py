@@ -16,9 +16,9 @@ from typing import Any
 import pytest
 import requests
 import yaml
+from slaplug_zendesk.fake import FakeZendesk
 
 from slaplug.testing.doctor import run_doctor, statuses_of
-from slaplug.testing.fake_zendesk import FakeZendesk
 
 RULES = textwrap.dedent(
     """\

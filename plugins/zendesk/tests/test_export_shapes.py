@@ -15,10 +15,10 @@ import pytest
 import responses
 from slaplug_zendesk import ZendeskConfig, ZendeskConnector
 from slaplug_zendesk.cursor import ZendeskCursor
+from slaplug_zendesk.fake import FakeZendesk
 
 from slaplug.errors import AuthenticationError
 from slaplug.model import EventKind
-from slaplug.testing.fake_zendesk import FakeZendesk
 
 BASE = "https://acme.zendesk.test"
 REQUESTER, AGENT = 20001, 10002

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from slaplug_zendesk.fake import FakeZendesk
 from zd_support import NOW
 
 from slaplug.connectors.markers import MarkerKey
 from slaplug.rules.pack import RulePack
-from slaplug.testing.fake_zendesk import FakeZendesk
 
 #: Far enough on that the shipped pack plans tags, fields and notes (see test_end_to_end).
 LATER = 4 * 86400

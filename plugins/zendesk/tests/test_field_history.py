@@ -10,7 +10,9 @@ Both readers are held to their own endpoint's shape (reference §1.1):
   event": ``field_name``, ``value``, ``previous_value``; custom fields are named by their id;
 * the incremental ticket events export: the field is the child event's own key (zenpy
   ``specification/zendesk/ticket_event.json``), tags as ``tags`` / ``added_tags`` /
-  ``removed_tags`` (Zendesk's "Incremental Exports" reference, ticket event child events).
+  ``removed_tags`` (Zendesk's "Incremental Exports" reference, ticket event child events),
+  custom fields as ``custom_ticket_fields: {"<id>": value}`` (a real child event quoted in
+  a zendesk-java-client fork, ``org.zendesk.client.v2.model.ChildEvent``).
 """
 
 from __future__ import annotations
@@ -22,13 +24,13 @@ import pytest
 import responses
 from slaplug_zendesk import ZendeskConfig, ZendeskConnector
 from slaplug_zendesk.cursor import ZendeskCursor
+from slaplug_zendesk.fake import FakeZendesk
 
 from slaplug.explain import explain, render_text
 from slaplug.model import EventKind, TicketEvent
 from slaplug.rules.pack import RulePack
 from slaplug.store import Store
 from slaplug.sync import Sync
-from slaplug.testing.fake_zendesk import FakeZendesk
 
 BASE = "https://d3v-zenpydev.zendesk.com"
 RATE = {"X-Rate-Limit": "700", "X-Rate-Limit-Remaining": "688"}
@@ -243,7 +245,14 @@ def test_the_events_export_shape_gives_the_same_history(connector) -> None:
                             "added_tags": ["vip"],
                             "removed_tags": [],
                         },
-                        {**child, "id": 6, "360012": "vendor", "previous_value": None},
+                        # A custom field under custom_ticket_fields (a recorded real export child
+                        # event: zendesk-java-client fork, model.ChildEvent).
+                        {
+                            **child,
+                            "id": 6,
+                            "custom_ticket_fields": {"360012": "vendor"},
+                            "previous_value": None,
+                        },
                     ],
                 }
             ],

@@ -10,12 +10,12 @@ read must keep every event it had.
 
 from __future__ import annotations
 
+from slaplug_zendesk.fake import FakeZendesk
 from zd_support import action
 
 from slaplug.connectors import ApplyStatus
 from slaplug.model import ActionKind, EventKind
 from slaplug.store import Store
-from slaplug.testing.fake_zendesk import FakeZendesk
 
 
 def test_a_ticket_written_back_mid_read_keeps_its_history_when_it_comes_again(

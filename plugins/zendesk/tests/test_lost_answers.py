@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import pytest
 from slaplug_zendesk import ZendeskConnector
+from slaplug_zendesk.fake import FakeZendesk
 from zd_support import action, open_ticket_ids
 
 from slaplug.connectors import ApplyStatus
 from slaplug.errors import RetriableAPIError
 from slaplug.model import Action, ActionKind
-from slaplug.testing.fake_zendesk import FakeZendesk
 
 APPLIED, ALREADY = ApplyStatus.APPLIED, ApplyStatus.ALREADY
 

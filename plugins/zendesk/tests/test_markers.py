@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import pytest
 from slaplug_zendesk import ZendeskConnector
+from slaplug_zendesk.fake import FakeZendesk
 from zd_support import action
 
 from slaplug.connectors import ApplyStatus
 from slaplug.connectors.markers import MarkerKey
 from slaplug.model import ActionKind
-from slaplug.testing.fake_zendesk import FakeZendesk
 
 DONE = {ApplyStatus.APPLIED, ApplyStatus.ALREADY}
 

@@ -165,6 +165,41 @@ def test_the_audits_api_shape_is_not_read_as_an_export_child_nor_the_reverse() -
     assert read(Audit.from_api({**audit_api, "events": [export_shaped]})) == []
 
 
+def test_an_exported_custom_field_change_is_read_from_custom_ticket_fields() -> None:
+    # A real export child event (quoted in a zendesk-java-client fork,
+    # org.zendesk.client.v2.model.ChildEvent): the custom field's id and new value come under
+    # "custom_ticket_fields", beside "previous_value". It was read as a field named
+    # "custom_ticket_fields" and dropped, so custom field history was lost.
+    raw = {
+        "id": 9,
+        "ticket_id": 7,
+        "timestamp": 1772445600,
+        "updater_id": AGENT,
+        "event_type": "Audit",
+        "child_events": [
+            {
+                "id": 1561823056931,
+                "via": "Web form",
+                "via_reference_id": None,
+                "custom_ticket_fields": {"360041597112": "set_up_app"},
+                "event_type": "Change",
+                "previous_value": None,
+            }
+        ],
+    }
+
+    def rename(field: str, value: object) -> tuple[str, object]:
+        return {"360041597112": "fields.category"}.get(field, field), value
+
+    [event] = map_events([Audit.from_export(raw)], REQUESTER, USERS.get, rename)
+    assert (event.kind, event.field, event.old, event.value) == (
+        EventKind.FIELD_CHANGED,
+        "fields.category",
+        None,
+        "set_up_app",
+    )
+
+
 # -- the cursor ---------------------------------------------------------------------------
 
 

@@ -8,11 +8,11 @@ so does the fake: a tag sent in an undocumented form is lost, and these tests se
 
 from __future__ import annotations
 
+from slaplug_zendesk.fake import FakeZendesk
 from zd_support import action, open_ticket_ids
 
 from slaplug.connectors import ApplyStatus
 from slaplug.model import ActionKind
-from slaplug.testing.fake_zendesk import FakeZendesk
 
 
 def _tagged(fake: FakeZendesk, min_tags: int = 1) -> str:

@@ -13,10 +13,10 @@ from typing import Any
 
 import pytest
 from slaplug_zendesk import ZendeskConfig, ZendeskConnector
+from slaplug_zendesk.fake import FakeZendesk
 
 from slaplug.connectors import sign
 from slaplug.model import Action, ActionKind, Metric
-from slaplug.testing.fake_zendesk import FakeZendesk
 
 #: The fake's clock starts here (2026-03-02T12:00:00Z), so its data set is the same each run.
 NOW = 1_772_452_800

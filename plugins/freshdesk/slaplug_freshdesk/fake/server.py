@@ -1,0 +1,416 @@
+"""A small, faithful fake of the Freshdesk API v2 endpoints the connector uses.
+
+Run it with ``slaplug fake freshdesk`` (registered through the ``register_fakes`` hook), or
+in tests as ``with FakeFreshdesk() as fake: ...`` on a free port of 127.0.0.1.
+
+Faithful where the connector depends on it (Freshdesk's API reference, v2):
+
+- Basic auth ``<api key>:X``; a wrong key gets 401 ``{"code": "invalid_credentials", ...}``.
+- ``GET /api/v2/tickets`` with ``updated_since`` (inclusive), ``order_by=updated_at``,
+  ``order_type``, ``per_page`` (max 100), ``page`` and ``include=stats``. The body is a bare
+  JSON array; the next page is announced only in a ``Link: <url>; rel="next"`` header.
+- ``GET /api/v2/tickets/{id}`` (``include=stats``), ``GET .../conversations`` (paged the same way).
+- ``PUT /api/v2/tickets/{id}``: ``tags`` replaces the list, ``custom_fields`` merges, status
+  2-5 and priority 1-4; anything else is a 400 "Validation failed" as Freshdesk answers.
+- ``POST .../notes`` ``{"body", "private"}`` and ``POST .../reply`` ``{"body"}``: 201,
+  written by the API key's agent (``user_id`` = `AGENT_ID`).
+- ``GET /api/v2/agents/me``: that agent; ``GET /api/v2/agents`` and ``GET /api/v2/groups``
+  list the account's agents and groups (paged like the tickets).
+- ``GET /api/v2/ticket_fields``: the default fields and the custom ones (``cf_...``); the
+  ``status`` field's ``choices`` are the account's status codes, custom ones included.
+- ``page`` beyond 300 on ``GET /api/v2/tickets`` is a 400, as is ``per_page`` over 100.
+
+docs/plugins/freshdesk.md lists the source of each shape and rule.
+
+Every write moves the ticket's ``updated_at`` forward one minute on a fake clock.
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import urlencode
+
+from slaplug.testing.fakeserver import FakeHelpdesk, Request, Response
+
+__all__ = ["AGENT_ID", "API_KEY", "CUSTOM_FIELDS", "GROUPS", "OTHER_AGENT_ID", "FakeFreshdesk"]
+
+API_KEY = "fd-api-key-s3cret-0042"
+#: The agent the API key belongs to: the author of every note and reply sent through the API.
+AGENT_ID = 42
+#: Another agent, the author of the tickets' first replies.
+OTHER_AGENT_ID = 9
+_START = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+MAX_PAGE = 300
+_DESCRIPTION = ("description", "description_text")
+_TICKET_FIELDS = {"tags", "custom_fields", "priority", "status", "responder_id", "group_id"}
+#: The account's custom ticket fields: API name -> label (every ticket carries them).
+CUSTOM_FIELDS = {"cf_sla_state": "SLA state"}
+#: The account's groups: id -> name (the tickets are in group 7).
+GROUPS = {7: "Support", 8: "Second Line"}
+
+
+def iso(t: datetime) -> str:
+    """Freshdesk's timestamp format: UTC with a ``Z``."""
+    return t.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class FakeFreshdesk(FakeHelpdesk):
+    """``count`` tickets in memory, each changed an hour after the previous one."""
+
+    def __init__(
+        self,
+        count: int = 5,
+        custom_statuses: tuple[int, ...] = (),
+        api_key: str = API_KEY,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+    ) -> None:
+        super().__init__(host=host, port=port)
+        self.api_key = api_key
+        #: The status codes the account has: Freshdesk's own 2-5 and its custom ones.
+        self.statuses = (2, 3, 4, 5, *custom_statuses)
+        self.updated_clock = _START + timedelta(days=10)
+        #: Called with the page number after each ``GET /api/v2/tickets`` page is served.
+        self.after_list_page: Callable[[int], None] | None = None
+        self.tickets: dict[int, dict[str, Any]] = {}
+        self.conversations: dict[int, list[dict[str, Any]]] = {}
+        for i in range(1, count + 1):
+            created = _START + timedelta(hours=i)
+            self.tickets[i] = {
+                "id": i,
+                "subject": f"Printer {i} is on fire",
+                "description": f"<div>Printer {i} is on fire</div>",
+                "description_text": f"Printer {i} is on fire",
+                "status": 3 if i == 2 else 4 if i == 3 else 2,
+                "priority": 1 + i % 4,
+                "type": "Incident",
+                "requester_id": 100 + i,
+                "responder_id": None,
+                "group_id": 7,
+                "company_id": None,
+                "tags": ["vip"] if i == 1 else [],
+                "custom_fields": dict.fromkeys(CUSTOM_FIELDS),
+                "created_at": iso(created),
+                "updated_at": iso(created + timedelta(hours=2)),
+                "due_by": iso(created + timedelta(days=1)),
+                "fr_due_by": iso(created + timedelta(hours=4)),
+                "stats": {
+                    "first_responded_at": iso(created + timedelta(hours=1)),
+                    "pending_since": iso(created + timedelta(hours=2)) if i == 2 else None,
+                    "resolved_at": iso(created + timedelta(hours=2)) if i == 3 else None,
+                    "closed_at": None,
+                    "reopened_at": None,
+                },
+            }
+            self.conversations[i] = [
+                # Deliberately newest first: the connector must not rely on the order.
+                self._conversation(i, created + timedelta(hours=1), incoming=False),
+                self._conversation(i, created + timedelta(minutes=30), incoming=True),
+            ]
+
+    def add_conversation(
+        self,
+        ticket: int,
+        body: str,
+        *,
+        incoming: bool = False,
+        private: bool = False,
+        user_id: int | None = None,
+    ) -> dict[str, Any]:
+        """Add a conversation as someone other than the API's agent would (a requester's
+        reply with ``incoming=True``, another agent's note with ``private=True``)."""
+        conv = self._conversation(
+            ticket, self._tick(self.tickets[ticket]), incoming=incoming, private=private, body=body
+        )
+        if user_id is not None:
+            conv["user_id"] = user_id
+        self.conversations[ticket].append(conv)
+        return conv
+
+    @staticmethod
+    def _conversation(
+        ticket: int,
+        at: datetime,
+        *,
+        incoming: bool,
+        private: bool = False,
+        body: str = "Hi",
+        user_id: int | None = None,
+    ) -> dict[str, Any]:
+        # The shape of sjkingo/python-freshdesk freshdesk/v2/sample_json_data/conversations.json
+        # (a recorded list): ``user_id`` is the author, an agent's id for agents' notes.
+        return {
+            "id": int(at.timestamp()),
+            "ticket_id": ticket,
+            "body": body,
+            "body_text": re.sub(r"<[^>]+>", " ", body),
+            "incoming": incoming,
+            "private": private,
+            "user_id": user_id or (100 + ticket if incoming else OTHER_AGENT_ID),
+            "created_at": iso(at),
+        }
+
+    # -- routing --------------------------------------------------------------------------
+
+    def handle(self, request: Request) -> Response:
+        expected = "Basic " + base64.b64encode(f"{self.api_key}:X".encode()).decode()
+        if request.headers.get("authorization") != expected:
+            return Response(
+                401,
+                {
+                    "code": "invalid_credentials",
+                    "message": "You have to be logged in to perform this action.",
+                },
+            )
+        parts = request.path.strip("/").split("/")
+        if parts == ["api", "v2", "agents", "me"] and request.method == "GET":
+            return Response(200, self._me())
+        if request.method == "GET" and parts == ["api", "v2", "agents"]:
+            return self._paged(request, [self._me(), self._other_agent()])
+        if request.method == "GET" and parts == ["api", "v2", "groups"]:
+            return self._paged(request, [_group(gid, name) for gid, name in GROUPS.items()])
+        if request.method == "GET" and parts == ["api", "v2", "ticket_fields"]:
+            return Response(200, self._ticket_fields())
+        if parts[:2] != ["api", "v2"] or len(parts) < 3 or parts[2] != "tickets":
+            return Response(404, {"code": "not_found"})
+        rest = parts[3:]
+        if not rest and request.method == "GET":
+            return self._list(request)
+        ticket = self.tickets.get(int(rest[0])) if rest and rest[0].isdigit() else None
+        if ticket is None:
+            return Response(404, {"code": "access_denied", "message": "not found"})
+        if len(rest) == 1 and request.method == "GET":
+            return Response(200, self._shown(ticket, request))
+        if len(rest) == 1 and request.method == "PUT":
+            return self._update(ticket, request.json() or {})
+        if rest[1:] == ["conversations"] and request.method == "GET":
+            items = sorted(
+                self.conversations[ticket["id"]], key=lambda c: c["created_at"], reverse=True
+            )
+            return self._paged(request, items)
+        if rest[1:] in (["notes"], ["reply"]) and request.method == "POST":
+            body = (request.json() or {}).get("body")
+            if not body:
+                return self._invalid("body", "It should not be blank")
+            note = rest[1] == "notes"
+            private = bool((request.json() or {}).get("private", True)) if note else False
+            conv = self._conversation(
+                ticket["id"],
+                self._tick(ticket),
+                incoming=False,
+                private=private,
+                body=body,
+                user_id=AGENT_ID,  # the API key's agent writes what comes through the API
+            )
+            self.conversations[ticket["id"]].append(conv)
+            return Response(201, conv)
+        return Response(404, {"code": "not_found"})
+
+    # -- endpoints ------------------------------------------------------------------------
+
+    def touch(self, ticket_id: int) -> None:
+        """Change a ticket now (as an agent would), moving it to the end of the list."""
+        self._tick(self.tickets[ticket_id])
+
+    def _list(self, request: Request) -> Response:
+        # ``page`` goes up to 300 and no further (Freshdesk API v2 reference, "List All
+        # Tickets"; ktsaou/freshdesk_mcp FRESHDESK_API_REFERENCE.md: "Max 300 pages").
+        # The error text is ours; the body shape is Freshdesk's validation error.
+        if int(request.query.get("page") or 1) > MAX_PAGE:
+            return self._invalid("page", f"Has to be less than or equal to {MAX_PAGE}")
+        since = request.query.get("updated_since")
+        tickets = [
+            t
+            for t in self.tickets.values()
+            if since is None or t["updated_at"] >= iso(_parse(since))
+        ]
+        tickets.sort(
+            key=lambda t: (t["updated_at"], t["id"]),
+            reverse=request.query.get("order_type") == "desc",
+        )
+        # The list leaves the description out unless asked (``include=description``,
+        # Freshdesk API v2 reference, "List All Tickets").
+        hidden = () if "description" in (request.query.get("include") or "") else _DESCRIPTION
+        shown = [self._shown(t, request) for t in tickets]
+        shown = [{k: v for k, v in t.items() if k not in hidden} for t in shown]
+        reply = self._paged(request, shown)
+        if self.after_list_page is not None:  # a test changes tickets between two pages
+            self.after_list_page(int(request.query.get("page") or 1))
+        return reply
+
+    def _paged(self, request: Request, items: list[dict[str, Any]]) -> Response:
+        per_page = int(request.query.get("per_page") or 30)
+        if per_page > 100:
+            return self._invalid("per_page", "Has to be less than or equal to 100")
+        page = int(request.query.get("page") or 1)
+        chunk = items[(page - 1) * per_page : page * per_page]
+        headers = {}
+        if page * per_page < len(items):
+            query = {**request.query, "page": str(page + 1)}
+            headers["Link"] = f'<{self.base_url}{request.path}?{urlencode(query)}>; rel="next"'
+        return Response(200, chunk, headers)
+
+    def _update(self, ticket: dict[str, Any], body: dict[str, Any]) -> Response:
+        unknown = sorted(set(body) - _TICKET_FIELDS)
+        if unknown:
+            return self._invalid(unknown[0], "Unexpected/invalid field in request")
+        if "status" in body and body["status"] not in self.statuses:
+            codes = ",".join(map(str, self.statuses))
+            return self._invalid("status", f"It should be one of these values: '{codes}'")
+        if "priority" in body and body["priority"] not in (1, 2, 3, 4):
+            return self._invalid("priority", "It should be one of these values: '1,2,3,4'")
+        # An unknown custom field is refused like an unknown top-level one: Freshdesk's
+        # error code ``invalid_field`` ("An unexpected field was part of the request",
+        # developers.freshdesk.com/api/#error).
+        fields = body.pop("custom_fields", {})
+        strange = sorted(set(fields) - set(ticket["custom_fields"]))
+        if strange:
+            return self._invalid(strange[0], "Unexpected/invalid field in request", "invalid_field")
+        ticket.update(body)
+        ticket["custom_fields"] = {**ticket["custom_fields"], **fields}
+        self._tick(ticket)
+        return Response(200, ticket)
+
+    # -- helpers --------------------------------------------------------------------------
+
+    @staticmethod
+    def _me() -> dict[str, Any]:
+        """``GET /api/v2/agents/me``: the API key's agent, in the shape of
+        sjkingo/python-freshdesk freshdesk/v2/tests/sample_json_data/agent_1.json (``id`` on
+        top, the person under ``contact``)."""
+        return {
+            "available": True,
+            "occasional": False,
+            "id": AGENT_ID,
+            "ticket_scope": 1,
+            "signature": None,
+            "created_at": "2026-01-05T09:00:00Z",
+            "updated_at": "2026-01-05T09:00:00Z",
+            "contact": {
+                "active": True,
+                "email": "slaplug@fake-freshdesk.test",
+                "name": "slaplug",
+                "time_zone": "UTC",
+                "created_at": "2026-01-05T09:00:00Z",
+                "updated_at": "2026-01-05T09:00:00Z",
+            },
+        }
+
+    @staticmethod
+    def _other_agent() -> dict[str, Any]:
+        """`OTHER_AGENT_ID` in the shape of python-freshdesk's recorded ``agents.json``."""
+        return {
+            "available": True,
+            "occasional": False,
+            "id": OTHER_AGENT_ID,
+            "ticket_scope": 1,
+            "signature": None,
+            "created_at": "2026-01-05T09:00:00Z",
+            "updated_at": "2026-01-05T09:00:00Z",
+            "available_since": None,
+            "contact": {
+                "active": True,
+                "email": "dana.agent@fake-freshdesk.test",
+                "name": "Dana Agent",
+                "time_zone": "UTC",
+                "created_at": "2026-01-05T09:00:00Z",
+                "updated_at": "2026-01-05T09:00:00Z",
+            },
+        }
+
+    def _ticket_fields(self) -> list[dict[str, Any]]:
+        """``GET /api/v2/ticket_fields`` (Freshdesk API v2 reference, "List All Ticket
+        Fields"): one object per field with ``id``, ``name`` (``cf_...`` for custom ones,
+        the key of ``custom_fields`` in a ticket), ``label``, ``type`` and ``default``; the
+        default ``status`` field's ``choices`` map each status code to its agent and
+        customer labels, ``priority``'s map names to codes."""
+        labels = {2: "Open", 3: "Pending", 4: "Resolved", 5: "Closed"}
+        status_choices = {
+            str(code): [labels.get(code, f"Status {code}")] * 2 for code in self.statuses
+        }
+        default = [
+            ("requester", "Search a requester", "default_requester", None),
+            ("subject", "Subject", "default_subject", None),
+            ("ticket_type", "Type", "default_ticket_type", None),
+            ("status", "Status", "default_status", status_choices),
+            (
+                "priority",
+                "Priority",
+                "default_priority",
+                {"Low": 1, "Medium": 2, "High": 3, "Urgent": 4},
+            ),
+            ("group", "Group", "default_group", None),
+            ("agent", "Agent", "default_agent", None),
+            ("description", "Description", "default_description", None),
+        ]
+        custom = [(name, label, "custom_text", None) for name, label in CUSTOM_FIELDS.items()]
+        fields = []
+        for n, (name, label, kind, choices) in enumerate([*default, *custom], start=1):
+            field: dict[str, Any] = {
+                "id": 1000 + n,
+                "name": name,
+                "label": label,
+                "description": label,
+                "position": n,
+                "required_for_closure": False,
+                "required_for_agents": name in ("requester", "subject", "status", "priority"),
+                "type": kind,
+                "default": kind.startswith("default_"),
+                "customers_can_edit": False,
+                "label_for_customers": label,
+                "required_for_customers": False,
+                "displayed_to_customers": False,
+                "created_at": "2026-01-05T09:00:00Z",
+                "updated_at": "2026-01-05T09:00:00Z",
+            }
+            if choices is not None:
+                field["choices"] = choices
+            fields.append(field)
+        return fields
+
+    def _shown(self, ticket: dict[str, Any], request: Request) -> dict[str, Any]:
+        # ``stats`` costs extra API credits, so Freshdesk sends it only when asked.
+        if "stats" in (request.query.get("include") or ""):
+            return dict(ticket)
+        return {k: v for k, v in ticket.items() if k != "stats"}
+
+    def _tick(self, ticket: dict[str, Any]) -> datetime:
+        self.updated_clock += timedelta(minutes=1)
+        ticket["updated_at"] = iso(self.updated_clock)
+        return self.updated_clock
+
+    @staticmethod
+    def _invalid(field: str, message: str, code: str = "invalid_value") -> Response:
+        return Response(
+            400,
+            {
+                "description": "Validation failed",
+                "errors": [{"field": field, "message": message, "code": code}],
+            },
+        )
+
+
+def _group(gid: int, name: str) -> dict[str, Any]:
+    """A group as ``GET /api/v2/groups`` lists it (Freshdesk API v2 reference, "List All
+    Groups": ``id``, ``name``, ``description``, ``escalate_to``, ``unassigned_for``,
+    ``business_hour_id``, ``group_type``, ``created_at``, ``updated_at``)."""
+    return {
+        "id": gid,
+        "name": name,
+        "description": f"{name} agents",
+        "escalate_to": None,
+        "unassigned_for": None,
+        "business_hour_id": None,
+        "group_type": "support_agent_group",
+        "created_at": "2026-01-05T09:00:00Z",
+        "updated_at": "2026-01-05T09:00:00Z",
+    }
+
+
+def _parse(value: str) -> datetime:
+    return datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(UTC)

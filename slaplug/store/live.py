@@ -1,0 +1,276 @@
+"""Live fields in the ledger and the outbox: each value written once, never an old one last.
+
+A live field's write (`slaplug.rules.live`) is an ordinary ledger row and outbox entry with
+two more columns: its *slot* (``live:<field>``, per connector and ticket) and *seq*, the
+value's number in that slot's history. They give three guarantees:
+
+- **Bounded writes.** The slot's newest row holds the value last planned (`live_heads`);
+  the sync plans a new value only when it differs, so an unchanged deadline costs nothing
+  and a moved one costs one write.
+- **Exactly once.** The key holds the seq and the value, and the ledger's keys are unique:
+  a crash and a re-run plan nothing twice. Two planners racing for one slot cannot both take
+  the next seq (a unique index); the loser's ticket is marked due and re-evaluated.
+- **No stale value last.** A row older than its slot's newest is *superseded* (ledger status
+  ``superseded``, taken off the outbox) instead of being written, when a newer value is
+  planned and again when the outbox is claimed (an older row a failure put back). And a slot
+  row is not claimed while another row of its slot is leased: one write per field is in
+  flight at a time, so an older value can never land after a newer one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, and_, delete, func, select, update
+
+from slaplug.model import Action
+from slaplug.store._base import StoreBase, aware, chunks
+from slaplug.store.codec import action_from_json, action_to_json
+from slaplug.store.schema import due, ledger, outbox
+
+__all__ = ["LiveHead", "LiveMixin", "claimable_live", "live_slot"]
+
+#: The ledger status of a live field's value replaced by a newer one before it was written.
+SUPERSEDED = "superseded"
+
+
+def live_slot(field: str) -> str:
+    """The ledger slot of live field ``field``."""
+    return f"live:{field}"
+
+
+@dataclass(frozen=True)
+class LiveHead:
+    """The value last planned for one live field of one ticket.
+
+    Attributes:
+        seq: Its number in the field's history (1 for the first).
+        value: The value; None for empty.
+        status: Its ledger status (pending, applied, failed...).
+    """
+
+    seq: int
+    value: str | None
+    status: str
+
+
+class LiveMixin(StoreBase):
+    """Live fields' values: what was planned last, and planning a new one."""
+
+    def live_heads(
+        self, connector: str, ticket_ids: Iterable[str]
+    ) -> dict[tuple[str, str], LiveHead]:
+        """The newest planned value per ``(ticket id, field)`` of these tickets."""
+        ids = sorted(set(ticket_ids))
+        newest = (
+            select(ledger.c.ticket_id, ledger.c.slot, func.max(ledger.c.seq).label("seq"))
+            .where(ledger.c.connector == connector, ledger.c.slot.is_not(None))
+            .group_by(ledger.c.ticket_id, ledger.c.slot)
+        )
+        out: dict[tuple[str, str], LiveHead] = {}
+        with self._read() as conn:
+            for part in chunks(ids):
+                sub = newest.where(ledger.c.ticket_id.in_(part)).subquery()
+                rows = conn.execute(
+                    select(ledger.c.ticket_id, ledger.c.slot, ledger.c.seq, ledger.c.status)
+                    .add_columns(ledger.c.action)
+                    .join(
+                        sub,
+                        and_(
+                            ledger.c.ticket_id == sub.c.ticket_id,
+                            ledger.c.slot == sub.c.slot,
+                            ledger.c.seq == sub.c.seq,
+                        ),
+                    )
+                    .where(ledger.c.connector == connector)
+                )
+                for r in rows:
+                    value = action_from_json(r.action).params.get("value")
+                    field = str(r.slot).removeprefix("live:")
+                    out[(r.ticket_id, field)] = LiveHead(
+                        int(r.seq), None if value is None else str(value), r.status
+                    )
+        return out
+
+    def plan_live(
+        self, writes: Iterable[tuple[Action, str, int]], *, now: datetime | None = None
+    ) -> list[str]:
+        """Queue live fields' new values, in one transaction.
+
+        Args:
+            writes: ``(action, field, seq)`` per value, ``seq`` one more than the field's
+                `live_heads` seq (1 for a field never written).
+            now: The current time.
+
+        Returns:
+            The keys queued, sorted. A key planned before is left out (a re-run after a
+            crash). A seq another planner took meanwhile is left out too, and its ticket is
+            marked due, so that it is evaluated again against the newer value.
+        """
+        at = aware(now)
+        rows = {
+            a.key: {
+                "key": a.key,
+                "connector": a.connector,
+                "ticket_id": a.ticket_id,
+                "status": "pending",
+                "detail": "",
+                "action": action_to_json(a),
+                "planned_at": at,
+                "slot": live_slot(field),
+                "seq": seq,
+            }
+            for a, field, seq in writes
+            if not a.shadow
+        }
+        if not rows:
+            return []
+        queued: list[str] = []
+        with self._write() as conn:
+            for key in sorted(rows):  # one at a time: a conflict on either index skips it
+                stmt = self._insert(ledger).on_conflict_do_nothing().returning(ledger.c.key)
+                queued.extend(conn.execute(stmt, rows[key]).scalars())
+            taken = set(queued)
+            missed = sorted(set(rows) - taken)
+            known: set[str] = set()
+            for part in chunks(missed):
+                known.update(
+                    conn.execute(select(ledger.c.key).where(ledger.c.key.in_(part))).scalars()
+                )
+            for key in missed:
+                if key not in known:  # lost the race for this seq: look again soon
+                    row = rows[key]
+                    _due_now(self, conn, str(row["connector"]), str(row["ticket_id"]), at)
+            queued.sort()
+            if queued:
+                conn.execute(
+                    outbox.insert(),
+                    [
+                        {
+                            "key": key,
+                            "connector": rows[key]["connector"],
+                            "ticket_id": rows[key]["ticket_id"],
+                            "state": "pending",
+                            "attempts": 0,
+                            "next_try_at": at,
+                        }
+                        for key in queued
+                    ],
+                )
+                for key in queued:
+                    r = rows[key]
+                    _supersede_older(
+                        conn, str(r["connector"]), str(r["ticket_id"]), str(r["slot"]), r["seq"], at
+                    )
+        return queued
+
+
+def _valid_lease(state: str, lease_until: datetime | None, now: datetime) -> bool:
+    return state == "leased" and lease_until is not None and aware(lease_until) > now
+
+
+def _supersede_older(
+    conn: Connection, connector: str, ticket_id: str, slot: str, seq: Any, now: datetime
+) -> None:
+    """Supersede the slot's rows older than ``seq`` that are waiting (pending, failed, dead):
+    they will never be written. A row in flight (validly leased) is left to finish; the newer
+    one waits for it (`claimable_live`)."""
+    rows = conn.execute(
+        select(ledger.c.key, outbox.c.state, outbox.c.lease_until)
+        .outerjoin(outbox, outbox.c.key == ledger.c.key)
+        .where(
+            ledger.c.connector == connector,
+            ledger.c.ticket_id == ticket_id,
+            ledger.c.slot == slot,
+            ledger.c.seq < seq,
+            ledger.c.status.in_(("pending", "failed")),
+        )
+    ).all()
+    stale = [r.key for r in rows if not _valid_lease(r.state or "", r.lease_until, now)]
+    _supersede(conn, stale, seq, now)
+
+
+def _supersede(conn: Connection, keys: Sequence[str], seq: Any, now: datetime) -> None:
+    for part in chunks(sorted(keys)):
+        conn.execute(
+            update(ledger)
+            .where(ledger.c.key.in_(part), ledger.c.status.in_(("pending", "failed")))
+            .values(
+                status=SUPERSEDED,
+                detail=f"a newer value (number {seq}) of this live field replaced it",
+                done_at=now,
+            )
+        )
+        conn.execute(delete(outbox).where(outbox.c.key.in_(part)))
+
+
+def claimable_live(conn: Connection, connector: str, now: datetime) -> list[Any]:
+    """Conditions keeping `claim` from writing a live field's value out of order.
+
+    Supersedes first every waiting row older than its slot's newest (a failure may have put
+    one back), then returns a condition that leaves out each slot row while another row of
+    its slot is in flight. Run inside the claim's transaction.
+    """
+    # Every outbox row's ledger row is pending. Read from the ledger: its (connector, ticket,
+    # slot, seq) index finds the slot rows without a look at every outbox row.
+    rows = conn.execute(
+        select(
+            outbox.c.key,
+            outbox.c.ticket_id,
+            outbox.c.state,
+            outbox.c.lease_until,
+            ledger.c.slot,
+            ledger.c.seq,
+        )
+        .select_from(ledger)
+        .join(outbox, outbox.c.key == ledger.c.key)
+        .where(
+            ledger.c.connector == connector,
+            ledger.c.slot.is_not(None),
+            ledger.c.status == "pending",
+        )
+    ).all()
+    if not rows:
+        return []
+    tickets = sorted({r.ticket_id for r in rows})
+    newest: dict[tuple[str, str], int] = {}
+    for part in chunks(tickets):
+        for m in conn.execute(
+            select(ledger.c.ticket_id, ledger.c.slot, func.max(ledger.c.seq))
+            .where(
+                ledger.c.connector == connector,
+                ledger.c.ticket_id.in_(part),
+                ledger.c.slot.is_not(None),
+            )
+            .group_by(ledger.c.ticket_id, ledger.c.slot)
+        ):
+            newest[(m[0], m[1])] = int(m[2])
+    stale: dict[int, list[str]] = {}
+    flying: dict[tuple[str, str], str] = {}
+    waiting: list[Any] = []
+    for r in rows:
+        slot = (r.ticket_id, r.slot)
+        if _valid_lease(r.state, r.lease_until, now):
+            flying[slot] = r.key
+        elif r.seq < newest.get(slot, r.seq):
+            stale.setdefault(newest[slot], []).append(r.key)
+        else:
+            waiting.append(r)
+    for seq, keys in stale.items():
+        _supersede(conn, keys, seq, now)
+    blocked = [r.key for r in waiting if (r.ticket_id, r.slot) in flying]
+    if not blocked:
+        return []
+    return [and_(*(outbox.c.key.not_in(part) for part in chunks(blocked)))]
+
+
+def _due_now(store: StoreBase, conn: Connection, connector: str, ticket_id: str, at: datetime) -> None:
+    stmt = store._insert(due).values(connector=connector, ticket_id=ticket_id, due_at=at)
+    conn.execute(
+        stmt.on_conflict_do_update(
+            index_elements=[due.c.connector, due.c.ticket_id], set_={"due_at": at}
+        )
+    )
