@@ -241,3 +241,23 @@ def test_inbox_leases_are_extended_while_a_batch_runs(tmp_path: Path) -> None:
             assert other.inbox_claim(10, worker_id="w2") == []
         store.inbox_done_many([item.id])
         assert other.inbox_claim(10, worker_id="w2") == []
+
+
+def test_migration_8_gives_existing_due_rows_a_bucket_and_no_lease(url: str) -> None:  # noqa: F811
+    from sqlalchemy import text
+
+    from slaplug.store.migrations import migrate
+
+    with Store.open(url) as store:
+        store.set_due("zd", "7", T0)
+        with store.engine.begin() as conn:  # back to the schema of version 7
+            conn.execute(text("DROP INDEX ix_due_bucket"))
+            for column in ("bucket", "lease_owner", "lease_until"):
+                conn.execute(text(f"ALTER TABLE due DROP COLUMN {column}"))
+            conn.execute(text("DROP TABLE request_budgets"))
+            conn.execute(text("DELETE FROM slaplug_schema_version WHERE version >= 8"))
+        assert 8 in migrate(store.engine)
+        assert migrate(store.engine) == []  # and only once
+        [row] = store.claim_due(T0, 10, bucket=due_bucket("zd", "7"), worker_id="w")
+        assert row.ticket_id == "7"
+        assert store.take_budget("zd", 60, 1) == 0.0
