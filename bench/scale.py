@@ -241,10 +241,18 @@ ENV = {
 
 
 def _queue(config: Path, jobs: list[tuple[str, Any]]) -> int:
+    import slaplug_zendesk
+
     from slaplug.config import load_settings
     from slaplug.jobs.engine import Enqueuer, apply_schema, build_app, conninfo
+    from slaplug.plugins import load_plugins, pm
 
     os.environ.update({k: v for k, v in ENV.items() if k.startswith(("BENCH_", "SLAPLUG_"))})
+    # In a process that loaded its plugins before (a test run loads none unless told to),
+    # the environment above comes too late: register the connector as its entry point would.
+    load_plugins()
+    if not pm.is_registered(slaplug_zendesk):
+        pm.register(slaplug_zendesk, name="zendesk")
     settings = load_settings(config)
     apply_schema(conninfo(settings.store))
     app = build_app(settings, lambda: None, periodic=False)  # type: ignore[arg-type,return-value]
