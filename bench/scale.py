@@ -247,17 +247,28 @@ def _queue(config: Path, jobs: list[tuple[str, Any]]) -> int:
     from slaplug.jobs.engine import Enqueuer, apply_schema, build_app, conninfo
     from slaplug.plugins import load_plugins, pm
 
-    os.environ.update({k: v for k, v in ENV.items() if k.startswith(("BENCH_", "SLAPLUG_"))})
-    # In a process that loaded its plugins before (a test run loads none unless told to),
-    # the environment above comes too late: register the connector as its entry point would.
+    # Plugins are loaded before the environment below is set: a process that loads them
+    # here for the first time must not take SLAPLUG_LOAD_PLUGINS for good (a test run
+    # loads none unless told to); the connector is registered for this call only.
     load_plugins()
-    if not pm.is_registered(slaplug_zendesk):
+    # The configuration names $BENCH_* credentials; set for this call only, so a test
+    # process's later subprocesses do not inherit SLAPLUG_LOAD_PLUGINS.
+    saved = dict(os.environ)
+    os.environ.update({k: v for k, v in ENV.items() if k.startswith(("BENCH_", "SLAPLUG_"))})
+    registered = not pm.is_registered(slaplug_zendesk)
+    if registered:
         pm.register(slaplug_zendesk, name="zendesk")
-    settings = load_settings(config)
-    apply_schema(conninfo(settings.store))
-    app = build_app(settings, lambda: None, periodic=False)  # type: ignore[arg-type,return-value]
-    with app.open():
-        return Enqueuer(app).defer_many(jobs)
+    try:
+        settings = load_settings(config)
+        apply_schema(conninfo(settings.store))
+        app = build_app(settings, lambda: None, periodic=False)  # type: ignore[arg-type,return-value]
+        with app.open():
+            return Enqueuer(app).defer_many(jobs)
+    finally:
+        if registered:  # leave the process's plugins and environment as they were
+            pm.unregister(name="zendesk")
+        os.environ.clear()
+        os.environ.update(saved)
 
 
 def _log(name: str) -> Any:
@@ -365,8 +376,16 @@ def chaos_run(
             )
             _queue(config, [("pull", f"zd{i}") for i in range(helpdesks)])
             serve = _spawn(
-                [sys.executable, "-m", "slaplug.cli", "serve", "--config", str(config),
-                 "--port", str(port)],
+                [
+                    sys.executable,
+                    "-m",
+                    "slaplug.cli",
+                    "serve",
+                    "--config",
+                    str(config),
+                    "--port",
+                    str(port),
+                ],
                 "serve",
             )
             procs = [_worker(config) for _ in range(workers)]
