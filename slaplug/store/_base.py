@@ -6,13 +6,13 @@ import logging
 import os
 import socket
 import threading
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
-from sqlalchemy import Column, Connection, Engine, Table, and_, or_, select, update
+from sqlalchemy import Connection, Engine, Table
 from sqlalchemy.dialects import postgresql, sqlite
 
 from slaplug.errors import TimeError
@@ -153,69 +153,3 @@ class StoreBase:
         if self.dialect == "postgresql":
             return postgresql.insert(table)
         return sqlite.insert(table)
-
-    def _claim(
-        self,
-        conn: Connection,
-        table: Table,
-        id_col: Column[Any],
-        where: Iterable[Any],
-        *,
-        limit: int,
-        now: datetime,
-        worker_id: str,
-        max_attempts: int,
-    ) -> list[Any]:
-        """Lease up to ``limit`` due rows of ``table`` to ``worker_id``; returns their ids.
-
-        Due means pending with ``next_try_at`` passed, or leased with the lease expired (its
-        worker died). Rows whose expired lease used the last attempt become dead letters
-        instead: a row that kills its worker every time must not kill workers forever.
-
-        On PostgreSQL ``FOR UPDATE SKIP LOCKED`` lets concurrent workers take disjoint rows
-        without waiting for each other; on SQLite the caller's ``BEGIN IMMEDIATE`` already
-        makes this transaction the only writer (SQLAlchemy leaves FOR UPDATE out there).
-        """
-        c = table.c
-        candidates = conn.execute(
-            select(id_col, c.attempts, c.state)
-            .where(
-                *where,
-                or_(
-                    and_(c.state == "pending", c.next_try_at <= now),
-                    and_(c.state == "leased", c.lease_until <= now),
-                ),
-            )
-            .order_by(c.next_try_at, id_col)
-            .limit(limit)
-            .with_for_update(skip_locked=True)
-        ).all()
-        dead = {
-            row[0] for row in candidates if row.state == "leased" and row.attempts >= max_attempts
-        }
-        take = [row[0] for row in candidates if row[0] not in dead]
-        if dead:
-            conn.execute(
-                update(table)
-                .where(id_col.in_(dead))
-                .values(
-                    state="dead",
-                    dead_at=now,
-                    lease_owner=None,
-                    lease_until=None,
-                    last_error=f"the lease of attempt {max_attempts} (the last) expired: "
-                    "the worker stopped while holding it",
-                )
-            )
-        if take:
-            conn.execute(
-                update(table)
-                .where(id_col.in_(take))
-                .values(
-                    state="leased",
-                    lease_owner=worker_id,
-                    lease_until=now + self.settings.lease,
-                    attempts=c.attempts + 1,
-                )
-            )
-        return take
