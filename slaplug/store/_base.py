@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import logging
 import os
 import socket
@@ -10,7 +11,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any, Self, TypeVar
 
 from sqlalchemy import Connection, Engine, Table
 from sqlalchemy.dialects import postgresql, sqlite
@@ -93,14 +94,54 @@ class StoreBase:
         settings: Retry and lease settings.
     """
 
+    #: The one connection every transaction of this store runs on (see `dedicated`); None
+    #: for a store that takes a connection of its pool for each transaction.
+    _held: Connection | None = None
+
     def __init__(self, engine: Engine, settings: StoreSettings | None = None) -> None:
         self.engine = engine
         self.settings = settings or StoreSettings()
         self.dialect = engine.dialect.name
 
     @contextmanager
+    def dedicated(self, *, busy_timeout_s: float | None = None) -> Iterator[Self]:
+        """This store, running every transaction on one connection of its pool, held for the
+        ``with`` block: for a thread that must never queue for the pool.
+
+        The acknowledgement path's inbox writer (`slaplug.web.inbox_writer`) holds one. It is
+        for one thread at a time, like the connection it holds.
+
+        Args:
+            busy_timeout_s: SQLite: this busy timeout on the held connection instead of the
+                store's (0: a write that meets another process's lock fails at once, so the
+                caller can try again sooner than SQLite's busy handler would). The
+                connection is then closed at the end instead of going back to the pool, so
+                no other caller gets it with that timeout. Ignored on PostgreSQL.
+        """
+        with self.engine.connect() as conn:
+            retimed = busy_timeout_s is not None and self.dialect == "sqlite"
+            if retimed:
+                # On the driver's connection: through SQLAlchemy the PRAGMA would begin a
+                # transaction (autobegin) that this connection would then have to end.
+                raw = conn.connection.driver_connection
+                assert raw is not None  # a fresh checkout is connected
+                raw.execute(f"PRAGMA busy_timeout={int((busy_timeout_s or 0) * 1000)}")
+            view = copy.copy(self)
+            view._held = conn
+            try:
+                yield view
+            finally:
+                if retimed:
+                    conn.invalidate()
+
+    @contextmanager
     def _write(self) -> Iterator[Connection]:
         """A transaction that writes; on SQLite it holds the write lock from its start."""
+        if self._held is not None:
+            self._held.execution_options(**{WRITE: True})
+            with self._held.begin():
+                yield self._held
+            return
         with self.engine.connect() as conn:
             conn.execution_options(**{WRITE: True})
             with conn.begin():
@@ -109,6 +150,11 @@ class StoreBase:
     @contextmanager
     def _read(self) -> Iterator[Connection]:
         """A read-only transaction: one consistent view, no write lock."""
+        if self._held is not None:
+            self._held.execution_options(**{WRITE: False})
+            with self._held.begin():
+                yield self._held
+            return
         with self.engine.connect() as conn, conn.begin():
             yield conn
 
