@@ -109,7 +109,8 @@ class StoreBase:
         ``with`` block: for a thread that must never queue for the pool.
 
         The acknowledgement path's inbox writer (`slaplug.web.inbox_writer`) holds one. It is
-        for one thread at a time, like the connection it holds.
+        for one thread at a time, like the connection it holds, and shares this store's
+        engine: the block's end lets the connection go; closing it would close this store.
 
         Args:
             busy_timeout_s: SQLite: this busy timeout on the held connection instead of the
