@@ -162,7 +162,7 @@ class Sync:
         actions it claimed go to the next sync now, not after ``outbox.lease``. Only this
         job's own leases (its `worker_id`): another job's batch in the same store is its own.
         """
-        return self.store.release_leases(self.worker_id, now=self.clock())
+        return self.store.outbox_release_leases(self.worker_id, now=self.clock())
 
     def run_once(self, only: str | None = None) -> Summary:
         """One full pass over every connector (or ``only`` the one named).
@@ -629,7 +629,7 @@ class Sync:
 
     def _deliver_lane(self, name: str, conn: Connector, summary: Summary, *, hooks: bool) -> None:
         while True:
-            claims = self.store.claim(
+            claims = self.store.outbox_claim(
                 name,
                 limit=self.claim_batch,
                 now=self.clock(),
@@ -640,7 +640,7 @@ class Sync:
                 return
             # The leases are extended while the batch runs: a batch slower than its lease
             # must not be claimed, and written, a second time by another process.
-            with self.store.lease_heartbeat(
+            with self.store.outbox_lease_heartbeat(
                 [c.key for c in claims], self.worker_id, clock=self.clock
             ):
                 self._deliver_batch(name, conn, claims, summary)
@@ -726,7 +726,7 @@ class Sync:
             self.hooks.action_applied(action, r)
 
     def _fail(self, key: str, error: str, retry_after: float | None, summary: Summary) -> None:
-        state = self.store.fail(key, error, retry_after=retry_after, now=self.clock())
+        state = self.store.outbox_fail(key, error, retry_after=retry_after, now=self.clock())
         if state == "dead":
             summary.dead_lettered += 1
             log.error("action %s is a dead letter after its last try: %s", key, error)

@@ -578,6 +578,15 @@ def test_bad_urls_are_config_errors_saying_what_to_do(bad: str, message: str) ->
         Store.open(bad)
 
 
+def test_a_dedicated_store_runs_every_transaction_on_one_held_connection(store: Store) -> None:
+    with store.dedicated(busy_timeout_s=0) as mine:
+        assert mine.inbox_put("zd", "d-1", {}, b"{}", now=T0)
+        assert [i.delivery_id for i in mine.inbox_claim(now=T0)] == ["d-1"]
+        assert store.engine.pool.checkedout() == 1  # the held one, between transactions too
+        assert store.inbox_stats() == {"leased": 1}  # committed: the pool's others see it
+    assert store.engine.pool.checkedout() == 0
+
+
 def test_sqlite_store_uses_wal(tmp_path: Path) -> None:
     with Store.open(f"sqlite:///{tmp_path / 's.db'}") as store, store.engine.connect() as conn:
         assert conn.execute(text("PRAGMA journal_mode")).scalar_one() == "wal"

@@ -123,6 +123,24 @@ def test_writer_takes_the_sqlite_lock_as_soon_as_another_process_frees_it(
         other.close()
 
 
+def test_writer_holds_one_connection_of_the_stores_own_pool(store: Store) -> None:
+    # Not an engine of its own: one connection of the store's pool, without a busy timeout,
+    # held while the writer runs and closed (never handed back to others) when it stops.
+    def busy_timeout() -> int:
+        with store.engine.connect() as conn:
+            return int(conn.exec_driver_sql("PRAGMA busy_timeout").scalar_one())
+
+    writer = InboxWriter(store)
+    try:
+        assert writer.inbox_put("z", "a", {}, b"")
+        assert store.engine.pool.checkedout() == 1
+        assert busy_timeout() == 30_000  # the pool's other connections keep the store's
+    finally:
+        writer.stop()
+    assert store.engine.pool.checkedout() == 0
+    assert [busy_timeout() for _ in range(3)] == [30_000] * 3
+
+
 # -- the supervisor -----------------------------------------------------------------------------
 
 #: A stand-in worker: says it is ready, records each wake-up, stops when its stdin closes.

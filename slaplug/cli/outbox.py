@@ -68,7 +68,7 @@ def outbox_list(config_path: str | None, only: str | None, failed: bool, as_json
                     "last_error": scrub(d.last_error or ""),
                     "dead_at": d.dead_at.isoformat() if d.dead_at else None,
                 }
-                for d in store.dead_letters(only)
+                for d in store.outbox_dead_letters(only)
             ]
     if as_json:
         click.echo(json.dumps({**counts, "failed" if failed else "dead_letters": items}))
@@ -122,14 +122,14 @@ def outbox_retry(
     with Store.open(settings.store) as store:
         if failed:
             requeued = store.retry_failed(list(keys) or None, connector=only)
-            dead = store.retry_dead(None) if retry_all else 0
+            dead = store.outbox_retry_dead(None) if retry_all else 0
             missed = [k for k in dict.fromkeys(keys) if k not in set(requeued)]
             what = "a failed action"
         else:
             requeued = []
-            parked = {d.key for d in store.dead_letters(limit=2**31 - 1)}
+            parked = {d.key for d in store.outbox_dead_letters(limit=2**31 - 1)}
             missed = [] if retry_all else [k for k in dict.fromkeys(keys) if k not in parked]
-            dead = store.retry_dead(None if retry_all else list(keys))
+            dead = store.outbox_retry_dead(None if retry_all else list(keys))
             what = "a dead letter"
         for key in missed:
             status = store.ledger_status(key)

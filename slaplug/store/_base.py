@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
+import copy
 import logging
 import os
 import socket
 import threading
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any, Self, TypeVar
 
-from sqlalchemy import Column, Connection, Engine, Table, and_, or_, select, update
+from sqlalchemy import Connection, Engine, Table
 from sqlalchemy.dialects import postgresql, sqlite
 
 from slaplug.errors import TimeError
@@ -93,14 +94,55 @@ class StoreBase:
         settings: Retry and lease settings.
     """
 
+    #: The one connection every transaction of this store runs on (see `dedicated`); None
+    #: for a store that takes a connection of its pool for each transaction.
+    _held: Connection | None = None
+
     def __init__(self, engine: Engine, settings: StoreSettings | None = None) -> None:
         self.engine = engine
         self.settings = settings or StoreSettings()
         self.dialect = engine.dialect.name
 
     @contextmanager
+    def dedicated(self, *, busy_timeout_s: float | None = None) -> Iterator[Self]:
+        """This store, running every transaction on one connection of its pool, held for the
+        ``with`` block: for a thread that must never queue for the pool.
+
+        The acknowledgement path's inbox writer (`slaplug.web.inbox_writer`) holds one. It is
+        for one thread at a time, like the connection it holds, and shares this store's
+        engine: the block's end lets the connection go; closing it would close this store.
+
+        Args:
+            busy_timeout_s: SQLite: this busy timeout on the held connection instead of the
+                store's (0: a write that meets another process's lock fails at once, so the
+                caller can try again sooner than SQLite's busy handler would). The
+                connection is then closed at the end instead of going back to the pool, so
+                no other caller gets it with that timeout. Ignored on PostgreSQL.
+        """
+        with self.engine.connect() as conn:
+            retimed = busy_timeout_s is not None and self.dialect == "sqlite"
+            if retimed:
+                # On the driver's connection: through SQLAlchemy the PRAGMA would begin a
+                # transaction (autobegin) that this connection would then have to end.
+                raw = conn.connection.driver_connection
+                assert raw is not None  # a fresh checkout is connected
+                raw.execute(f"PRAGMA busy_timeout={int((busy_timeout_s or 0) * 1000)}")
+            view = copy.copy(self)
+            view._held = conn
+            try:
+                yield view
+            finally:
+                if retimed:
+                    conn.invalidate()
+
+    @contextmanager
     def _write(self) -> Iterator[Connection]:
         """A transaction that writes; on SQLite it holds the write lock from its start."""
+        if self._held is not None:
+            self._held.execution_options(**{WRITE: True})
+            with self._held.begin():
+                yield self._held
+            return
         with self.engine.connect() as conn:
             conn.execution_options(**{WRITE: True})
             with conn.begin():
@@ -109,6 +151,11 @@ class StoreBase:
     @contextmanager
     def _read(self) -> Iterator[Connection]:
         """A read-only transaction: one consistent view, no write lock."""
+        if self._held is not None:
+            self._held.execution_options(**{WRITE: False})
+            with self._held.begin():
+                yield self._held
+            return
         with self.engine.connect() as conn, conn.begin():
             yield conn
 
@@ -153,69 +200,3 @@ class StoreBase:
         if self.dialect == "postgresql":
             return postgresql.insert(table)
         return sqlite.insert(table)
-
-    def _claim(
-        self,
-        conn: Connection,
-        table: Table,
-        id_col: Column[Any],
-        where: Iterable[Any],
-        *,
-        limit: int,
-        now: datetime,
-        worker_id: str,
-        max_attempts: int,
-    ) -> list[Any]:
-        """Lease up to ``limit`` due rows of ``table`` to ``worker_id``; returns their ids.
-
-        Due means pending with ``next_try_at`` passed, or leased with the lease expired (its
-        worker died). Rows whose expired lease used the last attempt become dead letters
-        instead: a row that kills its worker every time must not kill workers forever.
-
-        On PostgreSQL ``FOR UPDATE SKIP LOCKED`` lets concurrent workers take disjoint rows
-        without waiting for each other; on SQLite the caller's ``BEGIN IMMEDIATE`` already
-        makes this transaction the only writer (SQLAlchemy leaves FOR UPDATE out there).
-        """
-        c = table.c
-        candidates = conn.execute(
-            select(id_col, c.attempts, c.state)
-            .where(
-                *where,
-                or_(
-                    and_(c.state == "pending", c.next_try_at <= now),
-                    and_(c.state == "leased", c.lease_until <= now),
-                ),
-            )
-            .order_by(c.next_try_at, id_col)
-            .limit(limit)
-            .with_for_update(skip_locked=True)
-        ).all()
-        dead = {
-            row[0] for row in candidates if row.state == "leased" and row.attempts >= max_attempts
-        }
-        take = [row[0] for row in candidates if row[0] not in dead]
-        if dead:
-            conn.execute(
-                update(table)
-                .where(id_col.in_(dead))
-                .values(
-                    state="dead",
-                    dead_at=now,
-                    lease_owner=None,
-                    lease_until=None,
-                    last_error=f"the lease of attempt {max_attempts} (the last) expired: "
-                    "the worker stopped while holding it",
-                )
-            )
-        if take:
-            conn.execute(
-                update(table)
-                .where(id_col.in_(take))
-                .values(
-                    state="leased",
-                    lease_owner=worker_id,
-                    lease_until=now + self.settings.lease,
-                    attempts=c.attempts + 1,
-                )
-            )
-        return take

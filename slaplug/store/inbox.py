@@ -15,13 +15,19 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, select, update
 
 from slaplug.store._base import StoreBase, aware, chunks, default_worker_id
 from slaplug.store.codec import dumps
+from slaplug.store.queue import LeasedQueue
 from slaplug.store.schema import inbox
 
 __all__ = ["InboxEntry", "InboxItem", "InboxMixin"]
+
+#: The inbox's claims, leases, retries and dead letters: the queue the outbox shares.
+QUEUE: LeasedQueue[int] = LeasedQueue(
+    inbox, inbox.c.id, "inbox", lambda settings: settings.inbox_max_attempts
+)
 
 
 @dataclass(frozen=True)
@@ -177,19 +183,13 @@ class InboxMixin(StoreBase):
         now: datetime | None = None,
         worker_id: str | None = None,
     ) -> list[InboxItem]:
-        """Lease up to ``limit`` deliveries to process, oldest first (see `OutboxMixin.claim`)."""
+        """Lease up to ``limit`` deliveries to process, oldest first (see
+        `OutboxMixin.outbox_claim`)."""
         at = aware(now)
         where = [] if connector is None else [inbox.c.connector == connector]
         with self._write() as conn:
-            ids = self._claim(
-                conn,
-                inbox,
-                inbox.c.id,
-                where,
-                limit=limit,
-                now=at,
-                worker_id=worker_id or default_worker_id(),
-                max_attempts=self.settings.inbox_max_attempts,
+            ids = QUEUE.claim(
+                self, conn, where, limit=limit, now=at, worker_id=worker_id or default_worker_id()
             )
             if not ids:
                 return []
@@ -236,25 +236,13 @@ class InboxMixin(StoreBase):
     def inbox_extend_leases(
         self, item_ids: Iterable[int], worker_id: str, *, now: datetime | None = None
     ) -> int:
-        """Push the leases ``worker_id`` still holds on inbox items (see `extend_leases`).
+        """Push the leases ``worker_id`` still holds on inbox items (see
+        `OutboxMixin.outbox_extend_leases`).
 
         Returns:
             How many were extended.
         """
-        until = aware(now) + self.settings.lease
-        count = 0
-        with self._write() as conn:
-            for part in chunks(sorted(set(item_ids))):
-                count += conn.execute(
-                    update(inbox)
-                    .where(
-                        inbox.c.id.in_(part),
-                        inbox.c.state == "leased",
-                        inbox.c.lease_owner == worker_id,
-                    )
-                    .values(lease_until=until)
-                ).rowcount
-        return count
+        return QUEUE.extend_leases(self, item_ids, worker_id, now=now)
 
     @contextmanager
     def inbox_lease_heartbeat(
@@ -269,12 +257,7 @@ class InboxMixin(StoreBase):
         A batch slower than its lease (a helpdesk answering slowly) would otherwise be claimed
         again by another worker and its tickets read a second time.
         """
-        held = sorted(set(item_ids))
-        with self._heartbeat(
-            lambda: self.inbox_extend_leases(held, worker_id, now=clock() if clock else None),
-            "inbox",
-            len(held),
-        ):
+        with QUEUE.heartbeat(self, item_ids, worker_id, clock=clock):
             yield
 
     def inbox_fail(
@@ -290,30 +273,7 @@ class InboxMixin(StoreBase):
         Returns:
             "pending", "dead", or None if the item is unknown or already done.
         """
-        at = aware(now)
-        with self._write() as conn:
-            row = conn.execute(
-                select(inbox.c.attempts, inbox.c.state)
-                .where(inbox.c.id == item_id)
-                .with_for_update()
-            ).one_or_none()
-            if row is None or row.state in ("done", "dead"):
-                return None if row is None or row.state == "done" else "dead"
-            cleared = {"lease_owner": None, "lease_until": None, "last_error": error}
-            if row.attempts >= self.settings.inbox_max_attempts:
-                conn.execute(
-                    update(inbox)
-                    .where(inbox.c.id == item_id)
-                    .values(state="dead", dead_at=at, **cleared)
-                )
-                return "dead"
-            wait = self.settings.backoff(row.attempts, retry_after)
-            conn.execute(
-                update(inbox)
-                .where(inbox.c.id == item_id)
-                .values(state="pending", next_try_at=at + wait, **cleared)
-            )
-            return "pending"
+        return QUEUE.fail(self, item_id, error, retry_after=retry_after, now=now)
 
     def inbox_retry_dead(
         self, ids: Sequence[int] | None = None, *, now: datetime | None = None
@@ -323,15 +283,7 @@ class InboxMixin(StoreBase):
         Returns:
             How many were requeued (an id that is not dead is not counted).
         """
-        where = [inbox.c.state == "dead"]
-        if ids is not None:
-            where.append(inbox.c.id.in_(list(ids)))
-        with self._write() as conn:
-            return conn.execute(
-                update(inbox)
-                .where(*where)
-                .values(state="pending", attempts=0, next_try_at=aware(now), dead_at=None)
-            ).rowcount
+        return QUEUE.retry_dead(self, ids, now=now)
 
     def inbox_purge(self, before: datetime, *, dead: bool = False) -> int:
         """Delete deliveries done before ``before`` (and, with ``dead``, those parked
@@ -417,7 +369,4 @@ class InboxMixin(StoreBase):
     def inbox_stats(self) -> dict[str, int]:
         """Deliveries by state (pending, leased, done, dead)."""
         with self._read() as conn:
-            return {
-                row[0]: row[1]
-                for row in conn.execute(select(inbox.c.state, func.count()).group_by(inbox.c.state))
-            }
+            return QUEUE.counts(conn)

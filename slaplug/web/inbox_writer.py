@@ -14,8 +14,10 @@ commit, so the batch grows exactly as much as the load needs.
 On SQLite the worker (another process) shares the one write lock. SQLite's own busy handler
 sleeps in growing steps (1, 2, 5, 10... up to 100 ms) before each new try, so a delivery that
 met the worker's transaction would wait far longer than the transaction. The writer therefore
-opens its own connection without a busy timeout and tries again every millisecond: the lock
-goes to the acknowledgement as soon as the worker's transaction ends.
+holds a connection of its own, taken from the store's pool with `Store.dedicated` and set to
+no busy timeout, and tries again every millisecond: the lock goes to the acknowledgement as
+soon as the worker's transaction ends. Held for the writer's life, that connection also never
+waits for the pool behind the request threads' reads.
 """
 
 from __future__ import annotations
@@ -26,13 +28,13 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future
+from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from sqlalchemy.exc import OperationalError
 
 from slaplug.store import Store
-from slaplug.store.engine import make_engine
 
 __all__ = ["InboxWriter"]
 
@@ -61,8 +63,8 @@ class InboxWriter:
     """Stores webhook deliveries in batches on one thread; `inbox_put` blocks until durable.
 
     Args:
-        store: The server's store. On SQLite the writer opens a second engine on the same
-            file, without a busy timeout (see the module docstring), and closes it on `stop`.
+        store: The server's store. On a SQLite file the writer's thread holds one of its
+            connections, without a busy timeout (see the module docstring), until `stop`.
         lock_timeout: SQLite: how long a batch tries to get the write lock before its
             deliveries fail (the sender gets 503 and retries).
         max_batch: Deliveries per transaction at most.
@@ -71,11 +73,16 @@ class InboxWriter:
     def __init__(self, store: Store, *, lock_timeout: float = 10.0, max_batch: int = MAX_BATCH):
         self._lock_timeout = lock_timeout
         self._max_batch = max_batch
-        self._own_store: Store | None = None
-        if store.dialect == "sqlite" and store.engine.url.database not in (None, "", ":memory:"):
-            engine = make_engine(store.engine.url, busy_timeout_s=0)
-            self._own_store = Store(engine, store.settings)
-        self._store = self._own_store or store
+        self._store = store
+        # An in-memory database is one connection already, and PostgreSQL has no lock to spin on.
+        self._spin = store.dialect == "sqlite" and store.engine.url.database not in (
+            None,
+            "",
+            ":memory:",
+        )
+        # The writer thread's own: the held connection, opened on its first batch.
+        self._held: Store | None = None
+        self._resources = ExitStack()
         self._queue: queue.SimpleQueue[_Pending | None] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._run, name="slaplug-inbox-writer", daemon=True)
         self._stopped = False
@@ -115,12 +122,10 @@ class InboxWriter:
         return self.submit(connector, delivery_id, headers, body, now=now).result()
 
     def stop(self, timeout: float = 30.0) -> None:
-        """Store what is queued, then stop the thread (and close the SQLite engine)."""
+        """Store what is queued, then stop the thread (which lets its connection go)."""
         self._stopped = True
         self._queue.put(None)
         self._thread.join(timeout)
-        if self._own_store is not None:
-            self._own_store.close()
 
     @property
     def alive(self) -> bool:
@@ -130,6 +135,10 @@ class InboxWriter:
     # -- the thread -------------------------------------------------------------------------
 
     def _run(self) -> None:
+        with self._resources:
+            self._loop()
+
+    def _loop(self) -> None:
         while True:
             first = self._queue.get()
             if first is None:
@@ -154,7 +163,7 @@ class InboxWriter:
         now = batch[0].now or datetime.now(UTC)
         rows = [(p.connector, p.delivery_id, p.headers, p.body) for p in batch]
         try:
-            results = self._with_lock(lambda: self._store.inbox_put_many(rows, now=now))
+            results = self._with_lock(lambda: self._target().inbox_put_many(rows, now=now))
         except Exception:
             if len(batch) == 1:
                 batch[0].future.set_exception(_safe_error())
@@ -168,8 +177,17 @@ class InboxWriter:
         for p, stored in zip(batch, results, strict=True):
             p.future.set_result(stored)
 
+    def _target(self) -> Store:
+        # Opened here, in the writer's thread and inside its error handling: a store that
+        # cannot be reached fails the batch (503s), and the next batch tries again.
+        if not self._spin:
+            return self._store
+        if self._held is None:
+            self._held = self._resources.enter_context(self._store.dedicated(busy_timeout_s=0))
+        return self._held
+
     def _with_lock(self, write: Callable[[], list[bool]]) -> list[bool]:
-        if self._own_store is None:
+        if not self._spin:
             return write()
         deadline = time.monotonic() + self._lock_timeout
         while True:
