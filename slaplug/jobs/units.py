@@ -37,14 +37,24 @@ class JobContext:
         runtime: The opened runtime.
         clock: The current time (tests move it).
         lock: Held while a job evaluates.
+        make_sync: Where the jobs get their `Sync`; None: a fresh one per job, configured
+            as ``slaplug sync`` is. ``slaplug sync`` passes its own (dry run, progress,
+            ``--escalate-from``...; `slaplug.jobs.local.SyncPass`).
+        summary: A summary every job counts into (one pass of ``slaplug sync``: a clock
+            breached in a pull and re-evaluated in a due job is counted once); None: each
+            job returns its own.
     """
 
     runtime: Runtime
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    make_sync: Callable[[], Sync] | None = None
+    summary: Summary | None = None
 
     def sync(self) -> Sync:
-        """A `Sync` over this context's runtime, configured as ``slaplug sync`` is."""
+        """The `Sync` a job runs: `make_sync`'s, else one configured as ``slaplug sync`` is."""
+        if self.make_sync is not None:
+            return self.make_sync()
         s = self.runtime.settings
         return Sync(
             self.runtime.store,
@@ -78,7 +88,7 @@ def pull(ctx: JobContext, connector: str) -> Summary:
     (a lane lock lost with a killed worker) cannot move it back (compare-and-set).
     """
     with ctx.lock:
-        return ctx.sync().pull(connector)
+        return ctx.sync().pull(connector, summary=ctx.summary)
 
 
 def drain(ctx: JobContext, connector: str, *, limit: int = 10_000) -> int:
@@ -101,7 +111,7 @@ def drain(ctx: JobContext, connector: str, *, limit: int = 10_000) -> int:
 def deliver(ctx: JobContext, connector: str) -> Summary:
     """Apply ``connector``'s due outbox actions (retries included), under its budget."""
     with ctx.lock:
-        return ctx.sync().process(connector, [])
+        return ctx.sync().process(connector, [], summary=ctx.summary)
 
 
 def due(ctx: JobContext, bucket: int) -> Summary:
@@ -109,7 +119,7 @@ def due(ctx: JobContext, bucket: int) -> Summary:
     if not 0 <= bucket < DUE_BUCKETS:
         raise ValueError(f"due bucket {bucket} is out of range 0..{DUE_BUCKETS - 1}")
     with ctx.lock:
-        return ctx.sync().reevaluate_due(bucket=bucket)
+        return ctx.sync().reevaluate_due(bucket=bucket, summary=ctx.summary)
 
 
 #: The jobs by name, as the engines run them: ``name -> function(ctx, arg)``.
