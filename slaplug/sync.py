@@ -219,7 +219,7 @@ class Sync:
         summary.cutoffs[name] = cutoff.isoformat()
         if not self.dry_run:
             saved = self.store.store_snapshots(tickets, now=self.clock())
-            summary.tickets_changed = sum(1 for s in saved if s is Saved.WRITTEN)
+            summary.tickets_changed += sum(1 for s in saved if s is Saved.WRITTEN)
             # Older than the stored snapshot: a newer read was saved and evaluated already.
             tickets = [t for t, s in zip(tickets, saved, strict=True) if s is not Saved.STALE]
             summary.stale += len(saved) - len(tickets)
