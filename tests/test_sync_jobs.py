@@ -160,3 +160,45 @@ def test_a_pull_job_reads_nothing_from_a_connector_that_cannot_read(
 
 def _cutoffs(rt: Runtime) -> dict[str, datetime | None]:
     return dict(rt.settings.escalate_from)
+
+
+def test_the_embedded_webhook_worker_runs_due_and_deliver_through_the_jobs(
+    fakes: tuple[TinyFake, TinyFake], tmp_path: Path
+) -> None:
+    from slaplug.web.worker import Worker
+
+    fake, _ = fakes
+    rt = _runtime(f"sqlite:///{tmp_path / 's.db'}", fake, "embedded", tmp_path)
+    try:
+        SyncPass(rt, clock=lambda: FIRST, escalate_from=_cutoffs(rt)).run_once()
+        before = _writes(fake)
+        assert rt.store.due_before(LATER, 1000, connector="tiny")  # a threshold ahead
+        worker = Worker(
+            rt.store,
+            rt.pack,
+            rt.connectors,
+            clock=lambda: LATER,
+            escalate_from=_cutoffs(rt),
+            outbox_every=0,
+        )
+        ran: list[tuple[str, Any]] = []
+        ctx = JobContext(rt, make_sync=lambda: worker.sync, make_worker=lambda: worker)
+
+        def run(job: str, arg: Any) -> Any:
+            ran.append((job, arg))
+            return JOBS[job](ctx, arg)
+
+        worker.use_jobs(run, due_every=0)
+        assert worker._round() == 0  # no delivery waiting
+        assert ran == [
+            ("drain", "tiny"),
+            ("deliver", "tiny"),
+            *(("due", b) for b in range(DUE_BUCKETS)),
+        ]
+        # The threshold that passed is evaluated and escalated without a sync.
+        assert rt.store.due_before(LATER, 1000, connector="tiny") == []
+        after = _writes(fake)
+        assert after != before and max(after.values()) == 1
+    finally:
+        rt.store.close()
+        rt.pack.close()

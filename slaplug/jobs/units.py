@@ -50,6 +50,13 @@ class JobContext:
     lock: threading.Lock = field(default_factory=threading.Lock)
     make_sync: Callable[[], Sync] | None = None
     summary: Summary | None = None
+    #: Where the drain job gets its webhook `Worker`; None: a fresh one per job. The
+    #: embedded ``slaplug serve`` worker passes itself (its metrics, its leases' owner).
+    make_worker: Callable[[], Worker] | None = None
+    #: Inbox batches one drain job takes at most; None: until none waits (10,000 at most).
+    #: The embedded worker takes one, so the explain view's calls wait one batch, not a
+    #: whole burst.
+    drain_batches: int | None = None
 
     def sync(self) -> Sync:
         """The `Sync` a job runs: `make_sync`'s, else one configured as ``slaplug sync`` is."""
@@ -68,7 +75,10 @@ class JobContext:
         )
 
     def worker(self) -> Worker:
-        """A webhook `Worker` (its batch processing only; no thread is started)."""
+        """The drain job's webhook `Worker`: `make_worker`'s, else a fresh one (its batch
+        processing only; no thread is started)."""
+        if self.make_worker is not None:
+            return self.make_worker()
         s = self.runtime.settings
         return Worker(
             self.runtime.store,
@@ -100,11 +110,13 @@ def drain(ctx: JobContext, connector: str, *, limit: int = 10_000) -> int:
     with ctx.lock:
         worker = ctx.worker()
         total = 0
-        while total < limit:
+        batches = 0
+        while total < limit and (ctx.drain_batches is None or batches < ctx.drain_batches):
             done = worker.drain(connector=connector)
             if not done:
                 return total
             total += done
+            batches += 1
         return total
 
 
