@@ -88,6 +88,9 @@ def _host(n: int, tickets: int, lift_exports: bool = False) -> None:
     def slow(self: Any, req: Any) -> Any:
         if not req.path.startswith("/_fake/"):
             time.sleep(random.uniform(0.05, 0.15))  # a helpdesk across the internet
+            if req.method == "GET" and "/job_statuses/" not in req.path:
+                with guard:  # reads by endpoint (ids folded), to tell pages from lookups
+                    served["GET " + re.sub(r"/\d+", "/N", req.path)] += 1
         resp = original(self, req)
         if resp.status == 429:
             with guard:
@@ -144,7 +147,9 @@ def _host(n: int, tickets: int, lift_exports: bool = False) -> None:
                         "effects": len(effects),
                     }
                 )
-            print(json.dumps({"fakes": stats, "r429": served["r429"]}), flush=True)
+            with guard:
+                reads = {k[4:]: v for k, v in served.items() if k.startswith("GET ")}
+            print(json.dumps({"fakes": stats, "r429": served["r429"], "reads": reads}), flush=True)
         elif cmd == "hooks":  # a URL template: {i} is the fake's index (connector zd{i})
             for i, f in enumerate(fakes):
                 f.configure_webhook(arg.format(i=i), SECRET)
@@ -427,6 +432,7 @@ def large_run(workers: int, tickets: int, tick_every: float = 5.0) -> dict[str, 
         "wall_s": round(wall, 2),
         "work_s": round(busy, 2),
         "api_reads": per["reads"],
+        "reads_by_endpoint": stats["reads"],
         "ceil_n_1000": pages,
         "reads_over_pages": per["reads"] - pages,
         "api_writes": per["writes"],
