@@ -1,11 +1,15 @@
 """Benchmark the distributed engine: many fake helpdesks, 1, 2 and 4 workers, and chaos.
 
-Run ``python bench/scale.py [--helpdesks 8] [--tickets 200] [--workers 1,2,4] [--chaos 60]``;
-it prints one JSON line per measurement, then one with every figure side by side::
+Run ``python bench/scale.py [--helpdesks 8] [--tickets 200] [--workers 1,2,4] [--chaos 60]``
+(``--workers ""`` for the chaos alone), or ``python bench/scale.py --large 50000 --workers 1,2``
+for one large helpdesk (`large_run`); it prints one JSON line per measurement, then one with
+every figure side by side::
 
     {"workers": 2, "wall_s", "tickets_per_s", "throughput_vs_1", "api_reads", "reads_vs_1",
      "api_writes", "r429", "duplicate_writes", "jobs"}
     {"chaos": {"seconds", "kills", "deliveries", "inbox", "outbox_pending", "duplicate_writes"}}
+    {"large": N, "workers", "wall_s", "api_reads", "ceil_n_1000", "reads_over_pages", "r429",
+     "duplicate_writes", "ticks_during_pull", ...}
 
 Set-up, all real: the fake Zendesks run in a process of their own (each its own HTTP server,
 every API answer delayed 50 to 150 ms, the platform's rate limits enforced: 429 past
@@ -63,8 +67,12 @@ MARKER = re.compile(r"\[slaplug [0-9a-f]{16}\]")  # keyed note markers (slaplug_
 # -- the fakes' process -----------------------------------------------------------------------
 
 
-def _host(n: int, tickets: int) -> None:
+def _host(n: int, tickets: int, lift_exports: bool = False) -> None:
     """Child process: ``n`` fake Zendesks with latency and rate limits; answers on stdin.
+
+    ``lift_exports``: the fakes do not enforce the 10/min limit on incremental exports (the
+    700/min account limit stays enforced), for ``--large``, where that limit alone would set
+    the time (one export page every 6.7 s).
 
     Commands: ``stats`` (prints one JSON line), ``hooks URL`` (send signed webhooks there),
     ``load RATE`` (agents and requesters change tickets, RATE changes a second in all),
@@ -80,6 +88,9 @@ def _host(n: int, tickets: int) -> None:
     def slow(self: Any, req: Any) -> Any:
         if not req.path.startswith("/_fake/"):
             time.sleep(random.uniform(0.05, 0.15))  # a helpdesk across the internet
+            if req.method == "GET" and "/job_statuses/" not in req.path:
+                with guard:  # reads by endpoint (ids folded), to tell pages from lookups
+                    served["GET " + re.sub(r"/\d+", "/N", req.path)] += 1
         resp = original(self, req)
         if resp.status == 429:
             with guard:
@@ -87,6 +98,14 @@ def _host(n: int, tickets: int) -> None:
         return resp
 
     ZendeskApp.__call__ = slow  # type: ignore[method-assign]
+    if lift_exports:
+        rate_headers = ZendeskApp._rate_headers
+
+        def no_export_limit(self: Any, path: str) -> dict[str, str]:
+            # Counted against the account's 700/min, not the exports' 10/min.
+            return rate_headers(self, path.replace("/incremental/", "/incremental-/"))
+
+        ZendeskApp._rate_headers = no_export_limit  # type: ignore[method-assign]
     start = datetime.now(UTC) - timedelta(days=4)  # clocks at risk and breached: writes
     fakes = [
         FakeZendesk.start(
@@ -128,7 +147,9 @@ def _host(n: int, tickets: int) -> None:
                         "effects": len(effects),
                     }
                 )
-            print(json.dumps({"fakes": stats, "r429": served["r429"]}), flush=True)
+            with guard:
+                reads = {k[4:]: v for k, v in served.items() if k.startswith("GET ")}
+            print(json.dumps({"fakes": stats, "r429": served["r429"], "reads": reads}), flush=True)
         elif cmd == "hooks":  # a URL template: {i} is the fake's index (connector zd{i})
             for i, f in enumerate(fakes):
                 f.configure_webhook(arg.format(i=i), SECRET)
@@ -164,9 +185,9 @@ def _written(writes: Any) -> Counter[tuple[int, str]]:
 class Fakes:
     """The fakes' process, driven through its standard input."""
 
-    def __init__(self, n: int, tickets: int) -> None:
+    def __init__(self, n: int, tickets: int, lift_exports: bool = False) -> None:
         self.proc = subprocess.Popen(
-            [sys.executable, __file__, "--host", str(n), str(tickets)],
+            [sys.executable, __file__, "--host", str(n), str(tickets), str(int(lift_exports))],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,
@@ -201,7 +222,14 @@ def _schema(name: str, drop: bool = False) -> str:
     return f"{PG}?options=-csearch_path%3D{name}"
 
 
-def _config(tmp: Path, store: str, urls: list[str], lease: str = "1m", **work: Any) -> Path:
+def _config(
+    tmp: Path,
+    store: str,
+    urls: list[str],
+    lease: str = "1m",
+    budgets: dict[str, Any] | None = None,
+    **work: Any,
+) -> Path:
     path = tmp / "slaplug.yaml"
     path.write_text(
         yaml.safe_dump(
@@ -222,6 +250,7 @@ def _config(tmp: Path, store: str, urls: list[str], lease: str = "1m", **work: A
                         "webhook_secret_env": ["BENCH_ZD_HOOK"],
                         "fields": {"sla_resolution_status": 360000000103},
                         "job_poll_interval": 0.2,
+                        **(budgets or {}),
                     }
                     for i, url in enumerate(urls)
                 },
@@ -350,6 +379,92 @@ def scale_run(workers: int, helpdesks: int, tickets: int) -> dict[str, Any]:
     }
 
 
+def _doing_pull(schema: str) -> list[int]:
+    """Ids of the pull jobs running now."""
+    import psycopg
+
+    with psycopg.connect(PG, autocommit=True) as conn:
+        conn.execute(f"SET search_path TO {schema}")
+        rows = conn.execute(
+            "SELECT id FROM procrastinate_jobs WHERE task_name = 'slaplug.pull'"
+            " AND status = 'doing'"
+        ).fetchall()
+    return [int(r[0]) for r in rows]
+
+
+def large_run(workers: int, tickets: int, tick_every: float = 5.0) -> dict[str, Any]:
+    """One helpdesk of ``tickets`` tickets, ``workers`` burst workers.
+
+    One round of jobs is queued (pull, deliver, drain, every due bucket), and while the first
+    pull runs the bench queues the connector's pull, deliver and drain again every
+    ``tick_every`` seconds, as the periodic tick would: the ticks that arrive during a long
+    pull must not read the helpdesk a second time (they wait on the pull's lane, coalesced,
+    and go on from its cursor). The fake does not enforce the 10/min export limit and the
+    connector's export budget is lifted to match (the limit would set the time: one page
+    every 6.7 s); the account limit (700/min) is enforced and budgeted at 630/min.
+    """
+    from slaplug.store.tickets import DUE_BUCKETS
+
+    fakes = Fakes(1, tickets, lift_exports=True)
+    name = f"bench_large_{os.getpid()}_{workers}"
+    ticks = 0
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            config = _config(
+                Path(tmp),
+                _schema(name),
+                fakes.urls,
+                lease="5m",
+                budgets={
+                    "requests_per_minute": 630,
+                    "endpoint_requests_per_minute": {"incremental": 6000},
+                },
+            )
+            round_ = [("pull", "zd0"), ("deliver", "zd0"), ("drain", "zd0")]
+            jobs = _queue(config, round_ + [("due", b) for b in range(DUE_BUCKETS)])
+            started = time.monotonic()
+            procs = [_worker(config, "--burst") for _ in range(workers)]
+            first: int | None = None
+            while any(p.poll() is None for p in procs):
+                time.sleep(tick_every)
+                doing = _doing_pull(name)
+                if first is None and doing:
+                    first = doing[0]
+                if first is None or first not in doing:
+                    if first is not None:
+                        break  # the first pull is done: no more ticks
+                    continue
+                jobs += _queue(config, round_)
+                ticks += 1
+            codes = [p.wait(timeout=3600) for p in procs]
+            wall = time.monotonic() - started
+            busy = _busy_seconds(name)
+        stats = fakes.ask("stats")
+    finally:
+        fakes.close()
+        _schema(name, drop=True)
+    (per,) = stats["fakes"]
+    pages = -(-tickets // 1000)
+    return {
+        "large": tickets,
+        "workers": workers,
+        "wall_s": round(wall, 2),
+        "work_s": round(busy, 2),
+        "api_reads": per["reads"],
+        "reads_by_endpoint": stats["reads"],
+        "ceil_n_1000": pages,
+        "reads_over_pages": per["reads"] - pages,
+        "api_writes": per["writes"],
+        "job_polls": per["polls"],
+        "r429": stats["r429"],
+        "duplicate_writes": per["duplicates"],
+        "effects": per["effects"],
+        "jobs_queued": jobs,
+        "ticks_during_pull": ticks,
+        "exit_codes": sorted(set(codes)),
+    }
+
+
 def chaos_run(
     seconds: float, helpdesks: int, tickets: int, kill_every: float = 4.0, workers: int = 3
 ) -> dict[str, Any]:
@@ -447,21 +562,37 @@ def chaos_run(
 
 def main() -> None:
     if len(sys.argv) > 1 and sys.argv[1] == "--host":
-        _host(int(sys.argv[2]), int(sys.argv[3]))
+        _host(int(sys.argv[2]), int(sys.argv[3]), sys.argv[4:5] == ["1"])
         return
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--helpdesks", type=int, default=8)
     parser.add_argument("--tickets", type=int, default=200)
     parser.add_argument("--workers", default="1,2,4")
     parser.add_argument("--chaos", type=float, default=60.0, help="seconds; 0 skips it")
+    parser.add_argument(
+        "--large",
+        type=int,
+        default=0,
+        metavar="N",
+        help="instead: one helpdesk of N tickets on each --workers count (reads vs ceil(N/1000))",
+    )
     args = parser.parse_args()
+    if args.large:
+        larges = []
+        for w in [int(x) for x in args.workers.split(",")]:
+            run = large_run(w, args.large)
+            larges.append(run)
+            print(json.dumps(run), flush=True)
+        print(json.dumps({"large": larges}))
+        return
     runs = []
-    for w in [int(x) for x in args.workers.split(",")]:
+    # --workers "" runs the chaos alone.
+    for w in [int(x) for x in args.workers.split(",") if x.strip()]:
         run = scale_run(w, args.helpdesks, args.tickets)
         runs.append(run)
         print(json.dumps(run), flush=True)
-    one = runs[0]
     for run in runs:
+        one = runs[0]
         run["throughput_vs_1"] = round(run["tickets_per_s"] / one["tickets_per_s"], 2)
         run["reads_vs_1"] = round(run["api_reads"] / max(1, one["api_reads"]), 3)
     result: dict[str, Any] = {"scale": runs}

@@ -177,7 +177,8 @@ class WorkOptions(BaseModel):
     )
     due_every: str = Field(
         default="30s",
-        description="How often the due thresholds are looked at (procrastinate), 1s to 24h.",
+        description="How often the due thresholds are looked at (procrastinate, and the "
+        "embedded slaplug serve worker), 1s to 24h.",
     )
 
     stalled_after: str = Field(

@@ -27,6 +27,7 @@ from slaplug.connectors.base import Connector
 from slaplug.credits.source import ContractBook
 from slaplug.explain import render_text
 from slaplug.hookspecs import DemoConnection
+from slaplug.jobs.local import SyncPass
 from slaplug.plugins import get_demo_fakes
 from slaplug.progress import go_live_lines
 from slaplug.rules.pack import RulePack
@@ -34,7 +35,6 @@ from slaplug.rules.versions import VersionedPack
 from slaplug.runtime import open_runtime
 from slaplug.store import Store
 from slaplug.summary import BreachFate, Summary
-from slaplug.sync import Sync
 from slaplug.testing.mailbox import Mailbox
 from slaplug.views import ClockQuery, connector_links, explain_synced, status_view
 from slaplug.views.terminal import render_plain
@@ -220,13 +220,8 @@ def run_demo(folder: Path, rules: Path) -> None:
         click.echo(f"  mailbox  smtp://127.0.0.1:{mailbox.port} (the rules' notify channels)")
         settings = load_settings(config)
         with open_runtime(settings) as rt:
-            job = Sync(
-                rt.store,
-                rt.pack,
-                rt.connectors,
-                escalate_from=settings.escalate_from,
-                channels=rt.settings.notify,
-            )
+            # What `slaplug sync` runs: the jobs, in this process (slaplug.jobs.local).
+            job = SyncPass(rt, escalate_from=settings.escalate_from)
             first = job.run_once()
             _show(first, "\nFirst sync")
             for line in go_live_lines(first):

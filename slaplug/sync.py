@@ -62,7 +62,7 @@ from slaplug.store import Claim, Store
 from slaplug.store._base import default_worker_id
 from slaplug.store.live import LiveHead
 from slaplug.store.quarantine import storable
-from slaplug.store.tickets import DueTicket, Saved
+from slaplug.store.tickets import DueTicket, Saved, due_bucket
 from slaplug.summary import BreachFate, Summary
 
 __all__ = ["Summary", "Sync"]
@@ -194,25 +194,32 @@ class Sync:
         summary.seconds = round(time.monotonic() - started, 3)
         return summary
 
-    def process(self, name: str, tickets: Sequence[Ticket]) -> Summary:
+    def process(
+        self, name: str, tickets: Sequence[Ticket], *, summary: Summary | None = None
+    ) -> Summary:
         """Evaluate tickets read outside a sync pass (a webhook's re-read) and write back.
 
         The same pipeline as `run_once`: snapshots saved, measures recorded, actions planned
         through the ledger (a ticket processed twice plans nothing new), then the connector's
         outbox delivered. Tickets must carry their full history (`Connector.read_ticket`).
+        With no tickets, it only delivers (the ``deliver(connector)`` job).
+
+        Args:
+            summary: Count into this one (a pass made of several jobs) rather than a new one.
         """
         started = time.monotonic()
-        summary = Summary()
+        own = summary is None
+        summary = Summary() if summary is None else summary
         conn = self.connectors[name]
         reads, writes = self._calls(name)
         self._held[name] = self.store.quarantined_ids(name)
         tickets = self._enrich(self._admit(tickets, summary), summary)
-        summary.tickets_read = len(tickets)
+        summary.tickets_read += len(tickets)
         cutoff = self.cutoff(name, self.clock())
         summary.cutoffs[name] = cutoff.isoformat()
         if not self.dry_run:
             saved = self.store.store_snapshots(tickets, now=self.clock())
-            summary.tickets_changed = sum(1 for s in saved if s is Saved.WRITTEN)
+            summary.tickets_changed += sum(1 for s in saved if s is Saved.WRITTEN)
             # Older than the stored snapshot: a newer read was saved and evaluated already.
             tickets = [t for t, s in zip(tickets, saved, strict=True) if s is not Saved.STALE]
             summary.stale += len(saved) - len(tickets)
@@ -220,8 +227,10 @@ class Sync:
         if not self.dry_run:
             self._deliver(name, conn, summary)
         after = self._calls(name)
-        summary.api_reads, summary.api_writes = after[0] - reads, after[1] - writes
-        summary.seconds = round(time.monotonic() - started, 3)
+        summary.api_reads += after[0] - reads
+        summary.api_writes += after[1] - writes
+        if own:
+            summary.seconds = round(time.monotonic() - started, 3)
         return summary
 
     # -- reading and evaluating ----------------------------------------------------------------
@@ -275,37 +284,54 @@ class Sync:
             # Plugin hook calls wait for the pass's last delivery: one claim for them a pass.
             self._deliver(name, conn, summary, hooks=False)
 
-    def pull(self, name: str) -> Summary:
+    def pull(self, name: str, *, summary: Summary | None = None) -> Summary:
         """Read connector ``name``'s changed tickets from its cursor, evaluate, deliver.
 
         The ``pull(connector)`` job (`slaplug.jobs`): `run_once` without the due thresholds
         (the ``due(bucket)`` jobs take those).
+
+        Args:
+            summary: Count into this one (a pass made of several jobs) rather than a new one.
         """
         started = time.monotonic()
-        summary = Summary()
+        own = summary is None
+        summary = Summary() if summary is None else summary
         conn = self.connectors[name]
         reads, writes = self._calls(name)
         self._held[name] = self.store.quarantined_ids(name)
         cutoff = self.cutoff(name, self.clock())
         summary.cutoffs[name] = cutoff.isoformat()
-        self._read(name, conn, summary, cutoff)
+        if Capability.READ in conn.capabilities:
+            self._read(name, conn, summary, cutoff)
+        else:
+            log.info("%s: its connector declares no read capability; nothing read", name)
         if not self.dry_run:
             self._deliver(name, conn, summary)
         after = self._calls(name)
-        summary.api_reads, summary.api_writes = after[0] - reads, after[1] - writes
-        summary.seconds = round(time.monotonic() - started, 3)
+        summary.api_reads += after[0] - reads
+        summary.api_writes += after[1] - writes
+        if own:
+            summary.seconds = round(time.monotonic() - started, 3)
         return summary
 
     def reevaluate_due(
-        self, name: str | None = None, *, bucket: int | None = None
+        self,
+        name: str | None = None,
+        *,
+        bucket: int | None = None,
+        summary: Summary | None = None,
     ) -> Summary:
         """Re-evaluate the passed thresholds of one connector, or of one due bucket, and deliver.
 
         The ``due(bucket)`` job: the rows are claimed (leased) first, so several workers
         running it at once evaluate each due ticket once.
+
+        Args:
+            summary: Count into this one (a pass made of several jobs) rather than a new one.
         """
         started = time.monotonic()
-        summary = Summary()
+        own = summary is None
+        summary = Summary() if summary is None else summary
         if name is not None:
             names = [name]
         else:  # only the connectors with something due (10,000 helpdesks: a handful)
@@ -323,7 +349,8 @@ class Sync:
             reads, writes = self._calls(n)
             summary.api_reads += reads - before[n][0]
             summary.api_writes += writes - before[n][1]
-        summary.seconds = round(time.monotonic() - started, 3)
+        if own:
+            summary.seconds = round(time.monotonic() - started, 3)
         return summary
 
     def _reevaluate_due(
@@ -339,6 +366,8 @@ class Sync:
             # Nothing is claimed or recorded in a dry run: look once and stop (the index is
             # not updated, so the same tickets would come again).
             due = self.store.due_before(self.clock(), self.batch, connector=name)
+            if bucket is not None:  # the same first look, each bucket taking its own share
+                due = [d for d in due if due_bucket(name, d.ticket_id) == bucket]
             snapshots = self.store.load_snapshots(name, [d.ticket_id for d in due])
             tickets = [snapshots[d.ticket_id] for d in due if d.ticket_id in snapshots]
             summary.reevaluated += len(tickets)

@@ -110,10 +110,11 @@ def sync(
     from slaplug.config import load_settings
     from slaplug.errors import ConfigError
     from slaplug.golive import parse_escalate_from
+    from slaplug.jobs.local import SyncPass
     from slaplug.logs import resolve_level, setup_logging
     from slaplug.progress import log_summary, print_summary, reporter
     from slaplug.runtime import open_runtime
-    from slaplug.sync import Summary, Sync
+    from slaplug.sync import Summary
 
     setup_logging(resolve_level(log_level, verbose), log_format)
     if once and every:
@@ -154,16 +155,13 @@ def sync(
         open_runtime(settings, engine=engine, only=only) as rt,  # type: ignore[arg-type]
         _plan_file(plan_path) as plan_sink,
     ):
-        job = Sync(
-            rt.store,
-            rt.pack,
-            rt.connectors,
+        # The pass runs the job functions the distributed engine's workers run (pull, due,
+        # deliver per connector), in this process: the embedded default (slaplug.jobs.local).
+        job = SyncPass(
+            rt,
             dry_run=dry_run,
-            batch=settings.sync.batch,
-            claim_batch=settings.outbox.batch,
             progress=progress,
             clock=clock,
-            channels=settings.notify,
             escalate_from=cutoffs,
             plan_sink=plan_sink,
         )

@@ -2,21 +2,28 @@
 
 The same lane rules as the distributed engine: a job waits in a queue keyed by its lane,
 at most one waiting per lane (deferring again while one waits coalesces), and the jobs run
-one at a time, in order. ``slaplug sync`` keeps its single pass; this executor is what runs
-the job functions in-process (tests cover both engines with the same scenarios).
+one at a time, in order. `SyncPass` is ``slaplug sync``'s pass made of those jobs: per
+connector ``pull``, ``due`` (every bucket), ``deliver``, run by a `LocalExecutor`, so the
+embedded default runs the very functions procrastinate's workers run.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from collections import OrderedDict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping
+from datetime import UTC, datetime
 from typing import Any
 
 from slaplug.jobs.units import JOBS, JobContext, lanes
+from slaplug.model import Action
+from slaplug.runtime import Runtime
 from slaplug.store.tickets import DUE_BUCKETS
+from slaplug.summary import Summary
+from slaplug.sync import Progress, Sync
 
-__all__ = ["LocalExecutor"]
+__all__ = ["LocalExecutor", "SyncPass"]
 
 log = logging.getLogger("slaplug.jobs.local")
 
@@ -62,20 +69,124 @@ class LocalExecutor:
         for bucket in range(DUE_BUCKETS):
             self.defer("due", bucket)
 
-    def run_pending(self) -> int:
+    def run_pending(self, *, stop_on_error: bool = False) -> int:
         """Run the waiting jobs, in the order queued, until none waits; returns how many ran.
 
         A job that raises is logged and recorded in `failures`; the next one runs (its work
         is in the store: leases lapse, and the next round takes it again).
+
+        Args:
+            stop_on_error: Raise a job's error instead, and drop the jobs still waiting
+                (``slaplug sync``: a helpdesk that fails ends the pass, exit 3; the next
+                pass queues them again).
         """
         count = 0
         while self._waiting:
             _, (job, arg) = self._waiting.popitem(last=False)
             try:
                 JOBS[job](self.ctx, arg)
-            except Exception as exc:
+            except BaseException as exc:
+                if stop_on_error or not isinstance(exc, Exception):
+                    self._waiting.clear()
+                    raise
                 log.warning("job %s(%s) failed; the next round retries it: %s", job, arg, exc)
                 self.failures.append((job, arg, str(exc)))
             self.ran.append((job, arg))
             count += 1
         return count
+
+
+class SyncPass:
+    """``slaplug sync``'s pass as jobs, run in this process by a `LocalExecutor`.
+
+    Per connector, in the order configured: ``pull(connector)`` (read, evaluate, deliver),
+    ``due(bucket)`` for every bucket (the passed thresholds, from snapshots), then
+    ``deliver(connector)`` (left out of a dry run): what `Sync.run_once` did, through the job
+    functions procrastinate's workers run. Each connector's jobs run over a `Sync` of its own
+    (so a due job reaches only the connector just read: its thresholds are evaluated after
+    its read, never from a snapshot older than the helpdesk's current state), and every job
+    of a pass counts into one `Summary`.
+
+    Args:
+        runtime: The opened runtime (store, rules, connectors).
+        dry_run: Plan and report, write nothing, commit no cursor.
+        progress: Called with a short message and the pass's running summary.
+        clock: The current time (``SLAPLUG_NOW`` pins it).
+        escalate_from: Explicit cutoffs by connector name.
+        plan_sink: For a dry run: called with every action it would plan.
+    """
+
+    def __init__(
+        self,
+        runtime: Runtime,
+        *,
+        dry_run: bool = False,
+        progress: Progress | None = None,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        escalate_from: Mapping[str, datetime | None] | None = None,
+        plan_sink: Callable[[Action], None] | None = None,
+    ) -> None:
+        self.runtime = runtime
+        self.dry_run = dry_run
+        self.progress = progress
+        self.clock = clock
+        self.escalate_from = dict(escalate_from or {})
+        self.plan_sink = plan_sink
+        self._syncs: dict[str, Sync] = {}
+        self._current: Sync | None = None
+        self.ctx = JobContext(runtime, clock=clock, make_sync=self._sync)
+        self.executor = LocalExecutor(self.ctx)
+
+    def _sync(self) -> Sync:
+        assert self._current is not None, "a job ran outside a connector's turn"
+        return self._current
+
+    def sync_for(self, name: str) -> Sync:
+        """Connector ``name``'s `Sync`, made on first use and kept (go-lives read once)."""
+        found = self._syncs.get(name)
+        if found is None:
+            s = self.runtime.settings
+            found = self._syncs[name] = Sync(
+                self.runtime.store,
+                self.runtime.pack,
+                {name: self.runtime.connectors[name]},
+                dry_run=self.dry_run,
+                batch=s.sync.batch,
+                claim_batch=s.outbox.batch,
+                progress=self.progress,
+                clock=self.clock,
+                channels=s.notify,
+                escalate_from=self.escalate_from,
+                plan_sink=self.plan_sink,
+            )
+        return found
+
+    def run_once(self, only: str | None = None) -> Summary:
+        """One full pass over every connector (or ``only`` the one named).
+
+        Raises:
+            ConnectorError: A helpdesk failed; the pass stops there (work done stays done;
+                `release_leases` gives back what the stopped job had claimed).
+        """
+        started = time.monotonic()
+        summary = Summary()
+        self.ctx.summary = summary
+        names = [only] if only else list(self.runtime.connectors)
+        try:
+            for name in names:
+                self._current = self.sync_for(name)
+                self.executor.defer("pull", name)
+                for bucket in range(DUE_BUCKETS):
+                    self.executor.defer("due", bucket)
+                if not self.dry_run:
+                    self.executor.defer("deliver", name)
+                self.executor.run_pending(stop_on_error=True)
+        finally:
+            self._current = None
+            self.ctx.summary = None
+        summary.seconds = round(time.monotonic() - started, 3)
+        return summary
+
+    def release_leases(self) -> int:
+        """Give back the outbox leases this pass's jobs hold, due at once; how many."""
+        return sum(s.release_leases() for s in self._syncs.values())

@@ -37,14 +37,31 @@ class JobContext:
         runtime: The opened runtime.
         clock: The current time (tests move it).
         lock: Held while a job evaluates.
+        make_sync: Where the jobs get their `Sync`; None: a fresh one per job, configured
+            as ``slaplug sync`` is. ``slaplug sync`` passes its own (dry run, progress,
+            ``--escalate-from``...; `slaplug.jobs.local.SyncPass`).
+        summary: A summary every job counts into (one pass of ``slaplug sync``: a clock
+            breached in a pull and re-evaluated in a due job is counted once); None: each
+            job returns its own.
     """
 
     runtime: Runtime
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    make_sync: Callable[[], Sync] | None = None
+    summary: Summary | None = None
+    #: Where the drain job gets its webhook `Worker`; None: a fresh one per job. The
+    #: embedded ``slaplug serve`` worker passes itself (its metrics, its leases' owner).
+    make_worker: Callable[[], Worker] | None = None
+    #: Inbox batches one drain job takes at most; None: until none waits (10,000 at most).
+    #: The embedded worker takes one, so the explain view's calls wait one batch, not a
+    #: whole burst.
+    drain_batches: int | None = None
 
     def sync(self) -> Sync:
-        """A `Sync` over this context's runtime, configured as ``slaplug sync`` is."""
+        """The `Sync` a job runs: `make_sync`'s, else one configured as ``slaplug sync`` is."""
+        if self.make_sync is not None:
+            return self.make_sync()
         s = self.runtime.settings
         return Sync(
             self.runtime.store,
@@ -58,7 +75,10 @@ class JobContext:
         )
 
     def worker(self) -> Worker:
-        """A webhook `Worker` (its batch processing only; no thread is started)."""
+        """The drain job's webhook `Worker`: `make_worker`'s, else a fresh one (its batch
+        processing only; no thread is started)."""
+        if self.make_worker is not None:
+            return self.make_worker()
         s = self.runtime.settings
         return Worker(
             self.runtime.store,
@@ -78,7 +98,7 @@ def pull(ctx: JobContext, connector: str) -> Summary:
     (a lane lock lost with a killed worker) cannot move it back (compare-and-set).
     """
     with ctx.lock:
-        return ctx.sync().pull(connector)
+        return ctx.sync().pull(connector, summary=ctx.summary)
 
 
 def drain(ctx: JobContext, connector: str, *, limit: int = 10_000) -> int:
@@ -90,18 +110,20 @@ def drain(ctx: JobContext, connector: str, *, limit: int = 10_000) -> int:
     with ctx.lock:
         worker = ctx.worker()
         total = 0
-        while total < limit:
+        batches = 0
+        while total < limit and (ctx.drain_batches is None or batches < ctx.drain_batches):
             done = worker.drain(connector=connector)
             if not done:
                 return total
             total += done
+            batches += 1
         return total
 
 
 def deliver(ctx: JobContext, connector: str) -> Summary:
     """Apply ``connector``'s due outbox actions (retries included), under its budget."""
     with ctx.lock:
-        return ctx.sync().process(connector, [])
+        return ctx.sync().process(connector, [], summary=ctx.summary)
 
 
 def due(ctx: JobContext, bucket: int) -> Summary:
@@ -109,7 +131,7 @@ def due(ctx: JobContext, bucket: int) -> Summary:
     if not 0 <= bucket < DUE_BUCKETS:
         raise ValueError(f"due bucket {bucket} is out of range 0..{DUE_BUCKETS - 1}")
     with ctx.lock:
-        return ctx.sync().reevaluate_due(bucket=bucket)
+        return ctx.sync().reevaluate_due(bucket=bucket, summary=ctx.summary)
 
 
 #: The jobs by name, as the engines run them: ``name -> function(ctx, arg)``.

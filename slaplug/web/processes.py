@@ -38,6 +38,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from slaplug.config import Settings
+from slaplug.durations import parse_duration
+from slaplug.jobs.units import JOBS, JobContext
 from slaplug.runtime import open_runtime
 from slaplug.web.worker import Worker
 
@@ -324,6 +326,15 @@ def run_worker_process(
             poll_interval=poll_interval,
             channels=settings.notify,
             escalate_from=settings.escalate_from,
+        )
+        # The rounds run the job functions the distributed engine's workers run (drain,
+        # deliver, due), in this process, with this worker as their context.
+        ctx = JobContext(
+            rt, make_sync=lambda: worker.sync, make_worker=lambda: worker, drain_batches=1
+        )
+        worker.use_jobs(
+            lambda job, arg: JOBS[job](ctx, arg),
+            parse_duration(settings.work.due_every).total_seconds(),
         )
         if supervised:
             threading.Thread(

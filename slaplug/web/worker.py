@@ -41,6 +41,7 @@ from slaplug.notify.channels import Channel
 from slaplug.rules.pack import RulePack
 from slaplug.rules.versions import VersionedPack
 from slaplug.store import InboxItem, Store
+from slaplug.store.tickets import DUE_BUCKETS
 from slaplug.sync import Sync
 from slaplug.web.events import header_map
 from slaplug.web.metrics import Metrics
@@ -114,6 +115,12 @@ class Worker:
         self._calls: queue.SimpleQueue[tuple[Callable[[], Any], Future[Any]]] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self._last_outbox = time.monotonic()
+        #: Runs a job function by name (`slaplug.jobs.JOBS`) in this worker's context; set
+        #: by the embedded ``slaplug serve`` worker process (`use_jobs`). None: the rounds
+        #: call `drain` and `deliver_outbox` directly.
+        self.run_job: Callable[[str, Any], Any] | None = None
+        self.due_every: float | None = None
+        self._last_due = time.monotonic()
 
     # -- life cycle ---------------------------------------------------------------------------
 
@@ -165,9 +172,7 @@ class Worker:
                 self._wake.clear()
                 self._run_calls()
                 try:
-                    done = self.drain()
-                    if not done and time.monotonic() - self._last_outbox >= self.outbox_every:
-                        self.deliver_outbox()
+                    done = self._round()
                 except Exception:
                     # The store is down, or a bug: keep the thread; items keep their leases
                     # or their pending state and are tried again.
@@ -177,6 +182,38 @@ class Worker:
                     self._wake.wait(self.poll_interval)
         finally:
             self.metrics.worker_alive.set(0)
+
+    def use_jobs(self, run_job: Callable[[str, Any], Any], due_every: float | None) -> None:
+        """Run the rounds through the job functions: ``drain(connector)`` for each connector,
+        ``deliver(connector)`` while idle every ``outbox_every``, and, every ``due_every``
+        seconds (None: never), ``due(bucket)`` for every bucket of the due index."""
+        self.run_job = run_job
+        self.due_every = due_every
+
+    def _round(self) -> int:
+        """One round of work; how many inbox items it claimed (0: the worker may wait)."""
+        if self.run_job is None:
+            done = self.drain()
+            if not done and time.monotonic() - self._last_outbox >= self.outbox_every:
+                self.deliver_outbox()
+            return done
+        done = sum(int(self.run_job("drain", name)) for name in self.connectors)
+        if not done and time.monotonic() - self._last_outbox >= self.outbox_every:
+            self._last_outbox = time.monotonic()
+            for name in self.connectors:
+                self._job("deliver", name)
+        if self.due_every is not None and time.monotonic() - self._last_due >= self.due_every:
+            self._last_due = time.monotonic()
+            for bucket in range(DUE_BUCKETS):
+                self._job("due", bucket)
+        return done
+
+    def _job(self, job: str, arg: Any) -> None:
+        assert self.run_job is not None
+        try:
+            self.run_job(job, arg)
+        except Exception as exc:  # one connector's (or bucket's) failure spares the rest
+            log.warning("job %s(%s) failed; tried again later: %s", job, arg, exc)
 
     def _run_calls(self) -> None:
         while True:
