@@ -57,13 +57,13 @@ def main(mode: str, url: str, *args: str) -> None:
         return
     with Store.open(url, migrate_schema=False) as store:
         if mode == "crash":
-            [c] = store.claim("zd", now=T0, worker_id="doomed")
+            [c] = store.outbox_claim("zd", now=T0, worker_id="doomed")
             print(c.key, flush=True)
             time.sleep(600)  # holds the lease until the test kills us
         elif mode == "claim":
             _wait_for_go()
             taken, recorded = [], []
-            while claims := store.claim("zd", limit=3, now=T0, worker_id=args[0]):
+            while claims := store.outbox_claim("zd", limit=3, now=T0, worker_id=args[0]):
                 for c in claims:
                     taken.append(c.key)
                     recorded.append(store.complete(c.key, "applied"))

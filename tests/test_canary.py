@@ -212,7 +212,7 @@ def test_no_encoding_of_the_canary_reaches_the_store_logs_or_errors(
             Worker(store, pack, {"zendesk": conn}, clock=lambda: now).drain()
             stats = store.outbox_stats()
             inbox = store.inbox_stats()
-            errors += [d.last_error or "" for d in store.dead_letters()]
+            errors += [d.last_error or "" for d in store.outbox_dead_letters()]
         # The run met the faults: the canary was sent and echoed back, in every shape.
         assert len(proxy.echoed) >= 10, proxy.echoed
         echoed = "\n".join(proxy.echoed)

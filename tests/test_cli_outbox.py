@@ -19,8 +19,8 @@ def config(tmp_path: Path) -> Path:
     url = f"sqlite:///{tmp_path / 'store.db'}"
     with Store.open(url, settings=StoreSettings(max_attempts=1)) as store:
         store.plan([action("1/warn")], now=T0)
-        [claim] = store.claim("zd", now=T0)
-        assert store.fail(claim.key, "503 from the helpdesk", now=T0) == "dead"
+        [claim] = store.outbox_claim("zd", now=T0)
+        assert store.outbox_fail(claim.key, "503 from the helpdesk", now=T0) == "dead"
         store.plan([action("2/warn")], now=T0)
     path = tmp_path / "slaplug.yaml"
     path.write_text(f"store: {url}\nrules: []\n")

@@ -94,10 +94,10 @@ def test_extend_leases_touches_only_the_holders_rows(tmp_path: Path) -> None:
     now = datetime(2026, 3, 2, 12, tzinfo=UTC)
     with Store.open(f"sqlite:///{tmp_path / 's.db'}", settings=StoreSettings(lease=LEASE)) as s:
         s.plan(_actions(4), now=now)
-        mine = s.claim("slow", limit=2, now=now, worker_id="a")
-        theirs = s.claim("slow", limit=2, now=now, worker_id="b")
+        mine = s.outbox_claim("slow", limit=2, now=now, worker_id="a")
+        theirs = s.outbox_claim("slow", limit=2, now=now, worker_id="b")
         later = now + timedelta(seconds=30)
-        assert s.extend_leases([c.key for c in mine + theirs], "a", now=later) == 2
+        assert s.outbox_extend_leases([c.key for c in mine + theirs], "a", now=later) == 2
         # Only a's leases moved: b's lapsed and are claimable again; a's are not.
-        again = s.claim("slow", limit=10, now=later + timedelta(milliseconds=500), worker_id="c")
+        again = s.outbox_claim("slow", limit=10, now=later + timedelta(milliseconds=500), worker_id="c")
         assert sorted(c.key for c in again) == sorted(c.key for c in theirs)

@@ -186,7 +186,7 @@ def test_a_newer_value_supersedes_a_waiting_older_one(url: str) -> None:  # noqa
         (k1,) = store.plan_live([_value("1", "2026-12-02T09:00:00Z", 1)], now=T0)
         (k2,) = store.plan_live([_value("1", "2026-12-02T11:00:00Z", 2)], now=T0)
         assert store.ledger_status(k1) == "superseded"
-        claims = store.claim("desk", now=T0)
+        claims = store.outbox_claim("desk", now=T0)
         assert [c.key for c in claims] == [k2]
         assert claims[0].action.params == {"field": "sla_due", "value": "2026-12-02T11:00:00Z"}
         # Planning the same value again (a re-run after a crash) queues nothing.
@@ -200,17 +200,17 @@ def test_a_newer_value_waits_while_an_older_one_is_in_flight(url: str) -> None: 
     """A stale value landing after a newer one must not win: one write per field in flight."""
     with Store.open(url) as store:
         (k1,) = store.plan_live([_value("1", "A", 1)], now=T0)
-        (held,) = store.claim("desk", now=T0, worker_id="w1")  # in flight with worker 1
+        (held,) = store.outbox_claim("desk", now=T0, worker_id="w1")  # in flight with worker 1
         (k2,) = store.plan_live([_value("1", "B", 2), _value("2", "C", 1)], now=T0)[:1] or [""]
         assert store.ledger_status(k1) == "pending", "an in-flight write is left to finish"
         # Worker 2 gets ticket 2's value, not ticket 1's newer one while the older flies.
-        (other,) = store.claim("desk", now=T0, worker_id="w2")
+        (other,) = store.outbox_claim("desk", now=T0, worker_id="w2")
         assert other.action.ticket_id == "2"
         store.complete(other.key, "applied", now=T0)
         # The older one fails and comes back: it is superseded, never retried.
-        assert store.fail(held.key, "503", now=T0) == "pending"
+        assert store.outbox_fail(held.key, "503", now=T0) == "pending"
         later = T0 + timedelta(hours=2)
-        claims = store.claim("desk", now=later, worker_id="w2")
+        claims = store.outbox_claim("desk", now=later, worker_id="w2")
         assert [c.action.params["value"] for c in claims] == ["B"]
         assert store.ledger_status(k1) == "superseded"
         assert k2.startswith("desk:1:live=sla_due:2:")
@@ -219,12 +219,12 @@ def test_a_newer_value_waits_while_an_older_one_is_in_flight(url: str) -> None: 
 def test_a_failed_older_value_is_not_retried_after_a_newer_one(url: str) -> None:  # noqa: F811
     with Store.open(url) as store:
         (k1,) = store.plan_live([_value("1", "A", 1)], now=T0)
-        (c,) = store.claim("desk", now=T0)
+        (c,) = store.outbox_claim("desk", now=T0)
         store.complete(c.key, "failed", "no custom field", now=T0)
         (k2,) = store.plan_live([_value("1", "B", 2)], now=T0)
         assert store.ledger_status(k1) == "superseded"
         assert store.retry_failed(now=T0) == []
-        assert [c.key for c in store.claim("desk", now=T0)] == [k2]
+        assert [c.key for c in store.outbox_claim("desk", now=T0)] == [k2]
 
 
 def test_two_planners_cannot_take_one_number(url: str) -> None:  # noqa: F811

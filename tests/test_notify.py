@@ -262,7 +262,7 @@ def test_a_reminder_repeats_until_the_clock_is_achieved(store: Store, pack: Rule
     def pass_at(t: datetime) -> list[str]:
         clock[0] = t
         done = []
-        for c in store.claim("desk", now=t):
+        for c in store.outbox_claim("desk", now=t):
             result = notes.deliver(c.action)
             store.complete(c.key, result.status.value, result.detail, now=t)
             done.append(f"{c.key.rsplit('~', 1)[-1]}:{result.status.value}")

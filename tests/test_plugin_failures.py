@@ -134,7 +134,7 @@ def test_on_breach_that_keeps_failing_ends_as_a_dead_letter(
         job.run_once()
         clock.now += timedelta(hours=2)
         second = job.run_once()
-        dead = store.dead_letters()
+        dead = store.outbox_dead_letters()
     assert second.dead_lettered == 5
     assert sorted(f"{d.action.connector}:{d.action.ticket_id}" for d in dead) == sorted(TICKETS)
     assert all(d.action.kind.value == "hook" and d.key.endswith("!on_breach") for d in dead)

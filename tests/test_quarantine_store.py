@@ -75,8 +75,8 @@ def test_extend_leases_on_both_databases(store: Store) -> None:
                     key="z:1:k", escalation="e", level=1, policy="p",
                     metric=Metric.FIRST_RESPONSE, cycle=1)
     store.plan([action], now=T0)
-    (claim,) = store.claim("z", now=T0, worker_id="me")
-    assert store.extend_leases([claim.key], "someone-else", now=T0 + timedelta(seconds=8)) == 0
-    assert store.extend_leases([claim.key], "me", now=T0 + timedelta(seconds=8)) == 1
-    assert store.claim("z", now=T0 + timedelta(seconds=12), worker_id="other") == []
-    assert len(store.claim("z", now=T0 + timedelta(seconds=19), worker_id="other")) == 1
+    (claim,) = store.outbox_claim("z", now=T0, worker_id="me")
+    assert store.outbox_extend_leases([claim.key], "someone-else", now=T0 + timedelta(seconds=8)) == 0
+    assert store.outbox_extend_leases([claim.key], "me", now=T0 + timedelta(seconds=8)) == 1
+    assert store.outbox_claim("z", now=T0 + timedelta(seconds=12), worker_id="other") == []
+    assert len(store.outbox_claim("z", now=T0 + timedelta(seconds=19), worker_id="other")) == 1

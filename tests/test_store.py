@@ -296,7 +296,7 @@ def test_plan_refuses_keys_already_in_the_outbox_or_the_ledger(store: Store) -> 
         [action("1/warn"), action("2/warn"), action("3/warn", shadow=True)], now=T0
     ) == ["1/warn", "2/warn"]
     assert store.plan([action("1/warn"), action("2/warn")], now=T0) == []  # pending
-    for c in store.claim("zd", now=T0):
+    for c in store.outbox_claim("zd", now=T0):
         assert store.complete(c.key, "applied")
     assert store.plan([action("1/warn"), action("2/warn"), action("4/warn")], now=T0) == ["4/warn"]
     assert store.ledger_status("1/warn") == "applied"
@@ -346,10 +346,10 @@ def test_two_processes_completing_the_same_keys_end_each_once(url: str) -> None:
 def test_claimed_actions_round_trip(store: Store) -> None:
     a = action("7/warn")
     store.plan([a], now=T0)
-    [c] = store.claim("zd", now=T0, worker_id="w1")
+    [c] = store.outbox_claim("zd", now=T0, worker_id="w1")
     assert (c.action, c.attempts, c.lease_until) == (a, 1, T0 + store.settings.lease)
-    assert store.claim("zd", now=T0) == []  # leased
-    assert store.claim("jira", now=T0) == []  # another connector's queue
+    assert store.outbox_claim("zd", now=T0) == []  # leased
+    assert store.outbox_claim("jira", now=T0) == []  # another connector's queue
 
 
 def test_claims_are_exclusive_across_two_processes(url: str) -> None:
@@ -382,20 +382,20 @@ def test_fail_backs_off_honours_retry_after_and_dead_letters(url: str) -> None:
     settings = StoreSettings(max_attempts=3, backoff_base=timedelta(seconds=10))
     with Store.open(url, settings=settings) as store:
         store.plan([action("1/warn")], now=T0)
-        [c] = store.claim("zd", now=T0)
-        assert store.fail(c.key, "503", now=T0) == "pending"
-        assert store.claim("zd", now=T0 + timedelta(seconds=9)) == []
-        [c] = store.claim("zd", now=T0 + timedelta(seconds=10))
+        [c] = store.outbox_claim("zd", now=T0)
+        assert store.outbox_fail(c.key, "503", now=T0) == "pending"
+        assert store.outbox_claim("zd", now=T0 + timedelta(seconds=9)) == []
+        [c] = store.outbox_claim("zd", now=T0 + timedelta(seconds=10))
         assert c.attempts == 2
         t1 = T0 + timedelta(seconds=10)
         # Backoff would be 20 s; the platform asked for 100.
-        assert store.fail(c.key, "429", retry_after=100, now=t1) == "pending"
-        assert store.claim("zd", now=t1 + timedelta(seconds=99)) == []
+        assert store.outbox_fail(c.key, "429", retry_after=100, now=t1) == "pending"
+        assert store.outbox_claim("zd", now=t1 + timedelta(seconds=99)) == []
         t2 = t1 + timedelta(seconds=100)
-        [c] = store.claim("zd", now=t2)
-        assert store.fail(c.key, "timeout", now=t2) == "dead"
-        assert store.claim("zd", now=t2 + timedelta(days=30)) == []
-        [dead] = store.dead_letters()
+        [c] = store.outbox_claim("zd", now=t2)
+        assert store.outbox_fail(c.key, "timeout", now=t2) == "dead"
+        assert store.outbox_claim("zd", now=t2 + timedelta(days=30)) == []
+        [dead] = store.outbox_dead_letters()
         assert (dead.key, dead.attempts, dead.last_error, dead.dead_at) == (
             "1/warn",
             3,
@@ -404,12 +404,12 @@ def test_fail_backs_off_honours_retry_after_and_dead_letters(url: str) -> None:
         )
         assert dead.action == action("1/warn")
         assert store.plan([action("1/warn")], now=t2) == []  # parked, not forgotten
-        assert store.retry_dead(["other"], now=t2) == 0
-        assert store.retry_dead(now=t2) == 1
-        [c] = store.claim("zd", now=t2)
+        assert store.outbox_retry_dead(["other"], now=t2) == 0
+        assert store.outbox_retry_dead(now=t2) == 1
+        [c] = store.outbox_claim("zd", now=t2)
         assert c.attempts == 1
         assert store.complete(c.key, "applied")
-        assert store.fail(c.key, "late", now=t2) is None
+        assert store.outbox_fail(c.key, "late", now=t2) is None
 
 
 def test_a_worker_killed_holding_a_lease_loses_nothing(url: str) -> None:
@@ -427,8 +427,8 @@ def test_a_worker_killed_holding_a_lease_loses_nothing(url: str) -> None:
             if proc.stdout is not None:
                 proc.stdout.close()
         lease = store.settings.lease
-        assert store.claim("zd", now=T0 + lease - timedelta(seconds=1)) == []  # still leased
-        [c] = store.claim("zd", now=T0 + lease, worker_id="heir")
+        assert store.outbox_claim("zd", now=T0 + lease - timedelta(seconds=1)) == []  # still leased
+        [c] = store.outbox_claim("zd", now=T0 + lease, worker_id="heir")
         assert (c.key, c.attempts) == ("1/warn", 2)
         assert store.complete(c.key, "already")  # the connector found the earlier write
         assert store.ledger_status("1/warn") == "already"
@@ -437,9 +437,9 @@ def test_a_worker_killed_holding_a_lease_loses_nothing(url: str) -> None:
 def test_an_expired_lease_on_the_last_attempt_becomes_a_dead_letter(url: str) -> None:
     with Store.open(url, settings=StoreSettings(max_attempts=1)) as store:
         store.plan([action("1/warn")], now=T0)
-        assert len(store.claim("zd", now=T0)) == 1
-        assert store.claim("zd", now=T0 + timedelta(hours=1)) == []
-        [dead] = store.dead_letters("zd")
+        assert len(store.outbox_claim("zd", now=T0)) == 1
+        assert store.outbox_claim("zd", now=T0 + timedelta(hours=1)) == []
+        [dead] = store.outbox_dead_letters("zd")
         assert "lease" in (dead.last_error or "")
 
 
@@ -455,7 +455,7 @@ def test_complete_is_recorded_once_and_only_with_a_final_status(store: Store) ->
 
 def test_reschedule_releases_a_conflicting_key_and_marks_the_ticket_due(store: Store) -> None:
     store.plan([action("5/warn")], now=T0)
-    store.claim("zd", now=T0)
+    store.outbox_claim("zd", now=T0)
     assert store.reschedule("5/warn", now=T0)
     assert [(d.ticket_id, d.due_at) for d in store.due_before(T0)] == [("5", T0)]
     assert store.plan([action("5/warn")], now=T0) == ["5/warn"]  # re-evaluation may plan it again
@@ -560,7 +560,7 @@ def test_naive_times_are_refused(store: Store) -> None:
     with pytest.raises(TimeError):
         store.set_due("zd", "1", datetime(2026, 3, 2, 9))
     with pytest.raises(TimeError):
-        store.claim("zd", now=datetime(2026, 3, 2, 9))
+        store.outbox_claim("zd", now=datetime(2026, 3, 2, 9))
 
 
 @pytest.mark.parametrize(

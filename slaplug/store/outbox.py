@@ -555,21 +555,3 @@ class OutboxMixin(StoreBase):
             dead=states.get("dead", 0),
             ledger=statuses,
         )
-
-    # The names these had before the inbox's twins were named alike (`inbox_claim`, ...):
-    # thin aliases, kept because tests, plugins and scripts call them. New code says outbox_.
-
-    #: Old name of `outbox_claim`.
-    claim = outbox_claim
-    #: Old name of `outbox_fail`.
-    fail = outbox_fail
-    #: Old name of `outbox_retry_dead`.
-    retry_dead = outbox_retry_dead
-    #: Old name of `outbox_dead_letters`.
-    dead_letters = outbox_dead_letters
-    #: Old name of `outbox_extend_leases`.
-    extend_leases = outbox_extend_leases
-    #: Old name of `outbox_lease_heartbeat`.
-    lease_heartbeat = outbox_lease_heartbeat
-    #: Old name of `outbox_release_leases`.
-    release_leases = outbox_release_leases
