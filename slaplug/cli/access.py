@@ -88,16 +88,7 @@ def _org_text(organization: str) -> str:
 @friendly_errors
 def customer_issue(config_path: str | None, contract: str, organization: str, label: str) -> None:
     """Issue a customer page link (tokens issued before keep working; see rotate)."""
-    from slaplug.store import Store
-
-    settings = _settings(config_path)
-    for note in _check_contract(settings, contract, organization):
-        click.echo(note, err=True)
-    with Store.open(settings.store) as store:
-        record, token = store.issue_token(
-            "customer", contract=contract, organization=organization, label=label
-        )
-    _show_issued(settings, record, token)
+    _issue_customer(config_path, contract, organization, label, rotate=False)
 
 
 @customer_token.command("rotate")
@@ -108,6 +99,13 @@ def customer_issue(config_path: str | None, contract: str, organization: str, la
 @friendly_errors
 def customer_rotate(config_path: str | None, contract: str, organization: str, label: str) -> None:
     """Issue a new link and revoke every earlier one of the same contract and organization."""
+    _issue_customer(config_path, contract, organization, label, rotate=True)
+
+
+def _issue_customer(
+    config_path: str | None, contract: str, organization: str, label: str, *, rotate: bool
+) -> None:
+    """Issue a customer token; with ``rotate``, revoke the subject's earlier ones with it."""
     from slaplug.store import Store
 
     settings = _settings(config_path)
@@ -117,11 +115,16 @@ def customer_rotate(config_path: str | None, contract: str, organization: str, l
         record, token = store.issue_token(
             "customer", contract=contract, organization=organization, label=label
         )
-        gone = store.revoke_tokens(
-            scope="customer", contract=contract, organization=organization, keep=record.id
+        gone = (
+            store.revoke_tokens(
+                scope="customer", contract=contract, organization=organization, keep=record.id
+            )
+            if rotate
+            else None
         )
     _show_issued(settings, record, token)
-    click.echo(f"revoked {len(gone)} earlier token(s): {', '.join(gone) or '-'}")
+    if gone is not None:
+        click.echo(f"revoked {len(gone)} earlier token(s): {', '.join(gone) or '-'}")
 
 
 def _revoke(config_path: str | None, scope: Scope, ids: tuple[str, ...], **subject: Any) -> None:
