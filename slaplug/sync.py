@@ -36,7 +36,8 @@ from __future__ import annotations
 import logging
 import secrets
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime
 
 from slaplug import plugins
@@ -171,28 +172,37 @@ class Sync:
             FatalAPIError: A connector cannot go on (credentials rejected...); the message
                 names it and what to fix. Work already done stays done.
         """
-        started = time.monotonic()
-        summary = Summary()
         names = [only] if only else list(self.connectors)
-        before = {n: self._calls(n) for n in names}
-        for name in names:
-            conn = self.connectors[name]
-            self._held[name] = self.store.quarantined_ids(name)
-            cutoff = self.cutoff(name, self.clock())
-            summary.cutoffs[name] = cutoff.isoformat()
-            if Capability.READ in conn.capabilities:
-                self._read(name, conn, summary, cutoff)
-            else:
-                log.info("%s: its connector declares no read capability; nothing read", name)
-            self._reevaluate_due(name, summary, cutoff)
-            if not self.dry_run:
-                self._deliver(name, conn, summary)
-        for name in names:
-            reads, writes = self._calls(name)
-            summary.api_reads += reads - before[name][0]
-            summary.api_writes += writes - before[name][1]
-        summary.seconds = round(time.monotonic() - started, 3)
+        with self._counted(names, None) as summary:
+            for name in names:
+                conn = self.connectors[name]
+                self._held[name] = self.store.quarantined_ids(name)
+                cutoff = self.cutoff(name, self.clock())
+                summary.cutoffs[name] = cutoff.isoformat()
+                if Capability.READ in conn.capabilities:
+                    self._read(name, conn, summary, cutoff)
+                else:
+                    log.info("%s: its connector declares no read capability; nothing read", name)
+                self._reevaluate_due(name, summary, cutoff)
+                if not self.dry_run:
+                    self._deliver(name, conn, summary)
         return summary
+
+    @contextmanager
+    def _counted(self, names: Sequence[str], summary: Summary | None) -> Iterator[Summary]:
+        """Count a pass or a job into ``summary`` (a new one when None): the API calls the
+        ``names`` connectors made meanwhile and, in a summary of its own, the seconds."""
+        started = time.monotonic()
+        own = summary is None
+        summary = Summary() if summary is None else summary
+        before = {n: self._calls(n) for n in names}
+        yield summary
+        for n in names:
+            reads, writes = self._calls(n)
+            summary.api_reads += reads - before[n][0]
+            summary.api_writes += writes - before[n][1]
+        if own:
+            summary.seconds = round(time.monotonic() - started, 3)
 
     def process(
         self, name: str, tickets: Sequence[Ticket], *, summary: Summary | None = None
@@ -207,31 +217,23 @@ class Sync:
         Args:
             summary: Count into this one (a pass made of several jobs) rather than a new one.
         """
-        started = time.monotonic()
-        own = summary is None
-        summary = Summary() if summary is None else summary
-        conn = self.connectors[name]
-        reads, writes = self._calls(name)
-        self._held[name] = self.store.quarantined_ids(name)
-        tickets = self._enrich(self._admit(tickets, summary), summary)
-        summary.tickets_read += len(tickets)
-        cutoff = self.cutoff(name, self.clock())
-        summary.cutoffs[name] = cutoff.isoformat()
-        if not self.dry_run:
-            saved = self.store.store_snapshots(tickets, now=self.clock())
-            summary.tickets_changed += sum(1 for s in saved if s is Saved.WRITTEN)
-            # Older than the stored snapshot: a newer read was saved and evaluated already.
-            tickets = [t for t, s in zip(tickets, saved, strict=True) if s is not Saved.STALE]
-            summary.stale += len(saved) - len(tickets)
-        self._evaluate(tickets, summary, cutoff)
-        if not self.dry_run:
-            self._deliver(name, conn, summary)
-        after = self._calls(name)
-        summary.api_reads += after[0] - reads
-        summary.api_writes += after[1] - writes
-        if own:
-            summary.seconds = round(time.monotonic() - started, 3)
-        return summary
+        with self._counted([name], summary) as counted:
+            conn = self.connectors[name]
+            self._held[name] = self.store.quarantined_ids(name)
+            tickets = self._enrich(self._admit(tickets, counted), counted)
+            counted.tickets_read += len(tickets)
+            cutoff = self.cutoff(name, self.clock())
+            counted.cutoffs[name] = cutoff.isoformat()
+            if not self.dry_run:
+                saved = self.store.store_snapshots(tickets, now=self.clock())
+                counted.tickets_changed += sum(1 for s in saved if s is Saved.WRITTEN)
+                # Older than the stored snapshot: a newer read was saved and evaluated already.
+                tickets = [t for t, s in zip(tickets, saved, strict=True) if s is not Saved.STALE]
+                counted.stale += len(saved) - len(tickets)
+            self._evaluate(tickets, counted, cutoff)
+            if not self.dry_run:
+                self._deliver(name, conn, counted)
+        return counted
 
     # -- reading and evaluating ----------------------------------------------------------------
 
@@ -293,26 +295,18 @@ class Sync:
         Args:
             summary: Count into this one (a pass made of several jobs) rather than a new one.
         """
-        started = time.monotonic()
-        own = summary is None
-        summary = Summary() if summary is None else summary
-        conn = self.connectors[name]
-        reads, writes = self._calls(name)
-        self._held[name] = self.store.quarantined_ids(name)
-        cutoff = self.cutoff(name, self.clock())
-        summary.cutoffs[name] = cutoff.isoformat()
-        if Capability.READ in conn.capabilities:
-            self._read(name, conn, summary, cutoff)
-        else:
-            log.info("%s: its connector declares no read capability; nothing read", name)
-        if not self.dry_run:
-            self._deliver(name, conn, summary)
-        after = self._calls(name)
-        summary.api_reads += after[0] - reads
-        summary.api_writes += after[1] - writes
-        if own:
-            summary.seconds = round(time.monotonic() - started, 3)
-        return summary
+        with self._counted([name], summary) as counted:
+            conn = self.connectors[name]
+            self._held[name] = self.store.quarantined_ids(name)
+            cutoff = self.cutoff(name, self.clock())
+            counted.cutoffs[name] = cutoff.isoformat()
+            if Capability.READ in conn.capabilities:
+                self._read(name, conn, counted, cutoff)
+            else:
+                log.info("%s: its connector declares no read capability; nothing read", name)
+            if not self.dry_run:
+                self._deliver(name, conn, counted)
+        return counted
 
     def reevaluate_due(
         self,
@@ -329,29 +323,20 @@ class Sync:
         Args:
             summary: Count into this one (a pass made of several jobs) rather than a new one.
         """
-        started = time.monotonic()
-        own = summary is None
-        summary = Summary() if summary is None else summary
         if name is not None:
             names = [name]
         else:  # only the connectors with something due (10,000 helpdesks: a handful)
             found = self.store.due_connectors(self.clock(), bucket=bucket)
             names = [n for n in self.connectors if n in found]
-        before = {n: self._calls(n) for n in names}
-        for n in names:
-            self._held[n] = self.store.quarantined_ids(n)
-            cutoff = self.cutoff(n, self.clock())
-            summary.cutoffs[n] = cutoff.isoformat()
-            self._reevaluate_due(n, summary, cutoff, bucket=bucket)
-            if not self.dry_run:
-                self._deliver(n, self.connectors[n], summary)
-        for n in names:
-            reads, writes = self._calls(n)
-            summary.api_reads += reads - before[n][0]
-            summary.api_writes += writes - before[n][1]
-        if own:
-            summary.seconds = round(time.monotonic() - started, 3)
-        return summary
+        with self._counted(names, summary) as counted:
+            for n in names:
+                self._held[n] = self.store.quarantined_ids(n)
+                cutoff = self.cutoff(n, self.clock())
+                counted.cutoffs[n] = cutoff.isoformat()
+                self._reevaluate_due(n, counted, cutoff, bucket=bucket)
+                if not self.dry_run:
+                    self._deliver(n, self.connectors[n], counted)
+        return counted
 
     def _reevaluate_due(
         self, name: str, summary: Summary, cutoff: datetime, *, bucket: int | None = None
