@@ -125,6 +125,8 @@ class JiraWrites(JiraWebhooks):
                 raise bad("Specify a number.")
             return value
         if f.kind == "datetime":
+            # An ISO 8601 string (Jira Cloud OpenAPI v3, custom field value types: "a date
+            # in the ISO format or the simplified extended ISO format").
             if value is None:
                 return None
             try:
