@@ -5,7 +5,9 @@ Format (version 1)::
     zd1.<base64url, unpadded, of compact JSON {"t": ..., "e": ..., "s": [...]}>
 
 * ``t``: Zendesk's ``after_cursor`` of the cursor-based ticket export
-  (``/api/v2/incremental/tickets/cursor.json``), itself opaque.
+  (``/api/v2/incremental/tickets/cursor.json``), itself opaque; or ``null``: the next read
+  restarts that export at ``start_time`` ``e`` (a read that stopped where the events did,
+  see `slaplug_zendesk.read`).
 * ``e``: Unix seconds to pass as ``start_time`` to the time-based ticket events export
   (``/api/v2/incremental/ticket_events.json``): its last ``end_time``.
 * ``s``: ids of the audits at exactly second ``e`` already delivered. The time-based export
@@ -38,12 +40,12 @@ class ZendeskCursor:
     """Where the two exports stand.
 
     Attributes:
-        tickets: The ticket export's ``after_cursor``.
+        tickets: The ticket export's ``after_cursor``; None: restart it at ``events``.
         events: The events export's next ``start_time`` (Unix seconds).
         seen: Audit ids at second ``events`` already delivered.
     """
 
-    tickets: str
+    tickets: str | None
     events: int
     seen: tuple[int, ...] = ()
 
@@ -66,7 +68,7 @@ class ZendeskCursor:
             body = text[len(_PREFIX) :]
             doc = json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
             tickets, events, seen = doc["t"], doc["e"], doc.get("s", [])
-            if not isinstance(tickets, str) or not isinstance(events, int):
+            if not isinstance(tickets, str | None) or not isinstance(events, int):
                 raise ValueError("wrong types")
             return cls(tickets, events, tuple(int(i) for i in seen))
         except (ValueError, KeyError, TypeError, binascii.Error) as exc:

@@ -14,6 +14,17 @@ per ticket:
 3. tickets with new events that the ticket export did not return (changed between the two
    reads) are fetched with ``show_many`` (100 a call) so their events are not lost.
 
+The ticket export stops at the events export's end. Both are ordered by change time
+(``generated_timestamp``, reference §1.1), so once a page reaches past the second the events
+were read to, every ticket changed up to that second has been listed; the tickets changed
+later (by people, or by slaplug's own write-backs while this read goes on) are left to the
+next read, which restarts the ticket export at that second (``start_time``, which the
+cursor-based export takes on any request) and reads their new events with them. Read on to
+the export's end instead, and those tickets would be listed here without their newest events,
+which the next read would then find with no ticket to go with: one ``show_many`` call per 100
+tickets written back during a long first read (147 calls at 50,000 tickets, measured by
+``bench/scale.py --large``).
+
 Only the last page carries the advanced events position; the pages before it resume the
 ticket export but keep the old events position, so a crash mid-read re-delivers events
 rather than losing them (the sync store merges events as values, so duplicates are harmless).
@@ -86,16 +97,19 @@ class Reader:
         try:
 
             def cursor_for(tickets: str | None, final: bool) -> str | None:
+                if final:  # no ticket cursor: the next read restarts at ``new_events``
+                    return ZendeskCursor(tickets, new_events, new_seen).encode()
                 if tickets is None:
                     return None
-                if final:
-                    return ZendeskCursor(tickets, new_events, new_seen).encode()
                 return ZendeskCursor(tickets, old_events, old_seen).encode()
 
+            # The ticket export starts after its stored cursor, or else at the events' start.
+            after: str | None = state.tickets if state else None
             pending: tuple[list[Ticket], str | None] | None = None
             pending_raw: dict[int, Mapping[str, Any]] = {}
-            after: str | None = state.tickets if state else None
-            for page in paginate(self._fetch_tickets, _TICKET_PAGINATOR, after):
+            reached_end = True
+            pages = paginate(lambda t: self._fetch_tickets(t, old_events), _TICKET_PAGINATOR, after)
+            for page in pages:
                 if pending is not None:
                     self.page_raw = pending_raw
                     yield TicketPage(pending[0], cursor_for(pending[1], False), complete)
@@ -105,11 +119,20 @@ class Reader:
                 tickets = self._tickets(raws, buffered, complete)
                 pending, after = (tickets, page.resume), page.resume
                 pending_raw = {int(r["id"]): r for r in raws}
+                if raws and max(_changed_at(r) for r in raws) > new_events:
+                    reached_end = False  # past the events' end: the rest is the next read's
+                    break
+            final_tickets = after if reached_end else None
             leftovers = list(buffered.pending())  # tickets with new events the export did not list
             chunks = [leftovers[n : n + _SHOW_MANY] for n in range(0, len(leftovers), _SHOW_MANY)]
             if pending is not None:
                 self.page_raw = pending_raw
-                yield TicketPage(pending[0], cursor_for(pending[1], not chunks), complete)
+                last = not chunks
+                yield TicketPage(
+                    pending[0],
+                    cursor_for(final_tickets if last else pending[1], last),
+                    complete,
+                )
             for n, chunk in enumerate(chunks):
                 data = self.http.get_json(
                     "api/v2/tickets/show_many.json",
@@ -119,14 +142,17 @@ class Reader:
                 raws = data.get("tickets") or []
                 tickets = self._tickets(raws, buffered, complete)
                 self.page_raw = {int(r["id"]): r for r in raws}
-                yield TicketPage(tickets, cursor_for(after, n == len(chunks) - 1), complete)
+                last = n == len(chunks) - 1
+                yield TicketPage(
+                    tickets, cursor_for(final_tickets if last else after, last), complete
+                )
         finally:
             buffered.close()  # and its temporary file, if it spilled
 
-    def _fetch_tickets(self, token: str | None) -> Any:
+    def _fetch_tickets(self, token: str | None, since: int) -> Any:
         params: dict[str, Any] = {"per_page": self.config.page_size, "include": SIDELOADS}
         if token is None:
-            params["start_time"] = self.config.start_time
+            params["start_time"] = since
         else:
             params["cursor"] = token
         return self._export(TICKET_EXPORT, params)
@@ -349,6 +375,15 @@ def _int(value: Any) -> int | None:
     if isinstance(value, str) and value.strip().lstrip("-").isdigit():
         return int(value)
     return None
+
+
+def _changed_at(raw: Mapping[str, Any]) -> float:
+    """When an exported ticket last changed, as the export orders it: ``generated_timestamp``
+    (reference §1.1), else ``updated_at``."""
+    stamp = raw.get("generated_timestamp")
+    if isinstance(stamp, int | float) and not isinstance(stamp, bool):
+        return float(stamp)
+    return parse_time(raw["updated_at"]).timestamp()
 
 
 def _name(names: Mapping[int, str], ident: int | None) -> str | None:

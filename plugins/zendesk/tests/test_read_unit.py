@@ -219,7 +219,7 @@ def test_an_unreadable_cursor_says_to_reset_it(bad: str) -> None:
 # -- a steady-state read, on the wire ---------------------------------------------------
 
 
-def ticket_json(tid: int, status: str = "open") -> dict:
+def ticket_json(tid: int, status: str = "open", updated: int = 30) -> dict:
     return {
         "id": tid,
         "status": status,
@@ -233,7 +233,7 @@ def ticket_json(tid: int, status: str = "open") -> dict:
         "tags": ["vip"],
         "custom_fields": [{"id": 360000000103, "value": "at_risk"}],
         "created_at": at(0),
-        "updated_at": at(30),
+        "updated_at": at(updated),
     }
 
 
@@ -284,7 +284,7 @@ def test_a_steady_state_read_takes_events_from_the_export_and_marks_history_part
     responses.get(
         f"{BASE}/api/v2/incremental/tickets/cursor.json",
         json={
-            "tickets": [ticket_json(7)],
+            "tickets": [ticket_json(7, updated=0)],  # changed last by the audit above
             "users": [
                 {"id": REQUESTER, "role": "end-user", "email": "alice@acme.example"},
                 {"id": AGENT, "role": "agent", "email": "ana@acme.test"},
@@ -314,3 +314,69 @@ def test_a_steady_state_read_takes_events_from_the_export_and_marks_history_part
     assert ticket.url == f"{BASE}/agent/tickets/7"
     assert ZendeskCursor.decode(page.cursor) == ZendeskCursor("T1", 1772445600, (42,))
     assert len(responses.calls) == 2, "no call per ticket in steady state"
+
+
+@responses.activate
+def test_the_ticket_export_stops_where_the_events_stopped_and_the_next_read_restarts_there(
+    connector,
+) -> None:
+    """A ticket changed after the events export's end (here by a write-back while the read
+    went on) is listed without its newest audit; read on, and the next read would find that
+    audit with no ticket to go with it (one ``show_many`` per 100 such tickets). So the read
+    stops at the first page past the events' end and the next one restarts the cursor-based
+    export at that second with ``start_time``, which it takes on any request (reference
+    §1.1; Zendesk's incremental exports reference: "start_time ... required on the first
+    request")."""
+    events_end = 1772445600  # 10:00
+    responses.get(
+        f"{BASE}/api/v2/incremental/ticket_events.json",
+        json={"ticket_events": [], "count": 0, "end_time": events_end, "end_of_stream": True},
+    )
+    export = f"{BASE}/api/v2/incremental/tickets/cursor.json"
+    sideloads = "users,groups,organizations"
+    directory = {
+        "users": [
+            {"id": REQUESTER, "role": "end-user", "email": "alice@acme.example"},
+            {"id": AGENT, "role": "agent", "email": "ana@acme.test"},
+        ],
+        "groups": [{"id": 201, "name": "first-line"}],
+        "organizations": [{"id": 501, "name": "Acme Corp"}],
+    }
+    responses.get(
+        export,
+        json={
+            "tickets": [ticket_json(7, updated=0), ticket_json(8, updated=5)],
+            "after_cursor": "T1",
+            "end_of_stream": False,
+            **directory,
+        },
+        match=[
+            responses.matchers.query_param_matcher(
+                {"cursor": "T0", "per_page": "1000", "include": sideloads}
+            )
+        ],
+    )
+    start = ZendeskCursor("T0", events_end - 600).encode()
+    (page,) = list(connector.read_changed(start))
+    assert [t.id for t in page.tickets] == ["7", "8"], "the page past the end is still given"
+    assert ZendeskCursor.decode(page.cursor) == ZendeskCursor(None, events_end)
+    assert len(responses.calls) == 2, "the page after it is not read"
+
+    # The next read restarts the ticket export at the events' end, with start_time.
+    responses.get(
+        export,
+        json={
+            "tickets": [ticket_json(8, updated=5)],
+            "after_cursor": "T2",
+            "end_of_stream": True,
+            **directory,
+        },
+        match=[
+            responses.matchers.query_param_matcher(
+                {"start_time": str(events_end), "per_page": "1000", "include": sideloads}
+            )
+        ],
+    )
+    (again,) = list(connector.read_changed(page.cursor))
+    assert [t.id for t in again.tickets] == ["8"]
+    assert responses.calls[-1].request.params["start_time"] == str(events_end)

@@ -164,7 +164,15 @@ def test_zenpy_specified_ticket_event_without_event_type_is_a_status_change(conn
     responses.get(
         f"{BASE}/api/v2/incremental/tickets/cursor.json",
         json={
-            "tickets": [_ticket(27, status="solved", created_at="1974-05-23T00:00:00Z")],
+            "tickets": [
+                # Last changed by the event above: the read goes to the export's end.
+                _ticket(
+                    27,
+                    status="solved",
+                    created_at="1974-05-23T00:00:00Z",
+                    updated_at="1974-05-23T17:17:19Z",
+                )
+            ],
             "after_url": f"{BASE}/api/v2/incremental/tickets/cursor.json?cursor=MTY5NTA2MjcyNC4wfHwxNTcxfA%3D%3D",
             "before_url": None,
             "after_cursor": "MTY5NTA2MjcyNC4wfHwxNTcxfA==",
