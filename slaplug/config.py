@@ -187,10 +187,22 @@ class WorkOptions(BaseModel):
         "(procrastinate), 1s to 24h.",
     )
 
+    keep_failed_jobs: str = Field(
+        default="168h",
+        description="How long a failed job (and one dropped after its worker died) is kept "
+        "in procrastinate_jobs for inspection before an hourly job deletes it, 1h to 8760h.",
+    )
+
     @field_validator("due_every", "stalled_after")
     @classmethod
     def _every_in_range(cls, value: str, info: ValidationInfo) -> str:
         _duration_between(value, MIN_EVERY, MAX_EVERY, str(info.field_name))
+        return value
+
+    @field_validator("keep_failed_jobs")
+    @classmethod
+    def _kept_in_range(cls, value: str) -> str:
+        _duration_between(value, timedelta(hours=1), timedelta(days=365), "keep_failed_jobs")
         return value
 
     def documented_budgets(self) -> bool:

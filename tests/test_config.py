@@ -154,6 +154,12 @@ MALFORMED_CONFIGS = [
     ("every-soon", ZENDESK + "sync: {every: soon}\n", "soon", '"soon" is not a duration'),
     ("every-zero", ZENDESK + "sync: {every: 0s}\n", "0s", "from 1s to 24h"),
     (
+        "keep-failed-jobs-minutes",
+        ZENDESK + "work: {keep_failed_jobs: 10m}\n",
+        "10m",
+        'keep_failed_jobs "10m" is out of range; write a duration from 1h to 8760h',
+    ),
+    (
         "connector-dotdot",
         ZENDESK.replace("  desk:", "  ../desk:"),
         "../desk",

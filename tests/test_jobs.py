@@ -218,3 +218,52 @@ def test_slaplug_worker_refuses_the_embedded_engine_and_sqlite(tmp_path: Path) -
     result = CliRunner().invoke(main, ["worker", "--config", str(config)])
     assert result.exit_code == 2
     assert "slaplug.yaml:4:" in result.output and "postgresql://" in result.output
+
+
+def test_a_failed_job_is_kept_for_inspection_then_pruned(
+    fake: TinyFake, tmp_path: Path, pg_url: str
+) -> None:
+    """Successful jobs are deleted as they end; failed ones (an error, or a dead worker's job
+    dropped by ``recover``) stay ``work.keep_failed_jobs``, then the hourly ``prune`` job
+    deletes them, so ``procrastinate_jobs`` does not grow for ever."""
+    pytest.importorskip("procrastinate")
+    import asyncio
+
+    import psycopg
+
+    from slaplug.jobs.engine import delete_ended_jobs
+
+    rt = _runtime(pg_url, fake, "procrastinate", tmp_path)
+    info = conninfo(pg_url)
+    apply_schema(info)
+    app = build_app(rt.settings, lambda: JobContext(rt), info=info, periodic=False)
+
+    def failed() -> int:
+        with psycopg.connect(info) as conn:
+            row = conn.execute(
+                "SELECT count(*) FROM procrastinate_jobs WHERE status = 'failed'"
+            ).fetchone()
+        return int(row[0]) if row else 0
+
+    async def prune() -> None:
+        async with app.open_async():
+            await delete_ended_jobs(app, 168)
+
+    try:
+        with app.open():
+            assert Enqueuer(app).defer("due", DUE_BUCKETS)  # out of range: the job fails
+        app.run_worker(
+            queues=[QUEUE], wait=False, install_signal_handlers=False, delete_jobs="successful"
+        )
+        assert failed() == 1
+        asyncio.run(prune())
+        assert failed() == 1, "a failed job younger than keep_failed_jobs stays"
+        with psycopg.connect(info) as conn:  # as if it had failed eight days ago
+            conn.execute("UPDATE procrastinate_events SET at = at - interval '8 days'")
+        asyncio.run(prune())
+        assert failed() == 0
+    finally:
+        rt.store.close()
+        rt.pack.close()
+    # The worker's periodic jobs include the hourly prune.
+    assert "slaplug.prune" in build_app(rt.settings, lambda: JobContext(rt), info=info).tasks

@@ -26,7 +26,16 @@ from slaplug.errors import ConfigError
 from slaplug.jobs.units import JOBS, JobContext, lanes
 from slaplug.store.tickets import DUE_BUCKETS
 
-__all__ = ["PRIORITY", "QUEUE", "Enqueuer", "apply_schema", "build_app", "conninfo", "cron"]
+__all__ = [
+    "PRIORITY",
+    "QUEUE",
+    "Enqueuer",
+    "apply_schema",
+    "build_app",
+    "conninfo",
+    "cron",
+    "delete_ended_jobs",
+]
 
 log = logging.getLogger("slaplug.jobs.engine")
 
@@ -155,16 +164,32 @@ def build_app(
                 await app.job_manager.retry_job(job)
                 log.warning("job %s of a dead worker is retried", job.call_string)
             except UniqueViolation:
-                # Its lane has a job waiting already, which does the same work: end this
-                # one (as failed, kept for inspection) and free the lane's lock for it.
+                # Its lane has a job waiting already, which does the same work: end this one
+                # (as failed, kept work.keep_failed_jobs for inspection) and free the lane's
+                # lock for it.
                 await app.job_manager.finish_job(job, status=Status.FAILED, delete_job=False)
                 log.warning(
                     "job %s of a dead worker is dropped: the same job waits already",
                     job.call_string,
                 )
 
+    keep_hours = max(1, round(_seconds(settings.work.keep_failed_jobs) / 3600))
+
+    async def prune(timestamp: int) -> None:
+        """Delete the jobs that ended more than ``work.keep_failed_jobs`` ago.
+
+        Successful jobs are deleted as they end (``delete_jobs="successful"``); failed ones
+        stay for inspection (``procrastinate`` CLI, or SQL), but not for ever.
+        """
+        await delete_ended_jobs(app, keep_hours)
+
     if not periodic:
         return app
+    app.periodic(cron="17 * * * *", periodic_id="prune")(
+        app.task(name="slaplug.prune", queue=QUEUE, pass_context=False, queueing_lock="prune")(
+            prune
+        )
+    )
     app.periodic(cron=cron(max(1.0, stalled_after / 3)), periodic_id="recover")(
         app.task(
             name="slaplug.recover", queue=QUEUE, pass_context=False, queueing_lock="recover"
@@ -178,6 +203,18 @@ def build_app(
         app.task(name="slaplug.tick_due", queue=QUEUE, pass_context=False)(tick_due)
     )
     return app
+
+
+async def delete_ended_jobs(app: Any, keep_hours: int) -> None:
+    """Delete slaplug's jobs that ended (succeeded, failed, cancelled, aborted) more than
+    ``keep_hours`` ago (the ``prune`` job, hourly)."""
+    await app.job_manager.delete_old_jobs(
+        nb_hours=keep_hours,
+        queue=QUEUE,
+        include_failed=True,
+        include_cancelled=True,
+        include_aborted=True,
+    )
 
 
 def _seconds(text: str) -> float:
