@@ -8,11 +8,12 @@ per ticket:
    the stored position to ``end_of_stream``: the audits since the last sync, buffered by
    ticket (a compact form, not the raw JSON);
 2. the cursor-based ticket export (``GET /api/v2/incremental/tickets/cursor.json``,
-   ``start_time`` on the first run, then ``cursor``) to ``end_of_stream``: the tickets'
-   current state, with users, groups and organizations sideloaded. Each page becomes a
-   `TicketPage`, its tickets carrying their buffered events;
-3. tickets with new events that the ticket export did not return (changed between the two
-   reads) are fetched with ``show_many`` (100 a call) so their events are not lost.
+   ``start_time`` on the first run, then ``cursor``) to ``end_of_stream`` or past the events'
+   end (below): the tickets' current state, with users, groups and organizations sideloaded.
+   Each page becomes a `TicketPage`, its tickets carrying their buffered events;
+3. tickets with new events that the ticket export did not return (changed again after the
+   events were read, before the ticket export reached them) are fetched with ``show_many``
+   (100 a call) so their events are not lost.
 
 The ticket export stops at the events export's end. Both are ordered by change time
 (``generated_timestamp``, reference §1.1), so once a page reaches past the second the events
