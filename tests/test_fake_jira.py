@@ -11,13 +11,18 @@ import json
 import math
 import threading
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, ClassVar
 
 import pytest
 import requests
 from slaplug_jira.fake import FakeJira, HistoryEvent, TicketHistory, main_fake_jira
-from slaplug_jira.fake.generate import FIELD_CONTRACT_TIER, FIELD_SLA_STATUS
+from slaplug_jira.fake.generate import (
+    FIELD_CONTRACT_TIER,
+    FIELD_SLA_BREACH_AT,
+    FIELD_SLA_STATUS,
+)
 
 NOW = 1_772_452_800.0  # 2026-03-02T12:00:00Z: the built-in set's reference end
 BOUNDED = 'project in (SUP) AND updated >= "{lo}" ORDER BY updated ASC, key ASC'
@@ -380,6 +385,39 @@ def test_edit_rejects_read_only_and_unknown_fields(fake: FakeJira, api: requests
     for field in ("customfield_10030", "customfield_99999"):
         r = api.put(url(fake, f"issue/{key}"), json={"fields": {field: "x"}})
         assert r.status_code == 400 and "cannot be set" in r.json()["errors"][field]
+
+
+# A date time picker field takes one text on edit, yyyy-MM-dd'T'HH:mm:ss.SSS+hhmm (Atlassian's
+# "JIRA REST API examples": "2011-10-19T10:29:29.908+1100"); the refusals are recorded answers,
+# cited at slaplug_jira.fake.writes.EDIT_TIME: no milliseconds (coreos/issue-sync#32, whose
+# body is the one asserted), "+00:00" (sooperset/mcp-atlassian#709, #863), "Z" (mojira/
+# arisa-kt#27), a number (getsentry/sentry-plugins#185).
+@pytest.mark.parametrize(
+    ("value", "error"),
+    [
+        ("2026-03-02T10:00:00.000+0000", None),
+        ("2026-03-02T11:00:00.000+0100", None),
+        ("2026-03-02T10:00:00+0000", "Error parsing time: 2026-03-02T10:00:00+0000"),
+        ("2026-03-02T10:00:00.000Z", "Error parsing time: 2026-03-02T10:00:00.000Z"),
+        ("2026-03-02T10:00:00Z", "Error parsing time: 2026-03-02T10:00:00Z"),
+        ("2026-03-02T10:00:00.000+00:00", "Error parsing time: 2026-03-02T10:00:00.000+00:00"),
+        ("2026-03-02T10:00:00.000000+0000", "Error parsing time: 2026-03-02T10:00:00.000000+0000"),
+        ("2026-03-02", "Error parsing time: 2026-03-02"),
+        (1772445600, "Operation value must be a string"),
+    ],
+)
+def test_edit_takes_a_date_time_only_in_jiras_format(
+    fake: FakeJira, api: requests.Session, value: Any, error: str | None
+) -> None:
+    key = open_key(fake, 6)
+    r = api.put(url(fake, f"issue/{key}"), json={"fields": {FIELD_SLA_BREACH_AT: value}})
+    if error is None:
+        assert r.status_code == 204
+        shown = fake.issue(key)["fields"][FIELD_SLA_BREACH_AT]
+        assert datetime.fromisoformat(shown) == datetime(2026, 3, 2, 10, tzinfo=UTC)
+    else:
+        assert r.status_code == 400
+        assert r.json() == {"errorMessages": [], "errors": {FIELD_SLA_BREACH_AT: error}}
 
 
 def test_transitions_follow_the_workflow_and_set_resolution(

@@ -414,11 +414,11 @@ def json_text(doc: Any) -> str:
 
 
 # -- Jira: a date time picker field (the fake's "SLA breach at", customfield_10051) ------------
-# The value written is an ISO 8601 instant: the Jira Cloud platform OpenAPI (v3, the
-# custom field value types of ``PUT /rest/api/3/app/field/{fieldIdOrKey}/value``) says a
-# datetime "must be a string that represents a date in the ISO format or the simplified
-# extended ISO format", e.g. "2023-01-18T12:00:00-03:00" or "2023-01-18T12:00:00.000Z".
-# Not yet tried against a real site (docs/rules/language.md says so).
+# On issue edit Jira takes only yyyy-MM-dd'T'HH:mm:ss.SSS+hhmm there (Atlassian's "JIRA REST
+# API examples": "2011-10-19T10:29:29.908+1100") and answers "Error parsing time: ..." to the
+# instant format's "...T15:00:00Z" (recorded refusals cited at
+# slaplug_jira.fake.writes.EDIT_TIME; the fake refuses them too), so the connector rewrites
+# the deadline. Not yet tried against a real site (docs/rules/language.md says so).
 
 
 def test_live_deadline_in_a_jira_date_time_field_follows_a_priority_change(

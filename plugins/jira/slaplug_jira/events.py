@@ -219,7 +219,12 @@ def map_events(
 
 def organization_names(value: Any) -> list[str]:
     """The names in a JSM Organizations value: the field's list of ``{"id", "name"}``
-    (``sd-customer-organizations``), or a changelog string such as ``[Acme Corp, Globex]``."""
+    (``sd-customer-organizations``), or a changelog string such as ``[Acme Corp, Globex]``.
+
+    No recorded changelog item of an Organizations change was found (see the fake's
+    ``_as_text``), so the string is read with or without brackets, comma-separated; a name
+    containing a comma would be split.
+    """
     if value is None:
         return []
     if isinstance(value, list):

@@ -6,9 +6,10 @@ configured custom fields), drops what is already in place (ALREADY), and then:
 
 * merges labels, custom fields, priority and assignee into **one**
   ``PUT /rest/api/3/issue/{key}?notifyUsers=false`` (``update.labels`` add/remove, never the
-  whole list), so slaplug's edits do not e-mail every watcher; where the API user lacks the
-  rights for that (Jira answers 403), the same edit is sent once more without it, and that
-  project is edited without it from then on;
+  whole list; a date time picker field as ``2026-12-07T15:00:00.000+0000``, the one text
+  Jira takes there, see `to_jira_time`), so slaplug's edits do not e-mail every watcher;
+  where the API user lacks the rights for that (Jira answers 403), the same edit is sent
+  once more without it, and that project is edited without it from then on;
   when many issues get the very same label / text-field edit, one
   ``POST /rest/api/3/bulk/issues/fields`` task does it for all of them instead;
 * posts each new comment with ``POST /rest/api/3/issue/{key}/comment`` (ADF body, JSM
@@ -32,8 +33,10 @@ from __future__ import annotations
 import json
 import logging
 import math
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from slaplug.connectors import (
@@ -88,6 +91,7 @@ class _Plan:
     edits: list[int] = field(default_factory=list)  # indexes of actions the edit carries
     comments: list[int] = field(default_factory=list)
     statuses: list[int] = field(default_factory=list)
+    typed: set[str] = field(default_factory=set)  # fields whose value is not plain text
 
     def body(self) -> dict[str, Any]:
         body: dict[str, Any] = {}
@@ -105,7 +109,7 @@ class _Plan:
         only custom-field shape the writer can be sure of.
         """
         if not self.edits or any(
-            not (k.startswith("customfield_") and isinstance(v, str))
+            not (k.startswith("customfield_") and isinstance(v, str)) or k in self.typed
             for k, v in self.fields.items()
         ):
             return None
@@ -271,6 +275,8 @@ class JiraWriter:
                 ApplyStatus.FAILED,
                 f"{fid} is a JSM SLA field, which is read-only; map {name!r} to a field of your own",
             )
+        if self._is_datetime(fid, now):
+            return self._set_time(plan, a, fid, name, value, now)
         if isinstance(now, Mapping) and "value" in now:  # a select list: write the option
             same, wanted = now.get("value") == value, {"value": value}
         elif (isinstance(now, Mapping) and now.get("type") == "doc") or (
@@ -289,12 +295,52 @@ class JiraWriter:
         plan.fields[fid] = wanted
         return None
 
+    def _set_time(
+        self, plan: _Plan, a: Action, fid: str, name: str, value: Any, now: Any
+    ) -> ApplyResult | None:
+        """A date time picker field: the value (a live field's ``instant`` or ``local``
+        deadline, any ISO 8601 date and time) rewritten in the one format Jira takes on edit,
+        ``2026-12-07T15:00:00.000+0000`` (see `to_jira_time`); compared with the current
+        value as an instant, since Jira shows it in its own zone."""
+        if value is None:
+            wanted = None
+        else:
+            try:
+                wanted = to_jira_time(value)
+            except ValueError:
+                return ApplyResult(
+                    a.key,
+                    ApplyStatus.FAILED,
+                    f"{fid} ({name!r}) is a Jira date time field and {value!r} is not a date "
+                    "and time: give a live field on it format instant or local, not date or a "
+                    "paused text, or map it to a text field",
+                )
+        if _same_time(now, wanted):
+            return ApplyResult(a.key, ApplyStatus.ALREADY)
+        plan.fields[fid] = wanted
+        plan.typed.add(fid)
+        return None
+
+    def _is_datetime(self, fid: str, now: Any) -> bool:
+        """Whether ``fid`` is a date time picker field (schema ``custom`` ends in
+        ``:datetime``). Looked up only when the field is empty or shows a Jira time, so
+        writes to other fields cost no field list."""
+        if not fid.startswith("customfield_"):
+            return False
+        if now is not None and not (isinstance(now, str) and _JIRA_TIME.fullmatch(now)):
+            return False
+        return self._field_type(fid) == "datetime"
+
     def _is_rich(self, fid: str) -> bool:
         """Whether a field takes ADF: ``description``, ``environment`` and ``textarea``
-        custom fields (OAS ``editIssue``). The custom fields' types come from one
-        ``GET /rest/api/3/field`` per connector (schema ``custom`` ends in ``:textarea``)."""
+        custom fields (OAS ``editIssue``)."""
         if fid in _RICH_SYSTEM_FIELDS:
             return True
+        return self._field_type(fid) == "textarea"
+
+    def _field_type(self, fid: str) -> str:
+        """A field's type: the end of its schema ``custom`` key (``textarea``, ``datetime``),
+        from one ``GET /rest/api/3/field`` per connector."""
         if self._field_types is None:
             listed = self.http.get_json("rest/api/3/field")
             self._field_types = {
@@ -306,7 +352,7 @@ class JiraWriter:
                 for f in listed or ()
                 if isinstance(f, Mapping)
             }
-        return self._field_types.get(fid) == "textarea"
+        return self._field_types.get(fid, "")
 
     def _account(self, params: Mapping[str, Any]) -> tuple[str | None, str]:
         user = params.get("user")
@@ -610,3 +656,37 @@ class JiraWriter:
 
 def _detail(exc: ConnectorError, key: str) -> str:
     return f"{key}: {exc}" if key not in str(exc) else str(exc)
+
+
+#: A time as Jira shows it, e.g. ``2026-12-07T16:00:00.000+0100``.
+_JIRA_TIME = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}[+-]\d{4}")
+
+
+def to_jira_time(value: Any) -> str:
+    """An ISO 8601 date and time (``Z``, ``+01:00``, with or without fractions) as a date time
+    picker field takes it on issue edit: ``yyyy-MM-dd'T'HH:mm:ss.SSS+hhmm``, its offset kept.
+
+    Jira refuses a time without milliseconds, with a colon in the offset, or with ``Z``
+    (``Error parsing time: ...``; the recorded answers are listed in the fake,
+    ``slaplug_jira.fake.writes.EDIT_TIME``). A time without offset is taken as UTC.
+
+    Raises:
+        ValueError: for a date alone or anything that is not an ISO 8601 date and time.
+    """
+    text = str(value).strip()
+    if "T" not in text.upper():
+        raise ValueError(text)
+    at = datetime.fromisoformat(text)
+    if at.tzinfo is None:
+        at = at.replace(tzinfo=UTC)
+    return at.strftime("%Y-%m-%dT%H:%M:%S.") + f"{at.microsecond // 1000:03d}" + at.strftime("%z")
+
+
+def _same_time(now: Any, wanted: str | None) -> bool:
+    """Whether a date time field already shows ``wanted`` (the same instant, or both empty)."""
+    if now is None or wanted is None:
+        return now is None and wanted is None
+    try:
+        return datetime.fromisoformat(str(now)) == datetime.fromisoformat(wanted)
+    except ValueError:
+        return False

@@ -46,8 +46,11 @@ def oas_example(name: str) -> Any:
 MYSELF_EXAMPLE: dict[str, Any] = oas_example("getCurrentUser 200")
 
 #: ``GET /rest/api/3/field``: the OAS example's two system fields (``getFields``), plus
-#: `SLA_FIELD` (a textfield) and a textarea custom field in the same ``FieldDetails`` shape
-#: (schema ``custom`` and ``customId`` as the OAS ``JsonTypeBean`` describes them).
+#: `SLA_FIELD` (a textfield), a textarea and a date time picker (`TIME_FIELD`) custom field
+#: in the same ``FieldDetails`` shape (schema ``custom`` and ``customId`` as the OAS
+#: ``JsonTypeBean`` describes them; the date time picker's key as the OAS
+#: ``createCustomField`` lists it: "``datetime``: Stores a date with a time component (value:
+#: ``com.atlassian.jira.plugin.system.customfieldtypes:datetime``)").
 FIELDS = [
     *oas_example("getFields 200"),
     {
@@ -80,7 +83,24 @@ FIELDS = [
         },
         "searchable": True,
     },
+    {
+        "clauseNames": ["cf[10051]", "SLA breach at"],
+        "custom": True,
+        "id": "customfield_10051",
+        "key": "customfield_10051",
+        "name": "SLA breach at",
+        "navigable": True,
+        "orderable": True,
+        "schema": {
+            "custom": "com.atlassian.jira.plugin.system.customfieldtypes:datetime",
+            "customId": 10051,
+            "type": "datetime",
+        },
+        "searchable": True,
+    },
 ]
+#: A date time picker custom field (in `FIELDS`).
+TIME_FIELD = "customfield_10051"
 
 
 def make_connector(**overrides: Any) -> JiraConnector:

@@ -9,6 +9,7 @@ from jira_support import (
     AGENT,
     API,
     SLA_FIELD,
+    TIME_FIELD,
     action,
     adf,
     calls,
@@ -318,3 +319,64 @@ def test_edits_then_comments_then_transition_in_that_order(rsps, jira) -> None:
         ("GET", "issue/SUP-1/transitions"),
         ("POST", "issue/SUP-1/transitions"),
     ]
+
+
+# -- date time picker fields (a live field's deadline) -------------------------------------
+# Jira takes yyyy-MM-dd'T'HH:mm:ss.SSS+hhmm on edit and refuses "Z", "+00:00" and a time
+# without milliseconds ("Error parsing time: ..."; the recorded answers are cited at
+# slaplug_jira.fake.writes.EDIT_TIME).
+
+
+def time_connector():
+    return make_connector(fields={"sla_breach_at": TIME_FIELD}, bulk_edit_min_issues=3)
+
+
+def test_a_date_time_field_is_written_in_the_format_jira_takes_on_edit(rsps) -> None:
+    jira = time_connector()
+    for n, (key, value) in enumerate(
+        [("SUP-1", "2026-12-07T15:00:00Z"), ("SUP-2", "2026-12-07T16:00:00+01:00")], 1
+    ):
+        current(rsps, key, f"1000{n}", **{TIME_FIELD: None})
+        rsps.put(f"{API}/issue/{key}", status=204)
+        result = jira.apply([action(K.SET_FIELD, {"field": "sla_breach_at", "value": value}, key)])
+        assert statuses(result) == ["applied"]
+    puts = [sent(c)["fields"][TIME_FIELD] for c in calls(rsps, "PUT", "")]
+    assert puts == ["2026-12-07T15:00:00.000+0000", "2026-12-07T16:00:00.000+0100"]
+
+
+def test_a_date_time_field_showing_the_same_instant_in_its_zone_is_already_set(rsps) -> None:
+    current(rsps, **{TIME_FIELD: "2026-12-07T16:00:00.000+0100"})
+    result = time_connector().apply(
+        [action(K.SET_FIELD, {"field": "sla_breach_at", "value": "2026-12-07T15:00:00Z"})]
+    )
+    assert statuses(result) == ["already"]
+    assert not calls(rsps, "PUT", "/issue/SUP-1")
+
+
+def test_a_date_or_a_paused_text_in_a_date_time_field_fails_saying_what_to_do(rsps) -> None:
+    current(rsps, **{TIME_FIELD: None})
+    results = time_connector().apply(
+        [
+            action(K.SET_FIELD, {"field": "sla_breach_at", "value": "2026-12-07"}, n=1),
+            action(K.SET_FIELD, {"field": "sla_breach_at", "value": "paused"}, n=2),
+        ]
+    )
+    assert statuses(results) == ["failed", "failed"]
+    assert "format instant or local" in results[0].detail and TIME_FIELD in results[0].detail
+    assert not calls(rsps, "PUT", "/issue/SUP-1")
+
+
+def test_the_same_deadline_on_many_issues_is_not_sent_as_a_bulk_text_edit(rsps) -> None:
+    # The bulk API's singleLineTextFields are text fields only; a date time picker has its own
+    # dateTimePickerFields (OAS JiraIssueFields), whose format the OAS leaves open.
+    keys = [f"SUP-{n}" for n in range(1, 4)]
+    for n, key in enumerate(keys, 1):
+        current(rsps, key, f"1000{n}", **{TIME_FIELD: None})
+        rsps.put(f"{API}/issue/{key}", status=204)
+    value = "2026-12-07T15:00:00Z"
+    results = time_connector().apply(
+        [action(K.SET_FIELD, {"field": "sla_breach_at", "value": value}, k) for k in keys]
+    )
+    assert statuses(results) == ["applied"] * 3
+    assert not calls(rsps, "POST", "/bulk/issues/fields")
+    assert len(calls(rsps, "PUT", "")) == 3

@@ -122,7 +122,9 @@ class JiraBulk(JiraWrites):
             return self._field_value(fid, item.get("value"), "2")
         if kind == "dateTimePickerFields":
             text = (item.get("dateTime") or {}).get("formattedDateTime")
-            return self._field_value(fid, text, "2")
+            # The OAS asks for "ISO format" here and records no stricter rule, unlike the
+            # edit endpoint's date time picker format (see `_edit_time`).
+            return self._field_value(fid, text, "2", lenient_time=True)
         if kind == "singleSelectFields":
             option = (item.get("option") or {}).get("optionId")
             return self._field_value(fid, {"id": str(option)} if option else None, "2")

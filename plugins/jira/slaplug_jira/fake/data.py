@@ -433,8 +433,12 @@ def _as_text(value: Any, f: FieldDef | None) -> str | None:
     if value is None:
         return None
     if f is not None and f.kind == ORGANIZATIONS_KIND:
-        # Shown as the names in brackets, as Jira shows multi-value fields' changes (not
-        # checked against a recorded JSM changelog; the connector reads it with or without).
+        # Shown as the names in brackets, ``from``/``to`` left null: the fake's choice. No
+        # recorded JSM changelog item of an Organizations change was found (searched: the
+        # OAS, whose ChangeDetails has no example of it; GitHub code, issues and fixtures of
+        # public clients for "field": "Organizations" / sd-customer-organizations with
+        # fromString/toString; Atlassian docs and community pages). The connector reads the
+        # names with or without brackets, comma-separated, and never reads from/to here.
         return "[" + ", ".join(str(v) for v in value) + "]"
     if f is not None and f.kind == REQUEST_TYPE_KIND:
         return request_type_row(str(value))[1]

@@ -7,6 +7,7 @@ comments bump ``updated`` but, as in Jira, are not changelog entries (reference 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -38,6 +39,45 @@ NO_DISCARD = (
     "To discard the user notification either admin or project admin permissions are required."
 )
 
+#: The one text a date time picker field takes on issue create and edit:
+#: ``yyyy-MM-dd'T'HH:mm:ss.SSSZ``, three decimals and a ``+hhmm`` offset. The OAS of
+#: ``editIssue`` states no format; Atlassian's "JIRA REST API examples" show
+#: ``"customfield_10003": "2011-10-19T10:29:29.908+1100"`` ("ISO 8601:
+#: YYYY-MM-DDThh:mm:ss.sTZD") and its "Field input formats" page (developer.atlassian.com/
+#: server/jira-servicedesk/info/field-input-formats) ``"2015-11-18T14:39:00.000+1100"``.
+#: Recorded refusals, each 400 ``{"errorMessages": [], "errors": {field: "Error parsing
+#: time: <the text>"}}``:
+#:
+#: - no milliseconds: coreos/issue-sync#32, ``{"errorMessages":[],"errors":
+#:   {"customfield_11310":"Error parsing time: 2018-07-30T11:47:18+0200"}}``; go-jira#271
+#:   ("If millisecond ... empty they will be not exist in result string ... And jira api
+#:   will response with error", fixed by always writing ``.000``);
+#: - a colon in the offset: sooperset/mcp-atlassian#709 ("Error parsing time:
+#:   2025-09-25T13:00:00+00:00") and #863 (Cloud; fixed in #942 by sending ``+0000``);
+#: - ``Z`` and other than three decimals: mojira/arisa-kt#27 ("Jira API doesnt support the
+#:   full ISO format, only accepts it when it has 3 decimals after seconds ... replace the Z
+#:   from ISO to -0000 for same reason"; a Jira Server site then, no Cloud record found).
+#:
+#: A non-string is refused with "Operation value must be a string" (getsentry/
+#: sentry-plugins#185, a Unix timestamp sent to a Date Time Picker field).
+EDIT_TIME = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}[+-]\d{4}")
+
+
+def _edit_time(fid: str, value: Any) -> int:
+    """A date time picker value of an issue edit, in Unix ms (see `EDIT_TIME`).
+
+    Raises:
+        HttpError: 400 with Jira's ``errors: {fid: ...}``.
+    """
+    if not isinstance(value, str):
+        raise jira_error(400, errors={fid: "Operation value must be a string"})
+    try:
+        if not EDIT_TIME.fullmatch(value):
+            raise ValueError(value)
+        return parse_any_time(value)
+    except ValueError:
+        raise jira_error(400, errors={fid: f"Error parsing time: {value}"}) from None
+
 
 class JiraWrites(JiraWebhooks):
     """Write handlers (a base of :class:`~slaplug_jira.fake.server.JiraApp`)."""
@@ -55,7 +95,7 @@ class JiraWrites(JiraWebhooks):
 
     # -- value coercion --------------------------------------------------------------------
 
-    def _field_value(self, fid: str, value: Any, v: str) -> Any:
+    def _field_value(self, fid: str, value: Any, v: str, *, lenient_time: bool = False) -> Any:
         """Validate one ``fields`` value and return it as stored.
 
         Raises:
@@ -125,14 +165,14 @@ class JiraWrites(JiraWebhooks):
                 raise bad("Specify a number.")
             return value
         if f.kind == "datetime":
-            # An ISO 8601 string (Jira Cloud OpenAPI v3, custom field value types: "a date
-            # in the ISO format or the simplified extended ISO format").
             if value is None:
                 return None
-            try:
-                return parse_any_time(str(value))
-            except ValueError:
-                raise bad("Specify a date and time in ISO 8601 format.") from None
+            if lenient_time:  # simulated UI edits and bulk formattedDateTime ("ISO format")
+                try:
+                    return parse_any_time(str(value))
+                except ValueError:
+                    raise bad(f"Error parsing time: {value}") from None
+            return _edit_time(fid, value)
         if f.kind == "select":
             if value is None:
                 return None
@@ -414,7 +454,9 @@ class JiraWrites(JiraWebhooks):
                     value = {"name": value} if isinstance(value, str) else value
                 if kind == "assignee":
                     value = {"accountId": value} if isinstance(value, str) else value
-                self.apply(issue, agent, {kind: self._field_value(kind, value, "2")})
+                self.apply(
+                    issue, agent, {kind: self._field_value(kind, value, "2", lenient_time=True)}
+                )
             else:
                 raise jira_error(400, f"unknown simulate kind {kind!r}")
             return self.issue_json(issue, "3", self.store.fields)
