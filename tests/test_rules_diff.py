@@ -178,6 +178,10 @@ def test_a_dated_version_changes_only_the_clocks_whose_cycle_starts_after_its_da
     assert "would newly fire at the next sync: 2 action(s)" in text
     assert "open clocks that change: 2" in text
     assert f"stay on an older version (their cycle started before {EFFECTIVE}): 3" in text
+    # docs/rules/language.md shows this very output.
+    page = (Path(__file__).parent.parent / "docs" / "rules" / "language.md").read_text()
+    shown = page.split("$ slaplug rules diff --config slaplug.yaml\n")[1].split("```")[0]
+    assert shown == text
     # --version names the version compared with the one before it.
     code, named = run("--config", str(config), "--version", "v2", "--at", NOW.isoformat())
     assert (code, named) == (0, text)

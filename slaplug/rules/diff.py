@@ -368,15 +368,15 @@ def render_text(d: RulesDiff) -> str:
     lines.append(f"  would no longer fire: {count} action(s)")
     lines += [f"    {k}: {_tickets(v)}" for k, v in d.no_longer_firing.items()]
     lines.append(f"  open clocks that change: {len(d.clocks)}")
+    for c in d.clocks[:50]:
+        lines.append(f"    {c.ticket} {c.clock}: {_clock_text(c.old)} -> {_clock_text(c.new)}")
+    if len(d.clocks) > 50:
+        lines.append(f"    ... and {len(d.clocks) - 50} more (--json lists them all)")
     if d.version is not None and d.kept is not None:
         lines.append(
             f"  open clocks that stay on an older version (their cycle started before "
             f"{d.version.effective_from.isoformat()}): {d.kept}"
         )
-    for c in d.clocks[:50]:
-        lines.append(f"    {c.ticket} {c.clock}: {_clock_text(c.old)} -> {_clock_text(c.new)}")
-    if len(d.clocks) > 50:
-        lines.append(f"    ... and {len(d.clocks) - 50} more (--json lists them all)")
     return "\n".join(lines) + "\n"
 
 
