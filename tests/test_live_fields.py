@@ -471,3 +471,122 @@ def test_live_deadline_in_a_jira_date_time_field_follows_a_priority_change(
             assert (summary.live_writes, writes) == (1, 1)
             summary, writes = step()
             assert (summary.live_writes, writes) == (0, 0)
+
+
+# -- slaplug explain shows each live field's writes ---------------------------------------------
+
+
+def _synced(tmp_path: Path, tid: str, status: str = "open") -> tuple[Ticket, Path]:
+    """A stored snapshot of zendesk ticket ``tid`` (opened at T0, normal priority) and a
+    slaplug.yaml for it (no credential needed: explain calls no helpdesk)."""
+    from slaplug.model import EventKind, TicketEvent
+
+    t = Ticket(
+        id=tid, connector="zendesk", created_at=T0, status=status, priority="normal",
+        events=(TicketEvent(EventKind.CREATED, T0),), updated_at=T0,
+    )
+    config = tmp_path / "slaplug.yaml"
+    config.write_text(
+        f"store: sqlite:///{tmp_path / 's.db'}\nrules: [{_write(tmp_path, RULES)}]\n"
+        "connectors:\n  zendesk: {plugin: zendesk, base_url: 'https://acme.zendesk.com', "
+        "email: ops@acme.example, api_token_env: ZD_TOKEN}\n",
+        encoding="utf-8",
+    )
+    return t, config
+
+
+def _plan(store: Store, t: Ticket, value: str | None, seq: int, at: datetime) -> str:
+    (key,) = store.plan_live(
+        [(live_action(LiveValue(t, "sla_resolution_due", value, None), seq),
+          "sla_resolution_due", seq)],
+        now=at,
+    )
+    return key
+
+
+def test_explain_shows_each_live_field_s_last_value_and_its_ledger_state(
+    tmp_path: Path, slaplug_register: Any
+) -> None:
+    import json
+
+    from click.testing import CliRunner
+
+    from slaplug.cli import main
+
+    slaplug_register(
+        pytest.importorskip("slaplug_zendesk", reason="the Zendesk plugin is not installed"),
+        name="zendesk",
+    )
+    t, config = _synced(tmp_path, "7")
+    due = _iso(T0 + timedelta(hours=24))
+    with Store.open(f"sqlite:///{tmp_path / 's.db'}") as store:
+        store.save_snapshots([t], now=T0)
+        first = _plan(store, t, "2026-12-01T21:00:00Z", 1, T0)
+        (c,) = store.outbox_claim("zendesk", now=T0)
+        store.complete(c.key, "applied", now=T0 + timedelta(seconds=5))
+        _plan(store, t, "2026-12-01T23:00:00Z", 2, T0 + timedelta(minutes=10))
+        _plan(store, t, due, 3, T0 + timedelta(minutes=20))  # supersedes number 2, unsent
+        assert store.ledger_status(first) == "applied"
+    at = (T0 + timedelta(hours=1)).isoformat()
+    runner = CliRunner()
+    out = runner.invoke(main, ["explain", "zendesk:7", "--config", str(config), "--at", at,
+                               "--json"])
+    assert out.exit_code == 0, out.output
+    (field,) = json.loads(out.output)["live_fields"]
+    assert (field["field"], field["now"], field["clock"], field["held"]) == (
+        "sla_resolution_due", due, "support/resolution#1", False
+    )
+    assert [(w["seq"], w["value"], w["status"]) for w in field["writes"]] == [
+        (3, due, "pending"),
+        (2, "2026-12-01T23:00:00Z", "superseded"),
+        (1, "2026-12-01T21:00:00Z", "applied"),
+    ]
+    assert field["writes"][1]["detail"] == "a newer value (number 3) of this live field replaced it"
+    text = runner.invoke(main, ["explain", "zendesk:7", "--config", str(config), "--at", at])
+    assert text.exit_code == 0, text.output
+    shown = text.output.split("Live fields (what each should show now; the values planned "
+                              "for it):\n")[1]
+    assert shown.splitlines() == [
+        f"  sla_resolution_due: now {due} (support/resolution#1)",
+        f"    #3 {due}: pending (planned 2026-12-01T09:20:00+00:00)",
+        "    #2 2026-12-01T23:00:00Z: superseded (planned 2026-12-01T09:10:00+00:00, "
+        "2026-12-01T09:20:00+00:00): a newer value (number 3) of this live field replaced it",
+        "    #1 2026-12-01T21:00:00Z: applied (planned 2026-12-01T09:00:00+00:00, "
+        "2026-12-01T09:00:05+00:00)",
+    ]
+
+
+def test_explain_says_when_the_next_sync_writes_a_live_field_and_when_it_will_not(
+    tmp_path: Path, slaplug_register: Any
+) -> None:
+    from click.testing import CliRunner
+
+    from slaplug.cli import main
+
+    slaplug_register(
+        pytest.importorskip("slaplug_zendesk", reason="the Zendesk plugin is not installed"),
+        name="zendesk",
+    )
+    t, config = _synced(tmp_path, "8")
+    solved, _ = _synced(tmp_path, "9", status="solved")
+    with Store.open(f"sqlite:///{tmp_path / 's.db'}") as store:
+        store.save_snapshots([t, solved], now=T0)
+        _plan(store, solved, "2026-12-01T21:00:00Z", 1, T0)
+    at = (T0 + timedelta(hours=1)).isoformat()
+
+    def live(tid: str) -> list[str]:
+        out = CliRunner().invoke(main, ["explain", f"zendesk:{tid}", "--config", str(config),
+                                        "--at", at])
+        assert out.exit_code == 0, out.output
+        return out.output.split("the values planned for it):\n")[1].splitlines()
+
+    # Never written yet: the next sync writes the deadline.
+    assert live("8") == [
+        f"  sla_resolution_due: now {_iso(T0 + timedelta(hours=24))} (support/resolution#1)",
+        "    the next sync writes the value above",
+    ]
+    # Solved: left as it was, whatever the clock says.
+    assert live("9")[1:] == [
+        "    not written while the ticket is solved or closed",
+        "    #1 2026-12-01T21:00:00Z: pending (planned 2026-12-01T09:00:00+00:00)",
+    ]
