@@ -590,3 +590,115 @@ def test_explain_says_when_the_next_sync_writes_a_live_field_and_when_it_will_no
         "    not written while the ticket is solved or closed",
         "    #1 2026-12-01T21:00:00Z: pending (planned 2026-12-01T09:00:00+00:00)",
     ]
+
+
+# -- two rules versions: each cycle's field under the version in force when it started ---------
+
+#: v1 and v2 differ in every way a live field shows: targets, and the zone of the calendar
+#: that ``format: local`` writes the deadline in (the calendar keeps its name).
+VERSIONED = """
+calendars:
+  desk: {{timezone: {zone}, hours: {{mon-sun: "00:00-24:00"}}}}
+policies:
+  - name: support
+    calendar: desk
+    targets:
+      resolution: {{urgent: {urgent}, "*": {normal}}}
+    live_fields:
+      resolution: {{field: sla_resolution_due, format: local}}
+"""
+
+
+def test_a_live_field_follows_each_cycle_under_its_own_rules_version(tmp_path: Path) -> None:
+    """v2 takes effect while the ticket's first cycle runs: the field keeps showing v1's
+    deadline in v1's zone, also when the priority changes after the date; the cycle a
+    reopening starts is under v2, its target and its zone. One write per value."""
+    from zoneinfo import ZoneInfo
+
+    from slaplug.rules.versions import RulesVersion, VersionedPack
+    from slaplug.sync import Sync
+
+    zd = pytest.importorskip("slaplug_zendesk", reason="the Zendesk plugin is not installed")
+    from slaplug_zendesk.fake import FakeZendesk  # the fake ships with the plugin
+
+    berlin, new_york = ZoneInfo("Europe/Berlin"), ZoneInfo("America/New_York")
+    v1_path = _write(tmp_path, VERSIONED.format(zone="Europe/Berlin", urgent="4h", normal="24h"),
+                     "v1.yaml")
+    v2_path = _write(tmp_path, VERSIONED.format(zone="America/New_York", urgent="2h",
+                                                normal="8h"), "v2.yaml")
+    effective = T0 + timedelta(hours=2)
+
+    def local(at: datetime, zone: ZoneInfo) -> str:
+        return at.replace(microsecond=0).astimezone(zone).isoformat()
+
+    with FakeZendesk.start(now=T0, tickets=0, days=1, job_complete_after=0.05, job_polls=1) as fake:
+        config = zd.ZendeskConfig.load(
+            {"base_url": fake.base_url, "email": fake.email, "api_token_env": "T",
+             "fields": {"sla_resolution_due": FIELD_ID}, "job_poll_interval": 0.02},
+            connector="zendesk", environ={"T": fake.api_token},
+        )
+
+        def fake_now() -> datetime:
+            return datetime.fromtimestamp(fake.now, UTC)
+
+        with Store.open(f"sqlite:///{tmp_path / 's.db'}") as store, \
+                RulePack.load([v1_path], engine="python") as v1, \
+                RulePack.load([v2_path], engine="python") as v2, \
+                zd.ZendeskConnector(config, instance="zendesk") as conn:
+            rules = VersionedPack([RulesVersion("v1", None, v1),
+                                   RulesVersion("v2", effective, v2)])
+            job = Sync(store, rules, {"zendesk": conn}, clock=fake_now)
+            job.run_once()
+            created = fake.simulate("create", subject="Printer on fire", priority="normal")
+            tid = int(created["ticket"]["id"])
+            opened = fake_now()
+
+            def step(minutes: float) -> tuple[Any, int]:
+                fake.advance(minutes * 60)
+                before = len(_ticket_writes(fake, tid))
+                summary = job.run_once()
+                return summary, len(_ticket_writes(fake, tid)) - before
+
+            def shown() -> Any:
+                cfs = fake.ticket(tid)["custom_fields"]
+                return next(cf["value"] for cf in cfs if cf["id"] == FIELD_ID)
+
+            # Before the date: v1's 24 hours, in Berlin time.
+            fake.advance(60)
+            summary, writes = step(1)
+            assert shown() == local(opened + timedelta(hours=24), berlin)
+            assert (summary.live_writes, writes) == (1, 1)
+
+            # v2 takes effect: the running cycle keeps v1, so nothing moves, nothing is written.
+            summary, writes = step(150)
+            assert fake_now() > effective
+            assert (summary.live_writes, writes) == (0, 0)
+
+            # Urgent after the date: re-targeted by v1 (4 hours, Berlin), not v2 (2 hours).
+            fake.simulate("priority", tid, value="urgent")
+            summary, writes = step(2)
+            assert shown() == local(opened + timedelta(hours=4), berlin)
+            assert (summary.live_writes, writes) == (1, 1)
+
+            # Solved (no write), then reopened: the new cycle started under v2, so v2's urgent
+            # target and v2's zone.
+            fake.simulate("status", tid, value="solved")
+            summary, writes = step(2)
+            assert (summary.live_writes, writes) == (0, 0)
+            fake.simulate("requester_reply", tid, body="It is on fire again")
+            reopened = fake_now()
+            summary, writes = step(2)
+            assert shown() == local(reopened + timedelta(hours=2), new_york)
+            assert shown().endswith("-05:00")
+            assert (summary.live_writes, writes) == (1, 1)
+            summary, writes = step(2)
+            assert (summary.live_writes, writes) == (0, 0)
+
+            assert store.measure_versions(f"zendesk:{tid}") == {
+                ("support", "resolution", 1): "v1",
+                ("support", "resolution", 2): "v2",
+            }
+            history = store.live_history("zendesk", str(tid))["sla_resolution_due"]
+            assert [(w.seq, w.status) for w in history] == [(3, "applied"), (2, "applied"),
+                                                            (1, "applied")]
+            assert len(_ticket_writes(fake, tid)) == 3
