@@ -238,6 +238,25 @@ def test_two_planners_cannot_take_one_number(url: str) -> None:  # noqa: F811
         assert store.ledger_status(k1) == "pending"
 
 
+def test_a_ticket_s_live_history_lists_every_value_newest_first(url: str) -> None:  # noqa: F811
+    """What `slaplug explain` shows: per field, each value with its ledger state."""
+    with Store.open(url) as store:
+        store.plan_live([_value("1", "A", 1), _value("2", "other ticket", 1)], now=T0)
+        (c,) = [c for c in store.outbox_claim("desk", now=T0) if c.action.ticket_id == "1"]
+        store.complete(c.key, "applied", now=T0 + timedelta(seconds=3))
+        store.plan_live([_value("1", None, 2)], now=T0 + timedelta(minutes=1))
+        store.plan_live([_value("1", "C", 3)], now=T0 + timedelta(minutes=2))
+        (history,) = store.live_history("desk", "1").values()
+        assert [(w.field, w.seq, w.value, w.status) for w in history] == [
+            ("sla_due", 3, "C", "pending"),
+            ("sla_due", 2, None, "superseded"),
+            ("sla_due", 1, "A", "applied"),
+        ]
+        assert history[2].done_at == T0 + timedelta(seconds=3)
+        assert (history[0].planned_at, history[0].done_at) == (T0 + timedelta(minutes=2), None)
+        assert store.live_history("desk", "3") == {}
+
+
 # -- what the field shows -------------------------------------------------------------------
 
 
