@@ -121,11 +121,12 @@ def replay(
     samples: dict[str, dict[str, list[Sample]]] = {}  # terms version -> contract -> samples
     for c in book.contracts:
         o = out.setdefault(c.name, Outcome())
-        for period in periods_between(since, now, c.zone, c.period_kind):
-            found = book.terms(c.name, period.start)
+        for nominal in periods_between(since, now, c.zone, c.period_kind):
+            # Each period in its own terms' zone, joined to the period before (`period`).
+            found = book.period(c.name, nominal.label)
             if found is None:
                 continue  # the contract was not in force then
-            terms, version = found
+            terms, version, period = found
             if version not in samples:
                 samples[version] = {}
                 for contract, sample in book.samples(tickets, now, terms=version):

@@ -10,10 +10,12 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta, tzinfo
 from typing import Any
 
+from slaplug.golive import is_done
 from slaplug.model import EventKind, SlaMeasure, Ticket
 from slaplug.rules.engines.fields import human_duration
+from slaplug.rules.live import LiveFields, versioned_values
 from slaplug.rules.pack import RulePack
-from slaplug.rules.versions import VersionedPack
+from slaplug.rules.versions import VersionedAssessment, VersionedPack
 from slaplug.serialize import TicketFormatError, action_to_dict, measure_to_dict, ticket_problem
 from slaplug.sla.calendar import BusinessCalendar
 
@@ -124,6 +126,9 @@ def explain(
         "clocks": clocks,
         "actions": [action_to_dict(a) for a in assessment.actions],
     }
+    live = _live_fields(rules, assessment)
+    if live:
+        doc["live_fields"] = live
     if rules.labelled:
         doc["versions"] = [
             {
@@ -135,6 +140,30 @@ def explain(
         for a, shown in zip(assessment.actions, doc["actions"], strict=True):
             shown["version"] = assessment.version_of_action(a)
     return doc
+
+
+def _live_fields(rules: VersionedPack, a: VersionedAssessment) -> list[dict[str, Any]]:
+    """Each live field the rules declare, with the value it should show now (``now``), the
+    clock it shows, and ``held`` when the ticket is solved or closed (the sync leaves its
+    fields as they were). The store's writes are added by `slaplug.views.ticket`."""
+    by_label = {v.label: LiveFields.for_pack(v.pack) for v in rules.versions}
+    fields = sorted({f for lf in by_label.values() for f in lf.fields})
+    if not fields:
+        return []
+    values = versioned_values(by_label, a)
+    out = []
+    for name in fields:
+        v = values.get(name)
+        m = v.measure if v is not None else None
+        out.append(
+            {
+                "field": name,
+                "now": v.value if v is not None else None,
+                "clock": f"{m.policy}/{m.metric.value}#{m.cycle}" if m is not None else None,
+                "held": is_done(a.ticket),
+            }
+        )
+    return out
 
 
 def _calendar_of(pack: RulePack, policy: str) -> BusinessCalendar:
@@ -239,4 +268,40 @@ def render_text(doc: dict[str, Any]) -> str:
             lines.append(f"    because {a['explanation']['matched']}")
     else:
         lines.append("No escalation would fire.")
+    if doc.get("live_fields"):
+        lines += _live_lines(doc["live_fields"])
     return "\n".join(lines)
+
+
+#: Earlier values of a live field the text names (``--json`` lists them all).
+LIVE_SHOWN = 5
+
+
+def _live_lines(fields: list[dict[str, Any]]) -> list[str]:
+    """The live fields: what each should show now, and the values planned for it."""
+    lines = ["Live fields (what each should show now; the values planned for it):"]
+    for f in fields:
+        where = f" ({f['clock']})" if f["clock"] else ""
+        now = "" if f.get("declared") is False else f" now {_shown(f['now'])}{where}"
+        lines.append(f"  {f['field']}:{now}")
+        if "writes" not in f:
+            continue  # not from the store (explain of a ticket file)
+        last = f["writes"][0] if f["writes"] else None
+        if f.get("declared") is False:
+            lines.append("    no rules version declares it any more: left as it is")
+        elif f["held"]:
+            lines.append("    not written while the ticket is solved or closed")
+        elif last is None and f["now"] is None:
+            lines.append("    never written; nothing to show")
+        elif last is None or last["value"] != f["now"]:
+            lines.append("    the next sync writes the value above")
+        for w in f["writes"][:LIVE_SHOWN]:
+            when = f", {w['done_at']}" if w["done_at"] else ""
+            note = f": {w['detail']}" if w["detail"] and w["status"] != "applied" else ""
+            lines.append(
+                f"    #{w['seq']} {_shown(w['value'])}: {w['status']} "
+                f"(planned {w['planned_at']}{when}){note}"
+            )
+        if len(f["writes"]) > LIVE_SHOWN:
+            lines.append(f"    ... {len(f['writes']) - LIVE_SHOWN} earlier (--json lists them)")
+    return lines

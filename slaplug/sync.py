@@ -55,7 +55,7 @@ from slaplug.hookcalls import HookCalls, breach_hook, implementers
 from slaplug.model import Action, ActionKind, MeasureState, Ticket
 from slaplug.notify.channels import Channel
 from slaplug.notify.deliver import DeliveryError, Notifications
-from slaplug.rules.live import LiveFields, LiveValue, live_action
+from slaplug.rules.live import LiveFields, LiveValue, live_action, versioned_values
 from slaplug.rules.pack import RulePack
 from slaplug.rules.versions import VersionedAssessment, VersionedPack
 from slaplug.serialize import ticket_problem
@@ -606,19 +606,7 @@ class Sync:
 
     def _live_values(self, a: VersionedAssessment) -> dict[str, LiveValue]:
         """Each live field's value for one ticket, each clock under its own version."""
-        if len(self._live) == 1:
-            (live,) = self._live.values()
-            return {v.field: v for v in live.values(a.ticket, a.measures)}
-        best: dict[str, LiveValue] = {}
-        for label, live in self._live.items():
-            if not live:
-                continue
-            mine = [m for m in a.measures if a.version_of(m) == label]
-            for v in live.values(a.ticket, mine):
-                held = best.get(v.field)
-                if held is None or _later(v, held):
-                    best[v.field] = v
-        return best
+        return versioned_values(self._live, a)
 
     def _unrecorded_past_breaches(
         self, assessments: Sequence[VersionedAssessment], cutoff: datetime
@@ -754,13 +742,6 @@ class Sync:
 
 #: Actions the sync delivers itself, never handed to a connector.
 _NOT_PLATFORM = frozenset({ActionKind.NOTIFY, ActionKind.HOOK})
-
-
-def _later(a: LiveValue, b: LiveValue) -> bool:
-    """Whether ``a`` shows a clock started no earlier than ``b``'s (it wins the field)."""
-    if a.measure is None or b.measure is None:
-        return b.measure is None
-    return (a.measure.start, a.measure.cycle) >= (b.measure.start, b.measure.cycle)
 
 
 def _note_breaches(

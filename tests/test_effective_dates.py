@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 import sqlalchemy as sa
@@ -568,3 +569,94 @@ def test_v1_then_v2_credits_explain_and_backtest(tmp_path: Path) -> None:
     with Store.open(db) as store:
         row = store.credit_period("acme", "2026-11")
         assert row is not None and row.revision == 2 and row.reason == "re-measured under v2"
+
+
+# -- a contract whose calendar's zone differs between versions -------------------------------------
+
+ZONED = """\
+calendars:
+  desk: {{timezone: {zone}, hours: {{mon-sun: "00:00-24:00"}}}}
+policies:
+  - name: p
+    calendar: desk
+    targets: {{resolution: {{"*": 4h}}}}
+contracts:
+  - name: acme
+    calendar: desk      # its periods are in this calendar's zone, which v2 changes
+    freeze_after: 0h
+    fee: 10000
+    currency: EUR
+    objectives:
+      - severity: urgent
+        metric: resolution
+        target: 100%
+        tiers:
+          - {{below: 100%, credit: 10%}}
+"""
+
+
+@pytest.mark.parametrize(
+    ("v1_zone", "v2_zone", "effective", "counted_in", "january_starts"),
+    [
+        # Berlin's December ends at 23:00 UTC, New York's January starts at 05:00 UTC: the
+        # breach at 02:00 UTC fell in neither period (0 EUR both months).
+        ("Europe/Berlin", "America/New_York", "2027-01-01T00:00:00-05:00", "2027-01",
+         "2026-12-31T18:00:00-05:00"),
+        # New York's December ends at 05:00 UTC, Berlin's January starts at 23:00 UTC the day
+        # before: the breach fell in both (1,000 EUR twice).
+        ("America/New_York", "Europe/Berlin", "2027-01-01T00:00:00+01:00", "2026-12",
+         "2027-01-01T06:00:00+01:00"),
+    ],
+)
+def test_a_contract_whose_zone_changes_between_versions_counts_each_measure_once(
+    tmp_path: Path, v1_zone: str, v2_zone: str, effective: str, counted_in: str,
+    january_starts: str,
+) -> None:
+    """December is settled on v1's terms in v1's zone, January on v2's in v2's zone; January
+    starts where December ended, so a measure decided between the two zones' midnights of
+    New Year counts once."""
+    (tmp_path / "v1.yaml").write_text(ZONED.format(zone=v1_zone), encoding="utf-8")
+    (tmp_path / "v2.yaml").write_text(ZONED.format(zone=v2_zone), encoding="utf-8")
+    db = f"sqlite:///{tmp_path / 's.db'}"
+    config = versioned_config(
+        tmp_path,
+        db,
+        "rules:\n  - {files: [v1.yaml], label: v1}\n"
+        f"  - {{files: [v2.yaml], label: v2, effective_from: '{effective}'}}\n",
+    )
+    # 1: opened at 22:00 UTC on New Year's Eve (under v1), breached at 02:00 UTC on 1 January,
+    # between the two zones' midnights. 2: met in December; 3: met in January.
+    late = ticket("1", datetime(2026, 12, 31, 22, tzinfo=UTC), timedelta(hours=6))
+    with Store.open(db) as store:
+        store.save_snapshots(
+            [
+                late,
+                ticket("2", datetime(2026, 12, 10, 9, tzinfo=UTC), timedelta(hours=1)),
+                ticket("3", datetime(2027, 1, 10, 9, tzinfo=UTC), timedelta(hours=1)),
+            ],
+            now=datetime(2027, 2, 5, tzinfo=UTC),
+        )
+    results = {}
+    for period in ("2026-12", "2027-01"):
+        out = invoke("credits", "--config", str(config), "--period", period, "--at",
+                     "2027-02-05T00:00:00+00:00", "--json")
+        assert out.exit_code == 0, out.output
+        (results[period],) = json.loads(out.output.split("\npreview:")[0])["results"]
+    dec, jan = results["2026-12"], results["2027-01"]
+    assert (dec["terms_version"], dec["timezone"]) == ("v1", v1_zone)
+    assert (jan["terms_version"], jan["timezone"]) == ("v2", v2_zone)
+    assert dec["start"] == datetime(2026, 12, 1, tzinfo=ZoneInfo(v1_zone)).isoformat()
+    # January starts where December ends, and ends at midnight of 1 February in v2's zone.
+    assert jan["start"] == january_starts
+    assert datetime.fromisoformat(jan["start"]) == datetime.fromisoformat(dec["end"])
+    assert jan["end"] == datetime(2027, 2, 1, tzinfo=ZoneInfo(v2_zone)).isoformat()
+    # Ticket 1's breach counts once, in the period whose bounds hold it; each met measure
+    # once in its own month.
+    counted = {p: r["objectives"][0]["counted"] for p, r in results.items()}
+    assert sum(counted.values()) == 3
+    breaches = {p: [b["ticket"] for b in r["breaches"]] for p, r in results.items()}
+    other = "2026-12" if counted_in == "2027-01" else "2027-01"
+    assert (breaches[counted_in], breaches[other]) == (["zd:1"], [])
+    assert (results[counted_in]["amount"], results[other]["amount"]) == ("1000.00", "0.00")
+    # Its cycle started before v2's date: measured under v1 wherever it is counted.
+    assert "v1" in [v["label"] for v in results[counted_in]["rules_versions"]]

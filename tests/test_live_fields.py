@@ -238,6 +238,25 @@ def test_two_planners_cannot_take_one_number(url: str) -> None:  # noqa: F811
         assert store.ledger_status(k1) == "pending"
 
 
+def test_a_ticket_s_live_history_lists_every_value_newest_first(url: str) -> None:  # noqa: F811
+    """What `slaplug explain` shows: per field, each value with its ledger state."""
+    with Store.open(url) as store:
+        store.plan_live([_value("1", "A", 1), _value("2", "other ticket", 1)], now=T0)
+        (c,) = [c for c in store.outbox_claim("desk", now=T0) if c.action.ticket_id == "1"]
+        store.complete(c.key, "applied", now=T0 + timedelta(seconds=3))
+        store.plan_live([_value("1", None, 2)], now=T0 + timedelta(minutes=1))
+        store.plan_live([_value("1", "C", 3)], now=T0 + timedelta(minutes=2))
+        (history,) = store.live_history("desk", "1").values()
+        assert [(w.field, w.seq, w.value, w.status) for w in history] == [
+            ("sla_due", 3, "C", "pending"),
+            ("sla_due", 2, None, "superseded"),
+            ("sla_due", 1, "A", "applied"),
+        ]
+        assert history[2].done_at == T0 + timedelta(seconds=3)
+        assert (history[0].planned_at, history[0].done_at) == (T0 + timedelta(minutes=2), None)
+        assert store.live_history("desk", "3") == {}
+
+
 # -- what the field shows -------------------------------------------------------------------
 
 
@@ -471,3 +490,234 @@ def test_live_deadline_in_a_jira_date_time_field_follows_a_priority_change(
             assert (summary.live_writes, writes) == (1, 1)
             summary, writes = step()
             assert (summary.live_writes, writes) == (0, 0)
+
+
+# -- slaplug explain shows each live field's writes ---------------------------------------------
+
+
+def _synced(tmp_path: Path, tid: str, status: str = "open") -> tuple[Ticket, Path]:
+    """A stored snapshot of zendesk ticket ``tid`` (opened at T0, normal priority) and a
+    slaplug.yaml for it (no credential needed: explain calls no helpdesk)."""
+    from slaplug.model import EventKind, TicketEvent
+
+    t = Ticket(
+        id=tid, connector="zendesk", created_at=T0, status=status, priority="normal",
+        events=(TicketEvent(EventKind.CREATED, T0),), updated_at=T0,
+    )
+    config = tmp_path / "slaplug.yaml"
+    config.write_text(
+        f"store: sqlite:///{tmp_path / 's.db'}\nrules: [{_write(tmp_path, RULES)}]\n"
+        "connectors:\n  zendesk: {plugin: zendesk, base_url: 'https://acme.zendesk.com', "
+        "email: ops@acme.example, api_token_env: ZD_TOKEN}\n",
+        encoding="utf-8",
+    )
+    return t, config
+
+
+def _plan(store: Store, t: Ticket, value: str | None, seq: int, at: datetime) -> str:
+    (key,) = store.plan_live(
+        [(live_action(LiveValue(t, "sla_resolution_due", value, None), seq),
+          "sla_resolution_due", seq)],
+        now=at,
+    )
+    return key
+
+
+def test_explain_shows_each_live_field_s_last_value_and_its_ledger_state(
+    tmp_path: Path, slaplug_register: Any
+) -> None:
+    import json
+
+    from click.testing import CliRunner
+
+    from slaplug.cli import main
+
+    slaplug_register(
+        pytest.importorskip("slaplug_zendesk", reason="the Zendesk plugin is not installed"),
+        name="zendesk",
+    )
+    t, config = _synced(tmp_path, "7")
+    due = _iso(T0 + timedelta(hours=24))
+    with Store.open(f"sqlite:///{tmp_path / 's.db'}") as store:
+        store.save_snapshots([t], now=T0)
+        first = _plan(store, t, "2026-12-01T21:00:00Z", 1, T0)
+        (c,) = store.outbox_claim("zendesk", now=T0)
+        store.complete(c.key, "applied", now=T0 + timedelta(seconds=5))
+        _plan(store, t, "2026-12-01T23:00:00Z", 2, T0 + timedelta(minutes=10))
+        _plan(store, t, due, 3, T0 + timedelta(minutes=20))  # supersedes number 2, unsent
+        assert store.ledger_status(first) == "applied"
+    at = (T0 + timedelta(hours=1)).isoformat()
+    runner = CliRunner()
+    out = runner.invoke(main, ["explain", "zendesk:7", "--config", str(config), "--at", at,
+                               "--json"])
+    assert out.exit_code == 0, out.output
+    (field,) = json.loads(out.output)["live_fields"]
+    assert (field["field"], field["now"], field["clock"], field["held"]) == (
+        "sla_resolution_due", due, "support/resolution#1", False
+    )
+    assert [(w["seq"], w["value"], w["status"]) for w in field["writes"]] == [
+        (3, due, "pending"),
+        (2, "2026-12-01T23:00:00Z", "superseded"),
+        (1, "2026-12-01T21:00:00Z", "applied"),
+    ]
+    assert field["writes"][1]["detail"] == "a newer value (number 3) of this live field replaced it"
+    text = runner.invoke(main, ["explain", "zendesk:7", "--config", str(config), "--at", at])
+    assert text.exit_code == 0, text.output
+    shown = text.output.split("Live fields (what each should show now; the values planned "
+                              "for it):\n")[1]
+    assert shown.splitlines() == [
+        f"  sla_resolution_due: now {due} (support/resolution#1)",
+        f"    #3 {due}: pending (planned 2026-12-01T09:20:00+00:00)",
+        "    #2 2026-12-01T23:00:00Z: superseded (planned 2026-12-01T09:10:00+00:00, "
+        "2026-12-01T09:20:00+00:00): a newer value (number 3) of this live field replaced it",
+        "    #1 2026-12-01T21:00:00Z: applied (planned 2026-12-01T09:00:00+00:00, "
+        "2026-12-01T09:00:05+00:00)",
+    ]
+
+
+def test_explain_says_when_the_next_sync_writes_a_live_field_and_when_it_will_not(
+    tmp_path: Path, slaplug_register: Any
+) -> None:
+    from click.testing import CliRunner
+
+    from slaplug.cli import main
+
+    slaplug_register(
+        pytest.importorskip("slaplug_zendesk", reason="the Zendesk plugin is not installed"),
+        name="zendesk",
+    )
+    t, config = _synced(tmp_path, "8")
+    solved, _ = _synced(tmp_path, "9", status="solved")
+    with Store.open(f"sqlite:///{tmp_path / 's.db'}") as store:
+        store.save_snapshots([t, solved], now=T0)
+        _plan(store, solved, "2026-12-01T21:00:00Z", 1, T0)
+    at = (T0 + timedelta(hours=1)).isoformat()
+
+    def live(tid: str) -> list[str]:
+        out = CliRunner().invoke(main, ["explain", f"zendesk:{tid}", "--config", str(config),
+                                        "--at", at])
+        assert out.exit_code == 0, out.output
+        return out.output.split("the values planned for it):\n")[1].splitlines()
+
+    # Never written yet: the next sync writes the deadline.
+    assert live("8") == [
+        f"  sla_resolution_due: now {_iso(T0 + timedelta(hours=24))} (support/resolution#1)",
+        "    the next sync writes the value above",
+    ]
+    # Solved: left as it was, whatever the clock says.
+    assert live("9")[1:] == [
+        "    not written while the ticket is solved or closed",
+        "    #1 2026-12-01T21:00:00Z: pending (planned 2026-12-01T09:00:00+00:00)",
+    ]
+
+
+# -- two rules versions: each cycle's field under the version in force when it started ---------
+
+#: v1 and v2 differ in every way a live field shows: targets, and the zone of the calendar
+#: that ``format: local`` writes the deadline in (the calendar keeps its name).
+VERSIONED = """
+calendars:
+  desk: {{timezone: {zone}, hours: {{mon-sun: "00:00-24:00"}}}}
+policies:
+  - name: support
+    calendar: desk
+    targets:
+      resolution: {{urgent: {urgent}, "*": {normal}}}
+    live_fields:
+      resolution: {{field: sla_resolution_due, format: local}}
+"""
+
+
+def test_a_live_field_follows_each_cycle_under_its_own_rules_version(tmp_path: Path) -> None:
+    """v2 takes effect while the ticket's first cycle runs: the field keeps showing v1's
+    deadline in v1's zone, also when the priority changes after the date; the cycle a
+    reopening starts is under v2, its target and its zone. One write per value."""
+    from zoneinfo import ZoneInfo
+
+    from slaplug.rules.versions import RulesVersion, VersionedPack
+    from slaplug.sync import Sync
+
+    zd = pytest.importorskip("slaplug_zendesk", reason="the Zendesk plugin is not installed")
+    from slaplug_zendesk.fake import FakeZendesk  # the fake ships with the plugin
+
+    berlin, new_york = ZoneInfo("Europe/Berlin"), ZoneInfo("America/New_York")
+    v1_path = _write(tmp_path, VERSIONED.format(zone="Europe/Berlin", urgent="4h", normal="24h"),
+                     "v1.yaml")
+    v2_path = _write(tmp_path, VERSIONED.format(zone="America/New_York", urgent="2h",
+                                                normal="8h"), "v2.yaml")
+    effective = T0 + timedelta(hours=2)
+
+    def local(at: datetime, zone: ZoneInfo) -> str:
+        return at.replace(microsecond=0).astimezone(zone).isoformat()
+
+    with FakeZendesk.start(now=T0, tickets=0, days=1, job_complete_after=0.05, job_polls=1) as fake:
+        config = zd.ZendeskConfig.load(
+            {"base_url": fake.base_url, "email": fake.email, "api_token_env": "T",
+             "fields": {"sla_resolution_due": FIELD_ID}, "job_poll_interval": 0.02},
+            connector="zendesk", environ={"T": fake.api_token},
+        )
+
+        def fake_now() -> datetime:
+            return datetime.fromtimestamp(fake.now, UTC)
+
+        with Store.open(f"sqlite:///{tmp_path / 's.db'}") as store, \
+                RulePack.load([v1_path], engine="python") as v1, \
+                RulePack.load([v2_path], engine="python") as v2, \
+                zd.ZendeskConnector(config, instance="zendesk") as conn:
+            rules = VersionedPack([RulesVersion("v1", None, v1),
+                                   RulesVersion("v2", effective, v2)])
+            job = Sync(store, rules, {"zendesk": conn}, clock=fake_now)
+            job.run_once()
+            created = fake.simulate("create", subject="Printer on fire", priority="normal")
+            tid = int(created["ticket"]["id"])
+            opened = fake_now()
+
+            def step(minutes: float) -> tuple[Any, int]:
+                fake.advance(minutes * 60)
+                before = len(_ticket_writes(fake, tid))
+                summary = job.run_once()
+                return summary, len(_ticket_writes(fake, tid)) - before
+
+            def shown() -> Any:
+                cfs = fake.ticket(tid)["custom_fields"]
+                return next(cf["value"] for cf in cfs if cf["id"] == FIELD_ID)
+
+            # Before the date: v1's 24 hours, in Berlin time.
+            fake.advance(60)
+            summary, writes = step(1)
+            assert shown() == local(opened + timedelta(hours=24), berlin)
+            assert (summary.live_writes, writes) == (1, 1)
+
+            # v2 takes effect: the running cycle keeps v1, so nothing moves, nothing is written.
+            summary, writes = step(150)
+            assert fake_now() > effective
+            assert (summary.live_writes, writes) == (0, 0)
+
+            # Urgent after the date: re-targeted by v1 (4 hours, Berlin), not v2 (2 hours).
+            fake.simulate("priority", tid, value="urgent")
+            summary, writes = step(2)
+            assert shown() == local(opened + timedelta(hours=4), berlin)
+            assert (summary.live_writes, writes) == (1, 1)
+
+            # Solved (no write), then reopened: the new cycle started under v2, so v2's urgent
+            # target and v2's zone.
+            fake.simulate("status", tid, value="solved")
+            summary, writes = step(2)
+            assert (summary.live_writes, writes) == (0, 0)
+            fake.simulate("requester_reply", tid, body="It is on fire again")
+            reopened = fake_now()
+            summary, writes = step(2)
+            assert shown() == local(reopened + timedelta(hours=2), new_york)
+            assert shown().endswith("-05:00")
+            assert (summary.live_writes, writes) == (1, 1)
+            summary, writes = step(2)
+            assert (summary.live_writes, writes) == (0, 0)
+
+            assert store.measure_versions(f"zendesk:{tid}") == {
+                ("support", "resolution", 1): "v1",
+                ("support", "resolution", 2): "v2",
+            }
+            history = store.live_history("zendesk", str(tid))["sla_resolution_due"]
+            assert [(w.seq, w.status) for w in history] == [(3, "applied"), (2, "applied"),
+                                                            (1, "applied")]
+            assert len(_ticket_writes(fake, tid)) == 3

@@ -121,3 +121,93 @@ def test_with_the_store_it_says_what_would_fire_and_which_open_clocks_move(
     code, text = run(str(files[0]), str(files[1]), "--config", str(config), "--at", NOW.isoformat())
     assert "would newly fire at the next sync: 5 action(s)" in text
     assert "open clocks that change: 5" in text
+
+
+# -- a dated version in slaplug.yaml: applied as the sync applies it ---------------------------
+
+#: Between tickets 3 and 4 of the fake (opened on 3 and 4 March at 08:00 UTC).
+EFFECTIVE = "2026-03-03T12:00:00+00:00"
+
+
+def _synced_store(tmp_path: Path, files: tuple[Path, Path], desk) -> tuple[Path, TinyFake]:
+    """A store synced under v1 alone, then a slaplug.yaml adding v2 with its date."""
+    fake, conn = desk
+    db = tmp_path / "s.db"
+    with Store.open(f"sqlite:///{db}") as store, RulePack.load([files[0]], engine="python") as v1:
+        backfill = {"tiny": datetime(2000, 1, 1, tzinfo=UTC)}
+        done = Sync(store, v1, {"tiny": conn}, clock=lambda: NOW, escalate_from=backfill)
+        assert done.run_once().applied == 10
+    config = tmp_path / "slaplug.yaml"
+    config.write_text(
+        f"store: sqlite:///{db}\nescalate_from: 2000-01-01\n"
+        "rules:\n"
+        f"  - {{files: [{files[0].name}], label: v1}}\n"
+        f"  - {{files: [{files[1].name}], label: v2, effective_from: '{EFFECTIVE}'}}\n"
+        f"connectors:\n  tiny: {{plugin: tiny, base_url: '{fake.base_url}', api_token_env: TINY}}\n"
+    )
+    return config, fake
+
+
+def test_a_dated_version_changes_only_the_clocks_whose_cycle_starts_after_its_date(
+    tmp_path: Path, files, desk, slaplug_register
+) -> None:
+    slaplug_register(_TinyPlugin(), name="rules-diff-tiny")
+    config, _ = _synced_store(tmp_path, files, desk)
+    code, out = run("--config", str(config), "--at", NOW.isoformat(), "--json")
+    assert code == 0, out
+    doc = json.loads(out)
+    assert doc["version"] == {"old": "v1", "new": "v2", "effective_from": EFFECTIVE}
+    # What the rules alone tell is the two versions' difference, as with the files.
+    assert [a["identity"] for a in doc["added"]] == ["add_tag=sla_new"]
+    assert doc["policies_changed"] == ["p: targets changed"]
+    store = json.loads(out)["store"]
+    # Tickets 1-3 opened before the date: their cycles stay on v1, nothing changes for them.
+    assert store["newly_firing"] == {"frt-breached L1 add_tag=sla_new": ["tiny:4", "tiny:5"]}
+    assert sorted(c["ticket"] for c in store["clocks"]) == ["tiny:4", "tiny:5"]
+    assert store["kept_on_older_version"] == 3
+    # The same two files compared as OLD NEW move every open clock: no date applies there.
+    code, plain = run(
+        *(str(tmp_path / n) for n in ("v1.yaml", "v2.yaml")),
+        "--config", str(config), "--at", NOW.isoformat(), "--json",
+    )
+    assert code == 0, plain
+    assert len(json.loads(plain)["store"]["clocks"]) == 5
+    assert json.loads(plain)["version"] is None
+    code, text = run("--config", str(config), "--at", NOW.isoformat())
+    assert text.startswith(f"rules diff: version v1 -> v2 (in force from {EFFECTIVE};")
+    assert "would newly fire at the next sync: 2 action(s)" in text
+    assert "open clocks that change: 2" in text
+    assert f"stay on an older version (their cycle started before {EFFECTIVE}): 3" in text
+    # docs/rules/language.md shows this very output.
+    page = (Path(__file__).parent.parent / "docs" / "rules" / "language.md").read_text()
+    shown = page.split("$ slaplug rules diff --config slaplug.yaml\n")[1].split("```")[0]
+    assert shown == text
+    # --version names the version compared with the one before it.
+    code, named = run("--config", str(config), "--version", "v2", "--at", NOW.isoformat())
+    assert (code, named) == (0, text)
+
+
+def test_version_diff_mistakes_say_what_to_do(tmp_path: Path, files) -> None:
+    one = tmp_path / "one.yaml"
+    one.write_text(f"store: sqlite:///{tmp_path / 's.db'}\nrules: [{files[0].name}]\n")
+    code, out = run("--config", str(one))
+    assert code == 2
+    assert f"{one}: rules has one version, so there is nothing to compare it with" in out
+    assert "effective_from" in out and "or give the OLD and NEW rules files" in out
+    two = tmp_path / "two.yaml"
+    two.write_text(
+        f"store: sqlite:///{tmp_path / 's.db'}\nrules:\n"
+        f"  - {{files: [{files[0].name}], label: v1}}\n"
+        f"  - {{files: [{files[1].name}], label: v2, effective_from: '{EFFECTIVE}'}}\n"
+    )
+    code, out = run("--config", str(two), "--version", "v3")
+    assert code == 2
+    assert f"{two}: no rules version labelled 'v3'; its versions are v1, v2" in out
+    code, out = run("--config", str(two), "--version", "v1")
+    assert code == 2 and "'v1' is the first" in out and "give --version one of v2" in out
+    code, out = run()
+    assert code == 2 and "--config slaplug.yaml" in out
+    code, out = run(str(files[0]))
+    assert code == 2 and "give both OLD and NEW" in out
+    code, out = run(str(files[0]), str(files[1]), "--version", "v2")
+    assert code == 2 and "--version compares the rules versions of --config" in out

@@ -116,19 +116,17 @@ def settle(
     plans: list[tuple[Contract, str, Period, bool, PeriodResult | None]] = []
     for newest in contracts:
         # The period's terms are the contract as the version in force at its start has it.
-        period = parse_period(label, newest.zone, newest.period_kind)
-        found = book.terms(newest.name, period.start)
+        found = book.period(newest.name, label)
         if found is None:
             if only is not None:
+                period = parse_period(label, newest.zone, newest.period_kind)
                 raise ConfigError(
                     f"contract {only!r} is not in the rules version in force at the start of "
                     f"{period.label} ({book.rules.version_at(period.start).label}): it has "
                     "nothing to settle for that period"
                 )
             continue
-        c, version = found
-        if (c.zone, c.period_kind) != (newest.zone, newest.period_kind):
-            period = parse_period(label, c.zone, c.period_kind)
+        c, version, period = found
         closed = period.closed(now, c.freeze_after)
         if recalculate and not closed:
             raise ConfigError(

@@ -15,10 +15,12 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
 
 from slaplug.credits.model import Contract, Sample
+from slaplug.credits.periods import Period, parse_period, period_containing
 from slaplug.model import MeasureState, SlaMeasure, Ticket
 from slaplug.rules.engines.facts import normalize
 from slaplug.rules.engines.fields import TICKET_FIELDS, ticket_fact
@@ -111,6 +113,42 @@ class ContractBook:
         label = self.rules.version_at(at).label
         found = next((c for c in self._terms[label].contracts if c.name == name), None)
         return None if found is None else (found, label)
+
+    def period(self, name: str, label: str) -> tuple[Contract, str, Period] | None:
+        """Period ``label`` of contract ``name``: its terms, their version's label, its bounds.
+
+        The terms are those of the version in force at the period's start; the bounds are in
+        their zone and period kind. Where the version in force changed the contract's zone
+        (its calendar's, or ``timezone``) or period kind since the period before, this period
+        starts where that one ends: periods follow each other with no gap and no overlap, so
+        a measure decided between the two zones' midnights counts once, in this period.
+        None when the version in force at the start has no such contract.
+        """
+        found = self._bounds(name, label)
+        if found is None:
+            return None
+        contract, version, period = found
+        before = period_containing(
+            period.start - timedelta(microseconds=1), contract.zone, contract.period_kind
+        )
+        previous = self._bounds(name, before.label)
+        if previous is not None and previous[2].end != period.start:
+            period = replace(period, start=previous[2].end.astimezone(contract.zone))
+        return contract, version, period
+
+    def _bounds(self, name: str, label: str) -> tuple[Contract, str, Period] | None:
+        """`period` without the join to the period before."""
+        newest = self.get(name)
+        if newest is None:
+            return None
+        period = parse_period(label, newest.zone, newest.period_kind)
+        found = self.terms(name, period.start)
+        if found is None:
+            return None
+        contract, version = found
+        if (contract.zone, contract.period_kind) != (newest.zone, newest.period_kind):
+            period = parse_period(label, contract.zone, contract.period_kind)
+        return contract, version, period
 
     def contract_of(self, ticket: Ticket, terms: str | None = None) -> Contract | None:
         """The first contract whose ``match`` holds for ``ticket``, under version ``terms``

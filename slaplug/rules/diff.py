@@ -12,6 +12,12 @@ Two parts:
   or closed ticket, nothing for a threshold crossed before the cutoff), what would fire under the
   old pack and no longer will, and which open clocks (running or paused) change their target,
   deadline or state, or appear or disappear.
+
+Either side may be effective-dated rules (`VersionedPack`): ``slaplug rules diff --config``
+compares the configured versions up to one (``--version``, default the newest) with those up
+to its predecessor, assessed as the sync assesses them. A clock whose cycle started before the
+version's ``effective_from`` stays on the older version on both sides, so it shows no change;
+`RulesDiff.kept` counts the open clocks that do.
 """
 
 from __future__ import annotations
@@ -28,8 +34,17 @@ from slaplug.model import Action, SlaMeasure, Ticket
 from slaplug.rules.identity import action_identity
 from slaplug.rules.pack import RulePack
 from slaplug.rules.schema import PolicySpec
+from slaplug.rules.versions import VersionedAssessment, VersionedPack
 
-__all__ = ["ActionRef", "ClockChange", "RulesDiff", "diff_packs", "diff_store", "render_text"]
+__all__ = [
+    "ActionRef",
+    "ClockChange",
+    "RulesDiff",
+    "VersionChange",
+    "diff_packs",
+    "diff_store",
+    "render_text",
+]
 
 #: Tickets named per line of the text output; the JSON names them all.
 SAMPLE = 5
@@ -76,6 +91,21 @@ class ClockChange:
     new: Mapping[str, Any] | None
 
 
+@dataclass(frozen=True)
+class VersionChange:
+    """The configured version a diff is about (``rules diff --config`` without OLD NEW).
+
+    Attributes:
+        old: The label of the version before it.
+        new: Its label.
+        effective_from: When it takes effect (aware).
+    """
+
+    old: str
+    new: str
+    effective_from: datetime
+
+
 @dataclass
 class RulesDiff:
     """What changes from one rules pack to another (see the module's docstring)."""
@@ -92,10 +122,21 @@ class RulesDiff:
     newly_firing: dict[str, list[str]] = field(default_factory=dict)
     no_longer_firing: dict[str, list[str]] = field(default_factory=dict)
     clocks: list[ClockChange] = field(default_factory=list)
+    #: Between configured versions: which ones, and (with the store) how many open clocks
+    #: keep an older version because their cycle started before ``effective_from``.
+    version: VersionChange | None = None
+    kept: int | None = None
 
     def as_dict(self) -> dict[str, Any]:
         """The JSON form."""
         return {
+            "version": None
+            if self.version is None
+            else {
+                "old": self.version.old,
+                "new": self.version.new,
+                "effective_from": self.version.effective_from.isoformat(),
+            },
             "added": [_ref(a) for a in self.added],
             "removed": [_ref(a) for a in self.removed],
             "levels_changed": self.levels_changed,
@@ -111,6 +152,7 @@ class RulesDiff:
                     {"ticket": c.ticket, "clock": c.clock, "old": c.old, "new": c.new}
                     for c in self.clocks
                 ],
+                "kept_on_older_version": self.kept,
             },
         }
 
@@ -194,36 +236,59 @@ def _clock(m: SlaMeasure) -> dict[str, Any]:
     }
 
 
+Rules = RulePack | VersionedPack
+
+
+class _Gate:
+    """The go-live gate of one side: each action judged by its own version's thresholds."""
+
+    def __init__(self, rules: Rules) -> None:
+        self._by_label = {
+            v.label: ThresholdTimes.for_pack(v.pack) for v in VersionedPack.of(rules).versions
+        }
+
+    def before(self, x: Action, a: VersionedAssessment, cutoff: datetime) -> bool:
+        return self._by_label[a.version_of_action(x)].before(x, a.measures, cutoff)
+
+
 def diff_store(
-    old: RulePack,
-    new: RulePack,
+    old: Rules,
+    new: Rules,
     tickets: Iterable[Ticket],
     now: datetime,
     *,
     planned_before: Callable[[list[str]], set[str]],
     cutoff: Callable[[str], datetime | None],
     batch: int = 500,
+    version: VersionChange | None = None,
 ) -> RulesDiff:
     """The whole diff: `diff_packs` plus what the stored tickets tell.
 
     Args:
-        old: The pack deployed now.
-        new: The pack to deploy.
+        old: The rules deployed now: a pack, or the configured versions (`VersionedPack`).
+        new: The rules to deploy, likewise. Versions are assessed as the sync assesses them:
+            each cycle under the version in force when it started.
         tickets: The stored snapshots.
-        now: The instant both packs are assessed at.
+        now: The instant both sides are assessed at.
         planned_before: Which of the given keys are in the ledger already.
         cutoff: A connector's go-live cutoff (None: none recorded, nothing held).
         batch: Tickets assessed together.
+        version: The configured version compared with its predecessor, if that is the diff
+            (then `diff_packs` compares the two versions' packs, and `RulesDiff.kept` counts
+            the open clocks ``new`` keeps on an older version).
     """
-    out = diff_packs(old, new)
-    out.at, out.tickets = now, 0
-    gates = (ThresholdTimes.for_pack(old), ThresholdTimes.for_pack(new))
+    sides = (VersionedPack.of(old), VersionedPack.of(new))
+    out = diff_packs(sides[0].newest.pack, sides[1].newest.pack)
+    out.at, out.tickets, out.version = now, 0, version
+    if version is not None:
+        out.kept = 0
+    gates = (_Gate(sides[0]), _Gate(sides[1]))
     newly: dict[str, set[str]] = defaultdict(set)
     gone: dict[str, set[str]] = defaultdict(set)
     chunk: list[Ticket] = []
 
     def run(part: list[Ticket]) -> None:
-        assessed = [p.assess_many(part, now) for p in (old, new)]
+        assessed = [p.assess_many(part, now) for p in sides]
         fire: list[dict[str, Action]] = [{}, {}]
         for side in (0, 1):
             for a in assessed[side]:
@@ -231,7 +296,7 @@ def diff_store(
                     continue
                 limit = cutoff(a.ticket.connector)
                 for x in a.actions:
-                    if x.shadow or (limit is not None and gates[side].before(x, a.measures, limit)):
+                    if x.shadow or (limit is not None and gates[side].before(x, a, limit)):
                         continue
                     fire[side][x.key] = x
         done = planned_before(sorted(fire[0].keys() | fire[1].keys()))
@@ -250,6 +315,8 @@ def diff_store(
                 {(m.policy, m.metric.value, m.cycle): m for m in side.measures if _open(m)}
                 for side in (before, after)
             ]
+            if out.kept is not None and version is not None:
+                out.kept += sum(after.version_of(m) != version.new for m in ms[1].values())
             for k in sorted(ms[0].keys() | ms[1].keys()):
                 o, n = ms[0].get(k), ms[1].get(k)
                 co, cn = (_clock(o) if o else None), (_clock(n) if n else None)
@@ -305,6 +372,11 @@ def render_text(d: RulesDiff) -> str:
         lines.append(f"    {c.ticket} {c.clock}: {_clock_text(c.old)} -> {_clock_text(c.new)}")
     if len(d.clocks) > 50:
         lines.append(f"    ... and {len(d.clocks) - 50} more (--json lists them all)")
+    if d.version is not None and d.kept is not None:
+        lines.append(
+            f"  open clocks that stay on an older version (their cycle started before "
+            f"{d.version.effective_from.isoformat()}): {d.kept}"
+        )
     return "\n".join(lines) + "\n"
 
 

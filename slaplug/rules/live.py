@@ -19,13 +19,20 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
-from typing import Any
+from typing import Any, Protocol
 
 from slaplug.model import Action, ActionKind, MeasureState, Metric, SlaMeasure, Ticket
 from slaplug.rules.identity import encode
 from slaplug.rules.schema import LiveFieldSpec, PolicySpec
 
-__all__ = ["LIVE_ESCALATION", "LiveFields", "LiveValue", "format_deadline", "live_action"]
+__all__ = [
+    "LIVE_ESCALATION",
+    "LiveFields",
+    "LiveValue",
+    "format_deadline",
+    "live_action",
+    "versioned_values",
+]
 
 #: The `Action.escalation` of a live field's write (it belongs to no escalation).
 LIVE_ESCALATION = "live"
@@ -118,6 +125,48 @@ class LiveFields:
         if m.state is MeasureState.PAUSED or m.deadline is None:
             return spec.paused
         return format_deadline(m.deadline, spec.format, self._zones.get(m.calendar))
+
+
+class _Assessed(Protocol):
+    """What `versioned_values` reads of a `slaplug.rules.versions.VersionedAssessment`."""
+
+    @property
+    def ticket(self) -> Ticket: ...
+
+    @property
+    def measures(self) -> tuple[SlaMeasure, ...]: ...
+
+    def version_of(self, m: SlaMeasure) -> str: ...
+
+
+def versioned_values(live: Mapping[str, LiveFields], a: _Assessed) -> dict[str, LiveValue]:
+    """Each live field's value for one ticket, each clock under its own rules version.
+
+    Args:
+        live: Each version's live fields, by label (one entry for unversioned rules).
+        a: The ticket's assessment; each measure fills the fields its own version declares,
+            and the clock started last wins a field (as within one version).
+    """
+    if len(live) == 1:
+        (only,) = live.values()
+        return {v.field: v for v in only.values(a.ticket, a.measures)}
+    best: dict[str, LiveValue] = {}
+    for label, fields in live.items():
+        if not fields:
+            continue
+        mine = [m for m in a.measures if a.version_of(m) == label]
+        for v in fields.values(a.ticket, mine):
+            held = best.get(v.field)
+            if held is None or _later(v, held):
+                best[v.field] = v
+    return best
+
+
+def _later(a: LiveValue, b: LiveValue) -> bool:
+    """Whether ``a`` shows a clock started no earlier than ``b``'s (it wins the field)."""
+    if a.measure is None or b.measure is None:
+        return b.measure is None
+    return (a.measure.start, a.measure.cycle) >= (b.measure.start, b.measure.cycle)
 
 
 def live_action(live: LiveValue, seq: int) -> Action:

@@ -31,7 +31,7 @@ from slaplug.store._base import StoreBase, aware, chunks
 from slaplug.store.codec import action_from_json, action_to_json
 from slaplug.store.schema import due, ledger, outbox
 
-__all__ = ["LiveHead", "LiveMixin", "claimable_live", "live_slot"]
+__all__ = ["LiveHead", "LiveMixin", "LiveWrite", "claimable_live", "live_slot"]
 
 #: The ledger status of a live field's value replaced by a newer one before it was written.
 SUPERSEDED = "superseded"
@@ -57,8 +57,70 @@ class LiveHead:
     status: str
 
 
+@dataclass(frozen=True)
+class LiveWrite:
+    """One value planned for a live field of a ticket, as the ledger holds it.
+
+    Attributes:
+        field: The field.
+        seq: Its number in the field's history (1 for the first).
+        value: The value; None for empty.
+        status: Its ledger status: pending (waiting or in flight), applied, failed, dead,
+            superseded (a newer value replaced it before it was written).
+        planned_at: When the sync planned it.
+        done_at: When it was written, failed for good or superseded; None while pending.
+        detail: The ledger's note (the error of a failure, what superseded it).
+    """
+
+    field: str
+    seq: int
+    value: str | None
+    status: str
+    planned_at: datetime
+    done_at: datetime | None
+    detail: str
+
+
 class LiveMixin(StoreBase):
     """Live fields' values: what was planned last, and planning a new one."""
+
+    def live_history(self, connector: str, ticket_id: str) -> dict[str, list[LiveWrite]]:
+        """Every value planned for each live field of one ticket, newest first, by field
+        (``slaplug explain``)."""
+        out: dict[str, list[LiveWrite]] = {}
+        with self._read() as conn:
+            rows = conn.execute(
+                select(
+                    ledger.c.slot,
+                    ledger.c.seq,
+                    ledger.c.status,
+                    ledger.c.action,
+                    ledger.c.planned_at,
+                    ledger.c.done_at,
+                    ledger.c.detail,
+                )
+                .where(
+                    ledger.c.connector == connector,
+                    ledger.c.ticket_id == ticket_id,
+                    ledger.c.slot.is_not(None),
+                )
+                .order_by(ledger.c.slot, ledger.c.seq.desc())
+            )
+            for r in rows:
+                field = str(r.slot).removeprefix("live:")
+                value = action_from_json(r.action).params.get("value")
+                out.setdefault(field, []).append(
+                    LiveWrite(
+                        field,
+                        int(r.seq),
+                        None if value is None else str(value),
+                        r.status,
+                        r.planned_at,
+                        r.done_at,
+                        r.detail or "",
+                    )
+                )
+        return out
 
     def live_heads(
         self, connector: str, ticket_ids: Iterable[str]

@@ -13,6 +13,7 @@ from slaplug.model import Ticket
 from slaplug.rules.pack import RulePack
 from slaplug.rules.versions import VersionedPack
 from slaplug.store import Store
+from slaplug.store.live import LiveWrite
 from slaplug.views.clocks import LinkFor, snapshot_link
 
 __all__ = ["explain_synced", "explain_ticket", "parse_ticket_ref", "synced_ticket"]
@@ -110,7 +111,32 @@ def explain_synced(
     """
     ticket = synced_ticket(store, connector, ticket_id, known=known)
     recorded = store.measure_versions(ticket.key) if _labelled(pack) else None
-    return explain_ticket(pack, ticket, now, links=links, recorded=recorded)
+    doc = explain_ticket(pack, ticket, now, links=links, recorded=recorded)
+    _add_live_writes(doc, store.live_history(connector, ticket_id))
+    return doc
+
+
+def _add_live_writes(doc: dict[str, Any], history: Mapping[str, list[LiveWrite]]) -> None:
+    """Each live field's values planned so far, newest first (``writes``: value, ledger
+    status, when), beside what it should show now. A field the rules no longer declare but
+    the ledger holds is listed too (``declared`` False): the sync leaves it as it is."""
+    fields = {f["field"]: f for f in doc.get("live_fields", [])}
+    for name in sorted(history.keys() - fields.keys()):
+        fields[name] = {"field": name, "now": None, "clock": None, "held": True, "declared": False}
+    for name, f in fields.items():
+        f["writes"] = [
+            {
+                "seq": w.seq,
+                "value": w.value,
+                "status": w.status,
+                "planned_at": w.planned_at.isoformat(),
+                "done_at": w.done_at.isoformat() if w.done_at else None,
+                "detail": w.detail,
+            }
+            for w in history.get(name, [])
+        ]
+    if fields:
+        doc["live_fields"] = [fields[k] for k in sorted(fields)]
 
 
 def _labelled(pack: RulePack | VersionedPack) -> bool:

@@ -176,17 +176,12 @@ def part_results(
     newest = book.get(name)
     if newest is None:
         return []
-    period = (
-        period_of(newest, label)
-        if label
-        else period_containing(sampling.at, newest.zone, newest.period_kind)
+    found = book.period(
+        name, label or period_containing(sampling.at, newest.zone, newest.period_kind).label
     )
-    found = book.terms(name, period.start)
     if found is None:
         return []
-    contract, version = found
-    if (contract.zone, contract.period_kind) != (newest.zone, newest.period_kind):
-        period = period_of(contract, period.label)
+    contract, version, period = found
     groups: dict[str, list[Sample]] = {}
     if only is not None:
         groups[only] = []
