@@ -152,6 +152,65 @@ def test_live_deadline_field_follows_a_pause_and_a_priority_change_with_one_writ
             assert len(_ticket_writes(fake, tid)) == 5
 
 
+#: The fake's "SLA breach at" date field (zendesk_generate.FIELD_SLA_BREACH_AT): Zendesk's
+#: date fields take YYYY-MM-DD only and refuse the whole update otherwise (zenpy issue #425).
+DATE_FIELD_ID = 360_000_000_104
+
+
+@pytest.mark.parametrize("fmt", ["date", "instant"])
+def test_live_deadline_in_a_zendesk_date_field_needs_the_date_format(
+    tmp_path: Path, fmt: str
+) -> None:
+    from slaplug.sync import Sync
+
+    zd = pytest.importorskip("slaplug_zendesk", reason="the Zendesk plugin is not installed")
+    from slaplug_zendesk.fake import FakeZendesk  # the fake ships with the plugin
+    rules = RULES.replace(
+        "resolution: sla_resolution_due", f"resolution: {{field: sla_due_date, format: {fmt}}}"
+    )
+    with FakeZendesk.start(now=T0, tickets=0, days=1, job_complete_after=0.05, job_polls=1) as fake:
+        config = zd.ZendeskConfig.load(
+            {"base_url": fake.base_url, "email": fake.email, "api_token_env": "T",
+             "fields": {"sla_due_date": DATE_FIELD_ID}, "job_poll_interval": 0.02},
+            connector="zendesk", environ={"T": fake.api_token},
+        )
+
+        def fake_now() -> datetime:
+            return datetime.fromtimestamp(fake.now, UTC)
+
+        with Store.open(f"sqlite:///{tmp_path / 's.db'}") as store, \
+                RulePack.load([_write(tmp_path, rules)], engine="python") as pack, \
+                zd.ZendeskConnector(config, instance="zendesk") as conn:
+            job = Sync(store, pack, {"zendesk": conn}, clock=fake_now)
+            job.run_once()  # go-live on an empty account
+            created = fake.simulate("create", subject="Printer on fire", priority="normal")
+            tid = int(created["ticket"]["id"])
+            opened = fake_now()
+            fake.advance(120)
+            job.run_once()
+            cfs = fake.ticket(tid)["custom_fields"]
+            shown = next(cf["value"] for cf in cfs if cf["id"] == DATE_FIELD_ID)
+            refused = [w for w in fake.writes if not w.accepted]
+            if fmt == "date":
+                assert shown == (opened + timedelta(hours=24)).date().isoformat()
+                assert [status for _, status in _live_keys(store, str(tid))] == ["applied"]
+            else:
+                # Not sent: Zendesk would refuse the whole update with a 422. The value
+                # fails at once, saying what to change.
+                assert shown is None
+                assert refused == []
+                assert [status for _, status in _live_keys(store, str(tid))] == ["failed"]
+                from sqlalchemy import select
+
+                from slaplug.store.schema import ledger
+
+                with store.engine.connect() as c:
+                    detail = c.execute(
+                        select(ledger.c.detail).where(ledger.c.slot.is_not(None))
+                    ).scalar_one()
+                assert "YYYY-MM-DD" in detail and "format: date" in detail
+
+
 def _ticket_writes(fake: Any, tid: int) -> list[Any]:
     return [
         w for w in fake.writes
