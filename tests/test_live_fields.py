@@ -211,6 +211,46 @@ def test_live_deadline_in_a_zendesk_date_field_needs_the_date_format(
                 assert "YYYY-MM-DD" in detail and "format: date" in detail
 
 
+def test_live_deadline_in_a_freshdesk_date_field(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A live field written to a Freshdesk custom date field: ``custom_fields`` on the
+    ticket update, the date as ``YYYY-MM-DD`` (Freshdesk API v2 reference: "Only dates in the
+    format YYYY-MM-DD are accepted as input for custom date fields"), once."""
+    from slaplug.sync import Sync
+
+    fd = pytest.importorskip("slaplug_freshdesk", reason="the Freshdesk plugin is not installed")
+    from slaplug_freshdesk.fake import API_KEY, FakeFreshdesk  # ships with the plugin
+
+    rules = RULES.replace(
+        "resolution: sla_resolution_due", "resolution: {field: sla_due_date, format: date}"
+    )
+    monkeypatch.setenv("FD_KEY", API_KEY)
+    now = datetime(2026, 3, 3, 0, 0, tzinfo=UTC)  # after the fake's last change, before deadlines
+    with FakeFreshdesk() as fake:
+        config = fd.FreshdeskConfig(base_url=fake.base_url, api_key_env="FD_KEY")
+        created = datetime.fromisoformat(fake.tickets[1]["created_at"].replace("Z", "+00:00"))
+        with Store.open(f"sqlite:///{tmp_path / 's.db'}") as store, \
+                RulePack.load([_write(tmp_path, rules)], engine="python") as pack, \
+                fd.FreshdeskConnector(config, instance="freshdesk") as conn:
+            summary = Sync(store, pack, {"freshdesk": conn}, clock=lambda: now).run_once()
+            puts = [
+                r for r in fake.received
+                if r.method == "PUT" and r.path == "/api/v2/tickets/1"
+            ]
+            # Ticket 1 is open at medium priority: due 24 h after it was created (24x7).
+            due = (created + timedelta(hours=24)).date().isoformat()
+            assert [r.json() for r in puts] == [{"custom_fields": {"cf_sla_due_date": due}}]
+            assert fake.tickets[1]["custom_fields"]["cf_sla_due_date"] == due
+            # Open tickets get one write each; the resolved one (3) none; nothing refused.
+            assert summary.live_writes == sum(
+                1 for t in fake.tickets.values() if t["status"] == 2
+            )
+            assert [status for _, status in _live_keys(store, "1")] == ["applied"]
+            again = Sync(store, pack, {"freshdesk": conn}, clock=lambda: now).run_once()
+            assert again.live_writes == 0
+
+
 def _ticket_writes(fake: Any, tid: int) -> list[Any]:
     return [
         w for w in fake.writes
