@@ -70,7 +70,8 @@ def invalid_date(f: TicketField) -> HttpError:
     github.com/facetoe/zenpy/issues/425: ``{"error": "RecordInvalid", "description": "Record
     validation errors", "details": {"base": [{"description": "Date Field is not valid",
     "error": "InvalidValue", "ticket_field_id": 111111, "ticket_field_type": "FieldDate"}]}}``
-    ("Date Field" is that field's title). The whole update is refused: nothing is applied."""
+    ("Date Field" reads as that field's title: the fake puts its field's title there, an
+    inference). The whole update is refused: nothing is applied."""
     return err(
         422,
         "RecordInvalid",
