@@ -504,6 +504,21 @@ def test_doctor_checks_a_live_field_on_the_helpdesk_at_its_rule(tmp_path: Path) 
         assert f"{rules}:9:19" in json_text(check)
         mapped = doctor({"sla_resolution_due": FIELD_ID})
         assert mapped.statuses("zendesk")["field sla_resolution_due"] == "ok"
+        # A date field takes YYYY-MM-DD only (zenpy issue #425): the default `instant`
+        # format there fails at the rule, saying what to change.
+        dated = doctor({"sla_resolution_due": DATE_FIELD_ID})
+        check = dated.checks("zendesk")["field sla_resolution_due"]
+        assert check["status"] == "fail"
+        assert "format: date" in json_text(check) and f"{rules}:9:19" in json_text(check)
+        rules.write_text(
+            RULES.replace(
+                "resolution: sla_resolution_due",
+                "resolution: {field: sla_resolution_due, format: date}",
+            ),
+            encoding="utf-8",
+        )
+        as_date = doctor({"sla_resolution_due": DATE_FIELD_ID})
+        assert as_date.statuses("zendesk")["field sla_resolution_due"] == "ok"
 
 
 def json_text(doc: Any) -> str:
