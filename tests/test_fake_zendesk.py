@@ -19,7 +19,7 @@ from typing import Any, ClassVar
 import pytest
 import requests
 from slaplug_zendesk.fake import FakeZendesk, main_fake_zendesk
-from slaplug_zendesk.fake.generate import FIELD_SLA_STATUS, build_dataset
+from slaplug_zendesk.fake.generate import FIELD_SLA_BREACH_AT, FIELD_SLA_STATUS, build_dataset
 
 NOW = 1_772_452_800.0  # 2026-03-02T12:00:00Z: the built-in set's reference end
 
@@ -422,6 +422,87 @@ def test_invalid_priority_is_422_record_invalid(fake: FakeZendesk, api: requests
     assert r.status_code == 422
     assert r.json()["error"] == "RecordInvalid"
     assert "priority" in r.json()["details"]
+
+
+def _date_refused(body: Any) -> None:
+    # Recorded from real Zendesk: github.com/facetoe/zenpy/issues/425 (a date custom field
+    # set to datetime.now().isoformat()).
+    assert body["error"] == "RecordInvalid"
+    assert body["description"] == "Record validation errors"
+    assert body["details"]["base"] == [
+        {
+            "description": "SLA breach at is not valid",
+            "error": "InvalidValue",
+            "ticket_field_id": FIELD_SLA_BREACH_AT,
+            "ticket_field_type": "FieldDate",
+        }
+    ]
+
+
+@pytest.mark.parametrize(
+    "value", ["2026-12-07T15:00:00Z", "2026-12-07T16:00:00+01:00", "07/12/2026", "2026-02-30", 7]
+)
+def test_a_date_field_refuses_anything_but_yyyy_mm_dd_with_422_and_applies_nothing(
+    fake: FakeZendesk, api: requests.Session, value: Any
+) -> None:
+    tid = open_ticket_id(fake, 9)
+    before = api.get(url(fake, f"tickets/{tid}.json")).json()["ticket"]
+    r = api.put(
+        url(fake, f"tickets/{tid}.json"),
+        json={
+            "ticket": {
+                "priority": "urgent" if before["priority"] != "urgent" else "low",
+                "custom_fields": [{"id": FIELD_SLA_BREACH_AT, "value": value}],
+            }
+        },
+    )
+    assert r.status_code == 422
+    _date_refused(r.json())
+    after = api.get(url(fake, f"tickets/{tid}.json")).json()["ticket"]
+    assert after == before  # the update is refused whole
+
+
+def test_a_date_field_takes_yyyy_mm_dd_and_shows_it_as_sent(
+    fake: FakeZendesk, api: requests.Session
+) -> None:
+    tid = open_ticket_id(fake, 10)
+    r = api.put(
+        url(fake, f"tickets/{tid}.json"),
+        json={"ticket": {"custom_fields": [{"id": FIELD_SLA_BREACH_AT, "value": "2026-12-07"}]}},
+    )
+    assert r.status_code == 200
+    assert {"id": FIELD_SLA_BREACH_AT, "value": "2026-12-07"} in r.json()["ticket"]["custom_fields"]
+    cleared = api.put(
+        url(fake, f"tickets/{tid}.json"),
+        json={"ticket": {"custom_fields": [{"id": FIELD_SLA_BREACH_AT, "value": None}]}},
+    )
+    assert {"id": FIELD_SLA_BREACH_AT, "value": None} in cleared.json()["ticket"]["custom_fields"]
+
+
+def test_update_many_fails_the_ticket_with_a_malformed_date_and_applies_the_others(
+    fake: FakeZendesk, api: requests.Session
+) -> None:
+    a, b = open_ticket_id(fake, 11), open_ticket_id(fake, 12)
+    r = api.put(
+        url(fake, "tickets/update_many.json"),
+        json={
+            "tickets": [
+                {"id": a, "custom_fields": [{"id": FIELD_SLA_BREACH_AT, "value": "2026-12-07"}]},
+                {
+                    "id": b,
+                    "custom_fields": [{"id": FIELD_SLA_BREACH_AT, "value": "2026-12-07T15:00:00Z"}],
+                },
+            ]
+        },
+    )
+    fake.complete_jobs()
+    job = api.get(r.json()["job_status"]["url"]).json()["job_status"]
+    results = {x["id"]: x for x in job["results"]}
+    assert results[a]["success"] is True
+    assert results[b]["success"] is False
+    assert results[b]["error"] == "RecordInvalid"
+    values = {cf["id"]: cf["value"] for cf in fake.ticket(b)["custom_fields"]}
+    assert values[FIELD_SLA_BREACH_AT] is None
 
 
 def test_update_many_over_100_is_400_too_many_values(

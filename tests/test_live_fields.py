@@ -152,6 +152,105 @@ def test_live_deadline_field_follows_a_pause_and_a_priority_change_with_one_writ
             assert len(_ticket_writes(fake, tid)) == 5
 
 
+#: The fake's "SLA breach at" date field (zendesk_generate.FIELD_SLA_BREACH_AT): Zendesk's
+#: date fields take YYYY-MM-DD only and refuse the whole update otherwise (zenpy issue #425).
+DATE_FIELD_ID = 360_000_000_104
+
+
+@pytest.mark.parametrize("fmt", ["date", "instant"])
+def test_live_deadline_in_a_zendesk_date_field_needs_the_date_format(
+    tmp_path: Path, fmt: str
+) -> None:
+    from slaplug.sync import Sync
+
+    zd = pytest.importorskip("slaplug_zendesk", reason="the Zendesk plugin is not installed")
+    from slaplug_zendesk.fake import FakeZendesk  # the fake ships with the plugin
+    rules = RULES.replace(
+        "resolution: sla_resolution_due", f"resolution: {{field: sla_due_date, format: {fmt}}}"
+    )
+    with FakeZendesk.start(now=T0, tickets=0, days=1, job_complete_after=0.05, job_polls=1) as fake:
+        config = zd.ZendeskConfig.load(
+            {"base_url": fake.base_url, "email": fake.email, "api_token_env": "T",
+             "fields": {"sla_due_date": DATE_FIELD_ID}, "job_poll_interval": 0.02},
+            connector="zendesk", environ={"T": fake.api_token},
+        )
+
+        def fake_now() -> datetime:
+            return datetime.fromtimestamp(fake.now, UTC)
+
+        with Store.open(f"sqlite:///{tmp_path / 's.db'}") as store, \
+                RulePack.load([_write(tmp_path, rules)], engine="python") as pack, \
+                zd.ZendeskConnector(config, instance="zendesk") as conn:
+            job = Sync(store, pack, {"zendesk": conn}, clock=fake_now)
+            job.run_once()  # go-live on an empty account
+            created = fake.simulate("create", subject="Printer on fire", priority="normal")
+            tid = int(created["ticket"]["id"])
+            opened = fake_now()
+            fake.advance(120)
+            job.run_once()
+            cfs = fake.ticket(tid)["custom_fields"]
+            shown = next(cf["value"] for cf in cfs if cf["id"] == DATE_FIELD_ID)
+            refused = [w for w in fake.writes if not w.accepted]
+            if fmt == "date":
+                assert shown == (opened + timedelta(hours=24)).date().isoformat()
+                assert [status for _, status in _live_keys(store, str(tid))] == ["applied"]
+            else:
+                # Not sent: Zendesk would refuse the whole update with a 422. The value
+                # fails at once, saying what to change.
+                assert shown is None
+                assert refused == []
+                assert [status for _, status in _live_keys(store, str(tid))] == ["failed"]
+                from sqlalchemy import select
+
+                from slaplug.store.schema import ledger
+
+                with store.engine.connect() as c:
+                    detail = c.execute(
+                        select(ledger.c.detail).where(ledger.c.slot.is_not(None))
+                    ).scalar_one()
+                assert "YYYY-MM-DD" in detail and "format: date" in detail
+
+
+def test_live_deadline_in_a_freshdesk_date_field(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A live field written to a Freshdesk custom date field: ``custom_fields`` on the
+    ticket update, the date as ``YYYY-MM-DD`` (Freshdesk API v2 reference: "Only dates in the
+    format YYYY-MM-DD are accepted as input for custom date fields"), once."""
+    from slaplug.sync import Sync
+
+    fd = pytest.importorskip("slaplug_freshdesk", reason="the Freshdesk plugin is not installed")
+    from slaplug_freshdesk.fake import API_KEY, FakeFreshdesk  # ships with the plugin
+
+    rules = RULES.replace(
+        "resolution: sla_resolution_due", "resolution: {field: sla_due_date, format: date}"
+    )
+    monkeypatch.setenv("FD_KEY", API_KEY)
+    now = datetime(2026, 3, 3, 0, 0, tzinfo=UTC)  # after the fake's last change, before deadlines
+    with FakeFreshdesk() as fake:
+        config = fd.FreshdeskConfig(base_url=fake.base_url, api_key_env="FD_KEY")
+        created = datetime.fromisoformat(fake.tickets[1]["created_at"].replace("Z", "+00:00"))
+        with Store.open(f"sqlite:///{tmp_path / 's.db'}") as store, \
+                RulePack.load([_write(tmp_path, rules)], engine="python") as pack, \
+                fd.FreshdeskConnector(config, instance="freshdesk") as conn:
+            summary = Sync(store, pack, {"freshdesk": conn}, clock=lambda: now).run_once()
+            puts = [
+                r for r in fake.received
+                if r.method == "PUT" and r.path == "/api/v2/tickets/1"
+            ]
+            # Ticket 1 is open at medium priority: due 24 h after it was created (24x7).
+            due = (created + timedelta(hours=24)).date().isoformat()
+            assert [r.json() for r in puts] == [{"custom_fields": {"cf_sla_due_date": due}}]
+            assert fake.tickets[1]["custom_fields"]["cf_sla_due_date"] == due
+            # Open tickets get one write each; the resolved one (3) none; nothing refused.
+            assert summary.live_writes == sum(
+                1 for t in fake.tickets.values() if t["status"] == 2
+            )
+            assert [status for _, status in _live_keys(store, "1")] == ["applied"]
+            again = Sync(store, pack, {"freshdesk": conn}, clock=lambda: now).run_once()
+            assert again.live_writes == 0
+
+
 def _ticket_writes(fake: Any, tid: int) -> list[Any]:
     return [
         w for w in fake.writes
@@ -424,6 +523,21 @@ def test_doctor_checks_a_live_field_on_the_helpdesk_at_its_rule(tmp_path: Path) 
         assert f"{rules}:9:19" in json_text(check)
         mapped = doctor({"sla_resolution_due": FIELD_ID})
         assert mapped.statuses("zendesk")["field sla_resolution_due"] == "ok"
+        # A date field takes YYYY-MM-DD only (zenpy issue #425): the default `instant`
+        # format there fails at the rule, saying what to change.
+        dated = doctor({"sla_resolution_due": DATE_FIELD_ID})
+        check = dated.checks("zendesk")["field sla_resolution_due"]
+        assert check["status"] == "fail"
+        assert "format: date" in json_text(check) and f"{rules}:9:19" in json_text(check)
+        rules.write_text(
+            RULES.replace(
+                "resolution: sla_resolution_due",
+                "resolution: {field: sla_resolution_due, format: date}",
+            ),
+            encoding="utf-8",
+        )
+        as_date = doctor({"sla_resolution_due": DATE_FIELD_ID})
+        assert as_date.statuses("zendesk")["field sla_resolution_due"] == "ok"
 
 
 def json_text(doc: Any) -> str:

@@ -653,6 +653,7 @@ def _live_writes(pol: PolicySpec, path: YPath, ctx: _Ctx) -> list[RuleWrite]:
                 role="",
                 escalation=LIVE_OWNER + pol.name,
                 where=ctx.located.problem((*lpath, "field"), ""),
+                value_format=live.format,
             )
         )
     return out

@@ -31,6 +31,9 @@ class RuleWrite:
         role: For ``assign``: ``"user"`` or ``"group"``; empty otherwise.
         escalation: The escalation that declares it.
         where: Its place in the rules, as a `Problem` without a message yet.
+        value_format: For a live field: the ``format`` of the values it writes
+            (``instant``, ``local`` or ``date``), so a connector can check it against the
+            field's type; empty for other writes.
     """
 
     kind: ActionKind
@@ -38,6 +41,7 @@ class RuleWrite:
     role: str
     escalation: str
     where: Problem
+    value_format: str = ""
 
     def problem(self, message: str) -> Problem:
         """A problem at this write's place in the rules file."""

@@ -57,6 +57,7 @@ class Directory:
         self._configured = dict(fields)
         self._field_names: dict[int, str] | None = None
         self._field_ids: dict[str, int] | None = None
+        self._field_types: dict[int, str] = {}
         self._asked: set[int] = set()
         self._asked_orgs: set[int] = set()
         self._agents_listed = False
@@ -170,6 +171,12 @@ class Directory:
         assert self._field_names is not None
         return self._field_names.get(field_id, str(field_id))
 
+    def field_type(self, field_id: int) -> str | None:
+        """A ticket field's ``type`` (``text``, ``date``, ``tagger``...); None when the account
+        does not list it. The fields are listed once (one ``GET /api/v2/ticket_fields``)."""
+        self._load_fields()
+        return self._field_types.get(field_id)
+
     def list_fields(self) -> list[Mapping[str, Any]]:
         """Every ticket field of the account (``GET /api/v2/ticket_fields``)."""
         return self._list("api/v2/ticket_fields.json", "ticket_fields")
@@ -182,6 +189,7 @@ class Directory:
         for f in self.list_fields():
             title = str(f.get("title") or f.get("raw_title") or f["id"])
             names[int(f["id"])] = slug(title)
+            self._field_types[int(f["id"])] = str(f.get("type") or "")
             ids.setdefault(title, int(f["id"]))
             ids.setdefault(slug(title), int(f["id"]))
         self._field_names, self._field_ids = names, ids

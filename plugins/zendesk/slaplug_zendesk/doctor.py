@@ -4,7 +4,9 @@
 * role: both incremental exports are "Allowed For: Admins" (Zendesk's incremental export
   reference; ``incremental-openapi-original.yml``), so the token's user must be an admin;
 * every custom field the rules set is mapped under ``fields:`` or found by title in
-  ``GET /api/v2/ticket_fields``, and a mapped id exists there;
+  ``GET /api/v2/ticket_fields``, and a mapped id exists there; a live field writing
+  date-times (``format: instant`` or ``local``) is not a ``date`` field, which takes
+  ``YYYY-MM-DD`` only;
 * every group and agent the rules assign to exists (``GET /api/v2/groups``, ``/users``);
 * every status and priority the rules set is one Zendesk has (Tickets API: ``status`` is
   new, open, pending, hold, solved or closed; ``priority`` is urgent, high, normal or low).
@@ -43,7 +45,8 @@ def zendesk_checks(conn: ZendeskConnector, needs: DoctorNeeds) -> Iterator[Check
             "use the API token of an agent with the Admin role (email + api_token_env)",
         )
     directory = conn.directory
-    known_ids = {int(f["id"]) for f in directory.list_fields()}
+    types = {int(f["id"]): str(f.get("type") or "") for f in directory.list_fields()}
+    known_ids = set(types)
     for w in needs.named(ActionKind.SET_FIELD):
         fid = directory.field_id(w.name)
         if fid is None:
@@ -57,6 +60,17 @@ def zendesk_checks(conn: ZendeskConnector, needs: DoctorNeeds) -> Iterator[Check
                 w.problem(f"{w.name!r} is mapped to field id {fid}, which Zendesk does not have"),
                 f"field {w.name}",
                 "fix the id under fields:, from Admin Center > Fields",
+            )
+        elif types[fid] == "date" and w.value_format in ("instant", "local"):
+            # A date field takes YYYY-MM-DD only; a date-time is a 422 that refuses the
+            # whole ticket update (zenpy issue #425; write.py refuses to send it).
+            yield _missing(
+                w.problem(
+                    f"{w.name!r} is Zendesk date field {fid}, which takes YYYY-MM-DD only; "
+                    f"this live field writes {w.value_format} date-times"
+                ),
+                f"field {w.name}",
+                "give the live field `format: date`, or map it to a text field",
             )
         else:
             yield Check(f"field {w.name}", CheckStatus.OK, f"id {fid}")

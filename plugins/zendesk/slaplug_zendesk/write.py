@@ -74,6 +74,9 @@ BULK_LIMIT = 100  # update_many takes at most 100 tickets (reference §2.1)
 _DONE_JOB = frozenset({"completed", "failed", "killed"})
 MARKER_DIGITS = 16
 _MARKER = re.compile(rf"\[slaplug [0-9a-f]{{{MARKER_DIGITS}}}\]")
+#: A date and time (a live field's ``instant`` or ``local`` value), which a Zendesk date
+#: field refuses: see `Writer._date_problem`.
+_DATE_TIME = re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d")
 
 
 def marker(key: str, marker_key: MarkerKey) -> str:
@@ -273,6 +276,10 @@ class Writer:
                         a, f"no custom field {p['field']!r}; map it under `fields:` in the config"
                     )
                     continue
+                problem = self._date_problem(fid, p.get("value"))
+                if problem:
+                    results[i] = _failed(a, f"{p['field']!r}: {problem}")
+                    continue
                 want(("field", fid), p.get("value"), i)
             elif kind is ActionKind.SET_PRIORITY:
                 want(("priority", None), p["priority"], i)
@@ -291,6 +298,26 @@ class Writer:
             if i not in results and i not in plan.applies:
                 results[i] = ApplyResult(a.key, ApplyStatus.ALREADY)
         return plan
+
+    def _date_problem(self, field_id: int, value: Any) -> str | None:
+        """Why Zendesk would refuse ``value`` in a date field, or None.
+
+        A date custom field takes ``YYYY-MM-DD`` only; anything else (an ISO instant from a
+        live field's ``instant`` or ``local`` format, say) is a 422 ``RecordInvalid`` that
+        refuses the *whole* ticket update, notes and tags included (zenpy issue #425, a
+        recorded refusal of ``datetime.now().isoformat()``; docs/plugins/zendesk.md). So the
+        one action fails here, with what to do, and the rest of the update goes out. Only a
+        date-time value (what a live field writes) is checked, so that other writes cost no
+        ``GET /api/v2/ticket_fields``; other text sent to a date field still gets the 422.
+        """
+        if not (isinstance(value, str) and _DATE_TIME.match(value)):
+            return None
+        if self.directory.field_type(field_id) != "date":
+            return None
+        return (
+            f"Zendesk date field {field_id} takes YYYY-MM-DD only, not {value!r}; "
+            "give the live field `format: date`, or map it to a text field"
+        )
 
     def _want_assignment(
         self,

@@ -146,6 +146,48 @@ def test_one_ticket_gets_one_merged_update_with_safe_update(connector) -> None:
 
 
 @responses.activate
+def test_a_date_time_for_a_date_field_fails_alone_and_the_rest_of_the_update_goes_out(
+    connector,
+) -> None:
+    # A Zendesk date field takes YYYY-MM-DD only, and a bad value refuses the whole update
+    # with 422 (github.com/facetoe/zenpy/issues/425): the live value fails by itself.
+    current(ticket(7))
+    responses.get(
+        f"{BASE}/api/v2/ticket_fields.json",
+        json={
+            "ticket_fields": [
+                {"id": 360000000103, "type": "text", "title": "SLA status"},
+                {"id": 360000000104, "type": "date", "title": "SLA due date"},
+            ],
+            "next_page": None,
+        },
+    )
+    put = responses.put(f"{BASE}/api/v2/tickets/7.json", json={"ticket": ticket(7)})
+    actions = [
+        action(
+            ActionKind.SET_FIELD, {"field": "sla_due_date", "value": "2026-03-03T10:30:00Z"}, "7", 1
+        ),
+        action(
+            ActionKind.SET_FIELD,
+            {"field": "sla_resolution_status", "value": "2026-03-03T10:30:00Z"},
+            "7",
+            2,
+        ),
+        action(ActionKind.SET_PRIORITY, {"priority": "urgent"}, "7", 3),
+    ]
+    results = connector.apply(actions)
+    assert [r.status for r in results] == [
+        ApplyStatus.FAILED,
+        ApplyStatus.APPLIED,
+        ApplyStatus.APPLIED,
+    ]
+    assert "YYYY-MM-DD" in results[0].detail and "format: date" in results[0].detail
+    body = json.loads(put.calls[0].request.body)["ticket"]
+    assert body["custom_fields"] == [{"id": 360000000103, "value": "2026-03-03T10:30:00Z"}]
+    assert body["priority"] == "urgent"
+
+
+@responses.activate
 def test_a_409_reports_conflict_for_that_tickets_writes(connector) -> None:
     current(ticket(7))
     responses.put(

@@ -12,6 +12,7 @@ from slaplug_freshdesk.fake.command import fake_freshdesk_command, main_fake_fre
 from slaplug_freshdesk.fake.server import (
     AGENT_ID,
     API_KEY,
+    CUSTOM_FIELD_TYPES,
     CUSTOM_FIELDS,
     GROUPS,
     OTHER_AGENT_ID,
@@ -22,6 +23,7 @@ __all__ = [
     "AGENT_ID",
     "API_KEY",
     "CUSTOM_FIELDS",
+    "CUSTOM_FIELD_TYPES",
     "GROUPS",
     "OTHER_AGENT_ID",
     "FakeFreshdesk",

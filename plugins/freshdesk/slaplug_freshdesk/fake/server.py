@@ -30,13 +30,21 @@ from __future__ import annotations
 import base64
 import re
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
 from slaplug.testing.fakeserver import FakeHelpdesk, Request, Response
 
-__all__ = ["AGENT_ID", "API_KEY", "CUSTOM_FIELDS", "GROUPS", "OTHER_AGENT_ID", "FakeFreshdesk"]
+__all__ = [
+    "AGENT_ID",
+    "API_KEY",
+    "CUSTOM_FIELDS",
+    "CUSTOM_FIELD_TYPES",
+    "GROUPS",
+    "OTHER_AGENT_ID",
+    "FakeFreshdesk",
+]
 
 API_KEY = "fd-api-key-s3cret-0042"
 #: The agent the API key belongs to: the author of every note and reply sent through the API.
@@ -48,7 +56,14 @@ MAX_PAGE = 300
 _DESCRIPTION = ("description", "description_text")
 _TICKET_FIELDS = {"tags", "custom_fields", "priority", "status", "responder_id", "group_id"}
 #: The account's custom ticket fields: API name -> label (every ticket carries them).
-CUSTOM_FIELDS = {"cf_sla_state": "SLA state"}
+CUSTOM_FIELDS = {"cf_sla_state": "SLA state", "cf_sla_due_date": "SLA due date"}
+#: Their types in ``GET /api/v2/ticket_fields`` (``custom_text`` when not listed here).
+CUSTOM_FIELD_TYPES = {"cf_sla_due_date": "custom_date"}
+#: A custom date field's value on input: "Only dates in the format YYYY-MM-DD are accepted as
+#: input for custom date fields" (Freshdesk API v2 reference, "Update a Contact",
+#: ``custom_fields``; the same field type, ``custom_date``, as on tickets, whose own rows
+#: link to the same custom-field notes). That tickets enforce it alike is our reading.
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 #: The account's groups: id -> name (the tickets are in group 7).
 GROUPS = {7: "Support", 8: "Second Line"}
 
@@ -271,6 +286,13 @@ class FakeFreshdesk(FakeHelpdesk):
         strange = sorted(set(fields) - set(ticket["custom_fields"]))
         if strange:
             return self._invalid(strange[0], "Unexpected/invalid field in request", "invalid_field")
+        for name, value in sorted(fields.items()):
+            if CUSTOM_FIELD_TYPES.get(name) == "custom_date" and not _is_date(value):
+                # The code is the reference's for "an incorrect or blank value, or [one]
+                # in an invalid format" (Errors, error codes); the message is ours.
+                return self._invalid(
+                    name, "Value set is not a date in the format YYYY-MM-DD", "invalid_value"
+                )
         ticket.update(body)
         ticket["custom_fields"] = {**ticket["custom_fields"], **fields}
         self._tick(ticket)
@@ -280,63 +302,47 @@ class FakeFreshdesk(FakeHelpdesk):
 
     @staticmethod
     def _me() -> dict[str, Any]:
-        """``GET /api/v2/agents/me``: the API key's agent, in the shape of
-        sjkingo/python-freshdesk freshdesk/v2/tests/sample_json_data/agent_1.json (``id`` on
-        top, the person under ``contact``)."""
-        return {
-            "available": True,
-            "occasional": False,
-            "id": AGENT_ID,
-            "ticket_scope": 1,
-            "signature": None,
-            "created_at": "2026-01-05T09:00:00Z",
-            "updated_at": "2026-01-05T09:00:00Z",
-            "contact": {
-                "active": True,
-                "email": "slaplug@fake-freshdesk.test",
-                "name": "slaplug",
-                "time_zone": "UTC",
-                "created_at": "2026-01-05T09:00:00Z",
-                "updated_at": "2026-01-05T09:00:00Z",
-            },
-        }
+        """``GET /api/v2/agents/me``: the API key's agent, in the shape of the reference's
+        "Currently Authenticated Agent" example (Freshdesk API v2 reference; a copy in
+        ktsaou/freshdesk_mcp ``FRESHDESK_API_DOCS.txt``) and of sjkingo/python-freshdesk
+        ``freshdesk/v2/tests/sample_json_data/agent_1.json``: ``id`` on top, the person
+        under ``contact``."""
+        return _agent(AGENT_ID, "slaplug", "slaplug@fake-freshdesk.test", [7])
 
     @staticmethod
     def _other_agent() -> dict[str, Any]:
-        """`OTHER_AGENT_ID` in the shape of python-freshdesk's recorded ``agents.json``."""
-        return {
-            "available": True,
-            "occasional": False,
-            "id": OTHER_AGENT_ID,
-            "ticket_scope": 1,
-            "signature": None,
-            "created_at": "2026-01-05T09:00:00Z",
-            "updated_at": "2026-01-05T09:00:00Z",
-            "available_since": None,
-            "contact": {
-                "active": True,
-                "email": "dana.agent@fake-freshdesk.test",
-                "name": "Dana Agent",
-                "time_zone": "UTC",
-                "created_at": "2026-01-05T09:00:00Z",
-                "updated_at": "2026-01-05T09:00:00Z",
-            },
-        }
+        """`OTHER_AGENT_ID` in the same shape (python-freshdesk's recorded ``agents.json``)."""
+        return _agent(OTHER_AGENT_ID, "Dana Agent", "dana.agent@fake-freshdesk.test", [7, 8])
 
     def _ticket_fields(self) -> list[dict[str, Any]]:
-        """``GET /api/v2/ticket_fields`` (Freshdesk API v2 reference, "List All Ticket
-        Fields"): one object per field with ``id``, ``name`` (``cf_...`` for custom ones,
-        the key of ``custom_fields`` in a ticket), ``label``, ``type`` and ``default``; the
-        default ``status`` field's ``choices`` map each status code to its agent and
-        customer labels, ``priority``'s map names to codes."""
-        labels = {2: "Open", 3: "Pending", 4: "Resolved", 5: "Closed"}
-        status_choices = {
-            str(code): [labels.get(code, f"Status {code}")] * 2 for code in self.statuses
+        """``GET /api/v2/ticket_fields``, as the reference's "List All Ticket Fields" example
+        shows it (Freshdesk API v2 reference; a copy in ktsaou/freshdesk_mcp
+        ``FRESHDESK_API_DOCS.txt``): one object per field with ``id``, ``name``, ``label``,
+        ``description``, ``position``, ``type``, ``default`` and the ``required_for_*`` /
+        ``customers_*`` flags; ``portal_cc`` and ``portal_cc_to`` on the requester only.
+        ``choices`` by type: ``status`` maps each code to ``[agent label, customer label]``
+        (custom statuses included), ``priority``, ``source``, ``group`` and ``agent`` map
+        names to ids, ``ticket_type`` lists names. Custom fields are named ``cf_...``, the
+        key of ``custom_fields`` in a ticket, as the reference's ticket examples and a
+        recorded 2022 account listing (``"name": "cf_issue_date"``, ``"type":
+        "custom_date"``) show; the reference's own 2015 list example still has unprefixed
+        names."""
+        customer_labels = {
+            2: ("Open", "Being Processed"),
+            3: ("Pending", "Awaiting your Reply"),
+            4: ("Resolved", "This ticket has been Resolved"),
+            5: ("Closed", "This ticket has been Closed"),
         }
-        default = [
+        status_choices = {
+            str(code): list(customer_labels.get(code, (f"Status {code}", "Being Processed")))
+            for code in self.statuses
+        }
+        agents = {"slaplug": AGENT_ID, "Dana Agent": OTHER_AGENT_ID}
+        default: list[tuple[str, str, str, Any]] = [
             ("requester", "Search a requester", "default_requester", None),
             ("subject", "Subject", "default_subject", None),
-            ("ticket_type", "Type", "default_ticket_type", None),
+            ("ticket_type", "Type", "default_ticket_type", ["Question", "Incident", "Problem"]),
+            ("source", "Source", "default_source", {"Email": 1, "Portal": 2, "Phone": 3}),
             ("status", "Status", "default_status", status_choices),
             (
                 "priority",
@@ -344,30 +350,35 @@ class FakeFreshdesk(FakeHelpdesk):
                 "default_priority",
                 {"Low": 1, "Medium": 2, "High": 3, "Urgent": 4},
             ),
-            ("group", "Group", "default_group", None),
-            ("agent", "Agent", "default_agent", None),
+            ("group", "Group", "default_group", {n: gid for gid, n in GROUPS.items()}),
+            ("agent", "Agent", "default_agent", agents),
             ("description", "Description", "default_description", None),
         ]
-        custom = [(name, label, "custom_text", None) for name, label in CUSTOM_FIELDS.items()]
+        custom = [
+            (name, label, CUSTOM_FIELD_TYPES.get(name, "custom_text"), None)
+            for name, label in CUSTOM_FIELDS.items()
+        ]
         fields = []
         for n, (name, label, kind, choices) in enumerate([*default, *custom], start=1):
             field: dict[str, Any] = {
                 "id": 1000 + n,
-                "name": name,
-                "label": label,
                 "description": label,
+                "label": label,
+                "name": name,
                 "position": n,
+                "type": kind,
+                "label_for_customers": label,
+                "default": kind.startswith("default_"),
                 "required_for_closure": False,
                 "required_for_agents": name in ("requester", "subject", "status", "priority"),
-                "type": kind,
-                "default": kind.startswith("default_"),
-                "customers_can_edit": False,
-                "label_for_customers": label,
                 "required_for_customers": False,
+                "customers_can_edit": False,
                 "displayed_to_customers": False,
                 "created_at": "2026-01-05T09:00:00Z",
                 "updated_at": "2026-01-05T09:00:00Z",
             }
+            if name == "requester":
+                field.update(portal_cc=False, portal_cc_to="company")
             if choices is not None:
                 field["choices"] = choices
             fields.append(field)
@@ -396,20 +407,69 @@ class FakeFreshdesk(FakeHelpdesk):
 
 
 def _group(gid: int, name: str) -> dict[str, Any]:
-    """A group as ``GET /api/v2/groups`` lists it (Freshdesk API v2 reference, "List All
-    Groups": ``id``, ``name``, ``description``, ``escalate_to``, ``unassigned_for``,
-    ``business_hour_id``, ``group_type``, ``created_at``, ``updated_at``)."""
+    """A group as ``GET /api/v2/groups`` lists it: the reference's "List All Groups" example
+    (Freshdesk API v2 reference; a copy in ktsaou/freshdesk_mcp ``FRESHDESK_API_DOCS.txt``)
+    has ``id``, ``name``, ``description``, ``business_hour_id``, ``escalate_to``,
+    ``unassigned_for``, ``auto_ticket_assign`` (0: disabled), ``created_at`` and
+    ``updated_at``. (``type`` and ``agent_ids`` belong to ``/api/v2/admin/groups``.)"""
     return {
         "id": gid,
         "name": name,
         "description": f"{name} agents",
-        "escalate_to": None,
-        "unassigned_for": None,
         "business_hour_id": None,
-        "group_type": "support_agent_group",
+        "escalate_to": None,
+        "unassigned_for": "30m",
+        "auto_ticket_assign": 0,
         "created_at": "2026-01-05T09:00:00Z",
         "updated_at": "2026-01-05T09:00:00Z",
     }
+
+
+def _agent(agent_id: int, name: str, email: str, groups: list[int]) -> dict[str, Any]:
+    """An agent as ``GET /api/v2/agents`` and ``/agents/me`` show it (the reference's
+    "Currently Authenticated Agent" example: ``available``, ``occasional``, ``signature``,
+    ``group_ids``, ``role_ids``, ``skill_ids``, ``id``, ``ticket_scope``, ``created_at``,
+    ``updated_at``, ``available_since``, ``type`` and the person under ``contact``)."""
+    return {
+        "available": True,
+        "occasional": False,
+        "signature": None,
+        "group_ids": groups,
+        "role_ids": [1],
+        "skill_ids": [],
+        "id": agent_id,
+        "ticket_scope": 1,
+        "created_at": "2026-01-05T09:00:00Z",
+        "updated_at": "2026-01-05T09:00:00Z",
+        "available_since": None,
+        "type": "support_agent",
+        "contact": {
+            "active": True,
+            "email": email,
+            "job_title": None,
+            "language": "en",
+            "last_login_at": None,
+            "mobile": None,
+            "name": name,
+            "phone": None,
+            "time_zone": "UTC",
+            "created_at": "2026-01-05T09:00:00Z",
+            "updated_at": "2026-01-05T09:00:00Z",
+        },
+    }
+
+
+def _is_date(value: Any) -> bool:
+    """Whether a custom date field takes ``value``: ``YYYY-MM-DD``, or null to empty it."""
+    if value is None:
+        return True
+    if not isinstance(value, str) or not _DATE.fullmatch(value):
+        return False
+    try:
+        date.fromisoformat(value)
+    except ValueError:
+        return False
+    return True
 
 
 def _parse(value: str) -> datetime:

@@ -42,7 +42,15 @@ from slaplug_zendesk.fake.data import (
     ZendeskStore,
 )
 from slaplug_zendesk.fake.exports import ZendeskExports
-from slaplug_zendesk.fake.render import AppConfig, J, err, invalid, not_found
+from slaplug_zendesk.fake.render import (
+    AppConfig,
+    J,
+    err,
+    invalid,
+    invalid_date,
+    is_zendesk_date,
+    not_found,
+)
 from slaplug_zendesk.fake.webhooks import WebhookConfig, ZendeskWebhooks
 
 __all__ = ["AppConfig", "Job", "WebhookConfig", "ZendeskApp"]
@@ -458,6 +466,8 @@ class ZendeskApp(ZendeskExports, ZendeskWebhooks):
             value = cf.get("value")
             if f.type == "tagger" and value not in (None, "", *f.options):
                 raise invalid(str(f.id), f"{f.title}: {value!r} is not an option")
+            if f.type == "date" and value not in (None, "") and not is_zendesk_date(value):
+                raise invalid_date(f)
             changes[str(f.id)] = None if value == "" else value
         return changes
 
