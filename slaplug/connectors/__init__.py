@@ -2,6 +2,8 @@
 
 * `Connector` and its records (`base`): the contract.
 * `ConnectorConfig` (`config`): pydantic settings, credentials from named env vars.
+* `BearerAuth`, `BasicAuth` (`auth`): what `Connector.auth` returns, secrets masked.
+* `CursorCodec` (`cursor`): a cursor as one opaque, versioned string.
 * `ApiClient`, `RetryPolicy` (`http`): one session, timeouts, one retry policy; a
   ``before_retry`` hook (`LostAnswer`, `NOTHING_TO_SEND`) for writes that must not repeat.
 * `DEFAULT_RESOLUTIONS` (`resolution`): what each failed status means.
@@ -9,6 +11,7 @@
 * paginators (`pagination`), webhook signatures (`signatures`), redaction (`redact`).
 """
 
+from slaplug.connectors.auth import BasicAuth, BearerAuth
 from slaplug.connectors.base import (
     ApplyResult,
     ApplyStatus,
@@ -18,6 +21,7 @@ from slaplug.connectors.base import (
     WebhookEvent,
 )
 from slaplug.connectors.config import ConnectorConfig
+from slaplug.connectors.cursor import MAX_CURSOR_CHARS, CursorCodec
 from slaplug.connectors.http import (
     NOTHING_TO_SEND,
     AlreadySent,
@@ -44,17 +48,21 @@ from slaplug.connectors.signatures import sign, verify_signature
 
 __all__ = [
     "DEFAULT_RESOLUTIONS",
+    "MAX_CURSOR_CHARS",
     "NOTHING_TO_SEND",
     "REDACTED",
     "AlreadySent",
     "ApiClient",
     "ApplyResult",
     "ApplyStatus",
+    "BasicAuth",
+    "BearerAuth",
     "BeforeRetry",
     "CallStats",
     "Capability",
     "Connector",
     "ConnectorConfig",
+    "CursorCodec",
     "CursorPaginator",
     "LostAnswer",
     "MarkerKey",
