@@ -12,21 +12,20 @@ Format (version 1)::
   an issue changed since has a new ``updated`` and is delivered.
 
 Jira's own ``nextPageToken`` only pages within one query and expires after 7 days, so it
-is never stored. An unreadable cursor is a `ConfigError` that says to reset it.
+is never stored. The kit's `CursorCodec` writes and reads the string; an unreadable
+cursor is a `ConfigError` that says to reset it.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 from dataclasses import dataclass
+from typing import Any
 
-from slaplug.errors import ConfigError
+from slaplug.connectors import CursorCodec
 
 __all__ = ["MAX_SEEN", "JiraCursor", "seen_key", "seen_ms"]
 
-_PREFIX = "jira1."
+_CODEC = CursorCodec("jira1.", connector="Jira")
 #: Entries remembered for the overlap window. Beyond it the oldest are dropped and those
 #: issues may be delivered twice (harmless: a re-read ticket replaces its snapshot).
 MAX_SEEN = 5000
@@ -46,9 +45,7 @@ class JiraCursor:
 
     def encode(self) -> str:
         """The opaque string form (see the module docstring)."""
-        doc = {"w": self.watermark, "s": list(self.seen[-MAX_SEEN:])}
-        raw = json.dumps(doc, separators=(",", ":")).encode()
-        return _PREFIX + base64.urlsafe_b64encode(raw).decode().rstrip("=")
+        return _CODEC.encode({"w": self.watermark, "s": self.seen[-MAX_SEEN:]})
 
     @classmethod
     def decode(cls, text: str) -> JiraCursor:
@@ -57,22 +54,16 @@ class JiraCursor:
         Raises:
             ConfigError: The text is not a cursor of this connector.
         """
-        try:
-            if not text.startswith(_PREFIX):
-                raise ValueError("no jira1. prefix")
-            body = text[len(_PREFIX) :]
-            doc = json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
-            watermark, seen = doc["w"], doc.get("s", [])
-            if watermark is not None and not isinstance(watermark, int):
-                raise ValueError("watermark is not an integer")
-            if not isinstance(seen, list) or not all(isinstance(s, str) for s in seen):
-                raise ValueError("seen is not a list of strings")
-            return cls(watermark, tuple(seen))
-        except (ValueError, KeyError, TypeError, binascii.Error) as exc:
-            raise ConfigError(
-                f"stored Jira cursor {text[:40]!r} is not readable ({exc}); reset the "
-                "connector's cursor to read everything again"
-            ) from None
+        return _CODEC.decode(text, cls._from_doc)
+
+    @classmethod
+    def _from_doc(cls, doc: dict[str, Any]) -> JiraCursor:
+        watermark, seen = doc["w"], doc.get("s", [])
+        if watermark is not None and not isinstance(watermark, int):
+            raise ValueError("watermark is not an integer")
+        if not isinstance(seen, list) or not all(isinstance(s, str) for s in seen):
+            raise ValueError("seen is not a list of strings")
+        return cls(watermark, tuple(seen))
 
 
 def seen_key(issue_key: str, updated_ms: int) -> str:

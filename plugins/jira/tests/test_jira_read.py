@@ -248,8 +248,26 @@ def test_ticket_fields_tags_and_custom_fields(rsps, jira) -> None:
 
 @pytest.mark.parametrize("text", ["zd1.abc", "jira1.!!!", "jira1." + "e30"])
 def test_unreadable_cursor_says_to_reset_it(jira, text) -> None:
-    with pytest.raises(ConfigError, match="reset the connector's cursor"):
+    with pytest.raises(ConfigError, match=r"stored Jira cursor .* reset the connector's cursor"):
         list(jira.read_changed(text))
+
+
+#: Cursors written by the hand-rolled encoder before it moved onto the kit's `CursorCodec`
+#: (commit 81b7c44); stores hold such strings, so they must decode, and encode, the same.
+STORED_CURSORS = {
+    "jira1.eyJ3IjoxNzcyNDQ1NjAwMDAwLCJzIjpbIlNVUC0yQDE3NzI0NDU2MDAwMDAiLCJTVVAtMTBAMTc3MjQ0NTU0MDAwMCJdfQ": (
+        JiraCursor(1772445600000, ("SUP-2@1772445600000", "SUP-10@1772445540000"))
+    ),
+    "jira1.eyJ3IjpudWxsLCJzIjpbXX0": JiraCursor(),
+}
+
+
+@pytest.mark.parametrize(("text", "cursor"), STORED_CURSORS.items())
+def test_a_cursor_stored_by_the_old_encoder_reads_and_writes_the_same(
+    text: str, cursor: JiraCursor
+) -> None:
+    assert JiraCursor.decode(text) == cursor
+    assert cursor.encode() == text
 
 
 def test_a_read_counts_its_bulk_changelog_posts_as_reads_not_writes(rsps, jira) -> None:

@@ -13,22 +13,21 @@ Format (version 1)::
 * ``s``: ids of the audits at exactly second ``e`` already delivered. The time-based export
   starts *at* ``end_time`` inclusive, so those audits come again; they are skipped.
 
-The version prefix lets a later format be told apart; an unreadable cursor is a
-`ConfigError` that says to reset the stored cursor.
+The kit's `CursorCodec` writes and reads the string. The version prefix lets a later
+format be told apart; an unreadable cursor is a `ConfigError` that says to reset the
+stored cursor.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 from dataclasses import dataclass
+from typing import Any
 
-from slaplug.errors import ConfigError
+from slaplug.connectors import CursorCodec
 
 __all__ = ["MAX_SEEN", "ZendeskCursor"]
 
-_PREFIX = "zd1."
+_CODEC = CursorCodec("zd1.", connector="Zendesk")
 #: Audit ids remembered for the boundary second. Far more than one second usually holds;
 #: beyond it the oldest are dropped and those audits may be delivered twice (harmless:
 #: the store merges events as values).
@@ -51,9 +50,7 @@ class ZendeskCursor:
 
     def encode(self) -> str:
         """The opaque string form (see the module docstring)."""
-        doc = {"t": self.tickets, "e": self.events, "s": list(self.seen[-MAX_SEEN:])}
-        raw = json.dumps(doc, separators=(",", ":")).encode()
-        return _PREFIX + base64.urlsafe_b64encode(raw).decode().rstrip("=")
+        return _CODEC.encode({"t": self.tickets, "e": self.events, "s": self.seen[-MAX_SEEN:]})
 
     @classmethod
     def decode(cls, text: str) -> ZendeskCursor:
@@ -62,17 +59,11 @@ class ZendeskCursor:
         Raises:
             ConfigError: The text is not a cursor of this connector.
         """
-        try:
-            if not text.startswith(_PREFIX):
-                raise ValueError("no zd1. prefix")
-            body = text[len(_PREFIX) :]
-            doc = json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
-            tickets, events, seen = doc["t"], doc["e"], doc.get("s", [])
-            if not isinstance(tickets, str | None) or not isinstance(events, int):
-                raise ValueError("wrong types")
-            return cls(tickets, events, tuple(int(i) for i in seen))
-        except (ValueError, KeyError, TypeError, binascii.Error) as exc:
-            raise ConfigError(
-                f"stored Zendesk cursor {text[:40]!r} is not readable ({exc}); reset the "
-                "connector's cursor to read everything again"
-            ) from None
+        return _CODEC.decode(text, cls._from_doc)
+
+    @classmethod
+    def _from_doc(cls, doc: dict[str, Any]) -> ZendeskCursor:
+        tickets, events, seen = doc["t"], doc["e"], doc.get("s", [])
+        if not isinstance(tickets, str | None) or not isinstance(events, int):
+            raise ValueError("wrong types")
+        return cls(tickets, events, tuple(int(i) for i in seen))
