@@ -32,6 +32,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from slaplug.connectors import (
     DEFAULT_RESOLUTIONS,
     ApplyResult,
+    BasicAuth,
     Capability,
     Connector,
     ConnectorConfig,
@@ -194,7 +195,7 @@ class FreshdeskConnector(Connector):
 
     def auth(self) -> requests.auth.AuthBase:
         """Basic auth with the API key as user name and ``X`` as password (Freshdesk's way)."""
-        return requests.auth.HTTPBasicAuth(self.config.secret("api_key").get_secret_value(), "X")
+        return BasicAuth(self.config.secret("api_key"), "X")
 
     # -- reading --------------------------------------------------------------------------
 

@@ -13,7 +13,15 @@ from typing import ClassVar
 
 import requests
 
-from slaplug.connectors import ApplyResult, Capability, Connector, TicketPage, WebhookEvent
+from slaplug.connectors import (
+    ApplyResult,
+    BasicAuth,
+    BearerAuth,
+    Capability,
+    Connector,
+    TicketPage,
+    WebhookEvent,
+)
 from slaplug.connectors.budget import RateLimits
 from slaplug.connectors.checks import Check, DoctorNeeds
 from slaplug.errors import WebhookError
@@ -27,25 +35,6 @@ from slaplug_jira.read import JiraReader
 from slaplug_jira.write import JiraWriter
 
 __all__ = ["JiraConnector"]
-
-
-class _Bearer(requests.auth.AuthBase):
-    """``Authorization: Bearer`` (OAuth 2.0 access token, or a Data Center PAT)."""
-
-    def __init__(self, token: str) -> None:
-        self._token = token
-
-    def __call__(self, r: requests.PreparedRequest) -> requests.PreparedRequest:
-        r.headers["Authorization"] = f"Bearer {self._token}"
-        return r
-
-    def __repr__(self) -> str:  # never the token
-        return "<Bearer **********>"
-
-
-class _Basic(requests.auth.HTTPBasicAuth):
-    def __repr__(self) -> str:  # HTTPBasicAuth has no repr of its own; keep it that way
-        return "<Basic **********>"
 
 
 class JiraConnector(Connector):
@@ -103,9 +92,8 @@ class JiraConnector(Connector):
         """Basic (email + API token) or Bearer (OAuth 2.0 token, Data Center PAT)."""
         c = self.config
         if c.api_token_env is not None and c.email is not None:
-            return _Basic(c.email, c.secret("api_token").get_secret_value())
-        name = "oauth_token" if c.oauth_token_env is not None else "pat"
-        return _Bearer(c.secret(name).get_secret_value())
+            return BasicAuth(c.email, c.secret("api_token"))
+        return BearerAuth.from_config(c, "oauth_token" if c.oauth_token_env is not None else "pat")
 
     def read_changed(self, cursor: str | None) -> Iterator[TicketPage]:
         """Issues updated since ``cursor``; see `JiraReader.read_changed`."""

@@ -14,9 +14,17 @@ from datetime import UTC, datetime
 from typing import ClassVar
 
 import requests
-from requests.auth import AuthBase, HTTPBasicAuth
+from requests.auth import AuthBase
 
-from slaplug.connectors import ApplyResult, Capability, Connector, TicketPage, WebhookEvent
+from slaplug.connectors import (
+    ApplyResult,
+    BasicAuth,
+    BearerAuth,
+    Capability,
+    Connector,
+    TicketPage,
+    WebhookEvent,
+)
 from slaplug.connectors.budget import EndpointLimit, RateLimits
 from slaplug.connectors.checks import Check, DoctorNeeds
 from slaplug.errors import WebhookError
@@ -32,20 +40,6 @@ __all__ = ["ZendeskConnector"]
 
 #: Tickets whose ``updated_at`` is remembered for ``safe_update``; the oldest are forgotten.
 STAMP_CAPACITY = 10_000
-
-
-class _Bearer(AuthBase):
-    """``Authorization: Bearer <token>`` (OAuth); the token stays out of the repr."""
-
-    def __init__(self, token: str) -> None:
-        self._token = token
-
-    def __call__(self, r: requests.PreparedRequest) -> requests.PreparedRequest:
-        r.headers["Authorization"] = f"Bearer {self._token}"
-        return r
-
-    def __repr__(self) -> str:
-        return "<Bearer **********>"
 
 
 class _Stamps(OrderedDict[int, str]):
@@ -128,8 +122,8 @@ class ZendeskConnector(Connector):
         config = self.config
         assert isinstance(config, ZendeskConfig)
         if config.oauth_token_env is not None:
-            return _Bearer(config.secret("oauth_token").get_secret_value())
-        return HTTPBasicAuth(f"{config.email}/token", config.secret("api_token").get_secret_value())
+            return BearerAuth.from_config(config, "oauth_token")
+        return BasicAuth(f"{config.email}/token", config.secret("api_token"))
 
     # -- reading --------------------------------------------------------------------------
 
