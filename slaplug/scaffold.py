@@ -101,13 +101,12 @@ from collections.abc import Collection, Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any, ClassVar
 
-import requests
-
 from slaplug.connectors import (
     NOTHING_TO_SEND,
     AlreadySent,
     ApplyResult,
     ApplyStatus,
+    BearerAuth,
     Capability,
     Connector,
     ConnectorConfig,
@@ -135,17 +134,6 @@ class ${Name}Config(ConnectorConfig):
     api_token_env: str
 
 
-class BearerAuth(requests.auth.AuthBase):
-    """Sends ``Authorization: Bearer <token>`` with every request."""
-
-    def __init__(self, token: str) -> None:
-        self.token = token
-
-    def __call__(self, r: requests.PreparedRequest) -> requests.PreparedRequest:
-        r.headers["Authorization"] = f"Bearer {self.token}"
-        return r
-
-
 class ${Name}Connector(Connector):
     """Reads ${Name} tickets changed since a cursor; writes tags and notes back."""
 
@@ -155,9 +143,9 @@ class ${Name}Connector(Connector):
 
     config: ${Name}Config
 
-    def auth(self) -> requests.auth.AuthBase:
-        """Bearer auth with the token read from the configured environment variable."""
-        return BearerAuth(self.config.secret("api_token").get_secret_value())
+    def auth(self) -> BearerAuth:
+        """``Authorization: Bearer`` with the token from the ``api_token_env`` variable."""
+        return BearerAuth.from_config(self.config, "api_token")
 
     def read_changed(self, cursor: str | None) -> Iterator[TicketPage]:
         """Yield the tickets changed since ``cursor`` (an ``updated_at``), page by page."""

@@ -20,7 +20,7 @@ from urllib.request import Request, urlopen
 
 import pytest
 
-from slaplug.errors import AuthenticationError, ProblemsError
+from slaplug.errors import AuthenticationError, ConfigError, ProblemsError
 from slaplug.plugins import get_connectors, get_fakes, plugin_list
 from slaplug.scaffold import files
 
@@ -171,5 +171,10 @@ def test_when_it_breaks_shows_the_real_messages(project: Path) -> None:
         with TinydeskConnector(config) as connector, pytest.raises(AuthenticationError) as denied:
             connector.read_ticket("1")
     messages.append(str(denied.value))
+    newline = TinydeskConfig.load(good, connector="tinydesk", environ={"TINYDESK_TOKEN": "t0k\n"})
+    with pytest.raises(ConfigError) as broken:
+        TinydeskConnector(newline)
+    assert "t0k" not in str(broken.value)
+    messages.append(str(broken.value))
     for message in messages:
         assert f"\n{message}\n" in text, f"the tutorial does not show: {message}"
