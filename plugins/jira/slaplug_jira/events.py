@@ -18,7 +18,8 @@ changelog item ``labels`` (space-separated strings)    FIELD_CHANGED ``tags`` (s
 changelog item ``issuetype``                           FIELD_CHANGED ``type``
 the ``group_field``, the JSM Organizations and          FIELD_CHANGED ``group``,
 Request Type fields, custom fields under ``fields:``   ``organization``,
-(``fromString``/``toString``)                          ``fields.request_type``, ``fields.<name>``
+(``fromString``/``toString``; a date or date time      ``fields.request_type``, ``fields.<name>``
+field's ISO ``from``/``to``, as the field shows it)
 public comment by the reporter or a JSM customer       REQUESTER_MESSAGE
 public comment by anyone else (an agent)               AGENT_REPLY
 internal comment (``jsdPublic: false``, restricted     nothing
@@ -32,6 +33,7 @@ not a requester message.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -57,6 +59,13 @@ REQUEST_TYPE = "request_type"
 
 #: The JSM entity property that marks a comment internal (``{"internal": true}``).
 SD_PUBLIC_COMMENT = "sd.public.comment"
+
+#: A date time picker's changelog ``from``/``to`` (``yyyy-MM-dd'T'HH:mm:ssZ``, no
+#: milliseconds) and a date picker's or the Due date's (``yyyy-MM-dd``). Their
+#: ``fromString``/``toString`` are display text (``02/Mar/26 10:00 AM``, ``02/Mar/26``,
+#: ``2026-03-02 00:00:00.0``); sources at ``slaplug_jira.fake.render.CHANGELOG_TIME_FORMAT``.
+_CHANGELOG_TIME = re.compile(r"(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})(\.\d+)?([+-]\d{4})")
+_CHANGELOG_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -248,9 +257,29 @@ def _field_change(
         old = next(iter(organization_names(item.get("fromString"))), None)
         new = next(iter(organization_names(item.get("toString"))), None)
     else:
-        old, new = item.get("fromString") or None, item.get("toString") or None
+        old, new = _changelog_value(item, "from"), _changelog_value(item, "to")
     event = TicketEvent(EventKind.FIELD_CHANGED, at, new, actor, name, old)
     return None if event.value == event.old else event
+
+
+def _changelog_value(item: Mapping[str, Any], side: str) -> Any:
+    """One side (``from`` or ``to``) of a changelog item as the field's value reads.
+
+    A date or date time field's display string (``02/Mar/26 10:00 AM``) is not what the
+    issue shows, so its ISO ``from``/``to`` is read instead: a date as is, a date time as
+    Jira's timestamp (``2026-03-02T10:00:00.000+0000``), with the offset the change was
+    recorded in (the same instant as the field's, perhaps another offset). Anything else is
+    its display string, as for text and select fields.
+    """
+    raw = item.get(side)
+    if isinstance(raw, str):
+        m = _CHANGELOG_TIME.fullmatch(raw)
+        if m:
+            millis = ((m[2] or ".") + "000")[:4]
+            return f"{m[1]}{millis}{m[3]}"
+        if _CHANGELOG_DATE.fullmatch(raw):
+            return raw
+    return item.get(f"{side}String") or None
 
 
 def _plain(value: Any) -> Any:
