@@ -29,7 +29,7 @@ import pytest
 import requests
 from slaplug_jira import JiraConfig, JiraConnector
 from slaplug_jira.config import Normalizer
-from slaplug_jira.events import map_events
+from slaplug_jira.events import map_events, to_ticket
 from slaplug_jira.fake import FakeJira
 from slaplug_jira.fake.data import FieldDef, JiraStore
 from slaplug_jira.fake.generate import FIELD_SLA_BREACH_AT, FIELD_SLA_STATUS
@@ -227,6 +227,41 @@ def test_changelog_dates_become_the_values_the_fields_show() -> None:
         "fields.due": ("2026-03-05", "2026-03-06"),
         "fields.sla": ("ok", "breached"),
     }
+
+
+def test_a_date_time_recorded_in_the_authors_zone_reads_in_the_zone_the_issue_shows() -> None:
+    # Jira records the change in the zone of whoever made it (here Sydney); the issue shows
+    # the field in the reader's zone (UTC): one instant, so one text.
+    settings = {"base_url": "https://a.atlassian.net", "pat_env": "X"}
+    config = JiraConfig.load(settings, connector="jira", environ={"X": "a-long-pat-token"})
+    assert isinstance(config, JiraConfig)
+    recorded = _item(
+        FIELD_SLA_BREACH_AT,
+        "SLA breach at",
+        ("2026-03-02T21:00:00+1100", "02/Mar/26 9:00 PM"),
+        ("2026-03-03T01:30:00+1100", "03/Mar/26 1:30 AM"),
+    )
+    issue = {
+        "key": "SUP-1",
+        "fields": {
+            "created": "2026-03-02T09:00:00.000+0000",
+            "status": {"name": "Open"},
+            FIELD_SLA_BREACH_AT: HALF_PAST_TWO,
+        },
+    }
+    history = {"id": "1", "created": "2026-03-02T09:30:00.000+0000", "items": [recorded]}
+    ticket = to_ticket(
+        issue,
+        histories=[history],
+        comments=[],
+        norm=Normalizer(config),
+        instance="jira",
+        base_url="https://a.atlassian.net",
+        field_ids={"sla_breach_at": FIELD_SLA_BREACH_AT},
+    )
+    (change,) = [e for e in ticket.events if e.kind is EventKind.FIELD_CHANGED]
+    assert (change.old, change.value) == (TEN, HALF_PAST_TWO)
+    assert ticket.fields["sla_breach_at"] == change.value
 
 
 def test_a_live_date_time_field_read_back_from_history_equals_its_value(
