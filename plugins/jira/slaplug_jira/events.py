@@ -18,7 +18,8 @@ changelog item ``labels`` (space-separated strings)    FIELD_CHANGED ``tags`` (s
 changelog item ``issuetype``                           FIELD_CHANGED ``type``
 the ``group_field``, the JSM Organizations and          FIELD_CHANGED ``group``,
 Request Type fields, custom fields under ``fields:``   ``organization``,
-(``fromString``/``toString``)                          ``fields.request_type``, ``fields.<name>``
+(``fromString``/``toString``; a date or date time      ``fields.request_type``, ``fields.<name>``
+field's ISO ``from``/``to``, as the field shows it)
 public comment by the reporter or a JSM customer       REQUESTER_MESSAGE
 public comment by anyone else (an agent)               AGENT_REPLY
 internal comment (``jsdPublic: false``, restricted     nothing
@@ -32,6 +33,7 @@ not a requester message.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -57,6 +59,13 @@ REQUEST_TYPE = "request_type"
 
 #: The JSM entity property that marks a comment internal (``{"internal": true}``).
 SD_PUBLIC_COMMENT = "sd.public.comment"
+
+#: A date time picker's changelog ``from``/``to`` (``yyyy-MM-dd'T'HH:mm:ssZ``, no
+#: milliseconds) and a date picker's or the Due date's (``yyyy-MM-dd``). Their
+#: ``fromString``/``toString`` are display text (``02/Mar/26 10:00 AM``, ``02/Mar/26``,
+#: ``2026-03-02 00:00:00.0``); sources at ``slaplug_jira.fake.render.CHANGELOG_TIME_FORMAT``.
+_CHANGELOG_TIME = re.compile(r"(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})(\.\d+)?([+-]\d{4})")
+_CHANGELOG_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,6 +160,7 @@ def map_events(
     comments: Iterable[Mapping[str, Any]],
     norm: Normalizer,
     tracked: Mapping[str, str] | None = None,
+    offsets: Mapping[str, str] | None = None,
 ) -> list[TicketEvent]:
     """The slaplug events of one issue (see the table in the module docstring).
 
@@ -164,6 +174,9 @@ def map_events(
         norm: The name maps.
         tracked: Jira field ids whose changes become FIELD_CHANGED, with the rule field
             each is read into (``{"assignee": "assignee", "labels": "tags", ...}``).
+        offsets: For date time fields, the UTC offset (``+0100``) the issue shows the
+            field's value in: its past values are written in it too, so that one instant
+            reads as one text.
 
     Returns:
         The events, in time order.
@@ -190,7 +203,8 @@ def map_events(
     for at, _, item, actor in items:
         fid = str(item.get("fieldId") or item.get("field") or "")
         if tracked and fid in tracked and fid not in ("status", "priority"):
-            change = _field_change(tracked[fid], fid, item, at, actor)
+            offset = (offsets or {}).get(fid)
+            change = _field_change(tracked[fid], fid, item, at, actor, offset)
             if change is not None:
                 events.append(change)
             continue
@@ -236,7 +250,12 @@ def organization_names(value: Any) -> list[str]:
 
 
 def _field_change(
-    name: str, fid: str, item: Mapping[str, Any], at: datetime, actor: str | None
+    name: str,
+    fid: str,
+    item: Mapping[str, Any],
+    at: datetime,
+    actor: str | None,
+    offset: str | None = None,
 ) -> TicketEvent | None:
     """One changelog item of a tracked field as FIELD_CHANGED (None if nothing changed)."""
     if fid == "assignee":  # from/to hold accountIds, as Ticket.assignee does
@@ -248,9 +267,34 @@ def _field_change(
         old = next(iter(organization_names(item.get("fromString"))), None)
         new = next(iter(organization_names(item.get("toString"))), None)
     else:
-        old, new = item.get("fromString") or None, item.get("toString") or None
+        old, new = _changelog_value(item, "from", offset), _changelog_value(item, "to", offset)
     event = TicketEvent(EventKind.FIELD_CHANGED, at, new, actor, name, old)
     return None if event.value == event.old else event
+
+
+def _changelog_value(item: Mapping[str, Any], side: str, offset: str | None = None) -> Any:
+    """One side (``from`` or ``to``) of a changelog item as the field's value reads.
+
+    A date or date time field's display string (``02/Mar/26 10:00 AM``) is not what the
+    issue shows, so its ISO ``from``/``to`` is read instead: a date as is, a date time as
+    Jira's timestamp (``2026-03-02T10:00:00.000+0000``) at ``offset`` (the one the issue
+    shows the field in), else at the offset the change was recorded in (Jira records it in
+    the zone of whoever made the change). Anything else is its display string, as for text
+    and select fields.
+    """
+    raw = item.get(side)
+    if isinstance(raw, str):
+        m = _CHANGELOG_TIME.fullmatch(raw)
+        if m:
+            millis = ((m[2] or ".") + "000")[:4]
+            if offset is not None and offset != m[3]:
+                at = datetime.strptime(m[1] + m[3], "%Y-%m-%dT%H:%M:%S%z")
+                shown = at.astimezone(datetime.strptime(offset, "%z").tzinfo)
+                return shown.strftime("%Y-%m-%dT%H:%M:%S") + millis + offset
+            return f"{m[1]}{millis}{m[3]}"
+        if _CHANGELOG_DATE.fullmatch(raw):
+            return raw
+    return item.get(f"{side}String") or None
 
 
 def _plain(value: Any) -> Any:
@@ -312,6 +356,11 @@ def to_ticket(
             fields[REQUEST_TYPE] = rtype
     tracked = {"assignee": "assignee", "labels": "tags", "issuetype": "type"}
     tracked.update({fid: f"fields.{name}" for name, fid in field_ids.items()})
+    offsets = {  # date time fields: the offset the issue shows each in
+        fid: m[3]
+        for fid in field_ids.values()
+        if isinstance(f.get(fid), str) and (m := _CHANGELOG_TIME.fullmatch(f[fid]))
+    }
     if group_field:
         tracked[group_field] = "group"
     if jsm.organizations:
@@ -345,6 +394,7 @@ def to_ticket(
                 comments=comments,
                 norm=norm,
                 tracked=tracked,
+                offsets=offsets,
             )
         ),
     )

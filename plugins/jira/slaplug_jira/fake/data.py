@@ -186,6 +186,9 @@ class ChangeItem:
     #: The stored values before and after (not shown by the API; used to write seeds).
     raw_from: Any = None
     raw_to: Any = None
+    #: ``datetime`` for a date time picker field, whose four values are written from the raw
+    #: ones when rendered, in the site's zone (see `JiraTime.changelog_value`).
+    value_type: str = ""
 
 
 @dataclass(slots=True)
@@ -421,11 +424,33 @@ class JiraStore:
             )
         if fid == "labels":  # Jira shows labels space-separated, with no ids
             return ChangeItem(name, fieldtype, fid, None, " ".join(old), None, " ".join(new))
+        if f is not None and f.kind == "datetime":
+            # Unix ms are the fake's storage, never Jira's text: rendered in the site's zone.
+            item = ChangeItem(name, fieldtype, fid, None, None, None, None)
+            item.value_type = "datetime"
+            return item
+        if f is not None and f.kind == "datepicker":
+            return ChangeItem(name, fieldtype, fid, *_date_texts(old), *_date_texts(new))
         return ChangeItem(name, fieldtype, fid, None, _as_text(old, f), None, _as_text(new, f))
 
     def _display(self, account_id: str | None) -> str | None:
         u = self.users.get(account_id or "")
         return u.display_name if u else None
+
+
+#: English month abbreviations, as Jira's default date formats (``dd/MMM/yy``) show them;
+#: ``%b`` would follow the process locale.
+MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
+def _date_texts(value: Any) -> tuple[str | None, str | None]:
+    """A date picker value (``yyyy-MM-dd``) as a changelog item's ``from``/``fromString``:
+    ISO 8601 and Jira's default date picker format ``dd/MMM/yy`` (sources at
+    ``slaplug_jira.fake.render.CHANGELOG_TIME_FORMAT``)."""
+    if value is None:
+        return None, None
+    y, m, d = str(value)[:10].split("-")
+    return str(value)[:10], f"{d}/{MONTHS[int(m) - 1]}/{y[2:]}"
 
 
 def _as_text(value: Any, f: FieldDef | None) -> str | None:

@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 from slaplug.testing.fakeserver import HttpError
 from slaplug_jira.fake.data import (
     ISSUE_TYPES,
+    MONTHS,
     ORGANIZATIONS,
     ORGANIZATIONS_KIND,
     PRIORITIES,
@@ -24,6 +25,7 @@ from slaplug_jira.fake.data import (
     STATUS_CATEGORIES,
     STATUSES,
     ChangeHistory,
+    ChangeItem,
     Comment,
     FieldDef,
     Issue,
@@ -34,6 +36,32 @@ from slaplug_jira.fake.data import (
 )
 
 J = dict[str, Any]
+
+#: How Jira writes date and date time fields into a changelog item. ``from``/``to`` hold an
+#: ISO 8601 value and ``fromString``/``toString`` the display text, never Unix time:
+#:
+#: - date time picker (``DateTimeCFType``): ``getChangelogValue`` is
+#:   ``createChangelogValueForDateTimeField``, i.e. DateTimeStyle ISO_8601_DATE_TIME
+#:   (``yyyy-MM-dd'T'HH:mm:ssZ``, no milliseconds: ``2026-03-02T10:00:00+0000``), and
+#:   ``getChangelogString`` the date time picker format (default ``dd/MMM/yy h:mm a``:
+#:   ``02/Mar/26 10:00 AM``);
+#: - date picker (``DateCFType``): ``createChangelogValueForDateField`` (ISO_8601_DATE,
+#:   ``2026-03-02``) and the date picker format (default ``dd/MMM/yy``: ``02/Mar/26``);
+#: - the system Due date (``DueDateSystemField.updateValue``): ISO_8601_DATE in ``from``/``to``
+#:   and ``Timestamp.toString()`` in the strings (``2026-03-02 00:00:00.0``); the fake has no
+#:   Due date field, the connector reads this shape (tests/test_jira_changelog_dates.py).
+#:
+#: Source: Jira's own field types and ``DateTimeFieldChangeLogHelperImpl`` (Jira Server source
+#: as mirrored in public repositories; found with the code search, repository not named by
+#: the index). The OAS ``ChangeDetails`` shows no date example. No recorded Cloud changelog
+#: item of a date time picker change was found (searched: GitHub code, issues and fixtures of
+#: public clients for ``fieldtype: custom`` items with ISO ``to`` values, Atlassian docs and
+#: community pages); a public Jira-to-Lark sync's webhook tests use the Due date shape the
+#: source gives (``"to": "2026-06-05", "toString": "2026-06-05 00:00:00.0"``), a fixture
+#: not shown to be recorded. Status items match a recorded Cloud webhook
+#: (reshufflehq/reshuffle-jira-connector README.md). The fake writes the values in the
+#: site's zone; Jira writes them when the change is made (the author's zone).
+CHANGELOG_TIME_FORMAT = "%Y-%m-%dT%H:%M:%S%z"
 
 
 # -- errors --------------------------------------------------------------------------------
@@ -74,6 +102,23 @@ class JiraTime:
         """``2026-03-02T12:00:00.000+0000``: Jira's timestamp format, in this zone."""
         dt = datetime.fromtimestamp(ms / 1000, self.zone)
         return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{ms % 1000:03d}" + dt.strftime("%z")
+
+    def changelog_value(self, ms: int | None) -> str | None:
+        """A date time picker value as a changelog ``from``/``to``: ``yyyy-MM-dd'T'HH:mm:ssZ``
+        (`CHANGELOG_TIME_FORMAT`)."""
+        if ms is None:
+            return None
+        return datetime.fromtimestamp(ms / 1000, self.zone).strftime(CHANGELOG_TIME_FORMAT)
+
+    def picker_text(self, ms: int | None) -> str | None:
+        """A date time picker value as a changelog ``fromString``/``toString``: Jira's
+        default ``dd/MMM/yy h:mm a`` in English (`CHANGELOG_TIME_FORMAT`)."""
+        if ms is None:
+            return None
+        dt = datetime.fromtimestamp(ms / 1000, self.zone)
+        hour = dt.hour % 12 or 12
+        noon = "AM" if dt.hour < 12 else "PM"
+        return f"{dt.day:02d}/{MONTHS[dt.month - 1]}/{dt:%y} {hour}:{dt:%M} {noon}"
 
     def local(self, ms: int) -> datetime:
         """The time as a datetime in this zone."""
@@ -435,18 +480,24 @@ class JiraRendering:
             "id": str(h.id),
             "author": self.user_ref(h.author, version),
             "created": self.time.fmt(h.created),
-            "items": [
-                {
-                    "field": i.field,
-                    "fieldtype": i.fieldtype,
-                    "fieldId": i.field_id,
-                    "from": i.from_,
-                    "fromString": i.from_string,
-                    "to": i.to,
-                    "toString": i.to_string,
-                }
-                for i in h.items
-            ],
+            "items": [self.item_json(i) for i in h.items],
+        }
+
+    def item_json(self, i: ChangeItem) -> J:
+        """One ``ChangeDetails``; a date time picker's values in this zone
+        (`CHANGELOG_TIME_FORMAT`)."""
+        if i.value_type == "datetime":
+            t = self.time
+            old, new = i.raw_from, i.raw_to
+            texts = (t.changelog_value(old), t.picker_text(old), t.changelog_value(new),
+                     t.picker_text(new))  # fmt: skip
+        else:
+            texts = (i.from_, i.from_string, i.to, i.to_string)
+        return {
+            "field": i.field,
+            "fieldtype": i.fieldtype,
+            "fieldId": i.field_id,
+            **dict(zip(("from", "fromString", "to", "toString"), texts, strict=True)),
         }
 
     def field_json(self, f: FieldDef) -> J:
