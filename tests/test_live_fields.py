@@ -687,6 +687,14 @@ def test_explain_shows_each_live_field_s_last_value_and_its_ledger_state(
         "    #1 2026-12-01T21:00:00Z: applied (planned 2026-12-01T09:00:00+00:00, "
         "2026-12-01T09:00:05+00:00)",
     ]
+    # docs/status.md shows this very output (fixed times: T0 and --at), header to the end.
+    page = (Path(__file__).resolve().parent.parent / "docs" / "status.md").read_text(
+        encoding="utf-8"
+    )
+    header = "Live fields (what each should show now; the values planned for it):\n"
+    assert page.count("```text\n" + header) == 1, "docs/status.md: the live fields example moved"
+    documented = page.split("```text\n" + header)[1].split("```")[0]
+    assert documented == shown
 
 
 def test_explain_says_when_the_next_sync_writes_a_live_field_and_when_it_will_not(
