@@ -409,6 +409,79 @@ def test_app_health_metrics_and_the_sla_view(client: Client, store: Store) -> No
     assert "slaplug_worker_lag_seconds_count" in text
 
 
+#: A policy with a live field (as in tests/test_live_fields.py): resolution's deadline is
+#: shown in ``sla_resolution_due``.
+LIVE_RULES = """\
+policies:
+  - name: support
+    targets:
+      resolution: {urgent: 4h, "*": 24h}
+    live_fields:
+      resolution: sla_resolution_due
+"""
+
+
+def test_the_sla_view_shows_each_live_field_and_its_planned_values_as_explain_json_does(
+    store: Store, tiny: Flaky, tmp_path: Path
+) -> None:
+    """``live_fields`` of ``/tickets/.../sla``: the value the rules give the field now, the
+    clock it shows, and the store's writes of it, the same as ``slaplug explain --json``."""
+    from slaplug.model import EventKind, TicketEvent
+    from slaplug.rules.live import LiveValue, live_action
+    from slaplug.views import explain_synced
+
+    rules = tmp_path / "live.yaml"
+    rules.write_text(LIVE_RULES, encoding="utf-8")
+    # Opened an hour ago: the clock runs while the test does, its deadline fixed.
+    opened = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=1)
+    due = (opened + timedelta(hours=24)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    ticket = Ticket(
+        id="7",
+        connector="tiny",
+        created_at=opened,
+        status="open",
+        priority="normal",
+        events=(TicketEvent(EventKind.CREATED, opened),),
+        updated_at=opened,
+    )
+    store.save_snapshots([ticket], now=opened)
+    (key,) = store.plan_live(
+        [
+            (
+                live_action(LiveValue(ticket, "sla_resolution_due", due, None), 1),
+                "sla_resolution_due",
+                1,
+            )
+        ],
+        now=opened,
+    )
+    (claimed,) = store.outbox_claim("tiny", now=opened)
+    store.complete(claimed.key, "applied", now=opened + timedelta(seconds=5))
+    settings = Settings(path=tmp_path / "slaplug.yaml", store="", rules=[rules], engine="python")
+    with RulePack.load([rules], engine="python") as pack:
+        runtime = Runtime(settings=settings, store=store, pack=pack, connectors={"tiny": tiny})
+        client = Client(create_app(None, runtime=runtime, worker_options={"poll_interval": 0.05}))
+        try:
+            auth = {"Authorization": f"Bearer {store.issue_token('manager')[1]}"}
+            view = client.get("/tickets/tiny/7/sla", headers=auth)
+        finally:
+            client.close()
+        cli = explain_synced(store, pack, "tiny", "7", datetime.now(UTC))
+    assert view.status_code == 200, view.text
+    (field,) = view.json()["live_fields"]
+    assert {k: field[k] for k in ("field", "now", "clock", "held")} == {
+        "field": "sla_resolution_due",
+        "now": due,
+        "clock": "support/resolution#1",
+        "held": False,
+    }
+    assert [
+        (w["seq"], w["value"], w["status"], w["planned_at"], w["done_at"]) for w in field["writes"]
+    ] == [(1, due, "applied", opened.isoformat(), (opened + timedelta(seconds=5)).isoformat())]
+    assert store.ledger_status(key) == "applied"
+    assert view.json()["live_fields"] == cli["live_fields"]
+
+
 def test_metrics_render_even_when_the_store_is_down() -> None:
     def down() -> dict[str, int]:
         raise OSError("gone")

@@ -78,16 +78,21 @@ def explain_ticket(
     *,
     links: LinkFor = snapshot_link,
     recorded: Mapping[tuple[str, str, int], str | None] | None = None,
+    live: Mapping[str, list[LiveWrite]] | None = None,
 ) -> dict[str, Any]:
     """`slaplug.explain.explain` of ``ticket`` at ``now``, plus ``link`` (its page on the
     helpdesk, or None): the document of ``slaplug explain --json`` and of
     ``GET /tickets/{connector}/{id}/sla``. ``recorded``: see `slaplug.explain.explain`.
+    ``live``: the ticket's `Store.live_history`, shown as each live field's ``writes``
+    (None: a ticket from a file, which the store holds no writes for).
 
     Raises:
         TicketFormatError: See `slaplug.explain.explain`.
     """
     doc = explain(pack, ticket, now, recorded)
     doc["link"] = links(ticket) or ticket.url
+    if live is not None:
+        _add_live_writes(doc, live)
     return doc
 
 
@@ -111,9 +116,8 @@ def explain_synced(
     """
     ticket = synced_ticket(store, connector, ticket_id, known=known)
     recorded = store.measure_versions(ticket.key) if _labelled(pack) else None
-    doc = explain_ticket(pack, ticket, now, links=links, recorded=recorded)
-    _add_live_writes(doc, store.live_history(connector, ticket_id))
-    return doc
+    live = store.live_history(connector, ticket_id)
+    return explain_ticket(pack, ticket, now, links=links, recorded=recorded, live=live)
 
 
 def _add_live_writes(doc: dict[str, Any], history: Mapping[str, list[LiveWrite]]) -> None:

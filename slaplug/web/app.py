@@ -413,6 +413,8 @@ def create_app(
         if isinstance(pack, VersionedPack) and pack.labelled:
             # With rules versions: also the version each clock's history was recorded under.
             recorded = await run_in_threadpool(st.runtime.store.measure_versions, snapshot.key)
+        # Each live field's planned values, as `slaplug explain CONNECTOR:ID --json` lists them.
+        live = await run_in_threadpool(st.runtime.store.live_history, connector, ticket_id)
 
         def job() -> dict[str, Any]:
             # The same document as ``slaplug explain CONNECTOR:ID --json`` (slaplug.views).
@@ -422,6 +424,7 @@ def create_app(
                 datetime.now(UTC),
                 links=lambda t: conn.ticket_url(t.id),
                 recorded=recorded,
+                live=live,
             )
 
         if st.explainer is not None:
