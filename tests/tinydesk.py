@@ -22,6 +22,7 @@ import requests
 from slaplug.connectors import (
     ApplyResult,
     ApplyStatus,
+    BearerAuth,
     Capability,
     Connector,
     ConnectorConfig,
@@ -99,15 +100,6 @@ class TinyConfig(ConnectorConfig):
     webhook_secret_env: list[str] | None = None
 
 
-class _Bearer(requests.auth.AuthBase):
-    def __init__(self, token: str) -> None:
-        self._token = token
-
-    def __call__(self, r: requests.PreparedRequest) -> requests.PreparedRequest:
-        r.headers["Authorization"] = f"Bearer {self._token}"
-        return r
-
-
 class TinyConnector(Connector):
     """A correct connector: passes the whole suite."""
 
@@ -116,7 +108,8 @@ class TinyConnector(Connector):
     capabilities = frozenset({Capability.READ, Capability.WRITE_BACK, Capability.WEBHOOK})
 
     def auth(self) -> requests.auth.AuthBase:
-        return _Bearer(self.config.secret("api_token").get_secret_value())
+        # The kit's auth (docs/plugins/connector-kit.md), as a third-party connector uses it.
+        return BearerAuth.from_config(self.config, "api_token")
 
     def read_changed(self, cursor: str | None) -> Iterator[TicketPage]:
         paginator = CursorPaginator("next_cursor")
