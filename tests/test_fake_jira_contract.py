@@ -147,6 +147,8 @@ CASES: list[tuple[str, str, str, dict[str, Any], Any, int]] = [
     ("editIssue textarea ADF", "PUT", "/issue/{open}", {}, {"fields": {"customfield_10055": ADF}}, 204),
     ("editIssue textarea emptied", "PUT", "/issue/{open}", {}, {"fields": {"customfield_10055": {"type": "doc", "version": 1, "content": []}}}, 204),
     ("editIssue textarea string", "PUT", "/issue/{open}", {}, {"fields": {"customfield_10055": ""}}, 400),
+    ("editIssue dates", "PUT", "/issue/{open}", {}, {"fields": {"duedate": "2026-03-05", "customfield_10057": "2026-03-06"}}, 204),
+    ("editIssue bad date", "PUT", "/issue/{open}", {}, {"fields": {"duedate": "05/Mar/26"}}, 400),
     ("getTransitions", "GET", "/issue/{open}/transitions", {}, None, 200),
     ("doTransition", "POST", "/issue/{open}/transitions", {}, {"transition": {"id": "31"}}, 204),
     ("assignIssue", "PUT", "/issue/{open}/assignee", {}, {"accountId": "{me}"}, 204),
@@ -156,6 +158,13 @@ CASES: list[tuple[str, str, str, dict[str, Any], Any, int]] = [
         "editedFieldsInput": {
             "labelsFields": [{"fieldId": "labels", "bulkEditMultiSelectFieldOption": "ADD", "labels": [{"name": "bulk"}]}],
             "priority": {"priorityId": "2"},
+        },
+    }, 201),
+    ("submitBulkEdit datePickerFields", "POST", "/bulk/issues/fields", {}, {
+        "selectedIssueIdsOrKeys": ["{open}"],
+        "selectedActions": ["customfield_10057"],
+        "editedFieldsInput": {
+            "datePickerFields": [{"fieldId": "customfield_10057", "date": {"formattedDate": "2026-03-09"}}],
         },
     }, 201),
     ("getBulkOperationProgress", "GET", "/bulk/queue/{task}", {}, None, 200),

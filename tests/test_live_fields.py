@@ -606,6 +606,76 @@ def test_live_deadline_in_a_jira_date_time_field_follows_a_priority_change(
             assert (summary.live_writes, writes) == (0, 0)
 
 
+# -- Jira: a date picker (the fake's "SLA due date", customfield_10057) -------------------------
+# A date picker takes only yyyy-MM-dd on edit (Atlassian's "JIRA REST API examples":
+# "customfield_10002": "2011-10-03"); anything else is 400 "Error parsing date string: ..."
+# (sources at slaplug_jira.fake.writes.EDIT_DATE). Its changelog shows from/to 2026-12-02 and
+# the date picker text 02/Dec/26 (slaplug_jira.fake.render.CHANGELOG_TIME_FORMAT).
+
+
+def test_live_deadline_in_a_jira_date_picker_reads_back_from_history_as_the_field_shows(
+    tmp_path: Path,
+) -> None:
+    from slaplug.model import EventKind
+    from slaplug.sync import Sync
+
+    jira = pytest.importorskip("slaplug_jira", reason="the Jira plugin is not installed")
+    from slaplug_jira.fake import FakeJira  # the fake ships with the plugin
+
+    rules = _write(tmp_path, RULES.replace(
+        "resolution: sla_resolution_due", "resolution: {field: sla_resolution_due, format: date}"
+    ))
+    with FakeJira.start(now=T0, issues=0, bulk_polls=1) as fake:
+        config = jira.JiraConfig.load(
+            {"base_url": fake.base_url, "email": fake.email, "api_token_env": "T",
+             "projects": ["SUP"], "bulk_poll_interval": 0.02,
+             "fields": {"sla_resolution_due": "customfield_10057"}},
+            connector="jira", environ={"T": fake.api_token},
+        )
+
+        def fake_now() -> datetime:
+            return datetime.fromtimestamp(fake.now, UTC)
+
+        with Store.open(f"sqlite:///{tmp_path / 's.db'}") as store, \
+                RulePack.load([rules], engine="python") as pack, \
+                jira.JiraConnector(config, instance="jira") as conn:
+            job = Sync(store, pack, {"jira": conn}, clock=fake_now)
+            job.run_once()
+            key = fake.simulate("create", summary="VPN down", priority="Medium")["key"]
+            opened = datetime.fromisoformat(fake.issue(key)["fields"]["created"])
+
+            def step() -> tuple[Any, int]:
+                fake.advance(120)
+                before = len([w for w in fake.writes if w.accepted])
+                summary = job.run_once()
+                return summary, len([w for w in fake.writes if w.accepted]) - before
+
+            def shown() -> Any:
+                return fake.issue(key)["fields"]["customfield_10057"]
+
+            summary, writes = step()
+            assert shown() == (opened + timedelta(hours=24)).date().isoformat()  # 2026-12-02
+            assert (summary.live_writes, writes) == (1, 1)
+            # A priority change moves the deadline to the same day: nothing to write.
+            fake.simulate("priority", key, value="High")
+            summary, writes = step()
+            assert (summary.live_writes, writes) == (0, 0)
+            fake.simulate("priority", key, value="Highest")  # 4h: the day it was opened
+            summary, writes = step()
+            assert shown() == opened.date().isoformat()
+            assert (summary.live_writes, writes) == (1, 1)
+            assert not [w for w in fake.writes if not w.accepted]  # no refused edit
+
+            # Read back: the history's values are the text the field shows, not 01/Dec/26.
+            ticket = conn.read_ticket(key)
+            changes = [
+                (e.old, e.value) for e in ticket.events
+                if e.kind is EventKind.FIELD_CHANGED and e.field == "fields.sla_resolution_due"
+            ]
+            assert changes == [(None, "2026-12-02"), ("2026-12-02", "2026-12-01")]
+            assert ticket.fields["sla_resolution_due"] == changes[-1][1] == shown()
+
+
 # -- slaplug explain shows each live field's writes ---------------------------------------------
 
 

@@ -277,6 +277,8 @@ class JiraWriter:
             )
         if self._is_datetime(fid, now):
             return self._set_time(plan, a, fid, name, value, now)
+        if self._is_date(fid, now):
+            return self._set_date(plan, a, fid, name, value, now)
         if isinstance(now, Mapping) and "value" in now:  # a select list: write the option
             same, wanted = now.get("value") == value, {"value": value}
         elif (isinstance(now, Mapping) and now.get("type") == "doc") or (
@@ -320,6 +322,37 @@ class JiraWriter:
         plan.fields[fid] = wanted
         plan.typed.add(fid)
         return None
+
+    def _set_date(
+        self, plan: _Plan, a: Action, fid: str, name: str, value: Any, now: Any
+    ) -> ApplyResult | None:
+        """A date picker field: only ``yyyy-MM-dd`` (a live field's ``date`` format), which
+        Jira takes on edit; anything else it refuses with 400 "Error parsing date string"
+        (``slaplug_jira.fake.writes.EDIT_DATE``), so that write fails here, alone. Kept out
+        of bulk edits, whose text list does not take a date picker."""
+        text = None if value is None else str(value)
+        if text is not None and not _is_iso_date(text):
+            return ApplyResult(
+                a.key,
+                ApplyStatus.FAILED,
+                f"{fid} ({name!r}) is a Jira date picker field and {value!r} is not a date "
+                "(YYYY-MM-DD): give a live field on it format date and no paused text, or map "
+                "it to a date time or text field",
+            )
+        if now == text:
+            return ApplyResult(a.key, ApplyStatus.ALREADY)
+        plan.fields[fid] = text
+        plan.typed.add(fid)
+        return None
+
+    def _is_date(self, fid: str, now: Any) -> bool:
+        """Whether ``fid`` is a date picker field (schema ``custom`` ends in
+        ``:datepicker``); looked up only when the field is empty or shows a date."""
+        if not fid.startswith("customfield_"):
+            return False
+        if now is not None and not (isinstance(now, str) and _ISO_DATE.fullmatch(now)):
+            return False
+        return self._field_type(fid) == "datepicker"
 
     def _is_datetime(self, fid: str, now: Any) -> bool:
         """Whether ``fid`` is a date time picker field (schema ``custom`` ends in
@@ -660,6 +693,21 @@ def _detail(exc: ConnectorError, key: str) -> str:
 
 #: A time as Jira shows it, e.g. ``2026-12-07T16:00:00.000+0100``.
 _JIRA_TIME = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}[+-]\d{4}")
+
+
+#: A date as a date picker shows it and takes it on edit, e.g. ``2026-12-07``.
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def _is_iso_date(text: str) -> bool:
+    """Whether ``text`` is a real ``yyyy-MM-dd`` date (not 2026-02-30)."""
+    if not _ISO_DATE.fullmatch(text):
+        return False
+    try:
+        datetime.strptime(text, "%Y-%m-%d")
+    except ValueError:
+        return False
+    return True
 
 
 def to_jira_time(value: Any) -> str:

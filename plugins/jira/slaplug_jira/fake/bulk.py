@@ -32,6 +32,7 @@ _BULK_KINDS = {
     "richTextFields": ("textarea", "paragraph"),
     "clearableNumberFields": ("float", "number"),
     "dateTimePickerFields": ("datetime", "date time picker"),
+    "datePickerFields": ("datepicker", "date picker"),
     "singleSelectFields": ("select", "single select"),
 }
 _KIND_LISTS = {kind: (key, label) for key, (kind, label) in _BULK_KINDS.items()}
@@ -43,6 +44,7 @@ _BULK_KEYS = {
     "clearableNumberFields": None,
     "singleSelectFields": None,
     "dateTimePickerFields": None,
+    "datePickerFields": None,
     "singleSelectClearableUserPickerFields": None,
     "priority": "priority",
 }
@@ -160,6 +162,12 @@ class JiraBulk(JiraWrites):
             # The OAS asks for "ISO format" here and records no stricter rule, unlike the
             # edit endpoint's date time picker format (see `_edit_time`); "To clear, provide
             # an empty string for formattedDateTime".
+            return self._field_value(fid, text or None, "2", lenient_time=True)
+        if kind == "datePickerFields":
+            # OAS JiraDateField {"fieldId", "date": {"formattedDate"}}: "specify the date in
+            # d/mmm/yy format or ISO format dd-mm-yyyy"; "To clear, set formattedDate to an
+            # empty string" (see `EDIT_DATE` for yyyy-MM-dd and what a bad text gets).
+            text = (item.get("date") or {}).get("formattedDate")
             return self._field_value(fid, text or None, "2", lenient_time=True)
         if kind == "singleSelectFields":
             option = (item.get("option") or {}).get("optionId")

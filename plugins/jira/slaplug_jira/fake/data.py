@@ -240,6 +240,8 @@ class Issue:
     resolution_date: int | None = None
     status_changed: int = 0
     description_adf: dict[str, Any] | None = None
+    #: The system Due date, ``yyyy-MM-dd``, or None.
+    duedate: str | None = None
 
 
 #: System fields an edit or a transition may change, with their changelog names.
@@ -253,6 +255,7 @@ SYSTEM_TRACKED = {
     "reporter": "reporter",
     "labels": "labels",
     "issuetype": "issuetype",
+    "duedate": "duedate",
 }
 
 
@@ -431,6 +434,8 @@ class JiraStore:
             return item
         if f is not None and f.kind == "datepicker":
             return ChangeItem(name, fieldtype, fid, *_date_texts(old), *_date_texts(new))
+        if fid == "duedate":
+            return ChangeItem(name, fieldtype, fid, *_due_texts(old), *_due_texts(new))
         return ChangeItem(name, fieldtype, fid, None, _as_text(old, f), None, _as_text(new, f))
 
     def _display(self, account_id: str | None) -> str | None:
@@ -451,6 +456,16 @@ def _date_texts(value: Any) -> tuple[str | None, str | None]:
         return None, None
     y, m, d = str(value)[:10].split("-")
     return str(value)[:10], f"{d}/{MONTHS[int(m) - 1]}/{y[2:]}"
+
+
+def _due_texts(value: Any) -> tuple[str | None, str | None]:
+    """A Due date (``yyyy-MM-dd``) as a changelog item's ``from``/``fromString``: ISO 8601 and
+    ``java.sql.Timestamp.toString()`` (``2026-03-02 00:00:00.0``), as Jira's
+    ``DueDateSystemField`` writes them (sources at
+    ``slaplug_jira.fake.render.CHANGELOG_TIME_FORMAT``)."""
+    if value is None:
+        return None, None
+    return str(value)[:10], f"{str(value)[:10]} 00:00:00.0"
 
 
 def _as_text(value: Any, f: FieldDef | None) -> str | None:

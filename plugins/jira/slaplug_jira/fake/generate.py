@@ -41,6 +41,9 @@ FIELD_TIME_TO_RESOLUTION = "customfield_10031"
 #: JSM's own fields (ids as a new JSM site numbers them; found by their schema ``custom``).
 #: A "Support team" single select: the group a ticket is with (the connector's group_field).
 FIELD_SUPPORT_TEAM = "customfield_10056"
+#: A date picker (``com.atlassian.jira.plugin.system.customfieldtypes:datepicker``): a live SLA
+#: field with ``format: date`` can show the deadline's day in it.
+FIELD_SLA_DUE_DATE = "customfield_10057"
 FIELD_ORGANIZATIONS = "customfield_10002"
 FIELD_REQUEST_TYPE = "customfield_10010"
 
@@ -89,6 +92,7 @@ def _custom(fid: str, name: str, kind: str, custom_id: int, **extra: Any) -> Fie
         "textarea": "string",
         "float": "number",
         "datetime": "datetime",
+        "datepicker": "date",
         "select": "option",
         "sd-sla-field": "sd-servicelevelagreement",
     }
@@ -131,6 +135,9 @@ def base_site(store: JiraStore) -> None:
         ("reporter", "Reporter", "user"),
         ("creator", "Creator", "user"),
         ("labels", "Labels", "array"),
+        # Schema {"type": "date", "system": "duedate"}, clause names due/duedate: as Jira
+        # lists it (AtlassianPS/JiraPS#173 quotes a site's GET /field row for it).
+        ("duedate", "Due date", "date"),
         ("created", "Created", "datetime"),
         ("updated", "Updated", "datetime"),
         ("statuscategorychangedate", "Status Category Changed", "datetime"),
@@ -187,6 +194,7 @@ def base_site(store: JiraStore) -> None:
             10056,
             options=(("10300", "l1"), ("10301", "l2"), ("10302", "l3")),
         ),
+        _custom(FIELD_SLA_DUE_DATE, "SLA due date", "datepicker", 10057),
         # JSM's fields as GET /rest/api/3/field lists them (a recorded createmeta shows the
         # Organizations schema: {"type": "array", "items": "sd-customerorganization",
         # "custom": "com.atlassian.servicedesk:sd-customer-organizations", "customId": 10002};

@@ -48,8 +48,8 @@ J = dict[str, Any]
 #: - date picker (``DateCFType``): ``createChangelogValueForDateField`` (ISO_8601_DATE,
 #:   ``2026-03-02``) and the date picker format (default ``dd/MMM/yy``: ``02/Mar/26``);
 #: - the system Due date (``DueDateSystemField.updateValue``): ISO_8601_DATE in ``from``/``to``
-#:   and ``Timestamp.toString()`` in the strings (``2026-03-02 00:00:00.0``); the fake has no
-#:   Due date field, the connector reads this shape (tests/test_jira_changelog_dates.py).
+#:   and ``Timestamp.toString()`` in the strings (``2026-03-02 00:00:00.0``), with ``field``
+#:   and ``fieldId`` ``duedate`` and ``fieldtype`` ``jira``.
 #:
 #: Source: Jira's own field types and ``DateTimeFieldChangeLogHelperImpl`` (Jira Server source
 #: as mirrored in public repositories; found with the code search, repository not named by
@@ -376,7 +376,7 @@ class JiraRendering:
                 return self.rich(str(value), None, version)
             if f.kind == "datetime":
                 return self.time.fmt(int(value))
-            return value
+            return value  # a date picker: its yyyy-MM-dd text, as stored
         t = self.time
         system: dict[str, Any] = {
             "summary": lambda: issue.summary,
@@ -397,6 +397,8 @@ class JiraRendering:
             "reporter": lambda: self.user_ref(issue.reporter, version),
             "creator": lambda: self.user_ref(issue.reporter, version),
             "labels": lambda: list(issue.labels),
+            # ``yyyy-MM-dd`` or null (the OAS editIssue example sets "duedate": "2019-05-11")
+            "duedate": lambda: issue.duedate,
             "created": lambda: t.fmt(issue.created),
             "updated": lambda: t.fmt(issue.updated),
             "statuscategorychangedate": lambda: t.fmt(issue.status_changed),
@@ -505,6 +507,8 @@ class JiraRendering:
         clause = [f.id, f"cf[{f.id.removeprefix('customfield_')}]"] if f.custom else [f.id]
         if f.custom:
             clause.insert(0, f.name)
+        if f.id == "duedate":  # JQL's ``due`` too (AtlassianPS/JiraPS#173: {due, duedate})
+            clause = ["due", "duedate"]
         return {
             "id": f.id,
             "key": f.id,

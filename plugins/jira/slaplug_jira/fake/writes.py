@@ -9,10 +9,18 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 
 from slaplug.testing.fakeserver import HttpError, Request, Response
-from slaplug_jira.fake.data import RESOLUTIONS, TRANSITIONS, Issue, JiraUser, by_id_or_name
+from slaplug_jira.fake.data import (
+    MONTHS,
+    RESOLUTIONS,
+    TRANSITIONS,
+    Issue,
+    JiraUser,
+    by_id_or_name,
+)
 from slaplug_jira.fake.history import (
     DONE,
     TicketHistory,
@@ -77,6 +85,63 @@ def _edit_time(fid: str, value: Any) -> int:
         return parse_any_time(value)
     except ValueError:
         raise jira_error(400, errors={fid: f"Error parsing time: {value}"}) from None
+
+
+#: The one text a date picker field and the system Due date take on issue edit: ``yyyy-MM-dd``
+#: (Atlassian's "JIRA REST API examples": ``"customfield_10002": "2011-10-03"``, "The format
+#: is: YYYY-MM-DD"; the OAS editIssue example sets ``"duedate": "2019-05-11"``). Anything else
+#: is 400 ``{"errorMessages": [], "errors": {field: "Error parsing date string: <the text>"}}``:
+#: Jira's REST layer (``DateCustomFieldOperationsHandler`` -> ``com.atlassian.jira.rest.Dates.
+#: fromDateString``, Jira Server source as mirrored in public repositories) parses with a
+#: non-lenient ``SimpleDateFormat("yyyy-MM-dd")`` and answers that text. No recorded Cloud
+#: body of this refusal was found (searched GitHub issues and code, Atlassian and community
+#: pages); that parser would also take a longer text that starts with a date
+#: (``2026-03-02T10:00:00Z``), which the fake refuses (**fake's choice**: a client must not
+#: rely on it). A non-string is "Operation value must be a string" (recorded for ``duedate``:
+#: AtlassianPS/JiraPS#173, ``[duedate] - Operation value must be a string``; the same
+#: handler's ``rest.operation.must.be.string``).
+EDIT_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+#: What bulk edit's ``datePickerFields`` takes besides ``yyyy-MM-dd``: the OAS JiraIssueFields
+#: says "specify the date in ``d/mmm/yy`` format or ISO format ``dd-mm-yyyy``" (read literally:
+#: ``2/Mar/26`` and ``02-03-2026``). The month name is turned into its number first
+#: (`_english_month`), so ``%m`` also takes ``2/3/26``.
+_BULK_DATE_FORMATS = ("%d/%m/%y", "%d-%m-%Y")
+
+
+def _edit_date(fid: str, value: Any, *, lenient: bool = False) -> str | None:
+    """A date picker or Due date value of an issue edit as stored (``yyyy-MM-dd``), None to
+    clear it (see `EDIT_DATE`); ``lenient`` also takes bulk edit's formats.
+
+    Raises:
+        HttpError: 400 with Jira's ``errors: {fid: ...}``.
+    """
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise jira_error(400, errors={fid: "Operation value must be a string"})
+    text = value.strip() if lenient else value
+    if EDIT_DATE.fullmatch(text):
+        try:
+            return datetime.strptime(text, "%Y-%m-%d").date().isoformat()
+        except ValueError:
+            pass  # 2026-02-30: the parser is not lenient
+    elif lenient:
+        for pattern in _BULK_DATE_FORMATS:
+            try:
+                day = datetime.strptime(_english_month(text), pattern)
+            except ValueError:
+                continue
+            return day.date().isoformat()
+    raise jira_error(400, errors={fid: f"Error parsing date string: {value}"})
+
+
+def _english_month(text: str) -> str:
+    """``2/Mar/26`` with its month as a number (``2/3/26``): Jira's month abbreviations are
+    English, and ``%b`` would follow the process locale."""
+    parts = text.split("/")
+    if len(parts) == 3 and parts[1].title() in MONTHS:
+        return f"{parts[0]}/{MONTHS.index(parts[1].title()) + 1}/{parts[2]}"
+    return text
 
 
 class JiraWrites(JiraWebhooks):
@@ -173,6 +238,8 @@ class JiraWrites(JiraWebhooks):
                 except ValueError:
                     raise bad(f"Error parsing time: {value}") from None
             return _edit_time(fid, value)
+        if fid == "duedate" or f.kind == "datepicker":
+            return _edit_date(fid, value, lenient=lenient_time)
         if f.kind == "select":
             if value is None:
                 return None
@@ -448,7 +515,9 @@ class JiraWrites(JiraWebhooks):
                 elif new not in ("5", "6"):
                     changes["resolution"] = None
                 self.apply(issue, agent, changes)
-            elif kind in ("priority", "assignee", "labels") or kind.startswith("customfield_"):
+            elif kind in ("priority", "assignee", "labels", "duedate") or kind.startswith(
+                "customfield_"
+            ):
                 value = params.get("value")
                 if kind == "priority":
                     value = {"name": value} if isinstance(value, str) else value
