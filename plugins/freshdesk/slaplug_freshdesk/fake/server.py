@@ -16,7 +16,8 @@ Faithful where the connector depends on it (Freshdesk's API reference, v2):
   written by the API key's agent (``user_id`` = `AGENT_ID`).
 - ``GET /api/v2/agents/me``: that agent; ``GET /api/v2/agents`` and ``GET /api/v2/groups``
   list the account's agents and groups (paged like the tickets).
-- ``GET /api/v2/ticket_fields``: the default fields and the custom ones (``cf_...``); the
+- ``GET /api/v2/ticket_fields``: the default fields and the custom ones (``cf_...``, or
+  without the prefix with ``legacy_field_names``, as older fields are named); the
   ``status`` field's ``choices`` are the account's status codes, custom ones included.
 - ``page`` beyond 300 on ``GET /api/v2/tickets`` is a 400, as is ``per_page`` over 100.
 
@@ -59,6 +60,15 @@ _TICKET_FIELDS = {"tags", "custom_fields", "priority", "status", "responder_id",
 CUSTOM_FIELDS = {"cf_sla_state": "SLA state", "cf_sla_due_date": "SLA due date"}
 #: Their types in ``GET /api/v2/ticket_fields`` (``custom_text`` when not listed here).
 CUSTOM_FIELD_TYPES = {"cf_sla_due_date": "custom_date"}
+#: With ``legacy_field_names``, the same fields named as Freshdesk named fields made in
+#: 2015-2016: without ``cf_``. The reference's own "List All Ticket Fields" example
+#: (``"name": "department"``, ``"rating"``; a copy in ktsaou/freshdesk_mcp
+#: ``FRESHDESK_API_DOCS.txt``) and its ticket examples (``"custom_fields": {"category":
+#: ...}``), Freshdesk's support article 216548 (the field labelled Gadget is named
+#: ``gadget``) and a v2 ticket recorded in 2016 (sjkingo/python-freshdesk
+#: ``freshdesk/v2/tests/sample_json_data/ticket_1.json``: ``{"parent_or_child": null,
+#: ...}``) show such names, in ``ticket_fields`` and as keys of ``custom_fields`` alike.
+LEGACY_PREFIX = ""
 #: A custom date field's value on input: "Only dates in the format YYYY-MM-DD are accepted as
 #: input for custom date fields" (Freshdesk API v2 reference, "Update a Contact",
 #: ``custom_fields``; the same field type, ``custom_date``, as on tickets, whose own rows
@@ -82,11 +92,31 @@ class FakeFreshdesk(FakeHelpdesk):
         custom_statuses: tuple[int, ...] = (),
         api_key: str = API_KEY,
         *,
+        legacy_field_names: bool = False,
         host: str = "127.0.0.1",
         port: int = 0,
     ) -> None:
+        """
+        Args:
+            count: How many tickets.
+            custom_statuses: The account's own status codes (6 and up).
+            api_key: The API key it accepts.
+            legacy_field_names: Name the custom fields without ``cf_`` (``sla_state``), as
+                in the ticket fields of an account's older fields (`LEGACY_PREFIX`).
+            host: The interface to bind.
+            port: The port; 0 picks a free one.
+        """
         super().__init__(host=host, port=port)
         self.api_key = api_key
+        prefix = LEGACY_PREFIX if legacy_field_names else "cf_"
+        #: The account's custom fields, as `CUSTOM_FIELDS` (API name -> label) names them.
+        self.custom_fields = {
+            prefix + name.removeprefix("cf_"): label for name, label in CUSTOM_FIELDS.items()
+        }
+        #: Their types, as `CUSTOM_FIELD_TYPES`.
+        self.custom_field_types = {
+            prefix + name.removeprefix("cf_"): kind for name, kind in CUSTOM_FIELD_TYPES.items()
+        }
         #: The status codes the account has: Freshdesk's own 2-5 and its custom ones.
         self.statuses = (2, 3, 4, 5, *custom_statuses)
         self.updated_clock = _START + timedelta(days=10)
@@ -109,7 +139,7 @@ class FakeFreshdesk(FakeHelpdesk):
                 "group_id": 7,
                 "company_id": None,
                 "tags": ["vip"] if i == 1 else [],
-                "custom_fields": dict.fromkeys(CUSTOM_FIELDS),
+                "custom_fields": dict.fromkeys(self.custom_fields),
                 "created_at": iso(created),
                 "updated_at": iso(created + timedelta(hours=2)),
                 "due_by": iso(created + timedelta(days=1)),
@@ -287,7 +317,7 @@ class FakeFreshdesk(FakeHelpdesk):
         if strange:
             return self._invalid(strange[0], "Unexpected/invalid field in request", "invalid_field")
         for name, value in sorted(fields.items()):
-            if CUSTOM_FIELD_TYPES.get(name) == "custom_date" and not _is_date(value):
+            if self.custom_field_types.get(name) == "custom_date" and not _is_date(value):
                 # The code is the reference's for "an incorrect or blank value, or [one]
                 # in an invalid format" (Errors, error codes); the message is ours.
                 return self._invalid(
@@ -322,11 +352,11 @@ class FakeFreshdesk(FakeHelpdesk):
         ``customers_*`` flags; ``portal_cc`` and ``portal_cc_to`` on the requester only.
         ``choices`` by type: ``status`` maps each code to ``[agent label, customer label]``
         (custom statuses included), ``priority``, ``source``, ``group`` and ``agent`` map
-        names to ids, ``ticket_type`` lists names. Custom fields are named ``cf_...``, the
-        key of ``custom_fields`` in a ticket, as the reference's ticket examples and a
-        recorded 2022 account listing (``"name": "cf_issue_date"``, ``"type":
-        "custom_date"``) show; the reference's own 2015 list example still has unprefixed
-        names."""
+        names to ids, ``ticket_type`` lists names. A custom field's ``name`` is the key of
+        ``custom_fields`` in a ticket: ``cf_...`` as the reference's newer ticket examples
+        and a recorded listing (oneblink/sdk-core-js ``tests/freshdeskFieldsFixture.json``)
+        show, or, with ``legacy_field_names``, without the prefix, as the reference's own
+        2015 list example has them (`LEGACY_PREFIX`)."""
         customer_labels = {
             2: ("Open", "Being Processed"),
             3: ("Pending", "Awaiting your Reply"),
@@ -355,8 +385,8 @@ class FakeFreshdesk(FakeHelpdesk):
             ("description", "Description", "default_description", None),
         ]
         custom = [
-            (name, label, CUSTOM_FIELD_TYPES.get(name, "custom_text"), None)
-            for name, label in CUSTOM_FIELDS.items()
+            (name, label, self.custom_field_types.get(name, "custom_text"), None)
+            for name, label in self.custom_fields.items()
         ]
         fields = []
         for n, (name, label, kind, choices) in enumerate([*default, *custom], start=1):
