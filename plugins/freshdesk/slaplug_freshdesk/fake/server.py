@@ -6,10 +6,17 @@ in tests as ``with FakeFreshdesk() as fake: ...`` on a free port of 127.0.0.1.
 Faithful where the connector depends on it (Freshdesk's API reference, v2):
 
 - Basic auth ``<api key>:X``; a wrong key gets 401 ``{"code": "invalid_credentials", ...}``.
-- ``GET /api/v2/tickets`` with ``updated_since`` (inclusive), ``order_by=updated_at``,
-  ``order_type``, ``per_page`` (max 100), ``page`` and ``include=stats``. The body is a bare
-  JSON array; the next page is announced only in a ``Link: <url>; rel="next"`` header.
-- ``GET /api/v2/tickets/{id}`` (``include=stats``), ``GET .../conversations`` (paged the same way).
+- ``GET /api/v2/tickets`` with ``updated_since`` (inclusive; a date or a time without zone
+  is UTC; without it, only tickets created in the last 30 days), ``order_by`` (created_at,
+  due_by, updated_at, status; default created_at) and ``order_type`` (default desc),
+  ``per_page`` (1-100, default 30), ``page`` (from 1) and ``include=stats``, ``requester``,
+  ``description``. The body is a bare JSON array; the next page is announced only in a
+  ``Link: <url>; rel="next"`` header. Bad values are 400 "Validation failed".
+- ``GET /api/v2/tickets/{id}`` (``include=stats``, ``requester``), ``GET .../conversations``
+  (paged the same way).
+- Every answer carries ``X-RateLimit-Total``, ``-Remaining`` and ``-Used-CurrentRequest``
+  (an include costs 2 more on the list, 1 on a ticket); with ``enforce_rate_limit``, past
+  ``rate_limit`` calls in a minute of the fake clock, 429 with ``Retry-After``.
 - ``PUT /api/v2/tickets/{id}``: ``tags`` replaces the list, ``custom_fields`` merges, status
   2-5 and priority 1-4; anything else is a 400 "Validation failed" as Freshdesk answers.
 - ``POST .../notes`` ``{"body", "private"}`` and ``POST .../reply`` ``{"body"}``: 201,
@@ -55,6 +62,9 @@ OTHER_AGENT_ID = 9
 _START = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 MAX_PAGE = 300
 _DESCRIPTION = ("description", "description_text")
+#: What ``GET /api/v2/tickets`` sorts by: "created_at, due_by, updated_at, status"
+#: (reference, "List All Tickets", "Sort by").
+_ORDER_BY = "created_at,due_by,updated_at,status"
 _TICKET_FIELDS = {"tags", "custom_fields", "priority", "status", "responder_id", "group_id"}
 #: The account's custom ticket fields: API name -> label (every ticket carries them).
 CUSTOM_FIELDS = {"cf_sla_state": "SLA state", "cf_sla_due_date": "SLA due date"}
@@ -93,6 +103,8 @@ class FakeFreshdesk(FakeHelpdesk):
         api_key: str = API_KEY,
         *,
         legacy_field_names: bool = False,
+        rate_limit: int = 200,
+        enforce_rate_limit: bool = False,
         host: str = "127.0.0.1",
         port: int = 0,
     ) -> None:
@@ -103,6 +115,8 @@ class FakeFreshdesk(FakeHelpdesk):
             api_key: The API key it accepts.
             legacy_field_names: Name the custom fields without ``cf_`` (``sla_state``), as
                 in the ticket fields of an account's older fields (`LEGACY_PREFIX`).
+            rate_limit: API calls a minute, as ``X-RateLimit-Total`` says.
+            enforce_rate_limit: Answer 429 with ``Retry-After`` past ``rate_limit``.
             host: The interface to bind.
             port: The port; 0 picks a free one.
         """
@@ -122,6 +136,11 @@ class FakeFreshdesk(FakeHelpdesk):
         self.updated_clock = _START + timedelta(days=10)
         #: Called with the page number after each ``GET /api/v2/tickets`` page is served.
         self.after_list_page: Callable[[int], None] | None = None
+        #: API calls a minute (Growth: 200, the connector's default; reference, "Rate
+        #: Limit"), and whether going past it is a 429 (off: only the headers count down).
+        self.rate_limit = rate_limit
+        self.enforce_rate_limit = enforce_rate_limit
+        self._window = (0, 0)  # (minute of the fake clock, calls spent in it)
         self.tickets: dict[int, dict[str, Any]] = {}
         self.conversations: dict[int, list[dict[str, Any]]] = {}
         for i in range(1, count + 1):
@@ -144,12 +163,18 @@ class FakeFreshdesk(FakeHelpdesk):
                 "updated_at": iso(created + timedelta(hours=2)),
                 "due_by": iso(created + timedelta(days=1)),
                 "fr_due_by": iso(created + timedelta(hours=4)),
+                # The keys of a recorded ``stats`` (sjkingo/python-freshdesk
+                # freshdesk/v2/tests/sample_json_data/ticket_1.json); the times match the
+                # conversations below (a requester's message at +30 min, a reply at +1 h).
                 "stats": {
+                    "agent_responded_at": iso(created + timedelta(hours=1)),
+                    "requester_responded_at": iso(created + timedelta(minutes=30)),
                     "first_responded_at": iso(created + timedelta(hours=1)),
-                    "pending_since": iso(created + timedelta(hours=2)) if i == 2 else None,
+                    "status_updated_at": iso(created + timedelta(hours=2 if i in (2, 3) else 0)),
+                    "reopened_at": None,
                     "resolved_at": iso(created + timedelta(hours=2)) if i == 3 else None,
                     "closed_at": None,
-                    "reopened_at": None,
+                    "pending_since": iso(created + timedelta(hours=2)) if i == 2 else None,
                 },
             }
             self.conversations[i] = [
@@ -203,6 +228,47 @@ class FakeFreshdesk(FakeHelpdesk):
     # -- routing --------------------------------------------------------------------------
 
     def handle(self, request: Request) -> Response:
+        """Answer one API request, with the rate-limit headers every answer carries.
+
+        "X-RateLimit-Total", "X-RateLimit-Remaining" and "X-RateLimit-Used-CurrentRequest"
+        come "in response to every API request"; "Even invalid requests count towards the
+        rate limit"; past the limit the answer is 429 with "Retry-After: The number in
+        seconds that you will have to wait" (reference, "Rate Limit"). The window is the
+        fake clock's minute; the 429's body is ours (the reference shows only its headers).
+        """
+        used = self._credits(request)
+        minute = int(self.clock.now()) // 60
+        if self._window[0] != minute:
+            self._window = (minute, 0)
+        spent = self._window[1] + used
+        self._window = (minute, spent)
+        limits = {
+            "X-RateLimit-Total": str(self.rate_limit),
+            "X-RateLimit-Remaining": str(max(0, self.rate_limit - spent)),
+            "X-RateLimit-Used-CurrentRequest": str(used),
+        }
+        if self.enforce_rate_limit and spent > self.rate_limit:
+            wait = 60 - int(self.clock.now()) % 60
+            body = {"code": "rate_limit_exceeded", "message": "API rate limit exceeded"}
+            return Response(429, body, {**limits, "Retry-After": str(wait)})
+        response = self._answer(request)
+        response.headers.update(limits)
+        return response
+
+    @staticmethod
+    def _credits(request: Request) -> int:
+        """API calls a request consumes: one, plus per ``include`` two on the ticket list
+        ("Each include will consume an additional 2 credits", "List All Tickets") and one on
+        a ticket ("Each include will consume an additional credit", "View a Ticket")."""
+        includes = [i for i in (request.query.get("include") or "").split(",") if i]
+        parts = request.path.strip("/").split("/")
+        if request.method == "GET" and parts == ["api", "v2", "tickets"]:
+            return 1 + 2 * len(includes)
+        if request.method == "GET" and len(parts) == 4 and parts[2] == "tickets":
+            return 1 + len(includes)
+        return 1
+
+    def _answer(self, request: Request) -> Response:
         expected = "Basic " + base64.b64encode(f"{self.api_key}:X".encode()).decode()
         if request.headers.get("authorization") != expected:
             return Response(
@@ -266,17 +332,32 @@ class FakeFreshdesk(FakeHelpdesk):
         # ``page`` goes up to 300 and no further (Freshdesk API v2 reference, "List All
         # Tickets"; ktsaou/freshdesk_mcp FRESHDESK_API_REFERENCE.md: "Max 300 pages").
         # The error text is ours; the body shape is Freshdesk's validation error.
-        if int(request.query.get("page") or 1) > MAX_PAGE:
+        page = _count(request.query.get("page"), 1)
+        if page is not None and page > MAX_PAGE:
             return self._invalid("page", f"Has to be less than or equal to {MAX_PAGE}")
-        since = request.query.get("updated_since")
-        tickets = [
-            t
-            for t in self.tickets.values()
-            if since is None or t["updated_at"] >= iso(_parse(since))
-        ]
+        order_by = request.query.get("order_by") or "created_at"
+        order_type = request.query.get("order_type") or "desc"
+        if order_by not in _ORDER_BY.split(","):
+            return self._invalid("order_by", f"It should be one of these values: '{_ORDER_BY}'")
+        if order_type not in ("asc", "desc"):
+            return self._invalid("order_type", "It should be one of these values: 'asc,desc'")
+        since_text = request.query.get("updated_since")
+        if since_text is None:
+            # "By default, only tickets that have been created within the past 30 days will
+            # be returned. For older tickets, use the updated_since filter" (reference, "List
+            # All Tickets"). The past is the fake's: 30 days before its clock.
+            oldest = iso(self.updated_clock - timedelta(days=30))
+            tickets = [t for t in self.tickets.values() if t["created_at"] >= oldest]
+        else:
+            since = _parse_or_none(since_text)
+            if since is None:
+                return self._invalid("updated_since", "It should be in the 'valid date' format")
+            tickets = [t for t in self.tickets.values() if t["updated_at"] >= iso(since)]
+        # Sorted by ``order_by`` (default ``created_at``) in ``order_type`` (default
+        # ``desc``): reference, "List All Tickets", "Sort by". Ties by id (ours).
         tickets.sort(
-            key=lambda t: (t["updated_at"], t["id"]),
-            reverse=request.query.get("order_type") == "desc",
+            key=lambda t: (t[order_by] is not None, t[order_by], t["id"]),
+            reverse=order_type == "desc",
         )
         # The list leaves the description out unless asked (``include=description``,
         # Freshdesk API v2 reference, "List All Tickets").
@@ -285,14 +366,20 @@ class FakeFreshdesk(FakeHelpdesk):
         shown = [{k: v for k, v in t.items() if k not in hidden} for t in shown]
         reply = self._paged(request, shown)
         if self.after_list_page is not None:  # a test changes tickets between two pages
-            self.after_list_page(int(request.query.get("page") or 1))
+            self.after_list_page(page or 1)
         return reply
 
     def _paged(self, request: Request, items: list[dict[str, Any]]) -> Response:
-        per_page = int(request.query.get("per_page") or 30)
-        if per_page > 100:
-            return self._invalid("per_page", "Has to be less than or equal to 100")
-        page = int(request.query.get("page") or 1)
+        # "By default, the number of objects returned per page is 30 ... The maximum number
+        # of objects that can be retrieved per page is 100. Invalid values and values greater
+        # than 100 will result in an error"; "The page number starts with 1" (reference,
+        # "Pagination"). The messages are ours.
+        per_page = _count(request.query.get("per_page"), 30)
+        if per_page is None or per_page > 100:
+            return self._invalid("per_page", "It should be a number between 1 and 100")
+        page = _count(request.query.get("page"), 1)
+        if page is None:
+            return self._invalid("page", "It should be a positive number")
         chunk = items[(page - 1) * per_page : page * per_page]
         headers = {}
         if page * per_page < len(items):
@@ -323,10 +410,20 @@ class FakeFreshdesk(FakeHelpdesk):
                 return self._invalid(
                     name, "Value set is not a date in the format YYYY-MM-DD", "invalid_value"
                 )
+        changed_status = "status" in body and body["status"] != ticket["status"]
         ticket.update(body)
         ticket["custom_fields"] = {**ticket["custom_fields"], **fields}
-        self._tick(ticket)
-        return Response(200, ticket)
+        now = iso(self._tick(ticket))
+        if changed_status:
+            # The stats of a status change, as their names say (our reading: the reference
+            # only lists them): when the status last changed, and when it was last set
+            # pending (3), resolved (4) or closed (5).
+            stats = ticket["stats"]
+            stats["status_updated_at"] = now
+            stamp = {3: "pending_since", 4: "resolved_at", 5: "closed_at"}.get(body["status"])
+            if stamp:
+                stats[stamp] = now
+        return Response(200, self._shown(ticket, None))
 
     # -- helpers --------------------------------------------------------------------------
 
@@ -414,11 +511,29 @@ class FakeFreshdesk(FakeHelpdesk):
             fields.append(field)
         return fields
 
-    def _shown(self, ticket: dict[str, Any], request: Request) -> dict[str, Any]:
+    def _shown(self, ticket: dict[str, Any], request: Request | None) -> dict[str, Any]:
+        """The ticket as an answer shows it: ``stats`` and ``requester`` only when asked
+        (``include``; never on an update, whose reference example has neither)."""
         # ``stats`` costs extra API credits, so Freshdesk sends it only when asked.
-        if "stats" in (request.query.get("include") or ""):
-            return dict(ticket)
-        return {k: v for k, v in ticket.items() if k != "stats"}
+        include = (request.query.get("include") or "").split(",") if request else []
+        shown = (
+            dict(ticket)
+            if "stats" in include
+            else {k: v for k, v in ticket.items() if k != "stats"}
+        )
+        if "requester" in include:
+            # "Will return the requester's email, id, mobile, name, and phone" (reference,
+            # "List All Tickets" and "View a Ticket", Embed), under ``requester`` as in
+            # sjkingo/python-freshdesk freshdesk/v2/tests/sample_json_data/ticket_1.json.
+            rid = ticket["requester_id"]
+            shown["requester"] = {
+                "id": rid,
+                "name": f"Requester {rid}",
+                "email": f"requester{rid}@fake-freshdesk.test",
+                "mobile": None,
+                "phone": None,
+            }
+        return shown
 
     def _tick(self, ticket: dict[str, Any]) -> datetime:
         self.updated_clock += timedelta(minutes=1)
@@ -503,4 +618,24 @@ def _is_date(value: Any) -> bool:
 
 
 def _parse(value: str) -> datetime:
-    return datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(UTC)
+    """A date or timestamp as Freshdesk takes one; "If the time zone information is not
+    present, it will be assumed to be in UTC" (reference, "Schema", Date Fields), and a bare
+    date (``updated_since=2015-08-17``, "List All Tickets" example 5) is its midnight."""
+    parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(UTC)
+
+
+def _parse_or_none(value: str) -> datetime | None:
+    try:
+        return _parse(value)
+    except ValueError:
+        return None
+
+
+def _count(value: str | None, default: int) -> int | None:
+    """A ``page`` or ``per_page`` value: a whole number from 1, else None."""
+    if value is None or value == "":
+        return default
+    return int(value) if value.isdigit() and int(value) >= 1 else None
