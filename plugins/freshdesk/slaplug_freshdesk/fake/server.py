@@ -38,11 +38,19 @@ from __future__ import annotations
 import base64
 import re
 from collections.abc import Callable
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
 from slaplug.testing.fakeserver import FakeHelpdesk, Request, Response
+from slaplug_freshdesk.fake.shapes import (
+    agent,
+    count,
+    group,
+    is_date,
+    parse_or_none,
+    ticket_fields,
+)
 
 __all__ = [
     "AGENT_ID",
@@ -79,11 +87,6 @@ CUSTOM_FIELD_TYPES = {"cf_sla_due_date": "custom_date"}
 #: ``freshdesk/v2/tests/sample_json_data/ticket_1.json``: ``{"parent_or_child": null,
 #: ...}``) show such names, in ``ticket_fields`` and as keys of ``custom_fields`` alike.
 LEGACY_PREFIX = ""
-#: A custom date field's value on input: "Only dates in the format YYYY-MM-DD are accepted as
-#: input for custom date fields" (Freshdesk API v2 reference, "Update a Contact",
-#: ``custom_fields``; the same field type, ``custom_date``, as on tickets, whose own rows
-#: link to the same custom-field notes). That tickets enforce it alike is our reading.
-_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 #: The account's groups: id -> name (the tickets are in group 7).
 GROUPS = {7: "Support", 8: "Second Line"}
 
@@ -284,7 +287,7 @@ class FakeFreshdesk(FakeHelpdesk):
         if request.method == "GET" and parts == ["api", "v2", "agents"]:
             return self._paged(request, [self._me(), self._other_agent()])
         if request.method == "GET" and parts == ["api", "v2", "groups"]:
-            return self._paged(request, [_group(gid, name) for gid, name in GROUPS.items()])
+            return self._paged(request, [group(gid, name) for gid, name in GROUPS.items()])
         if request.method == "GET" and parts == ["api", "v2", "ticket_fields"]:
             return Response(200, self._ticket_fields())
         if parts[:2] != ["api", "v2"] or len(parts) < 3 or parts[2] != "tickets":
@@ -332,7 +335,7 @@ class FakeFreshdesk(FakeHelpdesk):
         # ``page`` goes up to 300 and no further (Freshdesk API v2 reference, "List All
         # Tickets"; ktsaou/freshdesk_mcp FRESHDESK_API_REFERENCE.md: "Max 300 pages").
         # The error text is ours; the body shape is Freshdesk's validation error.
-        page = _count(request.query.get("page"), 1)
+        page = count(request.query.get("page"), 1)
         if page is not None and page > MAX_PAGE:
             return self._invalid("page", f"Has to be less than or equal to {MAX_PAGE}")
         order_by = request.query.get("order_by") or "created_at"
@@ -349,7 +352,7 @@ class FakeFreshdesk(FakeHelpdesk):
             oldest = iso(self.updated_clock - timedelta(days=30))
             tickets = [t for t in self.tickets.values() if t["created_at"] >= oldest]
         else:
-            since = _parse_or_none(since_text)
+            since = parse_or_none(since_text)
             if since is None:
                 return self._invalid("updated_since", "It should be in the 'valid date' format")
             tickets = [t for t in self.tickets.values() if t["updated_at"] >= iso(since)]
@@ -374,10 +377,10 @@ class FakeFreshdesk(FakeHelpdesk):
         # of objects that can be retrieved per page is 100. Invalid values and values greater
         # than 100 will result in an error"; "The page number starts with 1" (reference,
         # "Pagination"). The messages are ours.
-        per_page = _count(request.query.get("per_page"), 30)
+        per_page = count(request.query.get("per_page"), 30)
         if per_page is None or per_page > 100:
             return self._invalid("per_page", "It should be a number between 1 and 100")
-        page = _count(request.query.get("page"), 1)
+        page = count(request.query.get("page"), 1)
         if page is None:
             return self._invalid("page", "It should be a positive number")
         chunk = items[(page - 1) * per_page : page * per_page]
@@ -404,7 +407,7 @@ class FakeFreshdesk(FakeHelpdesk):
         if strange:
             return self._invalid(strange[0], "Unexpected/invalid field in request", "invalid_field")
         for name, value in sorted(fields.items()):
-            if self.custom_field_types.get(name) == "custom_date" and not _is_date(value):
+            if self.custom_field_types.get(name) == "custom_date" and not is_date(value):
                 # The code is the reference's for "an incorrect or blank value, or [one]
                 # in an invalid format" (Errors, error codes); the message is ours.
                 return self._invalid(
@@ -434,82 +437,19 @@ class FakeFreshdesk(FakeHelpdesk):
         ktsaou/freshdesk_mcp ``FRESHDESK_API_DOCS.txt``) and of sjkingo/python-freshdesk
         ``freshdesk/v2/tests/sample_json_data/agent_1.json``: ``id`` on top, the person
         under ``contact``."""
-        return _agent(AGENT_ID, "slaplug", "slaplug@fake-freshdesk.test", [7])
+        return agent(AGENT_ID, "slaplug", "slaplug@fake-freshdesk.test", [7])
 
     @staticmethod
     def _other_agent() -> dict[str, Any]:
         """`OTHER_AGENT_ID` in the same shape (python-freshdesk's recorded ``agents.json``)."""
-        return _agent(OTHER_AGENT_ID, "Dana Agent", "dana.agent@fake-freshdesk.test", [7, 8])
+        return agent(OTHER_AGENT_ID, "Dana Agent", "dana.agent@fake-freshdesk.test", [7, 8])
 
     def _ticket_fields(self) -> list[dict[str, Any]]:
-        """``GET /api/v2/ticket_fields``, as the reference's "List All Ticket Fields" example
-        shows it (Freshdesk API v2 reference; a copy in ktsaou/freshdesk_mcp
-        ``FRESHDESK_API_DOCS.txt``): one object per field with ``id``, ``name``, ``label``,
-        ``description``, ``position``, ``type``, ``default`` and the ``required_for_*`` /
-        ``customers_*`` flags; ``portal_cc`` and ``portal_cc_to`` on the requester only.
-        ``choices`` by type: ``status`` maps each code to ``[agent label, customer label]``
-        (custom statuses included), ``priority``, ``source``, ``group`` and ``agent`` map
-        names to ids, ``ticket_type`` lists names. A custom field's ``name`` is the key of
-        ``custom_fields`` in a ticket: ``cf_...`` as the reference's newer ticket examples
-        and a recorded listing (oneblink/sdk-core-js ``tests/freshdeskFieldsFixture.json``)
-        show, or, with ``legacy_field_names``, without the prefix, as the reference's own
-        2015 list example has them (`LEGACY_PREFIX`)."""
-        customer_labels = {
-            2: ("Open", "Being Processed"),
-            3: ("Pending", "Awaiting your Reply"),
-            4: ("Resolved", "This ticket has been Resolved"),
-            5: ("Closed", "This ticket has been Closed"),
-        }
-        status_choices = {
-            str(code): list(customer_labels.get(code, (f"Status {code}", "Being Processed")))
-            for code in self.statuses
-        }
+        """``GET /api/v2/ticket_fields`` of this account (`shapes.ticket_fields`)."""
         agents = {"slaplug": AGENT_ID, "Dana Agent": OTHER_AGENT_ID}
-        default: list[tuple[str, str, str, Any]] = [
-            ("requester", "Search a requester", "default_requester", None),
-            ("subject", "Subject", "default_subject", None),
-            ("ticket_type", "Type", "default_ticket_type", ["Question", "Incident", "Problem"]),
-            ("source", "Source", "default_source", {"Email": 1, "Portal": 2, "Phone": 3}),
-            ("status", "Status", "default_status", status_choices),
-            (
-                "priority",
-                "Priority",
-                "default_priority",
-                {"Low": 1, "Medium": 2, "High": 3, "Urgent": 4},
-            ),
-            ("group", "Group", "default_group", {n: gid for gid, n in GROUPS.items()}),
-            ("agent", "Agent", "default_agent", agents),
-            ("description", "Description", "default_description", None),
-        ]
-        custom = [
-            (name, label, self.custom_field_types.get(name, "custom_text"), None)
-            for name, label in self.custom_fields.items()
-        ]
-        fields = []
-        for n, (name, label, kind, choices) in enumerate([*default, *custom], start=1):
-            field: dict[str, Any] = {
-                "id": 1000 + n,
-                "description": label,
-                "label": label,
-                "name": name,
-                "position": n,
-                "type": kind,
-                "label_for_customers": label,
-                "default": kind.startswith("default_"),
-                "required_for_closure": False,
-                "required_for_agents": name in ("requester", "subject", "status", "priority"),
-                "required_for_customers": False,
-                "customers_can_edit": False,
-                "displayed_to_customers": False,
-                "created_at": "2026-01-05T09:00:00Z",
-                "updated_at": "2026-01-05T09:00:00Z",
-            }
-            if name == "requester":
-                field.update(portal_cc=False, portal_cc_to="company")
-            if choices is not None:
-                field["choices"] = choices
-            fields.append(field)
-        return fields
+        return ticket_fields(
+            self.statuses, self.custom_fields, self.custom_field_types, GROUPS, agents
+        )
 
     def _shown(self, ticket: dict[str, Any], request: Request | None) -> dict[str, Any]:
         """The ticket as an answer shows it: ``stats`` and ``requester`` only when asked
@@ -549,93 +489,3 @@ class FakeFreshdesk(FakeHelpdesk):
                 "errors": [{"field": field, "message": message, "code": code}],
             },
         )
-
-
-def _group(gid: int, name: str) -> dict[str, Any]:
-    """A group as ``GET /api/v2/groups`` lists it: the reference's "List All Groups" example
-    (Freshdesk API v2 reference; a copy in ktsaou/freshdesk_mcp ``FRESHDESK_API_DOCS.txt``)
-    has ``id``, ``name``, ``description``, ``business_hour_id``, ``escalate_to``,
-    ``unassigned_for``, ``auto_ticket_assign`` (0: disabled), ``created_at`` and
-    ``updated_at``. (``type`` and ``agent_ids`` belong to ``/api/v2/admin/groups``.)"""
-    return {
-        "id": gid,
-        "name": name,
-        "description": f"{name} agents",
-        "business_hour_id": None,
-        "escalate_to": None,
-        "unassigned_for": "30m",
-        "auto_ticket_assign": 0,
-        "created_at": "2026-01-05T09:00:00Z",
-        "updated_at": "2026-01-05T09:00:00Z",
-    }
-
-
-def _agent(agent_id: int, name: str, email: str, groups: list[int]) -> dict[str, Any]:
-    """An agent as ``GET /api/v2/agents`` and ``/agents/me`` show it (the reference's
-    "Currently Authenticated Agent" example: ``available``, ``occasional``, ``signature``,
-    ``group_ids``, ``role_ids``, ``skill_ids``, ``id``, ``ticket_scope``, ``created_at``,
-    ``updated_at``, ``available_since``, ``type`` and the person under ``contact``)."""
-    return {
-        "available": True,
-        "occasional": False,
-        "signature": None,
-        "group_ids": groups,
-        "role_ids": [1],
-        "skill_ids": [],
-        "id": agent_id,
-        "ticket_scope": 1,
-        "created_at": "2026-01-05T09:00:00Z",
-        "updated_at": "2026-01-05T09:00:00Z",
-        "available_since": None,
-        "type": "support_agent",
-        "contact": {
-            "active": True,
-            "email": email,
-            "job_title": None,
-            "language": "en",
-            "last_login_at": None,
-            "mobile": None,
-            "name": name,
-            "phone": None,
-            "time_zone": "UTC",
-            "created_at": "2026-01-05T09:00:00Z",
-            "updated_at": "2026-01-05T09:00:00Z",
-        },
-    }
-
-
-def _is_date(value: Any) -> bool:
-    """Whether a custom date field takes ``value``: ``YYYY-MM-DD``, or null to empty it."""
-    if value is None:
-        return True
-    if not isinstance(value, str) or not _DATE.fullmatch(value):
-        return False
-    try:
-        date.fromisoformat(value)
-    except ValueError:
-        return False
-    return True
-
-
-def _parse(value: str) -> datetime:
-    """A date or timestamp as Freshdesk takes one; "If the time zone information is not
-    present, it will be assumed to be in UTC" (reference, "Schema", Date Fields), and a bare
-    date (``updated_since=2015-08-17``, "List All Tickets" example 5) is its midnight."""
-    parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC)
-
-
-def _parse_or_none(value: str) -> datetime | None:
-    try:
-        return _parse(value)
-    except ValueError:
-        return None
-
-
-def _count(value: str | None, default: int) -> int | None:
-    """A ``page`` or ``per_page`` value: a whole number from 1, else None."""
-    if value is None or value == "":
-        return default
-    return int(value) if value.isdigit() and int(value) >= 1 else None
