@@ -211,12 +211,15 @@ def test_live_deadline_in_a_zendesk_date_field_needs_the_date_format(
                 assert "YYYY-MM-DD" in detail and "format: date" in detail
 
 
+@pytest.mark.parametrize("legacy", [False, True], ids=["cf_names", "names_without_cf"])
 def test_live_deadline_in_a_freshdesk_date_field(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, legacy: bool
 ) -> None:
     """A live field written to a Freshdesk custom date field: ``custom_fields`` on the
     ticket update, the date as ``YYYY-MM-DD`` (Freshdesk API v2 reference: "Only dates in the
-    format YYYY-MM-DD are accepted as input for custom date fields"), once."""
+    format YYYY-MM-DD are accepted as input for custom date fields"), once. Under the
+    account's own key: ``cf_sla_due_date``, or ``sla_due_date`` where the account's fields
+    are named without ``cf_`` (fields made in 2015-2016: slaplug_freshdesk/fields.py)."""
     from slaplug.sync import Sync
 
     fd = pytest.importorskip("slaplug_freshdesk", reason="the Freshdesk plugin is not installed")
@@ -227,7 +230,8 @@ def test_live_deadline_in_a_freshdesk_date_field(
     )
     monkeypatch.setenv("FD_KEY", API_KEY)
     now = datetime(2026, 3, 3, 0, 0, tzinfo=UTC)  # after the fake's last change, before deadlines
-    with FakeFreshdesk() as fake:
+    key = "sla_due_date" if legacy else "cf_sla_due_date"
+    with FakeFreshdesk(legacy_field_names=legacy) as fake:
         config = fd.FreshdeskConfig(base_url=fake.base_url, api_key_env="FD_KEY")
         created = datetime.fromisoformat(fake.tickets[1]["created_at"].replace("Z", "+00:00"))
         with Store.open(f"sqlite:///{tmp_path / 's.db'}") as store, \
@@ -240,8 +244,8 @@ def test_live_deadline_in_a_freshdesk_date_field(
             ]
             # Ticket 1 is open at medium priority: due 24 h after it was created (24x7).
             due = (created + timedelta(hours=24)).date().isoformat()
-            assert [r.json() for r in puts] == [{"custom_fields": {"cf_sla_due_date": due}}]
-            assert fake.tickets[1]["custom_fields"]["cf_sla_due_date"] == due
+            assert [r.json() for r in puts] == [{"custom_fields": {key: due}}]
+            assert fake.tickets[1]["custom_fields"][key] == due
             # Open tickets get one write each; the resolved one (3) none; nothing refused.
             assert summary.live_writes == sum(
                 1 for t in fake.tickets.values() if t["status"] == 2

@@ -47,6 +47,7 @@ from slaplug.connectors.checks import Check, DoctorNeeds
 from slaplug.errors import InvalidTicketError, PaginationError
 from slaplug.model import Action, EventKind, Ticket, TicketEvent
 from slaplug_freshdesk.doctor import freshdesk_checks
+from slaplug_freshdesk.fields import CustomFields
 from slaplug_freshdesk.write import PRIORITIES, STATUSES, Writer
 
 __all__ = ["CustomStatus", "FreshdeskConfig", "FreshdeskConnector"]
@@ -181,6 +182,9 @@ class FreshdeskConnector(Connector):
     def __init__(self, config: ConnectorConfig, **kwargs: Any) -> None:
         super().__init__(config, **kwargs)
         self._agent_id: int | None = None
+        self._fields: CustomFields | None = None
+        #: Whether `_fields` was read during the current `apply` (a miss reads it again once).
+        self._fields_fresh = False
         custom = self.config.custom_statuses
         #: Status code -> the status slaplug's tickets report.
         self.status_names: dict[int, str] = {
@@ -396,8 +400,34 @@ class FreshdeskConnector(Connector):
     ) -> list[ApplyResult]:
         """Apply actions: one ``PUT`` per ticket for tags, priority, status and fields,
         one note per comment (see `slaplug_freshdesk.write`)."""
-        writer = Writer(self.http, self.marker_key, self.agent_id, self.status_codes)
+        self._fields_fresh = False
+        writer = Writer(
+            self.http, self.marker_key, self.agent_id, self.status_codes, self.field_key
+        )
         return writer.apply(actions, fresh=fresh)
+
+    def custom_fields(self, *, refresh: bool = False) -> CustomFields:
+        """The account's custom ticket fields (``GET /api/v2/ticket_fields``), read once."""
+        if self._fields is None or refresh:
+            self._fields = CustomFields.from_ticket_fields(
+                self.http.get_json("api/v2/ticket_fields") or []
+            )
+            self._fields_fresh = True
+        return self._fields
+
+    def field_key(self, name: str) -> str:
+        """The key of ``custom_fields`` for the field a rule calls ``name`` (``cf_x`` or
+        ``x``, whichever the account has: `slaplug_freshdesk.fields`).
+
+        A name not found reads the fields again, once per `apply`, for a field made since.
+
+        Raises:
+            UnknownFieldError: The account has no such field; the message lists its fields.
+        """
+        fields = self.custom_fields()
+        if fields.resolve(name) is None and not self._fields_fresh:
+            fields = self.custom_fields(refresh=True)
+        return fields.key(name)
 
     def doctor(self, needs: DoctorNeeds) -> Iterator[Check]:
         """Credentials, and every field, status, priority, group and agent the rules write

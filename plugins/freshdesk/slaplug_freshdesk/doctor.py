@@ -2,9 +2,11 @@
 
 * credentials: ``GET /api/v2/agents/me`` answers with the API key's agent (401
   ``invalid_credentials`` otherwise); the connector reads it anyway for its note markers;
-* fields: every custom field the rules set (``cf_<name>``, or the name alone, as the writer
-  reads it) is among the ``name``s of ``GET /api/v2/ticket_fields`` (Freshdesk API v2
-  reference, "List All Ticket Fields"); an unknown one makes every such write a 400;
+* fields: every custom field the rules set is a custom field's ``name`` in
+  ``GET /api/v2/ticket_fields`` (Freshdesk API v2 reference, "List All Ticket Fields"), as
+  given or with ``cf_`` added or removed: fields made lately are ``cf_...``, older ones are
+  not (`slaplug_freshdesk.fields`); the writer resolves the name the same way. An unknown one
+  fails every such write;
 * statuses: each one the rules set is Freshdesk's own (open, pending, resolved, closed:
   codes 2-5) or a configured custom status; each configured custom status code must be
   one of the account's, the ``choices`` of the default ``status`` ticket field
@@ -23,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from slaplug.connectors.checks import Check, CheckStatus, DoctorNeeds
 from slaplug.model import ActionKind
+from slaplug_freshdesk.fields import CustomFields
 
 if TYPE_CHECKING:
     from slaplug_freshdesk.connector import FreshdeskConnector
@@ -50,18 +53,18 @@ def freshdesk_checks(conn: FreshdeskConnector, needs: DoctorNeeds) -> Iterator[C
 
 
 def _fields(fields: list[Mapping[str, Any]], needs: DoctorNeeds) -> Iterator[Check]:
-    names = {str(f.get("name")): f for f in fields if isinstance(f, Mapping)}
+    custom = CustomFields.from_ticket_fields(fields)
     for w in needs.named(ActionKind.SET_FIELD):
-        name = w.name if w.name.startswith("cf_") else f"cf_{w.name}"
-        found = names.get(name)
-        if found is None:
+        key = custom.resolve(w.name)
+        if key is None:
             yield _missing(
-                w.problem(f"Freshdesk has no custom ticket field {name!r}"),
+                w.problem(custom.missing(w.name)),
                 f"field {w.name}",
-                "create the field (Admin > Ticket Fields) or name it as its API name, cf_...",
+                "create the field (Admin > Ticket Fields) or name one of the account's "
+                "custom fields",
             )
         else:
-            yield Check(f"field {w.name}", CheckStatus.OK, f"{name} ({found.get('label')})")
+            yield Check(f"field {w.name}", CheckStatus.OK, f"{key} ({custom.labels[key]})")
 
 
 def _account_statuses(fields: list[Mapping[str, Any]]) -> set[int] | None:

@@ -68,7 +68,9 @@ def _code(value: Any, codes: Mapping[str, int], what: str) -> int:
 
 
 #: One planned change to the ticket: ``(kind, value)`` with kind ``tag+``, ``tag-``,
-#: ``priority``, ``status`` or a custom field's name; folded into one PUT body by `_body`.
+#: ``priority``, ``status``, or ``field`` with ``(key, value)`` for a custom field (its key
+#: as the account spells it, ``cf_`` or not: `slaplug_freshdesk.fields`); folded into one PUT
+#: body by `_body`.
 Change = tuple[str, Any]
 
 
@@ -87,8 +89,9 @@ def _body(tags: Sequence[str], changes: Sequence[Change]) -> dict[str, Any]:
             new_tags.remove(value)
         elif kind in ("priority", "status"):
             body[kind] = value
-        elif kind.startswith("cf_"):
-            fields[kind] = value
+        elif kind == "field":
+            key, field_value = value
+            fields[key] = field_value
     if new_tags != list(tags):
         body["tags"] = new_tags
     if fields:
@@ -105,6 +108,7 @@ class Writer:
         marker_key: MarkerKey,
         agent_id: Callable[[], int],
         status_codes: Mapping[str, int] = _STATUS_CODES,
+        field_key: Callable[[str], str] = lambda name: name,
     ) -> None:
         """
         Args:
@@ -112,11 +116,14 @@ class Writer:
             marker_key: Keys the notes' markers.
             agent_id: The id of the agent the API key belongs to (read once, cached).
             status_codes: Status names (lower case) to codes, the account's own included.
+            field_key: The account's key for the custom field a rule names (raises
+                `UnknownFieldError`, a ValueError, for a field the account lacks).
         """
         self.http = http
         self.marker_key = marker_key
         self.agent_id = agent_id
         self.status_codes = status_codes
+        self.field_key = field_key
 
     def apply(self, actions: Sequence[Action], *, fresh: Collection[str]) -> list[ApplyResult]:
         """One result per action, in order; see the module docstring."""
@@ -215,11 +222,12 @@ class Writer:
             code = _code(p["status"], self.status_codes, "status")
             return ApplyStatus.ALREADY if raw.get("status") == code else ("status", code)
         if a.kind is ActionKind.SET_FIELD:
-            # Custom fields are named cf_<label> by Freshdesk; accept the label alone too.
-            name = p["field"] if str(p["field"]).startswith("cf_") else f"cf_{p['field']}"
-            if (raw.get("custom_fields") or {}).get(name) == p["value"]:
+            # The account's own key (``cf_x`` or, for older fields, ``x``): written and
+            # read back under the same key, so the check below sees what the PUT wrote.
+            key = self.field_key(str(p["field"]))
+            if (raw.get("custom_fields") or {}).get(key) == p["value"]:
                 return ApplyStatus.ALREADY
-            return (name, p["value"])
+            return ("field", (key, p["value"]))
         if a.kind is ActionKind.COMMENT:
             return None
         return ApplyResult(a.key, ApplyStatus.SKIPPED, f"Freshdesk connector does not {a.kind}")

@@ -116,6 +116,19 @@ def test_a_good_setup_passes_every_check(tmp_path: Path, fake: FakeFreshdesk) ->
     assert API_KEY not in out
 
 
+@pytest.mark.parametrize("field", ["sla_state", "cf_sla_state"])
+def test_fields_named_without_cf_pass_with_or_without_the_prefix(
+    tmp_path: Path, field: str
+) -> None:
+    """An account whose fields are named without ``cf_`` (as Freshdesk named fields made in
+    2015-2016: the reference's own ticket_fields example, support article 216548) used to
+    fail the doctor: it looked up ``cf_sla_state`` only."""
+    with FakeFreshdesk(custom_statuses=(6,), legacy_field_names=True) as legacy:
+        code, report, _ = doctor(tmp_path, legacy, field=field)
+    assert code == 0, report
+    assert checks(report)[f"field {field}"]["detail"] == "sla_state (SLA state)"
+
+
 def test_a_wrong_key_fails_credentials_and_is_not_printed(
     tmp_path: Path, fake: FakeFreshdesk
 ) -> None:
@@ -140,7 +153,10 @@ def test_missing_names_fail_at_the_rule_that_writes_them(
     found = checks(report)
     rules = tmp_path / "rules.yaml"
     for name, needle in (
-        ("field sla_deadline", "Freshdesk has no custom ticket field 'cf_sla_deadline'"),
+        (
+            "field sla_deadline",
+            "Freshdesk has no custom ticket field 'sla_deadline' or 'cf_sla_deadline'",
+        ),
         ("priority normal", "Freshdesk has no priority 'normal'"),
         ("status solved", "Freshdesk has no status 'solved'"),
         ("group Escalations", "no Freshdesk group 'Escalations'"),
@@ -148,6 +164,9 @@ def test_missing_names_fail_at_the_rule_that_writes_them(
     ):
         assert found[name]["status"] == "fail", name
         assert needle in found[name]["detail"] and f"{rules}:" in found[name]["detail"]
+    # The field's failure lists what the account has, so the user can pick the right name.
+    listed = found["field sla_deadline"]["detail"]
+    assert "cf_sla_due_date (SLA due date), cf_sla_state (SLA state)" in listed
 
 
 def test_existing_assignees_warn_that_assign_is_not_written(

@@ -19,11 +19,12 @@ from slaplug.model import ActionKind, EventKind
 
 
 def test_a_400_on_one_ticket_fails_that_action_alone(fake, connector: FreshdeskConnector) -> None:
-    """Freshdesk's 400 "Validation failed" (an unknown custom field here) used to raise a
-    FatalAPIError out of `apply`: the whole batch and the sync pass stopped."""
+    """Freshdesk's 400 "Validation failed" (a status code the account lacks here) used to
+    raise a FatalAPIError out of `apply`: the whole batch and the sync pass stopped. (This
+    test used an unknown custom field; the writer now fails one without sending it.)"""
     actions = [
         action(ActionKind.ADD_TAG, {"tag": "sla_warn"}, "1"),
-        action(ActionKind.SET_FIELD, {"field": "no_such_field", "value": "x"}, "1"),
+        action(ActionKind.SET_STATUS, {"status": "9"}, "1"),
         action(ActionKind.SET_PRIORITY, {"priority": "urgent"}, "1"),
         action(ActionKind.ADD_TAG, {"tag": "sla_warn"}, "2"),
         action(ActionKind.COMMENT, {"body": "at risk", "public": False}, "3"),

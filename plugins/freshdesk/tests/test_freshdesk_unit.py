@@ -48,6 +48,32 @@ NOTE = {
     "updated_at": "2016-05-19T05:36:12Z",
     "attachments": [],
 }
+#: ``GET /api/v2/ticket_fields`` of an account whose custom fields are ``cf_``-prefixed:
+#: entries of the recorded listing in oneblink/sdk-core-js tests/freshdeskFieldsFixture.json
+#: (trimmed), plus ``cf_sla_state`` in the same shape.
+FIELDS_CF = [
+    {"id": 42000317069, "name": "subject", "label": "Subject", "type": "default_subject",
+     "default": True},
+    {"id": 42000340772, "name": "cf_submission_id", "label": "Submission Id",
+     "type": "custom_text", "default": False},
+    {"id": 42000342174, "name": "cf_country", "label": "Country", "type": "nested_field",
+     "default": False, "nested_ticket_fields": [
+         {"id": 42000002085, "name": "cf_state", "label": "State", "level": 2},
+         {"id": 42000002086, "name": "cf_city", "label": "City", "level": 3}]},
+    {"id": 42000342175, "name": "cf_sla_state", "label": "SLA state", "type": "custom_text",
+     "default": False},
+]  # fmt: skip
+#: ``GET /api/v2/ticket_fields`` of fields made in 2015: the Freshdesk API v2 reference's own
+#: "List All Ticket Fields" example (a copy in ktsaou/freshdesk_mcp FRESHDESK_API_DOCS.txt),
+#: trimmed: custom fields named without ``cf_``.
+FIELDS_2015 = [
+    {"id": 1, "name": "requester", "label": "Search a requester", "type": "default_requester",
+     "default": True, "created_at": "2014-11-30T09:10:02Z"},
+    {"id": 19, "name": "rating", "label": "Rating", "type": "custom_decimal", "default": False,
+     "created_at": "2015-06-16T14:06:48Z"},
+    {"id": 13, "name": "department", "label": "department", "type": "custom_text",
+     "default": False, "created_at": "2015-05-11T11:03:28Z"},
+]  # fmt: skip
 CONVERSATIONS = [
     {"incoming": False, "private": False, "created_at": "2026-03-02T10:00:00Z", "user_id": 9},
     {"incoming": True, "private": False, "created_at": "2026-03-02T09:30:00Z", "user_id": 5},
@@ -134,6 +160,7 @@ def test_a_full_page_in_one_second_goes_on_to_page_2(connector: FreshdeskConnect
 @responses.activate
 def test_one_put_per_ticket_with_only_what_changed(connector: FreshdeskConnector) -> None:
     responses.get(f"{BASE}/api/v2/tickets/7", json=TICKET)
+    responses.get(f"{BASE}/api/v2/ticket_fields", json=FIELDS_CF)
     put = responses.put(f"{BASE}/api/v2/tickets/7", json={})
     results = connector.apply(
         [
@@ -307,3 +334,64 @@ def test_the_agent_is_read_once_and_only_its_notes_hold_markers(
     assert connector.apply([note])[0].status is ApplyStatus.APPLIED
     assert connector.apply([note])[0].status is ApplyStatus.APPLIED  # still not ours
     assert posted.call_count == 2 and me.call_count == 1
+
+
+@responses.activate
+def test_custom_fields_are_written_under_the_accounts_own_names(
+    connector: FreshdeskConnector,
+) -> None:
+    """Fields made in 2015 are named without ``cf_`` (the reference's own example): a rule's
+    ``cf_rating`` or ``department`` is written as ``rating`` and ``department``, the keys the
+    account's tickets carry. The connector used to send ``cf_rating`` and ``cf_department``,
+    which such an account refuses."""
+    ticket = {**TICKET, "custom_fields": {"rating": None, "department": "sales"}}
+    responses.get(f"{BASE}/api/v2/tickets/7", json=ticket)
+    fields = responses.get(f"{BASE}/api/v2/ticket_fields", json=FIELDS_2015)
+    put = responses.put(f"{BASE}/api/v2/tickets/7", json={})
+    results = connector.apply(
+        [
+            action(ActionKind.SET_FIELD, {"field": "cf_rating", "value": 4.5}),
+            action(ActionKind.SET_FIELD, {"field": "department", "value": "billing"}),
+        ]
+    )
+    assert [r.status for r in results] == [ApplyStatus.APPLIED, ApplyStatus.APPLIED]
+    assert json.loads(put.calls[0].request.body) == {
+        "custom_fields": {"rating": 4.5, "department": "billing"}
+    }
+    # Read back under the same key: the value in place is ALREADY, with no second PUT.
+    done = {**TICKET, "custom_fields": {"rating": 4.5, "department": "billing"}}
+    responses.replace(responses.GET, f"{BASE}/api/v2/tickets/7", json=done)
+    again = connector.apply([action(ActionKind.SET_FIELD, {"field": "cf_rating", "value": 4.5})])
+    assert again[0].status is ApplyStatus.ALREADY
+    assert put.call_count == 1 and fields.call_count == 1  # the fields are read once
+
+
+@responses.activate
+def test_a_nested_level_resolves_like_a_field(connector: FreshdeskConnector) -> None:
+    """The levels of a dependent field have their own ``name`` (``cf_state`` in the recorded
+    listing); a rule may name them, with or without ``cf_``."""
+    responses.get(f"{BASE}/api/v2/ticket_fields", json=FIELDS_CF)
+    assert connector.field_key("state") == "cf_state"
+    assert connector.field_key("cf_submission_id") == "cf_submission_id"
+
+
+@responses.activate
+def test_an_unknown_field_fails_alone_naming_the_accounts_fields(
+    connector: FreshdeskConnector,
+) -> None:
+    """A field the account lacks under either spelling fails that action with the
+    account's custom fields listed, and is not sent; the rest of the PUT goes. The fields
+    are read again (once per apply) in case the field was made since."""
+    responses.get(f"{BASE}/api/v2/tickets/7", json=TICKET)
+    fields = responses.get(f"{BASE}/api/v2/ticket_fields", json=FIELDS_CF)
+    put = responses.put(f"{BASE}/api/v2/tickets/7", json={})
+    wrong = action(ActionKind.SET_FIELD, {"field": "sla_deadline", "value": "x"})
+    results = connector.apply([wrong, action(ActionKind.ADD_TAG, {"tag": "sla_warn"})])
+    assert [r.status for r in results] == [ApplyStatus.FAILED, ApplyStatus.APPLIED]
+    assert "'sla_deadline' or 'cf_sla_deadline'" in results[0].detail
+    assert "cf_sla_state (SLA state)" in results[0].detail
+    assert "cf_state (State)" in results[0].detail
+    assert json.loads(put.calls[0].request.body) == {"tags": ["vip", "sla_warn"]}
+    assert fields.call_count == 1
+    connector.apply([wrong])
+    assert fields.call_count == 2  # a later apply looks again, once

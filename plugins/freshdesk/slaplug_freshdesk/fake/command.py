@@ -24,18 +24,35 @@ __all__ = ["fake_freshdesk_command", "main_fake_freshdesk"]
     help="A status code of the account's own (6 and up); repeat for several.",
 )
 @click.option("--api-key", default=API_KEY, show_default=True, help="Accepted API key.")
+@click.option(
+    "--legacy-field-names",
+    is_flag=True,
+    help="Name the custom fields without cf_ (sla_state), as Freshdesk named fields made "
+    "in 2015-2016.",
+)
 def fake_freshdesk_command(
-    port: int, host: str, tickets: int, custom_statuses: tuple[int, ...], api_key: str
+    port: int,
+    host: str,
+    tickets: int,
+    custom_statuses: tuple[int, ...],
+    api_key: str,
+    legacy_field_names: bool,
 ) -> None:
     """Serve a fake Freshdesk API v2 on HOST:PORT until interrupted (Ctrl-C, SIGTERM)."""
     try:
         fake = FakeFreshdesk(
-            tickets, custom_statuses=custom_statuses, api_key=api_key, host=host, port=port
+            tickets,
+            custom_statuses=custom_statuses,
+            api_key=api_key,
+            legacy_field_names=legacy_field_names,
+            host=host,
+            port=port,
         ).start()
     except OSError as exc:
         raise click.ClickException(f"cannot listen on {host}:{port}: {exc}") from None
     click.echo(f"Fake Freshdesk listening on {fake.base_url}")
     click.echo(f"  auth: Basic {api_key}:X   agent id {AGENT_ID}; {tickets} tickets")
+    click.echo(f"  custom fields: {', '.join(fake.custom_fields)}")
     click.echo("  connector config: base_url above, api_key_env naming a variable set to the key")
     sys.stdout.flush()
     serve_until_stopped(fake.stop)
