@@ -50,6 +50,19 @@ def test_a_bucket_grants_its_burst_then_reserves_slots_in_order(store: Store) ->
     assert (stats["granted"], stats["waited"]) == (6, 3)
 
 
+def test_a_request_of_several_credits_takes_them_all(store: Store) -> None:
+    """Freshdesk charges a ticket list with ``include=stats`` three credits
+    (`FreshdeskConnector.rate_limits`): the bucket gives out its burst in credits, not
+    requests, and the wait that follows is for all three to refill."""
+
+    def take(seconds: float) -> float | None:
+        return store.take_budget("fd", 60, 6, tokens=3, now=T0 + timedelta(seconds=seconds))
+
+    assert [take(0), take(0)] == [0.0, 0.0]  # six credits: two such requests
+    assert take(0) == pytest.approx(3.0)  # then three seconds for the next three
+    assert store.budget_stats()["fd"]["granted"] == 3
+
+
 def test_zendesk_declares_its_documented_limits() -> None:
     from slaplug_zendesk.connector import ZendeskConnector
 

@@ -26,7 +26,7 @@ import threading
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
-from typing import Protocol
+from typing import Any, Protocol
 
 from slaplug.errors import ConfigError
 
@@ -34,6 +34,7 @@ __all__ = [
     "HEADROOM",
     "Bucket",
     "EndpointLimit",
+    "ExtraCost",
     "LocalBudget",
     "RateLimits",
     "RequestBudget",
@@ -68,12 +69,48 @@ class EndpointLimit:
 
 
 @dataclass(frozen=True)
+class ExtraCost:
+    """Credits a request consumes beyond the one every request costs, against the account's
+    limit: ``per_value`` for each comma-separated value of query parameter ``param``.
+
+    Freshdesk counts each ``include`` of the ticket list as two more calls, and of one ticket
+    as one more (`FreshdeskConnector.rate_limits`): a budget counting one a request would
+    spend the account's minute up to three times faster than it thinks.
+
+    Attributes:
+        param: The query parameter whose values cost extra (``include``).
+        per_value: Extra credits per value.
+        methods: The HTTP methods it applies to (empty: all).
+        path: A regular expression matched against the request's URL path.
+    """
+
+    param: str
+    per_value: int
+    methods: frozenset[str] = frozenset()
+    path: str = ""
+
+    def extra(self, method: str, path: str, query: Mapping[str, Any] | None) -> int:
+        """The extra credits of ``method path?query``."""
+        if self.methods and method not in self.methods:
+            return 0
+        if re.search(self.path, path) is None:
+            return 0
+        raw = (query or {}).get(self.param)
+        if raw is None:
+            return 0
+        values = [v for v in str(raw).split(",") if v.strip()]
+        return self.per_value * len(values)
+
+
+@dataclass(frozen=True)
 class Bucket:
-    """One bucket a request takes from: its store name, rate and burst."""
+    """One bucket a request takes from: its store name, rate and burst, and whether it is
+    the account's (which takes a request's whole `RateLimits.cost`)."""
 
     name: str
     per_minute: float
     burst: float
+    account: bool = False
 
 
 @dataclass(frozen=True)
@@ -98,6 +135,8 @@ class RateLimits:
     burst: float | None = None
     #: Figures the configuration set (not scaled by `HEADROOM`: the user chose them).
     configured: frozenset[str] = field(default=frozenset(), compare=False)
+    #: Requests the platform counts as more than one against the account's limit.
+    costs: tuple[ExtraCost, ...] = ()
 
     def configure(
         self,
@@ -138,6 +177,11 @@ class RateLimits:
             endpoints=tuple(e for e in self.endpoints if e.name in self.configured),
         )
 
+    def cost(self, method: str, path: str, query: Mapping[str, Any] | None = None) -> float:
+        """The credits a request takes from the account's bucket: one, plus `costs`.
+        (Endpoint buckets take one a request: the platforms count their requests.)"""
+        return 1.0 + sum(c.extra(method, path, query) for c in self.costs)
+
     def buckets(self, connector: str, method: str, path: str) -> Iterator[Bucket]:
         """The buckets a request takes from: the account's, then each matching endpoint's."""
         if self.per_minute is not None:
@@ -149,14 +193,14 @@ class RateLimits:
     def _bucket(self, connector: str, name: str, per_minute: float) -> Bucket:
         rate = per_minute if name in self.configured else per_minute * HEADROOM
         burst = self.burst if self.burst is not None else max(1.0, float(int(rate / 10)))
-        return Bucket(f"{connector}:{name}" if name else connector, rate, burst)
+        return Bucket(f"{connector}:{name}" if name else connector, rate, burst, not name)
 
 
 class RequestBudget(Protocol):
     """Where buckets are kept: `slaplug.store.budgets` (shared), or `LocalBudget`."""
 
-    def take(self, bucket: Bucket, *, max_wait: float) -> float | None:
-        """Reserve one request in ``bucket``.
+    def take(self, bucket: Bucket, *, max_wait: float, tokens: float = 1.0) -> float | None:
+        """Reserve one request, of ``tokens`` credits, in ``bucket``.
 
         Returns:
             Seconds to wait before sending (0: now); None when the wait would exceed
@@ -172,15 +216,15 @@ class LocalBudget:
         self._lock = threading.Lock()
         self._state: dict[str, tuple[float, float]] = {}
 
-    def take(self, bucket: Bucket, *, max_wait: float) -> float | None:
+    def take(self, bucket: Bucket, *, max_wait: float, tokens: float = 1.0) -> float | None:
         """See `RequestBudget.take`."""
         now = time.monotonic()
         rate = bucket.per_minute / 60.0
         with self._lock:
-            tokens, at = self._state.get(bucket.name, (bucket.burst, now))
-            tokens = min(bucket.burst, tokens + (now - at) * rate) - 1.0
-            wait = max(0.0, -tokens / rate)
+            held, at = self._state.get(bucket.name, (bucket.burst, now))
+            held = min(bucket.burst, held + (now - at) * rate) - tokens
+            wait = max(0.0, -held / rate)
             if wait > max_wait:
                 return None
-            self._state[bucket.name] = (tokens, now)
+            self._state[bucket.name] = (held, now)
             return wait

@@ -34,7 +34,7 @@ from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from enum import Enum
 from typing import Any, Final
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import parse_qsl, urljoin, urlsplit
 
 import requests
 from pydantic import BaseModel, ConfigDict, Field
@@ -433,7 +433,7 @@ class ApiClient:
                     raise AlreadySent(lost)
             lost = None
             # The request budget first: a request refused by it is not sent, nor counted.
-            self._spend(method, url)
+            self._spend(method, url, params)
             sent += 1
             if reads:
                 self.stats.reads += 1
@@ -534,14 +534,22 @@ class ApiClient:
             return response
         raise self._error(method, response)
 
-    def _spend(self, method: str, url: str) -> None:
-        """Take this request's tokens (account and endpoint buckets); wait for the slot."""
+    def _spend(self, method: str, url: str, params: Mapping[str, Any] | None = None) -> None:
+        """Take this request's tokens (account and endpoint buckets); wait for the slot.
+
+        The account's bucket takes the request's cost (`RateLimits.cost`: Freshdesk counts
+        each ``include`` as more calls), an endpoint's bucket one."""
         if self.budget is None:
             return
-        path = urlsplit(url).path
+        split = urlsplit(url)
+        query: dict[str, Any] = dict(parse_qsl(split.query))
+        query.update(params or {})
+        cost = self.limits.cost(method, split.path, query)
         wait = 0.0
-        for bucket in self.limits.buckets(self.connector, method, path):
-            slot = self.budget.take(bucket, max_wait=self.budget_max_wait)
+        for bucket in self.limits.buckets(self.connector, method, split.path):
+            slot = self.budget.take(
+                bucket, max_wait=self.budget_max_wait, tokens=cost if bucket.account else 1.0
+            )
             if slot is None:
                 raise BudgetSpentError(
                     f"connector {self.connector!r}: the request budget {bucket.name!r} "

@@ -40,6 +40,7 @@ class BudgetsMixin(StoreBase):
         *,
         max_wait: float = 60.0,
         now: datetime | None = None,
+        tokens: float = 1.0,
     ) -> float | None:
         """Reserve one request in bucket ``name``; the seconds to wait before sending it.
 
@@ -53,6 +54,7 @@ class BudgetsMixin(StoreBase):
             burst: The tokens it holds at most (requests sent at once after a quiet spell).
             max_wait: A longer wait is not reserved.
             now: The current time.
+            tokens: The credits the request takes (`RateLimits.cost`).
 
         Returns:
             Seconds to wait (0: send now), or None when the wait would exceed ``max_wait``
@@ -74,15 +76,15 @@ class BudgetsMixin(StoreBase):
             # Hosts' clocks differ a little: time never runs backwards for a bucket.
             last = row.updated_at
             at = max(at, last)
-            tokens = min(burst, row.tokens + (at - last).total_seconds() * rate) - 1.0
-            wait = float(max(0.0, -tokens / rate))
+            held = min(burst, row.tokens + (at - last).total_seconds() * rate) - tokens
+            wait = float(max(0.0, -held / rate))
             if wait > max_wait:
                 return None
             conn.execute(
                 update(table)
                 .where(table.c.name == name)
                 .values(
-                    tokens=tokens,
+                    tokens=held,
                     updated_at=at,
                     granted=table.c.granted + 1,
                     waited=table.c.waited + (1 if wait > 0 else 0),
@@ -106,8 +108,8 @@ class StoreBudget:
     def __init__(self, store: BudgetsMixin) -> None:
         self.store = store
 
-    def take(self, bucket: _Bucket, *, max_wait: float) -> float | None:
+    def take(self, bucket: _Bucket, *, max_wait: float, tokens: float = 1.0) -> float | None:
         """See `RequestBudget.take`."""
         return self.store.take_budget(
-            bucket.name, bucket.per_minute, bucket.burst, max_wait=max_wait
+            bucket.name, bucket.per_minute, bucket.burst, max_wait=max_wait, tokens=tokens
         )

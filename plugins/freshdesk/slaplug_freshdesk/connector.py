@@ -42,7 +42,7 @@ from slaplug.connectors import (
     TicketPage,
     paginate,
 )
-from slaplug.connectors.budget import EndpointLimit, RateLimits
+from slaplug.connectors.budget import EndpointLimit, ExtraCost, RateLimits
 from slaplug.connectors.checks import Check, DoctorNeeds
 from slaplug.errors import InvalidTicketError, PaginationError
 from slaplug.model import Action, EventKind, Ticket, TicketEvent
@@ -173,6 +173,13 @@ class FreshdeskConnector(Connector):
                 "ticket_update", 80, methods=frozenset({"PUT"}), path=r"/api/v2/tickets/[^/]+$"
             ),
             EndpointLimit("tickets_list", 20, methods=frozenset({"GET"}), path=r"/api/v2/tickets$"),
+        ),
+        # "Each include will consume an additional 2 credits" (List All Tickets) and "an
+        # additional credit" (View a Ticket), Freshdesk API v2 reference (copy in
+        # ktsaou/freshdesk_mcp FRESHDESK_API_DOCS.txt); the read lists with include=stats.
+        costs=(
+            ExtraCost("include", 2, methods=frozenset({"GET"}), path=r"/api/v2/tickets$"),
+            ExtraCost("include", 1, methods=frozenset({"GET"}), path=r"/api/v2/tickets/[^/]+$"),
         ),
         source="https://support.freshdesk.com/support/solutions/articles/225439",
     )
