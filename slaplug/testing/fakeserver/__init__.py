@@ -4,7 +4,8 @@ Each platform's fake lives with its connector (``slaplug_zendesk.fake``,
 ``slaplug_jira.fake``, ``slaplug_freshdesk.fake``, and the fake ``slaplug new-connector``
 generates) and is built from these parts, none of which knows a platform:
 
-* `server`: `Request`, `Response`, `HttpError`, `Router`, `FakeClock`, `ServerThread`.
+* `server`: `Request`, `Response`, `HttpError`, `Router`, `FakeClock`, `ServerThread`, and
+  small value checks (`is_calendar_date`).
 * `faults`: `FaultPolicy` (a seeded fraction of requests) and the queue of one-off faults,
   both answered by one `FaultInjector`.
 * `webhooks`: `WebhookSender`, signed at-least-once deliveries.
@@ -38,6 +39,7 @@ from slaplug.testing.fakeserver.server import (
     Response,
     Router,
     ServerThread,
+    is_calendar_date,
     iso_z,
     parse_iso_z,
 )
@@ -64,6 +66,7 @@ __all__ = [
     "Signer",
     "WebhookSender",
     "WriteRecord",
+    "is_calendar_date",
     "iso_z",
     "parse_iso_z",
     "run_command",

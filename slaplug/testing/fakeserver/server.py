@@ -17,6 +17,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import date
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -53,6 +54,21 @@ def parse_iso_z(value: str) -> int:
     if text.endswith("Z") and "." in text:  # fractional seconds: helpdesks compare whole seconds
         text = text.split(".", 1)[0] + "Z"
     return calendar.timegm(time.strptime(text, "%Y-%m-%dT%H:%M:%SZ"))
+
+
+_YMD = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def is_calendar_date(value: object) -> bool:
+    """Whether ``value`` is a real calendar date written ``YYYY-MM-DD`` and nothing else:
+    what Zendesk's and Freshdesk's date custom fields take (each fake cites its sources)."""
+    if not isinstance(value, str) or not _YMD.fullmatch(value):
+        return False
+    try:
+        date.fromisoformat(value)
+    except ValueError:
+        return False
+    return True
 
 
 class FakeClock:

@@ -7,10 +7,11 @@ freshdesk.md lists them all.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from typing import Any
+
+from slaplug.testing.fakeserver import is_calendar_date
 
 __all__ = ["agent", "count", "group", "is_date", "parse", "parse_or_none", "ticket_fields"]
 
@@ -18,7 +19,6 @@ __all__ = ["agent", "count", "group", "is_date", "parse", "parse_or_none", "tick
 #: input for custom date fields" (Freshdesk API v2 reference, "Update a Contact",
 #: ``custom_fields``; the same field type, ``custom_date``, as on tickets, whose own rows
 #: link to the same custom-field notes). That tickets enforce it alike is our reading.
-_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
 def ticket_fields(
@@ -152,15 +152,7 @@ def agent(agent_id: int, name: str, email: str, groups: list[int]) -> dict[str, 
 
 def is_date(value: Any) -> bool:
     """Whether a custom date field takes ``value``: ``YYYY-MM-DD``, or null to empty it."""
-    if value is None:
-        return True
-    if not isinstance(value, str) or not _DATE.fullmatch(value):
-        return False
-    try:
-        date.fromisoformat(value)
-    except ValueError:
-        return False
-    return True
+    return value is None or is_calendar_date(value)
 
 
 def parse(value: str) -> datetime:

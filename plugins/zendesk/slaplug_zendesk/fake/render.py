@@ -8,13 +8,11 @@ from __future__ import annotations
 
 import base64
 import binascii
-import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import date
 from typing import Any
 
-from slaplug.testing.fakeserver import FakeClock, HttpError, iso_z
+from slaplug.testing.fakeserver import FakeClock, HttpError, is_calendar_date, iso_z
 from slaplug_zendesk.fake.data import Audit, ChildEvent, Ticket, TicketField, User, ZendeskStore
 
 J = dict[str, Any]
@@ -45,24 +43,17 @@ def invalid(field_name: str, description: str, code: str = "InvalidValue") -> Ht
     )
 
 
-#: A date custom field's value: ``YYYY-MM-DD`` and nothing else. Sources: a Zendesk
-#: maintainer of zenpy set one with ``"2020-01-02"``, and ``datetime.now().isoformat()`` was
-#: refused (github.com/facetoe/zenpy/issues/425); IBM Verify's Zendesk connector reference
-#: (ibm.com/docs/en/SSCT62/references/r_data_types_zendesk.html): "The accepted format is
-#: yyyy-mm-dd. If the string contains other characters, the endpoint throws an Invalid
-#: Input error." That an impossible date (``2026-02-30``) is refused too is our inference.
-_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
-
-
 def is_zendesk_date(value: Any) -> bool:
-    """Whether a date custom field takes ``value`` (see `_DATE` for the sources)."""
-    if not isinstance(value, str) or not _DATE.fullmatch(value):
-        return False
-    try:
-        date.fromisoformat(value)
-    except ValueError:
-        return False
-    return True
+    """Whether a date custom field takes ``value``: ``YYYY-MM-DD`` and nothing else.
+
+    Sources: a Zendesk maintainer of zenpy set one with ``"2020-01-02"``, and
+    ``datetime.now().isoformat()`` was refused (github.com/facetoe/zenpy/issues/425); IBM
+    Verify's Zendesk connector reference (ibm.com/docs/en/SSCT62/references/
+    r_data_types_zendesk.html): "The accepted format is yyyy-mm-dd. If the string contains
+    other characters, the endpoint throws an Invalid Input error." That an impossible date
+    (``2026-02-30``) is refused too is our inference.
+    """
+    return is_calendar_date(value)
 
 
 def invalid_date(f: TicketField) -> HttpError:
