@@ -323,3 +323,21 @@ def test_the_same_due_date_on_many_issues_is_edited_issue_by_issue(fake: FakeJir
         ("PUT", f"/rest/api/3/issue/{k}") for k in keys
     ]
     assert [fake.issue(k)["fields"]["duedate"] for k in keys] == ["2026-03-05"] * 3
+
+
+def test_an_incremental_read_carries_the_due_date_and_its_history(fake: FakeJira) -> None:
+    # The history comes from the bulk changelog read, with duedate among its fieldIds.
+    key = fake.simulate("create", summary="VPN down")["key"]
+    for day in ("2026-03-05", "2026-03-07"):
+        fake.advance(60)
+        fake.simulate("duedate", key, value=day)
+    with connector(fake, due="duedate") as conn:
+        (ticket,) = [t for page in conn.read_changed(None) for t in page.tickets]
+        assert "duedate" in (conn.reader.history_fields() or ())
+    changes = [
+        (e.old, e.value)
+        for e in ticket.events
+        if e.kind is EventKind.FIELD_CHANGED and e.field == "fields.due"
+    ]
+    assert changes == [(None, "2026-03-05"), ("2026-03-05", "2026-03-07")]
+    assert ticket.fields["due"] == "2026-03-07"
