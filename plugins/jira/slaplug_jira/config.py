@@ -7,7 +7,7 @@
     api_token_env: JIRA_TOKEN             # or oauth_token_env / pat_env
     projects: [SUP]
     webhook_secret_env: [JIRA_HOOK_OLD, JIRA_HOOK]
-    fields: {sla_resolution_status: customfield_10050}
+    fields: {sla_resolution_status: customfield_10050, due: duedate}
     priorities: {Highest: urgent, High: high, Medium: normal, Low: low, Lowest: low}
     statuses: {"Waiting for customer": pending, Pending: hold, Resolved: solved}
 
@@ -32,9 +32,16 @@ __all__ = [
     "DEFAULT_SOLVED_STATUSES",
     "DEFAULT_STATUSES",
     "DONE",
+    "DUE_DATE",
     "JiraConfig",
     "Normalizer",
 ]
+
+#: Jira's system Due date: the one system field ``fields:`` maps besides custom fields. Its
+#: value is ``yyyy-MM-dd`` or null, set on issue edit as ``fields.duedate`` (OAS ``editIssue``
+#: example ``"duedate": "2019-05-11"``); its changelog items say ``fieldId`` ``duedate``,
+#: ``fieldtype`` ``jira`` (AtlassianPS/JiraPS#173; docs/testing/fake-jira.md).
+DUE_DATE = "duedate"
 
 #: Jira's default priority scheme first (the reverse map takes the first name listed for
 #: each slaplug name, so ``low`` writes ``Low``, not ``Lowest``), then the older
@@ -126,8 +133,9 @@ class JiraConfig(ConnectorConfig):
     )
     fields: dict[str, str] = Field(
         default_factory=dict,
-        description="Custom field ids by the name rules use (set_field, ticket.fields), "
-        "e.g. {sla_resolution_status: customfield_10050}.",
+        description="Custom field ids (or duedate, Jira's system Due date) by the name rules "
+        "use (set_field, ticket.fields), e.g. {sla_resolution_status: customfield_10050, "
+        "due: duedate}.",
     )
     priorities: dict[str, str] = Field(
         default_factory=lambda: dict(DEFAULT_PRIORITIES),
@@ -212,9 +220,16 @@ class JiraConfig(ConnectorConfig):
     @field_validator("fields")
     @classmethod
     def _custom_field_ids(cls, value: dict[str, str]) -> dict[str, str]:
-        bad = [f"{k}: {v}" for k, v in value.items() if not v.startswith("customfield_")]
+        bad = [
+            f"{k}: {v}"
+            for k, v in value.items()
+            if not (v.startswith("customfield_") or v == DUE_DATE)
+        ]
         if bad:
-            raise ValueError(f"field ids look like customfield_10050, not {', '.join(bad)}")
+            raise ValueError(
+                "field ids look like customfield_10050 (or duedate, the system Due date), "
+                f"not {', '.join(bad)}"
+            )
         return value
 
     @field_validator("organization_field", "request_type_field", "group_field")

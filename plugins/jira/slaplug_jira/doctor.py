@@ -14,7 +14,11 @@
   without it the writer falls back to one edit per issue (write.py ``_bulk_edit``), so
   that is a warning too;
 * every field the rules set is mapped (``fields:`` or a ``customfield_`` id) and exists in
-  ``GET /rest/api/3/field``; every priority (through the ``priorities:`` map) exists in
+  ``GET /rest/api/3/field``, and a live field's ``format`` suits the field's type there: a
+  date picker (schema ``custom`` ``...:datepicker``) and the system Due date (schema
+  ``system`` ``duedate``) take ``yyyy-MM-dd`` only, so ``format: date``; a date time picker
+  (``...:datetime``) takes a date and time, so ``instant`` or ``local`` (write.py fails
+  the other values by itself, one action at a time); every priority (through the ``priorities:`` map) exists in
   ``GET /rest/api/3/priority``; every status (through ``statuses:``) in
   ``GET /rest/api/3/status``; every assigned user resolves (an e-mail through
   ``GET /rest/api/3/user/search``, as the writer does) and every assigned group is mapped
@@ -198,11 +202,9 @@ def _fields(conn: JiraConnector, needs: DoctorNeeds) -> Iterator[Check]:
     writes = needs.named(ActionKind.SET_FIELD)
     if not writes:
         return
-    known = {
-        str(f.get("id")): str(f.get("name") or "")
-        for f in conn.http.get_json("rest/api/3/field") or ()
-        if isinstance(f, Mapping)
-    }
+    listed = [f for f in conn.http.get_json("rest/api/3/field") or () if isinstance(f, Mapping)]
+    known = {str(f.get("id")): str(f.get("name") or "") for f in listed}
+    types = {str(f.get("id")): _field_type(f) for f in listed}
     for w in writes:
         fid = conn.config.fields.get(w.name) or (
             w.name if w.name.startswith("customfield_") else None
@@ -220,8 +222,41 @@ def _fields(conn: JiraConnector, needs: DoctorNeeds) -> Iterator[Check]:
                 name,
                 "fix the id under fields: (GET /rest/api/3/field lists them)",
             )
+        elif (wrong := _wrong_format(types[fid], w.value_format)) is not None:
+            yield _missing(
+                w.problem(
+                    f"{w.name!r} is mapped to {fid} ({known[fid]}), {wrong[0]}; this live field "
+                    f"writes {w.value_format} values"
+                ),
+                name,
+                wrong[1],
+            )
         else:
             yield Check(name, CheckStatus.OK, f"{fid} ({known[fid]})")
+
+
+def _field_type(field: Mapping[str, Any]) -> str:
+    """The end of a field's schema ``custom`` key (``datepicker``), else its ``system``
+    name (``duedate``), as the writer reads them."""
+    schema = field.get("schema") or {}
+    return str(schema.get("custom") or schema.get("system") or "").rsplit(":", 1)[-1]
+
+
+def _wrong_format(kind: str, value_format: str) -> tuple[str, str] | None:
+    """Why a live field writing ``value_format`` cannot go in a field of type ``kind``, and
+    the fix; None when it can (or the write is no live field)."""
+    if kind in ("datepicker", "duedate") and value_format in ("instant", "local"):
+        what = "the system Due date" if kind == "duedate" else "a date picker"
+        return (
+            f"{what}, which takes YYYY-MM-DD only",
+            "give the live field `format: date`, or map it to a date time picker or a text field",
+        )
+    if kind == "datetime" and value_format == "date":
+        return (
+            "a date time picker, which takes a date and a time",
+            "give the live field `format: instant` (or local), or map it to a date picker",
+        )
+    return None
 
 
 def _named(conn: JiraConnector, needs: DoctorNeeds, kind: ActionKind, what: str) -> Iterator[Check]:

@@ -17,7 +17,7 @@ accountIds, as `Ticket.assignee`)
 changelog item ``labels`` (space-separated strings)    FIELD_CHANGED ``tags`` (sorted tuples)
 changelog item ``issuetype``                           FIELD_CHANGED ``type``
 the ``group_field``, the JSM Organizations and          FIELD_CHANGED ``group``,
-Request Type fields, custom fields under ``fields:``   ``organization``,
+Request Type fields, the fields under ``fields:``      ``organization``,
 (``fromString``/``toString``; a date or date time      ``fields.request_type``, ``fields.<name>``
 field's ISO ``from``/``to``, as the field shows it)
 public comment by the reporter or a JSM customer       REQUESTER_MESSAGE
@@ -332,7 +332,8 @@ def to_ticket(
         norm: The name maps.
         instance: The configured connector's name (`Ticket.connector`).
         base_url: The site, for the browse URL.
-        field_ids: Custom field ids by rule name (`Ticket.fields`).
+        field_ids: Field ids by rule name (`Ticket.fields`): custom fields and the
+            system Due date (``duedate``, ``yyyy-MM-dd`` as the issue shows it).
         group_field: The custom field holding the group, if configured.
         jsm: The JSM Organizations and Request Type fields, when the site has them.
     """

@@ -7,7 +7,7 @@ One incremental read is one JQL query, paged with ``nextPageToken``
   ``POST /rest/api/3/changelog/bulkfetch`` (paged by its own ``nextPageToken``), never
   from one call per issue: status and priority, and the fields whose history rules follow
   (assignee, labels, issue type, the group field, JSM Organizations and Request Type, the
-  custom fields under ``fields:``), filtered by ``fieldIds`` while they are 10 at most;
+  fields under ``fields:``, custom or the Due date), filtered by ``fieldIds`` while they are 10 at most;
 * the comments come with the search itself (the ``comment`` field); only an issue whose
   embedded comments are truncated (``total`` above what came) is topped up with
   ``GET /rest/api/3/issue/{key}/comment``.

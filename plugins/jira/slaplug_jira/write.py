@@ -2,12 +2,13 @@
 
 For each issue with actions, the writer reads the issue once
 (``GET /rest/api/3/issue/{key}`` with labels, priority, status, assignee, comments and the
-configured custom fields), drops what is already in place (ALREADY), and then:
+configured fields), drops what is already in place (ALREADY), and then:
 
-* merges labels, custom fields, priority and assignee into **one**
+* merges labels, mapped fields, priority and assignee into **one**
   ``PUT /rest/api/3/issue/{key}?notifyUsers=false`` (``update.labels`` add/remove, never the
   whole list; a date time picker field as ``2026-12-07T15:00:00.000+0000``, the one text
-  Jira takes there, see `to_jira_time`), so slaplug's edits do not e-mail every watcher;
+  Jira takes there, see `to_jira_time`; a date picker and the system Due date
+  (``fields.duedate``) as ``2026-12-07``), so slaplug's edits do not e-mail every watcher;
   where the API user lacks the rights for that (Jira answers 403), the same edit is sent
   once more without it, and that project is edited without it from then on;
   when many issues get the very same label / text-field edit, one
@@ -57,7 +58,7 @@ from slaplug.errors import (
 )
 from slaplug.model import Action, ActionKind
 from slaplug_jira.adf import adf_text, text_to_adf
-from slaplug_jira.config import JiraConfig, Normalizer
+from slaplug_jira.config import DUE_DATE, JiraConfig, Normalizer
 from slaplug_jira.events import SD_PUBLIC_COMMENT
 from slaplug_jira.notes import OwnNotes, comment_marker
 from slaplug_jira.read import JiraReader
@@ -326,16 +327,17 @@ class JiraWriter:
     def _set_date(
         self, plan: _Plan, a: Action, fid: str, name: str, value: Any, now: Any
     ) -> ApplyResult | None:
-        """A date picker field: only ``yyyy-MM-dd`` (a live field's ``date`` format), which
-        Jira takes on edit; anything else it refuses with 400 "Error parsing date string"
-        (``slaplug_jira.fake.writes.EDIT_DATE``), so that write fails here, alone. Kept out
-        of bulk edits, whose text list does not take a date picker."""
+        """A date picker field or the system Due date: only ``yyyy-MM-dd`` (a live field's
+        ``date`` format), which Jira takes on edit; anything else it refuses with 400 "Error
+        parsing date string" (``slaplug_jira.fake.writes.EDIT_DATE``), so that write fails
+        here, alone. Kept out of bulk edits, whose text list does not take a date."""
         text = None if value is None else str(value)
         if text is not None and not _is_iso_date(text):
+            what = "the Jira system Due date" if fid == DUE_DATE else "a Jira date picker field"
             return ApplyResult(
                 a.key,
                 ApplyStatus.FAILED,
-                f"{fid} ({name!r}) is a Jira date picker field and {value!r} is not a date "
+                f"{fid} ({name!r}) is {what} and {value!r} is not a date "
                 "(YYYY-MM-DD): give a live field on it format date and no paused text, or map "
                 "it to a date time or text field",
             )
@@ -346,8 +348,11 @@ class JiraWriter:
         return None
 
     def _is_date(self, fid: str, now: Any) -> bool:
-        """Whether ``fid`` is a date picker field (schema ``custom`` ends in
-        ``:datepicker``); looked up only when the field is empty or shows a date."""
+        """Whether ``fid`` takes a date alone: the system Due date, or a date picker field
+        (schema ``custom`` ends in ``:datepicker``), looked up only when the field is empty
+        or shows a date."""
+        if fid == DUE_DATE:
+            return True
         if not fid.startswith("customfield_"):
             return False
         if now is not None and not (isinstance(now, str) and _ISO_DATE.fullmatch(now)):

@@ -30,6 +30,7 @@ from slaplug_jira.fake import FakeJira
 from slaplug_jira.fake.generate import FIELD_SLA_DUE_DATE
 
 from slaplug.connectors.base import ApplyStatus
+from slaplug.errors import ConfigError
 from slaplug.model import ActionKind, EventKind
 
 NOW = 1_772_452_800.0  # 2026-03-02T12:00:00Z
@@ -248,3 +249,95 @@ def test_the_same_date_on_many_issues_is_not_sent_as_a_bulk_text_edit(fake: Fake
     assert [r.status for r in results] == [ApplyStatus.APPLIED] * 3
     assert [fake.issue(k)["fields"][FIELD_SLA_DUE_DATE] for k in keys] == ["2026-03-05"] * 3
     assert not [w for w in fake.writes if not w.accepted]
+
+
+# -- the system Due date under fields: ------------------------------------------------------
+
+
+def test_fields_map_the_system_due_date_and_still_refuse_other_system_fields(
+    fake: FakeJira,
+) -> None:
+    assert connector(fake, due="duedate").config.fields == {"due": "duedate"}
+    with pytest.raises(ConfigError) as refused:
+        connector(fake, resolved="resolutiondate")
+    message = str(refused.value)
+    assert "resolved: resolutiondate" in message and "duedate" in message
+
+
+def test_the_connector_writes_the_due_date_and_reads_its_history_as_the_issue_shows_it(
+    fake: FakeJira,
+) -> None:
+    key = fake.simulate("create", summary="VPN down")["key"]
+    with connector(fake, due="duedate") as conn:
+        set_to = [
+            action(ActionKind.SET_FIELD, {"field": "due", "value": day}, key, n)
+            for n, day in enumerate(("2026-03-05", "2026-03-06"))
+        ]
+        assert [r.status for r in conn.apply(set_to[:1])] == [ApplyStatus.APPLIED]
+        assert [r.status for r in conn.apply(set_to[1:])] == [ApplyStatus.APPLIED]
+        assert [r.status for r in conn.apply(set_to[1:])] == [ApplyStatus.ALREADY]
+        ticket = conn.read_ticket(key)
+    edits = [(w.method, w.path, w.body) for w in fake.writes if w.accepted]
+    assert edits == [
+        ("PUT", f"/rest/api/3/issue/{key}", {"fields": {"duedate": day}})
+        for day in ("2026-03-05", "2026-03-06")
+    ]
+    changes = [
+        (e.old, e.value)
+        for e in ticket.events
+        if e.kind is EventKind.FIELD_CHANGED and e.field == "fields.due"
+    ]
+    # The changelog's from/to, not its "2026-03-05 00:00:00.0" strings.
+    assert changes == [(None, "2026-03-05"), ("2026-03-05", "2026-03-06")]
+    assert ticket.fields["due"] == "2026-03-06" == fake.issue(key)["fields"]["duedate"]
+
+
+def test_an_instant_for_the_due_date_fails_alone_saying_format_date(fake: FakeJira) -> None:
+    key = fake.simulate("create", summary="VPN down")["key"]
+    with connector(fake, due="duedate") as conn:
+        fake.clear_records()
+        results = conn.apply([
+            action(ActionKind.SET_FIELD, {"field": "due", "value": "2026-03-05T09:00:00Z"}, key),
+            action(ActionKind.ADD_TAG, {"tag": "sla_due_set"}, key, 2),
+        ])  # fmt: skip
+    assert [r.status for r in results] == [ApplyStatus.FAILED, ApplyStatus.APPLIED]
+    detail = results[0].detail or ""
+    assert "Due date" in detail and "format date" in detail
+    # The label went on without the due date: no refused edit, no date sent.
+    assert [w.body for w in fake.writes] == [{"update": {"labels": [{"add": "sla_due_set"}]}}]
+    assert fake.issue(key)["fields"]["duedate"] is None
+
+
+def test_the_same_due_date_on_many_issues_is_edited_issue_by_issue(fake: FakeJira) -> None:
+    # The bulk API's text list takes text fields only (OAS JiraIssueFields), and the Due
+    # date is no custom field: one PUT per issue.
+    keys = [fake.simulate("create", summary=f"VPN down {n}")["key"] for n in range(3)]
+    with connector(fake, bulk_min=2, due="duedate") as conn:
+        fake.clear_records()
+        results = conn.apply([
+            action(ActionKind.SET_FIELD, {"field": "due", "value": "2026-03-05"}, k, n)
+            for n, k in enumerate(keys)
+        ])  # fmt: skip
+    assert [r.status for r in results] == [ApplyStatus.APPLIED] * 3
+    assert [(w.method, w.path) for w in fake.writes] == [
+        ("PUT", f"/rest/api/3/issue/{k}") for k in keys
+    ]
+    assert [fake.issue(k)["fields"]["duedate"] for k in keys] == ["2026-03-05"] * 3
+
+
+def test_an_incremental_read_carries_the_due_date_and_its_history(fake: FakeJira) -> None:
+    # The history comes from the bulk changelog read, with duedate among its fieldIds.
+    key = fake.simulate("create", summary="VPN down")["key"]
+    for day in ("2026-03-05", "2026-03-07"):
+        fake.advance(60)
+        fake.simulate("duedate", key, value=day)
+    with connector(fake, due="duedate") as conn:
+        (ticket,) = [t for page in conn.read_changed(None) for t in page.tickets]
+        assert "duedate" in (conn.reader.history_fields() or ())
+    changes = [
+        (e.old, e.value)
+        for e in ticket.events
+        if e.kind is EventKind.FIELD_CHANGED and e.field == "fields.due"
+    ]
+    assert changes == [(None, "2026-03-05"), ("2026-03-05", "2026-03-07")]
+    assert ticket.fields["due"] == "2026-03-07"
