@@ -40,7 +40,7 @@ SLOW_MODULES = frozenset(
         # 30 s of the inner loop on two cores)
         "test_doctor",
         "test_failed_actions",  # syncs and outbox commands as real processes, end to end
-        "test_fake_jira_contract",
+        "test_fake_jira_contract",  # plugins/jira/tests: the OpenAPI loaded and checked
         "test_gcpause",
         "test_hook_crash",
         "test_jobs",

@@ -1,7 +1,7 @@
 """Contract tests: every request the connector sends, and every canned answer it is fed,
 validated against Atlassian's OpenAPI description of the Jira Cloud platform REST API v3.
 
-The spec is the trimmed copy vendored in the repository (tests/specs/README.md: the
+The spec is the trimmed copy vendored beside these tests (specs/README.md: the
 operations slaplug's tests call, whole, and the schemas they use), or the file named by
 ``SLAPLUG_JIRA_SPEC`` (the full one); the tests skip, saying so, when it is absent. It is
 loaded once per session from a patched copy in memory: the full spec's four enum defaults of
@@ -55,10 +55,10 @@ openapi_core = pytest.importorskip(
 from openapi_core import OpenAPI  # noqa: E402
 from openapi_core.contrib.requests import RequestsOpenAPIRequest, RequestsOpenAPIResponse  # noqa: E402
 
-REPO = Path(__file__).resolve().parents[3]
+# The trimmed copy sits beside these tests (specs/), with the fake Jira's contract tests.
 SPEC = Path(
     os.environ.get("SLAPLUG_JIRA_SPEC")
-    or REPO / "tests" / "specs" / "jira-platform-v3.trimmed.openapi.json"
+    or Path(__file__).resolve().parent / "specs" / "jira-platform-v3.trimmed.openapi.json"
 )
 
 

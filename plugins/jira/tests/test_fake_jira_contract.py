@@ -1,9 +1,9 @@
 """Contract tests: the fake Jira's responses, and the requests these tests send, validate
 against Atlassian's published OpenAPI for Jira Cloud (platform v3) with openapi-core.
 
-The spec is vendored, trimmed to the operations these tests call and the schemas they use
-(tests/specs/README.md: source, version, and how ``tests/specs/trim_jira_spec.py`` makes it),
-so the tests run in a fresh clone; ``SLAPLUG_JIRA_SPEC`` points them at another copy (the
+The spec is vendored beside this file, trimmed to the operations these tests call and the
+schemas they use (specs/README.md: source, version, and how ``specs/trim_jira_spec.py`` makes
+it), so the tests run in a fresh clone; ``SLAPLUG_JIRA_SPEC`` points them at another copy (the
 full 2.4 MB one). Without openapi-core they skip. It is loaded once per session and
 patched in memory, never on disk:
 
@@ -40,7 +40,7 @@ DEFAULT_SPEC = Path(__file__).resolve().parent / "specs/jira-platform-v3.trimmed
 
 
 def spec_path() -> Path:
-    """``$SLAPLUG_JIRA_SPEC``, else the trimmed copy vendored in tests/specs/."""
+    """``$SLAPLUG_JIRA_SPEC``, else the trimmed copy vendored in specs/ beside this file."""
     return Path(os.environ.get("SLAPLUG_JIRA_SPEC") or DEFAULT_SPEC)
 
 

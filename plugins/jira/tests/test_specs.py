@@ -1,6 +1,7 @@
-"""The vendored, trimmed Jira OpenAPI (tests/specs/) is what its script makes, and is enough.
+"""The vendored, trimmed Jira OpenAPI (specs/, beside this file) is what its script makes, and
+is enough for the fake Jira's contract cases (test_fake_jira_contract.py).
 
-See tests/specs/README.md.
+See specs/README.md.
 """
 
 from __future__ import annotations

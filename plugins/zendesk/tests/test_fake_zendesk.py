@@ -10,6 +10,8 @@ import hashlib
 import hmac
 import json
 import math
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -744,9 +746,6 @@ def test_cli_help_runs(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def test_cli_serves_until_sigterm() -> None:
-    import subprocess
-    import sys
-
     argv = [sys.executable, "-m", "slaplug_zendesk.fake", "--port", "0", "--tickets", "20"]
     with subprocess.Popen(argv, stdout=subprocess.PIPE, text=True) as proc:
         try:

@@ -1,6 +1,6 @@
 """Make ``jira-platform-v3.trimmed.openapi.json`` from Atlassian's full Jira Cloud OpenAPI.
 
-The contract tests (tests/test_fake_jira_contract.py) need the operations the fake Jira
+The contract tests (plugins/jira/tests/test_fake_jira_contract.py) need the operations the fake Jira
 serves and the schemas they use, not the 2.4 MB of the whole API. This keeps:
 
 * every path and method of the full spec, so a request matches the same path template as
@@ -15,9 +15,9 @@ Nothing is edited: the test's lenient patches (enum defaults, nullable changelog
 Jira's ``date-time``) still apply in memory at load time, so the trimmed file validates
 exactly as the full one does for these operations.
 
-Run it again when `EXERCISED` or the spec changes (see tests/specs/README.md)::
+Run it again when `EXERCISED` or the spec changes (see plugins/jira/tests/specs/README.md)::
 
-    python tests/specs/trim_jira_spec.py FULL_SPEC.json tests/specs/jira-platform-v3.trimmed.openapi.json
+    python plugins/jira/tests/specs/trim_jira_spec.py FULL_SPEC.json plugins/jira/tests/specs/jira-platform-v3.trimmed.openapi.json
 """
 
 from __future__ import annotations
@@ -118,7 +118,7 @@ def trim(spec: dict[str, Any]) -> dict[str, Any]:
     out = {k: spec[k] for k in KEPT_KEYS if k in spec}
     out["info"] = {
         **spec["info"],
-        "description": "TRIMMED copy for slaplug's contract tests: see tests/specs/README.md.",
+        "description": "TRIMMED copy for slaplug's contract tests: see plugins/jira/tests/specs/README.md.",
     }
     out["paths"] = paths
     out["components"] = {
