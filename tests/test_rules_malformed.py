@@ -127,6 +127,13 @@ CASES: list[tuple[str, bytes, Marker, str]] = [
         "1.5",
         'unknown priority "1.5"',
     ),
+    (
+        # A due date compared unquoted: YAML reads a date, and fields hold text.
+        "unquoted-date",
+        (ESCALATION % "fields.due: {lte: 2026-12-02}").encode(),
+        "2026-12-02",
+        'YAML read 2026-12-02 as a date: quote it, "2026-12-02"',
+    ),
 ]
 
 

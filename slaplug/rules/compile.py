@@ -13,6 +13,7 @@ import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -231,6 +232,14 @@ def _literal(name: str, ftype: FieldType, value: Any, path: YPath, ctx: _Ctx) ->
             return None
         return value
     if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+        if isinstance(value, date):  # YAML read an unquoted 2026-12-02 as a date
+            ctx.error(
+                path,
+                f"{name} takes text; YAML read {value.isoformat()} as a date: quote it, "
+                f'"{value.isoformat()}" (fields hold dates as YYYY-MM-DD text, which '
+                "compares in date order)",
+            )
+            return None
         ctx.error(path, f"{name} takes text; {value!r} is not")
         return None
     text = str(value)
