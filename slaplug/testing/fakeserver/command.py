@@ -2,18 +2,27 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
 import threading
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 import click
 
 if TYPE_CHECKING:  # the helpdesk base imports nothing from here; no cycle at runtime either
     from slaplug.testing.fakeserver.helpdesk import FakeHelpdesk
 
-__all__ = ["run_command", "serve_helpdesk", "serve_until_stopped"]
+__all__ = [
+    "fault_and_webhook_options",
+    "run_command",
+    "serve_helpdesk",
+    "serve_until_stopped",
+    "webhook_secret",
+]
+
+F = TypeVar("F", bound=Callable[..., object])
 
 
 # -- running a fake from the command line ------------------------------------------------------
@@ -72,6 +81,53 @@ def run_command(command: click.Command, argv: Sequence[str] | None, prog_name: s
     except click.Abort:
         return 1
     return 0
+
+
+def fault_and_webhook_options(func: F) -> F:
+    """The options every full fake takes for injected faults and signed webhooks:
+    ``--fault-rate``, ``--fault-status`` (repeatable), ``--retry-after``, ``--fault-seed``,
+    ``--webhook-url`` and ``--webhook-secret-env`` (see `webhook_secret`)."""
+    options = [
+        click.option(
+            "--fault-rate", default=0.0, show_default=True, help="Fraction of API requests to fail."
+        ),
+        click.option(
+            "--fault-status",
+            "fault_statuses",
+            multiple=True,
+            type=int,
+            default=(429, 503),
+            show_default=True,
+            help="Status of injected faults (repeat for several).",
+        ),
+        click.option(
+            "--retry-after", default=1, show_default=True, help="Retry-After seconds on faults."
+        ),
+        click.option(
+            "--fault-seed", default=0, show_default=True, help="Seed of the fault sequence."
+        ),
+        click.option("--webhook-url", help="Send signed webhooks here after each change."),
+        click.option(
+            "--webhook-secret-env", help="Environment variable holding the webhook signing secret."
+        ),
+    ]
+    for option in reversed(options):  # as if stacked in this order above the function
+        func = option(func)
+    return func
+
+
+def webhook_secret(webhook_url: str | None, secret_env: str | None) -> str:
+    """The webhook signing secret, read from the variable ``--webhook-secret-env`` names;
+    empty without ``--webhook-url``. The secret never appears on the command line.
+
+    Raises:
+        click.UsageError: ``--webhook-url`` without a set variable.
+    """
+    if not webhook_url:
+        return ""
+    if not secret_env or secret_env not in os.environ:
+        raise click.UsageError("--webhook-url needs --webhook-secret-env naming a set variable")
+    return os.environ[secret_env]
 
 
 def serve_helpdesk(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -10,6 +9,7 @@ from pathlib import Path
 import click
 
 from slaplug.testing.fakeserver import iso_z, run_command, serve_until_stopped
+from slaplug.testing.fakeserver.command import fault_and_webhook_options, webhook_secret
 from slaplug_zendesk.fake.running import FakeZendesk
 
 __all__ = ["fake_zendesk_command", "main_fake_zendesk"]
@@ -27,24 +27,7 @@ __all__ = ["fake_zendesk_command", "main_fake_zendesk"]
 @click.option("--tickets", default=300, show_default=True, help="Tickets to generate.")
 @click.option("--days", default=28, show_default=True, help="Days of generated history.")
 @click.option("--random-seed", default=0, show_default=True, help="Seed of the generator.")
-@click.option(
-    "--fault-rate", default=0.0, show_default=True, help="Fraction of API requests to fail."
-)
-@click.option(
-    "--fault-status",
-    "fault_statuses",
-    multiple=True,
-    type=int,
-    default=(429, 503),
-    show_default=True,
-    help="Status of injected faults (repeat for several).",
-)
-@click.option("--retry-after", default=1, show_default=True, help="Retry-After seconds on faults.")
-@click.option("--fault-seed", default=0, show_default=True, help="Seed of the fault sequence.")
-@click.option("--webhook-url", help="Send signed event webhooks here after each change.")
-@click.option(
-    "--webhook-secret-env", help="Environment variable holding the webhook signing secret."
-)
+@fault_and_webhook_options
 @click.option(
     "--api-token", default="fake-api-token", show_default=True, help="Accepted API token."
 )
@@ -66,11 +49,7 @@ def fake_zendesk_command(
     enforce_rate_limit: bool,
 ) -> None:
     """Serve a fake Zendesk on HOST:PORT until interrupted (Ctrl-C)."""
-    secret = ""
-    if webhook_url:
-        if not webhook_secret_env or webhook_secret_env not in os.environ:
-            raise click.UsageError("--webhook-url needs --webhook-secret-env naming a set variable")
-        secret = os.environ[webhook_secret_env]
+    secret = webhook_secret(webhook_url, webhook_secret_env)
     try:
         fake = FakeZendesk.start(
             port,
