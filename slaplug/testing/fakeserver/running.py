@@ -10,7 +10,7 @@ from typing import Any, Protocol, Self
 
 from slaplug.testing.fakeserver.admin import AdminApp, WriteRecord
 from slaplug.testing.fakeserver.faults import FaultPolicy
-from slaplug.testing.fakeserver.server import FakeClock, ServerThread
+from slaplug.testing.fakeserver.server import FakeClock, Request, Response, ServerThread
 from slaplug.testing.fakeserver.webhooks import Delivery
 
 __all__ = ["RunningApp", "RunningFake"]
@@ -20,6 +20,9 @@ class RunningApp(AdminApp, Protocol):
     """What `RunningFake` needs of a fake's app, beyond the admin handlers' needs."""
 
     lock: threading.RLock
+
+    def __call__(self, req: Request) -> Response:
+        """Answer one request (the app `ServerThread` serves)."""
 
     def configure_webhook(self, config: Any) -> None:
         """Start sending webhooks with ``config``, or stop with None."""
@@ -36,6 +39,40 @@ class RunningFake:
         self.clock: FakeClock = app.clock
         self.lock = app.lock
         self._stopped = False
+
+    @classmethod
+    def serve(
+        cls,
+        app: RunningApp,
+        host: str,
+        port: int,
+        *,
+        fault_rate: float = 0.0,
+        fault_statuses: Sequence[int] = (429, 503),
+        retry_after: int = 1,
+        fault_seed: int = 0,
+        webhook_url: str | None = None,
+        webhook_secret: str | None = None,
+        webhook_duplicate_rate: float = 0.0,
+    ) -> Self:
+        """Serve ``app`` on ``host:port`` (0: a free port) with its initial fault policy and
+        webhook target, and return the running fake (the tail of each fake's ``start``)."""
+        server = ServerThread(app, host, port)
+        app.base_url = server.base_url
+        fake = cls(app, server)
+        if fault_rate:
+            fake.set_faults(fault_rate, fault_statuses, retry_after, seed=fault_seed)
+        if webhook_url:
+            fake.configure_webhook(webhook_url, webhook_secret or "", webhook_duplicate_rate)
+        server.start()
+        return fake
+
+    def configure_webhook(
+        self, url: str | None, secret: str = "", duplicate_rate: float = 0.0, seed: int = 0
+    ) -> None:
+        """Send signed webhooks to ``url`` after each change (None stops); each platform's
+        fake builds its own webhook configuration."""
+        raise NotImplementedError(f"{type(self).__name__} sends no webhooks")
 
     def stop(self) -> None:
         """Stop the server and the webhook sender; idempotent."""

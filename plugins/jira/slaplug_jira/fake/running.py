@@ -125,15 +125,18 @@ class FakeJira(RunningFake):
                 clock.set(seed_now)
         config = AppConfig(api_token, oauth_token, pat, bulk_polls)
         app = JiraApp(store, clock, config, zone or "UTC")
-        server = ServerThread(app, host, port)
-        app.base_url = server.base_url
-        fake = cls(app, server)
-        if fault_rate:
-            fake.set_faults(fault_rate, fault_statuses, retry_after, seed=fault_seed)
-        if webhook_url:
-            fake.configure_webhook(webhook_url, webhook_secret or "", webhook_duplicate_rate)
-        server.start()
-        return fake
+        return cls.serve(
+            app,
+            host,
+            port,
+            fault_rate=fault_rate,
+            fault_statuses=fault_statuses,
+            retry_after=retry_after,
+            fault_seed=fault_seed,
+            webhook_url=webhook_url,
+            webhook_secret=webhook_secret,
+            webhook_duplicate_rate=webhook_duplicate_rate,
+        )
 
     def fault_body(self, status: int) -> dict[str, Any]:
         """Jira's ``ErrorCollection`` for a fault queued by ``inject`` without a body

@@ -120,15 +120,18 @@ class FakeZendesk(RunningFake):
             enforce_rate_limit=enforce_rate_limit,
         )
         app = ZendeskApp(store, clock, config)
-        server = ServerThread(app, host, port)
-        app.base_url = server.base_url
-        fake = cls(app, server)
-        if fault_rate:
-            fake.set_faults(fault_rate, fault_statuses, retry_after, seed=fault_seed)
-        if webhook_url:
-            fake.configure_webhook(webhook_url, webhook_secret or "", webhook_duplicate_rate)
-        server.start()
-        return fake
+        return cls.serve(
+            app,
+            host,
+            port,
+            fault_rate=fault_rate,
+            fault_statuses=fault_statuses,
+            retry_after=retry_after,
+            fault_seed=fault_seed,
+            webhook_url=webhook_url,
+            webhook_secret=webhook_secret,
+            webhook_duplicate_rate=webhook_duplicate_rate,
+        )
 
     @classmethod
     def from_seed_file(cls, path: str | Path, **kwargs: Any) -> FakeZendesk:
