@@ -7,7 +7,9 @@ tests hold the outbox to its ordering promise: an older value never lands after 
 
 from __future__ import annotations
 
+import contextlib
 import textwrap
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -46,6 +48,29 @@ def _write(tmp_path: Path, text: str, name: str = "rules.yaml") -> Path:
     return path
 
 
+@contextlib.contextmanager
+def _fake_zendesk(
+    fields: dict[str, int],
+) -> Iterator[tuple[Any, Any, Callable[[], datetime]]]:
+    """A fake Zendesk whose clock starts at T0 with no tickets, a connector on it mapping
+    ``fields``, and the fake's clock as a sync's clock."""
+    zd = pytest.importorskip("slaplug_zendesk", reason="the Zendesk plugin is not installed")
+    from slaplug_zendesk.fake import FakeZendesk  # the fake ships with the plugin
+
+    with FakeZendesk.start(now=T0, tickets=0, days=1, job_complete_after=0.05, job_polls=1) as fake:
+        config = zd.ZendeskConfig.load(
+            {"base_url": fake.base_url, "email": fake.email, "api_token_env": "T",
+             "fields": fields, "job_poll_interval": 0.02},
+            connector="zendesk", environ={"T": fake.api_token},
+        )
+
+        def fake_now() -> datetime:
+            return datetime.fromtimestamp(fake.now, UTC)
+
+        with zd.ZendeskConnector(config, instance="zendesk") as conn:
+            yield fake, conn, fake_now
+
+
 def _iso(at: datetime) -> str:
     return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -58,98 +83,86 @@ def test_live_deadline_field_follows_a_pause_and_a_priority_change_with_one_writ
 ) -> None:
     from slaplug.sync import Sync
 
-    zd = pytest.importorskip("slaplug_zendesk", reason="the Zendesk plugin is not installed")
-    from slaplug_zendesk.fake import FakeZendesk  # the fake ships with the plugin
-    with FakeZendesk.start(now=T0, tickets=0, days=1, job_complete_after=0.05, job_polls=1) as fake:
-        config = zd.ZendeskConfig.load(
-            {"base_url": fake.base_url, "email": fake.email, "api_token_env": "T",
-             "fields": {"sla_resolution_due": FIELD_ID}, "job_poll_interval": 0.02},
-            connector="zendesk", environ={"T": fake.api_token},
-        )
+    with _fake_zendesk({"sla_resolution_due": FIELD_ID}) as (fake, conn, fake_now), \
+            Store.open(f"sqlite:///{tmp_path / 's.db'}") as store, \
+            RulePack.load([_write(tmp_path, RULES)], engine="python") as pack:
+        job = Sync(store, pack, {"zendesk": conn}, clock=fake_now)
+        job.run_once()  # go-live on an empty account
+        created = fake.simulate("create", subject="Printer on fire", priority="normal")
+        tid = int(created["ticket"]["id"])
+        opened = fake_now()
 
-        def fake_now() -> datetime:
-            return datetime.fromtimestamp(fake.now, UTC)
+        def step(minutes: float) -> tuple[Any, int]:
+            """Let time pass (exports hold back their last minute), sync, and return
+            the summary and the writes the fake accepted for the ticket."""
+            fake.advance(minutes * 60)
+            before = len(_ticket_writes(fake, tid))
+            summary = job.run_once()
+            return summary, len(_ticket_writes(fake, tid)) - before
 
-        with Store.open(f"sqlite:///{tmp_path / 's.db'}") as store, \
-                RulePack.load([_write(tmp_path, RULES)], engine="python") as pack, \
-                zd.ZendeskConnector(config, instance="zendesk") as conn:
-            job = Sync(store, pack, {"zendesk": conn}, clock=fake_now)
-            job.run_once()  # go-live on an empty account
-            created = fake.simulate("create", subject="Printer on fire", priority="normal")
-            tid = int(created["ticket"]["id"])
-            opened = fake_now()
+        def shown() -> Any:
+            cfs = fake.ticket(tid)["custom_fields"]
+            return next(cf["value"] for cf in cfs if cf["id"] == FIELD_ID)
 
-            def step(minutes: float) -> tuple[Any, int]:
-                """Let time pass (exports hold back their last minute), sync, and return
-                the summary and the writes the fake accepted for the ticket."""
-                fake.advance(minutes * 60)
-                before = len(_ticket_writes(fake, tid))
-                summary = job.run_once()
-                return summary, len(_ticket_writes(fake, tid)) - before
+        # 1. The new ticket shows its deadline: opened + 24h (one write), as a dry run
+        # said beforehand without writing.
+        fake.advance(60)
+        dry = Sync(store, pack, {"zendesk": conn}, clock=fake_now, dry_run=True).run_once()
+        assert (dry.live_writes, len(_ticket_writes(fake, tid))) == (1, 0)
+        assert [a.params for a in dry.would_plan] == [
+            {"field": "sla_resolution_due", "value": _iso(opened + timedelta(hours=24))}
+        ]
+        summary, writes = step(1)
+        assert shown() == _iso(opened + timedelta(hours=24))
+        assert (summary.live_writes, writes) == (1, 1)
 
-            def shown() -> Any:
-                cfs = fake.ticket(tid)["custom_fields"]
-                return next(cf["value"] for cf in cfs if cf["id"] == FIELD_ID)
+        # 2. A sync that changes nothing writes nothing.
+        summary, writes = step(2)
+        assert (summary.live_writes, summary.planned, writes) == (0, 0, 0)
+        assert summary.api_writes == 0
 
-            # 1. The new ticket shows its deadline: opened + 24h (one write), as a dry run
-            # said beforehand without writing.
-            fake.advance(60)
-            dry = Sync(store, pack, {"zendesk": conn}, clock=fake_now, dry_run=True).run_once()
-            assert (dry.live_writes, len(_ticket_writes(fake, tid))) == (1, 0)
-            assert [a.params for a in dry.would_plan] == [
-                {"field": "sla_resolution_due", "value": _iso(opened + timedelta(hours=24))}
-            ]
-            summary, writes = step(1)
-            assert shown() == _iso(opened + timedelta(hours=24))
-            assert (summary.live_writes, writes) == (1, 1)
+        # 3. Pending: the clock pauses and the deadline is unknown until it resumes, so
+        # the field is emptied (one write).
+        fake.simulate("status", tid, value="pending")
+        paused_at = fake_now()
+        summary, writes = step(2)
+        assert shown() is None
+        assert (summary.live_writes, writes) == (1, 1)
+        summary, writes = step(90)  # still paused: nothing to write
+        assert (summary.live_writes, writes) == (0, 0)
 
-            # 2. A sync that changes nothing writes nothing.
-            summary, writes = step(2)
-            assert (summary.live_writes, summary.planned, writes) == (0, 0, 0)
-            assert summary.api_writes == 0
+        # 4. Open again: the deadline moved by the pause (one write).
+        fake.simulate("status", tid, value="open")
+        pause = fake_now() - paused_at
+        assert pause > timedelta(minutes=90)
+        summary, writes = step(2)
+        assert shown() == _iso(opened + timedelta(hours=24) + pause)
+        assert (summary.live_writes, writes) == (1, 1)
 
-            # 3. Pending: the clock pauses and the deadline is unknown until it resumes, so
-            # the field is emptied (one write).
-            fake.simulate("status", tid, value="pending")
-            paused_at = fake_now()
-            summary, writes = step(2)
-            assert shown() is None
-            assert (summary.live_writes, writes) == (1, 1)
-            summary, writes = step(90)  # still paused: nothing to write
-            assert (summary.live_writes, writes) == (0, 0)
+        # 5. Urgent: re-targeted to 4h from the start, the pause still added (one write).
+        fake.simulate("priority", tid, value="urgent")
+        summary, writes = step(2)
+        assert shown() == _iso(opened + timedelta(hours=4) + pause)
+        assert (summary.live_writes, writes) == (1, 1)
 
-            # 4. Open again: the deadline moved by the pause (one write).
-            fake.simulate("status", tid, value="open")
-            pause = fake_now() - paused_at
-            assert pause > timedelta(minutes=90)
-            summary, writes = step(2)
-            assert shown() == _iso(opened + timedelta(hours=24) + pause)
-            assert (summary.live_writes, writes) == (1, 1)
+        # 6. And again, nothing changed: no write.
+        summary, writes = step(2)
+        assert (summary.live_writes, writes) == (0, 0)
 
-            # 5. Urgent: re-targeted to 4h from the start, the pause still added (one write).
-            fake.simulate("priority", tid, value="urgent")
-            summary, writes = step(2)
-            assert shown() == _iso(opened + timedelta(hours=4) + pause)
-            assert (summary.live_writes, writes) == (1, 1)
+        # 7. Solved: no write on a done ticket; reopened: the new cycle's deadline.
+        fake.simulate("status", tid, value="solved")
+        summary, writes = step(2)
+        assert (summary.live_writes, writes) == (0, 0)
+        fake.simulate("requester_reply", tid, body="It is on fire again")
+        reopened = fake_now()
+        summary, writes = step(2)
+        assert shown() == _iso(reopened + timedelta(hours=4))
+        assert (summary.live_writes, writes) == (1, 1)
 
-            # 6. And again, nothing changed: no write.
-            summary, writes = step(2)
-            assert (summary.live_writes, writes) == (0, 0)
-
-            # 7. Solved: no write on a done ticket; reopened: the new cycle's deadline.
-            fake.simulate("status", tid, value="solved")
-            summary, writes = step(2)
-            assert (summary.live_writes, writes) == (0, 0)
-            fake.simulate("requester_reply", tid, body="It is on fire again")
-            reopened = fake_now()
-            summary, writes = step(2)
-            assert shown() == _iso(reopened + timedelta(hours=4))
-            assert (summary.live_writes, writes) == (1, 1)
-
-            # Five values in all, each one write, each key applied once.
-            keys = _live_keys(store, str(tid))
-            assert [status for _, status in keys] == ["applied"] * 5
-            assert len(_ticket_writes(fake, tid)) == 5
+        # Five values in all, each one write, each key applied once.
+        keys = _live_keys(store, str(tid))
+        assert [status for _, status in keys] == ["applied"] * 5
+        assert len(_ticket_writes(fake, tid)) == 5
 
 
 #: The fake's "SLA breach at" date field (zendesk_generate.FIELD_SLA_BREACH_AT): Zendesk's
@@ -163,52 +176,40 @@ def test_live_deadline_in_a_zendesk_date_field_needs_the_date_format(
 ) -> None:
     from slaplug.sync import Sync
 
-    zd = pytest.importorskip("slaplug_zendesk", reason="the Zendesk plugin is not installed")
-    from slaplug_zendesk.fake import FakeZendesk  # the fake ships with the plugin
     rules = RULES.replace(
         "resolution: sla_resolution_due", f"resolution: {{field: sla_due_date, format: {fmt}}}"
     )
-    with FakeZendesk.start(now=T0, tickets=0, days=1, job_complete_after=0.05, job_polls=1) as fake:
-        config = zd.ZendeskConfig.load(
-            {"base_url": fake.base_url, "email": fake.email, "api_token_env": "T",
-             "fields": {"sla_due_date": DATE_FIELD_ID}, "job_poll_interval": 0.02},
-            connector="zendesk", environ={"T": fake.api_token},
-        )
+    with _fake_zendesk({"sla_due_date": DATE_FIELD_ID}) as (fake, conn, fake_now), \
+            Store.open(f"sqlite:///{tmp_path / 's.db'}") as store, \
+            RulePack.load([_write(tmp_path, rules)], engine="python") as pack:
+        job = Sync(store, pack, {"zendesk": conn}, clock=fake_now)
+        job.run_once()  # go-live on an empty account
+        created = fake.simulate("create", subject="Printer on fire", priority="normal")
+        tid = int(created["ticket"]["id"])
+        opened = fake_now()
+        fake.advance(120)
+        job.run_once()
+        cfs = fake.ticket(tid)["custom_fields"]
+        shown = next(cf["value"] for cf in cfs if cf["id"] == DATE_FIELD_ID)
+        refused = [w for w in fake.writes if not w.accepted]
+        if fmt == "date":
+            assert shown == (opened + timedelta(hours=24)).date().isoformat()
+            assert [status for _, status in _live_keys(store, str(tid))] == ["applied"]
+        else:
+            # Not sent: Zendesk would refuse the whole update with a 422. The value
+            # fails at once, saying what to change.
+            assert shown is None
+            assert refused == []
+            assert [status for _, status in _live_keys(store, str(tid))] == ["failed"]
+            from sqlalchemy import select
 
-        def fake_now() -> datetime:
-            return datetime.fromtimestamp(fake.now, UTC)
+            from slaplug.store.schema import ledger
 
-        with Store.open(f"sqlite:///{tmp_path / 's.db'}") as store, \
-                RulePack.load([_write(tmp_path, rules)], engine="python") as pack, \
-                zd.ZendeskConnector(config, instance="zendesk") as conn:
-            job = Sync(store, pack, {"zendesk": conn}, clock=fake_now)
-            job.run_once()  # go-live on an empty account
-            created = fake.simulate("create", subject="Printer on fire", priority="normal")
-            tid = int(created["ticket"]["id"])
-            opened = fake_now()
-            fake.advance(120)
-            job.run_once()
-            cfs = fake.ticket(tid)["custom_fields"]
-            shown = next(cf["value"] for cf in cfs if cf["id"] == DATE_FIELD_ID)
-            refused = [w for w in fake.writes if not w.accepted]
-            if fmt == "date":
-                assert shown == (opened + timedelta(hours=24)).date().isoformat()
-                assert [status for _, status in _live_keys(store, str(tid))] == ["applied"]
-            else:
-                # Not sent: Zendesk would refuse the whole update with a 422. The value
-                # fails at once, saying what to change.
-                assert shown is None
-                assert refused == []
-                assert [status for _, status in _live_keys(store, str(tid))] == ["failed"]
-                from sqlalchemy import select
-
-                from slaplug.store.schema import ledger
-
-                with store.engine.connect() as c:
-                    detail = c.execute(
-                        select(ledger.c.detail).where(ledger.c.slot.is_not(None))
-                    ).scalar_one()
-                assert "YYYY-MM-DD" in detail and "format: date" in detail
+            with store.engine.connect() as c:
+                detail = c.execute(
+                    select(ledger.c.detail).where(ledger.c.slot.is_not(None))
+                ).scalar_one()
+            assert "YYYY-MM-DD" in detail and "format: date" in detail
 
 
 @pytest.mark.parametrize("legacy", [False, True], ids=["cf_names", "names_without_cf"])
@@ -833,8 +834,6 @@ def test_a_live_field_follows_each_cycle_under_its_own_rules_version(tmp_path: P
     from slaplug.rules.versions import RulesVersion, VersionedPack
     from slaplug.sync import Sync
 
-    zd = pytest.importorskip("slaplug_zendesk", reason="the Zendesk plugin is not installed")
-    from slaplug_zendesk.fake import FakeZendesk  # the fake ships with the plugin
 
     berlin, new_york = ZoneInfo("Europe/Berlin"), ZoneInfo("America/New_York")
     v1_path = _write(tmp_path, VERSIONED.format(zone="Europe/Berlin", urgent="4h", normal="24h"),
@@ -846,74 +845,64 @@ def test_a_live_field_follows_each_cycle_under_its_own_rules_version(tmp_path: P
     def local(at: datetime, zone: ZoneInfo) -> str:
         return at.replace(microsecond=0).astimezone(zone).isoformat()
 
-    with FakeZendesk.start(now=T0, tickets=0, days=1, job_complete_after=0.05, job_polls=1) as fake:
-        config = zd.ZendeskConfig.load(
-            {"base_url": fake.base_url, "email": fake.email, "api_token_env": "T",
-             "fields": {"sla_resolution_due": FIELD_ID}, "job_poll_interval": 0.02},
-            connector="zendesk", environ={"T": fake.api_token},
-        )
+    with _fake_zendesk({"sla_resolution_due": FIELD_ID}) as (fake, conn, fake_now), \
+            Store.open(f"sqlite:///{tmp_path / 's.db'}") as store, \
+            RulePack.load([v1_path], engine="python") as v1, \
+            RulePack.load([v2_path], engine="python") as v2:
+        rules = VersionedPack([RulesVersion("v1", None, v1),
+                               RulesVersion("v2", effective, v2)])
+        job = Sync(store, rules, {"zendesk": conn}, clock=fake_now)
+        job.run_once()
+        created = fake.simulate("create", subject="Printer on fire", priority="normal")
+        tid = int(created["ticket"]["id"])
+        opened = fake_now()
 
-        def fake_now() -> datetime:
-            return datetime.fromtimestamp(fake.now, UTC)
+        def step(minutes: float) -> tuple[Any, int]:
+            fake.advance(minutes * 60)
+            before = len(_ticket_writes(fake, tid))
+            summary = job.run_once()
+            return summary, len(_ticket_writes(fake, tid)) - before
 
-        with Store.open(f"sqlite:///{tmp_path / 's.db'}") as store, \
-                RulePack.load([v1_path], engine="python") as v1, \
-                RulePack.load([v2_path], engine="python") as v2, \
-                zd.ZendeskConnector(config, instance="zendesk") as conn:
-            rules = VersionedPack([RulesVersion("v1", None, v1),
-                                   RulesVersion("v2", effective, v2)])
-            job = Sync(store, rules, {"zendesk": conn}, clock=fake_now)
-            job.run_once()
-            created = fake.simulate("create", subject="Printer on fire", priority="normal")
-            tid = int(created["ticket"]["id"])
-            opened = fake_now()
+        def shown() -> Any:
+            cfs = fake.ticket(tid)["custom_fields"]
+            return next(cf["value"] for cf in cfs if cf["id"] == FIELD_ID)
 
-            def step(minutes: float) -> tuple[Any, int]:
-                fake.advance(minutes * 60)
-                before = len(_ticket_writes(fake, tid))
-                summary = job.run_once()
-                return summary, len(_ticket_writes(fake, tid)) - before
+        # Before the date: v1's 24 hours, in Berlin time.
+        fake.advance(60)
+        summary, writes = step(1)
+        assert shown() == local(opened + timedelta(hours=24), berlin)
+        assert (summary.live_writes, writes) == (1, 1)
 
-            def shown() -> Any:
-                cfs = fake.ticket(tid)["custom_fields"]
-                return next(cf["value"] for cf in cfs if cf["id"] == FIELD_ID)
+        # v2 takes effect: the running cycle keeps v1, so nothing moves, nothing is written.
+        summary, writes = step(150)
+        assert fake_now() > effective
+        assert (summary.live_writes, writes) == (0, 0)
 
-            # Before the date: v1's 24 hours, in Berlin time.
-            fake.advance(60)
-            summary, writes = step(1)
-            assert shown() == local(opened + timedelta(hours=24), berlin)
-            assert (summary.live_writes, writes) == (1, 1)
+        # Urgent after the date: re-targeted by v1 (4 hours, Berlin), not v2 (2 hours).
+        fake.simulate("priority", tid, value="urgent")
+        summary, writes = step(2)
+        assert shown() == local(opened + timedelta(hours=4), berlin)
+        assert (summary.live_writes, writes) == (1, 1)
 
-            # v2 takes effect: the running cycle keeps v1, so nothing moves, nothing is written.
-            summary, writes = step(150)
-            assert fake_now() > effective
-            assert (summary.live_writes, writes) == (0, 0)
+        # Solved (no write), then reopened: the new cycle started under v2, so v2's urgent
+        # target and v2's zone.
+        fake.simulate("status", tid, value="solved")
+        summary, writes = step(2)
+        assert (summary.live_writes, writes) == (0, 0)
+        fake.simulate("requester_reply", tid, body="It is on fire again")
+        reopened = fake_now()
+        summary, writes = step(2)
+        assert shown() == local(reopened + timedelta(hours=2), new_york)
+        assert shown().endswith("-05:00")
+        assert (summary.live_writes, writes) == (1, 1)
+        summary, writes = step(2)
+        assert (summary.live_writes, writes) == (0, 0)
 
-            # Urgent after the date: re-targeted by v1 (4 hours, Berlin), not v2 (2 hours).
-            fake.simulate("priority", tid, value="urgent")
-            summary, writes = step(2)
-            assert shown() == local(opened + timedelta(hours=4), berlin)
-            assert (summary.live_writes, writes) == (1, 1)
-
-            # Solved (no write), then reopened: the new cycle started under v2, so v2's urgent
-            # target and v2's zone.
-            fake.simulate("status", tid, value="solved")
-            summary, writes = step(2)
-            assert (summary.live_writes, writes) == (0, 0)
-            fake.simulate("requester_reply", tid, body="It is on fire again")
-            reopened = fake_now()
-            summary, writes = step(2)
-            assert shown() == local(reopened + timedelta(hours=2), new_york)
-            assert shown().endswith("-05:00")
-            assert (summary.live_writes, writes) == (1, 1)
-            summary, writes = step(2)
-            assert (summary.live_writes, writes) == (0, 0)
-
-            assert store.measure_versions(f"zendesk:{tid}") == {
-                ("support", "resolution", 1): "v1",
-                ("support", "resolution", 2): "v2",
-            }
-            history = store.live_history("zendesk", str(tid))["sla_resolution_due"]
-            assert [(w.seq, w.status) for w in history] == [(3, "applied"), (2, "applied"),
-                                                            (1, "applied")]
-            assert len(_ticket_writes(fake, tid)) == 3
+        assert store.measure_versions(f"zendesk:{tid}") == {
+            ("support", "resolution", 1): "v1",
+            ("support", "resolution", 2): "v2",
+        }
+        history = store.live_history("zendesk", str(tid))["sla_resolution_due"]
+        assert [(w.seq, w.status) for w in history] == [(3, "applied"), (2, "applied"),
+                                                        (1, "applied")]
+        assert len(_ticket_writes(fake, tid)) == 3
