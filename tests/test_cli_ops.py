@@ -428,45 +428,11 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
-def test_serve_stops_on_ctrl_c_or_sigterm_without_a_traceback_and_exits_130(
-    tmp_path: Path, signum: int
-) -> None:
-    config = _configure(tmp_path, "http://127.0.0.1:9", "ops@example.com")
-    doc = yaml.safe_load(config.read_text())
-    doc["connectors"]["zendesk"]["webhook_secret_env"] = "OPS_ZD_SECRET"
-    config.write_text(yaml.safe_dump(doc))
-    port = _free_port()
-    env = {**_env("x" * 20), "OPS_ZD_SECRET": "y" * 20}
-    argv = _argv("serve", "--config", str(config), "--port", str(port), "--workers", "1")
-    with subprocess.Popen(
-        argv,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env,
-        start_new_session=True,
-    ) as proc:
-        err = _Lines(proc.stderr)
-        _Lines(proc.stdout)
-        try:
-            assert err.wait_for("Uvicorn running", 120), err.text()
-            os.killpg(proc.pid, signum)  # the whole group: the worker process gets it too
-            code = proc.wait(timeout=60)
-            stderr = err.text()
-        finally:
-            if proc.poll() is None:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
-    assert code == 130, stderr
-    assert "Traceback" not in stderr and "KeyboardInterrupt" not in stderr
-    assert "stopped:" in stderr
-
-
-def test_ctrl_c_while_serve_starts_its_worker_reaches_only_the_server(tmp_path: Path) -> None:
-    # The worker is still importing when the server says it started it: a Ctrl-C sent to the
-    # terminal's process group then must not reach it (it would die with a traceback before
-    # its handler exists); the server stops it once drained.
+@contextmanager
+def _serving(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], _Lines]]:
+    """``slaplug serve`` with one webhook worker, in a session of its own (a terminal's
+    Ctrl-C reaches its process group), and its stderr read line by line; killed if a test
+    leaves it running."""
     config = _configure(tmp_path, "http://127.0.0.1:9", "ops@example.com")
     doc = yaml.safe_load(config.read_text())
     doc["connectors"]["zendesk"]["webhook_secret_env"] = "OPS_ZD_SECRET"
@@ -484,17 +450,39 @@ def test_ctrl_c_while_serve_starts_its_worker_reaches_only_the_server(tmp_path: 
         err = _Lines(proc.stderr)
         _Lines(proc.stdout)
         try:
-            assert err.wait_for("webhook worker 0 started (pid", 120), err.text()
-            [pid] = re.findall(r"webhook worker 0 started \(pid (\d+)\)", "".join(err.lines))
-            assert os.getpgid(int(pid)) != proc.pid  # not in the group a terminal signals
-            assert err.wait_for("Uvicorn running", 120), err.text()
-            os.killpg(proc.pid, signal.SIGINT)
-            code = proc.wait(timeout=60)
-            stderr = err.text()
+            yield proc, err
         finally:
             if proc.poll() is None:
                 os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait()
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_serve_stops_on_ctrl_c_or_sigterm_without_a_traceback_and_exits_130(
+    tmp_path: Path, signum: int
+) -> None:
+    with _serving(tmp_path) as (proc, err):
+        assert err.wait_for("Uvicorn running", 120), err.text()
+        os.killpg(proc.pid, signum)  # the whole group: the worker process gets it too
+        code = proc.wait(timeout=60)
+        stderr = err.text()
+    assert code == 130, stderr
+    assert "Traceback" not in stderr and "KeyboardInterrupt" not in stderr
+    assert "stopped:" in stderr
+
+
+def test_ctrl_c_while_serve_starts_its_worker_reaches_only_the_server(tmp_path: Path) -> None:
+    # The worker is still importing when the server says it started it: a Ctrl-C sent to the
+    # terminal's process group then must not reach it (it would die with a traceback before
+    # its handler exists); the server stops it once drained.
+    with _serving(tmp_path) as (proc, err):
+        assert err.wait_for("webhook worker 0 started (pid", 120), err.text()
+        [pid] = re.findall(r"webhook worker 0 started \(pid (\d+)\)", "".join(err.lines))
+        assert os.getpgid(int(pid)) != proc.pid  # not in the group a terminal signals
+        assert err.wait_for("Uvicorn running", 120), err.text()
+        os.killpg(proc.pid, signal.SIGINT)
+        code = proc.wait(timeout=60)
+        stderr = err.text()
     assert code == 130, stderr
     assert "Traceback" not in stderr and "KeyboardInterrupt" not in stderr
     with pytest.raises(ProcessLookupError):
