@@ -15,12 +15,15 @@ per ticket:
    events were read, before the ticket export reached them) are fetched with ``show_many``
    (100 a call) so their events are not lost.
 
-The ticket export stops at the events export's end. Both are ordered by change time
-(``generated_timestamp``, reference §1.1), so once a page reaches past the second the events
+The ticket export stops at the events export's end. Both follow change time (the ticket
+export compares ``start_time`` with ``generated_timestamp`` and its recorded cursor decodes
+to ``<timestamp>||<id>|``, reference §1.1), so once a page reaches past the second the events
 were read to, every ticket changed up to that second has been listed; the tickets changed
 later (by people, or by slaplug's own write-backs while this read goes on) are left to the
-next read, which restarts the ticket export at that second (``start_time``, which the
-cursor-based export takes on any request) and reads their new events with them. Read on to
+next read, which restarts the ticket export at that second with ``start_time`` ("all the
+items that were created or changed on or after the start time", Zendesk's guide to the
+incremental export API; Fivetran's connector starts each sync that way) and reads their new
+events with them. Read on to
 the export's end instead, and those tickets would be listed here without their newest events,
 which the next read would then find with no ticket to go with: one ``show_many`` call per 100
 tickets written back during a long first read (147 calls at 50,000 tickets, measured by

@@ -345,9 +345,17 @@ def test_the_ticket_export_stops_where_the_events_stopped_and_the_next_read_rest
     went on) is listed without its newest audit; read on, and the next read would find that
     audit with no ticket to go with it (one ``show_many`` per 100 such tickets). So the read
     stops at the first page past the events' end and the next one restarts the cursor-based
-    export at that second with ``start_time``, which it takes on any request (reference
-    §1.1; Zendesk's incremental exports reference: "start_time ... required on the first
-    request")."""
+    export at that second with ``start_time``.
+
+    Sources: the export returns "all the items that were created or changed on or after the
+    start time" and compares it with the ticket's ``generated_timestamp`` (Zendesk's guide
+    "Using the Incremental Export API", developer.zendesk.com/documentation/ticketing/
+    managing-tickets/using-the-incremental-export-api; reference §1.1); Fivetran's Zendesk
+    connector starts each sync so, "adjust the start_time parameter ... GET
+    /api/v2/incremental/tickets/cursor.json?start_time={unix_time}" (fivetran.com/docs/
+    connectors/applications/zendesk/troubleshooting/sync-tickets-incrementally); the
+    recorded ``after_cursor`` decodes to ``<timestamp>||<id>|`` (zenpy cassette
+    ``TicketsIncrementalTest.test_pagination.json``), so pages follow change time."""
     events_end = 1772445600  # 10:00
     responses.get(
         f"{BASE}/api/v2/incremental/ticket_events.json",
