@@ -38,6 +38,11 @@ Y9999 = int(datetime(9999, 12, 31, tzinfo=UTC).timestamp())
 Y0001 = int(datetime(1, 1, 1, tzinfo=UTC).timestamp())
 
 
+#: The instant the tests run at: a Wednesday afternoon, so the generated account's business-hours
+#: clocks (Berlin calendar) have run and crossed thresholds whatever the real date (a real
+#: ``now`` on a Sunday noon left nothing to plan).
+NOW = datetime(2026, 12, 2, 15, tzinfo=UTC)
+
 #: A backfill: these tests are about writing, which a default go-live holds for history.
 BACKFILL = {"zendesk": datetime(2000, 1, 1, tzinfo=UTC)}
 
@@ -50,7 +55,7 @@ def pack() -> Iterator[RulePack]:
 @pytest.fixture
 def hostile() -> Iterator[tuple[FakeZendesk, dict[str, str]]]:
     """A Zendesk fake whose account holds three tickets slaplug cannot process."""
-    with FakeZendesk.start(now=datetime.now(UTC) - timedelta(days=1), tickets=40, days=6) as fake:
+    with FakeZendesk.start(now=NOW - timedelta(days=1), tickets=40, days=6) as fake:
         surrogate = fake.simulate("create", subject="printer \ud800 on fire", priority="high")
         fake.clock.advance(120)  # past the incremental export's one-minute lag
         ids = sorted(fake.store.tickets)
@@ -79,7 +84,7 @@ def test_a_sync_quarantines_the_bad_tickets_and_processes_the_rest(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     fake, bad = hostile
-    now = datetime.now(UTC)
+    now = NOW
     with Store.open(f"sqlite:///{tmp_path / 's.db'}") as store, _connector(fake) as conn:
         job = Sync(store, pack, {"zendesk": conn}, clock=lambda: now, escalate_from=BACKFILL)
         with caplog.at_level(logging.WARNING, logger="slaplug.sync"):
@@ -110,7 +115,7 @@ def test_a_fixed_ticket_leaves_the_quarantine(
 ) -> None:
     fake, bad = hostile
     dated = next(t for t, why in bad.items() if "9999" in why)
-    now = datetime.now(UTC)
+    now = NOW
     with Store.open(f"sqlite:///{tmp_path / 's.db'}") as store, _connector(fake) as conn:
         job = Sync(store, pack, {"zendesk": conn}, clock=lambda: now, escalate_from=BACKFILL)
         job.run_once()
@@ -131,7 +136,7 @@ def test_a_webhook_batch_goes_on_past_the_bad_tickets(
 ) -> None:
     fake, bad = hostile
     good = [str(i) for i in sorted(fake.store.tickets) if str(i) not in bad][:5]
-    now = datetime.now(UTC)
+    now = NOW
     with Store.open(f"sqlite:///{tmp_path / 's.db'}") as store, _connector(fake) as conn:
         for n, ticket_id in enumerate([*bad, *good]):
             # The event-subscribed envelope (Zendesk's "Webhooks: ticket events" reference).
@@ -206,7 +211,7 @@ def test_a_ticket_the_connector_cannot_read_is_quarantined_by_the_worker(
 ) -> None:
     fake, bad = hostile
     good = [str(i) for i in sorted(fake.store.tickets) if str(i) not in bad][:3]
-    now = datetime.now(UTC)
+    now = NOW
     with Store.open(f"sqlite:///{tmp_path / 's.db'}") as store, _connector(fake) as conn:
         real = conn.read_ticket
 
