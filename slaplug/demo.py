@@ -10,13 +10,14 @@ naming the commands that show them again from the store it leaves behind.
 
 from __future__ import annotations
 
+import inspect
 import os
 from collections import Counter
-from collections.abc import Mapping
-from contextlib import ExitStack
+from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager, ExitStack
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 from zoneinfo import ZoneInfo
 
 import click
@@ -26,7 +27,7 @@ from slaplug.config import load_settings
 from slaplug.connectors.base import Connector
 from slaplug.credits.source import ContractBook
 from slaplug.explain import render_text
-from slaplug.hookspecs import DemoConnection
+from slaplug.hookspecs import DemoConnection, DemoFake
 from slaplug.jobs.local import SyncPass
 from slaplug.plugins import get_demo_fakes
 from slaplug.progress import go_live_lines
@@ -39,10 +40,31 @@ from slaplug.testing.mailbox import Mailbox
 from slaplug.views import ClockQuery, connector_links, explain_synced, status_view
 from slaplug.views.terminal import render_plain
 
-__all__ = ["run_demo"]
+__all__ = ["demo_instant", "run_demo"]
 
 
-def _start_fakes(stack: ExitStack) -> dict[str, DemoConnection]:
+def _iso(t: datetime) -> str:
+    """``t`` as the demo prints it in commands: ISO 8601, seconds, ``Z`` for UTC."""
+    return t.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def demo_instant(real: datetime) -> datetime:
+    """The instant the demo runs at: the latest Thursday 12:00 UTC at or before ``real``.
+
+    The fakes generate the same account every time, placed before the instant they are given;
+    the rules count business hours (weekdays). Run at the real time, the demo's story changed
+    with the weekday and the hour (on a Sunday noon no resolution clock had run out since the
+    go-live cutoff, so nobody was notified). Run at the same point of the week, it tells the
+    same story every week: the same tickets breached, written to and notified about (a public
+    holiday of the rules' calendar in the week before can move a deadline).
+    """
+    real = real.astimezone(UTC)
+    days_back = (real.weekday() - 3) % 7  # Thursday is weekday 3
+    anchor = (real - timedelta(days=days_back)).replace(hour=12, minute=0, second=0, microsecond=0)
+    return anchor if anchor <= real else anchor - timedelta(days=7)
+
+
+def _start_fakes(stack: ExitStack, now: datetime) -> dict[str, DemoConnection]:
     """Start every fake the installed plugins offer to the demo; their connections by name.
 
     The plugins choose the fakes and their data (hook ``register_fakes``, ``demo=``): the
@@ -60,10 +82,20 @@ def _start_fakes(stack: ExitStack) -> dict[str, DemoConnection]:
         )
     connections: dict[str, DemoConnection] = {}
     for name, start in offered.items():
-        connection = stack.enter_context(start())
+        connection = stack.enter_context(_call_start(start, now))
         os.environ.update(connection.environ)  # the credentials the section names
         connections[name] = connection
     return connections
+
+
+def _call_start(start: DemoFake, now: datetime) -> AbstractContextManager[DemoConnection]:
+    """``start(now)``; ``start()`` for a plugin written before the demo passed its instant."""
+    try:
+        takes_now = bool(inspect.signature(start).parameters)
+    except (TypeError, ValueError):  # a builtin or C callable: give it the instant
+        takes_now = True
+    legacy = cast("Callable[[], AbstractContextManager[DemoConnection]]", start)
+    return start(now) if takes_now else legacy()
 
 
 #: The channels the shipped rules notify; the demo delivers each to its local mailbox.
@@ -71,7 +103,11 @@ _DEMO_CHANNELS = ("team-lead", "support-manager", "second-line-lead")
 
 
 def _write_config(
-    folder: Path, rules: Path, sections: dict[str, Any], notify: dict[str, list[str]]
+    folder: Path,
+    rules: Path,
+    sections: dict[str, Any],
+    notify: dict[str, list[str]],
+    now: datetime,
 ) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     store = (folder / "slaplug.db").resolve()
@@ -85,7 +121,7 @@ def _write_config(
                 "rules": [str(rules.resolve())],
                 # A backfill of the fakes' last week: older thresholds are measured, not
                 # escalated (a real first sync escalates nothing from before it started).
-                "escalate_from": (datetime.now(UTC) - timedelta(days=7)).date().isoformat(),
+                "escalate_from": (now - timedelta(days=7)).date().isoformat(),
                 "connectors": sections,
                 "notify": notify,
             },
@@ -187,33 +223,45 @@ def _show_contracts(
 
 
 def _show_status(
-    store: Store, pack: RulePack | VersionedPack, connectors: Mapping[str, Connector], config: Path
+    store: Store,
+    pack: RulePack | VersionedPack,
+    connectors: Mapping[str, Connector],
+    config: Path,
+    now: datetime,
 ) -> None:
     """The at-risk queue as ``slaplug status`` prints it (plain text, the first few)."""
     view = status_view(
         store,
         pack,
-        datetime.now(UTC),
+        now,
         ClockQuery.build(states=["breached", "at-risk"], limit=8),
         links=connector_links(connectors),
     )
-    click.echo(f"\n$ slaplug status --state breached,at-risk --limit 8 --config {config}\n")
+    click.echo(
+        f"\n$ slaplug status --state breached,at-risk --limit 8 --config {config} "
+        f"--at {_iso(now)}\n"
+    )
     click.echo(render_plain(view, ZoneInfo("UTC")), nl=False)
 
 
-def run_demo(folder: Path, rules: Path) -> None:
-    """Run the demo, printing as it goes."""
+def run_demo(folder: Path, rules: Path, now: datetime | None = None) -> None:
+    """Run the demo at ``now`` (default: `demo_instant` of the real time), printing as it goes."""
+    now = now or demo_instant(datetime.now(UTC))
     with ExitStack() as stack:
-        connections = _start_fakes(stack)
+        connections = _start_fakes(stack, now)
         sections = {name: dict(c.section) for name, c in connections.items()}
         mailbox = stack.enter_context(Mailbox())
         notify = {
             name: [mailbox.url(to=f"{name}@demo.example", sender="slaplug@demo.example")]
             for name in _DEMO_CHANNELS
         }
-        config = _write_config(folder, rules, sections, notify)
+        config = _write_config(folder, rules, sections, notify, now)
         click.echo(
             f"slaplug demo: fake helpdesks on 127.0.0.1, configuration and store in {folder}/"
+        )
+        click.echo(
+            f"  runs at  {now:%a %Y-%m-%d %H:%M} UTC, the same point of the working week every "
+            "time (--at to choose)"
         )
         for name, section in sections.items():
             click.echo(f"  {name:<8} {section['base_url']}")
@@ -221,7 +269,7 @@ def run_demo(folder: Path, rules: Path) -> None:
         settings = load_settings(config)
         with open_runtime(settings) as rt:
             # What `slaplug sync` runs: the jobs, in this process (slaplug.jobs.local).
-            job = SyncPass(rt, escalate_from=settings.escalate_from)
+            job = SyncPass(rt, escalate_from=settings.escalate_from, clock=lambda: now)
             first = job.run_once()
             _show(first, "\nFirst sync")
             for line in go_live_lines(first):
@@ -234,8 +282,8 @@ def run_demo(folder: Path, rules: Path) -> None:
             for name, connection in connections.items():
                 if connection.contracts_heading:
                     heading = connection.contracts_heading
-                    _show_contracts(rt.store, rt.pack, datetime.now(UTC), name, heading)
-            _show_status(rt.store, rt.pack, rt.connectors, config)
+                    _show_contracts(rt.store, rt.pack, now, name, heading)
+            _show_status(rt.store, rt.pack, rt.connectors, config, now)
             # Explain a ticket we wrote to, so what it says can be checked on the fake.
             picked = [(w.connector, w.ticket_id) for w in first.written] or [
                 (b.connector, b.ticket_id) for b in first.breaches
@@ -243,18 +291,21 @@ def run_demo(folder: Path, rules: Path) -> None:
             if picked:
                 conn, ticket_id = picked[0]
                 if rt.store.load_snapshot(conn, ticket_id) is not None:
-                    command = f"slaplug explain {conn}:{ticket_id} --config {config}"
+                    at = f"--at {_iso(now)}"
+                    command = f"slaplug explain {conn}:{ticket_id} --config {config} {at}"
                     click.echo(f"\n$ {command}\n")
                     doc = explain_synced(
                         rt.store,
                         rt.pack,
                         conn,
                         ticket_id,
-                        datetime.now(UTC),
+                        now,
                         links=connector_links(rt.connectors),
                     )
                     click.echo(render_text(doc))
                     click.echo(
                         f"\nThe store stays in {folder}/; look again without calling a helpdesk:\n"
-                        f"  slaplug status --config {config}\n  {command}"
+                        f"  slaplug status --config {config} {at}\n  {command}\n"
+                        "(without --at they measure at the real time: the clocks have run on "
+                        "since the demo's instant)"
                     )

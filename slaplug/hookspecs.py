@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
 from pluggy import HookimplMarker, HookspecMarker
@@ -83,9 +83,11 @@ class DemoConnection:
     contracts_heading: str | None = None
 
 
-#: Starts a plugin's fake for ``slaplug demo``: a context manager whose value is its
-#: `DemoConnection` and whose exit stops the fake.
-DemoFake = Callable[[], AbstractContextManager[DemoConnection]]
+#: Starts a plugin's fake for ``slaplug demo``: called as ``start(now)`` with the instant the
+#: demo runs at (an aware `datetime`; the fake's data should end shortly before it), it
+#: returns a context manager whose value is its `DemoConnection` and whose exit stops the fake.
+#: A ``start()`` that takes no argument is still called, without the instant.
+DemoFake = Callable[[datetime], AbstractContextManager[DemoConnection]]
 
 
 class RegisterFake(Protocol):
@@ -135,8 +137,9 @@ def register_fakes(register: RegisterFake) -> None:
         register: Call as ``register(name, run)`` or ``register(name, run, demo=start)``.
             ``run`` is a `FakeRunner`: ``run(argv) -> exit code``; the first line of its
             docstring is its summary in ``slaplug fake --help``. ``start``, a `DemoFake`,
-            makes ``slaplug demo`` run this fake too: it starts the fake with the demo's
-            data and yields the `DemoConnection` to it. Import the fake inside ``run``
+            makes ``slaplug demo`` run this fake too: ``start(now)`` starts the fake with
+            the demo's data, ending shortly before ``now`` (the instant the demo runs at),
+            and yields the `DemoConnection` to it. Import the fake inside ``run``
             and ``start``, so that listing the fakes stays cheap.
     """
 

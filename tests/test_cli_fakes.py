@@ -6,6 +6,7 @@ import subprocess
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -19,6 +20,7 @@ from tinydesk import TinyFake
 
 from slaplug import hookimpl
 from slaplug.cli import main
+from slaplug.demo import _call_start
 from slaplug.errors import PluginError
 from slaplug.hookspecs import DemoConnection
 from slaplug.plugins import get_demo_fakes, get_fakes
@@ -119,7 +121,8 @@ def test_slaplug_fake_freshdesk_serves_tickets_as_a_real_process() -> None:
 def test_the_demo_runs_the_fakes_the_plugins_offer(platforms: None) -> None:
     offered = get_demo_fakes()
     assert list(offered) == ["jira", "zendesk"]  # sorted; Freshdesk offers no demo
-    with offered["zendesk"]() as connection:
+    now = datetime(2026, 12, 3, 12, tzinfo=UTC)
+    with offered["zendesk"](now) as connection:
         section = connection.section
         assert section["plugin"] == "zendesk"
         token = connection.environ[section["api_token_env"]]
@@ -130,9 +133,16 @@ def test_the_demo_runs_the_fakes_the_plugins_offer(platforms: None) -> None:
         )
         assert r.status_code == 200
         assert connection.contracts_heading is None
+        # Its data ends before the instant it was given (three days before: the demo's story).
+        newest = requests.get(
+            f"{section['base_url']}/api/v2/incremental/tickets/cursor.json?start_time=0",
+            auth=(f"{section['email']}/token", token),
+            timeout=5,
+        ).json()["tickets"]
+        assert newest and max(t["updated_at"] for t in newest) < "2026-11-30T12:00:00Z"
     with pytest.raises(requests.ConnectionError):  # leaving the demo stops the fake
         requests.get(f"{section['base_url']}/api/v2/users/me.json", timeout=2)
-    with offered["jira"]() as connection:
+    with offered["jira"](now) as connection:
         assert connection.section["projects"] == ["SUP"]
         assert connection.contracts_heading == "Jira tickets, by JSM organization"
 
@@ -152,6 +162,27 @@ def test_any_plugin_can_offer_a_fake_to_the_demo(slaplug_register: Callable[...,
     assert list(get_fakes()) == ["tiny"]
     with get_demo_fakes()["tiny"]() as connection:
         assert requests.get(connection.section["base_url"], timeout=5).status_code == 401
+
+
+def test_the_demo_gives_its_instant_to_a_start_that_takes_it() -> None:
+    """``start(now)`` since the demo runs at a chosen instant; a plugin's ``start()`` written
+    before that is still called, without it."""
+    given: list[object] = []
+
+    @contextmanager
+    def start(now: datetime) -> Iterator[DemoConnection]:
+        given.append(now)
+        yield DemoConnection({"plugin": "tiny"})
+
+    @contextmanager
+    def legacy() -> Iterator[DemoConnection]:
+        given.append("legacy")
+        yield DemoConnection({"plugin": "tiny"})
+
+    now = datetime(2026, 12, 3, 12, tzinfo=UTC)
+    with _call_start(start, now), _call_start(legacy, now):  # type: ignore[arg-type]
+        pass
+    assert given == [now, "legacy"]
 
 
 def test_a_demo_that_is_not_callable_is_refused(slaplug_register: Callable[..., str]) -> None:

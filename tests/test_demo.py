@@ -8,7 +8,12 @@ import sqlite3
 import subprocess
 import sys
 from collections import Counter
+from datetime import datetime
 from pathlib import Path
+
+import pytest
+
+from slaplug.demo import demo_instant
 
 
 def test_demo_syncs_writes_back_once_and_explains(tmp_path: Path) -> None:
@@ -36,10 +41,18 @@ def test_demo_syncs_writes_back_once_and_explains(tmp_path: Path) -> None:
     assert len(whys) == min(15, int(written.group(1))), out
     assert "Escalations that would fire:" in out
     # The at-risk queue, as `slaplug status` prints it.
-    assert "$ slaplug status --state breached,at-risk --limit 8 --config demo/slaplug.yaml" in out
+    at = re.search(r"^  runs at  Thu (\S+) 12:00 UTC,", out, re.M)
+    assert at, out
+    instant = f"{at.group(1)}T12:00:00Z"
+    assert (
+        f"$ slaplug status --state breached,at-risk --limit 8 --config demo/slaplug.yaml "
+        f"--at {instant}"
+    ) in out
     assert re.search(r"^\w+:\S+ +breached +-\d", out, re.M), out
     # The commands the demo suggests work as printed, after it (its fakes are gone by then).
-    suggested = re.search(r"^\$ slaplug (explain (\w+):(\S+) --config demo/slaplug\.yaml)$", out, re.M)
+    suggested = re.search(
+        r"^\$ slaplug (explain (\w+):(\S+) --config demo/slaplug\.yaml --at (\S+))$", out, re.M
+    )
     assert suggested, out
     explained = subprocess.run(
         [sys.executable, "-m", "slaplug.cli", *suggested.group(1).split()],
@@ -47,6 +60,9 @@ def test_demo_syncs_writes_back_once_and_explains(tmp_path: Path) -> None:
     )
     assert explained.returncode == 0, explained.stderr
     assert explained.stdout.startswith(f"Ticket {suggested.group(2)}:{suggested.group(3)} ")
+    # At the demo's instant, from the store alone, it says what the demo said.
+    assert suggested.group(4) == instant
+    assert explained.stdout.strip() in out, (explained.stdout, out)
     status = subprocess.run(
         [sys.executable, "-m", "slaplug.cli", "status", "--config", "demo/slaplug.yaml", "--json"],
         capture_output=True, text=True, check=False, cwd=tmp_path, timeout=120,
@@ -58,6 +74,13 @@ def test_demo_syncs_writes_back_once_and_explains(tmp_path: Path) -> None:
     assert "Contracts on Jira tickets, by JSM organization" in out
     assert re.search(r"enterprise +Acme Corp +\d+ met +\d+ missed", out), out
     assert re.search(r"standard +Initech +\d+ met", out), out
+    # Run at the same point of the week, the demo always reaches a person: each channel the
+    # shipped rules notify got its mail (on the real clock, a Sunday noon reached nobody).
+    mail = re.search(r"Notifications in the local mailbox: (\d+)\n((?:  \S+ +\d+\n)+)", out)
+    assert mail, out
+    assert {line.split()[0] for line in mail.group(2).splitlines()} == {
+        "team-lead@demo.example", "support-manager@demo.example", "second-line-lead@demo.example",
+    }  # fmt: skip
 
 
 def _check_breached_clocks(out: str, store: Path) -> None:
@@ -76,3 +99,17 @@ def _check_breached_clocks(out: str, store: Path) -> None:
     # The go-live line counts the breaches recorded as history; the table's column agrees.
     history = re.search(r"(\d+) breaches from before the cutoff recorded", out)
     assert history and int(history.group(1)) == sum(int(b) for _, _, _, b, _ in rows), out
+
+
+@pytest.mark.parametrize(
+    ("real", "instant"),
+    [
+        ("2026-12-06T12:00:00Z", "2026-12-03T12:00:00Z"),  # a Sunday: the Thursday before
+        ("2026-12-03T12:00:00Z", "2026-12-03T12:00:00Z"),  # Thursday noon itself
+        ("2026-12-03T11:59:59Z", "2026-11-26T12:00:00Z"),  # before it: the week before
+        ("2026-12-04T08:00:00+09:00", "2026-12-03T12:00:00Z"),  # Thursday 23:00 UTC
+        ("2027-03-28T01:30:00Z", "2027-03-25T12:00:00Z"),  # Berlin's clocks go forward
+    ],
+)
+def test_the_demo_runs_at_the_latest_thursday_noon(real: str, instant: str) -> None:
+    assert demo_instant(datetime.fromisoformat(real)) == datetime.fromisoformat(instant)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from contextlib import AbstractContextManager
+from datetime import datetime
 
 from slaplug.connectors import Connector
 from slaplug.hookspecs import DemoConnection, RegisterFake, hookimpl
@@ -39,11 +40,11 @@ def _run_fake(argv: list[str]) -> int:
     return main_fake_jira(argv)
 
 
-def _demo() -> AbstractContextManager[DemoConnection]:
-    """Start the fake Jira for ``slaplug demo``."""
+def _demo(now: datetime) -> AbstractContextManager[DemoConnection]:
+    """Start the fake Jira for ``slaplug demo``, which runs at ``now``."""
     from slaplug_jira.fake.demo import demo  # noqa: PLC0415 - as in _run_fake
 
-    return demo()
+    return demo(now)
 
 
 @hookimpl

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from contextlib import AbstractContextManager
+from datetime import datetime
 
 from slaplug import hookimpl
 from slaplug.connectors import Connector
@@ -29,11 +30,11 @@ def _run_fake(argv: list[str]) -> int:
     return main_fake_zendesk(argv)
 
 
-def _demo() -> AbstractContextManager[DemoConnection]:
-    """Start the fake Zendesk for ``slaplug demo``."""
+def _demo(now: datetime) -> AbstractContextManager[DemoConnection]:
+    """Start the fake Zendesk for ``slaplug demo``, which runs at ``now``."""
     from slaplug_zendesk.fake.demo import demo  # noqa: PLC0415 - as in _run_fake
 
-    return demo()
+    return demo(now)
 
 
 @hookimpl

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime
 
 from slaplug.hookspecs import DemoConnection
 from slaplug_jira.fake.generate import FIELD_SLA_STATUS
@@ -15,9 +16,9 @@ _TOKEN_ENV = "SLAPLUG_DEMO_JIRA_TOKEN"
 
 
 @contextmanager
-def demo() -> Iterator[DemoConnection]:
+def demo(now: datetime) -> Iterator[DemoConnection]:
     """Serve the generated site (project SUP, JSM organizations) until the demo ends."""
-    with FakeJira.start() as fake:
+    with FakeJira.start(now=now) as fake:
         yield DemoConnection(
             section={
                 "plugin": "jira",

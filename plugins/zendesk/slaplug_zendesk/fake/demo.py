@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from slaplug.hookspecs import DemoConnection
 from slaplug_zendesk.fake.data import Group
@@ -18,12 +18,13 @@ _ESCALATIONS = 204  # beside the generated first-line (201), second-line and bil
 
 
 @contextmanager
-def demo() -> Iterator[DemoConnection]:
-    """Serve four weeks of a 300-ticket account until the demo ends."""
+def demo(now: datetime) -> Iterator[DemoConnection]:
+    """Serve four weeks of a 300-ticket account, ending three days before ``now``, until the
+    demo (which runs at ``now``) ends."""
     # The fake's clock runs three days behind: its open tickets have been waiting since, as
     # if slaplug were connected three days after they came in (the demo backfills a week).
     with FakeZendesk.start(
-        now=datetime.now(UTC) - timedelta(days=3),
+        now=now - timedelta(days=3),
         tickets=300,
         days=28,
         job_complete_after=0.2,
