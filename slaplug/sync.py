@@ -61,7 +61,7 @@ from slaplug.rules.versions import VersionedAssessment, VersionedPack
 from slaplug.serialize import ticket_problem
 from slaplug.store import Claim, Store
 from slaplug.store._base import default_worker_id
-from slaplug.store.live import LiveHead
+from slaplug.store.live import LiveHead, write_slot
 from slaplug.store.quarantine import storable
 from slaplug.store.tickets import DueTicket, Saved, due_bucket
 from slaplug.summary import BreachFate, Summary
@@ -485,7 +485,7 @@ class Sync:
         for a in assessments:
             live = [x for x in a.actions if not x.shadow]
             summary.shadow += len(a.actions) - len(live)
-            actions.extend(self._go_live_gate(a, live, cutoff, summary))
+            actions.extend(self._in_crossing_order(a, self._go_live_gate(a, live, cutoff, summary)))
         _note_breaches(assessments, summary, cutoff)
         if self.dry_run:
             live = [a for a, _, _ in self._live_writes(assessments)]
@@ -567,6 +567,24 @@ class Sync:
                 kept.append(x)
         summary.past_crossings += len(held_levels)
         return kept
+
+    def _in_crossing_order(self, a: VersionedAssessment, actions: list[Action]) -> list[Action]:
+        """The ticket's actions, oldest threshold crossing first, where two write one slot.
+
+        The store numbers a slot's writes in the order planned (`slaplug.store.live`), and
+        only the newest is written: ``half_used`` at 50% and ``at_risk`` at 75% planned in one
+        pass leave the field at ``at_risk``, whatever order the rules declare them in. Ties
+        (and crossings the pack cannot time) keep the rules' order.
+        """
+        slots = [s for x in actions if (s := write_slot(x)) is not None]
+        if len(slots) == len(set(slots)):
+            return actions  # no slot written twice: the order changes nothing
+
+        def crossed(x: Action) -> datetime:
+            t = self._thresholds[a.version_of_action(x)].crossed_at(x, a.measures)
+            return t if t is not None else datetime.max.replace(tzinfo=UTC)
+
+        return sorted(actions, key=crossed)
 
     def _live_writes(
         self, assessments: Sequence[VersionedAssessment]

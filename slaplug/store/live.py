@@ -1,8 +1,11 @@
-"""Live fields in the ledger and the outbox: each value written once, never an old one last.
+"""Slots in the ledger and the outbox: each value written once, never an old one last.
 
 A live field's write (`slaplug.rules.live`) is an ordinary ledger row and outbox entry with
 two more columns: its *slot* (``live:<field>``, per connector and ticket) and *seq*, the
-value's number in that slot's history. They give three guarantees:
+value's number in that slot's history. An escalation's write to something a later
+escalation may write again (a field, a tag, the priority, the status, the assignee) has a
+slot too (`write_slot`: ``field:<field>``, ``tag:<tag>``, ``priority``...), numbered by
+`OutboxMixin.plan` in the order the sync plans them. They give three guarantees:
 
 - **Bounded writes.** The slot's newest row holds the value last planned (`live_heads`);
   the sync plans a new value only when it differs, so an unchanged deadline costs nothing
@@ -19,27 +22,61 @@ value's number in that slot's history. They give three guarantees:
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, and_, delete, func, select, update
+from sqlalchemy import Connection, and_, delete, exists, func, select, update
 
 from slaplug.model import Action
 from slaplug.store._base import StoreBase, aware, chunks
 from slaplug.store.codec import action_from_json, action_to_json
 from slaplug.store.schema import due, ledger, outbox
 
-__all__ = ["LiveHead", "LiveMixin", "LiveWrite", "claimable_live", "live_slot"]
+__all__ = [
+    "LiveHead",
+    "LiveMixin",
+    "LiveWrite",
+    "claimable_live",
+    "live_slot",
+    "mark_due_now",
+    "newest_seqs",
+    "supersede_older",
+    "supersede_older_many",
+    "write_slot",
+]
 
-#: The ledger status of a live field's value replaced by a newer one before it was written.
+#: The ledger status of a slot's value replaced by a newer one before it was written.
 SUPERSEDED = "superseded"
+
+#: The slots of live fields start with this; `write_slot`'s never do.
+LIVE_PREFIX = "live:"
 
 
 def live_slot(field: str) -> str:
     """The ledger slot of live field ``field``."""
     return f"live:{field}"
+
+
+def write_slot(action: Action) -> str | None:
+    """The ledger slot of an escalation's write: what it sets, which a later write replaces.
+
+    Two escalations that set one field (``half_used`` at 50%, ``at_risk`` at 75%), add and
+    remove one tag, or set the priority, status or assignee, write the same slot: only the
+    newest value planned may be what the ticket shows. Comments and notifications add, they
+    replace nothing: None.
+    """
+    kind, p = action.kind.value, action.params
+    if kind == "set_field":
+        return f"field:{p.get('field')}"
+    if kind in ("add_tag", "remove_tag"):
+        return f"tag:{p.get('tag')}"
+    if kind == "assign":
+        return "assign:user" if "user" in p else "assign:group"
+    if kind in ("set_priority", "set_status"):
+        return kind.removeprefix("set_")
+    return None
 
 
 @dataclass(frozen=True)
@@ -102,12 +139,12 @@ class LiveMixin(StoreBase):
                 .where(
                     ledger.c.connector == connector,
                     ledger.c.ticket_id == ticket_id,
-                    ledger.c.slot.is_not(None),
+                    ledger.c.slot.startswith(LIVE_PREFIX, autoescape=True),
                 )
                 .order_by(ledger.c.slot, ledger.c.seq.desc())
             )
             for r in rows:
-                field = str(r.slot).removeprefix("live:")
+                field = str(r.slot).removeprefix(LIVE_PREFIX)
                 value = action_from_json(r.action).params.get("value")
                 out.setdefault(field, []).append(
                     LiveWrite(
@@ -129,7 +166,10 @@ class LiveMixin(StoreBase):
         ids = sorted(set(ticket_ids))
         newest = (
             select(ledger.c.ticket_id, ledger.c.slot, func.max(ledger.c.seq).label("seq"))
-            .where(ledger.c.connector == connector, ledger.c.slot.is_not(None))
+            .where(
+                ledger.c.connector == connector,
+                ledger.c.slot.startswith(LIVE_PREFIX, autoescape=True),
+            )
             .group_by(ledger.c.ticket_id, ledger.c.slot)
         )
         out: dict[tuple[str, str], LiveHead] = {}
@@ -151,7 +191,7 @@ class LiveMixin(StoreBase):
                 )
                 for r in rows:
                     value = action_from_json(r.action).params.get("value")
-                    field = str(r.slot).removeprefix("live:")
+                    field = str(r.slot).removeprefix(LIVE_PREFIX)
                     out[(r.ticket_id, field)] = LiveHead(
                         int(r.seq), None if value is None else str(value), r.status
                     )
@@ -205,7 +245,7 @@ class LiveMixin(StoreBase):
             for key in missed:
                 if key not in known:  # lost the race for this seq: look again soon
                     row = rows[key]
-                    _due_now(self, conn, str(row["connector"]), str(row["ticket_id"]), at)
+                    mark_due_now(self, conn, str(row["connector"]), str(row["ticket_id"]), at)
             queued.sort()
             if queued:
                 conn.execute(
@@ -224,7 +264,7 @@ class LiveMixin(StoreBase):
                 )
                 for key in queued:
                     r = rows[key]
-                    _supersede_older(
+                    supersede_older(
                         conn, str(r["connector"]), str(r["ticket_id"]), str(r["slot"]), r["seq"], at
                     )
         return queued
@@ -234,7 +274,7 @@ def _valid_lease(state: str, lease_until: datetime | None, now: datetime) -> boo
     return state == "leased" and lease_until is not None and aware(lease_until) > now
 
 
-def _supersede_older(
+def supersede_older(
     conn: Connection, connector: str, ticket_id: str, slot: str, seq: Any, now: datetime
 ) -> None:
     """Supersede the slot's rows older than ``seq`` that are waiting (pending, failed, dead):
@@ -252,33 +292,95 @@ def _supersede_older(
         )
     ).all()
     stale = [r.key for r in rows if not _valid_lease(r.state or "", r.lease_until, now)]
-    _supersede(conn, stale, seq, now)
+    _supersede(conn, stale, seq, now, slot)
 
 
-def _supersede(conn: Connection, keys: Sequence[str], seq: Any, now: datetime) -> None:
+def newest_seqs(
+    conn: Connection, connector: str, ticket_ids: Iterable[str]
+) -> dict[tuple[str, str], int]:
+    """The newest seq of each ``(ticket id, slot)`` of these tickets that has one."""
+    out: dict[tuple[str, str], int] = {}
+    for part in chunks(sorted(set(ticket_ids))):
+        for m in conn.execute(
+            select(ledger.c.ticket_id, ledger.c.slot, func.max(ledger.c.seq))
+            .where(
+                ledger.c.connector == connector,
+                ledger.c.ticket_id.in_(part),
+                ledger.c.slot.is_not(None),
+            )
+            .group_by(ledger.c.ticket_id, ledger.c.slot)
+        ):
+            out[(m[0], m[1])] = int(m[2])
+    return out
+
+
+def supersede_older_many(
+    conn: Connection, connector: str, newest: Mapping[tuple[str, str], int], now: datetime
+) -> None:
+    """`supersede_older` for many ``(ticket id, slot) -> seq`` of one connector, reading each
+    chunk of tickets' waiting slot rows once."""
+    by_ticket: dict[str, list[tuple[str, int]]] = {}
+    for (ticket_id, slot), seq in newest.items():
+        by_ticket.setdefault(ticket_id, []).append((slot, seq))
+    stale: dict[tuple[str, int], list[str]] = {}
+    for part in chunks(sorted(by_ticket)):
+        rows = conn.execute(
+            select(
+                ledger.c.key,
+                ledger.c.ticket_id,
+                ledger.c.slot,
+                ledger.c.seq,
+                outbox.c.state,
+                outbox.c.lease_until,
+            )
+            .outerjoin(outbox, outbox.c.key == ledger.c.key)
+            .where(
+                ledger.c.connector == connector,
+                ledger.c.ticket_id.in_(part),
+                ledger.c.slot.is_not(None),
+                ledger.c.status.in_(("pending", "failed")),
+            )
+        ).all()
+        for r in rows:
+            newer = newest.get((r.ticket_id, r.slot))
+            if (
+                newer is not None
+                and r.seq < newer
+                and not _valid_lease(r.state or "", r.lease_until, now)
+            ):
+                stale.setdefault((r.slot, newer), []).append(r.key)
+    for (slot, seq), keys in stale.items():
+        _supersede(conn, keys, seq, now, slot)
+
+
+def _supersede(
+    conn: Connection, keys: Sequence[str], seq: Any, now: datetime, slot: str | None = None
+) -> None:
+    if slot is None or slot.startswith(LIVE_PREFIX):
+        why = f"a newer value (number {seq}) of this live field replaced it"
+    else:
+        why = f"a write planned later (number {seq}) to the same {slot} replaced it"
     for part in chunks(sorted(keys)):
         conn.execute(
             update(ledger)
             .where(ledger.c.key.in_(part), ledger.c.status.in_(("pending", "failed")))
-            .values(
-                status=SUPERSEDED,
-                detail=f"a newer value (number {seq}) of this live field replaced it",
-                done_at=now,
-            )
+            .values(status=SUPERSEDED, detail=why, done_at=now)
         )
         conn.execute(delete(outbox).where(outbox.c.key.in_(part)))
 
 
 def claimable_live(conn: Connection, connector: str, now: datetime) -> list[Any]:
-    """Conditions keeping `claim` from writing a live field's value out of order.
+    """Conditions keeping `claim` from writing a slot's value out of order.
 
     Supersedes first every waiting row older than its slot's newest (a failure may have put
     one back), then returns a condition that leaves out each slot row while another row of
-    its slot is in flight. Run inside the claim's transaction.
+    its slot is in flight. Run inside the claim's transaction, for every claim: it asks the
+    database for those two kinds of rows only (a few, normally none), not for every waiting
+    slot row, which a backfill counts in thousands.
     """
-    # Every outbox row's ledger row is pending. Read from the ledger: its (connector, ticket,
-    # slot, seq) index finds the slot rows without a look at every outbox row.
-    rows = conn.execute(
+    newer = ledger.alias("newer")
+    # Every outbox row's ledger row is pending.
+    waiting = (
         select(
             outbox.c.key,
             outbox.c.ticket_id,
@@ -294,42 +396,52 @@ def claimable_live(conn: Connection, connector: str, now: datetime) -> list[Any]
             ledger.c.slot.is_not(None),
             ledger.c.status == "pending",
         )
-    ).all()
-    if not rows:
-        return []
-    tickets = sorted({r.ticket_id for r in rows})
-    newest: dict[tuple[str, str], int] = {}
-    for part in chunks(tickets):
-        for m in conn.execute(
-            select(ledger.c.ticket_id, ledger.c.slot, func.max(ledger.c.seq))
-            .where(
-                ledger.c.connector == connector,
-                ledger.c.ticket_id.in_(part),
-                ledger.c.slot.is_not(None),
+    )
+    older = conn.execute(
+        waiting.where(
+            exists().where(
+                newer.c.connector == ledger.c.connector,
+                newer.c.ticket_id == ledger.c.ticket_id,
+                newer.c.slot == ledger.c.slot,
+                newer.c.seq > ledger.c.seq,
             )
-            .group_by(ledger.c.ticket_id, ledger.c.slot)
-        ):
-            newest[(m[0], m[1])] = int(m[2])
-    stale: dict[int, list[str]] = {}
-    flying: dict[tuple[str, str], str] = {}
-    waiting: list[Any] = []
-    for r in rows:
-        slot = (r.ticket_id, r.slot)
-        if _valid_lease(r.state, r.lease_until, now):
-            flying[slot] = r.key
-        elif r.seq < newest.get(slot, r.seq):
-            stale.setdefault(newest[slot], []).append(r.key)
-        else:
-            waiting.append(r)
-    for seq, keys in stale.items():
-        _supersede(conn, keys, seq, now)
-    blocked = [r.key for r in waiting if (r.ticket_id, r.slot) in flying]
+        )
+    ).all()
+    leased = [
+        r
+        for r in conn.execute(waiting.where(outbox.c.state == "leased")).all()
+        if _valid_lease(r.state, r.lease_until, now)
+    ]
+    stale_rows = [r for r in older if not _valid_lease(r.state, r.lease_until, now)]
+    if stale_rows:
+        newest = newest_seqs(conn, connector, (r.ticket_id for r in stale_rows))
+        stale: dict[tuple[str, int], list[str]] = {}
+        for r in stale_rows:
+            stale.setdefault((r.slot, newest[(r.ticket_id, r.slot)]), []).append(r.key)
+        for (name, seq), keys in stale.items():
+            _supersede(conn, keys, seq, now, name)
+    if not leased:
+        return []
+    flying = {(r.ticket_id, r.slot) for r in leased}
+    gone = {r.key for r in stale_rows}
+    blocked: list[str] = []
+    for part in chunks(sorted({t for t, _ in flying})):
+        for r in conn.execute(waiting.where(outbox.c.ticket_id.in_(part))).all():
+            if (
+                (r.ticket_id, r.slot) in flying
+                and r.key not in gone
+                and not _valid_lease(r.state, r.lease_until, now)
+            ):
+                blocked.append(r.key)
     if not blocked:
         return []
     return [and_(*(outbox.c.key.not_in(part) for part in chunks(blocked)))]
 
 
-def _due_now(store: StoreBase, conn: Connection, connector: str, ticket_id: str, at: datetime) -> None:
+def mark_due_now(
+    store: StoreBase, conn: Connection, connector: str, ticket_id: str, at: datetime
+) -> None:
+    """Make one ticket due at ``at``, to be evaluated again (a lost race for a slot)."""
     stmt = store._insert(due).values(connector=connector, ticket_id=ticket_id, due_at=at)
     conn.execute(
         stmt.on_conflict_do_update(

@@ -15,14 +15,20 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
-from sqlalchemy import bindparam, delete, func, select, update
+from sqlalchemy import Connection, bindparam, delete, func, select, update
 
 from slaplug.connectors.redact import scrub
 from slaplug.model import Action
 from slaplug.store._base import StoreBase, aware, chunks, default_worker_id
 from slaplug.store.codec import action_from_json, action_to_json
 from slaplug.store.legacy_keys import adopt_legacy_keys
-from slaplug.store.live import claimable_live
+from slaplug.store.live import (
+    claimable_live,
+    mark_due_now,
+    newest_seqs,
+    supersede_older_many,
+    write_slot,
+)
 from slaplug.store.queue import LeasedQueue
 from slaplug.store.schema import due, ledger, outbox
 from slaplug.store.tickets import due_bucket
@@ -147,29 +153,32 @@ class OutboxMixin(StoreBase):
         fresh = {a.key: a for a in actions if not a.shadow}
         if not fresh:
             return []
-        rows = [
-            {
-                "key": key,
-                "connector": a.connector,
-                "ticket_id": a.ticket_id,
-                "status": "pending",
-                "detail": "",
-                "action": action_to_json(a),
-                "planned_at": at,
-            }
-            for key, a in sorted(fresh.items())  # one lock order for concurrent planners
-        ]
         queued: list[str] = []
         with self._write() as conn:
+            slots = _number_slots(conn, fresh.values())
+            rows = [
+                {
+                    "key": key,
+                    "connector": a.connector,
+                    "ticket_id": a.ticket_id,
+                    "status": "pending",
+                    "detail": "",
+                    "action": action_to_json(a),
+                    "planned_at": at,
+                    "slot": slots[key][0] if key in slots else None,
+                    "seq": slots[key][1] if key in slots else None,
+                }
+                for key, a in sorted(fresh.items())  # one lock order for concurrent planners
+            ]
             for part in chunks(rows):
-                stmt = (
-                    self._insert(ledger)
-                    .on_conflict_do_nothing(index_elements=[ledger.c.key])
-                    .returning(ledger.c.key)
-                )
+                # No conflict target: a key planned before is skipped, and so is a slot
+                # number another planner took meanwhile (both unique indexes).
+                stmt = self._insert(ledger).on_conflict_do_nothing().returning(ledger.c.key)
                 queued.extend(conn.execute(stmt, list(part)).scalars())
+            taken = set(queued)
+            if len(taken) < len(rows) and slots:
+                self._retry_lost_slots(conn, [k for k in slots if k not in taken], fresh, at)
             if queued:
-                taken = set(queued)
                 adopted = adopt_legacy_keys(conn, [a for k, a in fresh.items() if k in taken])
                 queued = [k for k in queued if k not in adopted]
             queued.sort()
@@ -188,7 +197,30 @@ class OutboxMixin(StoreBase):
                         for key in queued
                     ],
                 )
+                # A write planned now replaces what waits in its slot (a value planned
+                # earlier, or put back by a failure): only the newest may land.
+                newest: dict[str, dict[tuple[str, str], int]] = {}
+                for key in queued:
+                    if key in slots:
+                        a, (slot, seq) = fresh[key], slots[key]
+                        mine = newest.setdefault(a.connector, {})
+                        mine[(a.ticket_id, slot)] = max(seq, mine.get((a.ticket_id, slot), 0))
+                for connector, seqs in newest.items():
+                    supersede_older_many(conn, connector, seqs, at)
         return queued
+
+    def _retry_lost_slots(
+        self, conn: Connection, keys: Iterable[str], fresh: Mapping[str, Action], at: datetime
+    ) -> None:
+        """Keys left out of the ledger are either planned before or lost a slot number to
+        another planner; the latter's tickets are marked due, to be planned again at once."""
+        wanted = sorted(keys)
+        known: set[str] = set()
+        for part in chunks(wanted):
+            known.update(conn.execute(select(ledger.c.key).where(ledger.c.key.in_(part))).scalars())
+        for key in wanted:
+            if key not in known:
+                mark_due_now(self, conn, fresh[key].connector, fresh[key].ticket_id, at)
 
     def outbox_release_leases(
         self, worker_id: str | None = None, *, now: datetime | None = None
@@ -555,3 +587,21 @@ class OutboxMixin(StoreBase):
             dead=states.get("dead", 0),
             ledger=statuses,
         )
+
+
+def _number_slots(conn: Connection, actions: Iterable[Action]) -> dict[str, tuple[str, int]]:
+    """Each slotted action's slot and number (`slaplug.store.live.write_slot`), by key.
+
+    Numbered after the slot's newest, in the order given: the order the sync planned them,
+    oldest threshold crossing first, so the value of the threshold crossed last is newest.
+    """
+    slotted = [(a, slot) for a in actions if (slot := write_slot(a)) is not None]
+    out: dict[str, tuple[str, int]] = {}
+    for connector in sorted({a.connector for a, _ in slotted}):
+        mine = [(a, slot) for a, slot in slotted if a.connector == connector]
+        newest = newest_seqs(conn, connector, (a.ticket_id for a, _ in mine))
+        for a, slot in mine:
+            seq = newest.get((a.ticket_id, slot), 0) + 1
+            newest[(a.ticket_id, slot)] = seq
+            out[a.key] = (slot, seq)
+    return out
