@@ -9,7 +9,7 @@ write). A check never stops the others: a connector that is down fails its own c
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from slaplug import plugins
@@ -32,12 +32,15 @@ if TYPE_CHECKING:
 __all__ = ["Check", "CheckStatus", "run_checks"]
 
 
-def run_checks(settings: Settings, *, only: str | None = None) -> list[Check]:
+def run_checks(
+    settings: Settings, *, only: str | None = None, skip: Collection[str] = ()
+) -> list[Check]:
     """Every check for ``settings``, in the order they ran.
 
     Args:
         settings: Validated settings (`slaplug.config.load_settings`).
         only: Check only this configured connector (and the shared parts).
+        skip: Connectors not to check (``sync --dry-run``: those whose helpdesk just failed).
     """
     checks = [_store_check(settings)]
     # Every rules version: an older one still escalates the cycles that started under it.
@@ -72,7 +75,7 @@ def run_checks(settings: Settings, *, only: str | None = None) -> list[Check]:
     )
     classes = plugins.get_connectors()
     for name, cs in settings.connectors.items():
-        if only is not None and name != only:
+        if (only is not None and name != only) or name in skip:
             continue
         cls = classes[cs.plugin]
         webhooks = Capability.WEBHOOK in cls.capabilities

@@ -216,6 +216,23 @@ class ConflictError(ConnectorError):
     __module__ = "slaplug"
 
 
+def helpdesk_message(exc: ConnectorError) -> str:
+    """The message of a helpdesk error that stopped a connector's work (or a command).
+
+    A 404 is "skip this ticket" where one ticket is missing; one that stops a connector came
+    from a list or export endpoint, which exists on every account: the connector's base_url
+    does not point at the API.
+    """
+    text = str(exc)
+    if isinstance(exc, TicketNotFoundError):
+        text = text.replace(
+            "not found; skipping this ticket",
+            "not found: the helpdesk has no such API path; check the connector's base_url "
+            "(the account's root URL, without an API path)",
+        )
+    return text
+
+
 class WebhookError(SlaplugError):
     """A webhook delivery is refused; reply to the sender with ``.status``.
 

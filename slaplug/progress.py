@@ -64,8 +64,15 @@ def log_summary(s: Summary, *, dry_run: bool = False) -> None:
     log.info("%s %s", "dry_run_done" if dry_run else "sync_done", counters)
 
 
-def print_summary(s: Summary, *, as_json: bool = False, dry_run: bool = False) -> None:
-    """The end-of-run summary: counts, then what was breached and written where."""
+def print_summary(
+    s: Summary, *, as_json: bool = False, dry_run: bool = False, go_live: bool = True
+) -> None:
+    """The end-of-run summary: counts, then what was breached and written where.
+
+    Args:
+        go_live: Print the go-live block even when all its counts are 0 (the first pass of
+            a run: it says the cutoffs); later passes print it only when it counts something.
+    """
     if sys.stderr.isatty():
         sys.stderr.write("\r\033[K")
     counters = s.as_dict()
@@ -75,6 +82,7 @@ def print_summary(s: Summary, *, as_json: bool = False, dry_run: bool = False) -
             **counters,
             "skipped_by": s.skipped_by,
             "cutoffs": s.cutoffs,
+            "helpdesk_failures": [f.as_dict() for f in s.helpdesk_failures],
         }
         if dry_run:
             doc["would_plan"] = [planned_json(a) for a in s.would_plan]
@@ -82,10 +90,19 @@ def print_summary(s: Summary, *, as_json: bool = False, dry_run: bool = False) -
         click.echo(json.dumps(doc, default=str))
         return
     title = "Dry run: nothing written" if dry_run else "Sync done"
-    click.echo(
-        f"{title} in {s.seconds:.1f}s: {s.tickets_read} tickets read ({s.tickets_changed} changed, "
-        f"{s.reevaluated} re-evaluated from snapshots), {s.measures_changed} measures changed"
-    )
+    failed = ""
+    if s.helpdesk_failures:
+        names = ", ".join(f.connector for f in s.helpdesk_failures)
+        failed = f" ({names} failed; its error is on standard error)"
+    if dry_run:
+        # A dry run saves no snapshot and records no measure: it has no "changed" to count.
+        read = f"{s.tickets_read} tickets read ({s.reevaluated} re-evaluated from snapshots)"
+    else:
+        read = (
+            f"{s.tickets_read} tickets read ({s.tickets_changed} changed, {s.reevaluated} "
+            f"re-evaluated from snapshots), {s.measures_changed} measures changed"
+        )
+    click.echo(f"{title} in {s.seconds:.1f}s{failed}: {read}")
     click.echo(
         f"  actions: {s.planned} planned, {s.applied} applied, {s.already} already there, "
         f"{s.skipped} skipped, {s.failed} failed, {s.conflicts} conflicts, "
@@ -101,7 +118,7 @@ def print_summary(s: Summary, *, as_json: bool = False, dry_run: bool = False) -
             "nothing written)"
         )
     click.echo(f"  API calls: {s.api_reads} reads, {s.api_writes} writes")
-    for line in go_live_lines(s, dry_run=dry_run):
+    for line in go_live_lines(s, dry_run=dry_run, quiet=not go_live):
         click.echo(line)
     if s.quarantined:
         click.echo(f"  {s.quarantined} ticket(s) quarantined: see `slaplug quarantine list`")
@@ -135,9 +152,17 @@ def planned_json(a: Action) -> dict[str, object]:
     }
 
 
-def go_live_lines(s: Summary, *, dry_run: bool = False) -> list[str]:
-    """What the go-live rules kept from the helpdesk this pass (`slaplug.golive`)."""
+def go_live_lines(s: Summary, *, dry_run: bool = False, quiet: bool = False) -> list[str]:
+    """What the go-live rules kept from the helpdesk this pass (`slaplug.golive`).
+
+    Args:
+        quiet: Nothing when every count is 0 (a steady ``sync --every`` pass: the cutoffs
+            were said on the first pass, and 60 passes of zeros say nothing).
+    """
     if not s.cutoffs:
+        return []
+    counts = (s.past_breaches, s.held_before_cutoff, s.past_crossings, s.held_done)
+    if quiet and not any(counts):
         return []
     cutoffs = ", ".join(f"{name} {at}" for name, at in s.cutoffs.items())
     record, hold = (
@@ -145,8 +170,14 @@ def go_live_lines(s: Summary, *, dry_run: bool = False) -> list[str]:
     )
     return [
         f"  go-live: cutoff {cutoffs} (nothing is written for a threshold crossed before it)",
-        f"    {s.past_breaches} breaches from before the cutoff {record}, not escalated",
-        f"    {s.held_before_cutoff} actions {hold}: {s.past_crossings} escalation levels "
-        "crossed before the cutoff",
-        f"    {s.held_done} actions {hold}: ticket solved or closed",
+        f"    {_n(s.past_breaches, 'breach', 'breaches')} from before the cutoff {record}, "
+        "not escalated",
+        f"    {_n(s.held_before_cutoff, 'action')} {hold}: "
+        f"{_n(s.past_crossings, 'escalation level')} crossed before the cutoff",
+        f"    {_n(s.held_done, 'action')} {hold}: ticket solved or closed",
     ]
+
+
+def _n(count: int, noun: str, plural: str | None = None) -> str:
+    """``1 action``, ``2 actions``."""
+    return f"{count} {noun}" if count == 1 else f"{count} {plural or noun + 's'}"

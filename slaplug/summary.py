@@ -15,7 +15,7 @@ from typing import Any, NamedTuple
 
 from slaplug.model import Action
 
-__all__ = ["BreachFate", "BreachSeen", "Summary", "Written"]
+__all__ = ["BreachFate", "BreachSeen", "HelpdeskFailure", "Summary", "Written"]
 
 #: Distinct skip reasons a summary keeps; any further ones are counted under `OTHER_REASONS`.
 MAX_REASONS = 20
@@ -44,6 +44,21 @@ class BreachSeen(NamedTuple):
     clock: str
     cycle: int
     fate: BreachFate
+
+
+class HelpdeskFailure(NamedTuple):
+    """A connector whose helpdesk failed during a pass (down, timing out, refusing us): its
+    work stopped there, the other connectors' went on."""
+
+    connector: str
+    #: What failed and what to do (`slaplug.errors.helpdesk_message`).
+    error: str
+    #: Outbox actions its stopped job had claimed, given back at once for the next pass.
+    released: int
+
+    def as_dict(self) -> dict[str, Any]:
+        """For ``--json``."""
+        return {"connector": self.connector, "error": self.error, "released": self.released}
 
 
 class Written(NamedTuple):
@@ -140,6 +155,8 @@ class Summary:
     held_done: int = 0
     #: Live fields' new values planned (a dry run: would be); counted in ``planned`` too.
     live_writes: int = 0
+    #: Connectors whose helpdesk failed this pass (`helpdesk_failures` says which and why).
+    connectors_failed: int = 0
     seconds: float = 0.0
     #: Each connector's cutoff this pass, ISO 8601.
     cutoffs: dict[str, str] = field(default_factory=dict)
@@ -152,6 +169,8 @@ class Summary:
     written: list[Written] = field(default_factory=list)
     #: What a dry run would have planned (the first `SAMPLE`; ``sync --plan FILE`` has all).
     would_plan: list[Action] = field(default_factory=list)
+    #: The connectors whose helpdesk failed this pass, each with its error.
+    helpdesk_failures: list[HelpdeskFailure] = field(default_factory=list)
     #: The breached clocks counted so far: a clock evaluated twice in a pass counts once.
     _breach_heads: set[tuple[str, str, str, int]] = field(
         default_factory=set, repr=False, compare=False
@@ -185,6 +204,11 @@ class Summary:
             self.breached_since_cutoff += 1
         if len(self.breaches) < self.SAMPLE:
             self.breaches.append(BreachSeen(connector, ticket_id, clock, cycle, fate))
+
+    def note_helpdesk_failure(self, connector: str, error: str, released: int) -> None:
+        """Record that ``connector``'s helpdesk failed and its work stopped for this pass."""
+        self.connectors_failed += 1
+        self.helpdesk_failures.append(HelpdeskFailure(connector, error, released))
 
     def note_skip(self, reason: str) -> None:
         """Count a skipped action under ``reason``."""

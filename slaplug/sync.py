@@ -318,7 +318,8 @@ class Sync:
         """Re-evaluate the passed thresholds of one connector, or of one due bucket, and deliver.
 
         The ``due(bucket)`` job: the rows are claimed (leased) first, so several workers
-        running it at once evaluate each due ticket once.
+        running it at once evaluate each due ticket once. A connector whose helpdesk fails
+        does not stop the bucket's other connectors: its error is raised after they ran.
 
         Args:
             summary: Count into this one (a pass made of several jobs) rather than a new one.
@@ -328,14 +329,26 @@ class Sync:
         else:  # only the connectors with something due (10,000 helpdesks: a handful)
             found = self.store.due_connectors(self.clock(), bucket=bucket)
             names = [n for n in self.connectors if n in found]
+        failures: list[ConnectorError] = []
         with self._counted(names, summary) as counted:
             for n in names:
                 self._held[n] = self.store.quarantined_ids(n)
                 cutoff = self.cutoff(n, self.clock())
                 counted.cutoffs[n] = cutoff.isoformat()
-                self._reevaluate_due(n, counted, cutoff, bucket=bucket)
-                if not self.dry_run:
-                    self._deliver(n, self.connectors[n], counted)
+                try:
+                    self._reevaluate_due(n, counted, cutoff, bucket=bucket)
+                    if not self.dry_run:
+                        self._deliver(n, self.connectors[n], counted)
+                except ConnectorError as exc:
+                    if len(names) == 1:
+                        raise
+                    # A bucket spans connectors: one helpdesk that fails must not keep the
+                    # others' due thresholds (and their writes) waiting behind it.
+                    self.release_leases()
+                    log.warning("%s: %s; the other connectors' due tickets go on", n, exc)
+                    failures.append(exc)
+            if failures:
+                raise failures[0]  # the job is recorded as failed; the next round retries it
         return counted
 
     def _reevaluate_due(

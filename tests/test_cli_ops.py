@@ -146,7 +146,11 @@ def test_a_helpdesk_that_refuses_connections_exits_3_not_the_config_code(
     assert "Traceback" not in done.stderr
     lines = done.stderr.splitlines()
     # One line for the cause (no retry lines, no urllib3 text), after what was done.
-    assert lines[-2].startswith("stopped: nothing done yet; 0 action(s) pending"), lines
+    # Its only connector: no "other connectors" to name.
+    assert lines[-2] == (
+        "zendesk: stopped by its helpdesk; 0 claimed actions released, 0 actions pending in "
+        "the outbox for the next sync, nothing done is lost"
+    ), lines
     assert lines[-1] == (
         "error: connector 'zendesk': cannot reach http://127.0.0.1:9: connection refused "
         "(nothing listens there); check base_url and that the helpdesk is up"
@@ -169,7 +173,7 @@ def test_a_wrong_url_prefix_stops_with_a_base_url_message_not_a_ticket_skip(
     assert done.returncode == 3, done.stderr
     assert "skipping this ticket" not in done.stderr
     assert "check the connector's base_url" in done.stderr
-    assert "stopped: nothing done yet" in done.stderr
+    assert "zendesk: stopped by its helpdesk; 0 claimed actions released" in done.stderr
 
 
 def test_a_configuration_error_still_exits_2(tmp_path: Path) -> None:
@@ -345,8 +349,8 @@ def test_a_helpdesk_failing_mid_batch_releases_the_batch_and_exits_3(
         code = proc.wait(timeout=60)
         stderr = err.text()
         assert code == 3, stderr + out.text()
-    [line] = [ln for ln in stderr.splitlines() if ln.startswith("stopped:")]
-    released = re.search(r"\((\d+) claimed one\(s\) released", line)
+    [line] = [ln for ln in stderr.splitlines() if ln.startswith("zendesk: stopped")]
+    released = re.search(r"(\d+) claimed actions? released", line)
     assert released and int(released.group(1)) > 0, line
     assert _leased(tmp_path) == 0  # the next sync need not wait out the leases
     assert "Traceback" not in stderr

@@ -578,6 +578,9 @@ def test_dry_run_says_what_the_first_sync_will_record_and_hold(tmp_path: Path) -
         # shipped rules assign to a group the fake lacks, named at its file:line:col.
         assert dry.returncode == 4, dry.stderr
         assert "would fail:" in dry.stderr and "no Zendesk group 'escalations'" in dry.stderr
+        # Named by its connector, not by a status "would fail" says already.
+        would = [ln for ln in dry.stderr.splitlines() if ln.startswith("would fail:")]
+        assert all(ln.startswith("would fail: zendesk ") for ln in would), would
         out = dry.stdout
         assert f"go-live: cutoff zendesk {now.isoformat()} (nothing is written" in out
         past = re.search(r"(\d+) breaches from before the cutoff would be recorded, not escalated",

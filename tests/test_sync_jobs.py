@@ -202,3 +202,60 @@ def test_the_embedded_webhook_worker_runs_due_and_deliver_through_the_jobs(
     finally:
         rt.store.close()
         rt.pack.close()
+
+
+def _two_connectors(rt: Runtime, first: TinyFake, second: TinyFake) -> Runtime:
+    """``rt`` with connectors ``a`` (on ``first``) and ``b`` (on ``second``), in that order."""
+    from dataclasses import replace
+
+    from tinydesk import TinyConfig
+
+    conns = {
+        name: Urgent(TinyConfig(base_url=f.base_url, api_token_env="TINY_TOKEN"), instance=name)
+        for name, f in (("a", first), ("b", second))
+    }
+    cutoff = datetime(2026, 1, 1, tzinfo=UTC)
+    settings = replace(rt.settings, escalate_from={"a": cutoff, "b": cutoff})
+    return replace(rt, settings=settings, connectors=conns)
+
+
+def test_a_due_bucket_goes_on_past_a_connector_whose_helpdesk_fails(
+    fakes: tuple[TinyFake, TinyFake], tmp_path: Path
+) -> None:
+    """The distributed ``due(bucket)`` job spans connectors: one helpdesk refusing its writes
+    must not keep the others' due tickets (and their writes) waiting behind it."""
+    from slaplug.errors import ConnectorError
+
+    failing, working = fakes
+    for fake in fakes:  # tickets like ticket 5, with thresholds ahead at FIRST: many buckets
+        for i in range(6, 26):
+            fake.tickets[str(i)] = {**fake.tickets["5"], "id": i, "tags": [], "comments": []}
+    rt = _two_connectors(
+        _runtime(f"sqlite:///{tmp_path / 's.db'}", failing, "embedded", tmp_path),
+        failing,
+        working,
+    )
+    try:
+        SyncPass(rt, clock=lambda: FIRST, escalate_from=_cutoffs(rt)).run_once()
+        due = {n: rt.store.due_before(LATER, 1000, connector=n) for n in ("a", "b")}
+        shared = {due_bucket("a", d.ticket_id) for d in due["a"]} & {
+            due_bucket("b", d.ticket_id) for d in due["b"]
+        }
+        assert shared, "no bucket holds both connectors' due tickets: the test shows nothing"
+        before = _writes(working)
+        failing.set_faults(1.0, [401])  # a's credentials revoked: every write refused
+        ctx = JobContext(rt, clock=lambda: LATER)  # a worker's context: every connector
+        errors: list[str] = []
+        for bucket in range(DUE_BUCKETS):
+            try:
+                JOBS["due"](ctx, bucket)
+            except ConnectorError as exc:
+                errors.append(str(exc))
+        # b's due tickets were all evaluated and their escalations written...
+        assert rt.store.due_before(LATER, 1000, connector="b") == []
+        assert _writes(working) != before
+        # ...and each bucket job that met a's failure was failed with a's error (retried).
+        assert errors and all("'a'" in e for e in errors), errors
+    finally:
+        rt.store.close()
+        rt.pack.close()

@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 
 import click
 
-from slaplug.errors import ConnectorError, ProblemsError, SlaplugError
+from slaplug.errors import ConnectorError, ProblemsError, SlaplugError, helpdesk_message
 from slaplug.exitcodes import ExitCode
 from slaplug.rules.engines import ENGINE_NAMES
 
@@ -50,25 +50,6 @@ def friendly_errors(func: F) -> F:
             sys.exit(ExitCode.INTERRUPTED)
 
     return wrapper  # type: ignore[return-value]
-
-
-def helpdesk_message(exc: ConnectorError) -> str:
-    """The message of a helpdesk error that stopped a command.
-
-    A 404 is "skip this ticket" where one ticket is missing; one that stops the whole
-    command came from a list or export endpoint, which exists on every account: the
-    connector's base_url does not point at the API.
-    """
-    from slaplug.errors import TicketNotFoundError
-
-    text = str(exc)
-    if isinstance(exc, TicketNotFoundError):
-        text = text.replace(
-            "not found; skipping this ticket",
-            "not found: the helpdesk has no such API path; check the connector's base_url "
-            "(the account's root URL, without an API path)",
-        )
-    return text
 
 
 def parse_time(value: str | None) -> datetime:

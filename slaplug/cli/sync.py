@@ -16,11 +16,9 @@ from slaplug.cli._common import (
     CONFIG_OPTION,
     ENGINE_OPTION,
     friendly_errors,
-    helpdesk_message,
     parse_time,
     sigterm_as_interrupt,
 )
-from slaplug.errors import ConnectorError
 from slaplug.exitcodes import ExitCode
 from slaplug.logs import logging_options
 
@@ -102,8 +100,12 @@ def sync(
     thresholds crossed before it started (see --escalate-from), nor on solved or closed
     tickets.
 
-    Exits 0 when every action went through, 4 when some failed (see docs/cli.md for every
-    exit code), 130 when stopped by Ctrl-C or SIGTERM.
+    Each connector is synced on its own: a helpdesk that is down or refuses us stops only
+    its connector's pass, and the others' go on.
+
+    Exits 0 when every action went through, 3 when a helpdesk failed (after the other
+    connectors were synced), 4 when some actions failed (see docs/cli.md for every exit
+    code), 130 when stopped by Ctrl-C or SIGTERM.
     """
     import time
 
@@ -114,7 +116,6 @@ def sync(
     from slaplug.logs import resolve_level, setup_logging
     from slaplug.progress import log_summary, print_summary, reporter
     from slaplug.runtime import open_runtime
-    from slaplug.sync import Summary
 
     setup_logging(resolve_level(log_level, verbose), log_format)
     if once and every:
@@ -141,14 +142,9 @@ def sync(
     pinned = parse_time(os.environ["SLAPLUG_NOW"]) if os.environ.get("SLAPLUG_NOW") else None
     clock = (lambda: pinned) if pinned else (lambda: datetime.now(UTC))
     failed_actions = False
-    # The pass's running counters, as last reported: a pass stopped by a helpdesk error
-    # raises before returning its summary, and the user must still see what was done.
-    seen: list[Summary] = []
+    helpdesk_failed = False
     show = reporter()
-
-    def progress(message: str, running: Summary) -> None:
-        seen[:] = [running]
-        show(message, running)
+    log = logging.getLogger("slaplug.sync")
 
     with (
         sigterm_as_interrupt(),
@@ -157,53 +153,97 @@ def sync(
     ):
         # The pass runs the job functions the distributed engine's workers run (pull, due,
         # deliver per connector), in this process: the embedded default (slaplug.jobs.local).
+        # Each connector on its own: a helpdesk that fails stops only its connector's turn.
         job = SyncPass(
             rt,
             dry_run=dry_run,
-            progress=progress,
+            progress=show,
             clock=clock,
             escalate_from=cutoffs,
             plan_sink=plan_sink,
         )
-        passes = 0
+        passes = PassCount()
         try:
             while True:
-                try:
-                    summary = job.run_once(only)
-                except ConnectorError as exc:
-                    released = job.release_leases()  # the next sync need not wait
-                    _stopped_by_helpdesk(rt.store, seen[-1] if seen else None, released)
-                    seen.clear()
-                    if interval is None:
-                        raise
-                    # A loop outlives an outage: the next pass tries again (exit 3 is for
-                    # --once, whose scheduler runs it again).
-                    click.echo(f"error: {helpdesk_message(exc)}", err=True)
-                    click.echo(f"next pass in {interval:g}s", err=True)
-                    time.sleep(interval)
-                    continue
-                seen.clear()
-                passes += 1
-                print_summary(summary, as_json=as_json, dry_run=dry_run)
+                summary = job.run_once(only)
+                passes.done(summary)
+                print_summary(summary, as_json=as_json, dry_run=dry_run, go_live=passes.total == 1)
                 log_summary(summary, dry_run=dry_run)
                 note = summary.failure_note()
                 if note:
                     # Through the log handler: in the chosen format, with the other lines.
-                    logging.getLogger("slaplug.sync").warning("%s", note)
+                    log.warning("%s", note)
+                _report_helpdesk_failures(
+                    summary, rt.store, list(rt.connectors), logged=interval is not None
+                )
+                helpdesk_failed = bool(summary.helpdesk_failures)
                 failed_actions = bool(note or summary.failed or summary.dead_lettered)
                 failed_actions |= bool(summary.retried_later)
                 if interval is None:
-                    if dry_run and _writes_that_would_fail(settings, only):
+                    failed = {f.connector for f in summary.helpdesk_failures}
+                    if dry_run and _writes_that_would_fail(settings, only, skip=failed):
                         failed_actions = True
                     break
                 # Said before the wait, so a log shows the loop is alive and idle, not stuck.
-                logging.getLogger("slaplug.sync").info("next pass in %gs", interval)
+                # A helpdesk that failed does not end the loop: the next pass tries it again.
+                log.info("next pass in %gs", interval)
                 time.sleep(interval)
         except KeyboardInterrupt:
-            _stop_interrupted(job, rt.store, passes)
+            _stop_interrupted(job, rt.store, passes, logged=interval is not None)
             sys.exit(ExitCode.INTERRUPTED)
+    # A helpdesk that failed (the others' passes ran) outranks actions that failed.
+    if helpdesk_failed:
+        sys.exit(ExitCode.HELPDESK)
     if failed_actions:
         sys.exit(ExitCode.ACTIONS_FAILED)
+
+
+class PassCount:
+    """The passes a ``sync`` ran, and how many of them met a failing helpdesk."""
+
+    def __init__(self) -> None:
+        self.total = 0
+        self.with_failures = 0
+
+    def done(self, summary: Any) -> None:
+        self.total += 1
+        if summary.helpdesk_failures:
+            self.with_failures += 1
+
+
+def _report_helpdesk_failures(summary: Any, store: Any, names: list[str], *, logged: bool) -> None:
+    """Each connector whose helpdesk failed: what stopped, what waits, then the error.
+
+    ``sync --once`` prints them on standard error as its last words (``error: ...``, as
+    every command ends on an error); ``--every`` logs them, in ``--log-format``, with the
+    loop's other lines.
+    """
+    if not summary.helpdesk_failures:
+        return
+    if sys.stderr.isatty():
+        sys.stderr.write("\r\033[K")
+    failed = [f.connector for f in summary.helpdesk_failures]
+    others = [n for n in names if n not in failed]
+    went_on = f"; the other connectors ({', '.join(others)}) were synced" if others else ""
+    pending = store.outbox_stats().pending
+    log = logging.getLogger("slaplug.sync")
+    for f in summary.helpdesk_failures:
+        stopped = (
+            f"{f.connector}: stopped by its helpdesk; {_n(f.released, 'claimed action')} "
+            f"released, {_n(pending, 'action')} pending in the outbox for the next sync, "
+            f"nothing done is lost{went_on}"
+        )
+        if logged:
+            log.warning("%s", stopped)
+            log.error("%s; the next pass tries it again", f.error)
+        else:
+            click.echo(stopped, err=True)
+            click.echo(f"error: {f.error}", err=True)
+
+
+def _n(count: int, noun: str) -> str:
+    """``1 action``, ``2 actions``."""
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
 
 
 @contextmanager
@@ -225,25 +265,7 @@ def _plan_file(path: str | None) -> Iterator[Callable[[Any], None] | None]:
     click.echo(f"wrote the plan to {path}", err=True)
 
 
-def _stopped_by_helpdesk(store: Any, running: Any, released: int) -> None:
-    """Before the error line: what the stopped pass had done, and what waits for the next."""
-    if sys.stderr.isatty():
-        sys.stderr.write("\r\033[K")
-    stats = store.outbox_stats()
-    done = "nothing done yet"
-    if running is not None:
-        done = (
-            f"{running.tickets_read} tickets read, {running.planned} actions planned, "
-            f"{running.applied} applied, {running.failed} failed"
-        )
-    click.echo(
-        f"stopped: {done}; {stats.pending} action(s) pending in the outbox for the next "
-        f"sync ({released} claimed one(s) released; nothing done is lost)",
-        err=True,
-    )
-
-
-def _stop_interrupted(job: Any, store: Any, passes: int) -> None:
+def _stop_interrupted(job: Any, store: Any, passes: PassCount, *, logged: bool) -> None:
     """After Ctrl-C or SIGTERM: give back the claimed batch and say, in one line, what is left."""
     import signal
 
@@ -255,20 +277,35 @@ def _stop_interrupted(job: Any, store: Any, passes: int) -> None:
         sys.stderr.write("\r\033[K")
     released = job.release_leases()
     stats = store.outbox_stats()
-    click.echo(
-        f"interrupted after {passes} complete pass(es): {released} claimed action(s) released, "
-        f"{stats.pending} pending in the outbox for the next sync; nothing is lost",
-        err=True,
+    failed = ""
+    if passes.with_failures:
+        failed = f" ({passes.with_failures} with a helpdesk that failed)"
+    said = (
+        f"interrupted after {passes.total} complete pass(es){failed}: {released} claimed "
+        f"action(s) released, {stats.pending} pending in the outbox for the next sync; "
+        "nothing is lost"
     )
+    if logged:  # ``--every``: a service, whose standard error is its log
+        logging.getLogger("slaplug.sync").warning("%s", said)
+    else:
+        click.echo(said, err=True)
 
 
-def _writes_that_would_fail(settings: Any, only: str | None) -> int:
+def _writes_that_would_fail(settings: Any, only: str | None, *, skip: set[str]) -> int:
     """For ``sync --dry-run``: the doctor's failing checks (every field, group, user, status,
     priority and channel the rules write, at the rule's file:line:col), on stderr; their count.
-    """
-    from slaplug.doctor import CheckStatus, format_line, run_checks
 
-    failing = [c for c in run_checks(settings, only=only) if c.status is CheckStatus.FAIL]
+    The connectors in ``skip`` (their helpdesk just failed) are not asked again.
+    """
+    from slaplug.doctor import CheckStatus, run_checks
+
+    failing = [
+        c for c in run_checks(settings, only=only, skip=skip) if c.status is CheckStatus.FAIL
+    ]
     for check in failing:
-        click.echo(f"would fail: {format_line(check)}", err=True)
+        # The check's subject and what it found: "would fail" says the status already.
+        line = f"would fail: {check.subject} {check.name}: {check.detail}"
+        if check.fix:
+            line += f"\n      -> {check.fix}"
+        click.echo(line, err=True)
     return len(failing)

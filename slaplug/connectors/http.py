@@ -243,6 +243,28 @@ def _cause(exc: requests.RequestException, read_timeout: float) -> str:
     return f"connection failed ({type(exc).__name__})"
 
 
+#: A request answered after this many seconds is logged as slow (`ApiClient.slow_after`).
+SLOW_REQUEST_SECONDS = 10.0
+
+
+def _gave_up(state: RetryCallState, policy: RetryPolicy) -> str:
+    """Why retries stopped: the attempts allowed were used, or the time budget ran out."""
+    if state.attempt_number >= policy.max_attempts:
+        return f"retry.max_attempts is {policy.max_attempts}"
+    exc = state.outcome.exception() if state.outcome else None
+    asked = exc.retry_after if isinstance(exc, RetriableAPIError) else None
+    if asked is not None and asked > policy.max_wait - state.idle_for:
+        return (
+            f"the helpdesk asked to wait {asked:g} s (Retry-After), more than is left of the "
+            f"{policy.max_wait:g} s retry budget (retry.max_wait)"
+        )
+    return _budget_spent(policy)
+
+
+def _budget_spent(policy: RetryPolicy) -> str:
+    return f"the {policy.max_wait:g} s retry budget (retry.max_wait) ran out"
+
+
 def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
     """Seconds to wait according to a ``Retry-After`` header.
 
@@ -330,6 +352,8 @@ class ApiClient:
         self.limits = RateLimits()
         self.budget: RequestBudget | None = None
         self.budget_max_wait = 60.0
+        #: Seconds after which a request that did get its answer is logged as slow.
+        self.slow_after = SLOW_REQUEST_SECONDS
         if isinstance(auth, requests.auth.HTTPBasicAuth):
             # A proxy or helpdesk may echo the Basic value (base64 of the pair) in an error
             # body: register the pair, so every encoding of it is scrubbed.
@@ -408,8 +432,12 @@ class ApiClient:
         sent = 0
         spent = 0.0  # seconds inside attempts (waiting for answers), not between them
 
+        why = ""  # why the retries stopped, for the last error's message
+
         def stop(state: RetryCallState) -> bool:
+            nonlocal why
             if self._stop(state):
+                why = _gave_up(state, self.retry)
                 return True
             # A server that never answers: each retry costs a whole read timeout, so the
             # timeouts count against max_wait with the waits, and no retry starts that
@@ -417,7 +445,9 @@ class ApiClient:
             exc = state.outcome.exception() if state.outcome else None
             if isinstance(exc, _NoAnswerError):
                 budget = spent + state.idle_for + state.upcoming_sleep + self.timeout[1]
-                return budget > self.retry.max_wait
+                if budget > self.retry.max_wait:
+                    why = _budget_spent(self.retry)
+                    return True
             return False
 
         retrying.stop = stop
@@ -441,13 +471,25 @@ class ApiClient:
                 self.stats.writes += 1
             started = time.monotonic()
             try:
-                return self._send(method, url, params, body, headers)
+                response = self._send(method, url, params, body, headers)
             except RetriableAPIError as exc:
                 if self._maybe_processed(exc):
                     lost = LostAnswer(method, self._where(url), body, exc, sent)
                 raise
             finally:
-                spent += time.monotonic() - started
+                took = time.monotonic() - started
+                spent += took
+            if took >= self.slow_after:
+                # A slow helpdesk shows in the log as it happens, not only once it fails.
+                logger.warning(
+                    "connector %r: %s %s took %.1f s (read timeout %g s): the helpdesk is slow",
+                    self.connector,
+                    method,
+                    self._where(url),
+                    took,
+                    self.timeout[1],
+                )
+            return response
 
         try:
             return retrying(attempt)
@@ -455,8 +497,9 @@ class ApiClient:
             raise failed.error from None
         except RetriableAPIError as exc:
             attempts = retrying.statistics.get("attempt_number", 1)
+            tried = f"{attempts} attempt" + ("" if attempts == 1 else "s")
             raise RetriableAPIError(
-                f"{exc} (gave up after {attempts} attempt(s))",
+                f"{exc} (gave up after {tried}{': ' + why if why else ''})",
                 connector=exc.connector,
                 status=exc.status,
                 retry_after=exc.retry_after,

@@ -14,8 +14,9 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
+from slaplug.errors import ConnectorError, helpdesk_message
 from slaplug.jobs.units import JOBS, JobContext, lanes
 from slaplug.model import Action
 from slaplug.runtime import Runtime
@@ -77,8 +78,8 @@ class LocalExecutor:
 
         Args:
             stop_on_error: Raise a job's error instead, and drop the jobs still waiting
-                (``slaplug sync``: a helpdesk that fails ends the pass, exit 3; the next
-                pass queues them again).
+                (`SyncPass`: a helpdesk that fails ends that connector's turn in the pass;
+                the next pass queues its jobs again).
         """
         count = 0
         while self._waiting:
@@ -102,7 +103,8 @@ class SyncPass:
     Per connector, in the order configured: ``pull(connector)`` (read, evaluate, deliver),
     ``due(bucket)`` for every bucket (the passed thresholds, from snapshots), then
     ``deliver(connector)`` (left out of a dry run): what `Sync.run_once` did, through the job
-    functions procrastinate's workers run. Each connector's jobs run over a `Sync` of its own
+    functions procrastinate's workers run. A connector whose helpdesk fails is recorded in
+    the summary (`Summary.helpdesk_failures`) and the next connector's turn comes as usual. Each connector's jobs run over a `Sync` of its own
     (so a due job reaches only the connector just read: its thresholds are evaluated after
     its read, never from a snapshot older than the helpdesk's current state), and every job
     of a pass counts into one `Summary`.
@@ -134,6 +136,8 @@ class SyncPass:
         self.plan_sink = plan_sink
         self._syncs: dict[str, Sync] = {}
         self._current: Sync | None = None
+        #: The pass's counters when the connector at work started (per-connector progress).
+        self._base = _Counts()
         self.ctx = JobContext(runtime, clock=clock, make_sync=self._sync)
         self.executor = LocalExecutor(self.ctx)
 
@@ -153,7 +157,7 @@ class SyncPass:
                 dry_run=self.dry_run,
                 batch=s.sync.batch,
                 claim_batch=s.outbox.batch,
-                progress=self.progress,
+                progress=self._report,
                 clock=self.clock,
                 channels=s.notify,
                 escalate_from=self.escalate_from,
@@ -164,9 +168,15 @@ class SyncPass:
     def run_once(self, only: str | None = None) -> Summary:
         """One full pass over every connector (or ``only`` the one named).
 
+        Each connector is handled on its own: a helpdesk that fails (unreachable, timing
+        out, 5xx once its retries are spent, credentials refused) stops that connector's
+        jobs for this pass, gives back the outbox actions they had claimed, and is recorded
+        in `Summary.helpdesk_failures`; the next connectors' passes run as usual. Work done
+        stays done; the next pass starts the failed connector again from its cursor.
+
         Raises:
-            ConnectorError: A helpdesk failed; the pass stops there (work done stays done;
-                `release_leases` gives back what the stopped job had claimed).
+            Exception: Anything that is not a helpdesk's failure (the store, the rules
+                engine, a bug) still stops the pass.
         """
         started = time.monotonic()
         summary = Summary()
@@ -175,18 +185,60 @@ class SyncPass:
         try:
             for name in names:
                 self._current = self.sync_for(name)
+                self._base = _Counts.of(summary)
                 self.executor.defer("pull", name)
                 for bucket in range(DUE_BUCKETS):
                     self.executor.defer("due", bucket)
                 if not self.dry_run:
                     self.executor.defer("deliver", name)
-                self.executor.run_pending(stop_on_error=True)
+                try:
+                    # A job that raises drops the connector's jobs still waiting: a due job
+                    # after a failed read would evaluate snapshots older than the helpdesk.
+                    self.executor.run_pending(stop_on_error=True)
+                except ConnectorError as exc:
+                    released = self._current.release_leases()  # the next pass need not wait
+                    summary.note_helpdesk_failure(name, helpdesk_message(exc), released)
         finally:
             self._current = None
             self.ctx.summary = None
         summary.seconds = round(time.monotonic() - started, 3)
         return summary
 
+    def _report(self, message: str, running: Summary) -> None:
+        """Progress, counted for the connector at work (the pass's summary runs on)."""
+        if self.progress is None:
+            return
+        name, _, what = message.partition(": ")
+        counts = _Counts.of(running).minus(self._base)
+        view = Summary(
+            tickets_read=counts.tickets_read,
+            planned=counts.planned,
+            applied=counts.applied,
+            failed=counts.failed,
+        )
+        # Sync's messages carry the pass's running totals: say this connector's.
+        if what.endswith(" tickets read"):
+            message = f"{name}: {counts.tickets_read} tickets read"
+        elif what.endswith(" actions applied"):
+            message = f"{name}: {counts.applied} actions applied"
+        self.progress(message, view)
+
     def release_leases(self) -> int:
         """Give back the outbox leases this pass's jobs hold, due at once; how many."""
         return sum(s.release_leases() for s in self._syncs.values())
+
+
+class _Counts(NamedTuple):
+    """The counters progress lines show."""
+
+    tickets_read: int = 0
+    planned: int = 0
+    applied: int = 0
+    failed: int = 0
+
+    @classmethod
+    def of(cls, s: Summary) -> _Counts:
+        return cls(s.tickets_read, s.planned, s.applied, s.failed)
+
+    def minus(self, base: _Counts) -> _Counts:
+        return _Counts(*(a - b for a, b in zip(self, base, strict=True)))
