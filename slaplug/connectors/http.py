@@ -44,7 +44,12 @@ from urllib3.exceptions import NameResolutionError, NewConnectionError
 from slaplug.connectors.budget import RateLimits, RequestBudget
 from slaplug.connectors.redact import RedactingFilter, add_basic_credentials, scrub
 from slaplug.connectors.resolution import DEFAULT_RESOLUTIONS, Resolution, resolve_status
-from slaplug.errors import ConnectorError, FatalAPIError, RetriableAPIError
+from slaplug.errors import (
+    ConnectorError,
+    FatalAPIError,
+    MissingCredentialError,
+    RetriableAPIError,
+)
 
 __all__ = [
     "NOTHING_TO_SEND",
@@ -54,6 +59,7 @@ __all__ = [
     "BudgetSpentError",
     "CallStats",
     "LostAnswer",
+    "MissingAuth",
     "RetryPolicy",
     "UnreachableError",
     "parse_retry_after",
@@ -66,6 +72,24 @@ _READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 _CONNECT_TIMEOUT = 10.0
 # Error bodies can be whole HTML pages; a message needs the first sentence or so.
 _DETAIL_CHARS = 200
+
+
+class MissingAuth(requests.auth.AuthBase):
+    """Auth standing in for a credential whose environment variable is not set.
+
+    A connector built only for its links (``status``, a digest) needs no credential; any
+    request through a client with this auth raises the error, naming the variable, before
+    anything is sent.
+    """
+
+    def __init__(self, error: MissingCredentialError) -> None:
+        self.error = error
+
+    def __call__(self, r: requests.PreparedRequest) -> requests.PreparedRequest:
+        raise MissingCredentialError(self.error.problems)
+
+    def __repr__(self) -> str:
+        return "<MissingAuth: credential not set>"
 
 
 class RetryPolicy(BaseModel):
@@ -386,12 +410,16 @@ class ApiClient:
 
         Raises:
             AlreadySent: ``before_retry`` returned `NOTHING_TO_SEND`.
+            MissingCredentialError: The credential's environment variable is not set
+                (`MissingAuth`); nothing was sent.
             AuthenticationError: 401/403, at once.
             RetriableAPIError: Still failing transiently when the retry budget ran out.
             SkippableAPIError: 404/422 for this ticket.
             ConflictError: 409.
             FatalAPIError: Other failures.
         """
+        if isinstance(self.auth, MissingAuth):
+            raise MissingCredentialError(self.auth.error.problems)
         url = self._url(path)
         method = method.upper()
         reads = method in _READ_METHODS if read is None else read
