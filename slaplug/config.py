@@ -46,6 +46,7 @@ from slaplug.notify.message import SUBJECT_FIELDS, unknown_subject_fields
 from slaplug.plugins import get_connectors, load_plugins
 from slaplug.rules.engines import EngineName
 from slaplug.rules_config import RulesVersionSettings, parse_rules
+from slaplug.validation import describe, is_unknown_key
 from slaplug.yamlpos import Located, read_located
 
 __all__ = [
@@ -377,14 +378,10 @@ class Settings:
 def _problems(
     exc: ValidationError, located: Located, prefix: tuple[str | int, ...] = ()
 ) -> list[Problem]:
-    out = []
-    for err in exc.errors():
-        path = (*prefix, *err["loc"])
-        if err["type"] == "extra_forbidden":
-            out.append(located.problem(path, f'unknown key "{path[-1]}"; check its spelling', True))
-        else:
-            out.append(located.problem(path, err["msg"].removeprefix("Value error, ")))
-    return out
+    return [
+        located.problem((*prefix, *err["loc"]), describe(err, _SettingsFile), is_unknown_key(err))
+        for err in exc.errors()
+    ]
 
 
 def _min_lease(env: Mapping[str, str], path: Path) -> timedelta:
@@ -498,7 +495,8 @@ def load_settings(
 
         def place(pr: Problem, where: tuple[str | int, ...] = where) -> Problem:
             sub = tuple(part for part in pr.where.split(".") if part) if pr.where else ()
-            return located.problem((*where, *sub), pr.message)
+            # An unknown key is shown at the key (its value may be a whole block).
+            return located.problem((*where, *sub), pr.message, ': unknown key "' in pr.message)
 
         try:
             # An unset credential is raised where it is read (a helpdesk call, a webhook's

@@ -37,6 +37,7 @@ from pydantic import (
 from slaplug.connectors.http import RetryPolicy
 from slaplug.connectors.redact import add_secret
 from slaplug.errors import ConfigError, MissingCredentialError, Problem, ProblemsError
+from slaplug.validation import describe
 
 __all__ = ["ConnectorConfig"]
 
@@ -92,10 +93,11 @@ class ConnectorConfig(BaseModel):
         if "@" in parts.netloc:
             # Never echoed: the part before the @ is a user name and, likely, a password.
             shown = f"{parts.scheme}://...@{parts.netloc.rpartition('@')[2]}"
+            fields = [n for n in cls.model_fields if n.endswith(_ENV_SUFFIX)]
+            named = " or ".join(n for n in fields if not n.startswith("webhook")) or "*_env"
             raise ValueError(
-                f"{shown} holds credentials before the @: remove them from the URL and name "
-                "the environment variable holding the token in the connector's *_env setting "
-                "(e.g. api_token_env)"
+                f"{shown} holds credentials before the @; remove them from the URL, put the "
+                f"token in an environment variable and name that variable in {named}"
             )
         if parts.scheme not in ("http", "https") or not parts.netloc:
             raise ValueError(f"{value!r} is not an http(s) URL, e.g. https://acme.zendesk.com")
@@ -185,7 +187,7 @@ class ConnectorConfig(BaseModel):
             raise ProblemsError(
                 [
                     Problem(
-                        f"connector {connector!r}: {err['msg']}",
+                        f"connector {connector!r}: {describe(err, cls)}",
                         where=".".join(str(p) for p in err["loc"]),
                     )
                     for err in exc.errors()

@@ -59,6 +59,7 @@ __all__ = [
     "BudgetSpentError",
     "CallStats",
     "LostAnswer",
+    "MaskedValues",
     "MissingAuth",
     "RetryPolicy",
     "UnreachableError",
@@ -92,6 +93,18 @@ class MissingAuth(requests.auth.AuthBase):
         return "<MissingAuth: credential not set>"
 
 
+class MaskedValues(tuple[str, ...]):
+    """Secret values kept to scrub them from messages; ``repr`` shows only how many, so a
+    debugger's or a log's dump of the client (``vars(client)``) never prints them."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return f"<{len(self)} secret value(s), masked>"
+
+    __str__ = __repr__
+
+
 class RetryPolicy(BaseModel):
     """How transient failures are retried; part of every connector's configuration.
 
@@ -108,11 +121,11 @@ class RetryPolicy(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    max_attempts: int = Field(default=5, ge=1)
-    max_wait: float = Field(default=120.0, ge=0)
-    backoff_initial: float = Field(default=1.0, ge=0)
-    backoff_max: float = Field(default=30.0, ge=0)
-    jitter: float = Field(default=1.0, ge=0)
+    max_attempts: int = Field(default=5, ge=1, description="Calls at most, the first included.")
+    max_wait: float = Field(default=120.0, ge=0, description="Seconds waited at most per call.")
+    backoff_initial: float = Field(default=1.0, ge=0, description="First wait, in seconds.")
+    backoff_max: float = Field(default=30.0, ge=0, description="Longest wait, in seconds.")
+    jitter: float = Field(default=1.0, ge=0, description="Random seconds added to each wait.")
 
 
 @dataclass
@@ -242,6 +255,13 @@ def _never_sent(exc: requests.RequestException) -> bool:
     return isinstance(reason, NewConnectionError)
 
 
+def _origin(url: str) -> str:
+    """``scheme://host[:port]`` of ``url``, for messages: never a user name or password
+    written before an ``@`` (configs refuse them; a URL built in code may still hold them)."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}"
+
+
 def _unreachable(exc: requests.RequestException) -> str | None:
     """The cause when the host cannot be reached at all (refused, no such name), else None."""
     reason = getattr(exc.args[0], "reason", None) if exc.args else None
@@ -345,7 +365,7 @@ class ApiClient:
         self.timeout = (_CONNECT_TIMEOUT, timeout)
         self.retry = retry or RetryPolicy()
         self.resolutions = resolutions
-        self.secrets = tuple(secrets)
+        self.secrets = MaskedValues(secrets)
         self.credentials = credentials or "the connector's credentials"
         self.sleep: Callable[[float], None] = time.sleep
         self.clock: Callable[[], datetime] = lambda: datetime.now(UTC)
@@ -515,7 +535,7 @@ class ApiClient:
         if (target.scheme, target.netloc) != (base.scheme, base.netloc):
             raise FatalAPIError(
                 f"connector {self.connector!r}: refusing to send credentials to "
-                f"{target.scheme}://{target.netloc}, outside {base.scheme}://{base.netloc}",
+                f"{_origin(url)}, outside {_origin(self.base_url)}",
                 connector=self.connector,
             )
         return url
@@ -542,10 +562,9 @@ class ApiClient:
             where = f"connector {self.connector!r}: {method} {self._where(url)}"
             unreachable = _unreachable(exc)
             if unreachable is not None:
-                origin = urlsplit(self.base_url)
                 raise UnreachableError(
-                    f"connector {self.connector!r}: cannot reach {origin.scheme}://"
-                    f"{origin.netloc}: {unreachable}; check base_url and that the helpdesk is up",
+                    f"connector {self.connector!r}: cannot reach {_origin(self.base_url)}: "
+                    f"{unreachable}; check base_url and that the helpdesk is up",
                     connector=self.connector,
                 ) from None
             # A short cause, not urllib3's text: that repeats the URL with its query (ids,
