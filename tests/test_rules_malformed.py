@@ -47,9 +47,9 @@ CASES: list[tuple[str, bytes, Marker, str]] = [
     (
         "item-over-indented",
         (
-            "escalations:\n  - name: e\n    when: {breached: true}\n    actions:\n"
-            "        - add_tag: x\n      - add_tag: y\n"
-        ).encode(),
+            b"escalations:\n  - name: e\n    when: {breached: true}\n    actions:\n"
+            b"        - add_tag: x\n      - add_tag: y\n"
+        ),
         "- add_tag: x",
         "starts in column 9, the next one (line 6) in column 7; items of one list",
     ),
