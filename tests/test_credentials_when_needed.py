@@ -99,6 +99,29 @@ def test_store_commands_run_with_every_credential_unset(tmp_path: Path, command:
     assert "is not set" not in run.output
 
 
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["outbox", "list"],
+        ["outbox", "retry", "--all"],
+        ["inbox", "list"],
+        ["inbox", "retry", "--all"],
+        ["inbox", "purge"],
+        ["quarantine", "list"],
+        ["rules", "check"],
+    ],
+    ids=" ".join,
+)
+def test_store_commands_need_no_notify_secret_either(tmp_path: Path, command: list[str]) -> None:
+    config = _configure(tmp_path)
+    doc = yaml.safe_load(config.read_text(encoding="utf-8"))
+    doc["notify"]["team-lead"] = ["mailtos://ops:${CW_SMTP_PASSWORD}@mail.example?to=a@b.example"]
+    config.write_text(yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")
+    run = _run(*command, "--config", str(config), env={**UNSET, "CW_SMTP_PASSWORD": None})
+    assert run.exit_code == 0, run.output
+    assert "is not set" not in run.output
+
+
 @pytest.fixture
 def fake() -> Iterator[FakeZendesk]:
     with FakeZendesk.start(now=NOW, tickets=6, days=3, job_complete_after=0.1) as running:
