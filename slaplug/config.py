@@ -13,13 +13,15 @@
 
 Every problem is reported at once, each at ``file:line:col``; credentials are only ever named
 by the environment variable that holds them, so nothing secret is in the file or its errors.
+A credential whose variable is unset is not an error when loading: it is raised where it is
+needed (`Settings.require_credentials`, or the helpdesk call that reads it).
 """
 
 from __future__ import annotations
 
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -37,13 +39,14 @@ from pydantic import (
 from slaplug.connectors.config import ConnectorConfig
 from slaplug.connectors.redact import add_secret
 from slaplug.durations import parse_duration
-from slaplug.errors import ConfigError, Problem, ProblemsError
+from slaplug.errors import ConfigError, MissingCredentialError, Problem, ProblemsError
 from slaplug.golive import parse_escalate_from
 from slaplug.notify.channels import Channel, parse_channels
 from slaplug.notify.message import SUBJECT_FIELDS, unknown_subject_fields
 from slaplug.plugins import get_connectors, load_plugins
 from slaplug.rules.engines import EngineName
 from slaplug.rules_config import RulesVersionSettings, parse_rules
+from slaplug.validation import describe, is_unknown_key
 from slaplug.yamlpos import Located, read_located
 
 __all__ = [
@@ -345,18 +348,40 @@ class Settings:
         if self.rules and not self.rules_versions:
             self.rules_versions.append(RulesVersionSettings("", None, tuple(self.rules)))
 
+    def require_credentials(
+        self, connectors: Iterable[str] | None = None, *, webhooks: bool = False
+    ) -> None:
+        """Fail unless the credentials a command will use are all set, naming every unset one.
+
+        Loading accepts unset credential variables (commands that only read the store need
+        none); a command that calls helpdesks checks here first, before any call.
+
+        Args:
+            connectors: The connectors the command calls; None: every configured one. Names
+                not configured are ignored (the caller reports them).
+            webhooks: Include the webhook signing secrets (``slaplug serve`` verifies them).
+
+        Raises:
+            MissingCredentialError: One problem per unset variable, at its ``file:line``.
+        """
+        names = self.connectors if connectors is None else connectors
+        missing = [
+            p
+            for name in names
+            if (cs := self.connectors.get(name)) is not None
+            for p in cs.config.missing_credentials(webhooks=webhooks)
+        ]
+        if missing:
+            raise MissingCredentialError(missing)
+
 
 def _problems(
     exc: ValidationError, located: Located, prefix: tuple[str | int, ...] = ()
 ) -> list[Problem]:
-    out = []
-    for err in exc.errors():
-        path = (*prefix, *err["loc"])
-        if err["type"] == "extra_forbidden":
-            out.append(located.problem(path, f'unknown key "{path[-1]}"; check its spelling', True))
-        else:
-            out.append(located.problem(path, err["msg"].removeprefix("Value error, ")))
-    return out
+    return [
+        located.problem((*prefix, *err["loc"]), describe(err, _SettingsFile), is_unknown_key(err))
+        for err in exc.errors()
+    ]
 
 
 def _min_lease(env: Mapping[str, str], path: Path) -> timedelta:
@@ -389,7 +414,8 @@ def load_settings(
 
     Args:
         path: The file; default ``$SLAPLUG_CONFIG`` or ``slaplug.yaml``.
-        environ: Where credentials are read from; default ``os.environ``.
+        environ: Where credentials are read from; default ``os.environ``. An unset one is
+            not an error here: see `Settings.require_credentials`.
 
     Raises:
         ConfigError: The file is missing (the message says how to make one).
@@ -466,12 +492,20 @@ def load_settings(
                 )
             )
             continue
+
+        def place(pr: Problem, where: tuple[str | int, ...] = where) -> Problem:
+            sub = tuple(part for part in pr.where.split(".") if part) if pr.where else ()
+            # An unknown key is shown at the key (its value may be a whole block).
+            return located.problem((*where, *sub), pr.message, ': unknown key "' in pr.message)
+
         try:
-            config = cls.Config.load(body, connector=name, environ=env)
+            # An unset credential is raised where it is read (a helpdesk call, a webhook's
+            # signature), so commands that only read the store run without the tokens.
+            config = cls.Config.load(
+                body, connector=name, environ=env, defer_missing=True, locate=place
+            )
         except ProblemsError as exc:
-            for pr in exc.problems:
-                sub = tuple(part for part in pr.where.split(".") if part) if pr.where else ()
-                problems.append(located.problem((*where, *sub), pr.message))
+            problems += [place(pr) for pr in exc.problems]
             continue
         connectors[name] = ConnectorSettings(name=name, plugin=str(plugin), config=config)
     channels, notify_problems = parse_channels(raw.notify, env)

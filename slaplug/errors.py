@@ -4,6 +4,7 @@
   x ConfigError            fix configuration, rerun
     + CalendarError          a business calendar is malformed; ``.errors`` lists every problem
     + RuleError              a rules file is malformed; ``.problems`` carry file:line:col
+    + MissingCredentialError a credential's environment variable is unset where it is needed
     + PluginError            a plugin failed to load or registered a taken name; names the plugins
     + AuthenticationError    401/403: fix the credentials; names the connector and the env var
   x TimeError              a naive datetime or an impossible time range was passed in
@@ -104,6 +105,14 @@ class CalendarError(ProblemsError):
 
 class RuleError(ProblemsError):
     """A rules file is malformed; each problem names file, line and column."""
+
+    __module__ = "slaplug"
+
+
+class MissingCredentialError(ProblemsError):
+    """A credential is needed (a helpdesk call, a webhook's signature) and its environment
+    variable is not set. Each problem names the variable, the connector and the setting's
+    ``file:line``; set the variable and run again."""
 
     __module__ = "slaplug"
 

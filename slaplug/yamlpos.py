@@ -232,6 +232,10 @@ def load_located(text: str, file: str) -> Located:
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         what = printable(exc.problem or "invalid YAML")
+        misaligned = _misaligned_item(text, exc)
+        if misaligned is not None:
+            message, line, col = misaligned
+            return Located(None, file, problems=[Problem(message, "", file, line, col)])
         return _failed(file, f"YAML syntax: {what}", mark)
     except yaml.reader.ReaderError as exc:
         return _failed(file, _bad_character(exc.character), _mark_at(text, exc.position))
@@ -253,6 +257,49 @@ def load_located(text: str, file: str) -> Located:
         if not builder.broken:
             located.data = data
     return located
+
+
+def _misaligned_item(text: str, exc: yaml.MarkedYAMLError) -> tuple[str, int, int] | None:
+    """Two items of one list starting in different columns, said at the first of them.
+
+    One item indented too deep (line 57) makes PyYAML fail at the next item (line 58):
+    ``expected <block end>, but found '<block sequence start>'``. Which of the two is wrong
+    only the author knows, so the message names both, at the earlier line (the one PyYAML
+    never points at). Returns (message, line, column), or None for any other error.
+    """
+    mark = exc.problem_mark
+    if mark is None or not (exc.problem or "").startswith("expected <block end>, but found"):
+        return None
+    lines = text.splitlines()
+    if mark.line >= len(lines):
+        return None
+    here = lines[mark.line]
+    indent = len(here) - len(here.lstrip(" "))
+    if mark.column != indent or not here[indent:].startswith("-"):
+        return None
+    # Up past the deeper lines (the earlier item and its continuation) to its first line.
+    first = None
+    for n in range(mark.line - 1, -1, -1):
+        line = lines[n]
+        stripped = line.lstrip(" ")
+        if not stripped or stripped.startswith("#"):
+            continue
+        if len(line) - len(stripped) <= indent:
+            break
+        first = n
+    if first is None:
+        return None
+    above = lines[first]
+    deeper = len(above) - len(above.lstrip(" "))
+    if not above[deeper:].startswith("-"):
+        return None
+    return (
+        f"YAML syntax: this list item starts in column {deeper + 1}, the next one "
+        f"(line {mark.line + 1}) in column {indent + 1}; items of one list start in one "
+        "column: indent them alike",
+        first + 1,
+        deeper + 1,
+    )
 
 
 def _failed(file: str, message: str, mark: Any) -> Located:

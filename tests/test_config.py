@@ -92,8 +92,71 @@ def test_every_problem_is_reported_at_once_with_positions(tmp_path: Path, tiny: 
     assert found[2].startswith(
         f'{p}:4:15: connectors.b.plugin: no connector plugin "nosuch"; installed:'
     )
-    assert any("NOT_SET_ANYWHERE" in f and f.startswith(f"{p}:") for f in found[3:])
-    assert len(found) == 4
+    # An unset credential is not a problem of the file: it is raised where it is needed
+    # (tests/test_credentials_when_needed.py).
+    assert not any("NOT_SET_ANYWHERE" in f for f in found)
+    assert len(found) == 3
+
+
+def test_settings_errors_say_what_was_written_and_what_is_expected(
+    tmp_path: Path, tiny: None
+) -> None:
+    # pydantic's own texts ("Extra inputs are not permitted", "Input should be a valid
+    # number...") in slaplug's words, each at its file:line:col (QA #8).
+    p = write(
+        tmp_path,
+        f"""
+        rules: [rules.yaml]
+        outbox:
+          max_attempts: eight
+        connectors:
+          desk:
+            plugin: {TinyConnector.name}
+            base_url: http://127.0.0.1:9
+            api_token_env: TINY_TOKEN
+            timeout: abc
+            fieldz: {{a: 1}}
+            retry: {{max_attempts: 0}}
+        """,
+    )
+    with pytest.raises(ProblemsError) as info:
+        load_settings(p, environ={"TINY_TOKEN": "s3cret-value"})
+    assert [str(x) for x in info.value.problems] == [
+        f'{p}:3:17: outbox.max_attempts: "eight" is not a whole number, e.g. 8',
+    ]
+    p.write_text(p.read_text().replace("eight", "8"))
+    with pytest.raises(ProblemsError) as info:
+        load_settings(p, environ={"TINY_TOKEN": "s3cret-value"})
+    desk = "connectors.desk"
+    assert [str(x) for x in info.value.problems] == [
+        f"{p}:9:14: {desk}.timeout: connector 'desk': \"abc\" is not a number of seconds, e.g. 30",
+        f"{p}:10:5: {desk}.fieldz: connector 'desk': unknown key \"fieldz\"; check its spelling",
+        f"{p}:11:27: {desk}.retry.max_attempts: connector 'desk': 0 is too small: it must be at "
+        "least 1",
+    ]
+
+
+def test_a_base_url_with_credentials_is_refused_without_echoing_them(
+    tmp_path: Path, tiny: None
+) -> None:
+    p = write(
+        tmp_path,
+        f"""
+        rules: [rules.yaml]
+        connectors:
+          desk:
+            plugin: {TinyConnector.name}
+            base_url: http://admin:urlpass-LEAK-42@127.0.0.1:18999
+            api_token_env: TINY_TOKEN
+        """,
+    )
+    with pytest.raises(ProblemsError) as info:
+        load_settings(p, environ={"TINY_TOKEN": "s3cret-value"})
+    (found,) = [str(x) for x in info.value.problems]
+    assert found.startswith(f"{p}:5:15: connectors.desk.base_url: connector 'desk': ")
+    assert "urlpass-LEAK-42" not in found and "admin" not in found
+    assert "http://...@127.0.0.1:18999 holds credentials" in found
+    assert "name that variable in api_token_env" in found
 
 
 def test_missing_file_says_how_to_make_one(tmp_path: Path) -> None:

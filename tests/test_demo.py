@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import sqlite3
 import subprocess
@@ -69,6 +70,16 @@ def test_demo_syncs_writes_back_once_and_explains(tmp_path: Path) -> None:
     )
     assert status.returncode == 0, status.stderr
     assert {c["connector"] for c in json.loads(status.stdout)["clocks"]} == {"zendesk", "jira"}
+    # The store commands docs/getting-started.md suggests after the demo need no token: the
+    # demo set its helpdesks' tokens in its own process only (QA #4).
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SLAPLUG_DEMO_")}
+    for command in ("outbox", "inbox", "quarantine"):
+        listed = subprocess.run(
+            [sys.executable, "-m", "slaplug.cli", command, "list", "--config", "demo/slaplug.yaml"],
+            capture_output=True, text=True, check=False, cwd=tmp_path, timeout=120, env=env,
+        )
+        assert listed.returncode == 0, (command, listed.stderr)
+        assert command in listed.stdout, listed.stdout
     assert (tmp_path / "demo" / "slaplug.yaml").is_file()
     # Per-organization contracts on Jira tickets: JSM's Organizations field picks the contract.
     assert "Contracts on Jira tickets, by JSM organization" in out

@@ -55,6 +55,24 @@ def test_a_refused_connection_fails_at_once_with_one_short_line() -> None:
     assert "HTTPConnectionPool" not in message and "ids=" not in message
 
 
+def test_messages_never_show_credentials_written_in_the_url() -> None:
+    # Configs refuse them (connectors/config.py); a client built in code may still get them.
+    port = _closed_port()
+    secret = "urlpass-LEAK-42"
+    client = ApiClient(
+        f"http://admin:{secret}@127.0.0.1:{port}/api", connector="zd", secrets=["tok-LEAK-7"]
+    )
+    with pytest.raises(UnreachableError) as exc:
+        client.get_json("tickets.json")
+    assert f"cannot reach http://127.0.0.1:{port}:" in str(exc.value)
+    with pytest.raises(FatalAPIError) as other:
+        client.get_json(f"http://admin:{secret}@elsewhere.example/x")
+    for message in (str(exc.value), str(other.value)):
+        assert secret not in message and "admin" not in message
+    # A dump of the client (a debugger, a log of vars()) does not show the scrub list.
+    assert "tok-LEAK-7" not in repr(vars(client)) and list(client.secrets) == ["tok-LEAK-7"]
+
+
 def test_a_host_name_that_does_not_resolve_fails_at_once() -> None:
     client = ApiClient("http://slaplug-no-such-host.invalid/api", connector="zd")
     client.sleep = lambda seconds: None

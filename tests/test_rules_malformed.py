@@ -43,6 +43,16 @@ Marker = str | tuple[int, int] | None
 
 # (id, file bytes, where the first problem must stand, fragment of its message)
 CASES: list[tuple[str, bytes, Marker, str]] = [
+    # One action indented two columns too deep: PyYAML fails at the next one (QA #8).
+    (
+        "item-over-indented",
+        (
+            b"escalations:\n  - name: e\n    when: {breached: true}\n    actions:\n"
+            b"        - add_tag: x\n      - add_tag: y\n"
+        ),
+        "- add_tag: x",
+        "starts in column 9, the next one (line 6) in column 7; items of one list",
+    ),
     (
         "impossible-date",
         (CALENDAR + "    holidays: {dates: [2026-02-30]}\n").encode(),

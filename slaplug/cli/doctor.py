@@ -32,6 +32,7 @@ def doctor(config_path: str | None, only: str | None, as_json: bool) -> None:
     if only is not None and only not in settings.connectors:
         known = ", ".join(settings.connectors) or "none"
         raise click.UsageError(f"no connector named {only!r}; configured: {known}")
+    settings.require_credentials(None if only is None else [only], webhooks=True)
     checks = run_checks(settings, only=only)
     failed = sum(c.status is CheckStatus.FAIL for c in checks)
     if as_json:

@@ -42,11 +42,11 @@ def inbox_list(
     config_path: str | None, only: str | None, states: tuple[str, ...], limit: int, as_json: bool
 ) -> None:
     """List stored deliveries (dead ones by default), oldest first, and the counts by state."""
-    from slaplug.config import load_settings
     from slaplug.connectors.redact import scrub
+    from slaplug.credits.run import load_offline_settings
     from slaplug.store import Store
 
-    settings = load_settings(config_path)
+    settings = load_offline_settings(config_path)
     with Store.open(settings.store) as store:
         counts = store.inbox_stats()
         entries = store.inbox_list(states=states or ("dead",), connector=only, limit=limit)
@@ -80,14 +80,14 @@ def inbox_retry(
     config_path: str | None, ids: tuple[int, ...], retry_all: bool, as_json: bool
 ) -> None:
     """Put dead deliveries (the IDS named, or --all) back for the workers of `slaplug serve`."""
-    from slaplug.config import load_settings
+    from slaplug.credits.run import load_offline_settings
     from slaplug.store import Store
 
     if not ids and not retry_all:
         raise click.UsageError(
             "name the delivery ids to retry (see `slaplug inbox list`), or --all"
         )
-    settings = load_settings(config_path)
+    settings = load_offline_settings(config_path)
     with Store.open(settings.store) as store:
         dead = {e.id for e in store.inbox_list(states=("dead",))} if ids else set()
         requeued = store.inbox_retry_dead(None if retry_all else list(ids))
@@ -118,8 +118,7 @@ def inbox_retry(
 @friendly_errors
 def inbox_purge(config_path: str | None, older_than: str, dead: bool, as_json: bool) -> None:
     """Delete processed deliveries older than --older-than (their ids stop de-duplicating)."""
-    from slaplug.config import load_settings
-    from slaplug.credits.run import parse_since
+    from slaplug.credits.run import load_offline_settings, parse_since
     from slaplug.store import Store
 
     now = datetime.now(UTC)
@@ -130,7 +129,7 @@ def inbox_purge(config_path: str | None, older_than: str, dead: bool, as_json: b
             "and a purged id would let its retry be processed again",
             param_hint="--older-than",
         )
-    settings = load_settings(config_path)
+    settings = load_offline_settings(config_path)
     with Store.open(settings.store) as store:
         deleted = store.inbox_purge(before, dead=dead)
     if as_json:

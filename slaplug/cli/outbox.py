@@ -33,12 +33,12 @@ def outbox() -> None:
 @friendly_errors
 def outbox_list(config_path: str | None, only: str | None, failed: bool, as_json: bool) -> None:
     """List dead letters (or, with --failed, failed actions) and the outbox counts."""
-    from slaplug.config import load_settings
     from slaplug.connectors.redact import scrub
+    from slaplug.credits.run import load_offline_settings
     from slaplug.serialize import action_to_dict
     from slaplug.store import Store
 
-    settings = load_settings(config_path)
+    settings = load_offline_settings(config_path)
     with Store.open(settings.store) as store:
         stats = store.outbox_stats()
         counts: dict[str, Any] = {
@@ -112,12 +112,12 @@ def outbox_retry(
 ) -> None:
     """Put dead letters (or, with --failed, failed actions) back in the outbox; the next sync
     tries them again."""
-    from slaplug.config import load_settings
+    from slaplug.credits.run import load_offline_settings
     from slaplug.store import Store
 
     if not keys and not retry_all and not failed:
         raise click.UsageError("name the keys to retry, or --all (dead letters), or --failed")
-    settings = load_settings(config_path)
+    settings = load_offline_settings(config_path)
     wrong: list[str] = []
     with Store.open(settings.store) as store:
         if failed:

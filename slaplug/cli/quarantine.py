@@ -24,10 +24,10 @@ def quarantine() -> None:
 @friendly_errors
 def quarantine_list(config_path: str | None, only: str | None, as_json: bool) -> None:
     """List quarantined tickets with the reason; each leaves once a later read is processed."""
-    from slaplug.config import load_settings
+    from slaplug.credits.run import load_offline_settings
     from slaplug.store import Store
 
-    settings = load_settings(config_path)
+    settings = load_offline_settings(config_path)
     with Store.open(settings.store) as store:
         items = store.quarantined(only)
     if as_json:

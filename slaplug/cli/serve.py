@@ -106,6 +106,8 @@ def serve(
     # A supervised worker runs in a process group of its own (WorkerSupervisor): a terminal's
     # Ctrl-C reaches only the server, which stops it after draining.
     settings = load_settings(config_path)
+    # Before the port is bound: serve verifies webhooks and calls every helpdesk.
+    settings.require_credentials(webhooks=True)
     if worker_only:
         from slaplug.web.processes import run_worker_process
 

@@ -128,6 +128,8 @@ def sync(
     if every is not None and every != _EVERY_FROM_CONFIG:
         interval = _interval(every, "--every")  # before the configuration: a typo fails fast
     settings = load_settings(config_path)
+    # Only the synced connectors' API credentials: no webhook secret (only serve checks them).
+    settings.require_credentials(None if only is None else [only])
     if every == _EVERY_FROM_CONFIG:
         interval = _interval(settings.sync.every, f"sync.every in {settings.path}")
     cutoffs = dict(settings.escalate_from)

@@ -58,6 +58,7 @@ def worker(
 
     setup_logging(resolve_level(log_level, verbose), log_format)
     settings = load_settings(config_path)
+    settings.require_credentials()
     if settings.work.engine != "procrastinate":
         raise ConfigError(
             f"{settings.path}: slaplug worker runs the distributed engine; set work.engine: "

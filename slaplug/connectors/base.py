@@ -19,10 +19,10 @@ import requests
 from slaplug.connectors.budget import RateLimits
 from slaplug.connectors.checks import Check, CheckStatus, DoctorNeeds
 from slaplug.connectors.config import ConnectorConfig
-from slaplug.connectors.http import ApiClient
+from slaplug.connectors.http import ApiClient, MissingAuth
 from slaplug.connectors.markers import MarkerKey
 from slaplug.connectors.resolution import DEFAULT_RESOLUTIONS, Resolution
-from slaplug.errors import ConfigError, WebhookError
+from slaplug.errors import ConfigError, MissingCredentialError, WebhookError
 from slaplug.model import Action, Ticket
 
 __all__ = [
@@ -169,11 +169,18 @@ class Connector(ABC):
             )
         self.config = config
         self.instance = instance or self.name
+        auth: requests.auth.AuthBase | None
+        try:
+            auth = self.auth()
+        except MissingCredentialError as exc:
+            # Built for its links only (status, a digest), a connector needs no credential;
+            # a call to the helpdesk raises this error, naming the unset variable.
+            auth = MissingAuth(exc)
         self.http = ApiClient(
             config.base_url,
             connector=self.instance,
             session=session,
-            auth=self.auth(),
+            auth=auth,
             headers=self.default_headers(),
             timeout=config.timeout,
             retry=config.retry,

@@ -7,14 +7,18 @@ that holds each one, in a field ending in ``_env``::
     email: ops@acme.example
     api_token_env: ZENDESK_TOKEN        # resolved to secret("api_token")
 
-Resolution happens at validation, so a missing variable fails at startup, before the first
-API call, with a `ConfigError` naming the variable and the connector.
+Resolution happens at validation. By default a missing variable fails there, with a
+`ConfigError` naming the variable and the connector. `slaplug.config.load_settings` loads with
+``defer_missing=True`` instead: a missing variable is recorded, and raised (a
+`MissingCredentialError` naming the variable and its ``file:line``) only where the credential is
+read: when a command calls that helpdesk or checks its webhooks' signatures. Commands that only
+read the store run where the tokens are not.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
@@ -32,11 +36,15 @@ from pydantic import (
 
 from slaplug.connectors.http import RetryPolicy
 from slaplug.connectors.redact import add_secret
-from slaplug.errors import ConfigError, Problem, ProblemsError
+from slaplug.errors import ConfigError, MissingCredentialError, Problem, ProblemsError
+from slaplug.validation import describe
 
 __all__ = ["ConnectorConfig"]
 
 _ENV_SUFFIX = "_env"
+#: Validation context keys: record missing credentials instead of failing; place a problem.
+_DEFER = "defer_missing"
+_LOCATE = "locate"
 
 
 class ConnectorConfig(BaseModel):
@@ -75,11 +83,22 @@ class ConnectorConfig(BaseModel):
 
     _secrets: dict[str, tuple[SecretStr, ...]] = PrivateAttr(default_factory=dict)
     _env_vars: dict[str, tuple[str, ...]] = PrivateAttr(default_factory=dict)
+    #: Credentials whose variables are unset (deferred loads): raised when read.
+    _missing: dict[str, Problem] = PrivateAttr(default_factory=dict)
 
     @field_validator("base_url")
     @classmethod
     def _check_base_url(cls, value: str) -> str:
         parts = urlsplit(value)
+        if "@" in parts.netloc:
+            # Never echoed: the part before the @ is a user name and, likely, a password.
+            shown = f"{parts.scheme}://...@{parts.netloc.rpartition('@')[2]}"
+            fields = [n for n in cls.model_fields if n.endswith(_ENV_SUFFIX)]
+            named = " or ".join(n for n in fields if not n.startswith("webhook")) or "*_env"
+            raise ValueError(
+                f"{shown} holds credentials before the @; remove them from the URL, put the "
+                f"token in an environment variable and name that variable in {named}"
+            )
         if parts.scheme not in ("http", "https") or not parts.netloc:
             raise ValueError(f"{value!r} is not an http(s) URL, e.g. https://acme.zendesk.com")
         return value.rstrip("/")
@@ -89,29 +108,32 @@ class ConnectorConfig(BaseModel):
         context = info.context if isinstance(info.context, Mapping) else {}
         environ: Mapping[str, str] = context.get("environ", os.environ)
         connector = context.get("connector") or self.connector_name or type(self).__name__
+        locate: Callable[[Problem], Problem] = context.get(_LOCATE) or (lambda p: p)
         missing: list[Problem] = []
         for field_name, names in self._env_fields():
             secret = field_name.removesuffix(_ENV_SUFFIX)
+            self._env_vars[secret] = names
             values = tuple(SecretStr(environ[n]) for n in names if environ.get(n))
             if not values:
                 wanted = " or ".join(names) or "(none listed)"
-                missing.append(
+                problem = locate(
                     Problem(
                         f"connector {connector!r}: environment variable {wanted} is not set; "
                         f"set it to the {secret.replace('_', ' ')}",
                         where=field_name,
                     )
                 )
+                self._missing[secret] = problem
+                missing.append(problem)
                 continue
             self._secrets[secret] = values
-            self._env_vars[secret] = names
             for v in values:
                 add_secret(v.get_secret_value())
         for name in type(self).model_fields:
             value = getattr(self, name)
             if isinstance(value, SecretStr):  # a literal secret (tests): still never logged
                 add_secret(value.get_secret_value())
-        if missing:
+        if missing and not context.get(_DEFER):
             raise ProblemsError(missing)
         return self
 
@@ -131,6 +153,8 @@ class ConnectorConfig(BaseModel):
         *,
         connector: str,
         environ: Mapping[str, str] | None = None,
+        defer_missing: bool = False,
+        locate: Callable[[Problem], Problem] | None = None,
     ) -> ConnectorConfig:
         """Validate ``data`` and resolve its credentials, reporting every problem at once.
 
@@ -138,22 +162,32 @@ class ConnectorConfig(BaseModel):
             data: The connector's section of the configuration file.
             connector: The configured connector's name, used in messages.
             environ: Where to read credentials; defaults to ``os.environ``.
+            defer_missing: Accept unset credential variables: each is raised as a
+                `MissingCredentialError` when the credential is read (`secret`), and listed
+                by `missing_credentials`.
+            locate: Gives a missing credential's `Problem` its place (file, line), for the
+                error raised later.
 
         Returns:
             The validated configuration.
 
         Raises:
             ProblemsError: One `Problem` per invalid or unknown key, or per missing
-                environment variable, each naming the connector.
+                environment variable (unless deferred), each naming the connector.
         """
-        context = {"connector": connector, "environ": os.environ if environ is None else environ}
+        context = {
+            "connector": connector,
+            "environ": os.environ if environ is None else environ,
+            _DEFER: defer_missing,
+            _LOCATE: locate,
+        }
         try:
             return cls.model_validate(data, context=context)
         except ValidationError as exc:
             raise ProblemsError(
                 [
                     Problem(
-                        f"connector {connector!r}: {err['msg']}",
+                        f"connector {connector!r}: {describe(err, cls)}",
                         where=".".join(str(p) for p in err["loc"]),
                     )
                     for err in exc.errors()
@@ -168,6 +202,7 @@ class ConnectorConfig(BaseModel):
                 ``SecretStr`` field.
 
         Raises:
+            MissingCredentialError: Its environment variable is not set (deferred load).
             ConfigError: No such credential is configured.
         """
         return self.secrets(name)[0]
@@ -176,16 +211,28 @@ class ConnectorConfig(BaseModel):
         """Every value resolved for ``name``: several during a rotation of webhook secrets.
 
         Raises:
+            MissingCredentialError: Its environment variable is not set (deferred load).
             ConfigError: No such credential is configured.
         """
         if name in self._secrets:
             return self._secrets[name]
+        if name in self._missing:
+            raise MissingCredentialError([self._missing[name]])
         value = getattr(self, name, None)
         if isinstance(value, SecretStr):
             return (value,)
         raise ConfigError(
             f"{type(self).__name__} has no credential {name!r}; declare a field {name}_env"
         )
+
+    def missing_credentials(self, *, webhooks: bool = True) -> tuple[Problem, ...]:
+        """The credentials whose environment variables are unset (after a deferred load).
+
+        Args:
+            webhooks: Include webhook signing secrets (fields named ``webhook_*``), which
+                only ``slaplug serve`` reads.
+        """
+        return tuple(p for s, p in self._missing.items() if webhooks or not s.startswith("webhook"))
 
     def env_var(self, name: str) -> str:
         """The environment variable(s) a credential was read from, for error messages."""

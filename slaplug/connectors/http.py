@@ -44,7 +44,12 @@ from urllib3.exceptions import NameResolutionError, NewConnectionError
 from slaplug.connectors.budget import RateLimits, RequestBudget
 from slaplug.connectors.redact import RedactingFilter, add_basic_credentials, scrub
 from slaplug.connectors.resolution import DEFAULT_RESOLUTIONS, Resolution, resolve_status
-from slaplug.errors import ConnectorError, FatalAPIError, RetriableAPIError
+from slaplug.errors import (
+    ConnectorError,
+    FatalAPIError,
+    MissingCredentialError,
+    RetriableAPIError,
+)
 
 __all__ = [
     "NOTHING_TO_SEND",
@@ -54,6 +59,8 @@ __all__ = [
     "BudgetSpentError",
     "CallStats",
     "LostAnswer",
+    "MaskedValues",
+    "MissingAuth",
     "RetryPolicy",
     "UnreachableError",
     "parse_retry_after",
@@ -66,6 +73,36 @@ _READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 _CONNECT_TIMEOUT = 10.0
 # Error bodies can be whole HTML pages; a message needs the first sentence or so.
 _DETAIL_CHARS = 200
+
+
+class MissingAuth(requests.auth.AuthBase):
+    """Auth standing in for a credential whose environment variable is not set.
+
+    A connector built only for its links (``status``, a digest) needs no credential; any
+    request through a client with this auth raises the error, naming the variable, before
+    anything is sent.
+    """
+
+    def __init__(self, error: MissingCredentialError) -> None:
+        self.error = error
+
+    def __call__(self, r: requests.PreparedRequest) -> requests.PreparedRequest:
+        raise MissingCredentialError(self.error.problems)
+
+    def __repr__(self) -> str:
+        return "<MissingAuth: credential not set>"
+
+
+class MaskedValues(tuple[str, ...]):
+    """Secret values kept to scrub them from messages; ``repr`` shows only how many, so a
+    debugger's or a log's dump of the client (``vars(client)``) never prints them."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return f"<{len(self)} secret value(s), masked>"
+
+    __str__ = __repr__
 
 
 class RetryPolicy(BaseModel):
@@ -84,11 +121,11 @@ class RetryPolicy(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    max_attempts: int = Field(default=5, ge=1)
-    max_wait: float = Field(default=120.0, ge=0)
-    backoff_initial: float = Field(default=1.0, ge=0)
-    backoff_max: float = Field(default=30.0, ge=0)
-    jitter: float = Field(default=1.0, ge=0)
+    max_attempts: int = Field(default=5, ge=1, description="Calls at most, the first included.")
+    max_wait: float = Field(default=120.0, ge=0, description="Seconds waited at most per call.")
+    backoff_initial: float = Field(default=1.0, ge=0, description="First wait, in seconds.")
+    backoff_max: float = Field(default=30.0, ge=0, description="Longest wait, in seconds.")
+    jitter: float = Field(default=1.0, ge=0, description="Random seconds added to each wait.")
 
 
 @dataclass
@@ -218,6 +255,13 @@ def _never_sent(exc: requests.RequestException) -> bool:
     return isinstance(reason, NewConnectionError)
 
 
+def _origin(url: str) -> str:
+    """``scheme://host[:port]`` of ``url``, for messages: never a user name or password
+    written before an ``@`` (configs refuse them; a URL built in code may still hold them)."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}"
+
+
 def _unreachable(exc: requests.RequestException) -> str | None:
     """The cause when the host cannot be reached at all (refused, no such name), else None."""
     reason = getattr(exc.args[0], "reason", None) if exc.args else None
@@ -343,7 +387,7 @@ class ApiClient:
         self.timeout = (_CONNECT_TIMEOUT, timeout)
         self.retry = retry or RetryPolicy()
         self.resolutions = resolutions
-        self.secrets = tuple(secrets)
+        self.secrets = MaskedValues(secrets)
         self.credentials = credentials or "the connector's credentials"
         self.sleep: Callable[[float], None] = time.sleep
         self.clock: Callable[[], datetime] = lambda: datetime.now(UTC)
@@ -410,12 +454,16 @@ class ApiClient:
 
         Raises:
             AlreadySent: ``before_retry`` returned `NOTHING_TO_SEND`.
+            MissingCredentialError: The credential's environment variable is not set
+                (`MissingAuth`); nothing was sent.
             AuthenticationError: 401/403, at once.
             RetriableAPIError: Still failing transiently when the retry budget ran out.
             SkippableAPIError: 404/422 for this ticket.
             ConflictError: 409.
             FatalAPIError: Other failures.
         """
+        if isinstance(self.auth, MissingAuth):
+            raise MissingCredentialError(self.auth.error.problems)
         url = self._url(path)
         method = method.upper()
         reads = method in _READ_METHODS if read is None else read
@@ -530,7 +578,7 @@ class ApiClient:
         if (target.scheme, target.netloc) != (base.scheme, base.netloc):
             raise FatalAPIError(
                 f"connector {self.connector!r}: refusing to send credentials to "
-                f"{target.scheme}://{target.netloc}, outside {base.scheme}://{base.netloc}",
+                f"{_origin(url)}, outside {_origin(self.base_url)}",
                 connector=self.connector,
             )
         return url
@@ -557,10 +605,9 @@ class ApiClient:
             where = f"connector {self.connector!r}: {method} {self._where(url)}"
             unreachable = _unreachable(exc)
             if unreachable is not None:
-                origin = urlsplit(self.base_url)
                 raise UnreachableError(
-                    f"connector {self.connector!r}: cannot reach {origin.scheme}://"
-                    f"{origin.netloc}: {unreachable}; check base_url and that the helpdesk is up",
+                    f"connector {self.connector!r}: cannot reach {_origin(self.base_url)}: "
+                    f"{unreachable}; check base_url and that the helpdesk is up",
                     connector=self.connector,
                 ) from None
             # A short cause, not urllib3's text: that repeats the URL with its query (ids,

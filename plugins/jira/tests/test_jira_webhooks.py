@@ -152,7 +152,7 @@ def test_secrets_never_reach_logs_errors_or_reprs(rsps, caplog) -> None:
         ({}, "exactly one of"),
         ({"pat_env": "T", "fields": {"x": "10050"}}, "customfield_10050"),
         ({"pat_env": "T", "jql_timezone": "Mars/Olympus"}, "IANA time zone"),
-        ({"pat_env": "T", "no_such_setting": 1}, "Extra inputs"),
+        ({"pat_env": "T", "no_such_setting": 1}, 'unknown key "no_such_setting"; check its'),
     ],
 )
 def test_config_problems_are_reported_before_any_call(settings, problem) -> None:
