@@ -587,18 +587,19 @@ def starter_config() -> str:
 # that holds the secret.
 
 # Where slaplug keeps cursors, ticket snapshots, the action ledger and the outbox.
-# SQLite (a file, nothing to install) for one process; PostgreSQL for several:
-#   store: postgresql+psycopg://slaplug@db.internal/slaplug
+# SQLite (a file, nothing to install) for one process; PostgreSQL for several, in place of
+# the sqlite line:
+# store: postgresql+psycopg://slaplug@db.internal/slaplug
 store: sqlite:///slaplug.db
 
 # Rules files, merged in order (check them with `slaplug rules check --config slaplug.yaml`).
-# To change rules without rewriting history, list versions, each with the instant from which
-# it applies (docs/rules/language.md, "Effective dates"):
-#   rules:
-#     - {files: [rules/default.yaml], label: v1}
-#     - {files: [rules/v2.yaml], label: v2, effective_from: 2026-12-01T00:00:00+01:00}
 rules:
   - rules/default.yaml
+# To change rules without rewriting history, list versions in place of the list above, each
+# with the instant from which it applies (docs/rules/language.md, "Effective dates"):
+# rules:
+#   - {files: [rules/default.yaml], label: v1}
+#   - {files: [rules/v2.yaml], label: v2, effective_from: 2026-12-01T00:00:00+01:00}
 
 # Helpdesks to measure. The key is your name for the connector; `plugin` is the
 # connector plugin (see `slaplug plugins`).
@@ -609,13 +610,13 @@ connectors:
     email: ops@example.com
     api_token_env: ZENDESK_API_TOKEN
     # webhook_secret_env: [ZENDESK_WEBHOOK_SECRET]
-
-# jira:
-#   plugin: jira
-#   base_url: https://YOUR-SITE.atlassian.net
-#   email: ops@example.com
-#   api_token_env: JIRA_API_TOKEN
-#   projects: [SUP]
+  # Another helpdesk, beside zendesk: uncomment these lines.
+  # jira:
+  #   plugin: jira
+  #   base_url: https://YOUR-SITE.atlassian.net
+  #   email: ops@example.com
+  #   api_token_env: JIRA_API_TOKEN
+  #   projects: [SUP]
 
 # Go-live: the first sync measures the whole history but writes nothing for thresholds
 # crossed before it started. To escalate older ones too (a backfill), give a date:

@@ -170,18 +170,36 @@ def _calendar_of(pack: RulePack, policy: str) -> BusinessCalendar:
     return next(p.calendar for p in pack.sla_policies if p.name == policy)
 
 
+#: The changes with kinds of their own, named as the field they change: the priority picks a
+#: clock's target, the status pauses and stops it.
+_OWN_KINDS = {EventKind.STATUS_CHANGED: "status", EventKind.PRIORITY_CHANGED: "priority"}
+
+
 def _history(ticket: Ticket, now: datetime, zone: tzinfo | None) -> list[dict[str, Any]]:
-    """The ticket's recorded field changes up to ``now``: what policies and conditions were
-    evaluated against, instant by instant."""
+    """The ticket's recorded field changes up to ``now``: what policies, conditions and
+    targets were evaluated against, instant by instant. Status and priority changes are
+    among them (``old`` is the value the previous change set, None for the first); one that
+    sets the value it already had is left out."""
     out: list[dict[str, Any]] = []
+    held: dict[str, Any] = {}
     for e in ticket.events:
-        if e.kind is not EventKind.FIELD_CHANGED or e.at > now:
+        if e.at > now:
+            continue
+        if e.kind is EventKind.FIELD_CHANGED:
+            field, old = e.field, e.old
+        elif e.kind in _OWN_KINDS:
+            field = _OWN_KINDS[e.kind]
+            old = e.old if e.old is not None else held.get(field)
+            if field in held and held[field] == e.value:
+                continue
+            held[field] = e.value
+        else:
             continue
         out.append(
             {
                 "at": (e.at.astimezone(zone) if zone is not None else e.at).isoformat(),
-                "field": e.field,
-                "old": list(e.old) if isinstance(e.old, tuple) else e.old,
+                "field": field,
+                "old": list(old) if isinstance(old, tuple) else old,
                 "value": list(e.value) if isinstance(e.value, tuple) else e.value,
                 "actor": e.actor,
             }

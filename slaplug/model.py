@@ -137,6 +137,10 @@ class Ticket:
         priority: The platform's current priority name (``"urgent"``, ``"P1"``), or None.
         events: The history the clocks need, in any order (sorted on construction).
         fields: Custom fields by name.
+        names: Display names of what ``group``, ``assignee``, ``organization`` and
+            ``requester`` hold, by that field, where the connector knows them and they hold
+            ids (a Jira accountId, a Freshdesk group id): ``{"assignee": "Ana Lima"}``. For
+            people (``slaplug status``); rules match the ids.
     """
 
     id: str
@@ -156,6 +160,7 @@ class Ticket:
     updated_at: datetime | None = None
     url: str | None = None
     events: tuple[TicketEvent, ...] = ()
+    names: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.created_at.tzinfo is None:
@@ -167,12 +172,19 @@ class Ticket:
             object.__setattr__(self, "platform", self.connector)
         object.__setattr__(self, "tags", frozenset(self.tags))
         object.__setattr__(self, "fields", _frozen_mapping(self.fields))
+        object.__setattr__(self, "names", _frozen_mapping(self.names))
         object.__setattr__(self, "events", tuple(sorted(self.events, key=lambda e: e.at)))
 
     @property
     def key(self) -> str:
         """``connector:id``, unique across helpdesks."""
         return f"{self.connector}:{self.id}"
+
+    def name_of(self, field: str) -> str | None:
+        """What ``field`` (``group``, ``assignee``, ``organization``, ``requester``) holds,
+        by its display name when the connector knows it."""
+        value: str | None = getattr(self, field)
+        return self.names.get(field) or value if value is not None else None
 
 
 @dataclass(frozen=True, slots=True)

@@ -57,6 +57,7 @@ _TICKET_KEYS = {
     "fields",
     "url",
     "events",
+    "names",
 }
 
 
@@ -69,7 +70,9 @@ class TicketFormatError(ConfigError):
 def _time(value: Any, where: str) -> datetime:
     if isinstance(value, datetime):  # YAML reads timestamps itself
         if value.tzinfo is None:
-            raise TicketFormatError(f"{where}: {value.isoformat()} has no offset; add one, e.g. +01:00 or Z")
+            raise TicketFormatError(
+                f"{where}: {value.isoformat()} has no offset; add one, e.g. +01:00 or Z"
+            )
         return value
     if not isinstance(value, str):
         raise TicketFormatError(f"{where}: expected an ISO 8601 time with offset, got {value!r}")
@@ -126,6 +129,11 @@ def ticket_from_dict(doc: Mapping[str, Any], source: str = "ticket") -> Ticket:
                 e.get("old"),
             )
         )
+    names = doc.get("names") or {}
+    if not isinstance(names, Mapping):
+        raise TicketFormatError(
+            f'{source}: names maps a field to its display name, e.g. {{"assignee": "Ana Lima"}}'
+        )
     created = _time(doc["created_at"], f"{source}: created_at")
     if not any(e.kind is EventKind.CREATED for e in events):
         events.append(TicketEvent(EventKind.CREATED, created))
@@ -149,6 +157,7 @@ def ticket_from_dict(doc: Mapping[str, Any], source: str = "ticket") -> Ticket:
         fields=doc.get("fields") or {},
         url=doc.get("url"),
         events=tuple(events),
+        names={str(k): str(v) for k, v in names.items() if v},
     )
 
 
@@ -180,6 +189,8 @@ def ticket_to_dict(t: Ticket) -> dict[str, Any]:
         out["tags"] = sorted(t.tags)
     if t.fields:
         out["fields"] = dict(t.fields)
+    if t.names:
+        out["names"] = dict(t.names)
     out["events"] = [_event_to_dict(e) for e in t.events]
     return out
 
@@ -319,6 +330,7 @@ def ticket_problem(t: Ticket) -> str | None:
         "url": t.url,
         "tags": sorted(t.tags),
         "fields": t.fields,
+        "names": t.names,
         "events": [{"value": e.value, "actor": e.actor} for e in t.events],
     }
     texts: list[str] = []

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import textwrap
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 
 import pytest
@@ -170,6 +172,113 @@ def test_starter_config_is_valid_yaml_with_commented_sections() -> None:
     doc = yaml.safe_load(starter_config())
     assert doc["store"] == "sqlite:///slaplug.db"
     assert doc["connectors"]["zendesk"]["api_token_env"] == "ZENDESK_API_TOKEN"
+
+
+#: The first line of a commented example in the starter file: ``# key:`` (or ``# key: value``)
+#: at any indent, where prose never starts with a lower-case key and a colon.
+_EXAMPLE_START = re.compile(r"^(?P<indent> *)# (?P<key>[a-z_]+):(?: |$)")
+
+
+def commented_examples(text: str) -> list[tuple[int, int]]:
+    """The commented example blocks of ``text`` as (first line, end) index ranges: a line
+    ``# key:`` and the lines after it at the same ``#`` that go on deeper (``#   ...``)."""
+    lines = text.splitlines()
+    blocks = []
+    i = 0
+    while i < len(lines):
+        m = _EXAMPLE_START.match(lines[i])
+        if not m:
+            i += 1
+            continue
+        start, prefix = i, m["indent"] + "#   "
+        i += 1
+        while i < len(lines) and lines[i].startswith(prefix):
+            i += 1
+        blocks.append((start, i))
+    return blocks
+
+
+def uncommented(text: str, block: tuple[int, int]) -> str:
+    """``text`` with the ``# `` of one example block removed; a top-level key the example
+    sets again (``store:``, ``rules:``) is taken out, as the file says to (in place of)."""
+    lines = text.splitlines()
+    start, end = block
+    example = [line.replace("# ", "", 1) for line in lines[start:end]]
+    key = example[0].split(":")[0]
+    if not key.startswith(" "):
+        at = next((j for j, line in enumerate(lines) if line.startswith(key + ":")), None)
+        if at is not None:
+            stop = at + 1
+            while stop < len(lines) and lines[stop].startswith((" ", "-")):
+                stop += 1
+            cut = stop - at
+            lines[at:stop] = []
+            if at < start:
+                start, end = start - cut, end - cut
+    lines[start:end] = example
+    return "\n".join(lines) + "\n"
+
+
+class _EveryCredential(Mapping[str, str]):
+    """An environment with every credential the examples name set (slaplug's own variables,
+    ``SLAPLUG_*``, stay unset)."""
+
+    def __getitem__(self, key: str) -> str:
+        if key.startswith("SLAPLUG_"):
+            raise KeyError(key)
+        return "starter-secret-0123456789abcdef"
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(())
+
+    def __len__(self) -> int:
+        return 0
+
+
+def test_each_commented_example_of_the_starter_file_uncomments_into_a_valid_file(
+    tmp_path: Path, slaplug_register: Callable[..., str]
+) -> None:
+    """QA #7: the `# jira:` block sat at column 0, so uncommenting it gave `jira: unknown key`."""
+    for module in ("slaplug_zendesk", "slaplug_jira"):
+        slaplug_register(pytest.importorskip(module), name=f"starter-{module}")
+    (tmp_path / "rules").mkdir()
+    for name in ("default.yaml", "v2.yaml"):
+        (tmp_path / "rules" / name).write_text("policies: []\n", encoding="utf-8")
+    text = starter_config()
+    blocks = commented_examples(text)
+    firsts = [text.splitlines()[s].strip() for s, _ in blocks]
+    assert [f.split(":")[0] for f in firsts] == [
+        "# store",
+        "# rules",
+        "# webhook_secret_env",
+        "# jira",
+        "# escalate_from",
+    ]
+    for block in blocks:
+        edited = uncommented(text, block)
+        assert edited != text
+        path = tmp_path / "slaplug.yaml"
+        path.write_text(edited, encoding="utf-8")
+        try:
+            settings = load_settings(path, environ=_EveryCredential())
+        except ProblemsError as exc:
+            pytest.fail(f"uncommenting {firsts[blocks.index(block)]!r}: {exc.problems}")
+        assert settings.connectors["zendesk"].plugin == "zendesk"
+    jira = uncommented(text, blocks[3])
+    (tmp_path / "slaplug.yaml").write_text(jira, encoding="utf-8")
+    assert set(load_settings(tmp_path / "slaplug.yaml", environ=_EveryCredential()).connectors) == {
+        "zendesk",
+        "jira",
+    }
+    store = uncommented(text, blocks[0])
+    assert "store: postgresql+psycopg://" in store and "sqlite:///" not in store
+
+
+def test_uncommenting_an_example_block_keeps_its_indent_and_replaces_a_key_it_repeats() -> None:
+    text = "a: 1\n# a: 2\nb:\n  c: 1\n  # d:\n  #   e: 2\n  # prose: no\n"
+    assert commented_examples(text) == [(1, 2), (4, 6), (6, 7)]
+    assert uncommented(text, (4, 6)) == "a: 1\n# a: 2\nb:\n  c: 1\n  d:\n    e: 2\n  # prose: no\n"
+    assert uncommented(text, (1, 2)).startswith("a: 2\nb:\n")
 
 
 # -- malformed files (issue 14, items 3 and 7): a problem at file:line:col, never a traceback --

@@ -71,6 +71,7 @@ def test_freeze_of_an_open_period_deliver_of_a_preview_and_recalculate_of_nothin
     still_open = _credits(config, "--freeze", at=OPEN)
     assert still_open.returncode == 2, still_open.stderr
     assert "is still open: nothing to freeze" in still_open.stderr
+    assert still_open.stdout == ""  # refused before the report (QA #13 printed it all first)
     deliver = _credits(config, "--deliver")
     assert deliver.returncode == 2 and "run again with --freeze --deliver" in deliver.stderr
     recalc = _credits(config, "--recalculate", "--reason", "x")

@@ -7,11 +7,17 @@ there (as ``work.keep_failed_jobs`` was) fails here until the reference table li
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
+from typing import Any
 
+import pytest
+import yaml
 from pydantic import BaseModel
 
-from slaplug.config import _SettingsFile
+from slaplug.config import _SettingsFile, load_settings
+from slaplug.errors import ProblemsError
+from slaplug.plugins import get_connectors
 from slaplug.rules_config import VERSION_KEYS
 
 PAGE = Path(__file__).resolve().parent.parent / "docs" / "configuration.md"
@@ -80,3 +86,141 @@ def test_a_setting_left_out_of_the_page_or_with_another_default_is_named() -> No
     assert unlisted(text.replace("| `outbox.lease` | `5m` |", "| `outbox.lease` | `1m` |")) == [
         "outbox.lease (default 5m)"
     ]
+
+
+# -- the connector snippets of the docs load (QA #6: `type: zendesk` where `plugin:` is the key) --
+
+ROOT = PAGE.parent.parent
+#: The plugin a page builds itself (the tutorial's), so it is not installed to load against.
+_PAGES_OWN_PLUGIN = {"docs/plugins/tutorial.md": "tinydesk"}
+#: An opening fence of a YAML block, indented as in a list item, and its closing fence.
+_YAML_FENCE = re.compile(r"^(?P<indent> *)```ya?ml\s*$")
+
+
+def yaml_blocks(text: str) -> Iterator[tuple[int, str]]:
+    """The ```yaml blocks of Markdown ``text``: (line of the opening fence, dedented body)."""
+    lines = text.splitlines()
+    i = 0
+    while i < len(lines):
+        m = _YAML_FENCE.match(lines[i])
+        if not m:
+            i += 1
+            continue
+        start, indent = i, len(m["indent"])
+        body = []
+        i += 1
+        while i < len(lines) and lines[i].strip() != "```":
+            body.append(lines[i][indent:] if lines[i][:indent].strip() == "" else lines[i])
+            i += 1
+        yield start + 1, "\n".join(body) + "\n"
+        i += 1
+
+
+def connector_snippets() -> Iterator[tuple[str, dict[str, Any]]]:
+    """Every YAML block of the docs (and the plugins' READMEs) with a ``connectors:`` section,
+    as ``file:line`` and its connectors."""
+    pages = [*sorted((ROOT / "docs").rglob("*.md")), *sorted(ROOT.glob("plugins/*/README.md"))]
+    for page in pages:
+        for line, body in yaml_blocks(page.read_text(encoding="utf-8")):
+            try:
+                doc = yaml.safe_load(body)
+            except yaml.YAMLError:
+                continue  # not a configuration file (a rules excerpt with `...`)
+            if isinstance(doc, dict) and isinstance(doc.get("connectors"), dict):
+                yield f"{page.relative_to(ROOT)}:{line}", doc["connectors"]
+
+
+class _AnyVariable(Mapping[str, str]):
+    """An environment where every credential is set, so snippets load without them (slaplug's
+    own ``SLAPLUG_*`` variables stay unset)."""
+
+    def __getitem__(self, key: str) -> str:
+        if key.startswith("SLAPLUG_"):
+            raise KeyError(key)
+        return "doc-snippet-secret-0123456789abcdef"
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(())
+
+    def __len__(self) -> int:
+        return 0
+
+
+def snippet_problems(where: str, connectors: dict[str, Any], folder: Path) -> list[str]:
+    """What is wrong with one snippet's connectors: a missing or unknown ``plugin:``, a key
+    the plugin's settings do not take, and (when every connector is complete enough to
+    run, with a ``base_url``) whatever `load_settings` refuses."""
+    plugins = get_connectors()
+    page = where.rsplit(":", 1)[0]
+    problems = []
+    for name, section in connectors.items():
+        body = dict(section or {})
+        plugin = body.pop("plugin", None)
+        body.pop("escalate_from", None)  # slaplug's, not the plugin's
+        if plugin is None:
+            problems.append(f"{where}: connector {name!r} has no plugin:")
+        elif plugin == _PAGES_OWN_PLUGIN.get(page):
+            continue
+        elif plugin not in plugins:
+            problems.append(f"{where}: connector {name!r}: no plugin {plugin!r}")
+        else:
+            fields = plugins[plugin].Config.model_fields
+            problems += [
+                f"{where}: {name}.{key}: not a setting" for key in body if key not in fields
+            ]
+    complete = all("base_url" in (body or {}) for body in connectors.values())
+    if (
+        problems
+        or not complete
+        or any(
+            (body or {}).get("plugin") == _PAGES_OWN_PLUGIN.get(page)
+            for body in connectors.values()
+        )
+    ):
+        return problems
+    (folder / "rules.yaml").write_text("policies: []\n", encoding="utf-8")
+    path = folder / "slaplug.yaml"
+    path.write_text(yaml.safe_dump({"rules": ["rules.yaml"], "connectors": connectors}), "utf-8")
+    try:
+        load_settings(path, environ=_AnyVariable())
+    except ProblemsError as exc:
+        problems += [f"{where}: {p.where}: {p.message}" for p in exc.problems]
+    return problems
+
+
+@pytest.fixture
+def connector_plugins(slaplug_register: Callable[..., str]) -> None:
+    for module in ("slaplug_zendesk", "slaplug_jira", "slaplug_freshdesk"):
+        plugin = pytest.importorskip(module, reason=f"{module} is not installed")
+        slaplug_register(plugin, name=f"docs-{module}")
+
+
+def test_every_connector_snippet_in_the_docs_loads(tmp_path: Path, connector_plugins: None) -> None:
+    snippets = list(connector_snippets())
+    where = [w.split(":")[0] for w, _ in snippets]
+    assert {"docs/plugins/zendesk.md", "docs/configuration.md", "docs/webhooks.md"} <= set(where)
+    problems = [p for w, c in snippets for p in snippet_problems(w, c, tmp_path)]
+    assert not problems, "\n".join(problems)
+
+
+def test_a_snippet_with_type_in_place_of_plugin_is_named(
+    tmp_path: Path, connector_plugins: None
+) -> None:
+    typo = {"zendesk-eu": {"type": "zendesk", "base_url": "https://acme.zendesk.com"}}
+    assert snippet_problems("x.md:3", typo, tmp_path) == [
+        "x.md:3: connector 'zendesk-eu' has no plugin:"
+    ]
+    unknown = {
+        "zendesk-eu": {
+            "plugin": "zendesk",
+            "base_url": "https://acme.zendesk.com",
+            "email": "ops@acme.example",
+            "api_token_env": "T",
+            "pagesize": 5,
+        }
+    }
+    assert snippet_problems("x.md:3", unknown, tmp_path) == [
+        "x.md:3: zendesk-eu.pagesize: not a setting"
+    ]
+    refused = {"zendesk-eu": {"plugin": "zendesk", "base_url": "https://acme.zendesk.com"}}
+    assert snippet_problems("x.md:3", refused, tmp_path)  # no credentials: load_settings says so

@@ -176,6 +176,48 @@ def test_the_l2_ola_starts_at_the_handoff(pack: RulePack) -> None:
     assert "2026-03-03T10:00:00+01:00  group: l1 -> l2 (agent-7)" in text
 
 
+RETARGETED = """\
+version: 1
+calendars:
+  office:
+    timezone: Europe/Berlin
+    hours: {mon-fri: "09:00-17:00"}
+policies:
+  - name: sla
+    calendar: office
+    targets:
+      resolution: {urgent: 2h, normal: 8h}
+"""
+
+
+def test_explain_lists_the_priority_and_status_changes_that_moved_a_target(tmp_path) -> None:
+    """QA #11: after normal -> urgent, explain showed the 2h target and a history of the
+    assignee change alone, so the new target went unexplained."""
+    path = tmp_path / "p.yaml"
+    path.write_text(RETARGETED, encoding="utf-8")
+    t = ticket_from_dict(handoff_ticket(
+        TicketEvent(EventKind.PRIORITY_CHANGED, MON, "normal"),
+        TicketEvent(EventKind.STATUS_CHANGED, MON, "new"),
+        TicketEvent(EventKind.STATUS_CHANGED, at(0, 9, 30), "new"),  # the same: left out
+        moved(at(0, 10), None, "ana", field="assignee"),
+        TicketEvent(EventKind.PRIORITY_CHANGED, at(0, 11), "urgent", "agent-7"),
+        TicketEvent(EventKind.STATUS_CHANGED, at(0, 12), "pending"),
+        TicketEvent(EventKind.STATUS_CHANGED, at(1, 12), "open"),  # after `now`: left out
+        priority="urgent", status="pending"))  # fmt: skip
+    with RulePack.load([path], engine="python") as pack:
+        doc = explain(pack, t, at(0, 14))
+    (clock,) = [c for c in doc["clocks"] if c["metric"] == "resolution"]
+    assert clock["target_s"] == 2 * 3600  # the urgent target...
+    assert [(h["field"], h["old"], h["value"]) for h in doc["history"]] == [
+        ("priority", None, "normal"),
+        ("status", None, "new"),
+        ("assignee", None, "ana"),
+        ("priority", "normal", "urgent"),  # ...and the change that set it
+        ("status", "new", "pending"),
+    ]
+    assert "2026-03-02T11:00:00+01:00  priority: normal -> urgent (agent-7)" in render_text(doc)
+
+
 def test_each_stint_with_the_team_is_a_cycle_of_its_own(pack: RulePack) -> None:
     # l2 from Tue 10:00 to Tue 12:00 (2h, back to l1), again from Wed 09:00: 5h by Wed 14:00.
     t = ticket_from_dict(handoff_ticket(

@@ -16,9 +16,10 @@ from status_data import NEW_TICKETS, RULES, VIEW_AT, Install, synced_install
 
 from slaplug.errors import UnknownTicketError
 from slaplug.explain import explain
-from slaplug.model import MeasureState
+from slaplug.model import EventKind, MeasureState, Ticket, TicketEvent
 from slaplug.notify.digest import at_risk
 from slaplug.rules.pack import RulePack
+from slaplug.serialize import ticket_from_dict, ticket_to_dict
 from slaplug.store import Store
 from slaplug.views import (
     ClockQuery,
@@ -31,7 +32,9 @@ from slaplug.views import (
     status_to_dict,
     status_view,
 )
-from slaplug.views.terminal import render_plain
+from slaplug.views.clocks import measure_tickets
+from slaplug.views.status import row_to_dict
+from slaplug.views.terminal import COLUMNS, cells, render_plain
 
 pytest.importorskip("slaplug_zendesk", reason="the Zendesk plugin is not installed")
 pytest.importorskip("slaplug_jira", reason="the Jira plugin is not installed")
@@ -112,7 +115,9 @@ def test_the_new_tickets_stand_where_their_targets_put_them(install, every) -> N
 def test_default_lists_open_clocks_least_time_left_first(every) -> None:
     rows = select(every, ClockQuery())
     assert {ident(r) for r in rows} == {
-        ident(r) for r in every if r.measure.stopped_at is None and r.state is not ClockState.CANCELLED
+        ident(r)
+        for r in every
+        if r.measure.stopped_at is None and r.state is not ClockState.CANCELLED
     }
     timed = [r for r in rows if r.time_left is not None]
     untimed = [r for r in rows if r.time_left is None]
@@ -165,15 +170,15 @@ def test_filters_match_on_the_ticket_and_clock_fields(every) -> None:
     assert {ident(r) for r in both} == {
         ident(r)
         for r in open_rows
-        if r.ticket.connector == "zendesk" and r.state is ClockState.PAUSED and r.ticket.group == group
+        if r.ticket.connector == "zendesk"
+        and r.state is ClockState.PAUSED
+        and r.ticket.group == group
     }
 
 
 def test_closed_clocks_show_when_asked_for(every) -> None:
     met = select(every, ClockQuery.build(states="met"))
-    assert met and {ident(r) for r in met} == {
-        ident(r) for r in every if r.state is ClockState.MET
-    }
+    assert met and {ident(r) for r in met} == {ident(r) for r in every if r.state is ClockState.MET}
     assert len(select(every, ClockQuery(include_closed=True))) == len(every)
     assert len(select(every, ClockQuery(limit=3))) == 3
     with pytest.raises(ValueError, match="not a clock state; use one of breached, at-risk"):
@@ -191,7 +196,9 @@ def test_breaches_today_and_this_period_count_breach_instants(opened, every) -> 
         for m in pack.assess(t, VIEW_AT).measures
         if m.breached_at is not None
     ]
-    today = {(k, m.policy, m.metric.value, m.cycle) for k, m in breached if m.breached_at >= midnight}
+    today = {
+        (k, m.policy, m.metric.value, m.cycle) for k, m in breached if m.breached_at >= midnight
+    }
     period = {(k, m.policy, m.metric.value, m.cycle) for k, m in breached if m.breached_at >= month}
     assert today and period > today, "the data must hold older breaches of this month"
     assert {ident(r) for r in view.breaches.today} == today
@@ -221,7 +228,8 @@ def test_status_json_keeps_its_schema(opened) -> None:
     assert set(doc["counts"]) == {s.value for s in ClockState}
     assert list(doc["clocks"][0]) == [
         "ticket", "connector", "ticket_id", "subject", "status", "priority", "group",
-        "assignee", "organization", "contract", "link", "state", "open", "due", "time_left_s",
+        "assignee", "organization", "group_name", "assignee_name", "organization_name",
+        "contract", "link", "state", "open", "due", "time_left_s",
         "policy", "metric", "cycle", "calendar", "target_s", "elapsed_s", "remaining_s",
         "percent", "start", "deadline", "breached_at", "stopped_at", "clock_state",
         "target_priority",
@@ -238,9 +246,13 @@ def test_explain_of_a_synced_ticket_is_the_explain_of_its_snapshot(install, open
     snapshot = store.load_snapshot("zendesk", ticket_id)
     assert doc == {**explain(pack, snapshot, VIEW_AT), "link": snapshot.url}
     assert doc["link"].endswith(f"/agent/tickets/{ticket_id}")
-    with pytest.raises(UnknownTicketError, match=r"zendesk:99999 is not in the store: run `slaplug sync`"):
+    with pytest.raises(
+        UnknownTicketError, match=r"zendesk:99999 is not in the store: run `slaplug sync`"
+    ):
         explain_synced(store, pack, "zendesk", "99999", VIEW_AT)
-    with pytest.raises(UnknownTicketError, match="no connector named 'zendsk'; configured: jira, zendesk"):
+    with pytest.raises(
+        UnknownTicketError, match="no connector named 'zendsk'; configured: jira, zendesk"
+    ):
         explain_synced(store, pack, "zendsk", ticket_id, VIEW_AT, known={"zendesk", "jira"})
     assert parse_ticket_ref("jira:SUP-12") == ("jira", "SUP-12")
     with pytest.raises(ValueError, match=r"write CONNECTOR:ID, e\.g\. zendesk:286"):
@@ -262,3 +274,36 @@ def test_an_empty_store_says_to_sync_first(opened, tmp_path) -> None:
     assert view.tickets == 0 and view.rows == [] and view.matched == 0
     text = render_plain(view, UTC)
     assert "The store holds no synced ticket yet: run `slaplug sync` first." in text
+
+
+def test_team_and_customer_show_names_the_connector_knows_and_json_keeps_the_ids(opened) -> None:
+    """QA #11: TEAM showed a Jira accountId and a Freshdesk group id, CUSTOMER a contract's
+    name on a ticket of no organization."""
+    _, pack = opened
+    opened_at = VIEW_AT - timedelta(hours=1)
+    base = {"connector": "freshdesk", "created_at": opened_at, "status": "open",
+            "priority": "urgent", "events": (TicketEvent(EventKind.CREATED, opened_at),)}  # fmt: skip
+    named = Ticket(id="7", group="7", assignee="1", names={"group": "Billing"}, **base)
+    jira = Ticket(id="SUP-1", assignee="5b10a2844c20165700ede21g",
+                  names={"assignee": "Ana Lima"}, **{**base, "connector": "jira"})  # fmt: skip
+    bare = Ticket(id="8", group="7", **base)
+    rows = {r.ticket.key: r for r in measure_tickets([named, jira, bare], pack, VIEW_AT)}
+    team, customer = COLUMNS.index("TEAM"), COLUMNS.index("CUSTOMER")
+    assert cells(rows["freshdesk:7"], UTC)[team] == "Billing"
+    assert cells(rows["jira:SUP-1"], UTC)[team] == "Ana Lima"
+    assert cells(rows["freshdesk:8"], UTC)[team] == "7"  # no name known: the id
+    assert rows["freshdesk:7"].contract is not None  # the pack's catch-all contract...
+    assert cells(rows["freshdesk:7"], UTC)[customer] == "-"  # ...is no customer
+    doc = row_to_dict(rows["freshdesk:7"])
+    assert (doc["group"], doc["group_name"], doc["assignee"], doc["assignee_name"]) == (
+        "7",
+        "Billing",
+        "1",
+        None,
+    )
+    assert select(list(rows.values()), ClockQuery.build(teams="billing"))[0].ticket is named
+    # The names are kept with the snapshot.
+    assert ticket_from_dict(ticket_to_dict(jira)).names == {"assignee": "Ana Lima"}
+    assert {r.ticket.key for r in select(list(rows.values()), ClockQuery.build(teams="7"))} == {
+        "freshdesk:7", "freshdesk:8"
+    }  # fmt: skip

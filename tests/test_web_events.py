@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import threading
+import time
 from collections.abc import Iterator, Mapping
 from contextlib import AsyncExitStack
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 import pytest
@@ -407,6 +410,43 @@ def test_app_health_metrics_and_the_sla_view(client: Client, store: Store) -> No
     assert 'slaplug_inbox_items{state="done"} 1.0' in text
     assert "slaplug_webhook_ack_seconds_bucket" in text
     assert "slaplug_worker_lag_seconds_count" in text
+
+
+def test_each_delivery_is_logged_once_accepted_and_once_processed_without_its_body(
+    client: Client, caplog: pytest.LogCaptureFixture
+) -> None:
+    """QA #13: `slaplug serve` logged refusals only, and an unknown connector as "unknown"."""
+    caplog.set_level(logging.INFO, logger="slaplug.web")
+    headers, body = tiny_delivery("d-1", "1")
+    assert client.post("/webhooks/tiny", content=body, headers=headers).status_code == 202
+    assert client.post("/webhooks/tiny", content=body, headers=headers).status_code == 200
+    asked = "x" * 100 + "\nlevel=error forged"  # a name that would forge a log line
+    lost = client.post(f"/webhooks/{quote(asked)}", content=body, headers=headers)
+    assert lost.status_code == 404
+    deadline = datetime.now(UTC) + timedelta(seconds=10)
+    # The worker logs once the store has the delivery done: wait for the line itself.
+    while not any("processed" in r.getMessage() for r in caplog.records):
+        assert datetime.now(UTC) < deadline, "the worker did not finish the delivery"
+        time.sleep(0.02)
+    assert client.get("/healthz").json()["inbox"] == {"done": 1}
+    lines = [r.getMessage() for r in caplog.records if r.name.startswith("slaplug.web")]
+    about = [line for line in lines if line.startswith("webhook to ")]
+    assert about[:2] == [
+        "webhook to tiny accepted: delivery 'd-1', ticket 1, event 'ticket.updated'",
+        "webhook to tiny duplicate: delivery 'd-1', ticket 1, event 'ticket.updated'",
+    ]
+    (refused,) = [line for line in about if "refused" in line]
+    shown = repr("x" * 64)
+    assert refused.startswith(
+        f"webhook to unknown connector {shown}... (119 characters) refused 404"
+    )
+    assert "\n" not in refused and len(refused) < 300  # the detail quotes it cut too
+    (processed,) = [line for line in about if "processed" in line]
+    assert processed.startswith("webhook to tiny processed: delivery 'd-1', ")
+    assert not [line for line in lines if body.decode() in line or WEBHOOK_SECRET in line]
+    # The metric's label stays bounded: any name not configured counts as "unknown".
+    text = client.get("/metrics").text
+    assert 'connector="unknown",outcome="unknown_connector"' in text and "xxxx" not in text
 
 
 #: A policy with a live field (as in tests/test_live_fields.py): resolution's deadline is

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import click
@@ -12,7 +11,6 @@ from slaplug.cli._common import (
     friendly_errors,
     parse_time,
 )
-from slaplug.exitcodes import ExitCode
 
 
 @click.command()
@@ -110,15 +108,6 @@ def credits(
             f"slaplug credits --period {period}{only} --freeze",
             err=True,
         )
-    still_open = [s for s in settled if freeze and not s.result.frozen and not s.preview]
-    for s in still_open:
-        click.echo(
-            f"error: {s.result.contract} {s.result.period} is still open: nothing to freeze "
-            "until it closes (its end plus the contract's freeze_after)",
-            err=True,
-        )
-    if still_open:
-        sys.exit(ExitCode.BAD_INPUT)
 
 
 @click.command()

@@ -77,6 +77,7 @@ def settle(
     tickets: Iterable[Ticket] | None = None,
     samples: Mapping[str, Mapping[str, Sequence[Sample]]] | None = None,
     freeze: bool = True,
+    open_is_error: bool = False,
 ) -> list[Settled]:
     """Each contract's result for the period ``label``: read if frozen, else computed.
 
@@ -101,10 +102,12 @@ def settle(
             closed period not frozen yet is computed and returned with revision 0, as an open
             one is, marked `Settled.preview` (``slaplug credits`` without ``--freeze``; the
             web pages, which must not freeze a period by being looked at).
+        open_is_error: Refuse a period still open for any contract, before measuring
+            anything (``slaplug credits --freeze``: nothing to freeze yet).
 
     Raises:
         ConfigError: ``only`` names no contract; a recalculation of a period not closed or
-            not frozen yet.
+            not frozen yet; with ``open_is_error``, a period still open (nothing is frozen).
     """
     contracts = book.contracts
     if only is not None:
@@ -141,6 +144,17 @@ def settle(
                 f"(`slaplug credits --period {period.label} --freeze` freezes it)"
             )
         plans.append((c, version, period, closed, stored))
+    still_open = [(c, period) for c, _, period, closed, _ in plans if not closed]
+    if open_is_error and still_open:
+        lines = [
+            f"{c.name} {period.label} is still open: nothing to freeze until it closes at "
+            f"{(period.end + c.freeze_after).isoformat()} (its end plus the contract's "
+            "freeze_after)"
+            for c, period in still_open
+        ]
+        if len(still_open) < len(plans):
+            lines.append("nothing was frozen; freeze the closed ones with --contract NAME --freeze")
+        raise ConfigError("; ".join(lines))
     todo = {c.name: version for c, version, _, _, stored in plans if stored is None or recalculate}
     measured: Mapping[str, Sequence[Sample]]
     if samples is None:

@@ -164,7 +164,8 @@ def settle_period(
         remeasure: With ``recalculate``: measure every cycle, and read every contract,
             under the newest rules version, instead of each under the version in force when
             it started (`VersionedPack.latest`). Only ever done when asked for.
-        freeze: Freeze a closed period not frozen yet.
+        freeze: Freeze a closed period not frozen yet; a period still open is then an
+            error, raised before anything is measured.
 
     Raises:
         ConfigError: The rules declare no contracts; ``remeasure`` without ``recalculate``;
@@ -191,4 +192,5 @@ def settle_period(
         recalculate=recalculate,
         reason=reason,
         freeze=freeze,
+        open_is_error=freeze,
     )

@@ -195,8 +195,9 @@ class ClockQuery:
             and stopped) are shown only with ``include_closed``, or when ``states`` asks for
             ``met`` or ``cancelled``.
         policies: Policy names.
-        teams: Matches the ticket's group or its assignee.
-        customers: Matches the ticket's organization or its contract's name.
+        teams: Matches the ticket's group or its assignee (the id or the display name).
+        customers: Matches the ticket's organization (the id or the display name) or its
+            contract's name.
             (``teams`` and ``customers`` are kept case-folded.)
         include_closed: Show stopped clocks too (past cycles, solved tickets).
         within: The at-risk horizon (wall time before the deadline).
@@ -277,7 +278,15 @@ class ClockQuery:
         if self.connectors is not None and ticket.connector not in self.connectors:
             return False
         if self.teams is not None:
-            mine = {(ticket.group or "").casefold(), (ticket.assignee or "").casefold()}
+            mine = {
+                (v or "").casefold()
+                for v in (
+                    ticket.group,
+                    ticket.assignee,
+                    ticket.name_of("group"),
+                    ticket.name_of("assignee"),
+                )
+            }
             if not mine & self.teams:
                 return False
         return True
@@ -298,7 +307,11 @@ class ClockQuery:
         if self.policies is not None and row.measure.policy not in self.policies:
             return False
         if self.customers is not None:
-            mine = {(row.ticket.organization or "").casefold(), (row.contract or "").casefold()}
+            t = row.ticket
+            mine = {
+                (v or "").casefold()
+                for v in (t.organization, t.name_of("organization"), row.contract)
+            }
             if not mine & self.customers:
                 return False
         return True

@@ -137,8 +137,10 @@ def row_to_dict(row: ClockRow) -> dict[str, Any]:
     (`slaplug.serialize.measure_to_dict`'s keys; durations in seconds, times ISO 8601 UTC).
 
     Keys: ``ticket`` (``connector:id``), ``connector``, ``ticket_id``, ``subject``,
-    ``status``, ``priority``, ``group``, ``assignee``, ``organization``, ``contract``,
-    ``link``, ``state`` (a `ClockState` value), ``open``, ``due``, ``time_left_s`` (wall
+    ``status``, ``priority``, ``group``, ``assignee``, ``organization`` (as the connector
+    holds them: ids on Jira and Freshdesk), ``group_name``, ``assignee_name``,
+    ``organization_name`` (their display names where the connector knows them, else null),
+    ``contract``, ``link``, ``state`` (a `ClockState` value), ``open``, ``due``, ``time_left_s`` (wall
     seconds to ``due``, negative once breached, None when there is none), then ``policy``,
     ``metric``, ``cycle``, ``calendar``, ``target_s``, ``elapsed_s``, ``remaining_s``
     (business time), ``percent``, ``start``, ``deadline``, ``breached_at``, ``stopped_at``,
@@ -162,6 +164,9 @@ def row_to_dict(row: ClockRow) -> dict[str, Any]:
         "group": t.group,
         "assignee": t.assignee,
         "organization": t.organization,
+        "group_name": t.names.get("group"),
+        "assignee_name": t.names.get("assignee"),
+        "organization_name": t.names.get("organization"),
         "contract": row.contract,
         "link": row.link,
         "state": row.state.value,

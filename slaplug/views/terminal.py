@@ -85,8 +85,8 @@ def cells(row: ClockRow, zone: tzinfo) -> list[str]:
         _when(due, zone),
         clean(f"{m.policy} {m.metric.value}" + (f" #{m.cycle}" if m.cycle > 1 else "")),
         clean(t.priority),
-        clean(t.group or t.assignee),
-        clean(t.organization or row.contract),
+        clean(t.name_of("group") or t.name_of("assignee")),
+        clean(t.name_of("organization")),
         clean(t.subject),
     ]
 

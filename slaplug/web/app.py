@@ -36,10 +36,12 @@ from slaplug.runtime import Runtime, open_runtime
 from slaplug.views.ticket import explain_ticket
 from slaplug.web.events import (
     DEFAULT_MAX_BODY,
+    Checked,
     Reply,
     check,
     error_reply,
     keeps_header,
+    loggable,
     stored,
     too_large,
 )
@@ -319,6 +321,7 @@ def create_app(
         """
         started = time.perf_counter()
         st = state()
+        accepted: Checked | None = None
         try:
             body = await _read_body(request, max_body)
         except ClientDisconnect:
@@ -338,6 +341,7 @@ def create_app(
             if isinstance(checked, Reply):
                 reply = checked
             else:
+                accepted = checked
                 result: bool | BaseException
                 try:
                     future = st.inbox.submit(connector, checked.delivery_id, checked.headers, body)
@@ -350,11 +354,26 @@ def create_app(
                 await run_in_threadpool(st.wake, connector)  # a job queued: store I/O
             else:
                 st.wake(connector)
-        label = connector if connector in st.runtime.connectors else "unknown"
+        known = connector in st.runtime.connectors
+        # The metric's label stays one of the configured names (an unknown one, whatever a
+        # request puts in the URL, counts as "unknown"); the log line names what was asked.
+        label = connector if known else "unknown"
         st.metrics.deliveries.labels(label, reply.outcome).inc()
         st.metrics.ack_seconds.labels(label).observe(time.perf_counter() - started)
         if reply.status >= 400:
-            log.info("webhook to %s refused %d: %s", label, reply.status, reply.body["detail"])
+            to = label if known else f"unknown connector {loggable(connector)}"
+            log.info("webhook to %s refused %d: %s", to, reply.status, reply.body["detail"])
+        elif accepted is not None:
+            # One line per delivery: what came and what became of it, never its body.
+            event = accepted.event
+            log.info(
+                "webhook to %s %s: delivery %s, ticket %s, event %s",
+                label,
+                reply.outcome,
+                loggable(accepted.delivery_id),
+                "-" if event is None or event.ticket_id is None else event.ticket_id,
+                "-" if event is None else loggable(event.kind),
+            )
         return _json(reply)
 
     @app.get("/healthz", response_model=Health, responses=_errors(503), summary="Health")

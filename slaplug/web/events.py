@@ -52,6 +52,7 @@ __all__ = [
     "header_map",
     "json_depth",
     "keeps_header",
+    "loggable",
     "receive",
     "stored",
     "stored_headers",
@@ -277,6 +278,18 @@ def check_ticket_id(ticket_id: str | None) -> str | None:
     return None
 
 
+#: How much of a name or id from a request a log line shows.
+LOGGED_CHARS = 64
+
+
+def loggable(text: str, limit: int = LOGGED_CHARS) -> str:
+    """``text`` from a request (a connector name in a URL, a delivery id), fit for one log
+    line: quoted, control and other unprintable characters escaped (a name cannot forge a
+    line), at most ``limit`` characters of it, with ``...`` and its length when cut."""
+    shown = ascii(text[:limit])
+    return shown if len(text) <= limit else f"{shown}... ({len(text)} characters)"
+
+
 def _storable_id(delivery_id: str) -> str:
     if len(delivery_id) <= _MAX_DELIVERY_ID and delivery_id.isprintable():
         return delivery_id
@@ -317,7 +330,7 @@ def check(
     headers = header_map(headers)
     if receiver is None or not _takes_webhooks(receiver):
         # The configured names are not listed: the URL is public, the configuration is not.
-        return error_reply(404, f"no connector named {connector!r} takes webhooks here")
+        return error_reply(404, f"no connector named {loggable(connector)} takes webhooks here")
     if len(body) > max_body:
         return too_large(max_body)
     try:

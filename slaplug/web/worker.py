@@ -43,7 +43,7 @@ from slaplug.rules.versions import VersionedPack
 from slaplug.store import InboxItem, Store
 from slaplug.store.tickets import DUE_BUCKETS
 from slaplug.sync import Sync
-from slaplug.web.events import header_map
+from slaplug.web.events import header_map, loggable
 from slaplug.web.metrics import Metrics
 
 __all__ = ["Worker"]
@@ -351,6 +351,12 @@ class Worker:
             self.metrics.worker_items.labels(item.connector, "done").inc()
             lag = (self.clock() - item.received_at).total_seconds()
             self.metrics.worker_lag.labels(item.connector).observe(max(lag, 0.0))
+            log.info(
+                "webhook to %s processed: delivery %s, %.1fs after it arrived",
+                item.connector,
+                loggable(item.delivery_id),
+                max(lag, 0.0),
+            )
 
     def _fail(self, item: InboxItem, error: str, retry_after: float | None = None) -> None:
         error = scrub(error)  # stored and logged: an error can quote a helpdesk's answer

@@ -22,6 +22,7 @@ connector does not declare `Capability.WEBHOOK`: run ``slaplug sync --every 60s`
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any, ClassVar, Literal
@@ -44,7 +45,7 @@ from slaplug.connectors import (
 )
 from slaplug.connectors.budget import EndpointLimit, ExtraCost, RateLimits
 from slaplug.connectors.checks import Check, DoctorNeeds
-from slaplug.errors import InvalidTicketError, PaginationError
+from slaplug.errors import ConnectorError, InvalidTicketError, PaginationError
 from slaplug.model import Action, EventKind, Ticket, TicketEvent
 from slaplug_freshdesk.doctor import freshdesk_checks
 from slaplug_freshdesk.fields import CustomFields
@@ -149,6 +150,8 @@ _STATUS_NAMES = {v: k for k, v in STATUSES.items()}
 #: What a custom status's ``like`` makes of it in slaplug's tickets.
 _REPORTED = {"open": "open", "pending": "pending", "solved": "resolved"}
 
+log = logging.getLogger(__name__)
+
 
 def parse_time(value: str) -> datetime:
     """Freshdesk's ``2026-03-04T09:00:00Z`` as an aware datetime."""
@@ -192,6 +195,8 @@ class FreshdeskConnector(Connector):
         self._fields: CustomFields | None = None
         #: Whether `_fields` was read during the current `apply` (a miss reads it again once).
         self._fields_fresh = False
+        #: Display names by directory (``groups``, ``agents``) and id, listed once each.
+        self._names: dict[str, dict[str, str]] = {}
         custom = self.config.custom_statuses
         #: Status code -> the status slaplug's tickets report.
         self.status_names: dict[int, str] = {
@@ -343,6 +348,29 @@ class FreshdeskConnector(Connector):
 
         return [c for page in paginate(fetch, NextUrlPaginator("next")) for c in page.data["items"]]
 
+    def _name(self, directory: str, ident: object) -> str | None:
+        """A group's or an agent's name, for people reading `Ticket.names` (rules match the
+        ids). ``GET /api/v2/groups`` or ``/agents`` is listed once, when a ticket first holds
+        one (a group's ``name``; an agent's person under ``contact.name``: the reference's
+        "List All Groups" and "Currently Authenticated Agent" examples, see
+        fake/shapes.py). A list the API key may not read leaves the ids."""
+        if ident is None:
+            return None
+        if directory not in self._names:
+            try:
+                items = self.list_all(f"api/v2/{directory}")
+            except ConnectorError as exc:
+                log.warning(
+                    "freshdesk %s: %s not listed, ids shown: %s", self.instance, directory, exc
+                )
+                items = []
+            self._names[directory] = {
+                str(i.get("id")): str(name)
+                for i in items
+                if (name := i.get("name") or (i.get("contact") or {}).get("name"))
+            }
+        return self._names[directory].get(str(ident))
+
     def _ticket(self, raw: Mapping[str, Any], conversations: Sequence[Mapping[str, Any]]) -> Ticket:
         created = parse_time(raw["created_at"])
         code = raw["status"]
@@ -377,6 +405,14 @@ class FreshdeskConnector(Connector):
             fields=fields,
             url=f"{self.config.base_url}/a/tickets/{raw['id']}",
             events=tuple(events),
+            names={
+                field: name
+                for field, directory, key in (
+                    ("group", "groups", "group_id"),
+                    ("assignee", "agents", "responder_id"),
+                )
+                if (name := self._name(directory, raw.get(key)))
+            },
         )
 
     @staticmethod

@@ -395,3 +395,38 @@ def test_an_unknown_field_fails_alone_naming_the_accounts_fields(
     assert fields.call_count == 1
     connector.apply([wrong])
     assert fields.call_count == 2  # a later apply looks again, once
+
+
+#: ``GET /api/v2/groups``: the reference's "List All Groups" example, trimmed (the shape
+#: slaplug_freshdesk.fake.shapes.group cites).
+GROUPS = [{"id": 7, "name": "Billing", "description": "Billing agents", "escalate_to": None}]
+
+
+@responses.activate
+def test_group_and_agent_ids_get_their_names_listed_once(connector: FreshdeskConnector) -> None:
+    """QA #11: `slaplug status` showed group id 7. Rules still see the ids."""
+    assigned = TICKET | {"group_id": 7, "responder_id": 1}
+    for tid in ("7", "8"):
+        responses.get(f"{BASE}/api/v2/tickets/{tid}", json=assigned | {"id": int(tid)})
+        responses.get(f"{BASE}/api/v2/tickets/{tid}/conversations", json=[])
+    responses.get(f"{BASE}/api/v2/groups", json=GROUPS)
+    responses.get(f"{BASE}/api/v2/agents", json=[AGENT_ME])
+    first, second = connector.read_ticket("7"), connector.read_ticket("8")
+    assert (first.group, first.assignee) == ("7", "1")
+    assert first.names == second.names == {"group": "Billing", "assignee": "Rachel"}
+    listed = [c.request.url for c in responses.calls if "/tickets" not in c.request.url]
+    assert len(listed) == 2  # each directory once, not once per ticket
+
+
+@responses.activate
+def test_a_directory_the_key_may_not_list_leaves_the_ids(connector: FreshdeskConnector) -> None:
+    responses.get(f"{BASE}/api/v2/tickets/7", json=TICKET | {"group_id": 7})
+    responses.get(f"{BASE}/api/v2/tickets/7/conversations", json=[])
+    # Freshdesk's 403 body (API v2 reference, "Error Codes": access_denied).
+    responses.get(
+        f"{BASE}/api/v2/groups",
+        status=403,
+        json={"code": "access_denied", "message": "You are not authorized to perform this action."},
+    )
+    ticket = connector.read_ticket("7")
+    assert (ticket.group, dict(ticket.names)) == ("7", {})

@@ -385,6 +385,17 @@ def to_ticket(
         fields=fields,
         updated_at=parse_time(f["updated"]) if f.get("updated") else None,
         url=f"{base_url}/browse/{issue['key']}",
+        # Rules match accountIds; people read names. The issue's user objects carry both
+        # (the v3 spec's `UserDetails` schema, tests/specs/jira-platform-v3.trimmed.openapi.json:
+        # accountId, displayName "depending on the user's privacy settings, ... an alternative
+        # value"); without a displayName the accountId is shown.
+        names={
+            name: str(user["displayName"])
+            for name, user in (("assignee", f.get("assignee")), ("requester", f.get("reporter")))
+            if isinstance(user, Mapping)
+            and user.get("displayName")
+            and user["displayName"] != user.get("accountId")
+        },
         events=tuple(
             map_events(
                 created=created,

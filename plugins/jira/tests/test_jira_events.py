@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
-from jira_support import AGENT, AUTOMATION, CUSTOMER, comment, history, item, user
+from jira_support import AGENT, AUTOMATION, CUSTOMER, comment, history, issue, item, user
 from slaplug_jira.config import JiraConfig, Normalizer
-from slaplug_jira.events import map_events
+from slaplug_jira.events import map_events, to_ticket
 
 T0 = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
 
@@ -151,3 +151,23 @@ def test_reverse_maps_take_the_first_name_listed() -> None:
     custom = norm(priorities={"P1": "urgent", "P2": "high"}, statuses={"Awaiting reply": "pending"})
     assert custom.priority("High") == "high" and custom.priority("P1") == "urgent"
     assert custom.status("Awaiting reply") == "pending" and custom.status("Open") == "open"
+
+
+def test_the_ticket_keeps_accountids_for_rules_and_names_for_people() -> None:
+    """QA #11: `slaplug status` showed the assignee's accountId; the issue's user object
+    (UserDetails, jira_support.user) names it."""
+    raw = issue("SUP-9", "10009", assignee=user(AGENT, name="Ana Lima"))
+    ticket = to_ticket(
+        raw,
+        histories=[],
+        comments=[],
+        norm=norm(),
+        instance="jira",
+        base_url="https://a.atlassian.net",
+        field_ids={},
+    )
+    assert ticket.assignee == AGENT
+    assert ticket.name_of("assignee") == "Ana Lima"
+    # A user shown without a name of its own (jira_support.user's displayName defaults to
+    # the accountId) adds nothing: the id is what there is to show.
+    assert ticket.requester == CUSTOMER and "requester" not in ticket.names
