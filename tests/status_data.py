@@ -71,6 +71,9 @@ def synced_install(folder: Path) -> Iterator[Install]:
             FakeZendesk.start(now=NOW, tickets=120, days=10, job_complete_after=0.05, job_polls=1)
         )
         jira = stack.enter_context(FakeJira.start(now=NOW, issues=60, days=10, bulk_polls=1))
+        # The fakes' clocks tick from NOW; starting Jira can take seconds on a loaded machine,
+        # and a ticket created at 14:00:01 is 29m59s over at VIEW_AT, which prints "-29m".
+        zendesk.clock.set(NOW.timestamp())
         new_ids = {
             priority: str(
                 zendesk.simulate("create", subject=subject, priority=priority)["ticket"]["id"]

@@ -71,6 +71,10 @@ def _fake_zendesk(
             yield fake, conn, fake_now
 
 
+def _parse(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
 def _iso(at: datetime) -> str:
     return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -90,7 +94,8 @@ def test_live_deadline_field_follows_a_pause_and_a_priority_change_with_one_writ
         job.run_once()  # go-live on an empty account
         created = fake.simulate("create", subject="Printer on fire", priority="normal")
         tid = int(created["ticket"]["id"])
-        opened = fake_now()
+        # The ticket's own time, in whole seconds: the fake's clock runs on meanwhile.
+        opened = _parse(created["ticket"]["created_at"])
 
         def step(minutes: float) -> tuple[Any, int]:
             """Let time pass (exports hold back their last minute), sync, and return
@@ -154,7 +159,7 @@ def test_live_deadline_field_follows_a_pause_and_a_priority_change_with_one_writ
         summary, writes = step(2)
         assert (summary.live_writes, writes) == (0, 0)
         fake.simulate("requester_reply", tid, body="It is on fire again")
-        reopened = fake_now()
+        reopened = _parse(fake.ticket(tid)["updated_at"])
         summary, writes = step(2)
         assert shown() == _iso(reopened + timedelta(hours=4))
         assert (summary.live_writes, writes) == (1, 1)
@@ -186,7 +191,8 @@ def test_live_deadline_in_a_zendesk_date_field_needs_the_date_format(
         job.run_once()  # go-live on an empty account
         created = fake.simulate("create", subject="Printer on fire", priority="normal")
         tid = int(created["ticket"]["id"])
-        opened = fake_now()
+        # The ticket's own time, in whole seconds: the fake's clock runs on meanwhile.
+        opened = _parse(created["ticket"]["created_at"])
         fake.advance(120)
         job.run_once()
         cfs = fake.ticket(tid)["custom_fields"]
@@ -855,7 +861,8 @@ def test_a_live_field_follows_each_cycle_under_its_own_rules_version(tmp_path: P
         job.run_once()
         created = fake.simulate("create", subject="Printer on fire", priority="normal")
         tid = int(created["ticket"]["id"])
-        opened = fake_now()
+        # The ticket's own time, in whole seconds: the fake's clock runs on meanwhile.
+        opened = _parse(created["ticket"]["created_at"])
 
         def step(minutes: float) -> tuple[Any, int]:
             fake.advance(minutes * 60)
@@ -890,7 +897,7 @@ def test_a_live_field_follows_each_cycle_under_its_own_rules_version(tmp_path: P
         summary, writes = step(2)
         assert (summary.live_writes, writes) == (0, 0)
         fake.simulate("requester_reply", tid, body="It is on fire again")
-        reopened = fake_now()
+        reopened = _parse(fake.ticket(tid)["updated_at"])
         summary, writes = step(2)
         assert shown() == local(reopened + timedelta(hours=2), new_york)
         assert shown().endswith("-05:00")
