@@ -7,6 +7,7 @@ import logging
 import sys
 import time
 from collections.abc import Callable
+from datetime import datetime
 from typing import TextIO
 
 import click
@@ -75,6 +76,9 @@ def print_summary(s: Summary, *, as_json: bool = False, dry_run: bool = False) -
             **counters,
             "skipped_by": s.skipped_by,
             "cutoffs": s.cutoffs,
+            "cutoff_moves": {
+                n: {"from": was, "to": s.cutoffs.get(n)} for n, was in s.cutoff_moves.items()
+            },
         }
         if dry_run:
             doc["would_plan"] = [planned_json(a) for a in s.would_plan]
@@ -102,6 +106,8 @@ def print_summary(s: Summary, *, as_json: bool = False, dry_run: bool = False) -
         )
     click.echo(f"  API calls: {s.api_reads} reads, {s.api_writes} writes")
     for line in go_live_lines(s, dry_run=dry_run):
+        click.echo(line)
+    for line in cutoff_move_lines(s, dry_run=dry_run):
         click.echo(line)
     if s.quarantined:
         click.echo(f"  {s.quarantined} ticket(s) quarantined: see `slaplug quarantine list`")
@@ -150,3 +156,27 @@ def go_live_lines(s: Summary, *, dry_run: bool = False) -> list[str]:
         "crossed before the cutoff",
         f"    {s.held_done} actions {hold}: ticket solved or closed",
     ]
+
+
+def cutoff_move_lines(s: Summary, *, dry_run: bool = False) -> list[str]:
+    """The connectors whose cutoff moved since the one last in force, and what it means."""
+    lines: list[str] = []
+    backfill = False
+    for name, was in s.cutoff_moves.items():
+        now = s.cutoffs.get(name, was)
+        if datetime.fromisoformat(now) < datetime.fromisoformat(was):
+            backfill = True
+            lines.append(f"  cutoff moved earlier: {name} {was} -> {now} (a backfill)")
+        else:
+            lines.append(
+                f"  cutoff moved later: {name} {was} -> {now}: thresholds crossed before it "
+                f"{'would be' if dry_run else 'are'} held back from now on; nothing already "
+                "planned or written is undone"
+            )
+    if backfill:
+        lines.append(
+            f"    {s.cutoff_reevaluated} stored open tickets re-evaluated from their snapshots "
+            "(no helpdesk read): thresholds crossed since the new cutoff "
+            f"{'would be' if dry_run else 'are'} escalated, once each"
+        )
+    return lines
