@@ -111,6 +111,10 @@ class CutoffMove:
                 f"{moved} (later): thresholds crossed before it are held from now on; "
                 "nothing planned or written is undone"
             )
+        if self.marked_at is None:  # a dry run
+            return (
+                f"{moved} (earlier): a dry run re-evaluates the stored open tickets, marking none"
+            )
         return (
             f"{moved} (earlier): {self.marked} stored open tickets marked for re-evaluation "
             "from their snapshots; thresholds crossed since the new cutoff are escalated, once"
@@ -520,6 +524,8 @@ class Sync:
         batch: list[Ticket] = []
 
         def flush() -> None:
+            if not batch:
+                return
             evaluated.update(t.id for t in batch)
             summary.reevaluated += len(batch)
             summary.cutoff_reevaluated += len(batch)

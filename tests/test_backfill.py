@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from test_store import pg_database, url  # noqa: F401  (fixtures: SQLite and PostgreSQL)
 
 from slaplug.rules.pack import RulePack
 from slaplug.store import Store
@@ -115,6 +116,28 @@ def _tagged(fake: Any) -> set[str]:
 def _planned_for(keys: set[str] | list[str], ids: dict[str, str]) -> set[str]:
     """The names of the tickets whose first-response escalation ``keys`` hold."""
     return {n for n, i in ids.items() if any(k.startswith(PREFIX.format(i)) for k in keys)}
+
+
+# -- the store: the cutoff last in force, and tickets marked due ---------------------------------
+
+
+def test_the_recorded_cutoff_follows_each_sync_and_marking_never_delays_a_due_ticket(
+    url: str,  # noqa: F811
+) -> None:
+    with Store.open(url) as store:
+        assert store.recorded_cutoff("desk") is None
+        store.record_cutoff("desk", GO_LIVE, now=GO_LIVE)
+        store.record_cutoff("desk", EARLIER, now=GO_LIVE + timedelta(hours=1))
+        assert store.recorded_cutoff("desk") == EARLIER
+        assert store.recorded_cutoff("other") is None
+
+        soon, later = GO_LIVE - timedelta(hours=1), GO_LIVE + timedelta(days=1)
+        store.set_due_many([("desk", "soon", soon), ("desk", "later", later)])
+        assert store.mark_due("desk", ["soon", "later", "new"], GO_LIVE) == 3
+        assert store.mark_due("desk", [], GO_LIVE) == 0
+        due = {d.ticket_id: d.due_at for d in store.due_before(GO_LIVE, connector="desk")}
+        # Already due earlier: kept (it is taken first); due later, or not at all: due now.
+        assert due == {"soon": soon, "later": GO_LIVE, "new": GO_LIVE}
 
 
 @pytest.fixture
