@@ -7,6 +7,7 @@ import logging
 import sys
 import time
 from collections.abc import Callable
+from datetime import datetime
 from typing import TextIO
 
 import click
@@ -83,6 +84,9 @@ def print_summary(
             "skipped_by": s.skipped_by,
             "cutoffs": s.cutoffs,
             "helpdesk_failures": [f.as_dict() for f in s.helpdesk_failures],
+            "cutoff_moves": {
+                n: {"from": was, "to": s.cutoffs.get(n)} for n, was in s.cutoff_moves.items()
+            },
         }
         if dry_run:
             doc["would_plan"] = [planned_json(a) for a in s.would_plan]
@@ -119,6 +123,8 @@ def print_summary(
         )
     click.echo(f"  API calls: {s.api_reads} reads, {s.api_writes} writes")
     for line in go_live_lines(s, dry_run=dry_run, quiet=not go_live):
+        click.echo(line)
+    for line in cutoff_move_lines(s, dry_run=dry_run):
         click.echo(line)
     if s.quarantined:
         click.echo(f"  {s.quarantined} ticket(s) quarantined: see `slaplug quarantine list`")
@@ -181,3 +187,27 @@ def go_live_lines(s: Summary, *, dry_run: bool = False, quiet: bool = False) -> 
 def _n(count: int, noun: str, plural: str | None = None) -> str:
     """``1 action``, ``2 actions``."""
     return f"{count} {noun}" if count == 1 else f"{count} {plural or noun + 's'}"
+
+
+def cutoff_move_lines(s: Summary, *, dry_run: bool = False) -> list[str]:
+    """The connectors whose cutoff moved since the one last in force, and what it means."""
+    lines: list[str] = []
+    backfill = False
+    for name, was in s.cutoff_moves.items():
+        now = s.cutoffs.get(name, was)
+        if datetime.fromisoformat(now) < datetime.fromisoformat(was):
+            backfill = True
+            lines.append(f"  cutoff moved earlier: {name} {was} -> {now} (a backfill)")
+        else:
+            lines.append(
+                f"  cutoff moved later: {name} {was} -> {now}: thresholds crossed before it "
+                f"{'would be' if dry_run else 'are'} held back from now on; nothing already "
+                "planned or written is undone"
+            )
+    if backfill:
+        lines.append(
+            f"    {s.cutoff_reevaluated} stored open tickets re-evaluated from their snapshots "
+            "(no helpdesk read): thresholds crossed since the new cutoff "
+            f"{'would be' if dry_run else 'are'} escalated, once each"
+        )
+    return lines

@@ -153,6 +153,10 @@ class Summary:
     held_before_cutoff: int = 0
     #: Actions held back because their ticket is solved or closed.
     held_done: int = 0
+    #: Stored open tickets re-evaluated from their snapshots because the connector's cutoff
+    #: moved earlier than the one last in force (a backfill after go-live); counted in
+    #: ``reevaluated`` too.
+    cutoff_reevaluated: int = 0
     #: Live fields' new values planned (a dry run: would be); counted in ``planned`` too.
     live_writes: int = 0
     #: Connectors whose helpdesk failed this pass (`helpdesk_failures` says which and why).
@@ -160,6 +164,9 @@ class Summary:
     seconds: float = 0.0
     #: Each connector's cutoff this pass, ISO 8601.
     cutoffs: dict[str, str] = field(default_factory=dict)
+    #: The connectors whose cutoff moved this pass: the cutoff last in force, ISO 8601 (the
+    #: new one is in ``cutoffs``).
+    cutoff_moves: dict[str, str] = field(default_factory=dict)
     #: Skipped actions by the reason given (the connector's or the notifier's words).
     skipped_by: dict[str, int] = field(default_factory=dict)
     #: Clocks seen breached (the first `SAMPLE` of them: a summary must not grow with the

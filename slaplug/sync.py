@@ -38,6 +38,7 @@ import secrets
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from slaplug import plugins
@@ -61,6 +62,7 @@ from slaplug.rules.versions import VersionedAssessment, VersionedPack
 from slaplug.serialize import ticket_problem
 from slaplug.store import Claim, Store
 from slaplug.store._base import default_worker_id
+from slaplug.store.golive import ALREADY_LIVE
 from slaplug.store.live import LiveHead, write_slot
 from slaplug.store.quarantine import storable
 from slaplug.store.tickets import DueTicket, Saved, due_bucket
@@ -74,6 +76,49 @@ log.addFilter(RedactingFilter())
 
 
 Progress = Callable[[str, Summary], None]
+
+
+@dataclass(frozen=True)
+class CutoffMove:
+    """A connector's cutoff that moved since the one last in force (`Sync.cutoff`).
+
+    Attributes:
+        connector: The connector.
+        previous: The cutoff last in force (the go-live when none was recorded).
+        current: The cutoff now.
+        marked_at: For a move earlier, not dry: the instant its stored open tickets were
+            marked due (their due rows say so until they are re-evaluated).
+        marked: How many were marked.
+    """
+
+    connector: str
+    previous: datetime
+    current: datetime
+    marked_at: datetime | None = None
+    marked: int = 0
+
+    @property
+    def earlier(self) -> bool:
+        """Whether the cutoff moved earlier: a backfill."""
+        return self.current < self.previous
+
+    def describe(self) -> str:
+        """One log line."""
+        moved = f"{self.connector}: the cutoff moved from {self.previous.isoformat()} to "
+        moved += self.current.isoformat()
+        if not self.earlier:
+            return (
+                f"{moved} (later): thresholds crossed before it are held from now on; "
+                "nothing planned or written is undone"
+            )
+        if self.marked_at is None:  # a dry run
+            return (
+                f"{moved} (earlier): a dry run re-evaluates the stored open tickets, marking none"
+            )
+        return (
+            f"{moved} (earlier): {self.marked} stored open tickets marked for re-evaluation "
+            "from their snapshots; thresholds crossed since the new cutoff are escalated, once"
+        )
 
 
 class Sync:
@@ -132,6 +177,15 @@ class Sync:
         self._live = {v.label: LiveFields.for_pack(v.pack) for v in self.rules.versions}
         #: Go-lives read or recorded: they never change, so the store is asked once each.
         self._go_lives: dict[str, datetime] = {}
+        #: Connectors whose cutoff this job compared with the one last in force (once each:
+        #: a job's cutoffs do not change), and the move found, if any.
+        self._followed: dict[str, CutoffMove | None] = {}
+        #: The moves the current pass reports, per connector (`_cutoff_for`).
+        self._pass_moves: dict[str, CutoffMove] = {}
+        #: A dry run's tickets evaluated this pass, per connector: the dry backfill of a cutoff
+        #: moved earlier evaluates each stored open ticket once, not again after the read.
+        self._dry_seen: dict[str, set[str]] = {}
+        self._dry_backfilled: set[str] = set()
         #: Who holds this job's outbox leases: ``host:pid:random``, unique per job, so that
         #: its heartbeat extends only its own leases, even beside another job in the process.
         self.worker_id = f"{default_worker_id()}:{secrets.token_hex(3)}"
@@ -145,16 +199,84 @@ class Sync:
         The explicit ``escalate_from`` if given, else the connector's go-live, recorded in the
         store as ``now`` by its first (not dry) run. The go-live is recorded either way, so
         dropping an explicit backfill later falls back to the first sync's start.
+
+        The first time a job asks, the cutoff is compared with the one last in force (kept in
+        the store): one moved earlier marks the connector's stored open tickets due now, so
+        the due path re-evaluates them from their snapshots (`_follow_cutoff`).
         """
         live = self._go_lives.get(name) or self.store.peek_go_live(name)
+        # No go-live yet: the connector's first sync, which reads (or a dry run: would read)
+        # its whole history under this cutoff; nothing stored was judged under another one.
+        first = live is None
         if live is None and not self.dry_run:
             live = self.store.go_live(name, now=now)
+            first = live != ALREADY_LIVE  # not a store that synced before go-lives existed
         if live is not None:
             self._go_lives[name] = live
         explicit = self.escalate_from.get(name)
-        if explicit is not None:
-            return explicit
-        return now if live is None else live  # a dry run before the first sync: its start
+        cutoff = explicit if explicit is not None else live
+        if cutoff is None:
+            return now  # a dry run before the first sync: its start
+        if name not in self._followed:
+            self._followed[name] = move = self._follow_cutoff(name, cutoff, live, now, first)
+            if move is not None:
+                self._pass_moves[name] = move
+        return cutoff
+
+    def _follow_cutoff(
+        self, name: str, cutoff: datetime, live: datetime | None, now: datetime, first: bool
+    ) -> CutoffMove | None:
+        """Compare the cutoff with the one last in force; record it; act on a move.
+
+        Moved earlier (a backfill after go-live): thresholds between the two cutoffs were
+        held on every ticket evaluated meanwhile, and a stored ticket is evaluated again only
+        when it changes or its next threshold passes. So every stored open ticket of the
+        connector is marked due now, in batches, and the due path re-evaluates them under the
+        new cutoff, with no helpdesk read; the ledger keeps each action once. A dry run marks
+        nothing: its due path evaluates them itself (`_dry_backfill`).
+
+        Moved later: nothing to re-evaluate (a later cutoff only holds more back), and nothing
+        planned or written is undone. Either way the new cutoff is recorded after the marking,
+        so a crash in between marks again on the next run rather than losing the backfill.
+        """
+        recorded = self.store.recorded_cutoff(name)
+        previous = recorded if recorded is not None else live
+        move = None
+        if not first and previous is not None and previous != cutoff:
+            move = CutoffMove(name, previous, cutoff)
+            if cutoff < previous and not self.dry_run:
+                marked = self._mark_open_due(name, now)
+                move = CutoffMove(name, previous, cutoff, marked_at=now, marked=marked)
+            log.info("%s", move.describe())
+        if not self.dry_run and recorded != cutoff:
+            self.store.record_cutoff(name, cutoff, now=now)
+        return move
+
+    def _mark_open_due(self, name: str, now: datetime) -> int:
+        """Mark connector ``name``'s stored open tickets due at ``now``, a batch at a time."""
+        marked = 0
+        ids: list[str] = []
+        for t in self.store.iter_snapshots(name, batch=self.batch):
+            if not is_done(t):
+                ids.append(t.id)
+            if len(ids) >= self.batch:
+                marked += self.store.mark_due(name, ids, now)
+                ids = []
+        return marked + self.store.mark_due(name, ids, now)
+
+    def _cutoff_for(self, name: str, summary: Summary, *, new_pass: bool = True) -> datetime:
+        """`cutoff`, noted in ``summary`` with the move found, if any (``new_pass``: the start
+        of a connector's turn; False for the due jobs of the same pass)."""
+        if new_pass:
+            self._pass_moves.pop(name, None)
+            self._dry_seen[name] = set()
+            self._dry_backfilled.discard(name)
+        cutoff = self.cutoff(name, self.clock())
+        summary.cutoffs[name] = cutoff.isoformat()
+        move = self._pass_moves.get(name)
+        if move is not None:
+            summary.cutoff_moves[name] = move.previous.isoformat()
+        return cutoff
 
     def release_leases(self) -> int:
         """Give back the outbox leases this job holds, due at once; how many there were.
@@ -177,8 +299,7 @@ class Sync:
             for name in names:
                 conn = self.connectors[name]
                 self._held[name] = self.store.quarantined_ids(name)
-                cutoff = self.cutoff(name, self.clock())
-                summary.cutoffs[name] = cutoff.isoformat()
+                cutoff = self._cutoff_for(name, summary)
                 if Capability.READ in conn.capabilities:
                     self._read(name, conn, summary, cutoff)
                 else:
@@ -222,8 +343,7 @@ class Sync:
             self._held[name] = self.store.quarantined_ids(name)
             tickets = self._enrich(self._admit(tickets, counted), counted)
             counted.tickets_read += len(tickets)
-            cutoff = self.cutoff(name, self.clock())
-            counted.cutoffs[name] = cutoff.isoformat()
+            cutoff = self._cutoff_for(name, counted)
             if not self.dry_run:
                 saved = self.store.store_snapshots(tickets, now=self.clock())
                 counted.tickets_changed += sum(1 for s in saved if s is Saved.WRITTEN)
@@ -250,6 +370,7 @@ class Sync:
             tickets = self._enrich(tickets, summary)
             summary.tickets_read += len(tickets)
             if self.dry_run:
+                self._dry_seen.setdefault(name, set()).update(t.id for t in tickets)
                 self._evaluate(tickets, summary, cutoff)
                 self.progress(f"{name}: {summary.tickets_read} tickets read", summary)
                 continue
@@ -298,13 +419,16 @@ class Sync:
         with self._counted([name], summary) as counted:
             conn = self.connectors[name]
             self._held[name] = self.store.quarantined_ids(name)
-            cutoff = self.cutoff(name, self.clock())
-            counted.cutoffs[name] = cutoff.isoformat()
+            cutoff = self._cutoff_for(name, counted)
             if Capability.READ in conn.capabilities:
                 self._read(name, conn, counted, cutoff)
             else:
                 log.info("%s: its connector declares no read capability; nothing read", name)
-            if not self.dry_run:
+            if self.dry_run:
+                # The due jobs visit only connectors with something due, and a dry run marks
+                # nothing: a cutoff moved earlier is shown here, after the read.
+                self._dry_backfill(name, counted, cutoff)
+            else:
                 self._deliver(name, conn, counted)
         return counted
 
@@ -333,8 +457,7 @@ class Sync:
         with self._counted(names, summary) as counted:
             for n in names:
                 self._held[n] = self.store.quarantined_ids(n)
-                cutoff = self.cutoff(n, self.clock())
-                counted.cutoffs[n] = cutoff.isoformat()
+                cutoff = self._cutoff_for(n, counted, new_pass=False)
                 try:
                     self._reevaluate_due(n, counted, cutoff, bucket=bucket)
                     if not self.dry_run:
@@ -361,16 +484,22 @@ class Sync:
         batch is evaluated, and end when its new thresholds are recorded.
         """
         if self.dry_run:
+            self._dry_backfill(name, summary, cutoff)
             # Nothing is claimed or recorded in a dry run: look once and stop (the index is
             # not updated, so the same tickets would come again).
             due = self.store.due_before(self.clock(), self.batch, connector=name)
             if bucket is not None:  # the same first look, each bucket taking its own share
                 due = [d for d in due if due_bucket(name, d.ticket_id) == bucket]
+            evaluated = self._dry_seen.setdefault(name, set())
+            due = [d for d in due if d.ticket_id not in evaluated]  # by the backfill, say
             snapshots = self.store.load_snapshots(name, [d.ticket_id for d in due])
             tickets = [snapshots[d.ticket_id] for d in due if d.ticket_id in snapshots]
             summary.reevaluated += len(tickets)
             self._evaluate(tickets, summary, cutoff)
             return
+        # Rows due at the instant this job marked them for a cutoff moved earlier.
+        move = self._pass_moves.get(name)
+        marked_at = move.marked_at if move is not None else None
         seen: set[str] = set()
         while True:
             claimed = self.store.claim_due(
@@ -386,11 +515,43 @@ class Sync:
                 snapshots = self.store.load_snapshots(name, [d.ticket_id for d in due])
                 tickets = [snapshots[d.ticket_id] for d in due if d.ticket_id in snapshots]
                 summary.reevaluated += len(tickets)
+                if marked_at is not None:
+                    summary.cutoff_reevaluated += sum(
+                        1 for d in due if d.due_at == marked_at and d.ticket_id in snapshots
+                    )
                 crashpoint("due-loaded")
                 self._evaluate(tickets, summary, cutoff)
             # Rows evaluated got their next threshold (and lost the lease); the rest (no
             # snapshot, quarantined, seen twice) are given back for a later pass.
             self._release_due(name, claimed)
+
+    def _dry_backfill(self, name: str, summary: Summary, cutoff: datetime) -> None:
+        """A dry run's view of a cutoff moved earlier: every stored open ticket of the
+        connector not yet evaluated this pass, evaluated from its snapshot in batches (what
+        the real run's due path will do with the tickets it marks). Once a pass."""
+        move = self._pass_moves.get(name)
+        if move is None or not move.earlier or name in self._dry_backfilled:
+            return
+        self._dry_backfilled.add(name)
+        evaluated = self._dry_seen.setdefault(name, set())
+        batch: list[Ticket] = []
+
+        def flush() -> None:
+            if not batch:
+                return
+            evaluated.update(t.id for t in batch)
+            summary.reevaluated += len(batch)
+            summary.cutoff_reevaluated += len(batch)
+            self._evaluate(batch, summary, cutoff)
+            batch.clear()
+
+        for t in self.store.iter_snapshots(name, batch=self.batch):
+            if is_done(t) or t.id in evaluated:
+                continue
+            batch.append(t)
+            if len(batch) >= self.batch:
+                flush()
+        flush()
 
     def _release_due(self, name: str, claimed: Sequence[DueTicket]) -> None:
         if claimed:

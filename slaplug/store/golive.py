@@ -3,6 +3,10 @@
 Kept as rows of the ``install`` table (``go_live:<connector>``, an ISO 8601 time), so no
 schema change is needed: like the markers' secret it is made once, by whichever process
 asks first, and read back by every later one.
+
+Beside it, the cutoff last in force for the connector (``cutoff:<connector>``): the go-live
+or an explicit ``escalate_from``. Unlike the go-live it follows the configuration; a sync
+compares it with its own to find a cutoff that moved (`slaplug.sync.Sync.cutoff`).
 """
 
 from __future__ import annotations
@@ -27,6 +31,10 @@ Head = tuple[str, str, str, int]
 
 def _name(connector: str) -> str:
     return f"go_live:{connector}"
+
+
+def _cutoff_name(connector: str) -> str:
+    return f"cutoff:{connector}"
 
 
 class GoLiveMixin(StoreBase):
@@ -63,6 +71,29 @@ class GoLiveMixin(StoreBase):
         """The connector's go-live if recorded, without recording one (dry runs)."""
         with self._read() as conn:
             return self._read_go_live(conn, connector)
+
+    def recorded_cutoff(self, connector: str) -> datetime | None:
+        """The cutoff last recorded in force for the connector (`record_cutoff`); None when
+        none was (a store from before slaplug recorded them, or no sync yet)."""
+        with self._read() as conn:
+            value = conn.execute(
+                select(install.c.value).where(install.c.name == _cutoff_name(connector))
+            ).scalar_one_or_none()
+        return None if value is None else datetime.fromisoformat(value).astimezone(UTC)
+
+    def record_cutoff(
+        self, connector: str, cutoff: datetime, *, now: datetime | None = None
+    ) -> None:
+        """Record ``cutoff`` as the one in force for the connector (replacing the last)."""
+        at = aware(now)
+        stmt = self._insert(install).values(
+            name=_cutoff_name(connector), value=aware(cutoff).isoformat(), created_at=at
+        )
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["name"], set_={"value": stmt.excluded.value, "created_at": at}
+        )
+        with self._write() as conn:
+            conn.execute(stmt)
 
     def recorded_breaches(self, heads: Iterable[Head]) -> set[Head]:
         """Those of ``heads`` the measures history already holds as breached."""

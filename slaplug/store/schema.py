@@ -258,7 +258,8 @@ credit_periods = Table(
 
 #: Values that belong to this installation, made once and never changed (added in version 3):
 #: ``marker_secret``, the key of the markers that end slaplug's notes
-#: (`slaplug.connectors.markers`).
+#: (`slaplug.connectors.markers`); ``go_live:<connector>``. One kind of row does change:
+#: ``cutoff:<connector>``, the go-live cutoff last in force (`slaplug.store.golive`).
 install = Table(
     "install",
     metadata,

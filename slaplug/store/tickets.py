@@ -413,6 +413,39 @@ class TicketsMixin(StoreBase):
                     delete(due).where(tuple_(due.c.connector, due.c.ticket_id).in_(list(part)))
                 )
 
+    def mark_due(self, connector: str, ticket_ids: Iterable[str], at: datetime) -> int:
+        """Make the tickets due at ``at``, so the due path re-evaluates them from snapshots.
+
+        A row due later (or no row) is set to ``at``; a row already due at or before it keeps
+        its time; leases are left as they are (a worker evaluating the ticket now records
+        its next threshold as usual). For a cutoff moved earlier (`slaplug.sync`).
+
+        Returns:
+            How many tickets were given (each is due at ``at`` at the latest now).
+        """
+        when = aware(at)
+        rows = [
+            {
+                "connector": connector,
+                "ticket_id": i,
+                "due_at": when,
+                "bucket": due_bucket(connector, i),
+            }
+            for i in sorted(set(ticket_ids))
+        ]
+        if not rows:
+            return 0
+        with self._write() as conn:
+            for part in chunks(rows):
+                stmt = self._insert(due)
+                stmt = stmt.on_conflict_do_update(
+                    index_elements=[due.c.connector, due.c.ticket_id],
+                    set_={"due_at": stmt.excluded.due_at},
+                    where=due.c.due_at > stmt.excluded.due_at,
+                )
+                conn.execute(stmt, list(part))
+        return len(rows)
+
     def due_before(
         self, now: datetime | None = None, limit: int = BATCH, *, connector: str | None = None
     ) -> list[DueTicket]:
