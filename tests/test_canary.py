@@ -46,6 +46,11 @@ CANARY = "cAn4ry+T0k/en=7f3e2d1c9b8a"
 
 #: A backfill: these tests are about writing, which a default go-live holds for history.
 BACKFILL = {"zendesk": datetime(2000, 1, 1, tzinfo=UTC)}
+#: The sync's "now", pinned (a Thursday, 13:00 in Berlin): the shipped rules measure Berlin
+#: business hours, so with a real clock what the sync wrote (and so which faults it met)
+#: depended on the weekday and hour the test ran. The fake's clock starts three days earlier,
+#: at the instant its account is built against (``DEFAULT_END``, a Monday noon UTC).
+NOW = datetime(2026, 3, 5, 12, 0, tzinfo=UTC)
 
 def encodings(secret: str, pair: str) -> dict[str, str]:
     """Every form of the canary to search for, by name."""
@@ -178,8 +183,12 @@ def test_no_encoding_of_the_canary_reaches_the_store_logs_or_errors(
     url = f"sqlite:///{tmp_path / 'slaplug.db'}"
     errors: list[str] = []
     with FakeZendesk.start(
-        now=datetime.now(UTC) - timedelta(days=3), tickets=60, days=10, api_token=CANARY,
-        job_complete_after=0.05, job_polls=1,
+        now=NOW - timedelta(days=3),
+        tickets=60,
+        days=10,
+        api_token=CANARY,
+        job_complete_after=0.05,
+        job_polls=1,
     ) as fake, EchoingProxy(fake.base_url) as proxy:
         pair = f"{fake.email}/token:{CANARY}"
         forms = encodings(CANARY, pair)
@@ -190,7 +199,7 @@ def test_no_encoding_of_the_canary_reaches_the_store_logs_or_errors(
              "retry": {"max_attempts": 2, "backoff_initial": 0, "jitter": 0, "max_wait": 1}},
             connector="zendesk", environ={"ZD_CANARY": CANARY},
         )
-        now = datetime.now(UTC)
+        now = NOW
         with Store.open(url) as store, \
                 RulePack.load([REPO / "rules" / "default.yaml"], engine="python") as pack, \
                 zd.ZendeskConnector(config, instance="zendesk") as conn:

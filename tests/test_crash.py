@@ -39,6 +39,14 @@ REPO = Path(__file__).resolve().parent.parent
 PG_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 # Keyed markers (16 hex digits of an HMAC under the install's secret: slaplug_zendesk.write).
 MARKER = re.compile(r"\[slaplug [0-9a-f]{16}\]")
+#: The first run's "now" (``SLAPLUG_NOW``), pinned: a Friday, 13:00 in Berlin; each later run
+#: is `RUN_GAP` later, past the lapsed leases of a killed one. With the real clock, what the
+#: shipped rules (Berlin business hours) planned depended on the weekday and hour the test ran,
+#: and a threshold crossed between the second and third runs made the third one write. The
+#: fake's clock starts four days earlier, at the instant its account is built against
+#: (``DEFAULT_END``, a Monday noon UTC).
+NOW = datetime(2026, 3, 6, 12, 0, tzinfo=UTC)
+RUN_GAP = timedelta(seconds=2)  # more than the configured outbox lease (1s)
 
 #: Named steps of slaplug/sync.py and the Zendesk connector, with the visit to die on.
 POINTS = [
@@ -116,8 +124,15 @@ def _exit_for(run: subprocess.CompletedProcess[str]) -> int:
     return 4 if lines and json.loads(lines[-1]).get("failed") else 0
 
 
-def _sync(config: Path, token: str, crash_at: str | None = None) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "CRASH_ZD_TOKEN": token, "SLAPLUG_LOAD_PLUGINS": "slaplug-zendesk"}
+def _sync(
+    config: Path, token: str, now: datetime, crash_at: str | None = None
+) -> subprocess.CompletedProcess[str]:
+    env = {
+        **os.environ,
+        "CRASH_ZD_TOKEN": token,
+        "SLAPLUG_LOAD_PLUGINS": "slaplug-zendesk",
+        "SLAPLUG_NOW": now.isoformat(),
+    }
     env.pop("SLAPLUG_CRASH_AT", None)
     if crash_at:
         env["SLAPLUG_CRASH_AT"] = crash_at
@@ -158,20 +173,21 @@ def _ledger(store_url: str) -> list[dict[str, Any]]:
 def test_sync_killed_at_a_step_then_rerun_applies_every_action_exactly_once(
     point: str, store_url: str, tmp_path: Path
 ) -> None:
-    now = datetime.now(UTC) - timedelta(days=4)
-    with FakeZendesk.start(now=now, tickets=120, days=14, job_complete_after=0.1, job_polls=1) as fake:
+    with FakeZendesk.start(
+        now=NOW - timedelta(days=4), tickets=120, days=14, job_complete_after=0.1, job_polls=1
+    ) as fake:
         config = _configure(tmp_path, fake, store_url)
-        crashed = _sync(config, fake.api_token, crash_at=point)
+        crashed = _sync(config, fake.api_token, NOW, crash_at=point)
         assert crashed.returncode == -signal.SIGKILL, (
             f"the sync did not reach {point}:\n{crashed.stdout}\n{crashed.stderr}"
         )
         time.sleep(1.2)  # the dead process's leases lapse
-        recovered = _sync(config, fake.api_token)
+        recovered = _sync(config, fake.api_token, NOW + RUN_GAP)
         # 4: the shipped rules assign to a group "escalations" the fake lacks; those actions
         # fail for good, and the sync says so (issue 16). Anything else is a crash.
         assert recovered.returncode == _exit_for(recovered), recovered.stderr
         before_third = len(fake.writes)
-        third = _sync(config, fake.api_token)
+        third = _sync(config, fake.api_token, NOW + 2 * RUN_GAP)
         assert third.returncode == _exit_for(third), third.stderr
         assert json.loads(third.stdout.strip().splitlines()[-1])["applied"] == 0
         assert len(fake.writes) == before_third, "a third run over unchanged tickets wrote"
@@ -220,10 +236,16 @@ def test_two_syncs_at_once_on_one_postgresql_store_never_write_twice(tmp_path: P
         conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
     url = f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
     try:
-        now = datetime.now(UTC) - timedelta(days=4)
-        with FakeZendesk.start(now=now, tickets=120, days=14, job_complete_after=0.1, job_polls=1) as fake:
+        with FakeZendesk.start(
+            now=NOW - timedelta(days=4), tickets=120, days=14, job_complete_after=0.1, job_polls=1
+        ) as fake:
             config = _configure(tmp_path, fake, url)
-            env = {**os.environ, "CRASH_ZD_TOKEN": fake.api_token, "SLAPLUG_LOAD_PLUGINS": "slaplug-zendesk"}
+            env = {
+                **os.environ,
+                "CRASH_ZD_TOKEN": fake.api_token,
+                "SLAPLUG_LOAD_PLUGINS": "slaplug-zendesk",
+                "SLAPLUG_NOW": NOW.isoformat(),
+            }
             env.pop("SLAPLUG_CRASH_AT", None)
             cmd = [sys.executable, "-m", "slaplug.cli", "sync", "--once", "--json", "--config", str(config)]
             procs = [subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)

@@ -33,6 +33,10 @@ from slaplug.store.golive import ALREADY_LIVE
 
 # Mon 2 Nov 2026 .. Fri 6 Nov 2026; the calendar is open 09:00-17:00 UTC on weekdays.
 MON = datetime(2026, 11, 2, tzinfo=UTC)
+#: The go-live of the syncs against the fake Zendesk, pinned: the instant its account is built
+#: against (``DEFAULT_END``, a Monday, 13:00 in Berlin). With the real clock, what the shipped
+#: rules (Berlin business hours) held and wrote depended on the weekday and hour the test ran.
+LIVE = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
 
 RULES = """
 calendars:
@@ -410,7 +414,7 @@ def test_first_sync_over_60_days_writes_no_history_and_a_later_threshold_fires_o
     from slaplug.sync import Sync
 
     with _fake_zendesk() as (fake, zd, config):
-        t0 = datetime.now(UTC)  # the fake's clock is the real one
+        t0 = LIVE  # where the fake's clock starts
         clock = [t0]
         with Store.open(f"sqlite:///{tmp_path / 's.db'}") as store, \
                 RulePack.load([REPO / "rules" / "default.yaml"], engine="python") as pack, \
@@ -479,21 +483,32 @@ def test_first_sync_over_60_days_writes_no_history_and_a_later_threshold_fires_o
             again = job.run_once()
             assert (again.planned, again.applied) == (0, 0)
             assert len(fake.writes) == writes_before, "the same moment wrote twice"
-    comments = [
-        w for w in fake.writes if w.accepted and "First response target" in json.dumps(w.body)
-        and new_id in (w.path + json.dumps(w.body))
+    # The new ticket's own updates: ``PUT tickets/{id}.json`` ``{"ticket": {...}}`` or its item
+    # ``{"id": ...}`` of ``PUT tickets/update_many.json`` ``{"tickets": [...]}`` (Zendesk Tickets
+    # API, "Update Many Tickets"). Not the id as a substring of any body: another ticket's
+    # marker (16 random hex digits: a new secret per store) held "501" in 2 of 12 runs.
+    updates = [
+        t
+        for w in fake.writes
+        if w.accepted and isinstance(w.body, dict)
+        for t in (
+            [w.body["ticket"]] if w.path.endswith(f"/tickets/{new_id}.json") else
+            [t for t in w.body.get("tickets") or () if str(t.get("id")) == new_id]
+        )
     ]
+    comments = [t for t in updates if "First response target" in json.dumps(t.get("comment"))]
     assert len(comments) == 1, comments
 
 
 @contextmanager
 def _fake_zendesk() -> Iterator[tuple[Any, Any, Any]]:
-    """A fake Zendesk with 60 days of history, the plugin module and a connector config."""
+    """A fake Zendesk with 60 days of history up to `LIVE`, the plugin module and a connector
+    config."""
     from slaplug_zendesk.fake import FakeZendesk
 
     zd = pytest.importorskip("slaplug_zendesk", reason="the Zendesk plugin is not installed")
     with FakeZendesk.start(
-        tickets=500, days=60, history="minimal", job_complete_after=0.05, job_polls=1
+        now=LIVE, tickets=500, days=60, history="minimal", job_complete_after=0.05, job_polls=1
     ) as fake:
         config = zd.ZendeskConfig.load(
             {"base_url": fake.base_url, "email": fake.email, "api_token_env": "T",
@@ -508,7 +523,7 @@ def test_a_backfill_writes_the_history_as_before_go_lives_existed(tmp_path: Path
     from slaplug.sync import Sync
 
     with _fake_zendesk() as (fake, zd, config):
-        t0 = datetime.now(UTC)
+        t0 = LIVE
         with Store.open(f"sqlite:///{tmp_path / 's.db'}") as store, \
                 RulePack.load([REPO / "rules" / "default.yaml"], engine="python") as pack, \
                 zd.ZendeskConnector(config, instance="zendesk") as conn:
@@ -568,7 +583,7 @@ def test_dry_run_says_what_the_first_sync_will_record_and_hold(tmp_path: Path) -
                 "fields": {"sla_resolution_status": 360000000103}, "job_poll_interval": 0.02,
             }},
         }))
-        now = datetime.now(UTC).replace(microsecond=0)
+        now = LIVE
         bad = _cli(config, fake.api_token, "--escalate-from", "last week", now=now)
         assert bad.returncode == 2
         assert "--escalate-from: 'last week' is neither first-sync nor an ISO 8601" in bad.stderr
@@ -619,7 +634,7 @@ def test_a_webhook_before_any_sync_goes_live_too(tmp_path: Path, slaplug_registe
     slaplug_register(rec, name="undo-golive-breaches")
 
     with _fake_zendesk() as (fake, zd, config):
-        t0 = datetime.now(UTC)
+        t0 = LIVE
         with Store.open(f"sqlite:///{tmp_path / 's.db'}") as store, \
                 RulePack.load([REPO / "rules" / "default.yaml"], engine="python") as pack, \
                 zd.ZendeskConnector(config, instance="zendesk") as conn:

@@ -28,6 +28,11 @@ from slaplug.sync import Sync
 
 zd = pytest.importorskip("slaplug_zendesk", reason="the Zendesk plugin is not installed")
 REPO = Path(__file__).resolve().parent.parent
+#: The syncs' "now", pinned (a Friday, 13:00 in Berlin): the shipped rules measure Berlin
+#: business hours, so a real clock made the counts depend on the weekday and hour the test
+#: ran. The fake's clock starts four days earlier, at the instant its account is built against
+#: (``DEFAULT_END``, a Monday noon UTC), so the account is the same each run.
+NOW = datetime(2026, 3, 6, 12, 0, tzinfo=UTC)
 #: The shipped rules' channels, declared with no services: their messages are skipped.
 SILENT = {name: Channel(name, ()) for name in ("team-lead", "support-manager", "second-line-lead")}
 
@@ -35,7 +40,7 @@ SILENT = {name: Channel(name, ()) for name in ("team-lead", "support-manager", "
 @pytest.fixture
 def fake() -> Iterator[FakeZendesk]:
     with FakeZendesk.start(
-        now=datetime.now(UTC) - timedelta(days=4),
+        now=NOW - timedelta(days=4),
         tickets=120,
         days=14,
         job_complete_after=0.05,
@@ -80,7 +85,7 @@ def test_breached_clocks_are_counted_once_each_and_split_by_what_was_done(
     parts: tuple[Store, RulePack, Any], fake: FakeZendesk
 ) -> None:
     store, pack, conn = parts
-    now = datetime.now(UTC)
+    now = NOW
     # The cutoff in the middle of the fake's history: breaches on both sides of it.
     cutoff = {"zendesk": now - timedelta(days=7)}
     job = Sync(store, pack, {"zendesk": conn}, clock=lambda: now, escalate_from=cutoff,
@@ -111,7 +116,7 @@ def test_skips_are_counted_by_reason_and_writes_say_what_planned_them(
     parts: tuple[Store, RulePack, Any], capsys: pytest.CaptureFixture[str]
 ) -> None:
     store, pack, conn = parts
-    now = datetime.now(UTC)
+    now = NOW
     job = Sync(store, pack, {"zendesk": conn}, clock=lambda: now,
                escalate_from={"zendesk": datetime(2000, 1, 1, tzinfo=UTC)}, channels=SILENT)
     summary = job.run_once()

@@ -16,6 +16,11 @@ from slaplug.sync import Sync
 
 zd = pytest.importorskip("slaplug_zendesk", reason="the Zendesk plugin is not installed")
 REPO = Path(__file__).resolve().parent.parent
+#: The sync's "now", pinned (a Friday, 13:00 in Berlin): the shipped rules measure Berlin
+#: business hours, so a real clock made the breaches depend on the weekday and hour the test
+#: ran. The fake's clock starts four days earlier, at the instant its account is built against
+#: (``DEFAULT_END``, a Monday noon UTC), so the account is the same each run.
+NOW = datetime(2026, 3, 6, 12, 0, tzinfo=UTC)
 
 
 class Recorder:
@@ -36,14 +41,15 @@ class Recorder:
 def test_breaches_are_reported_once_each_and_never_again(tmp_path: Path, slaplug_register) -> None:
     rec = Recorder()
     slaplug_register(rec, name="undo-recorder")
-    with FakeZendesk.start(now=datetime.now(UTC) - timedelta(days=4), tickets=80, days=14,
-                           job_complete_after=0.05, job_polls=1) as fake:
+    with FakeZendesk.start(
+        now=NOW - timedelta(days=4), tickets=80, days=14, job_complete_after=0.05, job_polls=1
+    ) as fake:
         config = zd.ZendeskConfig.load(
             {"base_url": fake.base_url, "email": fake.email, "api_token_env": "T",
              "fields": {"sla_resolution_status": 360000000103}, "job_poll_interval": 0.02},
             connector="zendesk", environ={"T": fake.api_token},
         )
-        now = datetime.now(UTC)
+        now = NOW
         with Store.open(f"sqlite:///{tmp_path / 's.db'}") as store, \
                 RulePack.load([REPO / "rules" / "default.yaml"], engine="python") as pack, \
                 zd.ZendeskConnector(config, instance="zendesk") as conn:

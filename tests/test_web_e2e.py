@@ -125,7 +125,13 @@ class Setup:
 
 @pytest.fixture
 def setup(tmp_path: Path) -> Iterator[Setup]:
-    past = datetime.now(UTC) - timedelta(days=4)
+    # `slaplug serve` evaluates at the real time (no SLAPLUG_NOW there), so the fakes' clocks
+    # run a week behind it: every urgent ticket they create has then been open for at least a
+    # day of Berlin business hours (the shipped rules' calendar), past its 1h first response,
+    # whatever the day. Four days were not enough over Easter or Christmas: on Easter Monday
+    # 2026 at 18:00 in Berlin the four days before hold no business hour (measured with the
+    # calendar for every half hour of 2026-2031: a week holds at least 30 hours).
+    past = datetime.now(UTC) - timedelta(days=7)
     with (
         FakeZendesk.start(now=past, tickets=5, days=2, job_complete_after=0.05, job_polls=1) as zd,
         FakeJira.start(now=past, issues=3, days=2, bulk_polls=1) as jira,
@@ -138,7 +144,7 @@ def setup(tmp_path: Path) -> Iterator[Setup]:
                     "rules": [str(REPO / "rules" / "default.yaml")],
                     # The shipped rules notify these channels; declared empty, their messages are dropped.
                     "notify": {"team-lead": [], "support-manager": [], "second-line-lead": []},
-                    # A backfill: the fakes' clocks run four days behind, so to the default
+                    # A backfill: the fakes' clocks run a week behind, so to the default
                     # go-live (the server's start) their new tickets' thresholds are history.
                     "escalate_from": "2000-01-01",
                     "connectors": {
