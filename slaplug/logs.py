@@ -139,6 +139,13 @@ def setup_logging(
     # urllib3 at debug prints every connection and request line; keep it at warning unless
     # asked for by name, so -v shows slaplug's own detail.
     logging.getLogger("urllib3").setLevel(max(logging.WARNING, root.level))
+    # procrastinate (the distributed engine) logs every job's start and end, every periodic
+    # deferral and every task registered at info: dozens of lines a minute from an idle worker.
+    # slaplug logs its own line per job (``job NAME(ARG) done in ...``); procrastinate's
+    # warnings and errors (a failed job's traceback) still show, and -v shows all of it.
+    logging.getLogger("procrastinate").setLevel(
+        logging.DEBUG if root.level <= logging.DEBUG else max(logging.WARNING, root.level)
+    )
     return handler
 
 

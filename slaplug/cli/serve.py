@@ -3,18 +3,23 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 import sys
 from typing import Any
 
 import click
+from click.core import ParameterSource
 
 from slaplug.cli._common import (
     CONFIG_OPTION,
     friendly_errors,
     sigterm_as_interrupt,
 )
+from slaplug.errors import ConfigError
 from slaplug.exitcodes import ExitCode
 from slaplug.logs import logging_options
+
+log = logging.getLogger("slaplug.serve")
 
 
 @click.command()
@@ -62,7 +67,8 @@ from slaplug.logs import logging_options
     show_default=True,
     type=click.IntRange(min=0),
     help="Worker processes started beside the web server (restarted if they die); 0 for "
-    "none, when workers run elsewhere (--worker-only).",
+    "none, when workers run elsewhere (--worker-only). Ignored with work.engine: "
+    "procrastinate (`slaplug worker` runs the jobs).",
 )
 @click.option(
     "--worker-only",
@@ -108,6 +114,12 @@ def serve(
     settings = load_settings(config_path)
     # Before the port is bound: serve verifies webhooks and calls every helpdesk.
     settings.require_credentials(webhooks=True)
+    distributed = settings.work.engine == "procrastinate"
+    if worker_only and distributed:
+        raise ConfigError(
+            f"{settings.path}: work.engine is procrastinate: `slaplug worker` processes run "
+            "the jobs, not `slaplug serve --worker-only` (docs/operations/scaling.md)"
+        )
     if worker_only:
         from slaplug.web.processes import run_worker_process
 
@@ -125,14 +137,21 @@ def serve(
     argv += ["--config", str(settings.path), "--log-level", level, "--log-format", log_format]
     pool: Any = WorkerSupervisor(argv, workers, nice=worker_nice)
     jobs_app = None
-    if settings.work.engine == "procrastinate":
+    ignored: list[str] = []  # options that do not apply to the distributed engine
+    if distributed:
         # The distributed engine: no worker processes here; a stored delivery queues its
         # connector's drain job for the `slaplug worker` processes (docs/operations/scaling.md).
-        from slaplug.jobs.engine import Enqueuer, apply_schema, build_app, conninfo
+        # No periodic ticks either: the workers' periodic deferrer queues them.
+        from slaplug.jobs.engine import Enqueuer, build_app
 
-        apply_schema(conninfo(settings.store))
-        jobs_app = build_app(settings, _no_jobs_here)
+        jobs_app = build_app(settings, _no_jobs_here, periodic=False)
         pool = Enqueuer(jobs_app)
+        ctx = click.get_current_context()
+        ignored = [
+            f"--{name.replace('_', '-')} {value}"
+            for name, value in (("workers", workers), ("worker_nice", worker_nice))
+            if ctx.get_parameter_source(name) is not ParameterSource.DEFAULT
+        ]
     # Opened here, not in the app, so a configuration problem is reported before the port
     # is bound; the workers then finish whatever the inbox holds from an earlier run.
     # Header and body timeouts and a connection cap: slow clients must not hold every
@@ -144,7 +163,19 @@ def serve(
     options["log_config"] = None
     with open_runtime(settings) as rt, contextlib.ExitStack() as stack:
         if jobs_app is not None:
+            from slaplug.jobs.engine import apply_schema, conninfo
+
+            # Once the rules, channels and connectors are checked (open_runtime): a
+            # configuration that cannot run leaves the database as it was.
+            apply_schema(conninfo(settings.store))
             stack.enter_context(jobs_app.open())
+            log.log(
+                logging.WARNING if ignored else logging.INFO,
+                "work.engine is procrastinate: this server runs no jobs; each stored delivery "
+                "queues its connector's drain, and `slaplug worker` processes run every job "
+                "and the periodic ticks%s",
+                f" ({' and '.join(ignored)} ignored)" if ignored else "",
+            )
         app = create_app(
             settings,
             runtime=rt,
@@ -157,11 +188,18 @@ def serve(
         with sigterm_as_interrupt():
             run_server(app, host=host, port=port, log_level=level, options=options)
     # The server returns only when told to stop (a failed start raises).
-    click.echo(
-        "stopped: the server drained its requests and the workers finished their batch; "
-        "deliveries not yet processed stay in the inbox for the next start",
-        err=True,
-    )
+    if distributed:
+        click.echo(
+            "stopped: the server drained its requests; the jobs they queued wait for "
+            "`slaplug worker` processes",
+            err=True,
+        )
+    else:
+        click.echo(
+            "stopped: the server drained its requests and the workers finished their batch; "
+            "deliveries not yet processed stay in the inbox for the next start",
+            err=True,
+        )
     sys.exit(ExitCode.INTERRUPTED)
 
 

@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import logging
 import sys
+from typing import TYPE_CHECKING
 
 import click
 
 from slaplug.cli._common import CONFIG_OPTION, friendly_errors, sigterm_as_interrupt
 from slaplug.logs import logging_options
+
+if TYPE_CHECKING:
+    from slaplug.config import Settings
+
+log = logging.getLogger("slaplug.worker")
 
 
 @click.command()
@@ -51,7 +58,14 @@ def worker(
     from slaplug.durations import parse_duration
     from slaplug.errors import ConfigError
     from slaplug.jobs import JobContext
-    from slaplug.jobs.engine import QUEUE, Enqueuer, apply_schema, build_app, conninfo
+    from slaplug.jobs.engine import (
+        QUEUE,
+        Enqueuer,
+        JobTally,
+        apply_schema,
+        build_app,
+        conninfo,
+    )
     from slaplug.logs import resolve_level, setup_logging
     from slaplug.runtime import open_runtime
     from slaplug.store.tickets import DUE_BUCKETS
@@ -65,10 +79,13 @@ def worker(
             "procrastinate (with the store on PostgreSQL), or keep the embedded default and "
             "run `slaplug serve` / `slaplug sync --every`"
         )
-    apply_schema(conninfo(settings.store))
+    # The rules, channels and connectors are checked (open_runtime) before procrastinate's
+    # tables are created: a configuration that cannot run leaves the database as it was.
     with open_runtime(settings) as rt:
+        apply_schema(conninfo(settings.store))
         ctx = JobContext(rt)
-        app = build_app(settings, lambda: ctx, periodic=not burst)
+        tally = JobTally()
+        app = build_app(settings, lambda: ctx, periodic=not burst, tally=tally)
         with app.open():
             if tick:
                 queued = Enqueuer(app).defer_many(
@@ -76,6 +93,7 @@ def worker(
                     + [("due", b) for b in range(DUE_BUCKETS)]
                 )
                 click.echo(f"worker: {queued} job(s) queued", err=True)
+        _log_start(settings, concurrency, burst)
         with sigterm_as_interrupt():
             try:
                 app.run_worker(
@@ -91,3 +109,41 @@ def worker(
                 )
             except KeyboardInterrupt:
                 sys.exit(130)
+        if burst:
+            click.echo(_burst_result(tally.ran, tally.failed, tick), err=True)
+        else:  # stopped by a signal, after its running jobs ended
+            log.info("worker stopped: %d job(s) ran, %d failed", tally.ran, tally.failed)
+
+
+def _log_start(settings: Settings, concurrency: int, burst: bool) -> None:
+    """One line: what this worker runs (procrastinate's own shows only with -v)."""
+    connectors = ", ".join(settings.connectors) or "none"
+    if burst:
+        log.info(
+            "worker started (--burst): runs the jobs waiting now, then exits; concurrency=%d; "
+            "connectors: %s",
+            concurrency,
+            connectors,
+        )
+        return
+    log.info(
+        "worker started: concurrency=%d; queues pull, deliver and drain per connector every "
+        "%s (sync.every), due every %s (work.due_every); connectors: %s",
+        concurrency,
+        settings.sync.every,
+        settings.work.due_every,
+        connectors,
+    )
+
+
+def _burst_result(ran: int, failed: int, tick: bool) -> str:
+    """What a ``--burst`` worker did, for its last line on standard error."""
+    if ran == 0 and tick:
+        return "worker: nothing ran: other workers took the jobs queued"
+    if ran == 0:
+        return (
+            "worker: nothing queued, nothing ran; add --tick to queue a round first "
+            "(pull, deliver and drain per connector, every due bucket)"
+        )
+    failures = f", {failed} failed (their errors are logged above)" if failed else ""
+    return f"worker: {ran} job(s) ran{failures}"

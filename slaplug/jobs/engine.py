@@ -15,6 +15,8 @@ database, in the schema the URL's ``search_path`` names (``public`` by default);
 from __future__ import annotations
 
 import logging
+import threading
+import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -22,19 +24,22 @@ from sqlalchemy import make_url
 
 from slaplug.config import Settings
 from slaplug.durations import parse_duration
-from slaplug.errors import ConfigError
+from slaplug.errors import ConfigError, ConnectorError, helpdesk_message
 from slaplug.jobs.units import JOBS, JobContext, lanes
 from slaplug.store.tickets import DUE_BUCKETS
+from slaplug.summary import Summary
 
 __all__ = [
     "PRIORITY",
     "QUEUE",
     "Enqueuer",
+    "JobTally",
     "apply_schema",
     "build_app",
     "conninfo",
     "cron",
     "delete_ended_jobs",
+    "describe",
 ]
 
 log = logging.getLogger("slaplug.jobs.engine")
@@ -106,6 +111,7 @@ def build_app(
     *,
     info: str | None = None,
     periodic: bool = True,
+    tally: JobTally | None = None,
 ) -> Any:
     """A procrastinate ``App`` with slaplug's jobs and periodic ticks.
 
@@ -113,7 +119,10 @@ def build_app(
         settings: The install's settings (connectors, intervals).
         context: Returns this process's `JobContext` (opened once, on the first job).
         info: The database's libpq URI; default the store's (`conninfo`).
-        periodic: Register the periodic ticks (a ``--burst`` worker runs without them).
+        periodic: Register the periodic ticks (a ``--burst`` worker runs without them;
+            ``slaplug serve`` only queues jobs: without them too).
+        tally: Counts the jobs this app's worker runs (``slaplug worker --burst`` says how
+            many ran, or that nothing was queued).
     """
     try:
         import procrastinate  # noqa: PLC0415  (the optional extra)
@@ -126,8 +135,34 @@ def build_app(
     for name, fn in JOBS.items():
 
         def run(arg: Any, _fn: Callable[[JobContext, Any], Any] = fn, _name: str = name) -> None:
-            result = _fn(context(), arg)
-            log.info("job %s(%s) done: %s", _name, arg, _describe(result))
+            started = time.monotonic()
+            try:
+                result = _fn(context(), arg)
+            except Exception as exc:
+                if tally is not None:
+                    tally.add(failed=True)
+                # procrastinate logs the traceback after it (its logger, at error).
+                log.error(
+                    "job %s(%s) failed after %.2fs: %s",
+                    _name,
+                    arg,
+                    time.monotonic() - started,
+                    _error_text(exc),
+                )
+                raise
+            if tally is not None:
+                tally.add()
+            counters = describe(result)
+            # A job that found nothing to do (sixteen due buckets every work.due_every, on
+            # an idle install) logs at debug: the log keeps what happened.
+            log.log(
+                logging.INFO if counters else logging.DEBUG,
+                "job %s(%s) done in %.2fs: %s",
+                _name,
+                arg,
+                time.monotonic() - started,
+                counters or "nothing to do",
+            )
 
         app.task(name=f"slaplug.{name}", queue=QUEUE, pass_context=False)(run)
 
@@ -191,9 +226,9 @@ def build_app(
         )
     )
     app.periodic(cron=cron(max(1.0, stalled_after / 3)), periodic_id="recover")(
-        app.task(
-            name="slaplug.recover", queue=QUEUE, pass_context=False, queueing_lock="recover"
-        )(recover)
+        app.task(name="slaplug.recover", queue=QUEUE, pass_context=False, queueing_lock="recover")(
+            recover
+        )
     )
     app.periodic(cron=cron(settings.sync.interval_seconds()), periodic_id="pull")(
         app.task(name="slaplug.tick_pull", queue=QUEUE, pass_context=False)(tick_pull)
@@ -221,10 +256,44 @@ def _seconds(text: str) -> float:
     return parse_duration(text).total_seconds()
 
 
-def _describe(result: Any) -> str:
-    if hasattr(result, "as_dict"):
-        return ", ".join(f"{k}={v}" for k, v in result.as_dict().items() if v)
-    return str(result)
+def describe(result: Any) -> str:
+    """A job's result as ``key=value`` counters (the ones not zero); "" if all are zero.
+
+    One form for every job, as the ``job NAME(ARG) done in S.SSs: ...`` log line shows it:
+    a `Summary`'s counters (``tickets_read=60 planned=3 applied=3 api_reads=2``; its
+    ``seconds`` are the line's own), a drain's count of deliveries (``deliveries=6``).
+    """
+    if isinstance(result, Summary):
+        counters = {k: v for k, v in result.as_dict().items() if k != "seconds"}
+    elif isinstance(result, int):  # drain: the deliveries it claimed
+        counters = {"deliveries": result}
+    elif result is None:
+        counters = {}
+    else:
+        counters = {"result": result}
+    return " ".join(f"{k}={v}" for k, v in counters.items() if v)
+
+
+def _error_text(exc: Exception) -> str:
+    if isinstance(exc, ConnectorError):
+        return helpdesk_message(exc)
+    return f"{type(exc).__name__}: {exc}"
+
+
+class JobTally:
+    """How many slaplug jobs this process ran, and how many of them failed (thread-safe:
+    procrastinate runs a sync job in a thread)."""
+
+    def __init__(self) -> None:
+        self.ran = 0
+        self.failed = 0
+        self._lock = threading.Lock()
+
+    def add(self, *, failed: bool = False) -> None:
+        """Count one job that ended (``failed``: by raising)."""
+        with self._lock:
+            self.ran += 1
+            self.failed += failed
 
 
 class Enqueuer:
