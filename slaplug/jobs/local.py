@@ -90,7 +90,7 @@ class LocalExecutor:
                 if stop_on_error or not isinstance(exc, Exception):
                     self._waiting.clear()
                     raise
-                log.warning("job %s(%s) failed; the next round retries it: %s", job, arg, exc)
+                log.warning("job %s(%s) failed: %s; the next round retries it", job, arg, exc)
                 self.failures.append((job, arg, str(exc)))
             self.ran.append((job, arg))
             count += 1
