@@ -154,7 +154,7 @@ def build_app(
                 tally.add()
             counters = describe(result)
             # A job that found nothing to do (sixteen due buckets every work.due_every, on
-            # an idle install) logs at debug: the log keeps what happened.
+            # an idle install) logs at debug: at info, only the jobs that did something.
             log.log(
                 logging.INFO if counters else logging.DEBUG,
                 "job %s(%s) done in %.2fs: %s",
