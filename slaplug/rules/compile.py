@@ -608,6 +608,13 @@ def _compile(
             when = condition(esc.when, (*path, "when"), ctx, True)
             levels: list[Condition] = []
             for li, level in enumerate(esc.level_specs()):
+                if not level.actions:
+                    base: YPath = ("levels", li) if esc.levels is not None else ()
+                    ctx.error(
+                        (*path, *base, "actions"),
+                        "no actions: this level would do nothing; give it at least one action "
+                        "(e.g. - add_tag: sla_breached), or remove the level",
+                    )
                 extra = (
                     condition(level.when, (*path, "levels", li, "when"), ctx, True)
                     if level.when
@@ -622,7 +629,7 @@ def _compile(
             src.escalation_levels.append(levels)
             src.writes.extend(writes_of(esc, path, located))
     _check_live_owners(src.writes, seen_policies, problems)
-    _compile_contracts(parts, problems, src, broken)
+    _compile_contracts(parts, problems, src, broken, priorities)
     if problems:
         raise RuleError(problems)
     return src
@@ -723,12 +730,16 @@ def _compile_contracts(
     problems: list[Problem],
     src: RulePackSource,
     broken: set[str],
+    priorities: frozenset[str],
 ) -> None:
     """Check every contract against the whole pack (after all policies are known).
 
     ``broken`` names calendars declared with problems (reported already): a contract naming
     one is not also told the calendar is unknown, so a time-zone typo is reported once.
+    Likewise policies that failed to validate: what they measure is unknown, so a contract is
+    not told that no policy measures its objectives.
     """
+    unchecked = {n for located, _ in parts for n in _invalid_names(located, "policies")}
     seen: set[str] = set()
     for located, spec in parts:
         ctx = _Ctx(located, src.types, problems)
@@ -747,6 +758,8 @@ def _compile_contracts(
                 calendars=[*src.calendars, *sorted(broken)],
                 policies=src.policies,
                 condition=functools.partial(_ticket_condition, ctx=ctx),
+                priorities=priorities,
+                unchecked=unchecked,
             )
             src.contracts.append(contract)
             src.contract_match.append(match)
@@ -754,6 +767,22 @@ def _compile_contracts(
 
 def _ticket_condition(spec: Any, path: YPath, ctx: _Ctx) -> Condition | None:
     return condition(spec, path, ctx, False)
+
+
+def _invalid_names(located: Located, key: str) -> list[str]:
+    """The names of the ``key`` items that failed to validate (``"?"`` when unnamed)."""
+    raw = located.data.get(key) if isinstance(located.data, Mapping) else None
+    if raw is None:
+        return []
+    if not isinstance(raw, list):
+        return ["?"]  # "policies is a list": none of them validated
+    valid = set(_valid_positions(located, key))
+    out = []
+    for i, item in enumerate(raw):
+        if i not in valid:
+            name = item.get("name") if isinstance(item, Mapping) else None
+            out.append(name if isinstance(name, str) else "?")
+    return out
 
 
 def _valid_positions(located: Located, key: str) -> list[int]:
