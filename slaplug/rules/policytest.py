@@ -19,7 +19,8 @@ Leave ``actions`` out to not check actions; write ``actions: []`` to expect none
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import difflib
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -27,15 +28,29 @@ from typing import Any
 
 from slaplug.durations import parse_duration
 from slaplug.errors import ConfigError, Problem, RuleError
+from slaplug.model import ActionKind, MeasureState, Metric
 from slaplug.rules.pack import RulePack
 from slaplug.serialize import action_to_dict, measure_to_dict, ticket_from_dict
 from slaplug.sla.calendar import HolidayProvider
-from slaplug.yamlpos import read_located
+from slaplug.yamlpos import Located, read_located
+from slaplug.yamlpos import Path as YPath
 
 __all__ = ["CaseResult", "run_policy_tests"]
 
 _DURATION_KEYS = {"elapsed": "elapsed_s", "remaining": "remaining_s", "target": "target_s"}
 _TIME_KEYS = {"start", "deadline", "breached_at", "stopped_at"}
+#: The keys an expected measure or action may give (those of `measure_to_dict` and
+#: `action_to_dict`, durations also written like targets).
+_MEASURE_KEYS = frozenset(
+    {"policy", "metric", "cycle", "state", "priority", "calendar", "percent", "pauses"}
+    | _DURATION_KEYS.keys()
+    | set(_DURATION_KEYS.values())
+    | _TIME_KEYS
+)
+_ACTION_KEYS = frozenset(
+    {"kind", "params", "connector", "ticket_id", "key", "escalation", "level", "shadow"}
+    | {"explanation"}
+)
 
 
 @dataclass
@@ -123,6 +138,15 @@ def run_policy_tests(
     )
     results = []
     try:
+        # Every case's expectations first, so that all their typos are told at once.
+        problems = [
+            p
+            for i, case in enumerate(doc["cases"])
+            if isinstance(case, Mapping) and "expect" in case
+            for p in _check_expect(pack, located, ("cases", i, "expect"), case["expect"])
+        ]
+        if problems:
+            raise RuleError(problems)
         for i, case in enumerate(doc["cases"]):
             where = ("cases", i)
             line = located.where(where)[0]
@@ -143,6 +167,100 @@ def run_policy_tests(
     finally:
         pack.close()
     return results
+
+
+def _suggest(name: object, options: Iterable[str]) -> str:
+    close = difflib.get_close_matches(str(name), sorted(options), n=1, cutoff=0.6)
+    return f'; did you mean "{close[0]}"?' if close else ""
+
+
+def _one_of(name: object, options: Iterable[str]) -> str:
+    """``'; did you mean "metric"?'``, else ``'; use one of a, b, c'``."""
+    return _suggest(name, options) or f"; use one of {', '.join(sorted(options))}"
+
+
+def _check_expect(pack: RulePack, located: Located, path: YPath, expect: Any) -> list[Problem]:
+    """Every problem of one case's ``expect``, each at its ``file:line:col``: a key no
+    measure or action has, a duration or time that is not one, a metric, state, action kind,
+    policy or escalation the rules do not have. Checked before the case runs, so a typo is
+    not reported as a measure or an action that was not found."""
+    out: list[Problem] = []
+
+    def error(p: YPath, message: str, at_key: bool = False) -> None:
+        out.append(located.problem(p, message, at_key))
+
+    if not isinstance(expect, Mapping):
+        error(path, "expect is a mapping with measures: [...] and/or actions: [...]")
+        return out
+    for key in expect:
+        if key not in ("measures", "actions"):
+            hint = _one_of(key, ("measures", "actions"))
+            error((*path, key), f'unknown key "{key}" in expect{hint}', at_key=True)
+    policies = {p.name for p in pack.source.policies}
+    escalations = {e.name for e in pack.source.escalations}
+    for section, keys in (("measures", _MEASURE_KEYS), ("actions", _ACTION_KEYS)):
+        items = expect.get(section)
+        if items is None:
+            continue
+        if not isinstance(items, list):
+            error(
+                (*path, section), f"{section} is a list of mappings, e.g. [{{metric: resolution}}]"
+            )
+            continue
+        what = section.removesuffix("s")
+        for i, want in enumerate(items):
+            ipath: YPath = (*path, section, i)
+            if not isinstance(want, Mapping):
+                error(ipath, f"each expected {what} is a mapping of keys to expected values")
+                continue
+            for key, value in want.items():
+                kpath: YPath = (*ipath, key)
+                if key not in keys:
+                    error(kpath, f'unknown key "{key}" of a {what}{_one_of(key, keys)}', True)
+                elif key in _DURATION_KEYS and not isinstance(value, int | float):
+                    try:
+                        parse_duration(value)
+                    except ValueError as exc:
+                        error(kpath, str(exc))
+                elif key == "params" and not isinstance(value, Mapping):
+                    error(kpath, "params is a mapping, e.g. params: {tag: sla_breached}")
+                elif key in _TIME_KEYS and value is not None and not isinstance(value, datetime):
+                    try:
+                        datetime.fromisoformat(str(value))
+                    except ValueError:
+                        error(
+                            kpath,
+                            f'"{value}" is not a time; write it as ISO 8601, e.g. '
+                            "2026-03-03T12:00:00+01:00",
+                        )
+                else:
+                    message = _bad_value(section, key, value, policies, escalations)
+                    if message:
+                        error(kpath, message)
+    return out
+
+
+def _bad_value(
+    section: str, key: str, value: Any, policies: set[str], escalations: set[str]
+) -> str | None:
+    """What is wrong with an expected name, or None."""
+    choices: dict[str, Iterable[str]] = (
+        {
+            "metric": [m.value for m in Metric],
+            "state": [s.value for s in MeasureState],
+            "policy": policies,
+        }
+        if section == "measures"
+        else {"kind": [k.value for k in ActionKind], "escalation": escalations}
+    )
+    known = choices.get(key)
+    if known is None or value in set(known):
+        return None
+    where = {"policy": "no policy", "escalation": "no escalation"}.get(key)
+    if where is not None:
+        return f'{where} "{value}" in the rules{_one_of(value, known)}'
+    what = {"kind": "an action kind", "metric": "a metric", "state": "a state"}[key]
+    return f'"{value}" is not {what}{_one_of(value, known)}'
 
 
 def _check(
