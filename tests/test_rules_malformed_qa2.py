@@ -97,3 +97,76 @@ def test_a_level_without_actions_is_a_problem(tmp_path: Path, escalation: str, m
     assert "no actions: this level would do nothing; give it at least one action" in (
         problem.message
     )
+
+
+CAL = "calendars:\n  a:\n    timezone: UTC\n    hours: {mon-fri: '09:00-17:00'}\n"
+
+
+@pytest.mark.parametrize(
+    ("text", "marker", "message"),
+    [
+        # Were pydantic's "Input should be a valid date or datetime, invalid character in
+        # year", "... input is too short", "Input should be a valid dictionary or instance of
+        # HolidaySpec", "Input should be a valid list" (QA2 #12).
+        (
+            CAL + "    holidays: {dates: [25/12/2026]}\n",
+            "25/12/2026",
+            '"25/12/2026" is not a date; write it as YYYY-MM-DD, e.g. 2026-12-25',
+        ),
+        (
+            CAL + "    holidays: {dates: [12-25]}\n",
+            "12-25",
+            '"12-25" is not a date; write it as YYYY-MM-DD',
+        ),
+        (
+            CAL + "    holidays: [2026-12-25]\n",
+            "[2026",
+            "holidays is a mapping, not a list; write it like "
+            "holidays: {country: DE, dates: [2026-12-25]}",
+        ),
+        (
+            CAL + "    holidays: {dates: 2026-12-25}\n",
+            "2026-12-25}",
+            "dates is a list; write [2026-12-25]",
+        ),
+        (
+            "policies:\n  - name: p\n    pause_statuses: pending\n"
+            "    targets: {resolution: {urgent: 8h}}\n",
+            "pending",
+            "pause_statuses is a list; write [pending]",
+        ),
+        (
+            "calendars:\n  a:\n    timezone: UTC\n    hours: {mon: ['09:00-12:00', 13]}\n",
+            "13]",
+            '13 is not a window; write it as "HH:MM-HH:MM", e.g. "09:00-17:30"',
+        ),
+        (
+            "escalations:\n  - name: e\n    when: {breached: true}\n    actions: {add_tag: x}\n",
+            "{add_tag",
+            'actions is a list, not a mapping; start each item on its own line with "- "',
+        ),
+        (
+            CONTRACT % "urgent"
+            + "    exclusions: {maintenance: [{start: tomorrow, end: 2026-10-11}]}\n",
+            "tomorrow",
+            '"tomorrow" is not a date and time; write it as YYYY-MM-DDTHH:MM',
+        ),
+    ],
+    ids=[
+        "holiday-dmy",
+        "holiday-md",
+        "holidays-list",
+        "dates-scalar",
+        "pause-statuses-scalar",
+        "window-number",
+        "actions-mapping",
+        "maintenance-start",
+    ],
+)
+def test_a_value_of_the_wrong_shape_says_what_to_write(
+    tmp_path: Path, text: str, marker: str, message: str
+) -> None:
+    found = problems(tmp_path, text)
+    assert found[0].message.startswith(message), found[0].message
+    assert (found[0].line, found[0].column) == at(text, marker)
+    assert not any("Input should" in p.message for p in found), found
