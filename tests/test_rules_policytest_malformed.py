@@ -71,3 +71,19 @@ def test_a_well_formed_expectation_still_runs(tmp_path: Path) -> None:
     )
     assert code == 0, out
     assert "1 passed, 0 failed" in out
+
+
+def test_the_problems_docs_rules_testing_md_quotes_are_the_ones_said(tmp_path: Path) -> None:
+    code, out, _ = run(
+        tmp_path,
+        "      measures:\n"
+        "        - {policy: customer-sla, metric: first_response, elapsed: 1 hour}\n"
+        "        - {policy: customer-sla, metrc: resolution}\n"
+        "      actions:\n"
+        "        - {escalation: first-response-breached, level: 1, kind: add_tg}\n",
+    )
+    page = (REPO / "docs" / "rules" / "testing.md").read_text(encoding="utf-8")
+    quoted = [ln for ln in page.splitlines() if ln.startswith("rules/my.tests.yaml:")]
+    assert len(quoted) == 3
+    for line in quoted:
+        assert line.split(": ", 1)[1] in out, line

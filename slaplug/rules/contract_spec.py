@@ -93,7 +93,10 @@ class TierSpec(_Strict):
 class ObjectiveSpec(_Strict):
     """A promised share of measures met, for one severity and metric."""
 
-    severity: str = Field(description="The priority whose measures count, as policies name it.")
+    severity: str = Field(
+        description="The priority whose measures count: urgent, high, normal, medium, low, or "
+        "a name declared under priorities:."
+    )
     metric: Metric = Field(description="The metric measured.")
     target: Percent = Field(description="Share of measures that must meet their SLA target.")
     tiers: list[TierSpec] | None = Field(
