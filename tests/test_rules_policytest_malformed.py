@@ -82,6 +82,7 @@ def test_the_problems_docs_rules_testing_md_quotes_are_the_ones_said(tmp_path: P
         "      actions:\n"
         "        - {escalation: first-response-breached, level: 1, kind: add_tg}\n",
     )
+    assert code == 2, out
     page = (REPO / "docs" / "rules" / "testing.md").read_text(encoding="utf-8")
     quoted = [ln for ln in page.splitlines() if ln.startswith("rules/my.tests.yaml:")]
     assert len(quoted) == 3
