@@ -151,6 +151,22 @@ CAL = "calendars:\n  a:\n    timezone: UTC\n    hours: {mon-fri: '09:00-17:00'}\
             "tomorrow",
             '"tomorrow" is not a date and time; write it as YYYY-MM-DDTHH:MM',
         ),
+        (
+            "policies:\n  - name: p\n    targets: {resolution: 8h}\n",
+            "8h",
+            'the resolution targets are a mapping of priorities to durations, not "8h"; '
+            'write it like resolution: {urgent: 8h, "*": 24h}',
+        ),
+        (
+            "escalations:\n  - name: e\n    when: {breached: true}\n    actions: [add_tag]\n",
+            "add_tag]",
+            'an action is a one-key mapping, e.g. - add_tag: sla_breached; "add_tag" is not one',
+        ),
+        (
+            (CONTRACT % "urgent").replace("target: 95", "target: abc"),
+            "abc",
+            '"abc" is not a percentage; write it like 95 or 99.5%',
+        ),
     ],
     ids=[
         "holiday-dmy",
@@ -161,6 +177,9 @@ CAL = "calendars:\n  a:\n    timezone: UTC\n    hours: {mon-fri: '09:00-17:00'}\
         "window-number",
         "actions-mapping",
         "maintenance-start",
+        "targets-scalar",
+        "action-scalar",
+        "percent-text",
     ],
 )
 def test_a_value_of_the_wrong_shape_says_what_to_write(

@@ -392,6 +392,24 @@ _MAPPING_EXAMPLES = {
     "assign": "assign: {group: tier2}",
     "set_field": "set_field: {field: sla_status, value: breached}",
     "exclusions": "exclusions: {tags: [sla_excluded]}",
+    "when": "when: {metric: resolution, breached: true}",
+    "match": "match: {group: support}",
+    "stop_when": "stop_when: {tags: no_sla}",
+}
+#: What one item of a list is, by the list's key, for an item that is not a mapping.
+_ITEM_EXAMPLES = {
+    "actions": "an action is a one-key mapping, e.g. - add_tag: sla_breached",
+    "levels": "a level is a mapping, e.g. - {when: {overdue: {gte: 4h}}, actions: [...]}",
+    "policies": "a policy is a mapping, e.g. - {name: support, targets: {resolution: "
+    "{urgent: 8h}}}",
+    "escalations": "an escalation is a mapping, e.g. - {name: breached, when: {breached: "
+    "true}, actions: [add_tag: sla_breached]}",
+    "contracts": "a contract is a mapping, e.g. - {name: gold, objectives: [...]}",
+    "objectives": "an objective is a mapping, e.g. - {severity: urgent, metric: resolution, "
+    "target: 95}",
+    "tiers": "a tier is a mapping, e.g. - {at_least: 90, below: 95, credit: 10}",
+    "maintenance": 'a window is a mapping, e.g. - {start: "2026-10-10T22:00", end: '
+    '"2026-10-11T02:00"}',
 }
 
 
@@ -438,6 +456,18 @@ def _describe(err: ErrorDetails, path: YPath, model: type[BaseModel] | None) -> 
             )
         return f"{name} is a list; write [{_plain(value)}] (or indented - lines)"
     if kind in ("model_type", "dict_type", "model_attributes_type", "mapping_type"):
+        if len(path) >= 2 and isinstance(path[-1], int) and str(path[-2]) in _ITEM_EXAMPLES:
+            return f"{_ITEM_EXAMPLES[str(path[-2])]}; {_given(value)} is not one"
+        if len(path) == 2 and path[0] == "calendars":
+            return (
+                f'calendar "{path[1]}" is a mapping, not {_given(value)}; write it like '
+                '{timezone: Europe/Berlin, hours: {mon-fri: "09:00-17:00"}}'
+            )
+        if len(path) >= 2 and path[-2] == "targets":
+            return (
+                f"the {name} targets are a mapping of priorities to durations, not "
+                f'{_given(value)}; write it like {name}: {{urgent: 8h, "*": 24h}}'
+            )
         example = _MAPPING_EXAMPLES.get(name)
         return f"{name} is a mapping, not {_given(value)}" + (
             f"; write it like {example}" if example else "; write it as indented key: value lines"
