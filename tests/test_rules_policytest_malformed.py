@@ -88,3 +88,36 @@ def test_the_problems_docs_rules_testing_md_quotes_are_the_ones_said(tmp_path: P
     assert len(quoted) == 3
     for line in quoted:
         assert line.split(": ", 1)[1] in out, line
+
+
+def test_a_case_time_or_ticket_that_is_not_one_is_a_problem_at_its_position(
+    tmp_path: Path,
+) -> None:
+    # Was "ticket: Invalid isoformat string" at column 1 for a bad `at`, and for an `at`
+    # without an offset an error in Python's words ("pass an aware datetime, e.g.
+    # datetime(...)") with no file or line.
+    shutil.copy(REPO / "rules" / "default.yaml", tmp_path / "default.yaml")
+    text = (
+        "rules: [default.yaml]\ncases:\n"
+        "  - name: a\n    at: tomorrow\n"
+        '    ticket: {id: "1", created_at: 2026-03-02T09:00:00+01:00, status: open}\n'
+        "    expect: {}\n"
+        "  - name: b\n    at: 2026-03-02T10:30\n"
+        '    ticket: {id: "1", created_at: 2026-03-02T09:00:00+01:00, status: open, priorty: low}\n'
+        "    expect: {}\n"
+        "  - name: c\n    at: 2026-03-02T10:30:00+01:00\n"
+        '    ticket: {id: "1", created_at: "2026-03-02T09:00:00", status: open}\n'
+        "    expect: {}\n"
+    )
+    (tmp_path / "t.yaml").write_text(text, encoding="utf-8")
+    result = CliRunner().invoke(main, ["rules", "test", str(tmp_path / "t.yaml")])
+    assert result.exit_code == 2, result.output
+    for marker, message in [
+        ("tomorrow", '"tomorrow" is not a time with an offset; write it as ISO 8601'),
+        ("2026-03-02T10:30\n", "is not a time with an offset"),
+        ("priorty", 'unknown key "priorty" of a ticket; did you mean "priority"?'),
+        ('{id: "1", created_at: "', "created_at: '2026-03-02T09:00:00' has no offset"),
+    ]:
+        assert f"t.yaml:{at(text, marker)}: " in result.output, (marker, result.output)
+        assert message in result.output
+    assert "3 problem(s) found" not in result.output and "4 problem(s) found" in result.output

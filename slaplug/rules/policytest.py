@@ -30,7 +30,7 @@ from slaplug.durations import parse_duration
 from slaplug.errors import ConfigError, Problem, RuleError
 from slaplug.model import ActionKind, MeasureState, Metric
 from slaplug.rules.pack import RulePack
-from slaplug.serialize import action_to_dict, measure_to_dict, ticket_from_dict
+from slaplug.serialize import _TICKET_KEYS, action_to_dict, measure_to_dict, ticket_from_dict
 from slaplug.sla.calendar import HolidayProvider
 from slaplug.yamlpos import Located, read_located
 from slaplug.yamlpos import Path as YPath
@@ -138,35 +138,82 @@ def run_policy_tests(
     )
     results = []
     try:
-        # Every case's expectations first, so that all their typos are told at once.
-        problems = [
-            p
-            for i, case in enumerate(doc["cases"])
-            if isinstance(case, Mapping) and "expect" in case
-            for p in _check_expect(pack, located, ("cases", i, "expect"), case["expect"])
-        ]
+        # Every case is read and checked first, so that all their mistakes are told at once.
+        problems: list[Problem] = []
+        ready: list[tuple[CaseResult, Any, datetime, Mapping[str, Any]]] = []
+        for i, case in enumerate(doc["cases"]):
+            where: YPath = ("cases", i)
+            if not isinstance(case, Mapping) or not {"ticket", "at", "expect"} <= set(case):
+                problems.append(located.problem(where, "a case has name, at, ticket and expect"))
+                continue
+            found = _check_case(located, where, case)
+            found += _check_expect(pack, located, (*where, "expect"), case["expect"])
+            problems += found
+            if found:
+                continue
+            ticket = ticket_from_dict(case["ticket"], source=_SOURCE)
+            at = _case_time(case["at"])
+            assert at is not None  # checked by _check_case
+            line = located.where(where)[0]
+            name = str(case.get("name", f"case {i + 1}"))
+            ready.append((CaseResult(name, str(path), line), ticket, at, case["expect"]))
         if problems:
             raise RuleError(problems)
-        for i, case in enumerate(doc["cases"]):
-            where = ("cases", i)
-            line = located.where(where)[0]
-            if not isinstance(case, Mapping) or not {"ticket", "at", "expect"} <= set(case):
-                raise RuleError([located.problem(where, "a case has name, at, ticket and expect")])
-            result = CaseResult(str(case.get("name", f"case {i + 1}")), str(path), line)
-            try:
-                ticket = ticket_from_dict(case["ticket"], source=f"{path}:{line}: ticket")
-                at = (
-                    case["at"]
-                    if isinstance(case["at"], datetime)
-                    else datetime.fromisoformat(str(case["at"]))
-                )
-            except (ConfigError, ValueError) as exc:
-                raise RuleError([Problem(str(exc), "ticket", str(path), line, 1)]) from None
-            _check(pack, ticket, at, case["expect"], result)
+        for result, ticket, at, expect in ready:
+            _check(pack, ticket, at, expect, result)
             results.append(result)
     finally:
         pack.close()
     return results
+
+
+#: The source named to `ticket_from_dict`, taken off its messages (the problem's position
+#: names the file and line).
+_SOURCE = "\x00ticket"
+
+
+def _check_case(located: Located, where: YPath, case: Mapping[str, Any]) -> list[Problem]:
+    """The problems of a case's ``at`` and ``ticket``, each at its ``file:line:col``."""
+    out: list[Problem] = []
+    if _case_time(case["at"]) is None:
+        out.append(
+            located.problem(
+                (*where, "at"),
+                f"{_shown(case['at'])} is not a time with an offset; write it as ISO 8601, "
+                "e.g. 2026-03-02T10:30:00+01:00",
+            )
+        )
+    raw = case["ticket"]
+    unknown = sorted(set(raw) - _TICKET_KEYS) if isinstance(raw, Mapping) else []
+    for k in unknown:
+        out.append(
+            located.problem(
+                (*where, "ticket", k),
+                f'unknown key "{k}" of a ticket{_one_of(k, _TICKET_KEYS)}',
+                at_key=True,
+            )
+        )
+    if not unknown:
+        try:
+            ticket_from_dict(raw, source=_SOURCE)
+        except (ConfigError, ValueError) as exc:
+            message = str(exc).removeprefix(_SOURCE).removeprefix(": ")
+            out.append(located.problem((*where, "ticket"), message))
+    return out
+
+
+def _shown(value: Any) -> str:
+    return f'"{value}"' if isinstance(value, str) else str(value)
+
+
+def _case_time(value: Any) -> datetime | None:
+    """A case's ``at`` as an aware datetime, or None when it is not one."""
+    if not isinstance(value, datetime):
+        try:
+            value = datetime.fromisoformat(str(value))
+        except ValueError:
+            return None
+    return value if value.tzinfo is not None else None
 
 
 def _suggest(name: object, options: Iterable[str]) -> str:
