@@ -164,10 +164,9 @@ def test_with_the_store_it_says_what_would_fire_and_which_open_clocks_move(
     clocks = {(c["ticket"], c["clock"]): c for c in store["clocks"]}
     assert set(clocks) == {(f"tiny:{i}", "p/resolution#1") for i in fake.tickets}
     one = clocks[("tiny:1", "p/resolution#1")]
-    assert (one["old"]["target"], one["new"]["target"]) == (
-        "16 days, 16:00:00",
-        "12 days, 12:00:00",
-    )
+    # Business time as targets are written; was "16 days, 16:00:00" (a "day" of 24 business
+    # hours, read as a calendar day).
+    assert (one["old"]["target"], one["new"]["target"]) == ("400h", "300h")
     assert one["old"]["deadline"] != one["new"]["deadline"]
     code, text = run(str(files[0]), str(files[1]), "--config", str(config), "--at", NOW.isoformat())
     assert "would newly fire at the next sync: 5 action(s)" in text

@@ -374,7 +374,7 @@ def _open(m: SlaMeasure) -> bool:
 def _clock(m: SlaMeasure) -> dict[str, Any]:
     return {
         "state": m.state.value,
-        "target": str(m.target),
+        "target": _dur(m.target),  # business time as targets are written: 400h, not "16 days"
         "deadline": m.deadline.isoformat() if m.deadline else None,
         "breached": m.breached,
     }
