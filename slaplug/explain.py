@@ -230,11 +230,16 @@ def _shown(v: Any) -> str:
     return str(v)
 
 
-def render_text(doc: dict[str, Any]) -> str:
-    """A readable report of `explain`'s data."""
+def render_text(doc: dict[str, Any], source: str | None = None) -> str:
+    """A readable report of `explain`'s data; ``source``: the ticket file it was read from."""
     t = doc["ticket"]
+    # A ticket file names no connector unless it says one ("file" then): its id and file.
+    label = f"{t['id']}" if t["connector"] == "file" else f"{t['connector']}:{t['id']}"
+    if source is not None:
+        label += f" from {source}"
+    subject = f" {t['subject']!r}" if t["subject"] else ", no subject"
     lines = [
-        f"Ticket {t['connector']}:{t['id']} {t['subject']!r} ({t['status']}, priority {t['priority']})",
+        f"Ticket {label}{subject} ({t['status']}, priority {t['priority']})",
         f"At {doc['at']}; policies: {', '.join(doc['policies']) or 'none matched'}",
     ]
     if doc.get("link"):

@@ -75,3 +75,19 @@ def test_time_without_offset_is_refused() -> None:
                   "--at", "2026-03-04T15:00")
     assert run.returncode == 2
     assert "has no offset" in run.stderr
+
+
+def test_explain_names_a_ticket_file_by_its_id_and_file(tmp_path: Path) -> None:
+    # Was "Ticket file:9 ''": a connector the file never named and an empty subject (QA2 #16).
+    ticket = tmp_path / "t.json"
+    ticket.write_text(json.dumps({"id": "9", "created_at": "2026-03-02T09:00:00+01:00",
+                                  "status": "open", "priority": "normal"}))
+    run = slaplug("explain", "--rules", "rules/default.yaml", "--ticket", str(ticket), "--at", AT)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.splitlines()[0] == f"Ticket 9 from {ticket}, no subject (open, priority normal)"
+    run = slaplug("explain", "--rules", "rules/default.yaml", "--ticket", "examples/ticket-1003.json",
+                  "--at", AT)
+    assert run.stdout.splitlines()[0] == (
+        "Ticket zendesk:1003 from examples/ticket-1003.json 'SSO login loops after password reset' "
+        "(open, priority high)"
+    )

@@ -158,8 +158,8 @@ def test_rules_check_with_the_configuration_checks_every_version(tmp_path: Path)
     ok = invoke("rules", "check", "--config", str(config))
     assert ok.exit_code == 0, ok.output
     assert ok.output.splitlines() == [
-        "ok: rules v1: 1 policies, 1 escalations, 0 calendars in 1 file(s)",
-        "ok: rules v2: 1 policies, 1 escalations, 0 calendars in 1 file(s)",
+        "ok: rules v1: 1 policy, 1 escalation, 0 calendars, 1 contract in 1 file",
+        "ok: rules v2: 1 policy, 1 escalation, 0 calendars, 1 contract in 1 file",
     ]
     # A mistake in the older version is found too: it still measures the cycles it holds.
     v1.write_text(

@@ -231,7 +231,7 @@ def test_rules_check_cli_accepts_the_shipped_pack() -> None:
         check=False,
     )
     assert run.returncode == 0, run.stderr
-    assert run.stdout.startswith("ok: 2 policies, 6 escalations, 2 calendars")
+    assert run.stdout == "ok: 2 policies, 6 escalations, 2 calendars, 2 contracts in 1 file\n"
 
 
 def test_rules_schema_is_json_schema() -> None:

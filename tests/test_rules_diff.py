@@ -59,11 +59,62 @@ def test_the_rules_alone_tell_added_removed_and_changed_not_moved(files) -> None
     ]
     # sla_breached moved from 1st to 2nd place: no change. The comment is gone for good.
     assert [a["kind"] for a in doc["removed"]] == ["comment"]
-    assert doc["policies_changed"] == ["p: targets changed"]
+    assert doc["policies_changed"] == ["p: targets.resolution.* 400h -> 300h"]
     assert doc["store"] is None
     code, text = run(str(files[0]), str(files[1]))
     assert "+ frt-breached L1 add_tag=sla_new: add_tag" in text
     assert "- frt-breached L1 comment=" in text
+
+
+CONTRACTED = """calendars:
+  office:
+    timezone: Europe/Berlin
+    hours: {mon-fri: "09:00-17:00"}
+    holidays: {dates: [2026-12-24, 2026-12-31]}
+policies:
+  - name: support
+    calendar: office
+    targets: {resolution: {urgent: 8h, high: 1h30m}}
+contracts:
+  - name: gold
+    fee: 5000
+    objectives:
+      - severity: urgent
+        metric: resolution
+        target: 95
+        tiers: [{at_least: 90, below: 95, credit: 10}, {below: 90, credit: 20}]
+"""
+
+
+def test_contract_and_calendar_changes_are_listed_with_what_changed(tmp_path: Path) -> None:
+    # Was only "support: targets changed": the fee, a tier's credit and a dropped holiday,
+    # what credits and deadlines are computed with, were not listed at all (QA2 #9).
+    old, new = tmp_path / "pack.yaml", tmp_path / "pack3.yaml"
+    old.write_text(CONTRACTED)
+    new.write_text(
+        CONTRACTED.replace("fee: 5000", "fee: 9000")
+        .replace("credit: 10}", "credit: 15}")
+        .replace("[2026-12-24, 2026-12-31]", "[2026-12-31]")
+        .replace("Europe/Berlin", "Europe/Paris")
+        .replace("urgent: 8h", "urgent: 6h")
+    )
+    code, out = run(str(old), str(new), "--json")
+    assert code == 0, out
+    doc = json.loads(out)
+    assert doc["policies_changed"] == ["support: targets.resolution.urgent 8h -> 6h"]
+    assert doc["contracts_changed"] == [
+        "gold: fee 5000 -> 9000",
+        "gold: objectives[urgent resolution].tiers[0].credit 10 % -> 15 %",
+    ]
+    assert doc["calendars_changed"] == [
+        "office: timezone Europe/Berlin -> Europe/Paris",
+        "office: holidays.dates: removed 2026-12-24",
+    ]
+    code, text = run(str(old), str(new))
+    assert "contracts:\n  ~ gold: fee 5000 -> 9000\n" in text
+    assert "calendars:\n  ~ office: timezone Europe/Berlin -> Europe/Paris\n" in text
+    code, same = run(str(old), str(old))
+    assert "contracts:\n  unchanged\ncalendars:\n  unchanged\n" in same
 
 
 @pytest.fixture
@@ -113,10 +164,9 @@ def test_with_the_store_it_says_what_would_fire_and_which_open_clocks_move(
     clocks = {(c["ticket"], c["clock"]): c for c in store["clocks"]}
     assert set(clocks) == {(f"tiny:{i}", "p/resolution#1") for i in fake.tickets}
     one = clocks[("tiny:1", "p/resolution#1")]
-    assert (one["old"]["target"], one["new"]["target"]) == (
-        "16 days, 16:00:00",
-        "12 days, 12:00:00",
-    )
+    # Business time as targets are written; was "16 days, 16:00:00" (a "day" of 24 business
+    # hours, read as a calendar day).
+    assert (one["old"]["target"], one["new"]["target"]) == ("400h", "300h")
     assert one["old"]["deadline"] != one["new"]["deadline"]
     code, text = run(str(files[0]), str(files[1]), "--config", str(config), "--at", NOW.isoformat())
     assert "would newly fire at the next sync: 5 action(s)" in text
@@ -159,7 +209,7 @@ def test_a_dated_version_changes_only_the_clocks_whose_cycle_starts_after_its_da
     assert doc["version"] == {"old": "v1", "new": "v2", "effective_from": EFFECTIVE}
     # What the rules alone tell is the two versions' difference, as with the files.
     assert [a["identity"] for a in doc["added"]] == ["add_tag=sla_new"]
-    assert doc["policies_changed"] == ["p: targets changed"]
+    assert doc["policies_changed"] == ["p: targets.resolution.* 400h -> 300h"]
     store = json.loads(out)["store"]
     # Tickets 1-3 opened before the date: their cycles stay on v1, nothing changes for them.
     assert store["newly_firing"] == {"frt-breached L1 add_tag=sla_new": ["tiny:4", "tiny:5"]}
@@ -168,7 +218,11 @@ def test_a_dated_version_changes_only_the_clocks_whose_cycle_starts_after_its_da
     # The same two files compared as OLD NEW move every open clock: no date applies there.
     code, plain = run(
         *(str(tmp_path / n) for n in ("v1.yaml", "v2.yaml")),
-        "--config", str(config), "--at", NOW.isoformat(), "--json",
+        "--config",
+        str(config),
+        "--at",
+        NOW.isoformat(),
+        "--json",
     )
     assert code == 0, plain
     assert len(json.loads(plain)["store"]["clocks"]) == 5

@@ -167,4 +167,4 @@ def explain(
             settings = load_offline_settings(config_path)
             pack = load_versions(settings, stack, engine)  # type: ignore[arg-type]
         data = build(pack, item, parse_time(at))
-    click.echo(json.dumps(data, indent=2) if as_json else render_text(data))
+    click.echo(json.dumps(data, indent=2) if as_json else render_text(data, source=name))

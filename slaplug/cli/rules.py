@@ -84,10 +84,16 @@ def rules_check(paths: tuple[str, ...], config_path: str | None) -> None:
 
 
 def _checked(src: Any, files: int) -> str:
-    return (
-        f"{len(src.policies)} policies, {len(src.escalations)} escalations, "
-        f"{len(src.calendars) - 1} calendars in {files} file(s)"
-    )
+    """``2 policies, 1 escalation, 1 calendar, 1 contract in 1 file``."""
+    counts = [
+        (len(src.policies), "policy", "policies"),
+        (len(src.escalations), "escalation", "escalations"),
+        (len(src.calendars) - 1, "calendar", "calendars"),  # 24x7 is built in
+        (len(src.contracts), "contract", "contracts"),
+        (files, "file", "files"),
+    ]
+    said = [f"{n} {one if n == 1 else many}" for n, one, many in counts]
+    return ", ".join(said[:-1]) + " in " + said[-1]
 
 
 @rules.command("diff")

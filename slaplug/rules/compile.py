@@ -17,7 +17,8 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
+from pydantic_core import ErrorDetails
 
 from slaplug.durations import MAX_DURATION, parse_duration
 from slaplug.errors import CalendarError, Problem, RuleError
@@ -56,6 +57,7 @@ from slaplug.rules.writes import RuleWrite, writes_of
 from slaplug.sla.calendar import BUILTIN_24X7, BusinessCalendar, HolidayProvider, builtin_24x7
 from slaplug.sla.calendar_spec import CalendarSpec
 from slaplug.sla.policy import ANY_PRIORITY
+from slaplug.validation import describe
 from slaplug.yamlpos import Located, read_located
 from slaplug.yamlpos import Path as YPath
 
@@ -375,23 +377,127 @@ def _check_identities(esc: EscalationSpec, path: YPath, ctx: _Ctx) -> None:
         ctx.error((*path, *base, ai), message)
 
 
-def _validation_problems(exc: ValidationError, located: Located, prefix: YPath) -> list[Problem]:
+#: pydantic's error types for a date or a datetime that is not one.
+_DATE_ERRORS = frozenset(
+    {"date_type", "date_parsing", "date_from_datetime_parsing", "date_from_datetime_inexact"}
+)
+_DATETIME_ERRORS = frozenset(
+    {"datetime_type", "datetime_parsing", "datetime_from_date_parsing", "datetime_object_invalid"}
+)
+#: What a mapping given as a list (or as a single value) looks like, by key.
+_MAPPING_EXAMPLES = {
+    "holidays": "holidays: {country: DE, dates: [2026-12-25]}",
+    "hours": 'hours: {mon-fri: "09:00-17:00"}',
+    "notify": "notify: {channel: oncall, message: ...}",
+    "assign": "assign: {group: tier2}",
+    "set_field": "set_field: {field: sla_status, value: breached}",
+    "exclusions": "exclusions: {tags: [sla_excluded]}",
+    "when": "when: {metric: resolution, breached: true}",
+    "match": "match: {group: support}",
+    "stop_when": "stop_when: {tags: no_sla}",
+}
+#: What one item of a list is, by the list's key, for an item that is not a mapping.
+_ITEM_EXAMPLES = {
+    "actions": "an action is a one-key mapping, e.g. - add_tag: sla_breached",
+    "levels": "a level is a mapping, e.g. - {when: {overdue: {gte: 4h}}, actions: [...]}",
+    "policies": "a policy is a mapping, e.g. - {name: support, targets: {resolution: "
+    "{urgent: 8h}}}",
+    "escalations": "an escalation is a mapping, e.g. - {name: breached, when: {breached: "
+    "true}, actions: [add_tag: sla_breached]}",
+    "contracts": "a contract is a mapping, e.g. - {name: gold, objectives: [...]}",
+    "objectives": "an objective is a mapping, e.g. - {severity: urgent, metric: resolution, "
+    "target: 95}",
+    "tiers": "a tier is a mapping, e.g. - {at_least: 90, below: 95, credit: 10}",
+    "maintenance": 'a window is a mapping, e.g. - {start: "2026-10-10T22:00", end: '
+    '"2026-10-11T02:00"}',
+}
+
+
+def _given(value: Any) -> str:
+    """A value as the user wrote it in YAML, for a message."""
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, str):
+        return f'"{value}"'
+    if isinstance(value, Mapping):
+        return "a mapping"
+    if isinstance(value, list):
+        return "a list"
+    return "an empty value" if value is None else str(value).lower()
+
+
+def _describe(err: ErrorDetails, path: YPath, model: type[BaseModel] | None) -> str:
+    """One pydantic error in the words of every other rules problem: what was written and
+    what to write instead (``write it as YYYY-MM-DD``, ``write [pending]``)."""
+    kind, value = err["type"], err.get("input")
+    name = next((str(p) for p in reversed(path) if isinstance(p, str)), "this")
+    if kind == "extra_forbidden":
+        return f'unknown key "{path[-1]}"; check its spelling'
+    if kind == "missing":
+        return f'"{path[-1]}" is required'
+    if kind == "enum" and path[-1] == "metric":
+        return f"unknown metric; use one of {', '.join(sorted(ENUM_VALUES['metric']))}"
+    if kind == "enum" and len(path) >= 3 and path[-3] == "targets":
+        return (
+            f'"{path[-2]}" is not a metric; use one of {", ".join(sorted(ENUM_VALUES["metric"]))}'
+        )
+    if kind in _DATE_ERRORS:
+        return f"{_given(value)} is not a date; write it as YYYY-MM-DD, e.g. 2026-12-25"
+    if kind in _DATETIME_ERRORS:
+        return (
+            f"{_given(value)} is not a date and time; write it as YYYY-MM-DDTHH:MM, e.g. "
+            '"2026-10-10T22:00" (without an offset such as +01:00, in the contract\'s zone)'
+        )
+    if kind in ("list_type", "tuple_type", "set_type", "iterable_type"):
+        if isinstance(value, Mapping):
+            return (
+                f"{name} is a list, not a mapping; start each item on its own line with "
+                '"- ", or put it in brackets: [{...}]'
+            )
+        return f"{name} is a list; write [{_plain(value)}] (or indented - lines)"
+    if kind in ("model_type", "dict_type", "model_attributes_type", "mapping_type"):
+        if len(path) >= 2 and isinstance(path[-1], int) and str(path[-2]) in _ITEM_EXAMPLES:
+            return f"{_ITEM_EXAMPLES[str(path[-2])]}; {_given(value)} is not one"
+        if len(path) == 2 and path[0] == "calendars":
+            return (
+                f'calendar "{path[1]}" is a mapping, not {_given(value)}; write it like '
+                '{timezone: Europe/Berlin, hours: {mon-fri: "09:00-17:00"}}'
+            )
+        if len(path) >= 2 and path[-2] == "targets":
+            return (
+                f"the {name} targets are a mapping of priorities to durations, not "
+                f'{_given(value)}; write it like {name}: {{urgent: 8h, "*": 24h}}'
+            )
+        example = _MAPPING_EXAMPLES.get(name)
+        return f"{name} is a mapping, not {_given(value)}" + (
+            f"; write it like {example}" if example else "; write it as indented key: value lines"
+        )
+    if kind in ("string_type", "string_sub_type") and "hours" in path:
+        return f'{_given(value)} is not a window; write it as "HH:MM-HH:MM", e.g. "09:00-17:30"'
+    if kind in ("string_type", "string_sub_type"):
+        if isinstance(value, list | Mapping):
+            return f"{name} takes one text value, not {_given(value)}"
+        return f"{name} takes text; {_given(value)} is not (quote it if it is meant as text)"
+    return describe(err, model)
+
+
+def _plain(value: Any) -> str:
+    if isinstance(value, date):
+        return value.isoformat()
+    return "" if value is None else str(value).lower() if isinstance(value, bool) else str(value)
+
+
+def _validation_problems(
+    exc: ValidationError, located: Located, prefix: YPath, model: type[BaseModel] | None = None
+) -> list[Problem]:
     problems = []
     for err in exc.errors():
-        path = (*prefix, *err["loc"])
-        msg = err["msg"].removeprefix("Value error, ")
-        at_key = err["type"] == "extra_forbidden"
-        if at_key:
-            msg = f'unknown key "{path[-1]}"; check its spelling'
-        elif err["type"] == "missing":
-            msg = f'"{path[-1]}" is required'
-        elif err["type"] == "enum" and path[-1] == "metric":
-            msg = f"unknown metric; use one of {', '.join(sorted(ENUM_VALUES['metric']))}"
-        elif err["type"] == "enum" and len(path) >= 3 and path[-3] == "targets":
-            msg = f'"{path[-2]}" is not a metric; use one of {", ".join(sorted(ENUM_VALUES["metric"]))}'
         # pydantic reports dict-key errors at [..., key, "[key]"]; point at the key itself
-        path = tuple(p for p in path if not (isinstance(p, str) and p.endswith("[key]")))
-        problems.append(located.problem(path, msg, at_key))
+        path = tuple(
+            p for p in (*prefix, *err["loc"]) if not (isinstance(p, str) and p.endswith("[key]"))
+        )
+        at_key = err["type"] == "extra_forbidden"
+        problems.append(located.problem(path, _describe(err, path, model), at_key))
     return problems
 
 
@@ -421,7 +527,7 @@ def _validate_pack(located: Located, problems: list[Problem]) -> RulePackSpec | 
             try:
                 item = model.model_validate(body if body is not None else {})
             except ValidationError as exc:
-                problems.extend(_validation_problems(exc, located, (key, k)))
+                problems.extend(_validation_problems(exc, located, (key, k), model))
                 if key == "calendars":
                     good[k] = None  # declared, though broken: not an "unknown calendar"
                 continue
@@ -608,6 +714,13 @@ def _compile(
             when = condition(esc.when, (*path, "when"), ctx, True)
             levels: list[Condition] = []
             for li, level in enumerate(esc.level_specs()):
+                if not level.actions:
+                    base: YPath = ("levels", li) if esc.levels is not None else ()
+                    ctx.error(
+                        (*path, *base, "actions"),
+                        "no actions: this level would do nothing; give it at least one action "
+                        "(e.g. - add_tag: sla_breached), or remove the level",
+                    )
                 extra = (
                     condition(level.when, (*path, "levels", li, "when"), ctx, True)
                     if level.when
@@ -622,7 +735,7 @@ def _compile(
             src.escalation_levels.append(levels)
             src.writes.extend(writes_of(esc, path, located))
     _check_live_owners(src.writes, seen_policies, problems)
-    _compile_contracts(parts, problems, src, broken)
+    _compile_contracts(parts, problems, src, broken, priorities)
     if problems:
         raise RuleError(problems)
     return src
@@ -723,12 +836,16 @@ def _compile_contracts(
     problems: list[Problem],
     src: RulePackSource,
     broken: set[str],
+    priorities: frozenset[str],
 ) -> None:
     """Check every contract against the whole pack (after all policies are known).
 
     ``broken`` names calendars declared with problems (reported already): a contract naming
     one is not also told the calendar is unknown, so a time-zone typo is reported once.
+    Likewise policies that failed to validate: what they measure is unknown, so a contract is
+    not told that no policy measures its objectives.
     """
+    unchecked = {n for located, _ in parts for n in _invalid_names(located, "policies")}
     seen: set[str] = set()
     for located, spec in parts:
         ctx = _Ctx(located, src.types, problems)
@@ -747,6 +864,8 @@ def _compile_contracts(
                 calendars=[*src.calendars, *sorted(broken)],
                 policies=src.policies,
                 condition=functools.partial(_ticket_condition, ctx=ctx),
+                priorities=priorities,
+                unchecked=unchecked,
             )
             src.contracts.append(contract)
             src.contract_match.append(match)
@@ -754,6 +873,22 @@ def _compile_contracts(
 
 def _ticket_condition(spec: Any, path: YPath, ctx: _Ctx) -> Condition | None:
     return condition(spec, path, ctx, False)
+
+
+def _invalid_names(located: Located, key: str) -> list[str]:
+    """The names of the ``key`` items that failed to validate (``"?"`` when unnamed)."""
+    raw = located.data.get(key) if isinstance(located.data, Mapping) else None
+    if raw is None:
+        return []
+    if not isinstance(raw, list):
+        return ["?"]  # "policies is a list": none of them validated
+    valid = set(_valid_positions(located, key))
+    out = []
+    for i, item in enumerate(raw):
+        if i not in valid:
+            name = item.get("name") if isinstance(item, Mapping) else None
+            out.append(name if isinstance(name, str) else "?")
+    return out
 
 
 def _valid_positions(located: Located, key: str) -> list[int]:

@@ -8,7 +8,8 @@ at or above the target owes nothing).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import difflib
+from collections.abc import Callable, Collection, Sequence
 from decimal import Decimal
 from itertools import pairwise
 from typing import Any, Protocol
@@ -99,8 +100,16 @@ def check_contract(
     calendars: Sequence[str],
     policies: Sequence[PolicySpec],
     condition: Callable[[Any, YPath], Condition | None],
+    priorities: Collection[str],
+    unchecked: Collection[str] = (),
 ) -> Condition | None:
-    """Report every problem of one contract; return its compiled ``match`` (None: every ticket)."""
+    """Report every problem of one contract; return its compiled ``match`` (None: every ticket).
+
+    ``priorities`` are the priority names the pack knows (built in and declared): a severity
+    outside them would never count a measure, even where a ``"*"`` target measures it.
+    ``unchecked`` names policies declared with problems (reported already): a contract that
+    names one, or whose objectives only such a policy could measure, is not told more.
+    """
     match = condition(contract.match, (*path, "match")) if contract.match else None
     if contract.timezone is not None and contract.calendar is not None:
         ctx.error(path, "give timezone or calendar (whose zone is used), not both")
@@ -125,9 +134,15 @@ def check_contract(
         for i, name in enumerate(contract.policies):
             if name in by_name:
                 scope.append(by_name[name])
-            else:
+            elif name not in unchecked:
                 known = ", ".join(sorted(by_name)) or "none declared"
                 ctx.error((*path, "policies", i), f'unknown policy "{name}"; known: {known}')
+    # A policy in scope may have failed to validate: what it measures is unknown.
+    maybe_more = (
+        bool(unchecked)
+        if contract.policies is None
+        else any(n in unchecked for n in contract.policies)
+    )
     if not contract.objectives:
         ctx.error((*path, "objectives"), "a contract needs at least one objective")
     seen: set[tuple[str, str]] = set()
@@ -137,7 +152,10 @@ def check_contract(
         if key in seen:
             ctx.error(opath, f"{obj.severity} {obj.metric.value} is promised twice; merge them")
         seen.add(key)
-        _check_measured(obj, opath, ctx, scope)
+        if obj.severity not in priorities:
+            ctx.error((*opath, "severity"), _unknown_severity(obj.severity, priorities))
+        elif not maybe_more:
+            _check_measured(obj, opath, ctx, scope)
         tiers = obj.tiers if obj.tiers is not None else contract.tiers
         tpath: YPath = (*opath, "tiers") if obj.tiers is not None else (*path, "tiers")
         if obj.target == 0:
@@ -165,6 +183,19 @@ def check_contract(
         elif window.end <= window.start:
             ctx.error((*path, "exclusions", "maintenance", i, "end"), "end is not after start")
     return match
+
+
+def _unknown_severity(name: str, priorities: Collection[str]) -> str:
+    """An objective's severity no helpdesk delivers: it would never count a measure."""
+    close = difflib.get_close_matches(name, sorted(priorities), n=1, cutoff=0.6)
+    if not close:
+        close = difflib.get_close_matches(name.lower(), sorted(priorities), n=1, cutoff=0.6)
+    hint = f'; did you mean "{close[0]}"?' if close else ""
+    return (
+        f'unknown severity "{name}"{hint}; it would never count a measure: use one of '
+        f"{', '.join(sorted(priorities))}, or declare your helpdesk's own names under "
+        "priorities: (e.g. priorities: [P1, P2])"
+    )
 
 
 def _check_measured(

@@ -66,9 +66,10 @@ def parse_percent(value: object) -> Decimal:
         try:
             number = Decimal(text)
         except InvalidOperation:
-            raise ValueError(f"{value!r} is not a percentage; write it like 95 or 99.5%") from None
+            raise ValueError(f'"{value}" is not a percentage; write it like 95 or 99.5%') from None
     if not number.is_finite() or not Decimal(0) <= number <= Decimal(100):
-        raise ValueError(f"{value!r} is not between 0 and 100 %")
+        shown = f'"{value}"' if isinstance(value, str) else str(value)
+        raise ValueError(f"{shown} is not between 0 and 100 %")
     return number
 
 
@@ -93,7 +94,10 @@ class TierSpec(_Strict):
 class ObjectiveSpec(_Strict):
     """A promised share of measures met, for one severity and metric."""
 
-    severity: str = Field(description="The priority whose measures count, as policies name it.")
+    severity: str = Field(
+        description="The priority whose measures count: urgent, high, normal, medium, low, or "
+        "a name declared under priorities:."
+    )
     metric: Metric = Field(description="The metric measured.")
     target: Percent = Field(description="Share of measures that must meet their SLA target.")
     tiers: list[TierSpec] | None = Field(

@@ -26,11 +26,13 @@ import json
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 from slaplug.golive import ThresholdTimes, is_done
 from slaplug.model import Action, SlaMeasure, Ticket
+from slaplug.rules.contract_spec import ContractSpec
 from slaplug.rules.identity import action_identity
 from slaplug.rules.pack import RulePack
 from slaplug.rules.schema import PolicySpec
@@ -113,7 +115,12 @@ class RulesDiff:
     added: list[ActionRef] = field(default_factory=list)
     removed: list[ActionRef] = field(default_factory=list)
     levels_changed: list[str] = field(default_factory=list)
+    #: One line per change: ``support: targets.resolution.urgent 8h -> 6h``, ``p: added``.
     policies_changed: list[str] = field(default_factory=list)
+    #: Likewise for contracts (fee, tiers, credits, objectives...) and calendars (hours,
+    #: holidays, zone): what credits and deadlines are computed with.
+    contracts_changed: list[str] = field(default_factory=list)
+    calendars_changed: list[str] = field(default_factory=list)
     #: With the store: how many tickets were assessed, and when.
     tickets: int | None = None
     at: datetime | None = None
@@ -141,6 +148,8 @@ class RulesDiff:
             "removed": [_ref(a) for a in self.removed],
             "levels_changed": self.levels_changed,
             "policies_changed": self.policies_changed,
+            "contracts_changed": self.contracts_changed,
+            "calendars_changed": self.calendars_changed,
             "store": None
             if self.tickets is None
             else {
@@ -192,7 +201,137 @@ def _levels(pack: RulePack) -> dict[str, Any]:
 
 
 def _policy(p: PolicySpec) -> dict[str, Any]:
-    return p.model_dump(mode="json", exclude={"description"})
+    return p.model_dump(exclude={"description"})
+
+
+def _contract(c: ContractSpec) -> dict[str, Any]:
+    return c.model_dump(exclude={"description"})
+
+
+#: Contract fields (at any depth) that hold a percentage.
+_PERCENT_KEYS = frozenset({"target", "credit", "below", "at_least", "cap"})
+#: A changed value longer than this is said to have changed, not shown.
+_SHOWN = 60
+
+
+def _dur(d: timedelta) -> str:
+    """``8h``, ``1h30m``, ``90s``: a duration as targets are written."""
+    total = int(d.total_seconds())
+    sign, total = ("-", -total) if total < 0 else ("", total)
+    h, rest = divmod(total, 3600)
+    m, sec = divmod(rest, 60)
+    text = (f"{h}h" if h else "") + (f"{m}m" if m else "") + (f"{sec}s" if sec else "")
+    return sign + (text or "0s")
+
+
+def _value(v: Any, key: str = "") -> str:
+    """A value as it would be written in the rules file."""
+    if isinstance(v, timedelta):
+        return _dur(v)
+    if isinstance(v, Decimal):
+        text = f"{v.normalize():f}"
+        return f"{text} %" if key in _PERCENT_KEYS else text
+    if isinstance(v, datetime | date):
+        return v.isoformat()
+    if hasattr(v, "value") and isinstance(v.value, str):  # an enum: its YAML spelling
+        return str(v.value)
+    if isinstance(v, list):
+        return "[" + ", ".join(_value(x, key) for x in v) + "]"
+    if isinstance(v, dict):
+        return "{" + ", ".join(f"{_value(k)}: {_value(x, str(k))}" for k, x in v.items()) + "}"
+    if v is None:
+        return "none"
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    return str(v)
+
+
+def _item_key(item: Any) -> str | None:
+    """How an item of a list is named in a path: an objective by severity and metric, a
+    named item by its name; None: by its position."""
+    if isinstance(item, dict):
+        if "severity" in item and "metric" in item:
+            return f"{_value(item['severity'])} {_value(item['metric'])}"
+        if isinstance(item.get("name"), str):
+            return str(item["name"])
+    return None
+
+
+def _path(prefix: str, key: Any) -> str:
+    return f"{prefix}.{_value(key)}" if prefix else _value(key)
+
+
+def _changes(old: Any, new: Any, where: str = "", key: str = "") -> list[str]:
+    """What changed from ``old`` to ``new``, one line per leaf: ``fee 5000 -> 9000``,
+    ``objectives[urgent resolution].target 95 % -> 99 %``, ``holidays.dates: removed 2026-12-24``."""
+    if old == new:
+        return []
+    if isinstance(old, dict) and isinstance(new, dict):
+        out: list[str] = []
+        for k in [*old, *(k for k in new if k not in old)]:
+            sub = _path(where, k)
+            if k not in new:
+                out.append(f"{sub} removed (was {_short(old[k], str(k))})")
+            elif k not in old:
+                out.append(f"{sub} added: {_short(new[k], str(k))}")
+            else:
+                out += _changes(old[k], new[k], sub, str(k))
+        return out
+    if isinstance(old, list) and isinstance(new, list):
+        keys_old = [_item_key(x) for x in old]
+        keys_new = [_item_key(x) for x in new]
+        if None not in keys_old and None not in keys_new:  # named items: by name
+            a = dict(zip(keys_old, old, strict=True))
+            b = dict(zip(keys_new, new, strict=True))
+            out = []
+            for k in [*a, *(k for k in b if k not in a)]:
+                sub = f"{where}[{k}]"
+                if k not in b:
+                    out.append(f"{sub} removed")
+                elif k not in a:
+                    out.append(f"{sub} added")
+                else:
+                    out += _changes(a[k], b[k], sub, key)
+            return out
+        scalars = all(not isinstance(x, dict | list) for x in [*old, *new])
+        if (
+            scalars
+            and len(set(map(repr, old))) == len(old)
+            and len(set(map(repr, new))) == len(new)
+        ):
+            gone = [x for x in old if x not in new]
+            came = [x for x in new if x not in old]
+            if gone or came:  # not only reordered
+                said = [f"removed {', '.join(_value(x, key) for x in gone)}"] if gone else []
+                said += [f"added {', '.join(_value(x, key) for x in came)}"] if came else []
+                return [f"{where}: {'; '.join(said)}"]
+        if len(old) == len(new) and all(isinstance(x, dict) for x in [*old, *new]):
+            out = []
+            for i, (x, y) in enumerate(zip(old, new, strict=True)):
+                out += _changes(x, y, f"{where}[{i}]", key)
+            return out
+    shown_old, shown_new = _value(old, key), _value(new, key)
+    if len(shown_old) + len(shown_new) > 2 * _SHOWN:
+        return [f"{where} changed"]
+    return [f"{where} {shown_old} -> {shown_new}"]
+
+
+def _short(v: Any, key: str) -> str:
+    text = _value(v, key)
+    return text if len(text) <= _SHOWN else text[: _SHOWN - 3] + "..."
+
+
+def _named_changes(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:
+    """``name: change`` lines for two mappings of named specs (``name: added`` ...)."""
+    out: list[str] = []
+    for name in sorted(old.keys() | new.keys()):
+        if name not in old:
+            out.append(f"{name}: added")
+        elif name not in new:
+            out.append(f"{name}: removed")
+        else:
+            out += [f"{name}: {c}" for c in _changes(old[name], new[name])]
+    return out
 
 
 def diff_packs(old: RulePack, new: RulePack) -> RulesDiff:
@@ -206,20 +345,25 @@ def diff_packs(old: RulePack, new: RulePack) -> RulesDiff:
     out.levels_changed = sorted(k for k in la.keys() & lb.keys() if la[k] != lb[k])
     pa = {p.name: _policy(p) for p in old.source.policies}
     pb = {p.name: _policy(p) for p in new.source.policies}
+    out.policies_changed = _named_changes(pa, pb)
     order_a = [p.name for p in old.source.policies]
     order_b = [p.name for p in new.source.policies]
-    for name in sorted(pa.keys() | pb.keys()):
-        if name not in pa:
-            out.policies_changed.append(f"{name}: added")
-        elif name not in pb:
-            out.policies_changed.append(f"{name}: removed")
-        elif pa[name] != pb[name]:
-            keys = sorted(
-                k for k in pa[name].keys() | pb[name].keys() if pa[name].get(k) != pb[name].get(k)
-            )
-            out.policies_changed.append(f"{name}: {', '.join(keys)} changed")
     if [n for n in order_a if n in pb] != [n for n in order_b if n in pa]:
         out.policies_changed.append("policy order changed (the first matching sla policy applies)")
+    out.contracts_changed = _named_changes(
+        {c.name: _contract(c) for c in old.source.contracts},
+        {c.name: _contract(c) for c in new.source.contracts},
+    )
+    ca = [c.name for c in old.source.contracts]
+    cb = [c.name for c in new.source.contracts]
+    if [n for n in ca if n in cb] != [n for n in cb if n in ca]:
+        out.contracts_changed.append(
+            "contract order changed (the first matching contract takes a ticket)"
+        )
+    out.calendars_changed = _named_changes(
+        {n: c.spec.model_dump() for n, c in old.source.calendars.items()},
+        {n: c.spec.model_dump() for n, c in new.source.calendars.items()},
+    )
     return out
 
 
@@ -230,7 +374,7 @@ def _open(m: SlaMeasure) -> bool:
 def _clock(m: SlaMeasure) -> dict[str, Any]:
     return {
         "state": m.state.value,
-        "target": str(m.target),
+        "target": _dur(m.target),  # business time as targets are written: 400h, not "16 days"
         "deadline": m.deadline.isoformat() if m.deadline else None,
         "breached": m.breached,
     }
@@ -354,8 +498,13 @@ def render_text(d: RulesDiff) -> str:
     lines += [f"  - {a.name}: {a.kind} {a.argument}" for a in d.removed] or ["  none"]
     lines.append("levels whose condition changed:")
     lines += [f"  ~ {n}" for n in d.levels_changed] or ["  none"]
-    lines.append("policies:")
-    lines += [f"  ~ {p}" for p in d.policies_changed] or ["  unchanged"]
+    for title, changed in (
+        ("policies", d.policies_changed),
+        ("contracts", d.contracts_changed),
+        ("calendars", d.calendars_changed),
+    ):
+        lines.append(f"{title}:")
+        lines += [f"  ~ {p}" for p in changed] or ["  unchanged"]
     if d.tickets is None:
         lines.append("(give --config to see what the stored tickets would do)")
         return "\n".join(lines) + "\n"
