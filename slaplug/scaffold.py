@@ -13,13 +13,14 @@ in the module is one less thing a packaging mistake can leave out of the wheel.
 
 from __future__ import annotations
 
+import importlib.util
 import re
 from pathlib import Path
 from string import Template
 
 from slaplug.errors import ConfigError
 
-__all__ = ["files", "generate", "validate_name"]
+__all__ = ["check_name_is_free", "files", "generate", "validate_name"]
 
 _NAME = re.compile(r"^[a-z][a-z0-9]*$")
 
@@ -378,6 +379,42 @@ def validate_name(name: str) -> str:
             "a letter (e.g. tinydesk): it names the module slaplug_<name>"
         )
     return name
+
+
+def check_name_is_free(name: str) -> None:
+    """Refuse the name of an installed connector, or of an installed ``slaplug_<name>``.
+
+    slaplug refuses to start with two connectors of one name, and the new project's package
+    ``slaplug_<name>`` would clash with the installed one (``slaplug new-connector zendesk``
+    next to the built-in Zendesk connector).
+
+    Raises:
+        ConfigError: The name is taken; the message says by what.
+    """
+    from slaplug.errors import SlaplugError  # noqa: PLC0415 - only the CLI needs it
+    from slaplug.plugins import get_connectors  # noqa: PLC0415 - loads every plugin
+
+    try:
+        taken = get_connectors().get(name)
+    except SlaplugError:  # a broken plugin elsewhere: `slaplug plugins` says which
+        taken = None
+    if taken is not None:
+        raise ConfigError(
+            f"connector name {name!r} is taken: the installed {taken.__module__}."
+            f"{taken.__qualname__} registers it, and slaplug refuses two connectors of one "
+            "name; choose your platform's own name"
+        )
+    module = f"slaplug_{name}"
+    try:
+        found = importlib.util.find_spec(module)
+    except (ImportError, ValueError):
+        found = None
+    if found is not None:
+        where = found.origin or ", ".join(found.submodule_search_locations or ())
+        raise ConfigError(
+            f"a module {module} is already installed ({where}): the new project's package "
+            "would clash with it; choose another name"
+        )
 
 
 def files(name: str) -> dict[str, str]:
