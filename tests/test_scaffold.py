@@ -57,7 +57,7 @@ def test_generated_conformance_suite_passes(tmp_path: Path) -> None:
     generate("acme", tmp_path)
     done = run_generated_suite(tmp_path)
     assert done.returncode == 0, done.stdout + done.stderr
-    assert "10 passed, 2 skipped" in done.stdout  # the two webhook tests: no webhooks
+    assert "18 passed in" in done.stdout  # nothing skipped: the webhook tests run too
 
 
 def test_generated_connector_names_follow_the_name() -> None:
