@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, NoReturn, Protocol, runtime_checkable
 
@@ -109,7 +109,7 @@ class WebhookSample:
     body: bytes
     ticket_id: str | None = None
     signature_header: str | None = None
-    sign: WebhookSigner | Callable[..., Mapping[str, str]] | None = None
+    sign: WebhookSigner | None = None
     timestamp_header: str | None = None
 
 
@@ -203,8 +203,9 @@ class ConnectorSuite:
         first_read = sum(len(p.tickets) for p in pages)
         if again >= first_read:
             _fail(
-                f"resuming from the last page's cursor {cursor!r} read {again} tickets, as many "
-                f"as the whole first read ({first_read}): the last page's cursor must mark where "
+                f"resuming from the last page's cursor {cursor!r} read {again} tickets, "
+                f"{'as many as' if again == first_read else 'more than'} the whole first read "
+                f"({first_read}): the last page's cursor must mark where "
                 "the read ended (the newest change read, e.g. the largest updated_at, or the "
                 "platform's end-of-export cursor), not where it started"
             )
@@ -438,9 +439,7 @@ class ConnectorSuite:
         assert scenario.webhook is not None, "give the scenario a signed webhook sample"
         return scenario.webhook
 
-    def _signer(
-        self, sample: WebhookSample, *, timestamped: bool = False
-    ) -> Callable[..., Mapping[str, str]]:
+    def _signer(self, sample: WebhookSample, *, timestamped: bool = False) -> WebhookSigner:
         if sample.sign is None:
             pytest.skip("give the WebhookSample a sign function to test other signatures")
         if timestamped and sample.timestamp_header is None:
