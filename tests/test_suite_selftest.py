@@ -100,6 +100,15 @@ class ForgetsNoteKey(TinyConnector):
         return super()._apply_one(action)
 
 
+class WritesButSaysAlready(TinyConnector):
+    # Looks, finds its write, says ALREADY, and writes anyway.
+    def _apply_one(self, action):
+        result = super()._apply_one(action)
+        if result.status is ApplyStatus.ALREADY:
+            self.http.request("POST", f"tickets/{action.ticket_id}/tags", json={"tag": "x"})
+        return result
+
+
 class SkipsMissingSignature(TinyConnector):
     # QA pass 2, #6: verification skipped when the signature header is missing.
     def verify_webhook(self, headers, body):
@@ -173,6 +182,7 @@ TestSkipsEveryOtherPage = _suite(SkipsEveryOtherPage)
 TestResumesFromTheStart = _suite(ResumesFromTheStart)
 TestCursorPastTheEnd = _suite(CursorPastTheEnd)
 TestForgetsNoteKey = _suite(ForgetsNoteKey)
+TestWritesButSaysAlready = _suite(WritesButSaysAlready)
 TestSkipsMissingSignature = _suite(SkipsMissingSignature)
 TestAcceptsAnySecret = _suite(AcceptsAnySecret)
 TestMakesUpDeliveryIds = _suite(MakesUpDeliveryIds)
@@ -224,6 +234,10 @@ def test_suite_catches_each_broken_connector(pytester: pytest.Pytester) -> None:
         ),
         "TestForgetsNoteKey::test_write_back_is_idempotent": (
             f"second apply wrote again (1 write(s)): {ids} was APPLIED, expected ALREADY"
+        ),
+        "TestWritesButSaysAlready::test_write_back_is_idempotent": (
+            "applying twice must not write twice: the second apply reported every action "
+            "ALREADY but the fake accepted 2 more write(s)"
         ),
         "TestSkipsMissingSignature::test_webhook_rejects_missing_signature": (
             "verify_webhook accepted a delivery with no signature (no X-Tiny-Signature header)"
