@@ -395,6 +395,8 @@ class ConnectorSuite:
         sign = self._signer(sample, timestamped=True)
         assert sample.timestamp_header is not None
         name = sample.timestamp_header.lower()
+        if name == (sample.signature_header or "").lower():
+            pytest.skip("the timestamp travels in the signature header: it cannot be swapped")
         fresh = {k.lower(): v for k, v in sign(sample.body).items()}
         old = sign(sample.body, age=RESIGN_AGE)
         forged = {k: fresh[name] if k.lower() == name else v for k, v in old.items()}
