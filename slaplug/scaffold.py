@@ -13,13 +13,14 @@ in the module is one less thing a packaging mistake can leave out of the wheel.
 
 from __future__ import annotations
 
+import importlib.util
 import re
 from pathlib import Path
 from string import Template
 
 from slaplug.errors import ConfigError
 
-__all__ = ["files", "generate", "validate_name"]
+__all__ = ["check_name_is_free", "files", "generate", "validate_name"]
 
 _NAME = re.compile(r"^[a-z][a-z0-9]*$")
 
@@ -83,7 +84,8 @@ def register_fakes(register: Callable[[str, FakeRunner], None]) -> None:
 '''
 
 CONNECTOR = '''\
-"""The ${Name} connector: reads changed tickets, writes tags and internal notes back.
+"""The ${Name} connector: reads changed tickets, writes tags and internal notes back, takes
+webhooks.
 
 The API it talks to (a toy: replace these calls with your helpdesk's):
 
@@ -93,12 +95,15 @@ The API it talks to (a toy: replace these calls with your helpdesk's):
 - ``POST /api/tickets/<id>/tags`` ``{"tag": ...}``, ``POST /api/tickets/<id>/notes``
   ``{"body": ...}``.
 - Every call carries ``Authorization: Bearer <token>``.
+- Webhooks: ``{"id", "ticket_id", "type"}``, with ``X-${Name}-Timestamp`` (Unix seconds) and
+  ``X-${Name}-Signature: sha256=<hex HMAC-SHA256 of "<timestamp>." + body>``.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Collection, Iterator, Mapping, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 from slaplug.connectors import (
@@ -113,13 +118,20 @@ from slaplug.connectors import (
     CursorPaginator,
     LostAnswer,
     TicketPage,
+    WebhookEvent,
     paginate,
+    verify_signature,
 )
-from slaplug.errors import SkippableAPIError
+from slaplug.errors import SkippableAPIError, WebhookError
 from slaplug.model import Action, ActionKind, EventKind, Ticket, TicketEvent
 
 #: A first read asks for everything changed since this instant.
 EPOCH = "1970-01-01T00:00:00Z"
+#: A webhook's signature header, and the signed timestamp's.
+SIGNATURE = "X-${Name}-Signature"
+TIMESTAMP = "X-${Name}-Timestamp"
+#: Seconds a delivery's signed timestamp may be from now: an older one is a replay.
+TOLERANCE = 300
 
 
 class ${Name}Config(ConnectorConfig):
@@ -127,11 +139,14 @@ class ${Name}Config(ConnectorConfig):
 
     Attributes:
         api_token_env: The environment variable holding the API token (never the token).
+        webhook_secret_env: The environment variable holding the webhooks' signing secret;
+            without it the connector refuses webhooks (step 7).
     """
 
     connector_name: ClassVar[str] = "${name}"
 
     api_token_env: str
+    webhook_secret_env: str | None = None
 
 
 class ${Name}Connector(Connector):
@@ -139,7 +154,7 @@ class ${Name}Connector(Connector):
 
     name: ClassVar[str] = "${name}"
     Config = ${Name}Config
-    capabilities = frozenset({Capability.READ, Capability.WRITE_BACK})
+    capabilities = frozenset({Capability.READ, Capability.WRITE_BACK, Capability.WEBHOOK})
 
     config: ${Name}Config
 
@@ -228,10 +243,54 @@ class ${Name}Connector(Connector):
             ),
         )
 
+    # -- webhooks (step 7) ----------------------------------------------------------------
+
+    def verify_webhook(self, headers: Mapping[str, str], body: bytes) -> None:
+        """Refuse (401) a delivery unless it is signed with the secret over a fresh timestamp."""
+        if not self.config.webhook_secret_env:
+            message = f"connector {self.instance!r} takes no webhooks: set webhook_secret_env"
+            raise WebhookError(message, status=404)
+        stamp = _header(headers, TIMESTAMP) or ""
+        if not (stamp.isascii() and stamp.isdigit()):
+            raise WebhookError(f"webhook refused: no {TIMESTAMP} header", status=401)
+        age = self.now().timestamp() - int(stamp)
+        if abs(age) > TOLERANCE:
+            raise WebhookError(f"webhook refused: signed {age:.0f}s ago; a replay?", status=401)
+        # The signature covers the timestamp, so an old delivery cannot be sent with a new one.
+        verify_signature(
+            _header(headers, SIGNATURE),
+            f"{stamp}.".encode() + body,
+            self.config.secrets("webhook_secret"),
+            encoding="hex",
+            prefix="sha256=",
+        )
+
+    def parse_webhook(self, headers: Mapping[str, str], body: bytes) -> WebhookEvent:
+        """A verified delivery; its ``id`` is the same on the platform's retries."""
+        try:
+            doc = json.loads(body)
+            return WebhookEvent(
+                delivery_id=str(doc["id"]),
+                ticket_id=str(doc["ticket_id"]),
+                kind=str(doc["type"]),
+                received_at=self.now(),
+            )
+        except (ValueError, KeyError, TypeError):
+            raise WebhookError("malformed ${name} webhook", status=400) from None
+
+    def now(self) -> datetime:
+        """The current time, for the webhooks' freshness (the tests pin it)."""
+        return datetime.now(UTC)
+
 
 def _time(value: str) -> datetime:
     """An ISO 8601 time with its offset (``Z`` included) as an aware datetime."""
     return datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+def _header(headers: Mapping[str, str], name: str) -> str | None:
+    """A header's value, whatever case the web framework gave its name."""
+    return next((v for k, v in headers.items() if k.lower() == name.lower()), None)
 '''
 
 FAKE = '''\
@@ -314,14 +373,22 @@ CONFORMANCE = '''\
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import json
+from collections.abc import Iterator, Mapping
+from datetime import UTC, datetime
 
 import pytest
 from slaplug_${name} import ${Name}Config, ${Name}Connector
+from slaplug_${name}.connector import SIGNATURE, TIMESTAMP
 from slaplug_${name}.fake import TOKEN, Fake${Name}
 
+from slaplug.connectors import sign
 from slaplug.model import Action, ActionKind, Metric
-from slaplug.testing import ConnectorSuite, Scenario
+from slaplug.testing import ConnectorSuite, Scenario, WebhookSample
+
+HOOK_SECRET = "${name}-webhook-secret-0042"
+#: The connector's clock in these tests: webhook freshness is measured against it.
+NOW = datetime(2026, 3, 6, 12, 0, tzinfo=UTC)
 
 
 def action(kind: ActionKind, params: dict[str, object], ticket_id: str) -> Action:
@@ -340,17 +407,30 @@ def action(kind: ActionKind, params: dict[str, object], ticket_id: str) -> Actio
     )
 
 
+def signed(body: bytes, *, secret: str | None = None, age: float = 0.0) -> Mapping[str, str]:
+    """The headers ${Name} sends with ``body``, signed ``age`` seconds before `NOW`."""
+    stamp = str(int(NOW.timestamp() - age))
+    signature = sign(secret or HOOK_SECRET, f"{stamp}.".encode() + body, encoding="hex")
+    return {SIGNATURE: f"sha256={signature}", TIMESTAMP: stamp}
+
+
 class Test${Name}Connector(ConnectorSuite):
     connector = ${Name}Connector
 
     @pytest.fixture
     def scenario(self, monkeypatch: pytest.MonkeyPatch) -> Iterator[Scenario]:
         monkeypatch.setenv("${NAME}_TOKEN", TOKEN)
+        monkeypatch.setenv("${NAME}_WEBHOOK_SECRET", HOOK_SECRET)
+        body = json.dumps({"id": "d-1", "ticket_id": "3", "type": "ticket.updated"}).encode()
         with Fake${Name}() as fake:
             config = ${Name}Config(
-                base_url=fake.base_url, api_token_env="${NAME}_TOKEN", retry={"jitter": 0}
+                base_url=fake.base_url,
+                api_token_env="${NAME}_TOKEN",
+                webhook_secret_env="${NAME}_WEBHOOK_SECRET",
+                retry={"jitter": 0},
             )
             with ${Name}Connector(config) as connector:
+                monkeypatch.setattr(connector, "now", lambda: NOW)
                 yield Scenario(
                     connector=connector,
                     control=fake,
@@ -359,6 +439,15 @@ class Test${Name}Connector(ConnectorSuite):
                         action(ActionKind.ADD_TAG, {"tag": "sla_warn"}, "1"),
                         action(ActionKind.COMMENT, {"body": "SLA at 75 %"}, "2"),
                     ],
+                    ticket_ids=list(fake.tickets),
+                    webhook=WebhookSample(
+                        signed(body),
+                        body,
+                        ticket_id="3",
+                        signature_header=SIGNATURE,
+                        sign=signed,
+                        timestamp_header=TIMESTAMP,
+                    ),
                 )
 '''
 
@@ -378,6 +467,42 @@ def validate_name(name: str) -> str:
             "a letter (e.g. tinydesk): it names the module slaplug_<name>"
         )
     return name
+
+
+def check_name_is_free(name: str) -> None:
+    """Refuse the name of an installed connector, or of an installed ``slaplug_<name>``.
+
+    slaplug refuses to start with two connectors of one name, and the new project's package
+    ``slaplug_<name>`` would clash with the installed one (``slaplug new-connector zendesk``
+    next to the built-in Zendesk connector).
+
+    Raises:
+        ConfigError: The name is taken; the message says by what.
+    """
+    from slaplug.errors import SlaplugError  # noqa: PLC0415 - only the CLI needs it
+    from slaplug.plugins import get_connectors  # noqa: PLC0415 - loads every plugin
+
+    try:
+        taken = get_connectors().get(name)
+    except SlaplugError:  # a broken plugin elsewhere: `slaplug plugins` says which
+        taken = None
+    if taken is not None:
+        raise ConfigError(
+            f"connector name {name!r} is taken: the installed {taken.__module__}."
+            f"{taken.__qualname__} registers it, and slaplug refuses two connectors of one "
+            "name; choose your platform's own name"
+        )
+    module = f"slaplug_{name}"
+    try:
+        found = importlib.util.find_spec(module)
+    except (ImportError, ValueError):
+        found = None
+    if found is not None:
+        where = found.origin or ", ".join(found.submodule_search_locations or ())
+        raise ConfigError(
+            f"a module {module} is already installed ({where}): the new project's package "
+            "would clash with it; choose another name"
+        )
 
 
 def files(name: str) -> dict[str, str]:

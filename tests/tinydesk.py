@@ -39,6 +39,8 @@ from slaplug.testing.fakeserver import FakeHelpdesk, Request, Response
 
 TOKEN = "tiny-s3cret-token-0042"
 WEBHOOK_SECRET = "tiny-webhook-secret-0042"
+#: `TimedTinyConnector`'s pinned clock.
+NOW = datetime(2026, 3, 6, 12, 0, tzinfo=UTC)
 
 
 class TinyFake(FakeHelpdesk):
@@ -106,6 +108,14 @@ class TinyConnector(Connector):
     name: ClassVar[str] = "tiny"
     Config = TinyConfig
     capabilities = frozenset({Capability.READ, Capability.WRITE_BACK, Capability.WEBHOOK})
+    #: For the scenario: how the platform signs a delivery, and the signed timestamp's header.
+    timestamp_header: ClassVar[str | None] = None
+
+    @staticmethod
+    def sign_delivery(
+        body: bytes, *, secret: str | None = None, age: float = 0.0
+    ) -> dict[str, str]:
+        return sign_tiny(body, secret=secret, age=age)
 
     def auth(self) -> requests.auth.AuthBase:
         # The kit's auth (docs/plugins/connector-kit.md), as a third-party connector uses it.
@@ -210,7 +220,54 @@ def tiny_actions() -> list[Action]:
 
 def signed_delivery() -> tuple[dict[str, str], bytes]:
     body = json.dumps({"id": "d-1", "ticket_id": "3", "type": "ticket.updated"}).encode()
-    return {"X-Tiny-Signature": "sha256=" + sign(WEBHOOK_SECRET, body, encoding="hex")}, body
+    return sign_tiny(body), body
+
+
+def sign_tiny(body: bytes, *, secret: str | None = None, age: float = 0.0) -> dict[str, str]:
+    """Headers of ``body`` signed as Tinydesk signs (the body only: ``age`` is unused)."""
+    signature = sign(secret or WEBHOOK_SECRET, body, encoding="hex")
+    return {"X-Tiny-Signature": f"sha256={signature}", "X-Tiny-Delivery": "d-1"}
+
+
+def sign_timed(body: bytes, *, secret: str | None = None, age: float = 0.0) -> dict[str, str]:
+    """Headers of ``body`` signed as `TimedTinyConnector` expects, ``age`` s before `NOW`."""
+    stamp = str(int(NOW.timestamp() - age))
+    signature = sign(secret or WEBHOOK_SECRET, f"{stamp}.".encode() + body, encoding="hex")
+    return {"X-Tiny-Signature": f"sha256={signature}", "X-Tiny-Timestamp": stamp}
+
+
+class TimedTinyConnector(TinyConnector):
+    """Tinydesk with Zendesk-style webhooks: the signature covers a timestamp, checked fresh.
+
+    ``X-Tiny-Signature: sha256=<hex HMAC of "<X-Tiny-Timestamp>." + body>``; the clock is
+    pinned at `NOW`.
+    """
+
+    tolerance: ClassVar[float] = 300.0
+    timestamp_header: ClassVar[str | None] = "X-Tiny-Timestamp"
+
+    @staticmethod
+    def sign_delivery(
+        body: bytes, *, secret: str | None = None, age: float = 0.0
+    ) -> dict[str, str]:
+        return sign_timed(body, secret=secret, age=age)
+
+    def clock(self) -> datetime:
+        return NOW
+
+    def verify_webhook(self, headers: Mapping[str, str], body: bytes) -> None:
+        stamp = headers.get("X-Tiny-Timestamp")
+        if not stamp or not stamp.isdigit():
+            raise WebhookError("tinydesk webhook: no X-Tiny-Timestamp", status=401)
+        if abs(self.clock().timestamp() - int(stamp)) > self.tolerance:
+            raise WebhookError("tinydesk webhook: stale timestamp", status=401)
+        verify_signature(
+            headers.get("X-Tiny-Signature"),
+            f"{stamp}.".encode() + body,
+            self.config.secrets("webhook_secret"),
+            encoding="hex",
+            prefix="sha256=",
+        )
 
 
 def tiny_scenario(cls: type[TinyConnector], monkeypatch: Any) -> Iterator[Any]:
@@ -227,15 +284,24 @@ def tiny_scenario(cls: type[TinyConnector], monkeypatch: Any) -> Iterator[Any]:
             webhook_secret_env=["TINY_HOOK_OLD", "TINY_HOOK"],
             retry={"jitter": 0, "backoff_initial": 0.5},
         )
-        headers, body = signed_delivery()
+        body = signed_delivery()[1]
+        webhook = WebhookSample(
+            cls.sign_delivery(body),
+            body,
+            ticket_id="3",
+            signature_header="X-Tiny-Signature",
+            sign=cls.sign_delivery,
+            timestamp_header=cls.timestamp_header,
+        )
         with cls(config, instance="tiny-eu") as connector:
             yield Scenario(
                 connector=connector,
                 control=fake,
                 ticket_id="1",
                 actions=tiny_actions(),
-                webhook=WebhookSample(headers, body, ticket_id="3"),
+                webhook=webhook,
                 min_pages=3,
+                ticket_ids=list(fake.tickets),
             )
 
 

@@ -73,8 +73,9 @@ def init(path: str, force: bool) -> None:
 @friendly_errors
 def new_connector(name: str, directory: str | None) -> None:
     """Create a connector plugin project: pyproject, connector skeleton, conformance tests."""
-    from slaplug.scaffold import generate
+    from slaplug.scaffold import check_name_is_free, generate, validate_name
 
+    check_name_is_free(validate_name(name))
     target = Path(directory) if directory else Path(f"slaplug-{name}")
     for path in generate(name, target):
         click.echo(f"created {path}")

@@ -1,7 +1,7 @@
 """Testing tools for connector authors.
 
-* `ConnectorSuite`, `Scenario`, `WebhookSample`, `FakeControl` (`slaplug.testing.suite`):
-  the conformance tests every connector must pass.
+* `ConnectorSuite`, `Scenario`, `WebhookSample`, `WebhookSigner`, `FakeControl`
+  (`slaplug.testing.suite`): the conformance tests every connector must pass.
 * ``slaplug.testing.fakeserver``: the one base of every fake helpdesk server (each
   platform's fake ships with its connector plugin, e.g. ``slaplug_NAME.fake``).
 * ``slaplug.testing.pytest_plugin``: fixtures, loaded through the ``pytest11`` entry point.
@@ -15,9 +15,15 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from slaplug.testing.suite import ConnectorSuite, FakeControl, Scenario, WebhookSample
+    from slaplug.testing.suite import (
+        ConnectorSuite,
+        FakeControl,
+        Scenario,
+        WebhookSample,
+        WebhookSigner,
+    )
 
-__all__ = ["ConnectorSuite", "FakeControl", "Scenario", "WebhookSample"]
+__all__ = ["ConnectorSuite", "FakeControl", "Scenario", "WebhookSample", "WebhookSigner"]
 
 
 def __getattr__(name: str) -> Any:

@@ -23,22 +23,29 @@ retry test asserts the recorded waits.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Mapping, Sequence
+import re
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Protocol, runtime_checkable
+from typing import Any, ClassVar, NoReturn, Protocol, runtime_checkable
 
 import pytest
 from pydantic import ValidationError
 
-from slaplug.connectors.base import ApplyStatus, Capability, Connector, TicketPage
+from slaplug.connectors.base import ApplyResult, ApplyStatus, Capability, Connector, TicketPage
 from slaplug.connectors.redact import known_secrets
 from slaplug.errors import AuthenticationError, ConfigError, WebhookError
 from slaplug.model import Action, Ticket
 
-__all__ = ["ConnectorSuite", "FakeControl", "Scenario", "WebhookSample"]
+__all__ = ["ConnectorSuite", "FakeControl", "Scenario", "WebhookSample", "WebhookSigner"]
 
 #: More pages than any suite scenario should serve; reaching it means a loop.
 _PAGE_LIMIT = 1_000
+#: A signing secret no scenario configures: a delivery signed with it must be refused.
+WRONG_SECRET = "not-the-webhook-secret-0000"
+#: How old a signed timestamp the stale-delivery test sends (seconds): a day.
+STALE_AGE = 24 * 3600.0
+#: How much older the signature is than the timestamp in the forged-timestamp test.
+RESIGN_AGE = 120.0
 
 
 @runtime_checkable
@@ -67,6 +74,19 @@ class FakeControl(Protocol):
         """Writes the platform accepted (2xx answers to non-GET requests)."""
 
 
+class WebhookSigner(Protocol):
+    """Signs a body as the platform does: the headers of the delivery.
+
+    ``secret`` None means the secret the scenario's connector is configured with;
+    ``age`` is how many seconds before the connector's current time the delivery was signed
+    (only platforms that sign a timestamp use it).
+    """
+
+    def __call__(
+        self, body: bytes, *, secret: str | None = None, age: float = 0.0
+    ) -> Mapping[str, str]: ...
+
+
 @dataclass(frozen=True)
 class WebhookSample:
     """A correctly signed delivery, as the platform would send it.
@@ -75,11 +95,22 @@ class WebhookSample:
         headers: The delivery's headers, signature included.
         body: The raw body the signature covers.
         ticket_id: The ticket id `Connector.parse_webhook` must find, if any.
+        signature_header: The header carrying the signature: the suite sends the delivery
+            without it. None: the suite drops every header instead.
+        sign: Signs a body as the platform does (`WebhookSigner`): the suite signs with a
+            wrong secret and, with ``timestamp_header``, with a stale timestamp. None: those
+            tests skip.
+        timestamp_header: The header carrying the signed timestamp, on platforms that sign
+            one (Zendesk's ``X-Zendesk-Webhook-Signature-Timestamp``); None when the
+            platform signs the body only.
     """
 
     headers: Mapping[str, str]
     body: bytes
     ticket_id: str | None = None
+    signature_header: str | None = None
+    sign: WebhookSigner | None = None
+    timestamp_header: str | None = None
 
 
 @dataclass
@@ -96,6 +127,9 @@ class Scenario:
         min_pages: The fake serves at least this many pages from a first full read, so the
             pagination test really paginates.
         secrets: Secret values to look for in logs, besides the config's credentials.
+        ticket_ids: The id of every ticket a first full read (`Connector.read_changed`
+            with no cursor) must return: what the fake holds. The pagination test checks
+            that no page is dropped against it; None skips that test.
     """
 
     connector: Connector
@@ -105,6 +139,7 @@ class Scenario:
     webhook: WebhookSample | None = None
     min_pages: int = 2
     secrets: Sequence[str] = field(default_factory=tuple)
+    ticket_ids: Collection[str] | None = None
 
 
 class ConnectorSuite:
@@ -163,9 +198,50 @@ class ConnectorSuite:
         )
         assert pages[-1].cursor is not None, "the last page must give a cursor to resume from"
         # Resuming from the end also ends (and does not re-read everything from the start).
-        again = self._read_all(scenario, pages[-1].cursor)
+        cursor = pages[-1].cursor
+        again = sum(len(p.tickets) for p in self._read_all(scenario, cursor))
         first_read = sum(len(p.tickets) for p in pages)
-        assert sum(len(p.tickets) for p in again) < first_read
+        if again >= first_read:
+            _fail(
+                f"resuming from the last page's cursor {cursor!r} read {again} tickets, "
+                f"{'as many as' if again == first_read else 'more than'} the whole first read "
+                f"({first_read}): the last page's cursor must mark where "
+                "the read ended (the newest change read, e.g. the largest updated_at, or the "
+                "platform's end-of-export cursor), not where it started"
+            )
+
+    def test_pagination_reads_every_ticket(self, scenario: Scenario) -> None:
+        expected = self._ticket_ids(scenario)
+        pages = self._read_all(scenario)
+        read = {t.id for page in pages for t in page.tickets}
+        missing = expected - read
+        if missing:
+            _fail(
+                f"read {len(expected & read)} of {len(expected)} tickets over {len(pages)} "
+                f"page(s); missing {_ids(missing)}: pages skipped, or a page's tickets dropped?"
+            )
+        if extra := read - expected:
+            _fail(
+                f"read {_ids(extra)}, which the fake does not hold (scenario.ticket_ids): "
+                "ids must be the platform's, as strings"
+            )
+
+    def test_pagination_resumes_from_each_page(self, scenario: Scenario) -> None:
+        # The sync stores each page's cursor once its tickets are stored: after a crash it
+        # resumes from there, and must then read every ticket of the later pages.
+        pages = self._read_all(scenario)
+        for n, page in enumerate(pages[:-1], start=1):
+            if page.cursor is None:
+                continue  # the sync keeps the previous cursor
+            later = {t.id for p in pages[n:] for t in p.tickets}
+            resumed = {t.id for p in self._read_all(scenario, page.cursor) for t in p.tickets}
+            if missing := later - resumed:
+                _fail(
+                    f"resuming from page {n}'s cursor {page.cursor!r} missed {_ids(missing)}, "
+                    f"which the first read had on pages {n + 1}-{len(pages)}: after a crash the "
+                    "sync resumes from the last page cursor it stored, so a page's cursor must "
+                    "mark the newest change read so far, and reading from it must skip nothing"
+                )
 
     # -- failures -------------------------------------------------------------------------
 
@@ -193,11 +269,18 @@ class ConnectorSuite:
         before = scenario.control.request_count
         # One 401 only: a connector that retried would then succeed, and fail this test.
         scenario.control.inject(401, body={"error": "Couldn't authenticate you"})
-        with pytest.raises(AuthenticationError) as excinfo:
+        try:
             scenario.connector.read_ticket(scenario.ticket_id)
+        except AuthenticationError as exc:
+            message = str(exc)
+        else:
+            sent = scenario.control.request_count - before
+            _fail(
+                f"a 401 must not be retried: read_ticket sent {sent} requests and succeeded "
+                "after the 401; it must raise AuthenticationError at once"
+            )
         assert scenario.control.request_count - before == 1, "a 401 must not be retried"
         assert waits == []
-        message = str(excinfo.value)
         assert scenario.connector.instance in message, "name the connector"
         for env_var in scenario.connector.config.credential_env_vars():
             assert env_var in message, f"name the variable {env_var} to check"
@@ -210,14 +293,31 @@ class ConnectorSuite:
         assert scenario.actions, "give the scenario actions to apply"
         keys = [a.key for a in scenario.actions]
         first = scenario.connector.apply(scenario.actions)
-        assert [r.key for r in first] == keys
-        assert all(r.status in (ApplyStatus.APPLIED, ApplyStatus.ALREADY) for r in first), first
+        _check_keys("first", first, keys)
+        for result in first:
+            if result.status not in (ApplyStatus.APPLIED, ApplyStatus.ALREADY):
+                _fail(
+                    f"first apply: {result.key} was {_status(result)}, expected APPLIED "
+                    "(the scenario's actions must apply to the fake's tickets)"
+                )
         writes = scenario.control.write_count
         assert writes > 0, "the first apply should write"
         second = scenario.connector.apply(scenario.actions)
-        assert [r.key for r in second] == keys
-        assert all(r.status is ApplyStatus.ALREADY for r in second), second
-        assert scenario.control.write_count == writes, "applying twice must not write twice"
+        _check_keys("second", second, keys)
+        wrote = scenario.control.write_count - writes
+        for result in second:
+            if result.status is not ApplyStatus.ALREADY:
+                again = f"wrote again ({wrote} write(s))" if wrote else "did not report ALREADY"
+                _fail(
+                    f"second apply {again}: {result.key} was {_status(result)}, expected "
+                    "ALREADY (check that apply looks for its earlier write: the tag, field "
+                    "value or the note carrying the action's key)"
+                )
+        if wrote:
+            _fail(
+                f"applying twice must not write twice: the second apply reported every action "
+                f"ALREADY but the fake accepted {wrote} more write(s)"
+            )
 
     # -- secrets --------------------------------------------------------------------------
 
@@ -251,13 +351,60 @@ class ConnectorSuite:
         assert event.received_at.tzinfo is not None
         if sample.ticket_id is not None:
             assert event.ticket_id == sample.ticket_id
+        again = scenario.connector.parse_webhook(sample.headers, sample.body)
+        assert again.delivery_id == event.delivery_id, (
+            f"the same delivery parsed twice gave delivery ids {event.delivery_id!r} and "
+            f"{again.delivery_id!r}: the inbox drops a redelivery by its id, so it must be the "
+            "platform's, not made up on receipt"
+        )
 
     def test_webhook_rejects_bad_signature(self, scenario: Scenario) -> None:
         sample = self._webhook(scenario)
         tampered = sample.body + b" "
-        with pytest.raises(WebhookError) as excinfo:
-            scenario.connector.verify_webhook(sample.headers, tampered)
-        assert excinfo.value.status == 401
+        self._refused(scenario, sample.headers, tampered, "a delivery whose body was changed")
+
+    def test_webhook_rejects_missing_signature(self, scenario: Scenario) -> None:
+        sample = self._webhook(scenario)
+        if sample.signature_header is None:
+            self._refused(scenario, {}, sample.body, "a delivery with no headers at all")
+            return
+        name = sample.signature_header.lower()
+        unsigned = {k: v for k, v in sample.headers.items() if k.lower() != name}
+        assert len(unsigned) < len(sample.headers), f"the sample has no {name} header"
+        what = f"a delivery with no signature (no {sample.signature_header} header)"
+        self._refused(scenario, unsigned, sample.body, what)
+
+    def test_webhook_rejects_wrong_secret(self, scenario: Scenario) -> None:
+        sample = self._webhook(scenario)
+        sign = self._signer(sample)
+        headers = sign(sample.body, secret=WRONG_SECRET)
+        self._refused(scenario, headers, sample.body, "a delivery signed with a wrong secret")
+
+    def test_webhook_rejects_stale_timestamp(self, scenario: Scenario) -> None:
+        sample = self._webhook(scenario)
+        sign = self._signer(sample, timestamped=True)
+        headers = sign(sample.body, age=STALE_AGE)
+        what = (
+            f"a delivery signed {STALE_AGE / 3600:g} hours ago (a captured delivery replayed): "
+            "refuse signed timestamps older than a few minutes"
+        )
+        self._refused(scenario, headers, sample.body, what)
+
+    def test_webhook_rejects_replay_with_new_timestamp(self, scenario: Scenario) -> None:
+        sample = self._webhook(scenario)
+        sign = self._signer(sample, timestamped=True)
+        assert sample.timestamp_header is not None
+        name = sample.timestamp_header.lower()
+        if name == (sample.signature_header or "").lower():
+            pytest.skip("the timestamp travels in the signature header: it cannot be swapped")
+        fresh = {k.lower(): v for k, v in sign(sample.body).items()}
+        old = sign(sample.body, age=RESIGN_AGE)
+        forged = {k: fresh[name] if k.lower() == name else v for k, v in old.items()}
+        what = (
+            f"a delivery replayed with a new {sample.timestamp_header} under its old signature: "
+            "the signature must cover the timestamp"
+        )
+        self._refused(scenario, forged, sample.body, what)
 
     # -- helpers --------------------------------------------------------------------------
 
@@ -279,13 +426,65 @@ class ConnectorSuite:
         assert times == sorted(times), "events must be in time order"
         assert all(t.tzinfo is not None for t in times)
 
+    def _ticket_ids(self, scenario: Scenario) -> set[str]:
+        if scenario.ticket_ids is None:
+            pytest.skip(
+                "give the scenario ticket_ids (every ticket the fake holds) to check that "
+                "reading pages drops none"
+            )
+        return {str(i) for i in scenario.ticket_ids}
+
     def _webhook(self, scenario: Scenario) -> WebhookSample:
         if Capability.WEBHOOK not in self.connector.capabilities:
             pytest.skip("connector takes no webhooks")
         assert scenario.webhook is not None, "give the scenario a signed webhook sample"
         return scenario.webhook
 
+    def _signer(self, sample: WebhookSample, *, timestamped: bool = False) -> WebhookSigner:
+        if sample.sign is None:
+            pytest.skip("give the WebhookSample a sign function to test other signatures")
+        if timestamped and sample.timestamp_header is None:
+            pytest.skip("the platform signs no timestamp (WebhookSample.timestamp_header)")
+        return sample.sign
+
+    def _refused(
+        self, scenario: Scenario, headers: Mapping[str, str], body: bytes, what: str
+    ) -> WebhookError:
+        """The `WebhookError` refusing a delivery; fails, saying ``what``, if it passes."""
+        try:
+            scenario.connector.verify_webhook(headers, body)
+        except WebhookError as exc:
+            if exc.status != 401:
+                _fail(f"refused {what} with status {exc.status}; a bad signature is 401")
+            return exc
+        _fail(f"verify_webhook accepted {what}")
+
     def _secrets(self, scenario: Scenario) -> Iterator[str]:
         yield from scenario.connector.config.secret_values()
         yield from scenario.secrets
         assert known_secrets() is not None  # the registry exists even when empty
+
+
+def _fail(message: str) -> NoReturn:
+    """Fail the current test with ``message`` alone (the sentence is the diagnosis)."""
+    pytest.fail(message, pytrace=False)
+
+
+def _ids(ids: Collection[str], shown: int = 10) -> str:
+    """Ticket ids in natural order (``2`` before ``10``), the first ``shown`` of them."""
+    ordered = sorted(
+        ids, key=lambda i: [int(p) if p.isdigit() else p for p in re.split(r"(\d+)", i)]
+    )
+    more = f" and {len(ordered) - shown} more" if len(ordered) > shown else ""
+    return ", ".join(ordered[:shown]) + more
+
+
+def _status(result: ApplyResult) -> str:
+    detail = f" ({result.detail})" if result.detail else ""
+    return f"{result.status.name}{detail}"
+
+
+def _check_keys(which: str, results: Sequence[ApplyResult], keys: list[str]) -> None:
+    got = [r.key for r in results]
+    if got != keys:
+        _fail(f"{which} apply: results for {got}, expected one per action, in order: {keys}")

@@ -44,4 +44,5 @@ class TestFreshdeskConnector(ConnectorSuite):
                 action(ActionKind.COMMENT, {"body": "SLA at 75 %", "public": False}, "2"),
             ],
             min_pages=3,
+            ticket_ids=[str(i) for i in fake.tickets],
         )

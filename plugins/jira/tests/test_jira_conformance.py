@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
 
 import pytest
@@ -24,6 +24,12 @@ HOOK = "fake-jira-hook-secret-0042"
 NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
 
 
+def sign(body: bytes, *, secret: str | None = None, age: float = 0.0) -> Mapping[str, str]:
+    """Headers of ``body`` signed as Jira signs (the body only: ``age`` is unused)."""
+    digest = hmac.new((secret or HOOK).encode(), body, hashlib.sha256).hexdigest()
+    return {"X-Hub-Signature": f"sha256={digest}", "X-Atlassian-Webhook-Identifier": "fake-1"}
+
+
 def signed(key: str) -> WebhookSample:
     body = json.dumps(
         {
@@ -32,9 +38,9 @@ def signed(key: str) -> WebhookSample:
             "issue": {"id": "1", "key": key, "fields": {}},
         }
     ).encode()
-    digest = hmac.new(HOOK.encode(), body, hashlib.sha256).hexdigest()
-    headers = {"X-Hub-Signature": f"sha256={digest}", "X-Atlassian-Webhook-Identifier": "fake-1"}
-    return WebhookSample(headers, body, ticket_id=key)
+    return WebhookSample(
+        sign(body), body, ticket_id=key, signature_header="X-Hub-Signature", sign=sign
+    )
 
 
 class TestJiraConnector(ConnectorSuite):
@@ -61,6 +67,8 @@ class TestJiraConnector(ConnectorSuite):
             with JiraConnector(config) as connector:
                 tickets = [t for p in connector.read_changed(None) for t in p.tickets]
                 fake.clear_records()
+                with fake.lock:
+                    keys = [issue.key for issue in fake.store.issues.values()]
                 first, second = [t.id for t in tickets if t.status not in ("solved", "closed")][:2]
                 yield Scenario(
                     connector=connector,
@@ -75,4 +83,5 @@ class TestJiraConnector(ConnectorSuite):
                     ],
                     webhook=signed(second),
                     min_pages=3,
+                    ticket_ids=keys,
                 )
