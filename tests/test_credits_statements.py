@@ -295,3 +295,24 @@ def test_the_csv_says_preview_then_frozen(config: Path) -> None:
     assert {r["status"] for r in _csv(_run(config, *args).stdout)} == {"preview"}
     _run(config, "credits", "--period", "2026-10", "--contract", "enterprise", "--freeze")
     assert {r["status"] for r in _csv(_run(config, *args).stdout)} == {"frozen"}
+
+
+def test_a_period_frozen_before_parts_were_kept_is_refused_then_recalculated(
+    config: Path,
+) -> None:
+    _run(config, "credits", "--period", "2026-10", "--contract", "enterprise", "--freeze")
+    with sqlite3.connect(config.parent / "s.db") as db:  # as an earlier slaplug stored it
+        (body,) = db.execute("select body from credit_periods").fetchone()
+        old = {k: v for k, v in json.loads(body).items() if k not in ("parts", "customers")}
+        db.execute("update credit_periods set body = ?", (json.dumps(old),))
+    refused = _run(config, "report", "--period", "2026-10", "--organization", "acme")
+    assert refused.returncode == 2 and refused.stdout == ""
+    assert "was frozen (revision 1) before slaplug kept each customer's figures" in refused.stderr
+    recalc = _run(config, "credits", "--period", "2026-10", "--contract", "enterprise",
+                  "--recalculate", "--reason", "per-customer figures")  # fmt: skip
+    assert recalc.returncode == 0, recalc.stderr
+    assert "Recalculated: revision 1 -> 2" in recalc.stdout
+    assert "per-customer figures added: acme, globex" in recalc.stdout
+    acme = _run(config, "credits", "--period", "2026-10", "--organization", "acme")
+    assert "for acme: 20 % = 2400.00 EUR" in acme.stdout
+    assert "Status: frozen (revision 2)" in acme.stdout
