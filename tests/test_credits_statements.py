@@ -268,6 +268,7 @@ def test_a_period_before_the_first_data_warns_and_cannot_be_frozen(config: Path)
         "warning: enterprise 2025-01: no tickets measured in this period; the store's first "
         "data is 2026-10-06" in done.stderr
     )
+    assert "--freeze" not in done.stderr  # no hint to freeze what cannot be frozen
     freeze = _run(config, "credits", "--period", "2025-01", "--contract", "enterprise",
                   "--freeze")  # fmt: skip
     assert freeze.returncode == 2

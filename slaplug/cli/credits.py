@@ -49,9 +49,10 @@ def _warn(
     period: str,
     contract: str | None,
     now: datetime,
-) -> None:
+) -> set[str]:
     """On standard error: contracts left out for their period kind, and periods where no
-    ticket was measured (before the store's first data, or not started yet)."""
+    ticket was measured (before the store's first data, or not started yet). Returns the
+    contracts whose period ended before the store's first data (nothing to freeze)."""
     from slaplug.credits.run import first_data
 
     if contract is None:
@@ -59,6 +60,7 @@ def _warn(
             if (why := ctx.book.kind_mismatch(c.name, period)) is not None:
                 click.echo(f"note: {why} (left out of {period})", err=True)
     first: datetime | None = None
+    before_data: set[str] = set()
     for s in settled:
         r = s.result
         if r.measured:
@@ -78,6 +80,9 @@ def _warn(
             else "the store holds no ticket"
         )
         click.echo(f"warning: {name}: no tickets measured in this period; {since}", err=True)
+        if first is None or r.end <= first:
+            before_data.add(r.contract)
+    return before_data
 
 
 @click.command()
@@ -148,7 +153,7 @@ def credits(
             freeze=freeze,
             customer=organization,
         )
-        _warn(ctx, settled, period, contract, now)
+        no_data = _warn(ctx, settled, period, contract, now)
     previews = [s for s in settled if s.preview]
     if deliver and previews:
         # A customer must not be sent figures that may still change: freeze, then deliver.
@@ -173,6 +178,8 @@ def credits(
             load_plugins()
             pm.hook.on_credit_statement(statement=statement_for(s.result))
     for s in previews:
+        if s.result.contract in no_data:
+            continue  # nothing to freeze: the warning said why
         click.echo(
             f"preview: {s.result.contract} {s.result.period} is closed and not frozen; nothing "
             f"was stored. Once the figures are right, freeze them: "
@@ -216,7 +223,7 @@ def report(
     now = parse_time(at)
     with open_credits(settings) as ctx:
         settled = settle_period(ctx, period, now, contract, customer=organization)
-        _warn(ctx, settled, period, contract, now)
+        no_data = _warn(ctx, settled, period, contract, now)
     text = RENDERERS[fmt]([s.result for s in settled])
     if output is None:
         click.echo(text, nl=False)
@@ -224,7 +231,7 @@ def report(
         Path(output).write_text(text, encoding="utf-8")
         click.echo(f"wrote {output}", err=True)
     for s in settled:
-        if s.preview:
+        if s.preview and s.result.contract not in no_data:
             click.echo(
                 f"preview: {s.result.contract} {s.result.period} is closed and not frozen; the "
                 f"report says so. Freeze it first "
