@@ -206,6 +206,10 @@ def test_a_report_over_several_organizations_says_so_and_warns(config: Path) -> 
     assert "These figures cover several customers: acme, globex." in page.read_text()
     credits = _run(config, "credits", "--period", "2026-10", "--contract", "enterprise")
     assert "Customers: acme, globex: several; not a statement for one customer." in credits.stdout
+    # A contract whose period holds one organization's tickets names it, and does not warn.
+    one = _run(config, "report", "--period", "2026-Q4", "--contract", "quarterly")
+    assert "Customer: <strong>initech</strong>" in one.stdout
+    assert "several customers" not in one.stdout + one.stderr
 
 
 def test_a_frozen_period_gives_each_customer_its_frozen_part(config: Path) -> None:

@@ -241,19 +241,24 @@ def for_customer(
         ConfigError: A frozen result without parts (frozen before slaplug kept them: a
             recalculation adds them); no contract has a ticket of ``customer``.
     """
+    known: dict[str, set[str]] | None = None
     for s in settled:
         if s.result.parts is None:
             r = s.result
+            known = known or _customers_of(ctx, {x.result.contract for x in settled})
+            if _pick(customer, known[r.contract]) is None:
+                continue  # not a customer of this contract: it is left out below anyway
             raise ConfigError(
                 f"{r.contract} {r.period} was frozen (revision {r.revision}) before slaplug "
                 "kept each customer's figures; store them as a new revision with `slaplug "
                 f"credits --period {r.period} --contract {r.contract} --recalculate --reason "
                 "'per-customer figures'`"
             )
-    known: dict[str, set[str]] | None = None
     out: list[Settled] = []
     for s in settled:
         r = s.result
+        if r.parts is None:
+            continue  # frozen without parts, and not a customer of this contract (above)
         org = _pick(customer, r.customers)
         part = r.part(org) if org is not None else None
         if part is None:

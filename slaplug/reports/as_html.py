@@ -46,6 +46,8 @@ def _contract(r: PeriodResult) -> str:
     notes = []
     if r.customer is not None:
         notes.append(f"<p>Customer: <strong>{escape(customer_name(r.customer))}</strong>.</p>")
+    elif len(r.customers) == 1 and r.customers[0]:
+        notes.append(f"<p>Customer: <strong>{escape(r.customers[0])}</strong>.</p>")
     elif several_customers(r):
         notes.append(
             f'<p class="warn">These figures cover several customers: '
