@@ -262,7 +262,9 @@ def _samples(
     out: dict[str, list[Sample]] = {}
     for terms, at in dict.fromkeys(names.values()):
         wanted = {n for n, v in names.items() if v == (terms, at)}
-        for contract, sample in book.samples(tickets(), at, terms=terms):
+        # A ticket created at or after ``at`` has nothing decided by then.
+        known = (t for t in tickets() if t.created_at < at)
+        for contract, sample in book.samples(known, at, terms=terms):
             if contract.name in wanted:
                 out.setdefault(contract.name, []).append(sample)
     return out
