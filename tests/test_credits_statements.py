@@ -321,3 +321,19 @@ def test_a_period_frozen_before_parts_were_kept_is_refused_then_recalculated(
     acme = _run(config, "credits", "--period", "2026-10", "--organization", "acme")
     assert "for acme: 20 % = 2400.00 EUR" in acme.stdout
     assert "Status: frozen (revision 2)" in acme.stdout
+
+
+@pytest.mark.parametrize(
+    ("label", "kind", "labels"),
+    [
+        ("2026-Q3", "month", ["2026-07", "2026-08", "2026-09"]),
+        ("2026-q4", "month", ["2026-10", "2026-11", "2026-12"]),
+        ("2026-08", "quarter", ["2026-Q3"]),
+        ("2026-12", "quarter", ["2026-Q4"]),
+        ("2026-08", "month", ["2026-08"]),
+    ],
+)
+def test_the_labels_a_contract_takes_instead(label: str, kind: str, labels: list[str]) -> None:
+    from slaplug.credits.periods import labels_of_kind
+
+    assert labels_of_kind(label, kind) == labels
