@@ -337,3 +337,43 @@ def test_the_labels_a_contract_takes_instead(label: str, kind: str, labels: list
     from slaplug.credits.periods import labels_of_kind
 
     assert labels_of_kind(label, kind) == labels
+
+
+def test_a_version_that_bills_quarterly_from_january_takes_quarters_from_then(
+    tmp_path: Path,
+) -> None:
+    """v1 bills monthly, v2 (from 1 January 2027) quarterly: each label is checked against
+    the terms in force at its start, and the refusal names that version."""
+    from test_effective_dates import ZONED, invoke, ticket, versioned_config
+
+    (tmp_path / "v1.yaml").write_text(ZONED.format(zone="UTC"), encoding="utf-8")
+    quarterly = ZONED.format(zone="UTC").replace("    freeze_after:", "    period: quarter\n"
+                                                 "    freeze_after:")  # fmt: skip
+    (tmp_path / "v2.yaml").write_text(quarterly, encoding="utf-8")
+    db = f"sqlite:///{tmp_path / 's.db'}"
+    config = versioned_config(
+        tmp_path,
+        db,
+        "rules:\n  - {files: [v1.yaml], label: v1}\n"
+        "  - {files: [v2.yaml], label: v2, effective_from: '2027-01-01T00:00:00+00:00'}\n",
+    )
+    with Store.open(db) as store:
+        store.save_snapshots(
+            [ticket("1", datetime(2026, 12, 10, 9, tzinfo=UTC), timedelta(hours=1))],
+            now=datetime(2027, 4, 5, tzinfo=UTC),
+        )
+
+    def credits(period: str) -> tuple[int, str]:
+        out = invoke("credits", "--config", str(config), "--period", period, "--at",
+                     "2027-04-05T00:00:00+00:00", "--json")  # fmt: skip
+        return out.exit_code, out.output
+
+    code, text = credits("2026-12")
+    assert code == 0, text
+    assert json.loads(text.split("\npreview:")[0])["results"][0]["period"] == "2026-12"
+    code, text = credits("2026-Q4")
+    assert code == 2 and "acme is billed monthly under rules v1: use --period 2026-10" in text
+    code, text = credits("2027-02")
+    assert code == 2 and "acme is billed quarterly under rules v2: use --period 2027-Q1" in text
+    code, text = credits("2027-Q1")
+    assert code == 0, text
