@@ -222,19 +222,31 @@ def compute(
         rules_versions=tuple(sorted(versions.items())) if any(versions) else (),
         customer=customer,
         customers=customers,
-        parts=tuple(
-            compute(
-                contract,
-                period,
-                [s for s in samples if s.organization == org],
-                computed_at=computed_at,
-                rules_digest=rules_digest,
-                customer=org,
-            )
-            for org in customers
+        parts=_parts(contract, period, samples, computed_at, rules_digest) if by_customer else None,
+    )
+
+
+def _parts(
+    contract: Contract,
+    period: Period,
+    samples: list[Sample],
+    computed_at: datetime,
+    rules_digest: str,
+) -> tuple[PeriodResult, ...]:
+    """Each customer's result: the same computation over its tickets' measures only."""
+    by_org: dict[str, list[Sample]] = {}
+    for s in samples:
+        by_org.setdefault(s.organization, []).append(s)
+    return tuple(
+        compute(
+            contract,
+            period,
+            mine,
+            computed_at=computed_at,
+            rules_digest=rules_digest,
+            customer=org,
         )
-        if by_customer
-        else None,
+        for org, mine in sorted(by_org.items())
     )
 
 
