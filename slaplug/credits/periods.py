@@ -68,7 +68,8 @@ def parse_period(label: str, zone: ZoneInfo, kind: str = "month") -> Period:
         label: The period as written on the command line.
         zone: The contract's time zone.
         kind: The contract's period, ``month`` or ``quarter``; a month label for a quarterly
-            contract names the quarter containing it.
+            contract names the quarter containing it here, but ``credits`` and ``report``
+            refuse a label of the other kind first (`ContractBook.kind_mismatch`).
 
     Raises:
         ConfigError: The label is neither form.
