@@ -48,7 +48,8 @@ def test_a_closed_period_is_previewed_then_frozen_only_with_freeze(config: Path)
     assert preview.returncode == 0, preview.stderr
     assert "Service credit enterprise 2026-10: 10 % = 1000.00 EUR" in preview.stdout
     assert "Status: preview" in preview.stdout
-    assert "slaplug credits --period 2026-10 --freeze" in preview.stderr
+    # The hint repeats the --config given (QA2 #16): pasted as it is, it freezes this store.
+    assert f"slaplug credits --config {config} --period 2026-10 --freeze" in preview.stderr
     assert _revisions(config) == []  # nothing stored by a preview
 
     as_json = _credits(config, "--json")

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import shlex
+from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
@@ -12,10 +15,79 @@ from slaplug.cli._common import (
     parse_time,
 )
 
+if TYPE_CHECKING:
+    from datetime import datetime
+
+    from slaplug.credits.freeze import Settled
+    from slaplug.credits.run import CreditsContext
+
+ORGANIZATION_OPTION = click.option(
+    "--organization",
+    "organization",
+    metavar="ORG",
+    help="One customer's statement: only the tickets of this organization (as the helpdesk "
+    "names it, e.g. in a contract's match: {organization: ...}).",
+)
+
+_PERIOD_HELP = "A month (2026-10) or a quarter (2026-Q4), as the contract is billed (its period:)."
+
+
+def _freeze_command(config_path: str | None, period: str, contract: str | None) -> str:
+    """The command that freezes what was just previewed, with the --config given."""
+    words = ["slaplug", "credits"]
+    if config_path is not None:
+        words += ["--config", config_path]
+    words += ["--period", period]
+    if contract is not None:
+        words += ["--contract", contract]
+    return shlex.join([*words, "--freeze"])
+
+
+def _warn(
+    ctx: CreditsContext,
+    settled: Sequence[Settled],
+    period: str,
+    contract: str | None,
+    now: datetime,
+) -> set[str]:
+    """On standard error: contracts left out for their period kind, and periods where no
+    ticket was measured (before the store's first data, or not started yet). Returns the
+    contracts whose period ended before the store's first data (nothing to freeze)."""
+    from slaplug.credits.run import first_data
+
+    if contract is None:
+        for c in ctx.book.contracts:
+            if (why := ctx.book.kind_mismatch(c.name, period)) is not None:
+                click.echo(f"note: {why} (left out of {period})", err=True)
+    first: datetime | None = None
+    before_data: set[str] = set()
+    for s in settled:
+        r = s.result
+        if r.measured:
+            continue
+        name = f"{r.contract} {r.period}"
+        if now < r.start:
+            click.echo(
+                f"warning: {name} has not started (it starts {r.start.isoformat()}, ends "
+                f"{r.end.isoformat()}): no tickets measured in it yet",
+                err=True,
+            )
+            continue
+        first = first or first_data(ctx.store)
+        since = (
+            f"the store's first data is {first.date().isoformat()}"
+            if first is not None
+            else "the store holds no ticket"
+        )
+        click.echo(f"warning: {name}: no tickets measured in this period; {since}", err=True)
+        if first is None or r.end <= first:
+            before_data.add(r.contract)
+    return before_data
+
 
 @click.command()
 @CONFIG_OPTION
-@click.option("--period", required=True, help="A month (2026-10) or a quarter (2026-Q4).")
+@click.option("--period", required=True, help=_PERIOD_HELP)
 @click.option("--contract", "contract", help="Only this contract.")
 @click.option(
     "--recalculate", is_flag=True, help="Compute a frozen period again; show what changed."
@@ -40,6 +112,7 @@ from slaplug.cli._common import (
 )
 @click.option("--at", "at", help="Compute as of this time (ISO 8601 with offset); default now.")
 @click.option("--json", "as_json", is_flag=True, help="Print the results as JSON.")
+@ORGANIZATION_OPTION
 @friendly_errors
 def credits(
     config_path: str | None,
@@ -52,6 +125,7 @@ def credits(
     deliver: bool,
     at: str | None,
     as_json: bool,
+    organization: str | None,
 ) -> None:
     """Service credits per contract for a period.
 
@@ -66,17 +140,20 @@ def credits(
     from slaplug.reports import render_json
 
     settings = load_offline_settings(config_path)
+    now = parse_time(at)
     with open_credits(settings) as ctx:
         settled = settle_period(
             ctx,
             period,
-            parse_time(at),
+            now,
             contract,
             recalculate,
             reason,
             remeasure=remeasure,
             freeze=freeze,
+            customer=organization,
         )
+        no_data = _warn(ctx, settled, period, contract, now)
     previews = [s for s in settled if s.preview]
     if deliver and previews:
         # A customer must not be sent figures that may still change: freeze, then deliver.
@@ -101,24 +178,26 @@ def credits(
             load_plugins()
             pm.hook.on_credit_statement(statement=statement_for(s.result))
     for s in previews:
-        only = f" --contract {s.result.contract}" if contract else ""
+        if s.result.contract in no_data:
+            continue  # nothing to freeze: the warning said why
         click.echo(
             f"preview: {s.result.contract} {s.result.period} is closed and not frozen; nothing "
             f"was stored. Once the figures are right, freeze them: "
-            f"slaplug credits --period {period}{only} --freeze",
+            f"{_freeze_command(config_path, s.result.period, contract)}",
             err=True,
         )
 
 
 @click.command()
 @CONFIG_OPTION
-@click.option("--period", required=True, help="A month (2026-10) or a quarter (2026-Q4).")
+@click.option("--period", required=True, help=_PERIOD_HELP)
 @click.option("--contract", "contract", help="Only this contract.")
 @click.option(
     "--format", "fmt", type=click.Choice(["html", "csv", "json"]), default="html", show_default=True
 )
 @click.option("--output", "-o", type=click.Path(dir_okay=False), help="Write here, not to stdout.")
 @click.option("--at", "at", help="Compute as of this time (ISO 8601 with offset); default now.")
+@ORGANIZATION_OPTION
 @friendly_errors
 def report(
     config_path: str | None,
@@ -127,17 +206,24 @@ def report(
     fmt: str,
     output: str | None,
     at: str | None,
+    organization: str | None,
 ) -> None:
     """A customer report: compliance, breaches with ticket links, the credit owed and why.
 
-    Never freezes: a closed period not frozen yet is reported as a preview.
+    Never freezes: a closed period not frozen yet is reported as a preview. With
+    --organization, the statement of one customer (its tickets only); without it, a
+    contract whose tickets belong to several organizations is reported as a whole, with a
+    warning: not for handing to one customer.
     """
     from slaplug.credits.run import load_offline_settings, open_credits, settle_period
+    from slaplug.credits.statement import customers_text, several_customers
     from slaplug.reports import RENDERERS
 
     settings = load_offline_settings(config_path)
+    now = parse_time(at)
     with open_credits(settings) as ctx:
-        settled = settle_period(ctx, period, parse_time(at), contract)
+        settled = settle_period(ctx, period, now, contract, customer=organization)
+        no_data = _warn(ctx, settled, period, contract, now)
     text = RENDERERS[fmt]([s.result for s in settled])
     if output is None:
         click.echo(text, nl=False)
@@ -145,11 +231,19 @@ def report(
         Path(output).write_text(text, encoding="utf-8")
         click.echo(f"wrote {output}", err=True)
     for s in settled:
-        if s.preview:
+        if s.preview and s.result.contract not in no_data:
             click.echo(
                 f"preview: {s.result.contract} {s.result.period} is closed and not frozen; the "
-                f"report says so. Freeze it first (slaplug credits --period {period} --freeze) "
+                f"report says so. Freeze it first "
+                f"({_freeze_command(config_path, s.result.period, contract)}) "
                 "for figures that no longer change",
+                err=True,
+            )
+        if several_customers(s.result):
+            click.echo(
+                f"warning: {s.result.contract} {s.result.period} covers several customers "
+                f"({customers_text(s.result)}): this report is not for handing to one "
+                "customer; make one per customer with --organization NAME",
                 err=True,
             )
 

@@ -113,6 +113,8 @@ def compute(
     *,
     computed_at: datetime,
     rules_digest: str = "",
+    by_customer: bool = False,
+    customer: str | None = None,
 ) -> PeriodResult:
     """What ``contract`` owes for ``period`` given the decided measures of its tickets.
 
@@ -122,8 +124,17 @@ def compute(
         samples: Decided measures of the contract's tickets (any period; others are ignored).
         computed_at: When this is computed, recorded in the result.
         rules_digest: Fingerprint of the rules used, recorded in the result.
+        by_customer: Also compute each customer's (ticket organization's) part, from its
+            tickets' measures only (`PeriodResult.parts`).
+        customer: The organization ``samples`` are limited to, recorded in the result.
     """
     wanted = {(o.severity, o.metric) for o in contract.objectives}
+    samples = [
+        s
+        for s in samples
+        if s.decided_at in period and s.severity is not None and (s.severity, s.metric) in wanted
+    ]
+    customers = tuple(sorted({s.organization for s in samples}))
     counted: Counter[tuple[str, str]] = Counter()
     met: Counter[tuple[str, str]] = Counter()
     breaches: list[BreachLine] = []
@@ -132,8 +143,7 @@ def compute(
     versions: Counter[str] = Counter()
     excused = 0
     for s in samples:
-        if s.decided_at not in period or s.severity is None or (s.severity, s.metric) not in wanted:
-            continue
+        assert s.severity is not None  # kept above
         key = (s.severity, s.metric.value)
         reason = CANCELLED if s.cancelled else exclusion_reason(contract, s)
         if reason is not None:
@@ -210,6 +220,33 @@ def compute(
         rules_digest=rules_digest,
         # Which rules versions the counted measures rest on (none to name without versions).
         rules_versions=tuple(sorted(versions.items())) if any(versions) else (),
+        customer=customer,
+        customers=customers,
+        parts=_parts(contract, period, samples, computed_at, rules_digest) if by_customer else None,
+    )
+
+
+def _parts(
+    contract: Contract,
+    period: Period,
+    samples: list[Sample],
+    computed_at: datetime,
+    rules_digest: str,
+) -> tuple[PeriodResult, ...]:
+    """Each customer's result: the same computation over its tickets' measures only."""
+    by_org: dict[str, list[Sample]] = {}
+    for s in samples:
+        by_org.setdefault(s.organization, []).append(s)
+    return tuple(
+        compute(
+            contract,
+            period,
+            mine,
+            computed_at=computed_at,
+            rules_digest=rules_digest,
+            customer=org,
+        )
+        for org, mine in sorted(by_org.items())
     )
 
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from slaplug.credits.compute import compute
 from slaplug.credits.model import (
@@ -27,9 +28,10 @@ from slaplug.credits.model import (
     PeriodResult,
     Sample,
     Tier,
+    customer_name,
     percent_text,
 )
-from slaplug.credits.periods import Period, parse_period
+from slaplug.credits.periods import Period, label_kind, parse_period
 from slaplug.credits.source import ContractBook
 from slaplug.errors import ConfigError
 from slaplug.model import Metric, Ticket
@@ -78,6 +80,7 @@ def settle(
     samples: Mapping[str, Mapping[str, Sequence[Sample]]] | None = None,
     freeze: bool = True,
     open_is_error: bool = False,
+    not_before: datetime | None = None,
 ) -> list[Settled]:
     """Each contract's result for the period ``label``: read if frozen, else computed.
 
@@ -104,10 +107,21 @@ def settle(
             web pages, which must not freeze a period by being looked at).
         open_is_error: Refuse a period still open for any contract, before measuring
             anything (``slaplug credits --freeze``: nothing to freeze yet).
+        not_before: With ``open_is_error``: the store's first data; a period that ended
+            before it is refused too (nothing was measured in it: freezing would fix a credit
+            of nothing on no data).
+
+    A label of the other kind than a contract's ``period`` (a quarter of a contract billed
+    monthly, a month of one billed quarterly) is refused for ``only``; without ``only``, such
+    contracts are left out (`ContractBook.kind_mismatch` says why), and the label is refused
+    when every contract is. A closed period is measured as of its end: what became known
+    after it (a clock stopping, or cancelled, later; time running on past a breach) does not
+    change it, so its figures are the same whenever they are computed.
 
     Raises:
-        ConfigError: ``only`` names no contract; a recalculation of a period not closed or
-            not frozen yet; with ``open_is_error``, a period still open (nothing is frozen).
+        ConfigError: ``only`` names no contract; ``label`` is not a period of the contract's
+            kind; a recalculation of a period not closed or not frozen yet; with
+            ``open_is_error``, a period still open or not measured (nothing is frozen).
     """
     contracts = book.contracts
     if only is not None:
@@ -117,7 +131,12 @@ def settle(
             raise ConfigError(f"no contract named {only!r} in the rules; contracts: {known}")
         contracts = [picked]
     plans: list[tuple[Contract, str, Period, bool, PeriodResult | None]] = []
+    wrong_kind: list[str] = []
     for newest in contracts:
+        mismatch = book.kind_mismatch(newest.name, label)
+        if mismatch is not None:
+            wrong_kind.append(mismatch + _void_note(store, newest.name, label))
+            continue
         # The period's terms are the contract as the version in force at its start has it.
         found = book.period(newest.name, label)
         if found is None:
@@ -144,22 +163,34 @@ def settle(
                 f"(`slaplug credits --period {period.label} --freeze` freezes it)"
             )
         plans.append((c, version, period, closed, stored))
+    if wrong_kind and (only is not None or not plans):
+        raise ConfigError("; ".join(wrong_kind))
     still_open = [(c, period) for c, _, period, closed, _ in plans if not closed]
-    if open_is_error and still_open:
-        lines = [
-            f"{c.name} {period.label} is still open: nothing to freeze until it closes at "
-            f"{(period.end + c.freeze_after).isoformat()} (its end plus the contract's "
-            "freeze_after)"
-            for c, period in still_open
+    unmeasured = [
+        (c, period)
+        for c, _, period, closed, stored in plans
+        if closed and stored is None and not_before is not None and period.end <= not_before
+    ]
+    if open_is_error and (still_open or unmeasured):
+        lines = [_open_line(c, period, now) for c, period in still_open]
+        lines += [
+            f"{c.name} {period.label} ended before the store's first data "
+            f"({not_before.isoformat() if not_before else ''}): no ticket was measured in it, "
+            "nothing to freeze"
+            for c, period in unmeasured
         ]
-        if len(still_open) < len(plans):
+        if len(still_open) + len(unmeasured) < len(plans):
             lines.append("nothing was frozen; freeze the closed ones with --contract NAME --freeze")
         raise ConfigError("; ".join(lines))
     todo = {c.name: version for c, version, _, _, stored in plans if stored is None or recalculate}
     measured: Mapping[str, Sequence[Sample]]
     if samples is None:
+        # A period that has ended is measured as of its end: its figures no longer move.
+        ends = {c.name: min(now, period.end) for c, _, period, _, _ in plans}
         measured = _samples(
-            book, todo, store.iter_snapshots if tickets is None else _again(tickets), now
+            book,
+            {name: (version, ends[name]) for name, version in todo.items()},
+            store.iter_snapshots if tickets is None else _again(tickets),
         )
     else:
         given = samples
@@ -170,16 +201,16 @@ def settle(
             assert stored is not None
             out.append(Settled(stored))
             continue
-        fresh = compute(c, period, measured.get(c.name, []), computed_at=now, rules_digest=digest)
+        fresh = compute(
+            c,
+            period,
+            measured.get(c.name, []),
+            computed_at=now,
+            rules_digest=digest,
+            by_customer=True,
+        )
         if book.rules.labelled:
-            order = [v.label for v in book.rules.versions]
-            fresh = replace(
-                fresh,
-                terms_version=version,
-                rules_versions=tuple(
-                    sorted(fresh.rules_versions, key=lambda lv: order.index(lv[0]))
-                ),
-            )
+            fresh = _labelled(fresh, version, [v.label for v in book.rules.versions])
         if not closed:
             out.append(Settled(fresh))
             continue
@@ -205,6 +236,16 @@ def settle(
     return out
 
 
+def _labelled(r: PeriodResult, version: str, order: list[str]) -> PeriodResult:
+    """``r`` (and its parts) naming the version of its terms, its versions in their order."""
+    return replace(
+        r,
+        terms_version=version,
+        rules_versions=tuple(sorted(r.rules_versions, key=lambda lv: order.index(lv[0]))),
+        parts=None if r.parts is None else tuple(_labelled(p, version, order) for p in r.parts),
+    )
+
+
 def _again(tickets: Iterable[Ticket]) -> Callable[[], Iterable[Ticket]]:
     items = list(tickets)
     return lambda: items
@@ -212,24 +253,60 @@ def _again(tickets: Iterable[Ticket]) -> Callable[[], Iterable[Ticket]]:
 
 def _samples(
     book: ContractBook,
-    names: Mapping[str, str],
+    names: Mapping[str, tuple[str, datetime]],
     tickets: Callable[[], Iterable[Ticket]],
-    now: datetime,
 ) -> dict[str, list[Sample]]:
-    """The samples of each contract in ``names`` (name -> the version of its terms): one pass
-    over the tickets per version of terms (one, unless a period starts in another version)."""
+    """The samples of each contract in ``names`` (name -> the version of its terms, and the
+    time to measure at): one pass over the tickets per version of terms and time (one,
+    unless a period starts in another version or the contracts' periods end apart)."""
     out: dict[str, list[Sample]] = {}
-    for terms in dict.fromkeys(names.values()):
-        wanted = {n for n, v in names.items() if v == terms}
-        for contract, sample in book.samples(tickets(), now, terms=terms):
+    for terms, at in dict.fromkeys(names.values()):
+        wanted = {n for n, v in names.items() if v == (terms, at)}
+        # A ticket created at or after ``at`` has nothing decided by then.
+        known = (t for t in tickets() if t.created_at < at)
+        for contract, sample in book.samples(known, at, terms=terms):
             if contract.name in wanted:
                 out.setdefault(contract.name, []).append(sample)
     return out
 
 
+def _open_line(c: Contract, period: Period, now: datetime) -> str:
+    """Why ``period`` cannot be frozen yet: not started, or not closed."""
+    closes = (period.end + c.freeze_after).isoformat()
+    if now < period.start:
+        return (
+            f"{c.name} {period.label} has not started: it starts {period.start.isoformat()} "
+            f"and can be frozen from {closes} (its end plus the contract's freeze_after)"
+        )
+    return (
+        f"{c.name} {period.label} is still open: nothing to freeze until it closes at "
+        f"{closes} (its end plus the contract's freeze_after)"
+    )
+
+
+def _void_note(store: Store, name: str, label: str) -> str:
+    """For a label of the wrong kind: what an earlier slaplug, which did not check the kind,
+    may have frozen under it (a quarter of a monthly contract, at one month's fee)."""
+    if label_kind(label) != "quarter":
+        return ""  # a month of a quarterly contract was always settled as its quarter
+    shown = parse_period(label, ZoneInfo("UTC"), "quarter").label
+    row = store.credit_period(name, shown)
+    if row is None:
+        return ""
+    return (
+        f" (note: {name} {shown} was frozen as revision {row.revision} on "
+        f"{row.computed_at.date().isoformat()} by an earlier slaplug, which did not check "
+        "the period: that statement applies one period's fee to a quarter and is void; the "
+        "months' own statements are separate and unaffected)"
+    )
+
+
 def _from_row(body: str, revision: int, previous: int | None = None) -> PeriodResult:
     result = result_from_dict(json.loads(body))
-    return replace(result, revision=revision, recalculation_of=previous)
+    parts = result.parts
+    if parts is not None:  # frozen with the whole: each customer's part is that revision too
+        parts = tuple(replace(p, revision=revision, recalculation_of=previous) for p in parts)
+    return replace(result, revision=revision, recalculation_of=previous, parts=parts)
 
 
 # -- changes -------------------------------------------------------------------------------------
@@ -261,6 +338,16 @@ def differences(old: PeriodResult, new: PeriodResult) -> list[str]:
         )
     if old.terms_version and new.terms_version and old.terms_version != new.terms_version:
         out.append(f"contract terms of {old.terms_version} -> {new.terms_version}")
+    if old.parts is None and new.parts:
+        shown = ", ".join(customer_name(p.customer or "") for p in new.parts)
+        out.append(f"per-customer figures added: {shown}")
+    elif old.parts is not None and new.parts is not None:
+        for org in sorted({*old.customers, *new.customers}):
+            a_part, b_part = old.part(org), new.part(org)
+            if a_part is None or b_part is None or a_part.credit != b_part.credit:
+                before = "-" if a_part is None else _pct(a_part.credit)
+                after = "-" if b_part is None else _pct(b_part.credit)
+                out.append(f"customer {customer_name(org)}: credit {before} -> {after}")
     a_keys = {(b.ticket_key, b.metric, b.cycle) for b in old.breaches}
     b_keys = {(b.ticket_key, b.metric, b.cycle) for b in new.breaches}
     for label, keys in (("breach added", b_keys - a_keys), ("breach gone", a_keys - b_keys)):
@@ -356,6 +443,9 @@ def result_to_dict(r: PeriodResult) -> dict[str, Any]:
         "recalculation_of": r.recalculation_of,
         "rules_versions": [{"label": label, "measures": n} for label, n in r.rules_versions],
         "terms_version": r.terms_version,
+        "customer": r.customer,
+        "customers": list(r.customers),
+        **({} if r.parts is None else {"parts": [result_to_dict(p) for p in r.parts]}),
     }
 
 
@@ -419,4 +509,7 @@ def result_from_dict(d: dict[str, Any]) -> PeriodResult:
         recalculation_of=d.get("recalculation_of"),
         rules_versions=tuple((v["label"], v["measures"]) for v in d.get("rules_versions", [])),
         terms_version=d.get("terms_version", ""),
+        customer=d.get("customer"),
+        customers=tuple(d.get("customers", ())),
+        parts=None if "parts" not in d else tuple(result_from_dict(p) for p in d["parts"]),
     )

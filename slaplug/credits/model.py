@@ -27,6 +27,7 @@ __all__ = [
     "Sample",
     "Tier",
     "Window",
+    "customer_name",
     "money",
     "percent_text",
 ]
@@ -163,6 +164,7 @@ class Sample:
         cancelled: The clock was cancelled (the target did not apply): listed among the
             exclusions, never counted.
         version: The label of the rules version that measured it (empty without versions).
+        organization: The ticket's organization (the customer; empty when it has none).
     """
 
     ticket_key: str
@@ -180,6 +182,7 @@ class Sample:
     excused_by_customer: bool = False
     cancelled: bool = False
     version: str = ""
+    organization: str = ""
 
 
 @dataclass(frozen=True)
@@ -248,6 +251,13 @@ class PeriodResult:
             counted measures were measured under, in the versions' order; empty without.
         terms_version: With rules versions: the version whose contract terms applied (the
             one in force at the period's start).
+        customer: The organization this result is for (its tickets only); None for the
+            contract's whole result, all its customers together.
+        customers: The organizations whose tickets' measures the period holds (counted or
+            left out), sorted; ``""`` for tickets without one.
+        parts: The contract's result per customer, one per ``customers`` entry (each with its
+            ``customer`` set), computed and frozen with the whole; None where it was not
+            computed (a part itself; a period frozen before slaplug kept parts).
     """
 
     contract: str
@@ -271,11 +281,37 @@ class PeriodResult:
     recalculation_of: int | None = field(default=None)
     rules_versions: tuple[tuple[str, int], ...] = ()
     terms_version: str = ""
+    customer: str | None = None
+    customers: tuple[str, ...] = ()
+    parts: tuple[PeriodResult, ...] | None = None
 
     @property
     def frozen(self) -> bool:
         """Whether this result is stored and no longer changes by itself."""
         return self.revision > 0
+
+    @property
+    def measured(self) -> bool:
+        """Whether any measure of the contract's tickets fell in the period (counted or left
+        out): False for a period before the store's first data, in the future, or without
+        tickets."""
+        return any(o.counted for o in self.objectives) or bool(self.exclusions)
+
+    @property
+    def status(self) -> str:
+        """``frozen``, ``preview`` (ended, not frozen yet) or ``provisional`` (still open)."""
+        if self.frozen:
+            return "frozen"
+        return "preview" if self.computed_at >= self.end else "provisional"
+
+    def part(self, customer: str) -> PeriodResult | None:
+        """The part for ``customer`` (None when no measure of its tickets is in the period)."""
+        return next((p for p in self.parts or () if p.customer == customer), None)
+
+
+def customer_name(organization: str) -> str:
+    """An organization as reports name it (``(no organization)`` for tickets without one)."""
+    return organization or "(no organization)"
 
 
 def _num(d: Decimal) -> str:

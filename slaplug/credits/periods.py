@@ -15,7 +15,14 @@ from zoneinfo import ZoneInfo
 
 from slaplug.errors import ConfigError
 
-__all__ = ["Period", "parse_period", "period_containing", "periods_between"]
+__all__ = [
+    "Period",
+    "label_kind",
+    "labels_of_kind",
+    "parse_period",
+    "period_containing",
+    "periods_between",
+]
 
 _MONTH = re.compile(r"^(\d{4})-(\d{2})$")
 _QUARTER = re.compile(r"^(\d{4})-Q([1-4])$", re.IGNORECASE)
@@ -61,7 +68,8 @@ def parse_period(label: str, zone: ZoneInfo, kind: str = "month") -> Period:
         label: The period as written on the command line.
         zone: The contract's time zone.
         kind: The contract's period, ``month`` or ``quarter``; a month label for a quarterly
-            contract names the quarter containing it.
+            contract names the quarter containing it here, but ``credits`` and ``report``
+            refuse a label of the other kind first (`ContractBook.kind_mismatch`).
 
     Raises:
         ConfigError: The label is neither form.
@@ -86,6 +94,36 @@ def parse_period(label: str, zone: ZoneInfo, kind: str = "month") -> Period:
         end = _after(year, month, 1)
         name = f"{year}-{month:02d}"
     return Period(name, _local(year, month, zone), _local(*end, zone))
+
+
+def label_kind(label: str) -> str:
+    """``month`` for ``2026-10``, ``quarter`` for ``2026-Q4``.
+
+    Raises:
+        ConfigError: The label is neither form (as `parse_period` says).
+    """
+    text = label.strip()
+    if _QUARTER.match(text):
+        return "quarter"
+    if _MONTH.match(text):
+        return "month"
+    raise ConfigError(
+        f"{label!r} is not a period; write a month as 2026-10 or a quarter as 2026-Q4"
+    )
+
+
+def labels_of_kind(label: str, kind: str) -> list[str]:
+    """The labels of ``kind`` that cover period ``label``: the three months of a quarter
+    (``2026-Q3`` -> ``2026-07, 2026-08, 2026-09``), the quarter of a month (``2026-08`` ->
+    ``2026-Q3``), or the label itself, normalised."""
+    utc = ZoneInfo("UTC")
+    period = parse_period(label, utc, label_kind(label))
+    out: list[str] = []
+    p = period_containing(period.start, utc, kind)
+    while p.start < period.end:
+        out.append(p.label)
+        p = period_containing(p.end, utc, kind)
+    return out
 
 
 def period_containing(when: datetime, zone: ZoneInfo, kind: str = "month") -> Period:

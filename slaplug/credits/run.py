@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 
 from slaplug.config import MIN_LEASE_ENV, Settings, load_settings
+from slaplug.credits.compute import compute
 from slaplug.credits.freeze import Settled, settle
+from slaplug.credits.model import customer_name
 from slaplug.credits.source import ContractBook, rules_digest
 from slaplug.errors import ConfigError
 from slaplug.plugins import holidays_for
@@ -23,6 +25,8 @@ from slaplug.store import Store
 __all__ = [
     "CreditsContext",
     "configured_digest",
+    "first_data",
+    "for_customer",
     "load_offline_settings",
     "open_credits",
     "parse_since",
@@ -154,6 +158,7 @@ def settle_period(
     reason: str = "",
     remeasure: bool = False,
     freeze: bool = False,
+    customer: str | None = None,
 ) -> list[Settled]:
     """`slaplug.credits.freeze.settle` with the context's store, contracts and digest.
 
@@ -164,8 +169,11 @@ def settle_period(
         remeasure: With ``recalculate``: measure every cycle, and read every contract,
             under the newest rules version, instead of each under the version in force when
             it started (`VersionedPack.latest`). Only ever done when asked for.
-        freeze: Freeze a closed period not frozen yet; a period still open is then an
-            error, raised before anything is measured.
+        freeze: Freeze a closed period not frozen yet; a period still open, or one that
+            ended before the store's first data, is then an error, raised before anything is
+            measured.
+        customer: One organization's part of each contract's result (``--organization``),
+            instead of the whole; contracts with no ticket of it are left out.
 
     Raises:
         ConfigError: The rules declare no contracts; ``remeasure`` without ``recalculate``;
@@ -182,7 +190,7 @@ def settle_period(
         book = ContractBook(ctx.rules.latest())
         newest = ctx.rules.newest.label
         reason = reason or (f"re-measured under {newest}" if newest else "re-measured")
-    return settle(
+    settled = settle(
         ctx.store,
         book,
         period,
@@ -193,4 +201,98 @@ def settle_period(
         reason=reason,
         freeze=freeze,
         open_is_error=freeze,
+        not_before=(first_data(ctx.store) or now) if freeze else None,
     )
+    return settled if customer is None else for_customer(ctx, settled, customer, period)
+
+
+def first_data(store: Store) -> datetime | None:
+    """When the store's data starts: the oldest stored ticket's creation (None: no ticket)."""
+    return min((t.created_at for t in store.iter_snapshots()), default=None)
+
+
+def _customers_of(ctx: CreditsContext, names: set[str]) -> dict[str, set[str]]:
+    """The organizations of the stored tickets each contract in ``names`` matches."""
+    out: dict[str, set[str]] = {n: set() for n in names}
+    for t in ctx.store.iter_snapshots():
+        c = ctx.book.contract_of(t)
+        if c is not None and c.name in out:
+            out[c.name].add(t.organization or "")
+    return out
+
+
+def _pick(customer: str, known: Iterable[str]) -> str | None:
+    """``customer`` as ``known`` spells it: exactly, or else the one equal ignoring case."""
+    names = set(known)
+    if customer in names:
+        return customer
+    folded = [n for n in names if n.casefold() == customer.casefold()]
+    return folded[0] if len(folded) == 1 else None
+
+
+def for_customer(
+    ctx: CreditsContext, settled: Sequence[Settled], customer: str, label: str
+) -> list[Settled]:
+    """Each contract's part for organization ``customer`` (`PeriodResult.parts`): its
+    tickets only. A contract that has tickets of it but none measured in the period gets an
+    empty part; one with no ticket of it is left out.
+
+    Raises:
+        ConfigError: A frozen result without parts (frozen before slaplug kept them: a
+            recalculation adds them); no contract has a ticket of ``customer``.
+    """
+    known: dict[str, set[str]] | None = None
+    for s in settled:
+        if s.result.parts is None:
+            r = s.result
+            known = known or _customers_of(ctx, {x.result.contract for x in settled})
+            if _pick(customer, known[r.contract]) is None:
+                continue  # not a customer of this contract: it is left out below anyway
+            raise ConfigError(
+                f"{r.contract} {r.period} was frozen (revision {r.revision}) before slaplug "
+                "kept each customer's figures; store them as a new revision with `slaplug "
+                f"credits --period {r.period} --contract {r.contract} --recalculate --reason "
+                "'per-customer figures'`"
+            )
+    out: list[Settled] = []
+    for s in settled:
+        r = s.result
+        if r.parts is None:
+            continue  # frozen without parts, and not a customer of this contract (above)
+        org = _pick(customer, r.customers)
+        part = r.part(org) if org is not None else None
+        if part is None:
+            if known is None:
+                known = _customers_of(ctx, {x.result.contract for x in settled})
+            org = _pick(customer, known[r.contract])
+            found = ctx.book.period(r.contract, label) if org is not None else None
+            if org is None or found is None:
+                continue
+            terms, _, bounds = found
+            part = replace(
+                compute(
+                    terms,
+                    bounds,
+                    [],
+                    computed_at=r.computed_at,
+                    rules_digest=r.rules_digest,
+                    customer=org,
+                ),
+                revision=r.revision,
+                recalculation_of=r.recalculation_of,
+                terms_version=r.terms_version,
+            )
+        previous = s.previous
+        if previous is not None:
+            previous = part if previous is r else (previous.part(org or "") or previous)
+        out.append(replace(s, result=part, previous=previous))
+    if not out:
+        if known is None:
+            known = _customers_of(ctx, {x.result.contract for x in settled})
+        names = sorted({customer_name(o) for orgs in known.values() for o in orgs})
+        raise ConfigError(
+            f"no ticket of organization {customer!r} belongs to "
+            f"{', '.join(s.result.contract for s in settled) or 'any contract'}; their "
+            f"customers: {', '.join(names) or 'none'}"
+        )
+    return out

@@ -20,7 +20,13 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from slaplug.credits.model import Contract, Sample
-from slaplug.credits.periods import Period, parse_period, period_containing
+from slaplug.credits.periods import (
+    Period,
+    label_kind,
+    labels_of_kind,
+    parse_period,
+    period_containing,
+)
 from slaplug.model import MeasureState, SlaMeasure, Ticket
 from slaplug.rules.engines.facts import normalize
 from slaplug.rules.engines.fields import TICKET_FIELDS, ticket_fact
@@ -136,6 +142,25 @@ class ContractBook:
             period = replace(period, start=previous[2].end.astimezone(contract.zone))
         return contract, version, period
 
+    def kind_mismatch(self, name: str, label: str) -> str | None:
+        """Why contract ``name`` has no period ``label`` (a quarter of a contract billed
+        monthly, a month of one billed quarterly), naming the labels it takes; None when the
+        label is of its kind (or the contract has no terms for it).
+
+        Raises:
+            ConfigError: ``label`` is not a period.
+        """
+        kind = label_kind(label)
+        found = self.period(name, label)
+        if found is None or found[0].period_kind == kind:
+            return None
+        contract, version, _ = found
+        billed = "monthly" if contract.period_kind == "month" else "quarterly"
+        under = f" under rules {version}" if self.rules.labelled and version else ""
+        labels = labels_of_kind(label, contract.period_kind)
+        shown = ", ".join(labels[:-1]) + f" or {labels[-1]}" if len(labels) > 1 else labels[0]
+        return f"{name} is billed {billed}{under}: use --period {shown}"
+
     def _bounds(self, name: str, label: str) -> tuple[Contract, str, Period] | None:
         """`period` without the join to the period before."""
         newest = self.get(name)
@@ -218,6 +243,7 @@ class ContractBook:
                         # Not applicable: neither met nor breached; compute lists, never counts it.
                         cancelled=m.state is MeasureState.CANCELLED,
                         version=a.version_of(m),
+                        organization=ticket.organization or "",
                     ),
                 )
 

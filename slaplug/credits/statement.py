@@ -8,9 +8,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from slaplug.credits.model import PeriodResult
+from slaplug.credits.model import PeriodResult, customer_name
 
-__all__ = ["CreditStatement", "rules_line", "statement_for"]
+__all__ = [
+    "CreditStatement",
+    "customers_text",
+    "rules_line",
+    "several_customers",
+    "statement_for",
+]
 
 
 @dataclass(frozen=True)
@@ -20,8 +26,9 @@ class CreditStatement:
     Attributes:
         result: The period's result (frozen when ``result.frozen``).
         text: The statement as plain text, ready for an internal note.
-        key: ``credit:<contract>:<period>:<revision>``, stable across retries: a plugin that
-            can look up earlier notes uses it to deliver each revision once.
+        key: ``credit:<contract>:<period>:<revision>`` (``...:<organization>`` for one
+            customer's statement), stable across retries: a plugin that can look up earlier
+            notes uses it to deliver each revision once.
     """
 
     result: PeriodResult
@@ -41,19 +48,36 @@ def rules_line(result: PeriodResult) -> str:
     return "Rules: " + "; ".join(parts) + "."
 
 
+def several_customers(result: PeriodResult) -> bool:
+    """Whether ``result`` is a contract's whole over tickets of several organizations."""
+    return result.customer is None and len(result.customers) > 1
+
+
+def customers_text(result: PeriodResult) -> str:
+    """``Acme Corp, Globex``: the organizations whose tickets the result counts."""
+    return ", ".join(customer_name(c) for c in result.customers)
+
+
 def statement_for(result: PeriodResult) -> CreditStatement:
     """The statement of ``result``: totals first, then the reasons, one line each."""
     cur = f" {result.currency}" if result.currency else ""
-    head = f"Service credit {result.contract} {result.period}: {result.credit.normalize():f} %"
+    who = f" for {customer_name(result.customer)}" if result.customer is not None else ""
+    head = f"Service credit {result.contract} {result.period}{who}: {result.credit.normalize():f} %"
     if result.amount is not None:
         head += f" = {result.amount}{cur}"
     state = f"frozen (revision {result.revision})" if result.frozen else _unfrozen(result)
     lines = [head, f"Status: {state}; {len(result.breaches)} breach(es) counted."]
+    if several_customers(result):
+        lines.append(
+            f"Customers: {customers_text(result)}: several; not a statement for one customer."
+        )
     if result.rules_versions or result.terms_version:
         lines.append(rules_line(result))
     lines.append("")
     lines += [f"- {w}" for w in result.why]
     key = f"credit:{result.contract}:{result.period}:{result.revision}"
+    if result.customer is not None:
+        key += f":{result.customer}"
     return CreditStatement(result=result, text="\n".join(lines), key=key)
 
 
