@@ -113,7 +113,8 @@ def test_sync_every_runs_until_sigterm_without_a_terminal(
 ) -> None:
     folder, env = setup
     with subprocess.Popen(
-        [SLAPLUG, "sync", "--every", "60s"], cwd=folder, env=env, stdin=subprocess.DEVNULL,
+        [SLAPLUG, "sync", "--every", "60s"], cwd=folder,
+        env={**env, "PYTHONFAULTHANDLER": "1"}, stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
     ) as proc:
         assert proc.stderr is not None
@@ -126,7 +127,14 @@ def test_sync_every_runs_until_sigterm_without_a_terminal(
                 break
         assert any("next pass in 60s" in ln for ln in lines), "".join(lines)
         os.kill(proc.pid, signal.SIGTERM)  # systemctl stop
-        out, err = proc.communicate(timeout=60)
+        try:
+            # systemd waits TimeoutStopSec (90 s by default) before it kills.
+            out, err = proc.communicate(timeout=90)
+        except subprocess.TimeoutExpired:
+            # Stuck: PYTHONFAULTHANDLER makes SIGABRT print every thread's stack first.
+            os.kill(proc.pid, signal.SIGABRT)
+            out, err = proc.communicate(timeout=30)
+            pytest.fail(f"sync --every did not stop within 90 s of SIGTERM:\n{err}")
     assert proc.returncode == 130, err  # SuccessExitStatus=130 in the page's unit
     assert "interrupted after 1 complete pass(es)" in err and "Traceback" not in err
     assert out.startswith("Sync done")
