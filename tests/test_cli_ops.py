@@ -14,8 +14,6 @@ import signal
 import sqlite3
 import subprocess
 import sys
-import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
@@ -24,6 +22,7 @@ from typing import Any
 
 import pytest
 import yaml
+from lines import Lines
 from slaplug_zendesk.fake import FakeZendesk
 
 pytest.importorskip("slaplug_zendesk.write", reason="the Zendesk plugin is not installed")
@@ -85,36 +84,6 @@ def fake() -> Iterator[FakeZendesk]:
         now=NOW - timedelta(days=4), tickets=120, days=14, job_complete_after=0.1, job_polls=1
     ) as running:
         yield running
-
-
-class _Lines:
-    """Read a process's stream line by line in a thread; wait for a line with a timeout."""
-
-    def __init__(self, stream: Any) -> None:
-        self.lines: list[str] = []
-        self._cond = threading.Condition()
-        self._thread = threading.Thread(target=self._pump, args=(stream,), daemon=True)
-        self._thread.start()
-
-    def _pump(self, stream: Any) -> None:
-        for line in stream:
-            with self._cond:
-                self.lines.append(line)
-                self._cond.notify_all()
-
-    def wait_for(self, text: str, timeout: float) -> bool:
-        deadline = time.monotonic() + timeout
-        with self._cond:
-            while not any(text in line for line in self.lines):
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    return False
-                self._cond.wait(left)
-            return True
-
-    def text(self) -> str:
-        self._thread.join(timeout=10)
-        return "".join(self.lines)
 
 
 def _leased(tmp_path: Path) -> int:
@@ -300,7 +269,7 @@ def test_the_log_handler_redacts_registered_secrets() -> None:
 @contextmanager
 def _started(
     config: Path, token: str, *args: str, pause_at: str | None = None
-) -> Iterator[tuple[subprocess.Popen[str], _Lines, _Lines]]:
+) -> Iterator[tuple[subprocess.Popen[str], Lines, Lines]]:
     """``slaplug sync ARGS`` running, with its standard error and output being read.
 
     ``pause_at`` names a crash point (`slaplug.crashpoints`) where the sync waits, saying
@@ -321,7 +290,7 @@ def _started(
         start_new_session=True,
     ) as proc:
         try:
-            yield proc, _Lines(proc.stderr), _Lines(proc.stdout)
+            yield proc, Lines(proc.stderr), Lines(proc.stdout)
         finally:
             if proc.poll() is None:
                 os.killpg(proc.pid, signal.SIGKILL)
@@ -443,7 +412,7 @@ def _free_port() -> int:
 
 
 @contextmanager
-def _serving(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], _Lines]]:
+def _serving(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], Lines]]:
     """``slaplug serve`` with one webhook worker, in a session of its own (a terminal's
     Ctrl-C reaches its process group), and its stderr read line by line; killed if a test
     leaves it running."""
@@ -461,8 +430,8 @@ def _serving(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], _Lines]]:
         env=env,
         start_new_session=True,
     ) as proc:
-        err = _Lines(proc.stderr)
-        _Lines(proc.stdout)
+        err = Lines(proc.stderr)
+        Lines(proc.stdout)
         try:
             yield proc, err
         finally:

@@ -16,15 +16,13 @@ import signal
 import socket
 import subprocess
 import sys
-import threading
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import pytest
 import yaml
+from lines import Lines
 from slaplug_jira.fake import FakeJira
 
 pytest.importorskip("slaplug_zendesk.fake", reason="the Zendesk plugin is not installed")
@@ -145,36 +143,6 @@ def test_the_json_summary_lists_the_failed_helpdesk(tmp_path: Path, jira: FakeJi
     assert set(doc["cutoffs"]) == {"zendesk", "jira"}
 
 
-class _Lines:
-    """A process's stream read line by line in a thread; wait for a line with a timeout."""
-
-    def __init__(self, stream: Any) -> None:
-        self.lines: list[str] = []
-        self._cond = threading.Condition()
-        self._thread = threading.Thread(target=self._pump, args=(stream,), daemon=True)
-        self._thread.start()
-
-    def _pump(self, stream: Any) -> None:
-        for line in stream:
-            with self._cond:
-                self.lines.append(line)
-                self._cond.notify_all()
-
-    def wait_for(self, text: str, timeout: float) -> bool:
-        deadline = time.monotonic() + timeout
-        with self._cond:
-            while not any(text in line for line in self.lines):
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    return False
-                self._cond.wait(left)
-            return True
-
-    def text(self) -> str:
-        self._thread.join(timeout=10)
-        return "".join(self.lines)
-
-
 def test_sync_every_logs_a_failed_helpdesk_in_the_log_format_and_counts_the_pass(
     tmp_path: Path, jira: FakeJira
 ) -> None:
@@ -189,7 +157,7 @@ def test_sync_every_logs_a_failed_helpdesk_in_the_log_format_and_counts_the_pass
         start_new_session=True,
     ) as proc:
         try:
-            err = _Lines(proc.stderr)
+            err = Lines(proc.stderr)
             assert err.wait_for("next pass in 10s", 180), err.text()
             assert proc.poll() is None  # the loop outlives the outage
             os.killpg(proc.pid, signal.SIGINT)

@@ -12,13 +12,13 @@ import re
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 import yaml
+from lines import Lines
 from slaplug_zendesk.fake import FakeZendesk
 from slaplug_zendesk.fake.data import Group
 
@@ -117,24 +117,19 @@ def test_sync_every_runs_until_sigterm_without_a_terminal(
         env={**env, "PYTHONFAULTHANDLER": "1"}, stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
     ) as proc:
-        assert proc.stderr is not None
-        lines: list[str] = []
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            line = proc.stderr.readline()
-            lines.append(line)
-            if "next pass in 60s" in line or not line:
-                break
-        assert any("next pass in 60s" in ln for ln in lines), "".join(lines)
+        assert proc.stderr is not None and proc.stdout is not None
+        err_lines, out_lines = Lines(proc.stderr), Lines(proc.stdout)
+        assert err_lines.wait_for("next pass in 60s", timeout=120), err_lines.text()
         os.kill(proc.pid, signal.SIGTERM)  # systemctl stop
         try:
             # systemd waits TimeoutStopSec (90 s by default) before it kills.
-            out, err = proc.communicate(timeout=90)
+            proc.wait(timeout=90)
         except subprocess.TimeoutExpired:
             # Stuck: PYTHONFAULTHANDLER makes SIGABRT print every thread's stack first.
             os.kill(proc.pid, signal.SIGABRT)
-            out, err = proc.communicate(timeout=30)
-            pytest.fail(f"sync --every did not stop within 90 s of SIGTERM:\n{err}")
+            proc.wait(timeout=30)
+            pytest.fail(f"sync --every did not stop within 90 s of SIGTERM:\n{err_lines.text()}")
+        out, err = out_lines.text(), err_lines.text()
     assert proc.returncode == 130, err  # SuccessExitStatus=130 in the page's unit
     assert "interrupted after 1 complete pass(es)" in err and "Traceback" not in err
     assert out.startswith("Sync done")
