@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import sys
+from collections.abc import Iterator
 
 import pytest
 
@@ -65,3 +67,14 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if item.path.stem in SLOW_MODULES:
             item.add_marker(pytest.mark.slow)
+
+
+@pytest.fixture(autouse=True)
+def _no_leftover_log_handler() -> Iterator[None]:
+    """A command run in-process (CliRunner) installs slaplug's root log handler, writing to
+    standard error at each record; left in place, a later test's background thread printed
+    its lines into pytest's own output. Each test starts and ends without it."""
+    yield
+    root = logging.getLogger()
+    for handler in [h for h in root.handlers if h.get_name() == "slaplug"]:
+        root.removeHandler(handler)
