@@ -40,6 +40,7 @@ from slaplug.store import Store
 __all__ = [
     "Settled",
     "differences",
+    "measure_samples",
     "result_from_dict",
     "result_to_dict",
     "settle",
@@ -187,7 +188,7 @@ def settle(
     if samples is None:
         # A period that has ended is measured as of its end: its figures no longer move.
         ends = {c.name: min(now, period.end) for c, _, period, _, _ in plans}
-        measured = _samples(
+        measured = measure_samples(
             book,
             {name: (version, ends[name]) for name, version in todo.items()},
             store.iter_snapshots if tickets is None else _again(tickets),
@@ -251,14 +252,15 @@ def _again(tickets: Iterable[Ticket]) -> Callable[[], Iterable[Ticket]]:
     return lambda: items
 
 
-def _samples(
+def measure_samples(
     book: ContractBook,
     names: Mapping[str, tuple[str, datetime]],
     tickets: Callable[[], Iterable[Ticket]],
 ) -> dict[str, list[Sample]]:
     """The samples of each contract in ``names`` (name -> the version of its terms, and the
     time to measure at): one pass over the tickets per version of terms and time (one,
-    unless a period starts in another version or the contracts' periods end apart)."""
+    unless a period starts in another version or the contracts' periods end apart). Uses
+    the rules engine: the web pages call it on its thread, for a period that has ended."""
     out: dict[str, list[Sample]] = {}
     for terms, at in dict.fromkeys(names.values()):
         wanted = {n for n, v in names.items() if v == (terms, at)}

@@ -13,7 +13,7 @@ from pathlib import Path
 from slaplug.config import MIN_LEASE_ENV, Settings, load_settings
 from slaplug.credits.compute import compute
 from slaplug.credits.freeze import Settled, settle
-from slaplug.credits.model import customer_name
+from slaplug.credits.model import PeriodResult, customer_name
 from slaplug.credits.source import ContractBook, rules_digest
 from slaplug.errors import ConfigError
 from slaplug.plugins import holidays_for
@@ -25,6 +25,7 @@ from slaplug.store import Store
 __all__ = [
     "CreditsContext",
     "configured_digest",
+    "empty_part",
     "first_data",
     "for_customer",
     "load_offline_settings",
@@ -206,6 +207,31 @@ def settle_period(
     return settled if customer is None else for_customer(ctx, settled, customer, period)
 
 
+def empty_part(
+    book: ContractBook, r: PeriodResult, customer: str, label: str
+) -> PeriodResult | None:
+    """The part of ``r`` (a contract's result for period ``label``) for an organization none
+    of whose tickets' measures fell in the period: all zero, of ``r``'s revision. None when
+    the contract has no terms for the period."""
+    found = book.period(r.contract, label)
+    if found is None:
+        return None
+    terms, _, bounds = found
+    return replace(
+        compute(
+            terms,
+            bounds,
+            [],
+            computed_at=r.computed_at,
+            rules_digest=r.rules_digest,
+            customer=customer,
+        ),
+        revision=r.revision,
+        recalculation_of=r.recalculation_of,
+        terms_version=r.terms_version,
+    )
+
+
 def first_data(store: Store) -> datetime | None:
     """When the store's data starts: the oldest stored ticket's creation (None: no ticket)."""
     return min((t.created_at for t in store.iter_snapshots()), default=None)
@@ -265,23 +291,11 @@ def for_customer(
             if known is None:
                 known = _customers_of(ctx, {x.result.contract for x in settled})
             org = _pick(customer, known[r.contract])
-            found = ctx.book.period(r.contract, label) if org is not None else None
-            if org is None or found is None:
+            if org is None:
                 continue
-            terms, _, bounds = found
-            part = replace(
-                compute(
-                    terms,
-                    bounds,
-                    [],
-                    computed_at=r.computed_at,
-                    rules_digest=r.rules_digest,
-                    customer=org,
-                ),
-                revision=r.revision,
-                recalculation_of=r.recalculation_of,
-                terms_version=r.terms_version,
-            )
+            part = empty_part(ctx.book, r, org, label)
+            if part is None:
+                continue
         previous = s.previous
         if previous is not None:
             previous = part if previous is r else (previous.part(org or "") or previous)

@@ -9,19 +9,24 @@ Figures of a part of a contract (one team's tickets, one organization's) come fr
 `compute` over that part's samples; they are never stored.
 
 The pass is the expensive part: `Sampling` holds it for the configured refresh interval.
+A period that has ended is measured as of its end, as ``report`` and ``credits`` measure it
+(`settle`): `ended_wanted` says which periods a page needs so measured, `take_ended` measures
+them (once per refresh, on the rules engine's thread) into `Sampling.ended`, and the figures
+of such a period come from those samples instead of the refresh's.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from slaplug.credits.compute import compute
-from slaplug.credits.freeze import settle
+from slaplug.credits.freeze import measure_samples, settle
 from slaplug.credits.model import BreachLine, Contract, PeriodResult, Sample
 from slaplug.credits.periods import Period, parse_period, period_containing
 from slaplug.credits.source import ContractBook
+from slaplug.errors import ConfigError
 from slaplug.model import Ticket
 from slaplug.store import Store
 
@@ -32,8 +37,10 @@ __all__ = [
     "breaches_since",
     "contract_results",
     "current_label",
+    "ended_wanted",
     "labels_back",
     "part_results",
+    "take_ended",
     "take_samples",
 ]
 
@@ -55,11 +62,106 @@ class Sampling:
         samples: By version of the contracts' terms (a rules version's label; one, unless
             the rules are versioned), then by contract name: `settle`'s ``samples``.
         tickets: The contracts' tickets' facts, by ticket key.
+        ended: The decided measures of a contract's period that ended before ``at``, as of
+            its end, by (version of terms, contract name, the period's end); filled by
+            `take_ended` as pages need them.
     """
 
     at: datetime
     samples: Mapping[str, Mapping[str, Sequence[Sample]]]
     tickets: Mapping[str, TicketFacts]
+    ended: dict[tuple[str, str, datetime], Sequence[Sample]] = field(
+        default_factory=dict, compare=False
+    )
+
+    def of(self, version: str, name: str, period: Period) -> Sequence[Sample]:
+        """Contract ``name``'s samples for ``period`` under terms ``version``: as of the
+        period's end once it has ended (when `take_ended` took them), else as of ``at``."""
+        if period.end < self.at:
+            found = self.ended.get((version, name, period.end))
+            if found is not None:
+                return found
+        return self.samples.get(version, {}).get(name, ())
+
+
+def ended_wanted(
+    store: Store,
+    book: ContractBook,
+    sampling: Sampling,
+    label: str | None,
+    *,
+    only: str | None = None,
+    frozen_too: bool = False,
+) -> set[tuple[str, str, datetime]]:
+    """The keys of `Sampling.ended` that the figures of period ``label`` (None: the current
+    periods, none ended) need and that are not taken yet: each contract's period ``label``
+    that ended before ``sampling.at``. A frozen period is read back, not measured: left out
+    unless ``frozen_too`` (a team's figures are computed whether or not it is frozen). A
+    label that is not a period, or not of a contract's kind, wants nothing here (`settle`
+    says why)."""
+    out: set[tuple[str, str, datetime]] = set()
+    if label is None:
+        return out
+    for c in book.contracts:
+        if only is not None and c.name != only:
+            continue
+        try:
+            if book.kind_mismatch(c.name, label) is not None:
+                continue
+            found = book.period(c.name, label)
+        except ConfigError:
+            return set()
+        if found is None:
+            continue
+        _, version, period = found
+        key = (version, c.name, period.end)
+        if period.end >= sampling.at or key in sampling.ended:
+            continue
+        if not frozen_too and store.credit_period(c.name, period.label) is not None:
+            continue
+        out.add(key)
+    return out
+
+
+def take_ended(
+    book: ContractBook,
+    tickets: Callable[[], Iterable[Ticket]],
+    sampling: Sampling,
+    wanted: set[tuple[str, str, datetime]],
+) -> None:
+    """Measure the tickets as of the ends in ``wanted`` (`ended_wanted`) into
+    ``sampling.ended``, as `settle` measures a period that has ended (uses the rules engine:
+    run on its thread)."""
+    names = {name: (version, end) for version, name, end in wanted}
+    if len(names) < len(wanted):  # one contract at two ends: one call per end
+        for key in wanted:
+            take_ended(book, tickets, sampling, {key})
+        return
+    got = measure_samples(book, names, tickets)
+    for version, name, end in wanted:
+        sampling.ended[(version, name, end)] = got.get(name, [])
+
+
+def _given(
+    book: ContractBook, sampling: Sampling, label: str
+) -> Mapping[str, Mapping[str, Sequence[Sample]]]:
+    """`settle`'s ``samples`` for period ``label``: each contract's as of the period's end
+    where `Sampling.ended` holds them, else the refresh's."""
+    if not sampling.ended:
+        return sampling.samples
+    merged = {version: dict(by) for version, by in sampling.samples.items()}
+    for c in book.contracts:
+        try:
+            found = book.period(c.name, label)
+        except ConfigError:
+            return sampling.samples  # settle says why
+        if found is None:
+            continue
+        _, version, period = found
+        got = sampling.ended.get((version, c.name, period.end))
+        if got is not None and period.end < sampling.at:
+            merged.setdefault(version, {})[c.name] = got
+    return merged
 
 
 def take_samples(
@@ -113,7 +215,8 @@ def contract_results(
 
     Read-only: a frozen period is read back as ``report`` reads it; a closed one that nobody
     froze yet (``slaplug credits``/``report`` freeze it) is computed, not stored, and shows as
-    revision 0 until then.
+    revision 0 until then: as of its end, from `Sampling.ended` (take them first with
+    `ended_wanted` and `take_ended`; without them, as of ``sampling.at``).
     """
     out: list[PeriodResult] = []
     if label is not None:
@@ -124,7 +227,7 @@ def contract_results(
             now=sampling.at,
             digest=digest,
             only=only,
-            samples=sampling.samples,
+            samples=_given(book, sampling, label),
             freeze=False,
         )
         return [s.result for s in settled]
@@ -165,7 +268,8 @@ def part_results(
 ) -> list[PartResult]:
     """Contract ``name``'s figures for period ``label`` (None: the current one) per team
     (``by="team"``) or organization, under the terms in force at the period's start (as
-    `settle` takes them); empty when no version in force then declares the contract.
+    `settle` takes them); empty when no version in force then declares the contract. A
+    period that has ended is measured as of its end where `Sampling.ended` holds it.
 
     Args:
         only: Just this team or organization (also when it has no ticket: all zero).
@@ -185,7 +289,7 @@ def part_results(
     groups: dict[str, list[Sample]] = {}
     if only is not None:
         groups[only] = []
-    for s in sampling.samples.get(version, {}).get(name, ()):
+    for s in sampling.of(version, name, period):
         facts = sampling.tickets.get(s.ticket_key)
         part = (facts.team if by == "team" else facts.organization) if facts else ""
         if only is not None and part != only:

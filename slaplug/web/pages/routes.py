@@ -21,7 +21,7 @@ from slaplug.views import ClockQuery, ClockState, row_to_dict, select
 from slaplug.web.pages import customer as cust
 from slaplug.web.pages import manager as mgr
 from slaplug.web.pages.auth import CHALLENGE, customer_of, manager_allowed, presented_token
-from slaplug.web.pages.figures import labels_back, part_results
+from slaplug.web.pages.figures import labels_back
 from slaplug.web.pages.html import CSS, SECURITY_HEADERS, e, html_page, json_page, link, page
 from slaplug.web.pages.service import EngineUnavailableError, Pages, Snapshot
 
@@ -133,7 +133,7 @@ def install_pages(app: FastAPI, pages: Callable[[], Pages]) -> None:
         per, number = p.options.queue_limit, page_number(request)
         rows = found[(number - 1) * per : number * per]
         results = await p.results(snap, None)
-        teams = p.teams(snap)
+        teams = await p.teams(snap)
         actions = await run_in_threadpool(p.store.recent_actions, 20)
         sends = await run_in_threadpool(p.store.recent_sends, 20)
         b = snap.view.breaches
@@ -178,7 +178,7 @@ def install_pages(app: FastAPI, pages: Callable[[], Pages]) -> None:
         label = period_param(request)
         results = await compliance_results(p, snap, label)
         try:
-            teams = p.teams(snap, label)
+            teams = await p.teams(snap, label)
         except ConfigError as exc:
             raise RefusedError(_error_page(400, "Bad period", str(exc))) from None
         title = f"Compliance {label}" if label else "Compliance this period"
@@ -254,18 +254,9 @@ def install_pages(app: FastAPI, pages: Callable[[], Pages]) -> None:
         results = []
         for label in labels_back(contract, snap.at, CUSTOMER_PERIODS):
             if who.organization:
-                # One organization of a shared contract: the same computation over its own
-                # tickets only (never stored; the contract's frozen figures cover them all).
-                part = part_results(
-                    p.book,
-                    snap.sampling,
-                    contract.name,
-                    label,
-                    "organization",
-                    digest=p.digest,
-                    only=who.organization,
-                )
-                results += [r.result for r in part]
+                # One organization of a shared contract: its part, as `slaplug credits
+                # --organization` gives it (frozen, or as of the period's end).
+                results += await p.organization_results(snap, contract, label, who.organization)
             else:
                 results += await p.results(snap, label, only=contract.name)
         rows = cust.customer_rows(snap.view.rows, who, p.contract_policies(contract))

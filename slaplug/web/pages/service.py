@@ -22,7 +22,7 @@ from fastapi.concurrency import run_in_threadpool
 
 from slaplug.config import DashboardSettings
 from slaplug.credits.model import Contract, PeriodResult
-from slaplug.credits.run import configured_digest
+from slaplug.credits.run import configured_digest, empty_part
 from slaplug.credits.source import ContractBook
 from slaplug.runtime import Runtime
 from slaplug.views import ClockQuery, StatusView, explain_synced, status_view
@@ -30,7 +30,10 @@ from slaplug.web.pages.figures import (
     PartResult,
     Sampling,
     contract_results,
+    current_label,
+    ended_wanted,
     part_results,
+    take_ended,
     take_samples,
 )
 
@@ -160,6 +163,7 @@ class Pages:
         kept = label is None and only is None
         if kept and snap.current is not None:
             return snap.current
+        await self.ended(snap, label, only=only)
         found: list[PeriodResult] = await run_in_threadpool(
             contract_results,
             self.store,
@@ -173,11 +177,78 @@ class Pages:
             snap.current = found
         return found
 
-    def teams(self, snap: Snapshot, label: str | None = None) -> list[tuple[str, PartResult]]:
+    async def ended(
+        self,
+        snap: Snapshot,
+        label: str | None,
+        *,
+        only: str | None = None,
+        frozen_too: bool = False,
+    ) -> None:
+        """Measure, once per snapshot, the tickets as of the end of each contract's period
+        ``label`` that has ended (not frozen, unless ``frozen_too``), as ``slaplug report``
+        measures it: `ended_wanted`, then `take_ended` on the rules pack's thread."""
+        wanted = await run_in_threadpool(
+            ended_wanted,
+            self.store,
+            self.book,
+            snap.sampling,
+            label,
+            only=only,
+            frozen_too=frozen_too,
+        )
+        if wanted:
+            store, book = self.store, self.book
+            await asyncio.wrap_future(
+                self._submit(lambda: take_ended(book, store.iter_snapshots, snap.sampling, wanted))
+            )
+
+    async def organization_results(
+        self, snap: Snapshot, contract: Contract, label: str, organization: str
+    ) -> list[PeriodResult]:
+        """Contract ``contract``'s figures for ``label`` over one organization's tickets: the
+        current period's computed live; a period that has ended, the organization's part of
+        the contract's result as ``slaplug credits --organization`` gives it (frozen, or
+        measured as of the period's end). A period frozen before slaplug kept each
+        customer's part is computed over its tickets as of its end (never stored)."""
+        if label == current_label(contract, snap.at):
+            parts = part_results(
+                self.book,
+                snap.sampling,
+                contract.name,
+                label,
+                "organization",
+                digest=self.digest,
+                only=organization,
+            )
+            return [r.result for r in parts]
+        out: list[PeriodResult] = []
+        for r in await self.results(snap, label, only=contract.name):
+            if r.parts is None:  # frozen before parts were kept
+                await self.ended(snap, label, only=contract.name, frozen_too=True)
+                parts = part_results(
+                    self.book,
+                    snap.sampling,
+                    contract.name,
+                    label,
+                    "organization",
+                    digest=self.digest,
+                    only=organization,
+                )
+                out += [p.result for p in parts]
+                continue
+            part = r.part(organization) or empty_part(self.book, r, organization, label)
+            if part is not None:
+                out.append(part)
+        return out
+
+    async def teams(self, snap: Snapshot, label: str | None = None) -> list[tuple[str, PartResult]]:
         """Each contract's figures per team for ``label`` (None: the current periods; those
-        are kept with the snapshot), by the same computation over each team's tickets."""
+        are kept with the snapshot), by the same computation over each team's tickets (as
+        of its end, for a period that has ended)."""
         if label is None and snap.teams is not None:
             return snap.teams
+        await self.ended(snap, label, frozen_too=True)
         out: list[tuple[str, PartResult]] = []
         for c in self.book.contracts:
             parts = part_results(self.book, snap.sampling, c.name, label, "team")
