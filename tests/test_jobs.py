@@ -11,6 +11,7 @@ from __future__ import annotations
 import itertools
 import json
 import os
+import secrets
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import replace
@@ -45,7 +46,9 @@ def pg_url(pg_database: str) -> str:  # noqa: F811
     """A store URL in a fresh schema (procrastinate's tables go there too)."""
     import psycopg
 
-    schema = f"jobs_{os.getpid()}_{id(object())}"
+    # A random name: ``id(object())`` of a freed object comes back, and two tests of one
+    # process then asked for the same schema (DuplicateSchema).
+    schema = f"jobs_{os.getpid()}_{secrets.token_hex(6)}"
     with psycopg.connect(pg_database, autocommit=True) as conn:
         conn.execute(f"CREATE SCHEMA {schema}")
     return f"{pg_database}?options=-csearch_path%3D{schema}"
