@@ -41,9 +41,9 @@ __all__ = [
     "claimable_live",
     "live_slot",
     "mark_due_now",
+    "mark_lost_races",
     "newest_seqs",
-    "supersede_older",
-    "supersede_older_many",
+    "supersede_behind",
     "write_slot",
 ]
 
@@ -213,6 +213,7 @@ class LiveMixin(StoreBase):
             marked due, so that it is evaluated again against the newer value.
         """
         at = aware(now)
+        writes = list(writes)  # read twice: the rows, and where each goes
         rows = {
             a.key: {
                 "key": a.key,
@@ -230,22 +231,17 @@ class LiveMixin(StoreBase):
         }
         if not rows:
             return []
+        #: Where each value goes: (connector, ticket id, slot, seq).
+        placed = {
+            a.key: (a.connector, a.ticket_id, live_slot(field), seq) for a, field, seq in writes
+        }
         queued: list[str] = []
         with self._write() as conn:
             for key in sorted(rows):  # one at a time: a conflict on either index skips it
                 stmt = self._insert(ledger).on_conflict_do_nothing().returning(ledger.c.key)
                 queued.extend(conn.execute(stmt, rows[key]).scalars())
             taken = set(queued)
-            missed = sorted(set(rows) - taken)
-            known: set[str] = set()
-            for part in chunks(missed):
-                known.update(
-                    conn.execute(select(ledger.c.key).where(ledger.c.key.in_(part))).scalars()
-                )
-            for key in missed:
-                if key not in known:  # lost the race for this seq: look again soon
-                    row = rows[key]
-                    mark_due_now(self, conn, str(row["connector"]), str(row["ticket_id"]), at)
+            mark_lost_races(self, conn, {k: placed[k][:2] for k in rows if k not in taken}, at)
             queued.sort()
             if queued:
                 conn.execute(
@@ -262,11 +258,7 @@ class LiveMixin(StoreBase):
                         for key in queued
                     ],
                 )
-                for key in queued:
-                    r = rows[key]
-                    supersede_older(
-                        conn, str(r["connector"]), str(r["ticket_id"]), str(r["slot"]), r["seq"], at
-                    )
+                supersede_behind(conn, (placed[key] for key in queued), at)
         return queued
 
 
@@ -274,25 +266,34 @@ def _valid_lease(state: str, lease_until: datetime | None, now: datetime) -> boo
     return state == "leased" and lease_until is not None and aware(lease_until) > now
 
 
-def supersede_older(
-    conn: Connection, connector: str, ticket_id: str, slot: str, seq: Any, now: datetime
+def mark_lost_races(
+    store: StoreBase, conn: Connection, missed: Mapping[str, tuple[str, str]], at: datetime
 ) -> None:
-    """Supersede the slot's rows older than ``seq`` that are waiting (pending, failed, dead):
-    they will never be written. A row in flight (validly leased) is left to finish; the newer
-    one waits for it (`claimable_live`)."""
-    rows = conn.execute(
-        select(ledger.c.key, outbox.c.state, outbox.c.lease_until)
-        .outerjoin(outbox, outbox.c.key == ledger.c.key)
-        .where(
-            ledger.c.connector == connector,
-            ledger.c.ticket_id == ticket_id,
-            ledger.c.slot == slot,
-            ledger.c.seq < seq,
-            ledger.c.status.in_(("pending", "failed")),
-        )
-    ).all()
-    stale = [r.key for r in rows if not _valid_lease(r.state or "", r.lease_until, now)]
-    _supersede(conn, stale, seq, now, slot)
+    """After inserting slot rows: of the keys left out (``key -> (connector, ticket id)``),
+    those not in the ledger lost their number to another planner; their tickets are marked
+    due, to be evaluated again against the winner's value. The others were planned before."""
+    wanted = sorted(missed)
+    known: set[str] = set()
+    for part in chunks(wanted):
+        known.update(conn.execute(select(ledger.c.key).where(ledger.c.key.in_(part))).scalars())
+    for key in wanted:
+        if key not in known:
+            mark_due_now(store, conn, *missed[key], at)
+
+
+def supersede_behind(
+    conn: Connection, queued: Iterable[tuple[str, str, str, int]], now: datetime
+) -> None:
+    """Supersede, for each ``(connector, ticket id, slot, seq)`` just queued, the slot's
+    rows older than it that are waiting (pending, failed): they will never be written. A
+    row in flight (validly leased) is left to finish; the newer one waits for it
+    (`claimable_live`)."""
+    newest: dict[str, dict[tuple[str, str], int]] = {}
+    for connector, ticket_id, slot, seq in queued:
+        mine = newest.setdefault(connector, {})
+        mine[(ticket_id, slot)] = max(seq, mine.get((ticket_id, slot), 0))
+    for connector, seqs in newest.items():
+        supersede_older_many(conn, connector, seqs, now)
 
 
 def newest_seqs(
@@ -317,8 +318,8 @@ def newest_seqs(
 def supersede_older_many(
     conn: Connection, connector: str, newest: Mapping[tuple[str, str], int], now: datetime
 ) -> None:
-    """`supersede_older` for many ``(ticket id, slot) -> seq`` of one connector, reading each
-    chunk of tickets' waiting slot rows once."""
+    """Supersede the waiting rows older than ``(ticket id, slot) -> seq`` of one connector,
+    reading each chunk of tickets' waiting slot rows once (`supersede_behind`)."""
     by_ticket: dict[str, list[tuple[str, int]]] = {}
     for (ticket_id, slot), seq in newest.items():
         by_ticket.setdefault(ticket_id, []).append((slot, seq))

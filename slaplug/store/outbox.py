@@ -24,9 +24,9 @@ from slaplug.store.codec import action_from_json, action_to_json
 from slaplug.store.legacy_keys import adopt_legacy_keys
 from slaplug.store.live import (
     claimable_live,
-    mark_due_now,
+    mark_lost_races,
     newest_seqs,
-    supersede_older_many,
+    supersede_behind,
     write_slot,
 )
 from slaplug.store.queue import LeasedQueue
@@ -176,8 +176,8 @@ class OutboxMixin(StoreBase):
                 stmt = self._insert(ledger).on_conflict_do_nothing().returning(ledger.c.key)
                 queued.extend(conn.execute(stmt, list(part)).scalars())
             taken = set(queued)
-            if len(taken) < len(rows) and slots:
-                self._retry_lost_slots(conn, [k for k in slots if k not in taken], fresh, at)
+            lost = {k: (fresh[k].connector, fresh[k].ticket_id) for k in slots if k not in taken}
+            mark_lost_races(self, conn, lost, at)
             if queued:
                 adopted = adopt_legacy_keys(conn, [a for k, a in fresh.items() if k in taken])
                 queued = [k for k in queued if k not in adopted]
@@ -199,28 +199,16 @@ class OutboxMixin(StoreBase):
                 )
                 # A write planned now replaces what waits in its slot (a value planned
                 # earlier, or put back by a failure): only the newest may land.
-                newest: dict[str, dict[tuple[str, str], int]] = {}
-                for key in queued:
-                    if key in slots:
-                        a, (slot, seq) = fresh[key], slots[key]
-                        mine = newest.setdefault(a.connector, {})
-                        mine[(a.ticket_id, slot)] = max(seq, mine.get((a.ticket_id, slot), 0))
-                for connector, seqs in newest.items():
-                    supersede_older_many(conn, connector, seqs, at)
+                supersede_behind(
+                    conn,
+                    (
+                        (fresh[k].connector, fresh[k].ticket_id, *slots[k])
+                        for k in queued
+                        if k in slots
+                    ),
+                    at,
+                )
         return queued
-
-    def _retry_lost_slots(
-        self, conn: Connection, keys: Iterable[str], fresh: Mapping[str, Action], at: datetime
-    ) -> None:
-        """Keys left out of the ledger are either planned before or lost a slot number to
-        another planner; the latter's tickets are marked due, to be planned again at once."""
-        wanted = sorted(keys)
-        known: set[str] = set()
-        for part in chunks(wanted):
-            known.update(conn.execute(select(ledger.c.key).where(ledger.c.key.in_(part))).scalars())
-        for key in wanted:
-            if key not in known:
-                mark_due_now(self, conn, fresh[key].connector, fresh[key].ticket_id, at)
 
     def outbox_release_leases(
         self, worker_id: str | None = None, *, now: datetime | None = None

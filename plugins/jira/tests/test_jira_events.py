@@ -155,7 +155,9 @@ def test_reverse_maps_take_the_first_name_listed() -> None:
 
 def test_the_ticket_keeps_accountids_for_rules_and_names_for_people() -> None:
     """QA #11: `slaplug status` showed the assignee's accountId; the issue's user object
-    (UserDetails, jira_support.user) names it."""
+    names it: ``UserDetails.displayName``, "The display name of the user. Depending on the
+    user's privacy settings, this may return an alternative value." (Jira Cloud platform
+    REST API v3 OpenAPI, tests/specs/jira-platform-v3.trimmed.openapi.json)."""
     raw = issue("SUP-9", "10009", assignee=user(AGENT, name="Ana Lima"))
     ticket = to_ticket(
         raw,
